@@ -1,0 +1,78 @@
+# s2mmu - the two commands of the README, and a few more.
+#
+#   make run    build the tool and run the main example (installs what is missing first)
+#   make test   build everything and run every test through CTest (installs what is missing)
+#   make bench  run the benchmarks natively and under callgrind; writes build/bench/results.json
+#
+# Debian packages are installed with apt only when absent; as root on Debian 12 nothing else is
+# needed. Set S2_NO_INSTALL=1 to skip the package check.
+
+SHELL := /bin/bash
+BUILD ?= build
+BENCH_BUILD ?= build/bench-gcc
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Packages each goal needs (Debian 12 names).
+PKGS_BUILD := cmake make clang gcc libc6-dev libcmocka-dev
+PKGS_TEST := $(PKGS_BUILD) libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+	qemu-system-arm python3
+PKGS_BENCH := $(PKGS_BUILD) valgrind python3
+
+.PHONY: all run test bench deps-build deps-test deps-bench configure build format clean
+
+all: build
+
+define install_missing
+	@if [ -z "$$S2_NO_INSTALL" ]; then \
+		missing=""; \
+		for p in $(1); do \
+			dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
+				|| missing="$$missing $$p"; \
+		done; \
+		if [ -n "$$missing" ]; then \
+			echo "s2mmu: installing missing Debian packages:$$missing"; \
+			if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			$$SUDO apt-get update -qq && \
+			$$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+				|| { echo "s2mmu: apt-get install failed"; exit 1; }; \
+		fi; \
+	fi
+endef
+
+deps-build:
+	$(call install_missing,$(PKGS_BUILD))
+deps-test:
+	$(call install_missing,$(PKGS_TEST))
+deps-bench:
+	$(call install_missing,$(PKGS_BENCH))
+
+# The test tree: clang, ASan + UBSan, libFuzzer targets, -Werror.
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DS2_SANITIZE=ON -DS2_FUZZ=ON -DS2_WERROR=ON >/dev/null
+
+configure: $(BUILD)/CMakeCache.txt
+
+build: deps-build configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: deps-build configure
+	cmake --build $(BUILD) -j $(JOBS) --target s2mmu-tool
+	@bash examples/run-main.sh $(BUILD)/tools/s2mmu/s2mmu
+
+test: deps-test configure
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench: deps-bench
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
+		-DS2_TESTS=OFF >/dev/null
+	cmake --build $(BENCH_BUILD) -j $(JOBS)
+	bash bench/run.sh $(BENCH_BUILD) build/bench
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * s2mmu/pgtable.h - the stage-2 page-table engine (mechanism only).
+ *
+ * The engine builds and changes one VM's stage-2 tables as described by a struct s2_config.
+ * It knows descriptors, walks, break-before-make and table-page reference counts; it does not
+ * know memslots, memory types by name (only the S2_PROT_* attribute flags) or owners. All side
+ * effects go through the struct s2_port given at init.
+ *
+ * Concurrency contract
+ * --------------------
+ * Two classes of operations:
+ *  - single-entry operations: s2_pgtable_map() of a range that fits one leaf entry into a path
+ *    that exists or is installed on the way (the fault path), s2_pgtable_relax_perms(),
+ *    s2_pgtable_mkyoung(), s2_pgtable_lookup(). These may run concurrently with each other
+ *    under a lock the caller holds shared (a read lock). Every descriptor update is one atomic
+ *    64-bit store or compare-and-swap; a missing table is installed with compare-and-swap and a
+ *    loser frees its page and continues down the winner's table. When a concurrent update
+ *    changed the target entry in a way that makes the request moot (another vCPU mapped it
+ *    first, differently), the call returns S2_EAGAIN and changes nothing: the caller retries or
+ *    returns to the guest.
+ *  - structural operations: everything else (multi-entry map, unmap, wrprotect, split,
+ *    collapse, annotate, test_clear_young over a range, destroy) need the lock exclusive.
+ *
+ * TLB maintenance: each operation performs the TLB invalidation its own change needs before it
+ * returns (break-before-make invalidates between break and make). Operations that only make
+ * permissions stricter (wrprotect, test_clear_young) invalidate too. Nothing is owed by the
+ * caller except where a function says so.
+ */
+#ifndef S2MMU_PGTABLE_H
+#define S2MMU_PGTABLE_H
+
+#include "s2mmu/arch.h"
+#include "s2mmu/port.h"
+
+/* Attribute flags of a mapping. Memory type: Normal write-back unless DEVICE or NORMAL_NC. */
+#define S2_PROT_R S2_BIT(0)
+#define S2_PROT_W S2_BIT(1)
+#define S2_PROT_X S2_BIT(2)
+#define S2_PROT_RWX (S2_PROT_R | S2_PROT_W | S2_PROT_X)
+#define S2_PROT_DEVICE S2_BIT(3)	 /* Device-nGnRE */
+#define S2_PROT_DEVICE_NGNRNE S2_BIT(4) /* Device-nGnRnE (implies DEVICE) */
+#define S2_PROT_NORMAL_NC S2_BIT(5)	 /* Normal non-cacheable */
+#define S2_PROT_NOCMO S2_BIT(6) /* skip the data-cache clean for this map (caller did it / defers) */
+#define S2_PROT_SW_SHIFT 8
+#define S2_PROT_SW(x) ((uint64_t)((x)&0xf) << S2_PROT_SW_SHIFT) /* descriptor SW3..SW0 */
+#define S2_PROT_SW_MASK S2_PROT_SW(0xf)
+#define S2_PROT_DBM S2_BIT(12)	/* set DBM (hardware dirty state), only with HD and not W */
+#define S2_PROT_YOUNG_CLEAR S2_BIT(13) /* map with AF clear (aging / HA tests) */
+
+/* Flags for s2_pgtable_map(). */
+#define S2_MAP_FORCE_PAGES S2_BIT(0) /* no blocks: map with last-level entries only */
+#define S2_MAP_NO_REPLACE S2_BIT(1)  /* fail with S2_EEXIST instead of replacing valid entries */
+
+/* A small stock of zeroed pages to draw on where allocation must not fail or sleep. */
+#define S2_PAGE_CACHE_MAX 64
+struct s2_page_cache {
+	unsigned int nr;
+	void *pages[S2_PAGE_CACHE_MAX];
+};
+
+/*
+ * One VM's stage-2 tables. The caller allocates it; the fields are public for reading (the
+ * VM layer composes VTTBR from root_pa) and must not be written after init.
+ */
+struct s2_pgtable {
+	struct s2_config cfg;
+	struct s2_pte_format fmt;
+	s2_pte_t *root;
+	s2_pa_t root_pa;
+	struct s2_port port;
+	void *cookie; /* the owner's (VM's) pointer, for the port's TLBI callbacks */
+	uint64_t tlbi_range_threshold; /* above this many bytes, invalidate the whole VMID */
+};
+
+/**
+ * s2_pgtable_init() - allocate the root (concatenated as @cfg says) and set up @pgt.
+ * @pgt:    the table to initialise.
+ * @cfg:    the VM's config (copied).
+ * @port:   side effects (copied).
+ * @cookie: passed back in TLBI callbacks through pgt->cookie.
+ * Return: 0; S2_EINVAL for a NULL argument or an inconsistent config; S2_ENOMEM.
+ */
+int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg,
+		    const struct s2_port *port, void *cookie);
+
+/**
+ * s2_pgtable_destroy() - free every table page and the root. Does not invalidate the TLB: the
+ * caller must invalidate the VMID (or know it was never used) before reusing it.
+ * Exclusive lock.
+ */
+void s2_pgtable_destroy(struct s2_pgtable *pgt);
+
+/**
+ * s2_pgtable_map() - map [ipa, ipa + size) to [pa, pa + size).
+ * @prot:  S2_PROT_* flags.
+ * @flags: S2_MAP_*.
+ * @cache: pages to use for new tables first, or NULL to allocate from the port.
+ *
+ * Uses the largest block the alignment of @ipa and @pa and the range allow, unless
+ * S2_MAP_FORCE_PAGES. An existing mapping is replaced: with only a permission/SW/AF change
+ * in place; with break-before-make when the output address, memory type or size changes or a
+ * table becomes a block or a block a table (tables replaced by a block are freed).
+ * Cache maintenance: Normal cacheable memory gets a data-cache clean+invalidate to PoC unless
+ * FWB is on or S2_PROT_NOCMO; granting exec gets an I-cache invalidate unless DIC.
+ *
+ * Return: 0; S2_EINVAL for a zero size, no R/W/X combination that makes sense, DEVICE with
+ * NORMAL_NC, or DBM without HD / with W; S2_EMEMTYPE for X with DEVICE or NORMAL_NC;
+ * S2_EALIGN for @ipa, @pa or @size not granule-aligned; S2_ERANGE for an IPA beyond the config
+ * or a PA beyond its output size; S2_EEXIST with S2_MAP_NO_REPLACE; S2_ENOMEM (the part of the
+ * range not yet mapped stays as it was, the part mapped is mapped: every page is either as
+ * before or as requested); S2_EAGAIN (single-entry race, see above).
+ */
+int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, s2_pa_t pa,
+		   uint64_t prot, uint64_t flags, struct s2_page_cache *cache);
+
+/**
+ * s2_pgtable_unmap() - remove every mapping and annotation in [ipa, ipa + size), splitting
+ * blocks that straddle the edges (which needs pages from @cache or the port), and free tables
+ * that become empty. Invalidates the TLB for what was removed.
+ * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL for a zero size; S2_ENOMEM (only when a block
+ * straddles an edge: nothing is changed for that block).
+ */
+int s2_pgtable_unmap(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
+		     struct s2_page_cache *cache);
+
+/**
+ * s2_pgtable_wrprotect() - clear write permission (and DBM) in [ipa, ipa + size), blocks whole.
+ * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL.
+ */
+int s2_pgtable_wrprotect(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
+
+/**
+ * s2_pgtable_set_prot() - set and clear R/W/X (and SW) bits on every valid leaf in the range.
+ * @set, @clear: S2_PROT_R/W/X/SW bits. Exec can not be set on Device or NC leaves.
+ * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL; S2_EMEMTYPE.
+ */
+int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t set,
+			uint64_t clear);
+
+/**
+ * s2_pgtable_relax_perms() - add R/W/X to the leaf mapping @ipa, without break-before-make
+ * (adding permission is legal in place), and set its AF. Single-entry: shared lock.
+ * Return: 0; S2_ENOENT if nothing valid maps @ipa; S2_EMEMTYPE for X on Device/NC;
+ * S2_EINVAL; S2_ERANGE; S2_EAGAIN if the entry changed under us.
+ */
+int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t prot);
+
+/**
+ * s2_pgtable_mkyoung() - set the access flag of the leaf mapping @ipa. Single-entry.
+ * Return: 0; S2_ENOENT; S2_ERANGE; S2_EAGAIN.
+ */
+int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa);
+
+/**
+ * s2_pgtable_test_clear_young() - count leaves with AF set in the range, clearing AF when
+ * @clear. Clearing AF needs no TLBI to be correct (a stale TLB entry only hides one access);
+ * the caller that wants the next access to fault must invalidate (s2_pgtable_flush_range()).
+ * @young: out, number of granule-sized pages whose leaf had AF set (blocks count every page).
+ * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL.
+ */
+int s2_pgtable_test_clear_young(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, bool clear,
+				uint64_t *young);
+
+/** s2_pgtable_flush_range() - invalidate the TLB for a range (what the caller owes after
+ * changes it made without invalidation, e.g. test_clear_young). */
+void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
+
+struct s2_lookup {
+	s2_pte_t pte;	   /* the entry found (0 if the walk ended at an empty entry) */
+	int level;	   /* the level it sits at */
+	uint64_t size;	   /* bytes the entry covers */
+	bool valid;	   /* a valid leaf maps the IPA */
+	s2_pa_t pa;	   /* output address of the IPA itself (valid only) */
+	uint64_t prot;	   /* S2_PROT_* decoded from the entry (valid only) */
+	uint8_t owner;	   /* owner annotation of an invalid entry */
+};
+
+/**
+ * s2_pgtable_lookup() - find what maps @ipa. Single-entry.
+ * Return: 0 (out->valid tells whether something is mapped); S2_ERANGE.
+ */
+int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa, struct s2_lookup *out);
+
+/* Visitor walk. */
+#define S2_WALK_LEAF S2_BIT(0)	     /* valid block/page and invalid entries */
+#define S2_WALK_TABLE_PRE S2_BIT(1)  /* a table entry, before its children */
+#define S2_WALK_TABLE_POST S2_BIT(2) /* a table entry, after its children */
+#define S2_WALK_SKIP_EMPTY S2_BIT(3) /* do not call the leaf visitor for all-zero entries */
+
+struct s2_walk_visit {
+	s2_ipa_t ipa;	  /* first IPA the entry covers */
+	int level;
+	uint64_t size;
+	s2_pte_t *ptep;	  /* the entry (read with s2_atomic_load64) */
+	s2_pte_t pte;	  /* its value when visited */
+	uint64_t flag;	  /* S2_WALK_LEAF / TABLE_PRE / TABLE_POST */
+};
+
+/* Return 0 to go on, a negative code to stop the walk with it. */
+typedef int (*s2_visitor_fn)(void *arg, const struct s2_walk_visit *v);
+
+/**
+ * s2_pgtable_walk() - visit the entries covering [ipa, ipa + size) in IPA order. Visitors
+ * must not change the tables through @ptep (use the engine's operations); the walk is for
+ * the layers above (dirty harvest, dumps). Exclusive or shared lock as the visitor needs.
+ * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL; or the visitor's negative code.
+ */
+int s2_pgtable_walk(const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t flags,
+		    s2_visitor_fn fn, void *arg);
+
+/**
+ * s2_pgtable_split() - replace each block in [ipa, ipa + size) by a table of next-level
+ * entries with the same attributes (recursively down to pages), for dirty logging. New tables
+ * come from @cache only; when it runs dry the call stops with S2_ENOMEM having split what it
+ * could (call again after topping up). Break-before-make unless FEAT_BBM level 2.
+ * Return: 0; S2_ENOMEM (partial, valid); S2_EALIGN; S2_ERANGE; S2_EINVAL (NULL cache).
+ */
+int s2_pgtable_split(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
+		     struct s2_page_cache *cache);
+
+/**
+ * s2_pgtable_collapse() - replace each table in [ipa, ipa + size) whose entries form one
+ * uniform run (valid leaves, contiguous aligned output, identical attributes) by a block of
+ * the table's level, if blocks are legal there; frees the table. Break-before-make.
+ * @collapsed: out (may be NULL), number of tables replaced.
+ * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL.
+ */
+int s2_pgtable_collapse(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
+			unsigned int *collapsed);
+
+/**
+ * s2_pgtable_annotate() - replace the mappings of [ipa, ipa + size) with invalid entries
+ * carrying @owner (1..255) in their software bits, as for page ownership. Annotated entries
+ * keep their table alive like valid ones. Invalidates the TLB for what was mapped.
+ * Return: 0; S2_EINVAL for owner 0; S2_EALIGN; S2_ERANGE; S2_ENOMEM.
+ */
+int s2_pgtable_annotate(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint8_t owner,
+			struct s2_page_cache *cache);
+
+/* What s2_pgtable_check() found. */
+struct s2_check_report {
+	uint64_t table_pages;	/* table pages reachable (granules, root included) */
+	uint64_t leaves;	/* valid leaf entries */
+	uint64_t annotated;	/* invalid entries with an owner */
+	uint64_t errors;
+	char first_error[160];	/* description of the first problem */
+};
+
+/**
+ * s2_pgtable_check() - validate the whole tree: no reserved encodings, blocks only at legal
+ * levels, output addresses within the PA size and aligned, table-page reference counts equal
+ * to the number of valid or annotated entries, no table page reachable twice, no empty
+ * non-root table left behind.
+ * Return: 0 when consistent; S2_ECORRUPT (details in @report, which may be NULL).
+ */
+int s2_pgtable_check(const struct s2_pgtable *pgt, struct s2_check_report *report);
+
+/** s2_page_cache_topup() - fill @cache to @min pages from @port. Return: 0; S2_ENOMEM;
+ * S2_EINVAL if @min exceeds S2_PAGE_CACHE_MAX. */
+int s2_page_cache_topup(struct s2_page_cache *cache, const struct s2_port *port,
+			size_t page_bytes, unsigned int min);
+
+/** s2_page_cache_drain() - give every page of @cache back to @port. */
+void s2_page_cache_drain(struct s2_page_cache *cache, const struct s2_port *port,
+			 size_t page_bytes);
+
+#endif /* S2MMU_PGTABLE_H */

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * s2mmu/port.h - the one table of side effects.
+ *
+ * The engine and the policy layers never allocate, translate addresses, invalidate TLBs or
+ * maintain caches themselves: they call through a struct s2_port. The hosted port
+ * (port/host/) backs it with a page arena at arbitrary physical addresses and records every
+ * TLBI and cache operation so tests can assert their order; the EL2 port (port/el2/) issues the
+ * real instructions.
+ */
+#ifndef S2MMU_PORT_H
+#define S2MMU_PORT_H
+
+#include "s2mmu/env.h"
+
+struct s2_pgtable;
+
+/* Barrier kinds a port must implement (Arm ARM B2.3). */
+enum s2_barrier {
+	S2_BARRIER_DSB_ISHST, /* make descriptor stores visible to the table walkers */
+	S2_BARRIER_DSB_ISH,   /* complete TLBIs (after a batch of them) */
+	S2_BARRIER_ISB,
+};
+
+struct s2_port_ops {
+	/**
+	 * @alloc_pages: return @bytes of zeroed memory aligned to @bytes (a power of two, at
+	 * least one granule), or NULL. Used for table pages and concatenated roots.
+	 */
+	void *(*alloc_pages)(void *ctx, size_t bytes);
+	/** @free_pages: give back memory from @alloc_pages, with the same @bytes. */
+	void (*free_pages)(void *ctx, void *va, size_t bytes);
+	/**
+	 * @page_refcount: a 32-bit counter the port keeps for the table page at @va (one that
+	 * @alloc_pages returned, or any granule inside a multi-page allocation). The engine
+	 * uses it for table-page reference counts: it is 0 when the page is allocated.
+	 */
+	uint32_t *(*page_refcount)(void *ctx, void *va);
+	/** @va_to_pa / @pa_to_va: translate table memory between the two views. */
+	s2_pa_t (*va_to_pa)(void *ctx, void *va);
+	void *(*pa_to_va)(void *ctx, s2_pa_t pa);
+	/**
+	 * @tlbi_ipa: invalidate stage-2 (and combined) TLB entries of @pgt's VM for @ipa;
+	 * @level is the level of the removed leaf (TTL hint) or -2 when unknown. The port
+	 * must have the VM's VTTBR loaded while it does it (the VM layer's job).
+	 * Not followed by DSB: the engine calls @barrier(S2_BARRIER_DSB_ISH) after a batch.
+	 */
+	void (*tlbi_ipa)(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level);
+	/** @tlbi_range: invalidate [@ipa, @ipa + @size) at once (FEAT_TLBIRANGE or a loop). */
+	void (*tlbi_range)(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
+	/** @tlbi_vmid: invalidate every stage-1 and stage-2 entry of @pgt's VM. */
+	void (*tlbi_vmid)(void *ctx, const struct s2_pgtable *pgt);
+	/**
+	 * @dcache_clean_inval_poc: clean and invalidate the data cache to the Point of
+	 * Coherency for [@pa, @pa + @size) (DC CIVAC on the host mapping of that memory).
+	 */
+	void (*dcache_clean_inval_poc)(void *ctx, s2_pa_t pa, uint64_t size);
+	/** @icache_inval_pou: invalidate the instruction cache for [@pa, @pa + @size). */
+	void (*icache_inval_pou)(void *ctx, s2_pa_t pa, uint64_t size);
+	/** @barrier: issue a barrier. */
+	void (*barrier)(void *ctx, enum s2_barrier b);
+};
+
+struct s2_port {
+	const struct s2_port_ops *ops;
+	void *ctx;
+};
+
+#endif /* S2MMU_PORT_H */
