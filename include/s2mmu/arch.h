@@ -45,14 +45,16 @@ const char *s2_granule_name(enum s2_granule g);
  */
 int s2_granule_parse(const char *s, enum s2_granule *out);
 
-/** s2_level_shift() - log2 of the region one entry at @level maps (e.g. 4K: L3 12, L2 21). */
+/** s2_level_shift() - log2 of the region one entry at @level maps (e.g. 4K: L3 12, L2 21);
+ * 0 for a level the granule does not have (4K: -1..3, 16K: 0..3, 64K: 1..3). */
 unsigned int s2_level_shift(enum s2_granule g, int level);
 
-/** s2_level_size() - bytes one entry at @level maps. */
+/** s2_level_size() - bytes one entry at @level maps; 0 for a level the granule lacks. */
 uint64_t s2_level_size(enum s2_granule g, int level);
 
-/** s2_contig_entries() - entries in a Contiguous run at @level (4K 16; 16K 128 at L3, 32 at
- * L2; 64K 32), 0 where the level has no leaf entries. */
+/** s2_contig_entries() - entries in a Contiguous run at @level (4K 16 at L1..L3; 16K 128 at L3,
+ * 32 at L2; 64K 32 at L2..L3), 0 where the level has no leaf entries and at the levels whose
+ * blocks exist only with DS/LPA (4K L0, 16K L1, 64K L1: s2mmu does not set Contig there). */
 unsigned int s2_contig_entries(enum s2_granule g, int level);
 
 /* ---- stage-2 descriptors (Arm ARM D8.3) -------------------------------------------------------- */
@@ -109,10 +111,12 @@ typedef uint64_t s2_pte_t;
 #define S2_XN_ALL 2u
 #define S2_XN_EL0 3u /* EL0 may not execute, EL1 may (FEAT_XNX) */
 
-/* How a descriptor's address bits are laid out: depends on the granule and VTCR_EL2.DS. */
+/* How a descriptor's address bits are laid out: depends on the granule, VTCR_EL2.DS and
+ * (64K) whether the output size is 52 bits. */
 struct s2_pte_format {
 	enum s2_granule granule;
-	bool ds; /* FEAT_LPA2 descriptor layout (4K/16K only) */
+	bool ds; /* FEAT_LPA2 descriptor layout (4K/16K only; ignored for 64K) */
+	bool lpa; /* 64K with FEAT_LPA 52-bit output: OA[51:48] in [15:12], L1 blocks (64K only) */
 };
 
 enum s2_pte_kind {
@@ -175,10 +179,13 @@ int s2_pte_encode(const struct s2_pte_format *fmt, int level, const struct s2_pt
 void s2_pte_decode(const struct s2_pte_format *fmt, int level, s2_pte_t pte,
 		   struct s2_pte_fields *f);
 
-/** s2_pte_oa() - output (or next-table) address of a valid descriptor at @level. */
+/** s2_pte_oa() - output (or next-table) address of a valid descriptor at @level (a table or
+ * page's address from the granule's page shift up, a block's from the level's shift up). */
 uint64_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte);
 
-/** s2_pte_oa_bits() - the descriptor bits that encode output address @oa at @level. */
+/** s2_pte_oa_bits() - the descriptor bits that encode output address @oa at @level: @oa's
+ * bits from the granule's page shift up to the layout's width (48, or 52 with LPA/LPA2);
+ * lower and higher bits are dropped, the caller aligns and range-checks. */
 s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, uint64_t oa);
 
 /* ---- memory attributes (Arm ARM D8.6.5, S2CombineS1MemAttrs, S2 FWB) ---------------------------- */
@@ -372,7 +379,8 @@ static inline bool s2_config_level_has_blocks(const struct s2_config *cfg, int l
 /**
  * s2_vttbr() - compose VTTBR_EL2: BADDR = the root's PA (with DS/LPA the PA[51:48] sits in
  * bits [5:2]), VMID in [63:48] (16-bit) or [55:48] (8-bit), CnP clear.
- * Return: the value, or 0 if @root is not aligned to root_table_bytes or @vmid is too wide.
+ * Return: the value, or 0 if @root is not aligned to root_table_bytes, does not fit the
+ * config's output size (pa_bits), or @vmid is too wide.
  */
 uint64_t s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid);
 
@@ -461,7 +469,7 @@ struct s2_abort {
 	bool acqrel;		/* AR */
 	/* Address. */
 	bool ipa_valid;		/* HPFAR was given */
-	uint64_t ipa;		/* (HPFAR[43:4] << 8) | FAR[11:0] (LPA2: HPFAR[47:4]) */
+	uint64_t ipa;		/* (HPFAR[43:4] << 8) | FAR[11:0]: HPFAR_EL2.FIPA is IPA[51:12] */
 	uint64_t far;
 };
 
