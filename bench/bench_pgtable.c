@@ -1,0 +1,1005 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench_pgtable.c - benchmarks of the stage-2 page-table engine through its public API.
+ *
+ * Every measured operation runs on a real struct s2_pgtable with the hosted port (refcounted
+ * table pages, TLBI/CMO callbacks that only count: log_capacity 0), config 4K granule, 40-bit
+ * IPA, FWB on. Each measured loop is its own non-inlined function named bench_op_<name>, so
+ * that callgrind can count exactly it (run.sh uses --toggle-collect='bench_op_*'); setup and
+ * verification are outside. After every run the result is checked with the reference walker
+ * (s2_walk) on sampled IPAs (every page with --verify-all) and with s2_pgtable_check(); any
+ * mismatch makes the program exit with status 1.
+ *
+ * Output: a human summary on stdout and, with --out FILE, one JSON record per line:
+ *   {"op": ..., "unit": ..., "units": N, "size_mib": M, "ns_per_unit": x, "ns_runs": [...],
+ *    "verified": true}
+ * Memory records carry "pages"/"bytes" and "min_*" instead of times. Under callgrind
+ * (--callgrind) each measured function is framed by CALLGRIND_ZERO_STATS and
+ * CALLGRIND_DUMP_STATS_AT("<op>"), so every dump holds exactly one operation.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "s2mmu/pgtable.h"
+#include "s2mmu/walk.h"
+#include "host_port.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define BENCH_HAVE_CALLGRIND 1
+#endif
+#endif
+#ifndef BENCH_HAVE_CALLGRIND
+#define BENCH_HAVE_CALLGRIND 0
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(s) ((void)(s))
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
+
+#define MIB (UINT64_C(1) << 20)
+#define GIB (UINT64_C(1) << 30)
+#define PAGE_4K UINT64_C(4096)
+#define BLOCK_2M (UINT64_C(2) << 20)
+
+/* Guest-physical layout: IPA region at 64 GiB (aligned for every size measured), output
+ * addresses at 512 GiB, the host port's table arena at 4 GiB (all below the 48-bit PA size). */
+#define BENCH_IPA_BASE (UINT64_C(64) << 30)
+#define BENCH_PA_BASE (UINT64_C(512) << 30)
+#define BENCH_ARENA_PA (UINT64_C(4) << 30)
+
+#define MAX_SCALE 8
+
+struct bench_opts {
+	unsigned int reps;
+	uint64_t base_bytes;
+	uint64_t scale_bytes[MAX_SCALE];
+	unsigned int nr_scale;
+	const char *ops; /* comma-separated filter, NULL = all */
+	FILE *out;
+	bool verify_all;
+	bool callgrind;
+	bool matrix;
+	unsigned int samples;
+};
+
+static struct bench_opts opts = {
+	.reps = 5,
+	.base_bytes = GIB,
+	.scale_bytes = { GIB, 4 * GIB, 16 * GIB, 64 * GIB },
+	.nr_scale = 4,
+	.matrix = true,
+	.samples = 4096,
+};
+
+/* One benchmark instance: a port, a config and the table being measured. */
+struct bench {
+	struct s2_host_port *hp;
+	struct s2_port port;
+	struct s2_config cfg;
+	struct s2_pgtable pgt;
+	bool live;
+	uint64_t ipa; /* region measured */
+	uint64_t size;
+	uint64_t pa; /* output address of ipa */
+	uint64_t *ipas; /* lookup: random IPAs */
+	uint64_t nr_ipas;
+	uint64_t lookup_pa_sum; /* lookup: sum of out.pa, checked afterwards */
+	uint64_t lookup_valid;
+	uint64_t young; /* age: what test_clear_young reported */
+	uint64_t pages_after_init;
+};
+
+static int failures;
+
+#define FAIL(...)                                             \
+	do {                                                  \
+		fprintf(stderr, "bench: FAIL: " __VA_ARGS__); \
+		fputc('\n', stderr);                          \
+		failures++;                                   \
+	} while (0)
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng_next(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	rng_state = x;
+	return x;
+}
+
+/* ---- setup ------------------------------------------------------------------------------- */
+
+static int bench_config(struct s2_config *cfg, enum s2_granule g, unsigned int ipa_bits)
+{
+	struct s2_caps caps;
+	struct s2_config_req req = {
+		.ipa_bits = ipa_bits,
+		.granule = g,
+		.flags = S2_CFG_FWB,
+	};
+	int ret;
+
+	ret = s2_caps_max(ipa_bits > 48 ? 52 : 48, &caps);
+	if (ret)
+		return ret;
+	return s2_config_init(cfg, &caps, &req);
+}
+
+static uint64_t arena_bytes_for(uint64_t mapped_bytes)
+{
+	/* 4K pages: one L3 table per 2 MiB, one L2 per 1 GiB, plus root and slack. */
+	uint64_t pages = mapped_bytes / BLOCK_2M + mapped_bytes / GIB + 64;
+
+	return S2_ALIGN_UP(pages * PAGE_4K + 4 * MIB, 64 * 1024);
+}
+
+static int port_create(struct bench *b, uint64_t arena)
+{
+	struct s2_host_port_opts po = {
+		.pa_base = BENCH_ARENA_PA,
+		.arena_bytes = arena,
+		.log_capacity = 0,
+	};
+	int ret = s2_host_port_create(&po, &b->hp);
+
+	if (ret) {
+		FAIL("s2_host_port_create(%" PRIu64 " bytes): %d", arena, ret);
+		return ret;
+	}
+	b->port = s2_host_port_port(b->hp);
+	return 0;
+}
+
+static int pgt_create(struct bench *b)
+{
+	int ret = s2_pgtable_init(&b->pgt, &b->cfg, &b->port, b);
+
+	if (ret) {
+		FAIL("s2_pgtable_init: %d", ret);
+		return ret;
+	}
+	b->live = true;
+	b->pages_after_init = s2_host_port_stats(b->hp).pages_in_use;
+	return 0;
+}
+
+static void pgt_destroy(struct bench *b)
+{
+	if (b->live)
+		s2_pgtable_destroy(&b->pgt);
+	b->live = false;
+}
+
+static int map_region(struct bench *b, uint64_t prot, uint64_t flags)
+{
+	int ret = s2_pgtable_map(&b->pgt, s2_ipa(b->ipa), b->size, s2_pa(b->pa), prot, flags, NULL);
+
+	if (ret)
+		FAIL("setup map [%#" PRIx64 ", +%#" PRIx64 "): %d", b->ipa, b->size, ret);
+	return ret;
+}
+
+static uint64_t nr_pages(const struct bench *b)
+{
+	return b->size / PAGE_4K;
+}
+
+/* ---- the measured operations ------------------------------------------------------------ */
+/*
+ * Each is an external, non-inlined function so callgrind's --toggle-collect='bench_op_*'
+ * counts exactly the operation (and the loop that issues it), nothing of setup.
+ */
+int bench_op_map_fault_4k(struct bench *b);
+int bench_op_map_range_4k(struct bench *b);
+int bench_op_map_range_2m(struct bench *b);
+int bench_op_wrprotect_4k(struct bench *b);
+int bench_op_unmap_4k(struct bench *b);
+int bench_op_lookup(struct bench *b);
+int bench_op_relax_4k(struct bench *b);
+int bench_op_mkyoung_4k(struct bench *b);
+int bench_op_age_4k(struct bench *b);
+
+__attribute__((noinline)) int bench_op_map_fault_4k(struct bench *b)
+{
+	uint64_t off;
+	int ret;
+
+	for (off = 0; off < b->size; off += PAGE_4K) {
+		if (!(off & (BLOCK_2M - 1)))
+			continue; /* the neighbour mapped at setup */
+		ret = s2_pgtable_map(&b->pgt, s2_ipa(b->ipa + off), PAGE_4K, s2_pa(b->pa + off),
+				     S2_PROT_R | S2_PROT_W, 0, NULL);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+__attribute__((noinline)) int bench_op_map_range_4k(struct bench *b)
+{
+	return s2_pgtable_map(&b->pgt, s2_ipa(b->ipa), b->size, s2_pa(b->pa), S2_PROT_R | S2_PROT_W,
+			      S2_MAP_FORCE_PAGES, NULL);
+}
+
+__attribute__((noinline)) int bench_op_map_range_2m(struct bench *b)
+{
+	return s2_pgtable_map(&b->pgt, s2_ipa(b->ipa), b->size, s2_pa(b->pa), S2_PROT_R | S2_PROT_W,
+			      0, NULL);
+}
+
+__attribute__((noinline)) int bench_op_wrprotect_4k(struct bench *b)
+{
+	return s2_pgtable_wrprotect(&b->pgt, s2_ipa(b->ipa), b->size);
+}
+
+__attribute__((noinline)) int bench_op_unmap_4k(struct bench *b)
+{
+	return s2_pgtable_unmap(&b->pgt, s2_ipa(b->ipa), b->size, NULL);
+}
+
+__attribute__((noinline)) int bench_op_lookup(struct bench *b)
+{
+	struct s2_lookup out;
+	uint64_t i, sum = 0, valid = 0;
+	int ret;
+
+	for (i = 0; i < b->nr_ipas; i++) {
+		ret = s2_pgtable_lookup(&b->pgt, s2_ipa(b->ipas[i]), &out);
+		if (ret)
+			return ret;
+		sum += s2_pa_val(out.pa);
+		valid += out.valid;
+	}
+	b->lookup_pa_sum = sum;
+	b->lookup_valid = valid;
+	return 0;
+}
+
+__attribute__((noinline)) int bench_op_relax_4k(struct bench *b)
+{
+	uint64_t off;
+	int ret;
+
+	for (off = 0; off < b->size; off += PAGE_4K) {
+		ret = s2_pgtable_relax_perms(&b->pgt, s2_ipa(b->ipa + off), S2_PROT_W);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+__attribute__((noinline)) int bench_op_mkyoung_4k(struct bench *b)
+{
+	uint64_t off;
+	int ret;
+
+	for (off = 0; off < b->size; off += PAGE_4K) {
+		ret = s2_pgtable_mkyoung(&b->pgt, s2_ipa(b->ipa + off));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+__attribute__((noinline)) int bench_op_age_4k(struct bench *b)
+{
+	return s2_pgtable_test_clear_young(&b->pgt, s2_ipa(b->ipa), b->size, true, &b->young);
+}
+
+/* ---- verification --------------------------------------------------------------------------- */
+
+/* What every sampled IPA of the region must translate to. */
+struct expect {
+	bool mapped;
+	unsigned int s2ap; /* S2_S2AP_* */
+	bool af;
+	int level;
+	uint64_t block; /* leaf size */
+};
+
+static const char *fault_str(enum s2_fault f)
+{
+	return s2_fault_name(f);
+}
+
+static int verify_ipa(struct bench *b, const char *op, uint64_t off, const struct expect *e)
+{
+	struct s2_walk_mem mem = s2_host_port_walk_mem(b->hp);
+	struct s2_access rd = { .type = S2_ACCESS_READ };
+	struct s2_access wr = { .type = S2_ACCESS_WRITE };
+	struct s2_walk_result res;
+	uint64_t ipa = b->ipa + off;
+	uint8_t wb;
+	int ret;
+
+	ret = s2_walk(&b->cfg, b->pgt.root_pa, &mem, s2_ipa(ipa), rd, &res);
+	if (ret) {
+		FAIL("%s: s2_walk(%#" PRIx64 "): %d", op, ipa, ret);
+		return -1;
+	}
+	if (!e->mapped) {
+		if (res.fault != S2_FAULT_TRANSLATION) {
+			FAIL("%s: IPA %#" PRIx64 " should be unmapped, walk: %s", op, ipa,
+			     fault_str(res.fault));
+			return -1;
+		}
+		return 0;
+	}
+	if (!e->af) {
+		/* HA off: an access to an entry with AF clear is an access-flag fault at the
+		 * leaf's level (Arm ARM D8.4.2). */
+		if (res.fault != S2_FAULT_ACCESS_FLAG || res.level != e->level) {
+			FAIL("%s: IPA %#" PRIx64 " should be old (AF clear) at L%d, walk: %s L%d",
+			     op, ipa, e->level, fault_str(res.fault), res.level);
+			return -1;
+		}
+		return 0;
+	}
+	s2_memattr_encode(S2_MT_NORMAL_WB, true, &wb);
+	if (res.fault != S2_FAULT_NONE || s2_pa_val(res.pa) != b->pa + off ||
+	    res.level != e->level || res.block_size != e->block || res.s2ap != e->s2ap || !res.af ||
+	    res.memattr != wb) {
+		FAIL("%s: IPA %#" PRIx64 ": walk %s pa %#" PRIx64 " L%d size %#" PRIx64
+		     " s2ap %u af %d memattr %#x; expected pa %#" PRIx64 " L%d size %#" PRIx64
+		     " s2ap %u memattr %#x",
+		     op, ipa, fault_str(res.fault), s2_pa_val(res.pa), res.level, res.block_size,
+		     res.s2ap, res.af, res.memattr, b->pa + off, e->level, e->block, e->s2ap, wb);
+		return -1;
+	}
+	ret = s2_walk(&b->cfg, b->pgt.root_pa, &mem, s2_ipa(ipa), wr, &res);
+	if (ret || (e->s2ap & S2_S2AP_WO ? res.fault != S2_FAULT_NONE :
+					   res.fault != S2_FAULT_PERMISSION)) {
+		FAIL("%s: IPA %#" PRIx64 ": write access gives %s, s2ap %u", op, ipa,
+		     fault_str(res.fault), e->s2ap);
+		return -1;
+	}
+	return 0;
+}
+
+/* Walk sampled (or all) pages of the region, then validate the whole tree. */
+static int verify_region(struct bench *b, const char *op, const struct expect *e, uint64_t leaves)
+{
+	struct s2_check_report rep;
+	uint64_t pages = nr_pages(b), i;
+	int ret;
+
+	if (opts.verify_all || pages <= opts.samples) {
+		for (i = 0; i < pages; i++)
+			if (verify_ipa(b, op, i * PAGE_4K, e))
+				return -1;
+	} else {
+		if (verify_ipa(b, op, 0, e) || verify_ipa(b, op, b->size - PAGE_4K, e))
+			return -1;
+		for (i = 0; i < opts.samples; i++)
+			if (verify_ipa(b, op, (rng_next() % pages) * PAGE_4K, e))
+				return -1;
+	}
+	memset(&rep, 0, sizeof(rep));
+	ret = s2_pgtable_check(&b->pgt, &rep);
+	if (ret || rep.errors) {
+		FAIL("%s: s2_pgtable_check: %d, %" PRIu64 " errors: %s", op, ret, rep.errors,
+		     rep.first_error);
+		return -1;
+	}
+	if (rep.leaves != leaves) {
+		FAIL("%s: %" PRIu64 " valid leaves, expected %" PRIu64, op, rep.leaves, leaves);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct expect exp_rw_page = { true, S2_S2AP_RW, true, 3, PAGE_4K };
+static const struct expect exp_ro_page = { true, S2_S2AP_RO, true, 3, PAGE_4K };
+static const struct expect exp_old_page = { true, S2_S2AP_RW, false, 3, PAGE_4K };
+static const struct expect exp_rw_block = { true, S2_S2AP_RW, true, 2, BLOCK_2M };
+static const struct expect exp_unmapped = { false, 0, false, 0, 0 };
+
+static bool tlbi_done(const struct s2_host_stats *before, const struct s2_host_stats *after)
+{
+	return after->tlbi_ipa + after->tlbi_range + after->tlbi_vmid >
+	       before->tlbi_ipa + before->tlbi_range + before->tlbi_vmid;
+}
+
+/* ---- operation table ----------------------------------------------------------------------- */
+
+struct op_desc {
+	const char *name;
+	const char *unit;
+	int (*setup)(struct bench *b);
+	int (*run)(struct bench *b);
+	int (*verify)(struct bench *b, const struct s2_host_stats *before);
+	uint64_t (*units)(const struct bench *b);
+};
+
+static uint64_t units_pages(const struct bench *b)
+{
+	return nr_pages(b);
+}
+
+static uint64_t units_blocks(const struct bench *b)
+{
+	return b->size / BLOCK_2M;
+}
+
+static uint64_t units_fault(const struct bench *b)
+{
+	return nr_pages(b) - b->size / BLOCK_2M;
+}
+
+static uint64_t units_lookup(const struct bench *b)
+{
+	return b->nr_ipas;
+}
+
+static int setup_empty(struct bench *b)
+{
+	return 0;
+}
+
+static int setup_mapped_rw(struct bench *b)
+{
+	return map_region(b, S2_PROT_R | S2_PROT_W, S2_MAP_FORCE_PAGES);
+}
+
+static int setup_mapped_ro(struct bench *b)
+{
+	return map_region(b, S2_PROT_R, S2_MAP_FORCE_PAGES);
+}
+
+static int setup_mapped_old(struct bench *b)
+{
+	return map_region(b, S2_PROT_R | S2_PROT_W | S2_PROT_YOUNG_CLEAR, S2_MAP_FORCE_PAGES);
+}
+
+static int setup_map_fault(struct bench *b)
+{
+	uint64_t off;
+	int ret;
+
+	/* One neighbour page per L3 table, so every table exists and stays (unmapping would
+	 * free an empty table). The measured loop maps the other 511 pages of each. */
+	for (off = 0; off < b->size; off += BLOCK_2M) {
+		ret = s2_pgtable_map(&b->pgt, s2_ipa(b->ipa + off), PAGE_4K, s2_pa(b->pa + off),
+				     S2_PROT_R | S2_PROT_W, 0, NULL);
+		if (ret) {
+			FAIL("map_fault setup at %#" PRIx64 ": %d", b->ipa + off, ret);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int setup_map_2m(struct bench *b)
+{
+	/* Output 2 MiB-aligned but not 1 GiB-aligned: the engine must use 2M blocks. */
+	b->pa = BENCH_PA_BASE + BLOCK_2M;
+	return 0;
+}
+
+static int setup_lookup(struct bench *b)
+{
+	uint64_t i, pages = nr_pages(b);
+
+	b->nr_ipas = pages;
+	b->ipas = malloc(b->nr_ipas * sizeof(*b->ipas));
+	if (!b->ipas) {
+		FAIL("out of memory");
+		return -1;
+	}
+	for (i = 0; i < b->nr_ipas; i++)
+		b->ipas[i] = b->ipa + (rng_next() % pages) * PAGE_4K + (rng_next() & 0xff8);
+	return setup_mapped_rw(b);
+}
+
+static int verify_rw_pages(struct bench *b, const struct s2_host_stats *before)
+{
+	return verify_region(b, "map", &exp_rw_page, nr_pages(b));
+}
+
+static int verify_map_2m(struct bench *b, const struct s2_host_stats *before)
+{
+	return verify_region(b, "map_range_2m", &exp_rw_block, units_blocks(b));
+}
+
+static int verify_wrprotect(struct bench *b, const struct s2_host_stats *before)
+{
+	struct s2_host_stats after = s2_host_port_stats(b->hp);
+
+	if (!tlbi_done(before, &after)) {
+		FAIL("wrprotect_4k: no TLB invalidation issued");
+		return -1;
+	}
+	return verify_region(b, "wrprotect_4k", &exp_ro_page, nr_pages(b));
+}
+
+static int verify_unmap(struct bench *b, const struct s2_host_stats *before)
+{
+	struct s2_host_stats after = s2_host_port_stats(b->hp);
+
+	if (!tlbi_done(before, &after)) {
+		FAIL("unmap_4k: no TLB invalidation issued");
+		return -1;
+	}
+	if (after.pages_in_use != b->pages_after_init) {
+		FAIL("unmap_4k: %" PRIu64 " table pages (4K units) in use after unmapping all, "
+		     "%" PRIu64 " after init: empty tables not freed",
+		     after.pages_in_use, b->pages_after_init);
+		return -1;
+	}
+	return verify_region(b, "unmap_4k", &exp_unmapped, 0);
+}
+
+static int verify_lookup(struct bench *b, const struct s2_host_stats *before)
+{
+	uint64_t i, sum = 0;
+
+	for (i = 0; i < b->nr_ipas; i++)
+		sum += b->pa + (b->ipas[i] - b->ipa);
+	if (b->lookup_valid != b->nr_ipas || b->lookup_pa_sum != sum) {
+		FAIL("lookup: %" PRIu64 "/%" PRIu64 " valid, pa sum %#" PRIx64
+		     " expected %#" PRIx64,
+		     b->lookup_valid, b->nr_ipas, b->lookup_pa_sum, sum);
+		return -1;
+	}
+	return verify_region(b, "lookup", &exp_rw_page, nr_pages(b));
+}
+
+static int verify_age(struct bench *b, const struct s2_host_stats *before)
+{
+	if (b->young != nr_pages(b)) {
+		FAIL("age_4k: %" PRIu64 " young pages reported, expected %" PRIu64, b->young,
+		     nr_pages(b));
+		return -1;
+	}
+	return verify_region(b, "age_4k", &exp_old_page, nr_pages(b));
+}
+
+static const struct op_desc ops[] = {
+	{ "map_fault_4k", "op", setup_map_fault, bench_op_map_fault_4k, verify_rw_pages,
+	  units_fault },
+	{ "map_range_4k", "page", setup_empty, bench_op_map_range_4k, verify_rw_pages,
+	  units_pages },
+	{ "map_range_2m", "block", setup_map_2m, bench_op_map_range_2m, verify_map_2m,
+	  units_blocks },
+	{ "wrprotect_4k", "page", setup_mapped_rw, bench_op_wrprotect_4k, verify_wrprotect,
+	  units_pages },
+	{ "unmap_4k", "page", setup_mapped_rw, bench_op_unmap_4k, verify_unmap, units_pages },
+	{ "lookup", "op", setup_lookup, bench_op_lookup, verify_lookup, units_lookup },
+	{ "relax_4k", "op", setup_mapped_ro, bench_op_relax_4k, verify_rw_pages, units_pages },
+	{ "mkyoung_4k", "op", setup_mapped_old, bench_op_mkyoung_4k, verify_rw_pages, units_pages },
+	{ "age_4k", "page", setup_mapped_rw, bench_op_age_4k, verify_age, units_pages },
+};
+
+/* ---- running and reporting ---------------------------------------------------------------- */
+
+static bool op_selected(const char *name)
+{
+	const char *p;
+	size_t n = strlen(name);
+
+	if (!opts.ops)
+		return true;
+	for (p = opts.ops; (p = strstr(p, name)); p += n)
+		if ((p == opts.ops || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void emit_timing(const char *op, const char *unit, uint64_t units, uint64_t size,
+			const uint64_t *ns, unsigned int reps, bool verified)
+{
+	uint64_t sorted[64];
+	double med;
+	unsigned int i;
+
+	memcpy(sorted, ns, reps * sizeof(*ns));
+	qsort(sorted, reps, sizeof(*sorted), cmp_u64);
+	med = reps & 1 ? (double)sorted[reps / 2] :
+			 ((double)sorted[reps / 2 - 1] + (double)sorted[reps / 2]) / 2;
+	printf("%-26s %10" PRIu64 " %-5s  %10.2f ns/%s  (median of %u)%s\n", op, units, unit,
+	       med / (double)units, unit, reps, verified ? "  verified" : "  VERIFY FAILED");
+	if (!opts.out)
+		return;
+	fprintf(opts.out,
+		"{\"op\": \"%s\", \"unit\": \"%s\", \"units\": %" PRIu64 ", \"size_mib\": %" PRIu64
+		", \"ns_per_unit\": %.3f, \"ns_runs\": [",
+		op, unit, units, size / MIB, med / (double)units);
+	for (i = 0; i < reps; i++)
+		fprintf(opts.out, "%s%.3f", i ? ", " : "", (double)ns[i] / (double)units);
+	fprintf(opts.out, "], \"verified\": %s}\n", verified ? "true" : "false");
+	fflush(opts.out);
+}
+
+/* Run @fn once, timed, framed for callgrind. */
+static int measure(const char *label, int (*fn)(struct bench *), struct bench *b, uint64_t *ns)
+{
+	uint64_t t0, t1;
+	int ret;
+
+	if (opts.callgrind) {
+		CALLGRIND_START_INSTRUMENTATION;
+		CALLGRIND_ZERO_STATS;
+	}
+	t0 = now_ns();
+	ret = fn(b);
+	t1 = now_ns();
+	if (opts.callgrind) {
+		CALLGRIND_DUMP_STATS_AT(label);
+		CALLGRIND_STOP_INSTRUMENTATION;
+	}
+	*ns = t1 - t0;
+	if (ret)
+		FAIL("%s: returned %d", label, ret);
+	return ret;
+}
+
+static int bench_init(struct bench *b, uint64_t size, uint64_t arena)
+{
+	memset(b, 0, sizeof(*b));
+	b->ipa = BENCH_IPA_BASE;
+	b->size = size;
+	b->pa = BENCH_PA_BASE;
+	if (bench_config(&b->cfg, S2_GRANULE_4K, 40)) {
+		FAIL("s2_config_init(4K, 40-bit, FWB)");
+		return -1;
+	}
+	return port_create(b, arena);
+}
+
+static void bench_fini(struct bench *b)
+{
+	pgt_destroy(b);
+	free(b->ipas);
+	b->ipas = NULL;
+	if (b->hp)
+		s2_host_port_destroy(b->hp);
+	b->hp = NULL;
+}
+
+static void run_op(const struct op_desc *op)
+{
+	uint64_t ns[64];
+	struct bench b;
+	bool ok = true;
+	unsigned int r;
+	uint64_t units = 0;
+
+	if (bench_init(&b, opts.base_bytes, arena_bytes_for(opts.base_bytes))) {
+		bench_fini(&b);
+		return;
+	}
+	for (r = 0; r < opts.reps; r++) {
+		struct s2_host_stats before;
+
+		free(b.ipas);
+		b.ipas = NULL;
+		b.pa = BENCH_PA_BASE;
+		if (pgt_create(&b) || op->setup(&b)) {
+			ok = false;
+			break;
+		}
+		units = op->units(&b);
+		before = s2_host_port_stats(b.hp);
+		if (measure(op->name, op->run, &b, &ns[r]) || op->verify(&b, &before)) {
+			ok = false;
+			break;
+		}
+		pgt_destroy(&b);
+	}
+	if (ok)
+		emit_timing(op->name, op->unit, units, b.size, ns, opts.reps, ok);
+	else
+		printf("%-26s FAILED\n", op->name);
+	bench_fini(&b);
+}
+
+/* Minimum number of table pages (granules, root excluded) to map [ipa, ipa + size) with
+ * leaves at @leaf_level: at every level below the start, one table per entry of the level
+ * above that the range touches. */
+static uint64_t min_tables(const struct s2_config *cfg, uint64_t ipa, uint64_t size, int leaf_level)
+{
+	uint64_t n = 0, span;
+	int l;
+
+	for (l = cfg->start_level + 1; l <= leaf_level; l++) {
+		span = s2_level_size(cfg->granule, l - 1);
+		n += (S2_ALIGN_UP(ipa + size, span) - S2_ALIGN_DOWN(ipa, span)) / span;
+	}
+	return n;
+}
+
+/* Scaling: per-page cost of map_range_4k, wrprotect_4k, age_4k, unmap_4k at @size. */
+static void run_scale(uint64_t size)
+{
+	static const char *const names[] = { "map_range_4k", "wrprotect_4k", "age_4k", "unmap_4k" };
+	uint64_t ns[4][64];
+	char label[4][64];
+	struct bench b;
+	unsigned int r, i;
+	bool ok = true;
+
+	for (i = 0; i < 4; i++)
+		snprintf(label[i], sizeof(label[i]), "scale_%s_%" PRIu64 "%s", names[i],
+			 size >= GIB ? size / GIB : size / MIB, size >= GIB ? "g" : "m");
+	if (bench_init(&b, size, arena_bytes_for(size))) {
+		bench_fini(&b);
+		return;
+	}
+	for (r = 0; r < opts.reps && ok; r++) {
+		struct s2_host_stats before;
+
+		if (pgt_create(&b)) {
+			ok = false;
+			break;
+		}
+		ok = !measure(label[0], bench_op_map_range_4k, &b, &ns[0][r]) &&
+		     !verify_rw_pages(&b, NULL);
+		before = s2_host_port_stats(b.hp);
+		ok = ok && !measure(label[1], bench_op_wrprotect_4k, &b, &ns[1][r]) &&
+		     !verify_wrprotect(&b, &before);
+		ok = ok && !measure(label[2], bench_op_age_4k, &b, &ns[2][r]);
+		if (ok && b.young != nr_pages(&b)) {
+			FAIL("%s: %" PRIu64 " young, expected %" PRIu64, label[2], b.young,
+			     nr_pages(&b));
+			ok = false;
+		}
+		{
+			struct expect e = exp_ro_page;
+
+			e.af = false;
+			ok = ok && !verify_region(&b, label[2], &e, nr_pages(&b));
+		}
+		before = s2_host_port_stats(b.hp);
+		ok = ok && !measure(label[3], bench_op_unmap_4k, &b, &ns[3][r]) &&
+		     !verify_unmap(&b, &before);
+		pgt_destroy(&b);
+	}
+	for (i = 0; i < 4 && ok; i++)
+		emit_timing(label[i], "page", size / PAGE_4K, size, ns[i], opts.reps, ok);
+	if (!ok)
+		printf("scale %" PRIu64 " MiB FAILED\n", size / MIB);
+	bench_fini(&b);
+}
+
+/* Table memory after mapping the base size with 4K pages in the measured config. */
+static void run_tables_4k(void)
+{
+	struct bench b;
+	uint64_t used, root_pages, min;
+
+	if (bench_init(&b, opts.base_bytes, arena_bytes_for(opts.base_bytes)) || pgt_create(&b) ||
+	    map_region(&b, S2_PROT_R | S2_PROT_W, S2_MAP_FORCE_PAGES) ||
+	    verify_rw_pages(&b, NULL)) {
+		printf("tables_1g_4k FAILED\n");
+		bench_fini(&b);
+		return;
+	}
+	used = s2_host_port_stats(b.hp).pages_in_use;
+	root_pages = b.cfg.root_table_bytes / PAGE_4K;
+	min = root_pages + min_tables(&b.cfg, b.ipa, b.size, 3);
+	printf("%-26s %10" PRIu64 " pages (4K) in use, root %" PRIu64 ", minimum %" PRIu64 "\n",
+	       "tables_1g_4k", used, root_pages, min);
+	if (opts.out)
+		fprintf(opts.out,
+			"{\"op\": \"tables_1g_4k\", \"unit\": \"pages\", \"size_mib\": %" PRIu64
+			", \"ns_per_unit\": null, \"instr_per_unit\": null, \"pages\": %" PRIu64
+			", \"root_pages\": %" PRIu64 ", \"min_pages\": %" PRIu64
+			", \"verified\": true}\n",
+			b.size / MIB, used, root_pages, min);
+	bench_fini(&b);
+}
+
+/* Table memory of every granule x IPA size: root bytes, and table bytes for the base size
+ * mapped with pages and with the largest blocks. */
+static void run_matrix(void)
+{
+	static const unsigned int ipas[] = { 32, 36, 40, 42, 44, 48, 52 };
+	unsigned int gi, ii, mode;
+
+	printf("\ntable memory for %" PRIu64 " MiB (bytes; root separate):\n",
+	       opts.base_bytes / MIB);
+	printf("  %-4s %-4s %3s %9s %12s %12s %12s %12s\n", "gran", "ipa", "lvl", "root", "pages",
+	       "min", "blocks", "min");
+	for (gi = 0; gi < S2_NR_GRANULES; gi++) {
+		for (ii = 0; ii < S2_ARRAY_SIZE(ipas); ii++) {
+			enum s2_granule g = (enum s2_granule)gi;
+			uint64_t bytes[2], minb[2];
+			struct bench b;
+			bool ok = true;
+
+			memset(&b, 0, sizeof(b));
+			if (bench_config(&b.cfg, g, ipas[ii]))
+				continue;
+			if ((UINT64_C(1) << ipas[ii]) < 2 * opts.base_bytes)
+				continue;
+			b.ipa = opts.base_bytes; /* aligned to the size, inside every IPA space */
+			b.size = opts.base_bytes;
+			b.pa = BENCH_PA_BASE;
+			if (port_create(&b, arena_bytes_for(opts.base_bytes) + 2 * MIB))
+				return;
+			for (mode = 0; mode < 2 && ok; mode++) {
+				struct s2_check_report rep;
+				int leaf = 3, l;
+
+				if (pgt_create(&b)) {
+					ok = false;
+					break;
+				}
+				if (map_region(&b, S2_PROT_R | S2_PROT_W,
+					       mode ? 0 : S2_MAP_FORCE_PAGES) ||
+				    s2_pgtable_check(&b.pgt, &rep)) {
+					FAIL("matrix %s/%u: map or check failed",
+					     s2_granule_name(g), ipas[ii]);
+					ok = false;
+				}
+				bytes[mode] = (s2_host_port_stats(b.hp).pages_in_use -
+					       b.pages_after_init) *
+					      PAGE_4K;
+				if (mode)
+					for (l = 3; l > b.cfg.start_level; l--)
+						if (s2_config_level_has_blocks(&b.cfg, l) &&
+						    s2_level_size(g, l) <= b.size &&
+						    !(b.size % s2_level_size(g, l)))
+							leaf = l;
+				minb[mode] = min_tables(&b.cfg, b.ipa, b.size, leaf) *
+					     s2_granule_size(g);
+				pgt_destroy(&b);
+			}
+			if (ok) {
+				printf("  %-4s %-4u %3u %9" PRIu64 " %12" PRIu64 " %12" PRIu64
+				       " %12" PRIu64 " %12" PRIu64 "\n",
+				       s2_granule_name(g), ipas[ii], b.cfg.levels,
+				       b.cfg.root_table_bytes, bytes[0], minb[0], bytes[1],
+				       minb[1]);
+				if (opts.out)
+					fprintf(opts.out,
+						"{\"op\": \"tables_%s_%ubit\", \"unit\": \"byte\", "
+						"\"size_mib\": %" PRIu64 ", \"ns_per_unit\": null, "
+						"\"instr_per_unit\": null, \"levels\": %u, "
+						"\"root_bytes\": %" PRIu64
+						", \"pages_bytes\": %" PRIu64
+						", \"pages_min_bytes\": %" PRIu64
+						", \"blocks_bytes\": %" PRIu64
+						", \"blocks_min_bytes\": %" PRIu64 "}\n",
+						s2_granule_name(g), ipas[ii], b.size / MIB,
+						b.cfg.levels, b.cfg.root_table_bytes, bytes[0],
+						minb[0], bytes[1], minb[1]);
+			}
+			bench_fini(&b);
+		}
+	}
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: bench_pgtable [--reps N] [--size-mib M] [--scale-mib A,B,...|none]\n"
+		"                     [--ops a,b,...] [--samples N] [--verify-all] [--no-matrix]\n"
+		"                     [--callgrind] [--out FILE.jsonl]\n"
+		"ops: map_fault_4k map_range_4k map_range_2m wrprotect_4k unmap_4k lookup\n"
+		"     relax_4k mkyoung_4k age_4k tables scale\n");
+}
+
+static bool parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return !errno && end != s && !*end;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	int i;
+	uint64_t v;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--reps") && val && parse_u64(val, &v) && v >= 1 && v <= 64) {
+			opts.reps = (unsigned int)v;
+			i++;
+		} else if (!strcmp(a, "--size-mib") && val && parse_u64(val, &v) && v >= 2 &&
+			   !(v & 1)) {
+			opts.base_bytes = v * MIB;
+			i++;
+		} else if (!strcmp(a, "--scale-mib") && val) {
+			char buf[256], *tok, *save = NULL;
+
+			opts.nr_scale = 0;
+			snprintf(buf, sizeof(buf), "%s", val);
+			for (tok = strtok_r(buf, ",", &save); tok && strcmp(tok, "none");
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (opts.nr_scale == MAX_SCALE || !parse_u64(tok, &v) || v < 2 ||
+				    (v & 1))
+					return -1;
+				opts.scale_bytes[opts.nr_scale++] = v * MIB;
+			}
+			i++;
+		} else if (!strcmp(a, "--ops") && val) {
+			opts.ops = val;
+			i++;
+		} else if (!strcmp(a, "--samples") && val && parse_u64(val, &v) && v <= 1u << 24) {
+			opts.samples = (unsigned int)v;
+			i++;
+		} else if (!strcmp(a, "--out") && val) {
+			opts.out = fopen(val, "w");
+			if (!opts.out) {
+				perror(val);
+				return -1;
+			}
+			i++;
+		} else if (!strcmp(a, "--verify-all")) {
+			opts.verify_all = true;
+		} else if (!strcmp(a, "--no-matrix")) {
+			opts.matrix = false;
+		} else if (!strcmp(a, "--callgrind")) {
+			opts.callgrind = true;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int i;
+
+	if (parse_args(argc, argv)) {
+		usage();
+		return 2;
+	}
+	if (opts.callgrind && !BENCH_HAVE_CALLGRIND)
+		fprintf(stderr, "bench: built without <valgrind/callgrind.h>: no per-op dumps\n");
+	printf("s2mmu page-table benchmarks: 4K granule, 40-bit IPA, FWB, host port; %" PRIu64
+	       " MiB, %u run(s)%s\n",
+	       opts.base_bytes / MIB, opts.reps, opts.callgrind ? ", callgrind" : "");
+	for (i = 0; i < S2_ARRAY_SIZE(ops); i++)
+		if (op_selected(ops[i].name))
+			run_op(&ops[i]);
+	if (op_selected("tables"))
+		run_tables_4k();
+	if (op_selected("scale"))
+		for (i = 0; i < opts.nr_scale; i++)
+			run_scale(opts.scale_bytes[i]);
+	if (opts.matrix && op_selected("tables"))
+		run_matrix();
+	if (opts.out)
+		fclose(opts.out);
+	if (failures) {
+		fprintf(stderr, "bench: %d verification failure(s)\n", failures);
+		return 1;
+	}
+	printf("all results verified with the reference walker and s2_pgtable_check\n");
+	return 0;
+}

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# bench/run.sh BUILD_DIR OUT_DIR - run the page-table benchmarks natively (median of several
+# runs) and under callgrind (instructions per unit, one run: the count is deterministic), and
+# write OUT_DIR/results.json: a JSON list of {"op", "unit", "ns_per_unit", "instr_per_unit", ...}.
+#
+# `make bench` calls it as `bash bench/run.sh build/bench-gcc build/bench`.
+#
+# Environment:
+#   S2_BENCH_REPS      native runs per operation (default 5; the median is reported)
+#   S2_BENCH_SCALE     native scaling sizes in MiB (default 1024,4096,16384,65536)
+#   S2_BENCH_CG_SCALE  scaling sizes under callgrind in MiB (default 1024,16384)
+#   S2_BENCH_NO_CG=1   skip callgrind
+#
+# Files in OUT_DIR: native.txt/.jsonl (the native run), callgrind.txt/.jsonl and
+# callgrind/cg.out.N (one dump per measured operation, with --dump-instr=yes),
+# annotate/<op>.txt (callgrind_annotate per-function breakdown, inclusive and self),
+# results.json, results.md (a table with KVM's figures beside ours).
+set -euo pipefail
+
+build=${1:?usage: run.sh BUILD_DIR OUT_DIR}
+out=${2:?usage: run.sh BUILD_DIR OUT_DIR}
+bin=$build/bench/bench_pgtable
+reps=${S2_BENCH_REPS:-5}
+scale=${S2_BENCH_SCALE:-1024,4096,16384,65536}
+cg_scale=${S2_BENCH_CG_SCALE:-1024,16384}
+
+if [ ! -x "$bin" ]; then
+	echo "run.sh: $bin not built (the engine, walker and host port must exist)" >&2
+	exit 1
+fi
+mkdir -p "$out"
+rm -rf "$out/callgrind" "$out/annotate"
+rm -f "$out/native.jsonl" "$out/callgrind.jsonl" "$out/results.json" "$out/results.md"
+status=0
+
+echo "== native: $reps runs per operation, median =="
+start=$(date +%s)
+"$bin" --reps "$reps" --scale-mib "$scale" --out "$out/native.jsonl" | tee "$out/native.txt" ||
+	status=$?
+echo "(native: $(($(date +%s) - start)) s)"
+
+if [ -z "${S2_BENCH_NO_CG:-}" ]; then
+	if ! command -v valgrind >/dev/null; then
+		echo "run.sh: valgrind not installed (make bench installs it)" >&2
+		exit 1
+	fi
+	echo "== callgrind: instructions per unit (scaling at $cg_scale MiB) =="
+	mkdir -p "$out/callgrind" "$out/annotate"
+	start=$(date +%s)
+	# Instrumentation is off outside the measured calls (the program switches it on around
+	# each), and collection counts only inside bench_op_* (the measured loops).
+	valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no \
+		--toggle-collect='bench_op_*' --dump-instr=yes \
+		--callgrind-out-file="$out/callgrind/cg.out" \
+		"$bin" --callgrind --reps 1 --scale-mib "$cg_scale" --no-matrix \
+		--out "$out/callgrind.jsonl" >"$out/callgrind.txt" 2>"$out/callgrind.log" ||
+		status=$?
+	cat "$out/callgrind.txt"
+	echo "(callgrind: $(($(date +%s) - start)) s)"
+	if [ $status -ne 0 ]; then
+		tail -n 20 "$out/callgrind.log" >&2
+	fi
+fi
+
+python3 - "$out" <<'EOF'
+import glob, json, os, re, sys
+
+out = sys.argv[1]
+
+# KVM arm64 (arch/arm64/kvm/hyp/pgtable.c), userspace, gcc -O2, FWB: instructions, ns per unit.
+KVM = {
+    "map_fault_4k": (785, 43), "map_range_4k": (249, 14), "map_range_2m": (262, 7400 / 512),
+    "wrprotect_4k": (80, 4.8), "unmap_4k": (97, 5.5), "lookup": (383, 24),
+    "relax_4k": (445, 25), "mkyoung_4k": (400, 23), "age_4k": (58, 3.3),
+}
+TARGET = {
+    "map_fault_4k": 150, "map_range_4k": 30, "map_range_2m": 100, "wrprotect_4k": 15,
+    "unmap_4k": 20, "lookup": 60, "relax_4k": 80, "mkyoung_4k": 80, "age_4k": 12,
+}
+
+def load(path):
+    recs = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    recs.append(json.loads(line))
+    return recs
+
+native = load(os.path.join(out, "native.jsonl"))
+cg = {r["op"]: r for r in load(os.path.join(out, "callgrind.jsonl"))}
+
+# One callgrind dump per measured operation: "desc: Trigger: Client Request: <op>".
+ir = {}
+for path in glob.glob(os.path.join(out, "callgrind", "cg.out*")):
+    label, total = None, None
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"desc: Trigger: Client Request: (\S+)", line)
+            if m:
+                label = m.group(1)
+            m = re.match(r"(?:summary|totals): (\d+)", line)
+            if m:
+                total = int(m.group(1))
+    if label and total is not None:
+        ir[label] = (total, path)
+
+results = []
+for r in native:
+    rec = dict(r)
+    rec.setdefault("instr_per_unit", None)
+    op = r["op"]
+    if op in ir and op in cg and "units" in cg[op]:
+        rec["instr_per_unit"] = round(ir[op][0] / cg[op]["units"], 2)
+        rec["instr_total"] = ir[op][0]
+        rec["callgrind_dump"] = os.path.relpath(ir[op][1], out)
+        rec["verified_callgrind"] = cg[op].get("verified", False)
+    if op in KVM:
+        rec["kvm_instr_per_unit"], rec["kvm_ns_per_unit"] = KVM[op]
+        rec["target_instr_per_unit"] = TARGET[op]
+    results.append(rec)
+# Operations measured only under callgrind (e.g. scaling sizes too big to run natively).
+seen = {r["op"] for r in results}
+for op, r in cg.items():
+    if op in seen or op not in ir or "units" not in r:
+        continue
+    rec = dict(r)
+    rec["ns_per_unit"] = None
+    rec.pop("ns_runs", None)
+    rec["instr_per_unit"] = round(ir[op][0] / r["units"], 2)
+    rec["instr_total"] = ir[op][0]
+    rec["callgrind_dump"] = os.path.relpath(ir[op][1], out)
+    results.append(rec)
+
+with open(os.path.join(out, "results.json"), "w") as f:
+    json.dump(results, f, indent=1)
+    f.write("\n")
+
+def fmt(v, nd=1):
+    return "-" if v is None else f"{v:.{nd}f}"
+
+lines = ["| op | unit | ns/unit | instr/unit | target | KVM instr | KVM ns |",
+         "|---|---|---:|---:|---:|---:|---:|"]
+for r in results:
+    if r["op"].startswith("tables_") and r["unit"] != "pages":
+        continue
+    if r["unit"] == "pages":
+        lines.append(f"| {r['op']} | pages (4K) | {r['pages']} (min {r['min_pages']}, "
+                     f"root {r['root_pages']}) | | min | 513+root | |")
+        continue
+    lines.append(f"| {r['op']} | {r['unit']} | {fmt(r.get('ns_per_unit'), 2)} | "
+                 f"{fmt(r.get('instr_per_unit'))} | {r.get('target_instr_per_unit', '')} | "
+                 f"{r.get('kvm_instr_per_unit', '')} | {fmt(r.get('kvm_ns_per_unit'), 1) if 'kvm_ns_per_unit' in r else ''} |")
+mem = [r for r in results if r["op"].startswith("tables_") and r["unit"] == "byte"]
+if mem:
+    lines += ["", "| config | levels | root bytes | 1 GiB pages: table bytes (min) | "
+              "1 GiB blocks: table bytes (min) |", "|---|---:|---:|---:|---:|"]
+    for r in mem:
+        lines.append(f"| {r['op'][7:]} | {r['levels']} | {r['root_bytes']} | "
+                     f"{r['pages_bytes']} ({r['pages_min_bytes']}) | "
+                     f"{r['blocks_bytes']} ({r['blocks_min_bytes']}) |")
+with open(os.path.join(out, "results.md"), "w") as f:
+    f.write("\n".join(lines) + "\n")
+print("\n".join(lines))
+print(f"\nwrote {os.path.join(out, 'results.json')} ({len(results)} records)")
+EOF
+
+# Per-function breakdown of every dump (inclusive and self cost).
+if [ -d "$out/callgrind" ] && command -v callgrind_annotate >/dev/null; then
+	for f in "$out"/callgrind/cg.out.*; do
+		[ -e "$f" ] || continue
+		op=$(sed -n 's/^desc: Trigger: Client Request: //p' "$f" | head -n1)
+		[ -n "$op" ] || continue
+		{
+			echo "### inclusive"
+			callgrind_annotate --inclusive=yes "$f" 2>/dev/null | head -n 40
+			echo "### self"
+			callgrind_annotate "$f" 2>/dev/null | head -n 40
+		} >"$out/annotate/$op.txt"
+	done
+	echo "per-function breakdowns in $out/annotate/"
+fi
+
+if [ $status -ne 0 ]; then
+	echo "run.sh: a benchmark run failed (exit $status): see the FAIL lines above" >&2
+fi
+exit $status
