@@ -51,12 +51,35 @@
 /* Flags for s2_pgtable_map(). */
 #define S2_MAP_FORCE_PAGES S2_BIT(0) /* no blocks: map with last-level entries only */
 #define S2_MAP_NO_REPLACE S2_BIT(1)  /* fail with S2_EEXIST instead of replacing valid entries */
+/* The caller holds the lock shared (fault path): refuse with S2_EBUSY, having changed nothing,
+ * a request that needs a structural change (a block over a table, a page inside a block, more
+ * than one leaf entry); the caller retakes the lock exclusive and retries. */
+#define S2_MAP_SHARED S2_BIT(2)
 
 /* A small stock of zeroed pages to draw on where allocation must not fail or sleep. */
 #define S2_PAGE_CACHE_MAX 64
 struct s2_page_cache {
 	unsigned int nr;
 	void *pages[S2_PAGE_CACHE_MAX];
+};
+
+/*
+ * Geometry precomputed by s2_pgtable_init() for the engine's hot paths (index shifts and
+ * masks, the descriptor's output-address layout). Read-only; of no use outside the engine.
+ */
+struct s2_pgtable_geom {
+	uint8_t shift[5];	 /* log2 of the bytes one entry maps, indexed by level + 1 */
+	int8_t start_level;
+	uint8_t page_shift;
+	uint8_t oa_hi_shift;	 /* OA bits above the in-place ones move right by this much */
+	uint32_t block_levels;	 /* bit (level + 1) set where blocks are legal */
+	uint64_t idx_mask;	 /* entries per table - 1 */
+	uint64_t root_idx_mask;	 /* entries of the (concatenated) root the IPA size uses - 1 */
+	uint64_t oa_lo_mask;	 /* descriptor bits holding OA bits in place */
+	uint64_t oa_hi_mask;	 /* descriptor bits holding OA[51:48] or OA[51:50], 0 if none */
+	uint64_t ipa_limit;	 /* 1 << ipa_bits */
+	uint64_t pa_limit;	 /* 1 << pa_bits */
+	uint64_t sh_bits;	 /* SH field of new leaves (inner shareable), 0 with DS */
 };
 
 /*
@@ -71,6 +94,7 @@ struct s2_pgtable {
 	struct s2_port port;
 	void *cookie; /* the owner's (VM's) pointer, for the port's TLBI callbacks */
 	uint64_t tlbi_range_threshold; /* above this many bytes, invalidate the whole VMID */
+	struct s2_pgtable_geom geom;   /* the engine's precomputed geometry */
 };
 
 /**

@@ -64,6 +64,13 @@ struct s2_port_ops {
 struct s2_port {
 	const struct s2_port_ops *ops;
 	void *ctx;
+	/*
+	 * Optional fast path (leave both zero to always use the callbacks): when @linear is
+	 * true, every table page satisfies va == pa + @va_minus_pa (modulo 2^64), and the engine
+	 * computes PA<->VA with that instead of calling @pa_to_va/@va_to_pa on its hot paths.
+	 */
+	bool linear;
+	uint64_t va_minus_pa;
 };
 
 #endif /* S2MMU_PORT_H */
