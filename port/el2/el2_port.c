@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+/*
+ * port/el2/el2_port.c - the EL2 port: table-page pool, guest RAM, the struct s2_port_ops that
+ * issues the real TLBI, DC, IC and barrier instructions, and the vCPU run loop.
+ *
+ * EL2 runs with its MMU off (QEMU enters the image that way), so a virtual address is the
+ * physical address and va_to_pa/pa_to_va are the identity.
+ */
+#include "el2.h"
+#include "sysreg.h"
+#include "s2mmu/pgtable.h"
+
+/* ---- entry, exceptions in the hypervisor, checks ---------------------------------------- */
+
+int el2_test_main(void);
+_Noreturn void el2_c_entry(void);
+_Noreturn void el2_hyp_exception(uint64_t vector, uint64_t esr, uint64_t elr, uint64_t far);
+
+unsigned int el2_failures;
+
+_Noreturn void el2_c_entry(void)
+{
+	uint64_t el = (el2_read_sysreg(CurrentEL) >> 2) & 3;
+
+	if (el != 2) {
+		el2_printf("el2: entered at EL%u, not EL2 (need -M virt,virtualization=on)\n",
+			   (unsigned int)el);
+		el2_exit(1);
+	}
+	el2_exit(el2_test_main());
+}
+
+_Noreturn void el2_hyp_exception(uint64_t vector, uint64_t esr, uint64_t elr, uint64_t far)
+{
+	el2_printf("el2: unexpected exception in the hypervisor: vector %u esr 0x%llx elr 0x%llx "
+		   "far 0x%llx\n",
+		   (unsigned int)vector, (unsigned long long)esr, (unsigned long long)elr,
+		   (unsigned long long)far);
+	el2_exit(1);
+}
+
+_Noreturn void el2_check_done(const char *test)
+{
+	if (el2_failures) {
+		el2_printf("FAIL %s: %u check(s) failed\n", test, el2_failures);
+		el2_exit(1);
+	}
+	el2_printf("PASS %s\n", test);
+	el2_exit(0);
+}
+
+void el2_read_idregs(struct s2_idregs *r)
+{
+	r->mmfr0 = el2_read_sysreg(id_aa64mmfr0_el1);
+	r->mmfr1 = el2_read_sysreg(id_aa64mmfr1_el1);
+	r->mmfr2 = el2_read_sysreg(s3_0_c0_c7_2); /* ID_AA64MMFR2_EL1 */
+	r->pfr1 = el2_read_sysreg(id_aa64pfr1_el1);
+	r->ctr = el2_read_sysreg(ctr_el0);
+}
+
+uint64_t el2_counter(void)
+{
+	el2_isb();
+	return el2_read_sysreg(cntpct_el0);
+}
+
+uint64_t el2_counter_freq(void)
+{
+	return el2_read_sysreg(cntfrq_el0);
+}
+
+/* ---- table-page pool ---------------------------------------------------------------------- */
+
+extern char el2_pool_start[], el2_pool_end[];
+extern char el2_guest_ram_start[], el2_guest_ram_end[];
+
+#define POOL_MIN_SHIFT 12
+#define POOL_MAX_SHIFT 20
+#define POOL_BYTES 0x800000UL
+
+static uintptr_t pool_next;
+static void *pool_free_list[POOL_MAX_SHIFT + 1];
+static uint32_t pool_refcount[POOL_BYTES >> POOL_MIN_SHIFT];
+static uint64_t pool_used;
+
+static void el2_zero(void *p, size_t n)
+{
+	uint64_t *q = p;
+
+	for (size_t i = 0; i < n / 8; i++)
+		q[i] = 0;
+}
+
+static int pool_order(size_t bytes)
+{
+	if (bytes < (1UL << POOL_MIN_SHIFT) || bytes > (1UL << POOL_MAX_SHIFT) ||
+	    (bytes & (bytes - 1)))
+		return -1;
+	return 63 - __builtin_clzll(bytes);
+}
+
+void *el2_pool_alloc(size_t bytes)
+{
+	int order = pool_order(bytes);
+	void *p;
+
+	if (order < 0)
+		return NULL;
+	if (pool_free_list[order]) {
+		p = pool_free_list[order];
+		pool_free_list[order] = *(void **)p;
+	} else {
+		if (!pool_next)
+			pool_next = (uintptr_t)el2_pool_start;
+		uintptr_t a = (pool_next + bytes - 1) & ~(uintptr_t)(bytes - 1);
+		if (a + bytes > (uintptr_t)el2_pool_end)
+			return NULL;
+		pool_next = a + bytes;
+		p = (void *)a;
+	}
+	el2_zero(p, bytes);
+	size_t first = ((uintptr_t)p - (uintptr_t)el2_pool_start) >> POOL_MIN_SHIFT;
+	for (size_t i = 0; i < bytes >> POOL_MIN_SHIFT; i++)
+		pool_refcount[first + i] = 0;
+	pool_used += bytes;
+	return p;
+}
+
+void el2_pool_free(void *va, size_t bytes)
+{
+	int order = pool_order(bytes);
+
+	if (!va)
+		return;
+	if (order < 0 || (uintptr_t)va < (uintptr_t)el2_pool_start ||
+	    (uintptr_t)va + bytes > (uintptr_t)el2_pool_end)
+		S2_BUG("el2_pool_free: not a pool block");
+	*(void **)va = pool_free_list[order];
+	pool_free_list[order] = va;
+	pool_used -= bytes;
+}
+
+uint64_t el2_pool_in_use(void)
+{
+	return pool_used;
+}
+
+static uintptr_t guest_ram_next;
+
+void *el2_guest_ram_alloc(size_t bytes, size_t align)
+{
+	if (!guest_ram_next)
+		guest_ram_next = (uintptr_t)el2_guest_ram_start;
+	uintptr_t a = (guest_ram_next + align - 1) & ~(uintptr_t)(align - 1);
+	if (a + bytes > (uintptr_t)el2_guest_ram_end || a + bytes < a)
+		return NULL;
+	guest_ram_next = a + bytes;
+	el2_zero((void *)a, bytes);
+	return (void *)a;
+}
+
+/* ---- port ops ------------------------------------------------------------------------------ */
+
+struct el2_port_ctx {
+	const struct el2_vm *loaded; /* VTCR/VTTBR currently in the registers */
+	const struct el2_vm *pending_s1; /* stage-1 invalidation owed after IPAS2E1IS */
+	bool ttl; /* FEAT_TTL: TLBI level hints */
+	unsigned int dline; /* smallest D-cache line, bytes */
+};
+
+static struct el2_port_ctx el2_ctx;
+
+void el2_vm_load(const struct el2_vm *vm)
+{
+	if (el2_ctx.loaded == vm)
+		return;
+	el2_write_sysreg(vtcr_el2, vm->vtcr);
+	el2_write_sysreg(vttbr_el2, vm->vttbr);
+	el2_isb();
+	el2_ctx.loaded = vm;
+}
+
+int el2_vm_init(struct el2_vm *vm, const struct s2_config *cfg, s2_pa_t root_pa, uint16_t vmid)
+{
+	uint64_t vttbr = s2_vttbr(cfg, root_pa, vmid);
+
+	if (!vttbr)
+		return S2_EINVAL;
+	vm->vtcr = cfg->vtcr;
+	vm->vttbr = vttbr;
+	vm->hcr = HCR_VM | HCR_RW | (cfg->fwb ? HCR_FWB : 0);
+	if (el2_ctx.loaded == vm)
+		el2_ctx.loaded = NULL;
+	return 0;
+}
+
+static void *el2_op_alloc_pages(void *ctx, size_t bytes)
+{
+	return el2_pool_alloc(bytes);
+}
+
+static void el2_op_free_pages(void *ctx, void *va, size_t bytes)
+{
+	el2_pool_free(va, bytes);
+}
+
+static uint32_t *el2_op_page_refcount(void *ctx, void *va)
+{
+	uintptr_t a = (uintptr_t)va;
+
+	if (a < (uintptr_t)el2_pool_start || a >= (uintptr_t)el2_pool_end)
+		S2_BUG("page_refcount: not a pool page");
+	return &pool_refcount[(a - (uintptr_t)el2_pool_start) >> POOL_MIN_SHIFT];
+}
+
+static s2_pa_t el2_op_va_to_pa(void *ctx, void *va)
+{
+	return s2_pa((uint64_t)(uintptr_t)va);
+}
+
+static void *el2_op_pa_to_va(void *ctx, s2_pa_t pa)
+{
+	return (void *)(uintptr_t)s2_pa_val(pa);
+}
+
+/*
+ * TLBI IPAS2E1IS operand (Arm ARM C5.5.x): IPA[51:12] in bits [39:0], and with FEAT_TTL the
+ * level hint in [47:44]: TTL[3:2] the granule (01 4K, 10 16K, 11 64K), TTL[1:0] the level of
+ * the leaf. Level 0 hints are only defined with FEAT_LPA2, so the hint is given for 1..3.
+ */
+static uint64_t el2_ipas2_operand(const struct s2_pgtable *pgt, uint64_t ipa, int level)
+{
+	uint64_t xt = (ipa >> 12) & S2_GENMASK(39, 0);
+
+	if (el2_ctx.ttl && level >= 1 && level <= 3) {
+		static const uint64_t tg[S2_NR_GRANULES] = { 1, 2, 3 };
+		uint64_t ttl = (tg[pgt->cfg.granule] << 2) | (uint64_t)level;
+		xt |= ttl << 44;
+	}
+	return xt;
+}
+
+static void el2_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	const struct el2_vm *vm = pgt->cookie;
+
+	el2_vm_load(vm);
+	el2_tlbi_ipas2e1is(el2_ipas2_operand(pgt, s2_ipa_val(ipa), level));
+	/* Combined stage-1+2 entries for that IPA can only be removed with a stage-1 TLBI of
+	 * the whole VMID, after the stage-2 one completed: owed at the next DSB ISH. */
+	el2_ctx.pending_s1 = vm;
+}
+
+static void el2_op_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
+{
+	el2_vm_load(pgt->cookie);
+	el2_tlbi_vmalls12e1is();
+	el2_dsb_ish();
+	if (el2_ctx.pending_s1 == pgt->cookie)
+		el2_ctx.pending_s1 = NULL;
+}
+
+static void el2_op_tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
+{
+	uint64_t step = s2_granule_size(pgt->cfg.granule);
+
+	if (size / step > 512) {
+		el2_op_tlbi_vmid(ctx, pgt);
+		return;
+	}
+	for (uint64_t off = 0; off < size; off += step)
+		el2_op_tlbi_ipa(ctx, pgt, s2_ipa(s2_ipa_val(ipa) + off), -2);
+}
+
+static void el2_op_dcache_clean_inval_poc(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	uint64_t line = el2_ctx.dline;
+	uint64_t start = s2_pa_val(pa) & ~(line - 1);
+	uint64_t end = s2_pa_val(pa) + size;
+
+	/* PA == VA at EL2 here (MMU off). */
+	for (uint64_t a = start; a < end; a += line)
+		el2_dc_civac(a);
+	el2_dsb_ish();
+}
+
+static void el2_op_icache_inval_pou(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	el2_ic_ialluis();
+	el2_dsb_ish();
+	el2_isb();
+}
+
+static void el2_op_barrier(void *ctx, enum s2_barrier b)
+{
+	switch (b) {
+	case S2_BARRIER_DSB_ISHST:
+		el2_dsb_ishst();
+		break;
+	case S2_BARRIER_DSB_ISH:
+		el2_dsb_ish();
+		if (el2_ctx.pending_s1) {
+			/* Linux's __kvm_tlb_flush_vmid_ipa sequence: IPAS2E1IS; DSB ISH;
+			 * VMALLE1IS; DSB ISH; ISB. */
+			el2_vm_load(el2_ctx.pending_s1);
+			el2_tlbi_vmalle1is();
+			el2_dsb_ish();
+			el2_isb();
+			el2_ctx.pending_s1 = NULL;
+		}
+		break;
+	case S2_BARRIER_ISB:
+		el2_isb();
+		break;
+	}
+}
+
+static const struct s2_port_ops el2_ops = {
+	.alloc_pages = el2_op_alloc_pages,
+	.free_pages = el2_op_free_pages,
+	.page_refcount = el2_op_page_refcount,
+	.va_to_pa = el2_op_va_to_pa,
+	.pa_to_va = el2_op_pa_to_va,
+	.tlbi_ipa = el2_op_tlbi_ipa,
+	.tlbi_range = el2_op_tlbi_range,
+	.tlbi_vmid = el2_op_tlbi_vmid,
+	.dcache_clean_inval_poc = el2_op_dcache_clean_inval_poc,
+	.icache_inval_pou = el2_op_icache_inval_pou,
+	.barrier = el2_op_barrier,
+};
+
+void el2_port_get(struct s2_port *port)
+{
+	uint64_t mmfr2 = el2_read_sysreg(s3_0_c0_c7_2);
+	uint64_t ctr = el2_read_sysreg(ctr_el0);
+
+	/* ID_AA64MMFR2_EL1.TTL [51:48]; CTR_EL0.DminLine [19:16] (log2 of 4-byte words). */
+	el2_ctx.ttl = ((mmfr2 >> 48) & 0xf) != 0;
+	el2_ctx.dline = 4u << ((ctr >> 16) & 0xf);
+	port->ops = &el2_ops;
+	port->ctx = &el2_ctx;
+	/* MMU off at EL2: table memory is addressed by its PA. */
+	port->linear = true;
+	port->va_minus_pa = 0;
+}
+
+/* ---- guest entry ----------------------------------------------------------------------------- */
+
+extern char el2_guest_vectors[];
+
+void el2_el1_setup(void)
+{
+	/* SCTLR_EL1: M=0, C=0, I=0 (MMU and caches off), RES1/legacy bits 29,28,23,22,20,11. */
+	el2_write_sysreg(sctlr_el1, 0x30d00800UL);
+	el2_write_sysreg(vbar_el1, (uint64_t)(uintptr_t)el2_guest_vectors);
+	el2_write_sysreg(cpacr_el1, 3UL << 20); /* FP/SIMD usable at EL1 */
+	/* CNTHCTL_EL2 (E2H=0): EL1PCTEN, EL1PCEN: EL1 may read the physical counter. */
+	el2_write_sysreg(cnthctl_el2, 3UL);
+	el2_write_sysreg(cntvoff_el2, 0UL);
+	el2_isb();
+}
+
+static void el2_print_exit(const char *why, const struct el2_vcpu *vcpu, const struct el2_exit *e)
+{
+	el2_printf("el2: %s: vector %u esr 0x%llx (EC 0x%x) far 0x%llx hpfar 0x%llx elr 0x%llx\n",
+		   why, e->vector, (unsigned long long)e->esr,
+		   (unsigned int)(e->esr >> ESR_EC_SHIFT) & 0x3f, (unsigned long long)e->far,
+		   (unsigned long long)e->hpfar, (unsigned long long)vcpu->regs.elr);
+}
+
+int el2_vcpu_run(struct el2_vcpu *vcpu, el2_exit_fn fn, void *arg)
+{
+	for (;;) {
+		struct el2_exit e;
+		int r;
+
+		el2_vm_load(vcpu->vm);
+		el2_write_sysreg(hcr_el2, vcpu->vm->hcr);
+		el2_isb();
+		e.vector = (uint32_t)el2_guest_enter(&vcpu->regs);
+		vcpu->exits++;
+		e.esr = el2_read_sysreg(esr_el2);
+		e.far = el2_read_sysreg(far_el2);
+		e.hpfar = el2_read_sysreg(hpfar_el2);
+		e.abt_err = S2_EINVAL;
+		if (e.vector != 0) {
+			el2_print_exit("unexpected asynchronous exit", vcpu, &e);
+			return EL2_EUNEXPECTED;
+		}
+		uint32_t ec = (uint32_t)(e.esr >> ESR_EC_SHIFT) & 0x3f;
+		if (ec == ESR_EC_HVC64)
+			return 0; /* ELR_EL2 already points after the HVC */
+		if (ec != S2_EC_DABT_LOW && ec != S2_EC_IABT_LOW) {
+			el2_print_exit("unexpected trap", vcpu, &e);
+			return EL2_EUNEXPECTED;
+		}
+		/* HPFAR_EL2 holds the faulting IPA for stage-2 faults (Arm ARM D19.2.50). */
+		e.abt_err = s2_abort_decode(e.esr, e.far, e.hpfar, true, &e.abt);
+		if (!fn) {
+			el2_print_exit("abort without a handler", vcpu, &e);
+			return EL2_EUNEXPECTED;
+		}
+		r = fn(arg, vcpu, &e);
+		if (r < 0)
+			return r;
+		if (r == EL2_SKIP)
+			vcpu->regs.elr += 4;
+	}
+}
+
+int el2_guest_call(struct el2_vcpu *vcpu, const void *fn, uint64_t a0, uint64_t a1, uint64_t a2,
+		   uint64_t a3, el2_exit_fn handler, void *arg)
+{
+	for (unsigned int i = 0; i < 31; i++)
+		vcpu->regs.x[i] = 0;
+	vcpu->regs.x[0] = a0;
+	vcpu->regs.x[1] = a1;
+	vcpu->regs.x[2] = a2;
+	vcpu->regs.x[3] = a3;
+	vcpu->regs.sp_el1 = vcpu->stack_top;
+	vcpu->regs.elr = (uint64_t)(uintptr_t)fn;
+	vcpu->regs.spsr = SPSR_EL1H_MASKED;
+	return el2_vcpu_run(vcpu, handler, arg);
+}

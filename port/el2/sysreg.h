@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * port/el2/sysreg.h - system register accessors and the maintenance instructions the EL2
+ * port issues (Arm ARM C5, D19).
+ */
+#ifndef S2_EL2_SYSREG_H
+#define S2_EL2_SYSREG_H
+
+#include <stdint.h>
+
+/* Read/write a system register by its assembler name (a string literal token). */
+#define el2_read_sysreg(reg)                                       \
+	({                                                         \
+		uint64_t el2_v__;                                  \
+		__asm__ volatile("mrs %0, " #reg : "=r"(el2_v__)); \
+		el2_v__;                                           \
+	})
+
+#define el2_write_sysreg(reg, val)                                                \
+	do {                                                                      \
+		uint64_t el2_w__ = (uint64_t)(val);                               \
+		__asm__ volatile("msr " #reg ", %0" : : "r"(el2_w__) : "memory"); \
+	} while (0)
+
+/* ID_AA64MMFR2_EL1 and others without an assembler alias in old binutils use S3_... names. */
+#define ID_AA64MMFR2_EL1_NAME s3_0_c0_c7_2
+
+static inline void el2_isb(void)
+{
+	__asm__ volatile("isb" : : : "memory");
+}
+
+static inline void el2_dsb_ish(void)
+{
+	__asm__ volatile("dsb ish" : : : "memory");
+}
+
+static inline void el2_dsb_ishst(void)
+{
+	__asm__ volatile("dsb ishst" : : : "memory");
+}
+
+static inline void el2_dsb_sy(void)
+{
+	__asm__ volatile("dsb sy" : : : "memory");
+}
+
+/* TLBI IPAS2E1IS, Xt = IPA[55:12] in [43:0] with the TTL hint in [47:44] (Arm ARM C5.5). */
+static inline void el2_tlbi_ipas2e1is(uint64_t xt)
+{
+	__asm__ volatile("tlbi ipas2e1is, %0" : : "r"(xt) : "memory");
+}
+
+/* TLBI VMALLE1IS: every stage-1 (and combined) entry of the current VMID. */
+static inline void el2_tlbi_vmalle1is(void)
+{
+	__asm__ volatile("tlbi vmalle1is" : : : "memory");
+}
+
+/* TLBI VMALLS12E1IS: every stage-1 and stage-2 entry of the current VMID. */
+static inline void el2_tlbi_vmalls12e1is(void)
+{
+	__asm__ volatile("tlbi vmalls12e1is" : : : "memory");
+}
+
+static inline void el2_dc_civac(uint64_t va)
+{
+	__asm__ volatile("dc civac, %0" : : "r"(va) : "memory");
+}
+
+static inline void el2_ic_ialluis(void)
+{
+	__asm__ volatile("ic ialluis" : : : "memory");
+}
+
+/* HCR_EL2 bits (Arm ARM D19.2.46). */
+#define HCR_VM (UINT64_C(1) << 0)
+#define HCR_SWIO (UINT64_C(1) << 1)
+#define HCR_FMO (UINT64_C(1) << 3)
+#define HCR_IMO (UINT64_C(1) << 4)
+#define HCR_AMO (UINT64_C(1) << 5)
+#define HCR_TSC (UINT64_C(1) << 19)
+#define HCR_RW (UINT64_C(1) << 31)
+#define HCR_FWB (UINT64_C(1) << 46)
+
+/* ESR_ELx exception classes the run loop handles. */
+#define ESR_EC_SHIFT 26
+#define ESR_EC_HVC64 0x16u
+
+/* SPSR for entering EL1h with D, A, I, F masked. */
+#define SPSR_EL1H_MASKED 0x3c5u
+
+#endif /* S2_EL2_SYSREG_H */
