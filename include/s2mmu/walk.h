@@ -66,11 +66,14 @@ struct s2_walk_result {
  * @access: what kind of access.
  * @res:  the translation or the fault the hardware would report, with its level.
  *
- * Faults: address size (IPA beyond T0SZ reports level 0 per AArch64.S2Walk... see walk.c;
- * an output or table address beyond PS), translation (invalid or reserved descriptor),
- * access flag (AF clear and HA off), permission (S2AP/XN; a write to a DBM page with HD
- * on is allowed and, with a writer, sets S2AP[1]).
- * Return: 0 when the walk completed (res->fault tells the outcome); S2_EINVAL for bad args.
+ * Faults: translation (IPA beyond T0SZ: level 0, per AArch64.S2Walk's input size check;
+ * invalid or reserved descriptor; an invalid or inconsistent start level: level 1), address
+ * size (VTTBR base beyond PS: level 0; an output or table address beyond PS), access flag
+ * (AF clear and HA off), permission (S2AP/XN; a write to a DBM page with HD on is allowed
+ * and, with a writer, sets S2AP[1]), external abort on the walk (read64 failed).
+ * Return: 0 when the walk completed (res->fault tells the outcome); S2_EINVAL for bad args
+ * (a config whose fields contradict each other, a root not aligned to root_table_bytes);
+ * S2_EAGAIN when a hardware update kept losing races with concurrent writers (1000 tries).
  */
 int s2_walk(const struct s2_config *cfg, s2_pa_t root, const struct s2_walk_mem *mem,
 	    s2_ipa_t ipa, struct s2_access access, struct s2_walk_result *res);
