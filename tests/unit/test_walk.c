@@ -284,9 +284,9 @@ static void test_4k_blocks(void **state)
 	/* 2M block at L2 entry 5 (IPA 0xA00000..), output 0x4_0020_0000, with nT (bit 16) set:
 	 * bits below the block size are not address bits. */
 	wr(&f.m, L2T + 5 * 8, 0x400200000ull | S2_PTE_NT | ATTR_RW_WB | BLOCK);
-	r = walk(&f.c, R40, &f.w, 0xa12345ull, RD);
+	r = walk(&f.c, R40, &f.w, 0xa02345ull, RD);
 	expect_fault(&r, S2_FAULT_NONE, 2);
-	assert_int_equal(s2_pa_val(r.pa), 0x400212345ull);
+	assert_int_equal(s2_pa_val(r.pa), 0x400202345ull);
 	assert_int_equal(r.block_size, 1ull << 21);
 	fm_free(&f.m);
 }
@@ -539,6 +539,11 @@ static void test_64k_l2_block_and_concat(void **state)
 	wr(&m, l3 + 0x91a0, 0x345670000ull | 0x1000 | ATTR_RW_WB | PAGE);
 	r = walk(&d, root4, &w, 0xf0012345678ull, RD);
 	expect_fault(&r, S2_FAULT_ADDRESS_SIZE, 3);
+	/* PS = 52 bits without FEAT_LPA acts as 48 bits (AArch64.PhysicalAddressSize): still an
+	 * address size fault. */
+	d.pa_bits = 52;
+	r = walk(&d, root4, &w, 0xf0012345678ull, RD);
+	expect_fault(&r, S2_FAULT_ADDRESS_SIZE, 3);
 	fm_free(&m);
 }
 
@@ -581,6 +586,51 @@ static void test_64k_lpa_52bit(void **state)
 	wr(&m, root + 1 * 8, 0x40000000000ull | ATTR_RW_WB | BLOCK);
 	r = walk(&d, root, &w, 0x40000000000ull, RD);
 	expect_fault(&r, S2_FAULT_TRANSLATION, 1);
+	fm_free(&m);
+}
+
+static void test_more_geometries(void **state)
+{
+	struct fmem m = { 0 };
+	struct s2_walk_mem w = mem_rw(&m);
+	/* 4K, 32-bit IPA from L2: IPA[31:21] = 11 bits = 4 concatenated tables; 2 levels. */
+	struct s2_config c = mkcfg(S2_GRANULE_4K, 32, 40, 2, 4, false, false);
+	/* 16K, 52-bit with DS from L0 (one 32-entry table). */
+	struct s2_config d = mkcfg(S2_GRANULE_16K, 52, 52, 0, 1, true, false);
+	const uint64_t root = 0x40000000ull, l3 = 0x40010000ull;
+	const uint64_t t16 = 0x80000000ull;
+	struct s2_walk_result r;
+
+	(void)state;
+	fm_add(&m, root, 0x4000);
+	fm_add(&m, l3, 0x1000);
+	/* IPA 0xFFE0_1ABC: IPA[31:21] = 0x7ff, the last entry of the 4th table (root + 0x3ff8);
+	 * IPA[20:12] = 1, offset 0xabc. */
+	wr(&m, root + 0x3ff8, l3 | TABLE);
+	wr(&m, l3 + 8, 0x76543000ull | ATTR_RW_WB | PAGE);
+	r = walk(&c, root, &w, 0xffe01abcull, RD);
+	expect_fault(&r, S2_FAULT_NONE, 3);
+	assert_int_equal(s2_pa_val(r.pa), 0x76543abcull);
+	/* 4 GiB and above is outside the 32-bit IPA space. */
+	r = walk(&c, root, &w, 0x100000000ull, RD);
+	expect_fault(&r, S2_FAULT_TRANSLATION, 0);
+	/* The root must be aligned to 16 KiB. */
+	assert_int_equal(s2_walk(&c, s2_pa(root + 0x2000), &w, s2_ipa(0), RD, &r), S2_EINVAL);
+
+	/* 16K DS page with a 52-bit output: OA 0x8_0000_0000_4000 is desc[49:14] = 0x4000 and
+	 * desc[9:8] = OA[51:50] = 0b10. IPA 0x4123: indices 0, 0, 0, then IPA[24:14] = 1. */
+	fm_add(&m, t16, 0x10000);
+	wr(&m, t16, (t16 + 0x4000) | TABLE);
+	wr(&m, t16 + 0x4000, (t16 + 0x8000) | TABLE);
+	wr(&m, t16 + 0x8000, (t16 + 0xc000) | TABLE);
+	wr(&m, t16 + 0xc000 + 8, 0x4000 | 0x200 | 0x400 | 0xc0 | 0x3c | PAGE);
+	r = walk(&d, t16, &w, 0x4123, RD);
+	expect_fault(&r, S2_FAULT_NONE, 3);
+	assert_int_equal(s2_pa_val(r.pa), 0x8000000004123ull);
+	assert_int_equal(r.block_size, 0x4000);
+	/* 2^52 is outside even a 52-bit IPA space. */
+	r = walk(&d, t16, &w, 0x10000000000000ull, RD);
+	expect_fault(&r, S2_FAULT_TRANSLATION, 0);
 	fm_free(&m);
 }
 
@@ -1204,6 +1254,14 @@ static void test_tlbi_kinds(void **state)
 	assert_null(s2_tlb_lookup(&t, 1, s2_ipa(0x203000)));
 	assert_non_null(s2_tlb_lookup(&t, 1, s2_ipa(0x1000000)));
 	assert_non_null(s2_tlb_lookup(&t, 2, s2_ipa(0x200000)));
+	/* A one-byte range on the last byte of a page drops it. */
+	fill(&t, &f, 1, 0x202000);
+	s2_tlbi_range(&t, 1, s2_ipa(0x202fff), 1);
+	assert_null(s2_tlb_lookup(&t, 1, s2_ipa(0x202000)));
+	/* A range whose last byte is a page's first byte drops it. */
+	fill(&t, &f, 1, 0x202000);
+	s2_tlbi_range(&t, 1, s2_ipa(0x201000), 0x1001);
+	assert_null(s2_tlb_lookup(&t, 1, s2_ipa(0x202000)));
 	/* A range ending inside the block drops the whole block. */
 	s2_tlbi_range(&t, 1, s2_ipa(0xfff000), 0x2000);
 	assert_null(s2_tlb_lookup(&t, 1, s2_ipa(0x1100000)));
@@ -1235,6 +1293,7 @@ int main(void)
 		cmocka_unit_test(test_16k_l1_block),
 		cmocka_unit_test(test_64k_l2_block_and_concat),
 		cmocka_unit_test(test_64k_lpa_52bit),
+		cmocka_unit_test(test_more_geometries),
 		cmocka_unit_test(test_translation_and_reserved),
 		cmocka_unit_test(test_address_size),
 		cmocka_unit_test(test_external_abort),
