@@ -343,8 +343,9 @@ static int s2w_walk_once(const struct s2_config *cfg, const struct s2w_geom *g, 
 	 * Hardware updates, done only for an access that passed the checks (AArch64.S2Translate
 	 * after the permission check; for an access that takes a permission fault, setting AF is
 	 * CONSTRAINED UNPREDICTABLE, AArch64.SettingAccessFlagPermitted / Unpredictable_AFUPDATE,
-	 * and this model takes the "not set" choice): AF (AArch64.SetAccessFlag) and, for a write through a DBM
-	 * descriptor with HD, S2AP[1] (AArch64.SetDirtyState). One atomic update of the
+	 * and this model takes the "not set" choice): AF (AArch64.SetAccessFlag) and, for a
+	 * write through a DBM descriptor with HD, S2AP[1] (AArch64.SetDirtyState). One atomic
+	 * update of the
 	 * descriptor; if it changed meanwhile the whole walk is redone. Without a writer, AF is
 	 * taken as set and the write allowed, with memory unchanged.
 	 */
