@@ -129,7 +129,7 @@ static struct s2_walk_mem mem_ro(struct fmem *m)
 	return w;
 }
 
-/* ---- configs, filled by hand -------------------------------------------------------------------  */
+/* ---- configs, filled by hand ----------------------------------------------------------------- */
 
 static struct s2_config mkcfg(enum s2_granule g, unsigned int ipa_bits, unsigned int pa_bits,
 			      int start, unsigned int tables, bool ds, bool lpa)
@@ -186,7 +186,7 @@ static void expect_fault(const struct s2_walk_result *r, enum s2_fault f, int le
 #define TABLE 3ull /* bits[1:0] = 0b11 above level 3 */
 #define BLOCK 1ull /* bits[1:0] = 0b01 */
 
-/* ---- 4K granule, 40-bit IPA: start level 1, two concatenated root tables ------------------------  */
+/* ---- 4K granule, 40-bit IPA: start level 1, two concatenated root tables --------------------- */
 /*
  * 4K: level shifts L3 12, L2 21, L1 30, L0 39; 9 index bits per level. A 40-bit IPA starting at
  * L1 resolves IPA[39:30] there: 10 bits, 1024 entries = 2 concatenated 4K tables (8 KiB root).
