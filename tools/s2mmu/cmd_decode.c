@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+/*
+ * s2mmu decode - take apart an ESR_EL2 syndrome (s2_abort_decode, Arm ARM D19.2 ESR_EL2 with
+ * the data/instruction abort ISS) or a stage-2 descriptor (s2_pte_decode, Arm ARM D8.3).
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char s2_cli_decode_usage[] =
+	"usage: s2mmu decode esr HEX [--far HEX] [--hpfar HEX] [--json]\n"
+	"       s2mmu decode pte HEX --granule 4k|16k|64k --level L [--ds] [--fwb] [--json]\n"
+	"\n"
+	"esr: decode an ESR_EL2 value taken with a stage-2 abort.\n"
+	"  --far HEX     FAR_EL2 (its low 12 bits complete the faulting IPA)\n"
+	"  --hpfar HEX   HPFAR_EL2: print the faulting IPA\n"
+	"pte: decode a stage-2 descriptor found at a lookup level.\n"
+	"  --granule G   translation granule: 4k, 16k or 64k\n"
+	"  --level L     lookup level: -1 (4k with --ds) to 3\n"
+	"  --ds          FEAT_LPA2 layout, VTCR_EL2.DS=1 (4k and 16k only)\n"
+	"  --fwb         interpret MemAttr as with HCR_EL2.FWB=1 (FEAT_S2FWB)\n"
+	"both:\n"
+	"  --json        print one JSON object\n"
+	"\n"
+	"Exit status: 0 success, 2 bad input.\n";
+
+enum {
+	OPT_JSON,
+	OPT_FAR,
+	OPT_HPFAR,
+	OPT_GRANULE,
+	OPT_LEVEL,
+	OPT_DS,
+	OPT_FWB,
+};
+
+static const struct s2_cli_opt s2_cli_esr_opts[] = {
+	{ "--json", false, OPT_JSON },
+	{ "--far", true, OPT_FAR },
+	{ "--hpfar", true, OPT_HPFAR },
+	{ NULL, false, 0 },
+};
+
+static const struct s2_cli_opt s2_cli_pte_opts[] = {
+	{ "--json", false, OPT_JSON },	{ "--granule", true, OPT_GRANULE },
+	{ "--level", true, OPT_LEVEL }, { "--ds", false, OPT_DS },
+	{ "--fwb", false, OPT_FWB },	{ NULL, false, 0 },
+};
+
+/* ---- esr ------------------------------------------------------------------------------------ */
+
+static const char *s2_cli_abort_class(uint32_t ec)
+{
+	switch (ec) {
+	case S2_EC_DABT_LOW:
+		return "data-abort-lower";
+	case S2_EC_IABT_LOW:
+		return "instruction-abort-lower";
+	case S2_EC_DABT_CUR:
+		return "data-abort-same";
+	case S2_EC_IABT_CUR:
+		return "instruction-abort-same";
+	default:
+		return "other";
+	}
+}
+
+static bool s2_cli_fault_has_level(enum s2_fault f)
+{
+	return f == S2_FAULT_ADDRESS_SIZE || f == S2_FAULT_TRANSLATION ||
+	       f == S2_FAULT_ACCESS_FLAG || f == S2_FAULT_PERMISSION || f == S2_FAULT_EXTERNAL_WALK;
+}
+
+static void s2_cli_esr_json(uint64_t esr, const struct s2_abort *a, bool abort, bool have_far)
+{
+	struct s2_json j;
+
+	s2_json_begin(&j, stdout);
+	s2_json_hex(&j, "esr", esr);
+	s2_json_u64(&j, "ec", a->ec);
+	s2_json_str(&j, "class", s2_cli_abort_class(a->ec));
+	s2_json_bool(&j, "il", a->il);
+	if (abort) {
+		s2_json_str(&j, "fault", s2_fault_name(a->fault));
+		s2_json_u64(&j, "fsc", a->fsc);
+		if (s2_cli_fault_has_level(a->fault))
+			s2_json_int(&j, "level", a->level);
+		else
+			s2_json_null(&j, "level");
+		s2_json_bool(&j, "wnr", a->wnr);
+		s2_json_bool(&j, "s1ptw", a->s1ptw);
+		s2_json_bool(&j, "cm", a->cm);
+		s2_json_bool(&j, "fnv", a->fnv);
+		s2_json_bool(&j, "ea", a->ea);
+		s2_json_bool(&j, "isv", a->isv);
+		if (a->isv) {
+			s2_json_u64(&j, "access_bytes", a->access_bytes);
+			s2_json_bool(&j, "sign_extend", a->sign_extend);
+			s2_json_u64(&j, "reg", a->reg);
+			s2_json_bool(&j, "reg64", a->reg64);
+			s2_json_bool(&j, "acqrel", a->acqrel);
+		}
+		if (have_far)
+			s2_json_hex(&j, "far", a->far);
+		if (a->ipa_valid)
+			s2_json_hex(&j, "ipa", a->ipa);
+	}
+	s2_json_end(&j);
+}
+
+static void s2_cli_esr_text(uint64_t esr, const struct s2_abort *a, bool abort, bool have_far)
+{
+	printf("ESR_EL2 0x%llx\n", (unsigned long long)esr);
+	printf("  ec            0x%02x %s\n", a->ec, s2_cli_abort_class(a->ec));
+	printf("  il            %d (%s instruction)\n", a->il, a->il ? "32-bit" : "16-bit");
+	if (!abort) {
+		printf("  (not an instruction or data abort: no abort syndrome)\n");
+		return;
+	}
+	if (s2_cli_fault_has_level(a->fault))
+		printf("  fault         %s, level %d (fsc 0x%02x)\n", s2_fault_name(a->fault),
+		       a->level, a->fsc);
+	else
+		printf("  fault         %s (fsc 0x%02x)\n", s2_fault_name(a->fault), a->fsc);
+	printf("  wnr           %d (%s)\n", a->wnr, a->wnr ? "write" : "read");
+	printf("  s1ptw         %d%s\n", a->s1ptw, a->s1ptw ? " (on a stage-1 table walk)" : "");
+	printf("  cm            %d%s\n", a->cm, a->cm ? " (cache maintenance)" : "");
+	printf("  fnv           %d%s\n", a->fnv, a->fnv ? " (FAR not valid)" : "");
+	printf("  ea            %d\n", a->ea);
+	printf("  isv           %d%s\n", a->isv, a->isv ? "" : " (no instruction syndrome)");
+	if (a->isv) {
+		printf("  access_bytes  %u\n", a->access_bytes);
+		printf("  sign_extend   %d\n", a->sign_extend);
+		if (a->reg == 31)
+			printf("  reg           31 (%czr)\n", a->reg64 ? 'x' : 'w');
+		else
+			printf("  reg           %u (%c%u)\n", a->reg, a->reg64 ? 'x' : 'w', a->reg);
+		printf("  reg64         %d\n", a->reg64);
+		printf("  acqrel        %d\n", a->acqrel);
+	}
+	if (have_far)
+		printf("  far           0x%llx\n", (unsigned long long)a->far);
+	if (a->ipa_valid)
+		printf("  ipa           0x%llx\n", (unsigned long long)a->ipa);
+}
+
+static int s2_cli_decode_esr(struct s2_cli_parser *p)
+{
+	uint64_t esr, far = 0, hpfar = 0;
+	bool json = false, have_far = false, have_hpfar = false;
+	const char *val, *esr_arg = NULL;
+	struct s2_abort a;
+	int id, err;
+
+	while ((id = s2_cli_next(p, s2_cli_esr_opts, &val)) != S2_CLI_END) {
+		switch (id) {
+		case S2_CLI_BAD:
+			return S2_CLI_EXIT_USAGE;
+		case S2_CLI_POSITIONAL:
+			if (esr_arg) {
+				s2_cli_error(p->cmd, "unexpected argument '%s' (try --help)", val);
+				return S2_CLI_EXIT_USAGE;
+			}
+			esr_arg = val;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_FAR:
+			if (s2_cli_number(p->cmd, "--far", val, 0, UINT64_MAX, &far))
+				return S2_CLI_EXIT_USAGE;
+			have_far = true;
+			break;
+		case OPT_HPFAR:
+			if (s2_cli_number(p->cmd, "--hpfar", val, 0, UINT64_MAX, &hpfar))
+				return S2_CLI_EXIT_USAGE;
+			have_hpfar = true;
+			break;
+		}
+	}
+	if (!esr_arg) {
+		s2_cli_error(p->cmd, "missing the ESR_EL2 value (try --help)");
+		return S2_CLI_EXIT_USAGE;
+	}
+	if (s2_cli_number(p->cmd, "ESR_EL2", esr_arg, 0, UINT64_MAX, &esr))
+		return S2_CLI_EXIT_USAGE;
+
+	memset(&a, 0, sizeof(a));
+	err = s2_abort_decode(esr, far, hpfar, have_hpfar, &a);
+	/* Not an abort: s2_abort_decode() still fills in ec and il; print those. */
+	if (json)
+		s2_cli_esr_json(esr, &a, err == 0, have_far);
+	else
+		s2_cli_esr_text(esr, &a, err == 0, have_far);
+	return S2_CLI_EXIT_OK;
+}
+
+/* ---- pte ------------------------------------------------------------------------------------ */
+
+static const char *s2_cli_kind_name(enum s2_pte_kind k)
+{
+	switch (k) {
+	case S2_PTE_KIND_INVALID:
+		return "invalid";
+	case S2_PTE_KIND_TABLE:
+		return "table";
+	case S2_PTE_KIND_BLOCK:
+		return "block";
+	case S2_PTE_KIND_PAGE:
+		return "page";
+	case S2_PTE_KIND_RESERVED:
+		return "reserved";
+	}
+	return "?";
+}
+
+static const char *s2_cli_s2ap_name(unsigned int s2ap)
+{
+	static const char *const names[] = { "none", "ro", "wo", "rw" };
+
+	return names[s2ap & 3];
+}
+
+static const char *s2_cli_sh_name(unsigned int sh)
+{
+	static const char *const names[] = { "non", "reserved", "outer", "inner" };
+
+	return names[sh & 3];
+}
+
+static const char *s2_cli_xn_name(unsigned int xn)
+{
+	/* Arm ARM D8.4.x, stage-2 XN[1:0] with FEAT_XNX; without it only XN[1] counts. */
+	static const char *const names[] = { "exec", "el1-no-exec", "no-exec", "el0-no-exec" };
+
+	return names[xn & 3];
+}
+
+/* Which fields a descriptor kind carries. */
+static bool s2_cli_kind_has_attrs(enum s2_pte_kind k)
+{
+	return k == S2_PTE_KIND_BLOCK || k == S2_PTE_KIND_PAGE || k == S2_PTE_KIND_RESERVED;
+}
+
+static void s2_cli_pte_json(uint64_t pte, const struct s2_pte_format *fmt, int level, bool fwb,
+			    const struct s2_pte_fields *f)
+{
+	struct s2_json j;
+
+	s2_json_begin(&j, stdout);
+	s2_json_hex(&j, "pte", pte);
+	s2_json_str(&j, "granule", s2_granule_name(fmt->granule));
+	s2_json_int(&j, "level", level);
+	s2_json_bool(&j, "ds", fmt->ds);
+	s2_json_bool(&j, "fwb", fwb);
+	s2_json_str(&j, "kind", s2_cli_kind_name(f->kind));
+	if (f->kind == S2_PTE_KIND_INVALID) {
+		s2_json_u64(&j, "owner", f->owner);
+	} else if (f->kind == S2_PTE_KIND_TABLE) {
+		s2_json_hex(&j, "oa", f->oa);
+	} else {
+		s2_json_hex(&j, "oa", f->oa);
+		s2_json_bin(&j, "memattr", f->memattr, 4);
+		s2_json_str(&j, "memtype", s2_memtype_name(s2_memattr_type(f->memattr, fwb)));
+		s2_json_str(&j, "s2ap", s2_cli_s2ap_name(f->s2ap));
+		s2_json_u64(&j, "xn", f->xn);
+		s2_json_u64(&j, "sh", f->sh);
+		s2_json_bool(&j, "af", f->af);
+		s2_json_bool(&j, "nt", f->nt);
+		s2_json_bool(&j, "dbm", f->dbm);
+		s2_json_bool(&j, "contig", f->contig);
+		s2_json_u64(&j, "sw", f->sw);
+		s2_json_u64(&j, "pbha", f->pbha);
+	}
+	s2_json_end(&j);
+}
+
+static void s2_cli_pte_text(uint64_t pte, const struct s2_pte_format *fmt, int level, bool fwb,
+			    const struct s2_pte_fields *f)
+{
+	printf("descriptor 0x%016llx (%s granule, level %d%s%s)\n", (unsigned long long)pte,
+	       s2_granule_name(fmt->granule), level, fmt->ds ? ", DS=1" : "", fwb ? ", FWB" : "");
+	printf("  kind      %s\n", s2_cli_kind_name(f->kind));
+	if (f->kind == S2_PTE_KIND_INVALID) {
+		printf("  owner     %u%s\n", f->owner, f->owner ? "" : " (empty entry)");
+		return;
+	}
+	printf("  oa        0x%llx%s\n", (unsigned long long)f->oa,
+	       f->kind == S2_PTE_KIND_TABLE ? " (next-level table)" : "");
+	if (!s2_cli_kind_has_attrs(f->kind))
+		return;
+	printf("  memattr   0b%u%u%u%u %s\n", (f->memattr >> 3) & 1, (f->memattr >> 2) & 1,
+	       (f->memattr >> 1) & 1, f->memattr & 1,
+	       s2_memtype_name(s2_memattr_type(f->memattr, fwb)));
+	printf("  s2ap      %s\n", s2_cli_s2ap_name(f->s2ap));
+	printf("  xn        %u (%s)\n", f->xn, s2_cli_xn_name(f->xn));
+	if (fmt->ds)
+		printf("  sh        - (from VTCR_EL2.SH0 with DS=1)\n");
+	else
+		printf("  sh        %u (%s)\n", f->sh, s2_cli_sh_name(f->sh));
+	printf("  af        %d\n", f->af);
+	printf("  nt        %d\n", f->nt);
+	printf("  dbm       %d\n", f->dbm);
+	printf("  contig    %d\n", f->contig);
+	printf("  sw        0x%x\n", f->sw);
+	printf("  pbha      0x%x\n", f->pbha);
+}
+
+static int s2_cli_decode_pte(struct s2_cli_parser *p)
+{
+	struct s2_pte_format fmt = { .granule = S2_GRANULE_4K, .ds = false };
+	bool json = false, fwb = false, have_granule = false, have_level = false;
+	const char *val, *pte_arg = NULL;
+	struct s2_pte_fields f;
+	int64_t level = 0;
+	uint64_t pte;
+	int id;
+
+	while ((id = s2_cli_next(p, s2_cli_pte_opts, &val)) != S2_CLI_END) {
+		switch (id) {
+		case S2_CLI_BAD:
+			return S2_CLI_EXIT_USAGE;
+		case S2_CLI_POSITIONAL:
+			if (pte_arg) {
+				s2_cli_error(p->cmd, "unexpected argument '%s' (try --help)", val);
+				return S2_CLI_EXIT_USAGE;
+			}
+			pte_arg = val;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_GRANULE:
+			if (s2_granule_parse(val, &fmt.granule)) {
+				s2_cli_error(p->cmd, "--granule: '%s' is not 4k, 16k or 64k", val);
+				return S2_CLI_EXIT_USAGE;
+			}
+			have_granule = true;
+			break;
+		case OPT_LEVEL:
+			if (s2_cli_signed(p->cmd, "--level", val, S2_LEVEL_MIN, S2_LEVEL_MAX,
+					  &level))
+				return S2_CLI_EXIT_USAGE;
+			have_level = true;
+			break;
+		case OPT_DS:
+			fmt.ds = true;
+			break;
+		case OPT_FWB:
+			fwb = true;
+			break;
+		}
+	}
+	if (!pte_arg) {
+		s2_cli_error(p->cmd, "missing the descriptor value (try --help)");
+		return S2_CLI_EXIT_USAGE;
+	}
+	if (s2_cli_number(p->cmd, "descriptor", pte_arg, 0, UINT64_MAX, &pte))
+		return S2_CLI_EXIT_USAGE;
+	if (!have_granule) {
+		s2_cli_error(p->cmd, "missing --granule (try --help)");
+		return S2_CLI_EXIT_USAGE;
+	}
+	if (!have_level) {
+		s2_cli_error(p->cmd, "missing --level (try --help)");
+		return S2_CLI_EXIT_USAGE;
+	}
+	if (fmt.ds && fmt.granule == S2_GRANULE_64K) {
+		s2_cli_error(p->cmd, "--ds applies to the 4k and 16k granules only");
+		return S2_CLI_EXIT_USAGE;
+	}
+	/* Lowest level a walk can start at (Arm ARM D8.2): 4K L0 (L-1 with DS), 16K L0, 64K L1. */
+	if (level == -1 && !(fmt.granule == S2_GRANULE_4K && fmt.ds)) {
+		s2_cli_error(p->cmd, "--level -1 exists only with the 4k granule and --ds");
+		return S2_CLI_EXIT_USAGE;
+	}
+	if (level == 0 && fmt.granule == S2_GRANULE_64K) {
+		s2_cli_error(p->cmd, "--level 0 does not exist with the 64k granule");
+		return S2_CLI_EXIT_USAGE;
+	}
+
+	memset(&f, 0, sizeof(f));
+	s2_pte_decode(&fmt, (int)level, pte, &f);
+	if (json)
+		s2_cli_pte_json(pte, &fmt, (int)level, fwb, &f);
+	else
+		s2_cli_pte_text(pte, &fmt, (int)level, fwb, &f);
+	return S2_CLI_EXIT_OK;
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------- */
+
+S2_CLI_COMMAND(decode)
+{
+	static const struct s2_cli_opt no_opts[] = { { NULL, false, 0 } };
+	struct s2_cli_parser p;
+	const char *what;
+	int id;
+
+	if (s2_cli_wants_help(argc, argv)) {
+		fputs(s2_cli_decode_usage, stdout);
+		return S2_CLI_EXIT_OK;
+	}
+	/* The first argument says what to decode; the rest belongs to that decoder. */
+	s2_cli_parser_init(&p, "decode", argc, argv);
+	id = s2_cli_next(&p, no_opts, &what);
+	if (id == S2_CLI_END) {
+		s2_cli_error("decode", "say what to decode: esr or pte (try --help)");
+		return S2_CLI_EXIT_USAGE;
+	}
+	if (id != S2_CLI_POSITIONAL)
+		return S2_CLI_EXIT_USAGE;
+	if (!strcmp(what, "esr")) {
+		p.cmd = "decode esr";
+		return s2_cli_decode_esr(&p);
+	}
+	if (!strcmp(what, "pte")) {
+		p.cmd = "decode pte";
+		return s2_cli_decode_pte(&p);
+	}
+	s2_cli_error("decode", "unknown kind '%s': esr or pte", what);
+	return S2_CLI_EXIT_USAGE;
+}
