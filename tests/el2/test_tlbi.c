@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+/*
+ * el2.tlbi - the port's TLB maintenance, observed on the emulated CPU.
+ *
+ * QEMU caches stage-2 translations and keeps a stale entry until it is invalidated (a page
+ * made read-only without TLBI stays writable: checked here as a control). So:
+ *  1. the guest writes a page (the translation is now cached with write permission);
+ *  2. s2_pgtable_wrprotect() makes it read-only: the guest's next write must take a stage-2
+ *     permission fault at level 3 -- proof that the engine's TLBI through the port (IPAS2E1IS
+ *     with the TTL hint, VMALLE1IS, loaded VMID) reached the TLB. The handler relaxes the
+ *     permission and the write completes;
+ *  3. control: the write permission is removed from the descriptor by hand with no TLBI, and
+ *     the guest can still write (stale entry); then each of the port's invalidations --
+ *     tlbi_ipa without a level hint, tlbi_range, tlbi_vmid -- must make the next write fault;
+ *  4. s2_pgtable_unmap(): the next read takes a stage-2 translation fault at level 3 (a
+ *     neighbour page keeps the last-level table alive).
+ * Run for 4K/40, 16K/36 and 64K/42. Also prints the stage-2 fault round-trip time.
+ */
+#include "el2_test.h"
+#include "sysreg.h"
+
+struct fault_log {
+	struct el2_test_vm *t;
+	unsigned int n;
+	struct s2_abort last;
+	bool relax; /* on a permission fault, give R+W back */
+	bool map; /* on a translation fault, map a fresh page */
+};
+
+static int on_abort(void *arg, struct el2_vcpu *vcpu, const struct el2_exit *e)
+{
+	struct fault_log *log = arg;
+	uint64_t ipa = S2_ALIGN_DOWN(e->abt.ipa, log->t->page);
+
+	if (e->abt_err)
+		return -1;
+	log->n++;
+	log->last = e->abt;
+	if (log->relax && e->abt.fault == S2_FAULT_PERMISSION) {
+		int err = s2_pgtable_relax_perms(&log->t->pgt, s2_ipa(ipa), S2_PROT_R | S2_PROT_W);
+		return err ? -2 : EL2_RESUME;
+	}
+	if (log->map && e->abt.fault == S2_FAULT_TRANSLATION)
+		return el2_test_map_page(log->t, ipa, S2_PROT_R | S2_PROT_W) ? EL2_RESUME : -3;
+	return EL2_SKIP;
+}
+
+static int find_leaf(void *arg, const struct s2_walk_visit *v)
+{
+	if ((v->pte & S2_PTE_VALID) && v->level == 3)
+		*(s2_pte_t **)arg = v->ptep;
+	return 0;
+}
+
+/* Remove write permission from the leaf of @ipa directly, without any TLB maintenance. */
+static bool clear_w_no_tlbi(struct el2_test_vm *t, uint64_t ipa)
+{
+	s2_pte_t *ptep = NULL;
+
+	if (s2_pgtable_walk(&t->pgt, s2_ipa(ipa), t->page, S2_WALK_LEAF, find_leaf, &ptep) || !ptep)
+		return false;
+	s2_atomic_store64(ptep, s2_atomic_load64(ptep) & ~S2_PTE_S2AP_W);
+	el2_dsb_ishst();
+	return true;
+}
+
+static int guest_store(struct el2_test_vm *t, struct fault_log *log, uint64_t ipa, uint64_t v)
+{
+	log->n = 0;
+	int err = el2_guest_call(&t->vcpu, (const void *)guest_write, ipa, v, 0, 0, on_abort, log);
+	if (!err && t->vcpu.regs.x[0] != GUEST_OK)
+		err = -4;
+	return err;
+}
+
+enum inval { INVAL_IPA_NOLEVEL, INVAL_RANGE, INVAL_VMID };
+
+static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int ipa_bits,
+		     uint16_t vmid)
+{
+	struct el2_test_vm t;
+	struct fault_log log = { .t = &t, .relax = true };
+	struct s2_lookup lk;
+
+	if (el2_test_vm_create(&t, caps, ipa_bits, g, 0, vmid)) {
+		EL2_CHECK(0);
+		return;
+	}
+	const uint64_t pg = t.page;
+	const uint64_t d = 0x10000000;
+	volatile uint64_t *back = el2_test_map_page(&t, d, S2_PROT_R | S2_PROT_W);
+	void *nb = el2_test_map_page(&t, d + pg, S2_PROT_R | S2_PROT_W);
+	EL2_CHECK(back && nb);
+	if (!back || !nb)
+		return;
+
+	/* 1. A write that fills the TLB. */
+	EL2_CHECK_EQ(guest_store(&t, &log, d, 1), 0);
+	EL2_CHECK_EQ(log.n, 0);
+	EL2_CHECK_EQ(*back, 1);
+
+	/* 2. Write-protect through the engine: the next write faults. */
+	EL2_CHECK_EQ(s2_pgtable_wrprotect(&t.pgt, s2_ipa(d), pg), 0);
+	EL2_CHECK_EQ(guest_store(&t, &log, d, 2), 0);
+	EL2_CHECK_EQ(log.n, 1);
+	EL2_CHECK_EQ(log.last.fault, S2_FAULT_PERMISSION);
+	EL2_CHECK_EQ(log.last.level, 3);
+	EL2_CHECK(log.last.wnr);
+	EL2_CHECK_EQ(log.last.ipa, d);
+	EL2_CHECK_EQ(*back, 2);
+	EL2_CHECK_EQ(s2_pgtable_lookup(&t.pgt, s2_ipa(d), &lk), 0);
+	EL2_CHECK(lk.valid && (lk.prot & S2_PROT_W));
+
+	/* 3. Control and the port's other invalidations. */
+	const struct s2_port *port = &t.pgt.port;
+	for (int how = INVAL_IPA_NOLEVEL; how <= INVAL_VMID; how++) {
+		EL2_CHECK(clear_w_no_tlbi(&t, d));
+		EL2_CHECK_EQ(guest_store(&t, &log, d, 0x30 + how), 0);
+		EL2_CHECK_EQ(log.n, 0); /* stale: QEMU kept the writable translation */
+		EL2_CHECK_EQ(*back, 0x30 + how);
+		switch (how) {
+		case INVAL_IPA_NOLEVEL:
+			port->ops->tlbi_ipa(port->ctx, &t.pgt, s2_ipa(d), -2);
+			break;
+		case INVAL_RANGE:
+			port->ops->tlbi_range(port->ctx, &t.pgt, s2_ipa(d), pg);
+			break;
+		case INVAL_VMID:
+			port->ops->tlbi_vmid(port->ctx, &t.pgt);
+			break;
+		}
+		port->ops->barrier(port->ctx, S2_BARRIER_DSB_ISH);
+		EL2_CHECK_EQ(guest_store(&t, &log, d, 0x40 + how), 0);
+		EL2_CHECK_EQ(log.n, 1);
+		EL2_CHECK_EQ(log.last.fault, S2_FAULT_PERMISSION);
+		EL2_CHECK_EQ(*back, 0x40 + how);
+	}
+
+	/* 4. Unmap: the next read faults at level 3 and is skipped by the handler. */
+	EL2_CHECK_EQ(s2_pgtable_unmap(&t.pgt, s2_ipa(d), pg, NULL), 0);
+	EL2_CHECK_EQ(s2_pgtable_lookup(&t.pgt, s2_ipa(d), &lk), 0);
+	EL2_CHECK(!lk.valid);
+	EL2_CHECK_EQ(lk.level, 3);
+	log.n = 0;
+	EL2_CHECK_EQ(
+		el2_guest_call(&t.vcpu, (const void *)guest_read, d + 8, 0, 0, 0, on_abort, &log),
+		0);
+	EL2_CHECK_EQ(log.n, 1);
+	EL2_CHECK_EQ(log.last.fault, S2_FAULT_TRANSLATION);
+	EL2_CHECK_EQ(log.last.level, 3);
+	EL2_CHECK(!log.last.wnr);
+	EL2_CHECK_EQ(log.last.ipa, d + 8);
+
+	EL2_CHECK_EQ(s2_pgtable_check(&t.pgt, NULL), 0);
+	el2_printf("tlbi %s/%u: %u checks failed so far\n", s2_granule_name(g), ipa_bits,
+		   el2_failures);
+	el2_test_vm_destroy(&t);
+}
+
+static uint64_t ticks_to_ns(uint64_t ticks, uint64_t n)
+{
+	return ticks * 1000000000ULL / el2_counter_freq() / n;
+}
+
+/* Informational: stage-2 fault round trips under QEMU, measured with CNTPCT_EL0. */
+static void measure(const struct s2_caps *caps)
+{
+	struct el2_test_vm t;
+	struct fault_log log = { .t = &t };
+	const uint64_t n_trap = 4000, n_map = 256;
+
+	if (el2_test_vm_create(&t, caps, 40, S2_GRANULE_4K, 0, 0x77)) {
+		EL2_CHECK(0);
+		return;
+	}
+	/* Trap, decode, skip, resume: the same unmapped IPA n_trap times. */
+	uint64_t t0 = el2_counter();
+	EL2_CHECK_EQ(el2_guest_call(&t.vcpu, (const void *)guest_read_loop, 0x20000000, n_trap, 0,
+				    0, on_abort, &log),
+		     0);
+	uint64_t t1 = el2_counter();
+	EL2_CHECK_EQ(log.n, n_trap);
+
+	/* Demand faults: n_map fresh pages, each mapped by the handler with s2_pgtable_map. */
+	log.n = 0;
+	log.map = true;
+	uint64_t t2 = el2_counter();
+	EL2_CHECK_EQ(el2_guest_call(&t.vcpu, (const void *)guest_touch_range, 0x30000000, n_map,
+				    t.page, 0, on_abort, &log),
+		     0);
+	uint64_t t3 = el2_counter();
+	EL2_CHECK_EQ(log.n, n_map);
+
+	/* Permission faults: write-protect them all, write again, relax in the handler. */
+	EL2_CHECK_EQ(s2_pgtable_wrprotect(&t.pgt, s2_ipa(0x30000000), n_map * t.page), 0);
+	log.n = 0;
+	log.map = false;
+	log.relax = true;
+	uint64_t t4 = el2_counter();
+	EL2_CHECK_EQ(el2_guest_call(&t.vcpu, (const void *)guest_touch_range, 0x30000000, n_map,
+				    t.page, 0, on_abort, &log),
+		     0);
+	uint64_t t5 = el2_counter();
+	EL2_CHECK_EQ(log.n, n_map);
+
+	el2_printf("fault round trip (QEMU TCG, CNTPCT %llu Hz): trap+decode+skip %llu ns, "
+		   "demand map %llu ns, wrprotect->relax %llu ns per fault\n",
+		   (unsigned long long)el2_counter_freq(),
+		   (unsigned long long)ticks_to_ns(t1 - t0, n_trap),
+		   (unsigned long long)ticks_to_ns(t3 - t2, n_map),
+		   (unsigned long long)ticks_to_ns(t5 - t4, n_map));
+	el2_test_vm_destroy(&t);
+}
+
+int el2_test_main(void)
+{
+	struct s2_caps caps;
+
+	el2_test_caps(&caps);
+	el2_el1_setup();
+	run_case(&caps, S2_GRANULE_4K, 40, 1);
+	run_case(&caps, S2_GRANULE_16K, 36, 2);
+	run_case(&caps, S2_GRANULE_64K, 42, 3);
+	measure(&caps);
+	el2_check_done("el2.tlbi");
+}
