@@ -399,6 +399,11 @@ uint64_t s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid);
 #define S2_VTCR_DS S2_BIT(32)
 #define S2_VTCR_SL2 S2_BIT(33)
 
+/* HCR_EL2 bits a VM's entry sets (Arm ARM D19.2.47). */
+#define S2_HCR_VM S2_BIT(0)   /* stage-2 translation enabled */
+#define S2_HCR_FWB S2_BIT(46) /* FEAT_S2FWB: stage 2 forces the combined attributes */
+#define S2_HCR_ATA S2_BIT(56) /* FEAT_MTE2: EL1/EL0 may access allocation tags */
+
 #define S2_TG0_4K 0u
 #define S2_TG0_64K 1u
 #define S2_TG0_16K 2u

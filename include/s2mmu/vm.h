@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * s2mmu/vm.h - the VM layer: VMs and VMIDs, vCPU entry, memslots, guest-abort handling, dirty
+ * logging, aging and host invalidation, locked memslots with deferred cache maintenance.
+ *
+ * This is the policy layer a hypervisor calls on every guest abort (what Linux keeps in
+ * arch/arm64/kvm/mmu.c). It is built on the engine (pgtable.h) and the memory-type policy
+ * (memtype.h); docs/vm.md is the guide. Summary of the contract:
+ *
+ * Memory. The core never allocates by itself. Every object (struct s2_vm, struct s2_vcpu,
+ * struct s2_vmid_alloc, the memslot array) is allocated by the caller; memslots live in a
+ * caller-provided array given at VM creation. Table pages, dirty bitmaps and the per-slot
+ * MTE bitmap come from the port's alloc_pages (and go back on disable/delete/destroy).
+ *
+ * Locking. The library takes its locks itself through the optional hooks in struct s2_vm_hooks
+ * (NULL lock hooks mean the caller serialises every call on the VM). Four locks:
+ *   - SLOTS:  memslot changes, lock/unlock, the deferred maintenance on vCPU entry;
+ *   - MMU:    a reader/writer lock on the tables and the slot array: shared on the abort path
+ *             (s2_vm_handle_abort), exclusive for everything that changes more than one entry;
+ *   - VMID:   the VMID allocator (global: the same hook is called for every VM of an allocator).
+ * Order: SLOTS before MMU before VMID. A call never returns with a lock held.
+ *
+ * TLB maintenance needs the VM's VTCR/VTTBR loaded: the library calls hooks.load_stage2()
+ * before (and hooks.put_stage2() after) any operation that may invalidate TLBs for the VM,
+ * except on the abort path, which runs in the vCPU's context (loaded by the caller from
+ * s2_vm_vcpu_enter()'s values before it entered the guest).
+ */
+#ifndef S2MMU_VM_H
+#define S2MMU_VM_H
+
+#include "s2mmu/arch.h"
+#include "s2mmu/memtype.h"
+#include "s2mmu/pgtable.h"
+#include "s2mmu/port.h"
+
+struct s2_vm;
+
+/* ---- hooks ------------------------------------------------------------------------------------ */
+
+enum s2_vm_lock {
+	S2_VM_LOCK_SLOTS = 0,
+	S2_VM_LOCK_MMU_SHARED = 1,
+	S2_VM_LOCK_MMU_EXCL = 2,
+	S2_VM_LOCK_VMID = 3,
+};
+
+/* Every hook is optional. @ctx is hooks.ctx. */
+struct s2_vm_hooks {
+	/** @lock/@unlock: take/release one of the locks above (may sleep outside the abort
+	 * path; MMU_SHARED and VMID are taken on the vCPU run path). */
+	void (*lock)(void *ctx, enum s2_vm_lock l);
+	void (*unlock)(void *ctx, enum s2_vm_lock l);
+	/** @load_stage2: load this VM's VTCR_EL2/VTTBR_EL2 before TLB maintenance for it. */
+	void (*load_stage2)(void *ctx, uint64_t vtcr, uint64_t vttbr);
+	/** @put_stage2: restore whatever was loaded before @load_stage2. */
+	void (*put_stage2)(void *ctx);
+	/**
+	 * @sanitise_tags: zero the MTE allocation tags of [@pa, @pa + @size) (Tagged RAM in an
+	 * MTE VM, once per page before the guest first sees it). Required for MTE VMs.
+	 */
+	void (*sanitise_tags)(void *ctx, s2_pa_t pa, uint64_t size);
+	void *ctx;
+};
+
+/* ---- VMIDs ------------------------------------------------------------------------------------ */
+
+#define S2_VMID_MAP_WORDS (65536 / 64)
+
+/*
+ * A VMID allocator with generations (one per host, shared by its VMs). A VM's VMID is valid
+ * while its generation matches the allocator's. When every VMID of the generation is taken the
+ * allocator rolls over: it invalidates the TLB entries of every registered VM that holds a
+ * VMID (tlbi_vmid through each VM's port, with that VM's stage-2 context loaded), starts a new
+ * generation and hands out VMIDs again as VMs enter. VMID 0 is never given (the host's).
+ * Destroying a VM invalidates its VMID and returns it at once.
+ * Fields are read-only for the caller.
+ */
+struct s2_vmid_alloc {
+	unsigned int bits; /* 8 or 16 */
+	uint64_t generation; /* starts at 1 */
+	uint32_t next; /* next VMID to try */
+	uint32_t nr_vms; /* VMs registered */
+	uint64_t rollovers; /* generations started after the first */
+	struct s2_vm *vms; /* registered VMs (list through s2_vm.vmid_next) */
+	uint64_t map[S2_VMID_MAP_WORDS]; /* VMIDs taken in this generation */
+};
+
+/**
+ * s2_vmid_alloc_init() - set up an allocator of @bits-bit VMIDs.
+ * Return: 0; S2_EVMID when @bits is neither 8 nor 16; S2_EINVAL for NULL.
+ */
+int s2_vmid_alloc_init(struct s2_vmid_alloc *a, unsigned int bits);
+
+/* ---- memslots --------------------------------------------------------------------------------- */
+
+#define S2_SLOT_READONLY S2_BIT(0) /* guest writes exit to the VMM as MMIO */
+#define S2_SLOT_DIRTY_LOG S2_BIT(1) /* dirty logging (fault-based) */
+#define S2_SLOT_ALLOW_ANY_UNCACHED S2_BIT(2) /* MMIO: map Normal-NC, the guest picks Device/NC */
+#define S2_SLOT_FLAGS_ALL (S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG | S2_SLOT_ALLOW_ANY_UNCACHED)
+
+/* What the caller asks for when adding a slot. */
+struct s2_memslot_desc {
+	uint32_t id; /* caller's name for the slot, unique in the VM */
+	s2_ipa_t ipa; /* guest base, granule-aligned */
+	uint64_t size; /* bytes, granule multiple, > 0 */
+	enum s2_backing backing; /* RAM or device MMIO */
+	s2_pa_t pa; /* host physical base of the backing, granule-aligned */
+	s2_hva_t hva; /* host virtual base (informational; may be 0) */
+	enum s2_host_type host_type; /* type of the host's mapping of the backing */
+	uint64_t backing_page_size; /* the backing is made of naturally PA-aligned chunks of this
+				      * size (host page or huge page); power of two >= granule;
+				      * 0 means one granule. Blocks never exceed it. */
+	bool backing_tags; /* the backing can hold MTE allocation tags */
+	uint64_t flags; /* S2_SLOT_* */
+};
+
+enum s2_slot_lock_mode {
+	S2_SLOT_UNLOCKED = 0,
+	S2_SLOT_LOCKED_RO = 1,
+	S2_SLOT_LOCKED_RW = 2,
+};
+
+/* A memslot: the caller's description and the library's state. Read-only for the caller. */
+struct s2_memslot {
+	struct s2_memslot_desc d;
+	enum s2_slot_lock_mode lock;
+	bool cmo_pending; /* locked, D-cache maintenance deferred to the next vCPU entry */
+	bool dbm; /* dirty logging uses hardware dirty state (DBM) */
+	uint64_t *dirty; /* dirty bitmap, one bit per granule (while logging) */
+	size_t dirty_bytes; /* its allocation */
+	uint64_t *tagged; /* MTE: pages whose tags were sanitised */
+	size_t tagged_bytes; /* its allocation */
+};
+
+/* ---- the VM ----------------------------------------------------------------------------------- */
+
+#define S2_VM_PENDING_CMO S2_BIT(0) /* locked slots await their D-cache maintenance */
+
+struct s2_vm_params {
+	const struct s2_caps *caps;
+	struct s2_config_req req; /* IPA bits, granule, VMID width (0: the allocator's), S2_CFG_* */
+	struct s2_port port; /* side effects for the engine and the VM layer */
+	struct s2_vm_hooks hooks;
+	struct s2_vmid_alloc *vmids; /* the host's VMID allocator */
+	struct s2_memslot *slots; /* caller-provided array for the VM's memslots */
+	unsigned int max_slots; /* its length */
+	uint64_t locked_limit; /* bytes that may be locked (pinned) at once */
+};
+
+/* Counters, for tools and the simulator. */
+struct s2_vm_stats {
+	uint64_t faults[4]; /* by kind: [0] translation, [1] permission, [2] access flag,
+				 * [3] other */
+	uint64_t mapped; /* translation faults resolved by a new mapping */
+	uint64_t relaxed; /* permission faults resolved in place */
+	uint64_t young; /* access-flag faults resolved */
+	uint64_t retries; /* faults found already resolved (a race) */
+	uint64_t mmio_exits;
+	uint64_t injects;
+	uint64_t cmo_deferred_bytes; /* D-cache maintenance done at vCPU entry for locked slots */
+	uint64_t tags_sanitised_bytes;
+	uint64_t vmid_changes;
+};
+
+struct s2_vm {
+	struct s2_pgtable pgt; /* the VM's tables; pgt.cfg is the VM's config */
+	struct s2_vm_hooks hooks;
+	struct s2_vmid_alloc *vmids;
+	struct s2_vm *vmid_next; /* allocator's list */
+	uint64_t vmid_gen; /* generation the VMID belongs to (0: none yet) */
+	uint16_t vmid;
+	struct s2_memslot *slots; /* sorted by IPA, nr_slots used */
+	unsigned int nr_slots;
+	unsigned int max_slots;
+	uint64_t locked_bytes;
+	uint64_t locked_limit;
+	uint32_t pending; /* S2_VM_PENDING_*, atomic */
+	struct s2_page_cache cache; /* pages for structural changes (splits) */
+	struct s2_vm_stats stats;
+};
+
+/**
+ * s2_vm_create() - set up a VM: compute its config from the host caps and request, allocate
+ * its root table, register it with the VMID allocator (a VMID is assigned at first entry).
+ * @vm: caller-allocated; untouched fields are initialised here.
+ * @p:  parameters (copied; p->slots is kept and used for the VM's lifetime).
+ * Return: 0; S2_EINVAL (NULL argument, no slot array, bad flags); the s2_config_init() codes
+ * (S2_EGRANULE, S2_EIPA_TOO_BIG, S2_EIPA_TOO_SMALL, S2_ENO52BIT, S2_ENOTSUP);
+ * S2_EVMID when the VM's VMID width differs from the allocator's; S2_ENOMEM.
+ */
+int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p);
+
+/**
+ * s2_vm_destroy() - delete every slot (locked ones included, unpinned), invalidate the VM's
+ * VMID (tlbi_vmid), free its tables and bitmaps, give the VMID back, leave the allocator.
+ * No vCPU of the VM may run. Takes SLOTS, MMU exclusive, VMID.
+ */
+void s2_vm_destroy(struct s2_vm *vm);
+
+/* ---- vCPUs ------------------------------------------------------------------------------------ */
+
+/* One vCPU: caller-allocated; holds the pages its abort path may need for new tables. */
+struct s2_vcpu {
+	struct s2_vm *vm;
+	unsigned int id;
+	struct s2_page_cache cache;
+};
+
+/* What the hypervisor loads before entering the guest. */
+struct s2_vcpu_entry {
+	uint64_t vtcr; /* VTCR_EL2 */
+	uint64_t vttbr; /* VTTBR_EL2: root PA | VMID */
+	uint64_t hcr_set; /* HCR_EL2 bits to set: VM, FWB when the VM runs with FWB, ATA with MTE */
+	uint64_t hcr_clear; /* HCR_EL2 bits to clear: FWB / ATA when not used */
+	bool vmid_changed; /* a new VMID was assigned at this entry */
+	bool rollover; /* the VMID generation rolled over: every VM's VMID was invalidated;
+			     * other CPUs must pick up new VTTBRs at their next entry */
+	uint64_t cmo_bytes; /* deferred D-cache maintenance performed at this entry */
+};
+
+/**
+ * s2_vcpu_init() - bind @vcpu to @vm. Return: 0; S2_EINVAL for NULL.
+ */
+int s2_vcpu_init(struct s2_vcpu *vcpu, struct s2_vm *vm, unsigned int id);
+
+/**
+ * s2_vcpu_destroy() - give the vCPU's cached pages back to the port.
+ */
+void s2_vcpu_destroy(struct s2_vcpu *vcpu);
+
+/**
+ * s2_vm_vcpu_enter() - prepare a guest entry.
+ * @vcpu: the vCPU about to run.
+ * @out:  what to load (VTCR, VTTBR, HCR bits).
+ *
+ * First performs the VM's pending operations: when S2_VM_PENDING_CMO is set it takes SLOTS,
+ * cleans+invalidates to PoC every locked slot whose maintenance is deferred (exactly once:
+ * each slot's pending flag, then the VM's bit, are cleared under the lock), and releases it.
+ * Then makes sure the VM's VMID belongs to the current generation (VMID lock), assigning one,
+ * possibly rolling the generation over (see struct s2_vmid_alloc).
+ * The caller loads out->vtcr and out->vttbr and applies the HCR bits before entering the guest.
+ *
+ * Return: 0; S2_EINVAL for NULL.
+ */
+int s2_vm_vcpu_enter(struct s2_vcpu *vcpu, struct s2_vcpu_entry *out);
+
+/**
+ * s2_vm_vttbr() - the VM's current VTTBR_EL2 (root PA | VMID); VMID 0 before the first entry.
+ */
+uint64_t s2_vm_vttbr(const struct s2_vm *vm);
+
+/* ---- memslot operations (SLOTS, then MMU exclusive) ----------------------------------------- */
+
+/**
+ * s2_vm_slot_add() - add a memslot. Nothing is mapped: guest accesses fault pages in.
+ * S2_SLOT_DIRTY_LOG in the flags enables fault-based dirty logging at once.
+ * Return: 0; S2_EINVAL (NULL, zero size, unknown flags, backing or host type, a
+ * backing_page_size that is not a power of two >= granule, Device host mapping of RAM with
+ * allow-any-uncached); S2_EALIGN (IPA, size or PA not granule-aligned); S2_ERANGE (IPA range
+ * beyond the VM's IPA size, PA beyond the output size); S2_EEXIST (the id is taken or the range
+ * overlaps a slot); S2_ELIMIT (the slot array is full); S2_EMEMTYPE (RAM without tags, or
+ * through an untagged host mapping, for an MTE VM); S2_ENOMEM (bitmaps). Nothing changes on
+ * error.
+ */
+int s2_vm_slot_add(struct s2_vm *vm, const struct s2_memslot_desc *d);
+
+/**
+ * s2_vm_slot_delete() - unmap a slot's IPA range and forget it (its bitmaps are freed).
+ * Return: 0; S2_ENOENT; S2_EBUSY (the slot is locked: unlock it first).
+ */
+int s2_vm_slot_delete(struct s2_vm *vm, uint32_t id);
+
+/**
+ * s2_vm_slot_move() - give a slot a new IPA base (same backing and size); the old range is
+ * unmapped, the new one faults in. The dirty bitmap (if logging) is kept.
+ * Return: 0; S2_ENOENT; S2_EBUSY (locked); S2_EALIGN; S2_ERANGE; S2_EEXIST (overlap).
+ */
+int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa);
+
+/**
+ * s2_vm_slot_set_flags() - change a slot's flags. Setting READONLY write-protects what is
+ * mapped; toggling ALLOW_ANY_UNCACHED unmaps the slot (its memory type changes); toggling
+ * DIRTY_LOG is s2_vm_dirty_log_enable(dbm = false) / s2_vm_dirty_log_disable().
+ * Return: 0; S2_ENOENT; S2_EINVAL (unknown flags, or a combination s2_vm_slot_add() refuses);
+ * S2_EBUSY (locked slot); S2_ENOMEM.
+ */
+int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags);
+
+/**
+ * s2_vm_slot_find() - the slot with @id, or NULL. Pointers are valid until the next slot
+ * add/delete/move (the array is kept sorted by IPA). Caller holds SLOTS or MMU (or is the only
+ * user).
+ */
+const struct s2_memslot *s2_vm_slot_find(const struct s2_vm *vm, uint32_t id);
+
+/**
+ * s2_vm_slot_at() - the slot containing @ipa, or NULL. Same rules as s2_vm_slot_find().
+ */
+const struct s2_memslot *s2_vm_slot_at(const struct s2_vm *vm, s2_ipa_t ipa);
+
+/* ---- guest aborts (MMU shared) ---------------------------------------------------------------- */
+
+enum s2_abort_action {
+	S2_ABORT_RESUME = 0, /* return to the guest, the access will succeed (or refault) */
+	S2_ABORT_MMIO = 1, /* emulate the access in the VMM (struct s2_mmio_access) */
+	S2_ABORT_INJECT = 2, /* inject a synchronous external abort into the guest */
+};
+
+enum s2_resume_reason {
+	S2_RESUME_MAPPED = 0, /* a translation fault was resolved by a new mapping */
+	S2_RESUME_RELAXED = 1, /* a permission fault was resolved in place (W for dirty, X) */
+	S2_RESUME_YOUNG = 2, /* an access-flag fault: AF set */
+	S2_RESUME_RETRY = 3, /* already resolved (another vCPU, a race): just retry */
+};
+
+enum s2_inject_reason {
+	S2_INJECT_NONE = 0,
+	S2_INJECT_BEYOND_IPA = 1, /* IPA outside the VM's IPA space (or address-size fault) */
+	S2_INJECT_EXEC_REFUSED = 2, /* exec on Device/Normal-NC memory */
+	S2_INJECT_EXEC_NOT_RAM = 3, /* instruction fetch from no memslot */
+	S2_INJECT_S1PTW = 4, /* stage-1 walk on a read-only slot or outside RAM */
+	S2_INJECT_PERMISSION = 5, /* a permission fault the slot does not allow */
+	S2_INJECT_MEMTYPE = 6, /* the memory-type policy refuses the mapping */
+	S2_INJECT_UNHANDLED = 7, /* a fault kind stage 2 cannot resolve (external, ...) */
+};
+
+/* A data access to emulate. */
+struct s2_mmio_access {
+	s2_ipa_t ipa;
+	bool write;
+	bool syndrome; /* ESR.ISV: the fields below are valid; else the VMM must decode */
+	unsigned int size; /* bytes: 1, 2, 4, 8 */
+	unsigned int reg; /* SRT (31 = xzr) */
+	bool sign_extend; /* SSE */
+	bool reg64; /* SF: 64-bit register */
+	bool acqrel; /* AR */
+	bool cache_maint; /* ESR.CM: a cache-maintenance instruction (skip it) */
+};
+
+struct s2_abort_result {
+	enum s2_abort_action action;
+	enum s2_resume_reason resume;
+	enum s2_inject_reason inject;
+	struct s2_mmio_access mmio; /* S2_ABORT_MMIO */
+	s2_ipa_t ipa; /* the faulting IPA */
+	enum s2_fault fault;
+	int level;
+	bool write, exec, s1ptw;
+	uint64_t map_size; /* S2_RESUME_MAPPED: size of the new leaf */
+};
+
+/**
+ * s2_vm_handle_abort() - resolve a stage-2 abort taken from the guest.
+ * @vcpu:  the vCPU that took it (its page cache supplies new tables; it is topped up from the
+ *         port first, outside the MMU lock).
+ * @esr:   ESR_EL2 (EC 0x24 data abort or 0x20 instruction abort from a lower EL).
+ * @far:   FAR_EL2.
+ * @hpfar: HPFAR_EL2 (FIPA in [43:4], LPA2: [47:4]).
+ * @res:   the outcome.
+ *
+ * Translation faults map with the memory-type policy and the largest leaf that the backing page
+ * size, the IPA/PA alignment, the slot bounds, dirty logging and the existing tables allow
+ * (writable unless the slot is read-only or logging a read; exec only on an instruction fault,
+ * with I-cache maintenance). Permission faults: a write on a writable slot is relaxed in place
+ * (and marked dirty when logging); exec is granted when the memory type allows it, else
+ * injected; anything else is injected. Access-flag faults set AF. Stage-1 walks landing on a
+ * read-only slot or outside RAM are injected; writes to read-only slots and accesses outside
+ * every slot exit as MMIO; instruction fetches outside every slot and IPAs beyond the VM are
+ * injected. Runs with the vCPU's stage-2 context loaded; takes MMU shared.
+ *
+ * Return: 0 (see @res); S2_EINVAL when @esr is not an instruction or data abort from a lower
+ * EL; S2_ENOMEM when no page could be had for a table (nothing changed: retry later).
+ */
+int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_t hpfar,
+		       struct s2_abort_result *res);
+
+/* ---- dirty logging (SLOTS, then MMU exclusive) ----------------------------------------------- */
+
+/**
+ * s2_vm_dirty_log_enable() - start logging writes to a slot.
+ * @dbm: use hardware dirty state (needs a VM created with S2_CFG_HD): writable pages become
+ *       clean-writable (S2AP read-only with DBM set) and hardware writes need no fault.
+ *
+ * Allocates the bitmap (all clean), splits the slot's blocks to pages eagerly, in bounded
+ * chunks (the MMU lock is dropped between chunks, each chunk topped up with at most
+ * S2_PAGE_CACHE_MAX table pages), then write-protects the slot (DBM mode: sets DBM). Later
+ * faults in the slot map pages only; a read maps read-only, a write maps writable and marks
+ * the page dirty.
+ * Return: 0; S2_ENOENT; S2_EBUSY (locked slot); S2_EEXIST (already logging); S2_EINVAL
+ * (read-only slot); S2_ENOTSUP (@dbm without hardware dirty state); S2_ENOMEM (logging stays
+ * off; blocks split so far stay split).
+ */
+int s2_vm_dirty_log_enable(struct s2_vm *vm, uint32_t id, bool dbm);
+
+/**
+ * s2_vm_dirty_log_get() - copy and clear a slot's dirty bitmap, re-protecting harvested pages.
+ * @bitmap: out, one bit per granule of the slot (bit i of word i/64 for page i), @words long.
+ * @nr_dirty: out (may be NULL), number of dirty pages.
+ * In DBM mode pages the hardware made writable count as dirty and are made clean-writable.
+ * Return: 0; S2_ENOENT; S2_EINVAL (not logging, or @words too small).
+ */
+int s2_vm_dirty_log_get(struct s2_vm *vm, uint32_t id, uint64_t *bitmap, size_t words,
+			uint64_t *nr_dirty);
+
+/**
+ * s2_vm_dirty_log_disable() - stop logging: free the bitmap (harvest it first), make the
+ * slot's pages writable again (unless read-only) and collapse uniform runs back into blocks
+ * where the backing page size allows; later faults map blocks.
+ * Return: 0; S2_ENOENT; S2_EINVAL (not logging).
+ */
+int s2_vm_dirty_log_disable(struct s2_vm *vm, uint32_t id);
+
+/* ---- host memory management (MMU exclusive) ------------------------------------------------ */
+
+/**
+ * s2_vm_age_host_range() - test (and clear) the access flag of every guest page backed by host
+ * PA [@pa, @pa + @size), as an MMU notifier's age/test_young would. Pages of locked slots count
+ * as young and keep their AF (they are pinned). No TLB invalidation: an old entry cached in a
+ * TLB hides at most the accesses it serves.
+ * @young: out, number of granule-sized guest pages found young.
+ * Return: 0; S2_EINVAL (zero size, NULL).
+ */
+int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear, uint64_t *young);
+
+/**
+ * s2_vm_invalidate_host_range() - unmap every guest page backed by host PA [@pa, @pa + @size)
+ * (the host changed or reclaims that memory), with TLB invalidation. Locked slots are never
+ * unmapped: their part of the range stays mapped and the call reports S2_EBUSY after having
+ * unmapped everything else, so the host knows those pages are still in use.
+ * @unmapped: out (may be NULL), bytes of guest IPA unmapped.
+ * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL.
+ */
+int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uint64_t *unmapped);
+
+/* ---- locked memslots (SLOTS, then MMU exclusive) ---------------------------------------------- */
+
+/**
+ * s2_vm_slot_lock() - map a whole slot now and pin it.
+ * @writable: lock read-write (guest writes allowed, unless the slot is read-only) or read-only.
+ *
+ * Every page is mapped (largest legal blocks) without data-cache maintenance (S2_PROT_NOCMO):
+ * the maintenance is deferred, the slot's pending flag and S2_VM_PENDING_CMO are set, and the
+ * next s2_vm_vcpu_enter() performs it, so what the host writes into the slot until then is
+ * visible to the guest. MTE tags are sanitised now. The slot is accounted against
+ * locked_limit; aging and host invalidation leave it mapped. The caller pins the host pages.
+ * Return: 0; S2_ENOENT; S2_EBUSY (already locked, or dirty logging); S2_ELIMIT (the limit
+ * would be exceeded); S2_EMEMTYPE; S2_ENOMEM (nothing stays mapped or accounted).
+ */
+int s2_vm_slot_lock(struct s2_vm *vm, uint32_t id, bool writable);
+
+/**
+ * s2_vm_slot_unlock() - unpin a slot: unmap it and return it to demand faulting (later faults
+ * do their own maintenance); its accounting is released and any deferred maintenance dropped.
+ * Return: 0; S2_ENOENT; S2_EINVAL (not locked).
+ */
+int s2_vm_slot_unlock(struct s2_vm *vm, uint32_t id);
+
+/** s2_abort_action_name(), s2_inject_reason_name(), s2_resume_reason_name() - for tools. */
+const char *s2_abort_action_name(enum s2_abort_action a);
+const char *s2_inject_reason_name(enum s2_inject_reason r);
+const char *s2_resume_reason_name(enum s2_resume_reason r);
+
+#endif /* S2MMU_VM_H */

@@ -1,0 +1,1499 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vm.c - the VM layer (see s2mmu/vm.h and docs/vm.md): VMIDs, vCPU entry, memslots, the guest
+ * abort path, dirty logging, aging, host invalidation and locked memslots.
+ *
+ * Policy only: descriptors are the engine's business, memory types memtype's, bit positions
+ * arch's. Every side effect goes through the port (struct s2_port) or the VM's hooks.
+ */
+#include "s2mmu/vm.h"
+
+/* ---- small helpers --------------------------------------------------------------------------- */
+
+static void vm_lock(struct s2_vm *vm, enum s2_vm_lock l)
+{
+	if (vm->hooks.lock)
+		vm->hooks.lock(vm->hooks.ctx, l);
+}
+
+static void vm_unlock(struct s2_vm *vm, enum s2_vm_lock l)
+{
+	if (vm->hooks.unlock)
+		vm->hooks.unlock(vm->hooks.ctx, l);
+}
+
+/* Structural section: SLOTS is held by the caller; take MMU exclusive and load the VM's
+ * stage-2 context so the engine's TLBIs reach this VM. */
+static void mmu_excl_begin(struct s2_vm *vm)
+{
+	vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
+	if (vm->hooks.load_stage2)
+		vm->hooks.load_stage2(vm->hooks.ctx, vm->pgt.cfg.vtcr, s2_vm_vttbr(vm));
+}
+
+static void mmu_excl_end(struct s2_vm *vm)
+{
+	if (vm->hooks.put_stage2)
+		vm->hooks.put_stage2(vm->hooks.ctx);
+	vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
+}
+
+static uint64_t granule_bytes(const struct s2_vm *vm)
+{
+	return UINT64_C(1) << vm->pgt.cfg.page_shift;
+}
+
+static uint64_t slot_end(const struct s2_memslot *s)
+{
+	return s2_ipa_val(s->d.ipa) + s->d.size;
+}
+
+static uint64_t slot_pages(const struct s2_vm *vm, const struct s2_memslot *s)
+{
+	return s->d.size >> vm->pgt.cfg.page_shift;
+}
+
+static bool slot_readonly(const struct s2_memslot *s)
+{
+	return (s->d.flags & S2_SLOT_READONLY) || s->lock == S2_SLOT_LOCKED_RO;
+}
+
+static bool slot_logging(const struct s2_memslot *s)
+{
+	return (s->d.flags & S2_SLOT_DIRTY_LOG) != 0;
+}
+
+static bool is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* Atomic test-and-set of bit @nr; returns whether it was already set. */
+static bool bitmap_test_set(uint64_t *map, uint64_t nr)
+{
+	uint64_t *w = &map[nr / 64];
+	uint64_t m = UINT64_C(1) << (nr % 64);
+	uint64_t old = s2_atomic_load64(w);
+
+	do {
+		if (old & m)
+			return true;
+	} while (!s2_atomic_cas64(w, &old, old | m));
+	return false;
+}
+
+static bool bitmap_test(const uint64_t *map, uint64_t nr)
+{
+	return (s2_atomic_load64_acquire(&map[nr / 64]) >> (nr % 64)) & 1;
+}
+
+static void bitmap_clear_range(uint64_t *map, uint64_t first, uint64_t n)
+{
+	for (uint64_t i = first; i < first + n; i++)
+		s2_atomic_store64(&map[i / 64], map[i / 64] & ~(UINT64_C(1) << (i % 64)));
+}
+
+/* Bitmap memory comes from the port: a power of two of at least one granule. */
+static size_t bitmap_alloc_bytes(const struct s2_vm *vm, uint64_t bits)
+{
+	uint64_t bytes = ((bits + 63) / 64) * 8;
+	uint64_t a = granule_bytes(vm);
+
+	while (a < bytes)
+		a <<= 1;
+	return (size_t)a;
+}
+
+static uint64_t *bitmap_alloc(struct s2_vm *vm, uint64_t bits, size_t *bytes)
+{
+	const struct s2_port *p = &vm->pgt.port;
+
+	*bytes = bitmap_alloc_bytes(vm, bits);
+	return p->ops->alloc_pages(p->ctx, *bytes);
+}
+
+static void bitmap_free(struct s2_vm *vm, uint64_t **map, size_t *bytes)
+{
+	const struct s2_port *p = &vm->pgt.port;
+
+	if (*map)
+		p->ops->free_pages(p->ctx, *map, *bytes);
+	*map = NULL;
+	*bytes = 0;
+}
+
+static struct s2_memtype_req slot_mt_req(const struct s2_vm *vm, const struct s2_memslot_desc *d,
+					 bool exec)
+{
+	return (struct s2_memtype_req){
+		.backing = d->backing,
+		.host_type = d->host_type,
+		.allow_any_uncached = (d->flags & S2_SLOT_ALLOW_ANY_UNCACHED) != 0,
+		.exec = exec,
+		.fwb = vm->pgt.cfg.fwb,
+		.dic = vm->pgt.cfg.dic,
+		.vm_mte = vm->pgt.cfg.mte,
+		.backing_tags = d->backing_tags,
+	};
+}
+
+/* ---- slot array (sorted by IPA) ---------------------------------------------------------- */
+
+static struct s2_memslot *slot_at(const struct s2_vm *vm, uint64_t ipa)
+{
+	unsigned int lo = 0, hi = vm->nr_slots;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		struct s2_memslot *s = &vm->slots[mid];
+
+		if (ipa < s2_ipa_val(s->d.ipa))
+			hi = mid;
+		else if (ipa >= slot_end(s))
+			lo = mid + 1;
+		else
+			return s;
+	}
+	return NULL;
+}
+
+static struct s2_memslot *slot_by_id(const struct s2_vm *vm, uint32_t id)
+{
+	for (unsigned int i = 0; i < vm->nr_slots; i++)
+		if (vm->slots[i].d.id == id)
+			return &vm->slots[i];
+	return NULL;
+}
+
+/* Does [ipa, ipa + size) overlap a slot other than @skip? */
+static bool range_overlaps(const struct s2_vm *vm, uint64_t ipa, uint64_t size,
+			   const struct s2_memslot *skip)
+{
+	for (unsigned int i = 0; i < vm->nr_slots; i++) {
+		const struct s2_memslot *s = &vm->slots[i];
+
+		if (s == skip)
+			continue;
+		if (ipa < slot_end(s) && s2_ipa_val(s->d.ipa) < ipa + size)
+			return true;
+	}
+	return false;
+}
+
+/* Insert @s keeping the order; returns the slot's new home. The array has room. */
+static struct s2_memslot *slot_insert(struct s2_vm *vm, const struct s2_memslot *s)
+{
+	unsigned int i = vm->nr_slots;
+
+	while (i > 0 && s2_ipa_val(vm->slots[i - 1].d.ipa) > s2_ipa_val(s->d.ipa)) {
+		vm->slots[i] = vm->slots[i - 1];
+		i--;
+	}
+	vm->slots[i] = *s;
+	vm->nr_slots++;
+	return &vm->slots[i];
+}
+
+static void slot_remove(struct s2_vm *vm, struct s2_memslot *s)
+{
+	unsigned int i = (unsigned int)(s - vm->slots);
+
+	for (; i + 1 < vm->nr_slots; i++)
+		vm->slots[i] = vm->slots[i + 1];
+	vm->nr_slots--;
+	s2_memzero(&vm->slots[vm->nr_slots], sizeof(vm->slots[0]));
+}
+
+const struct s2_memslot *s2_vm_slot_find(const struct s2_vm *vm, uint32_t id)
+{
+	return vm ? slot_by_id(vm, id) : NULL;
+}
+
+const struct s2_memslot *s2_vm_slot_at(const struct s2_vm *vm, s2_ipa_t ipa)
+{
+	return vm ? slot_at(vm, s2_ipa_val(ipa)) : NULL;
+}
+
+/* ---- VMIDs ------------------------------------------------------------------------------------ */
+
+int s2_vmid_alloc_init(struct s2_vmid_alloc *a, unsigned int bits)
+{
+	if (!a)
+		return S2_EINVAL;
+	if (bits != 8 && bits != 16)
+		return S2_EVMID;
+	s2_memzero(a, sizeof(*a));
+	a->bits = bits;
+	a->generation = 1;
+	a->next = 1;
+	return 0;
+}
+
+static void vmid_flush(struct s2_vm *vm)
+{
+	const struct s2_port *p = &vm->pgt.port;
+
+	if (vm->hooks.load_stage2)
+		vm->hooks.load_stage2(vm->hooks.ctx, vm->pgt.cfg.vtcr, s2_vm_vttbr(vm));
+	p->ops->tlbi_vmid(p->ctx, &vm->pgt);
+	p->ops->barrier(p->ctx, S2_BARRIER_DSB_ISH);
+	if (vm->hooks.put_stage2)
+		vm->hooks.put_stage2(vm->hooks.ctx);
+}
+
+static bool vmid_take_free(struct s2_vmid_alloc *a, uint32_t *out)
+{
+	uint32_t n = UINT32_C(1) << a->bits;
+
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t id = (a->next + k) % n;
+
+		if (id == 0)
+			continue;
+		if (!(a->map[id / 64] & (UINT64_C(1) << (id % 64)))) {
+			a->map[id / 64] |= UINT64_C(1) << (id % 64);
+			a->next = id + 1;
+			*out = id;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Every VMID of this generation is in use: invalidate the TLB entries of every VM that holds
+ * one (it may be cached on any CPU; TLBI VMALLS12E1IS is broadcast), then start a new
+ * generation in which every VM must take a new VMID before it runs again.
+ */
+static void vmid_rollover(struct s2_vmid_alloc *a)
+{
+	for (struct s2_vm *v = a->vms; v; v = v->vmid_next)
+		if (v->vmid_gen == a->generation && v->vmid)
+			vmid_flush(v);
+	s2_memzero(a->map, sizeof(a->map));
+	s2_atomic_store64(&a->generation, a->generation + 1);
+	a->next = 1;
+	a->rollovers++;
+}
+
+/* VMID lock held. */
+static void vmid_assign(struct s2_vm *vm, struct s2_vcpu_entry *out)
+{
+	struct s2_vmid_alloc *a = vm->vmids;
+	uint32_t id;
+
+	if (!vmid_take_free(a, &id)) {
+		vmid_rollover(a);
+		out->rollover = true;
+		if (!vmid_take_free(a, &id))
+			S2_BUG("no VMID after a rollover");
+	}
+	vm->vmid = (uint16_t)id;
+	s2_atomic_store64(&vm->vmid_gen, a->generation);
+	out->vmid_changed = true;
+	vm->stats.vmid_changes++;
+}
+
+uint64_t s2_vm_vttbr(const struct s2_vm *vm)
+{
+	return s2_vttbr(&vm->pgt.cfg, vm->pgt.root_pa, vm->vmid);
+}
+
+/* ---- VM lifecycle ------------------------------------------------------------------------------ */
+
+int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
+{
+	struct s2_config cfg;
+	struct s2_config_req req;
+	int ret;
+
+	if (!vm || !p || !p->caps || !p->vmids || !p->slots || !p->max_slots || !p->port.ops)
+		return S2_EINVAL;
+	req = p->req;
+	if (!req.vmid_bits)
+		req.vmid_bits = p->vmids->bits;
+	if (req.vmid_bits != p->vmids->bits)
+		return S2_EVMID;
+	ret = s2_config_init(&cfg, p->caps, &req);
+	if (ret)
+		return ret;
+
+	s2_memzero(vm, sizeof(*vm));
+	s2_memzero(p->slots, sizeof(p->slots[0]) * p->max_slots);
+	ret = s2_pgtable_init(&vm->pgt, &cfg, &p->port, vm);
+	if (ret)
+		return ret;
+	vm->hooks = p->hooks;
+	vm->vmids = p->vmids;
+	vm->slots = p->slots;
+	vm->max_slots = p->max_slots;
+	vm->locked_limit = p->locked_limit;
+
+	vm_lock(vm, S2_VM_LOCK_VMID);
+	vm->vmid_next = vm->vmids->vms;
+	vm->vmids->vms = vm;
+	vm->vmids->nr_vms++;
+	vm_unlock(vm, S2_VM_LOCK_VMID);
+	return 0;
+}
+
+static void slot_release(struct s2_vm *vm, struct s2_memslot *s)
+{
+	bitmap_free(vm, &s->dirty, &s->dirty_bytes);
+	bitmap_free(vm, &s->tagged, &s->tagged_bytes);
+	if (s->lock != S2_SLOT_UNLOCKED)
+		vm->locked_bytes -= s->d.size;
+	s->lock = S2_SLOT_UNLOCKED;
+	s->cmo_pending = false;
+}
+
+void s2_vm_destroy(struct s2_vm *vm)
+{
+	struct s2_vmid_alloc *a;
+
+	if (!vm || !vm->vmids)
+		return;
+	a = vm->vmids;
+	vm_lock(vm, S2_VM_LOCK_SLOTS);
+	vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
+	for (unsigned int i = 0; i < vm->nr_slots; i++)
+		slot_release(vm, &vm->slots[i]);
+	vm->nr_slots = 0;
+	s2_atomic_store32(&vm->pending, 0);
+
+	vm_lock(vm, S2_VM_LOCK_VMID);
+	/* A VMID of the current generation may have live TLB entries: invalidate before it can
+	 * be handed to another VM. (Older generations were flushed at their rollover.) */
+	if (vm->vmid && vm->vmid_gen == a->generation) {
+		vmid_flush(vm);
+		a->map[vm->vmid / 64] &= ~(UINT64_C(1) << (vm->vmid % 64));
+	}
+	for (struct s2_vm **pp = &a->vms; *pp; pp = &(*pp)->vmid_next) {
+		if (*pp == vm) {
+			*pp = vm->vmid_next;
+			a->nr_vms--;
+			break;
+		}
+	}
+	vm_unlock(vm, S2_VM_LOCK_VMID);
+
+	s2_page_cache_drain(&vm->cache, &vm->pgt.port, granule_bytes(vm));
+	s2_pgtable_destroy(&vm->pgt);
+	vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
+	vm_unlock(vm, S2_VM_LOCK_SLOTS);
+	vm->vmids = NULL;
+}
+
+/* ---- vCPUs ------------------------------------------------------------------------------------ */
+
+int s2_vcpu_init(struct s2_vcpu *vcpu, struct s2_vm *vm, unsigned int id)
+{
+	if (!vcpu || !vm)
+		return S2_EINVAL;
+	s2_memzero(vcpu, sizeof(*vcpu));
+	vcpu->vm = vm;
+	vcpu->id = id;
+	return 0;
+}
+
+void s2_vcpu_destroy(struct s2_vcpu *vcpu)
+{
+	if (!vcpu || !vcpu->vm)
+		return;
+	s2_page_cache_drain(&vcpu->cache, &vcpu->vm->pgt.port, granule_bytes(vcpu->vm));
+}
+
+/* SLOTS held: the deferred D-cache maintenance of every locked slot, exactly once. */
+static uint64_t do_pending_cmo(struct s2_vm *vm)
+{
+	const struct s2_port *p = &vm->pgt.port;
+	uint64_t bytes = 0;
+
+	for (unsigned int i = 0; i < vm->nr_slots; i++) {
+		struct s2_memslot *s = &vm->slots[i];
+		struct s2_memtype_req req = slot_mt_req(vm, &s->d, false);
+		struct s2_memtype_attrs a;
+
+		if (!s->cmo_pending)
+			continue;
+		/* Only Normal cacheable memory without FWB needs it (ARCH-NOTES §1). */
+		if (!s2_memtype_decide(&req, &a) && (a.cmo & S2_MT_CMO_DCACHE)) {
+			p->ops->dcache_clean_inval_poc(p->ctx, s->d.pa, s->d.size);
+			bytes += s->d.size;
+		}
+		s->cmo_pending = false;
+	}
+	if (bytes)
+		p->ops->barrier(p->ctx, S2_BARRIER_DSB_ISH);
+	return bytes;
+}
+
+int s2_vm_vcpu_enter(struct s2_vcpu *vcpu, struct s2_vcpu_entry *out)
+{
+	struct s2_vm *vm;
+	const struct s2_config *cfg;
+
+	if (!vcpu || !vcpu->vm || !out)
+		return S2_EINVAL;
+	vm = vcpu->vm;
+	cfg = &vm->pgt.cfg;
+	s2_memzero(out, sizeof(*out));
+
+	/* Pending operations: the deferred maintenance of locked slots, before the guest runs. */
+	if (s2_atomic_load32(&vm->pending) & S2_VM_PENDING_CMO) {
+		vm_lock(vm, S2_VM_LOCK_SLOTS);
+		if (s2_atomic_load32(&vm->pending) & S2_VM_PENDING_CMO) {
+			out->cmo_bytes = do_pending_cmo(vm);
+			vm->stats.cmo_deferred_bytes += out->cmo_bytes;
+			s2_atomic_store32(&vm->pending, s2_atomic_load32(&vm->pending) &
+								~(uint32_t)S2_VM_PENDING_CMO);
+		}
+		vm_unlock(vm, S2_VM_LOCK_SLOTS);
+	}
+
+	/* The VMID must belong to the current generation. */
+	if (s2_atomic_load64(&vm->vmid_gen) != s2_atomic_load64(&vm->vmids->generation)) {
+		vm_lock(vm, S2_VM_LOCK_VMID);
+		if (vm->vmid_gen != vm->vmids->generation)
+			vmid_assign(vm, out);
+		vm_unlock(vm, S2_VM_LOCK_VMID);
+	}
+
+	out->vtcr = cfg->vtcr;
+	out->vttbr = s2_vm_vttbr(vm);
+	out->hcr_set = S2_HCR_VM;
+	if (cfg->fwb)
+		out->hcr_set |= S2_HCR_FWB;
+	else
+		out->hcr_clear |= S2_HCR_FWB;
+	if (cfg->mte)
+		out->hcr_set |= S2_HCR_ATA;
+	else
+		out->hcr_clear |= S2_HCR_ATA;
+	return 0;
+}
+
+/* ---- memslots ----------------------------------------------------------------------------------- */
+
+static int check_range(const struct s2_vm *vm, uint64_t ipa, uint64_t size)
+{
+	uint64_t limit = UINT64_C(1) << vm->pgt.cfg.ipa_bits;
+
+	if (!S2_IS_ALIGNED(ipa, granule_bytes(vm)))
+		return S2_EALIGN;
+	if (ipa >= limit || size > limit - ipa)
+		return S2_ERANGE;
+	return 0;
+}
+
+static int check_desc(const struct s2_vm *vm, const struct s2_memslot_desc *d)
+{
+	uint64_t g = granule_bytes(vm);
+	uint64_t pa_limit = UINT64_C(1) << vm->pgt.cfg.pa_bits;
+	uint64_t bps = d->backing_page_size ? d->backing_page_size : g;
+	struct s2_memtype_req req;
+	struct s2_memtype_attrs a;
+	int ret;
+
+	if (d->flags & ~S2_SLOT_FLAGS_ALL)
+		return S2_EINVAL;
+	if ((unsigned int)d->backing > S2_BACKING_MMIO ||
+	    (unsigned int)d->host_type >= S2_NR_HOST_TYPES)
+		return S2_EINVAL;
+	if (!d->size || !is_pow2(bps) || bps < g)
+		return S2_EINVAL;
+	/* Dirty logging a slot the guest cannot write is meaningless. */
+	if ((d->flags & S2_SLOT_READONLY) && (d->flags & S2_SLOT_DIRTY_LOG))
+		return S2_EINVAL;
+	if (!S2_IS_ALIGNED(d->size, g) || !S2_IS_ALIGNED(s2_pa_val(d->pa), g))
+		return S2_EALIGN;
+	ret = check_range(vm, s2_ipa_val(d->ipa), d->size);
+	if (ret)
+		return ret;
+	if (s2_pa_val(d->pa) >= pa_limit || d->size > pa_limit - s2_pa_val(d->pa))
+		return S2_ERANGE;
+	req = slot_mt_req(vm, d, false);
+	return s2_memtype_decide(&req, &a);
+}
+
+static bool slot_needs_tag_map(const struct s2_vm *vm, const struct s2_memslot_desc *d)
+{
+	struct s2_memtype_req req = slot_mt_req(vm, d, false);
+	struct s2_memtype_attrs a;
+
+	return !s2_memtype_decide(&req, &a) && (a.cmo & S2_MT_CMO_TAGS);
+}
+
+int s2_vm_slot_add(struct s2_vm *vm, const struct s2_memslot_desc *d)
+{
+	struct s2_memslot s = { 0 };
+	int ret;
+
+	if (!vm || !d)
+		return S2_EINVAL;
+	ret = check_desc(vm, d);
+	if (ret)
+		return ret;
+
+	vm_lock(vm, S2_VM_LOCK_SLOTS);
+	if (slot_by_id(vm, d->id) || range_overlaps(vm, s2_ipa_val(d->ipa), d->size, NULL)) {
+		ret = S2_EEXIST;
+		goto out;
+	}
+	if (vm->nr_slots >= vm->max_slots) {
+		ret = S2_ELIMIT;
+		goto out;
+	}
+	s.d = *d;
+	if (!s.d.backing_page_size)
+		s.d.backing_page_size = granule_bytes(vm);
+	if (d->flags & S2_SLOT_DIRTY_LOG) {
+		s.dirty = bitmap_alloc(vm, slot_pages(vm, &s), &s.dirty_bytes);
+		if (!s.dirty) {
+			ret = S2_ENOMEM;
+			goto out;
+		}
+	}
+	/* Two bits per page: claimed, sanitised (see sanitise_tags()). */
+	if (slot_needs_tag_map(vm, d)) {
+		s.tagged = bitmap_alloc(vm, 2 * slot_pages(vm, &s), &s.tagged_bytes);
+		if (!s.tagged) {
+			bitmap_free(vm, &s.dirty, &s.dirty_bytes);
+			ret = S2_ENOMEM;
+			goto out;
+		}
+	}
+	/* Nothing is mapped in the new range yet; slots never overlap, so no MMU work. */
+	vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
+	slot_insert(vm, &s);
+	vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
+out:
+	vm_unlock(vm, S2_VM_LOCK_SLOTS);
+	return ret;
+}
+
+/* MMU exclusive held: remove every mapping of the slot's range. Slot ranges are granule
+ * aligned and no leaf crosses a slot edge, so no block needs splitting and this cannot fail. */
+static void slot_unmap(struct s2_vm *vm, struct s2_memslot *s)
+{
+	int ret = s2_pgtable_unmap(&vm->pgt, s->d.ipa, s->d.size, NULL);
+
+	S2_BUG_ON(ret != 0);
+}
+
+int s2_vm_slot_delete(struct s2_vm *vm, uint32_t id)
+{
+	struct s2_memslot *s;
+	int ret = 0;
+
+	if (!vm)
+		return S2_EINVAL;
+	vm_lock(vm, S2_VM_LOCK_SLOTS);
+	s = slot_by_id(vm, id);
+	if (!s) {
+		ret = S2_ENOENT;
+	} else if (s->lock != S2_SLOT_UNLOCKED) {
+		ret = S2_EBUSY;
+	} else {
+		mmu_excl_begin(vm);
+		slot_unmap(vm, s);
+		slot_release(vm, s);
+		slot_remove(vm, s);
+		mmu_excl_end(vm);
+	}
+	vm_unlock(vm, S2_VM_LOCK_SLOTS);
+	return ret;
+}
+
+int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa)
+{
+	struct s2_memslot *s, copy;
+	int ret;
+
+	if (!vm)
+		return S2_EINVAL;
+	vm_lock(vm, S2_VM_LOCK_SLOTS);
+	s = slot_by_id(vm, id);
+	if (!s) {
+		ret = S2_ENOENT;
+		goto out;
+	}
+	if (s->lock != S2_SLOT_UNLOCKED) {
+		ret = S2_EBUSY;
+		goto out;
+	}
+	ret = check_range(vm, s2_ipa_val(new_ipa), s->d.size);
+	if (ret)
+		goto out;
+	if (range_overlaps(vm, s2_ipa_val(new_ipa), s->d.size, s)) {
+		ret = S2_EEXIST;
+		goto out;
+	}
+	mmu_excl_begin(vm);
+	slot_unmap(vm, s);
+	copy = *s;
+	copy.d.ipa = new_ipa;
+	slot_remove(vm, s);
+	slot_insert(vm, &copy);
+	mmu_excl_end(vm);
+out:
+	vm_unlock(vm, S2_VM_LOCK_SLOTS);
+	return ret;
+}
+
+/* ---- tag sanitisation ------------------------------------------------------------------------- */
+
+/*
+ * Tagged RAM in an MTE VM: zero the allocation tags of each page once, before the guest can
+ * see it. Two bits per page in slot->tagged: 2i "claimed", 2i+1 "done". The vCPU that claims
+ * a page sanitises it; another that finds it claimed but not done must not map it yet.
+ * Returns false when some page of the range is being sanitised by someone else (retry).
+ */
+static bool sanitise_tags(struct s2_vm *vm, struct s2_memslot *s, uint64_t ipa, uint64_t size)
+{
+	uint64_t g = granule_bytes(vm);
+	uint64_t first = (ipa - s2_ipa_val(s->d.ipa)) >> vm->pgt.cfg.page_shift;
+	uint64_t n = size >> vm->pgt.cfg.page_shift;
+	uint64_t run_start = 0, run_len = 0;
+	bool ok = true;
+
+	for (uint64_t i = first; i <= first + n; i++) {
+		bool mine = false;
+
+		if (i < first + n && !bitmap_test(s->tagged, 2 * i + 1)) {
+			if (!bitmap_test_set(s->tagged, 2 * i))
+				mine = true;
+			else if (!bitmap_test(s->tagged, 2 * i + 1))
+				ok = false;
+		}
+		if (mine) {
+			if (!run_len)
+				run_start = i;
+			run_len++;
+			continue;
+		}
+		if (run_len) {
+			if (vm->hooks.sanitise_tags)
+				vm->hooks.sanitise_tags(vm->hooks.ctx,
+							s2_pa(s2_pa_val(s->d.pa) + run_start * g),
+							run_len * g);
+			vm->stats.tags_sanitised_bytes += run_len * g;
+			for (uint64_t k = run_start; k < run_start + run_len; k++)
+				bitmap_test_set(s->tagged, 2 * k + 1);
+			run_len = 0;
+		}
+	}
+	return ok;
+}
+
+/* ---- the abort path ---------------------------------------------------------------------------- */
+
+static void mark_dirty(struct s2_vm *vm, struct s2_memslot *s, uint64_t ipa, uint64_t size)
+{
+	uint64_t first = (ipa - s2_ipa_val(s->d.ipa)) >> vm->pgt.cfg.page_shift;
+	uint64_t n = size >> vm->pgt.cfg.page_shift;
+
+	if (!s->dirty)
+		return;
+	for (uint64_t i = first; i < first + n; i++)
+		bitmap_test_set(s->dirty, i);
+}
+
+static void set_inject(struct s2_abort_result *res, enum s2_inject_reason r)
+{
+	res->action = S2_ABORT_INJECT;
+	res->inject = r;
+}
+
+static void set_resume(struct s2_abort_result *res, enum s2_resume_reason r)
+{
+	res->action = S2_ABORT_RESUME;
+	res->resume = r;
+}
+
+static void set_mmio(struct s2_abort_result *res, const struct s2_abort *ab)
+{
+	res->action = S2_ABORT_MMIO;
+	res->mmio.ipa = s2_ipa(ab->ipa);
+	res->mmio.write = ab->wnr;
+	res->mmio.syndrome = ab->isv;
+	res->mmio.cache_maint = ab->cm;
+	if (ab->isv) {
+		res->mmio.size = ab->access_bytes;
+		res->mmio.reg = ab->reg;
+		res->mmio.sign_extend = ab->sign_extend;
+		res->mmio.reg64 = ab->reg64;
+		res->mmio.acqrel = ab->acqrel;
+	}
+}
+
+/*
+ * The largest leaf for @ipa in @s: no larger than the empty entry the walk ended at (@room),
+ * the backing's page size, the slot; IPA and PA aligned to it; a level with blocks (or L3).
+ */
+static uint64_t pick_leaf(const struct s2_vm *vm, const struct s2_memslot *s, uint64_t ipa,
+			  uint64_t room)
+{
+	const struct s2_config *cfg = &vm->pgt.cfg;
+	uint64_t g = granule_bytes(vm);
+
+	if (slot_logging(s))
+		return g;
+	for (int level = cfg->start_level; level < S2_LEVEL_MAX; level++) {
+		uint64_t sz = s2_level_size(cfg->granule, level);
+		uint64_t base = ipa & ~(sz - 1);
+		uint64_t pa;
+
+		if (!s2_config_level_has_blocks(cfg, level) || sz > room ||
+		    sz > s->d.backing_page_size)
+			continue;
+		if (base < s2_ipa_val(s->d.ipa) || base + sz > slot_end(s))
+			continue;
+		pa = s2_pa_val(s->d.pa) + (base - s2_ipa_val(s->d.ipa));
+		if (!S2_IS_ALIGNED(pa, sz))
+			continue;
+		return sz;
+	}
+	return g;
+}
+
+static bool leaf_allows(uint64_t prot, bool write, bool exec)
+{
+	if (exec)
+		return prot & S2_PROT_X;
+	if (write)
+		return prot & S2_PROT_W;
+	return prot & S2_PROT_R;
+}
+
+static void memtype_inject(struct s2_abort_result *res, int err, bool exec)
+{
+	set_inject(res, (err == S2_EMEMTYPE && exec) ? S2_INJECT_EXEC_REFUSED : S2_INJECT_MEMTYPE);
+}
+
+/* A permission fault (or a translation fault that found a valid leaf): MMU shared held. */
+static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_abort *ab,
+		       const struct s2_lookup *lk, struct s2_abort_result *res)
+{
+	uint64_t ipa = ab->ipa & ~(granule_bytes(vm) - 1);
+	bool write = ab->wnr && !ab->is_insn;
+	int ret;
+
+	if (leaf_allows(lk->prot, write, ab->is_insn)) {
+		/* Another vCPU resolved it, or a stale TLB entry: nothing to do. */
+		vm->stats.retries++;
+		set_resume(res, S2_RESUME_RETRY);
+		return 0;
+	}
+	if (ab->is_insn) {
+		struct s2_memtype_req req = slot_mt_req(vm, &s->d, true);
+		struct s2_memtype_attrs a;
+
+		ret = s2_memtype_decide(&req, &a);
+		if (ret) {
+			memtype_inject(res, ret, true);
+			return 0;
+		}
+		/* The engine invalidates the I-cache to PoU for the leaf when it grants exec
+		 * (unless CTR_EL0.DIC): instruction and data caches are not coherent. */
+		ret = s2_pgtable_relax_perms(&vm->pgt, s2_ipa(ipa), S2_PROT_X);
+	} else if (write) {
+		if (slot_readonly(s)) {
+			set_mmio(res, ab);
+			return 0;
+		}
+		ret = s2_pgtable_relax_perms(&vm->pgt, s2_ipa(ipa), S2_PROT_R | S2_PROT_W);
+		if (!ret && slot_logging(s))
+			mark_dirty(vm, s, ab->ipa & ~(lk->size - 1), lk->size);
+	} else {
+		set_inject(res, S2_INJECT_PERMISSION);
+		return 0;
+	}
+	if (ret == S2_EAGAIN || ret == S2_ENOENT) {
+		vm->stats.retries++;
+		set_resume(res, S2_RESUME_RETRY);
+		return 0;
+	}
+	if (ret) {
+		memtype_inject(res, ret, ab->is_insn);
+		return 0;
+	}
+	vm->stats.relaxed++;
+	set_resume(res, S2_RESUME_RELAXED);
+	return 0;
+}
+
+/* A translation fault: MMU held (shared, or exclusive when @excl). Returns S2_EBUSY when the
+ * map needs the lock exclusive. */
+static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const struct s2_abort *ab,
+			      struct s2_abort_result *res, bool excl)
+{
+	struct s2_vm *vm = vcpu->vm;
+	bool write = ab->wnr && !ab->is_insn;
+	struct s2_memtype_req req = slot_mt_req(vm, &s->d, ab->is_insn);
+	struct s2_memtype_attrs a;
+	struct s2_lookup lk;
+	uint64_t prot, sz, base;
+	s2_pa_t pa;
+	int ret;
+
+	ret = s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk);
+	if (ret) {
+		set_inject(res, S2_INJECT_BEYOND_IPA);
+		return 0;
+	}
+	if (lk.valid)
+		return handle_perm(vm, s, ab, &lk, res);
+
+	ret = s2_memtype_decide(&req, &a);
+	if (ret) {
+		memtype_inject(res, ret, ab->is_insn);
+		return 0;
+	}
+	sz = pick_leaf(vm, s, ab->ipa, lk.size);
+	base = ab->ipa & ~(sz - 1);
+	pa = s2_pa(s2_pa_val(s->d.pa) + (base - s2_ipa_val(s->d.ipa)));
+
+	prot = a.prot | S2_PROT_R;
+	if (!slot_readonly(s)) {
+		if (!slot_logging(s) || write)
+			prot |= S2_PROT_W;
+		else if (s->dbm)
+			prot |= S2_PROT_DBM; /* writable-clean: the hardware sets W on write */
+	}
+	if ((a.cmo & S2_MT_CMO_TAGS) && s->tagged && !sanitise_tags(vm, s, base, sz)) {
+		vm->stats.retries++;
+		set_resume(res, S2_RESUME_RETRY);
+		return 0;
+	}
+	ret = s2_pgtable_map(&vm->pgt, s2_ipa(base), sz, pa, prot, excl ? 0 : S2_MAP_SHARED,
+			     &vcpu->cache);
+	if (ret == S2_EBUSY && !excl)
+		return S2_EBUSY;
+	if (ret == S2_EAGAIN) {
+		vm->stats.retries++;
+		set_resume(res, S2_RESUME_RETRY);
+		return 0;
+	}
+	if (ret == S2_ENOMEM)
+		return ret;
+	if (ret) {
+		memtype_inject(res, ret, ab->is_insn);
+		return 0;
+	}
+	if (write && slot_logging(s))
+		mark_dirty(vm, s, base, sz);
+	vm->stats.mapped++;
+	res->map_size = sz;
+	set_resume(res, S2_RESUME_MAPPED);
+	return 0;
+}
+
+/* MMU held. */
+static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
+			struct s2_abort_result *res, bool excl)
+{
+	struct s2_vm *vm = vcpu->vm;
+	struct s2_memslot *s = slot_at(vm, ab->ipa);
+	bool write = ab->wnr && !ab->is_insn;
+	struct s2_lookup lk;
+	int ret;
+
+	if (!s) {
+		/* A stage-1 walk or an instruction fetch cannot be emulated. */
+		if (ab->s1ptw)
+			set_inject(res, S2_INJECT_S1PTW);
+		else if (ab->is_insn)
+			set_inject(res, S2_INJECT_EXEC_NOT_RAM);
+		else
+			set_mmio(res, ab);
+		return 0;
+	}
+	if (ab->s1ptw && (slot_readonly(s) || s->d.backing != S2_BACKING_RAM)) {
+		set_inject(res, S2_INJECT_S1PTW);
+		return 0;
+	}
+	if (write && !ab->s1ptw && slot_readonly(s)) {
+		set_mmio(res, ab);
+		return 0;
+	}
+
+	switch (ab->fault) {
+	case S2_FAULT_ACCESS_FLAG:
+		ret = s2_pgtable_mkyoung(&vm->pgt, s2_ipa(ab->ipa & ~(granule_bytes(vm) - 1)));
+		if (ret == S2_ENOENT)
+			return handle_translation(vcpu, s, ab, res, excl);
+		if (ret == S2_EAGAIN) {
+			vm->stats.retries++;
+			set_resume(res, S2_RESUME_RETRY);
+			return 0;
+		}
+		vm->stats.young++;
+		set_resume(res, S2_RESUME_YOUNG);
+		return 0;
+	case S2_FAULT_PERMISSION:
+		ret = s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk);
+		if (ret || !lk.valid)
+			return handle_translation(vcpu, s, ab, res, excl);
+		return handle_perm(vm, s, ab, &lk, res);
+	default:
+		return handle_translation(vcpu, s, ab, res, excl);
+	}
+}
+
+int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_t hpfar,
+		       struct s2_abort_result *res)
+{
+	struct s2_vm *vm;
+	struct s2_abort ab;
+	int ret;
+
+	if (!vcpu || !vcpu->vm || !res)
+		return S2_EINVAL;
+	vm = vcpu->vm;
+	s2_memzero(res, sizeof(*res));
+	if (s2_abort_decode(esr, far, hpfar, true, &ab))
+		return S2_EINVAL;
+	if (ab.ec != S2_EC_DABT_LOW && ab.ec != S2_EC_IABT_LOW)
+		return S2_EINVAL;
+
+	res->ipa = s2_ipa(ab.ipa);
+	res->fault = ab.fault;
+	res->level = ab.level;
+	res->write = ab.is_data && ab.wnr;
+	res->exec = ab.is_insn;
+	res->s1ptw = ab.s1ptw;
+
+	switch (ab.fault) {
+	case S2_FAULT_TRANSLATION:
+		vm->stats.faults[0]++;
+		break;
+	case S2_FAULT_PERMISSION:
+		vm->stats.faults[1]++;
+		break;
+	case S2_FAULT_ACCESS_FLAG:
+		vm->stats.faults[2]++;
+		break;
+	default:
+		vm->stats.faults[3]++;
+		break;
+	}
+
+	if (ab.fault == S2_FAULT_ADDRESS_SIZE || ab.ipa >> vm->pgt.cfg.ipa_bits) {
+		set_inject(res, S2_INJECT_BEYOND_IPA);
+		goto done;
+	}
+	if (ab.fault != S2_FAULT_TRANSLATION && ab.fault != S2_FAULT_PERMISSION &&
+	    ab.fault != S2_FAULT_ACCESS_FLAG) {
+		set_inject(res, S2_INJECT_UNHANDLED);
+		goto done;
+	}
+
+	/* Tables for a single leaf: at most one per level below the root. Allocation may sleep,
+	 * so it happens before the lock. */
+	ret = s2_page_cache_topup(&vcpu->cache, &vm->pgt.port, granule_bytes(vm),
+				  vm->pgt.cfg.levels - 1);
+	if (ret)
+		return ret;
+
+	vm_lock(vm, S2_VM_LOCK_MMU_SHARED);
+	ret = handle_in_vm(vcpu, &ab, res, false);
+	vm_unlock(vm, S2_VM_LOCK_MMU_SHARED);
+	if (ret == S2_EBUSY) {
+		/* The mapping replaces a table by a block (or similar): structural. */
+		s2_memzero(&res->mmio, sizeof(res->mmio));
+		vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
+		ret = handle_in_vm(vcpu, &ab, res, true);
+		vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
+	}
+	if (ret)
+		return ret;
+done:
+	if (res->action == S2_ABORT_MMIO)
+		vm->stats.mmio_exits++;
+	else if (res->action == S2_ABORT_INJECT)
+		vm->stats.injects++;
+	return 0;
+}
+
+/* ---- dirty logging ----------------------------------------------------------------------------- */
+
+/* MMU exclusive held: make every valid writable page of [ipa, ipa+size) clean-writable
+ * (read-only with DBM). The range has been split to pages and write-protected. */
+static int arm_dbm(struct s2_vm *vm, uint64_t ipa, uint64_t size)
+{
+	uint64_t g = granule_bytes(vm);
+
+	for (uint64_t a = ipa; a < ipa + size; a += g) {
+		struct s2_lookup lk;
+		uint64_t prot;
+		int ret;
+
+		if (s2_pgtable_lookup(&vm->pgt, s2_ipa(a), &lk) || !lk.valid)
+			continue;
+		if (lk.prot & S2_PROT_DBM)
+			continue;
+		prot = (lk.prot & ~(uint64_t)(S2_PROT_W | S2_PROT_YOUNG_CLEAR)) | S2_PROT_DBM |
+		       S2_PROT_NOCMO;
+		ret = s2_pgtable_map(&vm->pgt, s2_ipa(a), g, lk.pa, prot, 0, NULL);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* SLOTS held. */
+static int dirty_log_enable(struct s2_vm *vm, struct s2_memslot *s, bool dbm)
+{
+	int ret = 0;
+
+	if (s->lock != S2_SLOT_UNLOCKED)
+		return S2_EBUSY;
+	if (slot_logging(s))
+		return S2_EEXIST;
+	if (s->d.flags & S2_SLOT_READONLY)
+		return S2_EINVAL;
+	if (dbm && !vm->pgt.cfg.hd)
+		return S2_ENOTSUP;
+
+	if (!s->dirty) {
+		s->dirty = bitmap_alloc(vm, slot_pages(vm, s), &s->dirty_bytes);
+		if (!s->dirty)
+			return S2_ENOMEM;
+	}
+	mmu_excl_begin(vm);
+	s->d.flags |= S2_SLOT_DIRTY_LOG; /* from now on faults in the slot map pages */
+	s->dbm = dbm;
+	for (;;) {
+		unsigned int before;
+
+		ret = s2_page_cache_topup(&vm->cache, &vm->pgt.port, granule_bytes(vm),
+					  S2_PAGE_CACHE_MAX);
+		if (ret && !vm->cache.nr)
+			break;
+		before = vm->cache.nr;
+		ret = s2_pgtable_split(&vm->pgt, s->d.ipa, s->d.size, &vm->cache);
+		if (ret != S2_ENOMEM || vm->cache.nr == before)
+			break;
+		/* A bounded chunk is done: let the abort path in before the next one. */
+		mmu_excl_end(vm);
+		mmu_excl_begin(vm);
+	}
+	if (!ret)
+		ret = s2_pgtable_wrprotect(&vm->pgt, s->d.ipa, s->d.size);
+	if (!ret && dbm)
+		ret = arm_dbm(vm, s2_ipa_val(s->d.ipa), s->d.size);
+	if (ret) {
+		s->d.flags &= ~(uint64_t)S2_SLOT_DIRTY_LOG;
+		s->dbm = false;
+	}
+	mmu_excl_end(vm);
+	if (ret)
+		bitmap_free(vm, &s->dirty, &s->dirty_bytes);
+	return ret;
+}
+
+/* SLOTS held. */
+static int dirty_log_disable(struct s2_vm *vm, struct s2_memslot *s)
+{
+	const struct s2_config *cfg = &vm->pgt.cfg;
+
+	if (!slot_logging(s))
+		return S2_EINVAL;
+	mmu_excl_begin(vm);
+	s->d.flags &= ~(uint64_t)S2_SLOT_DIRTY_LOG;
+	if (s->dbm)
+		s2_pgtable_wrprotect(&vm->pgt, s->d.ipa, s->d.size); /* drops DBM */
+	s->dbm = false;
+	/* Pages were writable before logging (or become so on the next write anyway): make the
+	 * runs uniform again and fold them back into blocks where the backing allows. */
+	if (!slot_readonly(s))
+		s2_pgtable_set_prot(&vm->pgt, s->d.ipa, s->d.size, S2_PROT_W, 0);
+	if (s->d.backing_page_size >= s2_level_size(cfg->granule, 2))
+		s2_pgtable_collapse(&vm->pgt, s->d.ipa, s->d.size, NULL);
+	mmu_excl_end(vm);
+	bitmap_free(vm, &s->dirty, &s->dirty_bytes);
+	return 0;
+}
+
+int s2_vm_dirty_log_enable(struct s2_vm *vm, uint32_t id, bool dbm)
+{
+	struct s2_memslot *s;
+	int ret;
+
+	if (!vm)
+		return S2_EINVAL;
+	vm_lock(vm, S2_VM_LOCK_SLOTS);
+	s = slot_by_id(vm, id);
+	ret = s ? dirty_log_enable(vm, s, dbm) : S2_ENOENT;
+	vm_unlock(vm, S2_VM_LOCK_SLOTS);
+	return ret;
+}
+
+int s2_vm_dirty_log_disable(struct s2_vm *vm, uint32_t id)
+{
+	struct s2_memslot *s;
+	int ret;
+
+	if (!vm)
+		return S2_EINVAL;
+	vm_lock(vm, S2_VM_LOCK_SLOTS);
+	s = slot_by_id(vm, id);
+	ret = s ? dirty_log_disable(vm, s) : S2_ENOENT;
+	vm_unlock(vm, S2_VM_LOCK_SLOTS);
+	return ret;
+}
+
+int s2_vm_dirty_log_get(struct s2_vm *vm, uint32_t id, uint64_t *bitmap, size_t words,
+			uint64_t *nr_dirty)
+{
+	struct s2_memslot *s;
+	uint64_t g, pages, count = 0;
+	size_t need;
+	int ret = 0;
+
+	if (!vm || !bitmap)
+		return S2_EINVAL;
+	vm_lock(vm, S2_VM_LOCK_SLOTS);
+	s = slot_by_id(vm, id);
+	if (!s) {
+		ret = S2_ENOENT;
+		goto out;
+	}
+	pages = slot_pages(vm, s);
+	need = (size_t)((pages + 63) / 64);
+	if (!slot_logging(s) || words < need) {
+		ret = S2_EINVAL;
+		goto out;
+	}
+	g = granule_bytes(vm);
+	mmu_excl_begin(vm);
+	/* DBM: a page the hardware made writable (S2AP[1] set, Arm ARM D8.4.6) is dirty. */
+	if (s->dbm) {
+		for (uint64_t i = 0; i < pages; i++) {
+			struct s2_lookup lk;
+
+			if (!s2_pgtable_lookup(&vm->pgt, s2_ipa(s2_ipa_val(s->d.ipa) + i * g),
+					       &lk) &&
+			    lk.valid && (lk.prot & S2_PROT_W))
+				bitmap_test_set(s->dirty, i);
+		}
+	}
+	for (size_t w = 0; w < words; w++)
+		bitmap[w] = 0;
+	/* Harvest and re-protect each run of dirty pages (wrprotect invalidates the TLB). */
+	for (uint64_t i = 0; i < pages;) {
+		uint64_t j = i;
+
+		while (j < pages && bitmap_test(s->dirty, j))
+			j++;
+		if (j == i) {
+			i++;
+			continue;
+		}
+		for (uint64_t k = i; k < j; k++)
+			bitmap[k / 64] |= UINT64_C(1) << (k % 64);
+		bitmap_clear_range(s->dirty, i, j - i);
+		count += j - i;
+		s2_pgtable_wrprotect(&vm->pgt, s2_ipa(s2_ipa_val(s->d.ipa) + i * g), (j - i) * g);
+		if (s->dbm)
+			arm_dbm(vm, s2_ipa_val(s->d.ipa) + i * g, (j - i) * g);
+		i = j;
+	}
+	mmu_excl_end(vm);
+	if (nr_dirty)
+		*nr_dirty = count;
+out:
+	vm_unlock(vm, S2_VM_LOCK_SLOTS);
+	return ret;
+}
+
+/* ---- slot flags -------------------------------------------------------------------------------- */
+
+int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags)
+{
+	struct s2_memslot *s;
+	struct s2_memslot_desc d;
+	uint64_t changed;
+	int ret;
+
+	if (!vm)
+		return S2_EINVAL;
+	vm_lock(vm, S2_VM_LOCK_SLOTS);
+	s = slot_by_id(vm, id);
+	if (!s) {
+		ret = S2_ENOENT;
+		goto out;
+	}
+	if (s->lock != S2_SLOT_UNLOCKED) {
+		ret = S2_EBUSY;
+		goto out;
+	}
+	d = s->d;
+	d.flags = flags;
+	ret = check_desc(vm, &d);
+	if (ret) {
+		ret = S2_EINVAL;
+		goto out;
+	}
+	changed = s->d.flags ^ flags;
+	if ((changed & S2_SLOT_DIRTY_LOG) && !(flags & S2_SLOT_DIRTY_LOG))
+		dirty_log_disable(vm, s);
+	if (changed & (S2_SLOT_READONLY | S2_SLOT_ALLOW_ANY_UNCACHED)) {
+		mmu_excl_begin(vm);
+		if (changed & S2_SLOT_ALLOW_ANY_UNCACHED)
+			slot_unmap(vm, s); /* the memory type changes: refault */
+		else if (flags & S2_SLOT_READONLY)
+			s2_pgtable_wrprotect(&vm->pgt, s->d.ipa, s->d.size);
+		s->d.flags =
+			(s->d.flags & S2_SLOT_DIRTY_LOG) | (flags & ~(uint64_t)S2_SLOT_DIRTY_LOG);
+		mmu_excl_end(vm);
+	}
+	if ((changed & S2_SLOT_DIRTY_LOG) && (flags & S2_SLOT_DIRTY_LOG))
+		ret = dirty_log_enable(vm, s, false);
+out:
+	vm_unlock(vm, S2_VM_LOCK_SLOTS);
+	return ret;
+}
+
+/* ---- host memory management -------------------------------------------------------------------- */
+
+/* The IPA range of @s backed by host PA [pa, pa + size), granule-aligned outward; false if
+ * none. */
+static bool host_overlap(const struct s2_vm *vm, const struct s2_memslot *s, uint64_t pa,
+			 uint64_t size, uint64_t *ipa, uint64_t *len)
+{
+	uint64_t g = granule_bytes(vm);
+	uint64_t sb = s2_pa_val(s->d.pa), se = sb + s->d.size;
+	uint64_t lo = S2_MAX(sb, S2_ALIGN_DOWN(pa, g));
+	uint64_t hi = S2_MIN(se, S2_ALIGN_UP(pa + size, g));
+
+	if (lo >= hi)
+		return false;
+	*ipa = s2_ipa_val(s->d.ipa) + (lo - sb);
+	*len = hi - lo;
+	return true;
+}
+
+int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear, uint64_t *young)
+{
+	uint64_t total = 0;
+
+	if (!vm || !young || !size)
+		return S2_EINVAL;
+	vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
+	for (unsigned int i = 0; i < vm->nr_slots; i++) {
+		struct s2_memslot *s = &vm->slots[i];
+		uint64_t ipa, len, y = 0;
+
+		if (!host_overlap(vm, s, s2_pa_val(pa), size, &ipa, &len))
+			continue;
+		if (s->lock != S2_SLOT_UNLOCKED) {
+			/* Pinned: always in use, AF left alone. */
+			total += len >> vm->pgt.cfg.page_shift;
+			continue;
+		}
+		if (!s2_pgtable_test_clear_young(&vm->pgt, s2_ipa(ipa), len, clear, &y))
+			total += y;
+	}
+	vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
+	*young = total;
+	return 0;
+}
+
+int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uint64_t *unmapped)
+{
+	uint64_t total = 0;
+	bool busy = false;
+	int ret = 0;
+
+	if (!vm || !size)
+		return S2_EINVAL;
+	mmu_excl_begin(vm);
+	for (unsigned int i = 0; i < vm->nr_slots && !ret; i++) {
+		struct s2_memslot *s = &vm->slots[i];
+		uint64_t ipa, len;
+
+		if (!host_overlap(vm, s, s2_pa_val(pa), size, &ipa, &len))
+			continue;
+		if (s->lock != S2_SLOT_UNLOCKED) {
+			busy = true;
+			continue;
+		}
+		ret = s2_pgtable_unmap(&vm->pgt, s2_ipa(ipa), len, NULL);
+		if (ret)
+			break;
+		total += len;
+		/* The host may back these pages with new memory: sanitise its tags again. */
+		if (s->tagged) {
+			uint64_t first = (ipa - s2_ipa_val(s->d.ipa)) >> vm->pgt.cfg.page_shift;
+
+			bitmap_clear_range(s->tagged, 2 * first,
+					   2 * (len >> vm->pgt.cfg.page_shift));
+		}
+	}
+	mmu_excl_end(vm);
+	if (unmapped)
+		*unmapped = total;
+	if (ret)
+		return ret;
+	return busy ? S2_EBUSY : 0;
+}
+
+/* ---- locked memslots --------------------------------------------------------------------------- */
+
+/* MMU exclusive held: map all of @s with @prot in chunks no larger than a backing page, so no
+ * block covers more than one backing page. */
+static int map_whole_slot(struct s2_vm *vm, struct s2_memslot *s, uint64_t prot)
+{
+	const struct s2_config *cfg = &vm->pgt.cfg;
+	uint64_t bps = s->d.backing_page_size;
+	uint64_t ipa = s2_ipa_val(s->d.ipa), pa = s2_pa_val(s->d.pa), end = pa + s->d.size;
+
+	if (bps < s2_level_size(cfg->granule, 2))
+		return s2_pgtable_map(&vm->pgt, s->d.ipa, s->d.size, s->d.pa, prot,
+				      S2_MAP_FORCE_PAGES, NULL);
+	while (pa < end) {
+		uint64_t len = S2_MIN(S2_ALIGN_DOWN(pa, bps) + bps, end) - pa;
+		int ret = s2_pgtable_map(&vm->pgt, s2_ipa(ipa), len, s2_pa(pa), prot, 0, NULL);
+
+		if (ret)
+			return ret;
+		ipa += len;
+		pa += len;
+	}
+	return 0;
+}
+
+int s2_vm_slot_lock(struct s2_vm *vm, uint32_t id, bool writable)
+{
+	struct s2_memslot *s;
+	struct s2_memtype_req req;
+	struct s2_memtype_attrs a;
+	uint64_t prot;
+	int ret;
+
+	if (!vm)
+		return S2_EINVAL;
+	vm_lock(vm, S2_VM_LOCK_SLOTS);
+	s = slot_by_id(vm, id);
+	if (!s) {
+		ret = S2_ENOENT;
+		goto out;
+	}
+	if (s->lock != S2_SLOT_UNLOCKED || slot_logging(s)) {
+		ret = S2_EBUSY;
+		goto out;
+	}
+	if (s->d.size > vm->locked_limit || vm->locked_bytes > vm->locked_limit - s->d.size) {
+		ret = S2_ELIMIT;
+		goto out;
+	}
+	req = slot_mt_req(vm, &s->d, false);
+	ret = s2_memtype_decide(&req, &a);
+	if (ret)
+		goto out;
+	if ((a.cmo & S2_MT_CMO_TAGS) && s->tagged)
+		sanitise_tags(vm, s, s2_ipa_val(s->d.ipa), s->d.size);
+
+	/* Mapped now, cleaned later: the host keeps writing until the first vCPU entry. */
+	prot = a.prot | S2_PROT_R | S2_PROT_NOCMO;
+	if (writable && !(s->d.flags & S2_SLOT_READONLY))
+		prot |= S2_PROT_W;
+	mmu_excl_begin(vm);
+	ret = map_whole_slot(vm, s, prot);
+	if (ret)
+		slot_unmap(vm, s);
+	mmu_excl_end(vm);
+	if (ret)
+		goto out;
+
+	s->lock = writable ? S2_SLOT_LOCKED_RW : S2_SLOT_LOCKED_RO;
+	vm->locked_bytes += s->d.size;
+	s->cmo_pending = true;
+	s2_atomic_store32(&vm->pending, s2_atomic_load32(&vm->pending) | S2_VM_PENDING_CMO);
+out:
+	vm_unlock(vm, S2_VM_LOCK_SLOTS);
+	return ret;
+}
+
+int s2_vm_slot_unlock(struct s2_vm *vm, uint32_t id)
+{
+	struct s2_memslot *s;
+	int ret = 0;
+
+	if (!vm)
+		return S2_EINVAL;
+	vm_lock(vm, S2_VM_LOCK_SLOTS);
+	s = slot_by_id(vm, id);
+	if (!s) {
+		ret = S2_ENOENT;
+		goto out;
+	}
+	if (s->lock == S2_SLOT_UNLOCKED) {
+		ret = S2_EINVAL;
+		goto out;
+	}
+	mmu_excl_begin(vm);
+	slot_unmap(vm, s);
+	mmu_excl_end(vm);
+	vm->locked_bytes -= s->d.size;
+	s->lock = S2_SLOT_UNLOCKED;
+	s->cmo_pending = false;
+out:
+	vm_unlock(vm, S2_VM_LOCK_SLOTS);
+	return ret;
+}
+
+/* ---- names --------------------------------------------------------------------------------------- */
+
+const char *s2_abort_action_name(enum s2_abort_action a)
+{
+	switch (a) {
+	case S2_ABORT_RESUME:
+		return "resume";
+	case S2_ABORT_MMIO:
+		return "mmio";
+	case S2_ABORT_INJECT:
+		return "inject";
+	}
+	return "?";
+}
+
+const char *s2_resume_reason_name(enum s2_resume_reason r)
+{
+	switch (r) {
+	case S2_RESUME_MAPPED:
+		return "mapped";
+	case S2_RESUME_RELAXED:
+		return "relaxed";
+	case S2_RESUME_YOUNG:
+		return "young";
+	case S2_RESUME_RETRY:
+		return "retry";
+	}
+	return "?";
+}
+
+const char *s2_inject_reason_name(enum s2_inject_reason r)
+{
+	switch (r) {
+	case S2_INJECT_NONE:
+		return "none";
+	case S2_INJECT_BEYOND_IPA:
+		return "beyond-ipa";
+	case S2_INJECT_EXEC_REFUSED:
+		return "exec-refused";
+	case S2_INJECT_EXEC_NOT_RAM:
+		return "exec-not-ram";
+	case S2_INJECT_S1PTW:
+		return "s1ptw";
+	case S2_INJECT_PERMISSION:
+		return "permission";
+	case S2_INJECT_MEMTYPE:
+		return "memtype";
+	case S2_INJECT_UNHANDLED:
+		return "unhandled";
+	}
+	return "?";
+}

@@ -1,0 +1,1062 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_vm.c - the VM layer over the hosted port: vCPU entry values, memslot validation, every
+ * guest-abort kind (ESR/HPFAR built with the Arm ARM bit layout), memory types of the mappings,
+ * dirty logging (fault-based and DBM), aging and host invalidation, locked memslots with their
+ * deferred maintenance, VMID rollover, and no leaked pages. Bodies run over every granule and
+ * FWB on and off.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "host_port.h"
+#include "s2mmu/vm.h"
+
+/* ---- ESR_EL2 / HPFAR_EL2 as the hardware builds them (Arm ARM D19.2.48) ---------------------- */
+
+#define ESR_EC(x) ((uint64_t)(x) << 26)
+#define ESR_IL (UINT64_C(1) << 25)
+#define ESR_ISV (UINT64_C(1) << 24)
+#define ESR_SAS(x) ((uint64_t)(x) << 22)
+#define ESR_SSE (UINT64_C(1) << 21)
+#define ESR_SRT(x) ((uint64_t)(x) << 16)
+#define ESR_SF (UINT64_C(1) << 15)
+#define ESR_AR (UINT64_C(1) << 14)
+#define ESR_CM (UINT64_C(1) << 8)
+#define ESR_S1PTW (UINT64_C(1) << 7)
+#define ESR_WNR (UINT64_C(1) << 6)
+
+#define FSC_ADDR_SIZE(l) (0x00 | (l))
+#define FSC_TRANS(l) (0x04 | (l))
+#define FSC_AF(l) (0x08 | (l))
+#define FSC_PERM(l) (0x0c | (l))
+#define FSC_EXT 0x10
+
+static uint64_t esr_dabt(unsigned int fsc, bool write)
+{
+	return ESR_EC(0x24) | ESR_IL | (write ? ESR_WNR : 0) | fsc;
+}
+
+static uint64_t esr_iabt(unsigned int fsc)
+{
+	return ESR_EC(0x20) | ESR_IL | fsc;
+}
+
+static uint64_t hpfar_of(uint64_t ipa)
+{
+	return (ipa >> 8) & ~UINT64_C(0xf) & ((UINT64_C(1) << 44) - 1); /* FIPA in [43:4] */
+}
+
+static uint64_t far_of(uint64_t ipa)
+{
+	return UINT64_C(0x0000ffff12345000) | (ipa & 0xfff); /* a guest VA: only [11:0] count */
+}
+
+/* ---- fixture -------------------------------------------------------------------------------- */
+
+#define NSLOTS 8
+#define ARENA_PA UINT64_C(0x40000000)
+#define FAKE_PA UINT64_C(0x1000000000) /* backing PAs: not table memory */
+
+struct fx {
+	struct s2_host_port *hp;
+	struct s2_caps caps;
+	struct s2_vmid_alloc vmids;
+	struct s2_vm vm;
+	struct s2_memslot slots[NSLOTS];
+	struct s2_vcpu vcpu;
+	uint64_t g; /* granule bytes */
+	uint64_t sanitised[64][2];
+	unsigned int nr_sanitised;
+	unsigned int loads;
+};
+
+static void hook_sanitise(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	struct fx *f = ctx;
+
+	assert_true(f->nr_sanitised < 64);
+	f->sanitised[f->nr_sanitised][0] = s2_pa_val(pa);
+	f->sanitised[f->nr_sanitised][1] = size;
+	f->nr_sanitised++;
+}
+
+static void hook_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
+{
+	struct fx *f = ctx;
+
+	assert_int_equal(vtcr, f->vm.pgt.cfg.vtcr);
+	assert_int_equal(vttbr, s2_vm_vttbr(&f->vm));
+	f->loads++;
+}
+
+static struct fx *fx_new_port(void)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct s2_host_port_opts o = { .pa_base = ARENA_PA,
+				       .arena_bytes = 64 << 20,
+				       .log_capacity = 4096 };
+
+	assert_non_null(f);
+	assert_int_equal(s2_host_port_create(&o, &f->hp), 0);
+	assert_int_equal(s2_caps_max(48, &f->caps), 0);
+	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 16), 0);
+	return f;
+}
+
+static int fx_vm(struct fx *f, enum s2_granule g, unsigned int ipa_bits, uint64_t cfg_flags)
+{
+	struct s2_vm_params p = {
+		.caps = &f->caps,
+		.req = { .ipa_bits = ipa_bits, .granule = g, .flags = cfg_flags },
+		.port = s2_host_port_port(f->hp),
+		.hooks = { .sanitise_tags = hook_sanitise, .load_stage2 = hook_load, .ctx = f },
+		.vmids = &f->vmids,
+		.slots = f->slots,
+		.max_slots = NSLOTS,
+		.locked_limit = 64 << 20,
+	};
+	int ret = s2_vm_create(&f->vm, &p);
+
+	if (ret)
+		return ret;
+	f->g = s2_granule_size(g);
+	assert_int_equal(s2_vcpu_init(&f->vcpu, &f->vm, 0), 0);
+	return 0;
+}
+
+static struct fx *fx_new(enum s2_granule g, unsigned int ipa_bits, uint64_t cfg_flags)
+{
+	struct fx *f = fx_new_port();
+
+	assert_int_equal(fx_vm(f, g, ipa_bits, cfg_flags), 0);
+	return f;
+}
+
+static void fx_free(struct fx *f)
+{
+	s2_vcpu_destroy(&f->vcpu);
+	s2_vm_destroy(&f->vm);
+	/* Every table page and bitmap went back to the port. */
+	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, 0);
+	s2_host_port_destroy(f->hp);
+	free(f);
+}
+
+static uint64_t l2_size(enum s2_granule g)
+{
+	return s2_level_size(g, 2); /* 2M, 32M, 512M */
+}
+
+static struct s2_memslot_desc ram_slot(uint32_t id, uint64_t ipa, uint64_t size, uint64_t pa,
+				       uint64_t bps)
+{
+	return (struct s2_memslot_desc){ .id = id,
+					 .ipa = s2_ipa(ipa),
+					 .size = size,
+					 .backing = S2_BACKING_RAM,
+					 .pa = s2_pa(pa),
+					 .host_type = S2_HOST_NORMAL,
+					 .backing_page_size = bps };
+}
+
+static void abort_at(struct fx *f, uint64_t esr, uint64_t ipa, struct s2_abort_result *r)
+{
+	assert_int_equal(s2_vm_handle_abort(&f->vcpu, esr, far_of(ipa), hpfar_of(ipa), r), 0);
+	assert_int_equal(s2_ipa_val(r->ipa), ipa);
+}
+
+static struct s2_lookup look(struct fx *f, uint64_t ipa)
+{
+	struct s2_lookup lk;
+
+	assert_int_equal(s2_pgtable_lookup(&f->vm.pgt, s2_ipa(ipa), &lk), 0);
+	return lk;
+}
+
+static unsigned int count_ev(struct fx *f, enum s2_host_event_kind k, uint64_t addr, uint64_t size)
+{
+	unsigned int n, c = 0;
+	bool over;
+	const struct s2_host_event *ev = s2_host_port_log(f->hp, &n, &over);
+
+	assert_false(over);
+	for (unsigned int i = 0; i < n; i++)
+		if (ev[i].kind == k &&
+		    (addr == UINT64_MAX || (ev[i].addr == addr && ev[i].size == size)))
+			c++;
+	return c;
+}
+
+static uint8_t memattr_of(const struct s2_lookup *lk)
+{
+	return (uint8_t)S2_FIELD_GET(S2_PTE_MEMATTR, lk->pte);
+}
+
+static const enum s2_granule granules[] = { S2_GRANULE_4K, S2_GRANULE_16K, S2_GRANULE_64K };
+
+#define FOR_MATRIX(g, fwb)                         \
+	for (unsigned int gi_ = 0; gi_ < 3; gi_++) \
+		for (int fwb = 0, g = granules[gi_]; fwb < 2; fwb++)
+
+/* ---- vCPU entry ------------------------------------------------------------------------------ */
+
+static void test_entry_per_vm_config(void **state)
+{
+	/* Golden VTCR_EL2 for 40-bit IPA, PARange 48 (PS=5), 16-bit VMIDs (VS), WBWA inner
+	 * shareable tables (IRGN0=ORGN0=1, SH0=3), RES1 bit 31: 4K starts at L1 with two
+	 * concatenated tables (SL0=01, TG0=00); 16K at L2 with 16 tables (SL0=01, TG0=10);
+	 * 64K at L2 with one table (a 64K L2 table resolves 42 bits: SL0=01, TG0=01). T0SZ = 24. */
+	static const uint64_t common = 24 | (1u << 8) | (1u << 10) | (3u << 12) | (5u << 16) |
+				       (1u << 19) | (UINT64_C(1) << 31);
+	static const uint64_t sl_tg[3] = { (1u << 6) | (0u << 14), (1u << 6) | (2u << 14),
+					   (1u << 6) | (1u << 14) };
+	(void)state;
+
+	FOR_MATRIX(g, fwb)
+	{
+		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		struct s2_vcpu_entry e;
+
+		assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e), 0);
+		assert_int_equal(e.vtcr, common | sl_tg[gi_]);
+		assert_true(e.vmid_changed);
+		/* VTTBR = root PA | VMID << 48 (16-bit VMID). */
+		assert_int_equal(e.vttbr & ((UINT64_C(1) << 48) - 1), s2_pa_val(f->vm.pgt.root_pa));
+		assert_int_not_equal(e.vttbr >> 48, 0);
+		assert_true(e.hcr_set & S2_BIT(0)); /* HCR_EL2.VM */
+		if (fwb) {
+			assert_true(e.hcr_set & S2_BIT(46)); /* HCR_EL2.FWB */
+			assert_false(e.hcr_clear & S2_BIT(46));
+		} else {
+			assert_false(e.hcr_set & S2_BIT(46));
+			assert_true(e.hcr_clear & S2_BIT(46));
+		}
+		/* Second entry: same values, no new VMID. */
+		struct s2_vcpu_entry e2;
+		assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e2), 0);
+		assert_false(e2.vmid_changed);
+		assert_int_equal(e2.vttbr, e.vttbr);
+		fx_free(f);
+	}
+}
+
+/* Two VMs with different IPA sizes side by side: their own VTCR, distinct VMIDs. */
+static void test_entry_two_vms(void **state)
+{
+	struct fx *f = fx_new(S2_GRANULE_4K, 40, 0);
+	struct s2_memslot slots2[2];
+	struct s2_vm vm2;
+	struct s2_vcpu v2;
+	struct s2_vm_params p = { .caps = &f->caps,
+				  .req = { .ipa_bits = 36, .granule = S2_GRANULE_4K },
+				  .port = s2_host_port_port(f->hp),
+				  .vmids = &f->vmids,
+				  .slots = slots2,
+				  .max_slots = 2 };
+	struct s2_vcpu_entry e1, e2;
+	(void)state;
+
+	assert_int_equal(s2_vm_create(&vm2, &p), 0);
+	assert_int_equal(s2_vcpu_init(&v2, &vm2, 0), 0);
+	assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e1), 0);
+	assert_int_equal(s2_vm_vcpu_enter(&v2, &e2), 0);
+	assert_int_equal(e1.vtcr & 0x3f, 24);
+	assert_int_equal(e2.vtcr & 0x3f, 28); /* T0SZ = 64 - 36 */
+	assert_int_not_equal(e1.vttbr >> 48, e2.vttbr >> 48);
+	s2_vcpu_destroy(&v2);
+	s2_vm_destroy(&vm2);
+	fx_free(f);
+}
+
+static void test_create_errors(void **state)
+{
+	struct fx *f = fx_new_port();
+	struct s2_vmid_alloc a8;
+	(void)state;
+
+	assert_int_equal(fx_vm(f, S2_GRANULE_4K, 52, 0), S2_EIPA_TOO_BIG);
+	assert_int_equal(fx_vm(f, S2_GRANULE_4K, 31, 0), S2_EIPA_TOO_SMALL);
+	f->caps.gran[S2_GRANULE_16K] = S2_GRAN_NONE;
+	assert_int_equal(fx_vm(f, S2_GRANULE_16K, 40, 0), S2_EGRANULE);
+	assert_int_equal(s2_vmid_alloc_init(&a8, 12), S2_EVMID);
+	assert_int_equal(fx_vm(f, S2_GRANULE_4K, 40, 0), 0);
+	fx_free(f);
+}
+
+/* ---- memslots ------------------------------------------------------------------------------ */
+
+static void test_slot_validation(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		struct fx *f = fx_new(granules[gi], 40, 0);
+		uint64_t g = f->g;
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 16 * g, FAKE_PA, 0);
+		struct s2_memslot_desc e;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		e = ram_slot(2, 0x40000000 + 15 * g, 4 * g, FAKE_PA + 0x100000, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EEXIST); /* overlap */
+		e = ram_slot(1, 0x80000000, g, FAKE_PA, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EEXIST); /* id taken */
+		e = ram_slot(2, 0x80000000 + 0x800, g, FAKE_PA, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EALIGN);
+		e = ram_slot(2, 0x80000000, g + 0x800, FAKE_PA, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EALIGN);
+		e = ram_slot(2, 0x80000000, g, FAKE_PA + 0x800, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EALIGN);
+		e = ram_slot(2, 0x80000000, 0, FAKE_PA, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
+		e = ram_slot(2, (UINT64_C(1) << 40) - g, 2 * g, FAKE_PA, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
+		e = ram_slot(2, UINT64_C(1) << 40, g, FAKE_PA, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
+		e = ram_slot(2, 0x80000000, g, UINT64_C(1) << 48, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
+		e = ram_slot(2, 0x80000000, g, FAKE_PA, 0);
+		e.flags = S2_BIT(7);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
+		e.flags = S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
+		e = ram_slot(2, 0x80000000, g, FAKE_PA, 3 * g); /* not a power of two */
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
+		e = ram_slot(2, 0x80000000, g, FAKE_PA, 0);
+		e.host_type = S2_HOST_DEVICE_nGnRE;
+		e.flags = S2_SLOT_ALLOW_ANY_UNCACHED; /* Device and NC at once */
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
+		/* nothing changed */
+		assert_int_equal(f->vm.nr_slots, 1);
+		/* fill the array */
+		for (uint32_t i = 2; i <= NSLOTS; i++) {
+			e = ram_slot(i, 0x80000000 + i * 0x1000000, g, FAKE_PA, 0);
+			assert_int_equal(s2_vm_slot_add(&f->vm, &e), 0);
+		}
+		e = ram_slot(99, 0x100000000, g, FAKE_PA, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ELIMIT);
+		/* sorted, findable */
+		assert_ptr_equal(s2_vm_slot_at(&f->vm, s2_ipa(0x80000000 + 5 * 0x1000000)),
+				 s2_vm_slot_find(&f->vm, 5));
+		assert_null(s2_vm_slot_at(&f->vm, s2_ipa(0x30000000)));
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 42), S2_ENOENT);
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 5), 0);
+		assert_null(s2_vm_slot_find(&f->vm, 5));
+		fx_free(f);
+	}
+}
+
+/* ---- aborts ---------------------------------------------------------------------------------- */
+
+/* A read translation fault on RAM maps the largest block the backing allows, R+W, not X,
+ * Normal WB; without FWB the block is cleaned to PoC first. */
+static void test_abort_translation_block(void **state)
+{
+	(void)state;
+	FOR_MATRIX(g, fwb)
+	{
+		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		uint64_t blk = l2_size(g);
+		uint64_t ipa0 = 2 * blk, pa0 = FAKE_PA + 4 * blk;
+		struct s2_memslot_desc d = ram_slot(1, ipa0, 2 * blk, pa0, blk);
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		s2_host_port_clear_log(f->hp);
+		abort_at(f, esr_dabt(FSC_TRANS(1), false), ipa0 + blk + 0x1234 * 4, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(r.map_size, blk);
+		lk = look(f, ipa0 + blk + 8 * f->g);
+		assert_true(lk.valid);
+		assert_int_equal(lk.size, blk);
+		assert_int_equal(s2_pa_val(lk.pa), pa0 + blk + 8 * f->g);
+		assert_true(lk.prot & S2_PROT_R);
+		assert_true(lk.prot & S2_PROT_W);
+		assert_false(lk.prot & S2_PROT_X);
+		assert_int_equal(memattr_of(&lk), fwb ? 0x6 : 0xf);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, pa0 + blk, blk), fwb ? 0 : 1);
+		assert_int_equal(count_ev(f, S2_HOST_EV_IC_INVAL, UINT64_MAX, 0), 0);
+		fx_free(f);
+	}
+}
+
+/* Blocks only where the backing page size and alignment allow. */
+static void test_abort_block_limits(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		enum s2_granule g = granules[gi];
+		struct fx *f = fx_new(g, 40, S2_CFG_FWB);
+		uint64_t blk = l2_size(g);
+		struct s2_abort_result r;
+		/* slot 1: backed by granule pages */
+		struct s2_memslot_desc d1 = ram_slot(1, 0, 2 * blk, FAKE_PA, 0);
+		/* slot 2: huge backing, but PA misaligned by one granule w.r.t. IPA */
+		struct s2_memslot_desc d2 =
+			ram_slot(2, 4 * blk, 2 * blk, FAKE_PA + 8 * blk + f->g, blk);
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d1), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d2), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(2), true), blk, &r);
+		assert_int_equal(r.map_size, f->g);
+		abort_at(f, esr_dabt(FSC_TRANS(2), true), 5 * blk, &r);
+		assert_int_equal(r.map_size, f->g);
+		assert_int_equal(look(f, 5 * blk).size, f->g);
+		fx_free(f);
+	}
+}
+
+static void test_abort_exec(void **state)
+{
+	(void)state;
+	FOR_MATRIX(g, fwb)
+	{
+		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		uint64_t gb = f->g;
+		struct s2_memslot_desc ram = ram_slot(1, 0x40000000, 64 * gb, FAKE_PA, 0);
+		struct s2_memslot_desc dev =
+			ram_slot(2, 0x08000000, 16 * gb, FAKE_PA + 0x10000000, 0);
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+
+		dev.backing = S2_BACKING_MMIO;
+		dev.host_type = S2_HOST_DEVICE_nGnRE;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &dev), 0);
+
+		/* exec translation fault on RAM: mapped executable, I-cache invalidated. */
+		s2_host_port_clear_log(f->hp);
+		abort_at(f, esr_iabt(FSC_TRANS(3)), 0x40000000 + 3 * gb, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		lk = look(f, 0x40000000 + 3 * gb);
+		assert_true(lk.prot & S2_PROT_X);
+		assert_int_equal(count_ev(f, S2_HOST_EV_IC_INVAL, UINT64_MAX, 0), 1);
+
+		/* data first (no X), then exec: a permission fault granting X with IC maint. */
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000 + 5 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_false(look(f, 0x40000000 + 5 * gb).prot & S2_PROT_X);
+		s2_host_port_clear_log(f->hp);
+		abort_at(f, esr_iabt(FSC_PERM(3)), 0x40000000 + 5 * gb + 0x40, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_RELAXED);
+		assert_true(look(f, 0x40000000 + 5 * gb).prot & S2_PROT_X);
+		assert_int_equal(count_ev(f, S2_HOST_EV_IC_INVAL, FAKE_PA + 5 * gb, gb), 1);
+
+		/* exec on Device MMIO: refused, injected, nothing mapped. */
+		abort_at(f, esr_iabt(FSC_TRANS(3)), 0x08000000, &r);
+		assert_int_equal(r.action, S2_ABORT_INJECT);
+		assert_int_equal(r.inject, S2_INJECT_EXEC_REFUSED);
+		assert_false(look(f, 0x08000000).valid);
+		/* data access on it maps Device-nGnRE; an exec permission fault then injects. */
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x08000000, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		lk = look(f, 0x08000000);
+		assert_int_equal(memattr_of(&lk), 0x1);
+		abort_at(f, esr_iabt(FSC_PERM(3)), 0x08000000, &r);
+		assert_int_equal(r.action, S2_ABORT_INJECT);
+		assert_int_equal(r.inject, S2_INJECT_EXEC_REFUSED);
+		assert_false(look(f, 0x08000000).prot & S2_PROT_X);
+
+		/* exec outside every slot */
+		abort_at(f, esr_iabt(FSC_TRANS(3)), 0x70000000, &r);
+		assert_int_equal(r.action, S2_ABORT_INJECT);
+		assert_int_equal(r.inject, S2_INJECT_EXEC_NOT_RAM);
+		fx_free(f);
+	}
+}
+
+/* Normal-NC RAM maps NC and refuses exec. */
+static void test_abort_nc_ram(void **state)
+{
+	(void)state;
+	FOR_MATRIX(g, fwb)
+	{
+		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 4 * f->g, FAKE_PA, 0);
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+
+		d.host_type = S2_HOST_NORMAL_NC;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		s2_host_port_clear_log(f->hp);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		lk = look(f, 0x40000000);
+		assert_int_equal(memattr_of(&lk), 0x5);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0), 0);
+		abort_at(f, esr_iabt(FSC_TRANS(3)), 0x40000000 + f->g, &r);
+		assert_int_equal(r.inject, S2_INJECT_EXEC_REFUSED);
+		fx_free(f);
+	}
+}
+
+/* MMIO slot: allow-any-uncached gives Normal-NC; without it Device-nGnRE even for a Normal
+ * host mapping. */
+static void test_abort_mmio_types(void **state)
+{
+	(void)state;
+	FOR_MATRIX(g, fwb)
+	{
+		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		struct s2_memslot_desc a = ram_slot(1, 0x10000000, 4 * f->g, FAKE_PA, 0);
+		struct s2_memslot_desc b = ram_slot(2, 0x20000000, 4 * f->g, FAKE_PA + 0x100000, 0);
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+
+		a.backing = b.backing = S2_BACKING_MMIO;
+		a.host_type = S2_HOST_DEVICE_nGnRnE;
+		a.flags = S2_SLOT_ALLOW_ANY_UNCACHED;
+		b.host_type = S2_HOST_NORMAL;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &a), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &b), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x10000000, &r);
+		lk = look(f, 0x10000000);
+		assert_int_equal(memattr_of(&lk), 0x5);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x20000000, &r);
+		lk = look(f, 0x20000000);
+		assert_int_equal(memattr_of(&lk), 0x1);
+		/* dropping the flag remaps as Device on the next fault */
+		assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, 0), 0);
+		assert_false(look(f, 0x10000000).valid);
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x10000000, &r);
+		lk = look(f, 0x10000000);
+		assert_int_equal(memattr_of(&lk), 0x0);
+		fx_free(f);
+	}
+}
+
+static void test_abort_mmio_exit(void **state)
+{
+	struct fx *f = fx_new(S2_GRANULE_4K, 40, 0);
+	struct s2_memslot_desc ro = ram_slot(1, 0x40000000, 0x10000, FAKE_PA, 0);
+	struct s2_abort_result r;
+	(void)state;
+
+	ro.flags = S2_SLOT_READONLY;
+	assert_int_equal(s2_vm_slot_add(&f->vm, &ro), 0);
+
+	/* STRH w3 (ISV, SAS=1 halfword, SRT=3, 32-bit) to an IPA in no slot. */
+	abort_at(f, esr_dabt(FSC_TRANS(2), true) | ESR_ISV | ESR_SAS(1) | ESR_SRT(3),
+		 0x09000000 + 0x18, &r);
+	assert_int_equal(r.action, S2_ABORT_MMIO);
+	assert_int_equal(s2_ipa_val(r.mmio.ipa), 0x09000018);
+	assert_true(r.mmio.syndrome);
+	assert_true(r.mmio.write);
+	assert_int_equal(r.mmio.size, 2);
+	assert_int_equal(r.mmio.reg, 3);
+	assert_false(r.mmio.sign_extend);
+	assert_false(r.mmio.reg64);
+	/* LDRSB x7 (SAS=0, SSE, SRT=7, SF) */
+	abort_at(f,
+		 esr_dabt(FSC_TRANS(2), false) | ESR_ISV | ESR_SAS(0) | ESR_SSE | ESR_SRT(7) |
+			 ESR_SF,
+		 0x09000001, &r);
+	assert_int_equal(r.action, S2_ABORT_MMIO);
+	assert_false(r.mmio.write);
+	assert_int_equal(r.mmio.size, 1);
+	assert_int_equal(r.mmio.reg, 7);
+	assert_true(r.mmio.sign_extend);
+	assert_true(r.mmio.reg64);
+	/* LDAR x1, 8 bytes */
+	abort_at(f,
+		 esr_dabt(FSC_TRANS(2), false) | ESR_ISV | ESR_SAS(3) | ESR_SRT(1) | ESR_SF |
+			 ESR_AR,
+		 0x09000008, &r);
+	assert_int_equal(r.mmio.size, 8);
+	assert_true(r.mmio.acqrel);
+	/* no syndrome (e.g. LDP): the VMM must decode */
+	abort_at(f, esr_dabt(FSC_TRANS(2), false), 0x09000000, &r);
+	assert_int_equal(r.action, S2_ABORT_MMIO);
+	assert_false(r.mmio.syndrome);
+
+	/* read-only slot: reads map read-only, writes exit */
+	abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000, &r);
+	assert_int_equal(r.resume, S2_RESUME_MAPPED);
+	assert_false(look(f, 0x40000000).prot & S2_PROT_W);
+	abort_at(f, esr_dabt(FSC_PERM(3), true) | ESR_ISV | ESR_SAS(2), 0x40000000, &r);
+	assert_int_equal(r.action, S2_ABORT_MMIO);
+	assert_true(r.mmio.write);
+	assert_int_equal(r.mmio.size, 4);
+	abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40001000, &r);
+	assert_int_equal(r.action, S2_ABORT_MMIO);
+	assert_false(look(f, 0x40001000).valid);
+	assert_int_equal(f->vm.stats.mmio_exits, 6);
+	fx_free(f);
+}
+
+static void test_abort_inject(void **state)
+{
+	struct fx *f = fx_new(S2_GRANULE_4K, 36, 0);
+	struct s2_memslot_desc ram = ram_slot(1, 0x40000000, 0x100000, FAKE_PA, 0);
+	struct s2_memslot_desc ro = ram_slot(2, 0x50000000, 0x10000, FAKE_PA + 0x1000000, 0);
+	struct s2_memslot_desc io = ram_slot(3, 0x60000000, 0x10000, FAKE_PA + 0x2000000, 0);
+	struct s2_abort_result r;
+	(void)state;
+
+	ro.flags = S2_SLOT_READONLY;
+	io.backing = S2_BACKING_MMIO;
+	io.host_type = S2_HOST_DEVICE_nGnRE;
+	assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
+	assert_int_equal(s2_vm_slot_add(&f->vm, &ro), 0);
+	assert_int_equal(s2_vm_slot_add(&f->vm, &io), 0);
+
+	/* beyond the 36-bit IPA space */
+	abort_at(f, esr_dabt(FSC_TRANS(1), false), UINT64_C(1) << 36, &r);
+	assert_int_equal(r.action, S2_ABORT_INJECT);
+	assert_int_equal(r.inject, S2_INJECT_BEYOND_IPA);
+	abort_at(f, esr_dabt(FSC_ADDR_SIZE(0), false), 0x40000000, &r);
+	assert_int_equal(r.inject, S2_INJECT_BEYOND_IPA);
+	/* stage-1 walk on a read-only slot, on MMIO, outside RAM; on RAM it is mapped */
+	abort_at(f, esr_dabt(FSC_TRANS(3), false) | ESR_S1PTW, 0x50000000, &r);
+	assert_int_equal(r.inject, S2_INJECT_S1PTW);
+	abort_at(f, esr_dabt(FSC_TRANS(3), true) | ESR_S1PTW, 0x60000000, &r);
+	assert_int_equal(r.inject, S2_INJECT_S1PTW);
+	abort_at(f, esr_iabt(FSC_TRANS(3)) | ESR_S1PTW, 0x70000000, &r);
+	assert_int_equal(r.inject, S2_INJECT_S1PTW);
+	abort_at(f, esr_dabt(FSC_TRANS(3), false) | ESR_S1PTW, 0x40002000, &r);
+	assert_int_equal(r.action, S2_ABORT_RESUME);
+	/* synchronous external abort: not resolvable at stage 2 */
+	abort_at(f, esr_dabt(FSC_EXT, false), 0x40000000, &r);
+	assert_int_equal(r.inject, S2_INJECT_UNHANDLED);
+	/* not an abort */
+	assert_int_equal(s2_vm_handle_abort(&f->vcpu, ESR_EC(0x16), 0, 0, &r), S2_EINVAL);
+	assert_int_equal(f->vm.stats.injects, 6);
+	fx_free(f);
+}
+
+struct ptep_arg {
+	s2_pte_t *ptep;
+};
+
+static int find_ptep(void *arg, const struct s2_walk_visit *v)
+{
+	struct ptep_arg *a = arg;
+
+	if (!a->ptep && (v->pte & S2_PTE_VALID))
+		a->ptep = v->ptep;
+	return 0;
+}
+
+static s2_pte_t *leaf_ptep(struct fx *f, uint64_t ipa)
+{
+	struct ptep_arg a = { 0 };
+
+	assert_int_equal(
+		s2_pgtable_walk(&f->vm.pgt, s2_ipa(ipa), f->g, S2_WALK_LEAF, find_ptep, &a), 0);
+	assert_non_null(a.ptep);
+	return a.ptep;
+}
+
+/* Access-flag faults set AF; read permission faults on a readable page are spurious. */
+static void test_abort_af_and_retry(void **state)
+{
+	(void)state;
+	FOR_MATRIX(g, fwb)
+	{
+		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 8 * f->g, FAKE_PA, 0);
+		struct s2_abort_result r;
+		uint64_t young;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000, &r);
+		assert_int_equal(
+			s2_vm_age_host_range(&f->vm, s2_pa(FAKE_PA), 8 * f->g, true, &young), 0);
+		assert_int_equal(young, 1);
+		assert_false(look(f, 0x40000000).pte & S2_PTE_AF);
+		assert_int_equal(
+			s2_vm_age_host_range(&f->vm, s2_pa(FAKE_PA), 8 * f->g, false, &young), 0);
+		assert_int_equal(young, 0);
+		abort_at(f, esr_dabt(FSC_AF(3), false), 0x40000000, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_YOUNG);
+		assert_true(look(f, 0x40000000).pte & S2_PTE_AF);
+		/* permission fault for an access the leaf allows: someone fixed it already */
+		abort_at(f, esr_dabt(FSC_PERM(3), true), 0x40000000, &r);
+		assert_int_equal(r.resume, S2_RESUME_RETRY);
+		/* translation fault on a mapped page: same */
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000, &r);
+		assert_int_equal(r.resume, S2_RESUME_RETRY);
+		/* AF fault on an unmapped page: mapped */
+		abort_at(f, esr_dabt(FSC_AF(3), false), 0x40000000 + f->g, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		fx_free(f);
+	}
+}
+
+/* ---- dirty logging ------------------------------------------------------------------------ */
+
+static void test_dirty_log(void **state)
+{
+	(void)state;
+	FOR_MATRIX(g, fwb)
+	{
+		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		uint64_t blk = l2_size(g), gb = f->g;
+		uint64_t ipa0 = 2 * blk;
+		struct s2_memslot_desc d = ram_slot(1, ipa0, 2 * blk, FAKE_PA + 2 * blk, blk);
+		uint64_t pages = 2 * blk / gb, words = (pages + 63) / 64;
+		uint64_t *bm = calloc(words, 8), nr;
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		/* first block mapped as a block, writable */
+		abort_at(f, esr_dabt(FSC_TRANS(1), true), ipa0, &r);
+		assert_int_equal(r.map_size, blk);
+
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, false), 0);
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, false), S2_EEXIST);
+		/* split to pages, write-protected */
+		lk = look(f, ipa0 + 7 * gb);
+		assert_true(lk.valid);
+		assert_int_equal(lk.size, gb);
+		assert_false(lk.prot & S2_PROT_W);
+		assert_int_equal(s2_pa_val(lk.pa), FAKE_PA + 2 * blk + 7 * gb);
+
+		/* write to a protected page: relaxed and dirty */
+		abort_at(f, esr_dabt(FSC_PERM(3), true), ipa0 + 7 * gb + 8, &r);
+		assert_int_equal(r.resume, S2_RESUME_RELAXED);
+		assert_true(look(f, ipa0 + 7 * gb).prot & S2_PROT_W);
+		/* read in the second (unmapped) block: a read-only page, not dirty */
+		abort_at(f, esr_dabt(FSC_TRANS(2), false), ipa0 + blk + 3 * gb, &r);
+		assert_int_equal(r.map_size, gb);
+		assert_false(look(f, ipa0 + blk + 3 * gb).prot & S2_PROT_W);
+		/* write in the second block: a writable page, dirty */
+		abort_at(f, esr_dabt(FSC_TRANS(2), true), ipa0 + blk + 5 * gb, &r);
+		assert_int_equal(r.map_size, gb);
+		assert_true(look(f, ipa0 + blk + 5 * gb).prot & S2_PROT_W);
+
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words - 1 + (words == 1), &nr),
+				 words == 1 ? 0 : S2_EINVAL);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words, &nr), 0);
+		assert_int_equal(nr, 2);
+		for (uint64_t i = 0; i < pages; i++) {
+			bool want = i == 7 || i == blk / gb + 5;
+			assert_int_equal((bm[i / 64] >> (i % 64)) & 1, want);
+		}
+		/* harvested pages are protected again; the next harvest is empty */
+		assert_false(look(f, ipa0 + 7 * gb).prot & S2_PROT_W);
+		assert_false(look(f, ipa0 + blk + 5 * gb).prot & S2_PROT_W);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words, &nr), 0);
+		assert_int_equal(nr, 0);
+		abort_at(f, esr_dabt(FSC_PERM(3), true), ipa0 + blk + 5 * gb, &r);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words, &nr), 0);
+		assert_int_equal(nr, 1);
+		assert_true((bm[(blk / gb + 5) / 64] >> ((blk / gb + 5) % 64)) & 1);
+
+		/* disable: the first (fully mapped) block folds back into a block, writable */
+		assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), 0);
+		assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), S2_EINVAL);
+		lk = look(f, ipa0);
+		assert_int_equal(lk.size, blk);
+		assert_true(lk.prot & S2_PROT_W);
+		free(bm);
+		fx_free(f);
+	}
+}
+
+/* Hardware dirty state: writable-clean pages, harvested without faults. */
+static void test_dirty_log_dbm(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		struct fx *f = fx_new(granules[gi], 40, S2_CFG_HA | S2_CFG_HD | S2_CFG_FWB);
+		uint64_t gb = f->g;
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 64 * gb, FAKE_PA, 0);
+		uint64_t bm[1], nr;
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		for (int i = 0; i < 4; i++)
+			abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000 + i * gb, &r);
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, true), 0);
+		for (int i = 0; i < 4; i++) {
+			lk = look(f, 0x40000000 + i * gb);
+			assert_true(lk.pte & S2_PTE_DBM);
+			assert_false(lk.pte & S2_PTE_S2AP_W);
+		}
+		/* a read fault on a new page maps it writable-clean */
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000 + 10 * gb, &r);
+		lk = look(f, 0x40000000 + 10 * gb);
+		assert_true(lk.pte & S2_PTE_DBM);
+		assert_false(lk.pte & S2_PTE_S2AP_W);
+		/* the hardware dirties pages 2 and 10 (sets S2AP[1], Arm ARM D8.4.6) */
+		s2_pte_t *p2 = leaf_ptep(f, 0x40000000 + 2 * gb);
+		s2_pte_t *p10 = leaf_ptep(f, 0x40000000 + 10 * gb);
+		*p2 |= S2_PTE_S2AP_W;
+		*p10 |= S2_PTE_S2AP_W;
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, 1, &nr), 0);
+		assert_int_equal(nr, 2);
+		assert_int_equal(bm[0], (UINT64_C(1) << 2) | (UINT64_C(1) << 10));
+		lk = look(f, 0x40000000 + 2 * gb);
+		assert_true(lk.pte & S2_PTE_DBM);
+		assert_false(lk.pte & S2_PTE_S2AP_W);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, 1, &nr), 0);
+		assert_int_equal(nr, 0);
+		assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), 0);
+		assert_false(look(f, 0x40000000 + 2 * gb).pte & S2_PTE_DBM);
+		fx_free(f);
+	}
+	/* DBM needs hardware dirty state in the VM's config */
+	struct fx *f = fx_new(S2_GRANULE_4K, 40, 0);
+	struct s2_memslot_desc d = ram_slot(1, 0x40000000, 0x10000, FAKE_PA, 0);
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+	assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, true), S2_ENOTSUP);
+	fx_free(f);
+}
+
+/* ---- locked memslots ---------------------------------------------------------------------- */
+
+static void test_locked_slot(void **state)
+{
+	(void)state;
+	FOR_MATRIX(g, fwb)
+	{
+		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		uint64_t gb = f->g;
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 32 * gb, FAKE_PA, 0);
+		struct s2_memslot_desc d2 =
+			ram_slot(2, 0x50000000, 16 * gb, FAKE_PA + 0x1000000, 0);
+		struct s2_vcpu_entry e;
+		struct s2_abort_result r;
+		uint64_t young, unmapped;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d2), 0);
+		f->vm.locked_limit = 40 * gb;
+		s2_host_port_clear_log(f->hp);
+		assert_int_equal(s2_vm_slot_lock(&f->vm, 1, true), 0);
+		/* mapped at once, writable, no D-cache maintenance yet */
+		for (uint64_t i = 0; i < 32; i++)
+			assert_true(look(f, 0x40000000 + i * gb).prot & S2_PROT_W);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0), 0);
+		assert_true(f->vm.pending & S2_VM_PENDING_CMO);
+		assert_int_equal(s2_vm_slot_lock(&f->vm, 1, true), S2_EBUSY);
+		assert_int_equal(s2_vm_slot_lock(&f->vm, 2, false), S2_ELIMIT);
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 1), S2_EBUSY);
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, false), S2_EBUSY);
+
+		/* (the host writes the guest image here) then the first entry cleans it once */
+		assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e), 0);
+		assert_int_equal(e.cmo_bytes, fwb ? 0 : 32 * gb);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, FAKE_PA, 32 * gb), fwb ? 0 : 1);
+		assert_false(f->vm.pending & S2_VM_PENDING_CMO);
+		assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e), 0);
+		assert_int_equal(e.cmo_bytes, 0);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0), fwb ? 0 : 1);
+
+		/* aging: pinned pages count as young and keep AF; invalidation leaves them */
+		assert_int_equal(
+			s2_vm_age_host_range(&f->vm, s2_pa(FAKE_PA), 32 * gb, true, &young), 0);
+		assert_int_equal(young, 32);
+		assert_true(look(f, 0x40000000).pte & S2_PTE_AF);
+		assert_int_equal(
+			s2_vm_invalidate_host_range(&f->vm, s2_pa(FAKE_PA), 0x2000000, &unmapped),
+			S2_EBUSY);
+		assert_true(look(f, 0x40000000 + 31 * gb).valid);
+
+		/* a read-only lock of slot 2 after raising the limit; writes exit */
+		f->vm.locked_limit = 48 * gb;
+		assert_int_equal(s2_vm_slot_lock(&f->vm, 2, false), 0);
+		assert_false(look(f, 0x50000000).prot & S2_PROT_W);
+		abort_at(f, esr_dabt(FSC_PERM(3), true), 0x50000000, &r);
+		assert_int_equal(r.action, S2_ABORT_MMIO);
+		s2_host_port_clear_log(f->hp);
+		assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e), 0);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, FAKE_PA + 0x1000000, 16 * gb),
+				 fwb ? 0 : 1);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, FAKE_PA, 32 * gb), 0);
+
+		/* unlock: back to demand paging */
+		assert_int_equal(s2_vm_slot_unlock(&f->vm, 1), 0);
+		assert_int_equal(s2_vm_slot_unlock(&f->vm, 1), S2_EINVAL);
+		assert_false(look(f, 0x40000000).valid);
+		assert_int_equal(f->vm.locked_bytes, 16 * gb);
+		s2_host_port_clear_log(f->hp);
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0), fwb ? 0 : 1);
+		assert_int_equal(
+			s2_vm_invalidate_host_range(&f->vm, s2_pa(FAKE_PA), 32 * gb, &unmapped), 0);
+		assert_int_equal(unmapped, 32 * gb);
+		assert_false(look(f, 0x40000000).valid);
+		/* destroy with slot 2 still locked: freed, no leak (fx_free checks) */
+		fx_free(f);
+	}
+}
+
+/* ---- MTE ------------------------------------------------------------------------------------ */
+
+static void test_mte_tags(void **state)
+{
+	struct fx *f = fx_new(S2_GRANULE_4K, 40, S2_CFG_MTE | S2_CFG_FWB);
+	struct s2_memslot_desc d = ram_slot(1, 0x40000000, 0x10000, FAKE_PA, 0);
+	struct s2_abort_result r;
+	struct s2_vcpu_entry e;
+	(void)state;
+
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), S2_EMEMTYPE); /* untagged mapping */
+	d.host_type = S2_HOST_NORMAL_TAGGED;
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), S2_EMEMTYPE); /* backing without tags */
+	d.backing_tags = true;
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+	abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40002000, &r);
+	assert_int_equal(r.resume, S2_RESUME_MAPPED);
+	assert_int_equal(f->nr_sanitised, 1);
+	assert_int_equal(f->sanitised[0][0], FAKE_PA + 0x2000);
+	assert_int_equal(f->sanitised[0][1], 0x1000);
+	/* once per page: remapping after a host-side zap of another page does not redo it */
+	assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(FAKE_PA), 0x1000, NULL), 0);
+	abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40002000, &r);
+	assert_int_equal(r.resume, S2_RESUME_RETRY);
+	assert_int_equal(f->nr_sanitised, 1);
+	/* the host replaced page 2's memory: sanitised again on the next map */
+	assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(FAKE_PA + 0x2000), 0x1000, NULL),
+			 0);
+	abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40002000, &r);
+	assert_int_equal(r.resume, S2_RESUME_MAPPED);
+	assert_int_equal(f->nr_sanitised, 2);
+	assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e), 0);
+	assert_true(e.hcr_set & S2_BIT(56)); /* HCR_EL2.ATA */
+	fx_free(f);
+}
+
+/* ---- slot move / flags ------------------------------------------------------------------------ */
+
+static void test_slot_move_flags(void **state)
+{
+	struct fx *f = fx_new(S2_GRANULE_4K, 40, 0);
+	struct s2_memslot_desc d = ram_slot(1, 0x40000000, 0x10000, FAKE_PA, 0);
+	struct s2_memslot_desc d2 = ram_slot(2, 0x50000000, 0x10000, FAKE_PA + 0x100000, 0);
+	struct s2_abort_result r;
+	struct s2_lookup lk;
+	(void)state;
+
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d2), 0);
+	abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40003000, &r);
+	assert_int_equal(s2_vm_slot_move(&f->vm, 1, s2_ipa(0x50008000)), S2_EEXIST);
+	assert_int_equal(s2_vm_slot_move(&f->vm, 1, s2_ipa(0x60000800)), S2_EALIGN);
+	assert_int_equal(s2_vm_slot_move(&f->vm, 1, s2_ipa(UINT64_C(1) << 40)), S2_ERANGE);
+	assert_int_equal(s2_vm_slot_move(&f->vm, 9, s2_ipa(0x60000000)), S2_ENOENT);
+	assert_true(look(f, 0x40003000).valid);
+	assert_int_equal(s2_vm_slot_move(&f->vm, 1, s2_ipa(0x60000000)), 0);
+	assert_false(look(f, 0x40003000).valid);
+	abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x60003000, &r);
+	lk = look(f, 0x60003000);
+	assert_int_equal(s2_pa_val(lk.pa), FAKE_PA + 0x3000);
+	assert_ptr_equal(s2_vm_slot_at(&f->vm, s2_ipa(0x60003000)), s2_vm_slot_find(&f->vm, 1));
+	/* read-only: write-protects what is mapped; writes then exit */
+	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY), 0);
+	assert_false(look(f, 0x60003000).prot & S2_PROT_W);
+	abort_at(f, esr_dabt(FSC_PERM(3), true), 0x60003000, &r);
+	assert_int_equal(r.action, S2_ABORT_MMIO);
+	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_BIT(9)), S2_EINVAL);
+	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG),
+			 S2_EINVAL);
+	/* writable again: the next write relaxes in place */
+	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, 0), 0);
+	abort_at(f, esr_dabt(FSC_PERM(3), true), 0x60003000, &r);
+	assert_int_equal(r.resume, S2_RESUME_RELAXED);
+	/* dirty logging through the flags */
+	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_DIRTY_LOG), 0);
+	assert_false(look(f, 0x60003000).prot & S2_PROT_W);
+	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, 0), 0);
+	assert_null(s2_vm_slot_find(&f->vm, 1)->dirty);
+	fx_free(f);
+}
+
+/* ---- VMIDs ------------------------------------------------------------------------------------ */
+
+static void test_vmid_rollover(void **state)
+{
+	enum { N = 257 };
+	struct fx *f = fx_new_port();
+	struct s2_vm *vms = calloc(N, sizeof(*vms));
+	struct s2_vcpu *vc = calloc(N, sizeof(*vc));
+	struct s2_memslot(*sl)[1] = calloc(N, sizeof(*sl));
+	struct s2_vcpu_entry e;
+	unsigned int seen[256] = { 0 };
+	(void)state;
+
+	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 8), 0);
+	for (int i = 0; i < N; i++) {
+		struct s2_vm_params p = { .caps = &f->caps,
+					  .req = { .ipa_bits = 32, .granule = S2_GRANULE_4K },
+					  .port = s2_host_port_port(f->hp),
+					  .vmids = &f->vmids,
+					  .slots = sl[i],
+					  .max_slots = 1 };
+		assert_int_equal(s2_vm_create(&vms[i], &p), 0);
+		assert_int_equal(s2_vcpu_init(&vc[i], &vms[i], 0), 0);
+	}
+	/* 255 VMIDs (0 is the host's): the first 255 VMs get distinct ones without a flush */
+	for (int i = 0; i < 255; i++) {
+		assert_int_equal(s2_vm_vcpu_enter(&vc[i], &e), 0);
+		assert_false(e.rollover);
+		unsigned int id = (unsigned int)(e.vttbr >> 48);
+		assert_true(id > 0 && id < 256);
+		assert_int_equal(seen[id]++, 0);
+	}
+	assert_int_equal(s2_host_port_stats(f->hp).tlbi_vmid, 0);
+	/* the 256th rolls over: every VM holding a VMID is invalidated */
+	assert_int_equal(s2_vm_vcpu_enter(&vc[255], &e), 0);
+	assert_true(e.rollover);
+	assert_int_equal(s2_host_port_stats(f->hp).tlbi_vmid, 255);
+	assert_int_equal(f->vmids.rollovers, 1);
+	/* VMs of the old generation take new VMIDs, distinct from the current holders */
+	memset(seen, 0, sizeof(seen));
+	seen[e.vttbr >> 48]++;
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(s2_vm_vcpu_enter(&vc[i], &e), 0);
+		assert_true(e.vmid_changed);
+		assert_int_equal(seen[e.vttbr >> 48]++, 0);
+	}
+	for (int i = 0; i < N; i++) {
+		s2_vcpu_destroy(&vc[i]);
+		s2_vm_destroy(&vms[i]);
+	}
+	assert_int_equal(f->vmids.nr_vms, 0);
+	free(vms);
+	free(vc);
+	free(sl);
+	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, 0);
+	s2_host_port_destroy(f->hp);
+	free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_entry_per_vm_config),
+		cmocka_unit_test(test_entry_two_vms),
+		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test(test_slot_validation),
+		cmocka_unit_test(test_abort_translation_block),
+		cmocka_unit_test(test_abort_block_limits),
+		cmocka_unit_test(test_abort_exec),
+		cmocka_unit_test(test_abort_nc_ram),
+		cmocka_unit_test(test_abort_mmio_types),
+		cmocka_unit_test(test_abort_mmio_exit),
+		cmocka_unit_test(test_abort_inject),
+		cmocka_unit_test(test_abort_af_and_retry),
+		cmocka_unit_test(test_dirty_log),
+		cmocka_unit_test(test_dirty_log_dbm),
+		cmocka_unit_test(test_locked_slot),
+		cmocka_unit_test(test_mte_tags),
+		cmocka_unit_test(test_slot_move_flags),
+		cmocka_unit_test(test_vmid_rollover),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
