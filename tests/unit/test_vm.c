@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "host_port.h"
+#include "s2_test_matrix.h"
 #include "s2mmu/vm.h"
 
 /* ---- ESR_EL2 / HPFAR_EL2 as the hardware builds them (Arm ARM D19.2.48) ---------------------- */
@@ -199,6 +200,26 @@ static uint8_t memattr_of(const struct s2_lookup *lk)
 	return (uint8_t)S2_FIELD_GET(S2_PTE_MEMATTR, lk->pte);
 }
 
+static struct s2_test_cfg matrix[S2_TEST_MATRIX_MAX];
+static size_t nmatrix;
+
+/* Every config of the shared matrix (granules, IPA sizes, 48/52-bit hosts, FWB, HA/HD). */
+#define FOR_EACH_CFG(m) for (const struct s2_test_cfg *m = matrix; m < matrix + nmatrix; m++)
+
+static struct fx *fx_cfg(const struct s2_test_cfg *m)
+{
+	struct fx *f = fx_new_port();
+	uint64_t flags = (m->cfg.fwb ? S2_CFG_FWB : 0) | (m->cfg.ha ? S2_CFG_HA : 0) |
+			 (m->cfg.hd ? S2_CFG_HD : 0);
+
+	print_message("config %s\n", m->name);
+	assert_int_equal(s2_caps_max(m->cfg.pa_bits == 52 ? 52 : 48, &f->caps), 0);
+	assert_int_equal(fx_vm(f, m->cfg.granule, m->cfg.ipa_bits, flags), 0);
+	/* The VM runs exactly the matrix's config. */
+	assert_int_equal(f->vm.pgt.cfg.vtcr, m->cfg.vtcr);
+	return f;
+}
+
 static const enum s2_granule granules[] = { S2_GRANULE_4K, S2_GRANULE_16K, S2_GRANULE_64K };
 
 #define FOR_MATRIX(g, fwb)                         \
@@ -358,9 +379,14 @@ static void test_slot_validation(void **state)
 static void test_abort_translation_block(void **state)
 {
 	(void)state;
-	FOR_MATRIX(g, fwb)
+	FOR_EACH_CFG(m)
 	{
-		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		enum s2_granule g = m->cfg.granule;
+		bool fwb = m->cfg.fwb;
+		struct fx *f = fx_cfg(m);
+
+		(void)g;
+		(void)fwb;
 		uint64_t blk = l2_size(g);
 		uint64_t ipa0 = 2 * blk, pa0 = FAKE_PA + 4 * blk;
 		struct s2_memslot_desc d = ram_slot(1, ipa0, 2 * blk, pa0, blk);
@@ -416,9 +442,14 @@ static void test_abort_block_limits(void **state)
 static void test_abort_exec(void **state)
 {
 	(void)state;
-	FOR_MATRIX(g, fwb)
+	FOR_EACH_CFG(m)
 	{
-		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		enum s2_granule g = m->cfg.granule;
+		bool fwb = m->cfg.fwb;
+		struct fx *f = fx_cfg(m);
+
+		(void)g;
+		(void)fwb;
 		uint64_t gb = f->g;
 		struct s2_memslot_desc ram = ram_slot(1, 0x40000000, 64 * gb, FAKE_PA, 0);
 		struct s2_memslot_desc dev =
@@ -478,9 +509,14 @@ static void test_abort_exec(void **state)
 static void test_abort_nc_ram(void **state)
 {
 	(void)state;
-	FOR_MATRIX(g, fwb)
+	FOR_EACH_CFG(m)
 	{
-		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		enum s2_granule g = m->cfg.granule;
+		bool fwb = m->cfg.fwb;
+		struct fx *f = fx_cfg(m);
+
+		(void)g;
+		(void)fwb;
 		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 4 * f->g, FAKE_PA, 0);
 		struct s2_abort_result r;
 		struct s2_lookup lk;
@@ -504,9 +540,14 @@ static void test_abort_nc_ram(void **state)
 static void test_abort_mmio_types(void **state)
 {
 	(void)state;
-	FOR_MATRIX(g, fwb)
+	FOR_EACH_CFG(m)
 	{
-		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		enum s2_granule g = m->cfg.granule;
+		bool fwb = m->cfg.fwb;
+		struct fx *f = fx_cfg(m);
+
+		(void)g;
+		(void)fwb;
 		struct s2_memslot_desc a = ram_slot(1, 0x10000000, 4 * f->g, FAKE_PA, 0);
 		struct s2_memslot_desc b = ram_slot(2, 0x20000000, 4 * f->g, FAKE_PA + 0x100000, 0);
 		struct s2_abort_result r;
@@ -660,9 +701,14 @@ static s2_pte_t *leaf_ptep(struct fx *f, uint64_t ipa)
 static void test_abort_af_and_retry(void **state)
 {
 	(void)state;
-	FOR_MATRIX(g, fwb)
+	FOR_EACH_CFG(m)
 	{
-		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		enum s2_granule g = m->cfg.granule;
+		bool fwb = m->cfg.fwb;
+		struct fx *f = fx_cfg(m);
+
+		(void)g;
+		(void)fwb;
 		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 8 * f->g, FAKE_PA, 0);
 		struct s2_abort_result r;
 		uint64_t young;
@@ -698,9 +744,14 @@ static void test_abort_af_and_retry(void **state)
 static void test_dirty_log(void **state)
 {
 	(void)state;
-	FOR_MATRIX(g, fwb)
+	FOR_EACH_CFG(m)
 	{
-		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		enum s2_granule g = m->cfg.granule;
+		bool fwb = m->cfg.fwb;
+		struct fx *f = fx_cfg(m);
+
+		(void)g;
+		(void)fwb;
 		uint64_t blk = l2_size(g), gb = f->g;
 		uint64_t ipa0 = 2 * blk;
 		struct s2_memslot_desc d = ram_slot(1, ipa0, 2 * blk, FAKE_PA + 2 * blk, blk);
@@ -769,8 +820,14 @@ static void test_dirty_log(void **state)
 static void test_dirty_log_dbm(void **state)
 {
 	(void)state;
-	for (unsigned int gi = 0; gi < 3; gi++) {
-		struct fx *f = fx_new(granules[gi], 40, S2_CFG_HA | S2_CFG_HD | S2_CFG_FWB);
+	unsigned int runs = 0;
+
+	FOR_EACH_CFG(m)
+	{
+		if (!m->cfg.hd)
+			continue;
+		runs++;
+		struct fx *f = fx_cfg(m);
 		uint64_t gb = f->g;
 		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 64 * gb, FAKE_PA, 0);
 		uint64_t bm[1], nr;
@@ -808,6 +865,7 @@ static void test_dirty_log_dbm(void **state)
 		assert_false(look(f, 0x40000000 + 2 * gb).pte & S2_PTE_DBM);
 		fx_free(f);
 	}
+	assert_true(runs >= 3);
 	/* DBM needs hardware dirty state in the VM's config */
 	struct fx *f = fx_new(S2_GRANULE_4K, 40, 0);
 	struct s2_memslot_desc d = ram_slot(1, 0x40000000, 0x10000, FAKE_PA, 0);
@@ -821,9 +879,14 @@ static void test_dirty_log_dbm(void **state)
 static void test_locked_slot(void **state)
 {
 	(void)state;
-	FOR_MATRIX(g, fwb)
+	FOR_EACH_CFG(m)
 	{
-		struct fx *f = fx_new(g, 40, fwb ? S2_CFG_FWB : 0);
+		enum s2_granule g = m->cfg.granule;
+		bool fwb = m->cfg.fwb;
+		struct fx *f = fx_cfg(m);
+
+		(void)g;
+		(void)fwb;
 		uint64_t gb = f->g;
 		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 32 * gb, FAKE_PA, 0);
 		struct s2_memslot_desc d2 =
@@ -1038,6 +1101,7 @@ static void test_vmid_rollover(void **state)
 
 int main(void)
 {
+	nmatrix = s2_test_matrix(matrix);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_entry_per_vm_config),
 		cmocka_unit_test(test_entry_two_vms),
