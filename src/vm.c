@@ -68,6 +68,15 @@ static bool is_pow2(uint64_t x)
 	return x && !(x & (x - 1));
 }
 
+/* Counters are bumped on the abort path, where vCPUs run concurrently (MMU shared). */
+static void stat_add(uint64_t *c, uint64_t n)
+{
+	uint64_t old = s2_atomic_load64(c);
+
+	while (!s2_atomic_cas64(c, &old, old + n))
+		;
+}
+
 /* Atomic test-and-set of bit @nr; returns whether it was already set. */
 static bool bitmap_test_set(uint64_t *map, uint64_t nr)
 {
@@ -291,7 +300,7 @@ static void vmid_assign(struct s2_vm *vm, struct s2_vcpu_entry *out)
 	vm->vmid = (uint16_t)id;
 	s2_atomic_store64(&vm->vmid_gen, a->generation);
 	out->vmid_changed = true;
-	vm->stats.vmid_changes++;
+	stat_add(&vm->stats.vmid_changes, 1);
 }
 
 uint64_t s2_vm_vttbr(const struct s2_vm *vm)
@@ -677,7 +686,7 @@ static bool sanitise_tags(struct s2_vm *vm, struct s2_memslot *s, uint64_t ipa, 
 				vm->hooks.sanitise_tags(vm->hooks.ctx,
 							s2_pa(s2_pa_val(s->d.pa) + run_start * g),
 							run_len * g);
-			vm->stats.tags_sanitised_bytes += run_len * g;
+			stat_add(&vm->stats.tags_sanitised_bytes, run_len * g);
 			for (uint64_t k = run_start; k < run_start + run_len; k++)
 				bitmap_test_set(s->tagged, 2 * k + 1);
 			run_len = 0;
@@ -781,7 +790,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 
 	if (leaf_allows(lk->prot, write, ab->is_insn)) {
 		/* Another vCPU resolved it, or a stale TLB entry: nothing to do. */
-		vm->stats.retries++;
+		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
 		return 0;
 	}
@@ -810,7 +819,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		return 0;
 	}
 	if (ret == S2_EAGAIN || ret == S2_ENOENT) {
-		vm->stats.retries++;
+		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
 		return 0;
 	}
@@ -818,7 +827,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		memtype_inject(res, ret, ab->is_insn);
 		return 0;
 	}
-	vm->stats.relaxed++;
+	stat_add(&vm->stats.relaxed, 1);
 	set_resume(res, S2_RESUME_RELAXED);
 	return 0;
 }
@@ -862,7 +871,7 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 			prot |= S2_PROT_DBM; /* writable-clean: the hardware sets W on write */
 	}
 	if ((a.cmo & S2_MT_CMO_TAGS) && s->tagged && !sanitise_tags(vm, s, base, sz)) {
-		vm->stats.retries++;
+		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
 		return 0;
 	}
@@ -871,7 +880,7 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 	if (ret == S2_EBUSY && !excl)
 		return S2_EBUSY;
 	if (ret == S2_EAGAIN) {
-		vm->stats.retries++;
+		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
 		return 0;
 	}
@@ -883,7 +892,7 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 	}
 	if (write && slot_logging(s))
 		mark_dirty(vm, s, base, sz);
-	vm->stats.mapped++;
+	stat_add(&vm->stats.mapped, 1);
 	res->map_size = sz;
 	set_resume(res, S2_RESUME_MAPPED);
 	return 0;
@@ -924,11 +933,11 @@ static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
 		if (ret == S2_ENOENT)
 			return handle_translation(vcpu, s, ab, res, excl);
 		if (ret == S2_EAGAIN) {
-			vm->stats.retries++;
+			stat_add(&vm->stats.retries, 1);
 			set_resume(res, S2_RESUME_RETRY);
 			return 0;
 		}
-		vm->stats.young++;
+		stat_add(&vm->stats.young, 1);
 		set_resume(res, S2_RESUME_YOUNG);
 		return 0;
 	case S2_FAULT_PERMISSION:
@@ -966,16 +975,16 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 
 	switch (ab.fault) {
 	case S2_FAULT_TRANSLATION:
-		vm->stats.faults[0]++;
+		stat_add(&vm->stats.faults[0], 1);
 		break;
 	case S2_FAULT_PERMISSION:
-		vm->stats.faults[1]++;
+		stat_add(&vm->stats.faults[1], 1);
 		break;
 	case S2_FAULT_ACCESS_FLAG:
-		vm->stats.faults[2]++;
+		stat_add(&vm->stats.faults[2], 1);
 		break;
 	default:
-		vm->stats.faults[3]++;
+		stat_add(&vm->stats.faults[3], 1);
 		break;
 	}
 
@@ -1010,9 +1019,9 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 		return ret;
 done:
 	if (res->action == S2_ABORT_MMIO)
-		vm->stats.mmio_exits++;
+		stat_add(&vm->stats.mmio_exits, 1);
 	else if (res->action == S2_ABORT_INJECT)
-		vm->stats.injects++;
+		stat_add(&vm->stats.injects, 1);
 	return 0;
 }
 

@@ -6,12 +6,15 @@
  * deferred maintenance, VMID rollover, and no leaked pages. Bodies run over every granule and
  * FWB on and off.
  */
+#define _POSIX_C_SOURCE 200809L /* pthread rwlocks for the concurrency test */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <cmocka.h>
 
@@ -1099,6 +1102,155 @@ static void test_vmid_rollover(void **state)
 	free(f);
 }
 
+/* ---- concurrency: vCPUs faulting under the shared MMU lock ----------------------------- */
+
+static pthread_rwlock_t mmu_rw = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void rw_lock(void *ctx, enum s2_vm_lock l)
+{
+	(void)ctx;
+	if (l == S2_VM_LOCK_MMU_SHARED)
+		pthread_rwlock_rdlock(&mmu_rw);
+	else if (l == S2_VM_LOCK_MMU_EXCL)
+		pthread_rwlock_wrlock(&mmu_rw);
+	else if (l == S2_VM_LOCK_SLOTS)
+		pthread_mutex_lock(&slots_mu);
+}
+
+static void rw_unlock(void *ctx, enum s2_vm_lock l)
+{
+	(void)ctx;
+	if (l == S2_VM_LOCK_MMU_SHARED || l == S2_VM_LOCK_MMU_EXCL)
+		pthread_rwlock_unlock(&mmu_rw);
+	else if (l == S2_VM_LOCK_SLOTS)
+		pthread_mutex_unlock(&slots_mu);
+}
+
+#define NTHREADS 4
+#define NPAGES 512
+
+struct racer {
+	struct fx *f;
+	struct s2_vcpu vcpu;
+	unsigned int seed;
+	int errors;
+};
+
+static void *race_faults(void *arg)
+{
+	struct racer *r = arg;
+
+	for (unsigned int k = 0; k < 2 * NPAGES; k++) {
+		unsigned int i = (k * 7 + r->seed * 131) % NPAGES;
+		uint64_t ipa = 0x40000000 + (uint64_t)i * 0x1000;
+		bool write = ((k + r->seed) & 3) == 0;
+		uint64_t esr = esr_dabt(FSC_TRANS(3), write);
+		struct s2_abort_result res;
+
+		if (s2_vm_handle_abort(&r->vcpu, esr, far_of(ipa), hpfar_of(ipa), &res) ||
+		    res.action != S2_ABORT_RESUME)
+			r->errors++;
+		if (k % 64 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+/* Several vCPUs race translation faults (and dirty-logging writes) on the same pages: every
+ * page ends up mapped once, the tree is consistent, every fault is accounted for. */
+static void test_concurrent_faults(void **state)
+{
+	(void)state;
+	for (int logging = 0; logging < 2; logging++) {
+		struct fx *f = fx_new(S2_GRANULE_4K, 40, S2_CFG_FWB);
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, NPAGES * 0x1000, FAKE_PA, 0);
+		struct racer r[NTHREADS];
+		pthread_t t[NTHREADS];
+		struct s2_check_report rep;
+		uint64_t bm[NPAGES / 64], nr;
+
+		f->vm.hooks.lock = rw_lock;
+		f->vm.hooks.unlock = rw_unlock;
+		d.flags = logging ? S2_SLOT_DIRTY_LOG : 0;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		for (int i = 0; i < NTHREADS; i++) {
+			r[i] = (struct racer){ .f = f, .seed = (unsigned int)i };
+			assert_int_equal(s2_vcpu_init(&r[i].vcpu, &f->vm, (unsigned int)i + 1), 0);
+			assert_int_equal(pthread_create(&t[i], NULL, race_faults, &r[i]), 0);
+		}
+		for (int i = 0; i < NTHREADS; i++) {
+			pthread_join(t[i], NULL);
+			assert_int_equal(r[i].errors, 0);
+			s2_vcpu_destroy(&r[i].vcpu);
+		}
+		for (unsigned int i = 0; i < NPAGES; i++)
+			assert_true(look(f, 0x40000000 + (uint64_t)i * 0x1000).valid);
+		assert_int_equal(s2_pgtable_check(&f->vm.pgt, &rep), 0);
+		assert_int_equal(f->vm.stats.faults[0], NTHREADS * 2 * NPAGES);
+		assert_int_equal(f->vm.stats.mapped + f->vm.stats.relaxed + f->vm.stats.retries,
+				 NTHREADS * 2 * NPAGES);
+		if (logging) {
+			/* Exactly the pages some thread wrote are dirty. */
+			bool written[NPAGES] = { false };
+			for (int th = 0; th < NTHREADS; th++)
+				for (unsigned int k = 0; k < 2 * NPAGES; k++)
+					if (((k + (unsigned int)th) & 3) == 0)
+						written[(k * 7 + (unsigned int)th * 131) % NPAGES] =
+							true;
+			assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, NPAGES / 64, &nr), 0);
+			for (unsigned int i = 0; i < NPAGES; i++)
+				assert_int_equal((bm[i / 64] >> (i % 64)) & 1, written[i]);
+		}
+		fx_free(f);
+	}
+}
+
+/* ---- running out of memory ------------------------------------------------------------------ */
+
+static void test_enomem(void **state)
+{
+	struct fx *f = fx_new(S2_GRANULE_4K, 40, 0);
+	struct s2_memslot_desc d = ram_slot(1, 0x40000000, 0x400000, FAKE_PA, 0x200000);
+	struct s2_abort_result r;
+	uint64_t before;
+	(void)state;
+
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+	/* abort path: no page for the tables -> S2_ENOMEM, nothing mapped */
+	s2_host_port_fail_alloc_after(f->hp, 0);
+	assert_int_equal(s2_vm_handle_abort(&f->vcpu, esr_dabt(FSC_TRANS(1), false),
+					    far_of(0x40000000), hpfar_of(0x40000000), &r),
+			 S2_ENOMEM);
+	assert_false(look(f, 0x40000000).valid);
+	/* dirty logging: the bitmap allocation fails -> logging stays off */
+	assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, false), S2_ENOMEM);
+	assert_false(s2_vm_slot_find(&f->vm, 1)->d.flags & S2_SLOT_DIRTY_LOG);
+	s2_host_port_fail_alloc_after(f->hp, -1);
+	abort_at(f, esr_dabt(FSC_TRANS(1), true), 0x40000000, &r);
+	assert_int_equal(r.map_size, 0x200000);
+	/* splitting a block needs a table: fails -> logging off, mapping intact */
+	before = s2_host_port_stats(f->hp).pages_in_use;
+	s2_host_port_fail_alloc_after(f->hp, 1); /* the bitmap, then nothing */
+	assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, false), S2_ENOMEM);
+	s2_host_port_fail_alloc_after(f->hp, -1);
+	assert_false(s2_vm_slot_find(&f->vm, 1)->d.flags & S2_SLOT_DIRTY_LOG);
+	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, before);
+	assert_true(look(f, 0x40000000).prot & S2_PROT_W);
+	/* locking: a table allocation fails -> nothing stays mapped or accounted */
+	assert_int_equal(s2_vm_slot_delete(&f->vm, 1), 0);
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+	d = ram_slot(2, 0x80000000, 0x400000, FAKE_PA, 0);
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+	s2_host_port_fail_alloc_after(f->hp, 1);
+	assert_int_equal(s2_vm_slot_lock(&f->vm, 2, true), S2_ENOMEM);
+	s2_host_port_fail_alloc_after(f->hp, -1);
+	assert_int_equal(f->vm.locked_bytes, 0);
+	assert_false(look(f, 0x80000000).valid);
+	assert_false(f->vm.pending & S2_VM_PENDING_CMO);
+	fx_free(f);
+}
+
 int main(void)
 {
 	nmatrix = s2_test_matrix(matrix);
@@ -1121,6 +1273,8 @@ int main(void)
 		cmocka_unit_test(test_mte_tags),
 		cmocka_unit_test(test_slot_move_flags),
 		cmocka_unit_test(test_vmid_rollover),
+		cmocka_unit_test(test_concurrent_faults),
+		cmocka_unit_test(test_enomem),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
