@@ -36,7 +36,8 @@ static const struct s2_error_desc s2_errors[] = {
 
 static const struct s2_error_desc *s2_error_lookup(int err)
 {
-	unsigned int idx = err < 0 ? (unsigned int)-err : (unsigned int)err;
+	/* Negate in unsigned arithmetic: -INT_MIN would overflow. */
+	unsigned int idx = err < 0 ? 0u - (unsigned int)err : (unsigned int)err;
 
 	if (idx >= S2_ARRAY_SIZE(s2_errors) || !s2_errors[idx].name)
 		return NULL;
