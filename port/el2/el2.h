@@ -73,7 +73,7 @@ uint64_t el2_pool_in_use(void);
  */
 void *el2_guest_ram_alloc(size_t bytes, size_t align);
 
-/* ---- the port ---------------------------------------------------------------------------------- */
+/* ---- the port -------------------------------------------------------------------------------- */
 
 /*
  * One VM as the port sees it: what to load into VTCR_EL2, VTTBR_EL2 and HCR_EL2. A
@@ -101,7 +101,7 @@ void el2_vm_load(const struct el2_vm *vm);
  */
 int el2_vm_init(struct el2_vm *vm, const struct s2_config *cfg, s2_pa_t root_pa, uint16_t vmid);
 
-/* ---- guest entry ------------------------------------------------------------------------------ */
+/* ---- guest entry ----------------------------------------------------------------------------- */
 
 /* Guest register file as saved on exit (offsets used by boot.S). */
 struct el2_guest_regs {

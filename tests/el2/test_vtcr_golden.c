@@ -142,6 +142,9 @@ static void run_case(const struct s2_caps *caps, const struct gcase *c, uint16_t
 	EL2_CHECK_EQ(t.vcpu.regs.x[0], GUEST_OK);
 	EL2_CHECK_EQ(el2_read_sysreg(vtcr_el2), t.vm.vtcr);
 	EL2_CHECK_EQ(el2_read_sysreg(vttbr_el2), t.vm.vttbr);
+	/* HCR_EL2: VM and RW always, FWB (bit 46) exactly when the config asks for it. */
+	EL2_CHECK_EQ(el2_read_sysreg(hcr_el2) & (HCR_VM | HCR_RW | HCR_FWB),
+		     HCR_VM | HCR_RW | ((c->flags & S2_CFG_FWB) ? HCR_FWB : 0));
 	EL2_CHECK_EQ(log.n, 2);
 	for (unsigned int i = 0; i < log.n && i < 2; i++) {
 		const struct s2_abort *a = &log.abt[i];
