@@ -21,6 +21,7 @@
 #include "host_port.h"
 #include "s2_test_matrix.h"
 #include "s2mmu/vm.h"
+#include "s2mmu/walk.h"
 
 /* ---- ESR_EL2 / HPFAR_EL2 as the hardware builds them (Arm ARM D19.2.48) ---------------------- */
 
@@ -1102,6 +1103,152 @@ static void test_vmid_rollover(void **state)
 	free(f);
 }
 
+/* ---- end to end: the reference walker as the guest's MMU ------------------------------------ */
+
+struct guest_out {
+	enum s2_abort_action action; /* RESUME: the access completed */
+	unsigned int faults; /* aborts taken on the way */
+	struct s2_walk_result w; /* the final translation */
+	struct s2_abort_result r; /* the last abort's result */
+};
+
+/*
+ * A guest access: walk the VM's real tables as the hardware would; on a fault build ESR_EL2 /
+ * HPFAR_EL2 from the walker's fault (kind and level through s2_fsc_encode) and hand it to the
+ * abort handler; retry until the access completes or the handler exits / injects.
+ */
+static struct guest_out guest_access(struct fx *f, enum s2_access_type type, uint64_t ipa)
+{
+	struct s2_walk_mem mem = s2_host_port_walk_mem(f->hp);
+	struct guest_out o = { 0 };
+
+	for (int tries = 0; tries < 4; tries++) {
+		struct s2_access acc = { .type = type };
+		int fsc;
+		uint64_t esr;
+
+		assert_int_equal(
+			s2_walk(&f->vm.pgt.cfg, f->vm.pgt.root_pa, &mem, s2_ipa(ipa), acc, &o.w),
+			0);
+		if (o.w.fault == S2_FAULT_NONE) {
+			o.action = S2_ABORT_RESUME;
+			return o;
+		}
+		fsc = s2_fsc_encode(o.w.fault, o.w.level);
+		assert_true(fsc >= 0);
+		esr = type == S2_ACCESS_EXEC ? esr_iabt((unsigned int)fsc) :
+					       esr_dabt((unsigned int)fsc, type == S2_ACCESS_WRITE);
+		o.faults++;
+		abort_at(f, esr | ESR_ISV | ESR_SAS(3) | ESR_SF, ipa, &o.r);
+		if (o.r.action != S2_ABORT_RESUME) {
+			o.action = o.r.action;
+			return o;
+		}
+	}
+	fail_msg("access at 0x%llx never completed", (unsigned long long)ipa);
+	return o;
+}
+
+static void test_guest_end_to_end(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(m)
+	{
+		struct fx *f = fx_cfg(m);
+		uint64_t gb = f->g, blk = l2_size(m->cfg.granule);
+		struct s2_memslot_desc ram = ram_slot(1, 2 * blk, 2 * blk, FAKE_PA + 2 * blk, blk);
+		struct s2_memslot_desc io = ram_slot(2, 6 * blk, 4 * gb, FAKE_PA + 16 * blk, 0);
+		struct guest_out o;
+		static uint64_t bm[256], want[256];
+		uint64_t nr, words = 2 * blk / gb / 64;
+		bool dbm = m->cfg.hd;
+
+		io.backing = S2_BACKING_MMIO;
+		io.host_type = S2_HOST_DEVICE_nGnRE;
+		ram.size = 2 * blk;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &io), 0);
+
+		/* read, write, exec on RAM: each completes, at the slot's PA */
+		o = guest_access(f, S2_ACCESS_READ, 2 * blk + 5 * gb + 0x10);
+		assert_int_equal(o.action, S2_ABORT_RESUME);
+		assert_int_equal(o.faults, 1);
+		assert_int_equal(s2_pa_val(o.w.pa), FAKE_PA + 2 * blk + 5 * gb + 0x10);
+		assert_int_equal(o.w.block_size, blk);
+		assert_int_equal(o.w.memattr, m->cfg.fwb ? 0x6 : 0xf);
+		o = guest_access(f, S2_ACCESS_WRITE, 2 * blk + 5 * gb);
+		assert_int_equal(o.faults, 0);
+		o = guest_access(f, S2_ACCESS_EXEC, 2 * blk + 6 * gb);
+		assert_int_equal(o.action, S2_ABORT_RESUME);
+		assert_int_equal(o.faults, 1); /* permission fault: X granted in place */
+		assert_int_equal(o.r.resume, S2_RESUME_RELAXED);
+		/* Device MMIO: data mapped Device-nGnRE, exec injected */
+		o = guest_access(f, S2_ACCESS_WRITE, 6 * blk + gb);
+		assert_int_equal(o.action, S2_ABORT_RESUME);
+		assert_int_equal(o.w.memattr, 0x1);
+		o = guest_access(f, S2_ACCESS_EXEC, 6 * blk + gb);
+		assert_int_equal(o.action, S2_ABORT_INJECT);
+		assert_int_equal(o.r.inject, S2_INJECT_EXEC_REFUSED);
+		/* nothing there: MMIO exit carrying the access */
+		o = guest_access(f, S2_ACCESS_WRITE, 7 * blk + 8);
+		assert_int_equal(o.action, S2_ABORT_MMIO);
+		assert_int_equal(s2_ipa_val(o.r.mmio.ipa), 7 * blk + 8);
+		assert_int_equal(o.r.mmio.size, 8);
+
+		/* dirty logging, fault-based, or with DBM when the VM has HD */
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, dbm), 0);
+		uint64_t f0 = f->vm.stats.faults[1];
+		static const unsigned int pg[] = { 0, 3, 5, 200, 255 };
+		for (unsigned int i = 0; i < S2_ARRAY_SIZE(pg); i++) {
+			uint64_t page = pg[i] % (2 * blk / gb);
+			o = guest_access(f, S2_ACCESS_WRITE, 2 * blk + page * gb + 4);
+			assert_int_equal(o.action, S2_ABORT_RESUME);
+			assert_int_equal(o.w.block_size, gb);
+		}
+		o = guest_access(f, S2_ACCESS_READ, 2 * blk + 7 * gb);
+		if (dbm)
+			assert_int_equal(f->vm.stats.faults[1], f0); /* hardware dirtied them */
+		else
+			assert_true(f->vm.stats.faults[1] > f0);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words, &nr), 0);
+		memset(want, 0, sizeof(want));
+		uint64_t nwant = 0;
+		for (unsigned int i = 0; i < S2_ARRAY_SIZE(pg); i++) {
+			uint64_t page = pg[i] % (2 * blk / gb);
+			if (!(want[page / 64] & (UINT64_C(1) << (page % 64))))
+				nwant++;
+			want[page / 64] |= UINT64_C(1) << (page % 64);
+		}
+		assert_int_equal(nr, nwant);
+		assert_memory_equal(bm, want, words * 8);
+		/* harvested pages are clean again: the next write is logged again */
+		o = guest_access(f, S2_ACCESS_WRITE, 2 * blk + 3 * gb);
+		assert_int_equal(o.action, S2_ABORT_RESUME);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words, &nr), 0);
+		assert_int_equal(nr, 1);
+		assert_int_equal(bm[0], UINT64_C(1) << 3);
+		assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), 0);
+		o = guest_access(f, S2_ACCESS_WRITE, 2 * blk + 3 * gb);
+		assert_int_equal(o.action, S2_ABORT_RESUME);
+
+		/* locked slot: guest reads hit without a fault after the entry's maintenance */
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 1), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
+		f->vm.locked_limit = 2 * blk;
+		s2_host_port_clear_log(f->hp);
+		assert_int_equal(s2_vm_slot_lock(&f->vm, 1, true), 0);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0), 0);
+		struct s2_vcpu_entry e;
+		assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e), 0);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, FAKE_PA + 2 * blk, 2 * blk),
+				 m->cfg.fwb ? 0 : 1);
+		o = guest_access(f, S2_ACCESS_WRITE, 2 * blk + blk / 2);
+		assert_int_equal(o.faults, 0);
+		assert_int_equal(o.w.block_size, blk);
+		fx_free(f);
+	}
+}
+
 /* ---- concurrency: vCPUs faulting under the shared MMU lock ----------------------------- */
 
 static pthread_rwlock_t mmu_rw = PTHREAD_RWLOCK_INITIALIZER;
@@ -1273,6 +1420,7 @@ int main(void)
 		cmocka_unit_test(test_mte_tags),
 		cmocka_unit_test(test_slot_move_flags),
 		cmocka_unit_test(test_vmid_rollover),
+		cmocka_unit_test(test_guest_end_to_end),
 		cmocka_unit_test(test_concurrent_faults),
 		cmocka_unit_test(test_enomem),
 	};
