@@ -433,8 +433,60 @@ group_errors() {
 	refused "unknown option" decode --json
 }
 
+# Arbitrary register values (a fixed pseudo-random sequence, mostly near-valid ones): every run
+# ends with status 0 or 2, never a crash or a sanitizer report, and status 0 prints one JSON
+# object.
+group_robust() {
+	local kind v g l rc
+	python3 - >"$TMP/values" <<'PY'
+import random
+r = random.Random(20261121)
+for _ in range(60):
+    # VTCR: random fields around the valid encodings, bit 31 set, sometimes DS/SL2.
+    v = r.randrange(16, 40) | r.randrange(4) << 6 | 0x3500 | r.randrange(4) << 14
+    v |= r.randrange(8) << 16 | r.randrange(2) << 19 | 1 << 31 | r.randrange(4) << 32
+    print("vtcr", hex(v))
+    print("vtcr", hex(r.getrandbits(64)))
+    # ESR: abort classes with every FSC, and anything.
+    ec = r.choice([0x20, 0x21, 0x24, 0x25, r.randrange(64)])
+    print("esr", hex(ec << 26 | r.getrandbits(26)))
+    print("pte", hex(r.getrandbits(64)), r.choice(["4k", "16k", "64k"]), r.randrange(1, 4))
+PY
+	local n=0 accepted=0 refusals=0
+	mkdir -p "$TMP/robust"
+	while read -r kind v g l; do
+		CHECKS=$((CHECKS + 1))
+		n=$((n + 1))
+		case $kind in
+		vtcr) "$TOOL" vtcr --decode "$v" --json >"$OUT" 2>"$ERR" ;;
+		esr) "$TOOL" decode esr "$v" --far 0x1234 --hpfar 0x1230 --json >"$OUT" 2>"$ERR" ;;
+		pte) "$TOOL" decode pte "$v" --granule "$g" --level "$l" --json >"$OUT" 2>"$ERR" ;;
+		esac
+		rc=$?
+		if [ $rc -eq 0 ] && [ ! -s "$ERR" ]; then
+			accepted=$((accepted + 1))
+			cp "$OUT" "$TMP/robust/$n.json"
+		elif [ $rc -ne 2 ] || [ -s "$OUT" ] || [ "$(wc -l <"$ERR")" -ne 1 ]; then
+			bad "$kind $v ${g:-} ${l:-}: exit $rc"
+		else
+			refusals=$((refusals + 1))
+		fi
+	done <"$TMP/values"
+	# One python run checks every accepted output.
+	CHECKS=$((CHECKS + 1))
+	if ! python3 -c '
+import json, sys
+for p in sys.argv[1:]:
+    if not isinstance(json.load(open(p)), dict):
+        sys.exit(p + ": not a JSON object")
+' "$TMP"/robust/*.json; then
+		bad "robust: an accepted value did not print one JSON object"
+	fi
+	echo "cli.robust: $accepted values decoded, $refusals refused"
+}
+
 case $GROUP in
-basic | vtcr | vtcr_idregs | vtcr_decode | vtcr_refusals | esr | pte | errors)
+basic | vtcr | vtcr_idregs | vtcr_decode | vtcr_refusals | esr | pte | errors | robust)
 	"group_$GROUP"
 	;;
 *)

@@ -98,6 +98,14 @@ static const char *s2_cli_tgran_name(enum s2_granule g)
 	return g == S2_GRANULE_4K ? "TGran4_2" : g == S2_GRANULE_16K ? "TGran16_2" : "TGran64_2";
 }
 
+/* Descriptors the IPA space uses at the start level, over all concatenated root tables. */
+static unsigned int s2_cli_root_entries(enum s2_granule g, unsigned int ipa_bits, int start_level)
+{
+	unsigned int shift = s2_level_shift(g, start_level);
+
+	return ipa_bits > shift && ipa_bits - shift < 32 ? 1u << (ipa_bits - shift) : 0;
+}
+
 /* ---- output --------------------------------------------------------------------------------- */
 
 /* The geometry printed, from a config (compute) or from the decoded VTCR (--decode). */
@@ -218,8 +226,7 @@ static int s2_cli_vtcr_decode(const struct s2_cli_vtcr_args *a)
 	}
 	v.vmid_bits = v.f.vs ? 16 : 8;
 	v.lpa = v.f.granule == S2_GRANULE_64K && v.f.pa_bits == 52;
-	/* Descriptors the IPA space uses at the start level (over all concatenated tables). */
-	v.root_entries = 1u << (v.f.ipa_bits - s2_level_shift(v.f.granule, v.f.start_level));
+	v.root_entries = s2_cli_root_entries(v.f.granule, v.f.ipa_bits, v.f.start_level);
 	for (int l = v.f.start_level; l <= S2_LEVEL_MAX; l++)
 		if (s2_level_has_blocks(v.f.granule, l, v.f.ds, v.lpa))
 			v.block_levels |= 1u << (l + 1);
@@ -341,7 +348,7 @@ static int s2_cli_vtcr_compute(const struct s2_cli_vtcr_args *a)
 	v.vmid_bits = cfg.vmid_bits;
 	/* Only the levels a walk of this VM visits: the start level and below. */
 	v.block_levels = cfg.block_levels & ~((1u << (cfg.start_level + 1)) - 1);
-	v.root_entries = 1u << (cfg.ipa_bits - s2_level_shift(cfg.granule, cfg.start_level));
+	v.root_entries = s2_cli_root_entries(cfg.granule, cfg.ipa_bits, cfg.start_level);
 	v.lpa = cfg.lpa;
 	v.have_cfg = true;
 	v.fwb = cfg.fwb;
