@@ -1411,16 +1411,16 @@ int s2_vm_slot_lock(struct s2_vm *vm, uint32_t id, bool writable)
 		prot |= S2_PROT_W;
 	mmu_excl_begin(vm);
 	ret = map_whole_slot(vm, s, prot);
-	if (ret)
+	if (ret) {
 		slot_unmap(vm, s);
+	} else {
+		/* Slot state the abort path reads changes under MMU exclusive. */
+		s->lock = writable ? S2_SLOT_LOCKED_RW : S2_SLOT_LOCKED_RO;
+		s->cmo_pending = true;
+		vm->locked_bytes += s->d.size;
+		s2_atomic_store32(&vm->pending, s2_atomic_load32(&vm->pending) | S2_VM_PENDING_CMO);
+	}
 	mmu_excl_end(vm);
-	if (ret)
-		goto out;
-
-	s->lock = writable ? S2_SLOT_LOCKED_RW : S2_SLOT_LOCKED_RO;
-	vm->locked_bytes += s->d.size;
-	s->cmo_pending = true;
-	s2_atomic_store32(&vm->pending, s2_atomic_load32(&vm->pending) | S2_VM_PENDING_CMO);
 out:
 	vm_unlock(vm, S2_VM_LOCK_SLOTS);
 	return ret;
@@ -1445,10 +1445,10 @@ int s2_vm_slot_unlock(struct s2_vm *vm, uint32_t id)
 	}
 	mmu_excl_begin(vm);
 	slot_unmap(vm, s);
-	mmu_excl_end(vm);
 	vm->locked_bytes -= s->d.size;
 	s->lock = S2_SLOT_UNLOCKED;
 	s->cmo_pending = false;
+	mmu_excl_end(vm);
 out:
 	vm_unlock(vm, S2_VM_LOCK_SLOTS);
 	return ret;

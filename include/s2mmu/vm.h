@@ -13,7 +13,7 @@
  * MTE bitmap come from the port's alloc_pages (and go back on disable/delete/destroy).
  *
  * Locking. The library takes its locks itself through the optional hooks in struct s2_vm_hooks
- * (NULL lock hooks mean the caller serialises every call on the VM). Four locks:
+ * (NULL lock hooks mean the caller serialises every call on the VM). Three locks:
  *   - SLOTS:  memslot changes, lock/unlock, the deferred maintenance on vCPU entry;
  *   - MMU:    a reader/writer lock on the tables and the slot array: shared on the abort path
  *             (s2_vm_handle_abort), exclusive for everything that changes more than one entry;
