@@ -954,7 +954,7 @@ S2M_FN bool s2m_init(struct s2m_ctx *c, unsigned int cfg_index, struct s2m_rng *
 	memset(&opts, 0, sizeof(opts));
 	opts.pa_base = UINT64_C(0x80000000);
 	opts.arena_bytes = UINT64_C(64) << 20;
-	opts.log_capacity = 0;
+	opts.log_capacity = 8192; /* cache maintenance is checked from the log */
 	ret = s2_host_port_create(&opts, &c->hp);
 	if (ret) {
 		s2m_fail(c, "s2_host_port_create: %s", s2_errname(ret));
@@ -1287,6 +1287,90 @@ S2M_FN bool s2m_check_map_geometry(struct s2m_ctx *c, const struct s2m_list *old
 			 "map geometry: leaf at 0x%" PRIx64 " is L%d, expected L%d at 0x%" PRIx64
 			 " (largest block the alignment allows%s)",
 			 lf->ipa, lf->level, want, A, force ? ", pages forced" : "");
+		return false;
+	}
+	return true;
+}
+
+/* ---- cache maintenance ------------------------------------------------------------------------- */
+
+struct s2m_range {
+	uint64_t lo, hi;
+};
+
+static int s2m_range_cmp(const void *a, const void *b)
+{
+	const struct s2m_range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Whether the logged events of @kind cover [lo, hi) (*@any: some event overlaps it). Return
+ * -1 when the log overflowed (no verdict). */
+S2M_FN int s2m_log_covers(struct s2m_ctx *c, enum s2_host_event_kind kind, uint64_t lo, uint64_t hi,
+			  bool *any)
+{
+	unsigned int n, k = 0;
+	bool overflow;
+	const struct s2_host_event *ev = s2_host_port_log(c->hp, &n, &overflow);
+	struct s2m_range *r;
+	uint64_t x = lo;
+
+	*any = false;
+	if (overflow)
+		return -1;
+	r = calloc(n ? n : 1, sizeof(*r));
+	if (!r)
+		abort();
+	for (unsigned int i = 0; i < n; i++) {
+		if (ev[i].kind != kind)
+			continue;
+		if (ev[i].addr < hi && ev[i].addr + ev[i].size > lo)
+			*any = true;
+		r[k++] = (struct s2m_range){ ev[i].addr, ev[i].addr + ev[i].size };
+	}
+	qsort(r, k, sizeof(*r), s2m_range_cmp);
+	for (unsigned int i = 0; i < k && x < hi; i++)
+		if (r[i].lo <= x && r[i].hi > x)
+			x = r[i].hi;
+	free(r);
+	return x >= hi;
+}
+
+/*
+ * A fresh mapping of [pa, pa + size): without FWB, Normal write-back memory is cleaned and
+ * invalidated to the PoC (the guest may run with its MMU off), unless S2_PROT_NOCMO; with FWB,
+ * for Normal-NC and Device memory, nothing is cleaned. Granting exec invalidates the I-cache
+ * unless CTR_EL0.DIC.
+ */
+S2M_FN bool s2m_check_cmo(struct s2m_ctx *c, uint64_t pa, uint64_t size, uint64_t prot)
+{
+	struct s2m_val v = s2m_val_from_prot(pa, prot);
+	bool need_dc = !c->cfg.fwb && !(prot & S2_PROT_NOCMO) && v.mt == S2M_MT_WB;
+	bool need_ic = (prot & S2_PROT_X) && !c->cfg.dic;
+	bool any;
+	int cov = s2m_log_covers(c, S2_HOST_EV_DC_CIVAC, pa, pa + size, &any);
+
+	if (cov >= 0 && need_dc && !cov) {
+		s2m_fail(c,
+			 "no data-cache clean+invalidate covering [0x%" PRIx64 ", 0x%" PRIx64
+			 ") for a fresh Normal WB mapping without FWB",
+			 pa, pa + size);
+		return false;
+	}
+	if (cov >= 0 && !need_dc && any) {
+		s2m_fail(c,
+			 "data-cache maintenance on [0x%" PRIx64 ", 0x%" PRIx64
+			 ") (fwb=%d, nocmo=%d, mt=%u) where none is due",
+			 pa, pa + size, c->cfg.fwb, !!(prot & S2_PROT_NOCMO), v.mt);
+		return false;
+	}
+	cov = s2m_log_covers(c, S2_HOST_EV_IC_INVAL, pa, pa + size, &any);
+	if (cov >= 0 && need_ic && !cov) {
+		s2m_fail(c,
+			 "no I-cache invalidation covering [0x%" PRIx64 ", 0x%" PRIx64
+			 ") for a fresh executable mapping (DIC clear)",
+			 pa, pa + size);
 		return false;
 	}
 	return true;
@@ -1658,6 +1742,7 @@ S2M_FN bool s2m_step(struct s2m_ctx *c)
 	/* Do it. */
 	if (a.fail_alloc >= 0)
 		s2_host_port_fail_alloc_after(c->hp, a.fail_alloc);
+	s2_host_port_clear_log(c->hp);
 	switch (a.op) {
 	case S2M_OP_MAP:
 		ret = s2_pgtable_map(&c->pgt, s2_ipa(a.ipa), a.size, s2_pa(a.pa), a.prot, a.flags,
@@ -1764,6 +1849,9 @@ S2M_FN bool s2m_step(struct s2m_ctx *c)
 		case S2M_OP_MAP:
 			if (!s2m_check_map_geometry(c, &old, a.ipa, a.size, a.pa,
 						    !!(a.flags & S2_MAP_FORCE_PAGES)))
+				goto out;
+			if (!s2m_range_has(&old, a.ipa, end, S2M_MAPPED) &&
+			    !s2m_check_cmo(c, a.pa, a.size, a.prot))
 				goto out;
 			break;
 		case S2M_OP_TEST_CLEAR_YOUNG:

@@ -95,14 +95,76 @@ static void test_config(void **state)
 	assert_int_equal(failures, 0);
 }
 
+/*
+ * Directed reproductions of what the random runs found, kept as plain cases: two writable
+ * leaves of one table (two 4K pages of one L3 table; two 2M blocks of one L2 table) are cached
+ * in the TLB, then made read-only by one call. Both translations must be invalidated: a write
+ * through the second would otherwise still succeed (Arm ARM D8.16, break-before-make /
+ * TLB maintenance requirements for reducing permissions).
+ */
+static void restrict_two_leaves(uint64_t leaf, bool use_set_prot)
+{
+	struct s2m_rng rng;
+	struct s2m_ctx *c = calloc(1, sizeof(*c));
+	uint64_t ipa = UINT64_C(0x40000000); /* 1 GiB: both leaves in one table */
+	int ret;
+
+	assert_non_null(c);
+	s2m_rng_seed(&rng, 1);
+	assert_true(s2m_init(c, 1 /* 4k-ipa40-pa48-fwb */, &rng));
+	ret = s2_pgtable_map(&c->pgt, s2_ipa(ipa), 2 * leaf, s2_pa(UINT64_C(0x80000000)),
+			     S2_PROT_R | S2_PROT_W, leaf == c->P ? S2_MAP_FORCE_PAGES : 0, NULL);
+	assert_int_equal(ret, 0);
+	for (int i = 0; i < 2; i++) {
+		struct s2_walk_result res;
+
+		assert_true(s2m_walk(c, ipa + (uint64_t)i * leaf, S2_ACCESS_WRITE, false, &res));
+		assert_int_equal(res.fault, S2_FAULT_NONE);
+		assert_int_equal(res.block_size, leaf);
+		s2_tlb_fill(&c->tlb, S2M_VMID, s2_ipa(ipa + (uint64_t)i * leaf), &res);
+	}
+	if (use_set_prot)
+		ret = s2_pgtable_set_prot(&c->pgt, s2_ipa(ipa), 2 * leaf, 0, S2_PROT_W);
+	else
+		ret = s2_pgtable_wrprotect(&c->pgt, s2_ipa(ipa), 2 * leaf);
+	assert_int_equal(ret, 0);
+	ret = s2_tlb_check(&c->tlb, S2M_VMID, &c->cfg, c->pgt.root_pa, &c->mem, NULL, NULL);
+	s2m_teardown(c);
+	free(c);
+	assert_int_equal(ret, 0); /* stale entries left behind */
+}
+
+static void test_wrprotect_two_pages_invalidates_both(void **state)
+{
+	(void)state;
+	restrict_two_leaves(UINT64_C(0x1000), false);
+}
+
+static void test_wrprotect_two_blocks_invalidates_both(void **state)
+{
+	(void)state;
+	restrict_two_leaves(UINT64_C(0x200000), false);
+}
+
+static void test_set_prot_two_pages_invalidates_both(void **state)
+{
+	(void)state;
+	restrict_two_leaves(UINT64_C(0x1000), true);
+}
+
 int main(void)
 {
-	struct CMUnitTest tests[S2M_NR_CFGS];
+	struct CMUnitTest tests[S2M_NR_CFGS + 3];
+	size_t n = 0;
 
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_wrprotect_two_pages_invalidates_both);
+	tests[n++] =
+		(struct CMUnitTest)cmocka_unit_test(test_wrprotect_two_blocks_invalidates_both);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_set_prot_two_pages_invalidates_both);
 	for (unsigned int i = 0; i < S2M_NR_CFGS; i++) {
-		tests[i] = (struct CMUnitTest){ .name = s2m_cfgs[i].name,
-						.test_func = test_config,
-						.initial_state = (void *)(uintptr_t)i };
+		tests[n++] = (struct CMUnitTest){ .name = s2m_cfgs[i].name,
+						  .test_func = test_config,
+						  .initial_state = (void *)(uintptr_t)i };
 	}
-	return _cmocka_run_group_tests("pgtable_prop", tests, S2M_NR_CFGS, NULL, NULL);
+	return _cmocka_run_group_tests("pgtable_prop", tests, n, NULL, NULL);
 }
