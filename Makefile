@@ -67,7 +67,7 @@ test: deps-test configure
 
 bench: deps-bench
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
-		-DS2_TESTS=OFF >/dev/null
+		-DCMAKE_C_FLAGS_RELEASE="-O2 -g -DNDEBUG" -DS2_TESTS=OFF >/dev/null
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
 	bash bench/run.sh $(BENCH_BUILD) build/bench
 

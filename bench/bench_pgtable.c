@@ -457,17 +457,21 @@ static int setup_empty(struct bench *b)
 
 static int setup_mapped_rw(struct bench *b)
 {
-	return map_region(b, S2_PROT_R | S2_PROT_W, S2_MAP_FORCE_PAGES);
+	return map_region(b, S2_PROT_R | S2_PROT_W, S2_MAP_FORCE_PAGES) ||
+	       verify_ipa(b, "setup", b->size / 2, &exp_rw_page);
 }
 
+/* The starting state is checked too, so that an operation that does nothing cannot pass. */
 static int setup_mapped_ro(struct bench *b)
 {
-	return map_region(b, S2_PROT_R, S2_MAP_FORCE_PAGES);
+	return map_region(b, S2_PROT_R, S2_MAP_FORCE_PAGES) ||
+	       verify_ipa(b, "relax_4k setup", b->size / 2, &exp_ro_page);
 }
 
 static int setup_mapped_old(struct bench *b)
 {
-	return map_region(b, S2_PROT_R | S2_PROT_W | S2_PROT_YOUNG_CLEAR, S2_MAP_FORCE_PAGES);
+	return map_region(b, S2_PROT_R | S2_PROT_W | S2_PROT_YOUNG_CLEAR, S2_MAP_FORCE_PAGES) ||
+	       verify_ipa(b, "mkyoung_4k setup", b->size / 2, &exp_old_page);
 }
 
 static int setup_map_fault(struct bench *b)
@@ -862,7 +866,7 @@ static void run_matrix(void)
 					       b.pages_after_init) *
 					      PAGE_4K;
 				if (mode)
-					for (l = 3; l > b.cfg.start_level; l--)
+					for (l = 3; l >= b.cfg.start_level; l--)
 						if (s2_config_level_has_blocks(&b.cfg, l) &&
 						    s2_level_size(g, l) <= b.size &&
 						    !(b.size % s2_level_size(g, l)))

@@ -10,12 +10,13 @@
 # Environment:
 #   S2_BENCH_REPS      native runs per operation (default 5; the median is reported)
 #   S2_BENCH_SCALE     native scaling sizes in MiB (default 1024,4096,16384,65536)
-#   S2_BENCH_CG_SCALE  scaling sizes under callgrind in MiB (default 1024,16384)
+#   S2_BENCH_CG_SCALE  scaling sizes under callgrind in MiB (default 1024,4096,16384,65536;
+#                      about 30 s on 2 cores)
 #   S2_BENCH_NO_CG=1   skip callgrind
 #
 # Files in OUT_DIR: native.txt/.jsonl (the native run), callgrind.txt/.jsonl and
 # callgrind/cg.out.N (one dump per measured operation, with --dump-instr=yes),
-# annotate/<op>.txt (callgrind_annotate per-function breakdown, inclusive and self),
+# annotate/<op>.txt (callgrind_annotate: inclusive cost per function, self cost per line),
 # results.json, results.md (a table with KVM's figures beside ours).
 set -euo pipefail
 
@@ -24,7 +25,7 @@ out=${2:?usage: run.sh BUILD_DIR OUT_DIR}
 bin=$build/bench/bench_pgtable
 reps=${S2_BENCH_REPS:-5}
 scale=${S2_BENCH_SCALE:-1024,4096,16384,65536}
-cg_scale=${S2_BENCH_CG_SCALE:-1024,16384}
+cg_scale=${S2_BENCH_CG_SCALE:-1024,4096,16384,65536}
 
 if [ ! -x "$bin" ]; then
 	echo "run.sh: $bin not built (the engine, walker and host port must exist)" >&2
@@ -170,15 +171,16 @@ EOF
 
 # Per-function breakdown of every dump (inclusive and self cost).
 if [ -d "$out/callgrind" ] && command -v callgrind_annotate >/dev/null; then
+	set +o pipefail # `| head` cuts callgrind_annotate short on purpose
 	for f in "$out"/callgrind/cg.out.*; do
 		[ -e "$f" ] || continue
 		op=$(sed -n 's/^desc: Trigger: Client Request: //p' "$f" | head -n1)
 		[ -n "$op" ] || continue
 		{
-			echo "### inclusive"
-			callgrind_annotate --inclusive=yes "$f" 2>/dev/null | head -n 40
-			echo "### self"
-			callgrind_annotate "$f" 2>/dev/null | head -n 40
+			echo "### inclusive cost per function"
+			callgrind_annotate --inclusive=yes "$f" 2>/dev/null | sed -n '/file:function/,/^---/p' || true
+			echo "### self cost per source line (lines with no cost left out)"
+			callgrind_annotate --auto=yes "$f" 2>/dev/null | grep -v '^ *\. ' || true
 		} >"$out/annotate/$op.txt"
 	done
 	echo "per-function breakdowns in $out/annotate/"
