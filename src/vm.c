@@ -22,11 +22,17 @@ static void vm_unlock(struct s2_vm *vm, enum s2_vm_lock l)
 		vm->hooks.unlock(vm->hooks.ctx, l);
 }
 
+static void vmid_ensure(struct s2_vm *vm, struct s2_vcpu_entry *out);
+
 /* Structural section: SLOTS is held by the caller; take MMU exclusive and load the VM's
- * stage-2 context so the engine's TLBIs reach this VM. */
+ * stage-2 context (with a VMID of the current generation, never the host's VMID 0) so the
+ * engine's TLBIs reach this VM. */
 static void mmu_excl_begin(struct s2_vm *vm)
 {
+	struct s2_vcpu_entry ignored = { 0 };
+
 	vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
+	vmid_ensure(vm, &ignored);
 	if (vm->hooks.load_stage2)
 		vm->hooks.load_stage2(vm->hooks.ctx, vm->pgt.cfg.vtcr, s2_vm_vttbr(vm));
 }
@@ -303,6 +309,17 @@ static void vmid_assign(struct s2_vm *vm, struct s2_vcpu_entry *out)
 	stat_add(&vm->stats.vmid_changes, 1);
 }
 
+/* Give @vm a VMID of the current generation if it has none (VMID lock). */
+static void vmid_ensure(struct s2_vm *vm, struct s2_vcpu_entry *out)
+{
+	if (s2_atomic_load64(&vm->vmid_gen) == s2_atomic_load64(&vm->vmids->generation))
+		return;
+	vm_lock(vm, S2_VM_LOCK_VMID);
+	if (vm->vmid_gen != vm->vmids->generation)
+		vmid_assign(vm, out);
+	vm_unlock(vm, S2_VM_LOCK_VMID);
+}
+
 uint64_t s2_vm_vttbr(const struct s2_vm *vm)
 {
 	return s2_vttbr(&vm->pgt.cfg, vm->pgt.root_pa, vm->vmid);
@@ -461,12 +478,7 @@ int s2_vm_vcpu_enter(struct s2_vcpu *vcpu, struct s2_vcpu_entry *out)
 	}
 
 	/* The VMID must belong to the current generation. */
-	if (s2_atomic_load64(&vm->vmid_gen) != s2_atomic_load64(&vm->vmids->generation)) {
-		vm_lock(vm, S2_VM_LOCK_VMID);
-		if (vm->vmid_gen != vm->vmids->generation)
-			vmid_assign(vm, out);
-		vm_unlock(vm, S2_VM_LOCK_VMID);
-	}
+	vmid_ensure(vm, out);
 
 	out->vtcr = cfg->vtcr;
 	out->vttbr = s2_vm_vttbr(vm);

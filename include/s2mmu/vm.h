@@ -67,8 +67,10 @@ struct s2_vm_hooks {
 #define S2_VMID_MAP_WORDS (65536 / 64)
 
 /*
- * A VMID allocator with generations (one per host, shared by its VMs). A VM's VMID is valid
- * while its generation matches the allocator's. When every VMID of the generation is taken the
+ * A VMID allocator with generations (one per host, shared by its VMs). A VM takes a VMID at its
+ * first vCPU entry or first TLB-invalidating operation, whichever comes first (so TLB
+ * maintenance never runs under the host's VMID 0). A VM's VMID is valid while its generation
+ * matches the allocator's. When every VMID of the generation is taken the
  * allocator rolls over: it invalidates the TLB entries of every registered VM that holds a
  * VMID (tlbi_vmid through each VM's port, with that VM's stage-2 context loaded), starts a new
  * generation and hands out VMIDs again as VMs enter. VMID 0 is never given (the host's).
@@ -212,9 +214,12 @@ struct s2_vcpu_entry {
 	uint64_t vttbr; /* VTTBR_EL2: root PA | VMID */
 	uint64_t hcr_set; /* HCR_EL2 bits to set: VM, FWB when the VM runs with FWB, ATA with MTE */
 	uint64_t hcr_clear; /* HCR_EL2 bits to clear: FWB / ATA when not used */
-	bool vmid_changed; /* a new VMID was assigned at this entry */
-	bool rollover; /* the VMID generation rolled over: every VM's VMID was invalidated;
-			     * other CPUs must pick up new VTTBRs at their next entry */
+	/* A new VMID was assigned during this call. */
+	bool vmid_changed;
+	/* This call rolled the VMID generation over: every VM's VMID was invalidated; other CPUs
+	 * must pick up new VTTBRs at their next entry (a rollover inside another call shows in
+	 * s2_vmid_alloc.rollovers). */
+	bool rollover;
 	uint64_t cmo_bytes; /* deferred D-cache maintenance performed at this entry */
 };
 

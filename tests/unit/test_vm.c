@@ -98,6 +98,8 @@ static void hook_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
 
 	assert_int_equal(vtcr, f->vm.pgt.cfg.vtcr);
 	assert_int_equal(vttbr, s2_vm_vttbr(&f->vm));
+	/* TLB maintenance for a VM never runs under the host's VMID 0. */
+	assert_int_not_equal(vttbr >> 48, 0);
 	f->loads++;
 }
 
@@ -770,6 +772,7 @@ static void test_dirty_log(void **state)
 		assert_int_equal(r.map_size, blk);
 
 		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, false), 0);
+		assert_true(f->loads > 0); /* the VM's stage-2 context was loaded for its TLBIs */
 		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, false), S2_EEXIST);
 		/* split to pages, write-protected */
 		lk = look(f, ipa0 + 7 * gb);
