@@ -1,0 +1,1707 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pgtable.c - the stage-2 page-table engine (mechanism only). docs/pgtable.md explains the
+ * design: direct descent for single-entry operations, per-operation table loops for ranges,
+ * table-page reference counts, break-before-make and the TLB-maintenance policy.
+ *
+ * Architecture references are to the Arm ARM (DDI 0487): descriptor formats D8.3, the
+ * break-before-make rules D8.16.1 ("Using break-before-make when updating translation table
+ * entries"), TLB maintenance D8.17, the stage-2 walk AArch64.S2Walk.
+ */
+#include "s2mmu/pgtable.h"
+
+/* Descriptor bits [1:0] (Arm ARM D8.3.1): 0b11 table (level < 3) or page (level 3), 0b01
+ * block (levels with blocks only; 0b01 at level 3 is reserved). */
+#define DESC_TABLE (S2_PTE_VALID | S2_PTE_TYPE)
+#define DESC_PAGE (S2_PTE_VALID | S2_PTE_TYPE)
+#define DESC_BLOCK S2_PTE_VALID
+#define DESC_TYPE_MASK (S2_PTE_VALID | S2_PTE_TYPE)
+
+/*
+ * An invalid entry held by a single-entry break-before-make in progress (bit 10 of an
+ * invalid descriptor, outside the owner field). Hardware ignores it (bit 0 clear); concurrent
+ * single-entry operations that find it back off with S2_EAGAIN. Never left in a quiet tree.
+ */
+#define PTE_LOCKED S2_BIT(10)
+
+/*
+ * Bits a live leaf may change in place. Changing permissions, the access flag, DBM or the
+ * software bits does not need break-before-make; changing the output address, the memory
+ * type, shareability or the size does (Arm ARM D8.16.1).
+ */
+#define PTE_INPLACE_BITS (S2_PTE_S2AP | S2_PTE_XN | S2_PTE_SW | S2_PTE_AF | S2_PTE_DBM)
+
+/* The high bit of a table page's refcount marks it visited during s2_pgtable_check(). */
+#define RC_MARK 0x80000000u
+
+/* Internal result of the single-entry path: the request needs the structural path. */
+#define S2_STRUCTURAL 1
+/* Internal result: a compare-and-swap lost; look again. */
+#define S2_RETRY 2
+
+#define S2_PROT_MEMTYPE (S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE | S2_PROT_NORMAL_NC)
+#define S2_PROT_ALL                                                                      \
+	(S2_PROT_RWX | S2_PROT_MEMTYPE | S2_PROT_NOCMO | S2_PROT_SW_MASK | S2_PROT_DBM | \
+	 S2_PROT_YOUNG_CLEAR)
+
+/* MemAttr values the engine writes (ARCH-NOTES §1; Arm ARM D8.6.5 and the FWB rules). */
+#define MEMATTR_DEVICE_nGnRnE 0x0u
+#define MEMATTR_DEVICE_nGnRE 0x1u
+#define MEMATTR_NORMAL_NC 0x5u
+#define MEMATTR_NORMAL_WB 0xfu
+#define MEMATTR_FWB_NORMAL_WB 0x6u
+#define MEMATTR_FWB_RESERVED 0x4u
+
+/* ---- geometry and descriptor helpers (inline, precomputed per table) ------------------------- */
+
+static S2_ALWAYS_INLINE unsigned int lvl_shift(const struct s2_pgtable *pgt, int level)
+{
+	return pgt->geom.shift[level + 1];
+}
+
+static S2_ALWAYS_INLINE uint64_t lvl_size(const struct s2_pgtable *pgt, int level)
+{
+	return UINT64_C(1) << pgt->geom.shift[level + 1];
+}
+
+static S2_ALWAYS_INLINE uint64_t lvl_idx(const struct s2_pgtable *pgt, int level, uint64_t ipa)
+{
+	uint64_t mask =
+		level == pgt->geom.start_level ? pgt->geom.root_idx_mask : pgt->geom.idx_mask;
+	return (ipa >> pgt->geom.shift[level + 1]) & mask;
+}
+
+static S2_ALWAYS_INLINE uint64_t gran_size(const struct s2_pgtable *pgt)
+{
+	return UINT64_C(1) << pgt->geom.page_shift;
+}
+
+static S2_ALWAYS_INLINE uint64_t table_entries(const struct s2_pgtable *pgt)
+{
+	return pgt->geom.idx_mask + 1;
+}
+
+static S2_ALWAYS_INLINE bool level_has_blocks(const struct s2_pgtable *pgt, int level)
+{
+	return (pgt->geom.block_levels >> (level + 1)) & 1;
+}
+
+static S2_ALWAYS_INLINE bool pte_is_table(s2_pte_t pte, int level)
+{
+	return level < 3 && (pte & DESC_TYPE_MASK) == DESC_TABLE;
+}
+
+/* The output (or next-level table) address held in a descriptor. */
+static S2_ALWAYS_INLINE uint64_t pte_oa(const struct s2_pgtable *pgt, s2_pte_t pte)
+{
+	return (pte & pgt->geom.oa_lo_mask) |
+	       ((pte & pgt->geom.oa_hi_mask) << pgt->geom.oa_hi_shift);
+}
+
+/* The descriptor bits that hold output address @oa. */
+static S2_ALWAYS_INLINE s2_pte_t oa_bits(const struct s2_pgtable *pgt, uint64_t oa)
+{
+	return (oa & pgt->geom.oa_lo_mask) | ((oa >> pgt->geom.oa_hi_shift) & pgt->geom.oa_hi_mask);
+}
+
+static S2_ALWAYS_INLINE s2_pte_t pte_oa_mask(const struct s2_pgtable *pgt)
+{
+	return pgt->geom.oa_lo_mask | pgt->geom.oa_hi_mask;
+}
+
+static S2_ALWAYS_INLINE s2_pte_t *pa_to_table(const struct s2_pgtable *pgt, uint64_t pa)
+{
+	if (S2_LIKELY(pgt->port.linear))
+		return (s2_pte_t *)(uintptr_t)(pa + pgt->port.va_minus_pa);
+	return pgt->port.ops->pa_to_va(pgt->port.ctx, s2_pa(pa));
+}
+
+static S2_ALWAYS_INLINE uint64_t table_to_pa(const struct s2_pgtable *pgt, void *va)
+{
+	if (S2_LIKELY(pgt->port.linear))
+		return (uint64_t)(uintptr_t)va - pgt->port.va_minus_pa;
+	return s2_pa_val(pgt->port.ops->va_to_pa(pgt->port.ctx, va));
+}
+
+static S2_ALWAYS_INLINE s2_pte_t *pte_table(const struct s2_pgtable *pgt, s2_pte_t pte)
+{
+	return pa_to_table(pgt, pte_oa(pgt, pte));
+}
+
+static S2_ALWAYS_INLINE s2_pte_t table_desc(const struct s2_pgtable *pgt, void *va)
+{
+	return DESC_TABLE | oa_bits(pgt, table_to_pa(pgt, va));
+}
+
+static S2_ALWAYS_INLINE uint32_t *table_rc(const struct s2_pgtable *pgt, void *va)
+{
+	return pgt->port.ops->page_refcount(pgt->port.ctx, va);
+}
+
+/* Add @delta to the refcount of @table at @level; the root is not counted. */
+static S2_ALWAYS_INLINE void rc_add(const struct s2_pgtable *pgt, s2_pte_t *table, int level,
+				    int32_t delta)
+{
+	if (delta && level != pgt->geom.start_level)
+		s2_atomic_add32(table_rc(pgt, table), delta);
+}
+
+static S2_ALWAYS_INLINE uint8_t pte_memattr(s2_pte_t pte)
+{
+	return (uint8_t)S2_FIELD_GET(S2_PTE_MEMATTR, pte);
+}
+
+/*
+ * Device (MemAttr 0b00xx, with and without FWB) and Normal-NC (0b0101) may not be executable
+ * (ARCH-NOTES §1): the engine refuses exec on them.
+ */
+static S2_ALWAYS_INLINE bool memattr_noexec(uint8_t memattr)
+{
+	return memattr < 4 || memattr == MEMATTR_NORMAL_NC;
+}
+
+/* A leaf change that removes a permission must be invalidated (Arm ARM D8.17: a TLB may keep
+ * the old, more permissive entry). Adding permissions, AF or software bits need not be. */
+static S2_ALWAYS_INLINE bool pte_restricts(s2_pte_t old, s2_pte_t new)
+{
+	return ((old & ~new) & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_AF)) != 0 ||
+	       ((new & ~old) & S2_PTE_XN) != 0;
+}
+
+/* ---- side effects ---------------------------------------------------------------------------- */
+
+static inline void port_barrier(const struct s2_pgtable *pgt, enum s2_barrier b)
+{
+	pgt->port.ops->barrier(pgt->port.ctx, b);
+}
+
+/* DSB ISHST; TLBI IPAS2E1IS (with the level hint); DSB ISH: the middle of break-before-make. */
+static void tlbi_one(const struct s2_pgtable *pgt, uint64_t ipa, int level)
+{
+	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
+	pgt->port.ops->tlbi_ipa(pgt->port.ctx, pgt, s2_ipa(ipa), level);
+	port_barrier(pgt, S2_BARRIER_DSB_ISH);
+}
+
+/* DSB ISHST; TLBI over a range (walk caches included: no level hint); DSB ISH. */
+static void tlbi_span(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size)
+{
+	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
+	if (size > pgt->tlbi_range_threshold)
+		pgt->port.ops->tlbi_vmid(pgt->port.ctx, pgt);
+	else
+		pgt->port.ops->tlbi_range(pgt->port.ctx, pgt, s2_ipa(ipa), size);
+	port_barrier(pgt, S2_BARRIER_DSB_ISH);
+}
+
+/* Invalidations collected by a range operation, issued once at the end. */
+struct flush {
+	uint64_t start, end;
+	int level; /* common level of the leaves, -2 when mixed */
+	unsigned int n; /* entries invalidated */
+	bool tables; /* a table was unlinked: invalidate walk caches too (no level hint) */
+};
+
+static S2_ALWAYS_INLINE void flush_add(struct flush *f, uint64_t ipa, uint64_t size, int level)
+{
+	if (!f->n) {
+		f->start = ipa;
+		f->end = ipa + size;
+		f->level = level;
+	} else {
+		if (ipa < f->start)
+			f->start = ipa;
+		if (ipa + size > f->end)
+			f->end = ipa + size;
+		if (level != f->level)
+			f->level = -2;
+	}
+	f->n++;
+}
+
+static void flush_do(const struct s2_pgtable *pgt, struct flush *f)
+{
+	if (!f->n)
+		return;
+	if (f->n == 1 && !f->tables && f->level >= pgt->geom.start_level &&
+	    f->end - f->start == lvl_size(pgt, f->level))
+		tlbi_one(pgt, f->start, f->level); /* one entry: TLBI by IPA with its level */
+	else
+		tlbi_span(pgt, f->start, f->end - f->start);
+	f->n = 0;
+	f->tables = false;
+}
+
+/* ---- table pages ------------------------------------------------------------------------------ */
+
+/* A zeroed table page with refcount 0: from @cache first, else (unless @cache_only) the port. */
+static s2_pte_t *table_alloc(const struct s2_pgtable *pgt, struct s2_page_cache *cache,
+			     bool cache_only)
+{
+	if (cache && cache->nr)
+		return cache->pages[--cache->nr];
+	if (cache_only)
+		return NULL;
+	return pgt->port.ops->alloc_pages(pgt->port.ctx, gran_size(pgt));
+}
+
+/* Give back a table page that never became reachable. It must be all zero with refcount 0. */
+static void table_unused(const struct s2_pgtable *pgt, struct s2_page_cache *cache, s2_pte_t *t)
+{
+	if (cache && cache->nr < S2_PAGE_CACHE_MAX)
+		cache->pages[cache->nr++] = t;
+	else
+		pgt->port.ops->free_pages(pgt->port.ctx, t, gran_size(pgt));
+}
+
+/* Free an unlinked table and every table below it (after the TLBI that covered them). */
+static void free_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level)
+{
+	if (level < 3) {
+		uint64_t n = table_entries(pgt);
+		for (uint64_t i = 0; i < n; i++) {
+			s2_pte_t pte = s2_atomic_load64(&table[i]);
+			if (pte_is_table(pte, level))
+				free_tree(pgt, pte_table(pgt, pte), level + 1);
+		}
+	}
+	pgt->port.ops->free_pages(pgt->port.ctx, table, gran_size(pgt));
+}
+
+/*
+ * Fill a new (private) table at @level + 1 with the pieces of @old, a block or an owner
+ * annotation at @level, so that it maps exactly what @old mapped. Sets its refcount.
+ */
+static void table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int level, s2_pte_t old)
+{
+	uint64_t n = table_entries(pgt);
+	if (old & S2_PTE_VALID) {
+		uint64_t csize = lvl_size(pgt, level + 1);
+		uint64_t oa = pte_oa(pgt, old);
+		s2_pte_t attr = (old & ~pte_oa_mask(pgt) & ~DESC_TYPE_MASK) |
+				(level + 1 == 3 ? DESC_PAGE : DESC_BLOCK);
+		for (uint64_t i = 0; i < n; i++, oa += csize)
+			child[i] = attr | oa_bits(pgt, oa);
+	} else {
+		for (uint64_t i = 0; i < n; i++)
+			child[i] = old;
+	}
+	s2_atomic_store32(table_rc(pgt, child), (uint32_t)n);
+}
+
+/* ---- argument checks -------------------------------------------------------------------------- */
+
+static int check_range(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size)
+{
+	if (!pgt || !size)
+		return S2_EINVAL;
+	if ((ipa | size) & (gran_size(pgt) - 1))
+		return S2_EALIGN;
+	if (ipa >= pgt->geom.ipa_limit || size > pgt->geom.ipa_limit - ipa)
+		return S2_ERANGE;
+	return 0;
+}
+
+/* Leaf attributes (no output address, no descriptor type) for S2_PROT_* flags. */
+static int prot_to_attr(const struct s2_pgtable *pgt, uint64_t prot, s2_pte_t *attr)
+{
+	bool dev = prot & (S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE);
+	bool nc = prot & S2_PROT_NORMAL_NC;
+	unsigned int memattr;
+	s2_pte_t a = 0;
+
+	if (prot & ~S2_PROT_ALL)
+		return S2_EINVAL;
+	if (!(prot & S2_PROT_RWX))
+		return S2_EINVAL;
+	if (dev && nc)
+		return S2_EINVAL;
+	if ((prot & S2_PROT_DBM) && (!pgt->cfg.hd || (prot & S2_PROT_W)))
+		return S2_EINVAL;
+	if ((prot & S2_PROT_X) && (dev || nc))
+		return S2_EMEMTYPE;
+
+	if (dev)
+		memattr = (prot & S2_PROT_DEVICE_NGNRNE) ? MEMATTR_DEVICE_nGnRnE :
+							   MEMATTR_DEVICE_nGnRE;
+	else if (nc)
+		memattr = MEMATTR_NORMAL_NC;
+	else
+		memattr = pgt->cfg.fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB;
+
+	a |= S2_FIELD_PREP(S2_PTE_MEMATTR, memattr);
+	if (prot & S2_PROT_R)
+		a |= S2_PTE_S2AP_R;
+	if (prot & S2_PROT_W)
+		a |= S2_PTE_S2AP_W;
+	a |= pgt->geom.sh_bits;
+	if (!(prot & S2_PROT_YOUNG_CLEAR))
+		a |= S2_PTE_AF;
+	if (!(prot & S2_PROT_X))
+		a |= S2_FIELD_PREP(S2_PTE_XN, S2_XN_ALL);
+	a |= S2_FIELD_PREP(S2_PTE_SW, (prot & S2_PROT_SW_MASK) >> S2_PROT_SW_SHIFT);
+	if (prot & S2_PROT_DBM)
+		a |= S2_PTE_DBM;
+	*attr = a;
+	return 0;
+}
+
+/* ---- init, destroy, page cache ---------------------------------------------------------------- */
+
+int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const struct s2_port *port,
+		    void *cookie)
+{
+	struct s2_pgtable_geom *g;
+	unsigned int ps, bpl, root_bits;
+	void *root;
+
+	if (!pgt || !cfg || !port || !port->ops)
+		return S2_EINVAL;
+	ps = cfg->page_shift;
+	if ((ps != 12 && ps != 14 && ps != 16) || ps != 12u + 2u * (unsigned int)cfg->granule)
+		return S2_EINVAL;
+	if (cfg->start_level < S2_LEVEL_MIN || cfg->start_level > 2 ||
+	    cfg->levels != (unsigned int)(4 - cfg->start_level))
+		return S2_EINVAL;
+	if (cfg->start_level == -1 && (cfg->granule != S2_GRANULE_4K || !cfg->ds))
+		return S2_EINVAL;
+	if (cfg->root_tables < 1 || cfg->root_tables > S2_MAX_CONCAT ||
+	    cfg->root_table_bytes != (uint64_t)cfg->root_tables << ps)
+		return S2_EINVAL;
+	if (cfg->pa_bits < 32 || cfg->pa_bits > 52 || cfg->ipa_bits < 32 || cfg->ipa_bits > 52)
+		return S2_EINVAL;
+	bpl = ps - 3;
+	if (cfg->ipa_bits <= ps + (unsigned int)(3 - cfg->start_level) * bpl)
+		return S2_EINVAL;
+	root_bits = cfg->ipa_bits - (ps + (unsigned int)(3 - cfg->start_level) * bpl);
+	if ((UINT64_C(1) << root_bits) > ((uint64_t)cfg->root_tables << bpl))
+		return S2_EINVAL;
+	if (!port->ops->alloc_pages || !port->ops->free_pages || !port->ops->page_refcount ||
+	    !port->ops->pa_to_va || !port->ops->va_to_pa || !port->ops->tlbi_ipa ||
+	    !port->ops->tlbi_range || !port->ops->tlbi_vmid || !port->ops->barrier ||
+	    !port->ops->dcache_clean_inval_poc || !port->ops->icache_inval_pou)
+		return S2_EINVAL;
+
+	s2_memzero(pgt, sizeof(*pgt));
+	pgt->cfg = *cfg;
+	pgt->port = *port;
+	pgt->cookie = cookie;
+	pgt->fmt.granule = cfg->granule;
+	pgt->fmt.ds = cfg->ds && cfg->granule != S2_GRANULE_64K;
+	pgt->fmt.lpa = cfg->lpa && cfg->granule == S2_GRANULE_64K;
+
+	g = &pgt->geom;
+	for (int l = S2_LEVEL_MIN; l <= S2_LEVEL_MAX; l++)
+		g->shift[l + 1] = (uint8_t)(ps + (unsigned int)(3 - l) * bpl);
+	g->start_level = (int8_t)cfg->start_level;
+	g->page_shift = (uint8_t)ps;
+	g->idx_mask = (UINT64_C(1) << bpl) - 1;
+	g->root_idx_mask = (UINT64_C(1) << root_bits) - 1;
+	g->ipa_limit = UINT64_C(1) << cfg->ipa_bits;
+	g->pa_limit = UINT64_C(1) << cfg->pa_bits;
+	g->block_levels = cfg->block_levels;
+	if (pgt->fmt.ds) {
+		/* FEAT_LPA2: OA[49:page_shift] in place, OA[51:50] in bits [9:8]; SH comes from
+		 * VTCR_EL2.SH0 (Arm ARM D8.3.1). */
+		g->oa_lo_mask = S2_GENMASK(49, ps);
+		g->oa_hi_mask = S2_PTE_OA_HI_LPA2;
+		g->oa_hi_shift = 42;
+		g->sh_bits = 0;
+	} else if (pgt->fmt.lpa) {
+		/* FEAT_LPA with 64K: OA[47:16] in place, OA[51:48] in bits [15:12]. */
+		g->oa_lo_mask = S2_GENMASK(47, ps);
+		g->oa_hi_mask = S2_PTE_OA_HI_64K;
+		g->oa_hi_shift = 36;
+		g->sh_bits = S2_FIELD_PREP(S2_PTE_SH, S2_SH_INNER);
+	} else {
+		g->oa_lo_mask = S2_GENMASK(47, ps);
+		g->oa_hi_mask = 0;
+		g->oa_hi_shift = 0;
+		g->sh_bits = S2_FIELD_PREP(S2_PTE_SH, S2_SH_INNER);
+	}
+	/* One range TLBI up to 1 GiB; beyond that, invalidating the VMID is cheaper. */
+	pgt->tlbi_range_threshold = UINT64_C(1) << 30;
+
+	root = port->ops->alloc_pages(port->ctx, cfg->root_table_bytes);
+	if (!root)
+		return S2_ENOMEM;
+	pgt->root = root;
+	pgt->root_pa = port->ops->va_to_pa(port->ctx, root);
+	return 0;
+}
+
+void s2_pgtable_destroy(struct s2_pgtable *pgt)
+{
+	int level;
+	uint64_t n;
+
+	if (!pgt || !pgt->root)
+		return;
+	level = pgt->geom.start_level;
+	n = pgt->geom.root_idx_mask + 1;
+	for (uint64_t i = 0; i < n; i++) {
+		s2_pte_t pte = s2_atomic_load64(&pgt->root[i]);
+		if (pte_is_table(pte, level))
+			free_tree(pgt, pte_table(pgt, pte), level + 1);
+	}
+	pgt->port.ops->free_pages(pgt->port.ctx, pgt->root, pgt->cfg.root_table_bytes);
+	pgt->root = NULL;
+}
+
+int s2_page_cache_topup(struct s2_page_cache *cache, const struct s2_port *port, size_t page_bytes,
+			unsigned int min)
+{
+	if (!cache || !port || !port->ops || !page_bytes)
+		return S2_EINVAL;
+	if (min > S2_PAGE_CACHE_MAX)
+		return S2_EINVAL;
+	while (cache->nr < min) {
+		void *p = port->ops->alloc_pages(port->ctx, page_bytes);
+		if (!p)
+			return S2_ENOMEM;
+		cache->pages[cache->nr++] = p;
+	}
+	return 0;
+}
+
+void s2_page_cache_drain(struct s2_page_cache *cache, const struct s2_port *port, size_t page_bytes)
+{
+	if (!cache || !port || !port->ops)
+		return;
+	while (cache->nr)
+		port->ops->free_pages(port->ctx, cache->pages[--cache->nr], page_bytes);
+}
+
+/* ---- single-entry map (the fault path): direct descent, CAS ---------------------------------- */
+
+/* A leaf that already maps what @new asks (hardware may have set AF, or dirtied a DBM page). */
+static S2_ALWAYS_INLINE bool leaf_same(s2_pte_t old, s2_pte_t new)
+{
+	s2_pte_t ignore = S2_PTE_AF | ((new &S2_PTE_DBM) ? S2_PTE_S2AP_W : 0);
+	return (old & S2_PTE_VALID) && ((old ^ new) & ~ignore) == 0;
+}
+
+/*
+ * The entry at @level for @ipa is empty and the leaf belongs at @target > @level: build the
+ * missing tables privately (leaf included) and publish them with one compare-and-swap. A loser
+ * gives its pages back and looks again (S2_RETRY). Nothing to undo on S2_ENOMEM.
+ */
+static int install_chain(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *ptep, int level,
+			 int target, uint64_t ipa, s2_pte_t leaf, struct s2_page_cache *cache)
+{
+	s2_pte_t *t[S2_LEVEL_MAX - S2_LEVEL_MIN + 1];
+	int n = target - level;
+	s2_pte_t expect = 0;
+
+	for (int i = 0; i < n; i++) {
+		t[i] = table_alloc(pgt, cache, false);
+		if (S2_UNLIKELY(!t[i])) {
+			while (i--)
+				table_unused(pgt, cache, t[i]);
+			return S2_ENOMEM;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		int l = level + 1 + i;
+		t[i][lvl_idx(pgt, l, ipa)] = i == n - 1 ? leaf : table_desc(pgt, t[i + 1]);
+		s2_atomic_store32(table_rc(pgt, t[i]), 1);
+	}
+	/* Release: the new tables' contents are visible before the entry that links them. */
+	if (S2_LIKELY(s2_atomic_cas64(ptep, &expect, table_desc(pgt, t[0])))) {
+		rc_add(pgt, table, level, 1);
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		t[i][lvl_idx(pgt, level + 1 + i, ipa)] = 0;
+		s2_atomic_store32(table_rc(pgt, t[i]), 0);
+		table_unused(pgt, cache, t[i]);
+	}
+	return S2_RETRY;
+}
+
+static int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *ptep, int level,
+			   uint64_t ipa, s2_pte_t old, s2_pte_t new, uint64_t flags)
+{
+	for (;;) {
+		if (!(old & S2_PTE_VALID)) {
+			if (old & PTE_LOCKED)
+				return S2_EAGAIN;
+			/* Empty or annotated: invalid -> valid needs no TLBI. */
+			if (S2_LIKELY(s2_atomic_cas64(ptep, &old, new))) {
+				if (!old)
+					rc_add(pgt, table, level, 1);
+				return 0;
+			}
+			/* Someone else got there first. */
+			if (leaf_same(old, new))
+				return 0;
+			return S2_EAGAIN;
+		}
+		if (pte_is_table(old, level))
+			return S2_STRUCTURAL;
+		if (flags & S2_MAP_NO_REPLACE)
+			return S2_EEXIST;
+		if (((old ^ new) & ~PTE_INPLACE_BITS) == 0) {
+			/* Same output, type and size: update in place. */
+			if (old == new)
+				return 0;
+			if (!s2_atomic_cas64(ptep, &old, new))
+				continue; /* hardware AF/dirty update: look again */
+			if (pte_restricts(old, new))
+				tlbi_one(pgt, ipa, level);
+			return 0;
+		}
+		/* Break-before-make (Arm ARM D8.16.1), holding the entry with a locked marker. */
+		if (!s2_atomic_cas64(ptep, &old, PTE_LOCKED))
+			continue;
+		tlbi_one(pgt, ipa, level);
+		s2_atomic_store64_release(ptep, new);
+		return 0;
+	}
+}
+
+static int map_single(struct s2_pgtable *pgt, uint64_t ipa, int target, s2_pte_t leaf,
+		      uint64_t flags, struct s2_page_cache *cache)
+{
+	const struct s2_pgtable_geom *g = &pgt->geom;
+	int level = g->start_level;
+	s2_pte_t *table = pgt->root;
+	s2_pte_t *ptep = table + ((ipa >> g->shift[level + 1]) & g->root_idx_mask);
+
+	for (;;) {
+		s2_pte_t old = s2_atomic_load64(ptep);
+		int ret;
+
+		if (level == target)
+			return map_leaf_single(pgt, table, ptep, level, ipa, old, leaf, flags);
+		if ((old & DESC_TYPE_MASK) == DESC_TABLE) {
+			table = pte_table(pgt, old);
+			level++;
+			ptep = table + ((ipa >> g->shift[level + 1]) & g->idx_mask);
+			continue;
+		}
+		if (old == PTE_LOCKED)
+			return S2_EAGAIN;
+		if (old)
+			return S2_STRUCTURAL; /* a block or an annotation in the way */
+		ret = install_chain(pgt, table, ptep, level, target, ipa, leaf, cache);
+		if (ret != S2_RETRY)
+			return ret;
+	}
+}
+
+/* ---- range map (structural) ------------------------------------------------------------------- */
+
+struct map_ctx {
+	struct s2_pgtable *pgt;
+	uint64_t ipa0, pa0; /* pa = pa0 + (ipa - ipa0) */
+	s2_pte_t attr; /* leaf attributes without output address or type */
+	uint64_t flags;
+	struct s2_page_cache *cache;
+	struct flush fl; /* in-place restrictions, invalidated at the end */
+};
+
+static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
+		     bool priv);
+
+/*
+ * Replace a non-empty entry by leaf @new. @priv: the table is not reachable yet (no
+ * break-before-make, no TLBI). Returns 0 or S2_EEXIST.
+ */
+static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ipa, s2_pte_t old,
+		       s2_pte_t new, bool priv)
+{
+	struct s2_pgtable *pgt = m->pgt;
+
+	if (!(old & S2_PTE_VALID)) {
+		/* An annotation: invalid -> valid, counted before and after. */
+		s2_atomic_store64(ptep, new);
+		return 0;
+	}
+	if (pte_is_table(old, level)) {
+		/* Table -> block: break, invalidate the whole range (walk caches too), make, and
+		 * only then free the old tables. */
+		s2_atomic_store64(ptep, 0);
+		if (!priv)
+			tlbi_span(pgt, ipa, lvl_size(pgt, level));
+		s2_atomic_store64_release(ptep, new);
+		free_tree(pgt, pte_table(pgt, old), level + 1);
+		return 0;
+	}
+	if (m->flags & S2_MAP_NO_REPLACE)
+		return S2_EEXIST;
+	if (((old ^ new) & ~PTE_INPLACE_BITS) == 0) {
+		if (old == new)
+			return 0;
+		if (priv) {
+			s2_atomic_store64(ptep, new);
+			return 0;
+		}
+		/* In place; an exchange so a concurrent hardware dirty update is seen. */
+		while (!s2_atomic_cas64(ptep, &old, new))
+			;
+		if (pte_restricts(old, new))
+			flush_add(&m->fl, ipa, lvl_size(pgt, level), level);
+		return 0;
+	}
+	if (priv) {
+		s2_atomic_store64(ptep, new);
+		return 0;
+	}
+	s2_atomic_store64(ptep, 0);
+	tlbi_one(pgt, ipa, level);
+	s2_atomic_store64_release(ptep, new);
+	return 0;
+}
+
+/*
+ * Descend through a non-table entry: build the next-level table privately (empty, or the
+ * pieces of a block or annotation), map into it, then link it (break-before-make over a
+ * valid block). A table left empty (allocation failed below) is given back unlinked.
+ */
+static int map_descend_new(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ipa,
+			   uint64_t stop, s2_pte_t old, bool priv, int32_t *delta)
+{
+	struct s2_pgtable *pgt = m->pgt;
+	s2_pte_t *child = table_alloc(pgt, m->cache, false);
+	int ret;
+
+	if (!child)
+		return S2_ENOMEM;
+	if (old)
+		table_fill_from(pgt, child, level, old);
+	ret = map_range(m, child, level + 1, ipa, stop, true);
+	if (!s2_atomic_load32(table_rc(pgt, child))) {
+		table_unused(pgt, m->cache, child);
+		return ret;
+	}
+	if ((old & S2_PTE_VALID) && !priv) {
+		s2_atomic_store64(ptep, 0);
+		tlbi_one(pgt, S2_ALIGN_DOWN(ipa, lvl_size(pgt, level)), level);
+	}
+	s2_atomic_store64_release(ptep, table_desc(pgt, child));
+	if (!old)
+		(*delta)++;
+	return ret;
+}
+
+static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
+		     bool priv)
+{
+	struct s2_pgtable *pgt = m->pgt;
+	unsigned int shift = lvl_shift(pgt, level);
+	uint64_t size = UINT64_C(1) << shift;
+	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
+	bool leaf_level =
+		level == 3 || (!(m->flags & S2_MAP_FORCE_PAGES) && level_has_blocks(pgt, level));
+	s2_pte_t tmpl = m->attr | (level == 3 ? DESC_PAGE : DESC_BLOCK);
+	int32_t delta = 0;
+	int ret = 0;
+
+	while (ipa < end) {
+		uint64_t next = (ipa | (size - 1)) + 1;
+		uint64_t pa = m->pa0 + (ipa - m->ipa0);
+		uint64_t stop = S2_MIN(next, end);
+		s2_pte_t old;
+
+		if (leaf_level && !((ipa | pa) & (size - 1)) && next <= end) {
+			/* A run of whole entries: the tight loop. */
+			uint64_t n = (end - ipa) >> shift;
+			uint64_t last =
+				table == pgt->root ? pgt->geom.root_idx_mask : pgt->geom.idx_mask;
+			uint64_t room = last - (uint64_t)(ptep - table) + 1;
+			if (n > room)
+				n = room;
+			for (; n; n--, ptep++, ipa += size, pa += size) {
+				s2_pte_t new = tmpl | oa_bits(pgt, pa);
+				old = s2_atomic_load64(ptep);
+				if (S2_LIKELY(!old)) {
+					s2_atomic_store64(ptep, new);
+					delta++;
+					continue;
+				}
+				ret = map_replace(m, ptep, level, ipa, old, new, priv);
+				if (ret)
+					goto out;
+			}
+			continue;
+		}
+		old = s2_atomic_load64(ptep);
+		if (pte_is_table(old, level))
+			ret = map_range(m, pte_table(pgt, old), level + 1, ipa, stop, priv);
+		else
+			ret = map_descend_new(m, ptep, level, ipa, stop, old, priv, &delta);
+		if (ret)
+			goto out;
+		ipa = stop;
+		ptep++;
+	}
+out:
+	rc_add(pgt, table, level, delta);
+	return ret;
+}
+
+/* ---- visitor walk ----------------------------------------------------------------------------- */
+
+static int walk_range(const struct s2_pgtable *pgt, s2_pte_t *table, int level, uint64_t ipa,
+		      uint64_t end, uint64_t flags, s2_visitor_fn fn, void *arg)
+{
+	uint64_t size = lvl_size(pgt, level);
+	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
+	int ret;
+
+	for (; ipa < end; ptep++) {
+		uint64_t base = S2_ALIGN_DOWN(ipa, size);
+		uint64_t stop = S2_MIN(base + size, end);
+		struct s2_walk_visit v = {
+			.ipa = s2_ipa(base),
+			.level = level,
+			.size = size,
+			.ptep = ptep,
+			.pte = s2_atomic_load64(ptep),
+		};
+
+		if (pte_is_table(v.pte, level)) {
+			if (flags & S2_WALK_TABLE_PRE) {
+				v.flag = S2_WALK_TABLE_PRE;
+				ret = fn(arg, &v);
+				if (ret)
+					return ret;
+			}
+			ret = walk_range(pgt, pte_table(pgt, v.pte), level + 1, ipa, stop, flags,
+					 fn, arg);
+			if (ret)
+				return ret;
+			if (flags & S2_WALK_TABLE_POST) {
+				v.pte = s2_atomic_load64(ptep);
+				v.flag = S2_WALK_TABLE_POST;
+				ret = fn(arg, &v);
+				if (ret)
+					return ret;
+			}
+		} else if ((flags & S2_WALK_LEAF) && (v.pte || !(flags & S2_WALK_SKIP_EMPTY))) {
+			v.flag = S2_WALK_LEAF;
+			ret = fn(arg, &v);
+			if (ret)
+				return ret;
+		}
+		ipa = stop;
+	}
+	return 0;
+}
+
+int s2_pgtable_walk(const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t flags,
+		    s2_visitor_fn fn, void *arg)
+{
+	int ret = check_range(pgt, s2_ipa_val(ipa), size);
+
+	if (ret)
+		return ret;
+	if (!fn ||
+	    (flags & ~(S2_WALK_LEAF | S2_WALK_TABLE_PRE | S2_WALK_TABLE_POST | S2_WALK_SKIP_EMPTY)))
+		return S2_EINVAL;
+	return walk_range(pgt, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+			  s2_ipa_val(ipa) + size, flags, fn, arg);
+}
+
+static int visit_find_valid(void *arg, const struct s2_walk_visit *v)
+{
+	(void)arg;
+	return (v->pte & S2_PTE_VALID) ? S2_EEXIST : 0;
+}
+
+static int visit_find_noexec(void *arg, const struct s2_walk_visit *v)
+{
+	(void)arg;
+	return ((v->pte & S2_PTE_VALID) && memattr_noexec(pte_memattr(v->pte))) ? S2_EMEMTYPE : 0;
+}
+
+/* ---- map --------------------------------------------------------------------------------------- */
+
+int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_t pa_t,
+		   uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t), pa = s2_pa_val(pa_t);
+	s2_pte_t attr;
+	int target = -2, ret;
+
+	if (!pgt || !size)
+		return S2_EINVAL;
+	ret = prot_to_attr(pgt, prot, &attr);
+	if (ret)
+		return ret;
+	if (flags & ~(S2_MAP_FORCE_PAGES | S2_MAP_NO_REPLACE | S2_MAP_SHARED))
+		return S2_EINVAL;
+	if ((ipa | pa | size) & (gran_size(pgt) - 1))
+		return S2_EALIGN;
+	if (ipa >= pgt->geom.ipa_limit || size > pgt->geom.ipa_limit - ipa ||
+	    pa >= pgt->geom.pa_limit || size > pgt->geom.pa_limit - pa)
+		return S2_ERANGE;
+
+	/* One leaf entry? Then the direct descent of the fault path. */
+	if (size == gran_size(pgt)) {
+		target = 3;
+	} else if (!(flags & S2_MAP_FORCE_PAGES) && !(size & (size - 1)) &&
+		   !((ipa | pa) & (size - 1))) {
+		for (int l = 2; l >= pgt->geom.start_level; l--)
+			if (lvl_size(pgt, l) == size && level_has_blocks(pgt, l))
+				target = l;
+	}
+	if (target == -2 && (flags & S2_MAP_SHARED))
+		return S2_EBUSY;
+	if ((flags & S2_MAP_NO_REPLACE) && target == -2) {
+		/* Check first, so that a refusal changes nothing. */
+		ret = s2_pgtable_walk(pgt, ipa_t, size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+				      visit_find_valid, NULL);
+		if (ret)
+			return ret;
+	}
+
+	/*
+	 * Cache maintenance before any entry becomes valid: without FWB the guest may run with
+	 * its MMU off (non-cacheable) and must see what the host wrote (ARCH-NOTES §1); new
+	 * executable memory needs the I-cache invalidated unless CTR_EL0.DIC.
+	 */
+	if (!(prot & (S2_PROT_MEMTYPE | S2_PROT_NOCMO)) && !pgt->cfg.fwb)
+		pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, pa_t, size);
+	if ((prot & S2_PROT_X) && !pgt->cfg.dic)
+		pgt->port.ops->icache_inval_pou(pgt->port.ctx, pa_t, size);
+
+	if (target != -2) {
+		s2_pte_t leaf = attr | (target == 3 ? DESC_PAGE : DESC_BLOCK) | oa_bits(pgt, pa);
+		ret = map_single(pgt, ipa, target, leaf, flags, cache);
+		if (ret != S2_STRUCTURAL) {
+			if (!ret)
+				port_barrier(pgt, S2_BARRIER_DSB_ISHST);
+			return ret;
+		}
+		if (flags & S2_MAP_SHARED)
+			return S2_EBUSY;
+		if (flags & S2_MAP_NO_REPLACE) {
+			ret = s2_pgtable_walk(pgt, ipa_t, size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+					      visit_find_valid, NULL);
+			if (ret)
+				return ret;
+		}
+	}
+
+	struct map_ctx m = {
+		.pgt = pgt,
+		.ipa0 = ipa,
+		.pa0 = pa,
+		.attr = attr,
+		.flags = flags,
+		.cache = cache,
+	};
+	ret = map_range(&m, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
+	flush_do(pgt, &m.fl);
+	/* Make the new entries visible to the table walkers before returning to the guest. */
+	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
+	return ret;
+}
+
+/* ---- unmap and annotate: replace whole entries by @val (0 or an owner annotation) ------------ */
+
+#define DETACH_MAX 32
+
+struct clear_ctx {
+	struct s2_pgtable *pgt;
+	s2_pte_t val;
+	struct s2_page_cache *cache;
+	struct flush fl;
+	unsigned int ndet;
+	struct {
+		s2_pte_t *table;
+		int level;
+	} det[DETACH_MAX];
+};
+
+/* Issue the collected TLBI, then free the tables unlinked before it. */
+static void clear_flush(struct clear_ctx *c)
+{
+	flush_do(c->pgt, &c->fl);
+	for (unsigned int i = 0; i < c->ndet; i++)
+		free_tree(c->pgt, c->det[i].table, c->det[i].level);
+	c->ndet = 0;
+}
+
+/* A table was unlinked from the entry covering [ipa, ipa + size): free it after the TLBI. */
+static void clear_detach(struct clear_ctx *c, s2_pte_t *table, int level, uint64_t ipa,
+			 uint64_t size, bool priv)
+{
+	if (priv) {
+		free_tree(c->pgt, table, level);
+		return;
+	}
+	if (c->ndet == DETACH_MAX)
+		clear_flush(c);
+	c->det[c->ndet].table = table;
+	c->det[c->ndet].level = level;
+	c->ndet++;
+	flush_add(&c->fl, ipa, size, -2);
+	c->fl.tables = true;
+}
+
+static int clear_range(struct clear_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
+		       bool priv);
+
+static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uint64_t ipa,
+			     uint64_t stop, s2_pte_t old, bool priv, int32_t *delta)
+{
+	struct s2_pgtable *pgt = c->pgt;
+	uint64_t size = lvl_size(pgt, level), base = S2_ALIGN_DOWN(ipa, size);
+	s2_pte_t *child = table_alloc(pgt, c->cache, false);
+	int ret;
+
+	if (!child)
+		return S2_ENOMEM;
+	if (old)
+		table_fill_from(pgt, child, level, old);
+	ret = clear_range(c, child, level + 1, ipa, stop, true);
+	if (!s2_atomic_load32(table_rc(pgt, child))) {
+		/* Nothing left below: the entry itself becomes empty. */
+		table_unused(pgt, c->cache, child);
+		if (old) {
+			s2_atomic_store64(ptep, 0);
+			(*delta)--;
+			if ((old & S2_PTE_VALID) && !priv)
+				flush_add(&c->fl, base, size, level);
+		}
+		return ret;
+	}
+	if ((old & S2_PTE_VALID) && !priv) {
+		s2_atomic_store64(ptep, 0);
+		tlbi_one(pgt, base, level);
+	}
+	s2_atomic_store64_release(ptep, table_desc(pgt, child));
+	if (!old)
+		(*delta)++;
+	return ret;
+}
+
+static int clear_range(struct clear_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
+		       bool priv)
+{
+	struct s2_pgtable *pgt = c->pgt;
+	uint64_t size = lvl_size(pgt, level);
+	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
+	s2_pte_t val = c->val;
+	int32_t delta = 0;
+	int ret = 0;
+
+	for (; ipa < end; ipa = S2_MIN((ipa | (size - 1)) + 1, end), ptep++) {
+		uint64_t next = (ipa | (size - 1)) + 1;
+		s2_pte_t old = s2_atomic_load64(ptep);
+
+		if (old == val)
+			continue;
+		if (!(ipa & (size - 1)) && next <= end) {
+			/* The whole entry goes. */
+			s2_atomic_store64(ptep, val);
+			delta += (val != 0) - (old != 0);
+			if (pte_is_table(old, level))
+				clear_detach(c, pte_table(pgt, old), level + 1, ipa, size, priv);
+			else if ((old & S2_PTE_VALID) && !priv)
+				flush_add(&c->fl, ipa, size, level);
+			continue;
+		}
+		if (pte_is_table(old, level)) {
+			s2_pte_t *child = pte_table(pgt, old);
+			ret = clear_range(c, child, level + 1, ipa, S2_MIN(next, end), priv);
+			if (!s2_atomic_load32(table_rc(pgt, child))) {
+				s2_atomic_store64(ptep, 0);
+				delta--;
+				clear_detach(c, child, level + 1, S2_ALIGN_DOWN(ipa, size), size,
+					     priv);
+			}
+		} else {
+			if (!old && !val)
+				continue;
+			/* Split the block or annotation (or build a table for an annotation). */
+			ret = clear_descend_new(c, ptep, level, ipa, S2_MIN(next, end), old, priv,
+						&delta);
+		}
+		if (ret)
+			break;
+	}
+	rc_add(pgt, table, level, delta);
+	return ret;
+}
+
+static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_t val,
+		     struct s2_page_cache *cache)
+{
+	struct clear_ctx c = { .pgt = pgt, .val = val, .cache = cache };
+	int ret = clear_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
+
+	clear_flush(&c);
+	return ret;
+}
+
+int s2_pgtable_unmap(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
+		     struct s2_page_cache *cache)
+{
+	int ret = check_range(pgt, s2_ipa_val(ipa), size);
+
+	if (ret)
+		return ret;
+	return clear_top(pgt, s2_ipa_val(ipa), size, 0, cache);
+}
+
+int s2_pgtable_annotate(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint8_t owner,
+			struct s2_page_cache *cache)
+{
+	int ret = check_range(pgt, s2_ipa_val(ipa), size);
+
+	if (ret)
+		return ret;
+	if (!owner)
+		return S2_EINVAL;
+	return clear_top(pgt, s2_ipa_val(ipa), size, S2_FIELD_PREP(S2_PTE_INVALID_OWNER, owner),
+			 cache);
+}
+
+/* ---- permission changes over a range --------------------------------------------------------- */
+
+struct attr_ctx {
+	struct s2_pgtable *pgt;
+	s2_pte_t set, clr;
+	bool cas; /* hardware may update AF/dirty concurrently: read-modify-write with CAS */
+	struct flush fl;
+};
+
+static S2_ALWAYS_INLINE s2_pte_t leaf_update(struct attr_ctx *c, s2_pte_t *ptep, s2_pte_t pte)
+{
+	s2_pte_t new = (pte & ~c->clr) | c->set;
+
+	if (new == pte)
+		return pte;
+	if (!c->cas) {
+		s2_atomic_store64(ptep, new);
+		return pte;
+	}
+	while (!s2_atomic_cas64(ptep, &pte, new))
+		new = (pte & ~c->clr) | c->set;
+	return pte;
+}
+
+static void attr_range(struct attr_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
+{
+	struct s2_pgtable *pgt = c->pgt;
+	uint64_t size = lvl_size(pgt, level);
+	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
+	uint64_t first = 0, last = 0;
+	bool changed = false;
+
+	if (level == 3) {
+		/* Pages: the tight loop. */
+		for (; ipa < end; ipa += size, ptep++) {
+			s2_pte_t pte = s2_atomic_load64(ptep);
+			s2_pte_t new = (pte & ~c->clr) | c->set;
+			if (!(pte & S2_PTE_VALID) || new == pte)
+				continue;
+			pte = leaf_update(c, ptep, pte);
+			if (pte_restricts(pte, (pte & ~c->clr) | c->set)) {
+				if (!changed)
+					first = ipa;
+				last = ipa;
+				changed = true;
+			}
+		}
+	} else {
+		for (; ipa < end; ptep++) {
+			uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
+			s2_pte_t pte = s2_atomic_load64(ptep);
+			if (pte_is_table(pte, level)) {
+				attr_range(c, pte_table(pgt, pte), level + 1, ipa, stop);
+			} else if (pte & S2_PTE_VALID) {
+				pte = leaf_update(c, ptep, pte);
+				if (pte_restricts(pte, (pte & ~c->clr) | c->set)) {
+					if (!changed)
+						first = base;
+					last = base;
+					changed = true;
+				}
+			}
+			ipa = stop;
+		}
+	}
+	if (changed)
+		flush_add(&c->fl, first, last - first + size, level);
+}
+
+static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_t set, s2_pte_t clr)
+{
+	struct attr_ctx c = {
+		.pgt = pgt,
+		.set = set,
+		.clr = clr,
+		.cas = pgt->cfg.ha || pgt->cfg.hd,
+	};
+
+	attr_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size);
+	flush_do(pgt, &c.fl);
+	return 0;
+}
+
+int s2_pgtable_wrprotect(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
+{
+	int ret = check_range(pgt, s2_ipa_val(ipa), size);
+
+	if (ret)
+		return ret;
+	return attr_top(pgt, s2_ipa_val(ipa), size, 0, S2_PTE_S2AP_W | S2_PTE_DBM);
+}
+
+int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t set,
+			uint64_t clear)
+{
+	const uint64_t allowed = S2_PROT_RWX | S2_PROT_SW_MASK;
+	s2_pte_t pset = 0, pclr = 0;
+	int ret = check_range(pgt, s2_ipa_val(ipa), size);
+
+	if (ret)
+		return ret;
+	if ((set | clear) & ~allowed || (set & clear))
+		return S2_EINVAL;
+	if (set & S2_PROT_X) {
+		ret = s2_pgtable_walk(pgt, ipa, size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+				      visit_find_noexec, NULL);
+		if (ret)
+			return ret;
+	}
+	if (set & S2_PROT_R)
+		pset |= S2_PTE_S2AP_R;
+	if (set & S2_PROT_W)
+		pset |= S2_PTE_S2AP_W;
+	if (set & S2_PROT_X)
+		pclr |= S2_PTE_XN;
+	pset |= S2_FIELD_PREP(S2_PTE_SW, (set & S2_PROT_SW_MASK) >> S2_PROT_SW_SHIFT);
+	if (clear & S2_PROT_R)
+		pclr |= S2_PTE_S2AP_R;
+	if (clear & S2_PROT_W)
+		pclr |= S2_PTE_S2AP_W | S2_PTE_DBM; /* DBM would let hardware grant W again */
+	if (clear & S2_PROT_X) {
+		pclr |= S2_PTE_XN;
+		pset |= S2_FIELD_PREP(S2_PTE_XN, S2_XN_ALL);
+	}
+	pclr |= S2_FIELD_PREP(S2_PTE_SW, (clear & S2_PROT_SW_MASK) >> S2_PROT_SW_SHIFT);
+	if ((set & S2_PROT_X) && !pgt->cfg.dic) {
+		/* Newly executable memory: invalidate the I-cache for what the range maps. */
+		struct s2_lookup l;
+		uint64_t a = s2_ipa_val(ipa), end = a + size;
+		while (a < end) {
+			s2_pgtable_lookup(pgt, s2_ipa(a), &l);
+			uint64_t step = S2_MIN(S2_ALIGN_DOWN(a, l.size) + l.size, end) - a;
+			if (l.valid && (l.pte & S2_PTE_XN))
+				pgt->port.ops->icache_inval_pou(pgt->port.ctx, l.pa, step);
+			a += step;
+		}
+	}
+	return attr_top(pgt, s2_ipa_val(ipa), size, pset, pclr);
+}
+
+/* ---- access flag over a range ----------------------------------------------------------------- */
+
+struct young_ctx {
+	struct s2_pgtable *pgt;
+	bool clear;
+	bool cas;
+	uint64_t young; /* granule-sized pages */
+};
+
+static void young_range(struct young_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
+{
+	struct s2_pgtable *pgt = c->pgt;
+	uint64_t size = lvl_size(pgt, level);
+	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
+
+	if (level == 3) {
+		uint64_t young = 0;
+		for (; ipa < end; ipa += size, ptep++) {
+			s2_pte_t pte = s2_atomic_load64(ptep);
+			if ((pte & (S2_PTE_VALID | S2_PTE_AF)) != (S2_PTE_VALID | S2_PTE_AF))
+				continue;
+			young++;
+			if (!c->clear)
+				continue;
+			if (!c->cas)
+				s2_atomic_store64(ptep, pte & ~S2_PTE_AF);
+			else
+				while (!s2_atomic_cas64(ptep, &pte, pte & ~S2_PTE_AF))
+					;
+		}
+		c->young += young;
+		return;
+	}
+	for (; ipa < end; ptep++) {
+		uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
+		s2_pte_t pte = s2_atomic_load64(ptep);
+		if (pte_is_table(pte, level)) {
+			young_range(c, pte_table(pgt, pte), level + 1, ipa, stop);
+		} else if ((pte & (S2_PTE_VALID | S2_PTE_AF)) == (S2_PTE_VALID | S2_PTE_AF)) {
+			c->young += (stop - ipa) >> pgt->geom.page_shift;
+			if (c->clear) {
+				if (!c->cas)
+					s2_atomic_store64(ptep, pte & ~S2_PTE_AF);
+				else
+					while (!s2_atomic_cas64(ptep, &pte, pte & ~S2_PTE_AF))
+						;
+			}
+		}
+		ipa = stop;
+	}
+}
+
+int s2_pgtable_test_clear_young(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, bool clear,
+				uint64_t *young)
+{
+	struct young_ctx c = { .pgt = pgt, .clear = clear };
+	int ret = check_range(pgt, s2_ipa_val(ipa), size);
+
+	if (ret)
+		return ret;
+	c.cas = pgt->cfg.ha || pgt->cfg.hd;
+	young_range(&c, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa), s2_ipa_val(ipa) + size);
+	if (young)
+		*young = c.young;
+	return 0;
+}
+
+void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
+{
+	if (!pgt || !size)
+		return;
+	tlbi_span(pgt, s2_ipa_val(ipa), size);
+}
+
+/* ---- single-entry operations on an existing leaf ---------------------------------------------- */
+
+/* Direct descent to the entry that decides @ipa (a leaf, an invalid entry or level 3). */
+static S2_ALWAYS_INLINE s2_pte_t *descend(const struct s2_pgtable *pgt, uint64_t ipa, int *levelp,
+					  s2_pte_t *ptep_val)
+{
+	const struct s2_pgtable_geom *g = &pgt->geom;
+	int level = g->start_level;
+	s2_pte_t *ptep = pgt->root + ((ipa >> g->shift[level + 1]) & g->root_idx_mask);
+	s2_pte_t pte = s2_atomic_load64(ptep);
+
+	while (level < 3 && (pte & DESC_TYPE_MASK) == DESC_TABLE) {
+		level++;
+		ptep = pte_table(pgt, pte) + ((ipa >> g->shift[level + 1]) & g->idx_mask);
+		pte = s2_atomic_load64(ptep);
+	}
+	*levelp = level;
+	*ptep_val = pte;
+	return ptep;
+}
+
+int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lookup *out)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t);
+	s2_pte_t pte;
+	int level;
+
+	if (!pgt || !out)
+		return S2_EINVAL;
+	if (ipa >= pgt->geom.ipa_limit)
+		return S2_ERANGE;
+	descend(pgt, ipa, &level, &pte);
+	out->pte = pte;
+	out->level = level;
+	out->size = lvl_size(pgt, level);
+	out->valid = (pte & S2_PTE_VALID) && (level < 3 || (pte & S2_PTE_TYPE)) &&
+		     (level == 3 || level_has_blocks(pgt, level));
+	if (out->valid) {
+		uint8_t ma = pte_memattr(pte);
+		uint64_t prot = 0;
+		out->pa = s2_pa(pte_oa(pgt, pte) + (ipa & (out->size - 1)));
+		if (pte & S2_PTE_S2AP_R)
+			prot |= S2_PROT_R;
+		if (pte & S2_PTE_S2AP_W)
+			prot |= S2_PROT_W;
+		if (!(pte & S2_PTE_XN))
+			prot |= S2_PROT_X;
+		if (ma == MEMATTR_DEVICE_nGnRnE)
+			prot |= S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE;
+		else if (ma < 4)
+			prot |= S2_PROT_DEVICE;
+		else if (ma == MEMATTR_NORMAL_NC)
+			prot |= S2_PROT_NORMAL_NC;
+		prot |= S2_PROT_SW(S2_FIELD_GET(S2_PTE_SW, pte));
+		if (pte & S2_PTE_DBM)
+			prot |= S2_PROT_DBM;
+		if (!(pte & S2_PTE_AF))
+			prot |= S2_PROT_YOUNG_CLEAR;
+		out->prot = prot;
+		out->owner = 0;
+	} else {
+		out->pa = s2_pa(0);
+		out->prot = 0;
+		out->owner =
+			(pte & S2_PTE_VALID) ? 0 : (uint8_t)S2_FIELD_GET(S2_PTE_INVALID_OWNER, pte);
+	}
+	return 0;
+}
+
+int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t);
+	s2_pte_t set = S2_PTE_AF, clr = 0, pte, orig, new;
+	s2_pte_t *ptep;
+	int level;
+
+	if (!pgt || (prot & ~S2_PROT_RWX))
+		return S2_EINVAL;
+	if (ipa >= pgt->geom.ipa_limit)
+		return S2_ERANGE;
+	if (prot & S2_PROT_R)
+		set |= S2_PTE_S2AP_R;
+	if (prot & S2_PROT_W)
+		set |= S2_PTE_S2AP_W;
+	if (prot & S2_PROT_X)
+		clr |= S2_PTE_XN;
+	ptep = descend(pgt, ipa, &level, &pte);
+	if (!(pte & S2_PTE_VALID))
+		return pte == PTE_LOCKED ? S2_EAGAIN : S2_ENOENT;
+	if ((prot & S2_PROT_X) && memattr_noexec(pte_memattr(pte)))
+		return S2_EMEMTYPE;
+	orig = pte;
+	if ((pte & clr) && !pgt->cfg.dic) {
+		/* Exec granted: the I-cache must not hold stale instructions for the page. */
+		uint64_t size = lvl_size(pgt, level);
+		pgt->port.ops->icache_inval_pou(pgt->port.ctx, s2_pa(pte_oa(pgt, pte)), size);
+	}
+	for (;;) {
+		new = (pte & ~clr) | set;
+		if (new == pte)
+			return 0;
+		if (S2_LIKELY(s2_atomic_cas64(ptep, &pte, new)))
+			return 0;
+		/* Hardware AF/dirty updates only: try again; anything else: back off. */
+		if (!(pte & S2_PTE_VALID) || ((pte ^ orig) & ~PTE_INPLACE_BITS))
+			return S2_EAGAIN;
+	}
+}
+
+int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t);
+	s2_pte_t pte, orig;
+	s2_pte_t *ptep;
+	int level;
+
+	if (!pgt)
+		return S2_EINVAL;
+	if (ipa >= pgt->geom.ipa_limit)
+		return S2_ERANGE;
+	ptep = descend(pgt, ipa, &level, &pte);
+	orig = pte;
+	for (;;) {
+		if (!(pte & S2_PTE_VALID))
+			return pte == PTE_LOCKED ? S2_EAGAIN : S2_ENOENT;
+		if (pte & S2_PTE_AF)
+			return 0;
+		if (S2_LIKELY(s2_atomic_cas64(ptep, &pte, pte | S2_PTE_AF)))
+			return 0;
+		if ((pte ^ orig) & ~PTE_INPLACE_BITS)
+			return S2_EAGAIN;
+	}
+}
+
+/* ---- split and collapse ----------------------------------------------------------------------- */
+
+static int split_range(struct s2_pgtable *pgt, struct s2_page_cache *cache, s2_pte_t *table,
+		       int level, uint64_t ipa, uint64_t end)
+{
+	uint64_t size = lvl_size(pgt, level);
+	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
+	int ret;
+
+	for (; ipa < end; ptep++) {
+		uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
+		s2_pte_t pte = s2_atomic_load64(ptep);
+		s2_pte_t *child;
+
+		if (pte_is_table(pte, level)) {
+			ret = split_range(pgt, cache, pte_table(pgt, pte), level + 1, ipa, stop);
+			if (ret)
+				return ret;
+		} else if ((pte & S2_PTE_VALID) && level < 3) {
+			child = table_alloc(pgt, cache, true);
+			if (!child)
+				return S2_ENOMEM;
+			table_fill_from(pgt, child, level, pte);
+			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
+			s2_atomic_store64(ptep, 0);
+			tlbi_one(pgt, base, level);
+			s2_atomic_store64_release(ptep, table_desc(pgt, child));
+			if (level + 1 < 3) {
+				ret = split_range(pgt, cache, child, level + 1, ipa, stop);
+				if (ret)
+					return ret;
+			}
+		}
+		ipa = stop;
+	}
+	return 0;
+}
+
+int s2_pgtable_split(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
+		     struct s2_page_cache *cache)
+{
+	int ret = check_range(pgt, s2_ipa_val(ipa), size);
+
+	if (ret)
+		return ret;
+	if (!cache)
+		return S2_EINVAL;
+	ret = split_range(pgt, cache, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+			  s2_ipa_val(ipa) + size);
+	return ret;
+}
+
+/* Whether the table at @clevel maps one aligned, contiguous run with identical attributes;
+ * if so, *@block is the block descriptor for the level above. */
+static bool table_uniform(const struct s2_pgtable *pgt, s2_pte_t *child, int clevel,
+			  s2_pte_t *block)
+{
+	uint64_t n = table_entries(pgt), csize = lvl_size(pgt, clevel);
+	s2_pte_t first = s2_atomic_load64(&child[0]);
+	s2_pte_t attr;
+	uint64_t oa;
+
+	if (!(first & S2_PTE_VALID) || pte_is_table(first, clevel) ||
+	    (clevel == 3 && !(first & S2_PTE_TYPE)))
+		return false;
+	oa = pte_oa(pgt, first);
+	if (oa & (lvl_size(pgt, clevel - 1) - 1))
+		return false;
+	attr = first & ~pte_oa_mask(pgt);
+	for (uint64_t i = 1; i < n; i++)
+		if (s2_atomic_load64(&child[i]) != (attr | oa_bits(pgt, oa + i * csize)))
+			return false;
+	*block = (attr & ~DESC_TYPE_MASK) | DESC_BLOCK | oa_bits(pgt, oa);
+	return true;
+}
+
+static unsigned int collapse_range(struct s2_pgtable *pgt, s2_pte_t *table, int level, uint64_t ipa,
+				   uint64_t end)
+{
+	uint64_t size = lvl_size(pgt, level);
+	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
+	unsigned int n = 0;
+
+	for (; ipa < end; ptep++) {
+		uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
+		s2_pte_t pte = s2_atomic_load64(ptep), block;
+		s2_pte_t *child;
+
+		if (pte_is_table(pte, level)) {
+			child = pte_table(pgt, pte);
+			n += collapse_range(pgt, child, level + 1, ipa, stop);
+			if (ipa == base && stop == base + size && level_has_blocks(pgt, level) &&
+			    table_uniform(pgt, child, level + 1, &block)) {
+				/* Table -> block: break-before-make, then free the table. */
+				s2_atomic_store64(ptep, 0);
+				tlbi_span(pgt, base, size);
+				s2_atomic_store64_release(ptep, block);
+				free_tree(pgt, child, level + 1);
+				n++;
+			}
+		}
+		ipa = stop;
+	}
+	return n;
+}
+
+int s2_pgtable_collapse(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
+			unsigned int *collapsed)
+{
+	unsigned int n;
+	int ret = check_range(pgt, s2_ipa_val(ipa), size);
+
+	if (ret)
+		return ret;
+	n = collapse_range(pgt, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+			   s2_ipa_val(ipa) + size);
+	if (collapsed)
+		*collapsed = n;
+	return 0;
+}
+
+/* ---- check ------------------------------------------------------------------------------------ */
+
+struct check_ctx {
+	const struct s2_pgtable *pgt;
+	struct s2_check_report *r;
+	uint64_t root_lo, root_hi; /* the root's PA range */
+};
+
+static size_t str_put(char *buf, size_t pos, size_t cap, const char *s)
+{
+	while (*s && pos + 1 < cap)
+		buf[pos++] = *s++;
+	buf[pos] = 0;
+	return pos;
+}
+
+static size_t hex_put(char *buf, size_t pos, size_t cap, uint64_t v)
+{
+	char tmp[19];
+	int i = 18;
+
+	tmp[i] = 0;
+	do {
+		tmp[--i] = "0123456789abcdef"[v & 0xf];
+		v >>= 4;
+	} while (v);
+	tmp[--i] = 'x';
+	tmp[--i] = '0';
+	return str_put(buf, pos, cap, &tmp[i]);
+}
+
+static void check_err(struct check_ctx *c, int level, uint64_t ipa, const char *msg)
+{
+	struct s2_check_report *r = c->r;
+	char lv[3] = { 'L', (char)('0' + (level < 0 ? 0 : level)), 0 };
+	size_t p = 0, cap = sizeof(r->first_error);
+
+	if (r->errors++)
+		return;
+	if (level < 0)
+		lv[1] = '-';
+	p = str_put(r->first_error, p, cap, lv);
+	p = str_put(r->first_error, p, cap, " ipa ");
+	p = hex_put(r->first_error, p, cap, ipa);
+	p = str_put(r->first_error, p, cap, ": ");
+	str_put(r->first_error, p, cap, msg);
+}
+
+static void check_table(struct check_ctx *c, s2_pte_t *table, int level, uint64_t ipa,
+			uint64_t nent)
+{
+	const struct s2_pgtable *pgt = c->pgt;
+	uint64_t size = lvl_size(pgt, level), count = 0;
+
+	for (uint64_t i = 0; i < nent; i++, ipa += size) {
+		s2_pte_t pte = s2_atomic_load64(&table[i]);
+
+		if (!(pte & S2_PTE_VALID)) {
+			if (!pte)
+				continue;
+			if (pte & ~S2_PTE_INVALID_OWNER) {
+				check_err(c, level, ipa, "invalid entry with stray bits");
+				continue;
+			}
+			c->r->annotated++;
+			count++;
+			continue;
+		}
+		count++;
+		if (pte_is_table(pte, level)) {
+			uint64_t pa = pte_oa(pgt, pte);
+			s2_pte_t *child;
+			uint32_t *rc;
+
+			if (pa >= pgt->geom.pa_limit) {
+				check_err(c, level, ipa, "table address beyond the PA size");
+				continue;
+			}
+			if (pa >= c->root_lo && pa < c->root_hi) {
+				check_err(c, level, ipa, "table entry points at the root");
+				continue;
+			}
+			child = pgt->port.ops->pa_to_va(pgt->port.ctx, s2_pa(pa));
+			if (!child) {
+				check_err(c, level, ipa, "table address is not table memory");
+				continue;
+			}
+			rc = table_rc(pgt, child);
+			if (s2_atomic_load32(rc) & RC_MARK) {
+				check_err(c, level, ipa, "table page reachable twice");
+				continue;
+			}
+			s2_atomic_store32(rc, s2_atomic_load32(rc) | RC_MARK);
+			c->r->table_pages++;
+			check_table(c, child, level + 1, ipa, table_entries(pgt));
+			continue;
+		}
+		if (level == 3 && !(pte & S2_PTE_TYPE)) {
+			check_err(c, level, ipa, "reserved encoding (0b01 at level 3)");
+			continue;
+		}
+		if (level < 3 && !level_has_blocks(pgt, level)) {
+			check_err(c, level, ipa, "block at a level without blocks");
+			continue;
+		}
+		if (pte_oa(pgt, pte) & (size - 1)) {
+			check_err(c, level, ipa, "output address not aligned to the entry size");
+			continue;
+		}
+		if (pte_oa(pgt, pte) + size > pgt->geom.pa_limit) {
+			check_err(c, level, ipa, "output address beyond the PA size");
+			continue;
+		}
+		if (pgt->cfg.fwb && (pte_memattr(pte) & 0x7) == MEMATTR_FWB_RESERVED) {
+			check_err(c, level, ipa, "reserved MemAttr (FWB 0b100)");
+			continue;
+		}
+		if (pgt->cfg.fwb && (pte_memattr(pte) & 0x8)) {
+			check_err(c, level, ipa, "MemAttr[3] set with FWB");
+			continue;
+		}
+		c->r->leaves++;
+	}
+	if (level != pgt->geom.start_level) {
+		uint32_t rc = s2_atomic_load32(table_rc(pgt, table)) & ~RC_MARK;
+		if (rc != count)
+			check_err(c, level, ipa - nent * size,
+				  "table refcount differs from its valid + annotated entries");
+		if (!count)
+			check_err(c, level, ipa - nent * size, "empty table left linked");
+	}
+}
+
+/* Remove the visit marks check_table() left. */
+static void check_unmark(const struct s2_pgtable *pgt, s2_pte_t *table, int level, uint64_t nent)
+{
+	for (uint64_t i = 0; i < nent; i++) {
+		s2_pte_t pte = s2_atomic_load64(&table[i]);
+		uint64_t pa = pte_oa(pgt, pte);
+		s2_pte_t *child;
+		uint32_t *rc, v;
+
+		if (!pte_is_table(pte, level) || pa >= pgt->geom.pa_limit)
+			continue;
+		child = pgt->port.ops->pa_to_va(pgt->port.ctx, s2_pa(pa));
+		if (!child || child == pgt->root)
+			continue;
+		rc = table_rc(pgt, child);
+		v = s2_atomic_load32(rc);
+		if (!(v & RC_MARK))
+			continue;
+		s2_atomic_store32(rc, v & ~RC_MARK);
+		check_unmark(pgt, child, level + 1, table_entries(pgt));
+	}
+}
+
+int s2_pgtable_check(const struct s2_pgtable *pgt, struct s2_check_report *report)
+{
+	struct s2_check_report local;
+	struct check_ctx c;
+
+	if (!report)
+		report = &local;
+	s2_memzero(report, sizeof(*report));
+	if (!pgt || !pgt->root)
+		return S2_EINVAL;
+	c.pgt = pgt;
+	c.r = report;
+	c.root_lo = s2_pa_val(pgt->root_pa);
+	c.root_hi = c.root_lo + pgt->cfg.root_table_bytes;
+	report->table_pages = pgt->cfg.root_table_bytes >> pgt->geom.page_shift;
+	check_table(&c, pgt->root, pgt->geom.start_level, 0, pgt->geom.root_idx_mask + 1);
+	check_unmark(pgt, pgt->root, pgt->geom.start_level, pgt->geom.root_idx_mask + 1);
+	return report->errors ? S2_ECORRUPT : 0;
+}

@@ -1,0 +1,1444 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the stage-2 page-table engine, run over the whole config matrix. Expected
+ * descriptors come from the architecture (golden bit patterns written here from the Arm ARM,
+ * cross-checked with arch's encoder); translations are checked with the reference walker.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "s2_test_matrix.h"
+#include "s2mmu/walk.h"
+
+static struct s2_test_cfg matrix[S2_TEST_MATRIX_MAX];
+static size_t nmatrix;
+
+#define LOG_CAP 8192
+
+#define FOR_EACH_CFG(tc) for (const struct s2_test_cfg *tc = matrix; tc < matrix + nmatrix; tc++)
+
+static int setup(void **state)
+{
+	(void)state;
+	nmatrix = s2_test_matrix(matrix);
+	return 0;
+}
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static uint64_t level_size(const struct s2_config *cfg, int level)
+{
+	unsigned int ps = cfg->page_shift;
+	return UINT64_C(1) << (ps + (unsigned int)(3 - level) * (ps - 3));
+}
+
+static bool has_blocks(const struct s2_config *cfg, int level)
+{
+	return s2_config_level_has_blocks(cfg, level);
+}
+
+static uint64_t ipa_limit(const struct s2_config *cfg)
+{
+	return UINT64_C(1) << cfg->ipa_bits;
+}
+
+/*
+ * The expected leaf descriptor, built bit by bit from the Arm ARM (D8.3.1 stage-2 block and
+ * page descriptors) rather than by the engine: [1:0] 0b11 page / 0b01 block; MemAttr [5:2];
+ * S2AP [7:6]; SH [9:8] inner (3) or OA[51:50] with DS; AF [10]; OA; XN [54:53]; SW [58:55].
+ */
+static s2_pte_t golden_leaf(const struct s2_config *cfg, int level, uint64_t pa, uint64_t prot)
+{
+	s2_pte_t d = level == 3 ? 3 : 1;
+	unsigned int memattr;
+
+	if (prot & S2_PROT_DEVICE_NGNRNE)
+		memattr = 0x0;
+	else if (prot & S2_PROT_DEVICE)
+		memattr = 0x1;
+	else if (prot & S2_PROT_NORMAL_NC)
+		memattr = 0x5;
+	else
+		memattr = cfg->fwb ? 0x6 : 0xf;
+	d |= (s2_pte_t)memattr << 2;
+	if (prot & S2_PROT_R)
+		d |= 1ull << 6;
+	if (prot & S2_PROT_W)
+		d |= 1ull << 7;
+	if (!(prot & S2_PROT_YOUNG_CLEAR))
+		d |= 1ull << 10;
+	if (!(prot & S2_PROT_X))
+		d |= 2ull << 53;
+	d |= ((prot >> 8) & 0xf) << 55;
+	if (prot & S2_PROT_DBM)
+		d |= 1ull << 51;
+	if (cfg->ds) {
+		d |= pa & 0x0003fffffffff000ull & ~((1ull << cfg->page_shift) - 1);
+		d |= ((pa >> 50) & 3) << 8;
+	} else if (cfg->lpa) {
+		d |= pa & 0x0000ffffffff0000ull;
+		d |= ((pa >> 48) & 0xf) << 12;
+		d |= 3ull << 8;
+	} else {
+		d |= pa & 0x0000fffffffff000ull & ~((1ull << cfg->page_shift) - 1);
+		d |= 3ull << 8;
+	}
+	return d;
+}
+
+static struct s2_lookup lk(struct s2_test_env *e, uint64_t ipa)
+{
+	struct s2_lookup l;
+	assert_int_equal(s2_pgtable_lookup(&e->pgt, s2_ipa(ipa), &l), 0);
+	return l;
+}
+
+static void assert_tree_ok(struct s2_test_env *e)
+{
+	struct s2_check_report r;
+	int ret = s2_pgtable_check(&e->pgt, &r);
+	if (ret)
+		fail_msg("check: %d errors, first: %s", (int)r.errors, r.first_error);
+	/* No leak: every table page in use is reachable (units of 4 KiB vs granules). */
+	assert_int_equal(s2_host_port_stats(e->hp).pages_in_use * 4096,
+			 r.table_pages << e->pgt.cfg.page_shift);
+}
+
+static void assert_pages_back(struct s2_test_env *e)
+{
+	assert_int_equal(s2_host_port_stats(e->hp).pages_in_use, e->root_pages);
+}
+
+/* Walk @ipa with the reference walker: returns the fault kind, *pa the output. */
+static enum s2_fault ref_walk(struct s2_test_env *e, uint64_t ipa, enum s2_access_type t,
+			      struct s2_walk_result *res)
+{
+	struct s2_walk_mem mem = s2_host_port_walk_mem(e->hp);
+	struct s2_access acc = { .type = t };
+	/* A read-only view: the engine's tables are not written by these walks. */
+	mem.cas64 = NULL;
+	assert_int_equal(s2_walk(&e->pgt.cfg, e->pgt.root_pa, &mem, s2_ipa(ipa), acc, res), 0);
+	return res->fault;
+}
+
+static unsigned int count_events(struct s2_test_env *e, enum s2_host_event_kind k)
+{
+	unsigned int n, c = 0;
+	const struct s2_host_event *ev = s2_host_port_log(e->hp, &n, NULL);
+	for (unsigned int i = 0; i < n; i++)
+		c += ev[i].kind == k;
+	return c;
+}
+
+static unsigned int count_tlbi(struct s2_test_env *e)
+{
+	return count_events(e, S2_HOST_EV_TLBI_IPA) + count_events(e, S2_HOST_EV_TLBI_RANGE) +
+	       count_events(e, S2_HOST_EV_TLBI_VMID);
+}
+
+/* A PA that fits the config's output size and is aligned to @align. */
+static uint64_t pick_pa(const struct s2_config *cfg, uint64_t align, uint64_t span)
+{
+	uint64_t pa = S2_ALIGN_UP(UINT64_C(0x80000000), align);
+	if (pa + span > (UINT64_C(1) << cfg->pa_bits))
+		pa = 0;
+	return pa;
+}
+
+/* A valid IPA for an entry of @size: size itself when there is room, else 0. */
+static uint64_t pick_ipa(const struct s2_config *cfg, uint64_t size, uint64_t span)
+{
+	uint64_t ipa = size;
+	if (ipa + span > ipa_limit(cfg))
+		ipa = 0;
+	return ipa;
+}
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+/* Map one entry at every level that can hold a leaf; lookup, golden descriptor, walker. */
+static void test_map_every_level(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		for (int level = cfg->start_level; level <= 3; level++) {
+			struct s2_test_env e;
+			uint64_t size = level_size(cfg, level), ipa, pa;
+			uint64_t prot = S2_PROT_R | S2_PROT_W | S2_PROT_SW(0x5);
+			struct s2_walk_result res;
+			struct s2_lookup l;
+
+			if (level < 3 && !has_blocks(cfg, level))
+				continue;
+			if (size > ipa_limit(cfg) || size > (UINT64_C(1) << cfg->pa_bits) / 2)
+				continue;
+			ipa = pick_ipa(cfg, size, size);
+			pa = pick_pa(cfg, size, size);
+			s2_test_env_init(&e, cfg, 0, LOG_CAP);
+			assert_int_equal(
+				s2_pgtable_map(&e.pgt, s2_ipa(ipa), size, s2_pa(pa), prot, 0, NULL),
+				0);
+			l = lk(&e, ipa + size / 2);
+			assert_true(l.valid);
+			assert_int_equal(l.level, level);
+			assert_int_equal(l.size, size);
+			assert_int_equal(s2_pa_val(l.pa), pa + size / 2);
+			assert_int_equal(l.pte, golden_leaf(cfg, level, pa, prot));
+			assert_int_equal(l.prot, prot);
+			/* arch's encoder agrees on the output-address layout */
+			assert_int_equal(s2_pte_oa(&e.pgt.fmt, level, l.pte), pa);
+			/* the reference walker translates it */
+			assert_int_equal(ref_walk(&e, ipa + size - 8, S2_ACCESS_WRITE, &res),
+					 S2_FAULT_NONE);
+			assert_int_equal(s2_pa_val(res.pa), pa + size - 8);
+			assert_int_equal(res.level, level);
+			assert_int_equal(ref_walk(&e, ipa, S2_ACCESS_EXEC, &res),
+					 S2_FAULT_PERMISSION);
+			/* invalid -> valid: no TLBI */
+			assert_int_equal(count_tlbi(&e), 0);
+			assert_tree_ok(&e);
+			assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), size, NULL), 0);
+			assert_false(lk(&e, ipa).valid);
+			assert_int_equal(ref_walk(&e, ipa, S2_ACCESS_READ, &res),
+					 S2_FAULT_TRANSLATION);
+			assert_pages_back(&e);
+			assert_tree_ok(&e);
+			s2_test_env_fini(&e);
+		}
+	}
+}
+
+/* A range not aligned to blocks: pages at the edges, blocks in the middle. */
+static void test_map_largest_blocks(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t ipa = 2 * blk - 2 * g, size = 2 * blk + 4 * g;
+		uint64_t pa = pick_pa(cfg, blk, 4 * blk) + blk - 2 * g;
+		struct s2_test_env e;
+		struct s2_lookup l;
+
+		if (4 * blk > ipa_limit(cfg))
+			continue;
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), size, s2_pa(pa),
+						S2_PROT_R | S2_PROT_X, 0, NULL),
+				 0);
+		l = lk(&e, ipa);
+		assert_int_equal(l.level, 3);
+		assert_int_equal(s2_pa_val(l.pa), pa);
+		l = lk(&e, 2 * blk + 5 * g);
+		assert_int_equal(l.level, 2);
+		assert_int_equal(s2_pa_val(l.pa), pa + 2 * g + 5 * g);
+		assert_int_equal(l.pte, golden_leaf(cfg, 2, pa + 2 * g, S2_PROT_R | S2_PROT_X));
+		l = lk(&e, 3 * blk + g);
+		assert_int_equal(l.level, 2);
+		l = lk(&e, 4 * blk + g);
+		assert_int_equal(l.level, 3);
+		assert_true(l.valid);
+		assert_int_equal(s2_pa_val(l.pa), pa + 2 * blk + 3 * g);
+		assert_false(lk(&e, 4 * blk + 2 * g).valid);
+		assert_false(lk(&e, ipa - g).valid);
+		assert_tree_ok(&e);
+
+		/* Same range with forced pages: every leaf at level 3. */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), size, s2_pa(pa),
+						S2_PROT_R | S2_PROT_X, S2_MAP_FORCE_PAGES, NULL),
+				 0);
+		for (uint64_t a = ipa; a < ipa + size; a += blk / 8) {
+			l = lk(&e, a);
+			assert_int_equal(l.level, 3);
+			assert_int_equal(s2_pa_val(l.pa), pa + (a - ipa));
+		}
+		assert_tree_ok(&e);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), size, NULL), 0);
+		assert_pages_back(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* Visitor counting leaves per level. */
+struct leafcount {
+	uint64_t leaves[5];
+	uint64_t pre, post;
+	int last_flag;
+};
+
+static int count_visitor(void *arg, const struct s2_walk_visit *v)
+{
+	struct leafcount *c = arg;
+	if (v->flag == S2_WALK_LEAF && (v->pte & S2_PTE_VALID))
+		c->leaves[v->level + 1]++;
+	if (v->flag == S2_WALK_TABLE_PRE)
+		c->pre++;
+	if (v->flag == S2_WALK_TABLE_POST)
+		c->post++;
+	return 0;
+}
+
+/* Forced pages over a whole level-2 block's worth: exactly the minimum of table pages. */
+static void test_force_pages_table_memory(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t ipa = pick_ipa(cfg, blk, blk), pa = pick_pa(cfg, blk, blk);
+		struct s2_test_env e;
+		struct leafcount c = { 0 };
+		struct s2_check_report r;
+		unsigned int expect_tables;
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), S2_PROT_RWX,
+						S2_MAP_FORCE_PAGES, NULL),
+				 0);
+		assert_int_equal(s2_pgtable_walk(&e.pgt, s2_ipa(ipa), blk,
+						 S2_WALK_LEAF | S2_WALK_TABLE_PRE |
+							 S2_WALK_TABLE_POST | S2_WALK_SKIP_EMPTY,
+						 count_visitor, &c),
+				 0);
+		assert_int_equal(c.leaves[4], blk / g);
+		assert_int_equal(c.pre, c.post);
+		/* one table per level below the root down to level 3 */
+		expect_tables = (unsigned int)(3 - cfg->start_level);
+		assert_int_equal(c.pre, expect_tables);
+		assert_int_equal(s2_pgtable_check(&e.pgt, &r), 0);
+		assert_int_equal(r.leaves, blk / g);
+		assert_int_equal(r.table_pages, cfg->root_tables + expect_tables);
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* ---- break-before-make, observed: the entry's value when each TLBI is issued ---------------- */
+
+static struct s2_port_ops spy_ops, host_ops;
+static struct spy {
+	unsigned int n;
+	bool valid_at_tlbi[64];
+} spy;
+
+static void spy_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	struct s2_lookup l;
+	assert_int_equal(s2_pgtable_lookup(pgt, ipa, &l), 0);
+	if (spy.n < 64)
+		spy.valid_at_tlbi[spy.n++] = l.valid;
+	host_ops.tlbi_ipa(ctx, pgt, ipa, level);
+}
+
+static void spy_tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
+{
+	struct s2_lookup l;
+	assert_int_equal(s2_pgtable_lookup(pgt, ipa, &l), 0);
+	if (spy.n < 64)
+		spy.valid_at_tlbi[spy.n++] = l.valid;
+	host_ops.tlbi_range(ctx, pgt, ipa, size);
+}
+
+static void spy_attach(struct s2_test_env *e)
+{
+	host_ops = *e->port.ops;
+	spy_ops = host_ops;
+	spy_ops.tlbi_ipa = spy_tlbi_ipa;
+	spy_ops.tlbi_range = spy_tlbi_range;
+	e->pgt.port.ops = &spy_ops; /* test-only: observe the engine's TLBIs */
+	memset(&spy, 0, sizeof(spy));
+}
+
+/* The log since the last clear must be exactly @kinds (barrier kinds given as 100 + b). */
+static void assert_log_is(struct s2_test_env *e, const int *kinds, unsigned int nk)
+{
+	unsigned int n;
+	const struct s2_host_event *ev = s2_host_port_log(e->hp, &n, NULL);
+	if (n != nk) {
+		for (unsigned int i = 0; i < n; i++)
+			print_message("event %u: kind %d barrier %d\n", i, ev[i].kind,
+				      ev[i].barrier);
+	}
+	assert_int_equal(n, nk);
+	for (unsigned int i = 0; i < n; i++) {
+		if (kinds[i] >= 100) {
+			assert_int_equal(ev[i].kind, S2_HOST_EV_BARRIER);
+			assert_int_equal(ev[i].barrier, kinds[i] - 100);
+		} else {
+			assert_int_equal(ev[i].kind, kinds[i]);
+		}
+	}
+}
+
+#define B_ISHST (100 + S2_BARRIER_DSB_ISHST)
+#define B_ISH (100 + S2_BARRIER_DSB_ISH)
+
+static void test_replace_bbm_order(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t ipa = pick_ipa(cfg, blk, 2 * blk), pa = pick_pa(cfg, blk, 4 * blk);
+		uint64_t rw = S2_PROT_R | S2_PROT_W | S2_PROT_NOCMO;
+		struct s2_test_env e;
+		struct s2_lookup l;
+		unsigned int n;
+		const struct s2_host_event *ev;
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		spy_attach(&e);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa), rw, 0, NULL), 0);
+
+		/* Output address change: BBM, exact order, entry invalid at the TLBI. */
+		s2_host_port_clear_log(e.hp);
+		spy.n = 0;
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), rw, 0, NULL),
+				 0);
+		{
+			static const int k[] = { B_ISHST, S2_HOST_EV_TLBI_IPA, B_ISH, B_ISHST };
+			assert_log_is(&e, k, 4);
+		}
+		ev = s2_host_port_log(e.hp, &n, NULL);
+		assert_int_equal(ev[1].addr, ipa);
+		assert_int_equal(ev[1].level, 3);
+		assert_int_equal(spy.n, 1);
+		assert_false(spy.valid_at_tlbi[0]);
+		l = lk(&e, ipa);
+		assert_int_equal(s2_pa_val(l.pa), pa + g);
+
+		/* Memory type change: BBM as well. */
+		s2_host_port_clear_log(e.hp);
+		spy.n = 0;
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g),
+						rw | S2_PROT_NORMAL_NC, 0, NULL),
+				 0);
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 1);
+		assert_false(spy.valid_at_tlbi[0]);
+		assert_int_equal(lk(&e, ipa).prot & S2_PROT_NORMAL_NC, S2_PROT_NORMAL_NC);
+
+		/* Permission relaxed (R -> RW) in place: no TLBI at all. */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g),
+						S2_PROT_R | S2_PROT_NOCMO, 0, NULL),
+				 0);
+		s2_host_port_clear_log(e.hp);
+		spy.n = 0;
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), rw, 0, NULL),
+				 0);
+		assert_int_equal(count_tlbi(&e), 0);
+		assert_true(lk(&e, ipa).prot & S2_PROT_W);
+
+		/* Permission restricted in place: TLBI, entry stays valid (no break). */
+		s2_host_port_clear_log(e.hp);
+		spy.n = 0;
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g),
+						S2_PROT_R | S2_PROT_NOCMO, 0, NULL),
+				 0);
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 1);
+		assert_true(spy.valid_at_tlbi[0]);
+
+		/* Pages -> block over the same range: the table is replaced and freed after the
+		 * TLBI (range, since walk caches must go too). */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw,
+						S2_MAP_FORCE_PAGES, NULL),
+				 0);
+		s2_host_port_clear_log(e.hp);
+		spy.n = 0;
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw, 0, NULL),
+				 0);
+		{
+			static const int k[] = { B_ISHST, S2_HOST_EV_TLBI_RANGE, B_ISH,
+						 S2_HOST_EV_FREE, B_ISHST };
+			assert_log_is(&e, k, 5);
+		}
+		assert_false(spy.valid_at_tlbi[0]);
+		l = lk(&e, ipa + g);
+		assert_int_equal(l.level, 2);
+		assert_int_equal(s2_pa_val(l.pa), pa + g);
+		assert_tree_ok(&e);
+
+		/* Block -> a different page inside it: the block is split (BBM once), the page
+		 * replaced inside the new table before it is linked. */
+		s2_host_port_clear_log(e.hp);
+		spy.n = 0;
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + 3 * g), g, s2_pa(pa + 2 * blk),
+						rw, 0, NULL),
+				 0);
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 1);
+		assert_false(spy.valid_at_tlbi[0]);
+		assert_int_equal(s2_pa_val(lk(&e, ipa + 3 * g).pa), pa + 2 * blk);
+		assert_int_equal(s2_pa_val(lk(&e, ipa + 4 * g).pa), pa + 4 * g);
+		assert_int_equal(lk(&e, ipa + 4 * g).level, 3);
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* Data-cache clean only for Normal cacheable without FWB; I-cache only for exec (no DIC). */
+static void test_cache_maintenance(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg);
+		uint64_t pa = pick_pa(cfg, g, 64 * g);
+		struct s2_test_env e;
+		unsigned int n;
+		const struct s2_host_event *ev;
+		static const uint64_t prots[] = {
+			S2_PROT_R | S2_PROT_W,
+			S2_PROT_RWX,
+			S2_PROT_R | S2_PROT_W | S2_PROT_NOCMO,
+			S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE,
+			S2_PROT_R | S2_PROT_DEVICE_NGNRNE,
+			S2_PROT_R | S2_PROT_W | S2_PROT_NORMAL_NC,
+			S2_PROT_X | S2_PROT_R | S2_PROT_NOCMO,
+		};
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		for (size_t i = 0; i < S2_ARRAY_SIZE(prots); i++) {
+			uint64_t p = prots[i], ipa = (i + 1) * 4 * g;
+			bool want_dc =
+				!cfg->fwb && !(p & (S2_PROT_NOCMO | S2_PROT_DEVICE |
+						    S2_PROT_DEVICE_NGNRNE | S2_PROT_NORMAL_NC));
+			bool want_ic = (p & S2_PROT_X) && !cfg->dic;
+
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(
+				s2_pgtable_map(&e.pgt, s2_ipa(ipa), 2 * g, s2_pa(pa), p, 0, NULL),
+				0);
+			assert_int_equal(count_events(&e, S2_HOST_EV_DC_CIVAC), want_dc);
+			assert_int_equal(count_events(&e, S2_HOST_EV_IC_INVAL), want_ic);
+			assert_int_equal(count_tlbi(&e), 0);
+			ev = s2_host_port_log(e.hp, &n, NULL);
+			if (want_dc || want_ic) {
+				/* the maintenance covers [pa, pa + size) and comes first */
+				assert_true(ev[0].kind == S2_HOST_EV_DC_CIVAC ||
+					    ev[0].kind == S2_HOST_EV_IC_INVAL);
+				assert_int_equal(ev[0].addr, pa);
+				assert_int_equal(ev[0].size, 2 * g);
+			}
+			assert_int_equal(
+				lk(&e, ipa + g).prot,
+				(p & ~S2_PROT_NOCMO) |
+					((p & S2_PROT_DEVICE_NGNRNE) ? S2_PROT_DEVICE : 0));
+		}
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* Every refusal, with its code, and nothing changed. */
+static void test_refusals(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), lim = ipa_limit(cfg);
+		uint64_t palim = UINT64_C(1) << cfg->pa_bits;
+		struct s2_test_env e;
+		struct s2_lookup before;
+		const uint64_t rw = S2_PROT_R | S2_PROT_W;
+		struct {
+			uint64_t ipa, size, pa, prot, flags;
+			int ret;
+		} c[] = {
+			{ 0, 0, 0, rw, 0, S2_EINVAL },
+			{ 0, g, 0, 0, 0, S2_EINVAL },
+			{ 0, g, 0, rw | S2_PROT_DEVICE | S2_PROT_NORMAL_NC, 0, S2_EINVAL },
+			{ 0, g, 0, S2_PROT_RWX | S2_PROT_DEVICE, 0, S2_EMEMTYPE },
+			{ 0, g, 0, S2_PROT_X | S2_PROT_DEVICE_NGNRNE, 0, S2_EMEMTYPE },
+			{ 0, g, 0, S2_PROT_RWX | S2_PROT_NORMAL_NC, 0, S2_EMEMTYPE },
+			{ 0, g, 0, rw | S2_PROT_DBM, 0, S2_EINVAL },
+			{ 0, g, 0, rw, S2_BIT(20), S2_EINVAL },
+			{ 512, g, 0, rw, 0, S2_EALIGN },
+			{ 0, g + 512, 0, rw, 0, S2_EALIGN },
+			{ 0, g, 512, rw, 0, S2_EALIGN },
+			{ lim, g, 0, rw, 0, S2_ERANGE },
+			{ lim - g, 2 * g, 0, rw, 0, S2_ERANGE },
+			{ 0, g, palim, rw, 0, S2_ERANGE },
+			{ 0, 2 * g, palim - g, rw, 0, S2_ERANGE },
+			{ 2 * g, g, 0, rw, S2_MAP_NO_REPLACE, S2_EEXIST },
+			{ g, 4 * g, 0, rw, S2_MAP_NO_REPLACE, S2_EEXIST },
+		};
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(2 * g), g, s2_pa(g), S2_PROT_R, 0, NULL), 0);
+		before = lk(&e, 2 * g);
+		for (size_t i = 0; i < S2_ARRAY_SIZE(c); i++) {
+			uint64_t pages = s2_host_port_stats(e.hp).pages_in_use;
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(c[i].ipa), c[i].size,
+							s2_pa(c[i].pa), c[i].prot, c[i].flags,
+							NULL),
+					 c[i].ret);
+			assert_int_equal(s2_host_port_stats(e.hp).pages_in_use, pages);
+			assert_int_equal(count_tlbi(&e), 0);
+			assert_false(lk(&e, g).valid);
+			assert_false(lk(&e, 0).valid);
+			assert_int_equal(lk(&e, 2 * g).pte, before.pte);
+		}
+		/* DBM needs HD and no W */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(0), g, s2_pa(0),
+						S2_PROT_R | S2_PROT_DBM, 0, NULL),
+				 cfg->hd ? 0 : S2_EINVAL);
+		/* the other range operations refuse the same way */
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(0), 0, NULL), S2_EINVAL);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(512), g, NULL), S2_EALIGN);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(lim), g, NULL), S2_ERANGE);
+		assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(lim - g), 2 * g), S2_ERANGE);
+		assert_int_equal(s2_pgtable_annotate(&e.pgt, s2_ipa(0), g, 0, NULL), S2_EINVAL);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(lim), S2_PROT_W), S2_ERANGE);
+		assert_int_equal(s2_pgtable_mkyoung(&e.pgt, s2_ipa(lim)), S2_ERANGE);
+		assert_int_equal(s2_pgtable_split(&e.pgt, s2_ipa(0), g, NULL), S2_EINVAL);
+		assert_int_equal(s2_pgtable_lookup(&e.pgt, s2_ipa(lim), &before), S2_ERANGE);
+		assert_int_equal(lk(&e, 2 * g).pte, golden_leaf(cfg, 3, g, S2_PROT_R));
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* Unmap inside a block: the block is split, the rest keeps its mapping. */
+static void test_unmap_straddling(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t ipa = pick_ipa(cfg, blk, 2 * blk), pa = pick_pa(cfg, blk, 2 * blk);
+		uint64_t prot = S2_PROT_R | S2_PROT_W | S2_PROT_SW(3);
+		struct s2_test_env e;
+		struct s2_lookup l;
+
+		if (ipa + 2 * blk > ipa_limit(cfg))
+			continue;
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(ipa), 2 * blk, s2_pa(pa), prot, 0, NULL), 0);
+		assert_int_equal(lk(&e, ipa).level, 2);
+		s2_host_port_clear_log(e.hp);
+		/* straddles the boundary between the two blocks */
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa + blk - g), 2 * g, NULL), 0);
+		/* two blocks split with BBM: their TLBIs; nothing else is owed */
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 2);
+		assert_false(lk(&e, ipa + blk - g).valid);
+		assert_false(lk(&e, ipa + blk).valid);
+		l = lk(&e, ipa + blk - 2 * g);
+		assert_true(l.valid);
+		assert_int_equal(l.level, 3);
+		assert_int_equal(l.pte, golden_leaf(cfg, 3, pa + blk - 2 * g, prot));
+		l = lk(&e, ipa + blk + g);
+		assert_int_equal(l.pte, golden_leaf(cfg, 3, pa + blk + g, prot));
+		l = lk(&e, ipa);
+		assert_int_equal(l.pte, golden_leaf(cfg, 3, pa, prot));
+		assert_tree_ok(&e);
+		/* unmapping the rest frees every table */
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), 2 * blk, NULL), 0);
+		assert_pages_back(&e);
+		{
+			/* frees only after the TLBI that covers them */
+			unsigned int n, first_free = ~0u, last_tlbi = 0;
+			const struct s2_host_event *ev = s2_host_port_log(e.hp, &n, NULL);
+			for (unsigned int i = 0; i < n; i++) {
+				if (ev[i].kind == S2_HOST_EV_FREE && first_free == ~0u)
+					first_free = i;
+				if (ev[i].kind == S2_HOST_EV_TLBI_RANGE ||
+				    ev[i].kind == S2_HOST_EV_TLBI_IPA ||
+				    ev[i].kind == S2_HOST_EV_TLBI_VMID)
+					last_tlbi = i;
+			}
+			assert_true(first_free != ~0u);
+			assert_true(last_tlbi < first_free);
+			assert_int_equal(ev[last_tlbi + 1].kind, S2_HOST_EV_BARRIER);
+			assert_int_equal(ev[last_tlbi + 1].barrier, S2_BARRIER_DSB_ISH);
+		}
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* Many pages across tables, unmapped in one call: one range TLBI, every table freed. */
+static void test_unmap_batched(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t ipa = blk - 16 * g, size = blk + 32 * g, pa = pick_pa(cfg, g, size);
+		struct s2_test_env e;
+
+		if (ipa + size > ipa_limit(cfg))
+			continue;
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), size, s2_pa(pa),
+						S2_PROT_R | S2_PROT_W, S2_MAP_FORCE_PAGES, NULL),
+				 0);
+		assert_int_equal(count_tlbi(&e), 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa + g), size - 2 * g, NULL), 0);
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 0);
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_RANGE) +
+					 count_events(&e, S2_HOST_EV_TLBI_VMID),
+				 1);
+		assert_true(lk(&e, ipa).valid);
+		assert_true(lk(&e, ipa + size - g).valid);
+		assert_false(lk(&e, ipa + g).valid);
+		assert_false(lk(&e, ipa + size - 2 * g).valid);
+		assert_tree_ok(&e);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(0), ipa_limit(cfg), NULL), 0);
+		assert_pages_back(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+static void test_wrprotect_set_prot(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t ipa = pick_ipa(cfg, blk, 2 * blk), pa = pick_pa(cfg, blk, 2 * blk);
+		uint64_t rw = S2_PROT_R | S2_PROT_W;
+		struct s2_test_env e;
+		struct s2_walk_result res;
+
+		if (ipa + 2 * blk > ipa_limit(cfg))
+			continue;
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		/* a block and pages */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw, 0, NULL),
+				 0);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + blk), 8 * g, s2_pa(pa + blk),
+						rw, 0, NULL),
+				 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(ipa), 2 * blk), 0);
+		assert_int_equal(count_tlbi(&e), 1);
+		assert_int_equal(lk(&e, ipa).pte, golden_leaf(cfg, 2, pa, S2_PROT_R));
+		assert_int_equal(lk(&e, ipa + blk + 7 * g).pte,
+				 golden_leaf(cfg, 3, pa + blk + 7 * g, S2_PROT_R));
+		assert_int_equal(ref_walk(&e, ipa + blk, S2_ACCESS_WRITE, &res),
+				 S2_FAULT_PERMISSION);
+		/* already read-only: nothing to do, no TLBI */
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(ipa), 2 * blk), 0);
+		assert_int_equal(count_tlbi(&e), 0);
+
+		/* set_prot: exec on Normal memory, SW bits; then take R away */
+		assert_int_equal(s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa + blk), 8 * g,
+						     S2_PROT_X | S2_PROT_SW(9), 0),
+				 0);
+		assert_int_equal(
+			lk(&e, ipa + blk).pte,
+			golden_leaf(cfg, 3, pa + blk, S2_PROT_R | S2_PROT_X | S2_PROT_SW(9)));
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa + blk), 8 * g, S2_PROT_W,
+						     S2_PROT_R | S2_PROT_X | S2_PROT_SW(1)),
+				 0);
+		assert_int_equal(count_tlbi(&e), 1);
+		assert_int_equal(lk(&e, ipa + blk).pte,
+				 golden_leaf(cfg, 3, pa + blk, S2_PROT_W | S2_PROT_SW(8)));
+		assert_int_equal(s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa), g, S2_PROT_R, S2_PROT_R),
+				 S2_EINVAL);
+
+		/* exec refused on Device, nothing changed */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + blk + 8 * g), g, s2_pa(pa),
+						S2_PROT_R | S2_PROT_DEVICE, 0, NULL),
+				 0);
+		assert_int_equal(
+			s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa + blk), 16 * g, S2_PROT_X, 0),
+			S2_EMEMTYPE);
+		assert_false(lk(&e, ipa + blk).prot & S2_PROT_X);
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+static void test_relax_mkyoung_age(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t pa = pick_pa(cfg, blk, 2 * blk), young;
+		struct s2_test_env e;
+		struct s2_walk_result res;
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(0), 16 * g, s2_pa(pa),
+						S2_PROT_R | S2_PROT_YOUNG_CLEAR, 0, NULL),
+				 0);
+		/* AF clear: an access-flag fault without HA */
+		if (!cfg->ha)
+			assert_int_equal(ref_walk(&e, g, S2_ACCESS_READ, &res),
+					 S2_FAULT_ACCESS_FLAG);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(g), S2_PROT_W), 0);
+		assert_int_equal(count_tlbi(&e), 0);
+		assert_int_equal(lk(&e, g).pte, golden_leaf(cfg, 3, pa + g, S2_PROT_R | S2_PROT_W));
+		assert_int_equal(ref_walk(&e, g, S2_ACCESS_WRITE, &res), S2_FAULT_NONE);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(2 * g), S2_PROT_X), 0);
+		assert_int_equal(count_events(&e, S2_HOST_EV_IC_INVAL), cfg->dic ? 0 : 1);
+		assert_int_equal(lk(&e, 2 * g).pte,
+				 golden_leaf(cfg, 3, pa + 2 * g, S2_PROT_R | S2_PROT_X));
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(32 * g), S2_PROT_W),
+				 S2_ENOENT);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(g), S2_PROT_DEVICE),
+				 S2_EINVAL);
+		assert_int_equal(s2_pgtable_mkyoung(&e.pgt, s2_ipa(3 * g)), 0);
+		assert_int_equal(lk(&e, 3 * g).pte, golden_leaf(cfg, 3, pa + 3 * g, S2_PROT_R));
+		assert_int_equal(s2_pgtable_mkyoung(&e.pgt, s2_ipa(32 * g)), S2_ENOENT);
+
+		/* three young pages out of 16 */
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(
+			s2_pgtable_test_clear_young(&e.pgt, s2_ipa(0), 16 * g, false, &young), 0);
+		assert_int_equal(young, 3);
+		assert_int_equal(
+			s2_pgtable_test_clear_young(&e.pgt, s2_ipa(0), 16 * g, true, &young), 0);
+		assert_int_equal(young, 3);
+		assert_int_equal(
+			s2_pgtable_test_clear_young(&e.pgt, s2_ipa(0), 16 * g, true, &young), 0);
+		assert_int_equal(young, 0);
+		assert_int_equal(count_tlbi(&e), 0);
+		assert_int_equal(
+			lk(&e, g).pte,
+			golden_leaf(cfg, 3, pa + g, S2_PROT_R | S2_PROT_W | S2_PROT_YOUNG_CLEAR));
+		/* a young block counts each of its pages in the range */
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(blk), blk, s2_pa(pa), S2_PROT_R, 0, NULL), 0);
+		assert_int_equal(
+			s2_pgtable_test_clear_young(&e.pgt, s2_ipa(blk), blk / 2, false, &young),
+			0);
+		assert_int_equal(young, blk / 2 / g);
+		/* exec refused on a Device page */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(20 * g), g, s2_pa(pa),
+						S2_PROT_R | S2_PROT_DEVICE, 0, NULL),
+				 0);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(20 * g), S2_PROT_X),
+				 S2_EMEMTYPE);
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* Snapshot of every entry (leaves and tables' shape) for exact tree comparison. */
+struct snap {
+	uint64_t n;
+	struct {
+		uint64_t ipa;
+		int level;
+		s2_pte_t pte;
+	} e[4096];
+};
+
+static int snap_visitor(void *arg, const struct s2_walk_visit *v)
+{
+	struct snap *s = arg;
+	if (s->n < 4096) {
+		s->e[s->n].ipa = s2_ipa_val(v->ipa);
+		s->e[s->n].level = v->level;
+		/* table descriptors hold page addresses that may differ: keep only the type */
+		s->e[s->n].pte = v->flag == S2_WALK_LEAF ? v->pte : 3;
+	}
+	s->n++;
+	return 0;
+}
+
+static void take_snap(struct s2_test_env *e, struct snap *s)
+{
+	s->n = 0;
+	assert_int_equal(s2_pgtable_walk(&e->pgt, s2_ipa(0), ipa_limit(&e->pgt.cfg),
+					 S2_WALK_LEAF | S2_WALK_TABLE_PRE | S2_WALK_SKIP_EMPTY,
+					 snap_visitor, s),
+			 0);
+	assert_true(s->n <= 4096);
+}
+
+static void test_split_collapse(void **state)
+{
+	static struct snap a, b;
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg);
+		int top = 2;
+		uint64_t blk, ipa, pa;
+		struct s2_test_env e;
+		struct s2_page_cache cache = { 0 };
+		unsigned int collapsed, rounds = 0;
+		int ret;
+
+		/* the highest block level below the root whose split stays small */
+		for (int l = 1; l >= cfg->start_level && l >= 0; l--)
+			if (has_blocks(cfg, l) && level_size(cfg, l) / level_size(cfg, 2) <= 512)
+				top = l;
+		blk = level_size(cfg, top);
+		if (2 * blk > ipa_limit(cfg))
+			top = 2, blk = level_size(cfg, 2);
+		ipa = pick_ipa(cfg, blk, blk);
+		pa = pick_pa(cfg, blk, blk);
+		s2_test_env_init(&e, cfg, 0, 16);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa),
+						S2_PROT_R | S2_PROT_W | S2_PROT_SW(2), 0, NULL),
+				 0);
+		/* and a page next to it, so the tree has more than one shape */
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(ipa + blk), g, s2_pa(pa), S2_PROT_R, 0, NULL),
+			0);
+		take_snap(&e, &a);
+		/* split in bounded chunks: top up, split, until done */
+		do {
+			assert_int_equal(s2_page_cache_topup(&cache, &e.port, g, 16), 0);
+			ret = s2_pgtable_split(&e.pgt, s2_ipa(ipa), blk, &cache);
+			assert_true(ret == 0 || ret == S2_ENOMEM);
+			if (rounds % 8 == 0)
+				assert_int_equal(s2_pgtable_check(&e.pgt, NULL), 0);
+			rounds++;
+		} while (ret == S2_ENOMEM);
+		assert_true(rounds >= 1);
+		s2_page_cache_drain(&cache, &e.port, g);
+		assert_tree_ok(&e);
+		for (uint64_t o = 0; o < blk; o += blk / 4 + g) {
+			struct s2_lookup l = lk(&e, ipa + o);
+			assert_int_equal(l.level, 3);
+			assert_int_equal(l.pte, golden_leaf(cfg, 3, pa + S2_ALIGN_DOWN(o, g),
+							    S2_PROT_R | S2_PROT_W | S2_PROT_SW(2)));
+		}
+		assert_int_equal(s2_pgtable_collapse(&e.pgt, s2_ipa(0), ipa_limit(cfg), &collapsed),
+				 0);
+		assert_true(collapsed >= 1);
+		take_snap(&e, &b);
+		assert_int_equal(a.n, b.n);
+		assert_memory_equal(a.e, b.e, sizeof(a.e[0]) * a.n);
+		assert_tree_ok(&e);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(0), ipa_limit(cfg), NULL), 0);
+		assert_pages_back(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+static void test_annotate(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t pa = pick_pa(cfg, blk, blk);
+		struct s2_test_env e;
+		struct s2_check_report r;
+		struct s2_lookup l;
+		struct s2_walk_result res;
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(0), 8 * g, s2_pa(pa),
+						S2_PROT_R | S2_PROT_W, 0, NULL),
+				 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_annotate(&e.pgt, s2_ipa(2 * g), 4 * g, 0x5a, NULL), 0);
+		assert_int_equal(count_tlbi(&e), 1); /* what was mapped is invalidated */
+		l = lk(&e, 3 * g);
+		assert_false(l.valid);
+		assert_int_equal(l.owner, 0x5a);
+		assert_int_equal(l.pte, (s2_pte_t)0x5a << 2);
+		assert_int_equal(ref_walk(&e, 3 * g, S2_ACCESS_READ, &res), S2_FAULT_TRANSLATION);
+		assert_true(lk(&e, g).valid);
+		assert_int_equal(s2_pgtable_check(&e.pgt, &r), 0);
+		assert_int_equal(r.annotated, 4);
+		assert_int_equal(r.leaves, 4);
+		/* annotated entries keep the table alive: unmap the valid ones only */
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(0), 2 * g, NULL), 0);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(6 * g), 2 * g, NULL), 0);
+		assert_int_equal(s2_pgtable_check(&e.pgt, &r), 0);
+		assert_int_equal(r.leaves, 0);
+		assert_int_equal(r.annotated, 4);
+		assert_true(s2_host_port_stats(e.hp).pages_in_use > e.root_pages);
+		/* an annotation over a whole block-sized range, then a page mapped inside it */
+		assert_int_equal(s2_pgtable_annotate(&e.pgt, s2_ipa(blk), blk, 7, NULL), 0);
+		assert_int_equal(lk(&e, blk + 5 * g).owner, 7);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk + 5 * g), g, s2_pa(pa),
+						S2_PROT_R, 0, NULL),
+				 0);
+		assert_true(lk(&e, blk + 5 * g).valid);
+		assert_int_equal(lk(&e, blk + 4 * g).owner, 7);
+		assert_int_equal(lk(&e, blk + 6 * g).owner, 7);
+		assert_tree_ok(&e);
+		/* unmap removes annotations too */
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(0), 2 * blk, NULL), 0);
+		assert_int_equal(lk(&e, 3 * g).owner, 0);
+		assert_pages_back(&e);
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* Find the entry for @ipa at @level (the table must exist). */
+static s2_pte_t *entry_at(struct s2_test_env *e, uint64_t ipa, int want, s2_pte_t **table)
+{
+	struct s2_pgtable *p = &e->pgt;
+	s2_pte_t *t = p->root;
+	for (int level = p->cfg.start_level;; level++) {
+		unsigned int shift = p->geom.shift[level + 1];
+		uint64_t mask =
+			level == p->cfg.start_level ? p->geom.root_idx_mask : p->geom.idx_mask;
+		s2_pte_t *ptep = t + ((ipa >> shift) & mask);
+		if (level == want) {
+			if (table)
+				*table = t;
+			return ptep;
+		}
+		t = e->port.ops->pa_to_va(e->port.ctx, s2_pa(s2_pte_oa(&p->fmt, level, *ptep)));
+	}
+}
+
+static void expect_corrupt(struct s2_test_env *e, const char *what)
+{
+	struct s2_check_report r;
+	assert_int_equal(s2_pgtable_check(&e->pgt, &r), S2_ECORRUPT);
+	assert_true(r.errors >= 1);
+	if (!strstr(r.first_error, what))
+		fail_msg("expected '%s', got '%s'", what, r.first_error);
+}
+
+static void test_check_catches_corruption(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg);
+		struct s2_test_env e;
+		s2_pte_t *ptep, *table, saved;
+		uint32_t *rc;
+
+		s2_test_env_init(&e, cfg, 0, 16);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(0), 4 * g, s2_pa(0), S2_PROT_R, 0, NULL), 0);
+		assert_tree_ok(&e);
+		ptep = entry_at(&e, g, 3, &table);
+
+		/* wrong refcount */
+		rc = e.port.ops->page_refcount(e.port.ctx, table);
+		(*rc)++;
+		expect_corrupt(&e, "refcount");
+		(*rc)--;
+		assert_tree_ok(&e);
+
+		/* reserved encoding at level 3 (bits[1:0] = 0b01) */
+		saved = *ptep;
+		*ptep &= ~S2_PTE_TYPE;
+		expect_corrupt(&e, "reserved");
+		*ptep = saved;
+
+		/* invalid entry with stray bits (e.g. a leftover lock marker) */
+		*ptep = S2_BIT(10);
+		expect_corrupt(&e, "stray");
+		*ptep = saved;
+
+		/* misaligned / out-of-range output: a block at level 2 with a page-aligned OA */
+		{
+			s2_pte_t *l2 = entry_at(&e, 2 * level_size(cfg, 2), 2, NULL);
+			*l2 = golden_leaf(cfg, 2, 0, S2_PROT_R) | (1ull << cfg->page_shift);
+			expect_corrupt(&e, "aligned");
+			*l2 = golden_leaf(cfg, 2, 0, S2_PROT_R);
+			/* the table holding it is now counted wrong: fix it for the next step */
+			if (cfg->start_level < 2) {
+				s2_pte_t *t2;
+				entry_at(&e, 2 * level_size(cfg, 2), 2, &t2);
+				(*e.port.ops->page_refcount(e.port.ctx, t2))++;
+			}
+			assert_tree_ok(&e);
+			*l2 = 0;
+			if (cfg->start_level < 2) {
+				s2_pte_t *t2;
+				entry_at(&e, 2 * level_size(cfg, 2), 2, &t2);
+				(*e.port.ops->page_refcount(e.port.ctx, t2))--;
+			}
+		}
+
+		/* a block at a level without blocks */
+		for (int l = cfg->start_level; l < 2; l++) {
+			s2_pte_t *lp;
+			if (has_blocks(cfg, l))
+				continue;
+			lp = entry_at(&e, ipa_limit(cfg) - level_size(cfg, l), l, NULL);
+			if (l != cfg->start_level)
+				break;
+			*lp = 1;
+			expect_corrupt(&e, "level without blocks");
+			*lp = 0;
+			break;
+		}
+		/* a table reachable twice */
+		if (ipa_limit(cfg) >= 2 * level_size(cfg, cfg->start_level)) {
+			s2_pte_t *r0 = &e.pgt.root[0], *r1 = &e.pgt.root[1];
+			s2_pte_t v1 = *r1;
+			*r1 = *r0;
+			expect_corrupt(&e, "twice");
+			*r1 = v1;
+		}
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* ---- allocation failure at every allocation point ---------------------------------------- */
+
+struct expect_page {
+	bool valid;
+	uint64_t pa;
+	uint8_t owner;
+};
+
+/* Every page in [ipa, ipa + size) is either as @before or as @after says (stride @step). */
+static void assert_each_page(struct s2_test_env *e, uint64_t ipa, uint64_t size, uint64_t step,
+			     struct expect_page (*before)(uint64_t),
+			     struct expect_page (*after)(uint64_t))
+{
+	for (uint64_t a = ipa; a < ipa + size; a += step) {
+		struct s2_lookup l = lk(e, a);
+		struct expect_page b = before(a), r = after(a);
+		bool is_b = l.valid == b.valid && (!b.valid || s2_pa_val(l.pa) == b.pa) &&
+			    (b.valid || l.owner == b.owner);
+		bool is_r = l.valid == r.valid && (!r.valid || s2_pa_val(l.pa) == r.pa) &&
+			    (r.valid || l.owner == r.owner);
+		if (!is_b && !is_r)
+			fail_msg(
+				"ipa %#llx: valid %d pa %#llx owner %u is neither before nor after",
+				(unsigned long long)a, l.valid, (unsigned long long)s2_pa_val(l.pa),
+				l.owner);
+	}
+}
+
+static uint64_t f_g, f_blk, f_pa;
+
+/* Before: a block [blk, 2 blk) at pa; pages at [3 blk, 3 blk + 8 g) at pa + 16 g. */
+static struct expect_page st_before(uint64_t a)
+{
+	if (a >= f_blk && a < 2 * f_blk)
+		return (struct expect_page){ true, f_pa + (a - f_blk), 0 };
+	if (a >= 3 * f_blk && a < 3 * f_blk + 8 * f_g)
+		return (struct expect_page){ true, f_pa + 16 * f_g + (a - 3 * f_blk), 0 };
+	return (struct expect_page){ false, 0, 0 };
+}
+
+/* After map: [blk + 4 g, 3 blk + 4 g) maps to pa2 = pa + 2 blk + ..., forced pages. */
+static struct expect_page st_after_map(uint64_t a)
+{
+	if (a >= f_blk + 4 * f_g && a < 3 * f_blk + 4 * f_g)
+		return (struct expect_page){ true, 4 * f_blk + (a - f_blk - 4 * f_g), 0 };
+	return st_before(a);
+}
+
+/* After unmap of [blk + 4 g, 3 blk + 4 g). */
+static struct expect_page st_after_unmap(uint64_t a)
+{
+	if (a >= f_blk + 4 * f_g && a < 3 * f_blk + 4 * f_g)
+		return (struct expect_page){ false, 0, 0 };
+	return st_before(a);
+}
+
+/* After annotate of [blk + 4 g, 3 blk + 4 g) with owner 9. */
+static struct expect_page st_after_annotate(uint64_t a)
+{
+	if (a >= f_blk + 4 * f_g && a < 3 * f_blk + 4 * f_g)
+		return (struct expect_page){ false, 0, 9 };
+	return st_before(a);
+}
+
+static void enomem_prepare(struct s2_test_env *e)
+{
+	assert_int_equal(s2_pgtable_map(&e->pgt, s2_ipa(f_blk), f_blk, s2_pa(f_pa),
+					S2_PROT_R | S2_PROT_W, 0, NULL),
+			 0);
+	assert_int_equal(s2_pgtable_map(&e->pgt, s2_ipa(3 * f_blk), 8 * f_g, s2_pa(f_pa + 16 * f_g),
+					S2_PROT_R | S2_PROT_W, 0, NULL),
+			 0);
+}
+
+static void test_enomem_everywhere(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		f_g = s2_test_granule(cfg);
+		f_blk = level_size(cfg, 2);
+		f_pa = pick_pa(cfg, f_blk, 8 * f_blk);
+		if (4 * f_blk > ipa_limit(cfg) || f_pa == 0 ||
+		    8 * f_blk > (UINT64_C(1) << cfg->pa_bits))
+			continue;
+		for (int op = 0; op < 4; op++) {
+			for (long n = 0;; n++) {
+				struct s2_test_env e;
+				struct s2_page_cache cache = { 0 };
+				struct expect_page (*after)(uint64_t) = NULL;
+				int ret = 0;
+
+				s2_test_env_init(&e, cfg, 0, 0);
+				enomem_prepare(&e);
+				s2_host_port_fail_alloc_after(e.hp, n);
+				switch (op) {
+				case 0:
+					ret = s2_pgtable_map(&e.pgt, s2_ipa(f_blk + 4 * f_g),
+							     2 * f_blk, s2_pa(4 * f_blk), S2_PROT_R,
+							     S2_MAP_FORCE_PAGES, NULL);
+					after = st_after_map;
+					break;
+				case 1:
+					ret = s2_pgtable_unmap(&e.pgt, s2_ipa(f_blk + 4 * f_g),
+							       2 * f_blk, NULL);
+					after = st_after_unmap;
+					break;
+				case 2:
+					ret = s2_pgtable_annotate(&e.pgt, s2_ipa(f_blk + 4 * f_g),
+								  2 * f_blk, 9, NULL);
+					after = st_after_annotate;
+					break;
+				case 3:
+					/* split draws on the cache only: give it n pages */
+					s2_host_port_fail_alloc_after(e.hp, -1);
+					if (n)
+						assert_int_equal(
+							s2_page_cache_topup(
+								&cache, &e.port, f_g,
+								(unsigned int)S2_MIN(
+									n, S2_PAGE_CACHE_MAX)),
+							0);
+					ret = s2_pgtable_split(&e.pgt, s2_ipa(0), 4 * f_blk,
+							       &cache);
+					s2_page_cache_drain(&cache, &e.port, f_g);
+					after = st_before;
+					break;
+				}
+				assert_true(ret == 0 || ret == S2_ENOMEM);
+				s2_host_port_fail_alloc_after(e.hp, -1);
+				assert_tree_ok(&e);
+				assert_each_page(&e, 0, 4 * f_blk, f_g, st_before, after);
+				if (ret == 0)
+					assert_each_page(&e, 0, 4 * f_blk, f_g, after, after);
+				s2_pgtable_unmap(&e.pgt, s2_ipa(0), ipa_limit(cfg), NULL);
+				assert_pages_back(&e);
+				s2_test_env_fini(&e);
+				if (ret == 0)
+					break;
+				assert_true(n < 64);
+			}
+		}
+	}
+}
+
+/* The single-entry path with a page cache, and S2_MAP_SHARED refusing structural work. */
+static void test_single_entry_path(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		struct s2_test_env e;
+		struct s2_page_cache cache = { 0 };
+		unsigned int levels_below_root = (unsigned int)(3 - cfg->start_level);
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		assert_int_equal(s2_page_cache_topup(&cache, &e.port, g, 8), 0);
+		s2_host_port_fail_alloc_after(e.hp, 0); /* the port must not be asked */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk + g), g, s2_pa(g), S2_PROT_R,
+						S2_MAP_SHARED, &cache),
+				 0);
+		assert_int_equal(cache.nr, 8 - levels_below_root);
+		/* same mapping again (another vCPU raced us): 0, nothing changes */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk + g), g, s2_pa(g), S2_PROT_R,
+						S2_MAP_SHARED, &cache),
+				 0);
+		/* a block over the existing table is structural */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk), blk, s2_pa(0), S2_PROT_R,
+						S2_MAP_SHARED, &cache),
+				 S2_EBUSY);
+		assert_int_equal(lk(&e, blk + g).level, 3);
+		/* a block into an empty slot is fine on the fast path */
+		if (3 * blk <= ipa_limit(cfg)) {
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(2 * blk), blk, s2_pa(0),
+							S2_PROT_R, S2_MAP_SHARED, &cache),
+					 0);
+			assert_int_equal(lk(&e, 2 * blk + g).level, 2);
+			/* a page inside that block is structural */
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(2 * blk + g), g,
+							s2_pa(5 * g), S2_PROT_R, S2_MAP_SHARED,
+							&cache),
+					 S2_EBUSY);
+		}
+		s2_host_port_fail_alloc_after(e.hp, -1);
+		s2_page_cache_drain(&cache, &e.port, g);
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* Visitor order and flags. */
+struct order_log {
+	unsigned int n;
+	uint64_t flag[16];
+	int level[16];
+};
+
+static int order_visitor(void *arg, const struct s2_walk_visit *v)
+{
+	struct order_log *o = arg;
+	if (o->n < 16) {
+		o->flag[o->n] = v->flag;
+		o->level[o->n] = v->level;
+	}
+	o->n++;
+	return v->level == 3 && (v->pte & S2_PTE_VALID) && o->n > 100 ? S2_EEXIST : 0;
+}
+
+static void test_walk_visitor(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg);
+		struct s2_test_env e;
+		struct order_log o = { 0 };
+		unsigned int depth = (unsigned int)(3 - cfg->start_level);
+
+		s2_test_env_init(&e, cfg, 0, 16);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(g), g, s2_pa(0), S2_PROT_R, 0, NULL),
+				 0);
+		assert_int_equal(
+			s2_pgtable_walk(&e.pgt, s2_ipa(0), 2 * g,
+					S2_WALK_LEAF | S2_WALK_TABLE_PRE | S2_WALK_TABLE_POST,
+					order_visitor, &o),
+			0);
+		/* PRE for each table level, two leaves (empty + page), POST in reverse */
+		assert_int_equal(o.n, 2 * depth + 2);
+		for (unsigned int i = 0; i < depth; i++) {
+			assert_int_equal(o.flag[i], S2_WALK_TABLE_PRE);
+			assert_int_equal(o.level[i], cfg->start_level + (int)i);
+			assert_int_equal(o.flag[depth + 2 + i], S2_WALK_TABLE_POST);
+			assert_int_equal(o.level[depth + 2 + i], 2 - (int)i);
+		}
+		assert_int_equal(o.flag[depth], S2_WALK_LEAF);
+		assert_int_equal(o.flag[depth + 1], S2_WALK_LEAF);
+		memset(&o, 0, sizeof(o));
+		assert_int_equal(s2_pgtable_walk(&e.pgt, s2_ipa(0), 2 * g,
+						 S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, order_visitor,
+						 &o),
+				 0);
+		assert_int_equal(o.n, 1);
+		o.n = 200;
+		assert_int_equal(
+			s2_pgtable_walk(&e.pgt, s2_ipa(0), 2 * g, S2_WALK_LEAF, order_visitor, &o),
+			S2_EEXIST);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* The TLB model sees no stale translation after replacements, wrprotect and unmap. */
+static void test_tlb_model_no_stale(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t pa = pick_pa(cfg, blk, 4 * blk);
+		struct s2_test_env e;
+		struct s2_tlb_entry store[64];
+		struct s2_tlb_model tlb;
+		struct s2_walk_mem mem;
+
+		if (3 * blk > ipa_limit(cfg))
+			continue;
+		s2_test_env_init(&e, cfg, 0, 16);
+		mem = s2_host_port_walk_mem(e.hp);
+		s2_tlb_init(&tlb, store, 64);
+		s2_host_port_attach_tlb(e.hp, &tlb, NULL, 1);
+#define FILL(ipa)                                                              \
+	do {                                                                   \
+		struct s2_walk_result r_;                                      \
+		if (ref_walk(&e, (ipa), S2_ACCESS_READ, &r_) == S2_FAULT_NONE) \
+			s2_tlb_fill(&tlb, 1, s2_ipa(ipa), &r_);                \
+	} while (0)
+#define NO_STALE() \
+	assert_int_equal(s2_tlb_check(&tlb, 1, &e.pgt.cfg, e.pgt.root_pa, &mem, NULL, NULL), 0)
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk), blk, s2_pa(pa),
+						S2_PROT_R | S2_PROT_W, 0, NULL),
+				 0);
+		FILL(blk + g);
+		/* page inside the block, other PA */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk + g), g, s2_pa(pa + 2 * blk),
+						S2_PROT_R | S2_PROT_W, 0, NULL),
+				 0);
+		NO_STALE();
+		FILL(blk + g);
+		FILL(blk + 2 * g);
+		assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(blk), blk), 0);
+		NO_STALE();
+		FILL(blk + 3 * g);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(blk), blk / 2, NULL), 0);
+		NO_STALE();
+		FILL(blk + blk / 2 + g);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk), blk, s2_pa(pa),
+						S2_PROT_R | S2_PROT_W, 0, NULL),
+				 0);
+		NO_STALE();
+		FILL(blk + g);
+		assert_int_equal(s2_pgtable_set_prot(&e.pgt, s2_ipa(blk), blk, 0, S2_PROT_R), 0);
+		NO_STALE();
+		s2_host_port_attach_tlb(e.hp, NULL, NULL, 0);
+		s2_test_env_fini(&e);
+#undef FILL
+#undef NO_STALE
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_map_every_level),
+		cmocka_unit_test(test_map_largest_blocks),
+		cmocka_unit_test(test_force_pages_table_memory),
+		cmocka_unit_test(test_replace_bbm_order),
+		cmocka_unit_test(test_cache_maintenance),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_unmap_straddling),
+		cmocka_unit_test(test_unmap_batched),
+		cmocka_unit_test(test_wrprotect_set_prot),
+		cmocka_unit_test(test_relax_mkyoung_age),
+		cmocka_unit_test(test_split_collapse),
+		cmocka_unit_test(test_annotate),
+		cmocka_unit_test(test_check_catches_corruption),
+		cmocka_unit_test(test_enomem_everywhere),
+		cmocka_unit_test(test_single_entry_path),
+		cmocka_unit_test(test_walk_visitor),
+		cmocka_unit_test(test_tlb_model_no_stale),
+	};
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]); /* run one test: test_pgtable <name-glob> */
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
