@@ -130,6 +130,7 @@ static const struct s2m_cfg_desc s2m_cfgs[] = {
 	{ "4k-ipa32-pa48", 48, 32, S2_GRANULE_4K, 0 },
 	{ "4k-ipa40-pa48-fwb", 48, 40, S2_GRANULE_4K, S2_CFG_FWB },
 	{ "4k-ipa48-pa48-ha", 48, 48, S2_GRANULE_4K, S2_CFG_HA },
+	{ "4k-ipa40-pa48-ha-hd", 48, 40, S2_GRANULE_4K, S2_CFG_HA | S2_CFG_HD },
 	{ "4k-ipa44-pa52(ds)", 52, 44, S2_GRANULE_4K, 0 },
 	{ "4k-ipa52-pa52(ds)-fwb", 52, 52, S2_GRANULE_4K, S2_CFG_FWB },
 	{ "16k-ipa36-pa48-fwb", 48, 36, S2_GRANULE_16K, S2_CFG_FWB },
@@ -721,6 +722,10 @@ S2M_FN enum s2_fault s2m_expected_fault(const struct s2m_ctx *c, const struct s2
 	if (!e->v.af && !c->cfg.ha)
 		return S2_FAULT_ACCESS_FLAG;
 	need = t == S2_ACCESS_READ ? S2_PROT_R : t == S2_ACCESS_WRITE ? S2_PROT_W : S2_PROT_X;
+	/* With VTCR_EL2.HD a write through a DBM descriptor is permitted (hardware sets S2AP[1];
+	 * the checks walk without a writer, so the tables stay unchanged). */
+	if (need == S2_PROT_W && c->cfg.hd && e->v.dbm)
+		return S2_FAULT_NONE;
 	if (!(e->v.perms & need))
 		return S2_FAULT_PERMISSION;
 	return S2_FAULT_NONE;
@@ -1180,6 +1185,8 @@ S2M_FN void s2m_list_modify(struct s2m_list *l, uint64_t lo, uint64_t hi, enum s
 		case S2M_MOD_SET_PROT:
 			v->perms = (uint8_t)((v->perms | (set & S2_PROT_RWX)) &
 					     ~(clear & S2_PROT_RWX));
+			if (clear & S2_PROT_W)
+				v->dbm = false; /* else hardware could make it writable again */
 			v->sw = (uint8_t)((v->sw | ((set >> S2_PROT_SW_SHIFT) & 0xf)) &
 					  ~((clear >> S2_PROT_SW_SHIFT) & 0xf));
 			break;
@@ -1409,6 +1416,8 @@ S2M_FN uint64_t s2m_gen_prot(struct s2m_ctx *c, bool allow_x_uncached)
 		prot |= S2_PROT_YOUNG_CLEAR;
 	if (s2m_one_in(c->rng, 4))
 		prot |= S2_PROT_NOCMO;
+	if (c->cfg.hd && s2m_one_in(c->rng, 4)) /* dirty tracking: writable only through DBM */
+		prot = (prot & ~S2_PROT_W) | S2_PROT_R | S2_PROT_DBM;
 	return prot;
 }
 
@@ -1461,6 +1470,11 @@ S2M_FN void s2m_gen_op(struct s2m_ctx *c, struct s2m_opargs *a)
 			a->flags |= S2_MAP_FORCE_PAGES;
 		if (s2m_one_in(c->rng, 8))
 			a->flags |= S2_MAP_NO_REPLACE;
+		if (s2m_one_in(c->rng, 6)) { /* the fault path, under the shared lock */
+			a->flags |= S2_MAP_SHARED;
+			if (s2m_one_in(c->rng, 2))
+				a->size = c->P;
+		}
 		if (s2m_one_in(c->rng, 12))
 			a->fail_alloc = (long)s2m_below(c->rng, 4);
 		break;
@@ -1550,8 +1564,10 @@ S2M_FN void s2m_gen_op(struct s2m_ctx *c, struct s2m_opargs *a)
 				  ~(S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE | S2_PROT_NORMAL_NC);
 			a->prot |= s2m_one_in(c->rng, 2) ? S2_PROT_DEVICE : S2_PROT_NORMAL_NC;
 			break;
-		case 8: /* DBM without HD (no config here enables HD) */
+		case 8: /* DBM without HD (or, with HD, DBM with W) */
 			a->prot = (a->prot & ~S2_PROT_W) | S2_PROT_R | S2_PROT_DBM;
+			if (c->cfg.hd)
+				a->prot |= S2_PROT_W;
 			break;
 		default: /* DBM with W */
 			a->prot |= S2_PROT_W | S2_PROT_DBM;
@@ -1564,7 +1580,7 @@ S2M_FN void s2m_gen_op(struct s2m_ctx *c, struct s2m_opargs *a)
 			a->use_cache = true;
 	}
 	if (a->refused && a->op == S2M_OP_MAP)
-		a->flags &= ~S2_MAP_NO_REPLACE;
+		a->flags &= ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED);
 }
 
 S2M_FN void s2m_format_op(struct s2m_ctx *c, const struct s2m_opargs *a)
@@ -1650,8 +1666,23 @@ S2M_FN bool s2m_step(struct s2m_ctx *c)
 
 			s2m_list_set(&want, a.ipa, end, &v);
 		}
-		if ((a.flags & S2_MAP_NO_REPLACE) &&
-		    s2m_range_has(&c->model, a.ipa, end, S2M_MAPPED)) {
+		if (a.flags & S2_MAP_SHARED) {
+			/* One leaf into an existing or new path may be done; anything structural
+			 * is refused with S2_EBUSY (or S2_EAGAIN seeing a different entry), and
+			 * more than one leaf always is. */
+			int l0 = s2m_predicted_level(c, a.ipa, a.size, a.pa,
+						     !!(a.flags & S2_MAP_FORCE_PAGES), a.ipa);
+			bool exists = (a.flags & S2_MAP_NO_REPLACE) &&
+				      s2m_range_has(&c->model, a.ipa, end, S2M_MAPPED);
+
+			if (s2m_level_size(c, l0) == a.size && !exists)
+				s2m_allow(&x, 0, S2M_NOCHANGE);
+			if (exists)
+				s2m_allow(&x, S2_EEXIST, S2M_NOCHANGE);
+			s2m_allow(&x, S2_EBUSY, S2M_NOCHANGE);
+			s2m_allow(&x, S2_EAGAIN, S2M_NOCHANGE);
+		} else if ((a.flags & S2_MAP_NO_REPLACE) &&
+			   s2m_range_has(&c->model, a.ipa, end, S2M_MAPPED)) {
 			s2m_allow(&x, S2_EEXIST, S2M_PARTIAL);
 		} else if ((a.flags & S2_MAP_NO_REPLACE) &&
 			   s2m_range_has(&c->model, a.ipa, end, S2M_ANNOTATED)) {
