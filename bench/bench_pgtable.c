@@ -632,8 +632,9 @@ static void emit_timing(const char *op, const char *unit, uint64_t units, uint64
 		return;
 	fprintf(opts.out,
 		"{\"op\": \"%s\", \"unit\": \"%s\", \"units\": %" PRIu64 ", \"size_mib\": %" PRIu64
-		", \"ns_per_unit\": %.3f, \"ns_runs\": [",
-		op, unit, units, size / MIB, med / (double)units);
+		", \"ns_per_unit\": %.3f, \"ns_min_per_unit\": %.3f, \"ns_runs\": [",
+		op, unit, units, size / MIB, med / (double)units,
+		(double)sorted[0] / (double)units);
 	for (i = 0; i < reps; i++)
 		fprintf(opts.out, "%s%.3f", i ? ", " : "", (double)ns[i] / (double)units);
 	fprintf(opts.out, "], \"verified\": %s}\n", verified ? "true" : "false");

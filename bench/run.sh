@@ -65,10 +65,15 @@ if [ -z "${S2_BENCH_NO_CG:-}" ]; then
 	fi
 fi
 
-python3 - "$out" <<'EOF'
+python3 - "$out" "$(dirname "$0")" <<'EOF'
 import glob, json, os, re, sys
 
 out = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+try:
+    import cg_breakdown
+except ImportError:
+    cg_breakdown = None
 
 # KVM arm64 (arch/arm64/kvm/hyp/pgtable.c), userspace, gcc -O2, FWB: instructions, ns per unit.
 KVM = {
@@ -109,6 +114,19 @@ for path in glob.glob(os.path.join(out, "callgrind", "cg.out*")):
     if label and total is not None:
         ir[label] = (total, path)
 
+def attribute(rec, dump, units):
+    """Per-function split of one dump (bench/cg_breakdown.py), into the record and a file."""
+    if cg_breakdown is None or not os.path.isdir(os.path.join(out, "annotate")):
+        return
+    path = os.path.join(out, "annotate", rec["op"] + ".breakdown.txt")
+    with open(path, "w") as f:
+        _, per_func = cg_breakdown.report(dump, units, file=f)
+    # The measured loop itself (bench_op_*: argument set-up, loop control) is the harness.
+    rec["harness_instr_per_unit"] = round(
+        sum(v for k, v in per_func.items() if k.startswith("bench_pgtable.c:")) / units, 2)
+    rec["top_functions"] = [[k, round(v / units, 2)] for k, v in
+                            sorted(per_func.items(), key=lambda kv: -kv[1])[:8]]
+
 results = []
 for r in native:
     rec = dict(r)
@@ -119,6 +137,7 @@ for r in native:
         rec["instr_total"] = ir[op][0]
         rec["callgrind_dump"] = os.path.relpath(ir[op][1], out)
         rec["verified_callgrind"] = cg[op].get("verified", False)
+        attribute(rec, ir[op][1], cg[op]["units"])
     if op in KVM:
         rec["kvm_instr_per_unit"], rec["kvm_ns_per_unit"] = KVM[op]
         rec["target_instr_per_unit"] = TARGET[op]
@@ -134,6 +153,7 @@ for op, r in cg.items():
     rec["instr_per_unit"] = round(ir[op][0] / r["units"], 2)
     rec["instr_total"] = ir[op][0]
     rec["callgrind_dump"] = os.path.relpath(ir[op][1], out)
+    attribute(rec, ir[op][1], r["units"])
     results.append(rec)
 
 with open(os.path.join(out, "results.json"), "w") as f:
