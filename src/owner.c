@@ -1,0 +1,998 @@
+// SPDX-License-Identifier: MIT
+/*
+ * owner.c - page ownership between host, hypervisor and guests (pKVM style). docs/owner.md
+ * explains the states, where each is kept and the check-then-commit discipline.
+ *
+ * Every transition runs in two phases:
+ *   check:  validate the range and every page's state; count the table pages the commit can
+ *           need (an upper bound) and draw them into page caches; call the hypervisor's map
+ *           callback (the only other fallible step). Nothing has changed if this fails.
+ *   commit: update the metadata and the stage-2 tables. The engine draws new tables from the
+ *           filled caches, so nothing here can fail: an error is a broken invariant (S2_BUG_ON).
+ */
+#include "s2mmu/owner.h"
+
+#include "owner_state.h"
+
+/* ---- state encoding (ARCH-NOTES §1) --------------------------------------------------------- */
+
+s2_pte_t s2_page_state_pte(s2_pte_t pte, enum s2_page_state state)
+{
+	/* A meta-state has no encoding: storing one is a bug, never bad input. */
+	S2_BUG_ON(!s2_page_state_is_concrete(state));
+	return (pte & ~S2_PAGE_STATE_PTE_MASK) | S2_FIELD_PREP(S2_PAGE_STATE_PTE_MASK, state);
+}
+
+enum s2_page_state s2_page_state_of_pte(s2_pte_t pte)
+{
+	return (enum s2_page_state)S2_FIELD_GET(S2_PAGE_STATE_PTE_MASK, pte);
+}
+
+uint64_t s2_page_state_prot(enum s2_page_state state)
+{
+	s2_pte_t sw = s2_page_state_pte(0, state);
+
+	return S2_PROT_SW(S2_FIELD_GET(S2_PTE_SW, sw));
+}
+
+const char *s2_page_state_name(enum s2_page_state state)
+{
+	switch (state) {
+	case S2_PAGE_OWNED:
+		return "owned";
+	case S2_PAGE_SHARED_OWNED:
+		return "shared-owned";
+	case S2_PAGE_SHARED_BORROWED:
+		return "shared-borrowed";
+	case S2_PAGE_RESERVED:
+		return "reserved";
+	case S2_PAGE_NOPAGE:
+		return "nopage";
+	}
+	return "?";
+}
+
+/* ---- geometry helpers ------------------------------------------------------------------------ */
+
+static uint64_t ipa_limit(const struct s2_pgtable *pgt)
+{
+	return UINT64_C(1) << pgt->cfg.ipa_bits;
+}
+
+/* Validate [addr, addr + size) against a table's IPA space and the page size. */
+static int check_span(const struct s2_owner *o, const struct s2_pgtable *pgt, uint64_t addr,
+		      uint64_t size)
+{
+	if (!size)
+		return S2_EINVAL;
+	if (!S2_IS_ALIGNED(addr, o->page_size) || !S2_IS_ALIGNED(size, o->page_size))
+		return S2_EALIGN;
+	if (addr + size < addr || addr + size > ipa_limit(pgt))
+		return S2_ERANGE;
+	return 0;
+}
+
+/*
+ * Upper bound on the table pages s2_pgtable_map() of [ipa, ipa + size) -> pa can allocate (the
+ * same holds for unmap/annotate, which only split at the edges). A table at level L + 1 is
+ * needed under an entry at level L that the range covers partially (at most the two edges), or
+ * covers wholly where it cannot become a block: blocks illegal at L, output not congruent to
+ * the input modulo the block size, or pages forced.
+ */
+static uint64_t tables_bound(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t pa, uint64_t size,
+			     bool force_pages)
+{
+	uint64_t n = 0;
+
+	for (int l = pgt->cfg.start_level; l < S2_LEVEL_MAX; l++) {
+		unsigned int shift = s2_level_shift(pgt->cfg.granule, l);
+		uint64_t lsize = UINT64_C(1) << shift;
+		uint64_t touched = ((ipa + size - 1) >> shift) - (ipa >> shift) + 1;
+
+		if (force_pages || !s2_config_level_has_blocks(&pgt->cfg, l) ||
+		    ((ipa ^ pa) & (lsize - 1)))
+			n += touched;
+		else
+			n += S2_MIN(touched, 2);
+	}
+	return n;
+}
+
+/* Fill @cache with @n pages from @pgt's port (S2_ELIMIT beyond one cache). */
+static int cache_fill(struct s2_page_cache *cache, const struct s2_pgtable *pgt, uint64_t n)
+{
+	if (n > S2_PAGE_CACHE_MAX)
+		return S2_ELIMIT;
+	return s2_page_cache_topup(cache, &pgt->port, (size_t)1 << pgt->cfg.page_shift,
+				   (unsigned int)n);
+}
+
+/* ---- RAM ranges and metadata ----------------------------------------------------------------- */
+
+static const struct s2_owner_ram *ram_range(const struct s2_owner *o, uint64_t pa)
+{
+	for (unsigned int i = 0; i < o->nr_ram; i++) {
+		const struct s2_owner_ram *r = &o->ram[i];
+		if (pa >= s2_pa_val(r->base) && pa - s2_pa_val(r->base) < r->size)
+			return r;
+	}
+	return NULL;
+}
+
+static struct s2_page_meta *meta_of(const struct s2_owner *o, uint64_t pa)
+{
+	const struct s2_owner_ram *r = ram_range(o, pa);
+
+	if (!r)
+		return NULL;
+	return &o->meta[r->first_meta + ((pa - s2_pa_val(r->base)) >> o->page_shift)];
+}
+
+/* Whether [pa, pa + size) overlaps any RAM. */
+static bool overlaps_ram(const struct s2_owner *o, uint64_t pa, uint64_t size)
+{
+	for (unsigned int i = 0; i < o->nr_ram; i++) {
+		uint64_t b = s2_pa_val(o->ram[i].base), e = b + o->ram[i].size;
+		if (pa < e && b < pa + size)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Validate a host physical range and classify it: all RAM (*ram = true) or all MMIO. A range
+ * mixing the two is S2_EINVAL.
+ */
+static int host_span(const struct s2_owner *o, uint64_t pa, uint64_t size, bool *ram)
+{
+	int ret = check_span(o, &o->host, pa, size);
+
+	if (ret)
+		return ret;
+	if (!overlaps_ram(o, pa, size)) {
+		*ram = false;
+		return 0;
+	}
+	for (uint64_t a = pa; a < pa + size; a += o->page_size)
+		if (!ram_range(o, a))
+			return S2_EINVAL;
+	*ram = true;
+	return 0;
+}
+
+/* ---- host state of a page ---------------------------------------------------------------------- */
+
+/* The host's view of MMIO page @pa, from the host stage-2 (no metadata for MMIO). */
+static void mmio_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info *info)
+{
+	struct s2_lookup l;
+	int ret = s2_pgtable_lookup(&o->host, s2_ipa(pa), &l);
+
+	S2_BUG_ON(ret);
+	info->ram = false;
+	info->share_count = 0;
+	if (l.valid) {
+		info->host = s2_page_state_of_pte(l.pte);
+		info->owner = S2_OWNER_HOST;
+		info->hyp = info->host == S2_PAGE_SHARED_OWNED ? S2_PAGE_SHARED_BORROWED :
+								 S2_PAGE_NOPAGE;
+	} else if (l.owner) {
+		info->host = S2_PAGE_NOPAGE;
+		info->owner = l.owner;
+		info->hyp = l.owner == S2_OWNER_HYP ? S2_PAGE_OWNED : S2_PAGE_NOPAGE;
+	} else {
+		info->host = S2_PAGE_OWNED;
+		info->owner = S2_OWNER_HOST;
+		info->hyp = S2_PAGE_NOPAGE;
+	}
+}
+
+static void page_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info *info)
+{
+	const struct s2_page_meta *m = meta_of(o, pa);
+
+	if (!m) {
+		mmio_info(o, pa, info);
+		return;
+	}
+	info->ram = true;
+	info->host = (enum s2_page_state)m->host_state;
+	info->hyp = (enum s2_page_state)m->hyp_state;
+	info->owner = m->owner;
+	info->share_count = m->share_count;
+}
+
+static bool host_may_access(enum s2_page_state s)
+{
+	return s == S2_PAGE_OWNED || s == S2_PAGE_SHARED_OWNED || s == S2_PAGE_SHARED_BORROWED;
+}
+
+static void meta_set(struct s2_page_meta *m, enum s2_page_state host, enum s2_page_state hyp,
+		     uint8_t owner)
+{
+	m->host_state = (uint8_t)host;
+	m->hyp_state = (uint8_t)hyp;
+	m->owner = owner;
+}
+
+static int refuse(struct s2_owner *o, int err)
+{
+	o->stats.refused++;
+	return err;
+}
+
+static int done(struct s2_owner *o)
+{
+	o->stats.transitions++;
+	return 0;
+}
+
+/* ---- init ------------------------------------------------------------------------------------- */
+
+int s2_owner_init(struct s2_owner *o, const struct s2_owner_params *p)
+{
+	uint64_t pages = 0, prev_end = 0, psize;
+	int ret;
+
+	if (!o || !p || !p->host_cfg || !p->hyp.map || !p->hyp.unmap || (p->nr_ram && !p->ram))
+		return S2_EINVAL;
+	psize = UINT64_C(1) << p->host_cfg->page_shift;
+	for (unsigned int i = 0; i < p->nr_ram; i++) {
+		uint64_t b = s2_pa_val(p->ram[i].base), sz = p->ram[i].size;
+		if (!sz || (i && b < prev_end))
+			return S2_EINVAL;
+		if (!S2_IS_ALIGNED(b, psize) || !S2_IS_ALIGNED(sz, psize))
+			return S2_EALIGN;
+		if (b + sz < b || b + sz > (UINT64_C(1) << p->host_cfg->ipa_bits))
+			return S2_ERANGE;
+		prev_end = b + sz;
+		pages += sz / psize;
+	}
+	if (pages && (!p->meta || p->nr_meta < pages))
+		return S2_EINVAL;
+	s2_memzero(o, sizeof(*o));
+	ret = s2_pgtable_init(&o->host, p->host_cfg, &p->port, p->cookie);
+	if (ret)
+		return ret;
+	o->ram = p->ram;
+	o->nr_ram = p->nr_ram;
+	o->meta = p->meta;
+	o->nr_meta = p->nr_meta;
+	o->hyp = p->hyp;
+	o->page_size = psize;
+	o->page_shift = p->host_cfg->page_shift;
+	pages = 0;
+	for (unsigned int i = 0; i < o->nr_ram; i++) {
+		o->ram[i].first_meta = pages;
+		pages += o->ram[i].size >> o->page_shift;
+	}
+	for (uint64_t i = 0; i < pages; i++) {
+		meta_set(&o->meta[i], S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
+		o->meta[i].share_count = 0;
+		o->meta[i].reserved = 0;
+	}
+	return 0;
+}
+
+void s2_owner_fini(struct s2_owner *o)
+{
+	if (!o || !o->host.root)
+		return;
+	s2_page_cache_drain(&o->cache, &o->host.port, o->page_size);
+	s2_pgtable_destroy(&o->host);
+}
+
+int s2_owner_guest_init(struct s2_owner_guest *g, struct s2_pgtable *pgt, uint8_t id,
+			bool protected_vm)
+{
+	if (!g || !pgt || id < S2_OWNER_GUEST_MIN)
+		return S2_EINVAL;
+	s2_memzero(g, sizeof(*g));
+	g->pgt = pgt;
+	g->id = id;
+	g->protected_vm = protected_vm;
+	return 0;
+}
+
+/* The guest must use the host's granule: ownership is tracked per host page. */
+static int guest_ok(const struct s2_owner *o, const struct s2_owner_guest *g)
+{
+	if (!o || !g || !g->pgt || g->id < S2_OWNER_GUEST_MIN ||
+	    g->pgt->cfg.page_shift != o->page_shift)
+		return S2_EINVAL;
+	return 0;
+}
+
+/* ---- host faults ------------------------------------------------------------------------------- */
+
+struct mmio_scan {
+	bool bad;
+};
+
+/* An MMIO block may not cover an annotation or a page in a state other than OWNED. */
+static int visit_mmio_block(void *arg, const struct s2_walk_visit *v)
+{
+	struct mmio_scan *s = arg;
+
+	if (!(v->pte & S2_PTE_VALID) || s2_page_state_of_pte(v->pte) != S2_PAGE_OWNED) {
+		s->bad = true;
+		return S2_EEXIST;
+	}
+	return 0;
+}
+
+/* Whether the host may have [base, base + size) mapped as one block of RAM (or of MMIO). */
+static bool block_ok(const struct s2_owner *o, uint64_t base, uint64_t size, bool ram)
+{
+	if (base + size > ipa_limit(&o->host))
+		return false;
+	if (ram) {
+		const struct s2_owner_ram *r = ram_range(o, base);
+		if (!r || base + size - s2_pa_val(r->base) > r->size)
+			return false;
+		const struct s2_page_meta *m = meta_of(o, base);
+		for (uint64_t i = 0; i < size >> o->page_shift; i++)
+			if (!host_may_access((enum s2_page_state)m[i].host_state))
+				return false;
+		return true;
+	}
+	if (overlaps_ram(o, base, size))
+		return false;
+	struct mmio_scan s = { false };
+	s2_pgtable_walk(&o->host, s2_ipa(base), size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+			visit_mmio_block, &s);
+	return !s.bad;
+}
+
+int s2_host_handle_fault(struct s2_owner *o, s2_pa_t pa_t, enum s2_host_abort_action *action)
+{
+	uint64_t pa, base, size, prot;
+	struct s2_page_info info;
+	int ret;
+
+	if (!o || !action)
+		return S2_EINVAL;
+	o->stats.host_faults++;
+	pa = S2_ALIGN_DOWN(s2_pa_val(pa_t), o->page_size);
+	*action = S2_HOST_ABORT_INJECT;
+	if (pa >= ipa_limit(&o->host)) {
+		o->stats.host_injected++;
+		return 0;
+	}
+	page_info(o, pa, &info);
+	if (!host_may_access(info.host)) {
+		o->stats.host_injected++;
+		return 0;
+	}
+	if (!info.ram && info.host != S2_PAGE_OWNED) {
+		/* MMIO in another state is mapped by its transition: the fault is spurious. */
+		*action = S2_HOST_ABORT_MAPPED;
+		return 0;
+	}
+	/* The largest block around @pa whose every page the host may access. */
+	base = pa;
+	size = o->page_size;
+	for (int l = S2_LEVEL_MAX - 1; l >= o->host.cfg.start_level; l--) {
+		uint64_t bsize = s2_level_size(o->host.cfg.granule, l);
+		uint64_t bbase = S2_ALIGN_DOWN(pa, bsize);
+		if (!s2_config_level_has_blocks(&o->host.cfg, l) ||
+		    !block_ok(o, bbase, bsize, info.ram))
+			break;
+		base = bbase;
+		size = bsize;
+	}
+	prot = info.ram ?
+		       S2_PROT_RWX :
+		       (S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE | s2_page_state_prot(S2_PAGE_OWNED));
+	ret = cache_fill(&o->cache, &o->host, tables_bound(&o->host, base, base, size, false));
+	if (ret)
+		return ret;
+	ret = s2_pgtable_map(&o->host, s2_ipa(base), size, s2_pa(base), prot, 0, &o->cache);
+	if (ret)
+		return ret;
+	*action = S2_HOST_ABORT_MAPPED;
+	o->stats.host_mapped++;
+	return 0;
+}
+
+int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_t hpfar,
+			 enum s2_host_abort_action *action)
+{
+	struct s2_abort a;
+	int ret;
+
+	if (!o || !action)
+		return S2_EINVAL;
+	ret = s2_abort_decode(esr, far, hpfar, true, &a);
+	if (ret)
+		return ret;
+	if (!a.ipa_valid || a.fnv)
+		return S2_EINVAL;
+	return s2_host_handle_fault(o, s2_pa(a.ipa), action);
+}
+
+/* ---- host <-> hypervisor ---------------------------------------------------------------------- */
+
+/* Fill the host cache for an annotate/unmap of [pa, pa + size) (splits at the edges only). */
+static int host_cache_for(struct s2_owner *o, uint64_t pa, uint64_t size)
+{
+	return cache_fill(&o->cache, &o->host, tables_bound(&o->host, pa, pa, size, false));
+}
+
+static void host_annotate(struct s2_owner *o, uint64_t pa, uint64_t size, uint8_t owner)
+{
+	int ret = s2_pgtable_annotate(&o->host, s2_ipa(pa), size, owner, &o->cache);
+
+	S2_BUG_ON(ret);
+}
+
+static void host_unmap(struct s2_owner *o, uint64_t pa, uint64_t size)
+{
+	int ret = s2_pgtable_unmap(&o->host, s2_ipa(pa), size, &o->cache);
+
+	S2_BUG_ON(ret);
+}
+
+int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t);
+	struct s2_page_info info;
+	bool ram;
+	int ret;
+
+	if (!o)
+		return S2_EINVAL;
+	ret = host_span(o, pa, size, &ram);
+	if (ret)
+		return refuse(o, ret);
+	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
+		page_info(o, a, &info);
+		if (info.host != S2_PAGE_OWNED || info.hyp != S2_PAGE_NOPAGE)
+			return refuse(o, S2_EPERM);
+	}
+	if (!ram) {
+		ret = cache_fill(&o->cache, &o->host, tables_bound(&o->host, pa, pa, size, false));
+		if (ret)
+			return refuse(o, ret);
+	}
+	ret = o->hyp.map(o->hyp.ctx, pa_t, size, S2_PAGE_SHARED_BORROWED,
+			 ram ? 0 : S2_HYP_MAP_DEVICE);
+	if (ret)
+		return refuse(o, ret);
+	/* Commit. */
+	if (ram) {
+		struct s2_page_meta *m = meta_of(o, pa);
+		for (uint64_t i = 0; i < size >> o->page_shift; i++)
+			meta_set(&m[i], S2_PAGE_SHARED_OWNED, S2_PAGE_SHARED_BORROWED,
+				 S2_OWNER_HOST);
+	} else {
+		/* MMIO keeps its state in the host stage-2: map it now, marked SHARED_OWNED. */
+		ret = s2_pgtable_map(&o->host, s2_ipa(pa), size, pa_t,
+				     S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE |
+					     s2_page_state_prot(S2_PAGE_SHARED_OWNED),
+				     0, &o->cache);
+		S2_BUG_ON(ret);
+	}
+	return done(o);
+}
+
+int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t);
+	struct s2_page_info info;
+	bool ram;
+	int ret;
+
+	if (!o)
+		return S2_EINVAL;
+	ret = host_span(o, pa, size, &ram);
+	if (ret)
+		return refuse(o, ret);
+	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
+		page_info(o, a, &info);
+		if (info.host != S2_PAGE_SHARED_OWNED || info.hyp != S2_PAGE_SHARED_BORROWED ||
+		    info.share_count)
+			return refuse(o, S2_EPERM);
+	}
+	if (!ram) {
+		ret = host_cache_for(o, pa, size);
+		if (ret)
+			return refuse(o, ret);
+	}
+	o->hyp.unmap(o->hyp.ctx, pa_t, size);
+	if (ram) {
+		struct s2_page_meta *m = meta_of(o, pa);
+		for (uint64_t i = 0; i < size >> o->page_shift; i++)
+			meta_set(&m[i], S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
+	} else {
+		/* Back to OWNED: drop the marked mapping, the host faults it in again. */
+		host_unmap(o, pa, size);
+	}
+	return done(o);
+}
+
+/* The refusal for donating a page in state @info: S2_EBUSY when shared, else S2_EPERM. */
+static int donate_check(const struct s2_page_info *info)
+{
+	if (info->host == S2_PAGE_SHARED_OWNED)
+		return S2_EBUSY;
+	if (info->host != S2_PAGE_OWNED || info->hyp != S2_PAGE_NOPAGE)
+		return S2_EPERM;
+	return 0;
+}
+
+int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t);
+	struct s2_page_info info;
+	bool ram;
+	int ret;
+
+	if (!o)
+		return S2_EINVAL;
+	ret = host_span(o, pa, size, &ram);
+	if (ret)
+		return refuse(o, ret);
+	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
+		page_info(o, a, &info);
+		ret = donate_check(&info);
+		if (ret)
+			return refuse(o, ret);
+	}
+	ret = host_cache_for(o, pa, size);
+	if (ret)
+		return refuse(o, ret);
+	ret = o->hyp.map(o->hyp.ctx, pa_t, size, S2_PAGE_OWNED, ram ? 0 : S2_HYP_MAP_DEVICE);
+	if (ret)
+		return refuse(o, ret);
+	if (ram) {
+		struct s2_page_meta *m = meta_of(o, pa);
+		for (uint64_t i = 0; i < size >> o->page_shift; i++)
+			meta_set(&m[i], S2_PAGE_NOPAGE, S2_PAGE_OWNED, S2_OWNER_HYP);
+	}
+	host_annotate(o, pa, size, S2_OWNER_HYP);
+	return done(o);
+}
+
+int s2_owner_donate_hyp_host(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t);
+	struct s2_page_info info;
+	bool ram;
+	int ret;
+
+	if (!o)
+		return S2_EINVAL;
+	ret = host_span(o, pa, size, &ram);
+	if (ret)
+		return refuse(o, ret);
+	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
+		page_info(o, a, &info);
+		if (info.hyp != S2_PAGE_OWNED || info.host != S2_PAGE_NOPAGE ||
+		    info.owner != S2_OWNER_HYP)
+			return refuse(o, S2_EPERM);
+	}
+	ret = host_cache_for(o, pa, size);
+	if (ret)
+		return refuse(o, ret);
+	o->hyp.unmap(o->hyp.ctx, pa_t, size);
+	if (ram) {
+		struct s2_page_meta *m = meta_of(o, pa);
+		for (uint64_t i = 0; i < size >> o->page_shift; i++)
+			meta_set(&m[i], S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
+	}
+	host_unmap(o, pa, size);
+	return done(o);
+}
+
+/* ---- host <-> guest ------------------------------------------------------------------------ */
+
+static int visit_any(void *arg, const struct s2_walk_visit *v)
+{
+	(void)arg;
+	(void)v;
+	return S2_EEXIST;
+}
+
+/* Validate a guest IPA range. */
+static int guest_span(const struct s2_owner *o, const struct s2_owner_guest *g, uint64_t ipa,
+		      uint64_t size)
+{
+	return check_span(o, g->pgt, ipa, size);
+}
+
+/* Host-side check and guest-side preparation shared by share_guest and donate_guest. */
+static int guest_map_prepare(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa, uint64_t size)
+{
+	int ret = s2_pgtable_walk(g->pgt, s2_ipa(ipa), size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+				  visit_any, NULL);
+
+	if (ret)
+		return ret;
+	return cache_fill(&g->cache, g->pgt, tables_bound(g->pgt, ipa, pa, size, true));
+}
+
+static void guest_map(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa, uint64_t size,
+		      uint64_t prot)
+{
+	int ret = s2_pgtable_map(g->pgt, s2_ipa(ipa), size, s2_pa(pa), prot,
+				 S2_MAP_FORCE_PAGES | S2_MAP_NO_REPLACE, &g->cache);
+
+	S2_BUG_ON(ret);
+}
+
+int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t, s2_ipa_t ipa_t,
+			 uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
+	struct s2_page_meta *m;
+	bool ram;
+	int ret = guest_ok(o, g);
+
+	if (ret)
+		return o ? refuse(o, ret) : ret;
+	ret = host_span(o, pa, size, &ram);
+	if (!ret)
+		ret = guest_span(o, g, ipa, size);
+	if (!ret && !ram)
+		ret = S2_EINVAL; /* MMIO is assigned (donated), not shared */
+	if (ret)
+		return refuse(o, ret);
+	if (g->protected_vm)
+		return refuse(o, S2_EPERM);
+	m = meta_of(o, pa);
+	for (uint64_t i = 0; i < size >> o->page_shift; i++) {
+		bool fresh = m[i].host_state == S2_PAGE_OWNED && m[i].hyp_state == S2_PAGE_NOPAGE;
+		bool more = m[i].host_state == S2_PAGE_SHARED_OWNED &&
+			    m[i].hyp_state == S2_PAGE_NOPAGE && m[i].share_count;
+		if (!fresh && !more)
+			return refuse(o, S2_EPERM);
+		if (m[i].share_count == UINT32_MAX)
+			return refuse(o, S2_ELIMIT);
+	}
+	ret = guest_map_prepare(g, pa, ipa, size);
+	if (ret)
+		return refuse(o, ret);
+	for (uint64_t i = 0; i < size >> o->page_shift; i++) {
+		meta_set(&m[i], S2_PAGE_SHARED_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
+		m[i].share_count++;
+	}
+	guest_map(g, pa, ipa, size, S2_PROT_RWX | s2_page_state_prot(S2_PAGE_SHARED_BORROWED));
+	return done(o);
+}
+
+int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t,
+			  s2_ipa_t ipa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
+	struct s2_page_info info;
+	bool ram;
+	int ret = guest_ok(o, g);
+
+	if (ret)
+		return o ? refuse(o, ret) : ret;
+	ret = host_span(o, pa, size, &ram);
+	if (!ret)
+		ret = guest_span(o, g, ipa, size);
+	if (ret)
+		return refuse(o, ret);
+	if (ram && !g->protected_vm)
+		return refuse(o, S2_EPERM);
+	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
+		page_info(o, a, &info);
+		ret = donate_check(&info);
+		if (ret)
+			return refuse(o, ret);
+	}
+	ret = guest_map_prepare(g, pa, ipa, size);
+	if (!ret)
+		ret = host_cache_for(o, pa, size);
+	if (ret)
+		return refuse(o, ret);
+	if (ram) {
+		struct s2_page_meta *m = meta_of(o, pa);
+		for (uint64_t i = 0; i < size >> o->page_shift; i++)
+			meta_set(&m[i], S2_PAGE_NOPAGE, S2_PAGE_NOPAGE, g->id);
+	}
+	host_annotate(o, pa, size, g->id);
+	guest_map(g, pa, ipa, size,
+		  (ram ? S2_PROT_RWX : (S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE)) |
+			  s2_page_state_prot(S2_PAGE_OWNED));
+	return done(o);
+}
+
+/*
+ * Check every page of the guest's [ipa, ipa + size): a page-sized leaf in guest state @want
+ * over RAM; @host_ok checks the metadata. Counts the runs of contiguous PAs (for the host
+ * cache bound) in *@runs and their table bound in *@tables.
+ */
+typedef bool (*host_ok_fn)(const struct s2_owner_guest *g, const struct s2_page_meta *m);
+
+static int guest_pages_check(const struct s2_owner *o, const struct s2_owner_guest *g, uint64_t ipa,
+			     uint64_t size, enum s2_page_state want, host_ok_fn host_ok,
+			     uint64_t *tables)
+{
+	uint64_t run_start = 0, run_end = 0;
+
+	*tables = 0;
+	for (uint64_t a = ipa; a < ipa + size; a += o->page_size) {
+		struct s2_lookup l;
+		const struct s2_page_meta *m;
+		uint64_t pa;
+		int ret = s2_pgtable_lookup(g->pgt, s2_ipa(a), &l);
+
+		if (ret)
+			return ret;
+		if (!l.valid || l.size != o->page_size || s2_page_state_of_pte(l.pte) != want)
+			return S2_EPERM;
+		pa = s2_pa_val(l.pa);
+		m = meta_of(o, pa);
+		if (!m || !host_ok(g, m))
+			return S2_EPERM;
+		if (a != ipa && pa == run_end) {
+			run_end += o->page_size;
+			continue;
+		}
+		if (a != ipa)
+			*tables += tables_bound(&o->host, run_start, run_start, run_end - run_start,
+						false);
+		run_start = pa;
+		run_end = pa + o->page_size;
+	}
+	*tables += tables_bound(&o->host, run_start, run_start, run_end - run_start, false);
+	return 0;
+}
+
+/* Apply @fn to each run of contiguous PAs behind the guest's [ipa, ipa + size). */
+static void guest_runs(struct s2_owner *o, struct s2_owner_guest *g, uint64_t ipa, uint64_t size,
+		       void (*fn)(struct s2_owner *o, struct s2_owner_guest *g, uint64_t pa,
+				  uint64_t size))
+{
+	uint64_t run_start = 0, run_end = 0;
+
+	for (uint64_t a = ipa; a < ipa + size; a += o->page_size) {
+		struct s2_lookup l;
+		int ret = s2_pgtable_lookup(g->pgt, s2_ipa(a), &l);
+
+		S2_BUG_ON(ret || !l.valid);
+		if (a != ipa && s2_pa_val(l.pa) == run_end) {
+			run_end += o->page_size;
+			continue;
+		}
+		if (a != ipa)
+			fn(o, g, run_start, run_end - run_start);
+		run_start = s2_pa_val(l.pa);
+		run_end = run_start + o->page_size;
+	}
+	fn(o, g, run_start, run_end - run_start);
+}
+
+static bool host_shares(const struct s2_owner_guest *g, const struct s2_page_meta *m)
+{
+	(void)g;
+	return m->host_state == S2_PAGE_SHARED_OWNED && m->hyp_state == S2_PAGE_NOPAGE &&
+	       m->share_count;
+}
+
+static void run_unshare(struct s2_owner *o, struct s2_owner_guest *g, uint64_t pa, uint64_t size)
+{
+	struct s2_page_meta *m = meta_of(o, pa);
+
+	(void)g;
+	for (uint64_t i = 0; i < size >> o->page_shift; i++) {
+		S2_BUG_ON(!m[i].share_count);
+		if (!--m[i].share_count)
+			meta_set(&m[i], S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
+	}
+}
+
+int s2_owner_unshare_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa_t,
+			   uint64_t size)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t), tables;
+	int ret = guest_ok(o, g);
+
+	if (ret)
+		return o ? refuse(o, ret) : ret;
+	ret = guest_span(o, g, ipa, size);
+	if (!ret)
+		ret = guest_pages_check(o, g, ipa, size, S2_PAGE_SHARED_BORROWED, host_shares,
+					&tables);
+	/* Unmapping whole pages splits nothing: the guest needs no table pages. */
+	if (ret)
+		return refuse(o, ret);
+	guest_runs(o, g, ipa, size, run_unshare);
+	ret = s2_pgtable_unmap(g->pgt, ipa_t, size, &g->cache);
+	S2_BUG_ON(ret);
+	return done(o);
+}
+
+static bool guest_owns(const struct s2_owner_guest *g, const struct s2_page_meta *m)
+{
+	return m->host_state == S2_PAGE_NOPAGE && m->owner == g->id;
+}
+
+static bool guest_lends(const struct s2_owner_guest *g, const struct s2_page_meta *m)
+{
+	return m->host_state == S2_PAGE_SHARED_BORROWED && m->owner == g->id;
+}
+
+static void run_share_host(struct s2_owner *o, struct s2_owner_guest *g, uint64_t pa, uint64_t size)
+{
+	struct s2_page_meta *m = meta_of(o, pa);
+
+	for (uint64_t i = 0; i < size >> o->page_shift; i++)
+		meta_set(&m[i], S2_PAGE_SHARED_BORROWED, S2_PAGE_NOPAGE, g->id);
+	host_unmap(o, pa, size); /* the annotation goes: the host faults the pages in */
+}
+
+static void run_unshare_host(struct s2_owner *o, struct s2_owner_guest *g, uint64_t pa,
+			     uint64_t size)
+{
+	struct s2_page_meta *m = meta_of(o, pa);
+
+	for (uint64_t i = 0; i < size >> o->page_shift; i++)
+		meta_set(&m[i], S2_PAGE_NOPAGE, S2_PAGE_NOPAGE, g->id);
+	host_annotate(o, pa, size, g->id);
+}
+
+/* Change the guest's state bits over [ipa, ipa + size) (page leaves: no split, no failure). */
+static void guest_set_state(struct s2_owner_guest *g, uint64_t ipa, uint64_t size,
+			    enum s2_page_state st)
+{
+	uint64_t set = s2_page_state_prot(st);
+	int ret = s2_pgtable_set_prot(g->pgt, s2_ipa(ipa), size, set,
+				      s2_page_state_prot(S2_PAGE_RESERVED) & ~set);
+
+	S2_BUG_ON(ret);
+}
+
+int s2_owner_guest_share_host(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa_t,
+			      uint64_t size)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t), tables;
+	int ret = guest_ok(o, g);
+
+	if (ret)
+		return o ? refuse(o, ret) : ret;
+	ret = guest_span(o, g, ipa, size);
+	if (!ret)
+		ret = guest_pages_check(o, g, ipa, size, S2_PAGE_OWNED, guest_owns, &tables);
+	if (!ret)
+		ret = cache_fill(&o->cache, &o->host, tables);
+	if (ret)
+		return refuse(o, ret);
+	guest_runs(o, g, ipa, size, run_share_host);
+	guest_set_state(g, ipa, size, S2_PAGE_SHARED_OWNED);
+	return done(o);
+}
+
+int s2_owner_guest_unshare_host(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa_t,
+				uint64_t size)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t), tables;
+	int ret = guest_ok(o, g);
+
+	if (ret)
+		return o ? refuse(o, ret) : ret;
+	ret = guest_span(o, g, ipa, size);
+	if (!ret)
+		ret = guest_pages_check(o, g, ipa, size, S2_PAGE_SHARED_OWNED, guest_lends,
+					&tables);
+	if (!ret)
+		ret = cache_fill(&o->cache, &o->host, tables);
+	if (ret)
+		return refuse(o, ret);
+	guest_runs(o, g, ipa, size, run_unshare_host);
+	guest_set_state(g, ipa, size, S2_PAGE_OWNED);
+	return done(o);
+}
+
+/* ---- guest teardown ----------------------------------------------------------------------------- */
+
+struct first_leaf {
+	struct s2_walk_visit v;
+	bool found;
+};
+
+static int visit_first_leaf(void *arg, const struct s2_walk_visit *v)
+{
+	struct first_leaf *f = arg;
+
+	f->v = *v;
+	f->found = true;
+	return S2_EEXIST; /* stop: found */
+}
+
+int s2_owner_guest_teardown(struct s2_owner *o, struct s2_owner_guest *g, s2_scrub_fn scrub,
+			    void *scrub_ctx)
+{
+	int ret = guest_ok(o, g);
+	uint64_t limit;
+
+	if (ret)
+		return ret;
+	limit = ipa_limit(g->pgt);
+	for (;;) {
+		struct first_leaf f = { .found = false };
+		uint64_t ipa, size, pa;
+		enum s2_page_state st;
+
+		s2_pgtable_walk(g->pgt, s2_ipa(0), limit, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+				visit_first_leaf, &f);
+		if (!f.found)
+			break;
+		ipa = s2_ipa_val(f.v.ipa);
+		size = f.v.size;
+		if (f.v.pte & S2_PTE_VALID) {
+			struct s2_lookup l;
+			s2_pgtable_lookup(g->pgt, s2_ipa(ipa), &l);
+			pa = s2_pa_val(l.pa);
+			st = s2_page_state_of_pte(f.v.pte);
+			struct s2_page_meta *m = meta_of(o, pa);
+			if (m && st != S2_PAGE_SHARED_BORROWED && !scrub)
+				return S2_EINVAL;
+			if (st != S2_PAGE_SHARED_BORROWED) {
+				/* Owned by the guest (RAM or assigned MMIO): back to the host. */
+				ret = host_cache_for(o, pa, size);
+				if (ret)
+					return ret;
+				if (m) {
+					scrub(scrub_ctx, s2_pa(pa), size);
+					for (uint64_t i = 0; i < size >> o->page_shift; i++) {
+						S2_BUG_ON(m[i].owner != g->id);
+						meta_set(&m[i], S2_PAGE_OWNED, S2_PAGE_NOPAGE,
+							 S2_OWNER_HOST);
+					}
+				}
+				host_unmap(o, pa, size);
+			} else if (m) {
+				run_unshare(o, g, pa, size);
+			}
+		}
+		ret = s2_pgtable_unmap(g->pgt, s2_ipa(ipa), size, &g->cache);
+		S2_BUG_ON(ret);
+	}
+	s2_page_cache_drain(&g->cache, &g->pgt->port, o->page_size);
+	o->stats.transitions++;
+	return 0;
+}
+
+/* ---- queries ------------------------------------------------------------------------------------ */
+
+int s2_owner_page_info(const struct s2_owner *o, s2_pa_t pa, struct s2_page_info *info)
+{
+	uint64_t a = s2_pa_val(pa);
+
+	if (!o || !info)
+		return S2_EINVAL;
+	if (!S2_IS_ALIGNED(a, o->page_size))
+		return S2_EALIGN;
+	if (a >= ipa_limit(&o->host))
+		return S2_ERANGE;
+	page_info(o, a, info);
+	return 0;
+}
+
+int s2_owner_guest_page(const struct s2_owner_guest *g, s2_ipa_t ipa, enum s2_page_state *state,
+			s2_pa_t *pa)
+{
+	struct s2_lookup l;
+	int ret;
+
+	if (!g || !g->pgt || !state)
+		return S2_EINVAL;
+	ret = s2_pgtable_lookup(g->pgt, ipa, &l);
+	if (ret)
+		return ret;
+	if (!l.valid) {
+		*state = S2_PAGE_NOPAGE;
+		if (pa)
+			*pa = s2_pa(0);
+		return 0;
+	}
+	*state = s2_page_state_of_pte(l.pte);
+	if (pa)
+		*pa = l.pa;
+	return 0;
+}
