@@ -122,7 +122,7 @@ int s2_memtype_decide(const struct s2_memtype_req *req, struct s2_memtype_attrs 
 
 	if (!req || !out)
 		return S2_EINVAL;
-	s2_memzero(out, sizeof(*out));
+	*out = (struct s2_memtype_attrs){ 0 };
 	if ((unsigned int)req->backing > S2_BACKING_MMIO ||
 	    (unsigned int)req->host_type >= S2_NR_HOST_TYPES)
 		return S2_EINVAL;

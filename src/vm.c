@@ -152,6 +152,21 @@ static struct s2_memtype_req slot_mt_req(const struct s2_vm *vm, const struct s2
 	};
 }
 
+/* Decide a slot's memory type once (data and exec) when its description changes. */
+static void slot_mt_update(const struct s2_vm *vm, struct s2_memslot *s)
+{
+	for (int x = 0; x < 2; x++) {
+		struct s2_memtype_req req = slot_mt_req(vm, &s->d, x == 1);
+
+		s->mt_ret[x] = s2_memtype_decide(&req, &s->mt[x]);
+	}
+}
+
+static uint64_t level_bytes(const struct s2_vm *vm, int level)
+{
+	return vm->level_bytes[level + 1];
+}
+
 /* ---- slot array (sorted by IPA) ---------------------------------------------------------- */
 
 static struct s2_memslot *slot_at(const struct s2_vm *vm, uint64_t ipa)
@@ -354,6 +369,8 @@ int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
 	vm->slots = p->slots;
 	vm->max_slots = p->max_slots;
 	vm->locked_limit = p->locked_limit;
+	for (int level = cfg.start_level; level <= S2_LEVEL_MAX; level++)
+		vm->level_bytes[level + 1] = s2_level_size(cfg.granule, level);
 
 	vm_lock(vm, S2_VM_LOCK_VMID);
 	vm->vmid_next = vm->vmids->vms;
@@ -437,13 +454,11 @@ static uint64_t do_pending_cmo(struct s2_vm *vm)
 
 	for (unsigned int i = 0; i < vm->nr_slots; i++) {
 		struct s2_memslot *s = &vm->slots[i];
-		struct s2_memtype_req req = slot_mt_req(vm, &s->d, false);
-		struct s2_memtype_attrs a;
 
 		if (!s->cmo_pending)
 			continue;
 		/* Only Normal cacheable memory without FWB needs it (ARCH-NOTES §1). */
-		if (!s2_memtype_decide(&req, &a) && (a.cmo & S2_MT_CMO_DCACHE)) {
+		if (!s->mt_ret[0] && (s->mt[0].cmo & S2_MT_CMO_DCACHE)) {
 			p->ops->dcache_clean_inval_poc(p->ctx, s->d.pa, s->d.size);
 			bytes += s->d.size;
 		}
@@ -463,7 +478,7 @@ int s2_vm_vcpu_enter(struct s2_vcpu *vcpu, struct s2_vcpu_entry *out)
 		return S2_EINVAL;
 	vm = vcpu->vm;
 	cfg = &vm->pgt.cfg;
-	s2_memzero(out, sizeof(*out));
+	*out = (struct s2_vcpu_entry){ 0 };
 
 	/* Pending operations: the deferred maintenance of locked slots, before the guest runs. */
 	if (s2_atomic_load32(&vm->pending) & S2_VM_PENDING_CMO) {
@@ -566,6 +581,7 @@ int s2_vm_slot_add(struct s2_vm *vm, const struct s2_memslot_desc *d)
 		goto out;
 	}
 	s.d = *d;
+	slot_mt_update(vm, &s);
 	if (!s.d.backing_page_size)
 		s.d.backing_page_size = granule_bytes(vm);
 	if (d->flags & S2_SLOT_DIRTY_LOG) {
@@ -761,7 +777,7 @@ static uint64_t pick_leaf(const struct s2_vm *vm, const struct s2_memslot *s, ui
 	if (slot_logging(s))
 		return g;
 	for (int level = cfg->start_level; level < S2_LEVEL_MAX; level++) {
-		uint64_t sz = s2_level_size(cfg->granule, level);
+		uint64_t sz = level_bytes(vm, level);
 		uint64_t base = ipa & ~(sz - 1);
 		uint64_t pa;
 
@@ -807,10 +823,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		return 0;
 	}
 	if (ab->is_insn) {
-		struct s2_memtype_req req = slot_mt_req(vm, &s->d, true);
-		struct s2_memtype_attrs a;
-
-		ret = s2_memtype_decide(&req, &a);
+		ret = s->mt_ret[1];
 		if (ret) {
 			memtype_inject(res, ret, true);
 			return 0;
@@ -851,46 +864,70 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 {
 	struct s2_vm *vm = vcpu->vm;
 	bool write = ab->wnr && !ab->is_insn;
-	struct s2_memtype_req req = slot_mt_req(vm, &s->d, ab->is_insn);
-	struct s2_memtype_attrs a;
+	const struct s2_memtype_attrs *a = &s->mt[ab->is_insn];
+	const struct s2_config *cfg = &vm->pgt.cfg;
 	struct s2_lookup lk;
-	uint64_t prot, sz, base;
+	uint64_t prot, sz, base, room;
+	uint64_t flags = 0;
 	s2_pa_t pa;
 	int ret;
 
-	ret = s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk);
-	if (ret) {
-		set_inject(res, S2_INJECT_BEYOND_IPA);
-		return 0;
+	if (!excl && ab->fault == S2_FAULT_TRANSLATION && ab->level >= cfg->start_level &&
+	    ab->level <= S2_LEVEL_MAX) {
+		/*
+		 * Fast path: the syndrome names the level whose entry was invalid (Arm ARM
+		 * D8.15.1), so the new leaf may be that large. The engine refuses, changing
+		 * nothing, what the tables no longer allow: a valid entry now there (EEXIST: look
+		 * at it as a permission fault) or a table under the block (EBUSY: redo exclusive,
+		 * with a lookup).
+		 */
+		room = level_bytes(vm, ab->level);
+		flags = S2_MAP_SHARED | S2_MAP_NO_REPLACE;
+	} else {
+		ret = s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk);
+		if (ret) {
+			set_inject(res, S2_INJECT_BEYOND_IPA);
+			return 0;
+		}
+		if (lk.valid)
+			return handle_perm(vm, s, ab, &lk, res);
+		room = lk.size;
+		flags = excl ? 0 : S2_MAP_SHARED;
 	}
-	if (lk.valid)
-		return handle_perm(vm, s, ab, &lk, res);
 
-	ret = s2_memtype_decide(&req, &a);
+	ret = s->mt_ret[ab->is_insn];
 	if (ret) {
 		memtype_inject(res, ret, ab->is_insn);
 		return 0;
 	}
-	sz = pick_leaf(vm, s, ab->ipa, lk.size);
+	sz = pick_leaf(vm, s, ab->ipa, room);
 	base = ab->ipa & ~(sz - 1);
 	pa = s2_pa(s2_pa_val(s->d.pa) + (base - s2_ipa_val(s->d.ipa)));
 
-	prot = a.prot | S2_PROT_R;
+	prot = a->prot | S2_PROT_R;
 	if (!slot_readonly(s)) {
 		if (!slot_logging(s) || write)
 			prot |= S2_PROT_W;
 		else if (s->dbm)
 			prot |= S2_PROT_DBM; /* writable-clean: the hardware sets W on write */
 	}
-	if ((a.cmo & S2_MT_CMO_TAGS) && s->tagged && !sanitise_tags(vm, s, base, sz)) {
+	if ((a->cmo & S2_MT_CMO_TAGS) && s->tagged && !sanitise_tags(vm, s, base, sz)) {
 		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
 		return 0;
 	}
-	ret = s2_pgtable_map(&vm->pgt, s2_ipa(base), sz, pa, prot, excl ? 0 : S2_MAP_SHARED,
-			     &vcpu->cache);
+	ret = s2_pgtable_map(&vm->pgt, s2_ipa(base), sz, pa, prot, flags, &vcpu->cache);
 	if (ret == S2_EBUSY && !excl)
 		return S2_EBUSY;
+	if (ret == S2_EEXIST) {
+		/* Mapped meanwhile (another vCPU, or a stale fault): judge the access against it. */
+		if (s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk) || !lk.valid) {
+			stat_add(&vm->stats.retries, 1);
+			set_resume(res, S2_RESUME_RETRY);
+			return 0;
+		}
+		return handle_perm(vm, s, ab, &lk, res);
+	}
 	if (ret == S2_EAGAIN) {
 		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
@@ -972,7 +1009,7 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 	if (!vcpu || !vcpu->vm || !res)
 		return S2_EINVAL;
 	vm = vcpu->vm;
-	s2_memzero(res, sizeof(*res));
+	*res = (struct s2_abort_result){ 0 };
 	if (s2_abort_decode(esr, far, hpfar, true, &ab))
 		return S2_EINVAL;
 	if (ab.ec != S2_EC_DABT_LOW && ab.ec != S2_EC_IABT_LOW)
@@ -1022,7 +1059,7 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 	vm_unlock(vm, S2_VM_LOCK_MMU_SHARED);
 	if (ret == S2_EBUSY) {
 		/* The mapping replaces a table by a block (or similar): structural. */
-		s2_memzero(&res->mmio, sizeof(res->mmio));
+		res->mmio = (struct s2_mmio_access){ 0 };
 		vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
 		ret = handle_in_vm(vcpu, &ab, res, true);
 		vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
@@ -1268,6 +1305,7 @@ int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags)
 			s2_pgtable_wrprotect(&vm->pgt, s->d.ipa, s->d.size);
 		s->d.flags =
 			(s->d.flags & S2_SLOT_DIRTY_LOG) | (flags & ~(uint64_t)S2_SLOT_DIRTY_LOG);
+		slot_mt_update(vm, s);
 		mmu_excl_end(vm);
 	}
 	if ((changed & S2_SLOT_DIRTY_LOG) && (flags & S2_SLOT_DIRTY_LOG))

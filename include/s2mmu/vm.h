@@ -132,6 +132,10 @@ struct s2_memslot {
 	size_t dirty_bytes; /* its allocation */
 	uint64_t *tagged; /* MTE: pages whose tags were sanitised */
 	size_t tagged_bytes; /* its allocation */
+	/* The memory-type decision for a data access [0] and an instruction fetch [1], and its
+	 * return code (s2_memtype_decide()), kept up to date with the flags. */
+	struct s2_memtype_attrs mt[2];
+	int mt_ret[2];
 };
 
 /* ---- the VM ----------------------------------------------------------------------------------- */
@@ -179,6 +183,7 @@ struct s2_vm {
 	uint32_t pending; /* S2_VM_PENDING_*, atomic */
 	struct s2_page_cache cache; /* pages for structural changes (splits) */
 	struct s2_vm_stats stats;
+	uint64_t level_bytes[S2_LEVEL_MAX + 2]; /* bytes an entry maps, by level + 1 */
 };
 
 /**
