@@ -445,6 +445,36 @@ static void test_abort_block_limits(void **state)
 	}
 }
 
+/* A syndrome level that no longer matches the tables (another vCPU built a table under the
+ * entry): the shared fast path is refused and the fault is redone exclusively. */
+static void test_abort_stale_level(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		enum s2_granule g = granules[gi];
+		struct fx *f = fx_new(g, 40, S2_CFG_FWB);
+		uint64_t blk = l2_size(g), gb = f->g;
+		struct s2_memslot_desc d = ram_slot(1, 2 * blk, 2 * blk, FAKE_PA + 2 * blk, blk);
+		struct s2_abort_result r;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		/* level 3 reported: a page, and a last-level table under the L2 entry */
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 2 * blk, &r);
+		assert_int_equal(r.map_size, gb);
+		/* level 2 reported (stale): a block would replace that table */
+		abort_at(f, esr_dabt(FSC_TRANS(2), true), 2 * blk + 5 * gb, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(r.map_size, gb);
+		assert_true(look(f, 2 * blk).valid);
+		assert_int_equal(look(f, 2 * blk + 5 * gb).size, gb);
+		/* the other block's entry is really empty at level 2: a block */
+		abort_at(f, esr_dabt(FSC_TRANS(2), true), 3 * blk + 5 * gb, &r);
+		assert_int_equal(r.map_size, blk);
+		fx_free(f);
+	}
+}
+
 static void test_abort_exec(void **state)
 {
 	(void)state;
@@ -1411,6 +1441,7 @@ int main(void)
 		cmocka_unit_test(test_slot_validation),
 		cmocka_unit_test(test_abort_translation_block),
 		cmocka_unit_test(test_abort_block_limits),
+		cmocka_unit_test(test_abort_stale_level),
 		cmocka_unit_test(test_abort_exec),
 		cmocka_unit_test(test_abort_nc_ram),
 		cmocka_unit_test(test_abort_mmio_types),
