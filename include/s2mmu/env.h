@@ -52,6 +52,7 @@ _Noreturn void s2_env_panic(const char *msg, const char *file, int line);
 #define S2_LIKELY(x) __builtin_expect(!!(x), 1)
 #define S2_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define S2_ALWAYS_INLINE inline __attribute__((always_inline))
+#define S2_NOINLINE __attribute__((noinline))
 #define S2_CTZ64(x) __builtin_ctzll(x)
 #define S2_CLZ64(x) __builtin_clzll(x)
 #else
