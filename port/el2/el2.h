@@ -101,6 +101,40 @@ void el2_vm_load(const struct el2_vm *vm);
  */
 int el2_vm_init(struct el2_vm *vm, const struct s2_config *cfg, s2_pa_t root_pa, uint16_t vmid);
 
+/*
+ * el2_stage2_load() - load VTCR_EL2/VTTBR_EL2 by value (what s2_vm_vcpu_enter() or the VM
+ * layer's load_stage2 hook give), with ISB, unless exactly these values are loaded already.
+ * Skipping an identical write matters on QEMU: it keeps the TLB across guest exits, so a
+ * missing TLBI stays observable. el2_vm_load() and this share one record of what is loaded.
+ */
+void el2_stage2_load(uint64_t vtcr, uint64_t vttbr);
+
+/*
+ * The VM-layer flavour of the ops (s2_vm_create(): the engine's cookie is a struct s2_vm, not
+ * a struct el2_vm). Its TLBIs act on the stage-2 context currently loaded (the VM layer loads
+ * it through hooks.load_stage2, and the abort path runs with the vCPU's context loaded).
+ */
+void el2_port_get_current(struct s2_port *port);
+
+/* Instrumentation of the port's callbacks, for tests (single CPU, no locking). */
+struct el2_dcache_op {
+	uint64_t pa, size;
+};
+#define EL2_DCACHE_LOG 64
+struct el2_port_counters {
+	uint64_t dcache_calls; /* dcache_clean_inval_poc callbacks */
+	uint64_t dcache_lines; /* DC CIVAC instructions issued */
+	struct el2_dcache_op dcache_log[EL2_DCACHE_LOG]; /* the last calls, ring */
+	uint64_t icache_calls;
+	uint64_t tlbi_ipa, tlbi_vmid; /* IPAS2E1IS and VMALLS12E1IS issued */
+	bool tlbi_off; /* mutation control: issue no TLBI at all (tests prove they notice) */
+};
+extern struct el2_port_counters el2_port_counters;
+
+/* DC CIVAC instructions the port issued for PAs in [pa, pa + size), from the log ring
+ * (exact while fewer than EL2_DCACHE_LOG calls were made since the counters were reset). */
+uint64_t el2_dcache_lines_in(uint64_t pa, uint64_t size);
+
 /* ---- guest entry ----------------------------------------------------------------------------- */
 
 /* Guest register file as saved on exit (offsets used by boot.S). */

@@ -164,20 +164,52 @@ void *el2_guest_ram_alloc(size_t bytes, size_t align)
 struct el2_port_ctx {
 	const struct el2_vm *loaded; /* VTCR/VTTBR currently in the registers */
 	const struct el2_vm *pending_s1; /* stage-1 invalidation owed after IPAS2E1IS */
+	bool pending_s1_cur; /* the same, for the context loaded now (VM-layer ops) */
+	bool raw_valid; /* raw_vtcr/raw_vttbr are what the registers hold */
+	uint64_t raw_vtcr, raw_vttbr;
 	bool ttl; /* FEAT_TTL: TLBI level hints */
 	unsigned int dline; /* smallest D-cache line, bytes */
 };
 
 static struct el2_port_ctx el2_ctx;
+struct el2_port_counters el2_port_counters;
+
+void el2_stage2_load(uint64_t vtcr, uint64_t vttbr)
+{
+	el2_ctx.loaded = NULL;
+	if (el2_ctx.raw_valid && el2_ctx.raw_vtcr == vtcr && el2_ctx.raw_vttbr == vttbr)
+		return;
+	el2_write_sysreg(vtcr_el2, vtcr);
+	el2_write_sysreg(vttbr_el2, vttbr);
+	el2_isb();
+	el2_ctx.raw_vtcr = vtcr;
+	el2_ctx.raw_vttbr = vttbr;
+	el2_ctx.raw_valid = true;
+}
 
 void el2_vm_load(const struct el2_vm *vm)
 {
 	if (el2_ctx.loaded == vm)
 		return;
-	el2_write_sysreg(vtcr_el2, vm->vtcr);
-	el2_write_sysreg(vttbr_el2, vm->vttbr);
-	el2_isb();
+	el2_stage2_load(vm->vtcr, vm->vttbr);
 	el2_ctx.loaded = vm;
+}
+
+uint64_t el2_dcache_lines_in(uint64_t pa, uint64_t size)
+{
+	const struct el2_port_counters *c = &el2_port_counters;
+	uint64_t n = c->dcache_calls < EL2_DCACHE_LOG ? c->dcache_calls : EL2_DCACHE_LOG;
+	uint64_t line = el2_ctx.dline, lines = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		const struct el2_dcache_op *op = &c->dcache_log[i];
+		uint64_t lo = op->pa > pa ? op->pa : pa;
+		uint64_t hi = op->pa + op->size < pa + size ? op->pa + op->size : pa + size;
+
+		if (hi > lo)
+			lines += (S2_ALIGN_UP(hi, line) - S2_ALIGN_DOWN(lo, line)) / line;
+	}
+	return lines;
 }
 
 int el2_vm_init(struct el2_vm *vm, const struct s2_config *cfg, s2_pa_t root_pa, uint16_t vmid)
@@ -245,7 +277,9 @@ static void el2_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ip
 	const struct el2_vm *vm = pgt->cookie;
 
 	el2_vm_load(vm);
-	el2_tlbi_ipas2e1is(el2_ipas2_operand(pgt, s2_ipa_val(ipa), level));
+	el2_port_counters.tlbi_ipa++;
+	if (!el2_port_counters.tlbi_off)
+		el2_tlbi_ipas2e1is(el2_ipas2_operand(pgt, s2_ipa_val(ipa), level));
 	/* Combined stage-1+2 entries for that IPA can only be removed with a stage-1 TLBI of
 	 * the whole VMID, after the stage-2 one completed: owed at the next DSB ISH. */
 	el2_ctx.pending_s1 = vm;
@@ -254,7 +288,9 @@ static void el2_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ip
 static void el2_op_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
 {
 	el2_vm_load(pgt->cookie);
-	el2_tlbi_vmalls12e1is();
+	el2_port_counters.tlbi_vmid++;
+	if (!el2_port_counters.tlbi_off)
+		el2_tlbi_vmalls12e1is();
 	el2_dsb_ish();
 	if (el2_ctx.pending_s1 == pgt->cookie)
 		el2_ctx.pending_s1 = NULL;
@@ -278,14 +314,22 @@ static void el2_op_dcache_clean_inval_poc(void *ctx, s2_pa_t pa, uint64_t size)
 	uint64_t start = s2_pa_val(pa) & ~(line - 1);
 	uint64_t end = s2_pa_val(pa) + size;
 
+	struct el2_port_counters *c = &el2_port_counters;
+
+	c->dcache_log[c->dcache_calls % EL2_DCACHE_LOG] =
+		(struct el2_dcache_op){ s2_pa_val(pa), size };
+	c->dcache_calls++;
 	/* PA == VA at EL2 here (MMU off). */
-	for (uint64_t a = start; a < end; a += line)
+	for (uint64_t a = start; a < end; a += line) {
 		el2_dc_civac(a);
+		c->dcache_lines++;
+	}
 	el2_dsb_ish();
 }
 
 static void el2_op_icache_inval_pou(void *ctx, s2_pa_t pa, uint64_t size)
 {
+	el2_port_counters.icache_calls++;
 	el2_ic_ialluis();
 	el2_dsb_ish();
 	el2_isb();
@@ -299,11 +343,20 @@ static void el2_op_barrier(void *ctx, enum s2_barrier b)
 		break;
 	case S2_BARRIER_DSB_ISH:
 		el2_dsb_ish();
+		if (el2_ctx.pending_s1_cur) {
+			/* VM-layer ops: the context is still the one the IPAS2E1IS used. */
+			if (!el2_port_counters.tlbi_off)
+				el2_tlbi_vmalle1is();
+			el2_dsb_ish();
+			el2_isb();
+			el2_ctx.pending_s1_cur = false;
+		}
 		if (el2_ctx.pending_s1) {
 			/* Linux's __kvm_tlb_flush_vmid_ipa sequence: IPAS2E1IS; DSB ISH;
 			 * VMALLE1IS; DSB ISH; ISB. */
 			el2_vm_load(el2_ctx.pending_s1);
-			el2_tlbi_vmalle1is();
+			if (!el2_port_counters.tlbi_off)
+				el2_tlbi_vmalle1is();
 			el2_dsb_ish();
 			el2_isb();
 			el2_ctx.pending_s1 = NULL;
@@ -328,6 +381,62 @@ static const struct s2_port_ops el2_ops = {
 	.icache_inval_pou = el2_op_icache_inval_pou,
 	.barrier = el2_op_barrier,
 };
+
+/*
+ * VM-layer ops: the same instructions, on the stage-2 context loaded now (Arm ARM D8.13: a
+ * TLBI by IPA or VMID acts on the VMID in VTTBR_EL2). The VM layer loads the VM's context
+ * through hooks.load_stage2 before any maintenance, and the abort path runs right after the
+ * guest exit with the vCPU's context still loaded.
+ */
+static void el2_op_tlbi_ipa_cur(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	el2_port_counters.tlbi_ipa++;
+	if (!el2_port_counters.tlbi_off)
+		el2_tlbi_ipas2e1is(el2_ipas2_operand(pgt, s2_ipa_val(ipa), level));
+	el2_ctx.pending_s1_cur = true;
+}
+
+static void el2_op_tlbi_vmid_cur(void *ctx, const struct s2_pgtable *pgt)
+{
+	el2_port_counters.tlbi_vmid++;
+	if (!el2_port_counters.tlbi_off)
+		el2_tlbi_vmalls12e1is();
+	el2_dsb_ish();
+	el2_ctx.pending_s1_cur = false;
+}
+
+static void el2_op_tlbi_range_cur(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa,
+				  uint64_t size)
+{
+	uint64_t step = s2_granule_size(pgt->cfg.granule);
+
+	if (size / step > 512) {
+		el2_op_tlbi_vmid_cur(ctx, pgt);
+		return;
+	}
+	for (uint64_t off = 0; off < size; off += step)
+		el2_op_tlbi_ipa_cur(ctx, pgt, s2_ipa(s2_ipa_val(ipa) + off), -2);
+}
+
+static const struct s2_port_ops el2_ops_cur = {
+	.alloc_pages = el2_op_alloc_pages,
+	.free_pages = el2_op_free_pages,
+	.page_refcount = el2_op_page_refcount,
+	.va_to_pa = el2_op_va_to_pa,
+	.pa_to_va = el2_op_pa_to_va,
+	.tlbi_ipa = el2_op_tlbi_ipa_cur,
+	.tlbi_range = el2_op_tlbi_range_cur,
+	.tlbi_vmid = el2_op_tlbi_vmid_cur,
+	.dcache_clean_inval_poc = el2_op_dcache_clean_inval_poc,
+	.icache_inval_pou = el2_op_icache_inval_pou,
+	.barrier = el2_op_barrier,
+};
+
+void el2_port_get_current(struct s2_port *port)
+{
+	el2_port_get(port);
+	port->ops = &el2_ops_cur;
+}
 
 void el2_port_get(struct s2_port *port)
 {

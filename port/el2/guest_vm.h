@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * port/el2/guest_vm.h - EL1 guest payloads of the VM-layer tests (guest_vm.c). Each ends with
+ * HVC #0, its result in x0 (GUEST_OK, or GUEST_MISMATCH | index).
+ */
+#ifndef S2_EL2_GUEST_VM_H
+#define S2_EL2_GUEST_VM_H
+
+#include <stdint.h>
+
+#include "guest.h"
+
+/* For i < n, page p = base + i * stride: check p[0] == pattern ^ i and the last word of the
+ * page == ~(pattern ^ i), then store i + 1 to p[1]. */
+void guest_vm_check(uint64_t base, uint64_t n, uint64_t stride, uint64_t pattern);
+/* For i < n: if bit i of the bitmap at @bitmap is set, store value + i to page i's first word,
+ * else load it. Result GUEST_OK. */
+void guest_vm_access(uint64_t base, uint64_t n, uint64_t stride, uint64_t bitmap, uint64_t value);
+/* Load the first word of each of n pages; result: their sum. */
+void guest_vm_read(uint64_t base, uint64_t n, uint64_t stride);
+
+/* el2.perms_types: addresses given to the guest and what it reports back. */
+struct guest_perms {
+	uint64_t rom; /* a read-only RAM slot */
+	uint64_t dev; /* emulated device registers (no slot) */
+	uint64_t device_code; /* a RAM slot with a Device host mapping */
+	uint64_t nc_code; /* a RAM slot with a Normal-NC host mapping */
+	uint64_t wval[3]; /* values the guest writes to the device */
+	uint64_t out[16]; /* what the guest read */
+};
+/* Log of the exceptions the guest's own EL1 vectors took (guest_vm_vectors): log[0] counts,
+ * entry k (1..) at log + 8 * k: ESR_EL1, FAR_EL1, ELR_EL1, SPSR_EL1, vector offset. */
+#define GUEST_VEC_ESR 0
+#define GUEST_VEC_FAR 1
+#define GUEST_VEC_ELR 2
+#define GUEST_VEC_SPSR 3
+#define GUEST_VEC_OFFSET 4
+void guest_vm_perms(struct guest_perms *a, uint64_t *log);
+/* The guest's own EL1 vector table: records the exception in the log at TPIDR_EL1 and returns
+ * to the address in x30 (the caller of a branch that faulted). */
+extern char guest_vm_vectors[];
+
+#endif /* S2_EL2_GUEST_VM_H */
