@@ -218,16 +218,18 @@ int bench_op_relax_4k(struct bench *b);
 int bench_op_mkyoung_4k(struct bench *b);
 int bench_op_age_4k(struct bench *b);
 
+/* Loop bounds in locals: the calls could change *b, so fields would be reloaded each time. */
 __attribute__((noinline)) int bench_op_map_fault_4k(struct bench *b)
 {
-	uint64_t off;
+	struct s2_pgtable *pgt = &b->pgt;
+	uint64_t ipa = b->ipa, pa = b->pa, end = b->ipa + b->size;
 	int ret;
 
-	for (off = 0; off < b->size; off += PAGE_4K) {
-		if (!(off & (BLOCK_2M - 1)))
+	for (; ipa < end; ipa += PAGE_4K, pa += PAGE_4K) {
+		if (!(ipa & (BLOCK_2M - 1)))
 			continue; /* the neighbour mapped at setup */
-		ret = s2_pgtable_map(&b->pgt, s2_ipa(b->ipa + off), PAGE_4K, s2_pa(b->pa + off),
-				     S2_PROT_R | S2_PROT_W, 0, NULL);
+		ret = s2_pgtable_map(pgt, s2_ipa(ipa), PAGE_4K, s2_pa(pa), S2_PROT_R | S2_PROT_W, 0,
+				     NULL);
 		if (ret)
 			return ret;
 	}
@@ -258,12 +260,14 @@ __attribute__((noinline)) int bench_op_unmap_4k(struct bench *b)
 
 __attribute__((noinline)) int bench_op_lookup(struct bench *b)
 {
+	const struct s2_pgtable *pgt = &b->pgt;
+	const uint64_t *ipas = b->ipas, *stop = b->ipas + b->nr_ipas;
 	struct s2_lookup out;
-	uint64_t i, sum = 0, valid = 0;
+	uint64_t sum = 0, valid = 0;
 	int ret;
 
-	for (i = 0; i < b->nr_ipas; i++) {
-		ret = s2_pgtable_lookup(&b->pgt, s2_ipa(b->ipas[i]), &out);
+	for (; ipas < stop; ipas++) {
+		ret = s2_pgtable_lookup(pgt, s2_ipa(*ipas), &out);
 		if (ret)
 			return ret;
 		sum += s2_pa_val(out.pa);
@@ -276,11 +280,12 @@ __attribute__((noinline)) int bench_op_lookup(struct bench *b)
 
 __attribute__((noinline)) int bench_op_relax_4k(struct bench *b)
 {
-	uint64_t off;
+	struct s2_pgtable *pgt = &b->pgt;
+	uint64_t ipa = b->ipa, end = b->ipa + b->size;
 	int ret;
 
-	for (off = 0; off < b->size; off += PAGE_4K) {
-		ret = s2_pgtable_relax_perms(&b->pgt, s2_ipa(b->ipa + off), S2_PROT_W);
+	for (; ipa < end; ipa += PAGE_4K) {
+		ret = s2_pgtable_relax_perms(pgt, s2_ipa(ipa), S2_PROT_W);
 		if (ret)
 			return ret;
 	}
@@ -289,11 +294,12 @@ __attribute__((noinline)) int bench_op_relax_4k(struct bench *b)
 
 __attribute__((noinline)) int bench_op_mkyoung_4k(struct bench *b)
 {
-	uint64_t off;
+	struct s2_pgtable *pgt = &b->pgt;
+	uint64_t ipa = b->ipa, end = b->ipa + b->size;
 	int ret;
 
-	for (off = 0; off < b->size; off += PAGE_4K) {
-		ret = s2_pgtable_mkyoung(&b->pgt, s2_ipa(b->ipa + off));
+	for (; ipa < end; ipa += PAGE_4K) {
+		ret = s2_pgtable_mkyoung(pgt, s2_ipa(ipa));
 		if (ret)
 			return ret;
 	}
