@@ -17,7 +17,8 @@
 # Files in OUT_DIR: native.txt/.jsonl (the native run), callgrind.txt/.jsonl and
 # callgrind/cg.out.N (one dump per measured operation, with --dump-instr=yes),
 # annotate/<op>.txt (callgrind_annotate: inclusive cost per function, self cost per line),
-# results.json, results.md (a table with KVM's figures beside ours).
+# results.json, results.md (a table with KVM's figures beside ours), machine.txt (CPU, load,
+# compiler, commit).
 set -euo pipefail
 
 build=${1:?usage: run.sh BUILD_DIR OUT_DIR}
@@ -35,6 +36,20 @@ mkdir -p "$out"
 rm -rf "$out/callgrind" "$out/annotate"
 rm -f "$out/native.jsonl" "$out/callgrind.jsonl" "$out/results.json" "$out/results.md"
 status=0
+
+# What the figures were measured on (the machine is often shared: note its load).
+{
+	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "commit: $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')$(
+		git -C "$(dirname "$0")" status --porcelain -- :/src :/port 2>/dev/null | grep -q . &&
+			echo ' (src/ or port/ modified)')"
+	echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1) x $(nproc)"
+	echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "compiler: $(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt") $(
+		sed -n 's/^CMAKE_C_FLAGS_RELEASE:[A-Z]*=//p' "$build/CMakeCache.txt")"
+	echo "valgrind: $(valgrind --version 2>/dev/null || echo none)"
+} >"$out/machine.txt" || true
+cat "$out/machine.txt"
 
 echo "== native: $reps runs per operation, median =="
 start=$(date +%s)
