@@ -164,8 +164,10 @@ bool s2_level_has_blocks(enum s2_granule g, int level, bool ds, bool lpa);
  * @f:     the fields; f->kind selects the descriptor type.
  * @out:   the descriptor.
  *
- * Return: 0; S2_EINVAL for an unknown kind, a block at a level without blocks, a page not at
- * level 3, a field value wider than its field, or an owner id with a valid kind;
+ * Return: 0; S2_EINVAL for an unknown kind, a level the granule lacks, a block at a level
+ * without blocks, a page not at level 3, a field value wider than its field, an owner id with
+ * a valid kind, any field but oa in a table or but owner in an invalid entry, nT in a page
+ * (bit 16 is an address bit there), or a non-zero sh with DS (bits [9:8] are OA[51:50]);
  * S2_EALIGN when the output address is not aligned to the entry's size (or to the granule for
  * a table); S2_ERANGE when it does not fit the layout (48 bits, or 52 with LPA/LPA2).
  */
@@ -216,7 +218,8 @@ const char *s2_memtype_name(enum s2_memtype t);
  */
 int s2_memattr_encode(enum s2_memtype t, bool fwb, uint8_t *memattr);
 
-/** s2_memattr_type() - the memory type a MemAttr field stands for. */
+/** s2_memattr_type() - the memory type a MemAttr field stands for (without FWB an outer
+ * cacheability with inner 0b00 is S2_MT_RESERVED; with FWB only MemAttr[2:0] counts). */
 enum s2_memtype s2_memattr_type(uint8_t memattr, bool fwb);
 
 /* A memory type as the combination of stages produces it. */
@@ -247,8 +250,10 @@ struct s2_memattrs s2_memattrs_from_stage2(uint8_t memattr, bool fwb);
  * @memattr: stage-2 MemAttr[3:0].
  * @fwb:     HCR_EL2.FWB.
  * Without FWB: if either is Device, Device of the more restrictive kind; else Normal with each
- * of inner/outer the weaker. With FWB: 0b0xx forces that Device; 0b101 NC unless stage 1 is
- * Device; 0b110 forces WB; 0b111 takes stage 1; 0b100 (reserved) is treated as 0b101.
+ * of inner/outer the weaker. With FWB (AArch64.S2ApplyFWBMemAttrs): 0b0xx gives that Device
+ * kind (the more restrictive of it and stage 1's when stage 1 is Device too); 0b101 NC
+ * unless stage 1 is Device; 0b110 forces WB; 0b111 takes stage 1; 0b100 (reserved) is
+ * treated as 0b101. A reserved non-FWB inner cacheability (0b00) is taken as NC.
  */
 struct s2_memattrs s2_combine_s1s2(struct s2_memattrs s1, uint8_t memattr, bool fwb);
 
@@ -359,7 +364,8 @@ struct s2_config {
  * that granule and a 52-bit PARange; VS when vmid_bits is 16; IRGN0/ORGN0 write-back
  * write-allocate, SH0 inner shareable; bit 31 RES1.
  *
- * Return: 0; S2_EINVAL for an unknown granule or flag; S2_EGRANULE if the host lacks the
+ * Return: 0; S2_EINVAL for an unknown granule or flag, or @caps with a pa_bits that is not a
+ * PARange size or a vmid_bits other than 8/16; S2_EGRANULE if the host lacks the
  * granule at stage 2; S2_EIPA_TOO_SMALL below 32 bits; S2_EIPA_TOO_BIG above the host PA size
  * (or above 52); S2_ENO52BIT for 52 bits without LPA2/LPA; S2_EVMID for a VMID width the host
  * lacks; S2_ENOTSUP for HA/HD/FWB/MTE the host lacks (HD without HA is S2_EINVAL).
@@ -425,7 +431,9 @@ struct s2_vtcr_fields {
 /**
  * s2_vtcr_decode() - take VTCR_EL2 apart and derive the geometry it implies.
  * Return: 0; S2_EINVAL when the value is one hardware would treat as a misconfiguration
- * (TG0=0b11, reserved PS, a start level inconsistent with T0SZ, SL2 without DS/4K, ...).
+ * (TG0=0b11, reserved PS, a start level inconsistent with T0SZ, SL2 without DS/4K, DS with
+ * 64K, T0SZ below 16 without DS or (64K) PS=52, ...). FEAT_TTST is not assumed: T0SZ above
+ * 39 and 4K SL0=0b11 are refused.
  */
 int s2_vtcr_decode(uint64_t vtcr, struct s2_vtcr_fields *out);
 
