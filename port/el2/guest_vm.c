@@ -127,13 +127,16 @@ void guest_vm_perms(struct guest_perms *a, uint64_t *log)
 	"ldp x0, x1, [sp], #16\n\t"   \
 	"eret\n\t"
 
+// clang-format off
 __asm__(".pushsection .text.guest_vm_vectors, \"ax\"\n\t"
 	".balign 0x800\n\t"
 	".global guest_vm_vectors\n"
-	"guest_vm_vectors:\n\t" GUEST_VEC_ENTRY(0x000) GUEST_VEC_ENTRY(0x080) GUEST_VEC_ENTRY(0x100)
-		GUEST_VEC_ENTRY(0x180) GUEST_VEC_ENTRY(0x200) GUEST_VEC_ENTRY(0x280)
-			GUEST_VEC_ENTRY(0x300) GUEST_VEC_ENTRY(0x380) GUEST_VEC_ENTRY(0x400)
-				GUEST_VEC_ENTRY(0x480) GUEST_VEC_ENTRY(0x500) GUEST_VEC_ENTRY(0x580)
-					GUEST_VEC_ENTRY(0x600) GUEST_VEC_ENTRY(0x680)
-						GUEST_VEC_ENTRY(0x700)
-							GUEST_VEC_ENTRY(0x780) ".popsection\n");
+	"guest_vm_vectors:\n\t"
+	GUEST_VEC_ENTRY(0x000) GUEST_VEC_ENTRY(0x080) GUEST_VEC_ENTRY(0x100)
+	GUEST_VEC_ENTRY(0x180) GUEST_VEC_ENTRY(0x200) GUEST_VEC_ENTRY(0x280)
+	GUEST_VEC_ENTRY(0x300) GUEST_VEC_ENTRY(0x380) GUEST_VEC_ENTRY(0x400)
+	GUEST_VEC_ENTRY(0x480) GUEST_VEC_ENTRY(0x500) GUEST_VEC_ENTRY(0x580)
+	GUEST_VEC_ENTRY(0x600) GUEST_VEC_ENTRY(0x680) GUEST_VEC_ENTRY(0x700)
+	GUEST_VEC_ENTRY(0x780)
+	".popsection\n");
+// clang-format on
