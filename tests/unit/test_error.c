@@ -15,17 +15,20 @@
 
 #include "s2mmu/error.h"
 
-#define CODE(c) { c, #c }
+#define CODE(c)       \
+	{             \
+		c, #c \
+	}
 
 static const struct {
 	int code;
 	const char *name;
 } codes[] = {
-	CODE(S2_OK),	      CODE(S2_EINVAL),	     CODE(S2_ENOMEM),	  CODE(S2_EAGAIN),
-	CODE(S2_EEXIST),      CODE(S2_ENOENT),	     CODE(S2_ERANGE),	  CODE(S2_EALIGN),
-	CODE(S2_ENOTSUP),     CODE(S2_EPERM),	     CODE(S2_EBUSY),	  CODE(S2_EGRANULE),
+	CODE(S2_OK),	       CODE(S2_EINVAL),		CODE(S2_ENOMEM),   CODE(S2_EAGAIN),
+	CODE(S2_EEXIST),       CODE(S2_ENOENT),		CODE(S2_ERANGE),   CODE(S2_EALIGN),
+	CODE(S2_ENOTSUP),      CODE(S2_EPERM),		CODE(S2_EBUSY),	   CODE(S2_EGRANULE),
 	CODE(S2_EIPA_TOO_BIG), CODE(S2_EIPA_TOO_SMALL), CODE(S2_ENO52BIT), CODE(S2_EMEMTYPE),
-	CODE(S2_ELIMIT),      CODE(S2_EFAULT),	     CODE(S2_ECORRUPT),	  CODE(S2_EVMID),
+	CODE(S2_ELIMIT),       CODE(S2_EFAULT),		CODE(S2_ECORRUPT), CODE(S2_EVMID),
 };
 
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
@@ -68,8 +71,8 @@ static void test_positive_values(void **state)
 
 static void test_unknown_codes(void **state)
 {
-	static const int unknown[] = { S2_ERROR_MIN - 1, S2_ERROR_MIN - 100, -1000, 1000,
-				       INT_MAX, INT_MIN, INT_MIN + 1 };
+	static const int unknown[] = { S2_ERROR_MIN - 1, S2_ERROR_MIN - 100, -1000, 1000, INT_MAX,
+				       INT_MIN,		 INT_MIN + 1 };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
