@@ -1146,6 +1146,8 @@ static int dirty_log_enable(struct s2_vm *vm, struct s2_memslot *s, bool dbm)
 		s->dbm = false;
 	}
 	mmu_excl_end(vm);
+	/* Do not keep a chunk's worth of unused table pages per VM. */
+	s2_page_cache_drain(&vm->cache, &vm->pgt.port, granule_bytes(vm));
 	if (ret)
 		bitmap_free(vm, &s->dirty, &s->dirty_bytes);
 	return ret;

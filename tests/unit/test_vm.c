@@ -853,6 +853,59 @@ static void test_dirty_log(void **state)
 	}
 }
 
+static unsigned int excl_takes;
+
+static void count_lock(void *ctx, enum s2_vm_lock l)
+{
+	(void)ctx;
+	if (l == S2_VM_LOCK_MMU_EXCL)
+		excl_takes++;
+}
+
+static void count_unlock(void *ctx, enum s2_vm_lock l)
+{
+	(void)ctx;
+	(void)l;
+}
+
+/* Splitting a 1 GiB block into 4K pages needs 513 table pages: enabling dirty logging does it
+ * in bounded chunks, releasing the MMU lock between them. */
+static void test_dirty_log_chunks(void **state)
+{
+	struct fx *f = fx_new(S2_GRANULE_4K, 40, S2_CFG_FWB);
+	uint64_t gib = UINT64_C(1) << 30;
+	struct s2_memslot_desc d = ram_slot(1, gib, gib, FAKE_PA, gib);
+	struct s2_abort_result r;
+	struct s2_lookup lk;
+	uint64_t before;
+	(void)state;
+
+	f->vm.hooks.lock = count_lock;
+	f->vm.hooks.unlock = count_unlock;
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+	abort_at(f, esr_dabt(FSC_TRANS(1), true), gib + 0x1234, &r);
+	assert_int_equal(r.map_size, gib);
+	before = s2_host_port_stats(f->hp).pages_in_use;
+	excl_takes = 0;
+	assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, false), 0);
+	/* at most S2_PAGE_CACHE_MAX new tables per chunk */
+	assert_true(excl_takes >= (513 + S2_PAGE_CACHE_MAX - 1) / S2_PAGE_CACHE_MAX);
+	/* 513 tables + the bitmap (32 KiB = 8 pages) */
+	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use - before, 513 + 8);
+	for (uint64_t off = 0; off < gib; off += 0x1000 * 4099) {
+		lk = look(f, gib + off);
+		assert_true(lk.valid);
+		assert_int_equal(lk.size, 0x1000);
+		assert_false(lk.prot & S2_PROT_W);
+		assert_int_equal(s2_pa_val(lk.pa), FAKE_PA + off);
+	}
+	assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), 0);
+	lk = look(f, gib);
+	assert_int_equal(lk.size, gib);
+	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, before);
+	fx_free(f);
+}
+
 /* Hardware dirty state: writable-clean pages, harvested without faults. */
 static void test_dirty_log_dbm(void **state)
 {
@@ -1366,7 +1419,8 @@ static void test_concurrent_faults(void **state)
 		}
 		for (unsigned int i = 0; i < NPAGES; i++)
 			assert_true(look(f, 0x40000000 + (uint64_t)i * 0x1000).valid);
-		assert_int_equal(s2_pgtable_check(&f->vm.pgt, &rep), 0);
+		if (s2_pgtable_check(&f->vm.pgt, &rep))
+			fail_msg("tables inconsistent after concurrent faults: %s", rep.first_error);
 		assert_int_equal(f->vm.stats.faults[0], NTHREADS * 2 * NPAGES);
 		assert_int_equal(f->vm.stats.mapped + f->vm.stats.relaxed + f->vm.stats.retries,
 				 NTHREADS * 2 * NPAGES);
@@ -1449,6 +1503,7 @@ int main(void)
 		cmocka_unit_test(test_abort_inject),
 		cmocka_unit_test(test_abort_af_and_retry),
 		cmocka_unit_test(test_dirty_log),
+		cmocka_unit_test(test_dirty_log_chunks),
 		cmocka_unit_test(test_dirty_log_dbm),
 		cmocka_unit_test(test_locked_slot),
 		cmocka_unit_test(test_mte_tags),
