@@ -27,9 +27,10 @@ void guest_vm_check(uint64_t base, uint64_t n, uint64_t stride, uint64_t pattern
 	guest_vm_done(GUEST_OK);
 }
 
-void guest_vm_access(uint64_t base, uint64_t n, uint64_t stride, uint64_t bitmap, uint64_t value)
+void guest_vm_access(uint64_t base, uint64_t n, uint64_t stride, uint64_t args)
 {
-	const volatile uint64_t *map = (const volatile uint64_t *)(uintptr_t)bitmap;
+	const volatile uint64_t *map = (const volatile uint64_t *)(uintptr_t)args + 1;
+	uint64_t value = *(const volatile uint64_t *)(uintptr_t)args;
 	uint64_t sum = 0;
 
 	for (uint64_t i = 0; i < n; i++) {

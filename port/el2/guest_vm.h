@@ -13,9 +13,9 @@
 /* For i < n, page p = base + i * stride: check p[0] == pattern ^ i and the last word of the
  * page == ~(pattern ^ i), then store i + 1 to p[1]. */
 void guest_vm_check(uint64_t base, uint64_t n, uint64_t stride, uint64_t pattern);
-/* For i < n: if bit i of the bitmap at @bitmap is set, store value + i to page i's first word,
- * else load it. Result GUEST_OK. */
-void guest_vm_access(uint64_t base, uint64_t n, uint64_t stride, uint64_t bitmap, uint64_t value);
+/* @args: a value, then a bitmap. For i < n: if bit i of the bitmap is set, store value + i
+ * to page i's first word, else load it. Result GUEST_OK. */
+void guest_vm_access(uint64_t base, uint64_t n, uint64_t stride, uint64_t args);
 /* Load the first word of each of n pages; result: their sum. */
 void guest_vm_read(uint64_t base, uint64_t n, uint64_t stride);
 
