@@ -335,7 +335,8 @@ struct s2m_window {
 
 struct s2m_stats {
 	uint64_t ops, ok, refused, partial, walks, stale_checks;
-	uint64_t by_op[16];
+	uint64_t by_op[16], by_op_ok[16];
+	uint64_t collapsed, young, split_rounds;
 	uint64_t max_leaves, max_tables;
 };
 
@@ -1468,6 +1469,18 @@ S2M_FN void s2m_gen_op(struct s2m_ctx *c, struct s2m_opargs *a)
 			a->pa += c->P * (1 + s2m_below(c->rng, 3)); /* misaligned: pages only */
 		if (small && s2m_one_in(c->rng, 5))
 			a->flags |= S2_MAP_FORCE_PAGES;
+		if (s2m_one_in(c->rng, 8)) {
+			/* one last-level table full of uniform pages: collapse material */
+			uint64_t S = s2m_level_size(c, 2);
+			const struct s2m_window *w = &c->win[s2m_below(c->rng, 3)];
+
+			if (s2m_level_has_blocks(c, 2) && S <= w->size) {
+				a->ipa = w->base + s2m_below(c->rng, w->size / S) * S;
+				a->size = S;
+				a->pa = pwb + s2m_below(c->rng, 4) * S;
+				a->flags |= S2_MAP_FORCE_PAGES;
+			}
+		}
 		if (s2m_one_in(c->rng, 8))
 			a->flags |= S2_MAP_NO_REPLACE;
 		if (s2m_one_in(c->rng, 6)) { /* the fault path, under the shared lock */
@@ -1494,6 +1507,14 @@ S2M_FN void s2m_gen_op(struct s2m_ctx *c, struct s2m_opargs *a)
 		break;
 	case S2M_OP_TEST_CLEAR_YOUNG:
 		a->clear_young = !s2m_one_in(c->rng, 4);
+		break;
+	case S2M_OP_COLLAPSE:
+		if (s2m_one_in(c->rng, 2)) { /* a whole window */
+			const struct s2m_window *w = &c->win[s2m_below(c->rng, 3)];
+
+			a->ipa = w->base;
+			a->size = w->size;
+		}
 		break;
 	case S2M_OP_ANNOTATE:
 		a->owner = (uint8_t)(1 + s2m_below(c->rng, 255));
@@ -1858,6 +1879,9 @@ S2M_FN bool s2m_step(struct s2m_ctx *c)
 		goto out;
 	if (ret == 0) {
 		c->st.ok++;
+		c->st.by_op_ok[a.op]++;
+		c->st.collapsed += collapsed;
+		c->st.young += young;
 		s2m_list_copy(&c->model, &want);
 	} else if (mode == S2M_NOCHANGE) {
 		c->st.refused++;

@@ -55,8 +55,12 @@ static bool run_seed(unsigned int cfg, uint64_t seed, unsigned long ops, struct 
 	total->refused += c->st.refused;
 	total->partial += c->st.partial;
 	total->walks += c->st.walks;
-	for (int i = 0; i < S2M_OP_NR; i++)
+	for (int i = 0; i < S2M_OP_NR; i++) {
 		total->by_op[i] += c->st.by_op[i];
+		total->by_op_ok[i] += c->st.by_op_ok[i];
+	}
+	total->collapsed += c->st.collapsed;
+	total->young += c->st.young;
 	if (c->st.max_leaves > total->max_leaves)
 		total->max_leaves = c->st.max_leaves;
 	if (c->st.max_tables > total->max_tables)
@@ -92,6 +96,13 @@ static void test_config(void **state)
 		" leaves / %" PRIu64 " tables\n",
 		s2m_cfgs[cfg].name, seeds, total.ops, total.ok, total.refused, total.partial,
 		total.walks, total.max_leaves, total.max_tables);
+	if (getenv("S2_PROP_VERBOSE")) {
+		for (int i = 0; i < S2M_OP_NR; i++)
+			fprintf(stderr, "  %-17s %6" PRIu64 " calls, %6" PRIu64 " returned 0\n",
+				s2m_op_names[i], total.by_op[i], total.by_op_ok[i]);
+		fprintf(stderr, "  tables collapsed %" PRIu64 ", young pages counted %" PRIu64 "\n",
+			total.collapsed, total.young);
+	}
 	assert_int_equal(failures, 0);
 }
 
