@@ -302,13 +302,26 @@ static int check_range(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size
 	return 0;
 }
 
+/*
+ * Leaf attributes for valid S2_PROT_* flags and a MemAttr value, without branches: S2AP[1:0]
+ * from W/R (flag bits 1:0 -> descriptor bits 7:6), AF unless YOUNG_CLEAR (13 -> 10), XN = 0b10
+ * unless X (2 -> 54), SW3..SW0 (11:8 -> 58:55), DBM, SH inner shareable (not with DS).
+ */
+static S2_ALWAYS_INLINE s2_pte_t prot_attr_bits(const struct s2_pgtable *pgt, uint64_t prot,
+						unsigned int memattr)
+{
+	return S2_FIELD_PREP(S2_PTE_MEMATTR, memattr) | pgt->geom.sh_bits |
+	       ((prot & (S2_PROT_R | S2_PROT_W)) << 6) | (((~prot >> 13) & 1) << 10) |
+	       (((~prot >> 2) & 1) << 54) | (((prot >> S2_PROT_SW_SHIFT) & 0xf) << 55) |
+	       (((prot >> 12) & 1) << 51);
+}
+
 /* Leaf attributes (no output address, no descriptor type) for S2_PROT_* flags. */
 static int prot_to_attr(const struct s2_pgtable *pgt, uint64_t prot, s2_pte_t *attr)
 {
 	bool dev = prot & (S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE);
 	bool nc = prot & S2_PROT_NORMAL_NC;
 	unsigned int memattr;
-	s2_pte_t a = 0;
 
 	if (prot & ~S2_PROT_ALL)
 		return S2_EINVAL;
@@ -328,21 +341,7 @@ static int prot_to_attr(const struct s2_pgtable *pgt, uint64_t prot, s2_pte_t *a
 		memattr = MEMATTR_NORMAL_NC;
 	else
 		memattr = pgt->cfg.fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB;
-
-	a |= S2_FIELD_PREP(S2_PTE_MEMATTR, memattr);
-	if (prot & S2_PROT_R)
-		a |= S2_PTE_S2AP_R;
-	if (prot & S2_PROT_W)
-		a |= S2_PTE_S2AP_W;
-	a |= pgt->geom.sh_bits;
-	if (!(prot & S2_PROT_YOUNG_CLEAR))
-		a |= S2_PTE_AF;
-	if (!(prot & S2_PROT_X))
-		a |= S2_FIELD_PREP(S2_PTE_XN, S2_XN_ALL);
-	a |= S2_FIELD_PREP(S2_PTE_SW, (prot & S2_PROT_SW_MASK) >> S2_PROT_SW_SHIFT);
-	if (prot & S2_PROT_DBM)
-		a |= S2_PTE_DBM;
-	*attr = a;
+	*attr = prot_attr_bits(pgt, prot, memattr);
 	return 0;
 }
 
@@ -472,6 +471,65 @@ void s2_page_cache_drain(struct s2_page_cache *cache, const struct s2_port *port
 		port->ops->free_pages(port->ctx, cache->pages[--cache->nr], page_bytes);
 }
 
+/* ---- direct descent (single-entry operations) ------------------------------------------------ */
+
+struct descent {
+	s2_pte_t *table; /* the table holding *ptep */
+	s2_pte_t *ptep;
+	s2_pte_t pte;
+	int level;
+	unsigned int shift; /* log2 of the bytes the entry maps */
+};
+
+/*
+ * Walk from the root towards @ipa while entries are tables and the level is below @target.
+ * The geometry is held in locals (relaxed atomic loads would otherwise make the compiler
+ * reload it at every level) and specialised on the layout (@hi: OA bits above bit 47/49) and
+ * on a linear PA->VA port, so the loop is a handful of instructions per level.
+ */
+static S2_ALWAYS_INLINE void descend_impl(const struct s2_pgtable *pgt, uint64_t ipa, int target,
+					  struct descent *d, const bool hi, const bool linear)
+{
+	const uint64_t lo_mask = pgt->geom.oa_lo_mask;
+	const uint64_t hi_mask = hi ? pgt->geom.oa_hi_mask : 0;
+	const unsigned int hi_shift = pgt->geom.oa_hi_shift;
+	const uint64_t off = pgt->port.va_minus_pa;
+	const uint64_t idx_mask = pgt->geom.idx_mask;
+	const unsigned int bpl = pgt->geom.page_shift - 3u;
+	int level = pgt->geom.start_level;
+	unsigned int shift = pgt->geom.shift[level + 1];
+	s2_pte_t *table = pgt->root;
+	s2_pte_t *ptep = table + ((ipa >> shift) & pgt->geom.root_idx_mask);
+	s2_pte_t pte = s2_atomic_load64(ptep);
+
+	while (level < target && (pte & DESC_TYPE_MASK) == DESC_TABLE) {
+		uint64_t pa = (pte & lo_mask) | ((pte & hi_mask) << hi_shift);
+		table = linear ? (s2_pte_t *)(uintptr_t)(pa + off) :
+				 pgt->port.ops->pa_to_va(pgt->port.ctx, s2_pa(pa));
+		level++;
+		shift -= bpl;
+		ptep = table + ((ipa >> shift) & idx_mask);
+		pte = s2_atomic_load64(ptep);
+	}
+	d->table = table;
+	d->ptep = ptep;
+	d->pte = pte;
+	d->level = level;
+	d->shift = shift;
+}
+
+/*
+ * Single-entry operations are instantiated twice: inline for the common case (a port with a
+ * linear PA->VA map, OA held in place below bit 48), and out of line for the others (LPA/LPA2
+ * layouts, ports without a linear map), so the common path keeps its registers to itself.
+ */
+#define S2_FAST_LAYOUT(pgt) S2_LIKELY((pgt)->port.linear && !(pgt)->geom.oa_hi_mask)
+
+static S2_ALWAYS_INLINE uint64_t pte_oa_t(const struct s2_pgtable *pgt, s2_pte_t pte, const bool hi)
+{
+	return hi ? pte_oa(pgt, pte) : (pte & pgt->geom.oa_lo_mask);
+}
+
 /* ---- single-entry map (the fault path): direct descent, CAS ---------------------------------- */
 
 /* A leaf that already maps what @new asks (hardware may have set AF, or dirtied a DBM page). */
@@ -560,34 +618,50 @@ static int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *pt
 	}
 }
 
-static int map_single(struct s2_pgtable *pgt, uint64_t ipa, int target, s2_pte_t leaf,
-		      uint64_t flags, struct s2_page_cache *cache)
+static S2_ALWAYS_INLINE int map_single_impl(struct s2_pgtable *pgt, uint64_t ipa, int target,
+					    s2_pte_t leaf, uint64_t flags,
+					    struct s2_page_cache *cache, const bool hi,
+					    const bool linear)
 {
-	const struct s2_pgtable_geom *g = &pgt->geom;
-	int level = g->start_level;
-	s2_pte_t *table = pgt->root;
-	s2_pte_t *ptep = table + ((ipa >> g->shift[level + 1]) & g->root_idx_mask);
+	struct descent d;
+	int ret;
 
 	for (;;) {
-		s2_pte_t old = s2_atomic_load64(ptep);
-		int ret;
-
-		if (level == target)
-			return map_leaf_single(pgt, table, ptep, level, ipa, old, leaf, flags);
-		if ((old & DESC_TYPE_MASK) == DESC_TABLE) {
-			table = pte_table(pgt, old);
-			level++;
-			ptep = table + ((ipa >> g->shift[level + 1]) & g->idx_mask);
-			continue;
+		descend_impl(pgt, ipa, target, &d, hi, linear);
+		if (S2_LIKELY(d.level == target)) {
+			s2_pte_t old = 0;
+			/* The common case: an empty entry in an existing table. */
+			if (S2_LIKELY(!d.pte) && S2_LIKELY(s2_atomic_cas64(d.ptep, &old, leaf))) {
+				rc_add(pgt, d.table, target, 1);
+				return 0;
+			}
+			return map_leaf_single(pgt, d.table, d.ptep, target, ipa,
+					       d.pte ? d.pte : old, leaf, flags);
 		}
-		if (old == PTE_LOCKED)
+		if (d.pte == PTE_LOCKED)
 			return S2_EAGAIN;
-		if (old)
+		if (d.pte)
 			return S2_STRUCTURAL; /* a block or an annotation in the way */
-		ret = install_chain(pgt, table, ptep, level, target, ipa, leaf, cache);
+		ret = install_chain(pgt, d.table, d.ptep, d.level, target, ipa, leaf, cache);
 		if (ret != S2_RETRY)
 			return ret;
 	}
+}
+
+static S2_NOINLINE int map_single_slow(struct s2_pgtable *pgt, uint64_t ipa, int target,
+				       s2_pte_t leaf, uint64_t flags, struct s2_page_cache *cache)
+{
+	if (pgt->port.linear)
+		return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, true);
+	return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, false);
+}
+
+static int map_single(struct s2_pgtable *pgt, uint64_t ipa, int target, s2_pte_t leaf,
+		      uint64_t flags, struct s2_page_cache *cache)
+{
+	if (S2_FAST_LAYOUT(pgt))
+		return map_single_impl(pgt, ipa, target, leaf, flags, cache, false, true);
+	return map_single_slow(pgt, ipa, target, leaf, flags, cache);
 }
 
 /* ---- range map (structural) ------------------------------------------------------------------- */
@@ -710,20 +784,45 @@ static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa
 			uint64_t last =
 				table == pgt->root ? pgt->geom.root_idx_mask : pgt->geom.idx_mask;
 			uint64_t room = last - (uint64_t)(ptep - table) + 1;
+			s2_pte_t *start_p = ptep, *stop_p;
 			if (n > room)
 				n = room;
-			for (; n; n--, ptep++, ipa += size, pa += size) {
+			stop_p = ptep + n;
+			if (S2_LIKELY(!pgt->geom.oa_hi_mask)) {
+				/*
+				 * The output address sits in place below bit 48 and stays below
+				 * the PA size: the descriptor advances by the entry size.
+				 */
 				s2_pte_t new = tmpl | oa_bits(pgt, pa);
-				old = s2_atomic_load64(ptep);
-				if (S2_LIKELY(!old)) {
-					s2_atomic_store64(ptep, new);
-					delta++;
-					continue;
+				for (; ptep < stop_p; ptep++, new += size) {
+					old = s2_atomic_load64(ptep);
+					if (S2_LIKELY(!old)) {
+						s2_atomic_store64(ptep, new);
+						delta++;
+						continue;
+					}
+					ret = map_replace(m, ptep, level,
+							  ipa + (uint64_t)(ptep - start_p) * size,
+							  old, new, priv);
+					if (ret)
+						goto out;
 				}
-				ret = map_replace(m, ptep, level, ipa, old, new, priv);
-				if (ret)
-					goto out;
+			} else {
+				for (uint64_t p = pa; ptep < stop_p; ptep++, p += size) {
+					s2_pte_t new = tmpl | oa_bits(pgt, p);
+					old = s2_atomic_load64(ptep);
+					if (S2_LIKELY(!old)) {
+						s2_atomic_store64(ptep, new);
+						delta++;
+						continue;
+					}
+					ret = map_replace(m, ptep, level, ipa + (p - pa), old, new,
+							  priv);
+					if (ret)
+						goto out;
+				}
 			}
+			ipa += n * size;
 			continue;
 		}
 		old = s2_atomic_load64(ptep);
@@ -818,12 +917,98 @@ static int visit_find_noexec(void *arg, const struct s2_walk_visit *v)
 
 /* ---- map --------------------------------------------------------------------------------------- */
 
+/* The structural path of a map: multi-entry ranges, and single entries that need a table
+ * replaced or a block split. Exclusive lock. */
+static int map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
+			  s2_pte_t attr, uint64_t flags, struct s2_page_cache *cache)
+{
+	struct map_ctx m = {
+		.pgt = pgt,
+		.ipa0 = ipa,
+		.pa0 = pa,
+		.attr = attr,
+		.flags = flags,
+		.cache = cache,
+	};
+	int ret;
+
+	if (flags & S2_MAP_NO_REPLACE) {
+		/* Check first, so that a refusal changes nothing. */
+		ret = s2_pgtable_walk(pgt, s2_ipa(ipa), size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+				      visit_find_valid, NULL);
+		if (ret)
+			return ret;
+	}
+	ret = map_range(&m, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
+	flush_do(pgt, &m.fl);
+	/* Make the new entries visible to the table walkers before returning to the guest. */
+	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
+	return ret;
+}
+
+/*
+ * Cache maintenance before any entry becomes valid: without FWB the guest may run with its
+ * MMU off (non-cacheable accesses) and must see what the host wrote (ARCH-NOTES §1); newly
+ * executable memory needs the I-cache invalidated unless CTR_EL0.DIC.
+ */
+static S2_ALWAYS_INLINE void map_cmo(struct s2_pgtable *pgt, uint64_t pa, uint64_t size,
+				     uint64_t prot)
+{
+	if (!(prot & (S2_PROT_MEMTYPE | S2_PROT_NOCMO)) && !pgt->cfg.fwb)
+		pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, s2_pa(pa), size);
+	if ((prot & S2_PROT_X) && !pgt->cfg.dic)
+		pgt->port.ops->icache_inval_pou(pgt->port.ctx, s2_pa(pa), size);
+}
+
+/* Finish a single-entry attempt: fall back to the structural path when it must. */
+static int map_single_done(struct s2_pgtable *pgt, int ret, uint64_t ipa, uint64_t size,
+			   uint64_t pa, s2_pte_t attr, uint64_t flags, struct s2_page_cache *cache)
+{
+	if (ret != S2_STRUCTURAL) {
+		if (!ret)
+			port_barrier(pgt, S2_BARRIER_DSB_ISHST);
+		return ret;
+	}
+	if (flags & S2_MAP_SHARED)
+		return S2_EBUSY;
+	return map_structural(pgt, ipa, size, pa, attr, flags, cache);
+}
+
+/* Flags the one-page fast path handles: Normal write-back memory, no DBM. */
+#define MAP_FAST_PROT (S2_PROT_RWX | S2_PROT_NOCMO | S2_PROT_SW_MASK | S2_PROT_YOUNG_CLEAR)
+
 int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_t pa_t,
 		   uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t), pa = s2_pa_val(pa_t);
 	s2_pte_t attr;
 	int target = -2, ret;
+
+	/* The fault path: one page of Normal memory. */
+	if (S2_LIKELY(pgt && size == gran_size(pgt) && (prot & S2_PROT_RWX) &&
+		      !(prot & ~MAP_FAST_PROT) &&
+		      !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
+		if ((ipa | pa) & (size - 1))
+			return S2_EALIGN;
+		if (ipa >= pgt->geom.ipa_limit || pa >= pgt->geom.pa_limit)
+			return S2_ERANGE;
+		attr = prot_attr_bits(pgt, prot,
+				      pgt->cfg.fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB);
+		map_cmo(pgt, pa, size, prot);
+		if (S2_FAST_LAYOUT(pgt)) {
+			ret = map_single_impl(pgt, ipa, 3,
+					      attr | DESC_PAGE | (pa & pgt->geom.oa_lo_mask), flags,
+					      cache, false, true);
+			if (S2_LIKELY(!ret)) {
+				port_barrier(pgt, S2_BARRIER_DSB_ISHST);
+				return 0;
+			}
+		} else {
+			ret = map_single_slow(pgt, ipa, 3, attr | DESC_PAGE | oa_bits(pgt, pa),
+					      flags, cache);
+		}
+		return map_single_done(pgt, ret, ipa, size, pa, attr, flags, cache);
+	}
 
 	if (!pgt || !size)
 		return S2_EINVAL;
@@ -849,55 +1034,14 @@ int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_
 	}
 	if (target == -2 && (flags & S2_MAP_SHARED))
 		return S2_EBUSY;
-	if ((flags & S2_MAP_NO_REPLACE) && target == -2) {
-		/* Check first, so that a refusal changes nothing. */
-		ret = s2_pgtable_walk(pgt, ipa_t, size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
-				      visit_find_valid, NULL);
-		if (ret)
-			return ret;
-	}
 
-	/*
-	 * Cache maintenance before any entry becomes valid: without FWB the guest may run with
-	 * its MMU off (non-cacheable) and must see what the host wrote (ARCH-NOTES §1); new
-	 * executable memory needs the I-cache invalidated unless CTR_EL0.DIC.
-	 */
-	if (!(prot & (S2_PROT_MEMTYPE | S2_PROT_NOCMO)) && !pgt->cfg.fwb)
-		pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, pa_t, size);
-	if ((prot & S2_PROT_X) && !pgt->cfg.dic)
-		pgt->port.ops->icache_inval_pou(pgt->port.ctx, pa_t, size);
-
+	map_cmo(pgt, pa, size, prot);
 	if (target != -2) {
 		s2_pte_t leaf = attr | (target == 3 ? DESC_PAGE : DESC_BLOCK) | oa_bits(pgt, pa);
 		ret = map_single(pgt, ipa, target, leaf, flags, cache);
-		if (ret != S2_STRUCTURAL) {
-			if (!ret)
-				port_barrier(pgt, S2_BARRIER_DSB_ISHST);
-			return ret;
-		}
-		if (flags & S2_MAP_SHARED)
-			return S2_EBUSY;
-		if (flags & S2_MAP_NO_REPLACE) {
-			ret = s2_pgtable_walk(pgt, ipa_t, size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
-					      visit_find_valid, NULL);
-			if (ret)
-				return ret;
-		}
+		return map_single_done(pgt, ret, ipa, size, pa, attr, flags, cache);
 	}
-
-	struct map_ctx m = {
-		.pgt = pgt,
-		.ipa0 = ipa,
-		.pa0 = pa,
-		.attr = attr,
-		.flags = flags,
-		.cache = cache,
-	};
-	ret = map_range(&m, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
-	flush_do(pgt, &m.fl);
-	/* Make the new entries visible to the table walkers before returning to the guest. */
-	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
-	return ret;
+	return map_structural(pgt, ipa, size, pa, attr, flags, cache);
 }
 
 /* ---- unmap and annotate: replace whole entries by @val (0 or an owner annotation) ------------ */
@@ -1067,6 +1211,7 @@ struct attr_ctx {
 	struct s2_pgtable *pgt;
 	s2_pte_t set, clr;
 	bool cas; /* hardware may update AF/dirty concurrently: read-modify-write with CAS */
+	bool restricts; /* the change can remove a permission: invalidate what changed */
 	struct flush fl;
 };
 
@@ -1095,28 +1240,34 @@ static void attr_range(struct attr_ctx *c, s2_pte_t *table, int level, uint64_t 
 
 	if (level == 3) {
 		/* Pages: the tight loop. */
-		for (; ipa < end; ipa += size, ptep++) {
-			s2_pte_t pte = s2_atomic_load64(ptep);
-			s2_pte_t new = (pte & ~c->clr) | c->set;
+		s2_pte_t *p = ptep, *stop_p = ptep + ((end - ipa) >> pgt->geom.page_shift);
+		s2_pte_t *first_p = NULL, *last_p = NULL;
+		const s2_pte_t set = c->set, nclr = ~c->clr;
+		for (; p < stop_p; p++) {
+			s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
 			if (!(pte & S2_PTE_VALID) || new == pte)
 				continue;
-			pte = leaf_update(c, ptep, pte);
-			if (pte_restricts(pte, (pte & ~c->clr) | c->set)) {
-				if (!changed)
-					first = ipa;
-				last = ipa;
-				changed = true;
-			}
+			if (S2_UNLIKELY(c->cas))
+				leaf_update(c, p, pte);
+			else
+				s2_atomic_store64(p, new);
+			if (!first_p)
+				first_p = p;
+			last_p = p;
 		}
+		if (first_p && c->restricts)
+			flush_add(&c->fl, ipa + (uint64_t)(first_p - ptep) * size,
+				  (uint64_t)(last_p - first_p + 1) * size, 3);
+		return;
 	} else {
 		for (; ipa < end; ptep++) {
 			uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
 			s2_pte_t pte = s2_atomic_load64(ptep);
 			if (pte_is_table(pte, level)) {
 				attr_range(c, pte_table(pgt, pte), level + 1, ipa, stop);
-			} else if (pte & S2_PTE_VALID) {
-				pte = leaf_update(c, ptep, pte);
-				if (pte_restricts(pte, (pte & ~c->clr) | c->set)) {
+			} else if ((pte & S2_PTE_VALID) && ((pte & ~c->clr) | c->set) != pte) {
+				leaf_update(c, ptep, pte);
+				if (c->restricts) {
 					if (!changed)
 						first = base;
 					last = base;
@@ -1137,6 +1288,7 @@ static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_
 		.set = set,
 		.clr = clr,
 		.cas = pgt->cfg.ha || pgt->cfg.hd,
+		.restricts = (clr & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_AF)) || (set & S2_PTE_XN),
 	};
 
 	attr_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size);
@@ -1217,15 +1369,16 @@ static void young_range(struct young_ctx *c, s2_pte_t *table, int level, uint64_
 	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
 
 	if (level == 3) {
+		s2_pte_t *stop_p = ptep + ((end - ipa) >> pgt->geom.page_shift);
 		uint64_t young = 0;
-		for (; ipa < end; ipa += size, ptep++) {
+		for (; ptep < stop_p; ptep++) {
 			s2_pte_t pte = s2_atomic_load64(ptep);
 			if ((pte & (S2_PTE_VALID | S2_PTE_AF)) != (S2_PTE_VALID | S2_PTE_AF))
 				continue;
 			young++;
 			if (!c->clear)
 				continue;
-			if (!c->cas)
+			if (S2_LIKELY(!c->cas))
 				s2_atomic_store64(ptep, pte & ~S2_PTE_AF);
 			else
 				while (!s2_atomic_cas64(ptep, &pte, pte & ~S2_PTE_AF))
@@ -1277,63 +1430,38 @@ void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
 
 /* ---- single-entry operations on an existing leaf ---------------------------------------------- */
 
-/* Direct descent to the entry that decides @ipa (a leaf, an invalid entry or level 3). */
-static S2_ALWAYS_INLINE s2_pte_t *descend(const struct s2_pgtable *pgt, uint64_t ipa, int *levelp,
-					  s2_pte_t *ptep_val)
-{
-	const struct s2_pgtable_geom *g = &pgt->geom;
-	int level = g->start_level;
-	s2_pte_t *ptep = pgt->root + ((ipa >> g->shift[level + 1]) & g->root_idx_mask);
-	s2_pte_t pte = s2_atomic_load64(ptep);
+/* S2_PROT_* memory-type flags for each MemAttr value the engine writes (others: none). */
+static const uint8_t memattr_prot[16] = {
+	[MEMATTR_DEVICE_nGnRnE] = S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE,
+	[MEMATTR_DEVICE_nGnRE] = S2_PROT_DEVICE,
+	[0x2] = S2_PROT_DEVICE,
+	[0x3] = S2_PROT_DEVICE,
+	[MEMATTR_NORMAL_NC] = S2_PROT_NORMAL_NC,
+};
 
-	while (level < 3 && (pte & DESC_TYPE_MASK) == DESC_TABLE) {
-		level++;
-		ptep = pte_table(pgt, pte) + ((ipa >> g->shift[level + 1]) & g->idx_mask);
-		pte = s2_atomic_load64(ptep);
-	}
-	*levelp = level;
-	*ptep_val = pte;
-	return ptep;
-}
-
-int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lookup *out)
+static S2_ALWAYS_INLINE int lookup_impl(const struct s2_pgtable *pgt, uint64_t ipa,
+					struct s2_lookup *out, const bool hi, const bool linear)
 {
-	uint64_t ipa = s2_ipa_val(ipa_t);
+	struct descent d;
+	uint64_t size;
 	s2_pte_t pte;
-	int level;
 
-	if (!pgt || !out)
-		return S2_EINVAL;
-	if (ipa >= pgt->geom.ipa_limit)
-		return S2_ERANGE;
-	descend(pgt, ipa, &level, &pte);
+	descend_impl(pgt, ipa, 3, &d, hi, linear);
+	pte = d.pte;
+	size = UINT64_C(1) << d.shift;
 	out->pte = pte;
-	out->level = level;
-	out->size = lvl_size(pgt, level);
-	out->valid = (pte & S2_PTE_VALID) && (level < 3 || (pte & S2_PTE_TYPE)) &&
-		     (level == 3 || level_has_blocks(pgt, level));
-	if (out->valid) {
-		uint8_t ma = pte_memattr(pte);
-		uint64_t prot = 0;
-		out->pa = s2_pa(pte_oa(pgt, pte) + (ipa & (out->size - 1)));
-		if (pte & S2_PTE_S2AP_R)
-			prot |= S2_PROT_R;
-		if (pte & S2_PTE_S2AP_W)
-			prot |= S2_PROT_W;
-		if (!(pte & S2_PTE_XN))
-			prot |= S2_PROT_X;
-		if (ma == MEMATTR_DEVICE_nGnRnE)
-			prot |= S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE;
-		else if (ma < 4)
-			prot |= S2_PROT_DEVICE;
-		else if (ma == MEMATTR_NORMAL_NC)
-			prot |= S2_PROT_NORMAL_NC;
-		prot |= S2_PROT_SW(S2_FIELD_GET(S2_PTE_SW, pte));
-		if (pte & S2_PTE_DBM)
-			prot |= S2_PROT_DBM;
-		if (!(pte & S2_PTE_AF))
-			prot |= S2_PROT_YOUNG_CLEAR;
-		out->prot = prot;
+	out->level = d.level;
+	out->size = size;
+	/* A valid page at level 3, a valid block where blocks are legal (else: a fault). */
+	out->valid = (pte & S2_PTE_VALID) &&
+		     (d.level == 3 ? (pte & S2_PTE_TYPE) != 0 : level_has_blocks(pgt, d.level));
+	if (S2_LIKELY(out->valid)) {
+		out->pa = s2_pa(pte_oa_t(pgt, pte, hi) + (ipa & (size - 1)));
+		/* Decoded without branches: S2AP 7:6 -> R/W, XN, SW, DBM, AF, memory type. */
+		out->prot = ((pte >> 6) & 3) | ((uint64_t) !(pte & S2_PTE_XN) << 2) |
+			    ((uint64_t)((pte >> 55) & 0xf) << S2_PROT_SW_SHIFT) |
+			    (((pte >> 51) & 1) << 12) | (((~pte >> 10) & 1) << 13) |
+			    memattr_prot[pte_memattr(pte)];
 		out->owner = 0;
 	} else {
 		out->pa = s2_pa(0);
@@ -1344,39 +1472,54 @@ int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lo
 	return 0;
 }
 
-int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot)
+static S2_NOINLINE int lookup_slow(const struct s2_pgtable *pgt, uint64_t ipa,
+				   struct s2_lookup *out)
+{
+	if (pgt->port.linear)
+		return lookup_impl(pgt, ipa, out, true, true);
+	return lookup_impl(pgt, ipa, out, true, false);
+}
+
+int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lookup *out)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t);
-	s2_pte_t set = S2_PTE_AF, clr = 0, pte, orig, new;
-	s2_pte_t *ptep;
-	int level;
 
-	if (!pgt || (prot & ~S2_PROT_RWX))
+	if (S2_UNLIKELY(!pgt || !out))
 		return S2_EINVAL;
-	if (ipa >= pgt->geom.ipa_limit)
+	if (S2_UNLIKELY(ipa >= pgt->geom.ipa_limit))
 		return S2_ERANGE;
-	if (prot & S2_PROT_R)
-		set |= S2_PTE_S2AP_R;
-	if (prot & S2_PROT_W)
-		set |= S2_PTE_S2AP_W;
-	if (prot & S2_PROT_X)
-		clr |= S2_PTE_XN;
-	ptep = descend(pgt, ipa, &level, &pte);
-	if (!(pte & S2_PTE_VALID))
+	if (S2_FAST_LAYOUT(pgt))
+		return lookup_impl(pgt, ipa, out, false, true);
+	return lookup_slow(pgt, ipa, out);
+}
+
+static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
+				       const bool hi, const bool linear)
+{
+	/* R/W (flag bits 1:0) -> S2AP (7:6); the access flag too. */
+	s2_pte_t set = S2_PTE_AF | ((prot & (S2_PROT_R | S2_PROT_W)) << 6);
+	s2_pte_t clr = (prot & S2_PROT_X) ? S2_PTE_XN : 0, pte, orig, new;
+	struct descent d;
+
+	descend_impl(pgt, ipa, 3, &d, hi, linear);
+	pte = d.pte;
+	if (S2_UNLIKELY(!(pte & S2_PTE_VALID)))
 		return pte == PTE_LOCKED ? S2_EAGAIN : S2_ENOENT;
-	if ((prot & S2_PROT_X) && memattr_noexec(pte_memattr(pte)))
-		return S2_EMEMTYPE;
-	orig = pte;
-	if ((pte & clr) && !pgt->cfg.dic) {
+	if (S2_UNLIKELY(pte & clr)) {
+		if (memattr_noexec(pte_memattr(pte)))
+			return S2_EMEMTYPE;
 		/* Exec granted: the I-cache must not hold stale instructions for the page. */
-		uint64_t size = lvl_size(pgt, level);
-		pgt->port.ops->icache_inval_pou(pgt->port.ctx, s2_pa(pte_oa(pgt, pte)), size);
+		if (!pgt->cfg.dic)
+			pgt->port.ops->icache_inval_pou(pgt->port.ctx,
+							s2_pa(pte_oa_t(pgt, pte, hi)),
+							UINT64_C(1) << d.shift);
 	}
+	orig = pte;
 	for (;;) {
 		new = (pte & ~clr) | set;
 		if (new == pte)
 			return 0;
-		if (S2_LIKELY(s2_atomic_cas64(ptep, &pte, new)))
+		if (S2_LIKELY(s2_atomic_cas64(d.ptep, &pte, new)))
 			return 0;
 		/* Hardware AF/dirty updates only: try again; anything else: back off. */
 		if (!(pte & S2_PTE_VALID) || ((pte ^ orig) & ~PTE_INPLACE_BITS))
@@ -1384,29 +1527,64 @@ int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot
 	}
 }
 
-int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
+static S2_NOINLINE int relax_slow(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot)
+{
+	if (pgt->port.linear)
+		return relax_impl(pgt, ipa, prot, true, true);
+	return relax_impl(pgt, ipa, prot, true, false);
+}
+
+int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t);
-	s2_pte_t pte, orig;
-	s2_pte_t *ptep;
-	int level;
 
-	if (!pgt)
+	if (S2_UNLIKELY(!pgt || (prot & ~S2_PROT_RWX)))
 		return S2_EINVAL;
-	if (ipa >= pgt->geom.ipa_limit)
+	if (S2_UNLIKELY(ipa >= pgt->geom.ipa_limit))
 		return S2_ERANGE;
-	ptep = descend(pgt, ipa, &level, &pte);
-	orig = pte;
+	if (S2_FAST_LAYOUT(pgt))
+		return relax_impl(pgt, ipa, prot, false, true);
+	return relax_slow(pgt, ipa, prot);
+}
+
+static S2_ALWAYS_INLINE int mkyoung_impl(struct s2_pgtable *pgt, uint64_t ipa, const bool hi,
+					 const bool linear)
+{
+	struct descent d;
+	s2_pte_t pte, orig;
+
+	descend_impl(pgt, ipa, 3, &d, hi, linear);
+	pte = orig = d.pte;
 	for (;;) {
-		if (!(pte & S2_PTE_VALID))
+		if (S2_UNLIKELY(!(pte & S2_PTE_VALID)))
 			return pte == PTE_LOCKED ? S2_EAGAIN : S2_ENOENT;
 		if (pte & S2_PTE_AF)
 			return 0;
-		if (S2_LIKELY(s2_atomic_cas64(ptep, &pte, pte | S2_PTE_AF)))
+		if (S2_LIKELY(s2_atomic_cas64(d.ptep, &pte, pte | S2_PTE_AF)))
 			return 0;
 		if ((pte ^ orig) & ~PTE_INPLACE_BITS)
 			return S2_EAGAIN;
 	}
+}
+
+static S2_NOINLINE int mkyoung_slow(struct s2_pgtable *pgt, uint64_t ipa)
+{
+	if (pgt->port.linear)
+		return mkyoung_impl(pgt, ipa, true, true);
+	return mkyoung_impl(pgt, ipa, true, false);
+}
+
+int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t);
+
+	if (S2_UNLIKELY(!pgt))
+		return S2_EINVAL;
+	if (S2_UNLIKELY(ipa >= pgt->geom.ipa_limit))
+		return S2_ERANGE;
+	if (S2_FAST_LAYOUT(pgt))
+		return mkyoung_impl(pgt, ipa, false, true);
+	return mkyoung_slow(pgt, ipa);
 }
 
 /* ---- split and collapse ----------------------------------------------------------------------- */
