@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim.h - the scenario simulator behind `s2mmu sim` and `s2mmu dump` (docs/sim.md).
+ *
+ * sim_run.c parses and runs a scenario file: a hosted port (page arena with recorded TLBIs and
+ * cache maintenance), VMs of the VM layer with their memslots, and guest accesses that go
+ * through the reference walker (walk.h) and its TLB model, faults being turned into ESR_EL2 /
+ * FAR_EL2 / HPFAR_EL2 and handed to s2_vm_handle_abort(). sim_dump.c turns a VM's tables into
+ * runs (one line per run of adjacent entries with the same attributes and contiguous output);
+ * sim_svg.c draws them.
+ */
+#ifndef S2MMU_SIM_H
+#define S2MMU_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "json.h"
+
+#include "host_port.h"
+#include "s2mmu/vm.h"
+#include "s2mmu/walk.h"
+
+#define SIM_MAX_VMS 8
+#define SIM_MAX_SLOTS 32
+#define SIM_TLB_ENTRIES 64
+#define SIM_MAX_RETRIES 8 /* faults one access may take before it is reported stuck */
+
+/* Where the hosted port's table pages live (host PA); slots may not overlap it. */
+#define SIM_ARENA_PA UINT64_C(0xc0000000)
+#define SIM_ARENA_BYTES (UINT64_C(64) << 20)
+
+/* Exit statuses of a scenario run (the CLI's). */
+#define SIM_OK 0
+#define SIM_EXPECT 1 /* an `expect` (or an unexpected library error) failed */
+#define SIM_SYNTAX 2 /* the file is malformed (or cannot be read) */
+
+struct sim_vm {
+	unsigned int id; /* the scenario's name for the VM */
+	bool entered; /* a vCPU entry happened */
+	struct s2_vm vm;
+	struct s2_vcpu vcpu;
+	struct s2_memslot slots[SIM_MAX_SLOTS];
+};
+
+/* One run of the dump: adjacent leaf entries with identical attributes. */
+struct sim_run {
+	uint64_t ipa; /* first IPA */
+	uint64_t len; /* bytes */
+	uint64_t pa; /* output address of ipa (valid runs) */
+	uint64_t entry; /* bytes one entry maps */
+	unsigned int count; /* entries merged */
+	int level;
+	bool valid; /* false: invalid entries annotated with an owner id */
+	uint8_t memattr, s2ap, xn, sw, owner;
+	bool af, dbm, contig;
+};
+
+struct sim_runs {
+	struct sim_run *v;
+	size_t n, cap;
+	uint64_t leaves[5]; /* valid leaf entries by level + 1 */
+	uint64_t annotated;
+};
+
+/** sim_collect_runs() - walk @vm's tables and merge them into runs. Return: 0 or S2_E*. */
+int sim_collect_runs(const struct s2_vm *vm, struct sim_runs *out);
+void sim_runs_free(struct sim_runs *r);
+
+/** sim_run_type() - the stage-2 memory type name of a run, decoded under the VM's FWB. */
+const char *sim_run_type(const struct s2_vm *vm, const struct sim_run *r);
+
+/** sim_run_perm() - "rwx": r/w from S2AP, x: 'x' executable at EL1 and EL0, '-' at neither,
+ * 'u' at EL0 only, 'p' at EL1 only (FEAT_XNX). */
+void sim_run_perm(const struct s2_vm *vm, const struct sim_run *r, char out[4]);
+
+/** sim_size_str() - "4K", "2M", "1G", or a byte count. */
+const char *sim_size_str(uint64_t size, char *buf, size_t len);
+
+/** sim_dump_text() / sim_dump_json() - the dump of one VM. */
+void sim_dump_text(FILE *out, const struct sim_vm *sv, const struct sim_runs *r);
+void sim_dump_json(struct s2_json *j, const struct sim_vm *sv, const struct sim_runs *r);
+
+/** sim_svg_write() - draw the IPA maps of @n VMs into @path. Return: 0; -1 (errno). */
+int sim_svg_write(const char *path, struct sim_vm *const *vms, unsigned int n);
+
+/* Options of a scenario run. */
+struct sim_opts {
+	const char *cmd; /* "sim" or "dump", for messages */
+	bool json;
+	bool quiet; /* `s2mmu dump`: no step output, `dump` steps are silent */
+};
+
+struct sim;
+
+/**
+ * sim_open() / sim_run_file() / sim_close() - run the scenario in @path.
+ * sim_run_file() returns SIM_OK, SIM_EXPECT or SIM_SYNTAX (after printing the reason).
+ * When not quiet it prints the steps and, with @summary, the final summary (JSON: one
+ * document). Afterwards sim_vms() gives the VMs for a final dump.
+ */
+struct sim *sim_open(const struct sim_opts *o);
+int sim_run_file(struct sim *s, const char *path, bool summary);
+struct sim_vm *const *sim_vms(const struct sim *s, unsigned int *n);
+void sim_close(struct sim *s);
+
+#endif /* S2MMU_SIM_H */

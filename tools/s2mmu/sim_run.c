@@ -1,0 +1,1928 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sim_run.c - the scenario language of `s2mmu sim` (docs/sim.md): parser and runner.
+ *
+ * A scenario is a text file of steps, one per line. The runner keeps one hosted port (the page
+ * arena for every VM's tables, with its TLBI/CMO counters), one VMID allocator, one TLB model
+ * of the reference walker (every TLBI of the port is forwarded to it) and up to SIM_MAX_VMS
+ * VMs of the VM layer, each with one vCPU.
+ *
+ * A guest access is what the hardware would do: a TLB hit that permits the access is used
+ * without a walk; otherwise s2_walk() translates the IPA from the VM's real tables (hardware
+ * AF/DBM updates included when the VM has HA/HD) and a success is cached in the TLB model. A
+ * fault becomes ESR_EL2/FAR_EL2/HPFAR_EL2 as the hardware reports it (Arm ARM D19.2.48):
+ * EC 0x24 (data abort from a lower EL) or 0x20 (instruction abort from a lower EL), IL=1,
+ * DFSC/IFSC = s2_fsc_encode(kind, level), WnR for writes, ISV=1 with SAS/SSE/SRT/SF for plain
+ * loads and stores (not for stage-1 walks, S1PTW=1 then), HPFAR_EL2.FIPA[43:4] = IPA[51:12],
+ * FAR_EL2 = the IPA itself (the simulator has no stage 1: the guest VA is taken equal to the
+ * IPA). It goes to s2_vm_handle_abort() and the access is retried after a resume, at most
+ * SIM_MAX_RETRIES faults.
+ */
+#include "sim.h"
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIM_MAX_TOKENS 40
+#define SIM_MAX_FAULTS SIM_MAX_RETRIES
+
+/* ESR_EL2 fields (Arm ARM D19.2.48, ISS encoding for data and instruction aborts). */
+#define ESR_EC_SHIFT 26
+#define ESR_IL S2_BIT(25)
+#define ESR_ISV S2_BIT(24)
+#define ESR_SAS_SHIFT 22
+#define ESR_SSE S2_BIT(21)
+#define ESR_SRT_SHIFT 16
+#define ESR_SF S2_BIT(15)
+#define ESR_S1PTW S2_BIT(7)
+#define ESR_WNR S2_BIT(6)
+
+struct sim_fault {
+	enum s2_fault kind;
+	int level;
+	uint64_t esr, far, hpfar;
+	int ret; /* s2_vm_handle_abort()'s return */
+	struct s2_abort_result r;
+};
+
+struct sim_access {
+	unsigned int line;
+	enum s2_access_type type;
+	uint64_t ipa;
+	unsigned int size;
+	bool el0, s1ptw, sext;
+	unsigned int reg;
+	/* outcome */
+	enum { ACC_OK, ACC_MMIO, ACC_INJECT, ACC_ERROR, ACC_STUCK } result;
+	bool tlb_hit;
+	uint64_t pa;
+	struct s2_walk_result w;
+	unsigned int nr_faults;
+	struct sim_fault faults[SIM_MAX_FAULTS];
+};
+
+struct sim {
+	struct sim_opts o;
+	FILE *out;
+	struct s2_json j;
+	const char *file;
+	unsigned int line;
+	int status;
+
+	bool host_set;
+	struct s2_caps caps;
+	struct s2_host_port *hp;
+	struct s2_vmid_alloc vmids;
+	bool vmids_ready;
+	struct s2_tlb_model tlb;
+	struct s2_tlb_entry tlb_entries[SIM_TLB_ENTRIES];
+	struct sim_vm *vms[SIM_MAX_VMS];
+	unsigned int nr_vms;
+	struct sim_vm *cur;
+
+	/* The last outcome of each kind, for `expect`. */
+	struct sim_access acc;
+	bool have_acc;
+	uint64_t *dirty; /* IPAs of the pages of the last harvest */
+	size_t nr_dirty;
+	bool have_dirty;
+	uint64_t young;
+	bool have_young;
+	uint64_t unmapped;
+	bool have_unmapped;
+	uint64_t cmo;
+	bool have_cmo;
+	/* A library error waiting for `expect error` on the next step. */
+	int pending_err;
+	unsigned int pending_line;
+	char pending_what[48];
+
+	/* Totals for the summary. */
+	uint64_t accesses, acc_ok, acc_mmio, acc_inject, tlb_hits, stale;
+	uint64_t faults[S2_FAULT_OTHER + 1];
+	uint64_t tags_bytes;
+};
+
+/* ---- messages ----------------------------------------------------------------------------- */
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int
+sim_msg(struct sim *s, int status, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (s->line)
+		s2_cli_error(s->o.cmd, "%s:%u: %s", s->file, s->line, buf);
+	else
+		s2_cli_error(s->o.cmd, "%s: %s", s->file, buf);
+	return status;
+}
+
+#define sim_syntax(s, ...) sim_msg((s), SIM_SYNTAX, __VA_ARGS__)
+#define sim_expect_fail(s, ...) sim_msg((s), SIM_EXPECT, __VA_ARGS__)
+
+/* Text output of a step (nothing when quiet or in JSON mode). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+sim_text(struct sim *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->o.quiet || s->o.json)
+		return;
+	va_start(ap, fmt);
+	vfprintf(s->out, fmt, ap);
+	va_end(ap);
+}
+
+static bool sim_jsonp(const struct sim *s)
+{
+	return s->o.json && !s->o.quiet;
+}
+
+/* Open a step object in the JSON "steps" array. */
+static void sim_jstep(struct sim *s, const char *step)
+{
+	if (!sim_jsonp(s))
+		return;
+	s2_json_object_begin(&s->j, NULL);
+	s2_json_u64(&s->j, "line", s->line);
+	s2_json_str(&s->j, "step", step);
+	if (s->cur)
+		s2_json_u64(&s->j, "vm", s->cur->id);
+}
+
+static void sim_jend(struct sim *s)
+{
+	if (sim_jsonp(s))
+		s2_json_object_end(&s->j);
+}
+
+/* ---- tokens and numbers ------------------------------------------------------------------- */
+
+struct sim_toks {
+	char *v[SIM_MAX_TOKENS];
+	bool used[SIM_MAX_TOKENS];
+	int n;
+	char *rest; /* the text after the first word (echo) */
+};
+
+/* Split @line (modified in place); '#' starts a comment. Return: 0; -1 for too many tokens. */
+static int sim_tokenize(char *line, struct sim_toks *t)
+{
+	char *p = line;
+
+	memset(t, 0, sizeof(*t));
+	for (;;) {
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == '#')
+			break;
+		if (t->n == SIM_MAX_TOKENS)
+			return -1;
+		t->v[t->n++] = p;
+		while (*p && !isspace((unsigned char)*p))
+			p++;
+		if (*p)
+			*p++ = '\0';
+	}
+	return 0;
+}
+
+/* The text of @raw after its first word, without the line end (for echo). */
+static char *sim_rest(char *raw)
+{
+	char *p = raw, *e;
+
+	while (*p && isspace((unsigned char)*p))
+		p++;
+	while (*p && !isspace((unsigned char)*p))
+		p++;
+	while (*p && isspace((unsigned char)*p))
+		p++;
+	e = strstr(p, " #"); /* a comment ends the text, as elsewhere */
+	if (e)
+		*e = '\0';
+	if (*p == '#')
+		*p = '\0';
+	e = p + strlen(p);
+	while (e > p && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return p;
+}
+
+/* A number: decimal or 0x hex, with an optional binary suffix K, M, G or T. */
+static int sim_parse_num(const char *str, uint64_t *out)
+{
+	char buf[64];
+	size_t len = strlen(str);
+	unsigned int shift = 0;
+	uint64_t v;
+
+	if (!len || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, str, len + 1);
+	if (!(len > 2 && (buf[1] == 'x' || buf[1] == 'X'))) {
+		switch (buf[len - 1]) {
+		case 'K':
+		case 'k':
+			shift = 10;
+			break;
+		case 'M':
+		case 'm':
+			shift = 20;
+			break;
+		case 'G':
+		case 'g':
+			shift = 30;
+			break;
+		case 'T':
+		case 't':
+			shift = 40;
+			break;
+		default:
+			break;
+		}
+		if (shift)
+			buf[--len] = '\0';
+	}
+	if (s2_cli_parse_u64(buf, &v))
+		return -1;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+static int sim_num(struct sim *s, const char *what, const char *str, uint64_t *out)
+{
+	if (sim_parse_num(str, out))
+		return sim_syntax(s, "bad number '%s' for %s", str, what);
+	return 0;
+}
+
+/* "key=value" token @tok with key @key: *@val gets the value. */
+static bool sim_kv(const char *tok, const char *key, const char **val)
+{
+	size_t k = strlen(key);
+
+	if (strncmp(tok, key, k) || tok[k] != '=')
+		return false;
+	*val = tok + k + 1;
+	return true;
+}
+
+/* Find option @key among the tokens from @from: "key=value" (*@val set) or a bare "key". */
+static bool sim_opt(struct sim_toks *t, int from, const char *key, const char **val)
+{
+	for (int i = from; i < t->n; i++) {
+		const char *v;
+
+		if (sim_kv(t->v[i], key, &v)) {
+			t->used[i] = true;
+			if (val)
+				*val = v;
+			return true;
+		}
+		if (!strcmp(t->v[i], key)) {
+			t->used[i] = true;
+			if (val)
+				*val = NULL;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int sim_opt_num(struct sim *s, struct sim_toks *t, int from, const char *key, uint64_t *out,
+		       bool *given)
+{
+	const char *v;
+
+	*given = sim_opt(t, from, key, &v);
+	if (!*given)
+		return 0;
+	if (!v)
+		return sim_syntax(s, "%s needs a value (%s=N)", key, key);
+	return sim_num(s, key, v, out);
+}
+
+static int sim_opt_flag(struct sim *s, struct sim_toks *t, int from, const char *key, bool *out)
+{
+	const char *v;
+
+	if (!sim_opt(t, from, key, &v))
+		return 0;
+	if (!v || !strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "yes")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no")) {
+		*out = false;
+		return 0;
+	}
+	return sim_syntax(s, "bad value '%s' for %s (on or off)", v, key);
+}
+
+/* Every token from @from on must have been consumed. */
+static int sim_leftover(struct sim *s, struct sim_toks *t, int from)
+{
+	for (int i = from; i < t->n; i++)
+		if (!t->used[i])
+			return sim_syntax(s, "unexpected '%s' in '%s'", t->v[i], t->v[0]);
+	return 0;
+}
+
+/* ---- library errors and `expect error` ---------------------------------------------------- */
+
+/* A library call of a step failed: remember it for `expect error` on the next line. */
+static void sim_lib_error(struct sim *s, const char *what, int err)
+{
+	s->pending_err = err;
+	s->pending_line = s->line;
+	snprintf(s->pending_what, sizeof(s->pending_what), "%s", what);
+	sim_text(s, "%s: error %s (%s)\n", what, s2_errname(err), s2_strerror(err));
+	if (sim_jsonp(s))
+		s2_json_str(&s->j, "error", s2_errname(err));
+}
+
+/* ---- host, VMs ---------------------------------------------------------------------------- */
+
+static void sim_sanitise(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	struct sim *s = ctx;
+
+	(void)pa;
+	s->tags_bytes += size;
+}
+
+static uint16_t sim_vmid_of(const struct s2_pgtable *pgt)
+{
+	const struct s2_vm *vm = pgt->cookie;
+
+	return vm ? vm->vmid : 0;
+}
+
+static int sim_need_host(struct sim *s)
+{
+	struct s2_host_port_opts o = { .pa_base = SIM_ARENA_PA,
+				       .arena_bytes = SIM_ARENA_BYTES,
+				       .log_capacity = 0 };
+	int ret;
+
+	if (s->hp)
+		return 0;
+	if (!s->host_set && s2_caps_max(48, &s->caps))
+		return sim_syntax(s, "no default host");
+	s->host_set = true;
+	ret = s2_host_port_create(&o, &s->hp);
+	if (ret)
+		return sim_syntax(s, "cannot create the host port: %s", s2_errname(ret));
+	s2_tlb_init(&s->tlb, s->tlb_entries, SIM_TLB_ENTRIES);
+	s2_host_port_attach_tlb(s->hp, &s->tlb, sim_vmid_of, 0);
+	ret = s2_vmid_alloc_init(&s->vmids, s->caps.vmid_bits);
+	if (ret)
+		return sim_syntax(s, "VMID allocator: %s", s2_errname(ret));
+	s->vmids_ready = true;
+	return 0;
+}
+
+static int sim_step_host(struct sim *s, struct sim_toks *t)
+{
+	static const char *const regs[] = { "mmfr0", "mmfr1", "mmfr2", "pfr1", "ctr" };
+	uint64_t rv[5] = { 0 }, v;
+	bool given, any_reg = false, b;
+	int ret;
+
+	if (s->host_set || s->nr_vms)
+		return sim_syntax(s, "'host' must come once, before the first 'vm'");
+	for (int i = 0; i < 5; i++) {
+		ret = sim_opt_num(s, t, 1, regs[i], &rv[i], &given);
+		if (ret)
+			return ret;
+		any_reg |= given;
+	}
+	if (any_reg) {
+		struct s2_idregs r = { rv[0], rv[1], rv[2], rv[3], rv[4] };
+
+		if (s2_caps_from_idregs(&r, &s->caps))
+			return sim_syntax(s, "the ID registers hold a reserved PARange");
+	} else if (s2_caps_max(48, &s->caps)) {
+		return sim_syntax(s, "no default host");
+	}
+	if ((ret = sim_opt_num(s, t, 1, "pa-bits", &v, &given)))
+		return ret;
+	if (given) {
+		if (s2_bits_to_parange((unsigned int)v) < 0 || v > 52)
+			return sim_syntax(s, "pa-bits %" PRIu64 " is not a PARange size", v);
+		if (!any_reg) {
+			s2_caps_max((unsigned int)v, &s->caps);
+		} else {
+			s->caps.pa_bits = (unsigned int)v;
+		}
+	}
+	if ((ret = sim_opt_num(s, t, 1, "hafdbs", &v, &given)))
+		return ret;
+	if (given) {
+		if (v > 2)
+			return sim_syntax(s, "hafdbs is 0, 1 or 2");
+		s->caps.hafdbs = (unsigned int)v;
+	}
+	if ((ret = sim_opt_num(s, t, 1, "mte", &v, &given)))
+		return ret;
+	if (given)
+		s->caps.mte = (unsigned int)v;
+	if ((ret = sim_opt_num(s, t, 1, "vmid-bits", &v, &given)))
+		return ret;
+	if (given) {
+		if (v != 8 && v != 16)
+			return sim_syntax(s, "vmid-bits is 8 or 16");
+		s->caps.vmid_bits = (unsigned int)v;
+	}
+	if ((ret = sim_opt_num(s, t, 1, "bbm", &v, &given)))
+		return ret;
+	if (given)
+		s->caps.bbm = (unsigned int)v;
+	b = s->caps.fwb;
+	if ((ret = sim_opt_flag(s, t, 1, "fwb", &b)))
+		return ret;
+	s->caps.fwb = b;
+	b = s->caps.xnx;
+	if ((ret = sim_opt_flag(s, t, 1, "xnx", &b)))
+		return ret;
+	s->caps.xnx = b;
+	b = s->caps.dic;
+	if ((ret = sim_opt_flag(s, t, 1, "dic", &b)))
+		return ret;
+	s->caps.dic = b;
+	b = s->caps.idc;
+	if ((ret = sim_opt_flag(s, t, 1, "idc", &b)))
+		return ret;
+	s->caps.idc = b;
+	if ((ret = sim_leftover(s, t, 1)))
+		return ret;
+	s->host_set = true;
+	if ((ret = sim_need_host(s)))
+		return ret;
+	sim_text(s,
+		 "host: %u-bit PA, granules 4k:%s 16k:%s 64k:%s, fwb %s, hafdbs %u, xnx %s, "
+		 "mte %u, dic %s, idc %s, %u-bit VMIDs\n",
+		 s->caps.pa_bits, s->caps.gran[0] ? "yes" : "no", s->caps.gran[1] ? "yes" : "no",
+		 s->caps.gran[2] ? "yes" : "no", s->caps.fwb ? "yes" : "no", s->caps.hafdbs,
+		 s->caps.xnx ? "yes" : "no", s->caps.mte, s->caps.dic ? "yes" : "no",
+		 s->caps.idc ? "yes" : "no", s->caps.vmid_bits);
+	sim_jstep(s, "host");
+	if (sim_jsonp(s)) {
+		s2_json_u64(&s->j, "pa_bits", s->caps.pa_bits);
+		s2_json_bool(&s->j, "fwb", s->caps.fwb);
+		s2_json_u64(&s->j, "hafdbs", s->caps.hafdbs);
+		s2_json_bool(&s->j, "dic", s->caps.dic);
+		s2_json_u64(&s->j, "mte", s->caps.mte);
+	}
+	sim_jend(s);
+	return 0;
+}
+
+static struct sim_vm *sim_find_vm(struct sim *s, unsigned int id)
+{
+	for (unsigned int i = 0; i < s->nr_vms; i++)
+		if (s->vms[i]->id == id)
+			return s->vms[i];
+	return NULL;
+}
+
+static int sim_step_vm(struct sim *s, struct sim_toks *t)
+{
+	struct s2_vm_params p = { 0 };
+	struct sim_vm *sv;
+	uint64_t id, v;
+	bool given, b = false;
+	const char *g;
+	int ret;
+
+	if (t->n < 2)
+		return sim_syntax(s, "usage: vm ID [ipa-bits=N] [granule=4k|16k|64k] [fwb] [ha] "
+				     "[hd] [mte] [locked-limit=SIZE]");
+	if ((ret = sim_num(s, "the VM id", t->v[1], &id)))
+		return ret;
+	sv = sim_find_vm(s, (unsigned int)id);
+	if (sv) {
+		if (t->n > 2)
+			return sim_syntax(
+				s, "vm %" PRIu64 " exists (give only its id to select it)", id);
+		s->cur = sv;
+		return 0;
+	}
+	if (s->nr_vms == SIM_MAX_VMS)
+		return sim_syntax(s, "at most %d VMs", SIM_MAX_VMS);
+	if ((ret = sim_need_host(s)))
+		return ret;
+	p.caps = &s->caps;
+	p.req.ipa_bits = 40;
+	p.req.granule = S2_GRANULE_4K;
+	if ((ret = sim_opt_num(s, t, 2, "ipa-bits", &v, &given)))
+		return ret;
+	if (given)
+		p.req.ipa_bits = (unsigned int)v;
+	if (sim_opt(t, 2, "granule", &g) && (!g || s2_granule_parse(g, &p.req.granule)))
+		return sim_syntax(s, "granule is 4k, 16k or 64k");
+	if ((ret = sim_opt_num(s, t, 2, "vmid-bits", &v, &given)))
+		return ret;
+	if (given)
+		p.req.vmid_bits = (unsigned int)v;
+	b = false;
+	if ((ret = sim_opt_flag(s, t, 2, "fwb", &b)))
+		return ret;
+	p.req.flags |= b ? S2_CFG_FWB : 0;
+	b = false;
+	if ((ret = sim_opt_flag(s, t, 2, "ha", &b)))
+		return ret;
+	p.req.flags |= b ? S2_CFG_HA : 0;
+	b = false;
+	if ((ret = sim_opt_flag(s, t, 2, "hd", &b)))
+		return ret;
+	p.req.flags |= b ? S2_CFG_HD : 0;
+	b = false;
+	if ((ret = sim_opt_flag(s, t, 2, "mte", &b)))
+		return ret;
+	p.req.flags |= b ? S2_CFG_MTE : 0;
+	p.locked_limit = UINT64_C(1) << 30;
+	if ((ret = sim_opt_num(s, t, 2, "locked-limit", &v, &given)))
+		return ret;
+	if (given)
+		p.locked_limit = v;
+	if ((ret = sim_leftover(s, t, 2)))
+		return ret;
+
+	sv = calloc(1, sizeof(*sv));
+	if (!sv)
+		return sim_syntax(s, "out of memory");
+	sv->id = (unsigned int)id;
+	p.port = s2_host_port_port(s->hp);
+	p.hooks.sanitise_tags = sim_sanitise;
+	p.hooks.ctx = s;
+	p.vmids = &s->vmids;
+	p.slots = sv->slots;
+	p.max_slots = SIM_MAX_SLOTS;
+	ret = s2_vm_create(&sv->vm, &p);
+	if (ret) {
+		free(sv);
+		return sim_syntax(s, "vm %" PRIu64 " refused: %s (%s)", id, s2_errname(ret),
+				  s2_strerror(ret));
+	}
+	if (s2_vcpu_init(&sv->vcpu, &sv->vm, 0)) {
+		s2_vm_destroy(&sv->vm);
+		free(sv);
+		return sim_syntax(s, "vcpu init failed");
+	}
+	s->vms[s->nr_vms++] = sv;
+	s->cur = sv;
+	{
+		const struct s2_config *c = &sv->vm.pgt.cfg;
+
+		sim_text(s,
+			 "vm%u: %u-bit IPA, %s granule, start level %d (%u root tables), vtcr "
+			 "0x%" PRIx64 ", fwb %s%s%s%s\n",
+			 sv->id, c->ipa_bits, s2_granule_name(c->granule), c->start_level,
+			 c->root_tables, c->vtcr, c->fwb ? "on" : "off", c->ha ? ", ha" : "",
+			 c->hd ? ", hd" : "", c->mte ? ", mte" : "");
+		sim_jstep(s, "vm");
+		if (sim_jsonp(s)) {
+			s2_json_u64(&s->j, "ipa_bits", c->ipa_bits);
+			s2_json_str(&s->j, "granule", s2_granule_name(c->granule));
+			s2_json_int(&s->j, "start_level", c->start_level);
+			s2_json_hex(&s->j, "vtcr", c->vtcr);
+			s2_json_bool(&s->j, "fwb", c->fwb);
+		}
+		sim_jend(s);
+	}
+	return 0;
+}
+
+static int sim_need_vm(struct sim *s)
+{
+	if (!s->cur)
+		return sim_syntax(s, "no VM yet (add a 'vm' line first)");
+	return 0;
+}
+
+/* ---- memslots ----------------------------------------------------------------------------- */
+
+static int sim_slot_flags(struct sim *s, struct sim_toks *t, int from, uint64_t *flags)
+{
+	bool b;
+	int ret;
+
+	*flags = 0;
+	b = false;
+	if ((ret = sim_opt_flag(s, t, from, "read-only", &b)))
+		return ret;
+	*flags |= b ? S2_SLOT_READONLY : 0;
+	b = false;
+	if ((ret = sim_opt_flag(s, t, from, "dirty-log", &b)))
+		return ret;
+	*flags |= b ? S2_SLOT_DIRTY_LOG : 0;
+	b = false;
+	if ((ret = sim_opt_flag(s, t, from, "allow-any-uncached", &b)))
+		return ret;
+	*flags |= b ? S2_SLOT_ALLOW_ANY_UNCACHED : 0;
+	return 0;
+}
+
+static int sim_slot_id(struct sim *s, struct sim_toks *t, uint32_t *id)
+{
+	uint64_t v;
+	int ret;
+
+	if (t->n < 2)
+		return sim_syntax(s, "'%s' needs a slot id", t->v[0]);
+	if ((ret = sim_num(s, "the slot id", t->v[1], &v)))
+		return ret;
+	if (v > UINT32_MAX)
+		return sim_syntax(s, "slot id too large");
+	*id = (uint32_t)v;
+	return 0;
+}
+
+static int sim_step_slot(struct sim *s, struct sim_toks *t)
+{
+	struct s2_memslot_desc d = { 0 };
+	uint64_t v;
+	bool given, ram = false, mmio = false, untagged = false;
+	const char *str;
+	int ret;
+	char sz[16], pg[16];
+
+	if ((ret = sim_need_vm(s)) || (ret = sim_slot_id(s, t, &d.id)))
+		return ret;
+	if ((ret = sim_opt_num(s, t, 2, "ipa", &v, &given)))
+		return ret;
+	if (!given)
+		return sim_syntax(s, "slot needs ipa=ADDR");
+	d.ipa = s2_ipa(v);
+	if ((ret = sim_opt_num(s, t, 2, "size", &d.size, &given)))
+		return ret;
+	if (!given)
+		return sim_syntax(s, "slot needs size=SIZE");
+	if ((ret = sim_opt_num(s, t, 2, "pa", &v, &given)))
+		return ret;
+	if (!given)
+		return sim_syntax(s, "slot needs pa=ADDR (the host physical base of the backing)");
+	d.pa = s2_pa(v);
+	if (v < SIM_ARENA_PA + SIM_ARENA_BYTES && v + d.size > SIM_ARENA_PA)
+		return sim_syntax(s,
+				  "the backing overlaps the simulator's table arena "
+				  "[0x%" PRIx64 ", 0x%" PRIx64 ")",
+				  SIM_ARENA_PA, SIM_ARENA_PA + SIM_ARENA_BYTES);
+	ram = sim_opt(t, 2, "ram", NULL);
+	mmio = sim_opt(t, 2, "mmio", NULL);
+	if (ram == mmio)
+		return sim_syntax(s, "slot needs exactly one of 'ram' and 'mmio'");
+	d.backing = ram ? S2_BACKING_RAM : S2_BACKING_MMIO;
+	d.host_type = ram ? S2_HOST_NORMAL : S2_HOST_DEVICE_nGnRE;
+	if (sim_opt(t, 2, "host", &str) && (!str || s2_host_type_parse(str, &d.host_type)))
+		return sim_syntax(s, "host is normal, tagged, nc, device-ngnre or device-ngnrne");
+	if ((ret = sim_opt_num(s, t, 2, "page", &d.backing_page_size, &given)))
+		return ret;
+	if ((ret = sim_opt_flag(s, t, 2, "untagged", &untagged)))
+		return ret;
+	d.backing_tags = !untagged;
+	if ((ret = sim_slot_flags(s, t, 2, &d.flags)) || (ret = sim_leftover(s, t, 2)))
+		return ret;
+	sim_jstep(s, "slot");
+	ret = s2_vm_slot_add(&s->cur->vm, &d);
+	if (ret) {
+		char what[48];
+
+		snprintf(what, sizeof(what), "vm%u slot %u", s->cur->id, d.id);
+		sim_lib_error(s, what, ret);
+	} else {
+		sim_text(s,
+			 "vm%u slot %u: ipa 0x%" PRIx64 " size %s %s pa 0x%" PRIx64
+			 " host %s page %s%s%s%s\n",
+			 s->cur->id, d.id, s2_ipa_val(d.ipa), sim_size_str(d.size, sz, sizeof(sz)),
+			 s2_backing_name(d.backing), s2_pa_val(d.pa),
+			 s2_host_type_name(d.host_type),
+			 d.backing_page_size ? sim_size_str(d.backing_page_size, pg, sizeof(pg)) :
+					       "granule",
+			 (d.flags & S2_SLOT_READONLY) ? " read-only" : "",
+			 (d.flags & S2_SLOT_DIRTY_LOG) ? " dirty-log" : "",
+			 (d.flags & S2_SLOT_ALLOW_ANY_UNCACHED) ? " allow-any-uncached" : "");
+	}
+	sim_jend(s);
+	return 0;
+}
+
+static int sim_step_slot_op(struct sim *s, struct sim_toks *t)
+{
+	const char *op = t->v[0];
+	uint32_t id;
+	uint64_t v;
+	bool given;
+	int ret;
+
+	if ((ret = sim_need_vm(s)) || (ret = sim_slot_id(s, t, &id)))
+		return ret;
+	sim_jstep(s, op);
+	if (!strcmp(op, "slot-delete")) {
+		if ((ret = sim_leftover(s, t, 2)))
+			return ret;
+		ret = s2_vm_slot_delete(&s->cur->vm, id);
+	} else if (!strcmp(op, "slot-move")) {
+		if ((ret = sim_opt_num(s, t, 2, "ipa", &v, &given)))
+			return ret;
+		if (!given)
+			return sim_syntax(s, "slot-move needs ipa=ADDR");
+		if ((ret = sim_leftover(s, t, 2)))
+			return ret;
+		ret = s2_vm_slot_move(&s->cur->vm, id, s2_ipa(v));
+	} else if (!strcmp(op, "slot-flags")) {
+		if ((ret = sim_slot_flags(s, t, 2, &v)) || (ret = sim_leftover(s, t, 2)))
+			return ret;
+		ret = s2_vm_slot_set_flags(&s->cur->vm, id, v);
+	} else if (!strcmp(op, "lock")) {
+		bool ro = t->n > 2 && !strcmp(t->v[2], "ro");
+		bool rw = t->n > 2 && !strcmp(t->v[2], "rw");
+
+		if (t->n != 3 || (!ro && !rw))
+			return sim_syntax(s, "usage: lock ID ro|rw");
+		ret = s2_vm_slot_lock(&s->cur->vm, id, rw);
+	} else { /* unlock */
+		if ((ret = sim_leftover(s, t, 2)))
+			return ret;
+		ret = s2_vm_slot_unlock(&s->cur->vm, id);
+	}
+	if (ret) {
+		char what[48];
+
+		snprintf(what, sizeof(what), "vm%u %s %u", s->cur->id, op, id);
+		sim_lib_error(s, what, ret);
+	} else {
+		sim_text(s, "vm%u %s %u%s%s: done\n", s->cur->id, op, id, t->n > 2 ? " " : "",
+			 t->n > 2 ? t->v[2] : "");
+	}
+	sim_jend(s);
+	return 0;
+}
+
+/* ---- vCPU entry --------------------------------------------------------------------------- */
+
+static void sim_enter(struct sim *s, struct sim_vm *sv, bool implicit)
+{
+	struct s2_vcpu_entry e;
+	int ret = s2_vm_vcpu_enter(&sv->vcpu, &e);
+
+	sim_jstep(s, "enter");
+	if (ret) {
+		sim_lib_error(s, "enter", ret);
+		sim_jend(s);
+		return;
+	}
+	sv->entered = true;
+	s->cmo = e.cmo_bytes;
+	s->have_cmo = true;
+	sim_text(s,
+		 "vm%u enter%s: vtcr 0x%" PRIx64 " vttbr 0x%" PRIx64 " hcr +0x%" PRIx64
+		 " -0x%" PRIx64 ", deferred cmo %" PRIu64 " bytes%s%s\n",
+		 sv->id, implicit ? " (implicit, first access)" : "", e.vtcr, e.vttbr, e.hcr_set,
+		 e.hcr_clear, e.cmo_bytes, e.vmid_changed ? ", new vmid" : "",
+		 e.rollover ? ", vmid rollover" : "");
+	if (sim_jsonp(s)) {
+		s2_json_bool(&s->j, "implicit", implicit);
+		s2_json_hex(&s->j, "vtcr", e.vtcr);
+		s2_json_hex(&s->j, "vttbr", e.vttbr);
+		s2_json_hex(&s->j, "hcr_set", e.hcr_set);
+		s2_json_hex(&s->j, "hcr_clear", e.hcr_clear);
+		s2_json_u64(&s->j, "cmo_bytes", e.cmo_bytes);
+		s2_json_bool(&s->j, "vmid_changed", e.vmid_changed);
+	}
+	sim_jend(s);
+}
+
+/* ---- guest accesses ----------------------------------------------------------------------- */
+
+static const char *sim_access_name(enum s2_access_type t)
+{
+	return t == S2_ACCESS_READ ? "read" : t == S2_ACCESS_WRITE ? "write" : "exec";
+}
+
+/* Whether a cached translation permits @a (S2AP, XN with FEAT_XNX: Arm ARM D8.4.3). */
+static bool sim_tlb_permits(const struct s2_config *cfg, const struct s2_tlb_entry *e,
+			    const struct sim_access *a)
+{
+	switch (a->type) {
+	case S2_ACCESS_READ:
+		return e->s2ap & S2_S2AP_RO;
+	case S2_ACCESS_WRITE:
+		return e->s2ap & S2_S2AP_WO;
+	default:
+		if (!cfg->xnx)
+			return !(e->xn & 2);
+		if (e->xn == S2_XN_ALL)
+			return false;
+		if (e->xn == S2_XN_EL1)
+			return a->el0;
+		if (e->xn == S2_XN_EL0)
+			return !a->el0;
+		return true;
+	}
+}
+
+static unsigned int sim_log2(unsigned int v)
+{
+	unsigned int l = 0;
+
+	while (v >>= 1)
+		l++;
+	return l;
+}
+
+/* ESR_EL2 for a stage-2 fault of access @a (Arm ARM D19.2.48). */
+static uint64_t sim_esr(const struct sim_access *a, enum s2_fault kind, int level)
+{
+	int fsc = s2_fsc_encode(kind, level);
+	uint64_t esr = ESR_IL | (uint64_t)(fsc < 0 ? 0 : fsc);
+
+	if (a->type == S2_ACCESS_EXEC) {
+		esr |= (uint64_t)S2_EC_IABT_LOW << ESR_EC_SHIFT;
+		if (a->s1ptw)
+			esr |= ESR_S1PTW;
+		return esr;
+	}
+	esr |= (uint64_t)S2_EC_DABT_LOW << ESR_EC_SHIFT;
+	if (a->s1ptw) {
+		/* A stage-1 walk: no instruction syndrome; WnR says whether the walk wrote
+		 * (a hardware AF/dirty update of a stage-1 descriptor). */
+		esr |= ESR_S1PTW;
+		if (a->type == S2_ACCESS_WRITE)
+			esr |= ESR_WNR;
+		return esr;
+	}
+	esr |= ESR_ISV | ((uint64_t)sim_log2(a->size) << ESR_SAS_SHIFT) |
+	       ((uint64_t)a->reg << ESR_SRT_SHIFT);
+	if (a->sext)
+		esr |= ESR_SSE;
+	if (a->size == 8 || a->sext)
+		esr |= ESR_SF; /* a 64-bit register (LDR Xt, or LDRS* Xt) */
+	if (a->type == S2_ACCESS_WRITE)
+		esr |= ESR_WNR;
+	return esr;
+}
+
+static void sim_run_access(struct sim *s, struct sim_vm *sv, struct sim_access *a)
+{
+	struct s2_walk_mem mem = s2_host_port_walk_mem(s->hp);
+	const struct s2_config *cfg = &sv->vm.pgt.cfg;
+
+	for (;;) {
+		struct s2_access acc = { .type = a->type, .el0 = a->el0, .s1ptw = a->s1ptw };
+		const struct s2_tlb_entry *e = s2_tlb_lookup(&s->tlb, sv->vm.vmid, s2_ipa(a->ipa));
+		struct sim_fault *f;
+		int ret;
+
+		if (e && sim_tlb_permits(cfg, e, a)) {
+			a->result = ACC_OK;
+			a->tlb_hit = true;
+			a->pa = e->pa + (a->ipa - e->ipa);
+			a->w.level = e->level;
+			a->w.block_size = e->block_size;
+			return;
+		}
+		ret = s2_walk(cfg, sv->vm.pgt.root_pa, &mem, s2_ipa(a->ipa), acc, &a->w);
+		if (ret) {
+			a->result = ACC_ERROR;
+			return;
+		}
+		if (a->w.fault == S2_FAULT_NONE) {
+			a->result = ACC_OK;
+			a->pa = s2_pa_val(a->w.pa);
+			s2_tlb_fill(&s->tlb, sv->vm.vmid, s2_ipa(a->ipa), &a->w);
+			return;
+		}
+		if (a->nr_faults == SIM_MAX_FAULTS) {
+			a->result = ACC_STUCK;
+			return;
+		}
+		f = &a->faults[a->nr_faults++];
+		f->kind = a->w.fault;
+		f->level = a->w.level;
+		s->faults[f->kind <= S2_FAULT_OTHER ? f->kind : S2_FAULT_OTHER]++;
+		f->esr = sim_esr(a, f->kind, f->level);
+		f->far = a->ipa; /* no stage 1: the guest VA is the IPA */
+		f->hpfar = (a->ipa >> 12) << 4; /* FIPA [43:4] = IPA[51:12] */
+		f->ret = s2_vm_handle_abort(&sv->vcpu, f->esr, f->far, f->hpfar, &f->r);
+		if (f->ret) {
+			a->result = ACC_ERROR;
+			return;
+		}
+		if (f->r.action == S2_ABORT_MMIO) {
+			a->result = ACC_MMIO;
+			return;
+		}
+		if (f->r.action == S2_ABORT_INJECT) {
+			a->result = ACC_INJECT;
+			return;
+		}
+	}
+}
+
+static const char *sim_result_name(const struct sim_access *a)
+{
+	static const char *const n[] = { "ok", "mmio-exit", "inject", "error", "stuck" };
+
+	return n[a->result];
+}
+
+static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_access *a)
+{
+	const struct sim_fault *last = a->nr_faults ? &a->faults[a->nr_faults - 1] : NULL;
+	char sz[16];
+
+	if (sim_jsonp(s)) {
+		s2_json_str(&s->j, "access", sim_access_name(a->type));
+		s2_json_hex(&s->j, "ipa", a->ipa);
+		s2_json_u64(&s->j, "size", a->size);
+		s2_json_bool(&s->j, "el0", a->el0);
+		s2_json_bool(&s->j, "s1ptw", a->s1ptw);
+		s2_json_str(&s->j, "result", sim_result_name(a));
+		if (a->result == ACC_OK) {
+			s2_json_hex(&s->j, "pa", a->pa);
+			s2_json_bool(&s->j, "tlb_hit", a->tlb_hit);
+		}
+		if (a->result == ACC_MMIO) {
+			const struct s2_mmio_access *m = &last->r.mmio;
+
+			s2_json_object_begin(&s->j, "mmio");
+			s2_json_hex(&s->j, "ipa", s2_ipa_val(m->ipa));
+			s2_json_bool(&s->j, "write", m->write);
+			s2_json_bool(&s->j, "syndrome", m->syndrome);
+			s2_json_u64(&s->j, "size", m->size);
+			s2_json_u64(&s->j, "reg", m->reg);
+			s2_json_bool(&s->j, "sign_extend", m->sign_extend);
+			s2_json_bool(&s->j, "reg64", m->reg64);
+			s2_json_object_end(&s->j);
+		}
+		if (a->result == ACC_INJECT)
+			s2_json_str(&s->j, "inject", s2_inject_reason_name(last->r.inject));
+		s2_json_array_begin(&s->j, "faults");
+		for (unsigned int i = 0; i < a->nr_faults; i++) {
+			const struct sim_fault *f = &a->faults[i];
+
+			s2_json_object_begin(&s->j, NULL);
+			s2_json_str(&s->j, "kind", s2_fault_name(f->kind));
+			s2_json_int(&s->j, "level", f->level);
+			s2_json_hex(&s->j, "esr", f->esr);
+			s2_json_hex(&s->j, "far", f->far);
+			s2_json_hex(&s->j, "hpfar", f->hpfar);
+			if (f->ret) {
+				s2_json_str(&s->j, "error", s2_errname(f->ret));
+			} else {
+				s2_json_str(&s->j, "action", s2_abort_action_name(f->r.action));
+				if (f->r.action == S2_ABORT_RESUME)
+					s2_json_str(&s->j, "resume",
+						    s2_resume_reason_name(f->r.resume));
+				if (f->r.resume == S2_RESUME_MAPPED &&
+				    f->r.action == S2_ABORT_RESUME)
+					s2_json_u64(&s->j, "map_size", f->r.map_size);
+			}
+			s2_json_object_end(&s->j);
+		}
+		s2_json_array_end(&s->j);
+		return;
+	}
+	if (s->o.quiet)
+		return;
+	fprintf(s->out, "vm%u %-5s 0x%" PRIx64 " size=%u%s%s: %s", sv->id, sim_access_name(a->type),
+		a->ipa, a->size, a->el0 ? " el0" : "", a->s1ptw ? " s1ptw" : "",
+		sim_result_name(a));
+	switch (a->result) {
+	case ACC_OK:
+		fprintf(s->out, " pa=0x%" PRIx64 "%s", a->pa, a->tlb_hit ? " (tlb hit)" : "");
+		break;
+	case ACC_MMIO: {
+		const struct s2_mmio_access *m = &last->r.mmio;
+
+		fprintf(s->out, " %s", m->write ? "write" : "read");
+		if (m->syndrome)
+			fprintf(s->out, " size=%u reg=%u%s%s", m->size, m->reg,
+				m->sign_extend ? " sext" : "", m->reg64 ? " x" : " w");
+		else
+			fprintf(s->out, " no-syndrome");
+		break;
+	}
+	case ACC_INJECT:
+		fprintf(s->out, " %s", s2_inject_reason_name(last->r.inject));
+		break;
+	default:
+		break;
+	}
+	for (unsigned int i = 0; i < a->nr_faults; i++) {
+		const struct sim_fault *f = &a->faults[i];
+
+		fprintf(s->out, "%s%s L%d esr=0x%08" PRIx64 " -> ", i ? "; " : "  [",
+			s2_fault_name(f->kind), f->level, f->esr);
+		if (f->ret)
+			fprintf(s->out, "error %s", s2_errname(f->ret));
+		else if (f->r.action != S2_ABORT_RESUME)
+			fprintf(s->out, "%s", s2_abort_action_name(f->r.action));
+		else if (f->r.resume == S2_RESUME_MAPPED)
+			fprintf(s->out, "mapped %s", sim_size_str(f->r.map_size, sz, sizeof(sz)));
+		else
+			fprintf(s->out, "%s", s2_resume_reason_name(f->r.resume));
+	}
+	fprintf(s->out, "%s\n", a->nr_faults ? "]" : "");
+}
+
+static int sim_step_access(struct sim *s, struct sim_toks *t)
+{
+	struct sim_access a = { .line = s->line, .size = 8 };
+	struct sim_vm *sv;
+	uint64_t v;
+	bool given;
+	int ret;
+
+	if ((ret = sim_need_vm(s)))
+		return ret;
+	sv = s->cur;
+	a.type = !strcmp(t->v[0], "read")  ? S2_ACCESS_READ :
+		 !strcmp(t->v[0], "write") ? S2_ACCESS_WRITE :
+					     S2_ACCESS_EXEC;
+	if (a.type == S2_ACCESS_EXEC)
+		a.size = 4;
+	if (t->n < 2)
+		return sim_syntax(s, "usage: %s IPA [size=N] [el0] [s1ptw] [reg=N] [sext]",
+				  t->v[0]);
+	if ((ret = sim_num(s, "the IPA", t->v[1], &a.ipa)))
+		return ret;
+	if ((ret = sim_opt_num(s, t, 2, "size", &v, &given)))
+		return ret;
+	if (given) {
+		if (a.type == S2_ACCESS_EXEC || (v != 1 && v != 2 && v != 4 && v != 8))
+			return sim_syntax(s, "size is 1, 2, 4 or 8 (reads and writes only)");
+		a.size = (unsigned int)v;
+	}
+	if (a.ipa & (a.size - 1))
+		return sim_syntax(s, "IPA 0x%" PRIx64 " is not aligned to the access size %u",
+				  a.ipa, a.size);
+	if ((ret = sim_opt_num(s, t, 2, "reg", &v, &given)))
+		return ret;
+	if (given) {
+		if (v > 31)
+			return sim_syntax(s, "reg is 0..31 (31: xzr)");
+		a.reg = (unsigned int)v;
+	}
+	if ((ret = sim_opt_flag(s, t, 2, "el0", &a.el0)) ||
+	    (ret = sim_opt_flag(s, t, 2, "s1ptw", &a.s1ptw)) ||
+	    (ret = sim_opt_flag(s, t, 2, "sext", &a.sext)) || (ret = sim_leftover(s, t, 2)))
+		return ret;
+	if (a.sext && a.type != S2_ACCESS_READ)
+		return sim_syntax(s, "sext is for reads");
+	if (!sv->entered)
+		sim_enter(s, sv, true);
+	sim_jstep(s, "access");
+	sim_run_access(s, sv, &a);
+	s->accesses++;
+	s->tlb_hits += a.tlb_hit;
+	s->acc_ok += a.result == ACC_OK;
+	s->acc_mmio += a.result == ACC_MMIO;
+	s->acc_inject += a.result == ACC_INJECT;
+	sim_print_access(s, sv, &a);
+	sim_jend(s);
+	s->acc = a;
+	s->have_acc = true;
+	if (a.result == ACC_ERROR || a.result == ACC_STUCK)
+		return sim_expect_fail(
+			s, "the %s of 0x%" PRIx64 " %s", sim_access_name(a.type), a.ipa,
+			a.result == ACC_STUCK ? "made no progress after "
+						"repeated faults" :
+						"failed in the walker or the handler");
+	return 0;
+}
+
+/* ---- dirty logging, aging, invalidation --------------------------------------------------- */
+
+static int sim_step_dirty(struct sim *s, struct sim_toks *t)
+{
+	const struct s2_memslot *slot;
+	uint32_t id;
+	int ret;
+	char what[48];
+
+	if ((ret = sim_need_vm(s)) || (ret = sim_slot_id(s, t, &id)))
+		return ret;
+	if (t->n < 3)
+		return sim_syntax(s, "usage: dirty ID on [dbm] | off | harvest");
+	snprintf(what, sizeof(what), "vm%u dirty %u %s", s->cur->id, id, t->v[2]);
+	sim_jstep(s, "dirty");
+	if (sim_jsonp(s))
+		s2_json_str(&s->j, "op", t->v[2]);
+	if (!strcmp(t->v[2], "on")) {
+		bool dbm = false;
+
+		if ((ret = sim_opt_flag(s, t, 3, "dbm", &dbm)) || (ret = sim_leftover(s, t, 3)))
+			return ret;
+		ret = s2_vm_dirty_log_enable(&s->cur->vm, id, dbm);
+		if (!ret)
+			sim_text(s, "%s%s: logging\n", what, dbm ? " dbm" : "");
+	} else if (!strcmp(t->v[2], "off")) {
+		if ((ret = sim_leftover(s, t, 3)))
+			return ret;
+		ret = s2_vm_dirty_log_disable(&s->cur->vm, id);
+		if (!ret)
+			sim_text(s, "%s: logging stopped\n", what);
+	} else if (!strcmp(t->v[2], "harvest")) {
+		uint64_t *bm = NULL, nr = 0, g = s2_granule_size(s->cur->vm.pgt.cfg.granule);
+		size_t words = 1;
+
+		if ((ret = sim_leftover(s, t, 3)))
+			return ret;
+		slot = s2_vm_slot_find(&s->cur->vm, id);
+		if (slot)
+			words = (size_t)((slot->d.size / g + 63) / 64);
+		bm = calloc(words ? words : 1, sizeof(*bm));
+		if (!bm)
+			return sim_syntax(s, "out of memory");
+		ret = s2_vm_dirty_log_get(&s->cur->vm, id, bm, words, &nr);
+		if (!ret) {
+			uint64_t base = s2_ipa_val(slot->d.ipa);
+
+			free(s->dirty);
+			s->dirty = calloc(nr ? nr : 1, sizeof(*s->dirty));
+			s->nr_dirty = 0;
+			s->have_dirty = true;
+			for (size_t i = 0; i < words * 64 && s->dirty; i++)
+				if (bm[i / 64] >> (i % 64) & 1)
+					s->dirty[s->nr_dirty++] = base + i * g;
+			sim_text(s, "%s: %" PRIu64 " dirty page%s", what, nr, nr == 1 ? "" : "s");
+			if (sim_jsonp(s))
+				s2_json_array_begin(&s->j, "pages");
+			/* Print runs of consecutive pages as FIRST..LAST. */
+			for (size_t i = 0; i < s->nr_dirty;) {
+				size_t k = i;
+
+				while (k + 1 < s->nr_dirty && s->dirty[k + 1] == s->dirty[k] + g)
+					k++;
+				if (k == i)
+					sim_text(s, " 0x%" PRIx64, s->dirty[i]);
+				else
+					sim_text(s, " 0x%" PRIx64 "..0x%" PRIx64, s->dirty[i],
+						 s->dirty[k]);
+				for (size_t m = i; m <= k && sim_jsonp(s); m++)
+					s2_json_hex(&s->j, NULL, s->dirty[m]);
+				i = k + 1;
+			}
+			if (sim_jsonp(s))
+				s2_json_array_end(&s->j);
+			sim_text(s, "\n");
+		}
+		free(bm);
+	} else {
+		return sim_syntax(s, "usage: dirty ID on [dbm] | off | harvest");
+	}
+	if (ret)
+		sim_lib_error(s, what, ret);
+	sim_jend(s);
+	return 0;
+}
+
+static int sim_pa_size(struct sim *s, struct sim_toks *t, uint64_t *pa, uint64_t *size)
+{
+	int ret;
+
+	if (t->n < 3)
+		return sim_syntax(s, "usage: %s PA SIZE", t->v[0]);
+	if ((ret = sim_num(s, "the host PA", t->v[1], pa)) ||
+	    (ret = sim_num(s, "the size", t->v[2], size)))
+		return ret;
+	t->used[1] = t->used[2] = true;
+	return 0;
+}
+
+static int sim_step_age(struct sim *s, struct sim_toks *t)
+{
+	uint64_t pa, size, young = 0;
+	bool keep = false;
+	int ret;
+	char what[64];
+
+	if ((ret = sim_need_vm(s)) || (ret = sim_pa_size(s, t, &pa, &size)) ||
+	    (ret = sim_opt_flag(s, t, 3, "keep", &keep)) || (ret = sim_leftover(s, t, 3)))
+		return ret;
+	snprintf(what, sizeof(what), "vm%u age 0x%" PRIx64 " 0x%" PRIx64, s->cur->id, pa, size);
+	sim_jstep(s, "age");
+	ret = s2_vm_age_host_range(&s->cur->vm, s2_pa(pa), size, !keep, &young);
+	if (ret) {
+		sim_lib_error(s, what, ret);
+	} else {
+		s->young = young;
+		s->have_young = true;
+		sim_text(s, "%s%s: %" PRIu64 " young page%s\n", what, keep ? " keep" : "", young,
+			 young == 1 ? "" : "s");
+		if (sim_jsonp(s))
+			s2_json_u64(&s->j, "young", young);
+	}
+	sim_jend(s);
+	return 0;
+}
+
+static int sim_step_invalidate(struct sim *s, struct sim_toks *t)
+{
+	uint64_t pa, size, unmapped = 0;
+	int ret;
+	char what[64];
+
+	if ((ret = sim_need_vm(s)) || (ret = sim_pa_size(s, t, &pa, &size)) ||
+	    (ret = sim_leftover(s, t, 3)))
+		return ret;
+	snprintf(what, sizeof(what), "vm%u invalidate 0x%" PRIx64 " 0x%" PRIx64, s->cur->id, pa,
+		 size);
+	sim_jstep(s, "invalidate");
+	ret = s2_vm_invalidate_host_range(&s->cur->vm, s2_pa(pa), size, &unmapped);
+	s->unmapped = unmapped;
+	s->have_unmapped = true;
+	sim_text(s, "%s: unmapped %" PRIu64 " bytes\n", what, unmapped);
+	if (sim_jsonp(s))
+		s2_json_u64(&s->j, "unmapped", unmapped);
+	if (ret)
+		sim_lib_error(s, what, ret);
+	sim_jend(s);
+	return 0;
+}
+
+/* ---- dump and TLB check ------------------------------------------------------------------- */
+
+static void sim_stale_cb(void *arg, const struct s2_tlb_stale *st)
+{
+	struct sim *s = arg;
+
+	/* An entry whose page was made old (AF cleared by aging) is allowed to stay: aging
+	 * does no TLBI by design (vm.h); every other disagreement is a missing TLBI. */
+	if (st->now.fault == S2_FAULT_ACCESS_FLAG)
+		return;
+	s->stale++;
+	if (!s->o.quiet)
+		fprintf(stderr, "s2mmu: %s: %s:%u: stale TLB entry ipa 0x%" PRIx64 ": %s\n",
+			s->o.cmd, s->file, s->line, st->entry.ipa, st->why);
+}
+
+static void sim_check_tlb(struct sim *s)
+{
+	struct s2_walk_mem mem;
+
+	if (!s->hp)
+		return;
+	mem = s2_host_port_walk_mem(s->hp);
+	for (unsigned int i = 0; i < s->nr_vms; i++) {
+		struct s2_vm *vm = &s->vms[i]->vm;
+
+		if (s->vms[i]->entered)
+			s2_tlb_check(&s->tlb, vm->vmid, &vm->pgt.cfg, vm->pgt.root_pa, &mem,
+				     sim_stale_cb, s);
+	}
+}
+
+static int sim_dump_vm(struct sim *s, struct sim_vm *sv)
+{
+	struct sim_runs r;
+	int ret = sim_collect_runs(&sv->vm, &r);
+
+	if (ret) {
+		sim_runs_free(&r);
+		return sim_expect_fail(s, "cannot walk vm%u's tables: %s", sv->id, s2_errname(ret));
+	}
+	if (sim_jsonp(s)) {
+		s2_json_object_begin(&s->j, NULL);
+		s2_json_u64(&s->j, "line", s->line);
+		s2_json_str(&s->j, "step", "dump");
+		sim_dump_json(&s->j, sv, &r);
+		s2_json_object_end(&s->j);
+	} else if (!s->o.quiet) {
+		sim_dump_text(s->out, sv, &r);
+	}
+	sim_runs_free(&r);
+	return 0;
+}
+
+static int sim_step_dump(struct sim *s, struct sim_toks *t)
+{
+	uint64_t v;
+	bool given;
+	int ret;
+
+	if ((ret = sim_need_vm(s)) || (ret = sim_opt_num(s, t, 1, "vm", &v, &given)) ||
+	    (ret = sim_leftover(s, t, 1)))
+		return ret;
+	if (given) {
+		struct sim_vm *sv = sim_find_vm(s, (unsigned int)v);
+
+		if (!sv)
+			return sim_syntax(s, "no vm %" PRIu64, v);
+		return sim_dump_vm(s, sv);
+	}
+	return sim_dump_vm(s, s->cur);
+}
+
+/* ---- expect ------------------------------------------------------------------------------- */
+
+static int sim_need(struct sim *s, bool have, const char *what)
+{
+	if (!have)
+		return sim_syntax(s, "'expect' about %s, but there was none before", what);
+	return 0;
+}
+
+static bool sim_acc_fault(const struct sim_access *a, enum s2_fault k, int level, bool any_level)
+{
+	for (unsigned int i = 0; i < a->nr_faults; i++)
+		if (a->faults[i].kind == k && (any_level || a->faults[i].level == level))
+			return true;
+	return false;
+}
+
+static int sim_parse_fault(const char *n, enum s2_fault *out)
+{
+	for (int k = S2_FAULT_ADDRESS_SIZE; k <= S2_FAULT_OTHER; k++)
+		if (!strcmp(n, s2_fault_name((enum s2_fault)k))) {
+			*out = (enum s2_fault)k;
+			return 0;
+		}
+	return -1;
+}
+
+static int sim_expect_access(struct sim *s, struct sim_toks *t, const char *what)
+{
+	const struct sim_access *a = &s->acc;
+	const struct sim_fault *last;
+	uint64_t v;
+	bool given;
+	int ret;
+
+	if ((ret = sim_need(s, s->have_acc, "a guest access")))
+		return ret;
+	last = a->nr_faults ? &a->faults[a->nr_faults - 1] : NULL;
+	if (!strcmp(what, "ok") || !strcmp(what, "resume")) {
+		if ((ret = sim_opt_num(s, t, 2, "pa", &v, &given)) || (ret = sim_leftover(s, t, 2)))
+			return ret;
+		if (a->result != ACC_OK)
+			return sim_expect_fail(s,
+					       "expected the access of line %u to complete, it "
+					       "ended in %s",
+					       a->line, sim_result_name(a));
+		if (given && a->pa != v)
+			return sim_expect_fail(s, "expected pa 0x%" PRIx64 ", got 0x%" PRIx64, v,
+					       a->pa);
+		return 0;
+	}
+	if (!strcmp(what, "mmio-exit")) {
+		bool rd = sim_opt(t, 2, "read", NULL), wr = sim_opt(t, 2, "write", NULL);
+		bool nosyn = sim_opt(t, 2, "no-syndrome", NULL);
+
+		if ((ret = sim_opt_num(s, t, 2, "size", &v, &given)) ||
+		    (ret = sim_leftover(s, t, 2)))
+			return ret;
+		if (a->result != ACC_MMIO)
+			return sim_expect_fail(s, "expected an MMIO exit from line %u, got %s",
+					       a->line, sim_result_name(a));
+		if ((rd && last->r.mmio.write) || (wr && !last->r.mmio.write))
+			return sim_expect_fail(s, "expected an MMIO %s, got a %s",
+					       rd ? "read" : "write",
+					       last->r.mmio.write ? "write" : "read");
+		if (given && (!last->r.mmio.syndrome || last->r.mmio.size != v))
+			return sim_expect_fail(s, "expected an MMIO access of %" PRIu64 " bytes",
+					       v);
+		if (nosyn && last->r.mmio.syndrome)
+			return sim_expect_fail(s, "expected an MMIO exit without syndrome");
+		return 0;
+	}
+	if (!strcmp(what, "inject")) {
+		if (a->result != ACC_INJECT)
+			return sim_expect_fail(s, "expected an injected abort from line %u, got %s",
+					       a->line, sim_result_name(a));
+		if (t->n > 2) {
+			t->used[2] = true;
+			if (strcmp(t->v[2], s2_inject_reason_name(last->r.inject)))
+				return sim_expect_fail(s, "expected inject %s, got inject %s",
+						       t->v[2],
+						       s2_inject_reason_name(last->r.inject));
+		}
+		return sim_leftover(s, t, 2);
+	}
+	if (!strcmp(what, "faults")) {
+		if (t->n != 3 || (ret = sim_num(s, "the fault count", t->v[2], &v)))
+			return t->n != 3 ? sim_syntax(s, "usage: expect faults N") : ret;
+		if (a->nr_faults != v)
+			return sim_expect_fail(s, "expected %" PRIu64 " faults at line %u, got %u",
+					       v, a->line, a->nr_faults);
+		return 0;
+	}
+	if (!strcmp(what, "fault")) {
+		enum s2_fault k;
+
+		if (t->n < 3 || sim_parse_fault(t->v[2], &k))
+			return sim_syntax(s, "usage: expect fault KIND [level=L] (KIND: "
+					     "translation, permission, access-flag, ...)");
+		t->used[2] = true;
+		if ((ret = sim_opt_num(s, t, 3, "level", &v, &given)) ||
+		    (ret = sim_leftover(s, t, 3)))
+			return ret;
+		if (!sim_acc_fault(a, k, (int)v, !given))
+			return sim_expect_fail(s, "expected a %s fault%s at line %u", t->v[2],
+					       given ? " at that level" : "", a->line);
+		return 0;
+	}
+	if (!strcmp(what, "tlb-hit")) {
+		if ((ret = sim_leftover(s, t, 2)))
+			return ret;
+		if (!a->tlb_hit)
+			return sim_expect_fail(s, "expected the access of line %u to hit the TLB",
+					       a->line);
+		return 0;
+	}
+	return sim_syntax(s, "unknown expectation '%s'", what);
+}
+
+static int sim_expect_mapping(struct sim *s, struct sim_toks *t, bool want)
+{
+	struct s2_lookup lk;
+	struct s2_pte_fields f;
+	struct s2_pte_format fmt;
+	struct sim_run run;
+	uint64_t ipa, v;
+	const char *str;
+	bool given;
+	char perm[4];
+	int ret;
+
+	if ((ret = sim_need_vm(s)))
+		return ret;
+	if (t->n < 3)
+		return sim_syntax(s, "usage: expect %s IPA ...", t->v[1]);
+	if ((ret = sim_num(s, "the IPA", t->v[2], &ipa)))
+		return ret;
+	t->used[2] = true;
+	ret = s2_pgtable_lookup(&s->cur->vm.pgt, s2_ipa(ipa), &lk);
+	if (ret)
+		return sim_expect_fail(s, "lookup of 0x%" PRIx64 ": %s", ipa, s2_errname(ret));
+	if (!want) {
+		if ((ret = sim_leftover(s, t, 3)))
+			return ret;
+		if (lk.valid)
+			return sim_expect_fail(
+				s, "expected 0x%" PRIx64 " unmapped, it maps 0x%" PRIx64, ipa,
+				s2_pa_val(lk.pa));
+		return 0;
+	}
+	if (!lk.valid)
+		return sim_expect_fail(s, "expected 0x%" PRIx64 " mapped, it is not", ipa);
+	fmt = s2_config_pte_format(&s->cur->vm.pgt.cfg);
+	s2_pte_decode(&fmt, lk.level, lk.pte, &f);
+	memset(&run, 0, sizeof(run));
+	run.valid = true;
+	run.memattr = f.memattr;
+	run.s2ap = f.s2ap;
+	run.xn = f.xn;
+	sim_run_perm(&s->cur->vm, &run, perm);
+	if ((ret = sim_opt_num(s, t, 3, "pa", &v, &given)))
+		return ret;
+	if (given && s2_pa_val(lk.pa) != v)
+		return sim_expect_fail(s,
+				       "0x%" PRIx64 ": expected pa 0x%" PRIx64 ", got 0x%" PRIx64,
+				       ipa, v, s2_pa_val(lk.pa));
+	if ((ret = sim_opt_num(s, t, 3, "level", &v, &given)))
+		return ret;
+	if (given && (uint64_t)lk.level != v)
+		return sim_expect_fail(s, "0x%" PRIx64 ": expected level %" PRIu64 ", got %d", ipa,
+				       v, lk.level);
+	if ((ret = sim_opt_num(s, t, 3, "size", &v, &given)))
+		return ret;
+	if (given && lk.size != v)
+		return sim_expect_fail(
+			s, "0x%" PRIx64 ": expected a %" PRIu64 "-byte leaf, got %" PRIu64, ipa, v,
+			lk.size);
+	if (sim_opt(t, 3, "type", &str) && (!str || strcmp(str, sim_run_type(&s->cur->vm, &run))))
+		return sim_expect_fail(s, "0x%" PRIx64 ": expected type %s, got %s", ipa,
+				       str ? str : "?", sim_run_type(&s->cur->vm, &run));
+	if (sim_opt(t, 3, "perm", &str) && (!str || strcmp(str, perm)))
+		return sim_expect_fail(s, "0x%" PRIx64 ": expected perm %s, got %s", ipa,
+				       str ? str : "?", perm);
+	if ((ret = sim_opt_num(s, t, 3, "memattr", &v, &given)))
+		return ret;
+	if (given && f.memattr != v)
+		return sim_expect_fail(s, "0x%" PRIx64 ": expected MemAttr 0x%" PRIx64 ", got 0x%x",
+				       ipa, v, f.memattr);
+	if ((ret = sim_opt_num(s, t, 3, "af", &v, &given)))
+		return ret;
+	if (given && (uint64_t)f.af != v)
+		return sim_expect_fail(s, "0x%" PRIx64 ": expected af=%" PRIu64, ipa, v);
+	if ((ret = sim_opt_num(s, t, 3, "dbm", &v, &given)))
+		return ret;
+	if (given && (uint64_t)f.dbm != v)
+		return sim_expect_fail(s, "0x%" PRIx64 ": expected dbm=%" PRIu64, ipa, v);
+	return sim_leftover(s, t, 3);
+}
+
+static int sim_expect_dirty(struct sim *s, struct sim_toks *t)
+{
+	uint64_t want[512];
+	size_t nw = 0;
+	uint64_t g;
+	int ret;
+
+	if ((ret = sim_need(s, s->have_dirty, "a dirty harvest")))
+		return ret;
+	g = s2_granule_size(s->cur->vm.pgt.cfg.granule);
+	if (!(t->n == 3 && !strcmp(t->v[2], "none"))) {
+		for (int i = 2; i < t->n; i++) {
+			char *dots = strstr(t->v[i], "..");
+			uint64_t a, b;
+
+			if (dots) {
+				*dots = '\0';
+				if ((ret = sim_num(s, "a page IPA", t->v[i], &a)) ||
+				    (ret = sim_num(s, "a page IPA", dots + 2, &b)))
+					return ret;
+			} else {
+				if ((ret = sim_num(s, "a page IPA", t->v[i], &a)))
+					return ret;
+				b = a;
+			}
+			for (uint64_t p = a; p <= b; p += g) {
+				if (nw == 512)
+					return sim_syntax(s, "at most 512 pages in 'expect dirty'");
+				want[nw++] = p;
+			}
+		}
+		if (!nw)
+			return sim_syntax(s, "usage: expect dirty IPA... | none");
+	}
+	if (nw != s->nr_dirty)
+		return sim_expect_fail(s, "expected %zu dirty pages, the harvest had %zu", nw,
+				       s->nr_dirty);
+	for (size_t i = 0; i < nw; i++)
+		if (want[i] != s->dirty[i])
+			return sim_expect_fail(
+				s, "expected dirty page 0x%" PRIx64 ", harvest has 0x%" PRIx64,
+				want[i], s->dirty[i]);
+	return 0;
+}
+
+static int sim_expect_count(struct sim *s, struct sim_toks *t, bool have, uint64_t got,
+			    const char *what)
+{
+	uint64_t v;
+	int ret;
+
+	if ((ret = sim_need(s, have, what)))
+		return ret;
+	if (t->n != 3)
+		return sim_syntax(s, "usage: expect %s N", t->v[1]);
+	if ((ret = sim_num(s, t->v[1], t->v[2], &v)))
+		return ret;
+	if (v != got)
+		return sim_expect_fail(s, "expected %s %" PRIu64 ", got %" PRIu64, t->v[1], v, got);
+	return 0;
+}
+
+static int sim_step_expect(struct sim *s, struct sim_toks *t)
+{
+	const char *what;
+
+	if (t->n < 2)
+		return sim_syntax(s, "usage: expect WHAT ...");
+	what = t->v[1];
+	t->used[0] = t->used[1] = true;
+	if (!strcmp(what, "error")) {
+		int want = 0;
+
+		if (t->n != 3)
+			return sim_syntax(s, "usage: expect error S2_EXXX");
+		for (int e = S2_ERROR_MIN; e < 0; e++) {
+			const char *n = s2_errname(e);
+
+			if (!strcmp(n, t->v[2]) ||
+			    (!strncmp(n, "S2_", 3) && !strcmp(n + 3, t->v[2])))
+				want = e;
+		}
+		if (!want)
+			return sim_syntax(s, "unknown error name '%s'", t->v[2]);
+		if (!s->pending_err)
+			return sim_expect_fail(s, "expected error %s, the previous step succeeded",
+					       t->v[2]);
+		if (s->pending_err != want)
+			return sim_expect_fail(s, "expected error %s, got %s", t->v[2],
+					       s2_errname(s->pending_err));
+		s->pending_err = 0;
+		return 0;
+	}
+	if (!strcmp(what, "dirty"))
+		return sim_expect_dirty(s, t);
+	if (!strcmp(what, "mapped"))
+		return sim_expect_mapping(s, t, true);
+	if (!strcmp(what, "unmapped"))
+		return sim_expect_mapping(s, t, false);
+	if (!strcmp(what, "young"))
+		return sim_expect_count(s, t, s->have_young, s->young, "aging");
+	if (!strcmp(what, "invalidated"))
+		return sim_expect_count(s, t, s->have_unmapped, s->unmapped, "an invalidation");
+	if (!strcmp(what, "cmo"))
+		return sim_expect_count(s, t, s->have_cmo, s->cmo, "a vCPU entry");
+	if (!strcmp(what, "stale")) {
+		sim_check_tlb(s);
+		return sim_expect_count(s, t, true, s->stale, "stale");
+	}
+	return sim_expect_access(s, t, what);
+}
+
+/* ---- the runner --------------------------------------------------------------------------- */
+
+static int sim_step(struct sim *s, struct sim_toks *t)
+{
+	const char *c = t->v[0];
+
+	t->used[0] = true;
+	if (!strcmp(c, "host"))
+		return sim_step_host(s, t);
+	if (!strcmp(c, "vm"))
+		return sim_step_vm(s, t);
+	if (!strcmp(c, "slot"))
+		return sim_step_slot(s, t);
+	if (!strcmp(c, "slot-delete") || !strcmp(c, "slot-move") || !strcmp(c, "slot-flags") ||
+	    !strcmp(c, "lock") || !strcmp(c, "unlock"))
+		return sim_step_slot_op(s, t);
+	if (!strcmp(c, "enter")) {
+		int ret = sim_need_vm(s);
+
+		if (ret || (ret = sim_leftover(s, t, 1)))
+			return ret;
+		sim_enter(s, s->cur, false);
+		return 0;
+	}
+	if (!strcmp(c, "read") || !strcmp(c, "write") || !strcmp(c, "exec"))
+		return sim_step_access(s, t);
+	if (!strcmp(c, "dirty"))
+		return sim_step_dirty(s, t);
+	if (!strcmp(c, "age"))
+		return sim_step_age(s, t);
+	if (!strcmp(c, "invalidate"))
+		return sim_step_invalidate(s, t);
+	if (!strcmp(c, "tlb-flush")) {
+		int ret = sim_need_host(s);
+
+		if (ret || (ret = sim_leftover(s, t, 1)))
+			return ret;
+		s2_tlbi_all(&s->tlb);
+		sim_text(s, "tlb-flush: the TLB model forgets every entry\n");
+		return 0;
+	}
+	if (!strcmp(c, "dump"))
+		return sim_step_dump(s, t);
+	if (!strcmp(c, "echo")) {
+		sim_text(s, "# %s\n", t->rest ? t->rest : "");
+		if (sim_jsonp(s)) {
+			sim_jstep(s, "echo");
+			s2_json_str(&s->j, "text", t->rest ? t->rest : "");
+			sim_jend(s);
+		}
+		return 0;
+	}
+	if (!strcmp(c, "expect"))
+		return sim_step_expect(s, t);
+	return sim_syntax(s, "unknown step '%s'", c);
+}
+
+struct sim *sim_open(const struct sim_opts *o)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->o = *o;
+	s->out = stdout;
+	return s;
+}
+
+struct sim_vm *const *sim_vms(const struct sim *s, unsigned int *n)
+{
+	*n = s->nr_vms;
+	return s->vms;
+}
+
+void sim_close(struct sim *s)
+{
+	if (!s)
+		return;
+	for (unsigned int i = 0; i < s->nr_vms; i++) {
+		s2_vcpu_destroy(&s->vms[i]->vcpu);
+		s2_vm_destroy(&s->vms[i]->vm);
+		free(s->vms[i]);
+	}
+	if (s->hp)
+		s2_host_port_destroy(s->hp);
+	free(s->dirty);
+	free(s);
+}
+
+static void sim_summary_text(struct sim *s)
+{
+	static const enum s2_fault kinds[] = { S2_FAULT_TRANSLATION, S2_FAULT_PERMISSION,
+					       S2_FAULT_ACCESS_FLAG, S2_FAULT_ADDRESS_SIZE,
+					       S2_FAULT_EXTERNAL_WALK };
+	struct s2_host_stats hs = s->hp ? s2_host_port_stats(s->hp) : (struct s2_host_stats){ 0 };
+	uint64_t other = 0;
+
+	fprintf(s->out, "summary:\n");
+	fprintf(s->out,
+		"  accesses %" PRIu64 ": ok %" PRIu64 " (tlb hits %" PRIu64 "), mmio-exit %" PRIu64
+		", inject %" PRIu64 "\n",
+		s->accesses, s->acc_ok, s->tlb_hits, s->acc_mmio, s->acc_inject);
+	fprintf(s->out, "  faults:");
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		fprintf(s->out, "%s %s %" PRIu64, i ? "," : "", s2_fault_name(kinds[i]),
+			s->faults[kinds[i]]);
+	for (int k = 0; k <= S2_FAULT_OTHER; k++)
+		if (k != S2_FAULT_TRANSLATION && k != S2_FAULT_PERMISSION &&
+		    k != S2_FAULT_ACCESS_FLAG && k != S2_FAULT_ADDRESS_SIZE &&
+		    k != S2_FAULT_EXTERNAL_WALK)
+			other += s->faults[k];
+	fprintf(s->out, ", other %" PRIu64 "\n", other);
+	for (unsigned int i = 0; i < s->nr_vms; i++) {
+		struct sim_vm *sv = s->vms[i];
+		struct s2_check_report rep;
+		struct sim_runs r;
+		const struct s2_vm_stats *st = &sv->vm.stats;
+
+		memset(&rep, 0, sizeof(rep));
+		s2_pgtable_check(&sv->vm.pgt, &rep);
+		if (sim_collect_runs(&sv->vm, &r))
+			memset(&r, 0, sizeof(r));
+		fprintf(s->out,
+			"  vm%u: mappings L0 %" PRIu64 ", L1 %" PRIu64 ", L2 %" PRIu64
+			", L3 %" PRIu64 "; table pages %" PRIu64 "; handler: mapped %" PRIu64
+			", relaxed %" PRIu64 ", young %" PRIu64 ", mmio %" PRIu64
+			", inject %" PRIu64 "%s\n",
+			sv->id, r.leaves[1], r.leaves[2], r.leaves[3], r.leaves[4], rep.table_pages,
+			st->mapped, st->relaxed, st->young, st->mmio_exits, st->injects,
+			rep.errors ? " (TABLE CHECK FAILED)" : "");
+		sim_runs_free(&r);
+	}
+	fprintf(s->out,
+		"  host port: tlbi ipa %" PRIu64 ", range %" PRIu64 ", vmid %" PRIu64
+		"; dc clean+inval %" PRIu64 " bytes, ic inval %" PRIu64 " bytes; table pages in "
+		"use %" PRIu64 "\n",
+		hs.tlbi_ipa, hs.tlbi_range, hs.tlbi_vmid, hs.dc_bytes, hs.ic_bytes,
+		hs.pages_in_use);
+	fprintf(s->out, "  MTE tags sanitised %" PRIu64 " bytes; stale TLB entries: %" PRIu64 "\n",
+		s->tags_bytes, s->stale);
+}
+
+static void sim_summary_json(struct sim *s)
+{
+	struct s2_host_stats hs = s->hp ? s2_host_port_stats(s->hp) : (struct s2_host_stats){ 0 };
+	struct s2_json *j = &s->j;
+
+	s2_json_object_begin(j, "summary");
+	s2_json_u64(j, "accesses", s->accesses);
+	s2_json_u64(j, "ok", s->acc_ok);
+	s2_json_u64(j, "tlb_hits", s->tlb_hits);
+	s2_json_u64(j, "mmio_exits", s->acc_mmio);
+	s2_json_u64(j, "injects", s->acc_inject);
+	s2_json_object_begin(j, "faults");
+	for (int k = S2_FAULT_ADDRESS_SIZE; k <= S2_FAULT_OTHER; k++)
+		s2_json_u64(j, s2_fault_name((enum s2_fault)k), s->faults[k]);
+	s2_json_object_end(j);
+	s2_json_array_begin(j, "vms");
+	for (unsigned int i = 0; i < s->nr_vms; i++) {
+		struct sim_vm *sv = s->vms[i];
+		struct s2_check_report rep;
+		struct sim_runs r;
+
+		memset(&rep, 0, sizeof(rep));
+		s2_pgtable_check(&sv->vm.pgt, &rep);
+		if (sim_collect_runs(&sv->vm, &r))
+			memset(&r, 0, sizeof(r));
+		s2_json_object_begin(j, NULL);
+		s2_json_u64(j, "vm", sv->id);
+		s2_json_object_begin(j, "mappings_by_level");
+		s2_json_u64(j, "0", r.leaves[1]);
+		s2_json_u64(j, "1", r.leaves[2]);
+		s2_json_u64(j, "2", r.leaves[3]);
+		s2_json_u64(j, "3", r.leaves[4]);
+		s2_json_object_end(j);
+		s2_json_u64(j, "table_pages", rep.table_pages);
+		s2_json_bool(j, "tables_consistent", rep.errors == 0);
+		s2_json_u64(j, "mapped", sv->vm.stats.mapped);
+		s2_json_u64(j, "relaxed", sv->vm.stats.relaxed);
+		s2_json_u64(j, "young", sv->vm.stats.young);
+		s2_json_u64(j, "cmo_deferred_bytes", sv->vm.stats.cmo_deferred_bytes);
+		s2_json_object_end(j);
+		sim_runs_free(&r);
+	}
+	s2_json_array_end(j);
+	s2_json_object_begin(j, "tlbi");
+	s2_json_u64(j, "ipa", hs.tlbi_ipa);
+	s2_json_u64(j, "range", hs.tlbi_range);
+	s2_json_u64(j, "vmid", hs.tlbi_vmid);
+	s2_json_object_end(j);
+	s2_json_object_begin(j, "cmo_bytes");
+	s2_json_u64(j, "dcache", hs.dc_bytes);
+	s2_json_u64(j, "icache", hs.ic_bytes);
+	s2_json_object_end(j);
+	s2_json_u64(j, "table_pages_in_use", hs.pages_in_use);
+	s2_json_u64(j, "tags_sanitised_bytes", s->tags_bytes);
+	s2_json_u64(j, "stale_tlb_entries", s->stale);
+	s2_json_object_end(j);
+}
+
+int sim_run_file(struct sim *s, const char *path, bool summary)
+{
+	FILE *f = fopen(path, "r");
+	char buf[1024];
+	int status = SIM_OK;
+
+	s->file = path;
+	s->line = 0;
+	if (!f)
+		return sim_syntax(s, "cannot open: %s", strerror(errno));
+	if (sim_jsonp(s)) {
+		s2_json_begin(&s->j, s->out);
+		s2_json_str(&s->j, "scenario", path);
+		s2_json_array_begin(&s->j, "steps");
+	}
+	while (fgets(buf, sizeof(buf), f)) {
+		struct sim_toks t;
+		size_t len = strlen(buf);
+		char raw[sizeof(buf)];
+
+		s->line++;
+		if (len == sizeof(buf) - 1 && buf[len - 1] != '\n') {
+			status = sim_syntax(s, "line too long");
+			break;
+		}
+		memcpy(raw, buf, len + 1);
+		if (sim_tokenize(buf, &t)) {
+			status = sim_syntax(s, "too many words");
+			break;
+		}
+		if (!t.n)
+			continue;
+		t.rest = sim_rest(raw);
+		if (s->pending_err && strcmp(t.v[0], "expect")) {
+			s->line = s->pending_line;
+			status = sim_expect_fail(s,
+						 "%s failed: %s (%s) (add 'expect error %s' if "
+						 "that is intended)",
+						 s->pending_what, s2_errname(s->pending_err),
+						 s2_strerror(s->pending_err),
+						 s2_errname(s->pending_err));
+			break;
+		}
+		status = sim_step(s, &t);
+		if (status)
+			break;
+		if (s->pending_err && !strcmp(t.v[0], "expect") && strcmp(t.v[1], "error")) {
+			s->line = s->pending_line;
+			status = sim_expect_fail(s, "%s failed: %s", s->pending_what,
+						 s2_errname(s->pending_err));
+			break;
+		}
+	}
+	if (!status && ferror(f))
+		status = sim_syntax(s, "read error");
+	fclose(f);
+	if (!status && s->pending_err) {
+		s->line = s->pending_line;
+		status = sim_expect_fail(s, "%s failed: %s (%s)", s->pending_what,
+					 s2_errname(s->pending_err), s2_strerror(s->pending_err));
+	}
+	if (!status) {
+		s->line = 0;
+		sim_check_tlb(s);
+		if (s->stale)
+			status = sim_expect_fail(
+				s, "%" PRIu64 " stale TLB entries (a missing TLBI)", s->stale);
+	}
+	if (sim_jsonp(s)) {
+		s2_json_array_end(&s->j);
+		if (summary)
+			sim_summary_json(s);
+		s2_json_int(&s->j, "status", status);
+		s2_json_end(&s->j);
+	} else if (!s->o.quiet && summary && status != SIM_SYNTAX) {
+		sim_summary_text(s);
+	}
+	s->status = status;
+	return status;
+}
