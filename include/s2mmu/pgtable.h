@@ -18,7 +18,10 @@
  *    loser frees its page and continues down the winner's table. When a concurrent update
  *    changed the target entry in a way that makes the request moot (another vCPU mapped it
  *    first, differently), the call returns S2_EAGAIN and changes nothing: the caller retries or
- *    returns to the guest.
+ *    returns to the guest. A single-entry map that turns out to need structural work (a block
+ *    over an existing table, a page inside an existing block or annotation) takes the
+ *    structural path, which needs the lock exclusive: a caller holding it shared passes
+ *    S2_MAP_SHARED and gets S2_EBUSY (nothing changed) instead.
  *  - structural operations: everything else (multi-entry map, unmap, wrprotect, split,
  *    collapse, annotate, test_clear_young over a range, destroy) need the lock exclusive.
  *
@@ -26,6 +29,13 @@
  * returns (break-before-make invalidates between break and make). Operations that only make
  * permissions stricter (wrprotect, test_clear_young) invalidate too. Nothing is owed by the
  * caller except where a function says so.
+ *
+ * Hardware AF/dirty updates (cfg.ha, cfg.hd): read-modify-writes of live leaves are CAS loops,
+ * so no hardware update is overwritten with a stale value; break-before-make and unmap do drop
+ * what hardware wrote into the old entry, so the caller harvests dirty state first.
+ *
+ * Table-page reference counts (port->page_refcount()) count the valid and annotated entries of
+ * every table below the root; the root is not counted. See docs/pgtable.md.
  */
 #ifndef S2MMU_PGTABLE_H
 #define S2MMU_PGTABLE_H
@@ -128,12 +138,20 @@ void s2_pgtable_destroy(struct s2_pgtable *pgt);
  * Cache maintenance: Normal cacheable memory gets a data-cache clean+invalidate to PoC unless
  * FWB is on or S2_PROT_NOCMO; granting exec gets an I-cache invalidate unless DIC.
  *
- * Return: 0; S2_EINVAL for a zero size, no R/W/X combination that makes sense, DEVICE with
- * NORMAL_NC, or DBM without HD / with W; S2_EMEMTYPE for X with DEVICE or NORMAL_NC;
+ * Both are issued once for the whole [@pa, @pa + @size) before any entry becomes valid.
+ * TLB: none for invalid -> valid; break-before-make invalidates between break and make;
+ * permissions removed in place are invalidated before returning. Ends with DSB ISHST.
+ * A single-entry map that finds the entry already mapping exactly this (another vCPU won the
+ * race) returns 0.
+ *
+ * Return: 0; S2_EINVAL for a zero size, no R/W/X at all, an unknown prot or flag bit, DEVICE
+ * with NORMAL_NC, or DBM without HD / with W; S2_EMEMTYPE for X with DEVICE or NORMAL_NC;
  * S2_EALIGN for @ipa, @pa or @size not granule-aligned; S2_ERANGE for an IPA beyond the config
- * or a PA beyond its output size; S2_EEXIST with S2_MAP_NO_REPLACE; S2_ENOMEM (the part of the
- * range not yet mapped stays as it was, the part mapped is mapped: every page is either as
- * before or as requested); S2_EAGAIN (single-entry race, see above).
+ * or a PA beyond its output size; S2_EEXIST with S2_MAP_NO_REPLACE (checked first: nothing
+ * changed); S2_EBUSY with S2_MAP_SHARED when structural work is needed (nothing changed);
+ * S2_ENOMEM (the part of the range not yet mapped stays as it was, the part mapped is mapped:
+ * every page is either as before or as requested, no page leaks); S2_EAGAIN (single-entry
+ * race, see above).
  */
 int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, s2_pa_t pa,
 		   uint64_t prot, uint64_t flags, struct s2_page_cache *cache);
@@ -142,21 +160,27 @@ int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, s2_pa_t 
  * s2_pgtable_unmap() - remove every mapping and annotation in [ipa, ipa + size), splitting
  * blocks that straddle the edges (which needs pages from @cache or the port), and free tables
  * that become empty. Invalidates the TLB for what was removed.
- * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL for a zero size; S2_ENOMEM (only when a block
- * straddles an edge: nothing is changed for that block).
+ * The TLBI is issued once for the range (IPA with level for one entry, a range, or the VMID
+ * above tlbi_range_threshold), and unlinked tables are freed only after it.
+ * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL for a zero size; S2_ENOMEM (only when a block or
+ * annotation straddles an edge: every page is either as before or unmapped, the tree valid).
  */
 int s2_pgtable_unmap(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 		     struct s2_page_cache *cache);
 
 /**
  * s2_pgtable_wrprotect() - clear write permission (and DBM) in [ipa, ipa + size), blocks whole.
+ * Invalidates what changed (one TLBI). With HD the caller harvests dirty state first.
  * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL.
  */
 int s2_pgtable_wrprotect(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
 
 /**
  * s2_pgtable_set_prot() - set and clear R/W/X (and SW) bits on every valid leaf in the range.
- * @set, @clear: S2_PROT_R/W/X/SW bits. Exec can not be set on Device or NC leaves.
+ * @set, @clear: S2_PROT_R/W/X/SW bits (disjoint). Exec can not be set on Device or NC leaves
+ * (checked first: nothing changed). Blocks overlapping the range change whole. Clearing W
+ * clears DBM too. Granting exec invalidates the I-cache for those leaves (unless DIC);
+ * removing a permission invalidates the TLB for what changed.
  * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL; S2_EMEMTYPE.
  */
 int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t set,
@@ -165,6 +189,9 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 /**
  * s2_pgtable_relax_perms() - add R/W/X to the leaf mapping @ipa, without break-before-make
  * (adding permission is legal in place), and set its AF. Single-entry: shared lock.
+ * No TLBI: a TLB may still hold the stricter entry and raise a spurious permission fault,
+ * which the handler resolves by finding the permission granted. Granting exec invalidates
+ * the I-cache for the leaf unless DIC.
  * Return: 0; S2_ENOENT if nothing valid maps @ipa; S2_EMEMTYPE for X on Device/NC;
  * S2_EINVAL; S2_ERANGE; S2_EAGAIN if the entry changed under us.
  */
@@ -180,7 +207,8 @@ int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa);
  * s2_pgtable_test_clear_young() - count leaves with AF set in the range, clearing AF when
  * @clear. Clearing AF needs no TLBI to be correct (a stale TLB entry only hides one access);
  * the caller that wants the next access to fault must invalidate (s2_pgtable_flush_range()).
- * @young: out, number of granule-sized pages whose leaf had AF set (blocks count every page).
+ * @young: out, number of granule-sized pages whose leaf had AF set (a block counts each of its
+ *         pages inside the range).
  * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL.
  */
 int s2_pgtable_test_clear_young(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, bool clear,
@@ -275,8 +303,9 @@ struct s2_check_report {
  * s2_pgtable_check() - validate the whole tree: no reserved encodings, blocks only at legal
  * levels, output addresses within the PA size and aligned, table-page reference counts equal
  * to the number of valid or annotated entries, no table page reachable twice, no empty
- * non-root table left behind.
- * Return: 0 when consistent; S2_ECORRUPT (details in @report, which may be NULL).
+ * non-root table left behind. Marks visited table pages in the top bit of their refcount while
+ * it runs (and clears the marks): exclusive lock.
+ * Return: 0 when consistent; S2_ECORRUPT (details in @report, which may be NULL); S2_EINVAL.
  */
 int s2_pgtable_check(const struct s2_pgtable *pgt, struct s2_check_report *report);
 
