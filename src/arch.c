@@ -1110,9 +1110,16 @@ int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 		}
 	}
 	if (have_hpfar) {
-		/* HPFAR_EL2.FIPA [43:4] holds IPA[51:12]; FAR_EL2 gives the page offset. */
+		/*
+		 * HPFAR_EL2.FIPA [43:4] holds IPA[51:12]. FAR_EL2 holds the faulting VA, so its
+		 * low 12 bits are the IPA's page offset, except when FAR is not valid (FnV) or the
+		 * fault is on a stage-1 walk (S1PTW: the IPA is that of the stage-1 descriptor,
+		 * FAR still the VA being translated); then the IPA is page-aligned.
+		 */
 		a.ipa_valid = true;
-		a.ipa = ((hpfar & S2_HPFAR_FIPA) << 8) | (far & 0xfff);
+		a.ipa = (hpfar & S2_HPFAR_FIPA) << 8;
+		if (!a.fnv && !a.s1ptw)
+			a.ipa |= far & 0xfff;
 	}
 	*out = a;
 	return 0;
