@@ -99,6 +99,8 @@ int el2_vmrun_run(struct el2_vmrun *r)
 			return err;
 		r->st.entries++;
 		if (r->entry.cmo_bytes) {
+			if (!r->st.cmo_entries)
+				r->st.cmo_first_entry = r->st.entries;
 			r->st.cmo_entries++;
 			r->st.cmo_bytes += r->entry.cmo_bytes;
 		}

@@ -29,6 +29,7 @@ struct el2_vmrun_stats {
 	uint64_t inject[8]; /* by enum s2_inject_reason */
 	uint64_t cmo_entries; /* entries that performed deferred maintenance */
 	uint64_t cmo_bytes; /* their total */
+	uint64_t cmo_first_entry; /* number (1-based) of the first entry that performed it */
 	uint64_t handle_ticks; /* CNTPCT ticks spent in s2_vm_handle_abort() */
 };
 
