@@ -775,7 +775,7 @@ static void test_pte_vectors(void **state)
 		}
 		n++;
 	}
-	assert_true(n >= 24);
+	assert_true(n >= 29);
 	assert_true(nd >= 5);
 }
 
