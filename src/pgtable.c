@@ -603,6 +603,13 @@ static int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *pt
 			/* Same output, type and size: update in place. */
 			if (old == new)
 				return 0;
+			/*
+			 * Under the shared lock another vCPU mapped the same page first, maybe
+			 * with other permissions: do not take any away (its access would fault
+			 * again); the caller relaxes permissions if it still needs more.
+			 */
+			if (flags & S2_MAP_SHARED)
+				return leaf_same(old, new) ? 0 : S2_EAGAIN;
 			if (!s2_atomic_cas64(ptep, &old, new))
 				continue; /* hardware AF/dirty update: look again */
 			if (pte_restricts(old, new))
