@@ -500,7 +500,11 @@ static S2_ALWAYS_INLINE void descend_impl(const struct s2_pgtable *pgt, uint64_t
 	unsigned int shift = pgt->geom.shift[level + 1];
 	s2_pte_t *table = pgt->root;
 	s2_pte_t *ptep = table + ((ipa >> shift) & pgt->geom.root_idx_mask);
-	s2_pte_t pte = s2_atomic_load64(ptep);
+	/*
+	 * Acquire: a table published by another thread (install_chain(), release CAS) is read
+	 * only after its contents (a plain load on x86; LDAR on AArch64).
+	 */
+	s2_pte_t pte = s2_atomic_load64_acquire(ptep);
 
 	while (level < target && (pte & DESC_TYPE_MASK) == DESC_TABLE) {
 		uint64_t pa = (pte & lo_mask) | ((pte & hi_mask) << hi_shift);
@@ -509,7 +513,7 @@ static S2_ALWAYS_INLINE void descend_impl(const struct s2_pgtable *pgt, uint64_t
 		level++;
 		shift -= bpl;
 		ptep = table + ((ipa >> shift) & idx_mask);
-		pte = s2_atomic_load64(ptep);
+		pte = s2_atomic_load64_acquire(ptep);
 	}
 	d->table = table;
 	d->ptep = ptep;

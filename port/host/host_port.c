@@ -44,6 +44,13 @@ struct s2_host_port {
 	uint16_t vmid;
 };
 
+/* Counters of the TLBI/CMO/barrier callbacks are atomic: single-entry operations may run
+ * on several threads. (Allocation and the event log are not thread-safe.) */
+static inline void stat_add(uint64_t *c, uint64_t v)
+{
+	__atomic_fetch_add(c, v, __ATOMIC_RELAXED);
+}
+
 static void record(struct s2_host_port *hp, const struct s2_host_event *ev)
 {
 	if (!hp->log_cap)
@@ -208,7 +215,7 @@ static void hp_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, i
 {
 	struct s2_host_port *hp = ctx;
 
-	hp->stats.tlbi_ipa++;
+	stat_add(&hp->stats.tlbi_ipa, 1);
 	record(hp, &(struct s2_host_event){ .kind = S2_HOST_EV_TLBI_IPA,
 					    .pgt = pgt,
 					    .addr = s2_ipa_val(ipa),
@@ -221,7 +228,7 @@ static void hp_tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa,
 {
 	struct s2_host_port *hp = ctx;
 
-	hp->stats.tlbi_range++;
+	stat_add(&hp->stats.tlbi_range, 1);
 	record(hp, &(struct s2_host_event){ .kind = S2_HOST_EV_TLBI_RANGE,
 					    .pgt = pgt,
 					    .addr = s2_ipa_val(ipa),
@@ -235,7 +242,7 @@ static void hp_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
 {
 	struct s2_host_port *hp = ctx;
 
-	hp->stats.tlbi_vmid++;
+	stat_add(&hp->stats.tlbi_vmid, 1);
 	record(hp,
 	       &(struct s2_host_event){ .kind = S2_HOST_EV_TLBI_VMID, .pgt = pgt, .level = -2 });
 	if (hp->tlb)
@@ -246,8 +253,8 @@ static void hp_dcache(void *ctx, s2_pa_t pa, uint64_t size)
 {
 	struct s2_host_port *hp = ctx;
 
-	hp->stats.dc_ops++;
-	hp->stats.dc_bytes += size;
+	stat_add(&hp->stats.dc_ops, 1);
+	stat_add(&hp->stats.dc_bytes, size);
 	record(hp, &(struct s2_host_event){ .kind = S2_HOST_EV_DC_CIVAC,
 					    .addr = s2_pa_val(pa),
 					    .size = size,
@@ -258,8 +265,8 @@ static void hp_icache(void *ctx, s2_pa_t pa, uint64_t size)
 {
 	struct s2_host_port *hp = ctx;
 
-	hp->stats.ic_ops++;
-	hp->stats.ic_bytes += size;
+	stat_add(&hp->stats.ic_ops, 1);
+	stat_add(&hp->stats.ic_bytes, size);
 	record(hp, &(struct s2_host_event){ .kind = S2_HOST_EV_IC_INVAL,
 					    .addr = s2_pa_val(pa),
 					    .size = size,
@@ -270,7 +277,7 @@ static void hp_barrier(void *ctx, enum s2_barrier b)
 {
 	struct s2_host_port *hp = ctx;
 
-	hp->stats.barriers++;
+	stat_add(&hp->stats.barriers, 1);
 	record(hp,
 	       &(struct s2_host_event){ .kind = S2_HOST_EV_BARRIER, .barrier = b, .level = -2 });
 }

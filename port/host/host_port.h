@@ -7,6 +7,10 @@
  * (pa_base), so PAs differ from VAs and any confusion of the two shows. Allocation can be made
  * to fail at the Nth call (fault injection). The log can also forward TLBIs to a TLB model of
  * the reference walker, and the arena serves as the walker's physical memory.
+ *
+ * Threads: the TLBI, cache-maintenance and barrier callbacks may run concurrently (their
+ * counters are atomic; record no log then: log_capacity 0); allocation and freeing may not
+ * (concurrent single-entry operations draw on per-thread struct s2_page_cache instead).
  */
 #ifndef S2MMU_HOST_PORT_H
 #define S2MMU_HOST_PORT_H
