@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Tests of `s2mmu sim` and `s2mmu dump`: sim_test.sh TOOL GROUP EXAMPLES_DIR
+#   golden  the main example's dump equals tests/sim/expected/main.dump (checked by hand)
+#   errors  malformed files exit 2 naming FILE:LINE; failed expectations exit 1 naming the line
+#   json    --json is one JSON document with the summary keys and the per-access details
+#   svg     --svg writes well-formed SVG with one rect.run per dumped run
+#   dump    `s2mmu dump` options (--vm, --json) and the `dump` step print the same runs
+set -u
+
+TOOL=${1:?usage: sim_test.sh TOOL GROUP EXAMPLES_DIR}
+GROUP=${2:?usage: sim_test.sh TOOL GROUP EXAMPLES_DIR}
+EX=${3:?usage: sim_test.sh TOOL GROUP EXAMPLES_DIR}
+HERE=$(cd "$(dirname "$0")" && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+OUT=$TMP/out
+ERR=$TMP/err
+FAILS=0
+
+bad() {
+	echo "FAIL: $*" >&2
+	echo "  stdout: $(head -c 1500 "$OUT")" >&2
+	echo "  stderr: $(head -c 1500 "$ERR")" >&2
+	FAILS=$((FAILS + 1))
+}
+
+# run EXPECTED_STATUS ARGS...: run the tool, check its exit status.
+run() {
+	local want=$1 rc
+	shift
+	"$TOOL" "$@" >"$OUT" 2>"$ERR"
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		bad "s2mmu $* exited $rc, expected $want"
+		return 1
+	fi
+	return 0
+}
+
+# scenario NAME <<EOF ... : write a scenario file, print its path.
+scenario() {
+	cat >"$TMP/$1.s2sim"
+	echo "$TMP/$1.s2sim"
+}
+
+# err_case STATUS LINE PATTERN FILE: the run fails with STATUS, stderr is one line naming
+# FILE:LINE and matching PATTERN.
+err_case() {
+	local status=$1 line=$2 pat=$3 file=$4 cmd=${5:-sim}
+	run "$status" "$cmd" "$file" || return
+	if ! grep -q "^s2mmu: $cmd: $file:$line: .*$pat" "$ERR"; then
+		bad "$file: expected 's2mmu: $cmd: $file:$line: ...$pat' on stderr"
+	fi
+}
+
+case $GROUP in
+golden)
+	run 0 dump "$EX/main.s2sim" &&
+		if ! diff -u <(grep -v '^#' "$HERE/expected/main.dump") "$OUT"; then
+			bad "the dump of examples/main.s2sim differs from tests/sim/expected/main.dump"
+		fi
+	# The `dump` step inside `sim` prints the same lines.
+	run 0 sim "$EX/main.s2sim" &&
+		if ! grep -Fxf <(grep -v '^#' "$HERE/expected/main.dump") "$OUT" |
+			cmp -s - <(grep -v '^#' "$HERE/expected/main.dump"); then
+			bad "the dump step of sim does not print the golden dump"
+		fi
+	;;
+errors)
+	f=$(scenario syntax <<'S'
+vm 1
+frobnicate 3
+S
+)
+	err_case 2 2 "unknown step 'frobnicate'" "$f"
+	grep -q '^summary:' "$OUT" && bad "a malformed file printed a summary on stdout"
+	f=$(scenario badnum <<'S'
+# comment line
+vm 1 ipa-bits=40
+read 0xZZ
+S
+)
+	err_case 2 3 "bad number '0xZZ'" "$f"
+	f=$(scenario unaligned <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+read 0x40000004 size=8
+S
+)
+	err_case 2 3 "not aligned" "$f"
+	f=$(scenario badopt <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000 colour=blue
+S
+)
+	err_case 2 2 "unexpected 'colour=blue'" "$f"
+	f=$(scenario novm <<'S'
+read 0x1000
+S
+)
+	err_case 2 1 "no VM yet" "$f"
+	f=$(scenario refusedvm <<'S'
+host pa-bits=40
+vm 1 ipa-bits=44
+S
+)
+	err_case 2 2 "S2_EIPA_TOO_BIG" "$f"
+	f=$(scenario expectfail <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+read 0x40000000
+expect mmio-exit
+S
+)
+	err_case 1 4 "expected an MMIO exit from line 3, got ok" "$f"
+	f=$(scenario dirtyfail <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+dirty 1 on
+write 0x40001000
+dirty 1 harvest
+expect dirty 0x40002000
+S
+)
+	err_case 1 6 "expected dirty page 0x40002000, harvest has 0x40001000" "$f"
+	# A library error not followed by `expect error` fails at its own line.
+	f=$(scenario liberr <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+slot 2 ipa=0x40100000 size=2M ram pa=0x200000000
+read 0x40000000
+S
+)
+	err_case 1 3 "S2_EEXIST" "$f"
+	f=$(scenario experr <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+slot 2 ipa=0x40100000 size=2M ram pa=0x200000000
+expect error S2_EEXIST
+read 0x40000000
+expect ok pa=0x100000000
+S
+)
+	run 0 sim "$f"
+	f=$(scenario experr2 <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+expect error S2_EEXIST
+S
+)
+	err_case 1 3 "the previous step succeeded" "$f"
+	err_case 1 4 "expected an MMIO exit" "$TMP/expectfail.s2sim" dump
+	run 2 sim "$TMP/does-not-exist.s2sim" &&
+		grep -q "^s2mmu: sim: $TMP/does-not-exist.s2sim: cannot open" "$ERR" ||
+		bad "a missing file is not reported"
+	run 2 sim && grep -q "no scenario file" "$ERR" || bad "no file: no message"
+	run 2 sim a b || true
+	;;
+json)
+	run 0 sim "$EX/main.s2sim" --json &&
+		python3 - "$OUT" <<'PY' || bad "JSON output"
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d["summary"]
+for k in ("accesses", "faults", "vms", "tlbi", "cmo_bytes", "table_pages_in_use",
+          "mmio_exits", "injects", "stale_tlb_entries"):
+    assert k in s, k
+assert d["status"] == 0
+assert s["accesses"] == 12 and s["mmio_exits"] == 2 and s["injects"] == 1, s
+assert s["faults"]["translation"] == 6 and s["faults"]["permission"] == 4, s["faults"]
+v = s["vms"][0]
+assert v["mappings_by_level"]["3"] == 1026 and v["mappings_by_level"]["2"] == 0, v
+acc = [x for x in d["steps"] if x["step"] == "access"]
+first = acc[0]
+# read 0x40000000, 8 bytes, into an empty table: translation fault at level 1;
+# ESR = EC 0x24 << 26 | IL | ISV | SAS 3 | SF | DFSC 0b000101 = 0x93c08005;
+# HPFAR = IPA[51:12] << 4 = 0x400000; FAR = the IPA.
+f = first["faults"][0]
+assert f["kind"] == "translation" and f["level"] == 1, f
+assert f["esr"] == "0x93c08005" and f["hpfar"] == "0x400000" and f["far"] == "0x40000000", f
+assert f["action"] == "resume" and f["resume"] == "mapped" and f["map_size"] == 2 << 20, f
+mm = [x for x in acc if x["result"] == "mmio-exit"][0]
+# write of 1 byte from w5 to the UART: ESR ISV, SAS 0, SRT 5, WnR, translation L1.
+assert mm["mmio"]["write"] and mm["mmio"]["size"] == 1 and mm["mmio"]["reg"] == 5, mm
+assert mm["faults"][0]["esr"] == "0x93050045", mm["faults"][0]
+inj = [x for x in acc if x["result"] == "inject"][0]
+assert inj["inject"] == "exec-refused", inj
+# instruction abort, permission fault at level 3: EC 0x20 << 26 | IL | IFSC 0b001111.
+assert inj["faults"][0]["esr"] == "0x8200000f", inj
+dirty = [x for x in d["steps"] if x["step"] == "dirty" and x.get("op") == "harvest"][0]
+assert dirty["pages"] == ["0x40001000", "0x40003000"], dirty
+PY
+	run 0 dump "$EX/memtypes.s2sim" --json &&
+		python3 - "$OUT" <<'PY' || bad "dump --json"
+import json, sys
+d = json.load(open(sys.argv[1]))
+vms = {v["vm"]: v for v in d["vms"]}
+assert set(vms) == {1, 2, 3}, vms.keys()
+# FWB off: Normal WB is MemAttr 0b1111; FWB on: forced WB 0b0110 (Arm ARM D8.6.5).
+w1 = [r for r in vms[1]["runs"] if r["ipa"] == "0x40000000"][0]
+w2 = [r for r in vms[2]["runs"] if r["ipa"] == "0x40000000"][0]
+assert w1["memattr"] == "0b1111" and w1["type"] == "normal-wb", w1
+assert w2["memattr"] == "0b0110" and w2["type"] == "normal-wb", w2
+nc = [r for r in vms[1]["runs"] if r["ipa"] == "0x10000000"][0]
+assert nc["type"] == "normal-nc" and nc["memattr"] == "0b0101" and nc["perm"] == "rw-", nc
+PY
+	;;
+svg)
+	run 0 dump "$EX/main.s2sim" --svg "$TMP/main.svg" &&
+		python3 - "$TMP/main.svg" "$OUT" <<'PY' || bad "SVG output"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+assert root.tag == ns + "svg", root.tag
+runs = [r for r in root.iter(ns + "rect") if r.get("class") == "run"]
+lines = [l for l in open(sys.argv[2]) if l.startswith("  0x")]
+assert len(runs) == len(lines) == 4, (len(runs), len(lines))
+fills = {r.find(ns + "title").text: r.get("fill") for r in runs}
+assert fills["device-ngnre"] != fills["normal-wb"], fills
+legend = [r for r in root.iter(ns + "rect") if r.get("class") == "legend"]
+assert len(legend) >= 5
+PY
+	run 0 dump "$EX/per-vm-configs.s2sim" --svg "$TMP/vms.svg" &&
+		python3 - "$TMP/vms.svg" <<'PY' || bad "SVG of four VMs"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+assert len([r for r in root.iter(ns + "rect") if r.get("class") == "run"]) == 4
+PY
+	run 1 dump "$EX/main.s2sim" --svg "$TMP/no/such/dir.svg"
+	;;
+dump)
+	run 0 dump "$EX/per-vm-configs.s2sim" --vm 4 &&
+		{ [ "$(grep -c '^vm4 tables' "$OUT")" = 1 ] && [ "$(grep -c tables "$OUT")" = 1 ] ||
+			bad "--vm 4 prints only vm 4"; }
+	# vm 4: 52-bit IPA with 4K pages (LPA2): 16 concatenated tables at level 0; the 2M block.
+	grep -q 'start level 0 x16' "$OUT" || bad "vm 4's geometry"
+	grep -q '^  0x8000000000000-0x80000001fffff 0xa000000000000 L2   2Mx1    rw- normal-wb' \
+		"$OUT" || bad "vm 4's 2M block"
+	run 2 dump "$EX/per-vm-configs.s2sim" --vm 9
+	run 2 dump "$EX/main.s2sim" --frob
+	run 0 dump --help
+	;;
+*)
+	echo "unknown group $GROUP" >&2
+	exit 2
+	;;
+esac
+
+if [ "$FAILS" -ne 0 ]; then
+	echo "$FAILS failure(s) in group $GROUP" >&2
+	exit 1
+fi
+echo "group $GROUP: ok"
