@@ -102,6 +102,54 @@ void guest_vm_perms(struct guest_perms *a, uint64_t *log)
 	guest_vm_done(GUEST_OK);
 }
 
+void guest_vm_rw(uint64_t ipa)
+{
+	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)ipa;
+	uint64_t v = *p;
+
+	*p = v + 1;
+	guest_vm_done(v);
+}
+
+static inline __attribute__((always_inline)) uint64_t guest_hcall(uint64_t fn, uint64_t a1,
+								  uint64_t a2)
+{
+	register uint64_t x0 __asm__("x0") = fn;
+	register uint64_t x1 __asm__("x1") = a1;
+	register uint64_t x2 __asm__("x2") = a2;
+
+	__asm__ volatile("hvc #1" : "+r"(x0), "+r"(x1), "+r"(x2) : : "memory");
+	return x0;
+}
+
+void guest_vm_host(struct guest_host *h, uint64_t *log)
+{
+	volatile uint64_t *out = h->out;
+	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)h->p;
+	volatile uint64_t *q = (volatile uint64_t *)(uintptr_t)h->q;
+
+	__asm__ volatile("msr tpidr_el1, %0\n\tmsr vbar_el1, %1\n\tisb"
+			 :
+			 : "r"(log), "r"(guest_vm_vectors)
+			 : "memory");
+	log[0] = 0;
+	out[0] = *p; /* the host owns it: faulted in */
+	out[1] = guest_hcall(GUEST_HC_DONATE_HYP, h->p, 0);
+	out[2] = guest_vm_probe(h->p); /* refused: the vector returns here with x0 = p */
+	out[3] = log[0];
+	out[4] = p[4096 / 8]; /* the next page is still the host's */
+	out[5] = log[0];
+	out[6] = guest_hcall(GUEST_HC_SHARE_GUEST, h->q, h->gipa);
+	*q = 0xabc;
+	out[7] = guest_hcall(GUEST_HC_GUEST_RW, h->gipa, 0); /* the guest reads and adds 1 */
+	out[8] = *q;
+	out[9] = guest_hcall(GUEST_HC_UNSHARE_GUEST, h->gipa, 0);
+	out[10] = guest_hcall(GUEST_HC_GUEST_RW, h->gipa, 0); /* the guest faults now */
+	out[11] = *q; /* the host keeps its page */
+	out[12] = log[0];
+	guest_vm_done(GUEST_OK);
+}
+
 /*
  * The guest's own vectors (Arm ARM D1.10.2: 16 entries of 0x80 bytes, 2K-aligned). Each entry
  * logs ESR/FAR/ELR/SPSR_EL1 and its own offset at TPIDR_EL1 + 64 * (++count) and returns to x30.
@@ -127,6 +175,13 @@ void guest_vm_perms(struct guest_perms *a, uint64_t *log)
 	"msr elr_el1, x30\n\t"        \
 	"ldp x0, x1, [sp], #16\n\t"   \
 	"eret\n\t"
+
+__asm__(".pushsection .text.guest_vm_probe, \"ax\"\n\t"
+	".global guest_vm_probe\n"
+	"guest_vm_probe:\n\t"
+	"ldr x0, [x0]\n\t"
+	"ret\n\t"
+	".popsection\n");
 
 // clang-format off
 __asm__(".pushsection .text.guest_vm_vectors, \"ax\"\n\t"

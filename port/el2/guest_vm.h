@@ -36,6 +36,25 @@ struct guest_perms {
 #define GUEST_VEC_SPSR 3
 #define GUEST_VEC_OFFSET 4
 void guest_vm_perms(struct guest_perms *a, uint64_t *log);
+/* el2.protected: the host's program at EL1 (behind its own stage-2) and its hypercalls. */
+#define GUEST_HC_DONATE_HYP 1 /* x1 = PA: s2_owner_donate_hyp(one page) */
+#define GUEST_HC_SHARE_GUEST 2 /* x1 = PA, x2 = guest IPA: s2_owner_share_guest(one page) */
+#define GUEST_HC_UNSHARE_GUEST 3 /* x1 = guest IPA: s2_owner_unshare_guest(one page) */
+#define GUEST_HC_GUEST_RW 4 /* x1 = guest IPA: run the guest's guest_vm_rw(); its result */
+struct guest_host {
+	uint64_t p; /* a page the host donates to the hypervisor */
+	uint64_t q; /* a page the host shares with the guest */
+	uint64_t gipa; /* where the guest sees it */
+	uint64_t out[16];
+};
+/* Hypercalls are HVC #1 (x0 = GUEST_HC_*, result in x0); the end is HVC #0. */
+void guest_vm_host(struct guest_host *h, uint64_t *log);
+/* Guest: read the word at @ipa, store it + 1 there; result: the value read. */
+void guest_vm_rw(uint64_t ipa);
+/* Load the word at @addr and return it (a leaf function: if the load is refused with an
+ * abort, guest_vm_vectors returns to its caller with x0 = @addr). */
+uint64_t guest_vm_probe(uint64_t addr);
+
 /* The guest's own EL1 vector table: records the exception in the log at TPIDR_EL1 and returns
  * to the address in x30 (the caller of a branch that faulted). */
 extern char guest_vm_vectors[];
