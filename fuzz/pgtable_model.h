@@ -1821,8 +1821,19 @@ S2M_FN bool s2m_step(struct s2m_ctx *c)
 						  &young);
 		/* The function's contract: clearing AF owes no TLBI; the caller that wants the
 		 * next access to fault flushes. */
-		if (ret == 0 && a.clear_young)
+		if (ret == 0 && a.clear_young) {
 			s2_pgtable_flush_range(&c->pgt, s2_ipa(a.ipa), a.size);
+			/* ... after which the TLB holds nothing of the range */
+			for (unsigned int i = 0; i < c->nsamples; i++)
+				if (c->samples[i] >= a.ipa && c->samples[i] < end &&
+				    s2_tlb_lookup(&c->tlb, S2M_VMID, s2_ipa(c->samples[i]))) {
+					s2m_fail(
+						c,
+						"s2_pgtable_flush_range left a TLB entry for 0x%" PRIx64,
+						c->samples[i]);
+					goto out;
+				}
+		}
 		break;
 	case S2M_OP_SPLIT:
 		if (a.refused) {

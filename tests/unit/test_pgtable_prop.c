@@ -12,7 +12,7 @@
  * s2_pgtable_check() passes and that no table page leaks.
  *
  * Environment:
- *   S2_PROP_ITERS  seeds per config (default 6)
+ *   S2_PROP_ITERS  seeds per config (default 4)
  *   S2_PROP_OPS    operations per seed (default 150)
  *   S2_PROP_SEED   first seed (default 1); a failure prints the seed that reproduces it
  *   S2_PROP_CFG    run only the config with this index
@@ -72,7 +72,7 @@ static bool run_seed(unsigned int cfg, uint64_t seed, unsigned long ops, struct 
 static void test_config(void **state)
 {
 	unsigned int cfg = (unsigned int)(uintptr_t)*state;
-	unsigned long seeds = env_ulong("S2_PROP_ITERS", 6);
+	unsigned long seeds = env_ulong("S2_PROP_ITERS", 4);
 	unsigned long ops = env_ulong("S2_PROP_OPS", 150);
 	uint64_t first = env_ulong("S2_PROP_SEED", 1);
 	unsigned long only = env_ulong("S2_PROP_CFG", ~0ul);
