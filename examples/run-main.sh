@@ -72,3 +72,12 @@ show "A 4K page descriptor: Normal write-back RAM, read-write, inner shareable, 
 
 show "The same MemAttr 0b0110 means forced write-back with FEAT_S2FWB." \
 	decode pte 0x00000000401007db --granule 4k --level 3 --fwb --json
+
+# The simulator (docs/sim.md): one guest's story run through the VM layer. Each access line is
+# a guest load/store/fetch translated by the reference MMU model from the VM's real stage-2
+# tables; the bracket lists the stage-2 faults it took (kind, level, the ESR_EL2 the hardware
+# would report) and what the abort handler did (mapped a 2M block, relaxed, MMIO exit,
+# injected). The dump shows the tables at the end, one line per run; the summary counts faults,
+# mappings, TLB invalidations and cache maintenance. The `expect` lines of the file check it all.
+printf '\n# A guest run through the simulator: demand paging with 2M blocks, MMIO exits, exec refused on Device, dirty logging.\n$ s2mmu sim examples/main.s2sim\n'
+"$TOOL" sim "$(dirname "$0")/main.s2sim"
