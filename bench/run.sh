@@ -51,7 +51,7 @@ status=0
 } >"$out/machine.txt" || true
 cat "$out/machine.txt"
 
-echo "== native: $reps runs per operation, median =="
+echo "== native: $reps runs per operation, median (thread CPU time; wall time beside) =="
 start=$(date +%s)
 "$bin" --reps "$reps" --scale-mib "$scale" --out "$out/native.jsonl" | tee "$out/native.txt" ||
 	status=$?
@@ -178,7 +178,7 @@ with open(os.path.join(out, "results.json"), "w") as f:
 def fmt(v, nd=1):
     return "-" if v is None else f"{v:.{nd}f}"
 
-lines = ["| op | unit | ns/unit | instr/unit | target | KVM instr | KVM ns |",
+lines = ["| op | unit | ns/unit (CPU time) | instr/unit | target | KVM instr | KVM ns |",
          "|---|---|---:|---:|---:|---:|---:|"]
 for r in results:
     if r["op"].startswith("tables_") and r["unit"] != "pages":
