@@ -27,8 +27,9 @@
  *
  * TLB maintenance: each operation performs the TLB invalidation its own change needs before it
  * returns (break-before-make invalidates between break and make). Operations that only make
- * permissions stricter (wrprotect, test_clear_young) invalidate too. Nothing is owed by the
- * caller except where a function says so.
+ * permissions stricter (wrprotect, set_prot) invalidate too. Nothing is owed by the
+ * caller except where a function says so (test_clear_young: clearing AF is not invalidated;
+ * a caller that wants the next access to fault calls s2_pgtable_flush_range()).
  *
  * Hardware AF/dirty updates (cfg.ha, cfg.hd): read-modify-writes of live leaves are CAS loops,
  * so no hardware update is overwritten with a stale value; break-before-make and unmap do drop
@@ -84,6 +85,9 @@ struct s2_pgtable_geom {
 	int8_t start_level;
 	uint8_t page_shift;
 	uint8_t oa_hi_shift;	 /* OA bits above the in-place ones move right by this much */
+	uint8_t root_shift;	 /* shift[start_level + 1] */
+	uint8_t bits_per_level;	 /* page_shift - 3 */
+	bool fast;		 /* linear port and OA in place: the inline single-entry paths */
 	uint32_t block_levels;	 /* bit (level + 1) set where blocks are legal */
 	uint64_t idx_mask;	 /* entries per table - 1 */
 	uint64_t root_idx_mask;	 /* entries of the (concatenated) root the IPA size uses - 1 */
