@@ -418,6 +418,9 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 		g->oa_hi_shift = 0;
 		g->sh_bits = S2_FIELD_PREP(S2_PTE_SH, S2_SH_INNER);
 	}
+	g->root_shift = g->shift[cfg->start_level + 1];
+	g->bits_per_level = (uint8_t)bpl;
+	g->fast = port->linear && !g->oa_hi_mask;
 	/* One range TLBI up to 1 GiB; beyond that, invalidating the VMID is cheaper. */
 	pgt->tlbi_range_threshold = UINT64_C(1) << 30;
 
@@ -495,9 +498,10 @@ static S2_ALWAYS_INLINE void descend_impl(const struct s2_pgtable *pgt, uint64_t
 	const unsigned int hi_shift = pgt->geom.oa_hi_shift;
 	const uint64_t off = pgt->port.va_minus_pa;
 	const uint64_t idx_mask = pgt->geom.idx_mask;
-	const unsigned int bpl = pgt->geom.page_shift - 3u;
+	const unsigned int bpl = pgt->geom.bits_per_level;
+	const unsigned int tshift = pgt->geom.shift[target + 1];
 	int level = pgt->geom.start_level;
-	unsigned int shift = pgt->geom.shift[level + 1];
+	unsigned int shift = pgt->geom.root_shift;
 	s2_pte_t *table = pgt->root;
 	s2_pte_t *ptep = table + ((ipa >> shift) & pgt->geom.root_idx_mask);
 	/*
@@ -506,7 +510,8 @@ static S2_ALWAYS_INLINE void descend_impl(const struct s2_pgtable *pgt, uint64_t
 	 */
 	s2_pte_t pte = s2_atomic_load64_acquire(ptep);
 
-	while (level < target && (pte & DESC_TYPE_MASK) == DESC_TABLE) {
+	/* The loop runs on the shift alone; callers that do not read d->level lose the counter. */
+	while (shift > tshift && (pte & DESC_TYPE_MASK) == DESC_TABLE) {
 		uint64_t pa = (pte & lo_mask) | ((pte & hi_mask) << hi_shift);
 		table = linear ? (s2_pte_t *)(uintptr_t)(pa + off) :
 				 pgt->port.ops->pa_to_va(pgt->port.ctx, s2_pa(pa));
@@ -527,7 +532,7 @@ static S2_ALWAYS_INLINE void descend_impl(const struct s2_pgtable *pgt, uint64_t
  * linear PA->VA map, OA held in place below bit 48), and out of line for the others (LPA/LPA2
  * layouts, ports without a linear map), so the common path keeps its registers to itself.
  */
-#define S2_FAST_LAYOUT(pgt) S2_LIKELY((pgt)->port.linear && !(pgt)->geom.oa_hi_mask)
+#define S2_FAST_LAYOUT(pgt) S2_LIKELY((pgt)->geom.fast)
 
 static S2_ALWAYS_INLINE uint64_t pte_oa_t(const struct s2_pgtable *pgt, s2_pte_t pte, const bool hi)
 {
@@ -639,7 +644,7 @@ static S2_ALWAYS_INLINE int map_single_impl(struct s2_pgtable *pgt, uint64_t ipa
 
 	for (;;) {
 		descend_impl(pgt, ipa, target, &d, hi, linear);
-		if (S2_LIKELY(d.level == target)) {
+		if (S2_LIKELY(d.shift == lvl_shift(pgt, target))) {
 			s2_pte_t old = 0;
 			/* The common case: an empty entry in an existing table. */
 			if (S2_LIKELY(!d.pte) && S2_LIKELY(s2_atomic_cas64(d.ptep, &old, leaf))) {
@@ -653,7 +658,10 @@ static S2_ALWAYS_INLINE int map_single_impl(struct s2_pgtable *pgt, uint64_t ipa
 			return S2_EAGAIN;
 		if (d.pte)
 			return S2_STRUCTURAL; /* a block or an annotation in the way */
-		ret = install_chain(pgt, d.table, d.ptep, d.level, target, ipa, leaf, cache);
+		ret = install_chain(pgt, d.table, d.ptep,
+				    target - (int)((d.shift - lvl_shift(pgt, target)) /
+						   (pgt->geom.page_shift - 3u)),
+				    target, ipa, leaf, cache);
 		if (ret != S2_RETRY)
 			return ret;
 	}
@@ -1250,21 +1258,37 @@ static void attr_range(struct attr_ctx *c, s2_pte_t *table, int level, uint64_t 
 	bool changed = false;
 
 	if (level == 3) {
-		/* Pages: the tight loop. */
+		/* Pages: the tight loop (the first change found apart, so the main loop only
+		 * remembers the last). */
 		s2_pte_t *p = ptep, *stop_p = ptep + ((end - ipa) >> pgt->geom.page_shift);
 		s2_pte_t *first_p = NULL, *last_p = NULL;
 		const s2_pte_t set = c->set, nclr = ~c->clr;
-		for (; p < stop_p; p++) {
-			s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
-			if (!(pte & S2_PTE_VALID) || new == pte)
-				continue;
-			if (S2_UNLIKELY(c->cas))
-				leaf_update(c, p, pte);
-			else
+		if (S2_LIKELY(!c->cas)) {
+			for (; p < stop_p; p++) {
+				s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
+				if (!(pte & S2_PTE_VALID) || new == pte)
+					continue;
 				s2_atomic_store64(p, new);
-			if (!first_p)
-				first_p = p;
-			last_p = p;
+				first_p = last_p = p++;
+				break;
+			}
+			for (; p < stop_p; p++) {
+				s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
+				if (!(pte & S2_PTE_VALID) || new == pte)
+					continue;
+				s2_atomic_store64(p, new);
+				last_p = p;
+			}
+		} else {
+			for (; p < stop_p; p++) {
+				s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
+				if (!(pte & S2_PTE_VALID) || new == pte)
+					continue;
+				leaf_update(c, p, pte);
+				if (!first_p)
+					first_p = p;
+				last_p = p;
+			}
 		}
 		if (first_p && c->restricts)
 			flush_add(&c->fl, ipa + (uint64_t)(first_p - ptep) * size,
@@ -1381,19 +1405,29 @@ static void young_range(struct young_ctx *c, s2_pte_t *table, int level, uint64_
 
 	if (level == 3) {
 		s2_pte_t *stop_p = ptep + ((end - ipa) >> pgt->geom.page_shift);
+		const s2_pte_t va = S2_PTE_VALID | S2_PTE_AF;
 		uint64_t young = 0;
-		for (; ptep < stop_p; ptep++) {
-			s2_pte_t pte = s2_atomic_load64(ptep);
-			if ((pte & (S2_PTE_VALID | S2_PTE_AF)) != (S2_PTE_VALID | S2_PTE_AF))
-				continue;
-			young++;
-			if (!c->clear)
-				continue;
-			if (S2_LIKELY(!c->cas))
+		if (!c->clear) {
+			for (; ptep < stop_p; ptep++)
+				young += (s2_atomic_load64(ptep) & va) == va;
+		} else if (S2_LIKELY(!c->cas)) {
+			/* No hardware updates: a plain store clears AF. */
+			for (; ptep < stop_p; ptep++) {
+				s2_pte_t pte = s2_atomic_load64(ptep);
+				if ((pte & va) != va)
+					continue;
 				s2_atomic_store64(ptep, pte & ~S2_PTE_AF);
-			else
+				young++;
+			}
+		} else {
+			for (; ptep < stop_p; ptep++) {
+				s2_pte_t pte = s2_atomic_load64(ptep);
+				if ((pte & va) != va)
+					continue;
 				while (!s2_atomic_cas64(ptep, &pte, pte & ~S2_PTE_AF))
 					;
+				young++;
+			}
 		}
 		c->young += young;
 		return;

@@ -1419,6 +1419,108 @@ static void test_tlb_model_no_stale(void **state)
 	}
 }
 
+/* Output addresses with bits above 48 (LPA2: OA[51:50] in [9:8]; LPA: OA[51:48] in [15:12]). */
+static void test_high_pa(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t pa = UINT64_C(0xf) << 48 | UINT64_C(0x123) << 30; /* bits 51..48 set */
+		struct s2_test_env e;
+		struct s2_walk_result res;
+		struct s2_lookup l;
+
+		if (cfg->pa_bits != 52 || 2 * blk > ipa_limit(cfg))
+			continue;
+		pa = S2_ALIGN_DOWN(pa, blk);
+		s2_test_env_init(&e, cfg, 0, 16);
+		/* one page (fast path), a few pages (range), a block */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(g), g, s2_pa(pa + g),
+						S2_PROT_R | S2_PROT_W, 0, NULL),
+				 0);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(4 * g), 4 * g, s2_pa(pa + 4 * g),
+						S2_PROT_R, 0, NULL),
+				 0);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(blk), blk, s2_pa(pa), S2_PROT_R, 0, NULL), 0);
+		l = lk(&e, g + 8);
+		assert_int_equal(s2_pa_val(l.pa), pa + g + 8);
+		assert_int_equal(l.pte, golden_leaf(cfg, 3, pa + g, S2_PROT_R | S2_PROT_W));
+		l = lk(&e, 7 * g);
+		assert_int_equal(s2_pa_val(l.pa), pa + 7 * g);
+		l = lk(&e, blk + 3 * g);
+		assert_int_equal(l.level, 2);
+		assert_int_equal(l.pte, golden_leaf(cfg, 2, pa, S2_PROT_R));
+		assert_int_equal(ref_walk(&e, blk + 3 * g + 16, S2_ACCESS_READ, &res),
+				 S2_FAULT_NONE);
+		assert_int_equal(s2_pa_val(res.pa), pa + 3 * g + 16);
+		assert_int_equal(ref_walk(&e, 5 * g, S2_ACCESS_READ, &res), S2_FAULT_NONE);
+		assert_int_equal(s2_pa_val(res.pa), pa + 5 * g);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(5 * g), S2_PROT_W), 0);
+		assert_int_equal(lk(&e, 5 * g).pte,
+				 golden_leaf(cfg, 3, pa + 5 * g, S2_PROT_R | S2_PROT_W));
+		/* split and collapse keep the high bits */
+		{
+			struct s2_page_cache cache = { 0 };
+			unsigned int n;
+			assert_int_equal(s2_page_cache_topup(&cache, &e.port, g, 4), 0);
+			assert_int_equal(s2_pgtable_split(&e.pgt, s2_ipa(blk), blk, &cache), 0);
+			s2_page_cache_drain(&cache, &e.port, g);
+			assert_int_equal(lk(&e, blk + 3 * g).pte,
+					 golden_leaf(cfg, 3, pa + 3 * g, S2_PROT_R));
+			assert_int_equal(s2_pgtable_collapse(&e.pgt, s2_ipa(blk), blk, &n), 0);
+			assert_int_equal(n, 1);
+			assert_int_equal(lk(&e, blk).pte, golden_leaf(cfg, 2, pa, S2_PROT_R));
+		}
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+/* A port without the linear fast path: every PA->VA through the callbacks. */
+static void test_callback_port(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		struct s2_test_env e;
+		struct s2_port port;
+		uint64_t young;
+
+		if (2 * blk > ipa_limit(cfg))
+			continue;
+		s2_test_env_init(&e, cfg, 0, 16);
+		s2_pgtable_destroy(&e.pgt);
+		port = e.port;
+		port.linear = false;
+		port.va_minus_pa = 0;
+		assert_int_equal(s2_pgtable_init(&e.pgt, cfg, &port, NULL), 0);
+		assert_false(e.pgt.geom.fast);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(g), g, s2_pa(g), S2_PROT_R, 0, NULL),
+				 0);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk - 2 * g), blk, s2_pa(0),
+						S2_PROT_R | S2_PROT_YOUNG_CLEAR, 0, NULL),
+				 0);
+		assert_int_equal(s2_pa_val(lk(&e, blk + g).pa), 3 * g);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(blk), S2_PROT_W), 0);
+		assert_int_equal(s2_pgtable_mkyoung(&e.pgt, s2_ipa(blk + g)), 0);
+		assert_int_equal(lk(&e, blk).prot, S2_PROT_R | S2_PROT_W);
+		assert_int_equal(
+			s2_pgtable_test_clear_young(&e.pgt, s2_ipa(0), 2 * blk, true, &young), 0);
+		assert_int_equal(young, 3);
+		assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(0), 2 * blk), 0);
+		assert_int_equal(lk(&e, blk).prot, S2_PROT_R | S2_PROT_YOUNG_CLEAR);
+		assert_tree_ok(&e);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(0), 2 * blk, NULL), 0);
+		assert_pages_back(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
 /* ---- concurrency: single-entry operations racing under a shared lock -------------------- */
 
 #define RACE_THREADS 4
@@ -1527,6 +1629,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_walk_visitor),
 		cmocka_unit_test(test_tlb_model_no_stale),
 		cmocka_unit_test(test_concurrent_single_entry),
+		cmocka_unit_test(test_high_pa),
+		cmocka_unit_test(test_callback_port),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]); /* run one test: test_pgtable <name-glob> */
