@@ -16,8 +16,8 @@
  *    either (translation fault on the fetch, refused). The port injects a synchronous external
  *    abort and the guest's *own* EL1 vector (installed by the guest) records ESR_EL1 = EC 0x21
  *    (instruction abort, same EL) | IL | IFSC 0x10, FAR_EL1 = ELR_EL1 = the branch target,
- *    SPSR_EL1 = the guest's PSTATE (EL1h, DAIF masked, BTYPE of the BLR), taken at VBAR_EL1 + 0x200 (Arm ARM
- *    D1.10.2, D17.2.37), and continues at its caller.
+ *    SPSR_EL1 = the guest's PSTATE (EL1h, DAIF masked, BTYPE of the BLR), taken at
+ *    VBAR_EL1 + 0x200 (Arm ARM D1.10.2, D17.2.37), and continues at its caller.
  */
 #include "el2_vmtest.h"
 
