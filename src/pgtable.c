@@ -421,6 +421,10 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 	g->root_shift = g->shift[cfg->start_level + 1];
 	g->bits_per_level = (uint8_t)bpl;
 	g->fast = port->linear && !g->oa_hi_mask;
+	for (uint64_t i = 0; i < 16; i++)
+		g->normal_attr[i] =
+			prot_attr_bits(pgt, (i & S2_PROT_RWX) | ((i & 8) ? S2_PROT_YOUNG_CLEAR : 0),
+				       cfg->fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB);
 	/* One range TLBI up to 1 GiB; beyond that, invalidating the VMID is cheaper. */
 	pgt->tlbi_range_threshold = UINT64_C(1) << 30;
 
@@ -553,8 +557,9 @@ static S2_ALWAYS_INLINE bool leaf_same(s2_pte_t old, s2_pte_t new)
  * missing tables privately (leaf included) and publish them with one compare-and-swap. A loser
  * gives its pages back and looks again (S2_RETRY). Nothing to undo on S2_ENOMEM.
  */
-static int install_chain(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *ptep, int level,
-			 int target, uint64_t ipa, s2_pte_t leaf, struct s2_page_cache *cache)
+static S2_NOINLINE int install_chain(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *ptep,
+				     int level, int target, uint64_t ipa, s2_pte_t leaf,
+				     struct s2_page_cache *cache)
 {
 	s2_pte_t *t[S2_LEVEL_MAX - S2_LEVEL_MIN + 1];
 	int n = target - level;
@@ -586,8 +591,9 @@ static int install_chain(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *ptep
 	return S2_RETRY;
 }
 
-static int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *ptep, int level,
-			   uint64_t ipa, s2_pte_t old, s2_pte_t new, uint64_t flags)
+static S2_NOINLINE int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *ptep,
+				       int level, uint64_t ipa, s2_pte_t old, s2_pte_t new,
+				       uint64_t flags)
 {
 	for (;;) {
 		if (!(old & S2_PTE_VALID)) {
@@ -980,8 +986,9 @@ static S2_ALWAYS_INLINE void map_cmo(struct s2_pgtable *pgt, uint64_t pa, uint64
 }
 
 /* Finish a single-entry attempt: fall back to the structural path when it must. */
-static int map_single_done(struct s2_pgtable *pgt, int ret, uint64_t ipa, uint64_t size,
-			   uint64_t pa, s2_pte_t attr, uint64_t flags, struct s2_page_cache *cache)
+static S2_NOINLINE int map_single_done(struct s2_pgtable *pgt, int ret, uint64_t ipa, uint64_t size,
+				       uint64_t pa, s2_pte_t attr, uint64_t flags,
+				       struct s2_page_cache *cache)
 {
 	if (ret != S2_STRUCTURAL) {
 		if (!ret)
@@ -996,38 +1003,13 @@ static int map_single_done(struct s2_pgtable *pgt, int ret, uint64_t ipa, uint64
 /* Flags the one-page fast path handles: Normal write-back memory, no DBM. */
 #define MAP_FAST_PROT (S2_PROT_RWX | S2_PROT_NOCMO | S2_PROT_SW_MASK | S2_PROT_YOUNG_CLEAR)
 
-int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_t pa_t,
-		   uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
+/* Everything but the one-page fast path: argument checks, the leaf level, then the single-entry
+ * or the structural path. */
+static S2_NOINLINE int map_general(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
+				   uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
 {
-	uint64_t ipa = s2_ipa_val(ipa_t), pa = s2_pa_val(pa_t);
 	s2_pte_t attr;
 	int target = -2, ret;
-
-	/* The fault path: one page of Normal memory. */
-	if (S2_LIKELY(pgt && size == gran_size(pgt) && (prot & S2_PROT_RWX) &&
-		      !(prot & ~MAP_FAST_PROT) &&
-		      !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
-		if ((ipa | pa) & (size - 1))
-			return S2_EALIGN;
-		if (ipa >= pgt->geom.ipa_limit || pa >= pgt->geom.pa_limit)
-			return S2_ERANGE;
-		attr = prot_attr_bits(pgt, prot,
-				      pgt->cfg.fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB);
-		map_cmo(pgt, pa, size, prot);
-		if (S2_FAST_LAYOUT(pgt)) {
-			ret = map_single_impl(pgt, ipa, 3,
-					      attr | DESC_PAGE | (pa & pgt->geom.oa_lo_mask), flags,
-					      cache, false, true);
-			if (S2_LIKELY(!ret)) {
-				port_barrier(pgt, S2_BARRIER_DSB_ISHST);
-				return 0;
-			}
-		} else {
-			ret = map_single_slow(pgt, ipa, 3, attr | DESC_PAGE | oa_bits(pgt, pa),
-					      flags, cache);
-		}
-		return map_single_done(pgt, ret, ipa, size, pa, attr, flags, cache);
-	}
 
 	if (!pgt || !size)
 		return S2_EINVAL;
@@ -1061,6 +1043,44 @@ int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_
 		return map_single_done(pgt, ret, ipa, size, pa, attr, flags, cache);
 	}
 	return map_structural(pgt, ipa, size, pa, attr, flags, cache);
+}
+
+int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_t pa_t,
+		   uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t), pa = s2_pa_val(pa_t);
+	s2_pte_t attr;
+	int ret;
+
+	/* The fault path: one page of Normal memory. */
+	if (S2_LIKELY(pgt && size == gran_size(pgt) && (prot & S2_PROT_RWX) &&
+		      !(prot & ~MAP_FAST_PROT) &&
+		      !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
+		if ((ipa | pa) & (size - 1))
+			return S2_EALIGN;
+		if (ipa >= pgt->geom.ipa_limit || pa >= pgt->geom.pa_limit)
+			return S2_ERANGE;
+		/* Normal memory: the attribute template precomputed at init, plus SW bits. */
+		attr = pgt->geom.normal_attr[(prot & S2_PROT_RWX) |
+					     ((prot & S2_PROT_YOUNG_CLEAR) >> 10)] |
+		       (((prot >> S2_PROT_SW_SHIFT) & 0xf) << 55);
+		map_cmo(pgt, pa, size, prot);
+		if (S2_FAST_LAYOUT(pgt)) {
+			ret = map_single_impl(pgt, ipa, 3,
+					      attr | DESC_PAGE | (pa & pgt->geom.oa_lo_mask), flags,
+					      cache, false, true);
+			if (S2_LIKELY(!ret)) {
+				port_barrier(pgt, S2_BARRIER_DSB_ISHST);
+				return 0;
+			}
+		} else {
+			ret = map_single_slow(pgt, ipa, 3, attr | DESC_PAGE | oa_bits(pgt, pa),
+					      flags, cache);
+		}
+		return map_single_done(pgt, ret, ipa, size, pa, attr, flags, cache);
+	}
+
+	return map_general(pgt, ipa, size, pa, prot, flags, cache);
 }
 
 /* ---- unmap and annotate: replace whole entries by @val (0 or an owner annotation) ------------ */

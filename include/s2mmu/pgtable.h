@@ -88,6 +88,7 @@ struct s2_pgtable_geom {
 	uint8_t root_shift;	 /* shift[start_level + 1] */
 	uint8_t bits_per_level;	 /* page_shift - 3 */
 	bool fast;		 /* linear port and OA in place: the inline single-entry paths */
+	uint64_t normal_attr[16]; /* leaf attributes of Normal memory by R|W|X|YOUNG_CLEAR<<3 */
 	uint32_t block_levels;	 /* bit (level + 1) set where blocks are legal */
 	uint64_t idx_mask;	 /* entries per table - 1 */
 	uint64_t root_idx_mask;	 /* entries of the (concatenated) root the IPA size uses - 1 */
