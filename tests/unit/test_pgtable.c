@@ -1292,8 +1292,18 @@ static void test_single_entry_path(void **state)
 							&cache),
 					 S2_EBUSY);
 		}
-		s2_host_port_fail_alloc_after(e.hp, -1);
+		/* cache empty and the port failing: S2_ENOMEM, nothing installed, nothing leaked */
 		s2_page_cache_drain(&cache, &e.port, g);
+		if (ipa_limit(cfg) > level_size(cfg, cfg->start_level)) {
+			uint64_t far = ipa_limit(cfg) - g;
+			uint64_t pages = s2_host_port_stats(e.hp).pages_in_use;
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(far), g, s2_pa(g), S2_PROT_R,
+							S2_MAP_SHARED, &cache),
+					 S2_ENOMEM);
+			assert_false(lk(&e, far).valid);
+			assert_int_equal(s2_host_port_stats(e.hp).pages_in_use, pages);
+		}
+		s2_host_port_fail_alloc_after(e.hp, -1);
 		assert_tree_ok(&e);
 		s2_test_env_fini(&e);
 	}
