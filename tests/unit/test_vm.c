@@ -80,6 +80,7 @@ struct fx {
 	uint64_t sanitised[64][2];
 	unsigned int nr_sanitised;
 	unsigned int loads;
+	struct s2_port port; /* the port the VM uses (the host port, or a wrapper of it) */
 };
 
 static void hook_sanitise(void *ctx, s2_pa_t pa, uint64_t size)
@@ -103,18 +104,24 @@ static void hook_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
 	f->loads++;
 }
 
-static struct fx *fx_new_port(void)
+static struct fx *fx_new_port_log(unsigned int log_capacity)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct s2_host_port_opts o = { .pa_base = ARENA_PA,
 				       .arena_bytes = 64 << 20,
-				       .log_capacity = 4096 };
+				       .log_capacity = log_capacity };
 
 	assert_non_null(f);
 	assert_int_equal(s2_host_port_create(&o, &f->hp), 0);
+	f->port = s2_host_port_port(f->hp);
 	assert_int_equal(s2_caps_max(48, &f->caps), 0);
 	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 16), 0);
 	return f;
+}
+
+static struct fx *fx_new_port(void)
+{
+	return fx_new_port_log(4096);
 }
 
 static int fx_vm(struct fx *f, enum s2_granule g, unsigned int ipa_bits, uint64_t cfg_flags)
@@ -122,7 +129,7 @@ static int fx_vm(struct fx *f, enum s2_granule g, unsigned int ipa_bits, uint64_
 	struct s2_vm_params p = {
 		.caps = &f->caps,
 		.req = { .ipa_bits = ipa_bits, .granule = g, .flags = cfg_flags },
-		.port = s2_host_port_port(f->hp),
+		.port = f->port,
 		.hooks = { .sanitise_tags = hook_sanitise, .load_stage2 = hook_load, .ctx = f },
 		.vmids = &f->vmids,
 		.slots = f->slots,
@@ -1360,6 +1367,40 @@ static void rw_unlock(void *ctx, enum s2_vm_lock l)
 		pthread_mutex_unlock(&slots_mu);
 }
 
+/* The hosted port allocates from one thread at a time (host_port.h): a real hypervisor's
+ * allocator is thread-safe, so give the threaded test a port whose alloc/free take a mutex. */
+static pthread_mutex_t alloc_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct s2_port_ops locked_ops;
+static const struct s2_port_ops *inner_ops;
+
+static void *locked_alloc(void *ctx, size_t bytes)
+{
+	pthread_mutex_lock(&alloc_mu);
+	void *p = inner_ops->alloc_pages(ctx, bytes);
+	pthread_mutex_unlock(&alloc_mu);
+	return p;
+}
+
+static void locked_free(void *ctx, void *va, size_t bytes)
+{
+	pthread_mutex_lock(&alloc_mu);
+	inner_ops->free_pages(ctx, va, bytes);
+	pthread_mutex_unlock(&alloc_mu);
+}
+
+static struct fx *fx_new_threaded(void)
+{
+	struct fx *f = fx_new_port_log(0); /* no event log: callbacks run concurrently */
+
+	inner_ops = f->port.ops;
+	locked_ops = *inner_ops;
+	locked_ops.alloc_pages = locked_alloc;
+	locked_ops.free_pages = locked_free;
+	f->port.ops = &locked_ops;
+	assert_int_equal(fx_vm(f, S2_GRANULE_4K, 40, S2_CFG_FWB), 0);
+	return f;
+}
+
 #define NTHREADS 4
 #define NPAGES 512
 
@@ -1396,7 +1437,7 @@ static void test_concurrent_faults(void **state)
 {
 	(void)state;
 	for (int logging = 0; logging < 2; logging++) {
-		struct fx *f = fx_new(S2_GRANULE_4K, 40, S2_CFG_FWB);
+		struct fx *f = fx_new_threaded();
 		struct s2_memslot_desc d = ram_slot(1, 0x40000000, NPAGES * 0x1000, FAKE_PA, 0);
 		struct racer r[NTHREADS];
 		pthread_t t[NTHREADS];
@@ -1420,7 +1461,8 @@ static void test_concurrent_faults(void **state)
 		for (unsigned int i = 0; i < NPAGES; i++)
 			assert_true(look(f, 0x40000000 + (uint64_t)i * 0x1000).valid);
 		if (s2_pgtable_check(&f->vm.pgt, &rep))
-			fail_msg("tables inconsistent after concurrent faults: %s", rep.first_error);
+			fail_msg("tables inconsistent after concurrent faults: %s",
+				 rep.first_error);
 		assert_int_equal(f->vm.stats.faults[0], NTHREADS * 2 * NPAGES);
 		assert_int_equal(f->vm.stats.mapped + f->vm.stats.relaxed + f->vm.stats.retries,
 				 NTHREADS * 2 * NPAGES);
