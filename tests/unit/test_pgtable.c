@@ -540,6 +540,23 @@ static void test_cache_maintenance(void **state)
 		}
 		assert_tree_ok(&e);
 		s2_test_env_fini(&e);
+
+		/* With CTR_EL0.DIC no I-cache invalidation, also when relaxing to exec. */
+		{
+			struct s2_config dic = *cfg;
+			dic.dic = true;
+			s2_test_env_init(&e, &dic, 0, LOG_CAP);
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(0), g, s2_pa(pa),
+							S2_PROT_RWX, 0, NULL),
+					 0);
+			assert_int_equal(
+				s2_pgtable_map(&e.pgt, s2_ipa(g), g, s2_pa(pa), S2_PROT_R, 0, NULL),
+				0);
+			assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(g), S2_PROT_X), 0);
+			assert_int_equal(count_events(&e, S2_HOST_EV_IC_INVAL), 0);
+			assert_int_equal(count_events(&e, S2_HOST_EV_DC_CIVAC), cfg->fwb ? 0 : 2);
+			s2_test_env_fini(&e);
+		}
 	}
 }
 
@@ -762,6 +779,17 @@ static void test_wrprotect_set_prot(void **state)
 		assert_int_equal(s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa), g, S2_PROT_R, S2_PROT_R),
 				 S2_EINVAL);
 
+		/* with HD, a DBM page: wrprotect clears DBM too (else hardware could grant W) */
+		if (cfg->hd) {
+			uint64_t a = ipa + blk + 12 * g;
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(a), g, s2_pa(pa),
+							S2_PROT_R | S2_PROT_DBM, 0, NULL),
+					 0);
+			assert_int_equal(lk(&e, a).pte,
+					 golden_leaf(cfg, 3, pa, S2_PROT_R | S2_PROT_DBM));
+			assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(a), g), 0);
+			assert_int_equal(lk(&e, a).pte, golden_leaf(cfg, 3, pa, S2_PROT_R));
+		}
 		/* exec refused on Device, nothing changed */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + blk + 8 * g), g, s2_pa(pa),
 						S2_PROT_R | S2_PROT_DEVICE, 0, NULL),
@@ -1531,6 +1559,65 @@ static void test_callback_port(void **state)
 	}
 }
 
+/* Hardware AF and dirty-state updates (the reference walker with a writer plays the MMU). */
+static void test_hw_updates(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), young;
+		struct s2_test_env e;
+		struct s2_walk_mem mem;
+		struct s2_walk_result res;
+		struct s2_access rd = { .type = S2_ACCESS_READ }, wr = { .type = S2_ACCESS_WRITE };
+
+		if (!cfg->ha)
+			continue;
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		mem = s2_host_port_walk_mem(e.hp);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(0), 4 * g, s2_pa(0),
+						S2_PROT_R | S2_PROT_YOUNG_CLEAR |
+							(cfg->hd ? S2_PROT_DBM : 0),
+						0, NULL),
+				 0);
+		/* hardware sets AF on access */
+		assert_int_equal(s2_walk(&e.pgt.cfg, e.pgt.root_pa, &mem, s2_ipa(g), rd, &res), 0);
+		assert_int_equal(res.fault, S2_FAULT_NONE);
+		assert_true(lk(&e, g).pte & S2_PTE_AF);
+		assert_int_equal(
+			s2_pgtable_test_clear_young(&e.pgt, s2_ipa(0), 4 * g, true, &young), 0);
+		assert_int_equal(young, 1);
+		assert_false(lk(&e, g).pte & S2_PTE_AF);
+		if (cfg->hd) {
+			/* a write to a DBM page makes it writable (dirty) in hardware */
+			assert_int_equal(
+				s2_walk(&e.pgt.cfg, e.pgt.root_pa, &mem, s2_ipa(2 * g), wr, &res),
+				0);
+			assert_int_equal(res.fault, S2_FAULT_NONE);
+			assert_true(lk(&e, 2 * g).prot & S2_PROT_W);
+			/* clearing AF keeps the hardware dirty bit */
+			assert_int_equal(
+				s2_pgtable_test_clear_young(&e.pgt, s2_ipa(0), 4 * g, true, &young),
+				0);
+			assert_true(lk(&e, 2 * g).prot & S2_PROT_W);
+			/* write-protect: W and DBM go, with a TLBI */
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(0), 4 * g), 0);
+			assert_int_equal(count_tlbi(&e), 1);
+			assert_int_equal(
+				lk(&e, 2 * g).pte,
+				golden_leaf(cfg, 3, 2 * g, S2_PROT_R | S2_PROT_YOUNG_CLEAR));
+			assert_int_equal(
+				s2_walk(&e.pgt.cfg, e.pgt.root_pa, &mem, s2_ipa(2 * g), wr, &res),
+				0);
+			assert_int_equal(res.fault, S2_FAULT_PERMISSION);
+		}
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
 /* ---- concurrency: single-entry operations racing under a shared lock -------------------- */
 
 #define RACE_THREADS 4
@@ -1641,6 +1728,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_concurrent_single_entry),
 		cmocka_unit_test(test_high_pa),
 		cmocka_unit_test(test_callback_port),
+		cmocka_unit_test(test_hw_updates),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]); /* run one test: test_pgtable <name-glob> */
