@@ -40,7 +40,7 @@ status=0
 # What the figures were measured on (the machine is often shared: note its load).
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "commit: $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')$(
+	echo "commit: $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo 'unknown (not a git checkout)')$(
 		git -C "$(dirname "$0")" status --porcelain -- :/src :/port 2>/dev/null | grep -q . &&
 			echo ' (src/ or port/ modified)')"
 	echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1) x $(nproc)"
