@@ -1004,6 +1004,10 @@ int main(int argc, char **argv)
 {
 	unsigned int i;
 
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage();
+		return 0;
+	}
 	if (parse_args(argc, argv)) {
 		usage();
 		return 2;
