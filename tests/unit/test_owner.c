@@ -1,0 +1,1291 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the owner layer (pKVM-style page ownership): the state encoding against the
+ * ARCH-NOTES §1 contract (golden bit positions, a death test for meta-states), host faults and
+ * block sizing, a table of every (host, hypervisor, guest) scenario x every transition with the
+ * expected result and resulting states (refusals compared against full dumps), and a seeded
+ * adversarial random test with the ownership invariants checked after every step. Runs for
+ * every granule, FWB on and off.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "s2_test_matrix.h"
+#include "s2mmu/owner.h"
+
+/* ---- fixture ------------------------------------------------------------------------------- */
+
+#define NGUESTS 3
+#define G1 0 /* non-protected, id 2 */
+#define G2 1 /* protected, id 3 */
+#define G3 2 /* non-protected, id 4 */
+#define RAM1_PAGES 16
+
+struct fx {
+	struct s2_host_port *hp;
+	struct s2_port port;
+	struct s2_config cfg;
+	struct s2_owner o;
+	struct s2_owner_ram ram[2];
+	struct s2_page_meta *meta;
+	uint64_t nmeta;
+	struct s2_pgtable gpgt[NGUESTS];
+	struct s2_owner_guest g[NGUESTS];
+	uint64_t psize;
+	uint64_t blk; /* the level-2 block size */
+	uint64_t win_base; /* first PA the hypervisor shadow covers */
+	uint64_t win_pages;
+	uint8_t *hyp; /* hypervisor shadow: 0 unmapped, else 1 + state (| 0x80 device) */
+	int hyp_fail; /* the next hyp map fails with this code */
+	uint64_t hyp_calls;
+	uint64_t scrubbed; /* bytes scrubbed */
+	uint64_t ram0, ram1, mmio; /* bases */
+};
+
+/* The pages the tests touch (by window index): the invariants look at these; a hypervisor or
+ * guest mapping anywhere else in the window is a failure of its own. */
+struct span {
+	uint64_t first, n;
+};
+
+static unsigned int watched(const struct fx *f, struct span out[4])
+{
+	uint64_t p = f->psize, b = f->win_base;
+
+	out[0] = (struct span){ (f->mmio - b) / p, 32 };
+	out[1] = (struct span){ (f->ram0 - b) / p, 80 };
+	out[2] = (struct span){ (f->ram0 + f->blk - 16 * p - b) / p, 48 };
+	out[3] = (struct span){ (f->ram1 - 16 * p - b) / p, RAM1_PAGES + 16 + 64 };
+	return 4;
+}
+
+static bool is_watched(const struct fx *f, uint64_t i)
+{
+	struct span w[4];
+	unsigned int n = watched(f, w);
+
+	for (unsigned int k = 0; k < n; k++)
+		if (i >= w[k].first && i - w[k].first < w[k].n)
+			return true;
+	return false;
+}
+
+static int hyp_map(void *ctx, s2_pa_t pa, uint64_t size, enum s2_page_state state, uint64_t flags)
+{
+	struct fx *f = ctx;
+
+	f->hyp_calls++;
+	if (f->hyp_fail) {
+		int r = f->hyp_fail;
+		f->hyp_fail = 0;
+		return r;
+	}
+	for (uint64_t a = s2_pa_val(pa); a < s2_pa_val(pa) + size; a += f->psize) {
+		uint64_t i = (a - f->win_base) / f->psize;
+		if (a < f->win_base || i >= f->win_pages)
+			continue; /* far away: outside what the invariants look at */
+		assert_true(is_watched(f, i));
+		assert_int_equal(f->hyp[i], 0); /* never mapped twice */
+		f->hyp[i] = (uint8_t)(1 + state) | ((flags & S2_HYP_MAP_DEVICE) ? 0x80 : 0);
+	}
+	return 0;
+}
+
+static void hyp_unmap(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	struct fx *f = ctx;
+
+	for (uint64_t a = s2_pa_val(pa); a < s2_pa_val(pa) + size; a += f->psize) {
+		uint64_t i = (a - f->win_base) / f->psize;
+		if (a < f->win_base || i >= f->win_pages)
+			continue;
+		assert_int_not_equal(f->hyp[i], 0);
+		f->hyp[i] = 0;
+	}
+}
+
+static void scrub(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	struct fx *f = ctx;
+
+	(void)pa;
+	f->scrubbed += size;
+}
+
+static void fx_init(struct fx *f, const struct s2_config *cfg)
+{
+	struct s2_host_port_opts ho = { .pa_base = S2_TEST_PA_BASE,
+					.arena_bytes = UINT64_C(4) << 20,
+					.log_capacity = 0 };
+
+	memset(f, 0, sizeof(*f));
+	f->cfg = *cfg;
+	assert_int_equal(s2_host_port_create(&ho, &f->hp), 0);
+	f->port = s2_host_port_port(f->hp);
+	f->psize = UINT64_C(1) << cfg->page_shift;
+	f->blk = s2_level_size(cfg->granule, 2);
+	f->mmio = 6 * f->blk;
+	f->ram0 = 8 * f->blk;
+	f->ram1 = f->ram0 + 3 * f->blk;
+	f->win_base = f->mmio;
+	f->win_pages = (f->ram1 + (RAM1_PAGES + 64) * f->psize - f->win_base) / f->psize;
+	f->hyp = calloc(f->win_pages, 1);
+	f->ram[0] = (struct s2_owner_ram){ .base = s2_pa(f->ram0), .size = 2 * f->blk };
+	f->ram[1] = (struct s2_owner_ram){ .base = s2_pa(f->ram1), .size = RAM1_PAGES * f->psize };
+	f->nmeta = 2 * f->blk / f->psize + RAM1_PAGES;
+	f->meta = calloc(f->nmeta, sizeof(*f->meta));
+	assert_non_null(f->hyp);
+	assert_non_null(f->meta);
+
+	struct s2_owner_params p = {
+		.host_cfg = cfg,
+		.port = f->port,
+		.cookie = f,
+		.ram = f->ram,
+		.nr_ram = 2,
+		.meta = f->meta,
+		.nr_meta = f->nmeta,
+		.hyp = { .map = hyp_map, .unmap = hyp_unmap, .ctx = f },
+	};
+	assert_int_equal(s2_owner_init(&f->o, &p), 0);
+	for (int i = 0; i < NGUESTS; i++) {
+		struct s2_config gc =
+			s2_test_config(48, cfg->granule, 36, cfg->fwb ? S2_CFG_FWB : 0);
+		assert_int_equal(s2_pgtable_init(&f->gpgt[i], &gc, &f->port, &f->g[i]), 0);
+		assert_int_equal(
+			s2_owner_guest_init(&f->g[i], &f->gpgt[i], (uint8_t)(2 + i), i == G2), 0);
+	}
+}
+
+static void fx_fini(struct fx *f)
+{
+	for (int i = 0; i < NGUESTS; i++) {
+		s2_page_cache_drain(&f->g[i].cache, &f->port, f->psize);
+		s2_pgtable_destroy(&f->gpgt[i]);
+	}
+	s2_owner_fini(&f->o);
+	s2_host_port_destroy(f->hp);
+	free(f->hyp);
+	free(f->meta);
+}
+
+/* ---- configs -------------------------------------------------------------------------------- */
+
+static struct s2_config cfgs[6];
+static size_t ncfgs;
+
+static int setup(void **state)
+{
+	(void)state;
+	ncfgs = 0;
+	for (int g = 0; g < S2_NR_GRANULES; g++) {
+		cfgs[ncfgs++] = s2_test_config(48, (enum s2_granule)g, 40, 0);
+		cfgs[ncfgs++] = s2_test_config(48, (enum s2_granule)g, 40, S2_CFG_FWB);
+	}
+	return 0;
+}
+
+/* ---- dumps (for "a refusal changes nothing") -------------------------------------------------- */
+
+struct dump {
+	size_t n, cap;
+	uint64_t *v;
+};
+
+static int visit_dump(void *arg, const struct s2_walk_visit *v)
+{
+	struct dump *d = arg;
+
+	if (d->n + 3 > d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 1024;
+		d->v = realloc(d->v, d->cap * sizeof(uint64_t));
+		assert_non_null(d->v);
+	}
+	d->v[d->n++] = s2_ipa_val(v->ipa);
+	d->v[d->n++] = (uint64_t)v->level;
+	d->v[d->n++] = v->pte;
+	return 0;
+}
+
+static void dump_table(const struct s2_pgtable *pgt, struct dump *d)
+{
+	assert_int_equal(s2_pgtable_walk(pgt, s2_ipa(0), UINT64_C(1) << pgt->cfg.ipa_bits,
+					 S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, visit_dump, d),
+			 0);
+	visit_dump(d, &(struct s2_walk_visit){ .ipa = s2_ipa(~0ull) }); /* separator */
+}
+
+struct snapshot {
+	struct dump tables;
+	struct s2_page_meta *meta;
+	uint8_t *hyp;
+};
+
+static void snap(const struct fx *f, struct snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	dump_table(&f->o.host, &s->tables);
+	for (int i = 0; i < NGUESTS; i++)
+		dump_table(&f->gpgt[i], &s->tables);
+	s->meta = malloc(f->nmeta * sizeof(*f->meta));
+	memcpy(s->meta, f->meta, f->nmeta * sizeof(*f->meta));
+	s->hyp = malloc(f->win_pages);
+	memcpy(s->hyp, f->hyp, f->win_pages);
+}
+
+static void snap_free(struct snapshot *s)
+{
+	free(s->tables.v);
+	free(s->meta);
+	free(s->hyp);
+}
+
+static void assert_unchanged(const struct fx *f, const struct snapshot *before)
+{
+	struct snapshot now;
+
+	snap(f, &now);
+	assert_int_equal(now.tables.n, before->tables.n);
+	assert_memory_equal(now.tables.v, before->tables.v, now.tables.n * sizeof(uint64_t));
+	assert_memory_equal(now.meta, before->meta, f->nmeta * sizeof(*f->meta));
+	assert_memory_equal(now.hyp, before->hyp, f->win_pages);
+	snap_free(&now);
+}
+
+/* ---- invariants -------------------------------------------------------------------------------- */
+
+struct gmap_acc {
+	const struct fx *f;
+	int guest;
+	uint16_t *sb; /* per window page: guests' SHARED_BORROWED mappings */
+	uint8_t *own; /* per window page: 1 + guest index with an OWNED/SHARED_OWNED mapping */
+	uint8_t *own_st; /* that mapping's state */
+	uint16_t *nown; /* number of OWNED/SHARED_OWNED mappings */
+};
+
+static void check_pte_state(s2_pte_t pte)
+{
+	/* Only the concrete two bits are ever stored: SW2 (where NOPAGE's bit 2 would land if
+	 * encoded) stays clear, and RESERVED is never used by a transition. */
+	assert_false(pte & S2_PTE_SW2);
+	assert_int_not_equal(s2_page_state_of_pte(pte), S2_PAGE_RESERVED);
+}
+
+static int visit_guest(void *arg, const struct s2_walk_visit *v)
+{
+	struct gmap_acc *a = arg;
+	const struct fx *f = a->f;
+	struct s2_lookup l;
+
+	if (!(v->pte & S2_PTE_VALID))
+		return 0;
+	check_pte_state(v->pte);
+	assert_int_equal(s2_pgtable_lookup(&f->gpgt[a->guest], v->ipa, &l), 0);
+	for (uint64_t off = 0; off < v->size; off += f->psize) {
+		uint64_t pa = s2_pa_val(l.pa) + off, i = (pa - f->win_base) / f->psize;
+		enum s2_page_state st = s2_page_state_of_pte(v->pte);
+		assert_true(pa >= f->win_base && i < f->win_pages && is_watched(f, i));
+		if (st == S2_PAGE_SHARED_BORROWED) {
+			a->sb[i]++;
+		} else {
+			a->own[i] = (uint8_t)(1 + a->guest);
+			a->own_st[i] = (uint8_t)st;
+			a->nown[i]++;
+		}
+	}
+	return 0;
+}
+
+static int visit_host(void *arg, const struct s2_walk_visit *v)
+{
+	const struct fx *f = arg;
+	struct s2_page_info info;
+	struct s2_lookup l;
+
+	if (v->pte & S2_PTE_VALID) {
+		/* Identity, Device exactly for MMIO, and only what the host owns or borrows. */
+		check_pte_state(v->pte);
+		assert_int_equal(s2_pgtable_lookup(&f->o.host, v->ipa, &l), 0);
+		assert_int_equal(s2_pa_val(l.pa), s2_ipa_val(v->ipa));
+		assert_int_equal(s2_owner_page_info(&f->o, s2_pa(s2_ipa_val(v->ipa)), &info), 0);
+		assert_int_equal(!!(l.prot & S2_PROT_DEVICE), !info.ram);
+		if (!info.ram) /* MMIO: the state is the descriptor's own */
+			return 0;
+		/* RAM state is not kept in host PTEs. */
+		assert_int_equal(s2_page_state_of_pte(v->pte), S2_PAGE_OWNED);
+	}
+	for (uint64_t off = 0; off < v->size; off += f->psize) {
+		uint64_t pa = s2_ipa_val(v->ipa) + off;
+		assert_int_equal(s2_owner_page_info(&f->o, s2_pa(pa), &info), 0);
+		if (v->pte & S2_PTE_VALID) {
+			assert_true(info.ram);
+			assert_true(info.host == S2_PAGE_OWNED ||
+				    info.host == S2_PAGE_SHARED_OWNED ||
+				    info.host == S2_PAGE_SHARED_BORROWED);
+		} else {
+			uint8_t owner = (uint8_t)S2_FIELD_GET(S2_PTE_INVALID_OWNER, v->pte);
+			assert_int_equal(info.host, S2_PAGE_NOPAGE);
+			assert_int_equal(info.owner, owner);
+		}
+	}
+	return 0;
+}
+
+static void check_invariants(const struct fx *f)
+{
+	uint64_t n = f->win_pages;
+	struct gmap_acc a = {
+		.f = f,
+		.sb = calloc(n, sizeof(uint16_t)),
+		.own = calloc(n, 1),
+		.own_st = calloc(n, 1),
+		.nown = calloc(n, sizeof(uint16_t)),
+	};
+	struct s2_check_report rep;
+
+	for (int g = 0; g < NGUESTS; g++) {
+		a.guest = g;
+		assert_int_equal(s2_pgtable_walk(&f->gpgt[g], s2_ipa(0),
+						 UINT64_C(1) << f->gpgt[g].cfg.ipa_bits,
+						 S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, visit_guest,
+						 &a),
+				 0);
+		if (s2_pgtable_check(&f->gpgt[g], &rep))
+			fail_msg("guest %d table: %s", g, rep.first_error);
+	}
+	if (s2_pgtable_check(&f->o.host, &rep))
+		fail_msg("host table: %s", rep.first_error);
+	assert_int_equal(s2_pgtable_walk(&f->o.host, s2_ipa(0), UINT64_C(1) << f->cfg.ipa_bits,
+					 S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, visit_host, (void *)f),
+			 0);
+	struct span w[4];
+	unsigned int nw = watched(f, w);
+
+	for (uint64_t k = 0, i = w[0].first; k < nw; i = ++k < nw ? w[k].first : 0) {
+		for (; i < w[k].first + w[k].n; i++) {
+			uint64_t pa = f->win_base + i * f->psize;
+			struct s2_page_info info;
+			struct s2_lookup l;
+			uint8_t hyp = f->hyp[i];
+
+			assert_int_equal(s2_owner_page_info(&f->o, s2_pa(pa), &info), 0);
+			assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(pa), &l), 0);
+			assert_true(a.nown[i] <= 1);
+			/* The hypervisor's address space matches its state. */
+			if (info.hyp == S2_PAGE_NOPAGE)
+				assert_int_equal(hyp, 0);
+			else
+				assert_int_equal(hyp & 0x7f, 1 + info.hyp);
+			switch (info.host) {
+			case S2_PAGE_OWNED:
+				/* Exactly one owner: the host, nobody else maps it. */
+				assert_int_equal(info.owner, S2_OWNER_HOST);
+				assert_int_equal(info.hyp, S2_PAGE_NOPAGE);
+				assert_int_equal(info.share_count, 0);
+				assert_int_equal(a.sb[i], 0);
+				assert_int_equal(a.nown[i], 0);
+				break;
+			case S2_PAGE_SHARED_OWNED:
+				/* SHARED_OWNED here iff SHARED_BORROWED on the other side(s). */
+				assert_int_equal(info.owner, S2_OWNER_HOST);
+				assert_int_equal(a.nown[i], 0);
+				if (info.hyp == S2_PAGE_SHARED_BORROWED) {
+					assert_int_equal(info.share_count, 0);
+					assert_int_equal(a.sb[i], 0);
+				} else {
+					assert_int_equal(info.hyp, S2_PAGE_NOPAGE);
+					assert_true(info.share_count > 0);
+					assert_int_equal(info.share_count, a.sb[i]);
+				}
+				break;
+			case S2_PAGE_SHARED_BORROWED:
+				assert_true(info.ram);
+				assert_int_equal(info.hyp, S2_PAGE_NOPAGE);
+				assert_int_equal(a.nown[i], 1);
+				assert_int_equal(a.own[i] + 1,
+						 info.owner); /* guest index + 2 = id */
+				assert_int_equal(a.own_st[i], S2_PAGE_SHARED_OWNED);
+				assert_int_equal(a.sb[i], 0);
+				assert_int_equal(info.share_count, 0);
+				break;
+			case S2_PAGE_NOPAGE:
+				/* Given away: recorded in the host's invalid PTE as the new owner's id. */
+				assert_false(l.valid);
+				assert_int_equal(l.owner, info.owner);
+				assert_int_equal(a.sb[i], 0);
+				assert_int_equal(info.share_count, 0);
+				if (info.owner == S2_OWNER_HYP) {
+					assert_int_equal(info.hyp, S2_PAGE_OWNED);
+					assert_int_equal(a.nown[i], 0);
+				} else {
+					assert_true(info.owner >= S2_OWNER_GUEST_MIN);
+					assert_int_equal(info.hyp, S2_PAGE_NOPAGE);
+					assert_int_equal(a.nown[i], 1);
+					assert_int_equal(a.own[i] + 1, info.owner);
+					assert_int_equal(a.own_st[i], S2_PAGE_OWNED);
+				}
+				break;
+			default:
+				fail_msg("page %#llx: host state %d", (unsigned long long)pa,
+					 info.host);
+			}
+			if (!info.ram &&
+			    info.host != S2_PAGE_NOPAGE) /* MMIO: never guest-borrowed */
+				assert_int_equal(a.sb[i], 0);
+		}
+	}
+	free(a.sb);
+	free(a.own);
+	free(a.own_st);
+	free(a.nown);
+}
+
+/* ---- 1. state encoding --------------------------------------------------------------------------- */
+
+static void test_state_encoding_golden(void **state)
+{
+	(void)state;
+	/* ARCH-NOTES §1: OWNED 0, SHARED_OWNED bit 0, SHARED_BORROWED bit 1, RESERVED bits 0|1,
+	 * NOPAGE bit 2; stored in descriptor bits 55 (SW0) and 56 (SW1). */
+	assert_int_equal(S2_PAGE_OWNED, 0);
+	assert_int_equal(S2_PAGE_SHARED_OWNED, 1);
+	assert_int_equal(S2_PAGE_SHARED_BORROWED, 2);
+	assert_int_equal(S2_PAGE_RESERVED, 3);
+	assert_int_equal(S2_PAGE_NOPAGE, 4);
+	assert_int_equal(s2_page_state_pte(0, S2_PAGE_OWNED), 0);
+	assert_int_equal(s2_page_state_pte(0, S2_PAGE_SHARED_OWNED), 1ull << 55);
+	assert_int_equal(s2_page_state_pte(0, S2_PAGE_SHARED_BORROWED), 1ull << 56);
+	assert_int_equal(s2_page_state_pte(0, S2_PAGE_RESERVED), 3ull << 55);
+	/* Field insert: other bits kept, the old state replaced. */
+	uint64_t pte = 0x00600000400007c7ull | (3ull << 55) | (1ull << 57) | (1ull << 58);
+	assert_int_equal(s2_page_state_pte(pte, S2_PAGE_SHARED_OWNED),
+			 (pte & ~(3ull << 55)) | (1ull << 55));
+	assert_int_equal(s2_page_state_pte(pte, S2_PAGE_OWNED), pte & ~(3ull << 55));
+	/* Field extract ignores SW2/SW3 and everything else. */
+	assert_int_equal(s2_page_state_of_pte((1ull << 56) | (1ull << 57) | 0x7ff), 2);
+	assert_int_equal(s2_page_state_of_pte(1ull << 55), 1);
+	assert_int_equal(s2_page_state_of_pte(~(3ull << 55)), 0);
+	assert_string_equal(s2_page_state_name(S2_PAGE_NOPAGE), "nopage");
+	assert_string_equal(s2_page_state_name(S2_PAGE_SHARED_BORROWED), "shared-borrowed");
+
+	/* Through the engine: the state lands in bits 55/56 of the real descriptor. */
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct s2_test_env env;
+		struct s2_lookup l;
+		uint64_t gs = s2_test_granule(&cfgs[c]);
+		s2_test_env_init(&env, &cfgs[c], 0, 0);
+		for (int st = 0; st < 4; st++) {
+			assert_int_equal(
+				s2_pgtable_map(&env.pgt, s2_ipa(st * gs), gs,
+					       s2_pa(0x80000000ull + st * gs),
+					       S2_PROT_R | S2_PROT_W | s2_page_state_prot(st), 0,
+					       NULL),
+				0);
+			assert_int_equal(s2_pgtable_lookup(&env.pgt, s2_ipa(st * gs), &l), 0);
+			assert_true(l.valid);
+			assert_int_equal((l.pte >> 55) & 0xf, (uint64_t)st);
+			assert_int_equal(s2_page_state_of_pte(l.pte), st);
+		}
+		s2_test_env_fini(&env);
+	}
+}
+
+/* Run @fn in a child; assert it died of SIGABRT (the hosted panic hook aborts). */
+static void assert_dies(void (*fn)(void))
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Keep the child's panic message out of the test output. */
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(3);
+		fn();
+		_exit(0); /* survived: the parent sees exit status 0 and fails */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+static volatile uint64_t sink;
+
+static void encode_nopage(void)
+{
+	sink = s2_page_state_pte(0, S2_PAGE_NOPAGE);
+}
+
+static void encode_nopage_prot(void)
+{
+	sink = s2_page_state_prot(S2_PAGE_NOPAGE);
+}
+
+static void encode_stray(void)
+{
+	sink = s2_page_state_pte(0, (enum s2_page_state)(S2_PAGE_NOPAGE | S2_PAGE_SHARED_OWNED));
+}
+
+static void encode_owned(void)
+{
+	sink = s2_page_state_pte(0, S2_PAGE_SHARED_BORROWED);
+}
+
+static void test_state_encoding_meta_traps(void **state)
+{
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_dies(encode_nopage);
+	assert_dies(encode_nopage_prot);
+	assert_dies(encode_stray);
+	/* Control: a concrete state does not trap. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		encode_owned();
+		_exit(sink == (1ull << 56) ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ---- 2/3. metadata, host faults ------------------------------------------------------------------ */
+
+static void fault(struct fx *f, uint64_t pa, enum s2_host_abort_action want)
+{
+	enum s2_host_abort_action act = 99;
+
+	assert_int_equal(s2_host_handle_fault(&f->o, s2_pa(pa), &act), 0);
+	assert_int_equal(act, want);
+}
+
+static void test_init_and_faults(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct s2_page_info info;
+		struct s2_lookup l;
+
+		fx_init(&f, &cfgs[c]);
+		/* Every RAM page starts host-owned; the host stage-2 starts empty. */
+		for (uint64_t i = 0; i < f.nmeta; i++) {
+			assert_int_equal(f.meta[i].host_state, S2_PAGE_OWNED);
+			assert_int_equal(f.meta[i].hyp_state, S2_PAGE_NOPAGE);
+			assert_int_equal(f.meta[i].owner, S2_OWNER_HOST);
+		}
+		assert_int_equal(f.ram[1].first_meta, 2 * f.blk / f.psize);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram1 + 3 * f.psize), &info), 0);
+		assert_true(info.ram);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.mmio), &info), 0);
+		assert_false(info.ram);
+		assert_int_equal(info.host, S2_PAGE_OWNED);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.mmio + 1), &info), S2_EALIGN);
+
+		/* A fault in fully owned RAM maps the whole level-2 block around it, identity. */
+		fault(&f, f.ram0 + 5 * f.psize + 8, S2_HOST_ABORT_MAPPED);
+		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 7 * f.psize), &l), 0);
+		assert_true(l.valid);
+		assert_int_equal(l.level, 2);
+		assert_int_equal(s2_pa_val(l.pa), f.ram0 + 7 * f.psize);
+		assert_int_equal(l.prot & (S2_PROT_RWX | S2_PROT_DEVICE | S2_PROT_NORMAL_NC),
+				 S2_PROT_RWX);
+		/* Donating a page out of the block splits it: the page is annotated with the
+		 * hypervisor's id, its neighbours stay mapped. */
+		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(f.ram0 + 6 * f.psize), f.psize),
+				 0);
+		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 6 * f.psize), &l), 0);
+		assert_false(l.valid);
+		assert_int_equal(l.owner, S2_OWNER_HYP);
+		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 7 * f.psize), &l), 0);
+		assert_true(l.valid);
+		fault(&f, f.ram0 + 6 * f.psize, S2_HOST_ABORT_INJECT);
+		/* The second RAM block is untouched: a fault there maps it whole. */
+		fault(&f, f.ram0 + f.blk + 3 * f.psize, S2_HOST_ABORT_MAPPED);
+		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + f.blk), &l), 0);
+		assert_int_equal(l.size, f.blk);
+		/* RAM1 is smaller than a block: pages only. */
+		fault(&f, f.ram1 + 2 * f.psize, S2_HOST_ABORT_MAPPED);
+		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram1 + 2 * f.psize), &l), 0);
+		assert_int_equal(l.size, f.psize);
+		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram1 + 3 * f.psize), &l), 0);
+		assert_false(l.valid);
+		/* MMIO: Device-nGnRE, no exec, a block where the window allows it. */
+		fault(&f, f.mmio + 9 * f.psize, S2_HOST_ABORT_MAPPED);
+		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.mmio), &l), 0);
+		assert_true(l.valid);
+		assert_int_equal(l.size, f.blk);
+		assert_int_equal(l.prot & (S2_PROT_RWX | S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE),
+				 S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE);
+		/* The gap between RAM0 and RAM1 is MMIO too. */
+		fault(&f, f.ram0 + 2 * f.blk, S2_HOST_ABORT_MAPPED);
+		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 2 * f.blk), &l), 0);
+		assert_true(l.prot & S2_PROT_DEVICE);
+		/* Beyond the host's IPA space: inject. */
+		fault(&f, UINT64_C(1) << 40, S2_HOST_ABORT_INJECT);
+		assert_int_equal(f.o.stats.host_injected, 2);
+		check_invariants(&f);
+
+		/* The ESR path: a data abort from a lower EL, translation fault level 3
+		 * (EC 0x24, IL, DFSC 0b000111), HPFAR.FIPA = PA[51:12] in bits [43:4]. */
+		uint64_t pa = f.ram1 + 5 * f.psize;
+		uint64_t esr = (0x24ull << 26) | (1ull << 25) | 0x07;
+		enum s2_host_abort_action act = 99;
+		assert_int_equal(s2_host_handle_abort(&f.o, esr, pa & 0xfff, (pa >> 12) << 4, &act),
+				 0);
+		assert_int_equal(act, S2_HOST_ABORT_MAPPED);
+		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(pa), &l), 0);
+		assert_true(l.valid);
+		/* Not an abort (EC 0x16, HVC): refused. */
+		assert_int_equal(s2_host_handle_abort(&f.o, 0x16ull << 26, 0, 0, &act), S2_EINVAL);
+		fx_fini(&f);
+	}
+}
+
+static void test_range_refusals(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct snapshot s;
+		uint64_t p;
+
+		fx_init(&f, &cfgs[c]);
+		p = f.ram0;
+		fault(&f, p, S2_HOST_ABORT_MAPPED);
+		snap(&f, &s);
+		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(p), 0), S2_EINVAL);
+		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p + 8), f.psize), S2_EALIGN);
+		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p), f.psize + 8), S2_EALIGN);
+		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa((UINT64_C(1) << 40) - f.psize),
+						     2 * f.psize),
+				 S2_ERANGE);
+		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(-f.psize), 2 * f.psize),
+				 S2_ERANGE);
+		/* RAM and MMIO in one range. */
+		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(f.ram0 - f.psize), 2 * f.psize),
+				 S2_EINVAL);
+		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p), s2_ipa(1ull << 36),
+						       f.psize),
+				 S2_ERANGE);
+		assert_unchanged(&f, &s);
+		/* A range with one bad page in the middle: nothing of it is donated. */
+		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p + 4 * f.psize), f.psize), 0);
+		snap_free(&s);
+		snap(&f, &s);
+		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p), 8 * f.psize), S2_EPERM);
+		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(p), 8 * f.psize), S2_EPERM);
+		assert_int_equal(
+			s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p), s2_ipa(0), 8 * f.psize),
+			S2_EPERM);
+		assert_unchanged(&f, &s);
+		/* A failing hypervisor mapping: nothing changed. */
+		f.hyp_fail = S2_ENOMEM;
+		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(p + 16 * f.psize), 4 * f.psize),
+				 S2_ENOMEM);
+		assert_unchanged(&f, &s);
+		/* No table page to be had: refused before any change. */
+		s2_page_cache_drain(&f.o.cache, &f.port, f.psize);
+		s2_page_cache_drain(&f.g[G2].cache, &f.port, f.psize);
+		snap_free(&s);
+		snap(&f, &s);
+		s2_host_port_fail_alloc_after(f.hp, 0);
+		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p + 16 * f.psize),
+						       s2_ipa(0), 4 * f.psize),
+				 S2_ENOMEM);
+		assert_unchanged(&f, &s);
+		s2_host_port_fail_alloc_after(f.hp, -1);
+		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p + 16 * f.psize),
+						       s2_ipa(0), 4 * f.psize),
+				 0);
+		check_invariants(&f);
+		snap_free(&s);
+		fx_fini(&f);
+	}
+}
+
+/* ---- 4/5. the transition table ------------------------------------------------------------------- */
+
+enum {
+	OW = S2_PAGE_OWNED,
+	SO = S2_PAGE_SHARED_OWNED,
+	SB = S2_PAGE_SHARED_BORROWED,
+	NP = S2_PAGE_NOPAGE
+};
+enum { H = S2_OWNER_HOST, HYP = S2_OWNER_HYP, ID1 = 2, ID2 = 3, ID3 = 4 };
+
+/* The states the table looks at: page P (RAM) or M (MMIO), and the guests' IPAs A, A2 (G1),
+ * A3 (G3) and B (G2). */
+struct st {
+	uint8_t host, hyp, owner;
+	uint32_t count;
+	uint8_t g1a, g1a2, g3a3, g2b;
+};
+
+#define ST(h, y, o, c, a, a2, a3, b)     \
+	{                                \
+		h, y, o, c, a, a2, a3, b \
+	}
+
+static const struct st S0 = ST(OW, NP, H, 0, NP, NP, NP, NP);
+static const struct st S1 = ST(SO, SB, H, 0, NP, NP, NP, NP);
+static const struct st S2 = ST(NP, OW, HYP, 0, NP, NP, NP, NP);
+static const struct st S3 = ST(SO, NP, H, 1, SB, NP, NP, NP);
+static const struct st S4 = ST(SO, NP, H, 2, SB, SB, NP, NP);
+static const struct st S5 = ST(NP, NP, ID2, 0, NP, NP, NP, OW);
+static const struct st S6 = ST(SB, NP, ID2, 0, NP, NP, NP, SO);
+static const struct st R_S0_G3 = ST(SO, NP, H, 1, NP, NP, SB, NP);
+static const struct st R_S3_G3 = ST(SO, NP, H, 2, SB, NP, SB, NP);
+static const struct st R_S4_G3 = ST(SO, NP, H, 3, SB, SB, SB, NP);
+static const struct st R_S4_UN = ST(SO, NP, H, 1, NP, SB, NP, NP);
+static const struct st M1 = ST(SO, SB, H, 0, NP, NP, NP, NP);
+static const struct st M2 = ST(NP, OW, HYP, 0, NP, NP, NP, NP);
+static const struct st M3 = ST(NP, NP, ID2, 0, NP, NP, NP, OW);
+static const struct st R_M0_NP = ST(NP, NP, ID1, 0, OW, NP, NP, NP);
+#define M0 S0
+
+enum scen { SC_S0, SC_S1, SC_S2, SC_S3, SC_S4, SC_S5, SC_S6, SC_M0, SC_M1, SC_M2, SC_M3, NSCEN };
+enum trans {
+	T_SHARE_HYP,
+	T_UNSHARE_HYP,
+	T_DONATE_HYP,
+	T_DONATE_HYP_HOST,
+	T_SHARE_G3,
+	T_SHARE_PROT,
+	T_UNSHARE_G1A,
+	T_DONATE_G2,
+	T_DONATE_NONPROT,
+	T_GUEST_SHARE,
+	T_GUEST_UNSHARE,
+	T_TEARDOWN_G1,
+	T_TEARDOWN_G2,
+	T_FAULT,
+	NTRANS
+};
+
+static const char *const scen_name[NSCEN] = {
+	"S0 host-owned",      "S1 shared-hyp",	     "S2 donated-hyp",	     "S3 shared-1-guest",
+	"S4 shared-2",	      "S5 donated-guest",    "S6 guest-shared-back", "M0 mmio-owned",
+	"M1 mmio-shared-hyp", "M2 mmio-donated-hyp", "M3 mmio-assigned"
+};
+static const char *const trans_name[NTRANS] = { "share_hyp",
+						"unshare_hyp",
+						"donate_hyp",
+						"donate_hyp_host",
+						"share_guest(G3)",
+						"share_guest(protected)",
+						"unshare_guest(G1,A)",
+						"donate_guest(G2,B)",
+						"donate_guest(non-protected)",
+						"guest_share_host(G2,B)",
+						"guest_unshare_host(G2,B)",
+						"teardown(G1)",
+						"teardown(G2)",
+						"host fault" };
+
+struct cell {
+	int ret; /* expected return (host fault: S2_HOST_ABORT_*) */
+	const struct st *to; /* resulting state; NULL: unchanged (refusal, compared by dump) */
+};
+
+#define OK(s)           \
+	{               \
+		0, &(s) \
+	}
+#define E(e)                 \
+	{                    \
+		S2_##e, NULL \
+	}
+#define MAPPED                             \
+	{                                  \
+		S2_HOST_ABORT_MAPPED, NULL \
+	}
+#define INJECT                             \
+	{                                  \
+		S2_HOST_ABORT_INJECT, NULL \
+	}
+#define SAME(s)         \
+	{               \
+		0, &(s) \
+	}
+
+static const struct cell table[NSCEN][NTRANS] = {
+	/*            share_hyp  unshare   donate_hyp  dh_host  share_g3      share_prot
+	 *            unsh_g1a   donate_g2 donate_np   g_share  g_unshare     td_g1 td_g2 fault */
+	[SC_S0] = { OK(S1), E(EPERM), OK(S2), E(EPERM), OK(R_S0_G3), E(EPERM), E(EPERM), OK(S5),
+		    E(EPERM), E(EPERM), E(EPERM), SAME(S0), SAME(S0), MAPPED },
+	[SC_S1] = { E(EPERM), OK(S0), E(EBUSY), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EBUSY),
+		    E(EPERM), E(EPERM), E(EPERM), SAME(S1), SAME(S1), MAPPED },
+	[SC_S2] = { E(EPERM), E(EPERM), E(EPERM), OK(S0), E(EPERM), E(EPERM), E(EPERM), E(EPERM),
+		    E(EPERM), E(EPERM), E(EPERM), SAME(S2), SAME(S2), INJECT },
+	[SC_S3] = { E(EPERM), E(EPERM), E(EBUSY), E(EPERM), OK(R_S3_G3), E(EPERM), OK(S0), E(EBUSY),
+		    E(EPERM), E(EPERM), E(EPERM), OK(S0), SAME(S3), MAPPED },
+	[SC_S4] = { E(EPERM), E(EPERM), E(EBUSY), E(EPERM), OK(R_S4_G3), E(EPERM), OK(R_S4_UN),
+		    E(EBUSY), E(EPERM), E(EPERM), E(EPERM), OK(S0), SAME(S4), MAPPED },
+	[SC_S5] = { E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM),
+		    E(EPERM), OK(S6), E(EPERM), SAME(S5), OK(S0), INJECT },
+	[SC_S6] = { E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM),
+		    E(EPERM), E(EPERM), OK(S5), SAME(S6), OK(S0), MAPPED },
+	[SC_M0] = { OK(M1), E(EPERM), OK(M2), E(EPERM), E(EINVAL), E(EINVAL), E(EPERM), OK(M3),
+		    OK(R_M0_NP), E(EPERM), E(EPERM), SAME(M0), SAME(M0), MAPPED },
+	[SC_M1] = { E(EPERM), OK(M0), E(EBUSY), E(EPERM), E(EINVAL), E(EINVAL), E(EPERM), E(EBUSY),
+		    E(EBUSY), E(EPERM), E(EPERM), SAME(M1), SAME(M1), MAPPED },
+	[SC_M2] = { E(EPERM), E(EPERM), E(EPERM), OK(M0), E(EINVAL), E(EINVAL), E(EPERM), E(EPERM),
+		    E(EPERM), E(EPERM), E(EPERM), SAME(M2), SAME(M2), INJECT },
+	[SC_M3] = { E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EINVAL), E(EINVAL), E(EPERM),
+		    E(EPERM), E(EPERM), E(EPERM), E(EPERM), SAME(M3), OK(M0), INJECT },
+};
+
+struct addrs {
+	uint64_t page; /* P or M */
+	uint64_t a, a2, a3, b;
+};
+
+static void setup_scen(struct fx *f, enum scen s, const struct addrs *ad)
+{
+	uint64_t p = ad->page, ps = f->psize;
+
+	switch (s) {
+	case SC_S0:
+	case SC_M0:
+		break;
+	case SC_S1:
+	case SC_M1:
+		assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(p), ps), 0);
+		break;
+	case SC_S2:
+	case SC_M2:
+		assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p), ps), 0);
+		break;
+	case SC_S4:
+		assert_int_equal(
+			s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a2), ps), 0);
+		/* fallthrough */
+	case SC_S3:
+		assert_int_equal(
+			s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a), ps), 0);
+		break;
+	case SC_S6:
+	case SC_S5:
+	case SC_M3:
+		assert_int_equal(
+			s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps), 0);
+		if (s == SC_S6)
+			assert_int_equal(
+				s2_owner_guest_share_host(&f->o, &f->g[G2], s2_ipa(ad->b), ps), 0);
+		break;
+	default:
+		fail();
+	}
+}
+
+static uint8_t gstate(struct fx *f, int g, uint64_t ipa, uint64_t want_pa)
+{
+	enum s2_page_state st;
+	s2_pa_t pa;
+
+	assert_int_equal(s2_owner_guest_page(&f->g[g], s2_ipa(ipa), &st, &pa), 0);
+	if (st != S2_PAGE_NOPAGE)
+		assert_int_equal(s2_pa_val(pa), want_pa);
+	return (uint8_t)st;
+}
+
+static void read_state(struct fx *f, const struct addrs *ad, struct st *out)
+{
+	struct s2_page_info info;
+
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(ad->page), &info), 0);
+	out->host = (uint8_t)info.host;
+	out->hyp = (uint8_t)info.hyp;
+	out->owner = info.owner;
+	out->count = info.share_count;
+	out->g1a = gstate(f, G1, ad->a, ad->page);
+	out->g1a2 = gstate(f, G1, ad->a2, ad->page);
+	out->g3a3 = gstate(f, G3, ad->a3, ad->page);
+	out->g2b = gstate(f, G2, ad->b, ad->page);
+}
+
+static void assert_state(struct fx *f, const struct addrs *ad, const struct st *want,
+			 const char *what)
+{
+	struct st got;
+
+	read_state(f, ad, &got);
+	if (got.host != want->host || got.hyp != want->hyp || got.owner != want->owner ||
+	    got.count != want->count || got.g1a != want->g1a || got.g1a2 != want->g1a2 ||
+	    got.g3a3 != want->g3a3 || got.g2b != want->g2b)
+		fail_msg("%s: got host %d hyp %d owner %d count %u g1a %d g1a2 %d g3a3 %d g2b %d; "
+			 "want host %d hyp %d owner %d count %u g1a %d g1a2 %d g3a3 %d g2b %d",
+			 what, got.host, got.hyp, got.owner, got.count, got.g1a, got.g1a2, got.g3a3,
+			 got.g2b, want->host, want->hyp, want->owner, want->count, want->g1a,
+			 want->g1a2, want->g3a3, want->g2b);
+}
+
+static int run_trans(struct fx *f, enum trans t, const struct addrs *ad)
+{
+	uint64_t p = ad->page, ps = f->psize;
+	enum s2_host_abort_action act;
+	int ret;
+
+	switch (t) {
+	case T_SHARE_HYP:
+		return s2_owner_share_hyp(&f->o, s2_pa(p), ps);
+	case T_UNSHARE_HYP:
+		return s2_owner_unshare_hyp(&f->o, s2_pa(p), ps);
+	case T_DONATE_HYP:
+		return s2_owner_donate_hyp(&f->o, s2_pa(p), ps);
+	case T_DONATE_HYP_HOST:
+		return s2_owner_donate_hyp_host(&f->o, s2_pa(p), ps);
+	case T_SHARE_G3:
+		return s2_owner_share_guest(&f->o, &f->g[G3], s2_pa(p), s2_ipa(ad->a3), ps);
+	case T_SHARE_PROT:
+		return s2_owner_share_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps);
+	case T_UNSHARE_G1A:
+		return s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(ad->a), ps);
+	case T_DONATE_G2:
+		return s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps);
+	case T_DONATE_NONPROT:
+		return s2_owner_donate_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a), ps);
+	case T_GUEST_SHARE:
+		return s2_owner_guest_share_host(&f->o, &f->g[G2], s2_ipa(ad->b), ps);
+	case T_GUEST_UNSHARE:
+		return s2_owner_guest_unshare_host(&f->o, &f->g[G2], s2_ipa(ad->b), ps);
+	case T_TEARDOWN_G1:
+		return s2_owner_guest_teardown(&f->o, &f->g[G1], scrub, f);
+	case T_TEARDOWN_G2:
+		return s2_owner_guest_teardown(&f->o, &f->g[G2], scrub, f);
+	case T_FAULT:
+		ret = s2_host_handle_fault(&f->o, s2_pa(p), &act);
+		assert_int_equal(ret, 0);
+		return (int)act;
+	default:
+		fail();
+	}
+	return 0;
+}
+
+static const struct st *scen_state(enum scen s)
+{
+	static const struct st *const map[NSCEN] = { &S0, &S1, &S2, &S3, &S4, &S5,
+						     &S6, &M0, &M1, &M2, &M3 };
+	return map[s];
+}
+
+static void test_transition_table(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		for (int s = 0; s < NSCEN; s++) {
+			for (int t = 0; t < NTRANS; t++) {
+				const struct cell *cell = &table[s][t];
+				struct fx f;
+				struct addrs ad;
+				struct snapshot before;
+				char what[160];
+				int ret;
+
+				fx_init(&f, &cfgs[c]);
+				ad.page = s >= SC_M0 ? f.mmio + 3 * f.psize : f.ram0 + 5 * f.psize;
+				ad.a = 16 * f.psize;
+				ad.a2 = 32 * f.psize;
+				ad.a3 = 48 * f.psize;
+				ad.b = 64 * f.psize;
+				/* The host has touched its memory before: blocks are mapped. */
+				fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
+				fault(&f, f.mmio, S2_HOST_ABORT_MAPPED);
+				setup_scen(&f, (enum scen)s, &ad);
+				assert_state(&f, &ad, scen_state((enum scen)s), scen_name[s]);
+				check_invariants(&f);
+				snap(&f, &before);
+				uint64_t scrubbed = f.scrubbed;
+				snprintf(what, sizeof(what), "cfg %zu, %s x %s", c, scen_name[s],
+					 trans_name[t]);
+				ret = run_trans(&f, (enum trans)t, &ad);
+				if (ret != cell->ret)
+					fail_msg("%s: returned %d (%s), expected %d", what, ret,
+						 t == T_FAULT ? "action" : s2_errname(ret),
+						 cell->ret);
+				if (t == T_FAULT) {
+					struct s2_lookup l;
+					assert_int_equal(
+						s2_pgtable_lookup(&f.o.host, s2_ipa(ad.page), &l),
+						0);
+					assert_int_equal(l.valid, ret == S2_HOST_ABORT_MAPPED);
+					if (l.valid) {
+						assert_int_equal(s2_pa_val(l.pa), ad.page);
+						assert_int_equal(!!(l.prot & S2_PROT_DEVICE),
+								 s >= SC_M0);
+					}
+					assert_state(&f, &ad, scen_state((enum scen)s), what);
+				} else if (cell->to) {
+					assert_state(&f, &ad, cell->to, what);
+				} else {
+					/* Refused: nothing changed, down to every descriptor. */
+					assert_unchanged(&f, &before);
+				}
+				/* Scrubbed exactly when a guest's own RAM went back to the host. */
+				bool scrub_expected =
+					(t == T_TEARDOWN_G2 && (s == SC_S5 || s == SC_S6));
+				assert_int_equal(f.scrubbed - scrubbed,
+						 scrub_expected ? f.psize : 0);
+				check_invariants(&f);
+				snap_free(&before);
+				fx_fini(&f);
+			}
+		}
+	}
+}
+
+/* ---- multi-page ranges, shares counted across guests ----------------------------------------- */
+
+static void test_ranges_and_counts(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct s2_page_info info;
+		uint64_t ps, base;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		base = f.ram0 + f.blk - 4 * ps; /* straddles the two level-2 blocks */
+		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
+		fault(&f, f.ram0 + f.blk, S2_HOST_ABORT_MAPPED);
+		assert_int_equal(
+			s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(base), s2_ipa(0), 8 * ps), 0);
+		assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G3], s2_pa(base + 2 * ps),
+						      s2_ipa(8 * ps), 4 * ps),
+				 0);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(base + 3 * ps), &info), 0);
+		assert_int_equal(info.share_count, 2);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(base), &info), 0);
+		assert_int_equal(info.share_count, 1);
+		check_invariants(&f);
+		/* Donating a range with a shared page in it: busy, nothing changed. */
+		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(base - 2 * ps),
+						       s2_ipa(0), 4 * ps),
+				 S2_EBUSY);
+		/* G1 stops sharing its middle pages. */
+		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G1], s2_ipa(2 * ps), 4 * ps), 0);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(base + 3 * ps), &info), 0);
+		assert_int_equal(info.share_count, 1);
+		check_invariants(&f);
+		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G3], scrub, &f), 0);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(base + 3 * ps), &info), 0);
+		assert_int_equal(info.host, S2_PAGE_OWNED);
+		assert_int_equal(f.scrubbed, 0); /* the host's own pages are not scrubbed */
+		check_invariants(&f);
+		/* A protected guest gets a multi-page range, shares part back, is torn down. */
+		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(base + 2 * ps),
+						       s2_ipa(4 * ps), 6 * ps),
+				 S2_EBUSY); /* base+2..3 still shared with G1 */
+		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(base + 8 * ps),
+						       s2_ipa(4 * ps), 6 * ps),
+				 0);
+		fault(&f, base + 9 * ps, S2_HOST_ABORT_INJECT);
+		assert_int_equal(s2_owner_guest_share_host(&f.o, &f.g[G2], s2_ipa(5 * ps), 2 * ps),
+				 0);
+		fault(&f, base + 9 * ps, S2_HOST_ABORT_MAPPED);
+		fault(&f, base + 8 * ps, S2_HOST_ABORT_INJECT);
+		check_invariants(&f);
+		assert_int_equal(s2_owner_guest_unshare_host(&f.o, &f.g[G2], s2_ipa(6 * ps), ps),
+				 0);
+		check_invariants(&f);
+		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G2], scrub, &f), 0);
+		assert_int_equal(f.scrubbed, 6 * ps);
+		fault(&f, base + 8 * ps, S2_HOST_ABORT_MAPPED);
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
+/* ---- adversarial random test ------------------------------------------------------------------- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64* */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static uint64_t rnd_below(uint64_t n)
+{
+	return rnd() % n;
+}
+
+/* A physical address a hostile host might pick: mostly near interesting places, sometimes
+ * misaligned or far away. */
+static uint64_t rnd_pa(const struct fx *f)
+{
+	switch (rnd_below(8)) {
+	case 0:
+		return f->mmio + rnd_below(12) * f->psize;
+	case 1:
+		return f->ram1 + rnd_below(RAM1_PAGES + 2) * f->psize - f->psize;
+	case 2:
+		return rnd_below(4) == 0 ? rnd() : f->ram0 + rnd_below(64) * f->psize + 8;
+	case 3:
+		return f->ram0 + f->blk - 8 * f->psize + rnd_below(16) * f->psize;
+	default:
+		return f->ram0 + rnd_below(24) * f->psize;
+	}
+}
+
+static uint64_t rnd_size(const struct fx *f)
+{
+	switch (rnd_below(10)) {
+	case 0:
+		return 0;
+	case 1:
+		return f->psize + 8;
+	default:
+		return (1 + rnd_below(rnd_below(4) ? 3 : 12)) * f->psize;
+	}
+}
+
+static uint64_t rnd_ipa(const struct fx *f)
+{
+	return rnd_below(48) * f->psize;
+}
+
+static void random_run(const struct s2_config *cfg, uint64_t seed, unsigned int steps)
+{
+	struct fx f;
+	uint64_t ok = 0, refused = 0;
+
+	fx_init(&f, cfg);
+	rng_state = seed;
+	for (unsigned int i = 0; i < steps; i++) {
+		struct snapshot before;
+		struct s2_owner_guest *g = &f.g[rnd_below(NGUESTS)];
+		uint64_t pa = rnd_pa(&f), size = rnd_size(&f), ipa = rnd_ipa(&f);
+		unsigned int op = (unsigned int)rnd_below(13);
+		bool fail_alloc = rnd_below(16) == 0;
+		int ret;
+
+		snap(&f, &before);
+		if (rnd_below(20) == 0)
+			f.hyp_fail = S2_ENOMEM;
+		if (fail_alloc) {
+			s2_page_cache_drain(&f.o.cache, &f.port, f.psize);
+			s2_page_cache_drain(&g->cache, &f.port, f.psize);
+			s2_host_port_fail_alloc_after(f.hp, (long)rnd_below(3));
+			snap_free(&before);
+			snap(&f, &before);
+		}
+		switch (op) {
+		case 0:
+			ret = s2_owner_share_hyp(&f.o, s2_pa(pa), size);
+			break;
+		case 1:
+			ret = s2_owner_unshare_hyp(&f.o, s2_pa(pa), size);
+			break;
+		case 2:
+			ret = s2_owner_donate_hyp(&f.o, s2_pa(pa), size);
+			break;
+		case 3:
+			ret = s2_owner_donate_hyp_host(&f.o, s2_pa(pa), size);
+			break;
+		case 4:
+			ret = s2_owner_share_guest(&f.o, g, s2_pa(pa), s2_ipa(ipa), size);
+			break;
+		case 5:
+			ret = s2_owner_unshare_guest(&f.o, g, s2_ipa(ipa), size);
+			break;
+		case 6:
+			ret = s2_owner_donate_guest(&f.o, g, s2_pa(pa), s2_ipa(ipa), size);
+			break;
+		case 7:
+			ret = s2_owner_guest_share_host(&f.o, g, s2_ipa(ipa), size);
+			break;
+		case 8:
+			ret = s2_owner_guest_unshare_host(&f.o, g, s2_ipa(ipa), size);
+			break;
+		case 9:
+			ret = rnd_below(4) ? 0 : s2_owner_guest_teardown(&f.o, g, scrub, &f);
+			break;
+		default: {
+			enum s2_host_abort_action act;
+			struct s2_page_info info;
+			struct s2_lookup l;
+			uint64_t a = S2_ALIGN_DOWN(pa, f.psize);
+			ret = s2_host_handle_fault(&f.o, s2_pa(pa), &act);
+			if (ret || a >= (UINT64_C(1) << cfg->ipa_bits))
+				break;
+			assert_int_equal(s2_owner_page_info(&f.o, s2_pa(a), &info), 0);
+			assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(a), &l), 0);
+			bool may = info.host != S2_PAGE_NOPAGE;
+			assert_int_equal(act, may ? S2_HOST_ABORT_MAPPED : S2_HOST_ABORT_INJECT);
+			assert_int_equal(l.valid, may);
+			break;
+		}
+		}
+		s2_host_port_fail_alloc_after(f.hp, -1);
+		f.hyp_fail = 0;
+		if (ret) {
+			refused++;
+			if (op != 9) /* teardown is resumable: partial progress is allowed */
+				assert_unchanged(&f, &before);
+		} else {
+			ok++;
+		}
+		check_invariants(&f);
+		snap_free(&before);
+	}
+	/* The run must have exercised both outcomes. */
+	assert_true(ok > steps / 10);
+	assert_true(refused > steps / 10);
+	/* Tear everything down: every page returns to the host. */
+	for (int i = 0; i < NGUESTS; i++)
+		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[i], scrub, &f), 0);
+	check_invariants(&f);
+	for (uint64_t i = 0; i < f.nmeta; i++)
+		if (f.meta[i].owner != S2_OWNER_HYP)
+			assert_int_equal(f.meta[i].host_state == S2_PAGE_OWNED ||
+						 f.meta[i].host_state == S2_PAGE_SHARED_OWNED,
+					 1);
+	fx_fini(&f);
+}
+
+/* S2_OWNER_RANDOM_STEPS=n runs longer (default 200 steps per seed and config). */
+static void test_random_adversarial(void **state)
+{
+	const char *env = getenv("S2_OWNER_RANDOM_STEPS");
+	unsigned int steps = env ? (unsigned int)strtoul(env, NULL, 0) : 200;
+
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++)
+		for (uint64_t seed = 1; seed <= 2; seed++)
+			random_run(&cfgs[c], seed * 0x9e3779b97f4a7c15ull + c, steps);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_state_encoding_golden),
+		cmocka_unit_test(test_state_encoding_meta_traps),
+		cmocka_unit_test(test_init_and_faults),
+		cmocka_unit_test(test_range_refusals),
+		cmocka_unit_test(test_transition_table),
+		cmocka_unit_test(test_ranges_and_counts),
+		cmocka_unit_test(test_random_adversarial),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
