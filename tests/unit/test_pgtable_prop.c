@@ -163,15 +163,59 @@ static void test_set_prot_two_pages_invalidates_both(void **state)
 	restrict_two_leaves(UINT64_C(0x1000), true);
 }
 
+/*
+ * Found by fuzz.pgtable: a page mapped with AF clear (S2_PROT_YOUNG_CLEAR, or aged by
+ * test_clear_young) and then mapped again with the same attributes asking for AF set (the
+ * fault path answering an access-flag fault) must end up with AF set; with HA off an AF-clear
+ * leaf makes every access take an access flag fault (Arm ARM AArch64.S2Walk), so a call that
+ * returns 0 and leaves AF clear makes the guest fault forever.
+ */
+static void remap_young(uint64_t flags)
+{
+	struct s2m_rng rng;
+	struct s2m_ctx *c = calloc(1, sizeof(*c));
+	uint64_t ipa = UINT64_C(0x40000000), prot = S2_PROT_R | S2_PROT_W;
+	struct s2_walk_result res;
+	int ret1, ret2;
+
+	assert_non_null(c);
+	s2m_rng_seed(&rng, 1);
+	assert_true(s2m_init(c, 1 /* 4k-ipa40-pa48-fwb, HA off */, &rng));
+	ret1 = s2_pgtable_map(&c->pgt, s2_ipa(ipa), c->P, s2_pa(UINT64_C(0x80000000)),
+			      prot | S2_PROT_YOUNG_CLEAR, 0, NULL);
+	ret2 = s2_pgtable_map(&c->pgt, s2_ipa(ipa), c->P, s2_pa(UINT64_C(0x80000000)), prot, flags,
+			      NULL);
+	assert_true(s2m_walk(c, ipa, S2_ACCESS_READ, false, &res));
+	s2m_teardown(c);
+	free(c);
+	assert_int_equal(ret1, 0);
+	assert_int_equal(ret2, 0);
+	assert_int_equal(res.fault, S2_FAULT_NONE); /* not an access flag fault */
+}
+
+static void test_remap_sets_af(void **state)
+{
+	(void)state;
+	remap_young(0);
+}
+
+static void test_remap_shared_sets_af(void **state)
+{
+	(void)state;
+	remap_young(S2_MAP_SHARED);
+}
+
 int main(void)
 {
-	struct CMUnitTest tests[S2M_NR_CFGS + 3];
+	struct CMUnitTest tests[S2M_NR_CFGS + 5];
 	size_t n = 0;
 
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_wrprotect_two_pages_invalidates_both);
 	tests[n++] =
 		(struct CMUnitTest)cmocka_unit_test(test_wrprotect_two_blocks_invalidates_both);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_set_prot_two_pages_invalidates_both);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_remap_sets_af);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_remap_shared_sets_af);
 	for (unsigned int i = 0; i < S2M_NR_CFGS; i++) {
 		tests[n++] = (struct CMUnitTest){ .name = s2m_cfgs[i].name,
 						  .test_func = test_config,
