@@ -1156,7 +1156,6 @@ static int dirty_log_enable(struct s2_vm *vm, struct s2_memslot *s, bool dbm)
 /* SLOTS held. */
 static int dirty_log_disable(struct s2_vm *vm, struct s2_memslot *s)
 {
-	const struct s2_config *cfg = &vm->pgt.cfg;
 
 	if (!slot_logging(s))
 		return S2_EINVAL;
@@ -1169,8 +1168,20 @@ static int dirty_log_disable(struct s2_vm *vm, struct s2_memslot *s)
 	 * runs uniform again and fold them back into blocks where the backing allows. */
 	if (!slot_readonly(s))
 		s2_pgtable_set_prot(&vm->pgt, s->d.ipa, s->d.size, S2_PROT_W, 0);
-	if (s->d.backing_page_size >= s2_level_size(cfg->granule, 2))
-		s2_pgtable_collapse(&vm->pgt, s->d.ipa, s->d.size, NULL);
+	if (s->d.backing_page_size >= level_bytes(vm, 2)) {
+		/* One backing page at a time: no block may exceed it. */
+		uint64_t bps = s->d.backing_page_size;
+		uint64_t ipa = s2_ipa_val(s->d.ipa), pa = s2_pa_val(s->d.pa);
+		uint64_t end = pa + s->d.size;
+
+		while (pa < end) {
+			uint64_t len = S2_MIN(S2_ALIGN_DOWN(pa, bps) + bps, end) - pa;
+
+			s2_pgtable_collapse(&vm->pgt, s2_ipa(ipa), len, NULL);
+			ipa += len;
+			pa += len;
+		}
+	}
 	mmu_excl_end(vm);
 	bitmap_free(vm, &s->dirty, &s->dirty_bytes);
 	return 0;

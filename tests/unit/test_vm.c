@@ -913,6 +913,31 @@ static void test_dirty_log_chunks(void **state)
 	fx_free(f);
 }
 
+/* Disabling logging folds pages back into blocks no larger than the backing page. */
+static void test_dirty_log_refold(void **state)
+{
+	struct fx *f = fx_new(S2_GRANULE_4K, 40, S2_CFG_FWB);
+	uint64_t gib = UINT64_C(1) << 30, mib2 = UINT64_C(1) << 21;
+	struct s2_memslot_desc d = ram_slot(1, gib, gib, FAKE_PA, mib2);
+	struct s2_abort_result r;
+	(void)state;
+
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+	for (uint64_t off = 0; off < gib; off += mib2) {
+		abort_at(f, esr_dabt(FSC_TRANS(1), true), gib + off, &r);
+		assert_int_equal(r.map_size, mib2); /* never 1G: the backing is 2M pages */
+	}
+	assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, false), 0);
+	assert_int_equal(look(f, gib + 3 * mib2).size, 0x1000);
+	assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), 0);
+	for (uint64_t off = 0; off < gib; off += 64 * mib2) {
+		struct s2_lookup lk = look(f, gib + off);
+		assert_int_equal(lk.size, mib2);
+		assert_true(lk.prot & S2_PROT_W);
+	}
+	fx_free(f);
+}
+
 /* Hardware dirty state: writable-clean pages, harvested without faults. */
 static void test_dirty_log_dbm(void **state)
 {
@@ -1546,6 +1571,7 @@ int main(void)
 		cmocka_unit_test(test_abort_af_and_retry),
 		cmocka_unit_test(test_dirty_log),
 		cmocka_unit_test(test_dirty_log_chunks),
+		cmocka_unit_test(test_dirty_log_refold),
 		cmocka_unit_test(test_dirty_log_dbm),
 		cmocka_unit_test(test_locked_slot),
 		cmocka_unit_test(test_mte_tags),
