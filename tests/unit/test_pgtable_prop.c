@@ -189,6 +189,9 @@ static void remap_young(uint64_t flags)
 	s2m_teardown(c);
 	free(c);
 	assert_int_equal(ret1, 0);
+	/* S2_MAP_SHARED may decline with S2_EAGAIN (nothing changed); 0 means mapped as asked */
+	if (ret2 == S2_EAGAIN && (flags & S2_MAP_SHARED))
+		return;
 	assert_int_equal(ret2, 0);
 	assert_int_equal(res.fault, S2_FAULT_NONE); /* not an access flag fault */
 }
