@@ -438,7 +438,8 @@ int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear
  * unmapped: their part of the range stays mapped and the call reports S2_EBUSY after having
  * unmapped everything else, so the host knows those pages are still in use.
  * @unmapped: out (may be NULL), bytes of guest IPA unmapped.
- * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL.
+ * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL; S2_ENOMEM (a block
+ * straddling the range could not be split: what was unmapped before stays unmapped).
  */
 int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uint64_t *unmapped);
 

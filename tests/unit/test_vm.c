@@ -1081,6 +1081,43 @@ static void test_locked_slot(void **state)
 	}
 }
 
+/* The host reclaims one granule inside a block: only that page goes, the rest of the block
+ * stays mapped (split), and the next fault there maps a page. */
+static void test_invalidate_partial(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		struct fx *f = fx_new(granules[gi], 40, 0);
+		uint64_t blk = l2_size(granules[gi]), gb = f->g;
+		struct s2_memslot_desc d = ram_slot(1, 2 * blk, blk, FAKE_PA + 4 * blk, blk);
+		struct s2_abort_result r;
+		uint64_t unmapped;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(2), true), 2 * blk, &r);
+		assert_int_equal(r.map_size, blk);
+		s2_host_port_clear_log(f->hp);
+		assert_int_equal(s2_vm_invalidate_host_range(
+					 &f->vm, s2_pa(FAKE_PA + 4 * blk + 7 * gb), gb, &unmapped),
+				 0);
+		assert_int_equal(unmapped, gb);
+		assert_false(look(f, 2 * blk + 7 * gb).valid);
+		assert_true(look(f, 2 * blk + 6 * gb).valid);
+		assert_true(look(f, 2 * blk + 8 * gb).valid);
+		assert_true(count_ev(f, S2_HOST_EV_TLBI_IPA, UINT64_MAX, 0) +
+				    count_ev(f, S2_HOST_EV_TLBI_RANGE, UINT64_MAX, 0) +
+				    count_ev(f, S2_HOST_EV_TLBI_VMID, UINT64_MAX, 0) >
+			    0);
+		/* a range outside every slot: nothing to do */
+		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(FAKE_PA), gb, &unmapped),
+				 0);
+		assert_int_equal(unmapped, 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 2 * blk + 7 * gb, &r);
+		assert_int_equal(r.map_size, gb);
+		fx_free(f);
+	}
+}
+
 /* ---- MTE ------------------------------------------------------------------------------------ */
 
 static void test_mte_tags(void **state)
@@ -1574,6 +1611,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_log_refold),
 		cmocka_unit_test(test_dirty_log_dbm),
 		cmocka_unit_test(test_locked_slot),
+		cmocka_unit_test(test_invalidate_partial),
 		cmocka_unit_test(test_mte_tags),
 		cmocka_unit_test(test_slot_move_flags),
 		cmocka_unit_test(test_vmid_rollover),
