@@ -198,7 +198,7 @@ static void tlbi_span(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size)
 struct flush {
 	uint64_t start, end;
 	int level; /* common level of the leaves, -2 when mixed */
-	unsigned int n; /* entries invalidated */
+	unsigned int n; /* additions: an entry, or a run of entries of one table */
 	bool tables; /* a table was unlinked: invalidate walk caches too (no level hint) */
 };
 
@@ -1214,8 +1214,17 @@ static int clear_range(struct clear_ctx *c, s2_pte_t *table, int level, uint64_t
 static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_t val,
 		     struct s2_page_cache *cache)
 {
-	struct clear_ctx c = { .pgt = pgt, .val = val, .cache = cache };
-	int ret = clear_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
+	struct clear_ctx c;
+	int ret;
+
+	/* Field by field: a zero-initialiser of the whole (large) struct would call memset. */
+	c.pgt = pgt;
+	c.val = val;
+	c.cache = cache;
+	c.fl.n = 0;
+	c.fl.tables = false;
+	c.ndet = 0;
+	ret = clear_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
 
 	clear_flush(&c);
 	return ret;
