@@ -107,10 +107,10 @@ S2_CLI_COMMAND(dump)
 		for (unsigned int i = 0; i < nsel; i++) {
 			struct sim_runs r;
 
-			if (sim_collect_runs(&sel[i]->vm, &r))
+			if (sim_collect_runs(&sel[i]->vm.pgt, &r))
 				continue;
 			s2_json_object_begin(&j, NULL);
-			sim_dump_json(&j, sel[i], &r);
+			sim_dump_json(&j, sel[i]->id, &sel[i]->vm.pgt, &r);
 			s2_json_object_end(&j);
 			sim_runs_free(&r);
 		}
@@ -119,12 +119,15 @@ S2_CLI_COMMAND(dump)
 		for (unsigned int i = 0; i < nsel; i++) {
 			struct sim_runs r;
 
-			if (sim_collect_runs(&sel[i]->vm, &r)) {
+			if (sim_collect_runs(&sel[i]->vm.pgt, &r)) {
 				s2_cli_error("dump", "cannot walk vm%u's tables", sel[i]->id);
 				status = S2_CLI_EXIT_FAIL;
 				continue;
 			}
-			sim_dump_text(stdout, sel[i], &r);
+			char name[16];
+
+			snprintf(name, sizeof(name), "vm%u", sel[i]->id);
+			sim_dump_text(stdout, name, &sel[i]->vm.pgt, &r);
 			sim_runs_free(&r);
 		}
 	}

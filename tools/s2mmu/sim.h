@@ -20,6 +20,7 @@
 #include "json.h"
 
 #include "host_port.h"
+#include "s2mmu/owner.h"
 #include "s2mmu/vm.h"
 #include "s2mmu/walk.h"
 
@@ -40,9 +41,12 @@
 struct sim_vm {
 	unsigned int id; /* the scenario's name for the VM */
 	bool entered; /* a vCPU entry happened */
+	bool protected_vm; /* pKVM: RAM may be donated to it */
+	bool og_ready; /* og is set up (pKVM mode) */
 	struct s2_vm vm;
 	struct s2_vcpu vcpu;
 	struct s2_memslot slots[SIM_MAX_SLOTS];
+	struct s2_owner_guest og; /* the VM as the owner layer sees it */
 };
 
 /* One run of the dump: adjacent leaf entries with identical attributes. */
@@ -65,23 +69,26 @@ struct sim_runs {
 	uint64_t annotated;
 };
 
-/** sim_collect_runs() - walk @vm's tables and merge them into runs. Return: 0 or S2_E*. */
-int sim_collect_runs(const struct s2_vm *vm, struct sim_runs *out);
+/** sim_collect_runs() - walk the tables @pgt and merge them into runs. Return: 0 or S2_E*. */
+int sim_collect_runs(const struct s2_pgtable *pgt, struct sim_runs *out);
 void sim_runs_free(struct sim_runs *r);
 
 /** sim_run_type() - the stage-2 memory type name of a run, decoded under the VM's FWB. */
-const char *sim_run_type(const struct s2_vm *vm, const struct sim_run *r);
+const char *sim_run_type(const struct s2_config *cfg, const struct sim_run *r);
 
 /** sim_run_perm() - "rwx": r/w from S2AP, x: 'x' executable at EL1 and EL0, '-' at neither,
  * 'u' at EL0 only, 'p' at EL1 only (FEAT_XNX). */
-void sim_run_perm(const struct s2_vm *vm, const struct sim_run *r, char out[4]);
+void sim_run_perm(const struct s2_config *cfg, const struct sim_run *r, char out[4]);
 
 /** sim_size_str() - "4K", "2M", "1G", or a byte count. */
 const char *sim_size_str(uint64_t size, char *buf, size_t len);
 
-/** sim_dump_text() / sim_dump_json() - the dump of one VM. */
-void sim_dump_text(FILE *out, const struct sim_vm *sv, const struct sim_runs *r);
-void sim_dump_json(struct s2_json *j, const struct sim_vm *sv, const struct sim_runs *r);
+/** sim_dump_text() / sim_dump_json() - the dump of one table tree, titled @name ("vm1",
+ * "host"); @id goes into the JSON "vm" member. */
+void sim_dump_text(FILE *out, const char *name, const struct s2_pgtable *pgt,
+		   const struct sim_runs *r);
+void sim_dump_json(struct s2_json *j, unsigned int id, const struct s2_pgtable *pgt,
+		   const struct sim_runs *r);
 
 /** sim_svg_write() - draw the IPA maps of @n VMs into @path. Return: 0; -1 (errno). */
 int sim_svg_write(const char *path, struct sim_vm *const *vms, unsigned int n);

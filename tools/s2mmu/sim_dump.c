@@ -11,7 +11,6 @@
 #include <string.h>
 
 struct sim_collect {
-	const struct s2_vm *vm;
 	struct s2_pte_format fmt;
 	struct sim_runs *out;
 };
@@ -83,12 +82,12 @@ static int sim_collect_visit(void *arg, const struct s2_walk_visit *v)
 	return sim_runs_push(c->out, &run);
 }
 
-int sim_collect_runs(const struct s2_vm *vm, struct sim_runs *out)
+int sim_collect_runs(const struct s2_pgtable *pgt, struct sim_runs *out)
 {
-	struct sim_collect c = { .vm = vm, .fmt = s2_config_pte_format(&vm->pgt.cfg), .out = out };
+	struct sim_collect c = { .fmt = s2_config_pte_format(&pgt->cfg), .out = out };
 
 	memset(out, 0, sizeof(*out));
-	return s2_pgtable_walk(&vm->pgt, s2_ipa(0), UINT64_C(1) << vm->pgt.cfg.ipa_bits,
+	return s2_pgtable_walk(pgt, s2_ipa(0), UINT64_C(1) << pgt->cfg.ipa_bits,
 			       S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, sim_collect_visit, &c);
 }
 
@@ -98,16 +97,16 @@ void sim_runs_free(struct sim_runs *r)
 	memset(r, 0, sizeof(*r));
 }
 
-const char *sim_run_type(const struct s2_vm *vm, const struct sim_run *r)
+const char *sim_run_type(const struct s2_config *cfg, const struct sim_run *r)
 {
-	return s2_memtype_name(s2_memattr_type(r->memattr, vm->pgt.cfg.fwb));
+	return s2_memtype_name(s2_memattr_type(r->memattr, cfg->fwb));
 }
 
-void sim_run_perm(const struct s2_vm *vm, const struct sim_run *r, char out[4])
+void sim_run_perm(const struct s2_config *cfg, const struct sim_run *r, char out[4])
 {
 	out[0] = (r->s2ap & S2_S2AP_RO) ? 'r' : '-';
 	out[1] = (r->s2ap & S2_S2AP_WO) ? 'w' : '-';
-	if (!vm->pgt.cfg.xnx) {
+	if (!cfg->xnx) {
 		/* Without FEAT_XNX only XN[1] (bit 54) exists (Arm ARM D8.4.3). */
 		out[2] = (r->xn & 2) ? '-' : 'x';
 	} else {
@@ -146,23 +145,23 @@ const char *sim_size_str(uint64_t size, char *buf, size_t len)
 	return buf;
 }
 
-static int sim_hex_digits(const struct s2_vm *vm)
+static int sim_hex_digits(const struct s2_config *cfg)
 {
-	unsigned int bits = vm->pgt.cfg.ipa_bits > vm->pgt.cfg.pa_bits ? vm->pgt.cfg.ipa_bits :
-									 vm->pgt.cfg.pa_bits;
+	unsigned int bits = cfg->ipa_bits > cfg->pa_bits ? cfg->ipa_bits : cfg->pa_bits;
 
 	return (int)((bits + 3) / 4);
 }
 
-void sim_dump_text(FILE *out, const struct sim_vm *sv, const struct sim_runs *r)
+void sim_dump_text(FILE *out, const char *name, const struct s2_pgtable *pgt,
+		   const struct sim_runs *r)
 {
-	const struct s2_config *cfg = &sv->vm.pgt.cfg;
-	int w = sim_hex_digits(&sv->vm);
+	const struct s2_config *cfg = &pgt->cfg;
+	int w = sim_hex_digits(cfg);
 	char e[16], perm[4];
 
-	fprintf(out, "vm%u tables: %s granule, %u-bit IPA, %u-bit PA, start level %d x%u, fwb %s\n",
-		sv->id, s2_granule_name(cfg->granule), cfg->ipa_bits, cfg->pa_bits,
-		cfg->start_level, cfg->root_tables, cfg->fwb ? "on" : "off");
+	fprintf(out, "%s tables: %s granule, %u-bit IPA, %u-bit PA, start level %d x%u, fwb %s\n",
+		name, s2_granule_name(cfg->granule), cfg->ipa_bits, cfg->pa_bits, cfg->start_level,
+		cfg->root_tables, cfg->fwb ? "on" : "off");
 	if (!r->n)
 		fprintf(out, "  (nothing mapped)\n");
 	for (size_t i = 0; i < r->n; i++) {
@@ -176,14 +175,18 @@ void sim_dump_text(FILE *out, const struct sim_vm *sv, const struct sim_runs *r)
 				run->level, e, run->count, run->owner);
 			continue;
 		}
-		sim_run_perm(&sv->vm, run, perm);
+		sim_run_perm(cfg, run, perm);
 		fprintf(out, " 0x%0*" PRIx64 " L%d %4sx%-4u %s %-13s af=%d dbm=%d", w, run->pa,
-			run->level, e, run->count, perm, sim_run_type(&sv->vm, run), run->af,
-			run->dbm);
+			run->level, e, run->count, perm, sim_run_type(cfg, run), run->af, run->dbm);
 		if (run->contig)
 			fprintf(out, " contig");
 		if (run->sw)
 			fprintf(out, " sw=0x%x", run->sw);
+		/* Page ownership keeps the page state in SW0|SW1 (owner.h); the VM layer never
+		 * sets software bits, so a non-zero state is the owner layer's. */
+		if (run->sw & 3)
+			fprintf(out, " state=%s",
+				s2_page_state_name((enum s2_page_state)(run->sw & 3)));
 		fputc('\n', out);
 	}
 	fprintf(out,
@@ -192,14 +195,15 @@ void sim_dump_text(FILE *out, const struct sim_vm *sv, const struct sim_runs *r)
 		r->leaves[1], r->leaves[2], r->leaves[3], r->leaves[4], r->annotated);
 }
 
-void sim_dump_json(struct s2_json *j, const struct sim_vm *sv, const struct sim_runs *r)
+void sim_dump_json(struct s2_json *j, unsigned int id, const struct s2_pgtable *pgt,
+		   const struct sim_runs *r)
 {
 	char perm[4];
 
-	s2_json_u64(j, "vm", sv->id);
-	s2_json_str(j, "granule", s2_granule_name(sv->vm.pgt.cfg.granule));
-	s2_json_u64(j, "ipa_bits", sv->vm.pgt.cfg.ipa_bits);
-	s2_json_bool(j, "fwb", sv->vm.pgt.cfg.fwb);
+	s2_json_u64(j, "vm", id);
+	s2_json_str(j, "granule", s2_granule_name(pgt->cfg.granule));
+	s2_json_u64(j, "ipa_bits", pgt->cfg.ipa_bits);
+	s2_json_bool(j, "fwb", pgt->cfg.fwb);
 	s2_json_array_begin(j, "runs");
 	for (size_t i = 0; i < r->n; i++) {
 		const struct sim_run *run = &r->v[i];
@@ -212,15 +216,18 @@ void sim_dump_json(struct s2_json *j, const struct sim_vm *sv, const struct sim_
 		s2_json_u64(j, "count", run->count);
 		s2_json_bool(j, "valid", run->valid);
 		if (run->valid) {
-			sim_run_perm(&sv->vm, run, perm);
+			sim_run_perm(&pgt->cfg, run, perm);
 			s2_json_hex(j, "pa", run->pa);
 			s2_json_str(j, "perm", perm);
-			s2_json_str(j, "type", sim_run_type(&sv->vm, run));
+			s2_json_str(j, "type", sim_run_type(&pgt->cfg, run));
 			s2_json_bin(j, "memattr", run->memattr, 4);
 			s2_json_bool(j, "af", run->af);
 			s2_json_bool(j, "dbm", run->dbm);
 			s2_json_bool(j, "contig", run->contig);
 			s2_json_u64(j, "sw", run->sw);
+			if (run->sw & 3)
+				s2_json_str(j, "state",
+					    s2_page_state_name((enum s2_page_state)(run->sw & 3)));
 		} else {
 			s2_json_u64(j, "owner", run->owner);
 		}

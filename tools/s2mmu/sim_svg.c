@@ -56,7 +56,7 @@ int sim_svg_write(const char *path, struct sim_vm *const *vms, unsigned int n)
 	int y;
 
 	for (unsigned int i = 0; i < n; i++) {
-		if (sim_collect_runs(&vms[i]->vm, &runs[i])) {
+		if (sim_collect_runs(&vms[i]->vm.pgt, &runs[i])) {
 			for (unsigned int k = 0; k <= i; k++)
 				sim_runs_free(&runs[k]);
 			return -1;
@@ -91,7 +91,7 @@ int sim_svg_write(const char *path, struct sim_vm *const *vms, unsigned int n)
 		}
 		for (size_t k = 0; k < runs[i].n; k++) {
 			const struct sim_run *r = &runs[i].v[k];
-			const char *type = r->valid ? sim_run_type(vm, r) : "owner";
+			const char *type = r->valid ? sim_run_type(cfg, r) : "owner";
 			/* 4K -> 1/4 of the bar ... 2^52 -> the whole bar */
 			unsigned int lg = sim_log2(r->len);
 			int w = (int)(BAR_MAX * (lg > 52 ? 52 : lg) / 52);
@@ -100,7 +100,7 @@ int sim_svg_write(const char *path, struct sim_vm *const *vms, unsigned int n)
 			if (w < 4)
 				w = 4;
 			if (r->valid)
-				sim_run_perm(vm, r, perm);
+				sim_run_perm(cfg, r, perm);
 			fprintf(f,
 				"<rect class=\"run\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 				"fill=\"%s\"><title>%s</title></rect>\n",
