@@ -62,11 +62,13 @@
 /* Flags for s2_pgtable_map(). */
 #define S2_MAP_FORCE_PAGES S2_BIT(0) /* no blocks: map with last-level entries only */
 #define S2_MAP_NO_REPLACE S2_BIT(1)  /* fail with S2_EEXIST instead of replacing valid entries */
-/* The caller holds the lock shared (fault path): refuse with S2_EBUSY, having changed nothing,
+/*
+ * The caller holds the lock shared (fault path): refuse with S2_EBUSY, having changed nothing,
  * a request that needs a structural change (a block over a table, a page inside a block, more
- * than one leaf entry); the caller retakes the lock exclusive and retries. */
-/* Also: a leaf already mapping the same output with other permissions is left as it is
- * (S2_EAGAIN; 0 if it differs only in AF): permissions are raised with relax_perms. */
+ * than one leaf entry); the caller retakes the lock exclusive and retries. Also: a leaf that
+ * already maps the same output with other permissions is left as it is (S2_EAGAIN; 0 if it
+ * differs only in AF): permissions are raised with s2_pgtable_relax_perms().
+ */
 #define S2_MAP_SHARED S2_BIT(2)
 
 /* A small stock of zeroed pages to draw on where allocation must not fail or sleep. */
