@@ -1404,6 +1404,109 @@ static void test_guest_end_to_end(void **state)
 	}
 }
 
+/* ---- random syndromes: the tables only ever map what the slots say ------------------------- */
+
+struct inv_arg {
+	struct fx *f;
+	uint64_t leaves;
+};
+
+static int check_leaf(void *arg, const struct s2_walk_visit *v)
+{
+	struct inv_arg *a = arg;
+	const struct s2_memslot *s;
+	struct s2_lookup lk;
+	uint64_t ipa = s2_ipa_val(v->ipa);
+
+	if (!(v->pte & S2_PTE_VALID))
+		return 0;
+	a->leaves++;
+	s = s2_vm_slot_at(&a->f->vm, v->ipa);
+	assert_non_null(s);
+	assert_true(ipa + v->size <= s2_ipa_val(s->d.ipa) + s->d.size);
+	assert_true(v->size <= s->d.backing_page_size);
+	assert_int_equal(s2_pgtable_lookup(&a->f->vm.pgt, v->ipa, &lk), 0);
+	assert_int_equal(s2_pa_val(lk.pa), s2_pa_val(s->d.pa) + (ipa - s2_ipa_val(s->d.ipa)));
+	assert_int_equal(S2_FIELD_GET(S2_PTE_MEMATTR, v->pte), s->mt[0].memattr);
+	if (s->d.flags & S2_SLOT_READONLY)
+		assert_false(lk.prot & S2_PROT_W);
+	if (!s->mt[0].exec)
+		assert_false(lk.prot & S2_PROT_X);
+	return 0;
+}
+
+static uint64_t lcg(uint64_t *x)
+{
+	*x = *x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+	return *x >> 11;
+}
+
+static void test_random_syndromes(void **state)
+{
+	(void)state;
+	for (int fwb = 0; fwb < 2; fwb++) {
+		struct fx *f = fx_new(S2_GRANULE_4K, 40, fwb ? S2_CFG_FWB : 0);
+		struct s2_memslot_desc ram = ram_slot(1, 0x40000000, 0x800000, FAKE_PA, 0x200000);
+		struct s2_memslot_desc ro =
+			ram_slot(2, 0x50000000, 0x100000, FAKE_PA + 0x1000000, 0);
+		struct s2_memslot_desc io =
+			ram_slot(3, 0x60000000, 0x40000, FAKE_PA + 0x2000000, 0);
+		struct s2_memslot_desc dl =
+			ram_slot(4, 0x70000000, 0x400000, FAKE_PA + 0x3000000, 0x200000);
+		static const unsigned int ecs[] = { 0x24, 0x20, 0x24, 0x20, 0x25, 0x16 };
+		static const uint64_t bases[] = { 0x40000000, 0x50000000, 0x60000000,
+						  0x70000000, 0x80000000, UINT64_C(1) << 40 };
+		uint64_t x = 42 + (uint64_t)fwb, counts[3] = { 0 };
+		struct s2_check_report rep;
+		struct inv_arg ia = { .f = f };
+
+		ro.flags = S2_SLOT_READONLY;
+		io.backing = S2_BACKING_MMIO;
+		io.host_type = S2_HOST_DEVICE_nGnRE;
+		io.flags = S2_SLOT_ALLOW_ANY_UNCACHED;
+		dl.flags = S2_SLOT_DIRTY_LOG;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &ro), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &io), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &dl), 0);
+		for (int i = 0; i < 20000; i++) {
+			uint64_t rnd = lcg(&x);
+			unsigned int ec = ecs[rnd % S2_ARRAY_SIZE(ecs)];
+			uint64_t esr = ESR_EC(ec) | ((lcg(&x) & 0x1ffffff)); /* any ISS */
+			uint64_t ipa = bases[lcg(&x) % S2_ARRAY_SIZE(bases)] + (lcg(&x) % 0x900000);
+			struct s2_abort_result r;
+			int ret = s2_vm_handle_abort(&f->vcpu, esr, far_of(ipa), hpfar_of(ipa), &r);
+
+			if (ec != 0x24 && ec != 0x20) {
+				assert_int_equal(ret, S2_EINVAL);
+				continue;
+			}
+			assert_int_equal(ret, 0);
+			assert_true(r.action <= S2_ABORT_INJECT);
+			counts[r.action]++;
+			if (ipa >> 40)
+				assert_int_equal(r.action, S2_ABORT_INJECT);
+			/* ESR.FnV: FAR is not valid, only HPFAR's page address is known */
+			if (r.action == S2_ABORT_MMIO)
+				assert_int_equal(s2_ipa_val(r.mmio.ipa),
+						 (esr & S2_BIT(10)) ? ipa & ~UINT64_C(0xfff) : ipa);
+			/* an instruction fetch never exits as MMIO */
+			if (ec == 0x20)
+				assert_int_not_equal(r.action, S2_ABORT_MMIO);
+		}
+		for (int k = 0; k < 3; k++)
+			assert_true(counts[k] > 100);
+		if (s2_pgtable_check(&f->vm.pgt, &rep))
+			fail_msg("inconsistent tables: %s", rep.first_error);
+		assert_int_equal(s2_pgtable_walk(&f->vm.pgt, s2_ipa(0), UINT64_C(1) << 40,
+						 S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, check_leaf,
+						 &ia),
+				 0);
+		assert_true(ia.leaves > 0);
+		fx_free(f);
+	}
+}
+
 /* ---- concurrency: vCPUs faulting under the shared MMU lock ----------------------------- */
 
 static pthread_rwlock_t mmu_rw = PTHREAD_RWLOCK_INITIALIZER;
@@ -1616,6 +1719,7 @@ int main(void)
 		cmocka_unit_test(test_slot_move_flags),
 		cmocka_unit_test(test_vmid_rollover),
 		cmocka_unit_test(test_guest_end_to_end),
+		cmocka_unit_test(test_random_syndromes),
 		cmocka_unit_test(test_concurrent_faults),
 		cmocka_unit_test(test_enomem),
 	};
