@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * owner_model.h - the owner layer's test fixture, shared by tests/unit/test_owner.c and
+ * fuzz/fuzz_owner.c: a host with two RAM ranges and an MMIO window, three guests (two
+ * non-protected, one protected), a shadow of the hypervisor's address space, full-state
+ * snapshots (every host and guest descriptor, the metadata, the hypervisor's mappings), the
+ * ownership invariant checker, and one step of a hostile host's random transition sequence.
+ *
+ * A failed check calls OM_FAIL(msg, line) (default: print and abort, which libFuzzer reports;
+ * the unit test defines it as cmocka's fail_msg before including this header).
+ */
+#ifndef S2_OWNER_MODEL_H
+#define S2_OWNER_MODEL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_port.h"
+#include "s2_test_matrix.h"
+#include "s2mmu/owner.h"
+
+#ifndef OM_FAIL
+#define OM_FAIL(msg, line)                                                          \
+	do {                                                                        \
+		fprintf(stderr, "owner_model.h:%d: check failed: %s\n", line, msg); \
+		abort();                                                            \
+	} while (0)
+#endif
+#define OM_CHECK(c)                            \
+	do {                                   \
+		if (!(c))                      \
+			OM_FAIL(#c, __LINE__); \
+	} while (0)
+#ifndef OM_FAILF
+#define OM_FAILF(...)                         \
+	do {                                  \
+		fprintf(stderr, __VA_ARGS__); \
+		fputc('\n', stderr);          \
+		abort();                      \
+	} while (0)
+#endif
+#define OM_FN static __attribute__((unused))
+
+/* ---- fixture ------------------------------------------------------------------------------- */
+
+#define NGUESTS 3
+#define G1 0 /* non-protected, id 2 */
+#define G2 1 /* protected, id 3 */
+#define G3 2 /* non-protected, id 4 */
+#define RAM1_PAGES 16
+
+struct fx {
+	struct s2_host_port *hp;
+	struct s2_port port;
+	struct s2_config cfg;
+	struct s2_owner o;
+	struct s2_owner_ram ram[2];
+	struct s2_page_meta *meta;
+	uint64_t nmeta;
+	struct s2_pgtable gpgt[NGUESTS];
+	struct s2_owner_guest g[NGUESTS];
+	uint64_t psize;
+	uint64_t blk; /* the level-2 block size */
+	uint64_t win_base; /* first PA the hypervisor shadow covers */
+	uint64_t win_pages;
+	uint8_t *hyp; /* hypervisor shadow: 0 unmapped, else 1 + state (| 0x80 device) */
+	int hyp_fail; /* the next hyp map fails with this code */
+	uint64_t hyp_calls;
+	uint64_t scrubbed; /* bytes scrubbed */
+	uint64_t ram0, ram1, mmio; /* bases */
+};
+
+/* The pages the tests touch (by window index): the invariants look at these; a hypervisor or
+ * guest mapping anywhere else in the window is a failure of its own. */
+struct span {
+	uint64_t first, n;
+};
+
+OM_FN unsigned int watched(const struct fx *f, struct span out[4])
+{
+	uint64_t p = f->psize, b = f->win_base;
+
+	out[0] = (struct span){ (f->mmio - b) / p, 32 };
+	out[1] = (struct span){ (f->ram0 - b) / p, 80 };
+	out[2] = (struct span){ (f->ram0 + f->blk - 16 * p - b) / p, 48 };
+	out[3] = (struct span){ (f->ram1 - 16 * p - b) / p, RAM1_PAGES + 16 + 64 };
+	return 4;
+}
+
+OM_FN bool is_watched(const struct fx *f, uint64_t i)
+{
+	struct span w[4];
+	unsigned int n = watched(f, w);
+
+	for (unsigned int k = 0; k < n; k++)
+		if (i >= w[k].first && i - w[k].first < w[k].n)
+			return true;
+	return false;
+}
+
+OM_FN int hyp_map(void *ctx, s2_pa_t pa, uint64_t size, enum s2_page_state state, uint64_t flags)
+{
+	struct fx *f = ctx;
+
+	f->hyp_calls++;
+	if (f->hyp_fail) {
+		int r = f->hyp_fail;
+		f->hyp_fail = 0;
+		return r;
+	}
+	for (uint64_t a = s2_pa_val(pa); a < s2_pa_val(pa) + size; a += f->psize) {
+		uint64_t i = (a - f->win_base) / f->psize;
+		if (a < f->win_base || i >= f->win_pages)
+			continue; /* far away: outside what the invariants look at */
+		OM_CHECK(is_watched(f, i));
+		OM_CHECK((f->hyp[i]) == (0)); /* never mapped twice */
+		f->hyp[i] = (uint8_t)(1 + state) | ((flags & S2_HYP_MAP_DEVICE) ? 0x80 : 0);
+	}
+	return 0;
+}
+
+OM_FN void hyp_unmap(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	struct fx *f = ctx;
+
+	for (uint64_t a = s2_pa_val(pa); a < s2_pa_val(pa) + size; a += f->psize) {
+		uint64_t i = (a - f->win_base) / f->psize;
+		if (a < f->win_base || i >= f->win_pages)
+			continue;
+		OM_CHECK((f->hyp[i]) != (0));
+		f->hyp[i] = 0;
+	}
+}
+
+OM_FN void scrub(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	struct fx *f = ctx;
+
+	(void)pa;
+	f->scrubbed += size;
+}
+
+OM_FN void fx_init(struct fx *f, const struct s2_config *cfg)
+{
+	struct s2_host_port_opts ho = { .pa_base = S2_TEST_PA_BASE,
+					.arena_bytes = UINT64_C(4) << 20,
+					.log_capacity = 0 };
+
+	memset(f, 0, sizeof(*f));
+	f->cfg = *cfg;
+	OM_CHECK((s2_host_port_create(&ho, &f->hp)) == (0));
+	f->port = s2_host_port_port(f->hp);
+	f->psize = UINT64_C(1) << cfg->page_shift;
+	f->blk = s2_level_size(cfg->granule, 2);
+	f->mmio = 6 * f->blk;
+	f->ram0 = 8 * f->blk;
+	f->ram1 = f->ram0 + 3 * f->blk;
+	f->win_base = f->mmio;
+	f->win_pages = (f->ram1 + (RAM1_PAGES + 64) * f->psize - f->win_base) / f->psize;
+	f->hyp = calloc(f->win_pages, 1);
+	f->ram[0] = (struct s2_owner_ram){ .base = s2_pa(f->ram0), .size = 2 * f->blk };
+	f->ram[1] = (struct s2_owner_ram){ .base = s2_pa(f->ram1), .size = RAM1_PAGES * f->psize };
+	f->nmeta = 2 * f->blk / f->psize + RAM1_PAGES;
+	f->meta = calloc(f->nmeta, sizeof(*f->meta));
+	OM_CHECK((f->hyp) != NULL);
+	OM_CHECK((f->meta) != NULL);
+
+	struct s2_owner_params p = {
+		.host_cfg = cfg,
+		.port = f->port,
+		.cookie = f,
+		.ram = f->ram,
+		.nr_ram = 2,
+		.meta = f->meta,
+		.nr_meta = f->nmeta,
+		.hyp = { .map = hyp_map, .unmap = hyp_unmap, .ctx = f },
+	};
+	OM_CHECK((s2_owner_init(&f->o, &p)) == (0));
+	for (int i = 0; i < NGUESTS; i++) {
+		struct s2_config gc =
+			s2_test_config(48, cfg->granule, 36, cfg->fwb ? S2_CFG_FWB : 0);
+		OM_CHECK((s2_pgtable_init(&f->gpgt[i], &gc, &f->port, &f->g[i])) == (0));
+		OM_CHECK((s2_owner_guest_init(&f->g[i], &f->gpgt[i], (uint8_t)(2 + i), i == G2)) ==
+			 (0));
+	}
+}
+
+OM_FN void fx_fini(struct fx *f)
+{
+	for (int i = 0; i < NGUESTS; i++) {
+		s2_page_cache_drain(&f->g[i].cache, &f->port, f->psize);
+		s2_pgtable_destroy(&f->gpgt[i]);
+	}
+	s2_owner_fini(&f->o);
+	s2_host_port_destroy(f->hp);
+	free(f->hyp);
+	free(f->meta);
+}
+
+/* ---- dumps (for "a refusal changes nothing") -------------------------------------------------- */
+
+struct dump {
+	size_t n, cap;
+	uint64_t *v;
+};
+
+OM_FN int visit_dump(void *arg, const struct s2_walk_visit *v)
+{
+	struct dump *d = arg;
+
+	if (d->n + 3 > d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 1024;
+		d->v = realloc(d->v, d->cap * sizeof(uint64_t));
+		OM_CHECK((d->v) != NULL);
+	}
+	d->v[d->n++] = s2_ipa_val(v->ipa);
+	d->v[d->n++] = (uint64_t)v->level;
+	d->v[d->n++] = v->pte;
+	return 0;
+}
+
+OM_FN void dump_table(const struct s2_pgtable *pgt, struct dump *d)
+{
+	OM_CHECK((s2_pgtable_walk(pgt, s2_ipa(0), UINT64_C(1) << pgt->cfg.ipa_bits,
+				  S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, visit_dump, d)) == (0));
+	visit_dump(d, &(struct s2_walk_visit){ .ipa = s2_ipa(~0ull) }); /* separator */
+}
+
+struct snapshot {
+	struct dump tables;
+	struct s2_page_meta *meta;
+	uint8_t *hyp;
+};
+
+OM_FN void snap(const struct fx *f, struct snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	dump_table(&f->o.host, &s->tables);
+	for (int i = 0; i < NGUESTS; i++)
+		dump_table(&f->gpgt[i], &s->tables);
+	s->meta = malloc(f->nmeta * sizeof(*f->meta));
+	memcpy(s->meta, f->meta, f->nmeta * sizeof(*f->meta));
+	s->hyp = malloc(f->win_pages);
+	memcpy(s->hyp, f->hyp, f->win_pages);
+}
+
+OM_FN void snap_free(struct snapshot *s)
+{
+	free(s->tables.v);
+	free(s->meta);
+	free(s->hyp);
+}
+
+OM_FN void assert_unchanged(const struct fx *f, const struct snapshot *before)
+{
+	struct snapshot now;
+
+	snap(f, &now);
+	OM_CHECK((now.tables.n) == (before->tables.n));
+	OM_CHECK(memcmp(now.tables.v, before->tables.v, now.tables.n * sizeof(uint64_t)) == 0);
+	OM_CHECK(memcmp(now.meta, before->meta, f->nmeta * sizeof(*f->meta)) == 0);
+	OM_CHECK(memcmp(now.hyp, before->hyp, f->win_pages) == 0);
+	snap_free(&now);
+}
+
+/* ---- invariants -------------------------------------------------------------------------------- */
+
+struct gmap_acc {
+	const struct fx *f;
+	int guest;
+	uint16_t *sb; /* per window page: guests' SHARED_BORROWED mappings */
+	uint8_t *own; /* per window page: 1 + guest index with an OWNED/SHARED_OWNED mapping */
+	uint8_t *own_st; /* that mapping's state */
+	uint16_t *nown; /* number of OWNED/SHARED_OWNED mappings */
+};
+
+OM_FN void check_pte_state(s2_pte_t pte)
+{
+	/* Only the concrete two bits are ever stored: SW2 (where NOPAGE's bit 2 would land if
+	 * encoded) stays clear, and RESERVED is never used by a transition. */
+	OM_CHECK(!(pte & S2_PTE_SW2));
+	OM_CHECK((s2_page_state_of_pte(pte)) != (S2_PAGE_RESERVED));
+}
+
+OM_FN int visit_guest(void *arg, const struct s2_walk_visit *v)
+{
+	struct gmap_acc *a = arg;
+	const struct fx *f = a->f;
+	struct s2_lookup l;
+
+	if (!(v->pte & S2_PTE_VALID))
+		return 0;
+	check_pte_state(v->pte);
+	OM_CHECK((s2_pgtable_lookup(&f->gpgt[a->guest], v->ipa, &l)) == (0));
+	for (uint64_t off = 0; off < v->size; off += f->psize) {
+		uint64_t pa = s2_pa_val(l.pa) + off, i = (pa - f->win_base) / f->psize;
+		enum s2_page_state st = s2_page_state_of_pte(v->pte);
+		OM_CHECK(pa >= f->win_base && i < f->win_pages && is_watched(f, i));
+		if (st == S2_PAGE_SHARED_BORROWED) {
+			a->sb[i]++;
+		} else {
+			a->own[i] = (uint8_t)(1 + a->guest);
+			a->own_st[i] = (uint8_t)st;
+			a->nown[i]++;
+		}
+	}
+	return 0;
+}
+
+OM_FN int visit_host(void *arg, const struct s2_walk_visit *v)
+{
+	const struct fx *f = arg;
+	struct s2_page_info info;
+	struct s2_lookup l;
+
+	if (v->pte & S2_PTE_VALID) {
+		/* Identity, Device exactly for MMIO, and only what the host owns or borrows. */
+		check_pte_state(v->pte);
+		OM_CHECK((s2_pgtable_lookup(&f->o.host, v->ipa, &l)) == (0));
+		OM_CHECK((s2_pa_val(l.pa)) == (s2_ipa_val(v->ipa)));
+		OM_CHECK((s2_owner_page_info(&f->o, s2_pa(s2_ipa_val(v->ipa)), &info)) == (0));
+		OM_CHECK((!!(l.prot & S2_PROT_DEVICE)) == (!info.ram));
+		if (!info.ram) /* MMIO: the state is the descriptor's own */
+			return 0;
+		/* RAM state is not kept in host PTEs. */
+		OM_CHECK((s2_page_state_of_pte(v->pte)) == (S2_PAGE_OWNED));
+	}
+	for (uint64_t off = 0; off < v->size; off += f->psize) {
+		uint64_t pa = s2_ipa_val(v->ipa) + off;
+		OM_CHECK((s2_owner_page_info(&f->o, s2_pa(pa), &info)) == (0));
+		if (v->pte & S2_PTE_VALID) {
+			OM_CHECK(info.ram);
+			OM_CHECK(info.host == S2_PAGE_OWNED || info.host == S2_PAGE_SHARED_OWNED ||
+				 info.host == S2_PAGE_SHARED_BORROWED);
+		} else {
+			uint8_t owner = (uint8_t)S2_FIELD_GET(S2_PTE_INVALID_OWNER, v->pte);
+			OM_CHECK((info.host) == (S2_PAGE_NOPAGE));
+			OM_CHECK((info.owner) == (owner));
+		}
+	}
+	return 0;
+}
+
+OM_FN void check_invariants(const struct fx *f)
+{
+	uint64_t n = f->win_pages;
+	struct gmap_acc a = {
+		.f = f,
+		.sb = calloc(n, sizeof(uint16_t)),
+		.own = calloc(n, 1),
+		.own_st = calloc(n, 1),
+		.nown = calloc(n, sizeof(uint16_t)),
+	};
+	struct s2_check_report rep;
+
+	for (int g = 0; g < NGUESTS; g++) {
+		a.guest = g;
+		OM_CHECK((s2_pgtable_walk(
+				 &f->gpgt[g], s2_ipa(0), UINT64_C(1) << f->gpgt[g].cfg.ipa_bits,
+				 S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, visit_guest, &a)) == (0));
+		if (s2_pgtable_check(&f->gpgt[g], &rep))
+			OM_FAILF("guest %d table: %s", g, rep.first_error);
+	}
+	if (s2_pgtable_check(&f->o.host, &rep))
+		OM_FAILF("host table: %s", rep.first_error);
+	OM_CHECK((s2_pgtable_walk(&f->o.host, s2_ipa(0), UINT64_C(1) << f->cfg.ipa_bits,
+				  S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, visit_host, (void *)f)) ==
+		 (0));
+	struct span w[4];
+	unsigned int nw = watched(f, w);
+
+	for (uint64_t k = 0, i = w[0].first; k < nw; i = ++k < nw ? w[k].first : 0) {
+		for (; i < w[k].first + w[k].n; i++) {
+			uint64_t pa = f->win_base + i * f->psize;
+			struct s2_page_info info;
+			struct s2_lookup l;
+			uint8_t hyp = f->hyp[i];
+
+			OM_CHECK((s2_owner_page_info(&f->o, s2_pa(pa), &info)) == (0));
+			OM_CHECK((s2_pgtable_lookup(&f->o.host, s2_ipa(pa), &l)) == (0));
+			OM_CHECK(a.nown[i] <= 1);
+			/* The hypervisor's address space matches its state. */
+			if (info.hyp == S2_PAGE_NOPAGE)
+				OM_CHECK((hyp) == (0));
+			else
+				OM_CHECK((hyp & 0x7f) == (1 + info.hyp));
+			switch (info.host) {
+			case S2_PAGE_OWNED:
+				/* Exactly one owner: the host, nobody else maps it. */
+				OM_CHECK((info.owner) == (S2_OWNER_HOST));
+				OM_CHECK((info.hyp) == (S2_PAGE_NOPAGE));
+				OM_CHECK((info.share_count) == (0));
+				OM_CHECK((a.sb[i]) == (0));
+				OM_CHECK((a.nown[i]) == (0));
+				break;
+			case S2_PAGE_SHARED_OWNED:
+				/* SHARED_OWNED here iff SHARED_BORROWED on the other side(s). */
+				OM_CHECK((info.owner) == (S2_OWNER_HOST));
+				OM_CHECK((a.nown[i]) == (0));
+				if (info.hyp == S2_PAGE_SHARED_BORROWED) {
+					OM_CHECK((info.share_count) == (0));
+					OM_CHECK((a.sb[i]) == (0));
+				} else {
+					OM_CHECK((info.hyp) == (S2_PAGE_NOPAGE));
+					OM_CHECK(info.share_count > 0);
+					OM_CHECK((info.share_count) == (a.sb[i]));
+				}
+				break;
+			case S2_PAGE_SHARED_BORROWED:
+				OM_CHECK(info.ram);
+				OM_CHECK((info.hyp) == (S2_PAGE_NOPAGE));
+				OM_CHECK((a.nown[i]) == (1));
+				OM_CHECK((a.own[i] + 1) == (info.owner)); /* guest index + 2 = id */
+				OM_CHECK((a.own_st[i]) == (S2_PAGE_SHARED_OWNED));
+				OM_CHECK((a.sb[i]) == (0));
+				OM_CHECK((info.share_count) == (0));
+				break;
+			case S2_PAGE_NOPAGE:
+				/* Given away: recorded in the host's invalid PTE as the new owner's id. */
+				OM_CHECK(!(l.valid));
+				OM_CHECK((l.owner) == (info.owner));
+				OM_CHECK((a.sb[i]) == (0));
+				OM_CHECK((info.share_count) == (0));
+				if (info.owner == S2_OWNER_HYP) {
+					OM_CHECK((info.hyp) == (S2_PAGE_OWNED));
+					OM_CHECK((a.nown[i]) == (0));
+				} else {
+					OM_CHECK(info.owner >= S2_OWNER_GUEST_MIN);
+					OM_CHECK((info.hyp) == (S2_PAGE_NOPAGE));
+					OM_CHECK((a.nown[i]) == (1));
+					OM_CHECK((a.own[i] + 1) == (info.owner));
+					OM_CHECK((a.own_st[i]) == (S2_PAGE_OWNED));
+				}
+				break;
+			default:
+				OM_FAILF("page %#llx: host state %d", (unsigned long long)pa,
+					 info.host);
+			}
+			if (!info.ram &&
+			    info.host != S2_PAGE_NOPAGE) /* MMIO: never guest-borrowed */
+				OM_CHECK((a.sb[i]) == (0));
+		}
+	}
+	free(a.sb);
+	free(a.own);
+	free(a.own_st);
+	free(a.nown);
+}
+
+/* ---- a hostile host's random transitions ---------------------------------------------- */
+
+/*
+ * Randomness: a seeded xorshift64* for the unit test, or the fuzzer's input bytes (each draw
+ * takes the next byte; an exhausted input draws zeros and sets @exhausted).
+ */
+struct om_rng {
+	uint64_t state;
+	const uint8_t *data;
+	size_t len, pos;
+	bool exhausted;
+};
+
+OM_FN uint64_t rnd(struct om_rng *r)
+{
+	if (r->data) {
+		uint64_t v = 0;
+		for (int i = 0; i < 2; i++) {
+			if (r->pos < r->len) {
+				v = (v << 8) | r->data[r->pos++];
+			} else {
+				r->exhausted = true;
+				v <<= 8;
+			}
+		}
+		return v;
+	}
+	r->state ^= r->state >> 12;
+	r->state ^= r->state << 25;
+	r->state ^= r->state >> 27;
+	return r->state * 0x2545f4914f6cdd1dull;
+}
+
+OM_FN uint64_t rnd_below(struct om_rng *r, uint64_t n)
+{
+	return rnd(r) % n;
+}
+
+/* A physical address a hostile host might pick: mostly near interesting places, sometimes
+ * misaligned or far away. */
+OM_FN uint64_t rnd_pa(struct om_rng *r, const struct fx *f)
+{
+	switch (rnd_below(r, 8)) {
+	case 0:
+		return f->mmio + rnd_below(r, 12) * f->psize;
+	case 1:
+		return f->ram1 + rnd_below(r, RAM1_PAGES + 2) * f->psize - f->psize;
+	case 2:
+		return rnd_below(r, 4) == 0 ? (rnd(r) << 20) ^ rnd(r) :
+					      f->ram0 + rnd_below(r, 64) * f->psize + 8;
+	case 3:
+		return f->ram0 + f->blk - 8 * f->psize + rnd_below(r, 16) * f->psize;
+	default:
+		return f->ram0 + rnd_below(r, 24) * f->psize;
+	}
+}
+
+OM_FN uint64_t rnd_size(struct om_rng *r, const struct fx *f)
+{
+	switch (rnd_below(r, 10)) {
+	case 0:
+		return 0;
+	case 1:
+		return f->psize + 8;
+	default:
+		return (1 + rnd_below(r, rnd_below(r, 4) ? 3 : 12)) * f->psize;
+	}
+}
+
+OM_FN uint64_t rnd_ipa(struct om_rng *r, const struct fx *f)
+{
+	return rnd_below(r, 48) * f->psize;
+}
+
+#define OM_NR_OPS 13
+
+/*
+ * One step of a hostile host: a random transition (random, often invalid ranges, guests and
+ * IPAs; sometimes a failing hypervisor map or table allocation) or a host fault. Checks that a
+ * refusal changed nothing and that a fault maps exactly what the host may access, then every
+ * invariant. Return: the transition's result.
+ */
+OM_FN int om_step(struct fx *f, struct om_rng *r)
+{
+	struct snapshot before;
+	struct s2_owner_guest *g = &f->g[rnd_below(r, NGUESTS)];
+	uint64_t pa = rnd_pa(r, f), size = rnd_size(r, f), ipa = rnd_ipa(r, f);
+	unsigned int op = (unsigned int)rnd_below(r, OM_NR_OPS);
+	bool fail_alloc = rnd_below(r, 16) == 0;
+	bool fail_hyp = rnd_below(r, 20) == 0;
+	bool teardown = rnd_below(r, 4) == 0;
+	int ret;
+
+	if (fail_hyp)
+		f->hyp_fail = S2_ENOMEM;
+	if (fail_alloc) {
+		s2_page_cache_drain(&f->o.cache, &f->port, f->psize);
+		s2_page_cache_drain(&g->cache, &f->port, f->psize);
+		s2_host_port_fail_alloc_after(f->hp, (long)rnd_below(r, 3));
+	}
+	snap(f, &before);
+	switch (op) {
+	case 0:
+		ret = s2_owner_share_hyp(&f->o, s2_pa(pa), size);
+		break;
+	case 1:
+		ret = s2_owner_unshare_hyp(&f->o, s2_pa(pa), size);
+		break;
+	case 2:
+		ret = s2_owner_donate_hyp(&f->o, s2_pa(pa), size);
+		break;
+	case 3:
+		ret = s2_owner_donate_hyp_host(&f->o, s2_pa(pa), size);
+		break;
+	case 4:
+		ret = s2_owner_share_guest(&f->o, g, s2_pa(pa), s2_ipa(ipa), size);
+		break;
+	case 5:
+		ret = s2_owner_unshare_guest(&f->o, g, s2_ipa(ipa), size);
+		break;
+	case 6:
+		ret = s2_owner_donate_guest(&f->o, g, s2_pa(pa), s2_ipa(ipa), size);
+		break;
+	case 7:
+		ret = s2_owner_guest_share_host(&f->o, g, s2_ipa(ipa), size);
+		break;
+	case 8:
+		ret = s2_owner_guest_unshare_host(&f->o, g, s2_ipa(ipa), size);
+		break;
+	case 9:
+		ret = teardown ? s2_owner_guest_teardown(&f->o, g, scrub, f) : 0;
+		break;
+	default: {
+		enum s2_host_abort_action act;
+		struct s2_page_info info;
+		struct s2_lookup l;
+		uint64_t a = S2_ALIGN_DOWN(pa, f->psize);
+		bool may;
+
+		ret = s2_host_handle_fault(&f->o, s2_pa(pa), &act);
+		if (ret || a >= (UINT64_C(1) << f->cfg.ipa_bits))
+			break;
+		OM_CHECK(s2_owner_page_info(&f->o, s2_pa(a), &info) == 0);
+		OM_CHECK(s2_pgtable_lookup(&f->o.host, s2_ipa(a), &l) == 0);
+		may = info.host != S2_PAGE_NOPAGE;
+		OM_CHECK(act == (may ? S2_HOST_ABORT_MAPPED : S2_HOST_ABORT_INJECT));
+		OM_CHECK(l.valid == may);
+		break;
+	}
+	}
+	s2_host_port_fail_alloc_after(f->hp, -1);
+	f->hyp_fail = 0;
+	if (ret && op != 9) /* teardown is resumable: partial progress is allowed */
+		assert_unchanged(f, &before);
+	check_invariants(f);
+	snap_free(&before);
+	return ret;
+}
+
+/* Tear every guest down and check that every page not the hypervisor's is the host's again. */
+OM_FN void om_teardown_all(struct fx *f)
+{
+	for (int i = 0; i < NGUESTS; i++)
+		OM_CHECK(s2_owner_guest_teardown(&f->o, &f->g[i], scrub, f) == 0);
+	check_invariants(f);
+	for (uint64_t i = 0; i < f->nmeta; i++)
+		if (f->meta[i].owner != S2_OWNER_HYP)
+			OM_CHECK(f->meta[i].host_state == S2_PAGE_OWNED ||
+				 f->meta[i].host_state == S2_PAGE_SHARED_OWNED);
+}
+
+#endif /* S2_OWNER_MODEL_H */
