@@ -1156,7 +1156,6 @@ static int dirty_log_enable(struct s2_vm *vm, struct s2_memslot *s, bool dbm)
 /* SLOTS held. */
 static int dirty_log_disable(struct s2_vm *vm, struct s2_memslot *s)
 {
-
 	if (!slot_logging(s))
 		return S2_EINVAL;
 	mmu_excl_begin(vm);
@@ -1215,6 +1214,21 @@ int s2_vm_dirty_log_disable(struct s2_vm *vm, uint32_t id)
 	return ret;
 }
 
+struct dbm_scan {
+	struct s2_vm *vm;
+	struct s2_memslot *s;
+};
+
+/* Walk visitor: mark the pages of every writable leaf dirty (reads the tables only). */
+static int dbm_scan_leaf(void *arg, const struct s2_walk_visit *v)
+{
+	struct dbm_scan *sc = arg;
+
+	if ((v->pte & S2_PTE_VALID) && (v->pte & S2_PTE_S2AP_W))
+		mark_dirty(sc->vm, sc->s, s2_ipa_val(v->ipa), v->size);
+	return 0;
+}
+
 int s2_vm_dirty_log_get(struct s2_vm *vm, uint32_t id, uint64_t *bitmap, size_t words,
 			uint64_t *nr_dirty)
 {
@@ -1241,20 +1255,21 @@ int s2_vm_dirty_log_get(struct s2_vm *vm, uint32_t id, uint64_t *bitmap, size_t 
 	mmu_excl_begin(vm);
 	/* DBM: a page the hardware made writable (S2AP[1] set, Arm ARM D8.4.6) is dirty. */
 	if (s->dbm) {
-		for (uint64_t i = 0; i < pages; i++) {
-			struct s2_lookup lk;
+		struct dbm_scan sc = { .vm = vm, .s = s };
 
-			if (!s2_pgtable_lookup(&vm->pgt, s2_ipa(s2_ipa_val(s->d.ipa) + i * g),
-					       &lk) &&
-			    lk.valid && (lk.prot & S2_PROT_W))
-				bitmap_test_set(s->dirty, i);
-		}
+		s2_pgtable_walk(&vm->pgt, s->d.ipa, s->d.size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+				dbm_scan_leaf, &sc);
 	}
 	for (size_t w = 0; w < words; w++)
 		bitmap[w] = 0;
 	/* Harvest and re-protect each run of dirty pages (wrprotect invalidates the TLB). */
 	for (uint64_t i = 0; i < pages;) {
 		uint64_t j = i;
+
+		if (!(i % 64) && !s2_atomic_load64(&s->dirty[i / 64])) {
+			i += 64; /* a clean word */
+			continue;
+		}
 
 		while (j < pages && bitmap_test(s->dirty, j))
 			j++;
