@@ -320,6 +320,26 @@ static void test_create_errors(void **state)
 	f->caps.gran[S2_GRANULE_16K] = S2_GRAN_NONE;
 	assert_int_equal(fx_vm(f, S2_GRANULE_16K, 40, 0), S2_EGRANULE);
 	assert_int_equal(s2_vmid_alloc_init(&a8, 12), S2_EVMID);
+	{
+		/* an 8-bit VM on a 16-bit allocator */
+		struct s2_vm v;
+		struct s2_vm_params p = {
+			.caps = &f->caps,
+			.req = { .ipa_bits = 40, .granule = S2_GRANULE_4K, .vmid_bits = 8 },
+			.port = f->port,
+			.vmids = &f->vmids,
+			.slots = f->slots,
+			.max_slots = NSLOTS
+		};
+		assert_int_equal(s2_vm_create(&v, &p), S2_EVMID);
+		p.req.vmid_bits = 16;
+		p.max_slots = 0;
+		assert_int_equal(s2_vm_create(&v, &p), S2_EINVAL);
+		p.max_slots = NSLOTS;
+		p.req.flags = S2_BIT(40);
+		assert_int_equal(s2_vm_create(&v, &p), S2_EINVAL);
+		assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, 0);
+	}
 	assert_int_equal(fx_vm(f, S2_GRANULE_4K, 40, 0), 0);
 	fx_free(f);
 }
