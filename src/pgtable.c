@@ -545,10 +545,14 @@ static S2_ALWAYS_INLINE uint64_t pte_oa_t(const struct s2_pgtable *pgt, s2_pte_t
 
 /* ---- single-entry map (the fault path): direct descent, CAS ---------------------------------- */
 
-/* A leaf that already maps what @new asks (hardware may have set AF, or dirtied a DBM page). */
+/*
+ * A leaf that already maps what @new asks: equal but for what hardware may have added since
+ * (AF set, and W on a DBM page it made dirty). An AF-clear leaf does not satisfy a request
+ * with AF set: with HA off every access to it takes an access flag fault.
+ */
 static S2_ALWAYS_INLINE bool leaf_same(s2_pte_t old, s2_pte_t new)
 {
-	s2_pte_t ignore = S2_PTE_AF | ((new &S2_PTE_DBM) ? S2_PTE_S2AP_W : 0);
+	s2_pte_t ignore = (old & S2_PTE_AF) | ((new &S2_PTE_DBM) ? (old & S2_PTE_S2AP_W) : 0);
 	return (old & S2_PTE_VALID) && ((old ^ new) & ~ignore) == 0;
 }
 
@@ -619,11 +623,12 @@ static S2_NOINLINE int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, 
 			if (old == new)
 				return 0;
 			/*
-			 * Under the shared lock another vCPU mapped the same page first, maybe
-			 * with other permissions: do not take any away (its access would fault
-			 * again); the caller relaxes permissions if it still needs more.
+			 * Under the shared lock another vCPU may have mapped the same page first
+			 * with other permissions: add what is asked (AF, permissions), never take
+			 * any away (that vCPU's access would fault again): S2_EAGAIN instead.
 			 */
-			if (flags & S2_MAP_SHARED)
+			if ((flags & S2_MAP_SHARED) &&
+			    (leaf_same(old, new) || pte_restricts(old, new)))
 				return leaf_same(old, new) ? 0 : S2_EAGAIN;
 			if (!s2_atomic_cas64(ptep, &old, new))
 				continue; /* hardware AF/dirty update: look again */

@@ -66,8 +66,8 @@
  * The caller holds the lock shared (fault path): refuse with S2_EBUSY, having changed nothing,
  * a request that needs a structural change (a block over a table, a page inside a block, more
  * than one leaf entry); the caller retakes the lock exclusive and retries. Also: a leaf that
- * already maps the same output with other permissions is left as it is (S2_EAGAIN; 0 if it
- * differs only in AF): permissions are raised with s2_pgtable_relax_perms().
+ * already maps the same output is only ever given more (AF, permissions, SW bits): a request
+ * that would take a permission away returns S2_EAGAIN and leaves it as it is.
  */
 #define S2_MAP_SHARED S2_BIT(2)
 

@@ -1303,6 +1303,21 @@ static void test_single_entry_path(void **state)
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk + g), g, s2_pa(g), S2_PROT_R,
 						S2_MAP_SHARED, &cache),
 				 0);
+		/* shared: more is given in place (AF, W), nothing is taken away */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk + 2 * g), g, s2_pa(2 * g),
+						S2_PROT_R | S2_PROT_YOUNG_CLEAR, S2_MAP_SHARED,
+						&cache),
+				 0);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk + 2 * g), g, s2_pa(2 * g),
+						S2_PROT_R | S2_PROT_W, S2_MAP_SHARED, &cache),
+				 0);
+		assert_int_equal(lk(&e, blk + 2 * g).pte,
+				 golden_leaf(cfg, 3, 2 * g, S2_PROT_R | S2_PROT_W));
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk + 2 * g), g, s2_pa(2 * g),
+						S2_PROT_R, S2_MAP_SHARED, &cache),
+				 S2_EAGAIN);
+		assert_int_equal(lk(&e, blk + 2 * g).pte,
+				 golden_leaf(cfg, 3, 2 * g, S2_PROT_R | S2_PROT_W));
 		/* a block over the existing table is structural */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk), blk, s2_pa(0), S2_PROT_R,
 						S2_MAP_SHARED, &cache),
