@@ -913,13 +913,14 @@ int s2_owner_guest_teardown(struct s2_owner *o, struct s2_owner_guest *g, s2_scr
 	if (ret)
 		return ret;
 	limit = ipa_limit(g->pgt);
-	for (;;) {
+	/* Everything below @cursor has been handled and unmapped: resume the search there. */
+	for (uint64_t cursor = 0; cursor < limit;) {
 		struct first_leaf f = { .found = false };
 		uint64_t ipa, size, pa;
 		enum s2_page_state st;
 
-		s2_pgtable_walk(g->pgt, s2_ipa(0), limit, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
-				visit_first_leaf, &f);
+		s2_pgtable_walk(g->pgt, s2_ipa(cursor), limit - cursor,
+				S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, visit_first_leaf, &f);
 		if (!f.found)
 			break;
 		ipa = s2_ipa_val(f.v.ipa);
@@ -952,6 +953,7 @@ int s2_owner_guest_teardown(struct s2_owner *o, struct s2_owner_guest *g, s2_scr
 		}
 		ret = s2_pgtable_unmap(g->pgt, s2_ipa(ipa), size, &g->cache);
 		S2_BUG_ON(ret);
+		cursor = ipa + size;
 	}
 	s2_page_cache_drain(&g->cache, &g->pgt->port, o->page_size);
 	o->stats.transitions++;
