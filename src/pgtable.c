@@ -1408,16 +1408,29 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	}
 	pclr |= S2_FIELD_PREP(S2_PTE_SW, (clear & S2_PROT_SW_MASK) >> S2_PROT_SW_SHIFT);
 	if ((set & S2_PROT_X) && !pgt->cfg.dic) {
-		/* Newly executable memory: invalidate the I-cache for what the range maps. */
+		/* Newly executable memory: invalidate the I-cache for what the range maps, one
+		 * call per physically contiguous run. */
 		struct s2_lookup l;
-		uint64_t a = s2_ipa_val(ipa), end = a + size;
+		uint64_t a = s2_ipa_val(ipa), end = a + size, run_pa = 0, run_len = 0;
 		while (a < end) {
+			uint64_t step;
 			s2_pgtable_lookup(pgt, s2_ipa(a), &l);
-			uint64_t step = S2_MIN(S2_ALIGN_DOWN(a, l.size) + l.size, end) - a;
-			if (l.valid && (l.pte & S2_PTE_XN))
-				pgt->port.ops->icache_inval_pou(pgt->port.ctx, l.pa, step);
+			step = S2_MIN(S2_ALIGN_DOWN(a, l.size) + l.size, end) - a;
+			if (l.valid && (l.pte & S2_PTE_XN)) {
+				if (run_len && s2_pa_val(l.pa) == run_pa + run_len) {
+					run_len += step;
+				} else {
+					if (run_len)
+						pgt->port.ops->icache_inval_pou(
+							pgt->port.ctx, s2_pa(run_pa), run_len);
+					run_pa = s2_pa_val(l.pa);
+					run_len = step;
+				}
+			}
 			a += step;
 		}
+		if (run_len)
+			pgt->port.ops->icache_inval_pou(pgt->port.ctx, s2_pa(run_pa), run_len);
 	}
 	return attr_top(pgt, s2_ipa_val(ipa), size, pset, pclr);
 }

@@ -763,9 +763,23 @@ static void test_wrprotect_set_prot(void **state)
 		assert_int_equal(count_tlbi(&e), 0);
 
 		/* set_prot: exec on Normal memory, SW bits; then take R away */
+		s2_host_port_clear_log(e.hp);
 		assert_int_equal(s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa + blk), 8 * g,
 						     S2_PROT_X | S2_PROT_SW(9), 0),
 				 0);
+		{
+			/* one I-cache invalidation for the contiguous run, no TLBI (more rights) */
+			unsigned int n;
+			const struct s2_host_event *ev = s2_host_port_log(e.hp, &n, NULL);
+			assert_int_equal(count_events(&e, S2_HOST_EV_IC_INVAL), cfg->dic ? 0 : 1);
+			assert_int_equal(count_tlbi(&e), 0);
+			for (unsigned int i = 0; i < n; i++) {
+				if (ev[i].kind != S2_HOST_EV_IC_INVAL)
+					continue;
+				assert_int_equal(ev[i].addr, pa + blk);
+				assert_int_equal(ev[i].size, 8 * g);
+			}
+		}
 		assert_int_equal(
 			lk(&e, ipa + blk).pte,
 			golden_leaf(cfg, 3, pa + blk, S2_PROT_R | S2_PROT_X | S2_PROT_SW(9)));
