@@ -26,7 +26,7 @@
 
 /* ---- configs -------------------------------------------------------------------------------- */
 
-static struct s2_config cfgs[6];
+static struct s2_config cfgs[9];
 static size_t ncfgs;
 
 static int setup(void **state)
@@ -36,6 +36,9 @@ static int setup(void **state)
 	for (int g = 0; g < S2_NR_GRANULES; g++) {
 		cfgs[ncfgs++] = s2_test_config(48, (enum s2_granule)g, 40, 0);
 		cfgs[ncfgs++] = s2_test_config(48, (enum s2_granule)g, 40, S2_CFG_FWB);
+		/* 52-bit host: LPA2 descriptors (4K from level -1, 16K) and 64K with LPA, whose
+		 * level-1 blocks the host fault path must consider. */
+		cfgs[ncfgs++] = s2_test_config(52, (enum s2_granule)g, 52, 0);
 	}
 	return 0;
 }
@@ -225,7 +228,7 @@ static void test_init_and_faults(void **state)
 		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 2 * f.blk), &l), 0);
 		assert_true(l.prot & S2_PROT_DEVICE);
 		/* Beyond the host's IPA space: inject. */
-		fault(&f, UINT64_C(1) << 40, S2_HOST_ABORT_INJECT);
+		fault(&f, UINT64_C(1) << f.cfg.ipa_bits, S2_HOST_ABORT_INJECT);
 		assert_int_equal(f.o.stats.host_injected, 2);
 		check_invariants(&f);
 
@@ -260,9 +263,10 @@ static void test_range_refusals(void **state)
 		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(p), 0), S2_EINVAL);
 		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p + 8), f.psize), S2_EALIGN);
 		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p), f.psize + 8), S2_EALIGN);
-		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa((UINT64_C(1) << 40) - f.psize),
-						     2 * f.psize),
-				 S2_ERANGE);
+		assert_int_equal(
+			s2_owner_donate_hyp(&f.o, s2_pa((UINT64_C(1) << f.cfg.ipa_bits) - f.psize),
+					    2 * f.psize),
+			S2_ERANGE);
 		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(-f.psize), 2 * f.psize),
 				 S2_ERANGE);
 		/* RAM and MMIO in one range. */
