@@ -708,12 +708,19 @@ struct map_ctx {
 static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
 		     bool priv);
 
+/* Leaves of one run broken (set to 0) and waiting for one TLBI before they are made. */
+struct bbm_batch {
+	s2_pte_t *first, *last;
+	unsigned int n;
+};
+
 /*
  * Replace a non-empty entry by leaf @new. @priv: the table is not reachable yet (no
- * break-before-make, no TLBI). Returns 0 or S2_EEXIST.
+ * break-before-make, no TLBI). A leaf that needs break-before-make is broken here and left in
+ * @b for map_bbm_finish(). Returns 0 or S2_EEXIST.
  */
 static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ipa, s2_pte_t old,
-		       s2_pte_t new, bool priv)
+		       s2_pte_t new, bool priv, struct bbm_batch *b)
 {
 	struct s2_pgtable *pgt = m->pgt;
 
@@ -752,10 +759,39 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 		s2_atomic_store64(ptep, new);
 		return 0;
 	}
+	/* Break now; the TLBI and the make come once for the whole run. */
 	s2_atomic_store64(ptep, 0);
-	tlbi_one(pgt, ipa, level);
-	s2_atomic_store64_release(ptep, new);
+	if (!b->n)
+		b->first = ptep;
+	b->last = ptep;
+	b->n++;
 	return 0;
+}
+
+/*
+ * The rest of break-before-make for the leaves a run broke: DSB ISHST, one TLBI (by IPA with
+ * the level for a single entry, else over the span), DSB ISH, then the new entries. The broken
+ * entries are the only zero entries of the run: every other one holds its new value already.
+ */
+static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *start_p, int level,
+			   uint64_t ipa, uint64_t pa, s2_pte_t tmpl)
+{
+	struct s2_pgtable *pgt = m->pgt;
+	uint64_t size = lvl_size(pgt, level);
+	uint64_t i0, i1;
+
+	if (!b->n)
+		return;
+	i0 = (uint64_t)(b->first - start_p);
+	i1 = (uint64_t)(b->last - start_p);
+	if (b->n == 1)
+		tlbi_one(pgt, ipa + i0 * size, level);
+	else
+		tlbi_span(pgt, ipa + i0 * size, (i1 - i0 + 1) * size);
+	for (uint64_t i = i0; i <= i1; i++)
+		if (!s2_atomic_load64(&start_p[i]))
+			s2_atomic_store64_release(&start_p[i], tmpl | oa_bits(pgt, pa + i * size));
+	b->n = 0;
 }
 
 /*
@@ -815,6 +851,7 @@ static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa
 				table == pgt->root ? pgt->geom.root_idx_mask : pgt->geom.idx_mask;
 			uint64_t room = last - (uint64_t)(ptep - table) + 1;
 			s2_pte_t *start_p = ptep, *stop_p;
+			struct bbm_batch bbm = { NULL, NULL, 0 };
 			if (n > room)
 				n = room;
 			stop_p = ptep + n;
@@ -833,9 +870,9 @@ static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa
 					}
 					ret = map_replace(m, ptep, level,
 							  ipa + (uint64_t)(ptep - start_p) * size,
-							  old, new, priv);
+							  old, new, priv, &bbm);
 					if (ret)
-						goto out;
+						break;
 				}
 			} else {
 				for (uint64_t p = pa; ptep < stop_p; ptep++, p += size) {
@@ -847,11 +884,14 @@ static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa
 						continue;
 					}
 					ret = map_replace(m, ptep, level, ipa + (p - pa), old, new,
-							  priv);
+							  priv, &bbm);
 					if (ret)
-						goto out;
+						break;
 				}
 			}
+			map_bbm_finish(m, &bbm, start_p, level, ipa, pa, tmpl);
+			if (ret)
+				goto out;
 			ipa += n * size;
 			continue;
 		}

@@ -451,6 +451,30 @@ static void test_replace_bbm_order(void **state)
 		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 1);
 		assert_true(spy.valid_at_tlbi[0]);
 
+		/* A run of pages moved to other output addresses: every entry broken, one TLBI for
+		 * the run, then every entry made (batched break-before-make). */
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(ipa + 8 * g), 8 * g, s2_pa(pa), rw, 0, NULL),
+			0);
+		s2_host_port_clear_log(e.hp);
+		spy.n = 0;
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + 8 * g), 8 * g,
+						s2_pa(pa + 2 * blk), rw, 0, NULL),
+				 0);
+		{
+			static const int k[] = { B_ISHST, S2_HOST_EV_TLBI_RANGE, B_ISH, B_ISHST };
+			assert_log_is(&e, k, 4);
+		}
+		ev = s2_host_port_log(e.hp, &n, NULL);
+		assert_int_equal(ev[1].addr, ipa + 8 * g);
+		assert_int_equal(ev[1].size, 8 * g);
+		assert_int_equal(spy.n, 1);
+		assert_false(spy.valid_at_tlbi[0]);
+		for (uint64_t i = 8; i < 16; i++)
+			assert_int_equal(lk(&e, ipa + i * g).pte,
+					 golden_leaf(cfg, 3, pa + 2 * blk + (i - 8) * g, rw));
+		assert_tree_ok(&e);
+
 		/* Pages -> block over the same range: the table is replaced and freed after the
 		 * TLBI (range, since walk caches must go too). */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw,
