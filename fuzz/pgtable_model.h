@@ -1684,7 +1684,19 @@ S2M_FN bool s2m_step(struct s2m_ctx *c)
 			break;
 		{
 			struct s2m_val v = s2m_val_from_prot(a.pa, a.prot);
+			uint64_t nx;
+			const struct s2m_ext *o = s2m_at(&c->model, a.ipa, &nx);
 
+			/* The fault path does not take AF away from a leaf that otherwise
+			 * matches (with HA, hardware may have set it): young is as good. */
+			if ((a.flags & S2_MAP_SHARED) && !v.af && o && o->v.state == S2M_MAPPED &&
+			    o->v.af && nx >= end) {
+				struct s2m_ext e = { a.ipa, end, v };
+
+				e.v.af = true;
+				if (s2m_same_at(o, &e, a.ipa))
+					v.af = true;
+			}
 			s2m_list_set(&want, a.ipa, end, &v);
 		}
 		if (a.flags & S2_MAP_SHARED) {
