@@ -1671,6 +1671,44 @@ static void test_hw_updates(void **state)
 	}
 }
 
+/* destroy frees every table page; flush_range invalidates exactly the range given. */
+static void test_destroy_and_flush(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		struct s2_test_env e;
+		unsigned int n;
+		const struct s2_host_event *ev;
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(0), 4 * g, s2_pa(0), S2_PROT_R, 0, NULL), 0);
+		if (3 * blk <= ipa_limit(cfg))
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(2 * blk - g), 3 * g,
+							s2_pa(0), S2_PROT_R, 0, NULL),
+					 0);
+		assert_int_equal(
+			s2_pgtable_annotate(&e.pgt, s2_ipa(ipa_limit(cfg) - g), g, 3, NULL), 0);
+		s2_host_port_clear_log(e.hp);
+		s2_pgtable_flush_range(&e.pgt, s2_ipa(g), 2 * g);
+		ev = s2_host_port_log(e.hp, &n, NULL);
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_RANGE), 1);
+		for (unsigned int i = 0; i < n; i++)
+			if (ev[i].kind == S2_HOST_EV_TLBI_RANGE) {
+				assert_int_equal(ev[i].addr, g);
+				assert_int_equal(ev[i].size, 2 * g);
+				assert_int_equal(ev[i + 1].kind, S2_HOST_EV_BARRIER);
+				assert_int_equal(ev[i + 1].barrier, S2_BARRIER_DSB_ISH);
+			}
+		s2_pgtable_destroy(&e.pgt);
+		assert_int_equal(s2_host_port_stats(e.hp).pages_in_use, 0);
+		s2_host_port_destroy(e.hp);
+	}
+}
+
 /* ---- concurrency: single-entry operations racing under a shared lock -------------------- */
 
 #define RACE_THREADS 4
@@ -1782,6 +1820,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_high_pa),
 		cmocka_unit_test(test_callback_port),
 		cmocka_unit_test(test_hw_updates),
+		cmocka_unit_test(test_destroy_and_flush),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]); /* run one test: test_pgtable <name-glob> */
