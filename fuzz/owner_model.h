@@ -69,7 +69,32 @@ struct fx {
 	uint64_t hyp_calls;
 	uint64_t scrubbed; /* bytes scrubbed */
 	uint64_t ram0, ram1, mmio; /* bases */
+	/* The hardware's view of the host stage-2: the reference walker over the port's arena,
+	 * and a TLB model fed with every translation the checks make and every TLBI the engine
+	 * issues for the host (VMID 0), so a missing invalidation shows as a stale entry. */
+	struct s2_walk_mem mem;
+	struct s2_tlb_model *tlb;
+	struct s2_tlb_entry *tlb_store;
 };
+
+#define OM_TLB_ENTRIES 512
+
+/* The host stage-2's cookie (TLBIs for it go to VMID 0; guests' to their owner ids). */
+static const void *om_host_cookie;
+
+OM_FN uint16_t om_vmid_of(const struct s2_pgtable *pgt)
+{
+	if (pgt->cookie == om_host_cookie)
+		return 0;
+	return ((const struct s2_owner_guest *)pgt->cookie)->id;
+}
+
+OM_FN void om_stale(void *arg, const struct s2_tlb_stale *st)
+{
+	(void)arg;
+	fprintf(stderr, "stale host TLB entry: ipa %#llx -> pa %#llx (%s)\n",
+		(unsigned long long)st->entry.ipa, (unsigned long long)st->entry.pa, st->why);
+}
 
 /* The pages the tests touch (by window index): the invariants look at these; a hypervisor or
  * guest mapping anywhere else in the window is a failure of its own. */
@@ -177,6 +202,13 @@ OM_FN void fx_init(struct fx *f, const struct s2_config *cfg)
 		.hyp = { .map = hyp_map, .unmap = hyp_unmap, .ctx = f },
 	};
 	OM_CHECK((s2_owner_init(&f->o, &p)) == (0));
+	om_host_cookie = f;
+	f->mem = s2_host_port_walk_mem(f->hp);
+	f->tlb = calloc(1, sizeof(*f->tlb));
+	f->tlb_store = calloc(OM_TLB_ENTRIES, sizeof(*f->tlb_store));
+	OM_CHECK(f->tlb && f->tlb_store);
+	s2_tlb_init(f->tlb, f->tlb_store, OM_TLB_ENTRIES);
+	s2_host_port_attach_tlb(f->hp, f->tlb, om_vmid_of, 0);
 	for (int i = 0; i < NGUESTS; i++) {
 		struct s2_config gc =
 			s2_test_config(48, cfg->granule, 36, cfg->fwb ? S2_CFG_FWB : 0);
@@ -196,6 +228,8 @@ OM_FN void fx_fini(struct fx *f)
 	s2_host_port_destroy(f->hp);
 	free(f->hyp);
 	free(f->meta);
+	free(f->tlb);
+	free(f->tlb_store);
 }
 
 /* ---- dumps (for "a refusal changes nothing") -------------------------------------------------- */
@@ -380,6 +414,20 @@ OM_FN void check_invariants(const struct fx *f)
 			OM_CHECK((s2_owner_page_info(&f->o, s2_pa(pa), &info)) == (0));
 			OM_CHECK((s2_pgtable_lookup(&f->o.host, s2_ipa(pa), &l)) == (0));
 			OM_CHECK(a.nown[i] <= 1);
+			/* As the hardware walks it: a host access translates (identity) only to a
+			 * page the host owns or borrows; otherwise a translation fault. */
+			struct s2_walk_result wr;
+			OM_CHECK(s2_walk(&f->cfg, f->o.host.root_pa, &f->mem, s2_ipa(pa),
+					 (struct s2_access){ .type = S2_ACCESS_READ }, &wr) == 0);
+			if (wr.fault == S2_FAULT_NONE) {
+				OM_CHECK(s2_pa_val(wr.pa) == pa);
+				OM_CHECK(info.host == S2_PAGE_OWNED ||
+					 info.host == S2_PAGE_SHARED_OWNED ||
+					 info.host == S2_PAGE_SHARED_BORROWED);
+				s2_tlb_fill(f->tlb, 0, s2_ipa(pa), &wr);
+			} else {
+				OM_CHECK(wr.fault == S2_FAULT_TRANSLATION);
+			}
 			/* The hypervisor's address space matches its state. */
 			if (info.hyp == S2_PAGE_NOPAGE)
 				OM_CHECK((hyp) == (0));
@@ -442,6 +490,9 @@ OM_FN void check_invariants(const struct fx *f)
 				OM_CHECK((a.sb[i]) == (0));
 		}
 	}
+	/* No translation the TLB may still hold outlived its descriptor (a page given away
+	 * while the host had it mapped was invalidated). */
+	OM_CHECK(s2_tlb_check(f->tlb, 0, &f->cfg, f->o.host.root_pa, &f->mem, om_stale, NULL) == 0);
 	free(a.sb);
 	free(a.own);
 	free(a.own_st);
