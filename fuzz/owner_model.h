@@ -515,16 +515,10 @@ struct om_rng {
 OM_FN uint64_t rnd(struct om_rng *r)
 {
 	if (r->data) {
-		uint64_t v = 0;
-		for (int i = 0; i < 2; i++) {
-			if (r->pos < r->len) {
-				v = (v << 8) | r->data[r->pos++];
-			} else {
-				r->exhausted = true;
-				v <<= 8;
-			}
-		}
-		return v;
+		if (r->pos < r->len)
+			return r->data[r->pos++];
+		r->exhausted = true;
+		return 0;
 	}
 	r->state ^= r->state >> 12;
 	r->state ^= r->state << 25;
