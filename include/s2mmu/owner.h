@@ -210,8 +210,8 @@ int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_
  * Every transition takes a range (granule-aligned, non-empty), checks every page first and then
  * commits a change that cannot fail: table pages the commit may need are drawn into page caches
  * before anything changes. A refused transition changes nothing. Common return codes:
- *   S2_EINVAL  NULL argument, zero size, a range mixing RAM and MMIO (or RAM where only MMIO
- *              makes sense);
+ *   S2_EINVAL  NULL argument, zero size, a range mixing RAM and MMIO, MMIO offered for
+ *              sharing with a guest (it is assigned by donation);
  *   S2_EALIGN  an address or the size not aligned to the granule;
  *   S2_ERANGE  an address beyond the host's (or guest's) IPA size, or wrapping around;
  *   S2_EPERM   a page is not in the state the transition starts from;
@@ -221,6 +221,8 @@ int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_
  *              share count would overflow;
  *   S2_ENOMEM  a table page or the hypervisor's mapping could not be had (nothing changed).
  * The host stage-2's TLB maintenance is done here (through the engine); the caller owes none.
+ * Calls that change a guest's stage-2 invalidate through that table's port too: the caller has
+ * the guest's stage-2 context loaded (the VM layer's load_stage2 hook) around them.
  */
 
 /** s2_owner_share_hyp() - host OWNED -> SHARED_OWNED, hypervisor NOPAGE -> SHARED_BORROWED
