@@ -541,8 +541,18 @@ OM_FN uint64_t rnd_pa(struct om_rng *r, const struct fx *f)
 	case 1:
 		return f->ram1 + rnd_below(r, RAM1_PAGES + 2) * f->psize - f->psize;
 	case 2:
-		return rnd_below(r, 4) == 0 ? (rnd(r) << 20) ^ rnd(r) :
-					      f->ram0 + rnd_below(r, 64) * f->psize + 8;
+		/* Hostile: misaligned, at or beyond the IPA size, or wrapping around. Never a
+		 * valid page outside the pages the invariants watch. */
+		switch (rnd_below(r, 4)) {
+		case 0:
+			return (rnd(r) << 20) | 8;
+		case 1:
+			return (UINT64_C(1) << f->cfg.ipa_bits) + rnd_below(r, 4) * f->psize;
+		case 2:
+			return -(1 + rnd_below(r, 4)) * f->psize;
+		default:
+			return f->ram0 + rnd_below(r, 64) * f->psize + 8;
+		}
 	case 3:
 		return f->ram0 + f->blk - 8 * f->psize + rnd_below(r, 16) * f->psize;
 	default:
