@@ -2330,6 +2330,19 @@ int sim_run_file(struct sim *s, const char *path, bool summary)
 		if (s->stale)
 			status = sim_expect_fail(
 				s, "%" PRIu64 " stale TLB entries (a missing TLBI)", s->stale);
+		for (unsigned int i = 0; !status && i <= s->nr_vms; i++) {
+			const struct s2_pgtable *pgt = NULL;
+			struct s2_check_report rep;
+
+			if (i < s->nr_vms)
+				pgt = &s->vms[i]->vm.pgt;
+			else if (s->own)
+				pgt = &s->own->host;
+			if (pgt && s2_pgtable_check(pgt, &rep))
+				status = sim_expect_fail(s, "inconsistent tables (%s): %s",
+							 i < s->nr_vms ? "a VM" : "host",
+							 rep.first_error);
+		}
 	}
 	if (sim_jsonp(s)) {
 		s2_json_array_end(&s->j);
