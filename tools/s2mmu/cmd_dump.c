@@ -124,7 +124,7 @@ S2_CLI_COMMAND(dump)
 				status = S2_CLI_EXIT_FAIL;
 				continue;
 			}
-			char name[16];
+			char name[24];
 
 			snprintf(name, sizeof(name), "vm%u", sel[i]->id);
 			sim_dump_text(stdout, name, &sel[i]->vm.pgt, &r);

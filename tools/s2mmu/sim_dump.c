@@ -157,7 +157,7 @@ void sim_dump_text(FILE *out, const char *name, const struct s2_pgtable *pgt,
 {
 	const struct s2_config *cfg = &pgt->cfg;
 	int w = sim_hex_digits(cfg);
-	char e[16], perm[4];
+	char e[24], perm[4];
 
 	fprintf(out, "%s tables: %s granule, %u-bit IPA, %u-bit PA, start level %d x%u, fwb %s\n",
 		name, s2_granule_name(cfg->granule), cfg->ipa_bits, cfg->pa_bits, cfg->start_level,

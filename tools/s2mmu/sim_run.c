@@ -677,7 +677,7 @@ static int sim_step_slot(struct sim *s, struct sim_toks *t)
 	bool given, ram = false, mmio = false, untagged = false;
 	const char *str;
 	int ret;
-	char sz[16], pg[16];
+	char sz[24], pg[24];
 
 	if ((ret = sim_need_vm(s)) || (ret = sim_slot_id(s, t, &d.id)))
 		return ret;
@@ -742,7 +742,7 @@ static int sim_step_slot(struct sim *s, struct sim_toks *t)
 static int sim_step_slot_op(struct sim *s, struct sim_toks *t)
 {
 	const char *op = t->v[0];
-	uint32_t id;
+	uint32_t id = 0;
 	uint64_t v;
 	bool given;
 	int ret;
@@ -962,7 +962,7 @@ static const char *sim_result_name(const struct sim_access *a)
 static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_access *a)
 {
 	const struct sim_fault *last = a->nr_faults ? &a->faults[a->nr_faults - 1] : NULL;
-	char sz[16];
+	char sz[24];
 
 	if (sim_jsonp(s)) {
 		s2_json_str(&s->j, "access", sim_access_name(a->type));
@@ -1130,7 +1130,7 @@ static int sim_step_access(struct sim *s, struct sim_toks *t)
 static int sim_step_dirty(struct sim *s, struct sim_toks *t)
 {
 	const struct s2_memslot *slot;
-	uint32_t id;
+	uint32_t id = 0;
 	int ret;
 	char what[48];
 
@@ -1333,7 +1333,7 @@ static int sim_dump_pgt(struct sim *s, const char *name, unsigned int id,
 
 static int sim_dump_vm(struct sim *s, struct sim_vm *sv)
 {
-	char name[16];
+	char name[24];
 
 	snprintf(name, sizeof(name), "vm%u", sv->id);
 	return sim_dump_pgt(s, name, sv->id, &sv->vm.pgt);

@@ -95,7 +95,7 @@ int sim_svg_write(const char *path, struct sim_vm *const *vms, unsigned int n)
 			/* 4K -> 1/4 of the bar ... 2^52 -> the whole bar */
 			unsigned int lg = sim_log2(r->len);
 			int w = (int)(BAR_MAX * (lg > 52 ? 52 : lg) / 52);
-			char sz[16], perm[4] = "---";
+			char sz[24], perm[4] = "---";
 
 			if (w < 4)
 				w = 4;
