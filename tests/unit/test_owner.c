@@ -643,6 +643,101 @@ static void test_transition_table(void **state)
 	}
 }
 
+/* ---- parameters, guest IPA conflicts, the one-cache limit ------------------------------------- */
+
+static int nop_map(void *ctx, s2_pa_t pa, uint64_t size, enum s2_page_state st, uint64_t flags)
+{
+	(void)ctx, (void)pa, (void)size, (void)st, (void)flags;
+	return 0;
+}
+
+static void nop_unmap(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	(void)ctx, (void)pa, (void)size;
+}
+
+static void test_params_and_limits(void **state)
+{
+	(void)state;
+	const struct s2_config *cfg = &cfgs[0]; /* 4K, 40-bit */
+	struct s2_host_port_opts ho = { .pa_base = S2_TEST_PA_BASE, .arena_bytes = 8 << 20 };
+	struct s2_host_port *hp;
+	uint64_t ps = 4096, npages = 65536; /* 256 MiB */
+	struct s2_owner_ram ram[2] = { { .base = s2_pa(1ull << 32), .size = npages * ps } };
+	struct s2_page_meta *meta = calloc(npages, sizeof(*meta));
+	struct s2_owner o;
+	struct s2_owner_params p;
+
+	assert_int_equal(cfg->page_shift, 12);
+	assert_int_equal(s2_host_port_create(&ho, &hp), 0);
+	p = (struct s2_owner_params){ .host_cfg = cfg,
+				      .port = s2_host_port_port(hp),
+				      .ram = ram,
+				      .nr_ram = 1,
+				      .meta = meta,
+				      .nr_meta = npages,
+				      .hyp = { nop_map, nop_unmap, NULL } };
+	/* Parameter checks. */
+	struct s2_owner_params bad = p;
+	bad.nr_meta = npages - 1;
+	assert_int_equal(s2_owner_init(&o, &bad), S2_EINVAL);
+	bad = p;
+	bad.hyp.map = NULL;
+	assert_int_equal(s2_owner_init(&o, &bad), S2_EINVAL);
+	ram[0].base = s2_pa((1ull << 32) + 8);
+	assert_int_equal(s2_owner_init(&o, &p), S2_EALIGN);
+	ram[0].base = s2_pa((1ull << 40) - ps);
+	assert_int_equal(s2_owner_init(&o, &p), S2_ERANGE);
+	ram[0].base = s2_pa(1ull << 32);
+	ram[1] = (struct s2_owner_ram){ .base = s2_pa(1ull << 32), .size = ps };
+	bad = p;
+	bad.nr_ram = 2; /* overlapping / unsorted */
+	assert_int_equal(s2_owner_init(&o, &bad), S2_EINVAL);
+	assert_int_equal(s2_owner_init(&o, &p), 0);
+
+	struct s2_pgtable gp;
+	struct s2_owner_guest g;
+	struct s2_config gc16 = s2_test_config(48, S2_GRANULE_16K, 36, 0);
+	assert_int_equal(s2_pgtable_init(&gp, &gc16, &p.port, NULL), 0);
+	assert_int_equal(s2_owner_guest_init(&g, &gp, 1, true), S2_EINVAL); /* the hyp's id */
+	/* A guest with another granule is refused by every transition. */
+	assert_int_equal(s2_owner_guest_init(&g, &gp, 9, true), 0);
+	assert_int_equal(s2_owner_donate_guest(&o, &g, s2_pa(1ull << 32), s2_ipa(0), 16384),
+			 S2_EINVAL);
+	s2_pgtable_destroy(&gp);
+
+	struct s2_config gc = s2_test_config(48, S2_GRANULE_4K, 40, 0);
+	assert_int_equal(s2_pgtable_init(&gp, &gc, &p.port, NULL), 0);
+	assert_int_equal(s2_owner_guest_init(&g, &gp, 9, true), 0);
+	/* A guest IPA already mapped: S2_EEXIST, the host page keeps its owner. */
+	assert_int_equal(s2_owner_donate_guest(&o, &g, s2_pa(1ull << 32), s2_ipa(0), ps), 0);
+	assert_int_equal(s2_owner_donate_guest(&o, &g, s2_pa((1ull << 32) + ps), s2_ipa(0), 2 * ps),
+			 S2_EEXIST);
+	struct s2_page_info info;
+	assert_int_equal(s2_owner_page_info(&o, s2_pa((1ull << 32) + ps), &info), 0);
+	assert_int_equal(info.host, S2_PAGE_OWNED);
+	/* Page-granular guest maps need one last-level table per 2 MiB: 200 MiB would need
+	 * about 100 from one 64-page cache: refused whole, nothing changed. */
+	uint64_t big = 200ull << 20;
+	assert_int_equal(s2_owner_donate_guest(&o, &g, s2_pa((1ull << 32) + (2ull << 20)),
+					       s2_ipa(1ull << 30), big),
+			 S2_ELIMIT);
+	assert_int_equal(s2_owner_page_info(&o, s2_pa((1ull << 32) + (2ull << 20)), &info), 0);
+	assert_int_equal(info.host, S2_PAGE_OWNED);
+	/* 100 MiB (50 tables) fits. */
+	assert_int_equal(s2_owner_donate_guest(&o, &g, s2_pa((1ull << 32) + (2ull << 20)),
+					       s2_ipa(1ull << 30), big / 2),
+			 0);
+	assert_int_equal(s2_owner_page_info(&o, s2_pa((1ull << 32) + (90ull << 20)), &info), 0);
+	assert_int_equal(info.owner, 9);
+	assert_int_equal(s2_owner_guest_teardown(&o, &g, NULL, NULL), S2_EINVAL); /* no scrub */
+	assert_int_equal(o.stats.refused, 3);
+	s2_pgtable_destroy(&gp);
+	s2_owner_fini(&o);
+	s2_host_port_destroy(hp);
+	free(meta);
+}
+
 /* ---- multi-page ranges, shares counted across guests ----------------------------------------- */
 
 static void test_ranges_and_counts(void **state)
@@ -749,6 +844,7 @@ int main(void)
 		cmocka_unit_test(test_range_refusals),
 		cmocka_unit_test(test_transition_table),
 		cmocka_unit_test(test_ranges_and_counts),
+		cmocka_unit_test(test_params_and_limits),
 		cmocka_unit_test(test_random_adversarial),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
