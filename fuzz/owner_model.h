@@ -96,6 +96,25 @@ OM_FN void om_stale(void *arg, const struct s2_tlb_stale *st)
 		(unsigned long long)st->entry.ipa, (unsigned long long)st->entry.pa, st->why);
 }
 
+/* Descriptor decoding for the checks, from the architecture (Arm ARM D8.3.2): MemAttr [5:2]
+ * below 0b0100 is Device (FWB on or off); S2AP [7:6] read/write; XN [54:53] 0b00 executable;
+ * an invalid entry's owner annotation in bits [9:2]. */
+OM_FN bool om_pte_device(s2_pte_t pte)
+{
+	return S2_FIELD_GET(S2_PTE_MEMATTR, pte) < 4;
+}
+
+OM_FN uint64_t om_pte_rwx(s2_pte_t pte)
+{
+	return ((pte & S2_PTE_S2AP_R) ? S2_PROT_R : 0) | ((pte & S2_PTE_S2AP_W) ? S2_PROT_W : 0) |
+	       ((pte & S2_PTE_XN) ? 0 : S2_PROT_X);
+}
+
+OM_FN uint8_t om_pte_owner(s2_pte_t pte)
+{
+	return (pte & S2_PTE_VALID) ? 0 : (uint8_t)S2_FIELD_GET(S2_PTE_INVALID_OWNER, pte);
+}
+
 /* The pages the tests touch (by window index): the invariants look at these; a hypervisor or
  * guest mapping anywhere else in the window is a failure of its own. */
 struct span {
@@ -354,7 +373,7 @@ OM_FN int visit_host(void *arg, const struct s2_walk_visit *v)
 		OM_CHECK((s2_pgtable_lookup(&f->o.host, v->ipa, &l)) == (0));
 		OM_CHECK((s2_pa_val(l.pa)) == (s2_ipa_val(v->ipa)));
 		OM_CHECK((s2_owner_page_info(&f->o, s2_pa(s2_ipa_val(v->ipa)), &info)) == (0));
-		OM_CHECK((!!(l.prot & S2_PROT_DEVICE)) == (!info.ram));
+		OM_CHECK(om_pte_device(l.pte) == !info.ram);
 		if (!info.ram) /* MMIO: the state is the descriptor's own */
 			return 0;
 		/* RAM state is not kept in host PTEs. */
@@ -467,7 +486,7 @@ OM_FN void check_invariants(const struct fx *f)
 			case S2_PAGE_NOPAGE:
 				/* Given away: recorded in the host's invalid PTE as the new owner's id. */
 				OM_CHECK(!(l.valid));
-				OM_CHECK((l.owner) == (info.owner));
+				OM_CHECK(om_pte_owner(l.pte) == info.owner);
 				OM_CHECK((a.sb[i]) == (0));
 				OM_CHECK((info.share_count) == (0));
 				if (info.owner == S2_OWNER_HYP) {

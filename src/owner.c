@@ -162,6 +162,12 @@ static int host_span(const struct s2_owner *o, uint64_t pa, uint64_t size, bool 
 
 /* ---- host state of a page ---------------------------------------------------------------------- */
 
+/* The owner id an invalid host entry was annotated with (0: none). */
+static uint8_t pte_owner(s2_pte_t pte)
+{
+	return (pte & S2_PTE_VALID) ? 0 : (uint8_t)S2_FIELD_GET(S2_PTE_INVALID_OWNER, pte);
+}
+
 /* The host's view of MMIO page @pa, from the host stage-2 (no metadata for MMIO). */
 static void mmio_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info *info)
 {
@@ -176,10 +182,10 @@ static void mmio_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info
 		info->owner = S2_OWNER_HOST;
 		info->hyp = info->host == S2_PAGE_SHARED_OWNED ? S2_PAGE_SHARED_BORROWED :
 								 S2_PAGE_NOPAGE;
-	} else if (l.owner) {
+	} else if (pte_owner(l.pte)) {
 		info->host = S2_PAGE_NOPAGE;
-		info->owner = l.owner;
-		info->hyp = l.owner == S2_OWNER_HYP ? S2_PAGE_OWNED : S2_PAGE_NOPAGE;
+		info->owner = pte_owner(l.pte);
+		info->hyp = info->owner == S2_OWNER_HYP ? S2_PAGE_OWNED : S2_PAGE_NOPAGE;
 	} else {
 		info->host = S2_PAGE_OWNED;
 		info->owner = S2_OWNER_HOST;

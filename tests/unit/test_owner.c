@@ -23,6 +23,7 @@
 #define OM_FAIL(msg, line) fail_msg("owner_model.h:%d: %s", line, msg)
 #define OM_FAILF(...) fail_msg(__VA_ARGS__)
 #include "../../fuzz/owner_model.h"
+#include "s2mmu/vm.h"
 
 /* ---- configs -------------------------------------------------------------------------------- */
 
@@ -194,15 +195,16 @@ static void test_init_and_faults(void **state)
 		assert_true(l.valid);
 		assert_int_equal(l.level, 2);
 		assert_int_equal(s2_pa_val(l.pa), f.ram0 + 7 * f.psize);
-		assert_int_equal(l.prot & (S2_PROT_RWX | S2_PROT_DEVICE | S2_PROT_NORMAL_NC),
-				 S2_PROT_RWX);
+		assert_int_equal(om_pte_rwx(l.pte), S2_PROT_RWX);
+		assert_false(om_pte_device(l.pte));
+		assert_int_equal(S2_FIELD_GET(S2_PTE_MEMATTR, l.pte), cfgs[c].fwb ? 0x6 : 0xf);
 		/* Donating a page out of the block splits it: the page is annotated with the
 		 * hypervisor's id, its neighbours stay mapped. */
 		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(f.ram0 + 6 * f.psize), f.psize),
 				 0);
 		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 6 * f.psize), &l), 0);
 		assert_false(l.valid);
-		assert_int_equal(l.owner, S2_OWNER_HYP);
+		assert_int_equal(om_pte_owner(l.pte), S2_OWNER_HYP);
 		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 7 * f.psize), &l), 0);
 		assert_true(l.valid);
 		fault(&f, f.ram0 + 6 * f.psize, S2_HOST_ABORT_INJECT);
@@ -221,12 +223,12 @@ static void test_init_and_faults(void **state)
 		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.mmio), &l), 0);
 		assert_true(l.valid);
 		assert_int_equal(l.size, f.blk);
-		assert_int_equal(l.prot & (S2_PROT_RWX | S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE),
-				 S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE);
+		assert_int_equal(om_pte_rwx(l.pte), S2_PROT_R | S2_PROT_W);
+		assert_int_equal(S2_FIELD_GET(S2_PTE_MEMATTR, l.pte), 0x1); /* Device-nGnRE */
 		/* The gap between RAM0 and RAM1 is MMIO too. */
 		fault(&f, f.ram0 + 2 * f.blk, S2_HOST_ABORT_MAPPED);
 		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 2 * f.blk), &l), 0);
-		assert_true(l.prot & S2_PROT_DEVICE);
+		assert_true(om_pte_device(l.pte));
 		/* Beyond the host's IPA space: inject. */
 		fault(&f, UINT64_C(1) << f.cfg.ipa_bits, S2_HOST_ABORT_INJECT);
 		assert_int_equal(f.o.stats.host_injected, 2);
@@ -620,8 +622,7 @@ static void test_transition_table(void **state)
 					assert_int_equal(l.valid, ret == S2_HOST_ABORT_MAPPED);
 					if (l.valid) {
 						assert_int_equal(s2_pa_val(l.pa), ad.page);
-						assert_int_equal(!!(l.prot & S2_PROT_DEVICE),
-								 s >= SC_M0);
+						assert_int_equal(om_pte_device(l.pte), s >= SC_M0);
 					}
 					assert_state(&f, &ad, scen_state((enum scen)s), what);
 				} else if (cell->to) {
@@ -738,6 +739,76 @@ static void test_params_and_limits(void **state)
 	free(meta);
 }
 
+/* ---- with the VM layer: a VM's stage-2 is the guest's table -------------------------------- */
+
+struct vm_hooks_log {
+	unsigned int loads, puts;
+};
+
+static void vm_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
+{
+	(void)vtcr, (void)vttbr;
+	((struct vm_hooks_log *)ctx)->loads++;
+}
+
+static void vm_put(void *ctx)
+{
+	((struct vm_hooks_log *)ctx)->puts++;
+}
+
+static void test_with_vm_layer(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct s2_caps caps;
+		struct s2_vmid_alloc vmids;
+		struct s2_memslot slots[2];
+		struct vm_hooks_log log = { 0, 0 };
+		struct s2_vm vm;
+		struct s2_owner_guest g;
+		struct s2_lookup l;
+		uint64_t pa;
+
+		fx_init(&f, &cfgs[c]);
+		pa = f.ram0 + 8 * f.psize;
+		assert_int_equal(s2_caps_max(48, &caps), 0);
+		assert_int_equal(s2_vmid_alloc_init(&vmids, 16), 0);
+		struct s2_vm_params p = {
+			.caps = &caps,
+			.req = { .ipa_bits = 36, .granule = cfgs[c].granule },
+			.port = f.port,
+			.hooks = { .load_stage2 = vm_load, .put_stage2 = vm_put, .ctx = &log },
+			.vmids = &vmids,
+			.slots = slots,
+			.max_slots = 2,
+		};
+		assert_int_equal(s2_vm_create(&vm, &p), 0);
+		assert_int_equal(s2_owner_guest_init(&g, &vm.pgt, 7, true), 0);
+		/* As the VM layer would around a structural change of the VM's tables. */
+		vm.hooks.load_stage2(vm.hooks.ctx, vm.pgt.cfg.vtcr, 0);
+		assert_int_equal(
+			s2_owner_donate_guest(&f.o, &g, s2_pa(pa), s2_ipa(0x10000000), 4 * f.psize),
+			0);
+		vm.hooks.put_stage2(vm.hooks.ctx);
+		/* The VM's own table now maps the pages, marked OWNED by the guest. */
+		assert_int_equal(s2_pgtable_lookup(&vm.pgt, s2_ipa(0x10000000 + 2 * f.psize), &l),
+				 0);
+		assert_true(l.valid);
+		assert_int_equal(s2_pa_val(l.pa), pa + 2 * f.psize);
+		assert_int_equal(s2_page_state_of_pte(l.pte), S2_PAGE_OWNED);
+		fault(&f, pa, S2_HOST_ABORT_INJECT);
+		assert_int_equal(s2_owner_guest_teardown(&f.o, &g, scrub, &f), 0);
+		assert_int_equal(f.scrubbed, 4 * f.psize);
+		assert_int_equal(s2_pgtable_lookup(&vm.pgt, s2_ipa(0x10000000), &l), 0);
+		assert_false(l.valid);
+		fault(&f, pa, S2_HOST_ABORT_MAPPED);
+		s2_vm_destroy(&vm);
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
 /* ---- multi-page ranges, shares counted across guests ----------------------------------------- */
 
 static void test_ranges_and_counts(void **state)
@@ -845,6 +916,7 @@ int main(void)
 		cmocka_unit_test(test_transition_table),
 		cmocka_unit_test(test_ranges_and_counts),
 		cmocka_unit_test(test_params_and_limits),
+		cmocka_unit_test(test_with_vm_layer),
 		cmocka_unit_test(test_random_adversarial),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
