@@ -174,6 +174,8 @@ void s2_owner_fini(struct s2_owner *o);
 /**
  * s2_owner_guest_init() - describe a guest for the transitions below.
  * @pgt: the guest's stage-2 (its granule must be the host's).
+ * Table pages for the guest's stage-2 are kept in @g->cache; s2_owner_guest_teardown() gives
+ * them back to the table's port (or the caller drains it with s2_page_cache_drain()).
  * Return: 0; S2_EINVAL (NULL, id outside S2_OWNER_GUEST_MIN..MAX, another granule).
  */
 int s2_owner_guest_init(struct s2_owner_guest *g, struct s2_pgtable *pgt, uint8_t id,
