@@ -1988,20 +1988,21 @@ S2M_FN bool s2m_step(struct s2m_ctx *c)
 			uint64_t nx;
 			const struct s2m_ext *e = s2m_at(&c->model, a.ipa, &nx);
 			bool mapped = e && e->v.state == S2M_MAPPED;
+			uint64_t lprot = s2_lookup_prot(lk);
 
 			if (lk.valid != mapped ||
 			    (mapped && (lk.pa.pa != s2m_pa_at(e, a.ipa) ||
-					(lk.prot & S2_PROT_RWX) != e->v.perms ||
-					((lk.prot >> S2_PROT_SW_SHIFT) & 0xf) != e->v.sw ||
-					s2m_val_from_prot(0, lk.prot).mt != e->v.mt)) ||
-			    (!mapped && (e ? e->v.owner : 0) != lk.owner)) {
+					(lprot & S2_PROT_RWX) != e->v.perms ||
+					((lprot >> S2_PROT_SW_SHIFT) & 0xf) != e->v.sw ||
+					s2m_val_from_prot(0, lprot).mt != e->v.mt)) ||
+			    (!mapped && (e ? e->v.owner : 0) != s2_lookup_owner(lk))) {
 				char d[128];
 
 				s2m_describe(e, a.ipa, d, sizeof(d));
 				s2m_fail(c,
 					 "lookup: valid %d pa 0x%" PRIx64 " prot 0x%" PRIx64
 					 " owner %u; model: %s",
-					 lk.valid, lk.pa.pa, lk.prot, lk.owner, d);
+					 lk.valid, lk.pa.pa, lprot, s2_lookup_owner(lk), d);
 				goto out;
 			}
 			break;

@@ -421,6 +421,10 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 	g->root_shift = g->shift[cfg->start_level + 1];
 	g->bits_per_level = (uint8_t)bpl;
 	g->fast = port->linear && !g->oa_hi_mask;
+	/* (PA below 2^48 too: the fault path ORs the PA into the descriptor unmasked.) */
+	g->fast4k_ipa_limit = g->fast && ps == 12 && cfg->start_level >= 0 && cfg->pa_bits <= 48 ?
+				      g->ipa_limit :
+				      0;
 	for (uint64_t i = 0; i < 16; i++)
 		g->normal_attr[i] =
 			prot_attr_bits(pgt, (i & S2_PROT_RWX) | ((i & 8) ? S2_PROT_YOUNG_CLEAR : 0),
@@ -531,12 +535,75 @@ static S2_ALWAYS_INLINE void descend_impl(const struct s2_pgtable *pgt, uint64_t
 	d->shift = shift;
 }
 
+/* Output address bits of a 4K-granule descriptor without LPA2 (Arm ARM D8.3.1). */
+#define OA_4K S2_GENMASK(47, 12)
+
+/*
+ * descend_impl() for the commonest layout, 4K granule with the OA in place and a linear port,
+ * towards level 3: the index shifts (39/30/21/12) and the OA mask are constants and the levels
+ * are unrolled, entered at the start level (0, 1 or 2). Only when geom.fast4k_ipa_limit != 0.
+ * Returns whether it reached level 3 (the common case, with d->level 3 and d->shift 12).
+ */
+static S2_ALWAYS_INLINE bool descend_4k(const struct s2_pgtable *pgt, uint64_t ipa,
+					struct descent *d)
+{
+	const uint64_t off = pgt->port.va_minus_pa;
+	const int start = pgt->geom.start_level;
+	s2_pte_t *table = pgt->root;
+	s2_pte_t *ptep = table + ((ipa >> pgt->geom.root_shift) & pgt->geom.root_idx_mask);
+	s2_pte_t pte = s2_atomic_load64_acquire(ptep); /* acquire: see descend_impl() */
+
+/* From a level (l - 1) entry to the level l entry, or stop at the level (l - 1) entry. */
+#define DESCEND_4K_STEP(l)                                               \
+	do {                                                             \
+		if (S2_UNLIKELY((pte & DESC_TYPE_MASK) != DESC_TABLE)) { \
+			d->level = (l)-1;                                \
+			d->shift = 12 + 9 * (4 - (l));                   \
+			d->table = table;                                \
+			d->ptep = ptep;                                  \
+			d->pte = pte;                                    \
+			return false;                                    \
+		}                                                        \
+		table = (s2_pte_t *)(uintptr_t)((pte & OA_4K) + off);    \
+		ptep = table + ((ipa >> (12 + 9 * (3 - (l)))) & 511);    \
+		pte = s2_atomic_load64_acquire(ptep);                    \
+	} while (0)
+
+	if (S2_LIKELY(start == 1))
+		goto l1;
+	if (start == 2)
+		goto l2;
+	DESCEND_4K_STEP(1);
+l1:
+	DESCEND_4K_STEP(2);
+l2:
+	DESCEND_4K_STEP(3);
+#undef DESCEND_4K_STEP
+	d->level = 3;
+	d->shift = 12;
+	d->table = table;
+	d->ptep = ptep;
+	d->pte = pte;
+	return true;
+}
+
 /*
  * Single-entry operations are instantiated twice: inline for the common case (a port with a
  * linear PA->VA map, OA held in place below bit 48), and out of line for the others (LPA/LPA2
  * layouts, ports without a linear map), so the common path keeps its registers to itself.
  */
 #define S2_FAST_LAYOUT(pgt) S2_LIKELY((pgt)->geom.fast)
+
+/* The descent of a single-entry operation: @k4 selects descend_4k() (@target 3 only). */
+static S2_ALWAYS_INLINE void descend(const struct s2_pgtable *pgt, uint64_t ipa, int target,
+				     struct descent *d, const bool hi, const bool linear,
+				     const bool k4)
+{
+	if (k4)
+		(void)descend_4k(pgt, ipa, d);
+	else
+		descend_impl(pgt, ipa, target, d, hi, linear);
+}
 
 static S2_ALWAYS_INLINE uint64_t pte_oa_t(const struct s2_pgtable *pgt, s2_pte_t pte, const bool hi)
 {
@@ -648,13 +715,13 @@ static S2_NOINLINE int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, 
 static S2_ALWAYS_INLINE int map_single_impl(struct s2_pgtable *pgt, uint64_t ipa, int target,
 					    s2_pte_t leaf, uint64_t flags,
 					    struct s2_page_cache *cache, const bool hi,
-					    const bool linear)
+					    const bool linear, const bool k4)
 {
 	struct descent d;
 	int ret;
 
 	for (;;) {
-		descend_impl(pgt, ipa, target, &d, hi, linear);
+		descend(pgt, ipa, target, &d, hi, linear, k4);
 		if (S2_LIKELY(d.shift == lvl_shift(pgt, target))) {
 			s2_pte_t old = 0;
 			/* The common case: an empty entry in an existing table. */
@@ -682,15 +749,15 @@ static S2_NOINLINE int map_single_slow(struct s2_pgtable *pgt, uint64_t ipa, int
 				       s2_pte_t leaf, uint64_t flags, struct s2_page_cache *cache)
 {
 	if (pgt->port.linear)
-		return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, true);
-	return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, false);
+		return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, true, false);
+	return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, false, false);
 }
 
 static int map_single(struct s2_pgtable *pgt, uint64_t ipa, int target, s2_pte_t leaf,
 		      uint64_t flags, struct s2_page_cache *cache)
 {
 	if (S2_FAST_LAYOUT(pgt))
-		return map_single_impl(pgt, ipa, target, leaf, flags, cache, false, true);
+		return map_single_impl(pgt, ipa, target, leaf, flags, cache, false, true, false);
 	return map_single_slow(pgt, ipa, target, leaf, flags, cache);
 }
 
@@ -1090,39 +1157,77 @@ static S2_NOINLINE int map_general(struct s2_pgtable *pgt, uint64_t ipa, uint64_
 	return map_structural(pgt, ipa, size, pa, attr, flags, cache);
 }
 
+/*
+ * The 4K fault path, past its first attempt (or with cache maintenance): the single-entry map
+ * in full. @leaf is a page descriptor of Normal memory: its PA and attributes are recovered
+ * from it (no attribute bit lies in OA_4K or in bits [1:0]).
+ */
+static S2_NOINLINE int map_page_4k_other(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+					 uint64_t flags, struct s2_page_cache *cache)
+{
+	int ret = map_single_impl(pgt, ipa, 3, leaf, flags, cache, false, true, true);
+
+	if (S2_LIKELY(!ret)) {
+		port_barrier(pgt, S2_BARRIER_DSB_ISHST);
+		return 0;
+	}
+	return map_single_done(pgt, ret, ipa, UINT64_C(1) << 12, leaf & OA_4K,
+			       leaf & ~(OA_4K | DESC_TYPE_MASK), flags, cache);
+}
+
+static S2_NOINLINE int map_page_4k_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+				       uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
+{
+	map_cmo(pgt, leaf & OA_4K, UINT64_C(1) << 12, prot);
+	return map_page_4k_other(pgt, ipa, leaf, flags, cache);
+}
+
+/*
+ * The 4K fault path: an empty level-3 entry in an existing table takes the leaf with one CAS,
+ * then the table's refcount (level 3 is never the root) and DSB ISHST. Anything else (a
+ * missing table, a non-empty entry, a lost race) goes to map_page_4k_other(), which looks
+ * again and does the whole single-entry map. Kept apart from s2_pgtable_map() so that only
+ * @pgt lives across the port calls.
+ */
+static S2_NOINLINE int map_page_4k(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+				   uint64_t flags, struct s2_page_cache *cache)
+{
+	struct descent d;
+	s2_pte_t old = 0;
+
+	if (S2_LIKELY(descend_4k(pgt, ipa, &d)) && S2_LIKELY(!d.pte) &&
+	    S2_LIKELY(s2_atomic_cas64(d.ptep, &old, leaf))) {
+		s2_atomic_add32(table_rc(pgt, d.table), 1);
+		port_barrier(pgt, S2_BARRIER_DSB_ISHST);
+		return 0;
+	}
+	return map_page_4k_other(pgt, ipa, leaf, flags, cache);
+}
+
 int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_t pa_t,
 		   uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t), pa = s2_pa_val(pa_t);
-	s2_pte_t attr;
-	int ret;
+	s2_pte_t leaf;
 
-	/* The fault path: one page of Normal memory. */
-	if (S2_LIKELY(pgt && size == gran_size(pgt) && (prot & S2_PROT_RWX) &&
+	/*
+	 * The fault path: one 4K page of Normal memory, aligned and in range, in the 4K fast
+	 * layout. Everything else (errors included, in their documented order) takes
+	 * map_general().
+	 */
+	if (S2_LIKELY(pgt && size == (UINT64_C(1) << 12) && ipa < pgt->geom.fast4k_ipa_limit &&
+		      pa < pgt->geom.pa_limit && !((ipa | pa) & 0xfff) && (prot & S2_PROT_RWX) &&
 		      !(prot & ~MAP_FAST_PROT) &&
 		      !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
-		if ((ipa | pa) & (size - 1))
-			return S2_EALIGN;
-		if (ipa >= pgt->geom.ipa_limit || pa >= pgt->geom.pa_limit)
-			return S2_ERANGE;
 		/* Normal memory: the attribute template precomputed at init, plus SW bits. */
-		attr = pgt->geom.normal_attr[(prot & S2_PROT_RWX) |
+		leaf = pgt->geom.normal_attr[(prot & S2_PROT_RWX) |
 					     ((prot & S2_PROT_YOUNG_CLEAR) >> 10)] |
-		       (((prot >> S2_PROT_SW_SHIFT) & 0xf) << 55);
-		map_cmo(pgt, pa, size, prot);
-		if (S2_FAST_LAYOUT(pgt)) {
-			ret = map_single_impl(pgt, ipa, 3,
-					      attr | DESC_PAGE | (pa & pgt->geom.oa_lo_mask), flags,
-					      cache, false, true);
-			if (S2_LIKELY(!ret)) {
-				port_barrier(pgt, S2_BARRIER_DSB_ISHST);
-				return 0;
-			}
-		} else {
-			ret = map_single_slow(pgt, ipa, 3, attr | DESC_PAGE | oa_bits(pgt, pa),
-					      flags, cache);
-		}
-		return map_single_done(pgt, ret, ipa, size, pa, attr, flags, cache);
+		       (((prot >> S2_PROT_SW_SHIFT) & 0xf) << 55) | DESC_PAGE | pa;
+		/* Cache maintenance as map_cmo(): with FWB only for exec without DIC. */
+		if (S2_UNLIKELY((!pgt->cfg.fwb && !(prot & S2_PROT_NOCMO)) ||
+				((prot & S2_PROT_X) && !pgt->cfg.dic)))
+			return map_page_4k_cmo(pgt, ipa, leaf, prot, flags, cache);
+		return map_page_4k(pgt, ipa, leaf, flags, cache);
 	}
 
 	return map_general(pgt, ipa, size, pa, prot, flags, cache);
@@ -1562,23 +1667,26 @@ void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
 
 /* ---- single-entry operations on an existing leaf ---------------------------------------------- */
 
-/* S2_PROT_* memory-type flags for each MemAttr value the engine writes (others: none). */
-static const uint8_t memattr_prot[16] = {
-	[MEMATTR_DEVICE_nGnRnE] = S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE,
-	[MEMATTR_DEVICE_nGnRE] = S2_PROT_DEVICE,
-	[0x2] = S2_PROT_DEVICE,
-	[0x3] = S2_PROT_DEVICE,
-	[MEMATTR_NORMAL_NC] = S2_PROT_NORMAL_NC,
-};
-
 static S2_ALWAYS_INLINE int lookup_impl(const struct s2_pgtable *pgt, uint64_t ipa,
-					struct s2_lookup *out, const bool hi, const bool linear)
+					struct s2_lookup *out, const bool hi, const bool linear,
+					const bool k4)
 {
 	struct descent d;
 	uint64_t size;
 	s2_pte_t pte;
 
-	descend_impl(pgt, ipa, 3, &d, hi, linear);
+	if (k4 && S2_LIKELY(descend_4k(pgt, ipa, &d))) {
+		/* A level-3 entry: a page when bits [1:0] are 0b11 (0b01 is reserved there). */
+		pte = d.pte;
+		out->pte = pte;
+		out->level = 3;
+		out->size = UINT64_C(1) << 12;
+		out->valid = (pte & DESC_TYPE_MASK) == DESC_PAGE;
+		out->pa = s2_pa(out->valid ? (pte & OA_4K) | (ipa & 0xfff) : 0);
+		return 0;
+	}
+	if (!k4)
+		descend_impl(pgt, ipa, 3, &d, hi, linear);
 	pte = d.pte;
 	size = UINT64_C(1) << d.shift;
 	out->pte = pte;
@@ -1587,29 +1695,21 @@ static S2_ALWAYS_INLINE int lookup_impl(const struct s2_pgtable *pgt, uint64_t i
 	/* A valid page at level 3, a valid block where blocks are legal (else: a fault). */
 	out->valid = (pte & S2_PTE_VALID) &&
 		     (d.level == 3 ? (pte & S2_PTE_TYPE) != 0 : level_has_blocks(pgt, d.level));
-	if (S2_LIKELY(out->valid)) {
-		out->pa = s2_pa(pte_oa_t(pgt, pte, hi) + (ipa & (size - 1)));
-		/* Decoded without branches: S2AP 7:6 -> R/W, XN, SW, DBM, AF, memory type. */
-		out->prot = ((pte >> 6) & 3) | ((uint64_t) !(pte & S2_PTE_XN) << 2) |
-			    ((uint64_t)((pte >> 55) & 0xf) << S2_PROT_SW_SHIFT) |
-			    (((pte >> 51) & 1) << 12) | (((~pte >> 10) & 1) << 13) |
-			    memattr_prot[pte_memattr(pte)];
-		out->owner = 0;
-	} else {
-		out->pa = s2_pa(0);
-		out->prot = 0;
-		out->owner =
-			(pte & S2_PTE_VALID) ? 0 : (uint8_t)S2_FIELD_GET(S2_PTE_INVALID_OWNER, pte);
-	}
+	out->pa = s2_pa(out->valid ? pte_oa_t(pgt, pte, hi) + (ipa & (size - 1)) : 0);
 	return 0;
 }
 
+/* Every layout but the 4K fast one, and the range check. */
 static S2_NOINLINE int lookup_slow(const struct s2_pgtable *pgt, uint64_t ipa,
 				   struct s2_lookup *out)
 {
+	if (ipa >= pgt->geom.ipa_limit)
+		return S2_ERANGE;
+	if (pgt->geom.fast)
+		return lookup_impl(pgt, ipa, out, false, true, false);
 	if (pgt->port.linear)
-		return lookup_impl(pgt, ipa, out, true, true);
-	return lookup_impl(pgt, ipa, out, true, false);
+		return lookup_impl(pgt, ipa, out, true, true, false);
+	return lookup_impl(pgt, ipa, out, true, false, false);
 }
 
 int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lookup *out)
@@ -1618,49 +1718,75 @@ int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lo
 
 	if (S2_UNLIKELY(!pgt || !out))
 		return S2_EINVAL;
-	if (S2_UNLIKELY(ipa >= pgt->geom.ipa_limit))
-		return S2_ERANGE;
-	if (S2_FAST_LAYOUT(pgt))
-		return lookup_impl(pgt, ipa, out, false, true);
+	if (S2_LIKELY(ipa < pgt->geom.fast4k_ipa_limit))
+		return lookup_impl(pgt, ipa, out, false, true, true);
 	return lookup_slow(pgt, ipa, out);
+}
+
+/* What relax_perms sets: R/W (flag bits 1:0) -> S2AP (7:6), and the access flag. */
+static S2_ALWAYS_INLINE s2_pte_t relax_set(uint64_t prot)
+{
+	return S2_PTE_AF | ((prot & (S2_PROT_R | S2_PROT_W)) << 6);
+}
+
+/*
+ * The leaf part of relax_perms, entry @ptep (mapping 1 << @shift bytes): @pte is the value the
+ * descent found (then @orig == @pte) or the one a lost compare-and-swap returned (@orig: the
+ * value first found).
+ */
+static S2_ALWAYS_INLINE int relax_leaf(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
+				       s2_pte_t pte, unsigned int shift, uint64_t prot,
+				       const bool hi)
+{
+	s2_pte_t set = relax_set(prot);
+	s2_pte_t clr = (prot & S2_PROT_X) ? S2_PTE_XN : 0, new;
+
+	if (pte == orig) {
+		if (S2_UNLIKELY(!(pte & S2_PTE_VALID)))
+			return pte == PTE_LOCKED ? S2_EAGAIN : S2_ENOENT;
+		if (S2_UNLIKELY(pte & clr)) {
+			if (memattr_noexec(pte_memattr(pte)))
+				return S2_EMEMTYPE;
+			/* Exec granted: the I-cache must not hold stale instructions for it. */
+			if (!pgt->cfg.dic)
+				pgt->port.ops->icache_inval_pou(pgt->port.ctx,
+								s2_pa(pte_oa_t(pgt, pte, hi)),
+								UINT64_C(1) << shift);
+		}
+	}
+	for (;;) {
+		/* After a lost CAS: hardware AF/dirty updates only: try again; else back off. */
+		if (pte != orig && (!(pte & S2_PTE_VALID) || ((pte ^ orig) & ~PTE_INPLACE_BITS)))
+			return S2_EAGAIN;
+		new = (pte & ~clr) | set;
+		if (new == pte)
+			return 0;
+		if (S2_LIKELY(s2_atomic_cas64(ptep, &pte, new)))
+			return 0;
+	}
+}
+
+static S2_NOINLINE int relax_leaf_4k(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
+				     s2_pte_t pte, unsigned int shift, uint64_t prot)
+{
+	return relax_leaf(pgt, ptep, orig, pte, shift, prot, false);
 }
 
 static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
 				       const bool hi, const bool linear)
 {
-	/* R/W (flag bits 1:0) -> S2AP (7:6); the access flag too. */
-	s2_pte_t set = S2_PTE_AF | ((prot & (S2_PROT_R | S2_PROT_W)) << 6);
-	s2_pte_t clr = (prot & S2_PROT_X) ? S2_PTE_XN : 0, pte, orig, new;
 	struct descent d;
 
 	descend_impl(pgt, ipa, 3, &d, hi, linear);
-	pte = d.pte;
-	if (S2_UNLIKELY(!(pte & S2_PTE_VALID)))
-		return pte == PTE_LOCKED ? S2_EAGAIN : S2_ENOENT;
-	if (S2_UNLIKELY(pte & clr)) {
-		if (memattr_noexec(pte_memattr(pte)))
-			return S2_EMEMTYPE;
-		/* Exec granted: the I-cache must not hold stale instructions for the page. */
-		if (!pgt->cfg.dic)
-			pgt->port.ops->icache_inval_pou(pgt->port.ctx,
-							s2_pa(pte_oa_t(pgt, pte, hi)),
-							UINT64_C(1) << d.shift);
-	}
-	orig = pte;
-	for (;;) {
-		new = (pte & ~clr) | set;
-		if (new == pte)
-			return 0;
-		if (S2_LIKELY(s2_atomic_cas64(d.ptep, &pte, new)))
-			return 0;
-		/* Hardware AF/dirty updates only: try again; anything else: back off. */
-		if (!(pte & S2_PTE_VALID) || ((pte ^ orig) & ~PTE_INPLACE_BITS))
-			return S2_EAGAIN;
-	}
+	return relax_leaf(pgt, d.ptep, d.pte, d.pte, d.shift, prot, hi);
 }
 
 static S2_NOINLINE int relax_slow(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot)
 {
+	if (ipa >= pgt->geom.ipa_limit)
+		return S2_ERANGE;
+	if (pgt->geom.fast)
+		return relax_impl(pgt, ipa, prot, false, true);
 	if (pgt->port.linear)
 		return relax_impl(pgt, ipa, prot, true, true);
 	return relax_impl(pgt, ipa, prot, true, false);
@@ -1669,23 +1795,36 @@ static S2_NOINLINE int relax_slow(struct s2_pgtable *pgt, uint64_t ipa, uint64_t
 int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t);
+	struct descent d;
+	s2_pte_t pte, new;
 
 	if (S2_UNLIKELY(!pgt || (prot & ~S2_PROT_RWX)))
 		return S2_EINVAL;
-	if (S2_UNLIKELY(ipa >= pgt->geom.ipa_limit))
-		return S2_ERANGE;
-	if (S2_FAST_LAYOUT(pgt))
-		return relax_impl(pgt, ipa, prot, false, true);
-	return relax_slow(pgt, ipa, prot);
+	if (S2_UNLIKELY(ipa >= pgt->geom.fast4k_ipa_limit))
+		return relax_slow(pgt, ipa, prot);
+	/*
+	 * The 4K layout, inline for a valid leaf that needs no exec granted (relax_leaf() with
+	 * clr 0); the rest, and a lost CAS, in relax_leaf_4k().
+	 */
+	(void)descend_4k(pgt, ipa, &d);
+	pte = d.pte;
+	if (S2_LIKELY((pte & S2_PTE_VALID) && !((prot & S2_PROT_X) && (pte & S2_PTE_XN)))) {
+		new = pte | relax_set(prot);
+		if (new == pte)
+			return 0;
+		if (S2_LIKELY(s2_atomic_cas64(d.ptep, &pte, new)))
+			return 0;
+	}
+	return relax_leaf_4k(pgt, d.ptep, d.pte, pte, d.shift, prot);
 }
 
 static S2_ALWAYS_INLINE int mkyoung_impl(struct s2_pgtable *pgt, uint64_t ipa, const bool hi,
-					 const bool linear)
+					 const bool linear, const bool k4)
 {
 	struct descent d;
 	s2_pte_t pte, orig;
 
-	descend_impl(pgt, ipa, 3, &d, hi, linear);
+	descend(pgt, ipa, 3, &d, hi, linear, k4);
 	pte = orig = d.pte;
 	for (;;) {
 		if (S2_UNLIKELY(!(pte & S2_PTE_VALID)))
@@ -1701,9 +1840,13 @@ static S2_ALWAYS_INLINE int mkyoung_impl(struct s2_pgtable *pgt, uint64_t ipa, c
 
 static S2_NOINLINE int mkyoung_slow(struct s2_pgtable *pgt, uint64_t ipa)
 {
+	if (ipa >= pgt->geom.ipa_limit)
+		return S2_ERANGE;
+	if (pgt->geom.fast)
+		return mkyoung_impl(pgt, ipa, false, true, false);
 	if (pgt->port.linear)
-		return mkyoung_impl(pgt, ipa, true, true);
-	return mkyoung_impl(pgt, ipa, true, false);
+		return mkyoung_impl(pgt, ipa, true, true, false);
+	return mkyoung_impl(pgt, ipa, true, false, false);
 }
 
 int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
@@ -1712,10 +1855,8 @@ int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
 
 	if (S2_UNLIKELY(!pgt))
 		return S2_EINVAL;
-	if (S2_UNLIKELY(ipa >= pgt->geom.ipa_limit))
-		return S2_ERANGE;
-	if (S2_FAST_LAYOUT(pgt))
-		return mkyoung_impl(pgt, ipa, false, true);
+	if (S2_LIKELY(ipa < pgt->geom.fast4k_ipa_limit))
+		return mkyoung_impl(pgt, ipa, false, true, true);
 	return mkyoung_slow(pgt, ipa);
 }
 

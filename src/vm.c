@@ -816,7 +816,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 	bool write = ab->wnr && !ab->is_insn;
 	int ret;
 
-	if (leaf_allows(lk->prot, write, ab->is_insn)) {
+	if (leaf_allows(s2_lookup_prot(*lk), write, ab->is_insn)) {
 		/* Another vCPU resolved it, or a stale TLB entry: nothing to do. */
 		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
@@ -1089,10 +1089,10 @@ static int arm_dbm(struct s2_vm *vm, uint64_t ipa, uint64_t size)
 
 		if (s2_pgtable_lookup(&vm->pgt, s2_ipa(a), &lk) || !lk.valid)
 			continue;
-		if (lk.prot & S2_PROT_DBM)
+		if (s2_lookup_prot(lk) & S2_PROT_DBM)
 			continue;
-		prot = (lk.prot & ~(uint64_t)(S2_PROT_W | S2_PROT_YOUNG_CLEAR)) | S2_PROT_DBM |
-		       S2_PROT_NOCMO;
+		prot = (s2_lookup_prot(lk) & ~(uint64_t)(S2_PROT_W | S2_PROT_YOUNG_CLEAR)) |
+		       S2_PROT_DBM | S2_PROT_NOCMO;
 		ret = s2_pgtable_map(&vm->pgt, s2_ipa(a), g, lk.pa, prot, 0, NULL);
 		if (ret)
 			return ret;

@@ -99,6 +99,9 @@ struct s2_pgtable_geom {
 	uint64_t ipa_limit;	 /* 1 << ipa_bits */
 	uint64_t pa_limit;	 /* 1 << pa_bits */
 	uint64_t sh_bits;	 /* SH field of new leaves (inner shareable), 0 with DS */
+	/* ipa_limit when the 4K single-entry paths apply (fast, 4K granule, start level >= 0),
+	 * else 0: one compare both range-checks the IPA and selects them */
+	uint64_t fast4k_ipa_limit;
 };
 
 /*
@@ -227,21 +230,54 @@ int s2_pgtable_test_clear_young(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t s
  * changes it made without invalidation, e.g. test_clear_young). */
 void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
 
+/*
+ * What s2_pgtable_lookup() found. It fills only what the walk yields for free; the attributes
+ * are decoded from @pte on demand by s2_lookup_prot() and s2_lookup_owner() (as KVM's
+ * kvm_pgtable_get_leaf() leaves decoding to its callers).
+ */
 struct s2_lookup {
 	s2_pte_t pte;	   /* the entry found (0 if the walk ended at an empty entry) */
 	int level;	   /* the level it sits at */
 	uint64_t size;	   /* bytes the entry covers */
 	bool valid;	   /* a valid leaf maps the IPA */
-	s2_pa_t pa;	   /* output address of the IPA itself (valid only) */
-	uint64_t prot;	   /* S2_PROT_* decoded from the entry (valid only) */
-	uint8_t owner;	   /* owner annotation of an invalid entry */
+	s2_pa_t pa;	   /* output address of the IPA itself (valid only, else 0) */
 };
 
 /**
  * s2_pgtable_lookup() - find what maps @ipa. Single-entry.
- * Return: 0 (out->valid tells whether something is mapped); S2_ERANGE.
+ * Return: 0 (out->valid tells whether something is mapped); S2_EINVAL for a NULL argument;
+ * S2_ERANGE.
  */
 int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa, struct s2_lookup *out);
+
+/**
+ * s2_lookup_prot() - the S2_PROT_* flags of the leaf a lookup found: R/W from S2AP, X when
+ * XN is 0b00, SW bits, DBM, YOUNG_CLEAR when AF is clear, and the memory type from MemAttr
+ * (0b0000 Device-nGnRnE, 0b00xx Device, 0b0101 Normal-NC; Arm ARM D8.6.5). Takes the result
+ * by value so that it composes with functions returning one.
+ * Return: the flags; 0 when @l.valid is false.
+ */
+static inline uint64_t s2_lookup_prot(struct s2_lookup l)
+{
+	uint64_t pte = l.pte, ma = S2_FIELD_GET(S2_PTE_MEMATTR, pte), mt;
+
+	if (!l.valid)
+		return 0;
+	mt = ma < 4 ? (S2_PROT_DEVICE | (ma == 0 ? S2_PROT_DEVICE_NGNRNE : 0)) :
+	     ma == 5 ? S2_PROT_NORMAL_NC : 0;
+	return S2_FIELD_GET(S2_PTE_S2AP, pte) | (pte & S2_PTE_XN ? 0 : S2_PROT_X) |
+	       S2_PROT_SW(S2_FIELD_GET(S2_PTE_SW, pte)) | (pte & S2_PTE_DBM ? S2_PROT_DBM : 0) |
+	       (pte & S2_PTE_AF ? 0 : S2_PROT_YOUNG_CLEAR) | mt;
+}
+
+/**
+ * s2_lookup_owner() - the owner annotation (1..255) of the invalid entry a lookup found.
+ * Return: the owner; 0 for a valid entry or an invalid one without an owner.
+ */
+static inline uint8_t s2_lookup_owner(struct s2_lookup l)
+{
+	return (l.pte & S2_PTE_VALID) ? 0 : (uint8_t)S2_FIELD_GET(S2_PTE_INVALID_OWNER, l.pte);
+}
 
 /* Visitor walk. */
 #define S2_WALK_LEAF S2_BIT(0)	     /* valid block/page and invalid entries */

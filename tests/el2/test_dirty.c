@@ -123,8 +123,8 @@ static void run(const struct s2_caps *caps, bool dbm)
 	EL2_CHECK_EQ(s2_vm_dirty_log_enable(&t.vm, A_ID, dbm), 0);
 	EL2_CHECK_EQ(s2_pgtable_lookup(&t.vm.pgt, s2_ipa(A_IPA + 0x1000), &lk), 0);
 	EL2_CHECK(lk.valid && lk.level == 3);
-	EL2_CHECK(!(lk.prot & S2_PROT_W));
-	EL2_CHECK_EQ(!!(lk.prot & S2_PROT_DBM), dbm);
+	EL2_CHECK(!(s2_lookup_prot(lk) & S2_PROT_W));
+	EL2_CHECK_EQ(!!(s2_lookup_prot(lk) & S2_PROT_DBM), dbm);
 	for (unsigned int r = 0; r < 3; r++) {
 		random_set(set, A_PAGES);
 		round_(&t, A_ID, A_IPA, A_PAGES, a, set, 0x1000 * (r + 1), 0,

@@ -64,7 +64,7 @@ static void run(const struct s2_caps *caps, bool fwb, uint64_t pattern)
 	EL2_CHECK_EQ(s->cmo_pending, true);
 	EL2_CHECK(t.vm.pending & S2_VM_PENDING_CMO);
 	EL2_CHECK_EQ(s2_pgtable_lookup(&t.vm.pgt, s2_ipa(SLOT_IPA + 0x12345), &lk), 0);
-	EL2_CHECK(lk.valid && lk.level == 2 && (lk.prot & S2_PROT_W));
+	EL2_CHECK(lk.valid && lk.level == 2 && (s2_lookup_prot(lk) & S2_PROT_W));
 
 	/* The host writes after locking. */
 	for (uint64_t i = 0; i < PAGES; i++) {

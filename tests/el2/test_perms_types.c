@@ -193,13 +193,13 @@ int el2_test_main(void)
 	/* The Device page is mapped without exec, the NC page not at all. */
 	EL2_CHECK_EQ(s2_pgtable_lookup(&t.vm.pgt, s2_ipa(DEVCODE_IPA), &lk), 0);
 	EL2_CHECK(lk.valid);
-	EL2_CHECK(lk.prot & S2_PROT_DEVICE);
-	EL2_CHECK(!(lk.prot & S2_PROT_X));
+	EL2_CHECK(s2_lookup_prot(lk) & S2_PROT_DEVICE);
+	EL2_CHECK(!(s2_lookup_prot(lk) & S2_PROT_X));
 	EL2_CHECK_EQ(s2_pgtable_lookup(&t.vm.pgt, s2_ipa(NCCODE_IPA), &lk), 0);
 	EL2_CHECK(!lk.valid);
 	/* The read-only slot is mapped read-only. */
 	EL2_CHECK_EQ(s2_pgtable_lookup(&t.vm.pgt, s2_ipa(ROM_IPA), &lk), 0);
-	EL2_CHECK(lk.valid && !(lk.prot & S2_PROT_W));
+	EL2_CHECK(lk.valid && !(s2_lookup_prot(lk) & S2_PROT_W));
 	el2_vt_destroy(&t);
 	el2_check_done("el2.perms_types");
 }

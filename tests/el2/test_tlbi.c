@@ -109,7 +109,7 @@ static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int
 	EL2_CHECK_EQ(log.last.ipa, d);
 	EL2_CHECK_EQ(*back, 2);
 	EL2_CHECK_EQ(s2_pgtable_lookup(&t.pgt, s2_ipa(d), &lk), 0);
-	EL2_CHECK(lk.valid && (lk.prot & S2_PROT_W));
+	EL2_CHECK(lk.valid && (s2_lookup_prot(lk) & S2_PROT_W));
 
 	/* 3. Control and the port's other invalidations. */
 	const struct s2_port *port = &t.pgt.port;

@@ -195,7 +195,7 @@ static void test_map_every_level(void **state)
 			assert_int_equal(l.size, size);
 			assert_int_equal(s2_pa_val(l.pa), pa + size / 2);
 			assert_int_equal(l.pte, golden_leaf(cfg, level, pa, prot));
-			assert_int_equal(l.prot, prot);
+			assert_int_equal(s2_lookup_prot(l), prot);
 			/* arch's encoder agrees on the output-address layout */
 			assert_int_equal(s2_pte_oa(&e.pgt.fmt, level, l.pte), pa);
 			/* the reference walker translates it */
@@ -429,7 +429,7 @@ static void test_replace_bbm_order(void **state)
 				 0);
 		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 1);
 		assert_false(spy.valid_at_tlbi[0]);
-		assert_int_equal(lk(&e, ipa).prot & S2_PROT_NORMAL_NC, S2_PROT_NORMAL_NC);
+		assert_int_equal(s2_lookup_prot(lk(&e, ipa)) & S2_PROT_NORMAL_NC, S2_PROT_NORMAL_NC);
 
 		/* Permission relaxed (R -> RW) in place: no TLBI at all. */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g),
@@ -440,7 +440,7 @@ static void test_replace_bbm_order(void **state)
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), rw, 0, NULL),
 				 0);
 		assert_int_equal(count_tlbi(&e), 0);
-		assert_true(lk(&e, ipa).prot & S2_PROT_W);
+		assert_true(s2_lookup_prot(lk(&e, ipa)) & S2_PROT_W);
 
 		/* Permission restricted in place: TLBI, entry stays valid (no break). */
 		s2_host_port_clear_log(e.hp);
@@ -558,7 +558,7 @@ static void test_cache_maintenance(void **state)
 				assert_int_equal(ev[0].size, 2 * g);
 			}
 			assert_int_equal(
-				lk(&e, ipa + g).prot,
+				s2_lookup_prot(lk(&e, ipa + g)),
 				(p & ~S2_PROT_NOCMO) |
 					((p & S2_PROT_DEVICE_NGNRNE) ? S2_PROT_DEVICE : 0));
 		}
@@ -835,7 +835,7 @@ static void test_wrprotect_set_prot(void **state)
 		assert_int_equal(
 			s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa + blk), 16 * g, S2_PROT_X, 0),
 			S2_EMEMTYPE);
-		assert_false(lk(&e, ipa + blk).prot & S2_PROT_X);
+		assert_false(s2_lookup_prot(lk(&e, ipa + blk)) & S2_PROT_X);
 		assert_tree_ok(&e);
 		s2_test_env_fini(&e);
 	}
@@ -1029,7 +1029,7 @@ static void test_annotate(void **state)
 		assert_int_equal(count_tlbi(&e), 1); /* what was mapped is invalidated */
 		l = lk(&e, 3 * g);
 		assert_false(l.valid);
-		assert_int_equal(l.owner, 0x5a);
+		assert_int_equal(s2_lookup_owner(l), 0x5a);
 		assert_int_equal(l.pte, (s2_pte_t)0x5a << 2);
 		assert_int_equal(ref_walk(&e, 3 * g, S2_ACCESS_READ, &res), S2_FAULT_TRANSLATION);
 		assert_true(lk(&e, g).valid);
@@ -1045,17 +1045,17 @@ static void test_annotate(void **state)
 		assert_true(s2_host_port_stats(e.hp).pages_in_use > e.root_pages);
 		/* an annotation over a whole block-sized range, then a page mapped inside it */
 		assert_int_equal(s2_pgtable_annotate(&e.pgt, s2_ipa(blk), blk, 7, NULL), 0);
-		assert_int_equal(lk(&e, blk + 5 * g).owner, 7);
+		assert_int_equal(s2_lookup_owner(lk(&e, blk + 5 * g)), 7);
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk + 5 * g), g, s2_pa(pa),
 						S2_PROT_R, 0, NULL),
 				 0);
 		assert_true(lk(&e, blk + 5 * g).valid);
-		assert_int_equal(lk(&e, blk + 4 * g).owner, 7);
-		assert_int_equal(lk(&e, blk + 6 * g).owner, 7);
+		assert_int_equal(s2_lookup_owner(lk(&e, blk + 4 * g)), 7);
+		assert_int_equal(s2_lookup_owner(lk(&e, blk + 6 * g)), 7);
 		assert_tree_ok(&e);
 		/* unmap removes annotations too */
 		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(0), 2 * blk, NULL), 0);
-		assert_int_equal(lk(&e, 3 * g).owner, 0);
+		assert_int_equal(s2_lookup_owner(lk(&e, 3 * g)), 0);
 		assert_pages_back(&e);
 		assert_tree_ok(&e);
 		s2_test_env_fini(&e);
@@ -1189,14 +1189,14 @@ static void assert_each_page(struct s2_test_env *e, uint64_t ipa, uint64_t size,
 		struct s2_lookup l = lk(e, a);
 		struct expect_page b = before(a), r = after(a);
 		bool is_b = l.valid == b.valid && (!b.valid || s2_pa_val(l.pa) == b.pa) &&
-			    (b.valid || l.owner == b.owner);
+			    (b.valid || s2_lookup_owner(l) == b.owner);
 		bool is_r = l.valid == r.valid && (!r.valid || s2_pa_val(l.pa) == r.pa) &&
-			    (r.valid || l.owner == r.owner);
+			    (r.valid || s2_lookup_owner(l) == r.owner);
 		if (!is_b && !is_r)
 			fail_msg(
 				"ipa %#llx: valid %d pa %#llx owner %u is neither before nor after",
 				(unsigned long long)a, l.valid, (unsigned long long)s2_pa_val(l.pa),
-				l.owner);
+				s2_lookup_owner(l));
 	}
 }
 
@@ -1599,12 +1599,12 @@ static void test_callback_port(void **state)
 		assert_int_equal(s2_pa_val(lk(&e, blk + g).pa), 3 * g);
 		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(blk), S2_PROT_W), 0);
 		assert_int_equal(s2_pgtable_mkyoung(&e.pgt, s2_ipa(blk + g)), 0);
-		assert_int_equal(lk(&e, blk).prot, S2_PROT_R | S2_PROT_W);
+		assert_int_equal(s2_lookup_prot(lk(&e, blk)), S2_PROT_R | S2_PROT_W);
 		assert_int_equal(
 			s2_pgtable_test_clear_young(&e.pgt, s2_ipa(0), 2 * blk, true, &young), 0);
 		assert_int_equal(young, 3);
 		assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(0), 2 * blk), 0);
-		assert_int_equal(lk(&e, blk).prot, S2_PROT_R | S2_PROT_YOUNG_CLEAR);
+		assert_int_equal(s2_lookup_prot(lk(&e, blk)), S2_PROT_R | S2_PROT_YOUNG_CLEAR);
 		assert_tree_ok(&e);
 		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(0), 2 * blk, NULL), 0);
 		assert_pages_back(&e);
@@ -1648,12 +1648,12 @@ static void test_hw_updates(void **state)
 				s2_walk(&e.pgt.cfg, e.pgt.root_pa, &mem, s2_ipa(2 * g), wr, &res),
 				0);
 			assert_int_equal(res.fault, S2_FAULT_NONE);
-			assert_true(lk(&e, 2 * g).prot & S2_PROT_W);
+			assert_true(s2_lookup_prot(lk(&e, 2 * g)) & S2_PROT_W);
 			/* clearing AF keeps the hardware dirty bit */
 			assert_int_equal(
 				s2_pgtable_test_clear_young(&e.pgt, s2_ipa(0), 4 * g, true, &young),
 				0);
-			assert_true(lk(&e, 2 * g).prot & S2_PROT_W);
+			assert_true(s2_lookup_prot(lk(&e, 2 * g)) & S2_PROT_W);
 			/* write-protect: W and DBM go, with a TLBI */
 			s2_host_port_clear_log(e.hp);
 			assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(0), 4 * g), 0);
@@ -1788,7 +1788,7 @@ static void test_concurrent_single_entry(void **state)
 			assert_true(l.valid);
 			assert_int_equal(s2_pa_val(l.pa),
 					 S2_TEST_PA_BASE + 0x10000000 + i * 0x10000);
-			assert_int_equal(l.prot, S2_PROT_R | S2_PROT_W);
+			assert_int_equal(s2_lookup_prot(l), S2_PROT_R | S2_PROT_W);
 		}
 		/* exact refcounts, no table lost or leaked by the losers */
 		assert_tree_ok(&e);

@@ -436,9 +436,9 @@ static void test_abort_translation_block(void **state)
 		assert_true(lk.valid);
 		assert_int_equal(lk.size, blk);
 		assert_int_equal(s2_pa_val(lk.pa), pa0 + blk + 8 * f->g);
-		assert_true(lk.prot & S2_PROT_R);
-		assert_true(lk.prot & S2_PROT_W);
-		assert_false(lk.prot & S2_PROT_X);
+		assert_true(s2_lookup_prot(lk) & S2_PROT_R);
+		assert_true(s2_lookup_prot(lk) & S2_PROT_W);
+		assert_false(s2_lookup_prot(lk) & S2_PROT_X);
 		assert_int_equal(memattr_of(&lk), fwb ? 0x6 : 0xf);
 		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, pa0 + blk, blk), fwb ? 0 : 1);
 		assert_int_equal(count_ev(f, S2_HOST_EV_IC_INVAL, UINT64_MAX, 0), 0);
@@ -531,18 +531,18 @@ static void test_abort_exec(void **state)
 		assert_int_equal(r.action, S2_ABORT_RESUME);
 		assert_int_equal(r.resume, S2_RESUME_MAPPED);
 		lk = look(f, 0x40000000 + 3 * gb);
-		assert_true(lk.prot & S2_PROT_X);
+		assert_true(s2_lookup_prot(lk) & S2_PROT_X);
 		assert_int_equal(count_ev(f, S2_HOST_EV_IC_INVAL, UINT64_MAX, 0), 1);
 
 		/* data first (no X), then exec: a permission fault granting X with IC maint. */
 		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000 + 5 * gb, &r);
 		assert_int_equal(r.resume, S2_RESUME_MAPPED);
-		assert_false(look(f, 0x40000000 + 5 * gb).prot & S2_PROT_X);
+		assert_false(s2_lookup_prot(look(f, 0x40000000 + 5 * gb)) & S2_PROT_X);
 		s2_host_port_clear_log(f->hp);
 		abort_at(f, esr_iabt(FSC_PERM(3)), 0x40000000 + 5 * gb + 0x40, &r);
 		assert_int_equal(r.action, S2_ABORT_RESUME);
 		assert_int_equal(r.resume, S2_RESUME_RELAXED);
-		assert_true(look(f, 0x40000000 + 5 * gb).prot & S2_PROT_X);
+		assert_true(s2_lookup_prot(look(f, 0x40000000 + 5 * gb)) & S2_PROT_X);
 		assert_int_equal(count_ev(f, S2_HOST_EV_IC_INVAL, FAKE_PA + 5 * gb, gb), 1);
 
 		/* exec on Device MMIO: refused, injected, nothing mapped. */
@@ -558,7 +558,7 @@ static void test_abort_exec(void **state)
 		abort_at(f, esr_iabt(FSC_PERM(3)), 0x08000000, &r);
 		assert_int_equal(r.action, S2_ABORT_INJECT);
 		assert_int_equal(r.inject, S2_INJECT_EXEC_REFUSED);
-		assert_false(look(f, 0x08000000).prot & S2_PROT_X);
+		assert_false(s2_lookup_prot(look(f, 0x08000000)) & S2_PROT_X);
 
 		/* exec outside every slot */
 		abort_at(f, esr_iabt(FSC_TRANS(3)), 0x70000000, &r);
@@ -685,7 +685,7 @@ static void test_abort_mmio_exit(void **state)
 	/* read-only slot: reads map read-only, writes exit */
 	abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000, &r);
 	assert_int_equal(r.resume, S2_RESUME_MAPPED);
-	assert_false(look(f, 0x40000000).prot & S2_PROT_W);
+	assert_false(s2_lookup_prot(look(f, 0x40000000)) & S2_PROT_W);
 	abort_at(f, esr_dabt(FSC_PERM(3), true) | ESR_ISV | ESR_SAS(2), 0x40000000, &r);
 	assert_int_equal(r.action, S2_ABORT_MMIO);
 	assert_true(r.mmio.write);
@@ -835,21 +835,21 @@ static void test_dirty_log(void **state)
 		lk = look(f, ipa0 + 7 * gb);
 		assert_true(lk.valid);
 		assert_int_equal(lk.size, gb);
-		assert_false(lk.prot & S2_PROT_W);
+		assert_false(s2_lookup_prot(lk) & S2_PROT_W);
 		assert_int_equal(s2_pa_val(lk.pa), FAKE_PA + 2 * blk + 7 * gb);
 
 		/* write to a protected page: relaxed and dirty */
 		abort_at(f, esr_dabt(FSC_PERM(3), true), ipa0 + 7 * gb + 8, &r);
 		assert_int_equal(r.resume, S2_RESUME_RELAXED);
-		assert_true(look(f, ipa0 + 7 * gb).prot & S2_PROT_W);
+		assert_true(s2_lookup_prot(look(f, ipa0 + 7 * gb)) & S2_PROT_W);
 		/* read in the second (unmapped) block: a read-only page, not dirty */
 		abort_at(f, esr_dabt(FSC_TRANS(2), false), ipa0 + blk + 3 * gb, &r);
 		assert_int_equal(r.map_size, gb);
-		assert_false(look(f, ipa0 + blk + 3 * gb).prot & S2_PROT_W);
+		assert_false(s2_lookup_prot(look(f, ipa0 + blk + 3 * gb)) & S2_PROT_W);
 		/* write in the second block: a writable page, dirty */
 		abort_at(f, esr_dabt(FSC_TRANS(2), true), ipa0 + blk + 5 * gb, &r);
 		assert_int_equal(r.map_size, gb);
-		assert_true(look(f, ipa0 + blk + 5 * gb).prot & S2_PROT_W);
+		assert_true(s2_lookup_prot(look(f, ipa0 + blk + 5 * gb)) & S2_PROT_W);
 
 		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words - 1 + (words == 1), &nr),
 				 words == 1 ? 0 : S2_EINVAL);
@@ -860,8 +860,8 @@ static void test_dirty_log(void **state)
 			assert_int_equal((bm[i / 64] >> (i % 64)) & 1, want);
 		}
 		/* harvested pages are protected again; the next harvest is empty */
-		assert_false(look(f, ipa0 + 7 * gb).prot & S2_PROT_W);
-		assert_false(look(f, ipa0 + blk + 5 * gb).prot & S2_PROT_W);
+		assert_false(s2_lookup_prot(look(f, ipa0 + 7 * gb)) & S2_PROT_W);
+		assert_false(s2_lookup_prot(look(f, ipa0 + blk + 5 * gb)) & S2_PROT_W);
 		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words, &nr), 0);
 		assert_int_equal(nr, 0);
 		abort_at(f, esr_dabt(FSC_PERM(3), true), ipa0 + blk + 5 * gb, &r);
@@ -874,7 +874,7 @@ static void test_dirty_log(void **state)
 		assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), S2_EINVAL);
 		lk = look(f, ipa0);
 		assert_int_equal(lk.size, blk);
-		assert_true(lk.prot & S2_PROT_W);
+		assert_true(s2_lookup_prot(lk) & S2_PROT_W);
 		free(bm);
 		fx_free(f);
 	}
@@ -923,7 +923,7 @@ static void test_dirty_log_chunks(void **state)
 		lk = look(f, gib + off);
 		assert_true(lk.valid);
 		assert_int_equal(lk.size, 0x1000);
-		assert_false(lk.prot & S2_PROT_W);
+		assert_false(s2_lookup_prot(lk) & S2_PROT_W);
 		assert_int_equal(s2_pa_val(lk.pa), FAKE_PA + off);
 	}
 	assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), 0);
@@ -953,7 +953,7 @@ static void test_dirty_log_refold(void **state)
 	for (uint64_t off = 0; off < gib; off += 64 * mib2) {
 		struct s2_lookup lk = look(f, gib + off);
 		assert_int_equal(lk.size, mib2);
-		assert_true(lk.prot & S2_PROT_W);
+		assert_true(s2_lookup_prot(lk) & S2_PROT_W);
 	}
 	fx_free(f);
 }
@@ -1044,7 +1044,7 @@ static void test_locked_slot(void **state)
 		assert_int_equal(s2_vm_slot_lock(&f->vm, 1, true), 0);
 		/* mapped at once, writable, no D-cache maintenance yet */
 		for (uint64_t i = 0; i < 32; i++)
-			assert_true(look(f, 0x40000000 + i * gb).prot & S2_PROT_W);
+			assert_true(s2_lookup_prot(look(f, 0x40000000 + i * gb)) & S2_PROT_W);
 		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0), 0);
 		assert_true(f->vm.pending & S2_VM_PENDING_CMO);
 		assert_int_equal(s2_vm_slot_lock(&f->vm, 1, true), S2_EBUSY);
@@ -1074,7 +1074,7 @@ static void test_locked_slot(void **state)
 		/* a read-only lock of slot 2 after raising the limit; writes exit */
 		f->vm.locked_limit = 48 * gb;
 		assert_int_equal(s2_vm_slot_lock(&f->vm, 2, false), 0);
-		assert_false(look(f, 0x50000000).prot & S2_PROT_W);
+		assert_false(s2_lookup_prot(look(f, 0x50000000)) & S2_PROT_W);
 		abort_at(f, esr_dabt(FSC_PERM(3), true), 0x50000000, &r);
 		assert_int_equal(r.action, S2_ABORT_MMIO);
 		s2_host_port_clear_log(f->hp);
@@ -1201,7 +1201,7 @@ static void test_slot_move_flags(void **state)
 	assert_ptr_equal(s2_vm_slot_at(&f->vm, s2_ipa(0x60003000)), s2_vm_slot_find(&f->vm, 1));
 	/* read-only: write-protects what is mapped; writes then exit */
 	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY), 0);
-	assert_false(look(f, 0x60003000).prot & S2_PROT_W);
+	assert_false(s2_lookup_prot(look(f, 0x60003000)) & S2_PROT_W);
 	abort_at(f, esr_dabt(FSC_PERM(3), true), 0x60003000, &r);
 	assert_int_equal(r.action, S2_ABORT_MMIO);
 	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_BIT(9)), S2_EINVAL);
@@ -1213,7 +1213,7 @@ static void test_slot_move_flags(void **state)
 	assert_int_equal(r.resume, S2_RESUME_RELAXED);
 	/* dirty logging through the flags */
 	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_DIRTY_LOG), 0);
-	assert_false(look(f, 0x60003000).prot & S2_PROT_W);
+	assert_false(s2_lookup_prot(look(f, 0x60003000)) & S2_PROT_W);
 	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, 0), 0);
 	assert_null(s2_vm_slot_find(&f->vm, 1)->dirty);
 	fx_free(f);
@@ -1449,9 +1449,9 @@ static int check_leaf(void *arg, const struct s2_walk_visit *v)
 	assert_int_equal(s2_pa_val(lk.pa), s2_pa_val(s->d.pa) + (ipa - s2_ipa_val(s->d.ipa)));
 	assert_int_equal(S2_FIELD_GET(S2_PTE_MEMATTR, v->pte), s->mt[0].memattr);
 	if (s->d.flags & S2_SLOT_READONLY)
-		assert_false(lk.prot & S2_PROT_W);
+		assert_false(s2_lookup_prot(lk) & S2_PROT_W);
 	if (!s->mt[0].exec)
-		assert_false(lk.prot & S2_PROT_X);
+		assert_false(s2_lookup_prot(lk) & S2_PROT_X);
 	return 0;
 }
 
@@ -1697,7 +1697,7 @@ static void test_enomem(void **state)
 	s2_host_port_fail_alloc_after(f->hp, -1);
 	assert_false(s2_vm_slot_find(&f->vm, 1)->d.flags & S2_SLOT_DIRTY_LOG);
 	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, before);
-	assert_true(look(f, 0x40000000).prot & S2_PROT_W);
+	assert_true(s2_lookup_prot(look(f, 0x40000000)) & S2_PROT_W);
 	/* locking: a table allocation fails -> nothing stays mapped or accounted */
 	assert_int_equal(s2_vm_slot_delete(&f->vm, 1), 0);
 	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
