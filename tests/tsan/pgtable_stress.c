@@ -132,6 +132,7 @@ static const struct s2_port_ops shim_ops = {
 	.barrier = shim_barrier,
 };
 static atomic_int readers_left;
+static atomic_int writer_done; /* the writer's last operation has finished */
 static atomic_int failed;
 static atomic_ulong n_ok, n_again, n_busy, n_noent;
 static unsigned long ops_per_thread = 200000;
@@ -251,8 +252,11 @@ static void *reader(void *arg)
 		}
 	}
 	atomic_fetch_sub(&readers_left, 1);
-	/* Phase B starts when the writer has stopped: every thread maps every page. */
-	while (atomic_load(&readers_left) > 0)
+	/*
+	 * Phase B starts when the writer has stopped (not merely seen readers_left reach 0: its
+	 * last unmap could still come after a page was mapped here): every thread maps every page.
+	 */
+	while (atomic_load(&readers_left) > 0 || !atomic_load(&writer_done))
 		sched_yield();
 	for (unsigned int k = 0; k < NR_PAGES && !atomic_load(&failed); k++) {
 		unsigned int i = (unsigned int)((k + (uintptr_t)arg * 37) % NR_PAGES);
@@ -326,6 +330,7 @@ static void *writer(void *arg)
 		if (ret)
 			FAIL("writer op %" PRIu64 " on region %u: %s", r % 6, reg, s2_errname(ret));
 	}
+	atomic_store(&writer_done, 1);
 	pthread_rwlock_wrlock(&lock);
 	s2_page_cache_drain(&cache, &port, SZ_4K);
 	pthread_rwlock_unlock(&lock);
