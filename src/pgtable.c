@@ -425,6 +425,7 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 	g->fast4k_ipa_limit = g->fast && ps == 12 && cfg->start_level >= 0 && cfg->pa_bits <= 48 ?
 				      g->ipa_limit :
 				      0;
+	g->fast4k_l1_ipa_limit = cfg->start_level == 1 ? g->fast4k_ipa_limit : 0;
 	for (uint64_t i = 0; i < 16; i++)
 		g->normal_attr[i] =
 			prot_attr_bits(pgt, (i & S2_PROT_RWX) | ((i & 8) ? S2_PROT_YOUNG_CLEAR : 0),
@@ -535,38 +536,50 @@ static S2_ALWAYS_INLINE void descend_impl(const struct s2_pgtable *pgt, uint64_t
 	d->shift = shift;
 }
 
+/*
+ * Bits [1:0] are 0b11 (a table below level 3, a page at level 3): tested as (pte + 1) having
+ * bits [1:0] clear, which x86 does in one instruction fewer than a mask and compare.
+ */
+static S2_ALWAYS_INLINE bool pte_is_table_or_page(s2_pte_t pte)
+{
+	return ((pte + 1) & DESC_TYPE_MASK) == 0;
+}
+
 /* Output address bits of a 4K-granule descriptor without LPA2 (Arm ARM D8.3.1). */
 #define OA_4K S2_GENMASK(47, 12)
 
 /*
  * descend_impl() for the commonest layout, 4K granule with the OA in place and a linear port,
  * towards level 3: the index shifts (39/30/21/12) and the OA mask are constants and the levels
- * are unrolled, entered at the start level (0, 1 or 2). Only when geom.fast4k_ipa_limit != 0.
+ * are unrolled, entered at the start level (0, 1 or 2): @start, or -1 to read it from geom.
+ * Only for an IPA below geom.fast4k_ipa_limit (with @start 1: geom.fast4k_l1_ipa_limit); the
+ * root index needs no mask then, the IPA being below 1 << (ipa_bits).
  * Returns whether it reached level 3 (the common case, with d->level 3 and d->shift 12).
  */
 static S2_ALWAYS_INLINE bool descend_4k(const struct s2_pgtable *pgt, uint64_t ipa,
-					struct descent *d)
+					struct descent *d, const int start_c)
 {
 	const uint64_t off = pgt->port.va_minus_pa;
-	const int start = pgt->geom.start_level;
+	const int start = start_c >= 0 ? start_c : pgt->geom.start_level;
 	s2_pte_t *table = pgt->root;
-	s2_pte_t *ptep = table + ((ipa >> pgt->geom.root_shift) & pgt->geom.root_idx_mask);
+	s2_pte_t *ptep =
+		table + (ipa >> (start_c >= 0 ? 12 + 9 * (3 - start_c) : pgt->geom.root_shift));
 	s2_pte_t pte = s2_atomic_load64_acquire(ptep); /* acquire: see descend_impl() */
 
 /* From a level (l - 1) entry to the level l entry, or stop at the level (l - 1) entry. */
-#define DESCEND_4K_STEP(l)                                               \
-	do {                                                             \
-		if (S2_UNLIKELY((pte & DESC_TYPE_MASK) != DESC_TABLE)) { \
-			d->level = (l)-1;                                \
-			d->shift = 12 + 9 * (4 - (l));                   \
-			d->table = table;                                \
-			d->ptep = ptep;                                  \
-			d->pte = pte;                                    \
-			return false;                                    \
-		}                                                        \
-		table = (s2_pte_t *)(uintptr_t)((pte & OA_4K) + off);    \
-		ptep = table + ((ipa >> (12 + 9 * (3 - (l)))) & 511);    \
-		pte = s2_atomic_load64_acquire(ptep);                    \
+#define DESCEND_4K_STEP(l)                                            \
+	do {                                                          \
+		if (S2_UNLIKELY(!pte_is_table_or_page(pte))) {        \
+			d->level = (l)-1;                             \
+			d->shift = 12 + 9 * (4 - (l));                \
+			d->table = table;                             \
+			d->ptep = ptep;                               \
+			d->pte = pte;                                 \
+			return false;                                 \
+		}                                                     \
+		table = (s2_pte_t *)(uintptr_t)((pte & OA_4K) + off); \
+		ptep = table + ((ipa >> (12 + 9 * (3 - (l)))) & 511); \
+		pte = s2_atomic_load64_acquire(ptep);                 \
 	} while (0)
 
 	if (S2_LIKELY(start == 1))
@@ -594,13 +607,17 @@ l2:
  */
 #define S2_FAST_LAYOUT(pgt) S2_LIKELY((pgt)->geom.fast)
 
-/* The descent of a single-entry operation: @k4 selects descend_4k() (@target 3 only). */
+/*
+ * The descent of a single-entry operation: @k4 K4_OFF for descend_impl(), else descend_4k()
+ * with @k4 as its start level (-1: from geom; @target 3 only).
+ */
+#define K4_OFF (-2)
 static S2_ALWAYS_INLINE void descend(const struct s2_pgtable *pgt, uint64_t ipa, int target,
 				     struct descent *d, const bool hi, const bool linear,
-				     const bool k4)
+				     const int k4)
 {
-	if (k4)
-		(void)descend_4k(pgt, ipa, d);
+	if (k4 != K4_OFF)
+		(void)descend_4k(pgt, ipa, d, k4);
 	else
 		descend_impl(pgt, ipa, target, d, hi, linear);
 }
@@ -715,7 +732,7 @@ static S2_NOINLINE int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, 
 static S2_ALWAYS_INLINE int map_single_impl(struct s2_pgtable *pgt, uint64_t ipa, int target,
 					    s2_pte_t leaf, uint64_t flags,
 					    struct s2_page_cache *cache, const bool hi,
-					    const bool linear, const bool k4)
+					    const bool linear, const int k4)
 {
 	struct descent d;
 	int ret;
@@ -749,15 +766,15 @@ static S2_NOINLINE int map_single_slow(struct s2_pgtable *pgt, uint64_t ipa, int
 				       s2_pte_t leaf, uint64_t flags, struct s2_page_cache *cache)
 {
 	if (pgt->port.linear)
-		return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, true, false);
-	return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, false, false);
+		return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, true, K4_OFF);
+	return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, false, K4_OFF);
 }
 
 static int map_single(struct s2_pgtable *pgt, uint64_t ipa, int target, s2_pte_t leaf,
 		      uint64_t flags, struct s2_page_cache *cache)
 {
 	if (S2_FAST_LAYOUT(pgt))
-		return map_single_impl(pgt, ipa, target, leaf, flags, cache, false, true, false);
+		return map_single_impl(pgt, ipa, target, leaf, flags, cache, false, true, K4_OFF);
 	return map_single_slow(pgt, ipa, target, leaf, flags, cache);
 }
 
@@ -1165,7 +1182,7 @@ static S2_NOINLINE int map_general(struct s2_pgtable *pgt, uint64_t ipa, uint64_
 static S2_NOINLINE int map_page_4k_other(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
 					 uint64_t flags, struct s2_page_cache *cache)
 {
-	int ret = map_single_impl(pgt, ipa, 3, leaf, flags, cache, false, true, true);
+	int ret = map_single_impl(pgt, ipa, 3, leaf, flags, cache, false, true, -1);
 
 	if (S2_LIKELY(!ret)) {
 		port_barrier(pgt, S2_BARRIER_DSB_ISHST);
@@ -1195,7 +1212,7 @@ static S2_NOINLINE int map_page_4k(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_
 	struct descent d;
 	s2_pte_t old = 0;
 
-	if (S2_LIKELY(descend_4k(pgt, ipa, &d)) && S2_LIKELY(!d.pte) &&
+	if (S2_LIKELY(descend_4k(pgt, ipa, &d, -1)) && S2_LIKELY(!d.pte) &&
 	    S2_LIKELY(s2_atomic_cas64(d.ptep, &old, leaf))) {
 		s2_atomic_add32(table_rc(pgt, d.table), 1);
 		port_barrier(pgt, S2_BARRIER_DSB_ISHST);
@@ -1669,23 +1686,23 @@ void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
 
 static S2_ALWAYS_INLINE int lookup_impl(const struct s2_pgtable *pgt, uint64_t ipa,
 					struct s2_lookup *out, const bool hi, const bool linear,
-					const bool k4)
+					const int k4)
 {
 	struct descent d;
 	uint64_t size;
 	s2_pte_t pte;
 
-	if (k4 && S2_LIKELY(descend_4k(pgt, ipa, &d))) {
+	if (k4 != K4_OFF && S2_LIKELY(descend_4k(pgt, ipa, &d, k4))) {
 		/* A level-3 entry: a page when bits [1:0] are 0b11 (0b01 is reserved there). */
 		pte = d.pte;
 		out->pte = pte;
 		out->level = 3;
 		out->size = UINT64_C(1) << 12;
-		out->valid = (pte & DESC_TYPE_MASK) == DESC_PAGE;
+		out->valid = pte_is_table_or_page(pte);
 		out->pa = s2_pa(out->valid ? (pte & OA_4K) | (ipa & 0xfff) : 0);
 		return 0;
 	}
-	if (!k4)
+	if (k4 == K4_OFF)
 		descend_impl(pgt, ipa, 3, &d, hi, linear);
 	pte = d.pte;
 	size = UINT64_C(1) << d.shift;
@@ -1699,17 +1716,19 @@ static S2_ALWAYS_INLINE int lookup_impl(const struct s2_pgtable *pgt, uint64_t i
 	return 0;
 }
 
-/* Every layout but the 4K fast one, and the range check. */
+/* Every layout but 4K with start level 1, and the range check. */
 static S2_NOINLINE int lookup_slow(const struct s2_pgtable *pgt, uint64_t ipa,
 				   struct s2_lookup *out)
 {
+	if (ipa < pgt->geom.fast4k_ipa_limit)
+		return lookup_impl(pgt, ipa, out, false, true, -1);
 	if (ipa >= pgt->geom.ipa_limit)
 		return S2_ERANGE;
 	if (pgt->geom.fast)
-		return lookup_impl(pgt, ipa, out, false, true, false);
+		return lookup_impl(pgt, ipa, out, false, true, K4_OFF);
 	if (pgt->port.linear)
-		return lookup_impl(pgt, ipa, out, true, true, false);
-	return lookup_impl(pgt, ipa, out, true, false, false);
+		return lookup_impl(pgt, ipa, out, true, true, K4_OFF);
+	return lookup_impl(pgt, ipa, out, true, false, K4_OFF);
 }
 
 int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lookup *out)
@@ -1718,8 +1737,8 @@ int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lo
 
 	if (S2_UNLIKELY(!pgt || !out))
 		return S2_EINVAL;
-	if (S2_LIKELY(ipa < pgt->geom.fast4k_ipa_limit))
-		return lookup_impl(pgt, ipa, out, false, true, true);
+	if (S2_LIKELY(ipa < pgt->geom.fast4k_l1_ipa_limit))
+		return lookup_impl(pgt, ipa, out, false, true, 1);
 	return lookup_slow(pgt, ipa, out);
 }
 
@@ -1772,6 +1791,29 @@ static S2_NOINLINE int relax_leaf_4k(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_
 	return relax_leaf(pgt, ptep, orig, pte, shift, prot, false);
 }
 
+/*
+ * The 4K layout starting at level @start (1, or -1 for geom's), inline for a valid leaf that
+ * needs no exec granted (relax_leaf() with clr 0); the rest, and a lost CAS, in
+ * relax_leaf_4k().
+ */
+static S2_ALWAYS_INLINE int relax_4k(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
+				     const int start)
+{
+	struct descent d;
+	s2_pte_t pte, new;
+
+	(void)descend_4k(pgt, ipa, &d, start);
+	pte = d.pte;
+	if (S2_LIKELY((pte & S2_PTE_VALID) && !((prot & S2_PROT_X) && (pte & S2_PTE_XN)))) {
+		new = pte | relax_set(prot);
+		if (new == pte)
+			return 0;
+		if (S2_LIKELY(s2_atomic_cas64(d.ptep, &pte, new)))
+			return 0;
+	}
+	return relax_leaf_4k(pgt, d.ptep, d.pte, pte, d.shift, prot);
+}
+
 static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
 				       const bool hi, const bool linear)
 {
@@ -1783,6 +1825,8 @@ static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, uin
 
 static S2_NOINLINE int relax_slow(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot)
 {
+	if (ipa < pgt->geom.fast4k_ipa_limit)
+		return relax_4k(pgt, ipa, prot, -1);
 	if (ipa >= pgt->geom.ipa_limit)
 		return S2_ERANGE;
 	if (pgt->geom.fast)
@@ -1795,31 +1839,16 @@ static S2_NOINLINE int relax_slow(struct s2_pgtable *pgt, uint64_t ipa, uint64_t
 int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t);
-	struct descent d;
-	s2_pte_t pte, new;
 
 	if (S2_UNLIKELY(!pgt || (prot & ~S2_PROT_RWX)))
 		return S2_EINVAL;
-	if (S2_UNLIKELY(ipa >= pgt->geom.fast4k_ipa_limit))
-		return relax_slow(pgt, ipa, prot);
-	/*
-	 * The 4K layout, inline for a valid leaf that needs no exec granted (relax_leaf() with
-	 * clr 0); the rest, and a lost CAS, in relax_leaf_4k().
-	 */
-	(void)descend_4k(pgt, ipa, &d);
-	pte = d.pte;
-	if (S2_LIKELY((pte & S2_PTE_VALID) && !((prot & S2_PROT_X) && (pte & S2_PTE_XN)))) {
-		new = pte | relax_set(prot);
-		if (new == pte)
-			return 0;
-		if (S2_LIKELY(s2_atomic_cas64(d.ptep, &pte, new)))
-			return 0;
-	}
-	return relax_leaf_4k(pgt, d.ptep, d.pte, pte, d.shift, prot);
+	if (S2_LIKELY(ipa < pgt->geom.fast4k_l1_ipa_limit))
+		return relax_4k(pgt, ipa, prot, 1);
+	return relax_slow(pgt, ipa, prot);
 }
 
 static S2_ALWAYS_INLINE int mkyoung_impl(struct s2_pgtable *pgt, uint64_t ipa, const bool hi,
-					 const bool linear, const bool k4)
+					 const bool linear, const int k4)
 {
 	struct descent d;
 	s2_pte_t pte, orig;
@@ -1840,13 +1869,15 @@ static S2_ALWAYS_INLINE int mkyoung_impl(struct s2_pgtable *pgt, uint64_t ipa, c
 
 static S2_NOINLINE int mkyoung_slow(struct s2_pgtable *pgt, uint64_t ipa)
 {
+	if (ipa < pgt->geom.fast4k_ipa_limit)
+		return mkyoung_impl(pgt, ipa, false, true, -1);
 	if (ipa >= pgt->geom.ipa_limit)
 		return S2_ERANGE;
 	if (pgt->geom.fast)
-		return mkyoung_impl(pgt, ipa, false, true, false);
+		return mkyoung_impl(pgt, ipa, false, true, K4_OFF);
 	if (pgt->port.linear)
-		return mkyoung_impl(pgt, ipa, true, true, false);
-	return mkyoung_impl(pgt, ipa, true, false, false);
+		return mkyoung_impl(pgt, ipa, true, true, K4_OFF);
+	return mkyoung_impl(pgt, ipa, true, false, K4_OFF);
 }
 
 int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
@@ -1855,8 +1886,8 @@ int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
 
 	if (S2_UNLIKELY(!pgt))
 		return S2_EINVAL;
-	if (S2_LIKELY(ipa < pgt->geom.fast4k_ipa_limit))
-		return mkyoung_impl(pgt, ipa, false, true, true);
+	if (S2_LIKELY(ipa < pgt->geom.fast4k_l1_ipa_limit))
+		return mkyoung_impl(pgt, ipa, false, true, 1);
 	return mkyoung_slow(pgt, ipa);
 }
 

@@ -102,6 +102,7 @@ struct s2_pgtable_geom {
 	/* ipa_limit when the 4K single-entry paths apply (fast, 4K granule, start level >= 0),
 	 * else 0: one compare both range-checks the IPA and selects them */
 	uint64_t fast4k_ipa_limit;
+	uint64_t fast4k_l1_ipa_limit; /* the same, only with start level 1 (40-bit IPA), else 0 */
 };
 
 /*
