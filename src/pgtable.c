@@ -561,10 +561,8 @@ static S2_ALWAYS_INLINE bool descend_4k(const struct s2_pgtable *pgt, uint64_t i
 {
 	const uint64_t off = pgt->port.va_minus_pa;
 	const int start = start_c >= 0 ? start_c : pgt->geom.start_level;
-	s2_pte_t *table = pgt->root;
-	s2_pte_t *ptep =
-		table + (ipa >> (start_c >= 0 ? 12 + 9 * (3 - start_c) : pgt->geom.root_shift));
-	s2_pte_t pte = s2_atomic_load64_acquire(ptep); /* acquire: see descend_impl() */
+	s2_pte_t *table = pgt->root, *ptep;
+	s2_pte_t pte;
 
 /* From a level (l - 1) entry to the level l entry, or stop at the level (l - 1) entry. */
 #define DESCEND_4K_STEP(l)                                            \
@@ -582,16 +580,29 @@ static S2_ALWAYS_INLINE bool descend_4k(const struct s2_pgtable *pgt, uint64_t i
 		pte = s2_atomic_load64_acquire(ptep);                 \
 	} while (0)
 
-	if (S2_LIKELY(start == 1))
+/* The root entry, at start level l (acquire: see descend_impl()). */
+#define DESCEND_4K_ROOT(l)                                    \
+	do {                                                  \
+		ptep = table + (ipa >> (12 + 9 * (3 - (l)))); \
+		pte = s2_atomic_load64_acquire(ptep);         \
+	} while (0)
+
+	if (S2_LIKELY(start == 1)) {
+		DESCEND_4K_ROOT(1);
 		goto l1;
-	if (start == 2)
+	}
+	if (start == 2) {
+		DESCEND_4K_ROOT(2);
 		goto l2;
+	}
+	DESCEND_4K_ROOT(0);
 	DESCEND_4K_STEP(1);
 l1:
 	DESCEND_4K_STEP(2);
 l2:
 	DESCEND_4K_STEP(3);
 #undef DESCEND_4K_STEP
+#undef DESCEND_4K_ROOT
 	d->level = 3;
 	d->shift = 12;
 	d->table = table;
@@ -1716,12 +1727,22 @@ static S2_ALWAYS_INLINE int lookup_impl(const struct s2_pgtable *pgt, uint64_t i
 	return 0;
 }
 
-/* Every layout but 4K with start level 1, and the range check. */
+/*
+ * The 4K layout with start level 0 or 2 (1 is inline in the caller): a function of its own,
+ * so that it saves no registers, with the start level a constant in each branch.
+ */
+static S2_NOINLINE int lookup_4k_any(const struct s2_pgtable *pgt, uint64_t ipa,
+				     struct s2_lookup *out)
+{
+	if (pgt->geom.start_level == 0)
+		return lookup_impl(pgt, ipa, out, false, true, 0);
+	return lookup_impl(pgt, ipa, out, false, true, 2);
+}
+
+/* Every layout but the 4K one, and the range check. */
 static S2_NOINLINE int lookup_slow(const struct s2_pgtable *pgt, uint64_t ipa,
 				   struct s2_lookup *out)
 {
-	if (ipa < pgt->geom.fast4k_ipa_limit)
-		return lookup_impl(pgt, ipa, out, false, true, -1);
 	if (ipa >= pgt->geom.ipa_limit)
 		return S2_ERANGE;
 	if (pgt->geom.fast)
@@ -1739,6 +1760,8 @@ int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lo
 		return S2_EINVAL;
 	if (S2_LIKELY(ipa < pgt->geom.fast4k_l1_ipa_limit))
 		return lookup_impl(pgt, ipa, out, false, true, 1);
+	if (ipa < pgt->geom.fast4k_ipa_limit)
+		return lookup_4k_any(pgt, ipa, out);
 	return lookup_slow(pgt, ipa, out);
 }
 
@@ -1792,7 +1815,7 @@ static S2_NOINLINE int relax_leaf_4k(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_
 }
 
 /*
- * The 4K layout starting at level @start (1, or -1 for geom's), inline for a valid leaf that
+ * The 4K layout starting at level @start (0..2, or -1 for geom's), inline for a valid leaf that
  * needs no exec granted (relax_leaf() with clr 0); the rest, and a lost CAS, in
  * relax_leaf_4k().
  */
@@ -1823,10 +1846,16 @@ static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, uin
 	return relax_leaf(pgt, d.ptep, d.pte, d.pte, d.shift, prot, hi);
 }
 
+/* As lookup_4k_any(). */
+static S2_NOINLINE int relax_4k_any(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot)
+{
+	if (pgt->geom.start_level == 0)
+		return relax_4k(pgt, ipa, prot, 0);
+	return relax_4k(pgt, ipa, prot, 2);
+}
+
 static S2_NOINLINE int relax_slow(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot)
 {
-	if (ipa < pgt->geom.fast4k_ipa_limit)
-		return relax_4k(pgt, ipa, prot, -1);
 	if (ipa >= pgt->geom.ipa_limit)
 		return S2_ERANGE;
 	if (pgt->geom.fast)
@@ -1844,6 +1873,8 @@ int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot
 		return S2_EINVAL;
 	if (S2_LIKELY(ipa < pgt->geom.fast4k_l1_ipa_limit))
 		return relax_4k(pgt, ipa, prot, 1);
+	if (ipa < pgt->geom.fast4k_ipa_limit)
+		return relax_4k_any(pgt, ipa, prot);
 	return relax_slow(pgt, ipa, prot);
 }
 
@@ -1867,10 +1898,16 @@ static S2_ALWAYS_INLINE int mkyoung_impl(struct s2_pgtable *pgt, uint64_t ipa, c
 	}
 }
 
+/* As lookup_4k_any(). */
+static S2_NOINLINE int mkyoung_4k_any(struct s2_pgtable *pgt, uint64_t ipa)
+{
+	if (pgt->geom.start_level == 0)
+		return mkyoung_impl(pgt, ipa, false, true, 0);
+	return mkyoung_impl(pgt, ipa, false, true, 2);
+}
+
 static S2_NOINLINE int mkyoung_slow(struct s2_pgtable *pgt, uint64_t ipa)
 {
-	if (ipa < pgt->geom.fast4k_ipa_limit)
-		return mkyoung_impl(pgt, ipa, false, true, -1);
 	if (ipa >= pgt->geom.ipa_limit)
 		return S2_ERANGE;
 	if (pgt->geom.fast)
@@ -1888,6 +1925,8 @@ int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
 		return S2_EINVAL;
 	if (S2_LIKELY(ipa < pgt->geom.fast4k_l1_ipa_limit))
 		return mkyoung_impl(pgt, ipa, false, true, 1);
+	if (ipa < pgt->geom.fast4k_ipa_limit)
+		return mkyoung_4k_any(pgt, ipa);
 	return mkyoung_slow(pgt, ipa);
 }
 
