@@ -1186,50 +1186,124 @@ static S2_NOINLINE int map_general(struct s2_pgtable *pgt, uint64_t ipa, uint64_
 }
 
 /*
- * The 4K fault path, past its first attempt (or with cache maintenance): the single-entry map
- * in full. @leaf is a page descriptor of Normal memory: its PA and attributes are recovered
- * from it (no attribute bit lies in OA_4K or in bits [1:0]).
+ * The one-page fault path, past its first attempt (or with cache maintenance): the single-entry
+ * map in full, for a layout of geom.fast (@k4: -1 for 4K, K4_OFF for the others). @leaf is a
+ * page descriptor of Normal memory: its PA and attributes are recovered from it (no attribute
+ * bit lies in the OA field or in bits [1:0]).
  */
-static S2_NOINLINE int map_page_4k_other(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-					 uint64_t flags, struct s2_page_cache *cache)
+static S2_ALWAYS_INLINE int map_page_other_impl(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+						uint64_t flags, struct s2_page_cache *cache,
+						const int k4)
 {
-	int ret = map_single_impl(pgt, ipa, 3, leaf, flags, cache, false, true, -1);
+	const s2_pte_t oa_mask = k4 != K4_OFF ? OA_4K : pgt->geom.oa_lo_mask;
+	int ret = map_single_impl(pgt, ipa, 3, leaf, flags, cache, false, true, k4);
 
 	if (S2_LIKELY(!ret)) {
 		port_barrier(pgt, S2_BARRIER_DSB_ISHST);
 		return 0;
 	}
-	return map_single_done(pgt, ret, ipa, UINT64_C(1) << 12, leaf & OA_4K,
-			       leaf & ~(OA_4K | DESC_TYPE_MASK), flags, cache);
+	return map_single_done(pgt, ret, ipa, gran_size(pgt), leaf & oa_mask,
+			       leaf & ~(oa_mask | DESC_TYPE_MASK), flags, cache);
 }
 
-static S2_NOINLINE int map_page_4k_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-				       uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
+static S2_NOINLINE int map_page_4k_other(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+					 uint64_t flags, struct s2_page_cache *cache)
 {
-	map_cmo(pgt, leaf & OA_4K, UINT64_C(1) << 12, prot);
-	return map_page_4k_other(pgt, ipa, leaf, flags, cache);
+	return map_page_other_impl(pgt, ipa, leaf, flags, cache, -1);
+}
+
+static S2_NOINLINE int map_page_lin_other(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+					  uint64_t flags, struct s2_page_cache *cache)
+{
+	return map_page_other_impl(pgt, ipa, leaf, flags, cache, K4_OFF);
+}
+
+/* Cache maintenance first (map_cmo()), then the above. */
+static S2_NOINLINE int map_page_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+				    uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
+{
+	map_cmo(pgt, leaf & pgt->geom.oa_lo_mask, gran_size(pgt), prot);
+	if (pgt->geom.fast4k_ipa_limit)
+		return map_page_4k_other(pgt, ipa, leaf, flags, cache);
+	return map_page_lin_other(pgt, ipa, leaf, flags, cache);
 }
 
 /*
- * The 4K fault path: an empty level-3 entry in an existing table takes the leaf with one CAS,
- * then the table's refcount (level 3 is never the root) and DSB ISHST. Anything else (a
- * missing table, a non-empty entry, a lost race) goes to map_page_4k_other(), which looks
- * again and does the whole single-entry map. Kept apart from s2_pgtable_map() so that only
- * @pgt lives across the port calls.
+ * The one-page fault path for a layout of geom.fast: an empty last-level entry in an existing
+ * table takes the leaf with one CAS, then the table's refcount (level 3 is never the root) and
+ * DSB ISHST. Anything else (a missing table, a non-empty entry, a lost race) goes to
+ * map_page_*_other(), which looks again and does the whole single-entry map. Functions of their
+ * own so that only @pgt lives across the port calls.
  */
-static S2_NOINLINE int map_page_4k(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-				   uint64_t flags, struct s2_page_cache *cache)
+static S2_ALWAYS_INLINE int map_page_impl(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+					  uint64_t flags, struct s2_page_cache *cache, const int k4)
 {
 	struct descent d;
 	s2_pte_t old = 0;
+	bool at_leaf;
 
-	if (S2_LIKELY(descend_4k(pgt, ipa, &d, -1)) && S2_LIKELY(!d.pte) &&
+	if (k4 != K4_OFF) {
+		at_leaf = descend_4k(pgt, ipa, &d, k4);
+	} else {
+		descend_impl(pgt, ipa, 3, &d, false, true);
+		at_leaf = d.shift == pgt->geom.page_shift;
+	}
+	if (S2_LIKELY(at_leaf) && S2_LIKELY(!d.pte) &&
 	    S2_LIKELY(s2_atomic_cas64(d.ptep, &old, leaf))) {
 		s2_atomic_add32(table_rc(pgt, d.table), 1);
 		port_barrier(pgt, S2_BARRIER_DSB_ISHST);
 		return 0;
 	}
-	return map_page_4k_other(pgt, ipa, leaf, flags, cache);
+	if (k4 != K4_OFF)
+		return map_page_4k_other(pgt, ipa, leaf, flags, cache);
+	return map_page_lin_other(pgt, ipa, leaf, flags, cache);
+}
+
+static S2_NOINLINE int map_page_4k(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+				   uint64_t flags, struct s2_page_cache *cache)
+{
+	return map_page_impl(pgt, ipa, leaf, flags, cache, -1);
+}
+
+static S2_NOINLINE int map_page_lin(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+				    uint64_t flags, struct s2_page_cache *cache)
+{
+	return map_page_impl(pgt, ipa, leaf, flags, cache, K4_OFF);
+}
+
+/* The leaf of a page of Normal memory: the attribute template precomputed at init, SW bits. */
+static S2_ALWAYS_INLINE s2_pte_t map_page_leaf(const struct s2_pgtable *pgt, uint64_t prot,
+					       uint64_t oa)
+{
+	return pgt->geom.normal_attr[(prot & S2_PROT_RWX) | ((prot & S2_PROT_YOUNG_CLEAR) >> 10)] |
+	       (((prot >> S2_PROT_SW_SHIFT) & 0xf) << 55) | DESC_PAGE | oa;
+}
+
+/* Cache maintenance as map_cmo(): with FWB only for exec without DIC. */
+static S2_ALWAYS_INLINE bool map_page_needs_cmo(const struct s2_pgtable *pgt, uint64_t prot)
+{
+	return (!pgt->cfg.fwb && !(prot & S2_PROT_NOCMO)) || ((prot & S2_PROT_X) && !pgt->cfg.dic);
+}
+
+/*
+ * s2_pgtable_map() but for the 4K fault path: the one-page fault path of the other layouts of
+ * geom.fast (16K, 64K), everything else through map_general().
+ */
+static S2_NOINLINE int map_other(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
+				 uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
+{
+	s2_pte_t leaf;
+
+	if (S2_LIKELY(
+		    pgt && pgt->geom.fast && size == gran_size(pgt) && ipa < pgt->geom.ipa_limit &&
+		    pa < pgt->geom.pa_limit && !((ipa | pa) & (size - 1)) && (prot & S2_PROT_RWX) &&
+		    !(prot & ~MAP_FAST_PROT) && !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
+		leaf = map_page_leaf(pgt, prot, pa & pgt->geom.oa_lo_mask);
+		if (S2_UNLIKELY(map_page_needs_cmo(pgt, prot)))
+			return map_page_cmo(pgt, ipa, leaf, prot, flags, cache);
+		return map_page_lin(pgt, ipa, leaf, flags, cache);
+	}
+	return map_general(pgt, ipa, size, pa, prot, flags, cache);
 }
 
 int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_t pa_t,
@@ -1241,24 +1315,19 @@ int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_
 	/*
 	 * The fault path: one 4K page of Normal memory, aligned and in range, in the 4K fast
 	 * layout. Everything else (errors included, in their documented order) takes
-	 * map_general().
+	 * map_other() and map_general().
 	 */
-	if (S2_LIKELY(pgt && size == (UINT64_C(1) << 12) && ipa < pgt->geom.fast4k_ipa_limit &&
+	if (S2_LIKELY(pgt && ipa < pgt->geom.fast4k_ipa_limit && size == (UINT64_C(1) << 12) &&
 		      pa < pgt->geom.pa_limit && !((ipa | pa) & 0xfff) && (prot & S2_PROT_RWX) &&
 		      !(prot & ~MAP_FAST_PROT) &&
 		      !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
-		/* Normal memory: the attribute template precomputed at init, plus SW bits. */
-		leaf = pgt->geom.normal_attr[(prot & S2_PROT_RWX) |
-					     ((prot & S2_PROT_YOUNG_CLEAR) >> 10)] |
-		       (((prot >> S2_PROT_SW_SHIFT) & 0xf) << 55) | DESC_PAGE | pa;
-		/* Cache maintenance as map_cmo(): with FWB only for exec without DIC. */
-		if (S2_UNLIKELY((!pgt->cfg.fwb && !(prot & S2_PROT_NOCMO)) ||
-				((prot & S2_PROT_X) && !pgt->cfg.dic)))
-			return map_page_4k_cmo(pgt, ipa, leaf, prot, flags, cache);
+		leaf = map_page_leaf(pgt, prot, pa);
+		if (S2_UNLIKELY(map_page_needs_cmo(pgt, prot)))
+			return map_page_cmo(pgt, ipa, leaf, prot, flags, cache);
 		return map_page_4k(pgt, ipa, leaf, flags, cache);
 	}
 
-	return map_general(pgt, ipa, size, pa, prot, flags, cache);
+	return map_other(pgt, ipa, size, pa, prot, flags, cache);
 }
 
 /* ---- unmap and annotate: replace whole entries by @val (0 or an owner annotation) ------------ */
@@ -1740,13 +1809,20 @@ static S2_NOINLINE int lookup_4k_any(const struct s2_pgtable *pgt, uint64_t ipa,
 }
 
 /* Every layout but the 4K one, and the range check. */
+/* The other layouts of geom.fast (16K, 64K): a leaf function too. */
+static S2_NOINLINE int lookup_fast(const struct s2_pgtable *pgt, uint64_t ipa,
+				   struct s2_lookup *out)
+{
+	return lookup_impl(pgt, ipa, out, false, true, K4_OFF);
+}
+
 static S2_NOINLINE int lookup_slow(const struct s2_pgtable *pgt, uint64_t ipa,
 				   struct s2_lookup *out)
 {
 	if (ipa >= pgt->geom.ipa_limit)
 		return S2_ERANGE;
 	if (pgt->geom.fast)
-		return lookup_impl(pgt, ipa, out, false, true, K4_OFF);
+		return lookup_fast(pgt, ipa, out);
 	if (pgt->port.linear)
 		return lookup_impl(pgt, ipa, out, true, true, K4_OFF);
 	return lookup_impl(pgt, ipa, out, true, false, K4_OFF);
@@ -1762,6 +1838,8 @@ int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lo
 		return lookup_impl(pgt, ipa, out, false, true, 1);
 	if (ipa < pgt->geom.fast4k_ipa_limit)
 		return lookup_4k_any(pgt, ipa, out);
+	if (pgt->geom.fast && ipa < pgt->geom.ipa_limit)
+		return lookup_fast(pgt, ipa, out);
 	return lookup_slow(pgt, ipa, out);
 }
 
@@ -1808,24 +1886,25 @@ static S2_ALWAYS_INLINE int relax_leaf(struct s2_pgtable *pgt, s2_pte_t *ptep, s
 	}
 }
 
-static S2_NOINLINE int relax_leaf_4k(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
+/* relax_leaf() for layouts with the OA in place. */
+static S2_NOINLINE int relax_leaf_lo(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
 				     s2_pte_t pte, unsigned int shift, uint64_t prot)
 {
 	return relax_leaf(pgt, ptep, orig, pte, shift, prot, false);
 }
 
 /*
- * The 4K layout starting at level @start (0..2, or -1 for geom's), inline for a valid leaf that
- * needs no exec granted (relax_leaf() with clr 0); the rest, and a lost CAS, in
- * relax_leaf_4k().
+ * A layout of geom.fast (@k4: the 4K start level 0..2, or K4_OFF for descend_impl()), inline
+ * for a valid leaf that needs no exec granted (relax_leaf() with clr 0); the rest, and a lost
+ * CAS, in relax_leaf_lo().
  */
-static S2_ALWAYS_INLINE int relax_4k(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
-				     const int start)
+static S2_ALWAYS_INLINE int relax_fast_impl(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
+					    const int k4)
 {
 	struct descent d;
 	s2_pte_t pte, new;
 
-	(void)descend_4k(pgt, ipa, &d, start);
+	descend(pgt, ipa, 3, &d, false, true, k4);
 	pte = d.pte;
 	if (S2_LIKELY((pte & S2_PTE_VALID) && !((prot & S2_PROT_X) && (pte & S2_PTE_XN)))) {
 		new = pte | relax_set(prot);
@@ -1834,7 +1913,7 @@ static S2_ALWAYS_INLINE int relax_4k(struct s2_pgtable *pgt, uint64_t ipa, uint6
 		if (S2_LIKELY(s2_atomic_cas64(d.ptep, &pte, new)))
 			return 0;
 	}
-	return relax_leaf_4k(pgt, d.ptep, d.pte, pte, d.shift, prot);
+	return relax_leaf_lo(pgt, d.ptep, d.pte, pte, d.shift, prot);
 }
 
 static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
@@ -1850,8 +1929,14 @@ static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, uin
 static S2_NOINLINE int relax_4k_any(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot)
 {
 	if (pgt->geom.start_level == 0)
-		return relax_4k(pgt, ipa, prot, 0);
-	return relax_4k(pgt, ipa, prot, 2);
+		return relax_fast_impl(pgt, ipa, prot, 0);
+	return relax_fast_impl(pgt, ipa, prot, 2);
+}
+
+/* The other layouts of geom.fast (16K, 64K). */
+static S2_NOINLINE int relax_fast(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot)
+{
+	return relax_fast_impl(pgt, ipa, prot, K4_OFF);
 }
 
 static S2_NOINLINE int relax_slow(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot)
@@ -1859,7 +1944,7 @@ static S2_NOINLINE int relax_slow(struct s2_pgtable *pgt, uint64_t ipa, uint64_t
 	if (ipa >= pgt->geom.ipa_limit)
 		return S2_ERANGE;
 	if (pgt->geom.fast)
-		return relax_impl(pgt, ipa, prot, false, true);
+		return relax_fast(pgt, ipa, prot);
 	if (pgt->port.linear)
 		return relax_impl(pgt, ipa, prot, true, true);
 	return relax_impl(pgt, ipa, prot, true, false);
@@ -1872,9 +1957,11 @@ int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot
 	if (S2_UNLIKELY(!pgt || (prot & ~S2_PROT_RWX)))
 		return S2_EINVAL;
 	if (S2_LIKELY(ipa < pgt->geom.fast4k_l1_ipa_limit))
-		return relax_4k(pgt, ipa, prot, 1);
+		return relax_fast_impl(pgt, ipa, prot, 1);
 	if (ipa < pgt->geom.fast4k_ipa_limit)
 		return relax_4k_any(pgt, ipa, prot);
+	if (pgt->geom.fast && ipa < pgt->geom.ipa_limit)
+		return relax_fast(pgt, ipa, prot);
 	return relax_slow(pgt, ipa, prot);
 }
 
@@ -1906,12 +1993,18 @@ static S2_NOINLINE int mkyoung_4k_any(struct s2_pgtable *pgt, uint64_t ipa)
 	return mkyoung_impl(pgt, ipa, false, true, 2);
 }
 
+/* The other layouts of geom.fast (16K, 64K). */
+static S2_NOINLINE int mkyoung_fast(struct s2_pgtable *pgt, uint64_t ipa)
+{
+	return mkyoung_impl(pgt, ipa, false, true, K4_OFF);
+}
+
 static S2_NOINLINE int mkyoung_slow(struct s2_pgtable *pgt, uint64_t ipa)
 {
 	if (ipa >= pgt->geom.ipa_limit)
 		return S2_ERANGE;
 	if (pgt->geom.fast)
-		return mkyoung_impl(pgt, ipa, false, true, K4_OFF);
+		return mkyoung_fast(pgt, ipa);
 	if (pgt->port.linear)
 		return mkyoung_impl(pgt, ipa, true, true, K4_OFF);
 	return mkyoung_impl(pgt, ipa, true, false, K4_OFF);
@@ -1927,6 +2020,8 @@ int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
 		return mkyoung_impl(pgt, ipa, false, true, 1);
 	if (ipa < pgt->geom.fast4k_ipa_limit)
 		return mkyoung_4k_any(pgt, ipa);
+	if (pgt->geom.fast && ipa < pgt->geom.ipa_limit)
+		return mkyoung_fast(pgt, ipa);
 	return mkyoung_slow(pgt, ipa);
 }
 
