@@ -13,8 +13,8 @@ BENCH_BUILD ?= build/bench-gcc
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Packages each goal needs (Debian 12 names).
-PKGS_BUILD := cmake make clang gcc libc6-dev libcmocka-dev
-PKGS_TEST := $(PKGS_BUILD) libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+PKGS_BUILD := cmake make clang gcc libc6-dev libcmocka-dev libclang-rt-14-dev
+PKGS_TEST := $(PKGS_BUILD) gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 	qemu-system-arm python3
 PKGS_BENCH := $(PKGS_BUILD) valgrind python3
 
