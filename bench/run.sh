@@ -13,6 +13,9 @@
 #   S2_BENCH_CG_SCALE  scaling sizes under callgrind in MiB (default 1024,4096,16384,65536;
 #                      about 30 s on 2 cores)
 #   S2_BENCH_NO_CG=1   skip callgrind
+#   S2_BENCH_LAYERS_MIB, S2_BENCH_LAYERS_CG_MIB
+#                      region of bench_layers (VM abort path, owner transitions) natively and
+#                      under callgrind, in MiB (default 1024 both)
 #
 # Files in OUT_DIR: native.txt/.jsonl (the native run), callgrind.txt/.jsonl and
 # callgrind/cg.out.N (one dump per measured operation, with --dump-instr=yes),
@@ -24,6 +27,9 @@ set -euo pipefail
 build=${1:?usage: run.sh BUILD_DIR OUT_DIR}
 out=${2:?usage: run.sh BUILD_DIR OUT_DIR}
 bin=$build/bench/bench_pgtable
+layers=$build/bench/bench_layers
+layers_mib=${S2_BENCH_LAYERS_MIB:-1024}
+layers_cg_mib=${S2_BENCH_LAYERS_CG_MIB:-1024}
 reps=${S2_BENCH_REPS:-5}
 scale=${S2_BENCH_SCALE:-1024,4096,16384,65536}
 cg_scale=${S2_BENCH_CG_SCALE:-1024,4096,16384,65536}
@@ -35,6 +41,7 @@ fi
 mkdir -p "$out"
 rm -rf "$out/callgrind" "$out/annotate"
 rm -f "$out/native.jsonl" "$out/callgrind.jsonl" "$out/results.json" "$out/results.md"
+rm -f "$out/native_layers.jsonl" "$out/callgrind_layers.jsonl"
 status=0
 
 # What the figures were measured on (the machine is often shared: note its load).
@@ -55,6 +62,13 @@ echo "== native: $reps runs per operation, median (thread CPU time; wall time be
 start=$(date +%s)
 "$bin" --reps "$reps" --scale-mib "$scale" --out "$out/native.jsonl" | tee "$out/native.txt" ||
 	status=$?
+if [ -x "$layers" ]; then
+	"$layers" --reps "$reps" --size-mib "$layers_mib" --out "$out/native_layers.jsonl" |
+		tee -a "$out/native.txt" || status=$?
+	cat "$out/native_layers.jsonl" >>"$out/native.jsonl" 2>/dev/null || true
+else
+	echo "run.sh: $layers not built: VM and owner benchmarks skipped" >&2
+fi
 echo "(native: $(($(date +%s) - start)) s)"
 
 if [ -z "${S2_BENCH_NO_CG:-}" ]; then
@@ -73,6 +87,15 @@ if [ -z "${S2_BENCH_NO_CG:-}" ]; then
 		"$bin" --callgrind --reps 1 --scale-mib "$cg_scale" --no-matrix \
 		--out "$out/callgrind.jsonl" >"$out/callgrind.txt" 2>"$out/callgrind.log" ||
 		status=$?
+	if [ -x "$layers" ]; then
+		valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no \
+			--toggle-collect='bench_op_*' --dump-instr=yes \
+			--callgrind-out-file="$out/callgrind/cg.out.layers" \
+			"$layers" --callgrind --reps 1 --size-mib "$layers_cg_mib" \
+			--out "$out/callgrind_layers.jsonl" >>"$out/callgrind.txt" \
+			2>>"$out/callgrind.log" || status=$?
+		cat "$out/callgrind_layers.jsonl" >>"$out/callgrind.jsonl" 2>/dev/null || true
+	fi
 	cat "$out/callgrind.txt"
 	echo "(callgrind: $(($(date +%s) - start)) s)"
 	if [ $status -ne 0 ]; then
@@ -138,7 +161,8 @@ def attribute(rec, dump, units):
         _, per_func = cg_breakdown.report(dump, units, file=f)
     # The measured loop itself (bench_op_*: argument set-up, loop control) is the harness.
     rec["harness_instr_per_unit"] = round(
-        sum(v for k, v in per_func.items() if k.startswith("bench_pgtable.c:")) / units, 2)
+        sum(v for k, v in per_func.items()
+            if k.startswith(("bench_pgtable.c:", "bench_layers.c:"))) / units, 2)
     rec["top_functions"] = [[k, round(v / units, 2)] for k, v in
                             sorted(per_func.items(), key=lambda kv: -kv[1])[:8]]
 
