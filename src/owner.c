@@ -30,9 +30,9 @@ enum s2_page_state s2_page_state_of_pte(s2_pte_t pte)
 
 uint64_t s2_page_state_prot(enum s2_page_state state)
 {
-	s2_pte_t sw = s2_page_state_pte(0, state);
-
-	return S2_PROT_SW(S2_FIELD_GET(S2_PTE_SW, sw));
+	/* SW0|SW1 are the two low bits of the SW field that S2_PROT_SW() fills (owner_state.h). */
+	S2_BUG_ON(!s2_page_state_is_concrete(state));
+	return S2_PROT_SW((unsigned int)state);
 }
 
 const char *s2_page_state_name(enum s2_page_state state)
@@ -162,12 +162,6 @@ static int host_span(const struct s2_owner *o, uint64_t pa, uint64_t size, bool 
 
 /* ---- host state of a page ---------------------------------------------------------------------- */
 
-/* The owner id an invalid host entry was annotated with (0: none). */
-static uint8_t pte_owner(s2_pte_t pte)
-{
-	return (pte & S2_PTE_VALID) ? 0 : (uint8_t)S2_FIELD_GET(S2_PTE_INVALID_OWNER, pte);
-}
-
 /* The host's view of MMIO page @pa, from the host stage-2 (no metadata for MMIO). */
 static void mmio_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info *info)
 {
@@ -182,9 +176,9 @@ static void mmio_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info
 		info->owner = S2_OWNER_HOST;
 		info->hyp = info->host == S2_PAGE_SHARED_OWNED ? S2_PAGE_SHARED_BORROWED :
 								 S2_PAGE_NOPAGE;
-	} else if (pte_owner(l.pte)) {
+	} else if (s2_lookup_owner(l)) {
 		info->host = S2_PAGE_NOPAGE;
-		info->owner = pte_owner(l.pte);
+		info->owner = s2_lookup_owner(l);
 		info->hyp = info->owner == S2_OWNER_HYP ? S2_PAGE_OWNED : S2_PAGE_NOPAGE;
 	} else {
 		info->host = S2_PAGE_OWNED;
@@ -320,7 +314,7 @@ static int visit_mmio_block(void *arg, const struct s2_walk_visit *v)
 {
 	struct mmio_scan *s = arg;
 
-	if (!(v->pte & S2_PTE_VALID) || s2_page_state_of_pte(v->pte) != S2_PAGE_OWNED) {
+	if (!s2_leaf_is_valid(v->pte) || s2_page_state_of_pte(v->pte) != S2_PAGE_OWNED) {
 		s->bad = true;
 		return S2_EEXIST;
 	}
@@ -931,7 +925,7 @@ int s2_owner_guest_teardown(struct s2_owner *o, struct s2_owner_guest *g, s2_scr
 			break;
 		ipa = s2_ipa_val(f.v.ipa);
 		size = f.v.size;
-		if (f.v.pte & S2_PTE_VALID) {
+		if (s2_leaf_is_valid(f.v.pte)) {
 			struct s2_lookup l;
 			s2_pgtable_lookup(g->pgt, s2_ipa(ipa), &l);
 			pa = s2_pa_val(l.pa);

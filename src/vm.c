@@ -1224,7 +1224,7 @@ static int dbm_scan_leaf(void *arg, const struct s2_walk_visit *v)
 {
 	struct dbm_scan *sc = arg;
 
-	if ((v->pte & S2_PTE_VALID) && (v->pte & S2_PTE_S2AP_W))
+	if (s2_leaf_prot(v->pte) & S2_PROT_W)
 		mark_dirty(sc->vm, sc->s, s2_ipa_val(v->ipa), v->size);
 	return 0;
 }

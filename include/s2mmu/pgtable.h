@@ -252,17 +252,26 @@ struct s2_lookup {
 int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa, struct s2_lookup *out);
 
 /**
- * s2_lookup_prot() - the S2_PROT_* flags of the leaf a lookup found: R/W from S2AP, X when
- * XN is 0b00, SW bits, DBM, YOUNG_CLEAR when AF is clear, and the memory type from MemAttr
- * (0b0000 Device-nGnRnE, 0b00xx Device, 0b0101 Normal-NC; Arm ARM D8.6.5). Takes the result
- * by value so that it composes with functions returning one.
- * Return: the flags; 0 when @l.valid is false.
+ * s2_leaf_is_valid() - whether a leaf entry (s2_lookup.pte, or s2_walk_visit.pte of an
+ * S2_WALK_LEAF visit) is valid, i.e. maps its range as a block or page (Arm ARM D8.3.1).
+ * Return: true for a valid block/page descriptor; false for an invalid entry.
  */
-static inline uint64_t s2_lookup_prot(struct s2_lookup l)
+static inline bool s2_leaf_is_valid(s2_pte_t pte)
 {
-	uint64_t pte = l.pte, ma = S2_FIELD_GET(S2_PTE_MEMATTR, pte), mt;
+	return (pte & S2_PTE_VALID) != 0;
+}
 
-	if (!l.valid)
+/**
+ * s2_leaf_prot() - the S2_PROT_* flags of a leaf entry (as for s2_leaf_is_valid()): R/W from
+ * S2AP, X when XN is 0b00, SW bits, DBM, YOUNG_CLEAR when AF is clear, and the memory type from
+ * MemAttr (0b0000 Device-nGnRnE, 0b00xx Device, 0b0101 Normal-NC; Arm ARM D8.6.5).
+ * Return: the flags; 0 for an invalid entry.
+ */
+static inline uint64_t s2_leaf_prot(s2_pte_t pte)
+{
+	uint64_t ma = S2_FIELD_GET(S2_PTE_MEMATTR, pte), mt;
+
+	if (!s2_leaf_is_valid(pte))
 		return 0;
 	mt = ma < 4 ? (S2_PROT_DEVICE | (ma == 0 ? S2_PROT_DEVICE_NGNRNE : 0)) :
 	     ma == 5 ? S2_PROT_NORMAL_NC : 0;
@@ -272,12 +281,32 @@ static inline uint64_t s2_lookup_prot(struct s2_lookup l)
 }
 
 /**
+ * s2_leaf_owner() - the owner annotation (1..255) of an invalid leaf entry (as for
+ * s2_leaf_is_valid()).
+ * Return: the owner; 0 for a valid entry or an invalid one without an owner.
+ */
+static inline uint8_t s2_leaf_owner(s2_pte_t pte)
+{
+	return s2_leaf_is_valid(pte) ? 0 : (uint8_t)S2_FIELD_GET(S2_PTE_INVALID_OWNER, pte);
+}
+
+/**
+ * s2_lookup_prot() - the S2_PROT_* flags of the leaf a lookup found (s2_leaf_prot() of
+ * @l.pte). Takes the result by value so that it composes with functions returning one.
+ * Return: the flags; 0 when @l.valid is false.
+ */
+static inline uint64_t s2_lookup_prot(struct s2_lookup l)
+{
+	return l.valid ? s2_leaf_prot(l.pte) : 0;
+}
+
+/**
  * s2_lookup_owner() - the owner annotation (1..255) of the invalid entry a lookup found.
  * Return: the owner; 0 for a valid entry or an invalid one without an owner.
  */
 static inline uint8_t s2_lookup_owner(struct s2_lookup l)
 {
-	return (l.pte & S2_PTE_VALID) ? 0 : (uint8_t)S2_FIELD_GET(S2_PTE_INVALID_OWNER, l.pte);
+	return s2_leaf_owner(l.pte);
 }
 
 /* Visitor walk. */
