@@ -978,55 +978,45 @@ const char *s2_fault_name(enum s2_fault f)
  *   update, IMPLEMENTATION DEFINED) is "other".
  * Level -1 exists only for tables (4K with DS), so access-flag and permission faults, which
  * are reported at the leaf, have no level -1 code.
+ *
+ * s2_abort_decode() decodes the code with one lookup in a 64-byte table (one aligned cache
+ * line) indexed by it: each byte holds the s2_fault in bits [3:0] and level + 1 in bits [7:4];
+ * codes that carry no level decode as level 0.
  */
-static enum s2_fault s2_fsc_decode(unsigned int fsc, int *level)
-{
-	*level = 0;
-	if (fsc < 0x10) {
-		*level = (int)(fsc & 3);
-		switch (fsc >> 2) {
-		case 0:
-			return S2_FAULT_ADDRESS_SIZE;
-		case 1:
-			return S2_FAULT_TRANSLATION;
-		case 2:
-			return S2_FAULT_ACCESS_FLAG;
-		default:
-			return S2_FAULT_PERMISSION;
-		}
-	}
-	switch (fsc) {
-	case 0x29:
-		*level = -1;
-		return S2_FAULT_ADDRESS_SIZE;
-	case 0x2b:
-		*level = -1;
-		return S2_FAULT_TRANSLATION;
-	case 0x10:
-	case 0x18:
-		return S2_FAULT_EXTERNAL;
-	case 0x13:
-	case 0x1b:
-		*level = -1;
-		return S2_FAULT_EXTERNAL_WALK;
-	case 0x14:
-	case 0x15:
-	case 0x16:
-	case 0x17:
-	case 0x1c:
-	case 0x1d:
-	case 0x1e:
-	case 0x1f:
-		*level = (int)(fsc & 3);
-		return S2_FAULT_EXTERNAL_WALK;
-	case 0x21:
-		return S2_FAULT_ALIGNMENT;
-	case 0x30:
-		return S2_FAULT_TLB_CONFLICT;
-	default:
-		return S2_FAULT_OTHER;
-	}
-}
+#define S2_FSC_FAULT S2_GENMASK(3, 0)
+#define S2_FSC_LEVEL S2_GENMASK(7, 4)
+#define FL(f, l) ((uint8_t)(S2_FAULT_##f | (((l) + 1) << 4)))
+#define AS(l) FL(ADDRESS_SIZE, l)
+#define TR(l) FL(TRANSLATION, l)
+#define AF(l) FL(ACCESS_FLAG, l)
+#define PF(l) FL(PERMISSION, l)
+#define EW(l) FL(EXTERNAL_WALK, l)
+#define EX FL(EXTERNAL, 0)
+#define AL FL(ALIGNMENT, 0)
+#define TC FL(TLB_CONFLICT, 0)
+#define OT FL(OTHER, 0)
+
+static const _Alignas(64) uint8_t s2_fsc_table[64] = {
+	/* 0x00 */ AS(0), AS(1),  AS(2), AS(3),	 TR(0), TR(1), TR(2), TR(3),
+	/* 0x08 */ AF(0), AF(1),  AF(2), AF(3),	 PF(0), PF(1), PF(2), PF(3),
+	/* 0x10 */ EX,	  OT,	  OT,	 EW(-1), EW(0), EW(1), EW(2), EW(3),
+	/* 0x18 */ EX,	  OT,	  OT,	 EW(-1), EW(0), EW(1), EW(2), EW(3),
+	/* 0x20 */ OT,	  AL,	  OT,	 OT,	 OT,	OT,    OT,    OT,
+	/* 0x28 */ OT,	  AS(-1), OT,	 TR(-1), OT,	OT,    OT,    OT,
+	/* 0x30 */ TC,	  OT,	  OT,	 OT,	 OT,	OT,    OT,    OT,
+	/* 0x38 */ OT,	  OT,	  OT,	 OT,	 OT,	OT,    OT,    OT,
+};
+
+#undef FL
+#undef AS
+#undef TR
+#undef AF
+#undef PF
+#undef EW
+#undef EX
+#undef AL
+#undef TC
+#undef OT
 
 int s2_fsc_encode(enum s2_fault f, int level)
 {
@@ -1076,38 +1066,25 @@ int s2_fsc_encode(enum s2_fault f, int level)
 #define S2_ESR_FSC S2_GENMASK(5, 0)
 #define S2_HPFAR_FIPA S2_GENMASK(43, 4)
 
+/*
+ * s2_abort_decode() runs on every guest stage-2 fault, so it is written to be cheap: every
+ * field of @out is stored once, directly (no struct built on the stack and copied out), the
+ * FSC is decoded by one table lookup, and the fields that are constant in a case (the
+ * instruction-abort and no-ISV ones) are stored as constants in that case's branch, where the
+ * compiler merges them into a few wide stores.
+ */
 int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 		    struct s2_abort *out)
 {
-	struct s2_abort a = {
-		.ec = (uint32_t)S2_FIELD_GET(S2_ESR_EC, esr),
-		.il = esr & S2_ESR_IL,
-		.far = far,
-	};
+	uint32_t ec = (uint32_t)S2_FIELD_GET(S2_ESR_EC, esr);
+	unsigned int fsc = (unsigned int)S2_FIELD_GET(S2_ESR_FSC, esr);
+	unsigned int fl;
+	uint64_t ipa = 0;
 
-	a.is_data = a.ec == S2_EC_DABT_LOW || a.ec == S2_EC_DABT_CUR;
-	a.is_insn = a.ec == S2_EC_IABT_LOW || a.ec == S2_EC_IABT_CUR;
-	if (!a.is_data && !a.is_insn) {
-		*out = a;
+	/* The aborts are EC 0x20/0x21 (instruction) and 0x24/0x25 (data): EC = 0b100x0x. */
+	if (S2_UNLIKELY((ec & ~0x5u) != S2_EC_IABT_LOW)) {
+		*out = (struct s2_abort){ .ec = ec, .il = esr & S2_ESR_IL, .far = far };
 		return S2_EINVAL;
-	}
-	a.fsc = (uint8_t)S2_FIELD_GET(S2_ESR_FSC, esr);
-	a.fault = s2_fsc_decode(a.fsc, &a.level);
-	a.fnv = esr & S2_ESR_FNV;
-	a.ea = esr & S2_ESR_EA;
-	a.s1ptw = esr & S2_ESR_S1PTW;
-	if (a.is_data) {
-		/* ISV, SAS, SSE, SRT, SF, AR, CM, WnR exist in data-abort syndromes only. */
-		a.cm = esr & S2_ESR_CM;
-		a.wnr = esr & S2_ESR_WNR;
-		a.isv = esr & S2_ESR_ISV;
-		if (a.isv) {
-			a.access_bytes = 1u << S2_FIELD_GET(S2_ESR_SAS, esr);
-			a.sign_extend = esr & S2_ESR_SSE;
-			a.reg = (unsigned int)S2_FIELD_GET(S2_ESR_SRT, esr);
-			a.reg64 = esr & S2_ESR_SF;
-			a.acqrel = esr & S2_ESR_AR;
-		}
 	}
 	if (have_hpfar) {
 		/*
@@ -1116,11 +1093,47 @@ int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 		 * fault is on a stage-1 walk (S1PTW: the IPA is that of the stage-1 descriptor,
 		 * FAR still the VA being translated); then the IPA is page-aligned.
 		 */
-		a.ipa_valid = true;
-		a.ipa = (hpfar & S2_HPFAR_FIPA) << 8;
-		if (!a.fnv && !a.s1ptw)
-			a.ipa |= far & 0xfff;
+		ipa = (hpfar & S2_HPFAR_FIPA) << 8;
+		if (!(esr & (S2_ESR_FNV | S2_ESR_S1PTW)))
+			ipa |= far & 0xfff;
 	}
-	*out = a;
+	out->ipa_valid = have_hpfar;
+	out->ipa = ipa;
+	out->far = far;
+	fl = s2_fsc_table[fsc];
+	out->ec = ec;
+	out->il = esr & S2_ESR_IL;
+	out->fault = (enum s2_fault)S2_FIELD_GET(S2_FSC_FAULT, fl);
+	out->level = (int)S2_FIELD_GET(S2_FSC_LEVEL, fl) - 1;
+	out->fsc = (uint8_t)fsc;
+	out->s1ptw = esr & S2_ESR_S1PTW;
+	out->ea = esr & S2_ESR_EA;
+	out->fnv = esr & S2_ESR_FNV;
+	if (ec & 0x4u) {
+		out->is_data = true;
+		out->is_insn = false;
+	} else {
+		/* ISV, SAS, SSE, SRT, SF, AR, CM, WnR exist in data-abort syndromes only. */
+		out->is_data = false;
+		out->is_insn = true;
+		esr &= ~(S2_ESR_ISV | S2_ESR_CM | S2_ESR_WNR);
+	}
+	out->wnr = esr & S2_ESR_WNR;
+	out->cm = esr & S2_ESR_CM;
+	if (esr & S2_ESR_ISV) {
+		out->isv = true;
+		out->access_bytes = 1u << S2_FIELD_GET(S2_ESR_SAS, esr);
+		out->sign_extend = esr & S2_ESR_SSE;
+		out->reg = (unsigned int)S2_FIELD_GET(S2_ESR_SRT, esr);
+		out->reg64 = esr & S2_ESR_SF;
+		out->acqrel = esr & S2_ESR_AR;
+	} else {
+		out->isv = false;
+		out->access_bytes = 0;
+		out->sign_extend = false;
+		out->reg = 0;
+		out->reg64 = false;
+		out->acqrel = false;
+	}
 	return 0;
 }
