@@ -215,6 +215,16 @@ static void meta_set(struct s2_page_meta *m, enum s2_page_state host, enum s2_pa
 	m->owner = owner;
 }
 
+/* meta_set() on every page of the RAM range [pa, pa + size). */
+static void meta_set_range(const struct s2_owner *o, uint64_t pa, uint64_t size,
+			   enum s2_page_state host, enum s2_page_state hyp, uint8_t owner)
+{
+	struct s2_page_meta *m = meta_of(o, pa);
+
+	for (uint64_t i = 0; i < size >> o->page_shift; i++)
+		meta_set(&m[i], host, hyp, owner);
+}
+
 static int refuse(struct s2_owner *o, int err)
 {
 	o->stats.refused++;
@@ -433,23 +443,81 @@ static void host_unmap(struct s2_owner *o, uint64_t pa, uint64_t size)
 	S2_BUG_ON(ret);
 }
 
+/* Run @check on the host state of every page of [pa, pa + size); return its first refusal. */
+static int host_pages_check(const struct s2_owner *o, uint64_t pa, uint64_t size,
+			    int (*check)(const struct s2_page_info *info))
+{
+	struct s2_page_info info;
+
+	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
+		int ret;
+
+		page_info(o, a, &info);
+		ret = check(&info);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* host_span() then host_pages_check(): the checks that open a host <-> hypervisor transition. */
+static int host_range_check(const struct s2_owner *o, uint64_t pa, uint64_t size,
+			    int (*check)(const struct s2_page_info *info), bool *ram)
+{
+	int ret = host_span(o, pa, size, ram);
+
+	if (ret)
+		return ret;
+	return host_pages_check(o, pa, size, check);
+}
+
+/* Whether a page in state @info may be shared with the hypervisor: 0 or S2_EPERM. */
+static int share_hyp_check(const struct s2_page_info *info)
+{
+	if (info->host != S2_PAGE_OWNED || info->hyp != S2_PAGE_NOPAGE)
+		return S2_EPERM;
+	return 0;
+}
+
+/* Whether a page in state @info may be unshared from the hypervisor: 0 or S2_EPERM. */
+static int unshare_hyp_check(const struct s2_page_info *info)
+{
+	if (info->host != S2_PAGE_SHARED_OWNED || info->hyp != S2_PAGE_SHARED_BORROWED ||
+	    info->share_count)
+		return S2_EPERM;
+	return 0;
+}
+
+/* The refusal for donating a page in state @info: S2_EBUSY when shared, else S2_EPERM. */
+static int donate_check(const struct s2_page_info *info)
+{
+	if (info->host == S2_PAGE_SHARED_OWNED)
+		return S2_EBUSY;
+	if (info->host != S2_PAGE_OWNED || info->hyp != S2_PAGE_NOPAGE)
+		return S2_EPERM;
+	return 0;
+}
+
+/* Whether a page in state @info may go back from the hypervisor to the host: 0 or S2_EPERM. */
+static int donate_hyp_host_check(const struct s2_page_info *info)
+{
+	if (info->hyp != S2_PAGE_OWNED || info->host != S2_PAGE_NOPAGE ||
+	    info->owner != S2_OWNER_HYP)
+		return S2_EPERM;
+	return 0;
+}
+
 int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
-	struct s2_page_info info;
 	bool ram;
 	int ret;
 
 	if (!o)
 		return S2_EINVAL;
-	ret = host_span(o, pa, size, &ram);
+	ret = host_range_check(o, pa, size, share_hyp_check, &ram);
 	if (ret)
 		return refuse(o, ret);
-	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
-		page_info(o, a, &info);
-		if (info.host != S2_PAGE_OWNED || info.hyp != S2_PAGE_NOPAGE)
-			return refuse(o, S2_EPERM);
-	}
 	if (!ram) {
 		ret = cache_fill(&o->cache, &o->host, tables_bound(&o->host, pa, pa, size, false));
 		if (ret)
@@ -461,10 +529,8 @@ int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 		return refuse(o, ret);
 	/* Commit. */
 	if (ram) {
-		struct s2_page_meta *m = meta_of(o, pa);
-		for (uint64_t i = 0; i < size >> o->page_shift; i++)
-			meta_set(&m[i], S2_PAGE_SHARED_OWNED, S2_PAGE_SHARED_BORROWED,
-				 S2_OWNER_HOST);
+		meta_set_range(o, pa, size, S2_PAGE_SHARED_OWNED, S2_PAGE_SHARED_BORROWED,
+			       S2_OWNER_HOST);
 	} else {
 		/* MMIO keeps its state in the host stage-2: map it now, marked SHARED_OWNED. */
 		ret = s2_pgtable_map(&o->host, s2_ipa(pa), size, pa_t,
@@ -479,21 +545,14 @@ int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
-	struct s2_page_info info;
 	bool ram;
 	int ret;
 
 	if (!o)
 		return S2_EINVAL;
-	ret = host_span(o, pa, size, &ram);
+	ret = host_range_check(o, pa, size, unshare_hyp_check, &ram);
 	if (ret)
 		return refuse(o, ret);
-	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
-		page_info(o, a, &info);
-		if (info.host != S2_PAGE_SHARED_OWNED || info.hyp != S2_PAGE_SHARED_BORROWED ||
-		    info.share_count)
-			return refuse(o, S2_EPERM);
-	}
 	if (!ram) {
 		ret = host_cache_for(o, pa, size);
 		if (ret)
@@ -501,9 +560,7 @@ int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 	}
 	o->hyp.unmap(o->hyp.ctx, pa_t, size);
 	if (ram) {
-		struct s2_page_meta *m = meta_of(o, pa);
-		for (uint64_t i = 0; i < size >> o->page_shift; i++)
-			meta_set(&m[i], S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
+		meta_set_range(o, pa, size, S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
 	} else {
 		/* Back to OWNED: drop the marked mapping, the host faults it in again. */
 		host_unmap(o, pa, size);
@@ -511,45 +568,25 @@ int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 	return done(o);
 }
 
-/* The refusal for donating a page in state @info: S2_EBUSY when shared, else S2_EPERM. */
-static int donate_check(const struct s2_page_info *info)
-{
-	if (info->host == S2_PAGE_SHARED_OWNED)
-		return S2_EBUSY;
-	if (info->host != S2_PAGE_OWNED || info->hyp != S2_PAGE_NOPAGE)
-		return S2_EPERM;
-	return 0;
-}
-
 int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
-	struct s2_page_info info;
 	bool ram;
 	int ret;
 
 	if (!o)
 		return S2_EINVAL;
-	ret = host_span(o, pa, size, &ram);
+	ret = host_range_check(o, pa, size, donate_check, &ram);
 	if (ret)
 		return refuse(o, ret);
-	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
-		page_info(o, a, &info);
-		ret = donate_check(&info);
-		if (ret)
-			return refuse(o, ret);
-	}
 	ret = host_cache_for(o, pa, size);
 	if (ret)
 		return refuse(o, ret);
 	ret = o->hyp.map(o->hyp.ctx, pa_t, size, S2_PAGE_OWNED, ram ? 0 : S2_HYP_MAP_DEVICE);
 	if (ret)
 		return refuse(o, ret);
-	if (ram) {
-		struct s2_page_meta *m = meta_of(o, pa);
-		for (uint64_t i = 0; i < size >> o->page_shift; i++)
-			meta_set(&m[i], S2_PAGE_NOPAGE, S2_PAGE_OWNED, S2_OWNER_HYP);
-	}
+	if (ram)
+		meta_set_range(o, pa, size, S2_PAGE_NOPAGE, S2_PAGE_OWNED, S2_OWNER_HYP);
 	host_annotate(o, pa, size, S2_OWNER_HYP);
 	return done(o);
 }
@@ -557,30 +594,20 @@ int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 int s2_owner_donate_hyp_host(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
-	struct s2_page_info info;
 	bool ram;
 	int ret;
 
 	if (!o)
 		return S2_EINVAL;
-	ret = host_span(o, pa, size, &ram);
+	ret = host_range_check(o, pa, size, donate_hyp_host_check, &ram);
 	if (ret)
 		return refuse(o, ret);
-	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
-		page_info(o, a, &info);
-		if (info.hyp != S2_PAGE_OWNED || info.host != S2_PAGE_NOPAGE ||
-		    info.owner != S2_OWNER_HYP)
-			return refuse(o, S2_EPERM);
-	}
 	ret = host_cache_for(o, pa, size);
 	if (ret)
 		return refuse(o, ret);
 	o->hyp.unmap(o->hyp.ctx, pa_t, size);
-	if (ram) {
-		struct s2_page_meta *m = meta_of(o, pa);
-		for (uint64_t i = 0; i < size >> o->page_shift; i++)
-			meta_set(&m[i], S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
-	}
+	if (ram)
+		meta_set_range(o, pa, size, S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
 	host_unmap(o, pa, size);
 	return done(o);
 }
@@ -665,7 +692,6 @@ int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t 
 			  s2_ipa_t ipa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
-	struct s2_page_info info;
 	bool ram;
 	int ret = guest_ok(o, g);
 
@@ -678,22 +704,16 @@ int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t 
 		return refuse(o, ret);
 	if (ram && !g->protected_vm)
 		return refuse(o, S2_EPERM);
-	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
-		page_info(o, a, &info);
-		ret = donate_check(&info);
-		if (ret)
-			return refuse(o, ret);
-	}
+	ret = host_pages_check(o, pa, size, donate_check);
+	if (ret)
+		return refuse(o, ret);
 	ret = guest_map_prepare(g, pa, ipa, size);
 	if (!ret)
 		ret = host_cache_for(o, pa, size);
 	if (ret)
 		return refuse(o, ret);
-	if (ram) {
-		struct s2_page_meta *m = meta_of(o, pa);
-		for (uint64_t i = 0; i < size >> o->page_shift; i++)
-			meta_set(&m[i], S2_PAGE_NOPAGE, S2_PAGE_NOPAGE, g->id);
-	}
+	if (ram)
+		meta_set_range(o, pa, size, S2_PAGE_NOPAGE, S2_PAGE_NOPAGE, g->id);
 	host_annotate(o, pa, size, g->id);
 	guest_map(g, pa, ipa, size,
 		  (ram ? S2_PROT_RWX : (S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE)) |
@@ -819,20 +839,14 @@ static bool guest_lends(const struct s2_owner_guest *g, const struct s2_page_met
 
 static void run_share_host(struct s2_owner *o, struct s2_owner_guest *g, uint64_t pa, uint64_t size)
 {
-	struct s2_page_meta *m = meta_of(o, pa);
-
-	for (uint64_t i = 0; i < size >> o->page_shift; i++)
-		meta_set(&m[i], S2_PAGE_SHARED_BORROWED, S2_PAGE_NOPAGE, g->id);
+	meta_set_range(o, pa, size, S2_PAGE_SHARED_BORROWED, S2_PAGE_NOPAGE, g->id);
 	host_unmap(o, pa, size); /* the annotation goes: the host faults the pages in */
 }
 
 static void run_unshare_host(struct s2_owner *o, struct s2_owner_guest *g, uint64_t pa,
 			     uint64_t size)
 {
-	struct s2_page_meta *m = meta_of(o, pa);
-
-	for (uint64_t i = 0; i < size >> o->page_shift; i++)
-		meta_set(&m[i], S2_PAGE_NOPAGE, S2_PAGE_NOPAGE, g->id);
+	meta_set_range(o, pa, size, S2_PAGE_NOPAGE, S2_PAGE_NOPAGE, g->id);
 	host_annotate(o, pa, size, g->id);
 }
 

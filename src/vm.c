@@ -618,20 +618,30 @@ static void slot_unmap(struct s2_vm *vm, struct s2_memslot *s)
 	S2_BUG_ON(ret != 0);
 }
 
+/*
+ * Find memslot @id for a change that needs it unlocked (delete, move, set_flags); slots lock held.
+ * Return: 0 with *@out set; S2_ENOENT; S2_EBUSY while the slot is locked.
+ */
+static int slot_for_change(struct s2_vm *vm, uint32_t id, struct s2_memslot **out)
+{
+	*out = slot_by_id(vm, id);
+	if (!*out)
+		return S2_ENOENT;
+	if ((*out)->lock != S2_SLOT_UNLOCKED)
+		return S2_EBUSY;
+	return 0;
+}
+
 int s2_vm_slot_delete(struct s2_vm *vm, uint32_t id)
 {
 	struct s2_memslot *s;
-	int ret = 0;
+	int ret;
 
 	if (!vm)
 		return S2_EINVAL;
 	vm_lock(vm, S2_VM_LOCK_SLOTS);
-	s = slot_by_id(vm, id);
-	if (!s) {
-		ret = S2_ENOENT;
-	} else if (s->lock != S2_SLOT_UNLOCKED) {
-		ret = S2_EBUSY;
-	} else {
+	ret = slot_for_change(vm, id, &s);
+	if (!ret) {
 		mmu_excl_begin(vm);
 		slot_unmap(vm, s);
 		slot_release(vm, s);
@@ -650,15 +660,9 @@ int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa)
 	if (!vm)
 		return S2_EINVAL;
 	vm_lock(vm, S2_VM_LOCK_SLOTS);
-	s = slot_by_id(vm, id);
-	if (!s) {
-		ret = S2_ENOENT;
+	ret = slot_for_change(vm, id, &s);
+	if (ret)
 		goto out;
-	}
-	if (s->lock != S2_SLOT_UNLOCKED) {
-		ret = S2_EBUSY;
-		goto out;
-	}
 	ret = check_range(vm, s2_ipa_val(new_ipa), s->d.size);
 	if (ret)
 		goto out;
@@ -1306,15 +1310,9 @@ int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags)
 	if (!vm)
 		return S2_EINVAL;
 	vm_lock(vm, S2_VM_LOCK_SLOTS);
-	s = slot_by_id(vm, id);
-	if (!s) {
-		ret = S2_ENOENT;
+	ret = slot_for_change(vm, id, &s);
+	if (ret)
 		goto out;
-	}
-	if (s->lock != S2_SLOT_UNLOCKED) {
-		ret = S2_EBUSY;
-		goto out;
-	}
 	d = s->d;
 	d.flags = flags;
 	ret = check_desc(vm, &d);
