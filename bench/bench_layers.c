@@ -43,24 +43,7 @@
 #include "s2mmu/walk.h"
 #include "host_port.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define BENCH_HAVE_CALLGRIND 1
-#endif
-#endif
-#ifndef BENCH_HAVE_CALLGRIND
-#define BENCH_HAVE_CALLGRIND 0
-#define CALLGRIND_ZERO_STATS
-#define CALLGRIND_DUMP_STATS_AT(s) ((void)(s))
-#define CALLGRIND_START_INSTRUMENTATION
-#define CALLGRIND_STOP_INSTRUMENTATION
-#endif
-
-#define MIB (UINT64_C(1) << 20)
-#define GIB (UINT64_C(1) << 30)
-#define PAGE_4K UINT64_C(4096)
-#define BLOCK_2M (UINT64_C(2) << 20)
+#include "bench_common.h"
 
 #define BENCH_IPA_BASE (UINT64_C(64) << 30) /* guest IPA of the slot / donated range */
 #define BENCH_PA_BASE (UINT64_C(512) << 30) /* the VM slot's backing */
@@ -91,48 +74,6 @@ static uint64_t hpfar_of(uint64_t ipa)
 static uint64_t far_of(uint64_t ipa)
 {
 	return UINT64_C(0x0000ffff80000000) | (ipa & 0xfff);
-}
-
-struct bench_opts {
-	unsigned int reps;
-	uint64_t size;
-	const char *ops;
-	FILE *out;
-	bool verify_all;
-	bool callgrind;
-	unsigned int samples;
-};
-
-static struct bench_opts opts = { .reps = 5, .size = GIB, .samples = 4096 };
-
-static int failures;
-
-#define FAIL(...)                                             \
-	do {                                                  \
-		fprintf(stderr, "bench: FAIL: " __VA_ARGS__); \
-		fputc('\n', stderr);                          \
-		failures++;                                   \
-	} while (0)
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng_next(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	rng_state = x;
-	return x;
-}
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* One benchmark instance: a port, and either a VM or an owner with one guest. */
@@ -184,7 +125,7 @@ static int bench_init(struct bench *b, uint64_t arena)
 	int ret;
 
 	memset(b, 0, sizeof(*b));
-	b->size = opts.size;
+	b->size = bench_opts.size;
 	ret = s2_caps_max(48, &b->caps);
 	if (!ret)
 		ret = s2_config_init(&b->cfg, &b->caps, &req);
@@ -305,24 +246,28 @@ static int vm_verify_page(struct bench *b, const char *op, uint64_t off, unsigne
 	return 0;
 }
 
+struct vm_verify_ctx {
+	struct bench *b;
+	const char *op;
+	unsigned int s2ap;
+};
+
+static int vm_verify_page_at(void *ctx, uint64_t off)
+{
+	struct vm_verify_ctx *v = ctx;
+
+	return vm_verify_page(v->b, v->op, off, v->s2ap);
+}
+
 static int vm_verify_region(struct bench *b, const char *op, unsigned int s2ap)
 {
+	struct vm_verify_ctx ctx = { b, op, s2ap };
 	struct s2_check_report rep;
-	uint64_t pages = nr_pages(b), i;
+	uint64_t pages = nr_pages(b);
 	int ret;
 
-	if (opts.verify_all || pages <= opts.samples) {
-		for (i = 0; i < pages; i++)
-			if (vm_verify_page(b, op, i * PAGE_4K, s2ap))
-				return -1;
-	} else {
-		if (vm_verify_page(b, op, 0, s2ap) ||
-		    vm_verify_page(b, op, b->size - PAGE_4K, s2ap))
-			return -1;
-		for (i = 0; i < opts.samples; i++)
-			if (vm_verify_page(b, op, (rng_next() % pages) * PAGE_4K, s2ap))
-				return -1;
-	}
+	if (bench_verify_pages(b->size, vm_verify_page_at, &ctx))
+		return -1;
 	memset(&rep, 0, sizeof(rep));
 	ret = s2_pgtable_check(&b->vm.pgt, &rep);
 	if (ret || rep.errors || rep.leaves != pages) {
@@ -740,23 +685,27 @@ static int owner_check_tables(struct bench *b, const char *op, uint64_t guest_le
 	return 0;
 }
 
+struct owner_verify_ctx {
+	struct bench *b;
+	const char *op;
+	enum owner_expect e;
+};
+
+static int owner_verify_page_at(void *ctx, uint64_t off)
+{
+	struct owner_verify_ctx *v = ctx;
+
+	return owner_verify_page(v->b, v->op, off, v->e);
+}
+
 static int owner_verify_region(struct bench *b, const char *op, enum owner_expect e)
 {
-	uint64_t pages = nr_pages(b), i;
+	struct owner_verify_ctx ctx = { b, op, e };
+	uint64_t pages = nr_pages(b);
 	int64_t hyp_want = e == EXP_SHARED_HYP || e == EXP_HYP_OWNED ? (int64_t)b->size : 0;
 
-	if (opts.verify_all || pages <= opts.samples) {
-		for (i = 0; i < pages; i++)
-			if (owner_verify_page(b, op, i * PAGE_4K, e))
-				return -1;
-	} else {
-		if (owner_verify_page(b, op, 0, e) ||
-		    owner_verify_page(b, op, b->size - PAGE_4K, e))
-			return -1;
-		for (i = 0; i < opts.samples; i++)
-			if (owner_verify_page(b, op, (rng_next() % pages) * PAGE_4K, e))
-				return -1;
-	}
+	if (bench_verify_pages(b->size, owner_verify_page_at, &ctx))
+		return -1;
 	if (b->hyp_bytes != hyp_want) {
 		FAIL("%s: the hypervisor maps %" PRId64 " bytes, expected %" PRId64, op,
 		     b->hyp_bytes, hyp_want);
@@ -877,96 +826,15 @@ static const struct op_desc ops[] = {
 	  verify_donate_guest, revert_donate_guest, units_pages },
 };
 
-static bool op_selected(const char *name)
-{
-	const char *p;
-	size_t n = strlen(name);
-
-	if (!opts.ops)
-		return true;
-	for (p = opts.ops; (p = strstr(p, name)); p += n)
-		if ((p == opts.ops || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median_of(const uint64_t *v, unsigned int n, double *min)
-{
-	uint64_t sorted[64];
-
-	memcpy(sorted, v, n * sizeof(*v));
-	qsort(sorted, n, sizeof(*sorted), cmp_u64);
-	*min = (double)sorted[0];
-	return n & 1 ? (double)sorted[n / 2] :
-		       ((double)sorted[n / 2 - 1] + (double)sorted[n / 2]) / 2;
-}
-
-static void emit_timing(const char *op, const char *unit, uint64_t units, const uint64_t *ns,
-			const uint64_t *wall, unsigned int reps)
-{
-	double med, min, wmed, wmin, u = (double)units;
-	unsigned int i;
-
-	med = median_of(ns, reps, &min);
-	wmed = median_of(wall, reps, &wmin);
-	printf("%-26s %10" PRIu64 " %-5s  %10.2f ns/%s  (CPU time, median of %u; wall %.2f)"
-	       "  verified\n",
-	       op, units, unit, med / u, unit, reps, wmed / u);
-	if (!opts.out)
-		return;
-	fprintf(opts.out,
-		"{\"op\": \"%s\", \"unit\": \"%s\", \"units\": %" PRIu64 ", \"size_mib\": %" PRIu64
-		", \"ns_per_unit\": %.3f, \"ns_min_per_unit\": %.3f, \"wall_ns_per_unit\": %.3f"
-		", \"wall_ns_min_per_unit\": %.3f, \"ns_runs\": [",
-		op, unit, units, opts.size / MIB, med / u, min / u, wmed / u, wmin / u);
-	for (i = 0; i < reps; i++)
-		fprintf(opts.out, "%s%.3f", i ? ", " : "", (double)ns[i] / u);
-	fprintf(opts.out, "], \"verified\": true}\n");
-	fflush(opts.out);
-}
-
-static int measure(const char *label, int (*fn)(struct bench *), struct bench *b, uint64_t *ns,
-		   uint64_t *wall)
-{
-	uint64_t t0, t1, w0, w1;
-	int ret;
-
-	if (opts.callgrind) {
-		CALLGRIND_START_INSTRUMENTATION;
-		CALLGRIND_ZERO_STATS;
-	}
-	w0 = now_ns(CLOCK_MONOTONIC);
-	t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
-	ret = fn(b);
-	t1 = now_ns(CLOCK_THREAD_CPUTIME_ID);
-	w1 = now_ns(CLOCK_MONOTONIC);
-	if (opts.callgrind) {
-		CALLGRIND_DUMP_STATS_AT(label);
-		CALLGRIND_STOP_INSTRUMENTATION;
-	}
-	*ns = t1 - t0;
-	*wall = w1 - w0;
-	if (ret)
-		FAIL("%s: returned %d", label, ret);
-	return ret;
-}
-
 static void run_op(const struct op_desc *op)
 {
 	uint64_t ns[64], wall[64], units = 0;
 	struct bench *b = calloc(1, sizeof(*b));
-	int failures_before = failures;
+	int failures_before = bench_failures;
 	unsigned int r;
 	bool ok = true;
 
-	if (!b || bench_init(b, 2 * arena_bytes_for(opts.size))) {
+	if (!b || bench_init(b, 2 * arena_bytes_for(bench_opts.size))) {
 		printf("%-26s FAILED\n", op->name);
 		if (b)
 			bench_fini(b);
@@ -980,18 +848,19 @@ static void run_op(const struct op_desc *op)
 			ok = false;
 		}
 	}
-	for (r = 0; ok && r < opts.reps; r++) {
+	for (r = 0; ok && r < bench_opts.reps; r++) {
 		ok = !op->setup(b);
 		units = op->units(b);
-		ok = ok && !measure(op->name, op->run, b, &ns[r], &wall[r]) && !op->verify(b) &&
-		     (!op->revert || !op->revert(b));
+		ok = ok && !bench_measure(op->name, op->run, b, &ns[r], &wall[r]) &&
+		     !op->verify(b) && (!op->revert || !op->revert(b));
 		if (op->owner)
 			owner_destroy(b);
 		else
 			vm_destroy(b);
 	}
-	if (ok && failures == failures_before)
-		emit_timing(op->name, op->unit, units, ns, wall, opts.reps);
+	if (ok && bench_failures == failures_before)
+		bench_emit_timing(op->name, op->unit, units, bench_opts.size, ns, wall,
+				  bench_opts.reps, true);
 	else
 		printf("%-26s FAILED\n", op->name);
 	bench_fini(b);
@@ -1007,15 +876,6 @@ static void usage(void)
 		"     donate_hyp_range donate_guest_4k donate_guest_2m\n");
 }
 
-static bool parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	return !errno && end != s && !*end;
-}
-
 static int parse_args(int argc, char **argv)
 {
 	int i;
@@ -1023,31 +883,16 @@ static int parse_args(int argc, char **argv)
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		int ret = bench_parse_arg(argc, argv, &i);
 
-		if (!strcmp(a, "--reps") && val && parse_u64(val, &v) && v >= 1 && v <= 64) {
-			opts.reps = (unsigned int)v;
+		if (ret < 0)
+			return -1;
+		if (ret > 0)
+			continue;
+		if (!strcmp(a, "--size-mib") && val && bench_parse_u64(val, &v) && v >= 2 &&
+		    !(v & 1) && v <= 65536) {
+			bench_opts.size = v * MIB;
 			i++;
-		} else if (!strcmp(a, "--size-mib") && val && parse_u64(val, &v) && v >= 2 &&
-			   !(v & 1) && v <= 65536) {
-			opts.size = v * MIB;
-			i++;
-		} else if (!strcmp(a, "--ops") && val) {
-			opts.ops = val;
-			i++;
-		} else if (!strcmp(a, "--samples") && val && parse_u64(val, &v) && v <= 1u << 24) {
-			opts.samples = (unsigned int)v;
-			i++;
-		} else if (!strcmp(a, "--out") && val) {
-			opts.out = fopen(val, "w");
-			if (!opts.out) {
-				perror(val);
-				return -1;
-			}
-			i++;
-		} else if (!strcmp(a, "--verify-all")) {
-			opts.verify_all = true;
-		} else if (!strcmp(a, "--callgrind")) {
-			opts.callgrind = true;
 		} else {
 			return -1;
 		}
@@ -1057,30 +902,13 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	unsigned int i;
+	int ret = bench_begin(argc, argv, parse_args, usage, "VM/owner");
 
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage();
-		return 0;
-	}
-	if (parse_args(argc, argv)) {
-		usage();
-		return 2;
-	}
-	if (opts.callgrind && !BENCH_HAVE_CALLGRIND)
-		fprintf(stderr, "bench: built without <valgrind/callgrind.h>: no per-op dumps\n");
-	printf("s2mmu VM/owner benchmarks: 4K granule, 40-bit IPA, FWB, host port; %" PRIu64
-	       " MiB, %u run(s)%s\n",
-	       opts.size / MIB, opts.reps, opts.callgrind ? ", callgrind" : "");
-	for (i = 0; i < S2_ARRAY_SIZE(ops); i++)
-		if (op_selected(ops[i].name))
+	if (ret >= 0)
+		return ret;
+	for (unsigned int i = 0; i < S2_ARRAY_SIZE(ops); i++)
+		if (bench_op_selected(ops[i].name))
 			run_op(&ops[i]);
-	if (opts.out)
-		fclose(opts.out);
-	if (failures) {
-		fprintf(stderr, "bench: %d verification failure(s)\n", failures);
-		return 1;
-	}
-	printf("all results verified (reference walker, s2_pgtable_check, layer state queries)\n");
-	return 0;
+	return bench_end(
+		"all results verified (reference walker, s2_pgtable_check, layer state queries)");
 }

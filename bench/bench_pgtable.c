@@ -29,24 +29,7 @@
 #include "s2mmu/walk.h"
 #include "host_port.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define BENCH_HAVE_CALLGRIND 1
-#endif
-#endif
-#ifndef BENCH_HAVE_CALLGRIND
-#define BENCH_HAVE_CALLGRIND 0
-#define CALLGRIND_ZERO_STATS
-#define CALLGRIND_DUMP_STATS_AT(s) ((void)(s))
-#define CALLGRIND_START_INSTRUMENTATION
-#define CALLGRIND_STOP_INSTRUMENTATION
-#endif
-
-#define MIB (UINT64_C(1) << 20)
-#define GIB (UINT64_C(1) << 30)
-#define PAGE_4K UINT64_C(4096)
-#define BLOCK_2M (UINT64_C(2) << 20)
+#include "bench_common.h"
 
 /* Guest-physical layout: IPA region at 64 GiB (aligned for every size measured), output
  * addresses at 512 GiB, the host port's table arena at 4 GiB (all below the 48-bit PA size). */
@@ -56,26 +39,15 @@
 
 #define MAX_SCALE 8
 
-struct bench_opts {
-	unsigned int reps;
-	uint64_t base_bytes;
+/* The options of this benchmark besides the common ones (bench_common.h). */
+static struct {
 	uint64_t scale_bytes[MAX_SCALE];
 	unsigned int nr_scale;
-	const char *ops; /* comma-separated filter, NULL = all */
-	FILE *out;
-	bool verify_all;
-	bool callgrind;
 	bool matrix;
-	unsigned int samples;
-};
-
-static struct bench_opts opts = {
-	.reps = 5,
-	.base_bytes = GIB,
+} popts = {
 	.scale_bytes = { GIB, 4 * GIB, 16 * GIB, 64 * GIB },
 	.nr_scale = 4,
 	.matrix = true,
-	.samples = 4096,
 };
 
 /* One benchmark instance: a port, a config and the table being measured. */
@@ -95,41 +67,6 @@ struct bench {
 	uint64_t young; /* age: what test_clear_young reported */
 	uint64_t pages_after_init;
 };
-
-static int failures;
-
-#define FAIL(...)                                             \
-	do {                                                  \
-		fprintf(stderr, "bench: FAIL: " __VA_ARGS__); \
-		fputc('\n', stderr);                          \
-		failures++;                                   \
-	} while (0)
-
-/*
- * Time is the measuring thread's CPU time (CLOCK_THREAD_CPUTIME_ID): the machine is shared
- * (2 cores, many jobs), and wall time then counts the time other processes held the CPU.
- * Wall time (CLOCK_MONOTONIC) is reported beside it.
- */
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng_next(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	rng_state = x;
-	return x;
-}
 
 /* ---- setup ------------------------------------------------------------------------------- */
 
@@ -386,24 +323,28 @@ static int verify_ipa(struct bench *b, const char *op, uint64_t off, const struc
 	return 0;
 }
 
+struct verify_ctx {
+	struct bench *b;
+	const char *op;
+	const struct expect *e;
+};
+
+static int verify_ipa_at(void *ctx, uint64_t off)
+{
+	struct verify_ctx *v = ctx;
+
+	return verify_ipa(v->b, v->op, off, v->e);
+}
+
 /* Walk sampled (or all) pages of the region, then validate the whole tree. */
 static int verify_region(struct bench *b, const char *op, const struct expect *e, uint64_t leaves)
 {
+	struct verify_ctx ctx = { b, op, e };
 	struct s2_check_report rep;
-	uint64_t pages = nr_pages(b), i;
 	int ret;
 
-	if (opts.verify_all || pages <= opts.samples) {
-		for (i = 0; i < pages; i++)
-			if (verify_ipa(b, op, i * PAGE_4K, e))
-				return -1;
-	} else {
-		if (verify_ipa(b, op, 0, e) || verify_ipa(b, op, b->size - PAGE_4K, e))
-			return -1;
-		for (i = 0; i < opts.samples; i++)
-			if (verify_ipa(b, op, (rng_next() % pages) * PAGE_4K, e))
-				return -1;
-	}
+	if (bench_verify_pages(b->size, verify_ipa_at, &ctx))
+		return -1;
 	memset(&rep, 0, sizeof(rep));
 	ret = s2_pgtable_check(&b->pgt, &rep);
 	if (ret || rep.errors) {
@@ -521,7 +462,8 @@ static int setup_lookup(struct bench *b)
 		return -1;
 	}
 	for (i = 0; i < b->nr_ipas; i++)
-		b->ipas[i] = b->ipa + (rng_next() % pages) * PAGE_4K + (rng_next() & 0xff8);
+		b->ipas[i] =
+			b->ipa + (bench_rng_next() % pages) * PAGE_4K + (bench_rng_next() & 0xff8);
 	return setup_mapped_rw(b);
 }
 
@@ -606,88 +548,6 @@ static const struct op_desc ops[] = {
 
 /* ---- running and reporting ---------------------------------------------------------------- */
 
-static bool op_selected(const char *name)
-{
-	const char *p;
-	size_t n = strlen(name);
-
-	if (!opts.ops)
-		return true;
-	for (p = opts.ops; (p = strstr(p, name)); p += n)
-		if ((p == opts.ops || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median_of(const uint64_t *v, unsigned int n, double *min)
-{
-	uint64_t sorted[64];
-
-	memcpy(sorted, v, n * sizeof(*v));
-	qsort(sorted, n, sizeof(*sorted), cmp_u64);
-	*min = (double)sorted[0];
-	return n & 1 ? (double)sorted[n / 2] :
-		       ((double)sorted[n / 2 - 1] + (double)sorted[n / 2]) / 2;
-}
-
-static void emit_timing(const char *op, const char *unit, uint64_t units, uint64_t size,
-			const uint64_t *ns, const uint64_t *wall, unsigned int reps, bool verified)
-{
-	double med, min, wmed, wmin, u = (double)units;
-	unsigned int i;
-
-	med = median_of(ns, reps, &min);
-	wmed = median_of(wall, reps, &wmin);
-	printf("%-26s %10" PRIu64 " %-5s  %10.2f ns/%s  (CPU time, median of %u; wall %.2f)%s\n",
-	       op, units, unit, med / u, unit, reps, wmed / u,
-	       verified ? "  verified" : "  VERIFY FAILED");
-	if (!opts.out)
-		return;
-	fprintf(opts.out,
-		"{\"op\": \"%s\", \"unit\": \"%s\", \"units\": %" PRIu64 ", \"size_mib\": %" PRIu64
-		", \"ns_per_unit\": %.3f, \"ns_min_per_unit\": %.3f, \"wall_ns_per_unit\": %.3f"
-		", \"wall_ns_min_per_unit\": %.3f, \"ns_runs\": [",
-		op, unit, units, size / MIB, med / u, min / u, wmed / u, wmin / u);
-	for (i = 0; i < reps; i++)
-		fprintf(opts.out, "%s%.3f", i ? ", " : "", (double)ns[i] / u);
-	fprintf(opts.out, "], \"verified\": %s}\n", verified ? "true" : "false");
-	fflush(opts.out);
-}
-
-/* Run @fn once, timed, framed for callgrind. */
-static int measure(const char *label, int (*fn)(struct bench *), struct bench *b, uint64_t *ns,
-		   uint64_t *wall)
-{
-	uint64_t t0, t1, w0, w1;
-	int ret;
-
-	if (opts.callgrind) {
-		CALLGRIND_START_INSTRUMENTATION;
-		CALLGRIND_ZERO_STATS;
-	}
-	w0 = now_ns(CLOCK_MONOTONIC);
-	t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
-	ret = fn(b);
-	t1 = now_ns(CLOCK_THREAD_CPUTIME_ID);
-	w1 = now_ns(CLOCK_MONOTONIC);
-	if (opts.callgrind) {
-		CALLGRIND_DUMP_STATS_AT(label);
-		CALLGRIND_STOP_INSTRUMENTATION;
-	}
-	*ns = t1 - t0;
-	*wall = w1 - w0;
-	if (ret)
-		FAIL("%s: returned %d", label, ret);
-	return ret;
-}
-
 static int bench_init(struct bench *b, uint64_t size, uint64_t arena)
 {
 	memset(b, 0, sizeof(*b));
@@ -719,11 +579,11 @@ static void run_op(const struct op_desc *op)
 	unsigned int r;
 	uint64_t units = 0;
 
-	if (bench_init(&b, opts.base_bytes, arena_bytes_for(opts.base_bytes))) {
+	if (bench_init(&b, bench_opts.size, arena_bytes_for(bench_opts.size))) {
 		bench_fini(&b);
 		return;
 	}
-	for (r = 0; r < opts.reps; r++) {
+	for (r = 0; r < bench_opts.reps; r++) {
 		struct s2_host_stats before;
 
 		free(b.ipas);
@@ -735,14 +595,15 @@ static void run_op(const struct op_desc *op)
 		}
 		units = op->units(&b);
 		before = s2_host_port_stats(b.hp);
-		if (measure(op->name, op->run, &b, &ns[r], &wall[r]) || op->verify(&b, &before)) {
+		if (bench_measure(op->name, op->run, &b, &ns[r], &wall[r]) ||
+		    op->verify(&b, &before)) {
 			ok = false;
 			break;
 		}
 		pgt_destroy(&b);
 	}
 	if (ok)
-		emit_timing(op->name, op->unit, units, b.size, ns, wall, opts.reps, ok);
+		bench_emit_timing(op->name, op->unit, units, b.size, ns, wall, bench_opts.reps, ok);
 	else
 		printf("%-26s FAILED\n", op->name);
 	bench_fini(&b);
@@ -780,19 +641,20 @@ static void run_scale(uint64_t size)
 		bench_fini(&b);
 		return;
 	}
-	for (r = 0; r < opts.reps && ok; r++) {
+	for (r = 0; r < bench_opts.reps && ok; r++) {
 		struct s2_host_stats before;
 
 		if (pgt_create(&b)) {
 			ok = false;
 			break;
 		}
-		ok = !measure(label[0], bench_op_map_range_4k, &b, &ns[0][r], &wall[0][r]) &&
+		ok = !bench_measure(label[0], bench_op_map_range_4k, &b, &ns[0][r], &wall[0][r]) &&
 		     !verify_rw_pages(&b, NULL);
 		before = s2_host_port_stats(b.hp);
-		ok = ok && !measure(label[1], bench_op_wrprotect_4k, &b, &ns[1][r], &wall[1][r]) &&
+		ok = ok &&
+		     !bench_measure(label[1], bench_op_wrprotect_4k, &b, &ns[1][r], &wall[1][r]) &&
 		     !verify_wrprotect(&b, &before);
-		ok = ok && !measure(label[2], bench_op_age_4k, &b, &ns[2][r], &wall[2][r]);
+		ok = ok && !bench_measure(label[2], bench_op_age_4k, &b, &ns[2][r], &wall[2][r]);
 		if (ok && b.young != nr_pages(&b)) {
 			FAIL("%s: %" PRIu64 " young, expected %" PRIu64, label[2], b.young,
 			     nr_pages(&b));
@@ -805,12 +667,14 @@ static void run_scale(uint64_t size)
 			ok = ok && !verify_region(&b, label[2], &e, nr_pages(&b));
 		}
 		before = s2_host_port_stats(b.hp);
-		ok = ok && !measure(label[3], bench_op_unmap_4k, &b, &ns[3][r], &wall[3][r]) &&
+		ok = ok &&
+		     !bench_measure(label[3], bench_op_unmap_4k, &b, &ns[3][r], &wall[3][r]) &&
 		     !verify_unmap(&b, &before);
 		pgt_destroy(&b);
 	}
 	for (i = 0; i < 4 && ok; i++)
-		emit_timing(label[i], "page", size / PAGE_4K, size, ns[i], wall[i], opts.reps, ok);
+		bench_emit_timing(label[i], "page", size / PAGE_4K, size, ns[i], wall[i],
+				  bench_opts.reps, ok);
 	if (!ok)
 		printf("scale %" PRIu64 " MiB FAILED\n", size / MIB);
 	bench_fini(&b);
@@ -822,7 +686,7 @@ static void run_tables_4k(void)
 	struct bench b;
 	uint64_t used, root_pages, min;
 
-	if (bench_init(&b, opts.base_bytes, arena_bytes_for(opts.base_bytes)) || pgt_create(&b) ||
+	if (bench_init(&b, bench_opts.size, arena_bytes_for(bench_opts.size)) || pgt_create(&b) ||
 	    map_region(&b, S2_PROT_R | S2_PROT_W, S2_MAP_FORCE_PAGES) ||
 	    verify_rw_pages(&b, NULL)) {
 		printf("tables_1g_4k FAILED\n");
@@ -834,8 +698,8 @@ static void run_tables_4k(void)
 	min = root_pages + min_tables(&b.cfg, b.ipa, b.size, 3);
 	printf("%-26s %10" PRIu64 " pages (4K) in use, root %" PRIu64 ", minimum %" PRIu64 "\n",
 	       "tables_1g_4k", used, root_pages, min);
-	if (opts.out)
-		fprintf(opts.out,
+	if (bench_opts.out)
+		fprintf(bench_opts.out,
 			"{\"op\": \"tables_1g_4k\", \"unit\": \"pages\", \"size_mib\": %" PRIu64
 			", \"ns_per_unit\": null, \"instr_per_unit\": null, \"pages\": %" PRIu64
 			", \"root_pages\": %" PRIu64 ", \"min_pages\": %" PRIu64
@@ -852,7 +716,7 @@ static void run_matrix(void)
 	unsigned int gi, ii, mode;
 
 	printf("\ntable memory for %" PRIu64 " MiB (bytes; root separate):\n",
-	       opts.base_bytes / MIB);
+	       bench_opts.size / MIB);
 	printf("  %-4s %-4s %3s %9s %12s %12s %12s %12s\n", "gran", "ipa", "lvl", "root", "pages",
 	       "min", "blocks", "min");
 	for (gi = 0; gi < S2_NR_GRANULES; gi++) {
@@ -865,12 +729,12 @@ static void run_matrix(void)
 			memset(&b, 0, sizeof(b));
 			if (bench_config(&b.cfg, g, ipas[ii]))
 				continue;
-			if ((UINT64_C(1) << ipas[ii]) < 2 * opts.base_bytes)
+			if ((UINT64_C(1) << ipas[ii]) < 2 * bench_opts.size)
 				continue;
-			b.ipa = opts.base_bytes; /* aligned to the size, inside every IPA space */
-			b.size = opts.base_bytes;
+			b.ipa = bench_opts.size; /* aligned to the size, inside every IPA space */
+			b.size = bench_opts.size;
 			b.pa = BENCH_PA_BASE;
-			if (port_create(&b, arena_bytes_for(opts.base_bytes) + 2 * MIB))
+			if (port_create(&b, arena_bytes_for(bench_opts.size) + 2 * MIB))
 				return;
 			for (mode = 0; mode < 2 && ok; mode++) {
 				struct s2_check_report rep;
@@ -906,8 +770,8 @@ static void run_matrix(void)
 				       s2_granule_name(g), ipas[ii], b.cfg.levels,
 				       b.cfg.root_table_bytes, bytes[0], minb[0], bytes[1],
 				       minb[1]);
-				if (opts.out)
-					fprintf(opts.out,
+				if (bench_opts.out)
+					fprintf(bench_opts.out,
 						"{\"op\": \"tables_%s_%ubit\", \"unit\": \"byte\", "
 						"\"size_mib\": %" PRIu64 ", \"ns_per_unit\": null, "
 						"\"instr_per_unit\": null, \"levels\": %u, "
@@ -937,15 +801,6 @@ static void usage(void)
 		"     relax_4k mkyoung_4k age_4k tables scale\n");
 }
 
-static bool parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	return !errno && end != s && !*end;
-}
-
 static int parse_args(int argc, char **argv)
 {
 	int i;
@@ -953,46 +808,31 @@ static int parse_args(int argc, char **argv)
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		int ret = bench_parse_arg(argc, argv, &i);
 
-		if (!strcmp(a, "--reps") && val && parse_u64(val, &v) && v >= 1 && v <= 64) {
-			opts.reps = (unsigned int)v;
-			i++;
-		} else if (!strcmp(a, "--size-mib") && val && parse_u64(val, &v) && v >= 2 &&
-			   !(v & 1)) {
-			opts.base_bytes = v * MIB;
+		if (ret < 0)
+			return -1;
+		if (ret > 0)
+			continue;
+		if (!strcmp(a, "--size-mib") && val && bench_parse_u64(val, &v) && v >= 2 &&
+		    !(v & 1)) {
+			bench_opts.size = v * MIB;
 			i++;
 		} else if (!strcmp(a, "--scale-mib") && val) {
 			char buf[256], *tok, *save = NULL;
 
-			opts.nr_scale = 0;
+			popts.nr_scale = 0;
 			snprintf(buf, sizeof(buf), "%s", val);
 			for (tok = strtok_r(buf, ",", &save); tok && strcmp(tok, "none");
 			     tok = strtok_r(NULL, ",", &save)) {
-				if (opts.nr_scale == MAX_SCALE || !parse_u64(tok, &v) || v < 2 ||
-				    (v & 1))
+				if (popts.nr_scale == MAX_SCALE || !bench_parse_u64(tok, &v) ||
+				    v < 2 || (v & 1))
 					return -1;
-				opts.scale_bytes[opts.nr_scale++] = v * MIB;
+				popts.scale_bytes[popts.nr_scale++] = v * MIB;
 			}
 			i++;
-		} else if (!strcmp(a, "--ops") && val) {
-			opts.ops = val;
-			i++;
-		} else if (!strcmp(a, "--samples") && val && parse_u64(val, &v) && v <= 1u << 24) {
-			opts.samples = (unsigned int)v;
-			i++;
-		} else if (!strcmp(a, "--out") && val) {
-			opts.out = fopen(val, "w");
-			if (!opts.out) {
-				perror(val);
-				return -1;
-			}
-			i++;
-		} else if (!strcmp(a, "--verify-all")) {
-			opts.verify_all = true;
 		} else if (!strcmp(a, "--no-matrix")) {
-			opts.matrix = false;
-		} else if (!strcmp(a, "--callgrind")) {
-			opts.callgrind = true;
+			popts.matrix = false;
 		} else {
 			return -1;
 		}
@@ -1002,37 +842,19 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	unsigned int i;
+	int ret = bench_begin(argc, argv, parse_args, usage, "page-table");
 
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage();
-		return 0;
-	}
-	if (parse_args(argc, argv)) {
-		usage();
-		return 2;
-	}
-	if (opts.callgrind && !BENCH_HAVE_CALLGRIND)
-		fprintf(stderr, "bench: built without <valgrind/callgrind.h>: no per-op dumps\n");
-	printf("s2mmu page-table benchmarks: 4K granule, 40-bit IPA, FWB, host port; %" PRIu64
-	       " MiB, %u run(s)%s\n",
-	       opts.base_bytes / MIB, opts.reps, opts.callgrind ? ", callgrind" : "");
-	for (i = 0; i < S2_ARRAY_SIZE(ops); i++)
-		if (op_selected(ops[i].name))
+	if (ret >= 0)
+		return ret;
+	for (unsigned int i = 0; i < S2_ARRAY_SIZE(ops); i++)
+		if (bench_op_selected(ops[i].name))
 			run_op(&ops[i]);
-	if (op_selected("tables"))
+	if (bench_op_selected("tables"))
 		run_tables_4k();
-	if (op_selected("scale"))
-		for (i = 0; i < opts.nr_scale; i++)
-			run_scale(opts.scale_bytes[i]);
-	if (opts.matrix && op_selected("tables"))
+	if (bench_op_selected("scale"))
+		for (unsigned int i = 0; i < popts.nr_scale; i++)
+			run_scale(popts.scale_bytes[i]);
+	if (popts.matrix && bench_op_selected("tables"))
 		run_matrix();
-	if (opts.out)
-		fclose(opts.out);
-	if (failures) {
-		fprintf(stderr, "bench: %d verification failure(s)\n", failures);
-		return 1;
-	}
-	printf("all results verified with the reference walker and s2_pgtable_check\n");
-	return 0;
+	return bench_end("all results verified with the reference walker and s2_pgtable_check");
 }
