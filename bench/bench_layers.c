@@ -18,9 +18,9 @@
  *                   read-faulted (mapped read-only) at setup: relax to RW + mark dirty; unit op
  * Owner layer (host RAM: one range of --size-mib at PA 8 GiB, host stage-2 faulted in (one
  * 1 GiB block, or 2 MiB blocks below 1 GiB), a protected guest with its own 40-bit stage-2):
- *   share_hyp_4k / share_hyp_range      host OWNED -> SHARED_OWNED, hyp -> SHARED_BORROWED,
+ *   share_4k / share_hyp_range      host OWNED -> SHARED_OWNED, hyp -> SHARED_BORROWED,
  *                                       one call per page / one call for the whole range
- *   donate_hyp_4k / donate_hyp_range    host OWNED -> NOPAGE (annotated HYP), hyp -> OWNED
+ *   donate_4k / donate_hyp_range    host OWNED -> NOPAGE (annotated HYP), hyp -> OWNED
  *   donate_guest_4k / donate_guest_2m   host -> protected guest, one call per page / per 2 MiB
  *                                       (guest IPA 64 GiB + offset)
  * Owner results are per page (unit "page"); between runs the transition is reverted
@@ -325,9 +325,9 @@ static int setup_fault_dirty(struct bench *b)
 
 int bench_op_fault_4k(struct bench *b);
 int bench_op_fault_dirty_4k(struct bench *b);
-int bench_op_share_hyp_4k(struct bench *b);
+int bench_op_share_4k(struct bench *b);
 int bench_op_share_hyp_range(struct bench *b);
-int bench_op_donate_hyp_4k(struct bench *b);
+int bench_op_donate_4k(struct bench *b);
 int bench_op_donate_hyp_range(struct bench *b);
 int bench_op_donate_guest_4k(struct bench *b);
 int bench_op_donate_guest_2m(struct bench *b);
@@ -368,7 +368,7 @@ __attribute__((noinline)) int bench_op_fault_dirty_4k(struct bench *b)
 	return 0;
 }
 
-__attribute__((noinline)) int bench_op_share_hyp_4k(struct bench *b)
+__attribute__((noinline)) int bench_op_share_4k(struct bench *b)
 {
 	struct s2_owner *o = &b->o;
 	uint64_t pa = BENCH_RAM_PA, end = BENCH_RAM_PA + b->size;
@@ -387,7 +387,7 @@ __attribute__((noinline)) int bench_op_share_hyp_range(struct bench *b)
 	return s2_owner_share_hyp(&b->o, s2_pa(BENCH_RAM_PA), b->size);
 }
 
-__attribute__((noinline)) int bench_op_donate_hyp_4k(struct bench *b)
+__attribute__((noinline)) int bench_op_donate_4k(struct bench *b)
 {
 	struct s2_owner *o = &b->o;
 	uint64_t pa = BENCH_RAM_PA, end = BENCH_RAM_PA + b->size;
@@ -812,11 +812,11 @@ static const struct op_desc ops[] = {
 	  units_fault },
 	{ "fault_dirty_4k", "op", false, setup_fault_dirty, bench_op_fault_dirty_4k,
 	  verify_fault_dirty, NULL, units_pages },
-	{ "share_hyp_4k", "page", true, setup_owner, bench_op_share_hyp_4k, verify_share_hyp,
+	{ "share_4k", "page", true, setup_owner, bench_op_share_4k, verify_share_hyp,
 	  revert_share_hyp, units_pages },
 	{ "share_hyp_range", "page", true, setup_owner, bench_op_share_hyp_range, verify_share_hyp,
 	  revert_share_hyp, units_pages },
-	{ "donate_hyp_4k", "page", true, setup_owner, bench_op_donate_hyp_4k, verify_donate_hyp,
+	{ "donate_4k", "page", true, setup_owner, bench_op_donate_4k, verify_donate_hyp,
 	  revert_donate_hyp, units_pages },
 	{ "donate_hyp_range", "page", true, setup_owner, bench_op_donate_hyp_range,
 	  verify_donate_hyp, revert_donate_hyp, units_pages },
@@ -872,7 +872,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench_layers [--reps N] [--size-mib M] [--ops a,b,...] [--samples N]\n"
 		"                    [--verify-all] [--callgrind] [--out FILE.jsonl]\n"
-		"ops: fault_4k fault_dirty_4k share_hyp_4k share_hyp_range donate_hyp_4k\n"
+		"ops: fault_4k fault_dirty_4k share_4k share_hyp_range donate_4k\n"
 		"     donate_hyp_range donate_guest_4k donate_guest_2m\n");
 }
 
