@@ -30,10 +30,10 @@ enum s2_granule {
 /* Largest number of concatenated tables at the initial stage-2 lookup (Arm ARM D8.2.3). */
 #define S2_MAX_CONCAT 16
 
-/** s2_granule_shift() - log2 of the granule size: 12, 14 or 16. */
+/** s2_granule_shift() - log2 of the granule size: 12, 14 or 16; 0 for an invalid value. */
 unsigned int s2_granule_shift(enum s2_granule g);
 
-/** s2_granule_size() - the granule size in bytes. */
+/** s2_granule_size() - the granule size in bytes; 0 for an invalid value. */
 uint64_t s2_granule_size(enum s2_granule g);
 
 /** s2_granule_name() - "4k", "16k" or "64k"; "?" for an invalid value. */
@@ -41,7 +41,7 @@ const char *s2_granule_name(enum s2_granule g);
 
 /**
  * s2_granule_parse() - parse "4k"/"16k"/"64k" (also "4K", "4096", ...).
- * Return: 0, or S2_EINVAL for anything else.
+ * Return: 0, or S2_EINVAL for anything else (or a NULL @s or @out).
  */
 int s2_granule_parse(const char *s, enum s2_granule *out);
 
@@ -367,8 +367,8 @@ struct s2_config {
  * Return: 0; S2_EINVAL for an unknown granule or flag, or @caps with a pa_bits that is not a
  * PARange size or a vmid_bits other than 8/16; S2_EGRANULE if the host lacks the
  * granule at stage 2; S2_EIPA_TOO_SMALL below 32 bits; S2_EIPA_TOO_BIG above the host PA size
- * (or above 52); S2_ENO52BIT for 52 bits without LPA2/LPA; S2_EVMID for a VMID width the host
- * lacks; S2_ENOTSUP for HA/HD/FWB/MTE the host lacks (HD without HA is S2_EINVAL).
+ * (or above 52); S2_ENO52BIT for 52 bits without LPA2/LPA; S2_EVMID for a requested VMID width
+ * other than 0 (the host's), 8 or 16, or one the host lacks; S2_ENOTSUP for HA/HD/FWB/MTE the host lacks (HD without HA is S2_EINVAL).
  */
 int s2_config_init(struct s2_config *cfg, const struct s2_caps *caps,
 		   const struct s2_config_req *req);

@@ -157,8 +157,8 @@ void s2_pgtable_destroy(struct s2_pgtable *pgt);
  * A single-entry map that finds the entry already mapping exactly this (another vCPU won the
  * race) returns 0.
  *
- * Return: 0; S2_EINVAL for a zero size, no R/W/X at all, an unknown prot or flag bit, DEVICE
- * with NORMAL_NC, or DBM without HD / with W; S2_EMEMTYPE for X with DEVICE or NORMAL_NC;
+ * Return: 0; S2_EINVAL for a NULL @pgt, a zero size, no R/W/X at all, an unknown prot or
+ * flag bit, DEVICE with NORMAL_NC, or DBM without HD / with W; S2_EMEMTYPE for X with DEVICE or NORMAL_NC;
  * S2_EALIGN for @ipa, @pa or @size not granule-aligned; S2_ERANGE for an IPA beyond the config
  * or a PA beyond its output size; S2_EEXIST with S2_MAP_NO_REPLACE (checked first: nothing
  * changed); S2_EBUSY with S2_MAP_SHARED when structural work is needed (nothing changed);
@@ -212,7 +212,8 @@ int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t prot);
 
 /**
  * s2_pgtable_mkyoung() - set the access flag of the leaf mapping @ipa. Single-entry.
- * Return: 0; S2_ENOENT; S2_ERANGE; S2_EAGAIN.
+ * Return: 0; S2_EINVAL for a NULL @pgt; S2_ENOENT if nothing valid maps @ipa; S2_ERANGE;
+ * S2_EAGAIN if the entry changed under us (or is locked by a concurrent update).
  */
 int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa);
 
@@ -340,7 +341,8 @@ int s2_pgtable_walk(const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, u
  * s2_pgtable_split() - replace each block in [ipa, ipa + size) by a table of next-level
  * entries with the same attributes (recursively down to pages), for dirty logging. New tables
  * come from @cache only; when it runs dry the call stops with S2_ENOMEM having split what it
- * could (call again after topping up). Break-before-make unless FEAT_BBM level 2.
+ * could (call again after topping up). Always break-before-make (one TLBI per block split;
+ * FEAT_BBM level 2 is not used even when cfg.bbm says the host has it).
  * Return: 0; S2_ENOMEM (partial, valid); S2_EALIGN; S2_ERANGE; S2_EINVAL (NULL cache).
  */
 int s2_pgtable_split(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
@@ -384,8 +386,9 @@ struct s2_check_report {
  */
 int s2_pgtable_check(const struct s2_pgtable *pgt, struct s2_check_report *report);
 
-/** s2_page_cache_topup() - fill @cache to @min pages from @port. Return: 0; S2_ENOMEM;
- * S2_EINVAL if @min exceeds S2_PAGE_CACHE_MAX. */
+/** s2_page_cache_topup() - fill @cache to @min pages from @port. Return: 0; S2_ENOMEM (the
+ * pages already added stay in @cache); S2_EINVAL for a NULL @cache/@port/port->ops, a zero
+ * @page_bytes, or @min above S2_PAGE_CACHE_MAX. */
 int s2_page_cache_topup(struct s2_page_cache *cache, const struct s2_port *port,
 			size_t page_bytes, unsigned int min);
 

@@ -130,9 +130,11 @@ typedef void (*s2_tlb_stale_fn)(void *arg, const struct s2_tlb_stale *stale);
 
 /**
  * s2_tlb_check() - re-walk every remembered entry of @vmid against the tables and report each
- * that now disagrees: the tables fault or map another output address, grant less permission
- * than remembered, or give another memory type.
- * Return: number of stale entries (0: none), or a negative code for bad arguments.
+ * that now disagrees: the tables fault, map another block size or output address, grant less
+ * (read/write or execute) permission than remembered, or give another memory type. An AF
+ * cleared since the fill is not reported (that needs no TLBI). Never writes memory.
+ * Return: number of stale entries (0: none); S2_EINVAL for a NULL @tlb, @cfg, @mem or
+ * mem->read64, or a @cfg/@root that s2_walk() refuses.
  */
 int s2_tlb_check(const struct s2_tlb_model *tlb, uint16_t vmid, const struct s2_config *cfg,
 		 s2_pa_t root, const struct s2_walk_mem *mem, s2_tlb_stale_fn fn, void *arg);
