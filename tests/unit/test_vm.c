@@ -418,8 +418,6 @@ static void test_abort_translation_block(void **state)
 		bool fwb = m->cfg.fwb;
 		struct fx *f = fx_cfg(m);
 
-		(void)g;
-		(void)fwb;
 		uint64_t blk = l2_size(g);
 		uint64_t ipa0 = 2 * blk, pa0 = FAKE_PA + 4 * blk;
 		struct s2_memslot_desc d = ram_slot(1, ipa0, 2 * blk, pa0, blk);
@@ -507,12 +505,8 @@ static void test_abort_exec(void **state)
 	(void)state;
 	FOR_EACH_CFG(m)
 	{
-		enum s2_granule g = m->cfg.granule;
-		bool fwb = m->cfg.fwb;
 		struct fx *f = fx_cfg(m);
 
-		(void)g;
-		(void)fwb;
 		uint64_t gb = f->g;
 		struct s2_memslot_desc ram = ram_slot(1, 0x40000000, 64 * gb, FAKE_PA, 0);
 		struct s2_memslot_desc dev =
@@ -574,12 +568,8 @@ static void test_abort_nc_ram(void **state)
 	(void)state;
 	FOR_EACH_CFG(m)
 	{
-		enum s2_granule g = m->cfg.granule;
-		bool fwb = m->cfg.fwb;
 		struct fx *f = fx_cfg(m);
 
-		(void)g;
-		(void)fwb;
 		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 4 * f->g, FAKE_PA, 0);
 		struct s2_abort_result r;
 		struct s2_lookup lk;
@@ -605,12 +595,8 @@ static void test_abort_mmio_types(void **state)
 	(void)state;
 	FOR_EACH_CFG(m)
 	{
-		enum s2_granule g = m->cfg.granule;
-		bool fwb = m->cfg.fwb;
 		struct fx *f = fx_cfg(m);
 
-		(void)g;
-		(void)fwb;
 		struct s2_memslot_desc a = ram_slot(1, 0x10000000, 4 * f->g, FAKE_PA, 0);
 		struct s2_memslot_desc b = ram_slot(2, 0x20000000, 4 * f->g, FAKE_PA + 0x100000, 0);
 		struct s2_abort_result r;
@@ -766,12 +752,8 @@ static void test_abort_af_and_retry(void **state)
 	(void)state;
 	FOR_EACH_CFG(m)
 	{
-		enum s2_granule g = m->cfg.granule;
-		bool fwb = m->cfg.fwb;
 		struct fx *f = fx_cfg(m);
 
-		(void)g;
-		(void)fwb;
 		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 8 * f->g, FAKE_PA, 0);
 		struct s2_abort_result r;
 		uint64_t young;
@@ -810,11 +792,8 @@ static void test_dirty_log(void **state)
 	FOR_EACH_CFG(m)
 	{
 		enum s2_granule g = m->cfg.granule;
-		bool fwb = m->cfg.fwb;
 		struct fx *f = fx_cfg(m);
 
-		(void)g;
-		(void)fwb;
 		uint64_t blk = l2_size(g), gb = f->g;
 		uint64_t ipa0 = 2 * blk;
 		struct s2_memslot_desc d = ram_slot(1, ipa0, 2 * blk, FAKE_PA + 2 * blk, blk);
@@ -1023,12 +1002,9 @@ static void test_locked_slot(void **state)
 	(void)state;
 	FOR_EACH_CFG(m)
 	{
-		enum s2_granule g = m->cfg.granule;
 		bool fwb = m->cfg.fwb;
 		struct fx *f = fx_cfg(m);
 
-		(void)g;
-		(void)fwb;
 		uint64_t gb = f->g;
 		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 32 * gb, FAKE_PA, 0);
 		struct s2_memslot_desc d2 =
