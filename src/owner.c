@@ -84,6 +84,12 @@ static uint64_t tables_bound(const struct s2_pgtable *pgt, uint64_t ipa, uint64_
 {
 	uint64_t n = 0;
 
+	/*
+	 * One aligned page lies inside one entry at every level: each level touches exactly one
+	 * entry, whichever branch below applies, so the sum is the number of levels walked.
+	 */
+	if (size == (UINT64_C(1) << pgt->cfg.page_shift) && !(ipa & (size - 1)))
+		return (uint64_t)(S2_LEVEL_MAX - pgt->cfg.start_level);
 	for (int l = pgt->cfg.start_level; l < S2_LEVEL_MAX; l++) {
 		unsigned int shift = s2_level_shift(pgt->cfg.granule, l);
 		uint64_t lsize = UINT64_C(1) << shift;
@@ -119,13 +125,20 @@ static const struct s2_owner_ram *ram_range(const struct s2_owner *o, uint64_t p
 	return NULL;
 }
 
+/* The metadata of page @pa of RAM range @r. */
+static struct s2_page_meta *meta_in(const struct s2_owner *o, const struct s2_owner_ram *r,
+				    uint64_t pa)
+{
+	return &o->meta[r->first_meta + ((pa - s2_pa_val(r->base)) >> o->page_shift)];
+}
+
 static struct s2_page_meta *meta_of(const struct s2_owner *o, uint64_t pa)
 {
 	const struct s2_owner_ram *r = ram_range(o, pa);
 
 	if (!r)
 		return NULL;
-	return &o->meta[r->first_meta + ((pa - s2_pa_val(r->base)) >> o->page_shift)];
+	return meta_in(o, r, pa);
 }
 
 /* Whether [pa, pa + size) overlaps any RAM. */
@@ -140,23 +153,36 @@ static bool overlaps_ram(const struct s2_owner *o, uint64_t pa, uint64_t size)
 }
 
 /*
- * Validate a host physical range and classify it: all RAM (*ram = true) or all MMIO. A range
- * mixing the two is S2_EINVAL.
+ * Validate a host physical range and classify it: all RAM (*meta = the metadata of its first
+ * page) or all MMIO (*meta = NULL). A range mixing the two is S2_EINVAL. The RAM ranges are
+ * sorted and their metadata laid out in order, so the RAM ranges covering an all-RAM span are
+ * adjacent and the span's pages have consecutive entries: page i is (*meta)[i].
  */
-static int host_span(const struct s2_owner *o, uint64_t pa, uint64_t size, bool *ram)
+static int host_span(const struct s2_owner *o, uint64_t pa, uint64_t size,
+		     struct s2_page_meta **meta)
 {
+	const struct s2_owner_ram *r;
 	int ret = check_span(o, &o->host, pa, size);
 
 	if (ret)
 		return ret;
-	if (!overlaps_ram(o, pa, size)) {
-		*ram = false;
+	r = ram_range(o, pa);
+	if (r && pa + size - s2_pa_val(r->base) <= r->size) {
+		/* The common case: one RAM range holds the whole span. */
+		*meta = meta_in(o, r, pa);
 		return 0;
 	}
-	for (uint64_t a = pa; a < pa + size; a += o->page_size)
+	if (!overlaps_ram(o, pa, size)) {
+		*meta = NULL;
+		return 0;
+	}
+	/* Several RAM ranges, or RAM mixed with MMIO: every page must be RAM. */
+	if (!r)
+		return S2_EINVAL;
+	for (uint64_t a = pa + o->page_size; a < pa + size; a += o->page_size)
 		if (!ram_range(o, a))
 			return S2_EINVAL;
-	*ram = true;
+	*meta = meta_in(o, r, pa);
 	return 0;
 }
 
@@ -187,19 +213,24 @@ static void mmio_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info
 	}
 }
 
-static void page_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info *info)
+/* The host's view of a RAM page, from its metadata @m. */
+static void meta_info(const struct s2_page_meta *m, struct s2_page_info *info)
 {
-	const struct s2_page_meta *m = meta_of(o, pa);
-
-	if (!m) {
-		mmio_info(o, pa, info);
-		return;
-	}
 	info->ram = true;
 	info->host = (enum s2_page_state)m->host_state;
 	info->hyp = (enum s2_page_state)m->hyp_state;
 	info->owner = m->owner;
 	info->share_count = m->share_count;
+}
+
+static void page_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info *info)
+{
+	const struct s2_page_meta *m = meta_of(o, pa);
+
+	if (!m)
+		mmio_info(o, pa, info);
+	else
+		meta_info(m, info);
 }
 
 static bool host_may_access(enum s2_page_state s)
@@ -215,14 +246,19 @@ static void meta_set(struct s2_page_meta *m, enum s2_page_state host, enum s2_pa
 	m->owner = owner;
 }
 
+/* meta_set() on the @size bytes' worth of pages whose metadata starts at @m. */
+static void meta_set_pages(const struct s2_owner *o, struct s2_page_meta *m, uint64_t size,
+			   enum s2_page_state host, enum s2_page_state hyp, uint8_t owner)
+{
+	for (uint64_t i = 0; i < size >> o->page_shift; i++)
+		meta_set(&m[i], host, hyp, owner);
+}
+
 /* meta_set() on every page of the RAM range [pa, pa + size). */
 static void meta_set_range(const struct s2_owner *o, uint64_t pa, uint64_t size,
 			   enum s2_page_state host, enum s2_page_state hyp, uint8_t owner)
 {
-	struct s2_page_meta *m = meta_of(o, pa);
-
-	for (uint64_t i = 0; i < size >> o->page_shift; i++)
-		meta_set(&m[i], host, hyp, owner);
+	meta_set_pages(o, meta_of(o, pa), size, host, hyp, owner);
 }
 
 static int refuse(struct s2_owner *o, int err)
@@ -443,16 +479,23 @@ static void host_unmap(struct s2_owner *o, uint64_t pa, uint64_t size)
 	S2_BUG_ON(ret);
 }
 
-/* Run @check on the host state of every page of [pa, pa + size); return its first refusal. */
+/*
+ * Run @check on the host state of every page of [pa, pa + size), classified by host_span()
+ * (@m: its RAM metadata, NULL for MMIO); return the first refusal.
+ */
 static int host_pages_check(const struct s2_owner *o, uint64_t pa, uint64_t size,
+			    const struct s2_page_meta *m,
 			    int (*check)(const struct s2_page_info *info))
 {
 	struct s2_page_info info;
 
-	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
+	for (uint64_t i = 0; i < size >> o->page_shift; i++) {
 		int ret;
 
-		page_info(o, a, &info);
+		if (m)
+			meta_info(&m[i], &info);
+		else
+			mmio_info(o, pa + (i << o->page_shift), &info);
 		ret = check(&info);
 		if (ret)
 			return ret;
@@ -462,13 +505,14 @@ static int host_pages_check(const struct s2_owner *o, uint64_t pa, uint64_t size
 
 /* host_span() then host_pages_check(): the checks that open a host <-> hypervisor transition. */
 static int host_range_check(const struct s2_owner *o, uint64_t pa, uint64_t size,
-			    int (*check)(const struct s2_page_info *info), bool *ram)
+			    int (*check)(const struct s2_page_info *info),
+			    struct s2_page_meta **meta)
 {
-	int ret = host_span(o, pa, size, ram);
+	int ret = host_span(o, pa, size, meta);
 
 	if (ret)
 		return ret;
-	return host_pages_check(o, pa, size, check);
+	return host_pages_check(o, pa, size, *meta, check);
 }
 
 /* Whether a page in state @info may be shared with the hypervisor: 0 or S2_EPERM. */
@@ -510,14 +554,16 @@ static int donate_hyp_host_check(const struct s2_page_info *info)
 int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
+	struct s2_page_meta *m;
 	bool ram;
 	int ret;
 
 	if (!o)
 		return S2_EINVAL;
-	ret = host_range_check(o, pa, size, share_hyp_check, &ram);
+	ret = host_range_check(o, pa, size, share_hyp_check, &m);
 	if (ret)
 		return refuse(o, ret);
+	ram = m;
 	if (!ram) {
 		ret = cache_fill(&o->cache, &o->host, tables_bound(&o->host, pa, pa, size, false));
 		if (ret)
@@ -529,7 +575,7 @@ int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 		return refuse(o, ret);
 	/* Commit. */
 	if (ram) {
-		meta_set_range(o, pa, size, S2_PAGE_SHARED_OWNED, S2_PAGE_SHARED_BORROWED,
+		meta_set_pages(o, m, size, S2_PAGE_SHARED_OWNED, S2_PAGE_SHARED_BORROWED,
 			       S2_OWNER_HOST);
 	} else {
 		/* MMIO keeps its state in the host stage-2: map it now, marked SHARED_OWNED. */
@@ -545,14 +591,16 @@ int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
+	struct s2_page_meta *m;
 	bool ram;
 	int ret;
 
 	if (!o)
 		return S2_EINVAL;
-	ret = host_range_check(o, pa, size, unshare_hyp_check, &ram);
+	ret = host_range_check(o, pa, size, unshare_hyp_check, &m);
 	if (ret)
 		return refuse(o, ret);
+	ram = m;
 	if (!ram) {
 		ret = host_cache_for(o, pa, size);
 		if (ret)
@@ -560,7 +608,7 @@ int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 	}
 	o->hyp.unmap(o->hyp.ctx, pa_t, size);
 	if (ram) {
-		meta_set_range(o, pa, size, S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
+		meta_set_pages(o, m, size, S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
 	} else {
 		/* Back to OWNED: drop the marked mapping, the host faults it in again. */
 		host_unmap(o, pa, size);
@@ -571,14 +619,16 @@ int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
+	struct s2_page_meta *m;
 	bool ram;
 	int ret;
 
 	if (!o)
 		return S2_EINVAL;
-	ret = host_range_check(o, pa, size, donate_check, &ram);
+	ret = host_range_check(o, pa, size, donate_check, &m);
 	if (ret)
 		return refuse(o, ret);
+	ram = m;
 	ret = host_cache_for(o, pa, size);
 	if (ret)
 		return refuse(o, ret);
@@ -586,7 +636,7 @@ int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 	if (ret)
 		return refuse(o, ret);
 	if (ram)
-		meta_set_range(o, pa, size, S2_PAGE_NOPAGE, S2_PAGE_OWNED, S2_OWNER_HYP);
+		meta_set_pages(o, m, size, S2_PAGE_NOPAGE, S2_PAGE_OWNED, S2_OWNER_HYP);
 	host_annotate(o, pa, size, S2_OWNER_HYP);
 	return done(o);
 }
@@ -594,20 +644,22 @@ int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 int s2_owner_donate_hyp_host(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
+	struct s2_page_meta *m;
 	bool ram;
 	int ret;
 
 	if (!o)
 		return S2_EINVAL;
-	ret = host_range_check(o, pa, size, donate_hyp_host_check, &ram);
+	ret = host_range_check(o, pa, size, donate_hyp_host_check, &m);
 	if (ret)
 		return refuse(o, ret);
+	ram = m;
 	ret = host_cache_for(o, pa, size);
 	if (ret)
 		return refuse(o, ret);
 	o->hyp.unmap(o->hyp.ctx, pa_t, size);
 	if (ram)
-		meta_set_range(o, pa, size, S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
+		meta_set_pages(o, m, size, S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
 	host_unmap(o, pa, size);
 	return done(o);
 }
@@ -652,13 +704,14 @@ int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t p
 			 uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
-	struct s2_page_meta *m;
+	struct s2_page_meta *m = NULL;
 	bool ram;
 	int ret = guest_ok(o, g);
 
 	if (ret)
 		return o ? refuse(o, ret) : ret;
-	ret = host_span(o, pa, size, &ram);
+	ret = host_span(o, pa, size, &m);
+	ram = m;
 	if (!ret)
 		ret = guest_span(o, g, ipa, size);
 	if (!ret && !ram)
@@ -667,7 +720,6 @@ int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t p
 		return refuse(o, ret);
 	if (g->protected_vm)
 		return refuse(o, S2_EPERM);
-	m = meta_of(o, pa);
 	for (uint64_t i = 0; i < size >> o->page_shift; i++) {
 		bool fresh = m[i].host_state == S2_PAGE_OWNED && m[i].hyp_state == S2_PAGE_NOPAGE;
 		bool more = m[i].host_state == S2_PAGE_SHARED_OWNED &&
@@ -692,19 +744,21 @@ int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t 
 			  s2_ipa_t ipa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
+	struct s2_page_meta *m = NULL;
 	bool ram;
 	int ret = guest_ok(o, g);
 
 	if (ret)
 		return o ? refuse(o, ret) : ret;
-	ret = host_span(o, pa, size, &ram);
+	ret = host_span(o, pa, size, &m);
+	ram = m;
 	if (!ret)
 		ret = guest_span(o, g, ipa, size);
 	if (ret)
 		return refuse(o, ret);
 	if (ram && !g->protected_vm)
 		return refuse(o, S2_EPERM);
-	ret = host_pages_check(o, pa, size, donate_check);
+	ret = host_pages_check(o, pa, size, m, donate_check);
 	if (ret)
 		return refuse(o, ret);
 	ret = guest_map_prepare(g, pa, ipa, size);
@@ -713,7 +767,7 @@ int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t 
 	if (ret)
 		return refuse(o, ret);
 	if (ram)
-		meta_set_range(o, pa, size, S2_PAGE_NOPAGE, S2_PAGE_NOPAGE, g->id);
+		meta_set_pages(o, m, size, S2_PAGE_NOPAGE, S2_PAGE_NOPAGE, g->id);
 	host_annotate(o, pa, size, g->id);
 	guest_map(g, pa, ipa, size,
 		  (ram ? S2_PROT_RWX : (S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE)) |
