@@ -64,16 +64,20 @@ _Noreturn void s2_env_panic(const char *msg, const char *file, int line);
  * Descriptors are updated with single-copy-atomic 64-bit accesses (Arm ARM B2.2.1): a plain
  * store could be torn by the compiler, so every access to a live table goes through these.
  */
+/** s2_atomic_load64() - single-copy-atomic relaxed load of *@p. Return: the value. */
 static S2_ALWAYS_INLINE uint64_t s2_atomic_load64(const uint64_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/** s2_atomic_load64_acquire() - load with acquire semantics: reads after it see what was
+ * written before the release store that produced the value. Return: the value. */
 static S2_ALWAYS_INLINE uint64_t s2_atomic_load64_acquire(const uint64_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
+/** s2_atomic_store64() - single-copy-atomic relaxed store of @v to *@p (no ordering). */
 static S2_ALWAYS_INLINE void s2_atomic_store64(uint64_t *p, uint64_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
@@ -94,11 +98,14 @@ static S2_ALWAYS_INLINE bool s2_atomic_cas64(uint64_t *p, uint64_t *expected, ui
 					   __ATOMIC_RELAXED);
 }
 
+/** s2_atomic_add32() - atomically add @delta (may be negative) to *@p, relaxed.
+ * Return: the new value. */
 static S2_ALWAYS_INLINE uint32_t s2_atomic_add32(uint32_t *p, int32_t delta)
 {
 	return __atomic_add_fetch(p, (uint32_t)delta, __ATOMIC_RELAXED);
 }
 
+/** s2_atomic_load32() / s2_atomic_store32() - relaxed 32-bit load / store. */
 static S2_ALWAYS_INLINE uint32_t s2_atomic_load32(const uint32_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
@@ -183,6 +190,7 @@ static inline s2_hva_t s2_hva_from_ptr(const void *p)
 #define S2_MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* The core must not call the C library: these are small, portable replacements. */
+/** s2_memzero() - zero @n bytes at @p (byte by byte through a volatile pointer). */
 static inline void s2_memzero(void *p, size_t n)
 {
 	volatile unsigned char *c = (volatile unsigned char *)p;

@@ -16,7 +16,7 @@
  *   any      Device-nGnRE            -                   Device-nGnRE     refused
  *   any      Device-nGnRnE           -                   Device-nGnRnE    refused
  *   MMIO     any                     allow-any-uncached  Normal-NC        refused
- *   MMIO     Normal / Tagged         -                   Device-nGnRE     refused
+ *   MMIO     Normal / Tagged / NC    -                   Device-nGnRE     refused
  *
  * Depends on `arch` only (s2_memattr_encode()); no state.
  */
@@ -80,8 +80,8 @@ struct s2_memtype_attrs {
  * (Arm ARM D8.17: with FEAT_S2FWB stage 2 forces cacheability so the guest never sees stale
  * lines); I-cache invalidate for exec unless DIC; tag sanitisation for Tagged RAM in an MTE VM.
  *
- * Return: 0; S2_EINVAL for an unknown backing or host type, or Device and Normal-NC requested
- * together; S2_EMEMTYPE for exec on a Device or Normal-NC result, or RAM without tags (or
+ * Return: 0; S2_EINVAL for a NULL argument, an unknown backing or host type, or Device and
+ * Normal-NC requested together (allow-any-uncached on RAM with a Device host mapping); S2_EMEMTYPE for exec on a Device or Normal-NC result, or RAM without tags (or
  * through an untagged host mapping) for an MTE VM.
  */
 int s2_memtype_decide(const struct s2_memtype_req *req, struct s2_memtype_attrs *out);

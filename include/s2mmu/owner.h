@@ -176,7 +176,9 @@ void s2_owner_fini(struct s2_owner *o);
  * @pgt: the guest's stage-2 (its granule must be the host's).
  * Table pages for the guest's stage-2 are kept in @g->cache; s2_owner_guest_teardown() gives
  * them back to the table's port (or the caller drains it with s2_page_cache_drain()).
- * Return: 0; S2_EINVAL (NULL, id outside S2_OWNER_GUEST_MIN..MAX, another granule).
+ * Return: 0; S2_EINVAL (NULL, id below S2_OWNER_GUEST_MIN). The granule is not checked here
+ * (the owner is not known yet): each transition and s2_owner_guest_teardown() refuse a guest
+ * whose granule differs from the host's with S2_EINVAL.
  */
 int s2_owner_guest_init(struct s2_owner_guest *g, struct s2_pgtable *pgt, uint8_t id,
 			bool protected_vm);
@@ -192,8 +194,11 @@ enum s2_host_abort_action {
  * s2_host_handle_fault() - handle a host stage-2 fault at physical address @pa.
  * A page the host owns or borrows is mapped identity (RAM Normal write-back RWX, MMIO
  * Device-nGnRE RW), with the largest block whose every page the host owns or borrows, within
- * one RAM range (or wholly outside RAM for MMIO) and free of annotations; anything else maps
- * nothing and asks for an abort to be injected.
+ * one RAM range (or wholly outside RAM for MMIO) and free of annotations; MMIO the host may
+ * access in another state than OWNED (shared with the hypervisor) was mapped by its transition,
+ * so the fault is spurious: @action MAPPED, nothing changed. Anything else (including a @pa
+ * beyond the host stage-2's IPA size) maps nothing and asks for an abort to be injected.
+ * The engine does the host stage-2's TLB maintenance; the caller owes none.
  * @action: out.
  * Return: 0 (see @action); S2_EINVAL (NULL); S2_ENOMEM (nothing mapped; retry).
  */
@@ -202,7 +207,7 @@ int s2_host_handle_fault(struct s2_owner *o, s2_pa_t pa, enum s2_host_abort_acti
 /**
  * s2_host_handle_abort() - decode a host abort taken to EL2 (ESR_EL2, FAR_EL2, HPFAR_EL2) and
  * handle it as s2_host_handle_fault() does for the faulting address.
- * Return: 0; S2_EINVAL (not a stage-2 instruction/data abort with a valid address); S2_ENOMEM.
+ * Return: 0; S2_EINVAL (NULL, not an instruction/data abort, or ESR.FnV set); S2_ENOMEM. The fault kind is not checked: any such abort maps or injects.
  */
 int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_t hpfar,
 			 enum s2_host_abort_action *action);
@@ -227,11 +232,13 @@ int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_
  * the guest's stage-2 context loaded (the VM layer's load_stage2 hook) around them.
  */
 
-/** s2_owner_share_hyp() - host OWNED -> SHARED_OWNED, hypervisor NOPAGE -> SHARED_BORROWED
- * (RAM only; mapped through hyp.map). */
+/** s2_owner_share_hyp() - host OWNED -> SHARED_OWNED, hypervisor NOPAGE -> SHARED_BORROWED,
+ * mapped through hyp.map. RAM (state in the metadata) or MMIO (mapped Device in the
+ * hypervisor with S2_HYP_MAP_DEVICE, and in the host stage-2 marked SHARED_OWNED). */
 int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
-/** s2_owner_unshare_hyp() - undo s2_owner_share_hyp(): host OWNED, hypervisor NOPAGE. */
+/** s2_owner_unshare_hyp() - undo s2_owner_share_hyp(): host OWNED, hypervisor NOPAGE
+ * (hyp.unmap; MMIO: the host's marked mapping is removed and faults in again). */
 int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /**
@@ -286,8 +293,13 @@ typedef void (*s2_scrub_fn)(void *ctx, s2_pa_t pa, uint64_t size);
  * those it shares back) are scrubbed with @scrub and become host OWNED; pages the host shared
  * with it lose one share; assigned MMIO returns to the host. The guest stage-2 is left empty.
  * Resumable: each leaf is handled completely or not at all, so on S2_ENOMEM the caller calls
- * again to continue.
- * Return: 0; S2_EINVAL (NULL, no scrub callback for a guest that owns RAM); S2_ENOMEM.
+ * again to continue. Host and guest stage-2 TLB maintenance is done through the tables' ports
+ * (the guest's stage-2 context loaded, as for the transitions); the guest's cached table
+ * pages are drained at the end.
+ * Return: 0; S2_EINVAL (NULL, a granule other than the host's, or no scrub callback for a guest
+ * that owns RAM: detected at the first such page, leaves handled before it stay handled);
+ * S2_ENOMEM; S2_ELIMIT (a guest leaf whose host-side change needs more table pages than one
+ * page cache holds; not reached with the page-sized leaves the transitions map).
  */
 int s2_owner_guest_teardown(struct s2_owner *o, struct s2_owner_guest *g, s2_scrub_fn scrub,
 			    void *scrub_ctx);

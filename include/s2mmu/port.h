@@ -46,9 +46,12 @@ struct s2_port_ops {
 	 * Not followed by DSB: the engine calls @barrier(S2_BARRIER_DSB_ISH) after a batch.
 	 */
 	void (*tlbi_ipa)(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level);
-	/** @tlbi_range: invalidate [@ipa, @ipa + @size) at once (FEAT_TLBIRANGE or a loop). */
+	/** @tlbi_range: invalidate [@ipa, @ipa + @size) at once (FEAT_TLBIRANGE or a loop),
+	 * leaf and walk-cache entries alike (no level hint). Same rules as @tlbi_ipa: the
+	 * engine issues DSB ISHST before and DSB ISH after through @barrier. */
 	void (*tlbi_range)(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
-	/** @tlbi_vmid: invalidate every stage-1 and stage-2 entry of @pgt's VM. */
+	/** @tlbi_vmid: invalidate every stage-1 and stage-2 entry of @pgt's VM (the engine
+	 * uses it for ranges above pgt->tlbi_range_threshold; barriers as for @tlbi_range). */
 	void (*tlbi_vmid)(void *ctx, const struct s2_pgtable *pgt);
 	/**
 	 * @dcache_clean_inval_poc: clean and invalidate the data cache to the Point of
