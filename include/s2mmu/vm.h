@@ -75,6 +75,13 @@ struct s2_vm_hooks {
  * VMID (tlbi_vmid through each VM's port, with that VM's stage-2 context loaded), starts a new
  * generation and hands out VMIDs again as VMs enter. VMID 0 is never given (the host's).
  * Destroying a VM invalidates its VMID and returns it at once.
+ * What the caller owes on a rollover (s2_vcpu_entry.rollover, or s2_vmid_alloc.rollovers
+ * changed during another call): the rollover's TLBIs run when it happens, while vCPUs of
+ * other VMs may still be running on other CPUs with VMIDs of the old generation (there is no
+ * per-CPU reservation of active VMIDs, as KVM's vmid.c has). Those CPUs must exit their guests
+ * and re-enter through s2_vm_vcpu_enter() before any VM runs with a VMID of the new
+ * generation, and TLB entries they cached under an old VMID after the rollover's TLBI are not
+ * invalidated by the library.
  * Fields are read-only for the caller.
  */
 struct s2_vmid_alloc {
@@ -191,15 +198,17 @@ struct s2_vm {
  * its root table, register it with the VMID allocator (a VMID is assigned at first entry).
  * @vm: caller-allocated; untouched fields are initialised here.
  * @p:  parameters (copied; p->slots is kept and used for the VM's lifetime).
- * Return: 0; S2_EINVAL (NULL argument, no slot array, bad flags); the s2_config_init() codes
- * (S2_EGRANULE, S2_EIPA_TOO_BIG, S2_EIPA_TOO_SMALL, S2_ENO52BIT, S2_ENOTSUP);
- * S2_EVMID when the VM's VMID width differs from the allocator's; S2_ENOMEM.
+ * Return: 0; S2_EINVAL (NULL argument or caps/allocator/port ops, no slot array, bad flags);
+ * the s2_config_init() codes (S2_EINVAL, S2_EGRANULE, S2_EIPA_TOO_BIG, S2_EIPA_TOO_SMALL,
+ * S2_ENO52BIT, S2_EVMID, S2_ENOTSUP); S2_EVMID when the VM's VMID width differs from the
+ * allocator's; S2_ENOMEM (root table).
  */
 int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p);
 
 /**
  * s2_vm_destroy() - delete every slot (locked ones included, unpinned), invalidate the VM's
- * VMID (tlbi_vmid), free its tables and bitmaps, give the VMID back, leave the allocator.
+ * VMID (tlbi_vmid with its stage-2 context loaded, when it holds a VMID of the current
+ * generation; older ones were invalidated at their rollover), free its tables and bitmaps, give the VMID back, leave the allocator.
  * No vCPU of the VM may run. Takes SLOTS, MMU exclusive, VMID.
  */
 void s2_vm_destroy(struct s2_vm *vm);
@@ -255,7 +264,9 @@ void s2_vcpu_destroy(struct s2_vcpu *vcpu);
 int s2_vm_vcpu_enter(struct s2_vcpu *vcpu, struct s2_vcpu_entry *out);
 
 /**
- * s2_vm_vttbr() - the VM's current VTTBR_EL2 (root PA | VMID); VMID 0 before the first entry.
+ * s2_vm_vttbr() - the VM's current VTTBR_EL2 (root PA | VMID); VMID 0 until one is assigned
+ * (first entry or first TLB-invalidating operation); the VMID may be of an old generation
+ * until the next s2_vm_vcpu_enter().
  */
 uint64_t s2_vm_vttbr(const struct s2_vm *vm);
 
@@ -265,8 +276,8 @@ uint64_t s2_vm_vttbr(const struct s2_vm *vm);
  * s2_vm_slot_add() - add a memslot. Nothing is mapped: guest accesses fault pages in.
  * S2_SLOT_DIRTY_LOG in the flags enables fault-based dirty logging at once.
  * Return: 0; S2_EINVAL (NULL, zero size, unknown flags, backing or host type, a
- * backing_page_size that is not a power of two >= granule, Device host mapping of RAM with
- * allow-any-uncached); S2_EALIGN (IPA, size or PA not granule-aligned); S2_ERANGE (IPA range
+ * backing_page_size that is not a power of two >= granule, READONLY with DIRTY_LOG, Device host
+ * mapping of RAM with allow-any-uncached); S2_EALIGN (IPA, size or PA not granule-aligned); S2_ERANGE (IPA range
  * beyond the VM's IPA size, PA beyond the output size); S2_EEXIST (the id is taken or the range
  * overlaps a slot); S2_ELIMIT (the slot array is full); S2_EMEMTYPE (RAM without tags, or
  * through an untagged host mapping, for an MTE VM); S2_ENOMEM (bitmaps). Nothing changes on
@@ -276,14 +287,15 @@ int s2_vm_slot_add(struct s2_vm *vm, const struct s2_memslot_desc *d);
 
 /**
  * s2_vm_slot_delete() - unmap a slot's IPA range and forget it (its bitmaps are freed).
- * Return: 0; S2_ENOENT; S2_EBUSY (the slot is locked: unlock it first).
+ * Return: 0; S2_EINVAL (NULL @vm); S2_ENOENT; S2_EBUSY (the slot is locked: unlock it first).
  */
 int s2_vm_slot_delete(struct s2_vm *vm, uint32_t id);
 
 /**
  * s2_vm_slot_move() - give a slot a new IPA base (same backing and size); the old range is
  * unmapped, the new one faults in. The dirty bitmap (if logging) is kept.
- * Return: 0; S2_ENOENT; S2_EBUSY (locked); S2_EALIGN; S2_ERANGE; S2_EEXIST (overlap).
+ * Return: 0; S2_EINVAL (NULL @vm); S2_ENOENT; S2_EBUSY (locked); S2_EALIGN; S2_ERANGE;
+ * S2_EEXIST (overlap).
  */
 int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa);
 
@@ -291,8 +303,9 @@ int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa);
  * s2_vm_slot_set_flags() - change a slot's flags. Setting READONLY write-protects what is
  * mapped; toggling ALLOW_ANY_UNCACHED unmaps the slot (its memory type changes); toggling
  * DIRTY_LOG is s2_vm_dirty_log_enable(dbm = false) / s2_vm_dirty_log_disable().
- * Return: 0; S2_ENOENT; S2_EINVAL (unknown flags, or a combination s2_vm_slot_add() refuses);
- * S2_EBUSY (locked slot); S2_ENOMEM.
+ * Return: 0; S2_ENOENT; S2_EINVAL (NULL @vm, unknown flags, or a combination
+ * s2_vm_slot_add() refuses, whatever code it would give); S2_EBUSY (locked slot); S2_ENOMEM
+ * (enabling DIRTY_LOG failed: the other flag changes of the call stay applied).
  */
 int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags);
 
@@ -378,8 +391,9 @@ struct s2_abort_result {
  * every slot exit as MMIO; instruction fetches outside every slot and IPAs beyond the VM are
  * injected. Runs with the vCPU's stage-2 context loaded; takes MMU shared.
  *
- * Return: 0 (see @res); S2_EINVAL when @esr is not an instruction or data abort from a lower
- * EL; S2_ENOMEM when no page could be had for a table (nothing changed: retry later).
+ * Return: 0 (see @res); S2_EINVAL for a NULL argument, or when @esr is not an instruction or
+ * data abort from a lower EL; S2_ENOMEM when no page could be had for a table (the vCPU's
+ * page cache is topped up before the lock, so nothing changed: retry later).
  */
 int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_t hpfar,
 		       struct s2_abort_result *res);
@@ -397,7 +411,7 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
  * faults in the slot map pages only; a read maps read-only, a write maps writable and marks
  * the page dirty.
  * Return: 0; S2_ENOENT; S2_EBUSY (locked slot); S2_EEXIST (already logging); S2_EINVAL
- * (read-only slot); S2_ENOTSUP (@dbm without hardware dirty state); S2_ENOMEM (logging stays
+ * (NULL @vm, read-only slot); S2_ENOTSUP (@dbm without hardware dirty state); S2_ENOMEM (logging stays
  * off; blocks split so far stay split).
  */
 int s2_vm_dirty_log_enable(struct s2_vm *vm, uint32_t id, bool dbm);
@@ -407,7 +421,7 @@ int s2_vm_dirty_log_enable(struct s2_vm *vm, uint32_t id, bool dbm);
  * @bitmap: out, one bit per granule of the slot (bit i of word i/64 for page i), @words long.
  * @nr_dirty: out (may be NULL), number of dirty pages.
  * In DBM mode pages the hardware made writable count as dirty and are made clean-writable.
- * Return: 0; S2_ENOENT; S2_EINVAL (not logging, or @words too small).
+ * Return: 0; S2_ENOENT; S2_EINVAL (NULL @vm or @bitmap, not logging, or @words too small).
  */
 int s2_vm_dirty_log_get(struct s2_vm *vm, uint32_t id, uint64_t *bitmap, size_t words,
 			uint64_t *nr_dirty);
@@ -416,7 +430,7 @@ int s2_vm_dirty_log_get(struct s2_vm *vm, uint32_t id, uint64_t *bitmap, size_t 
  * s2_vm_dirty_log_disable() - stop logging: free the bitmap (harvest it first), make the
  * slot's pages writable again (unless read-only) and collapse uniform runs back into blocks
  * where the backing page size allows; later faults map blocks.
- * Return: 0; S2_ENOENT; S2_EINVAL (not logging).
+ * Return: 0; S2_ENOENT; S2_EINVAL (NULL @vm, not logging).
  */
 int s2_vm_dirty_log_disable(struct s2_vm *vm, uint32_t id);
 
@@ -438,8 +452,9 @@ int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear
  * unmapped: their part of the range stays mapped and the call reports S2_EBUSY after having
  * unmapped everything else, so the host knows those pages are still in use.
  * @unmapped: out (may be NULL), bytes of guest IPA unmapped.
- * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL; S2_ENOMEM (a block
- * straddling the range could not be split: what was unmapped before stays unmapped).
+ * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL (NULL @vm, zero size);
+ * S2_ENOMEM (a block straddling the range could not be split: what was unmapped before stays
+ * unmapped, slots after the failing one are not visited).
  */
 int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uint64_t *unmapped);
 
@@ -454,15 +469,16 @@ int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uin
  * next s2_vm_vcpu_enter() performs it, so what the host writes into the slot until then is
  * visible to the guest. MTE tags are sanitised now. The slot is accounted against
  * locked_limit; aging and host invalidation leave it mapped. The caller pins the host pages.
- * Return: 0; S2_ENOENT; S2_EBUSY (already locked, or dirty logging); S2_ELIMIT (the limit
- * would be exceeded); S2_EMEMTYPE; S2_ENOMEM (nothing stays mapped or accounted).
+ * Return: 0; S2_EINVAL (NULL @vm); S2_ENOENT; S2_EBUSY (already locked, or dirty logging);
+ * S2_ELIMIT (the limit would be exceeded); S2_EMEMTYPE; S2_ENOMEM (nothing of the slot stays
+ * mapped, not even what was faulted in before, and nothing is accounted).
  */
 int s2_vm_slot_lock(struct s2_vm *vm, uint32_t id, bool writable);
 
 /**
  * s2_vm_slot_unlock() - unpin a slot: unmap it and return it to demand faulting (later faults
  * do their own maintenance); its accounting is released and any deferred maintenance dropped.
- * Return: 0; S2_ENOENT; S2_EINVAL (not locked).
+ * Return: 0; S2_ENOENT; S2_EINVAL (NULL @vm, not locked).
  */
 int s2_vm_slot_unlock(struct s2_vm *vm, uint32_t id);
 
