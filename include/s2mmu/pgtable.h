@@ -342,7 +342,7 @@ int s2_pgtable_walk(const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, u
  * entries with the same attributes (recursively down to pages), for dirty logging. New tables
  * come from @cache only; when it runs dry the call stops with S2_ENOMEM having split what it
  * could (call again after topping up). Always break-before-make (one TLBI per block split;
- * FEAT_BBM level 2 is not used even when cfg.bbm says the host has it).
+ * FEAT_BBM level 2 is not used: struct s2_config does not carry it, only s2_caps.bbm).
  * Return: 0; S2_ENOMEM (partial, valid); S2_EALIGN; S2_ERANGE; S2_EINVAL (NULL cache).
  */
 int s2_pgtable_split(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
