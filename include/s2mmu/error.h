@@ -34,7 +34,7 @@ enum s2_error {
 	S2_EVMID = -19,		/* VMID width not supported */
 };
 
-/* One more than the most negative code: for iterating and for tests. */
+/* The most negative code (codes run from S2_ERROR_MIN to -1): for iterating and for tests. */
 #define S2_ERROR_MIN S2_EVMID
 
 /**
@@ -47,7 +47,7 @@ const char *s2_strerror(int err);
 
 /**
  * s2_errname() - the symbolic name of an error code ("S2_EINVAL").
- * @err: 0 or a negative S2_E* code.
+ * @err: 0 or a negative S2_E* code (a positive value is treated like its negation).
  *
  * Return: a static string; "S2_E?" for an unknown value. Never NULL.
  */
