@@ -79,17 +79,11 @@ static int check_span(const struct s2_owner *o, const struct s2_pgtable *pgt, ui
  * covers wholly where it cannot become a block: blocks illegal at L, output not congruent to
  * the input modulo the block size, or pages forced.
  */
-static uint64_t tables_bound(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t pa, uint64_t size,
-			     bool force_pages)
+static S2_NOINLINE uint64_t tables_bound_levels(const struct s2_pgtable *pgt, uint64_t ipa,
+						uint64_t pa, uint64_t size, bool force_pages)
 {
 	uint64_t n = 0;
 
-	/*
-	 * One aligned page lies inside one entry at every level: each level touches exactly one
-	 * entry, whichever branch below applies, so the sum is the number of levels walked.
-	 */
-	if (size == (UINT64_C(1) << pgt->cfg.page_shift) && !(ipa & (size - 1)))
-		return (uint64_t)(S2_LEVEL_MAX - pgt->cfg.start_level);
 	for (int l = pgt->cfg.start_level; l < S2_LEVEL_MAX; l++) {
 		unsigned int shift = s2_level_shift(pgt->cfg.granule, l);
 		uint64_t lsize = UINT64_C(1) << shift;
@@ -102,6 +96,20 @@ static uint64_t tables_bound(const struct s2_pgtable *pgt, uint64_t ipa, uint64_
 			n += S2_MIN(touched, 2);
 	}
 	return n;
+}
+
+/*
+ * tables_bound_levels(), answered inline for one aligned page: it lies inside one entry at
+ * every level, so each level touches exactly one entry whichever branch applies there, and
+ * the sum is the number of levels walked. (Out of line, the loop's register saves cost more
+ * than this test.)
+ */
+static inline uint64_t tables_bound(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t pa,
+				    uint64_t size, bool force_pages)
+{
+	if (size == (UINT64_C(1) << pgt->cfg.page_shift) && !(ipa & (size - 1)))
+		return (uint64_t)(S2_LEVEL_MAX - pgt->cfg.start_level);
+	return tables_bound_levels(pgt, ipa, pa, size, force_pages);
 }
 
 /* Fill @cache with @n pages from @pgt's port (S2_ELIMIT beyond one cache). */
@@ -250,7 +258,9 @@ static void meta_set(struct s2_page_meta *m, enum s2_page_state host, enum s2_pa
 static void meta_set_pages(const struct s2_owner *o, struct s2_page_meta *m, uint64_t size,
 			   enum s2_page_state host, enum s2_page_state hyp, uint8_t owner)
 {
-	for (uint64_t i = 0; i < size >> o->page_shift; i++)
+	uint64_t n = size >> o->page_shift;
+
+	for (uint64_t i = 0; i < n; i++)
 		meta_set(&m[i], host, hyp, owner);
 }
 
@@ -487,15 +497,21 @@ static int host_pages_check(const struct s2_owner *o, uint64_t pa, uint64_t size
 			    const struct s2_page_meta *m,
 			    int (*check)(const struct s2_page_info *info))
 {
+	uint64_t n = size >> o->page_shift;
 	struct s2_page_info info;
+	int ret;
 
-	for (uint64_t i = 0; i < size >> o->page_shift; i++) {
-		int ret;
-
-		if (m)
+	if (m) {
+		for (uint64_t i = 0; i < n; i++) {
 			meta_info(&m[i], &info);
-		else
-			mmio_info(o, pa + (i << o->page_shift), &info);
+			ret = check(&info);
+			if (ret)
+				return ret;
+		}
+		return 0;
+	}
+	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
+		mmio_info(o, a, &info);
 		ret = check(&info);
 		if (ret)
 			return ret;
