@@ -160,14 +160,33 @@ static bool overlaps_ram(const struct s2_owner *o, uint64_t pa, uint64_t size)
 	return false;
 }
 
+/* host_span() beyond one RAM range: several adjacent ones, MMIO, or a mix (S2_EINVAL). */
+static S2_NOINLINE int host_span_multi(const struct s2_owner *o, uint64_t pa, uint64_t size,
+				       const struct s2_owner_ram *r, struct s2_page_meta **meta)
+{
+	if (!overlaps_ram(o, pa, size)) {
+		*meta = NULL;
+		return 0;
+	}
+	/* Every page must be RAM. */
+	if (!r)
+		return S2_EINVAL;
+	for (uint64_t a = pa + o->page_size; a < pa + size; a += o->page_size)
+		if (!ram_range(o, a))
+			return S2_EINVAL;
+	*meta = meta_in(o, r, pa);
+	return 0;
+}
+
 /*
  * Validate a host physical range and classify it: all RAM (*meta = the metadata of its first
  * page) or all MMIO (*meta = NULL). A range mixing the two is S2_EINVAL. The RAM ranges are
  * sorted and their metadata laid out in order, so the RAM ranges covering an all-RAM span are
- * adjacent and the span's pages have consecutive entries: page i is (*meta)[i].
+ * adjacent and the span's pages have consecutive entries: page i is (*meta)[i]. The common
+ * case, one RAM range holding the whole span, is answered inline.
  */
-static int host_span(const struct s2_owner *o, uint64_t pa, uint64_t size,
-		     struct s2_page_meta **meta)
+static inline int host_span(const struct s2_owner *o, uint64_t pa, uint64_t size,
+			    struct s2_page_meta **meta)
 {
 	const struct s2_owner_ram *r;
 	int ret = check_span(o, &o->host, pa, size);
@@ -176,22 +195,10 @@ static int host_span(const struct s2_owner *o, uint64_t pa, uint64_t size,
 		return ret;
 	r = ram_range(o, pa);
 	if (r && pa + size - s2_pa_val(r->base) <= r->size) {
-		/* The common case: one RAM range holds the whole span. */
 		*meta = meta_in(o, r, pa);
 		return 0;
 	}
-	if (!overlaps_ram(o, pa, size)) {
-		*meta = NULL;
-		return 0;
-	}
-	/* Several RAM ranges, or RAM mixed with MMIO: every page must be RAM. */
-	if (!r)
-		return S2_EINVAL;
-	for (uint64_t a = pa + o->page_size; a < pa + size; a += o->page_size)
-		if (!ram_range(o, a))
-			return S2_EINVAL;
-	*meta = meta_in(o, r, pa);
-	return 0;
+	return host_span_multi(o, pa, size, r, meta);
 }
 
 /* ---- host state of a page ---------------------------------------------------------------------- */
@@ -493,9 +500,9 @@ static void host_unmap(struct s2_owner *o, uint64_t pa, uint64_t size)
  * Run @check on the host state of every page of [pa, pa + size), classified by host_span()
  * (@m: its RAM metadata, NULL for MMIO); return the first refusal.
  */
-static int host_pages_check(const struct s2_owner *o, uint64_t pa, uint64_t size,
-			    const struct s2_page_meta *m,
-			    int (*check)(const struct s2_page_info *info))
+static inline int host_pages_check(const struct s2_owner *o, uint64_t pa, uint64_t size,
+				   const struct s2_page_meta *m,
+				   int (*check)(const struct s2_page_info *info))
 {
 	uint64_t n = size >> o->page_shift;
 	struct s2_page_info info;
@@ -520,9 +527,9 @@ static int host_pages_check(const struct s2_owner *o, uint64_t pa, uint64_t size
 }
 
 /* host_span() then host_pages_check(): the checks that open a host <-> hypervisor transition. */
-static int host_range_check(const struct s2_owner *o, uint64_t pa, uint64_t size,
-			    int (*check)(const struct s2_page_info *info),
-			    struct s2_page_meta **meta)
+static inline int host_range_check(const struct s2_owner *o, uint64_t pa, uint64_t size,
+				   int (*check)(const struct s2_page_info *info),
+				   struct s2_page_meta **meta)
 {
 	int ret = host_span(o, pa, size, meta);
 
