@@ -1650,23 +1650,27 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	}
 	pclr |= S2_FIELD_PREP(S2_PTE_SW, (clear & S2_PROT_SW_MASK) >> S2_PROT_SW_SHIFT);
 	if ((set & S2_PROT_X) && !pgt->cfg.dic) {
-		/* Newly executable memory: invalidate the I-cache for what the range maps, one
-		 * call per physically contiguous run. */
+		/* Newly executable memory: invalidate the I-cache for every leaf that gains
+		 * exec, whole: a block only partly inside the range becomes executable in full
+		 * (Arm ARM D8.4: XN applies to the whole block). One call per physically
+		 * contiguous run. */
 		struct s2_lookup l;
 		uint64_t a = s2_ipa_val(ipa), end = a + size, run_pa = 0, run_len = 0;
 		while (a < end) {
-			uint64_t step;
+			uint64_t base, step;
 			s2_pgtable_lookup(pgt, s2_ipa(a), &l);
-			step = S2_MIN(S2_ALIGN_DOWN(a, l.size) + l.size, end) - a;
+			base = S2_ALIGN_DOWN(a, l.size);
+			step = S2_MIN(base + l.size, end) - a;
 			if (l.valid && (l.pte & S2_PTE_XN)) {
-				if (run_len && s2_pa_val(l.pa) == run_pa + run_len) {
-					run_len += step;
+				uint64_t leaf_pa = s2_pa_val(l.pa) - (a - base);
+				if (run_len && leaf_pa == run_pa + run_len) {
+					run_len += l.size;
 				} else {
 					if (run_len)
 						pgt->port.ops->icache_inval_pou(
 							pgt->port.ctx, s2_pa(run_pa), run_len);
-					run_pa = s2_pa_val(l.pa);
-					run_len = step;
+					run_pa = leaf_pa;
+					run_len = l.size;
 				}
 			}
 			a += step;

@@ -192,7 +192,8 @@ int s2_pgtable_wrprotect(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
  * s2_pgtable_set_prot() - set and clear R/W/X (and SW) bits on every valid leaf in the range.
  * @set, @clear: S2_PROT_R/W/X/SW bits (disjoint). Exec can not be set on Device or NC leaves
  * (checked first: nothing changed). Blocks overlapping the range change whole. Clearing W
- * clears DBM too. Granting exec invalidates the I-cache for those leaves (unless DIC);
+ * clears DBM too. Granting exec invalidates the I-cache (unless DIC) for the whole output
+ * range of every leaf that gains exec, blocks only partly inside the range included;
  * removing a permission invalidates the TLB for what changed.
  * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL; S2_EMEMTYPE.
  */

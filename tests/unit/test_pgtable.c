@@ -841,6 +841,53 @@ static void test_wrprotect_set_prot(void **state)
 	}
 }
 
+/*
+ * set_prot granting exec on a block the range covers only in part makes the whole block
+ * executable (the block is one descriptor, its XN covers all of it: Arm ARM D8.4), so the
+ * I-cache invalidation (without DIC) must cover the block's whole output range, not just the
+ * part inside the range.
+ */
+static void test_set_prot_exec_partial_block(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t pa = pick_pa(cfg, blk, blk), ipa = pick_ipa(cfg, blk, blk);
+		struct s2_test_env e;
+		unsigned int n, seen = 0;
+		const struct s2_host_event *ev;
+
+		if (cfg->dic || !has_blocks(cfg, 2))
+			continue;
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa),
+						S2_PROT_R | S2_PROT_W, 0, NULL),
+				 0);
+		assert_int_equal(lk(&e, ipa).level, 2);
+		s2_host_port_clear_log(e.hp);
+		/* one granule in the middle of the block */
+		assert_int_equal(s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa + 5 * g), g, S2_PROT_X, 0),
+				 0);
+		/* still one block, now executable as a whole */
+		assert_int_equal(lk(&e, ipa).level, 2);
+		assert_int_equal(lk(&e, ipa).pte,
+				 golden_leaf(cfg, 2, pa, S2_PROT_R | S2_PROT_W | S2_PROT_X));
+		ev = s2_host_port_log(e.hp, &n, NULL);
+		for (unsigned int i = 0; i < n; i++) {
+			if (ev[i].kind != S2_HOST_EV_IC_INVAL)
+				continue;
+			seen++;
+			assert_int_equal(ev[i].addr, pa);
+			assert_int_equal(ev[i].size, blk);
+		}
+		assert_int_equal(seen, 1);
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
 static void test_relax_mkyoung_age(void **state)
 {
 	(void)state;
@@ -1808,6 +1855,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_unmap_straddling),
 		cmocka_unit_test(test_unmap_batched),
 		cmocka_unit_test(test_wrprotect_set_prot),
+		cmocka_unit_test(test_set_prot_exec_partial_block),
 		cmocka_unit_test(test_relax_mkyoung_age),
 		cmocka_unit_test(test_split_collapse),
 		cmocka_unit_test(test_annotate),
