@@ -609,11 +609,17 @@ out:
 	return ret;
 }
 
+static void dbm_harvest(struct s2_vm *vm, struct s2_memslot *s, uint64_t ipa, uint64_t size);
+
 /* MMU exclusive held: remove every mapping of the slot's range. Slot ranges are granule
- * aligned and no leaf crosses a slot edge, so no block needs splitting and this cannot fail. */
+ * aligned and no leaf crosses a slot edge, so no block needs splitting and this cannot fail.
+ * Hardware-dirtied pages of a DBM-logging slot go into its bitmap first (a move keeps it). */
 static void slot_unmap(struct s2_vm *vm, struct s2_memslot *s)
 {
-	int ret = s2_pgtable_unmap(&vm->pgt, s->d.ipa, s->d.size, NULL);
+	int ret;
+
+	dbm_harvest(vm, s, s2_ipa_val(s->d.ipa), s->d.size);
+	ret = s2_pgtable_unmap(&vm->pgt, s->d.ipa, s->d.size, NULL);
 
 	S2_BUG_ON(ret != 0);
 }
@@ -1233,6 +1239,21 @@ static int dbm_scan_leaf(void *arg, const struct s2_walk_visit *v)
 	return 0;
 }
 
+/*
+ * MMU exclusive held: with hardware dirty state (DBM), record in @s's bitmap the pages of
+ * [ipa, ipa+size) the hardware made writable (S2AP[1] set, Arm ARM D8.4.6). Called before
+ * anything unmaps or replaces such leaves, so their writes reach the next dirty_log_get.
+ */
+static void dbm_harvest(struct s2_vm *vm, struct s2_memslot *s, uint64_t ipa, uint64_t size)
+{
+	struct dbm_scan sc = { .vm = vm, .s = s };
+
+	if (!s->dbm || !s->dirty)
+		return;
+	s2_pgtable_walk(&vm->pgt, s2_ipa(ipa), size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+			dbm_scan_leaf, &sc);
+}
+
 int s2_vm_dirty_log_get(struct s2_vm *vm, uint32_t id, uint64_t *bitmap, size_t words,
 			uint64_t *nr_dirty)
 {
@@ -1258,12 +1279,7 @@ int s2_vm_dirty_log_get(struct s2_vm *vm, uint32_t id, uint64_t *bitmap, size_t 
 	g = granule_bytes(vm);
 	mmu_excl_begin(vm);
 	/* DBM: a page the hardware made writable (S2AP[1] set, Arm ARM D8.4.6) is dirty. */
-	if (s->dbm) {
-		struct dbm_scan sc = { .vm = vm, .s = s };
-
-		s2_pgtable_walk(&vm->pgt, s->d.ipa, s->d.size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
-				dbm_scan_leaf, &sc);
-	}
+	dbm_harvest(vm, s, s2_ipa_val(s->d.ipa), s->d.size);
 	for (size_t w = 0; w < words; w++)
 		bitmap[w] = 0;
 	/* Harvest and re-protect each run of dirty pages (wrprotect invalidates the TLB). */
@@ -1405,6 +1421,7 @@ int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uin
 			busy = true;
 			continue;
 		}
+		dbm_harvest(vm, s, ipa, len); /* hardware-dirtied pages stay reported */
 		ret = s2_pgtable_unmap(&vm->pgt, s2_ipa(ipa), len, NULL);
 		if (ret)
 			break;

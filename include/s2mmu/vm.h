@@ -293,7 +293,8 @@ int s2_vm_slot_delete(struct s2_vm *vm, uint32_t id);
 
 /**
  * s2_vm_slot_move() - give a slot a new IPA base (same backing and size); the old range is
- * unmapped, the new one faults in. The dirty bitmap (if logging) is kept.
+ * unmapped, the new one faults in. The dirty bitmap (if logging) is kept; in DBM mode the
+ * pages the hardware dirtied are recorded in it before the unmap.
  * Return: 0; S2_EINVAL (NULL @vm); S2_ENOENT; S2_EBUSY (locked); S2_EALIGN; S2_ERANGE;
  * S2_EEXIST (overlap).
  */
@@ -301,7 +302,8 @@ int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa);
 
 /**
  * s2_vm_slot_set_flags() - change a slot's flags. Setting READONLY write-protects what is
- * mapped; toggling ALLOW_ANY_UNCACHED unmaps the slot (its memory type changes); toggling
+ * mapped; toggling ALLOW_ANY_UNCACHED unmaps the slot (its memory type changes; in DBM mode
+ * the pages the hardware dirtied are recorded in the dirty bitmap first); toggling
  * DIRTY_LOG is s2_vm_dirty_log_enable(dbm = false) / s2_vm_dirty_log_disable().
  * Return: 0; S2_ENOENT; S2_EINVAL (NULL @vm, unknown flags, or a combination
  * s2_vm_slot_add() refuses, whatever code it would give); S2_EBUSY (locked slot); S2_ENOMEM
@@ -450,7 +452,9 @@ int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear
  * s2_vm_invalidate_host_range() - unmap every guest page backed by host PA [@pa, @pa + @size)
  * (the host changed or reclaims that memory), with TLB invalidation. Locked slots are never
  * unmapped: their part of the range stays mapped and the call reports S2_EBUSY after having
- * unmapped everything else, so the host knows those pages are still in use.
+ * unmapped everything else, so the host knows those pages are still in use. In a slot logging
+ * with DBM, the pages the hardware dirtied are recorded in the dirty bitmap before they are
+ * unmapped: the next s2_vm_dirty_log_get() reports them.
  * @unmapped: out (may be NULL), bytes of guest IPA unmapped.
  * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL (NULL @vm, zero size);
  * S2_ENOMEM (a block straddling the range could not be split: what was unmapped before stays

@@ -995,6 +995,70 @@ static void test_dirty_log_dbm(void **state)
 	fx_free(f);
 }
 
+/* What the hardware does on a guest write to a writable-clean (DBM) page with HD: the
+ * reference walker, given the port's memory with its compare-and-swap, sets S2AP[1]
+ * (Arm ARM D8.4.6). */
+static void hw_write(struct fx *f, uint64_t ipa)
+{
+	struct s2_walk_mem mem = s2_host_port_walk_mem(f->hp);
+	struct s2_access acc = { .type = S2_ACCESS_WRITE };
+	struct s2_walk_result res;
+
+	assert_non_null(mem.cas64);
+	assert_int_equal(s2_walk(&f->vm.pgt.cfg, f->vm.pgt.root_pa, &mem, s2_ipa(ipa), acc, &res),
+			 0);
+	assert_int_equal(res.fault, S2_FAULT_NONE);
+	assert_true(look(f, ipa).pte & S2_PTE_S2AP_W);
+}
+
+/* Unmapping pages of a DBM-logging slot (host invalidation, slot move) must not lose what the
+ * hardware dirtied: those pages are reported by the next dirty_log_get. */
+static void test_dirty_log_dbm_unmap(void **state)
+{
+	(void)state;
+	unsigned int runs = 0;
+
+	FOR_EACH_CFG(m)
+	{
+		if (!m->cfg.hd)
+			continue;
+		runs++;
+		struct fx *f = fx_cfg(m);
+		uint64_t gb = f->g, base = 0x40000000, unmapped;
+		struct s2_memslot_desc d = ram_slot(1, base, 64 * gb, FAKE_PA, 0);
+		uint64_t bm[1], nr;
+		struct s2_abort_result r;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		for (int i = 0; i < 4; i++)
+			abort_at(f, esr_dabt(FSC_TRANS(3), true), base + i * gb, &r);
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, true), 0);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, 1, &nr), 0);
+		assert_int_equal(nr, 0);
+
+		/* the guest writes page 2; the host then takes its backing away */
+		hw_write(f, base + 2 * gb);
+		assert_int_equal(
+			s2_vm_invalidate_host_range(&f->vm, s2_pa(FAKE_PA + 2 * gb), gb, &unmapped),
+			0);
+		assert_int_equal(unmapped, gb);
+		assert_false(look(f, base + 2 * gb).valid);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, 1, &nr), 0);
+		assert_int_equal(nr, 1);
+		assert_int_equal(bm[0], UINT64_C(1) << 2);
+
+		/* the guest writes page 3; the slot moves (unmapping it whole) */
+		hw_write(f, base + 3 * gb);
+		assert_int_equal(s2_vm_slot_move(&f->vm, 1, s2_ipa(2 * base)), 0);
+		assert_false(look(f, base + 3 * gb).valid);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, 1, &nr), 0);
+		assert_int_equal(nr, 1);
+		assert_int_equal(bm[0], UINT64_C(1) << 3);
+		fx_free(f);
+	}
+	assert_true(runs >= 3);
+}
+
 /* ---- locked memslots ---------------------------------------------------------------------- */
 
 static void test_locked_slot(void **state)
@@ -1709,6 +1773,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_log_chunks),
 		cmocka_unit_test(test_dirty_log_refold),
 		cmocka_unit_test(test_dirty_log_dbm),
+		cmocka_unit_test(test_dirty_log_dbm_unmap),
 		cmocka_unit_test(test_locked_slot),
 		cmocka_unit_test(test_invalidate_partial),
 		cmocka_unit_test(test_mte_tags),
