@@ -15,7 +15,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Packages each goal needs (Debian 12 names).
 PKGS_BUILD := cmake make clang gcc libc6-dev libcmocka-dev libclang-rt-14-dev
 PKGS_TEST := $(PKGS_BUILD) gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-	qemu-system-arm python3
+	qemu-system-arm python3 clang-format git
 PKGS_BENCH := $(PKGS_BUILD) valgrind python3
 
 .PHONY: all run test bench deps-build deps-test deps-bench configure build format clean

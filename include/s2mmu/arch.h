@@ -130,18 +130,18 @@ enum s2_pte_kind {
 /* Every field of a stage-2 descriptor, decoded. Unused fields are zero. */
 struct s2_pte_fields {
 	enum s2_pte_kind kind;
-	uint64_t oa;	   /* output address (block/page) or next-level table address */
-	uint8_t memattr;   /* MemAttr[3:0] as stored */
-	uint8_t s2ap;	   /* S2_S2AP_* */
-	uint8_t sh;	   /* S2_SH_*; 0 with DS=1 (shareability then comes from VTCR) */
-	uint8_t xn;	   /* XN[1:0] as stored */
+	uint64_t oa; /* output address (block/page) or next-level table address */
+	uint8_t memattr; /* MemAttr[3:0] as stored */
+	uint8_t s2ap; /* S2_S2AP_* */
+	uint8_t sh; /* S2_SH_*; 0 with DS=1 (shareability then comes from VTCR) */
+	uint8_t xn; /* XN[1:0] as stored */
 	bool af;
 	bool nt;
 	bool dbm;
 	bool contig;
-	uint8_t sw;	   /* SW3..SW0 as a 4-bit value */
+	uint8_t sw; /* SW3..SW0 as a 4-bit value */
 	uint8_t pbha;
-	uint8_t owner;	   /* invalid descriptors only: the annotated owner id */
+	uint8_t owner; /* invalid descriptors only: the annotated owner id */
 };
 
 /**
@@ -201,9 +201,9 @@ enum s2_memtype {
 	S2_MT_NORMAL_NC,
 	S2_MT_NORMAL_WT,
 	S2_MT_NORMAL_WB,
-	S2_MT_NORMAL_S1,  /* FWB MemAttr 0b111: take stage 1's attributes */
-	S2_MT_RESERVED,	  /* FWB MemAttr 0b100 */
-	S2_MT_MIXED,	  /* FWB off: Normal with different inner and outer cacheability */
+	S2_MT_NORMAL_S1, /* FWB MemAttr 0b111: take stage 1's attributes */
+	S2_MT_RESERVED, /* FWB MemAttr 0b100 */
+	S2_MT_MIXED, /* FWB off: Normal with different inner and outer cacheability */
 };
 
 /** s2_memtype_name() - "device-ngnrne", "normal-nc", ... */
@@ -232,8 +232,8 @@ enum s2_cacheability {
 struct s2_memattrs {
 	bool device;
 	enum s2_memtype device_type; /* S2_MT_DEVICE_* when device */
-	enum s2_cacheability inner;  /* when normal */
-	enum s2_cacheability outer;  /* when normal */
+	enum s2_cacheability inner; /* when normal */
+	enum s2_cacheability outer; /* when normal */
 };
 
 /**
@@ -267,18 +267,18 @@ enum s2_gran_support {
 };
 
 struct s2_caps {
-	unsigned int pa_bits;		/* from PARange: 32, 36, 40, 42, 44, 48, 52 */
+	unsigned int pa_bits; /* from PARange: 32, 36, 40, 42, 44, 48, 52 */
 	enum s2_gran_support gran[S2_NR_GRANULES];
-	unsigned int vmid_bits;		/* 8 or 16 */
-	unsigned int hafdbs;		/* 0 none, 1 access flag, 2 access flag + dirty state */
-	bool xnx;			/* FEAT_XNX */
-	bool fwb;			/* FEAT_S2FWB */
-	unsigned int bbm;		/* FEAT_BBM level (0, 1, 2) */
-	unsigned int mte;		/* ID_AA64PFR1_EL1.MTE (0 none, 1 EL0 only, 2+ full) */
-	bool idc;			/* CTR_EL0.IDC: no D-cache clean needed for I/D coherence */
-	bool dic;			/* CTR_EL0.DIC: no I-cache invalidate needed */
-	unsigned int dminline;		/* CTR_EL0.DminLine: log2 of words in the smallest D line */
-	unsigned int iminline;		/* CTR_EL0.IminLine */
+	unsigned int vmid_bits; /* 8 or 16 */
+	unsigned int hafdbs; /* 0 none, 1 access flag, 2 access flag + dirty state */
+	bool xnx; /* FEAT_XNX */
+	bool fwb; /* FEAT_S2FWB */
+	unsigned int bbm; /* FEAT_BBM level (0, 1, 2) */
+	unsigned int mte; /* ID_AA64PFR1_EL1.MTE (0 none, 1 EL0 only, 2+ full) */
+	bool idc; /* CTR_EL0.IDC: no D-cache clean needed for I/D coherence */
+	bool dic; /* CTR_EL0.DIC: no I-cache invalidate needed */
+	unsigned int dminline; /* CTR_EL0.DminLine: log2 of words in the smallest D line */
+	unsigned int iminline; /* CTR_EL0.IminLine */
 };
 
 /* Raw ID register values, as read at EL2. */
@@ -286,8 +286,8 @@ struct s2_idregs {
 	uint64_t mmfr0; /* ID_AA64MMFR0_EL1 */
 	uint64_t mmfr1; /* ID_AA64MMFR1_EL1 */
 	uint64_t mmfr2; /* ID_AA64MMFR2_EL1 */
-	uint64_t pfr1;	/* ID_AA64PFR1_EL1 */
-	uint64_t ctr;	/* CTR_EL0 */
+	uint64_t pfr1; /* ID_AA64PFR1_EL1 */
+	uint64_t ctr; /* CTR_EL0 */
 };
 
 /**
@@ -310,17 +310,17 @@ int s2_bits_to_parange(unsigned int bits);
 
 /* ---- per-VM translation configuration -------------------------------------------------------- */
 
-#define S2_CFG_HA S2_BIT(0)  /* hardware access-flag management (VTCR_EL2.HA) */
-#define S2_CFG_HD S2_BIT(1)  /* hardware dirty-state management (VTCR_EL2.HD), needs HA */
+#define S2_CFG_HA S2_BIT(0) /* hardware access-flag management (VTCR_EL2.HA) */
+#define S2_CFG_HD S2_BIT(1) /* hardware dirty-state management (VTCR_EL2.HD), needs HA */
 #define S2_CFG_FWB S2_BIT(2) /* run the VM with HCR_EL2.FWB=1 */
 #define S2_CFG_MTE S2_BIT(3) /* the VM uses MTE (needs host MTE >= 2) */
 #define S2_CFG_ALL (S2_CFG_HA | S2_CFG_HD | S2_CFG_FWB | S2_CFG_MTE)
 
 struct s2_config_req {
-	unsigned int ipa_bits;	 /* 32..52 */
+	unsigned int ipa_bits; /* 32..52 */
 	enum s2_granule granule;
-	unsigned int vmid_bits;	 /* 0: the host's widest; else 8 or 16 */
-	uint64_t flags;		 /* S2_CFG_* */
+	unsigned int vmid_bits; /* 0: the host's widest; else 8 or 16 */
+	uint64_t flags; /* S2_CFG_* */
 };
 
 /*
@@ -329,18 +329,18 @@ struct s2_config_req {
  */
 struct s2_config {
 	enum s2_granule granule;
-	unsigned int page_shift;	/* 12, 14, 16 */
+	unsigned int page_shift; /* 12, 14, 16 */
 	unsigned int ipa_bits;
-	unsigned int pa_bits;		/* output address size (the PS field) */
-	int start_level;		/* -1..3 */
-	unsigned int levels;		/* 4 - start_level, at least 2 */
-	unsigned int root_tables;	/* concatenated tables at the start level (1..16) */
-	unsigned int root_entries;	/* descriptors in the whole root */
-	uint64_t root_table_bytes;	/* root_tables * granule; also its required alignment */
-	unsigned int block_levels;	/* bit (level + 1) set where blocks are legal */
-	unsigned int vmid_bits;		/* 8 or 16 */
-	bool ds;			/* VTCR_EL2.DS: FEAT_LPA2 descriptor layout */
-	bool lpa;			/* 64K granule with 52-bit output (FEAT_LPA) */
+	unsigned int pa_bits; /* output address size (the PS field) */
+	int start_level; /* -1..3 */
+	unsigned int levels; /* 4 - start_level, at least 2 */
+	unsigned int root_tables; /* concatenated tables at the start level (1..16) */
+	unsigned int root_entries; /* descriptors in the whole root */
+	uint64_t root_table_bytes; /* root_tables * granule; also its required alignment */
+	unsigned int block_levels; /* bit (level + 1) set where blocks are legal */
+	unsigned int vmid_bits; /* 8 or 16 */
+	bool ds; /* VTCR_EL2.DS: FEAT_LPA2 descriptor layout */
+	bool lpa; /* 64K granule with 52-bit output (FEAT_LPA) */
 	bool fwb;
 	bool ha;
 	bool hd;
@@ -348,7 +348,7 @@ struct s2_config {
 	bool mte;
 	bool dic;
 	bool idc;
-	uint64_t vtcr;			/* the VTCR_EL2 value for this VM */
+	uint64_t vtcr; /* the VTCR_EL2 value for this VM */
 };
 
 /**
@@ -406,7 +406,7 @@ uint64_t s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid);
 #define S2_VTCR_SL2 S2_BIT(33)
 
 /* HCR_EL2 bits a VM's entry sets (Arm ARM D19.2.47). */
-#define S2_HCR_VM S2_BIT(0)   /* stage-2 translation enabled */
+#define S2_HCR_VM S2_BIT(0) /* stage-2 translation enabled */
 #define S2_HCR_FWB S2_BIT(46) /* FEAT_S2FWB: stage 2 forces the combined attributes */
 #define S2_HCR_ATA S2_BIT(56) /* FEAT_MTE2: EL1/EL0 may access allocation tags */
 
@@ -451,7 +451,7 @@ enum s2_fault {
 	S2_FAULT_ACCESS_FLAG,
 	S2_FAULT_PERMISSION,
 	S2_FAULT_ALIGNMENT,
-	S2_FAULT_EXTERNAL,	/* synchronous external abort, not on a walk */
+	S2_FAULT_EXTERNAL, /* synchronous external abort, not on a walk */
 	S2_FAULT_EXTERNAL_WALK, /* synchronous external abort on a table walk, with level */
 	S2_FAULT_TLB_CONFLICT,
 	S2_FAULT_OTHER,
@@ -461,28 +461,28 @@ enum s2_fault {
 const char *s2_fault_name(enum s2_fault f);
 
 struct s2_abort {
-	uint32_t ec;		/* exception class */
-	bool is_data;		/* data abort (0x24/0x25) */
-	bool is_insn;		/* instruction abort (0x20/0x21) */
-	bool il;		/* 32-bit instruction */
+	uint32_t ec; /* exception class */
+	bool is_data; /* data abort (0x24/0x25) */
+	bool is_insn; /* instruction abort (0x20/0x21) */
+	bool il; /* 32-bit instruction */
 	enum s2_fault fault;
-	int level;		/* -1..3 for level-carrying faults, else 0 */
-	uint8_t fsc;		/* DFSC/IFSC raw */
-	bool wnr;		/* write (data aborts) */
-	bool s1ptw;		/* fault on a stage-1 table walk */
-	bool cm;		/* cache maintenance */
-	bool ea;		/* external abort type */
-	bool fnv;		/* FAR not valid */
+	int level; /* -1..3 for level-carrying faults, else 0 */
+	uint8_t fsc; /* DFSC/IFSC raw */
+	bool wnr; /* write (data aborts) */
+	bool s1ptw; /* fault on a stage-1 table walk */
+	bool cm; /* cache maintenance */
+	bool ea; /* external abort type */
+	bool fnv; /* FAR not valid */
 	/* Instruction syndrome, valid when isv. */
 	bool isv;
 	unsigned int access_bytes; /* 1, 2, 4, 8 (from SAS) */
-	bool sign_extend;	/* SSE */
-	unsigned int reg;	/* SRT: 0..30, 31 = xzr */
-	bool reg64;		/* SF: 64-bit register */
-	bool acqrel;		/* AR */
+	bool sign_extend; /* SSE */
+	unsigned int reg; /* SRT: 0..30, 31 = xzr */
+	bool reg64; /* SF: 64-bit register */
+	bool acqrel; /* AR */
 	/* Address. */
-	bool ipa_valid;		/* HPFAR was given */
-	uint64_t ipa;		/* (HPFAR[43:4] << 8) | FAR[11:0]: HPFAR_EL2.FIPA is IPA[51:12];
+	bool ipa_valid; /* HPFAR was given */
+	uint64_t ipa; /* (HPFAR[43:4] << 8) | FAR[11:0]: HPFAR_EL2.FIPA is IPA[51:12];
 				 * FAR's offset only when neither FnV nor S1PTW is set */
 	uint64_t far;
 };

@@ -40,10 +40,10 @@
 _Noreturn void s2_env_panic(const char *msg, const char *file, int line);
 
 #define S2_BUG(msg) s2_env_panic((msg), __FILE__, __LINE__)
-#define S2_BUG_ON(cond)                                                                    \
-	do {                                                                               \
-		if (cond)                                                                  \
-			s2_env_panic("BUG_ON(" #cond ")", __FILE__, __LINE__);             \
+#define S2_BUG_ON(cond)                                                        \
+	do {                                                                   \
+		if (cond)                                                      \
+			s2_env_panic("BUG_ON(" #cond ")", __FILE__, __LINE__); \
 	} while (0)
 
 /* ---- compiler helpers ------------------------------------------------------------------- */

@@ -13,25 +13,25 @@
 
 enum s2_error {
 	S2_OK = 0,
-	S2_EINVAL = -1,		/* an argument is malformed or a combination is meaningless */
-	S2_ENOMEM = -2,		/* the port could not give a page (nothing was changed) */
-	S2_EAGAIN = -3,		/* lost a race with a concurrent update: retry */
-	S2_EEXIST = -4,		/* something is already there (mapping, slot, overlap) */
-	S2_ENOENT = -5,		/* nothing there: no mapping, no slot, no such object */
-	S2_ERANGE = -6,		/* an address or size lies outside what the config covers */
-	S2_EALIGN = -7,		/* an address or size is not aligned as required */
-	S2_ENOTSUP = -8,	/* the host CPU lacks the feature this request needs */
-	S2_EPERM = -9,		/* the ownership or permission state forbids it */
-	S2_EBUSY = -10,		/* the object is in use (pinned, locked, shared) */
-	S2_EGRANULE = -11,	/* the granule is not supported at stage 2 by this host */
-	S2_EIPA_TOO_BIG = -12,	/* requested IPA size exceeds the host's physical address size */
+	S2_EINVAL = -1, /* an argument is malformed or a combination is meaningless */
+	S2_ENOMEM = -2, /* the port could not give a page (nothing was changed) */
+	S2_EAGAIN = -3, /* lost a race with a concurrent update: retry */
+	S2_EEXIST = -4, /* something is already there (mapping, slot, overlap) */
+	S2_ENOENT = -5, /* nothing there: no mapping, no slot, no such object */
+	S2_ERANGE = -6, /* an address or size lies outside what the config covers */
+	S2_EALIGN = -7, /* an address or size is not aligned as required */
+	S2_ENOTSUP = -8, /* the host CPU lacks the feature this request needs */
+	S2_EPERM = -9, /* the ownership or permission state forbids it */
+	S2_EBUSY = -10, /* the object is in use (pinned, locked, shared) */
+	S2_EGRANULE = -11, /* the granule is not supported at stage 2 by this host */
+	S2_EIPA_TOO_BIG = -12, /* requested IPA size exceeds the host's physical address size */
 	S2_EIPA_TOO_SMALL = -13, /* requested IPA size is below the 32-bit minimum */
-	S2_ENO52BIT = -14,	/* 52-bit IPA needs FEAT_LPA2 (4K/16K) or FEAT_LPA (64K) */
-	S2_EMEMTYPE = -15,	/* memory type refused (exec on Device/NC, untagged RAM for MTE) */
-	S2_ELIMIT = -16,	/* an accounting limit would be exceeded */
-	S2_EFAULT = -17,	/* a table or physical address could not be read */
-	S2_ECORRUPT = -18,	/* a page-table invariant does not hold (see s2_pgtable_check) */
-	S2_EVMID = -19,		/* VMID width not supported */
+	S2_ENO52BIT = -14, /* 52-bit IPA needs FEAT_LPA2 (4K/16K) or FEAT_LPA (64K) */
+	S2_EMEMTYPE = -15, /* memory type refused (exec on Device/NC, untagged RAM for MTE) */
+	S2_ELIMIT = -16, /* an accounting limit would be exceeded */
+	S2_EFAULT = -17, /* a table or physical address could not be read */
+	S2_ECORRUPT = -18, /* a page-table invariant does not hold (see s2_pgtable_check) */
+	S2_EVMID = -19, /* VMID width not supported */
 };
 
 /* The most negative code (codes run from S2_ERROR_MIN to -1): for iterating and for tests. */

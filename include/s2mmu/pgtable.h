@@ -49,19 +49,20 @@
 #define S2_PROT_W S2_BIT(1)
 #define S2_PROT_X S2_BIT(2)
 #define S2_PROT_RWX (S2_PROT_R | S2_PROT_W | S2_PROT_X)
-#define S2_PROT_DEVICE S2_BIT(3)	 /* Device-nGnRE */
+#define S2_PROT_DEVICE S2_BIT(3) /* Device-nGnRE */
 #define S2_PROT_DEVICE_NGNRNE S2_BIT(4) /* Device-nGnRnE (implies DEVICE) */
-#define S2_PROT_NORMAL_NC S2_BIT(5)	 /* Normal non-cacheable */
-#define S2_PROT_NOCMO S2_BIT(6) /* skip the data-cache clean for this map (caller did it / defers) */
+#define S2_PROT_NORMAL_NC S2_BIT(5) /* Normal non-cacheable */
+#define S2_PROT_NOCMO \
+	S2_BIT(6) /* skip the data-cache clean for this map (caller did it / defers) */
 #define S2_PROT_SW_SHIFT 8
 #define S2_PROT_SW(x) ((uint64_t)((x)&0xf) << S2_PROT_SW_SHIFT) /* descriptor SW3..SW0 */
 #define S2_PROT_SW_MASK S2_PROT_SW(0xf)
-#define S2_PROT_DBM S2_BIT(12)	/* set DBM (hardware dirty state), only with HD and not W */
+#define S2_PROT_DBM S2_BIT(12) /* set DBM (hardware dirty state), only with HD and not W */
 #define S2_PROT_YOUNG_CLEAR S2_BIT(13) /* map with AF clear (aging / HA tests) */
 
 /* Flags for s2_pgtable_map(). */
 #define S2_MAP_FORCE_PAGES S2_BIT(0) /* no blocks: map with last-level entries only */
-#define S2_MAP_NO_REPLACE S2_BIT(1)  /* fail with S2_EEXIST instead of replacing valid entries */
+#define S2_MAP_NO_REPLACE S2_BIT(1) /* fail with S2_EEXIST instead of replacing valid entries */
 /*
  * The caller holds the lock shared (fault path): refuse with S2_EBUSY, having changed nothing,
  * a request that needs a structural change (a block over a table, a page inside a block, more
@@ -83,22 +84,22 @@ struct s2_page_cache {
  * masks, the descriptor's output-address layout). Read-only; of no use outside the engine.
  */
 struct s2_pgtable_geom {
-	uint8_t shift[5];	 /* log2 of the bytes one entry maps, indexed by level + 1 */
+	uint8_t shift[5]; /* log2 of the bytes one entry maps, indexed by level + 1 */
 	int8_t start_level;
 	uint8_t page_shift;
-	uint8_t oa_hi_shift;	 /* OA bits above the in-place ones move right by this much */
-	uint8_t root_shift;	 /* shift[start_level + 1] */
-	uint8_t bits_per_level;	 /* page_shift - 3 */
-	bool fast;		 /* linear port and OA in place: the inline single-entry paths */
+	uint8_t oa_hi_shift; /* OA bits above the in-place ones move right by this much */
+	uint8_t root_shift; /* shift[start_level + 1] */
+	uint8_t bits_per_level; /* page_shift - 3 */
+	bool fast; /* linear port and OA in place: the inline single-entry paths */
 	uint64_t normal_attr[16]; /* leaf attributes of Normal memory by R|W|X|YOUNG_CLEAR<<3 */
-	uint32_t block_levels;	 /* bit (level + 1) set where blocks are legal */
-	uint64_t idx_mask;	 /* entries per table - 1 */
-	uint64_t root_idx_mask;	 /* entries of the (concatenated) root the IPA size uses - 1 */
-	uint64_t oa_lo_mask;	 /* descriptor bits holding OA bits in place */
-	uint64_t oa_hi_mask;	 /* descriptor bits holding OA[51:48] or OA[51:50], 0 if none */
-	uint64_t ipa_limit;	 /* 1 << ipa_bits */
-	uint64_t pa_limit;	 /* 1 << pa_bits */
-	uint64_t sh_bits;	 /* SH field of new leaves (inner shareable), 0 with DS */
+	uint32_t block_levels; /* bit (level + 1) set where blocks are legal */
+	uint64_t idx_mask; /* entries per table - 1 */
+	uint64_t root_idx_mask; /* entries of the (concatenated) root the IPA size uses - 1 */
+	uint64_t oa_lo_mask; /* descriptor bits holding OA bits in place */
+	uint64_t oa_hi_mask; /* descriptor bits holding OA[51:48] or OA[51:50], 0 if none */
+	uint64_t ipa_limit; /* 1 << ipa_bits */
+	uint64_t pa_limit; /* 1 << pa_bits */
+	uint64_t sh_bits; /* SH field of new leaves (inner shareable), 0 with DS */
 	/* ipa_limit when the 4K single-entry paths apply (fast, 4K granule, start level >= 0),
 	 * else 0: one compare both range-checks the IPA and selects them */
 	uint64_t fast4k_ipa_limit;
@@ -117,7 +118,7 @@ struct s2_pgtable {
 	struct s2_port port;
 	void *cookie; /* the owner's (VM's) pointer, for the port's TLBI callbacks */
 	uint64_t tlbi_range_threshold; /* above this many bytes, invalidate the whole VMID */
-	struct s2_pgtable_geom geom;   /* the engine's precomputed geometry */
+	struct s2_pgtable_geom geom; /* the engine's precomputed geometry */
 };
 
 /**
@@ -128,8 +129,8 @@ struct s2_pgtable {
  * @cookie: passed back in TLBI callbacks through pgt->cookie.
  * Return: 0; S2_EINVAL for a NULL argument or an inconsistent config; S2_ENOMEM.
  */
-int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg,
-		    const struct s2_port *port, void *cookie);
+int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const struct s2_port *port,
+		    void *cookie);
 
 /**
  * s2_pgtable_destroy() - free every table page and the root. Does not invalidate the TLB: the
@@ -166,8 +167,8 @@ void s2_pgtable_destroy(struct s2_pgtable *pgt);
  * every page is either as before or as requested, no page leaks); S2_EAGAIN (single-entry
  * race, see above).
  */
-int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, s2_pa_t pa,
-		   uint64_t prot, uint64_t flags, struct s2_page_cache *cache);
+int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, s2_pa_t pa, uint64_t prot,
+		   uint64_t flags, struct s2_page_cache *cache);
 
 /**
  * s2_pgtable_unmap() - remove every mapping and annotation in [ipa, ipa + size), splitting
@@ -239,11 +240,11 @@ void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
  * kvm_pgtable_get_leaf() leaves decoding to its callers).
  */
 struct s2_lookup {
-	s2_pte_t pte;	   /* the entry found (0 if the walk ended at an empty entry) */
-	int level;	   /* the level it sits at */
-	uint64_t size;	   /* bytes the entry covers */
-	bool valid;	   /* a valid leaf maps the IPA */
-	s2_pa_t pa;	   /* output address of the IPA itself (valid only, else 0) */
+	s2_pte_t pte; /* the entry found (0 if the walk ended at an empty entry) */
+	int level; /* the level it sits at */
+	uint64_t size; /* bytes the entry covers */
+	bool valid; /* a valid leaf maps the IPA */
+	s2_pa_t pa; /* output address of the IPA itself (valid only, else 0) */
 };
 
 /**
@@ -275,8 +276,9 @@ static inline uint64_t s2_leaf_prot(s2_pte_t pte)
 
 	if (!s2_leaf_is_valid(pte))
 		return 0;
-	mt = ma < 4 ? (S2_PROT_DEVICE | (ma == 0 ? S2_PROT_DEVICE_NGNRNE : 0)) :
-	     ma == 5 ? S2_PROT_NORMAL_NC : 0;
+	mt = ma < 4  ? (S2_PROT_DEVICE | (ma == 0 ? S2_PROT_DEVICE_NGNRNE : 0)) :
+	     ma == 5 ? S2_PROT_NORMAL_NC :
+		       0;
 	return S2_FIELD_GET(S2_PTE_S2AP, pte) | (pte & S2_PTE_XN ? 0 : S2_PROT_X) |
 	       S2_PROT_SW(S2_FIELD_GET(S2_PTE_SW, pte)) | (pte & S2_PTE_DBM ? S2_PROT_DBM : 0) |
 	       (pte & S2_PTE_AF ? 0 : S2_PROT_YOUNG_CLEAR) | mt;
@@ -312,18 +314,18 @@ static inline uint8_t s2_lookup_owner(struct s2_lookup l)
 }
 
 /* Visitor walk. */
-#define S2_WALK_LEAF S2_BIT(0)	     /* valid block/page and invalid entries */
-#define S2_WALK_TABLE_PRE S2_BIT(1)  /* a table entry, before its children */
+#define S2_WALK_LEAF S2_BIT(0) /* valid block/page and invalid entries */
+#define S2_WALK_TABLE_PRE S2_BIT(1) /* a table entry, before its children */
 #define S2_WALK_TABLE_POST S2_BIT(2) /* a table entry, after its children */
 #define S2_WALK_SKIP_EMPTY S2_BIT(3) /* do not call the leaf visitor for all-zero entries */
 
 struct s2_walk_visit {
-	s2_ipa_t ipa;	  /* first IPA the entry covers */
+	s2_ipa_t ipa; /* first IPA the entry covers */
 	int level;
 	uint64_t size;
-	s2_pte_t *ptep;	  /* the entry (read with s2_atomic_load64) */
-	s2_pte_t pte;	  /* its value when visited */
-	uint64_t flag;	  /* S2_WALK_LEAF / TABLE_PRE / TABLE_POST */
+	s2_pte_t *ptep; /* the entry (read with s2_atomic_load64) */
+	s2_pte_t pte; /* its value when visited */
+	uint64_t flag; /* S2_WALK_LEAF / TABLE_PRE / TABLE_POST */
 };
 
 /* Return 0 to go on, a negative code to stop the walk with it. */
@@ -370,11 +372,11 @@ int s2_pgtable_annotate(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 
 /* What s2_pgtable_check() found. */
 struct s2_check_report {
-	uint64_t table_pages;	/* table pages reachable (granules, root included) */
-	uint64_t leaves;	/* valid leaf entries */
-	uint64_t annotated;	/* invalid entries with an owner */
+	uint64_t table_pages; /* table pages reachable (granules, root included) */
+	uint64_t leaves; /* valid leaf entries */
+	uint64_t annotated; /* invalid entries with an owner */
 	uint64_t errors;
-	char first_error[160];	/* description of the first problem */
+	char first_error[160]; /* description of the first problem */
 };
 
 /**
@@ -390,8 +392,8 @@ int s2_pgtable_check(const struct s2_pgtable *pgt, struct s2_check_report *repor
 /** s2_page_cache_topup() - fill @cache to @min pages from @port. Return: 0; S2_ENOMEM (the
  * pages already added stay in @cache); S2_EINVAL for a NULL @cache/@port/port->ops, a zero
  * @page_bytes, or @min above S2_PAGE_CACHE_MAX. */
-int s2_page_cache_topup(struct s2_page_cache *cache, const struct s2_port *port,
-			size_t page_bytes, unsigned int min);
+int s2_page_cache_topup(struct s2_page_cache *cache, const struct s2_port *port, size_t page_bytes,
+			unsigned int min);
 
 /** s2_page_cache_drain() - give every page of @cache back to @port. */
 void s2_page_cache_drain(struct s2_page_cache *cache, const struct s2_port *port,

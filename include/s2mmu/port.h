@@ -18,7 +18,7 @@ struct s2_pgtable;
 /* Barrier kinds a port must implement (Arm ARM B2.3). */
 enum s2_barrier {
 	S2_BARRIER_DSB_ISHST, /* make descriptor stores visible to the table walkers */
-	S2_BARRIER_DSB_ISH,   /* complete TLBIs (after a batch of them) */
+	S2_BARRIER_DSB_ISH, /* complete TLBIs (after a batch of them) */
 	S2_BARRIER_ISB,
 };
 

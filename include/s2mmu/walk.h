@@ -35,17 +35,17 @@ enum s2_access_type {
 
 struct s2_access {
 	enum s2_access_type type;
-	bool el0;	/* the access is from EL0 (matters for XN with FEAT_XNX) */
-	bool s1ptw;	/* a stage-1 table walk (reads; with HA/HD they may write AF/dirty) */
+	bool el0; /* the access is from EL0 (matters for XN with FEAT_XNX) */
+	bool s1ptw; /* a stage-1 table walk (reads; with HA/HD they may write AF/dirty) */
 };
 
 struct s2_walk_result {
-	enum s2_fault fault;	/* S2_FAULT_NONE on success */
-	int level;		/* level of the leaf, or of the fault */
-	s2_pa_t pa;		/* output address of the IPA (success) */
-	uint64_t block_size;	/* bytes the leaf maps */
-	s2_pte_t pte;		/* the leaf descriptor (after any hardware update) */
-	s2_pa_t pte_pa;		/* where the leaf (or faulting) descriptor lives */
+	enum s2_fault fault; /* S2_FAULT_NONE on success */
+	int level; /* level of the leaf, or of the fault */
+	s2_pa_t pa; /* output address of the IPA (success) */
+	uint64_t block_size; /* bytes the leaf maps */
+	s2_pte_t pte; /* the leaf descriptor (after any hardware update) */
+	s2_pa_t pte_pa; /* where the leaf (or faulting) descriptor lives */
 	uint8_t memattr;
 	uint8_t s2ap;
 	uint8_t xn;
@@ -54,7 +54,7 @@ struct s2_walk_result {
 	bool dbm;
 	bool contig;
 	uint8_t sw;
-	bool hw_updated;	/* the walk set AF or made a DBM page writable */
+	bool hw_updated; /* the walk set AF or made a DBM page writable */
 };
 
 /**
@@ -75,18 +75,18 @@ struct s2_walk_result {
  * (a config whose fields contradict each other, a root not aligned to root_table_bytes);
  * S2_EAGAIN when a hardware update kept losing races with concurrent writers (1000 tries).
  */
-int s2_walk(const struct s2_config *cfg, s2_pa_t root, const struct s2_walk_mem *mem,
-	    s2_ipa_t ipa, struct s2_access access, struct s2_walk_result *res);
+int s2_walk(const struct s2_config *cfg, s2_pa_t root, const struct s2_walk_mem *mem, s2_ipa_t ipa,
+	    struct s2_access access, struct s2_walk_result *res);
 
 /* ---- TLB model ---------------------------------------------------------------------------- */
 
 struct s2_tlb_entry {
 	bool valid;
 	uint16_t vmid;
-	uint64_t ipa;		/* aligned to block_size */
+	uint64_t ipa; /* aligned to block_size */
 	uint64_t block_size;
 	int level;
-	uint64_t pa;		/* aligned output */
+	uint64_t pa; /* aligned output */
 	uint8_t memattr;
 	uint8_t s2ap;
 	uint8_t xn;
@@ -96,7 +96,7 @@ struct s2_tlb_entry {
 struct s2_tlb_model {
 	struct s2_tlb_entry *entries; /* caller-provided storage */
 	unsigned int capacity;
-	unsigned int next;	      /* round-robin replacement */
+	unsigned int next; /* round-robin replacement */
 };
 
 /** s2_tlb_init() - an empty TLB over @storage (@capacity entries). */
@@ -121,9 +121,9 @@ void s2_tlbi_vmid(struct s2_tlb_model *tlb, uint16_t vmid);
 void s2_tlbi_all(struct s2_tlb_model *tlb);
 
 struct s2_tlb_stale {
-	struct s2_tlb_entry entry;     /* what the TLB remembers */
-	struct s2_walk_result now;     /* what the tables say now */
-	const char *why;	       /* "output address", "more permission", "memory type", ... */
+	struct s2_tlb_entry entry; /* what the TLB remembers */
+	struct s2_walk_result now; /* what the tables say now */
+	const char *why; /* "output address", "more permission", "memory type", ... */
 };
 
 typedef void (*s2_tlb_stale_fn)(void *arg, const struct s2_tlb_stale *stale);

@@ -34,21 +34,21 @@ enum s2_host_event_kind {
 struct s2_host_event {
 	enum s2_host_event_kind kind;
 	const struct s2_pgtable *pgt; /* TLBIs: the table whose VM it was for */
-	uint64_t addr;		      /* IPA (TLBI), PA (CMO, alloc, free) */
-	uint64_t size;		      /* bytes (range TLBI, CMO, alloc, free) */
-	int level;		      /* TLBI by IPA: the TTL hint, -2 for none */
+	uint64_t addr; /* IPA (TLBI), PA (CMO, alloc, free) */
+	uint64_t size; /* bytes (range TLBI, CMO, alloc, free) */
+	int level; /* TLBI by IPA: the TTL hint, -2 for none */
 	enum s2_barrier barrier;
 };
 
 struct s2_host_port_opts {
-	uint64_t pa_base;	/* fake physical address of the arena's first byte (aligned 1 GiB) */
-	uint64_t arena_bytes;	/* arena size (multiple of 64 KiB) */
+	uint64_t pa_base; /* fake physical address of the arena's first byte (aligned 1 GiB) */
+	uint64_t arena_bytes; /* arena size (multiple of 64 KiB) */
 	unsigned int log_capacity; /* events kept (0: do not record; counters still count) */
 };
 
 /* Counters, always kept. */
 struct s2_host_stats {
-	uint64_t pages_in_use;	/* 4 KiB units currently allocated */
+	uint64_t pages_in_use; /* 4 KiB units currently allocated */
 	uint64_t allocs, frees;
 	uint64_t tlbi_ipa, tlbi_range, tlbi_vmid;
 	uint64_t dc_bytes, ic_bytes;

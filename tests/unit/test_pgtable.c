@@ -429,7 +429,8 @@ static void test_replace_bbm_order(void **state)
 				 0);
 		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 1);
 		assert_false(spy.valid_at_tlbi[0]);
-		assert_int_equal(s2_lookup_prot(lk(&e, ipa)) & S2_PROT_NORMAL_NC, S2_PROT_NORMAL_NC);
+		assert_int_equal(s2_lookup_prot(lk(&e, ipa)) & S2_PROT_NORMAL_NC,
+				 S2_PROT_NORMAL_NC);
 
 		/* Permission relaxed (R -> RW) in place: no TLBI at all. */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g),

@@ -19,11 +19,11 @@
  * The subcommand table: X(name, one-line summary). Adding a subcommand is one line here plus
  * its cmd_<name>.c.
  */
-#define S2_CLI_COMMANDS(X)                                                                  \
-	X(vtcr, "compute VTCR_EL2 for a VM from host capabilities, or decode a VTCR value") \
-	X(decode, "decode an ESR_EL2 syndrome or a stage-2 descriptor")                     \
+#define S2_CLI_COMMANDS(X)                                                                     \
+	X(vtcr, "compute VTCR_EL2 for a VM from host capabilities, or decode a VTCR value")    \
+	X(decode, "decode an ESR_EL2 syndrome or a stage-2 descriptor")                        \
 	X(memtype, "stage-2 memory type and cache maintenance for a backing and host mapping") \
-	X(sim, "run a stage-2 scenario: VMs, memslots, guest accesses, expect checks")       \
+	X(sim, "run a stage-2 scenario: VMs, memslots, guest accesses, expect checks")         \
 	X(dump, "run a scenario silently and dump every VM's stage-2 tables (--svg)")
 
 #define S2_CLI_DECLARE(name, summary) int s2_cli_cmd_##name(int argc, char **argv);
