@@ -1558,6 +1558,8 @@ const char *s2_abort_action_name(enum s2_abort_action a)
 		return "mmio";
 	case S2_ABORT_INJECT:
 		return "inject";
+	case S2_ABORT_NISV:
+		return "nisv";
 	}
 	return "?";
 }

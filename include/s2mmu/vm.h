@@ -329,6 +329,9 @@ enum s2_abort_action {
 	S2_ABORT_RESUME = 0, /* return to the guest, the access will succeed (or refault) */
 	S2_ABORT_MMIO = 1, /* emulate the access in the VMM (struct s2_mmio_access) */
 	S2_ABORT_INJECT = 2, /* inject a synchronous external abort into the guest */
+	S2_ABORT_NISV = 3, /* an access to emulate without a valid syndrome (ESR.ISV = 0: load/store
+			    * pair, pre/post-index, atomics, DC ZVA): the VMM cannot emulate it from
+			    * the syndrome (KVM_EXIT_ARM_NISV); res->ipa and res->write say where */
 };
 
 enum s2_resume_reason {
