@@ -988,16 +988,21 @@ static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
 
 	/*
 	 * Nothing to map: outside every slot, or a write the slot does not allow (KVM: an error
-	 * hva, or a write fault on a read-only memslot). A stage-1 walk or an instruction fetch
-	 * there cannot be emulated; a data access is the VMM's.
+	 * hva, or a write fault on a read-only memslot). In KVM's order: a stage-1 walk or an
+	 * instruction fetch there cannot be emulated (inject); a cache-maintenance instruction
+	 * outside every slot is skipped by the VMM (an MMIO exit with cache_maint); a data access
+	 * without a valid syndrome (ISV = 0) cannot be emulated from it (NISV); any other data
+	 * access is the VMM's to emulate.
 	 */
 	if (!s || (fault_is_write(ab) && slot_readonly(s))) {
 		if (ab->s1ptw)
 			set_inject(res, S2_INJECT_S1PTW);
 		else if (ab->is_insn)
 			set_inject(res, S2_INJECT_EXEC_NOT_RAM);
-		else
+		else if ((!s && ab->cm) || ab->isv)
 			set_mmio(res, ab);
+		else
+			res->action = S2_ABORT_NISV;
 		return 0;
 	}
 
@@ -1094,6 +1099,8 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 done:
 	if (res->action == S2_ABORT_MMIO)
 		stat_add(&vm->stats.mmio_exits, 1);
+	else if (res->action == S2_ABORT_NISV)
+		stat_add(&vm->stats.nisv_exits, 1);
 	else if (res->action == S2_ABORT_INJECT)
 		stat_add(&vm->stats.injects, 1);
 	return 0;

@@ -155,9 +155,13 @@ int el2_vmrun_run(struct el2_vmrun *r)
 			el2_inject_abort(&r->regs, e.esr, e.far);
 			break;
 		case S2_ABORT_NISV:
-			el2_printf("el2: access without syndrome at 0x%llx\n",
-				   (unsigned long long)s2_ipa_val(res.ipa));
-			return EL2_EUNEXPECTED;
+			/* An access to emulate without a syndrome (load/store pair, atomics, ...):
+			 * this port decodes no instructions, so the guest gets a synchronous
+			 * external abort, as KVM gives a protected VM (a VMM without
+			 * KVM_CAP_ARM_NISV_TO_USER would stop the VM instead). */
+			r->st.nisv++;
+			el2_inject_abort(&r->regs, e.esr, e.far);
+			break;
 		}
 	}
 }

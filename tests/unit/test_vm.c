@@ -663,10 +663,9 @@ static void test_abort_mmio_exit(void **state)
 		 0x09000008, &r);
 	assert_int_equal(r.mmio.size, 8);
 	assert_true(r.mmio.acqrel);
-	/* no syndrome (e.g. LDP): the VMM must decode */
+	/* no syndrome (e.g. LDP): not an MMIO exit (test_abort_nisv) */
 	abort_at(f, esr_dabt(FSC_TRANS(2), false), 0x09000000, &r);
-	assert_int_equal(r.action, S2_ABORT_MMIO);
-	assert_false(r.mmio.syndrome);
+	assert_int_equal(r.action, S2_ABORT_NISV);
 
 	/* read-only slot: reads map read-only, writes exit */
 	abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000, &r);
@@ -676,11 +675,93 @@ static void test_abort_mmio_exit(void **state)
 	assert_int_equal(r.action, S2_ABORT_MMIO);
 	assert_true(r.mmio.write);
 	assert_int_equal(r.mmio.size, 4);
-	abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40001000, &r);
+	abort_at(f, esr_dabt(FSC_TRANS(3), true) | ESR_ISV, 0x40001000, &r);
 	assert_int_equal(r.action, S2_ABORT_MMIO);
 	assert_false(look(f, 0x40001000).valid);
-	assert_int_equal(f->vm.stats.mmio_exits, 6);
+	assert_int_equal(f->vm.stats.mmio_exits, 5);
+	assert_int_equal(f->vm.stats.nisv_exits, 1);
 	fx_free(f);
+}
+
+/*
+ * Accesses without a valid syndrome (ESR.ISV = 0: load/store pair, pre/post-index, atomics,
+ * DC ZVA) that would exit to the VMM cannot be emulated from the syndrome: S2_ABORT_NISV
+ * (KVM_EXIT_ARM_NISV), in no slot and for a write to a read-only slot (RAM or device, flag or
+ * read-only lock). A cache-maintenance instruction (CM) in no slot stays an MMIO exit the VMM
+ * skips; inside a read-only slot it is an access like any other (KVM's order).
+ */
+static void test_abort_nisv(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(m)
+	{
+		struct fx *f = fx_cfg(m);
+		uint64_t gb = f->g, rob = 0x10000000, rdb = 0x18000000, wdb = 0x1c000000;
+		uint64_t lkb = 0x20000000, nob = 0x30000000;
+		struct s2_memslot_desc ro = ram_slot(1, rob, 4 * gb, FAKE_PA, 0);
+		struct s2_memslot_desc rd = ram_slot(2, rdb, 4 * gb, FAKE_PA + 0x100000, 0);
+		struct s2_memslot_desc wd = ram_slot(3, wdb, 4 * gb, FAKE_PA + 0x200000, 0);
+		struct s2_memslot_desc lk = ram_slot(4, lkb, 4 * gb, FAKE_PA + 0x300000, 0);
+		const uint64_t isv = ESR_ISV | ESR_SAS(3) | ESR_SF;
+		struct s2_abort_result r;
+
+		ro.flags = rd.flags = S2_SLOT_READONLY;
+		rd.backing = wd.backing = S2_BACKING_MMIO;
+		rd.host_type = wd.host_type = S2_HOST_DEVICE_nGnRE;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &ro), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &rd), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &wd), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &lk), 0);
+		assert_int_equal(s2_vm_slot_lock(&f->vm, 4, false), 0);
+
+		/* No slot: LDP (read), STP / DC ZVA (write, CM = 0). */
+		abort_at(f, esr_dabt(FSC_TRANS(1), false), nob + 0x10, &r);
+		assert_int_equal(r.action, S2_ABORT_NISV);
+		assert_false(r.write);
+		abort_at(f, esr_dabt(FSC_TRANS(1), true), nob + 0x40, &r);
+		assert_int_equal(r.action, S2_ABORT_NISV);
+		assert_true(r.write);
+		/* with the syndrome: an ordinary MMIO exit */
+		abort_at(f, esr_dabt(FSC_TRANS(1), true) | isv, nob + 0x40, &r);
+		assert_int_equal(r.action, S2_ABORT_MMIO);
+		assert_true(r.mmio.syndrome);
+		/* DC CIVAC/IVAC in no slot (CM, WnR = 1, no ISV): an MMIO exit to skip */
+		abort_at(f, esr_dabt(FSC_TRANS(1), true) | ESR_CM, nob + 0x80, &r);
+		assert_int_equal(r.action, S2_ABORT_MMIO);
+		assert_true(r.mmio.cache_maint);
+		assert_false(r.mmio.syndrome);
+
+		/* Read-only RAM: reads without syndrome are mapped; writes are NISV. */
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), rob + 0x10, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		abort_at(f, esr_dabt(FSC_PERM(3), true), rob + 0x10, &r);
+		assert_int_equal(r.action, S2_ABORT_NISV);
+		assert_true(r.write);
+		assert_int_equal(s2_ipa_val(r.ipa), rob + 0x10);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), rob + gb, &r);
+		assert_int_equal(r.action, S2_ABORT_NISV);
+		abort_at(f, esr_dabt(FSC_PERM(3), true) | ESR_CM, rob + 0x40, &r);
+		assert_int_equal(r.action, S2_ABORT_NISV);
+		abort_at(f, esr_dabt(FSC_PERM(3), true) | isv, rob + 0x10, &r);
+		assert_int_equal(r.action, S2_ABORT_MMIO);
+		/* Read-only device slot: the same; a writable one is mapped, no exit at all. */
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), rdb, &r);
+		assert_int_equal(r.action, S2_ABORT_NISV);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true) | isv, rdb, &r);
+		assert_int_equal(r.action, S2_ABORT_MMIO);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), wdb, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		/* Read-only lock. */
+		abort_at(f, esr_dabt(FSC_PERM(3), true), lkb + gb, &r);
+		assert_int_equal(r.action, S2_ABORT_NISV);
+
+		assert_int_equal(f->vm.stats.nisv_exits, 7);
+		assert_int_equal(f->vm.stats.mmio_exits, 4);
+		assert_int_equal(f->vm.stats.injects, 0);
+		assert_int_equal(s2_vm_slot_unlock(&f->vm, 4), 0);
+		fx_free(f);
+	}
 }
 
 static void test_abort_inject(void **state)
@@ -1303,7 +1384,7 @@ static void test_locked_slot(void **state)
 		f->vm.locked_limit = 48 * gb;
 		assert_int_equal(s2_vm_slot_lock(&f->vm, 2, false), 0);
 		assert_false(s2_lookup_prot(look(f, 0x50000000)) & S2_PROT_W);
-		abort_at(f, esr_dabt(FSC_PERM(3), true), 0x50000000, &r);
+		abort_at(f, esr_dabt(FSC_PERM(3), true) | ESR_ISV, 0x50000000, &r);
 		assert_int_equal(r.action, S2_ABORT_MMIO);
 		s2_host_port_clear_log(f->hp);
 		assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e), 0);
@@ -1430,7 +1511,7 @@ static void test_slot_move_flags(void **state)
 	/* read-only: write-protects what is mapped; writes then exit */
 	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY), 0);
 	assert_false(s2_lookup_prot(look(f, 0x60003000)) & S2_PROT_W);
-	abort_at(f, esr_dabt(FSC_PERM(3), true), 0x60003000, &r);
+	abort_at(f, esr_dabt(FSC_PERM(3), true) | ESR_ISV, 0x60003000, &r);
 	assert_int_equal(r.action, S2_ABORT_MMIO);
 	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_BIT(9)), S2_EINVAL);
 	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG),
@@ -1802,7 +1883,7 @@ static void test_random_syndromes(void **state)
 		static const unsigned int ecs[] = { 0x24, 0x20, 0x24, 0x20, 0x25, 0x16 };
 		static const uint64_t bases[] = { 0x40000000, 0x50000000, 0x60000000,
 						  0x70000000, 0x80000000, UINT64_C(1) << 40 };
-		uint64_t x = 42 + (uint64_t)fwb, counts[3] = { 0 };
+		uint64_t x = 42 + (uint64_t)fwb, counts[4] = { 0 };
 		struct s2_check_report rep;
 		struct inv_arg ia = { .f = f };
 
@@ -1828,8 +1909,13 @@ static void test_random_syndromes(void **state)
 				continue;
 			}
 			assert_int_equal(ret, 0);
-			assert_true(r.action <= S2_ABORT_INJECT);
+			assert_true(r.action <= S2_ABORT_NISV);
 			counts[r.action]++;
+			/* no syndrome: never an MMIO exit, except a cache-maintenance op in no slot */
+			if (r.action == S2_ABORT_MMIO && !(esr & ESR_ISV))
+				assert_true((esr & ESR_CM) && !s2_vm_slot_at(&f->vm, r.ipa));
+			if (r.action == S2_ABORT_NISV)
+				assert_false(esr & ESR_ISV);
 			if (ipa >> 40)
 				assert_int_equal(r.action, S2_ABORT_INJECT);
 			/* ESR.FnV: FAR is not valid, only HPFAR's page address is known */
@@ -1838,10 +1924,11 @@ static void test_random_syndromes(void **state)
 						 (esr & S2_BIT(10)) ? ipa & ~UINT64_C(0xfff) : ipa);
 			/* an instruction fetch never exits as MMIO */
 			if (ec == 0x20)
-				assert_int_not_equal(r.action, S2_ABORT_MMIO);
+				assert_true(r.action != S2_ABORT_MMIO && r.action != S2_ABORT_NISV);
 		}
-		for (int k = 0; k < 3; k++)
-			assert_true(counts[k] > 100);
+		for (int k = 0; k < 4; k++)
+			if (counts[k] <= 50)
+				fail_msg("action %d: %llu", k, (unsigned long long)counts[k]);
 		if (s2_pgtable_check(&f->vm.pgt, &rep))
 			fail_msg("inconsistent tables: %s", rep.first_error);
 		assert_int_equal(s2_pgtable_walk(&f->vm.pgt, s2_ipa(0), UINT64_C(1) << 40,
@@ -2053,6 +2140,7 @@ int main(void)
 		cmocka_unit_test(test_abort_nc_ram),
 		cmocka_unit_test(test_abort_mmio_types),
 		cmocka_unit_test(test_abort_mmio_exit),
+		cmocka_unit_test(test_abort_nisv),
 		cmocka_unit_test(test_abort_inject),
 		cmocka_unit_test(test_abort_s1ptw),
 		cmocka_unit_test(test_abort_s1ptw_locked_dbm),
