@@ -538,9 +538,6 @@ static int check_desc(const struct s2_vm *vm, const struct s2_memslot_desc *d)
 		return S2_EINVAL;
 	if (!d->size || !is_pow2(bps) || bps < g)
 		return S2_EINVAL;
-	/* Dirty logging a slot the guest cannot write is meaningless. */
-	if ((d->flags & S2_SLOT_READONLY) && (d->flags & S2_SLOT_DIRTY_LOG))
-		return S2_EINVAL;
 	if (!S2_IS_ALIGNED(d->size, g) || !S2_IS_ALIGNED(s2_pa_val(d->pa), g))
 		return S2_EALIGN;
 	ret = check_range(vm, s2_ipa_val(d->ipa), d->size);
@@ -1141,8 +1138,6 @@ static int dirty_log_enable(struct s2_vm *vm, struct s2_memslot *s, bool dbm)
 		return S2_EBUSY;
 	if (slot_logging(s))
 		return S2_EEXIST;
-	if (s->d.flags & S2_SLOT_READONLY)
-		return S2_EINVAL;
 	if (dbm && !vm->pgt.cfg.hd)
 		return S2_ENOTSUP;
 
@@ -1171,7 +1166,7 @@ static int dirty_log_enable(struct s2_vm *vm, struct s2_memslot *s, bool dbm)
 	}
 	if (!ret)
 		ret = s2_pgtable_wrprotect(&vm->pgt, s->d.ipa, s->d.size);
-	if (!ret && dbm)
+	if (!ret && dbm && !slot_readonly(s))
 		ret = arm_dbm(vm, s2_ipa_val(s->d.ipa), s->d.size);
 	if (ret) {
 		s->d.flags &= ~(uint64_t)S2_SLOT_DIRTY_LOG;
@@ -1324,7 +1319,7 @@ int s2_vm_dirty_log_get(struct s2_vm *vm, uint32_t id, uint64_t *bitmap, size_t 
 		bitmap_clear_range(s->dirty, i, j - i);
 		count += j - i;
 		s2_pgtable_wrprotect(&vm->pgt, s2_ipa(s2_ipa_val(s->d.ipa) + i * g), (j - i) * g);
-		if (s->dbm)
+		if (s->dbm && !slot_readonly(s))
 			arm_dbm(vm, s2_ipa_val(s->d.ipa) + i * g, (j - i) * g);
 		i = j;
 	}
@@ -1363,13 +1358,19 @@ int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags)
 		dirty_log_disable(vm, s);
 	if (changed & (S2_SLOT_READONLY | S2_SLOT_ALLOW_ANY_UNCACHED)) {
 		mmu_excl_begin(vm);
-		if (changed & S2_SLOT_ALLOW_ANY_UNCACHED)
+		if (changed & S2_SLOT_ALLOW_ANY_UNCACHED) {
 			slot_unmap(vm, s); /* the memory type changes: refault */
-		else if (flags & S2_SLOT_READONLY)
+		} else if (flags & S2_SLOT_READONLY) {
+			/* What the hardware dirtied (DBM) stays reported: wrprotect drops it. */
+			dbm_harvest(vm, s, s2_ipa_val(s->d.ipa), s->d.size);
 			s2_pgtable_wrprotect(&vm->pgt, s->d.ipa, s->d.size);
+		}
 		s->d.flags =
 			(s->d.flags & S2_SLOT_DIRTY_LOG) | (flags & ~(uint64_t)S2_SLOT_DIRTY_LOG);
 		slot_mt_update(vm, s);
+		/* Writable again while logging with DBM: mapped pages become writable-clean. */
+		if (!(changed & S2_SLOT_ALLOW_ANY_UNCACHED) && s->dbm && !slot_readonly(s))
+			ret = arm_dbm(vm, s2_ipa_val(s->d.ipa), s->d.size);
 		mmu_excl_end(vm);
 	}
 	if ((changed & S2_SLOT_DIRTY_LOG) && (flags & S2_SLOT_DIRTY_LOG))

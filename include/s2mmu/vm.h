@@ -275,10 +275,12 @@ uint64_t s2_vm_vttbr(const struct s2_vm *vm);
 
 /**
  * s2_vm_slot_add() - add a memslot. Nothing is mapped: guest accesses fault pages in.
- * S2_SLOT_DIRTY_LOG in the flags enables fault-based dirty logging at once.
+ * S2_SLOT_DIRTY_LOG in the flags enables fault-based dirty logging at once. READONLY and
+ * DIRTY_LOG may be combined (as KVM_MEM_READONLY | KVM_MEM_LOG_DIRTY_PAGES): only writes
+ * dirty pages, so a read-only slot's bitmap stays clean.
  * Return: 0; S2_EINVAL (NULL, zero size, unknown flags, backing or host type, a
- * backing_page_size that is not a power of two >= granule, READONLY with DIRTY_LOG, Device host
- * mapping of RAM with allow-any-uncached); S2_EALIGN (IPA, size or PA not granule-aligned); S2_ERANGE (IPA range
+ * backing_page_size that is not a power of two >= granule, Device host mapping of RAM with
+ * allow-any-uncached); S2_EALIGN (IPA, size or PA not granule-aligned); S2_ERANGE (IPA range
  * beyond the VM's IPA size, PA beyond the output size); S2_EEXIST (the id is taken or the range
  * overlaps a slot); S2_ELIMIT (the slot array is full); S2_EMEMTYPE (RAM without tags, or
  * through an untagged host mapping, for an MTE VM); S2_ENOMEM (bitmaps). Nothing changes on
@@ -303,7 +305,9 @@ int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa);
 
 /**
  * s2_vm_slot_set_flags() - change a slot's flags. Setting READONLY write-protects what is
- * mapped; toggling ALLOW_ANY_UNCACHED unmaps the slot (its memory type changes; in DBM mode
+ * mapped (a DBM-logging slot's hardware-dirtied pages are recorded in its bitmap first);
+ * clearing it on a DBM-logging slot makes mapped pages writable-clean again; toggling
+ * ALLOW_ANY_UNCACHED unmaps the slot (its memory type changes; in DBM mode
  * the pages the hardware dirtied are recorded in the dirty bitmap first); toggling
  * DIRTY_LOG is s2_vm_dirty_log_enable(dbm = false) / s2_vm_dirty_log_disable().
  * Return: 0; S2_ENOENT; S2_EINVAL (NULL @vm, unknown flags, or a combination
@@ -432,9 +436,11 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
  * S2_PAGE_CACHE_MAX table pages), then write-protects the slot (DBM mode: sets DBM). Later
  * faults in the slot map pages only; a read maps read-only, a write maps writable and marks
  * the page dirty.
+ * A read-only slot may log: its pages are never made writable (nor writable-clean), so its
+ * bitmap stays clean (guest writes to it exit, and only writes dirty pages).
  * Return: 0; S2_ENOENT; S2_EBUSY (locked slot); S2_EEXIST (already logging); S2_EINVAL
- * (NULL @vm, read-only slot); S2_ENOTSUP (@dbm without hardware dirty state); S2_ENOMEM (logging stays
- * off; blocks split so far stay split).
+ * (NULL @vm); S2_ENOTSUP (@dbm without hardware dirty state); S2_ENOMEM (logging stays off;
+ * blocks split so far stay split).
  */
 int s2_vm_dirty_log_enable(struct s2_vm *vm, uint32_t id, bool dbm);
 

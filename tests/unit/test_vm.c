@@ -377,8 +377,6 @@ static void test_slot_validation(void **state)
 		e = ram_slot(2, 0x80000000, g, FAKE_PA, 0);
 		e.flags = S2_BIT(7);
 		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
-		e.flags = S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG;
-		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
 		e = ram_slot(2, 0x80000000, g, FAKE_PA, 3 * g); /* not a power of two */
 		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
 		e = ram_slot(2, 0x80000000, g, FAKE_PA, 0);
@@ -1328,6 +1326,88 @@ static void test_dirty_log_dbm_unmap(void **state)
 	assert_true(runs >= 3);
 }
 
+/*
+ * Read-only slots may log dirty pages (KVM accepts KVM_MEM_READONLY | KVM_MEM_LOG_DIRTY_PAGES):
+ * only writes dirty pages and a read-only slot has none. Faults resolve as in any read-only
+ * slot (reads and stage-1 walks mapped read-only, never writable-clean), the bitmap stays clean.
+ */
+static void test_dirty_log_readonly(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(m)
+	{
+		struct fx *f = fx_cfg(m);
+		uint64_t gb = f->g, blk = l2_size(m->cfg.granule), base = 2 * blk;
+		struct s2_memslot_desc d = ram_slot(1, base, blk, FAKE_PA, blk);
+		struct s2_memslot_desc e = ram_slot(2, 4 * blk, 64 * gb, FAKE_PA + blk, 0);
+		uint64_t words = (blk / gb + 63) / 64, nr;
+		uint64_t *bm = calloc(words, 8);
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+		bool dbm = m->cfg.hd;
+
+		d.flags = S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(2), false), base + 3 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(r.map_size, gb); /* logging: pages only */
+		abort_at(f, esr_iabt(FSC_TRANS(3)) | ESR_S1PTW, base + 4 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		abort_at(f, esr_iabt(FSC_TRANS(3)), base + 5 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		for (int i = 3; i <= 5; i++)
+			assert_false(look(f, base + i * gb).pte & (S2_PTE_S2AP_W | S2_PTE_DBM));
+		abort_at(f, esr_dabt(FSC_PERM(3), true) | ESR_ISV, base + 3 * gb, &r);
+		assert_int_equal(r.action, S2_ABORT_MMIO);
+		abort_at(f, esr_dabt(FSC_PERM(3), true), base + 3 * gb, &r);
+		assert_int_equal(r.action, S2_ABORT_NISV);
+		abort_at(f, esr_iabt(FSC_PERM(3)) | ESR_S1PTW, base + 4 * gb, &r);
+		assert_int_equal(r.inject, S2_INJECT_S1PTW);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words, &nr), 0);
+		assert_int_equal(nr, 0);
+		for (uint64_t w = 0; w < words; w++)
+			assert_int_equal(bm[w], 0);
+		assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), 0);
+		assert_false(s2_lookup_prot(look(f, base + 3 * gb)) & S2_PROT_W);
+
+		/* enabling on a read-only slot (DBM too): nothing becomes writable-clean */
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, dbm), 0);
+		assert_false(look(f, base + 3 * gb).pte & (S2_PTE_S2AP_W | S2_PTE_DBM));
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), base + 9 * gb, &r);
+		assert_false(look(f, base + 9 * gb).pte & (S2_PTE_S2AP_W | S2_PTE_DBM));
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words, &nr), 0);
+		assert_int_equal(nr, 0);
+
+		/* a DBM-logging slot made read-only keeps what the hardware dirtied, and its
+		 * pages stop being writable-clean; made writable again, they are re-armed */
+		if (dbm) {
+			assert_int_equal(s2_vm_slot_add(&f->vm, &e), 0);
+			for (int i = 0; i < 4; i++)
+				abort_at(f, esr_dabt(FSC_TRANS(3), false), 4 * blk + i * gb, &r);
+			assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 2, true), 0);
+			hw_write(f, 4 * blk + 2 * gb);
+			assert_int_equal(s2_vm_slot_set_flags(&f->vm, 2,
+							      S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG),
+					 0);
+			for (int i = 0; i < 4; i++) {
+				lk = look(f, 4 * blk + i * gb);
+				assert_false(lk.pte & (S2_PTE_S2AP_W | S2_PTE_DBM));
+			}
+			assert_int_equal(s2_vm_dirty_log_get(&f->vm, 2, bm, 1, &nr), 0);
+			assert_int_equal(nr, 1);
+			assert_int_equal(bm[0], UINT64_C(1) << 2);
+			assert_false(look(f, 4 * blk + 2 * gb).pte & (S2_PTE_S2AP_W | S2_PTE_DBM));
+			assert_int_equal(s2_vm_slot_set_flags(&f->vm, 2, S2_SLOT_DIRTY_LOG), 0);
+			assert_true(look(f, 4 * blk + 1 * gb).pte & S2_PTE_DBM);
+			hw_write(f, 4 * blk + 1 * gb);
+			assert_int_equal(s2_vm_dirty_log_get(&f->vm, 2, bm, 1, &nr), 0);
+			assert_int_equal(bm[0], UINT64_C(1) << 1);
+		}
+		free(bm);
+		fx_free(f);
+	}
+}
+
 /* ---- locked memslots ---------------------------------------------------------------------- */
 
 static void test_locked_slot(void **state)
@@ -1514,8 +1594,11 @@ static void test_slot_move_flags(void **state)
 	abort_at(f, esr_dabt(FSC_PERM(3), true) | ESR_ISV, 0x60003000, &r);
 	assert_int_equal(r.action, S2_ABORT_MMIO);
 	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_BIT(9)), S2_EINVAL);
-	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG),
-			 S2_EINVAL);
+	/* read-only and dirty logging together (KVM accepts them): no page ever dirty */
+	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG), 0);
+	assert_non_null(s2_vm_slot_find(&f->vm, 1)->dirty);
+	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY), 0);
+	assert_null(s2_vm_slot_find(&f->vm, 1)->dirty);
 	/* writable again: the next write relaxes in place */
 	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, 0), 0);
 	abort_at(f, esr_dabt(FSC_PERM(3), true), 0x60003000, &r);
@@ -2150,6 +2233,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_log_refold),
 		cmocka_unit_test(test_dirty_log_dbm),
 		cmocka_unit_test(test_dirty_log_dbm_unmap),
+		cmocka_unit_test(test_dirty_log_readonly),
 		cmocka_unit_test(test_locked_slot),
 		cmocka_unit_test(test_invalidate_partial),
 		cmocka_unit_test(test_mte_tags),
