@@ -144,6 +144,7 @@ static struct s2_memtype_req slot_mt_req(const struct s2_vm *vm, const struct s2
 		.backing = d->backing,
 		.host_type = d->host_type,
 		.allow_any_uncached = (d->flags & S2_SLOT_ALLOW_ANY_UNCACHED) != 0,
+		.keep_host_nc = (vm->flags & S2_VM_KEEP_HOST_NC) != 0,
 		.exec = exec,
 		.fwb = vm->pgt.cfg.fwb,
 		.dic = vm->pgt.cfg.dic,
@@ -348,7 +349,8 @@ int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
 	struct s2_config_req req;
 	int ret;
 
-	if (!vm || !p || !p->caps || !p->vmids || !p->slots || !p->max_slots || !p->port.ops)
+	if (!vm || !p || !p->caps || !p->vmids || !p->slots || !p->max_slots || !p->port.ops ||
+	    (p->flags & ~(uint64_t)S2_VM_FLAGS_ALL))
 		return S2_EINVAL;
 	req = p->req;
 	if (!req.vmid_bits)
@@ -365,6 +367,7 @@ int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
 	if (ret)
 		return ret;
 	vm->hooks = p->hooks;
+	vm->flags = p->flags;
 	vm->vmids = p->vmids;
 	vm->slots = p->slots;
 	vm->max_slots = p->max_slots;

@@ -149,9 +149,16 @@ struct s2_memslot {
 
 #define S2_VM_PENDING_CMO S2_BIT(0) /* locked slots await their D-cache maintenance */
 
+/* VM policy flags (s2_vm_params.flags). */
+#define S2_VM_KEEP_HOST_NC \
+	S2_BIT(0) /* RAM behind a Normal-NC host mapping stays Normal-NC at
+				      * stage 2, exec refused (default: Normal, as KVM) */
+#define S2_VM_FLAGS_ALL S2_VM_KEEP_HOST_NC
+
 struct s2_vm_params {
 	const struct s2_caps *caps;
 	struct s2_config_req req; /* IPA bits, granule, VMID width (0: the allocator's), S2_CFG_* */
+	uint64_t flags; /* S2_VM_* policy flags */
 	struct s2_port port; /* side effects for the engine and the VM layer */
 	struct s2_vm_hooks hooks;
 	struct s2_vmid_alloc *vmids; /* the host's VMID allocator */
@@ -179,6 +186,7 @@ struct s2_vm_stats {
 struct s2_vm {
 	struct s2_pgtable pgt; /* the VM's tables; pgt.cfg is the VM's config */
 	struct s2_vm_hooks hooks;
+	uint64_t flags; /* S2_VM_* policy flags */
 	struct s2_vmid_alloc *vmids;
 	struct s2_vm *vmid_next; /* allocator's list */
 	uint64_t vmid_gen; /* generation the VMID belongs to (0: none yet) */
@@ -199,7 +207,8 @@ struct s2_vm {
  * its root table, register it with the VMID allocator (a VMID is assigned at first entry).
  * @vm: caller-allocated; untouched fields are initialised here.
  * @p:  parameters (copied; p->slots is kept and used for the VM's lifetime).
- * Return: 0; S2_EINVAL (NULL argument or caps/allocator/port ops, no slot array, bad flags);
+ * Return: 0; S2_EINVAL (NULL argument or caps/allocator/port ops, no slot array, unknown
+ * S2_VM_* flags, bad S2_CFG_* flags);
  * the s2_config_init() codes (S2_EINVAL, S2_EGRANULE, S2_EIPA_TOO_BIG, S2_EIPA_TOO_SMALL,
  * S2_ENO52BIT, S2_EVMID, S2_ENOTSUP); S2_EVMID when the VM's VMID width differs from the
  * allocator's; S2_ENOMEM (root table).

@@ -77,6 +77,7 @@ struct fx {
 	struct s2_memslot slots[NSLOTS];
 	struct s2_vcpu vcpu;
 	uint64_t g; /* granule bytes */
+	uint64_t vm_flags; /* S2_VM_* for the next fx_vm() */
 	uint64_t sanitised[64][2];
 	unsigned int nr_sanitised;
 	unsigned int loads;
@@ -129,6 +130,7 @@ static int fx_vm(struct fx *f, enum s2_granule g, unsigned int ipa_bits, uint64_
 	struct s2_vm_params p = {
 		.caps = &f->caps,
 		.req = { .ipa_bits = ipa_bits, .granule = g, .flags = cfg_flags },
+		.flags = f->vm_flags,
 		.port = f->port,
 		.hooks = { .sanitise_tags = hook_sanitise, .load_stage2 = hook_load, .ctx = f },
 		.vmids = &f->vmids,
@@ -212,6 +214,15 @@ static uint8_t memattr_of(const struct s2_lookup *lk)
 {
 	return (uint8_t)S2_FIELD_GET(S2_PTE_MEMATTR, lk->pte);
 }
+
+struct guest_out {
+	enum s2_abort_action action; /* RESUME: the access completed */
+	unsigned int faults; /* aborts taken on the way */
+	struct s2_walk_result w; /* the final translation */
+	struct s2_abort_result r; /* the last abort's result */
+};
+
+static struct guest_out guest_access(struct fx *f, enum s2_access_type type, uint64_t ipa);
 
 static struct s2_test_cfg matrix[S2_TEST_MATRIX_MAX];
 static size_t nmatrix;
@@ -560,28 +571,121 @@ static void test_abort_exec(void **state)
 	}
 }
 
-/* Normal-NC RAM maps NC and refuses exec. */
+/* RAM behind a Normal-NC (write-combine) host mapping is Normal at stage 2, as in KVM: the
+ * guest's stage 1 picks (FWB: write-back), cleaned to PoC without FWB, exec allowed. A VM
+ * created with S2_VM_KEEP_HOST_NC keeps Normal-NC instead and refuses exec. */
 static void test_abort_nc_ram(void **state)
 {
 	(void)state;
 	FOR_EACH_CFG(m)
 	{
-		struct fx *f = fx_cfg(m);
+		for (int keep = 0; keep < 2; keep++) {
+			struct fx *f = fx_new_port();
+			uint64_t flags = (m->cfg.fwb ? S2_CFG_FWB : 0) |
+					 (m->cfg.ha ? S2_CFG_HA : 0) | (m->cfg.hd ? S2_CFG_HD : 0);
+			struct s2_memslot_desc d;
+			struct s2_abort_result r;
+			struct s2_lookup lk;
 
-		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 4 * f->g, FAKE_PA, 0);
+			assert_int_equal(s2_caps_max(m->cfg.pa_bits == 52 ? 52 : 48, &f->caps), 0);
+			f->vm_flags = keep ? S2_VM_KEEP_HOST_NC : 0;
+			assert_int_equal(fx_vm(f, m->cfg.granule, m->cfg.ipa_bits, flags), 0);
+			d = ram_slot(1, 0x40000000, 4 * f->g, FAKE_PA, 0);
+			d.host_type = S2_HOST_NORMAL_NC;
+			assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+			s2_host_port_clear_log(f->hp);
+			abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000, &r);
+			assert_int_equal(r.resume, S2_RESUME_MAPPED);
+			lk = look(f, 0x40000000);
+			assert_int_equal(memattr_of(&lk), keep ? 0x5 : m->cfg.fwb ? 0x6 : 0xf);
+			assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0),
+					 keep || m->cfg.fwb ? 0 : 1);
+			abort_at(f, esr_iabt(FSC_TRANS(3)), 0x40000000 + f->g, &r);
+			if (keep) {
+				assert_int_equal(r.action, S2_ABORT_INJECT);
+				assert_int_equal(r.inject, S2_INJECT_EXEC_REFUSED);
+			} else {
+				assert_int_equal(r.resume, S2_RESUME_MAPPED);
+				assert_true(s2_lookup_prot(look(f, 0x40000000 + f->g)) & S2_PROT_X);
+			}
+			/* exec on the data-mapped page: granted in place, or refused */
+			abort_at(f, esr_iabt(FSC_PERM(3)), 0x40000000, &r);
+			assert_int_equal(r.action, keep ? S2_ABORT_INJECT : S2_ABORT_RESUME);
+			fx_free(f);
+		}
+	}
+	/* unknown VM flags are refused */
+	struct fx *f = fx_new_port();
+	f->vm_flags = S2_BIT(5);
+	assert_int_equal(fx_vm(f, S2_GRANULE_4K, 40, 0), S2_EINVAL);
+	f->vm_flags = 0;
+	assert_int_equal(fx_vm(f, S2_GRANULE_4K, 40, 0), 0);
+	fx_free(f);
+}
+
+/*
+ * CTR_EL0.DIC: Normal memory is mapped executable on any fault (data, stage-1 walk), as KVM
+ * does, saving the exec fault that would follow (no I-cache maintenance is needed);
+ * Device and Normal-NC (MMIO allow-any-uncached, kept host NC) never.
+ */
+static void test_abort_dic_exec(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(m)
+	{
+		struct fx *f = fx_new_port();
+		uint64_t flags = (m->cfg.fwb ? S2_CFG_FWB : 0) | (m->cfg.ha ? S2_CFG_HA : 0) |
+				 (m->cfg.hd ? S2_CFG_HD : 0);
+		uint64_t gb, blk = l2_size(m->cfg.granule);
+		struct s2_memslot_desc ram, dev, aau, nc;
 		struct s2_abort_result r;
-		struct s2_lookup lk;
+		struct guest_out o;
+		uint64_t f0;
 
-		d.host_type = S2_HOST_NORMAL_NC;
-		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		assert_int_equal(s2_caps_max(m->cfg.pa_bits == 52 ? 52 : 48, &f->caps), 0);
+		f->caps.dic = true;
+		f->vm_flags = S2_VM_KEEP_HOST_NC;
+		assert_int_equal(fx_vm(f, m->cfg.granule, m->cfg.ipa_bits, flags), 0);
+		assert_true(f->vm.pgt.cfg.dic);
+		gb = f->g;
+		ram = ram_slot(1, 2 * blk, 2 * blk, FAKE_PA, blk);
+		dev = ram_slot(2, 0x08000000, 4 * gb, FAKE_PA + 4 * blk, 0);
+		aau = ram_slot(3, 0x08100000, 4 * gb, FAKE_PA + 5 * blk, 0);
+		nc = ram_slot(4, 0x08200000, 4 * gb, FAKE_PA + 6 * blk, 0);
+		dev.backing = aau.backing = S2_BACKING_MMIO;
+		dev.host_type = aau.host_type = S2_HOST_DEVICE_nGnRE;
+		aau.flags = S2_SLOT_ALLOW_ANY_UNCACHED;
+		nc.host_type = S2_HOST_NORMAL_NC;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &dev), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &aau), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &nc), 0);
+
 		s2_host_port_clear_log(f->hp);
-		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000, &r);
-		assert_int_equal(r.resume, S2_RESUME_MAPPED);
-		lk = look(f, 0x40000000);
-		assert_int_equal(memattr_of(&lk), 0x5);
-		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0), 0);
-		abort_at(f, esr_iabt(FSC_TRANS(3)), 0x40000000 + f->g, &r);
-		assert_int_equal(r.inject, S2_INJECT_EXEC_REFUSED);
+		abort_at(f, esr_dabt(FSC_TRANS(1), false), 2 * blk + 8, &r);
+		assert_int_equal(r.map_size, blk);
+		assert_true(s2_lookup_prot(look(f, 2 * blk)) & S2_PROT_X);
+		assert_int_equal(count_ev(f, S2_HOST_EV_IC_INVAL, UINT64_MAX, 0), 0);
+		/* the fetch that follows takes no fault at all */
+		f0 = f->vm.stats.faults[1];
+		o = guest_access(f, S2_ACCESS_EXEC, 2 * blk + 5 * gb);
+		assert_int_equal(o.action, S2_ABORT_RESUME);
+		assert_int_equal(o.faults, 0);
+		assert_int_equal(f->vm.stats.faults[1], f0);
+		/* a stage-1 walk's mapping too */
+		abort_at(f, esr_dabt(FSC_TRANS(2), false) | ESR_S1PTW, 3 * blk, &r);
+		assert_true(s2_lookup_prot(look(f, 3 * blk)) & S2_PROT_X);
+		/* never Device or Normal-NC */
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x08000000, &r);
+		assert_false(s2_lookup_prot(look(f, 0x08000000)) & S2_PROT_X);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x08100000, &r);
+		assert_false(s2_lookup_prot(look(f, 0x08100000)) & S2_PROT_X);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x08200000, &r);
+		{
+			struct s2_lookup nlk = look(f, 0x08200000);
+			assert_int_equal(memattr_of(&nlk), 0x5);
+		}
+		assert_false(s2_lookup_prot(look(f, 0x08200000)) & S2_PROT_X);
 		fx_free(f);
 	}
 }
@@ -1672,13 +1776,6 @@ static void test_vmid_rollover(void **state)
 
 /* ---- end to end: the reference walker as the guest's MMU ------------------------------------ */
 
-struct guest_out {
-	enum s2_abort_action action; /* RESUME: the access completed */
-	unsigned int faults; /* aborts taken on the way */
-	struct s2_walk_result w; /* the final translation */
-	struct s2_abort_result r; /* the last abort's result */
-};
-
 /*
  * A guest access: walk the VM's real tables as the hardware would; on a fault build ESR_EL2 /
  * HPFAR_EL2 from the walker's fault (kind and level through s2_fsc_encode) and hand it to the
@@ -2221,6 +2318,7 @@ int main(void)
 		cmocka_unit_test(test_abort_stale_level),
 		cmocka_unit_test(test_abort_exec),
 		cmocka_unit_test(test_abort_nc_ram),
+		cmocka_unit_test(test_abort_dic_exec),
 		cmocka_unit_test(test_abort_mmio_types),
 		cmocka_unit_test(test_abort_mmio_exit),
 		cmocka_unit_test(test_abort_nisv),
