@@ -1385,29 +1385,48 @@ out:
 
 /* ---- host memory management -------------------------------------------------------------------- */
 
-/* The IPA range of @s backed by host PA [pa, pa + size), granule-aligned outward; false if
- * none. */
+/* A host range [pa, pa + size): non-empty (S2_EINVAL) and not wrapping past 2^64
+ * (S2_ERANGE); it may end exactly at 2^64. */
+static int host_range_check(uint64_t pa, uint64_t size)
+{
+	if (!size)
+		return S2_EINVAL;
+	if (size - 1 > UINT64_MAX - pa)
+		return S2_ERANGE;
+	return 0;
+}
+
+/* The IPA range of @s backed by host PA [pa, pa + size) (checked by host_range_check()),
+ * granule-aligned outward; false if none. Computed from the last byte, so a range ending at
+ * 2^64 does not wrap. */
 static bool host_overlap(const struct s2_vm *vm, const struct s2_memslot *s, uint64_t pa,
 			 uint64_t size, uint64_t *ipa, uint64_t *len)
 {
 	uint64_t g = granule_bytes(vm);
-	uint64_t sb = s2_pa_val(s->d.pa), se = sb + s->d.size;
+	uint64_t sb = s2_pa_val(s->d.pa), slast = sb + s->d.size - 1;
 	uint64_t lo = S2_MAX(sb, S2_ALIGN_DOWN(pa, g));
-	uint64_t hi = S2_MIN(se, S2_ALIGN_UP(pa + size, g));
+	uint64_t last = S2_MIN(slast, pa + size - 1);
 
-	if (lo >= hi)
+	if (lo > last)
 		return false;
+	/* Slot ends are granule-aligned and below 2^64: rounding @last up stays in the slot. */
+	last = S2_ALIGN_DOWN(last, g) + g - 1;
 	*ipa = s2_ipa_val(s->d.ipa) + (lo - sb);
-	*len = hi - lo;
+	*len = last - lo + 1;
 	return true;
 }
 
 int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear, uint64_t *young)
 {
 	uint64_t total = 0;
+	int ret;
 
-	if (!vm || !young || !size)
+	if (!vm || !young)
 		return S2_EINVAL;
+	*young = 0;
+	ret = host_range_check(s2_pa_val(pa), size);
+	if (ret)
+		return ret;
 	vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
 	for (unsigned int i = 0; i < vm->nr_slots; i++) {
 		struct s2_memslot *s = &vm->slots[i];
@@ -1434,8 +1453,13 @@ int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uin
 	bool busy = false;
 	int ret = 0;
 
-	if (!vm || !size)
+	if (!vm)
 		return S2_EINVAL;
+	if (unmapped)
+		*unmapped = 0;
+	ret = host_range_check(s2_pa_val(pa), size);
+	if (ret)
+		return ret;
 	mmu_excl_begin(vm);
 	for (unsigned int i = 0; i < vm->nr_slots && !ret; i++) {
 		struct s2_memslot *s = &vm->slots[i];

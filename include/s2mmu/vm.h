@@ -478,8 +478,10 @@ int s2_vm_dirty_log_disable(struct s2_vm *vm, uint32_t id);
  * PA [@pa, @pa + @size), as an MMU notifier's age/test_young would. Pages of locked slots count
  * as young and keep their AF (they are pinned). No TLB invalidation: an old entry cached in a
  * TLB hides at most the accesses it serves.
- * @young: out, number of granule-sized guest pages found young.
- * Return: 0; S2_EINVAL (zero size, NULL).
+ * @young: out, number of granule-sized guest pages found young (0 on error).
+ * The range may end exactly at 2^64.
+ * Return: 0; S2_EINVAL (NULL; zero @size: an empty range is refused, not a no-op);
+ * S2_ERANGE (the range wraps past 2^64). Nothing changes on error.
  */
 int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear, uint64_t *young);
 
@@ -491,8 +493,10 @@ int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear
  * with DBM, the pages the hardware dirtied are recorded in the dirty bitmap before they are
  * unmapped: the next s2_vm_dirty_log_get() reports them.
  * @unmapped: out (may be NULL), bytes of guest IPA unmapped.
- * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL (NULL @vm, zero size);
- * S2_ENOMEM (a block straddling the range could not be split: what was unmapped before stays
+ * The range may end exactly at 2^64.
+ * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL (NULL @vm; zero
+ * @size: an empty range is refused, not a no-op); S2_ERANGE (the range wraps past 2^64:
+ * nothing is unmapped); S2_ENOMEM (a block straddling the range could not be split: what was unmapped before stays
  * unmapped, slots after the failing one are not visited).
  */
 int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uint64_t *unmapped);

@@ -1633,6 +1633,86 @@ static void test_invalidate_partial(void **state)
 
 /* ---- MTE ------------------------------------------------------------------------------------ */
 
+/*
+ * Host ranges that wrap past 2^64 are refused (S2_ERANGE) with nothing changed; a range ending
+ * exactly at 2^64 is fine; an empty one is S2_EINVAL. The IPA and PA ranges of slot add and
+ * move cannot wrap either.
+ */
+static void test_host_range_wrap(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(m)
+	{
+		struct fx *f = fx_cfg(m);
+		uint64_t gb = f->g, base = 0x10000000, pa = FAKE_PA;
+		struct s2_memslot_desc d = ram_slot(1, base, 8 * gb, pa, 0);
+		struct s2_memslot_desc e;
+		uint64_t out, top = UINT64_MAX - gb + 1; /* the last granule below 2^64 */
+		struct s2_abort_result r;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		for (int i = 0; i < 8; i++)
+			abort_at(f, esr_dabt(FSC_TRANS(3), false), base + i * gb, &r);
+
+		/* wrapping ranges: refused, every page still mapped and young */
+		out = 42;
+		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(pa), UINT64_MAX, &out),
+				 S2_ERANGE);
+		assert_int_equal(out, 0);
+		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(top), 2 * gb, &out),
+				 S2_ERANGE);
+		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(UINT64_MAX), 2, NULL),
+				 S2_ERANGE);
+		out = 42;
+		assert_int_equal(s2_vm_age_host_range(&f->vm, s2_pa(pa), UINT64_MAX, true, &out),
+				 S2_ERANGE);
+		assert_int_equal(out, 0);
+		assert_int_equal(s2_vm_age_host_range(&f->vm, s2_pa(top), 2 * gb, true, &out),
+				 S2_ERANGE);
+		/* empty ranges: S2_EINVAL, nothing changed */
+		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(pa), 0, &out),
+				 S2_EINVAL);
+		assert_int_equal(out, 0);
+		assert_int_equal(s2_vm_age_host_range(&f->vm, s2_pa(pa), 0, true, &out), S2_EINVAL);
+		assert_int_equal(out, 0);
+		for (int i = 0; i < 8; i++) {
+			struct s2_lookup lk = look(f, base + i * gb);
+			assert_true(lk.valid);
+			assert_true(lk.pte & S2_PTE_AF);
+		}
+
+		/* ranges ending exactly at 2^64 (or at its last byte): the whole slot */
+		assert_int_equal(
+			s2_vm_age_host_range(&f->vm, s2_pa(pa + gb), 0 - (pa + gb), false, &out),
+			0);
+		assert_int_equal(out, 7);
+		assert_int_equal(
+			s2_vm_age_host_range(&f->vm, s2_pa(pa), UINT64_MAX - pa, false, &out), 0);
+		assert_int_equal(out, 8);
+		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(pa + 2 * gb),
+							     0 - (pa + 2 * gb), &out),
+				 0);
+		assert_int_equal(out, 6 * gb);
+		assert_true(look(f, base + gb).valid);
+		assert_false(look(f, base + 2 * gb).valid);
+		assert_false(look(f, base + 7 * gb).valid);
+
+		/* slot add / move: IPA and PA ranges that would wrap are out of range */
+		e = ram_slot(2, 0x40000000, 0 - UINT64_C(0x40000000), pa + 0x100000, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
+		e = ram_slot(2, 0x40000000, 2 * gb, top, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
+		e = ram_slot(2, 0x40000000, 0 - gb, 0, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
+		e = ram_slot(2, top, 2 * gb, pa + 0x100000, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
+		assert_int_equal(s2_vm_slot_move(&f->vm, 1, s2_ipa(top)), S2_ERANGE);
+		assert_int_equal(f->vm.nr_slots, 1);
+		assert_int_equal(s2_ipa_val(s2_vm_slot_find(&f->vm, 1)->d.ipa), base);
+		fx_free(f);
+	}
+}
+
 static void test_mte_tags(void **state)
 {
 	struct fx *f = fx_new(S2_GRANULE_4K, 40, S2_CFG_MTE | S2_CFG_FWB);
@@ -2334,6 +2414,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_log_readonly),
 		cmocka_unit_test(test_locked_slot),
 		cmocka_unit_test(test_invalidate_partial),
+		cmocka_unit_test(test_host_range_wrap),
 		cmocka_unit_test(test_mte_tags),
 		cmocka_unit_test(test_slot_move_flags),
 		cmocka_unit_test(test_vmid_rollover),
