@@ -843,7 +843,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		       const struct s2_lookup *lk, struct s2_abort_result *res)
 {
 	uint64_t ipa = ab->ipa & ~(granule_bytes(vm) - 1);
-	bool write = fault_is_write(ab), exec = fault_is_exec(ab);
+	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
 	int ret;
 
 	if (leaf_allows(s2_lookup_prot(*lk), write, exec)) {
@@ -893,7 +893,7 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 			      struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
-	bool write = fault_is_write(ab), exec = fault_is_exec(ab);
+	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
 	const struct s2_memtype_attrs *a = &s->mt[exec];
 	const struct s2_config *cfg = &vm->pgt.cfg;
 	struct s2_lookup lk;
@@ -977,7 +977,8 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 	return 0;
 }
 
-/* MMU held. */
+/* MMU held. @res arrives with ipa, fault, level, write, exec and s1ptw set (what the access
+ * needs, decided once by fault_is_write()/fault_is_exec()); the handlers below read them. */
 static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
 			struct s2_abort_result *res, bool excl)
 {
@@ -994,7 +995,7 @@ static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
 	 * without a valid syndrome (ISV = 0) cannot be emulated from it (NISV); any other data
 	 * access is the VMM's to emulate.
 	 */
-	if (!s || (fault_is_write(ab) && slot_readonly(s))) {
+	if (!s || (res->write && slot_readonly(s))) {
 		if (ab->s1ptw)
 			set_inject(res, S2_INJECT_S1PTW);
 		else if (ab->is_insn)
@@ -1097,11 +1098,13 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 	if (ret)
 		return ret;
 done:
+	if (res->action == S2_ABORT_RESUME)
+		return 0;
 	if (res->action == S2_ABORT_MMIO)
 		stat_add(&vm->stats.mmio_exits, 1);
 	else if (res->action == S2_ABORT_NISV)
 		stat_add(&vm->stats.nisv_exits, 1);
-	else if (res->action == S2_ABORT_INJECT)
+	else
 		stat_add(&vm->stats.injects, 1);
 	return 0;
 }
