@@ -686,6 +686,16 @@ static void test_abort_dic_exec(void **state)
 			assert_int_equal(memattr_of(&nlk), 0x5);
 		}
 		assert_false(s2_lookup_prot(look(f, 0x08200000)) & S2_PROT_X);
+		/* a locked slot is mapped whole: Normal executable, Device not */
+		f->vm.locked_limit = 4 * blk;
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 1), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
+		assert_int_equal(s2_vm_slot_lock(&f->vm, 1, true), 0);
+		assert_int_equal(s2_vm_slot_lock(&f->vm, 2, true), 0);
+		assert_true(s2_lookup_prot(look(f, 3 * blk + gb)) & S2_PROT_X);
+		assert_false(s2_lookup_prot(look(f, 0x08000000 + gb)) & S2_PROT_X);
+		assert_int_equal(s2_vm_slot_unlock(&f->vm, 1), 0);
+		assert_int_equal(s2_vm_slot_unlock(&f->vm, 2), 0);
 		fx_free(f);
 	}
 }
