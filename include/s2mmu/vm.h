@@ -102,7 +102,8 @@ int s2_vmid_alloc_init(struct s2_vmid_alloc *a, unsigned int bits);
 
 /* ---- memslots --------------------------------------------------------------------------------- */
 
-#define S2_SLOT_READONLY S2_BIT(0) /* guest writes exit to the VMM as MMIO */
+/* Guest writes exit to the VMM (MMIO, or NISV without syndrome); stage-1 walks may read it. */
+#define S2_SLOT_READONLY S2_BIT(0)
 #define S2_SLOT_DIRTY_LOG S2_BIT(1) /* dirty logging (fault-based) */
 #define S2_SLOT_ALLOW_ANY_UNCACHED S2_BIT(2) /* MMIO: map Normal-NC, the guest picks Device/NC */
 #define S2_SLOT_FLAGS_ALL (S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG | S2_SLOT_ALLOW_ANY_UNCACHED)
