@@ -161,11 +161,23 @@ static S2_ALWAYS_INLINE bool memattr_noexec(uint8_t memattr)
 }
 
 /* A leaf change that removes a permission must be invalidated (Arm ARM D8.17: a TLB may keep
- * the old, more permissive entry). Adding permissions, AF or software bits need not be. */
+ * the old, more permissive entry). Adding AF or software bits need not be. */
 static S2_ALWAYS_INLINE bool pte_restricts(s2_pte_t old, s2_pte_t new)
 {
 	return ((old & ~new) & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_AF)) != 0 ||
 	       ((new & ~old) & S2_PTE_XN) != 0;
+}
+
+/*
+ * A leaf change that grants a permission (S2AP, DBM, or an XN bit cleared) is invalidated too:
+ * a TLB may keep the entry that gave a permission fault (Arm ARM D8.17), and the CPU holding
+ * it would fault again. relax_perms does it with the local form, as KVM; the other in-place
+ * grants (a map adding permissions, set_prot granting) with the broadcast one, or the local
+ * one on the fault path (S2_MAP_SHARED).
+ */
+static S2_ALWAYS_INLINE bool pte_grants(s2_pte_t old, s2_pte_t new)
+{
+	return ((new & ~old) & (S2_PTE_S2AP | S2_PTE_DBM)) != 0 || ((old & ~new) & S2_PTE_XN) != 0;
 }
 
 /* ---- side effects ---------------------------------------------------------------------------- */
@@ -834,6 +846,10 @@ static S2_NOINLINE int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, 
 				continue; /* hardware AF/dirty update: look again */
 			if (pte_restricts(old, new))
 				tlbi_one(pgt, ipa, level);
+			else if (pte_grants(old, new) && (flags & S2_MAP_SHARED))
+				tlbi_local(pgt, ipa, level); /* the fault path, as relax_perms */
+			else if (pte_grants(old, new))
+				tlbi_one(pgt, ipa, level);
 			return 0;
 		}
 		/* Break-before-make (Arm ARM D8.16.1), holding the entry with a locked marker. */
@@ -962,7 +978,7 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 		/* In place; an exchange so a concurrent hardware dirty update is seen. */
 		while (!s2_atomic_cas64(ptep, &old, new))
 			;
-		if (pte_restricts(old, new))
+		if (pte_restricts(old, new) || pte_grants(old, new))
 			flush_add(&m->fl, ipa, lvl_size(pgt, level), level);
 		return 0;
 	}
@@ -1701,7 +1717,7 @@ struct attr_ctx {
 	struct s2_pgtable *pgt;
 	s2_pte_t set, clr;
 	bool cas; /* hardware may update AF/dirty concurrently: read-modify-write with CAS */
-	bool restricts; /* the change can remove a permission: invalidate what changed */
+	bool restricts; /* the change can remove or grant a permission: invalidate what changed */
 	struct flush fl;
 };
 
@@ -1794,7 +1810,8 @@ static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_
 		.set = set,
 		.clr = clr,
 		.cas = pgt->cfg.ha || pgt->cfg.hd,
-		.restricts = (clr & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_AF)) || (set & S2_PTE_XN),
+		.restricts =
+			((clr | set) & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_XN)) || (clr & S2_PTE_AF),
 	};
 
 	attr_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size);
