@@ -345,6 +345,41 @@ static void cmo_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level, u
 {
 	uint64_t n = table_entries(pgt), size = lvl_size(pgt, level);
 
+	if (level == 3) {
+		/* Pages: the tight loop (valid Normal WB pages of a run only extend it). */
+		const s2_pte_t want =
+			S2_PTE_VALID | S2_FIELD_PREP(S2_PTE_MEMATTR, MEMATTR_NORMAL_WB);
+		const s2_pte_t mask = S2_PTE_VALID | S2_PTE_MEMATTR;
+		const uint64_t lo_mask = pgt->geom.oa_lo_mask, hi_mask = pgt->geom.oa_hi_mask;
+		const unsigned int hi_shift = pgt->geom.oa_hi_shift;
+		const bool keep = keep_oa != CMO_KEEP_NONE;
+		uint64_t pa = r->pa, len = r->len, next = len ? pa + len : UINT64_MAX;
+
+		for (uint64_t i = 0; i < n; i++) {
+			s2_pte_t pte = s2_atomic_load64(&table[i]);
+			uint64_t oa;
+
+			if ((pte & mask) != want)
+				continue;
+			oa = (pte & lo_mask) | ((pte & hi_mask) << hi_shift);
+			if (S2_UNLIKELY(keep) && oa == keep_oa + i * size)
+				continue;
+			if (S2_LIKELY(oa == next)) {
+				len += size;
+				next += size;
+				continue;
+			}
+			r->pa = pa;
+			r->len = len;
+			cmo_run_add(pgt, r, oa, size);
+			pa = r->pa;
+			len = r->len;
+			next = pa + len;
+		}
+		r->pa = pa;
+		r->len = len;
+		return;
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		s2_pte_t pte = s2_atomic_load64(&table[i]);
 		uint64_t keep = keep_oa == CMO_KEEP_NONE ? keep_oa : keep_oa + i * size;
