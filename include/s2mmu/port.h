@@ -60,11 +60,13 @@ struct s2_port_ops {
 	 * __kvm_tlb_flush_vmid_ipa_nsh does, the whole sequence including its barriers:
 	 * DSB NSHST; TLBI IPAS2E1 (@ipa >> 12, with the TTL hint of @level, -2 for none);
 	 * DSB NSH; TLBI VMALLE1; DSB NSH; ISB. The VM's VTTBR must be loaded (as for
-	 * @tlbi_ipa). The engine calls it after every s2_pgtable_relax_perms() that found a
-	 * leaf or raced (docs/pgtable.md): a TLB may keep an entry that caused a permission
-	 * fault (Arm ARM D8.17), so the faulting CPU could otherwise fault again on the old
-	 * entry after the permission was granted. Other CPUs' stale entries only cost them a
-	 * spurious fault, which their own relax then clears. May run concurrently.
+	 * @tlbi_ipa). The engine calls it after s2_pgtable_relax_perms() in every outcome
+	 * but a refusal (leaf updated or already as asked: @level the leaf's; no valid leaf or
+	 * a race: -2), and after a single-entry map with S2_MAP_SHARED that granted a
+	 * permission in place (docs/pgtable.md): a TLB may keep an entry that caused a
+	 * permission fault (Arm ARM D8.17), so the faulting CPU could otherwise fault again on
+	 * the old entry after the permission was granted. Other CPUs' stale entries only cost
+	 * them a spurious fault, which their own relax then clears. May run concurrently.
 	 */
 	void (*tlbi_ipa_local)(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level);
 	/**
