@@ -847,7 +847,14 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 	int ret;
 
 	if (leaf_allows(s2_lookup_prot(*lk), write, exec)) {
-		/* Another vCPU resolved it, or a stale TLB entry: nothing to do. */
+		/* Another vCPU resolved it, or a stale TLB entry: a permission fault may come
+		 * from an entry this CPU's TLB keeps; relax_perms finds nothing to change and
+		 * invalidates it locally (as KVM's relax on a spurious fault). */
+		if (ab->fault == S2_FAULT_PERMISSION)
+			(void)s2_pgtable_relax_perms(&vm->pgt, s2_ipa(ipa),
+						     exec  ? S2_PROT_X :
+						     write ? S2_PROT_R | S2_PROT_W :
+							     S2_PROT_R);
 		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
 		return 0;

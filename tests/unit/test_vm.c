@@ -1152,12 +1152,18 @@ static void test_abort_af_and_retry(void **state)
 		assert_int_equal(r.action, S2_ABORT_RESUME);
 		assert_int_equal(r.resume, S2_RESUME_YOUNG);
 		assert_true(look(f, 0x40000000).pte & S2_PTE_AF);
-		/* permission fault for an access the leaf allows: someone fixed it already */
+		/* permission fault for an access the leaf allows: someone fixed it already, or
+		 * this CPU's TLB keeps the entry that faulted: invalidated locally (KVM) */
+		s2_host_port_clear_log(f->hp);
 		abort_at(f, esr_dabt(FSC_PERM(3), true), 0x40000000, &r);
 		assert_int_equal(r.resume, S2_RESUME_RETRY);
-		/* translation fault on a mapped page: same */
+		assert_int_equal(count_ev(f, S2_HOST_EV_TLBI_IPA_LOCAL, 0x40000000, 0), 1);
+		/* translation fault on a mapped page: same, but translation faults are not
+		 * cached: no TLBI */
+		s2_host_port_clear_log(f->hp);
 		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000, &r);
 		assert_int_equal(r.resume, S2_RESUME_RETRY);
+		assert_int_equal(count_ev(f, S2_HOST_EV_TLBI_IPA_LOCAL, UINT64_MAX, 0), 0);
 		/* AF fault on an unmapped page: mapped */
 		abort_at(f, esr_dabt(FSC_AF(3), false), 0x40000000 + f->g, &r);
 		assert_int_equal(r.resume, S2_RESUME_MAPPED);
@@ -1605,7 +1611,8 @@ static void test_locked_slot(void **state)
 }
 
 /* The host reclaims one granule inside a block: only that page goes, the rest of the block
- * stays mapped (split), and the next fault there maps a page. */
+ * stays mapped (split), and the next fault there maps a page. Without FWB what the guest
+ * loses (the page, then the slot on delete) is cleaned to PoC by the engine; with FWB not. */
 static void test_invalidate_partial(void **state)
 {
 	(void)state;
@@ -1631,12 +1638,39 @@ static void test_invalidate_partial(void **state)
 				    count_ev(f, S2_HOST_EV_TLBI_RANGE, UINT64_MAX, 0) +
 				    count_ev(f, S2_HOST_EV_TLBI_VMID, UINT64_MAX, 0) >
 			    0);
+		/* FWB off (this VM): the page the guest lost was cleaned to PoC, only it */
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, FAKE_PA + 4 * blk + 7 * gb, gb),
+				 1);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0), 1);
 		/* a range outside every slot: nothing to do */
 		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(FAKE_PA), gb, &unmapped),
 				 0);
 		assert_int_equal(unmapped, 0);
 		abort_at(f, esr_dabt(FSC_TRANS(3), false), 2 * blk + 7 * gb, &r);
 		assert_int_equal(r.map_size, gb);
+		/* Deleting the slot unmaps it: the whole (contiguous) backing in one clean. */
+		s2_host_port_clear_log(f->hp);
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 1), 0);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, FAKE_PA + 4 * blk, blk), 1);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0), 1);
+		fx_free(f);
+	}
+	/* With FWB nothing is cleaned on unmap. */
+	{
+		struct fx *f = fx_new(S2_GRANULE_4K, 40, S2_CFG_FWB);
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 8 * f->g, FAKE_PA, 0);
+		struct s2_abort_result r;
+		uint64_t unmapped;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000, &r);
+		s2_host_port_clear_log(f->hp);
+		assert_int_equal(
+			s2_vm_invalidate_host_range(&f->vm, s2_pa(FAKE_PA), 8 * f->g, &unmapped),
+			0);
+		assert_true(unmapped >= f->g);
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 1), 0);
+		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0), 0);
 		fx_free(f);
 	}
 }
