@@ -95,7 +95,9 @@ static uint64_t hypercall(struct el2_guest_regs *h)
 		return (uint64_t)(int64_t)s2_owner_donate_hyp(&o, s2_pa(a1), 4096);
 	case GUEST_HC_SHARE_GUEST:
 		load_guest();
-		err = s2_owner_share_guest(&o, &og, s2_pa(a1), s2_ipa(a2), 4096);
+		/* A data page for the guest: read/write, no exec. */
+		err = s2_owner_share_guest(&o, &og, s2_pa(a1), s2_ipa(a2), 4096,
+					   S2_PROT_R | S2_PROT_W);
 		return (uint64_t)(int64_t)err;
 	case GUEST_HC_UNSHARE_GUEST:
 		load_guest();
