@@ -243,14 +243,12 @@ static void meta_info(const struct s2_page_meta *m, struct s2_page_info *info)
 	info->host = (enum s2_page_state)m->host_state;
 	info->hyp = (enum s2_page_state)m->hyp_state;
 	info->owner = m->owner;
-	/* One counter: guest shares, or the hypervisor's pins while it borrows the page. */
-	if (m->hyp_state == S2_PAGE_SHARED_BORROWED) {
-		info->share_count = 0;
-		info->pin_count = m->pin_count;
-	} else {
-		info->share_count = m->share_count;
-		info->pin_count = 0;
-	}
+	/*
+	 * One counter: guest shares, or the hypervisor's pins while it borrows the page. The
+	 * checks read the one their state implies; s2_owner_page_info() reports the other as 0.
+	 */
+	info->share_count = m->share_count;
+	info->pin_count = m->pin_count;
 }
 
 static void page_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info *info)
@@ -578,8 +576,7 @@ static int share_hyp_check(const struct s2_page_info *info)
  * S2_EBUSY while the hypervisor has it pinned (pKVM: hyp_page_count() != 0). */
 static int unshare_hyp_check(const struct s2_page_info *info)
 {
-	if (info->host != S2_PAGE_SHARED_OWNED || info->hyp != S2_PAGE_SHARED_BORROWED ||
-	    info->share_count)
+	if (info->host != S2_PAGE_SHARED_OWNED || info->hyp != S2_PAGE_SHARED_BORROWED)
 		return S2_EPERM;
 	if (info->pin_count)
 		return S2_EBUSY;
@@ -1260,6 +1257,10 @@ int s2_owner_page_info(const struct s2_owner *o, s2_pa_t pa, struct s2_page_info
 	if (a >= ipa_limit(&o->host))
 		return S2_ERANGE;
 	page_info(o, a, info);
+	if (info->hyp == S2_PAGE_SHARED_BORROWED)
+		info->share_count = 0; /* the counter holds the hypervisor's pins */
+	else
+		info->pin_count = 0;
 	return 0;
 }
 
