@@ -1362,6 +1362,8 @@ static void random_run(const struct s2_config *cfg, uint64_t seed, unsigned int 
 	/* The run must have exercised both outcomes. */
 	assert_true(ok > steps / 10);
 	assert_true(refused > steps / 10);
+	/* ... and guest mappings made behind the layer's back, dropped by a teardown. */
+	assert_true(f.o.stats.foreign_dropped > 0);
 	om_teardown_all(&f);
 	fx_fini(&f);
 }
