@@ -1486,32 +1486,52 @@ static int sim_owner_guest(struct sim *s, struct sim_vm **out)
 }
 
 /* Transitions: share-hyp|unshare-hyp|donate-hyp|donate-hyp-host PA SIZE;
- * share-guest|donate-guest PA IPA SIZE; unshare-guest|guest-share-host|guest-unshare-host
+ * share-guest PA IPA SIZE [PERM] (PERM: letters of "rwx", default rwx);
+ * donate-guest PA IPA SIZE; unshare-guest|guest-share-host|guest-unshare-host
  * IPA SIZE; teardown. */
 static int sim_step_owner(struct sim *s, struct sim_toks *t)
 {
 	const char *op = t->v[0];
-	uint64_t a[3] = { 0 };
+	uint64_t a[3] = { 0 }, prot = S2_PROT_RWX;
 	int need, ret;
 	struct sim_vm *sv = NULL;
 	char what[96];
+	bool perm;
 
 	if ((ret = sim_need_own(s)))
 		return ret;
 	need = (!strcmp(op, "share-guest") || !strcmp(op, "donate-guest")) ? 3 :
 	       !strcmp(op, "teardown")					   ? 0 :
 									     2;
-	if (t->n != need + 1)
+	perm = !strcmp(op, "share-guest") && t->n == need + 2;
+	if (t->n != need + 1 + perm)
 		return sim_syntax(s, "'%s' takes %d numbers", op, need);
 	for (int i = 0; i < need; i++)
 		if ((ret = sim_num(s, op, t->v[i + 1], &a[i])))
 			return ret;
+	if (perm) {
+		const char *p = t->v[need + 1];
+		prot = 0;
+		for (; *p; p++) {
+			uint64_t bit = *p == 'r' ? S2_PROT_R :
+				       *p == 'w' ? S2_PROT_W :
+				       *p == 'x' ? S2_PROT_X :
+						   0;
+			if (!bit || (prot & bit))
+				return sim_syntax(
+					s, "'%s': permissions are letters of \"rwx\", not '%s'", op,
+					t->v[need + 1]);
+			prot |= bit;
+		}
+	}
 	if (strstr(op, "guest") || !strcmp(op, "teardown"))
 		if ((ret = sim_owner_guest(s, &sv)))
 			return ret;
 	snprintf(what, sizeof(what), "%s", op);
 	for (int i = 0; i < need; i++)
 		snprintf(what + strlen(what), sizeof(what) - strlen(what), " 0x%" PRIx64, a[i]);
+	if (perm)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), " %.8s", t->v[need + 1]);
 	sim_jstep(s, op);
 	if (!strcmp(op, "share-hyp"))
 		ret = s2_owner_share_hyp(s->own, s2_pa(a[0]), a[1]);
@@ -1522,7 +1542,7 @@ static int sim_step_owner(struct sim *s, struct sim_toks *t)
 	else if (!strcmp(op, "donate-hyp-host"))
 		ret = s2_owner_donate_hyp_host(s->own, s2_pa(a[0]), a[1]);
 	else if (!strcmp(op, "share-guest"))
-		ret = s2_owner_share_guest(s->own, &sv->og, s2_pa(a[0]), s2_ipa(a[1]), a[2]);
+		ret = s2_owner_share_guest(s->own, &sv->og, s2_pa(a[0]), s2_ipa(a[1]), a[2], prot);
 	else if (!strcmp(op, "donate-guest"))
 		ret = s2_owner_donate_guest(s->own, &sv->og, s2_pa(a[0]), s2_ipa(a[1]), a[2]);
 	else if (!strcmp(op, "unshare-guest"))
