@@ -7,6 +7,8 @@
 #   json    --json is one JSON document with the summary keys and the per-access details
 #   svg     --svg writes well-formed SVG with one rect.run per dumped run
 #   dump    `s2mmu dump` options (--vm, --json) and the `dump` step print the same runs
+#   input   hostile input: NUL bytes, overflowing numbers, overlong lines, directories,
+#           unreadable files, empty paths, bytes that are not UTF-8 in --json
 set -u
 
 TOOL=${1:?usage: sim_test.sh TOOL GROUP EXAMPLES_DIR}
@@ -242,6 +244,157 @@ dump)
 	run 2 dump "$EX/per-vm-configs.s2sim" --vm 9
 	run 2 dump "$EX/main.s2sim" --frob
 	run 0 dump --help
+	;;
+input)
+	# NUL bytes: an error naming the line, never a hang (/dev/zero is endless NULs).
+	timeout 20 "$TOOL" sim /dev/zero >"$OUT" 2>"$ERR"
+	rc=$?
+	[ "$rc" -eq 2 ] && grep -q '^s2mmu: sim: /dev/zero:1: a NUL byte' "$ERR" ||
+		bad "sim /dev/zero: exit $rc (want 2 and 'a NUL byte' at line 1)"
+	printf 'vm 1\necho one\0 two\nvm 2\n' >"$TMP/nul.s2sim"
+	err_case 2 2 "a NUL byte" "$TMP/nul.s2sim"
+	grep -q 'vm2' "$OUT" && bad "the text after a NUL byte ran"
+	# Numbers that overflow their field are refused, not truncated.
+	f=$(scenario vmid <<'S'
+vm 1
+vm 4294967297
+S
+)
+	err_case 2 2 "VM id 4294967297 is too large" "$f"
+	f=$(scenario dumpvm <<'S'
+vm 1
+dump vm=4294967297
+S
+)
+	err_case 2 2 "vm=4294967297 is out of range" "$f"
+	f=$(scenario ipabits <<'S'
+vm 1 ipa-bits=4294967336
+S
+)
+	err_case 2 1 "ipa-bits=4294967336 is out of range" "$f"
+	f=$(scenario vmidbits <<'S'
+vm 1 vmid-bits=4294967304
+S
+)
+	err_case 2 1 "vmid-bits is 8 or 16" "$f"
+	f=$(scenario mte <<'S'
+host mte=4294967298
+S
+)
+	err_case 2 1 "mte=4294967298 is out of range" "$f"
+	f=$(scenario bbm <<'S'
+host bbm=4294967297
+S
+)
+	err_case 2 1 "bbm=4294967297 is out of range" "$f"
+	f=$(scenario suffix <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=17179869184G ram pa=0x100000000
+S
+)
+	err_case 2 2 "bad number '17179869184G'" "$f"
+	f=$(scenario level <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+read 0x40000000
+expect fault translation level=4294967297
+S
+)
+	err_case 2 4 "bad level '4294967297'" "$f"
+	f=$(scenario level2 <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+read 0x40000000
+expect mapped 0x40000000 level=4294967298
+S
+)
+	err_case 2 4 "bad level '4294967298'" "$f"
+	f=$(scenario memattr <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+read 0x40000000
+expect mapped 0x40000000 memattr=0x10000000f
+S
+)
+	err_case 2 4 "memattr=4294967311 is out of range" "$f"
+	f=$(scenario wrapslot <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=8K ram pa=0xfffffffffffff000
+S
+)
+	err_case 2 2 "wraps past 2^64" "$f"
+	f=$(scenario wrapinval <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+read 0x40000000
+invalidate 0xfffffffffffff000 0x2000
+S
+)
+	err_case 2 4 "host PA 0xfffffffffffff000 + size 0x2000 wraps past 2^64" "$f"
+	f=$(scenario wrapage <<'S'
+vm 1
+age 0x100000000 0xffffffffffffffff
+S
+)
+	err_case 2 2 "wraps past 2^64" "$f"
+	# VM ids that collide with the host's and the hypervisor's owner ids.
+	for id in 0 255 256; do
+		f=$(scenario "owner$id" <<S
+pkvm ram=0x80000000 size=16M
+vm $id
+share-guest 0x80000000 0x1000 0x1000
+S
+)
+		if [ "$id" = 0 ]; then why="owner 1 is the hypervisor's"; else why="owner ids are 8-bit"; fi
+		err_case 2 3 "vm$id cannot take part in page ownership: .*$why" "$f"
+	done
+	f=$(scenario ownergran <<'S'
+pkvm ram=0x80000000 size=16M
+vm 1 granule=16k
+share-guest 0x80000000 0x4000 0x4000
+S
+)
+	err_case 2 3 "its 16k granule is not the host stage-2's 4k" "$f"
+	# Lines: 1023 characters are fine (also as the last line without a newline), 1024 not.
+	printf 'echo %01018d\n' 0 >"$TMP/l1023.s2sim"
+	run 0 sim "$TMP/l1023.s2sim"
+	printf 'echo %01018d' 0 >"$TMP/l1023e.s2sim"
+	run 0 sim "$TMP/l1023e.s2sim"
+	printf 'vm 1\necho %01019d\n' 0 >"$TMP/l1024.s2sim"
+	err_case 2 2 "line too long (more than 1023 characters)" "$TMP/l1024.s2sim"
+	# A directory, an unreadable file, an empty path.
+	mkdir -p "$TMP/dir.s2sim"
+	run 2 sim "$TMP/dir.s2sim" &&
+		{ [ "$(wc -l <"$ERR")" = 1 ] &&
+			grep -q "^s2mmu: sim: $TMP/dir.s2sim: cannot read: it is a directory$" "$ERR" ||
+			bad "a directory is not reported in one line"; }
+	if [ "$(id -u)" != 0 ]; then
+		printf 'vm 1\n' >"$TMP/noread.s2sim"
+		chmod 000 "$TMP/noread.s2sim"
+		run 2 sim "$TMP/noread.s2sim" &&
+			{ grep -q "cannot open: Permission denied" "$ERR" || bad "unreadable file"; }
+	fi
+	run 2 sim '' &&
+		{ grep -qx "s2mmu: sim: the scenario file name is empty" "$ERR" ||
+			bad "an empty scenario path is not reported as such"; }
+	run 2 dump '' &&
+		{ grep -qx "s2mmu: dump: the scenario file name is empty" "$ERR" ||
+			bad "dump: an empty scenario path is not reported as such"; }
+	run 2 dump "$EX/main.s2sim" --svg '' &&
+		{ grep -q "svg.*empty" "$ERR" || bad "--svg '': not reported as an empty path"; }
+	# --json is valid UTF-8 whatever the input: Latin-1, stray bytes, control characters.
+	printf 'echo caf\xe9 \x01\x7f \xff\xfe \xed\xa0\x80 \xc0\xaf ok \xc3\xa9 \xf0\x9f\x98\x80\nfrob\xe9\n' \
+		>"$TMP/utf8.s2sim"
+	"$TOOL" sim "$TMP/utf8.s2sim" --json >"$OUT" 2>"$ERR"
+	python3 - "$OUT" <<'PY' || bad "--json of non-UTF-8 input"
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+d = json.loads(raw.decode("utf-8"))  # strict: fails on bytes that are not UTF-8
+text = d["steps"][0]["text"]
+assert text == "caf\ufffd \x01\x7f \ufffd\ufffd \ufffd\ufffd\ufffd \ufffd\ufffd ok \u00e9 \U0001F600", repr(text)
+assert d["status"] == 2, d["status"]
+assert b"\x7f" not in raw and b"\x01" not in raw
+PY
 	;;
 *)
 	echo "unknown group $GROUP" >&2

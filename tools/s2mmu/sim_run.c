@@ -18,6 +18,8 @@
  * IPA). It goes to s2_vm_handle_abort() and the access is retried after a resume, at most
  * SIM_MAX_RETRIES faults.
  */
+#define _POSIX_C_SOURCE 200809L /* fileno, fmemopen */
+
 #include "sim.h"
 #include "cli.h"
 
@@ -27,6 +29,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SIM_MAX_TOKENS 40
 #define SIM_MAX_FAULTS SIM_MAX_RETRIES
@@ -73,6 +76,8 @@ struct sim {
 	const char *file;
 	unsigned int line;
 	int status;
+	char errmsg[768]; /* the failure, until printed */
+	FILE *err;
 
 	bool host_set;
 	struct s2_caps caps;
@@ -132,10 +137,24 @@ sim_msg(struct sim *s, int status, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (s->line)
-		s2_cli_error(s->o.cmd, "%s:%u: %s", s->file, s->line, buf);
+		snprintf(s->errmsg, sizeof(s->errmsg), "s2mmu: %s: %s:%u: %s", s->o.cmd, s->file,
+			 s->line, buf);
+	else if (s->file && s->file[0])
+		snprintf(s->errmsg, sizeof(s->errmsg), "s2mmu: %s: %s: %s", s->o.cmd, s->file, buf);
 	else
-		s2_cli_error(s->o.cmd, "%s: %s", s->file, buf);
+		snprintf(s->errmsg, sizeof(s->errmsg), "s2mmu: %s: %s", s->o.cmd, buf);
+	if (!s->o.defer_error)
+		sim_print_error(s);
 	return status;
+}
+
+void sim_print_error(struct sim *s)
+{
+	if (!s->errmsg[0])
+		return;
+	fflush(s->out);
+	fprintf(s->err, "%s\n", s->errmsg);
+	s->errmsg[0] = '\0';
 }
 
 #define sim_syntax(s, ...) sim_msg((s), SIM_SYNTAX, __VA_ARGS__)
@@ -283,6 +302,18 @@ static int sim_num(struct sim *s, const char *what, const char *str, uint64_t *o
 	return 0;
 }
 
+/* A range [@base, @base + @size) must not wrap past 2^64, nor exceed the run's size limit. */
+static int sim_range(struct sim *s, const char *what, uint64_t base, uint64_t size)
+{
+	if (size && base + (size - 1) < base)
+		return sim_syntax(s, "%s 0x%" PRIx64 " + size 0x%" PRIx64 " wraps past 2^64", what,
+				  base, size);
+	if (s->o.max_size && size > s->o.max_size)
+		return sim_syntax(s, "size 0x%" PRIx64 " exceeds this run's limit 0x%" PRIx64, size,
+				  s->o.max_size);
+	return 0;
+}
+
 /* "key=value" token @tok with key @key: *@val gets the value. */
 static bool sim_kv(const char *tok, const char *key, const char **val)
 {
@@ -327,6 +358,36 @@ static int sim_opt_num(struct sim *s, struct sim_toks *t, int from, const char *
 	if (!v)
 		return sim_syntax(s, "%s needs a value (%s=N)", key, key);
 	return sim_num(s, key, v, out);
+}
+
+/* Option @key as a number in [@min, @max]: a value outside is refused, never truncated. */
+static int sim_opt_range(struct sim *s, struct sim_toks *t, int from, const char *key, uint64_t min,
+			 uint64_t max, uint64_t *out, bool *given)
+{
+	int ret = sim_opt_num(s, t, from, key, out, given);
+
+	if (ret || !*given)
+		return ret;
+	if (*out < min || *out > max)
+		return sim_syntax(s, "%s=%" PRIu64 " is out of range (%" PRIu64 "..%" PRIu64 ")",
+				  key, *out, min, max);
+	return 0;
+}
+
+/* Option @key as a translation level, -1..3 ("level=-1": LPA2's extra level). */
+static int sim_opt_level(struct sim *s, struct sim_toks *t, int from, const char *key, int *out,
+			 bool *given)
+{
+	const char *v;
+
+	*given = sim_opt(t, from, key, &v);
+	if (!*given)
+		return 0;
+	if (v && (!strcmp(v, "-1") || (v[0] >= '0' && v[0] <= '3' && !v[1]))) {
+		*out = v[0] == '-' ? -1 : v[0] - '0';
+		return 0;
+	}
+	return sim_syntax(s, "bad %s '%s' (a level is -1, 0, 1, 2 or 3)", key, v ? v : "");
 }
 
 static int sim_opt_flag(struct sim *s, struct sim_toks *t, int from, const char *key, bool *out)
@@ -435,7 +496,7 @@ static int sim_step_host(struct sim *s, struct sim_toks *t)
 	if ((ret = sim_opt_num(s, t, 1, "pa-bits", &v, &given)))
 		return ret;
 	if (given) {
-		if (s2_bits_to_parange((unsigned int)v) < 0 || v > 52)
+		if (v > 52 || s2_bits_to_parange((unsigned int)v) < 0)
 			return sim_syntax(s, "pa-bits %" PRIu64 " is not a PARange size", v);
 		if (!any_reg) {
 			s2_caps_max((unsigned int)v, &s->caps);
@@ -450,7 +511,7 @@ static int sim_step_host(struct sim *s, struct sim_toks *t)
 			return sim_syntax(s, "hafdbs is 0, 1 or 2");
 		s->caps.hafdbs = (unsigned int)v;
 	}
-	if ((ret = sim_opt_num(s, t, 1, "mte", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 1, "mte", 0, 3, &v, &given)))
 		return ret;
 	if (given)
 		s->caps.mte = (unsigned int)v;
@@ -461,7 +522,7 @@ static int sim_step_host(struct sim *s, struct sim_toks *t)
 			return sim_syntax(s, "vmid-bits is 8 or 16");
 		s->caps.vmid_bits = (unsigned int)v;
 	}
-	if ((ret = sim_opt_num(s, t, 1, "bbm", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 1, "bbm", 0, 2, &v, &given)))
 		return ret;
 	if (given)
 		s->caps.bbm = (unsigned int)v;
@@ -527,6 +588,9 @@ static int sim_step_vm(struct sim *s, struct sim_toks *t)
 				     "[hd] [mte] [locked-limit=SIZE]");
 	if ((ret = sim_num(s, "the VM id", t->v[1], &id)))
 		return ret;
+	if (id > UINT32_MAX)
+		return sim_syntax(s, "VM id %" PRIu64 " is too large (0..%" PRIu32 ")", id,
+				  UINT32_MAX);
 	sv = sim_find_vm(s, (unsigned int)id);
 	if (sv) {
 		if (t->n > 2)
@@ -542,7 +606,7 @@ static int sim_step_vm(struct sim *s, struct sim_toks *t)
 	p.caps = &s->caps;
 	p.req.ipa_bits = 40;
 	p.req.granule = S2_GRANULE_4K;
-	if ((ret = sim_opt_num(s, t, 2, "ipa-bits", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 2, "ipa-bits", 1, 64, &v, &given)))
 		return ret;
 	if (given)
 		p.req.ipa_bits = (unsigned int)v;
@@ -550,6 +614,8 @@ static int sim_step_vm(struct sim *s, struct sim_toks *t)
 		return sim_syntax(s, "granule is 4k, 16k or 64k");
 	if ((ret = sim_opt_num(s, t, 2, "vmid-bits", &v, &given)))
 		return ret;
+	if (given && v != 8 && v != 16)
+		return sim_syntax(s, "vmid-bits is 8 or 16");
 	if (given)
 		p.req.vmid_bits = (unsigned int)v;
 	b = false;
@@ -695,6 +761,9 @@ static int sim_step_slot(struct sim *s, struct sim_toks *t)
 	if (!given)
 		return sim_syntax(s, "slot needs pa=ADDR (the host physical base of the backing)");
 	d.pa = s2_pa(v);
+	if ((ret = sim_range(s, "ipa", s2_ipa_val(d.ipa), d.size)) ||
+	    (ret = sim_range(s, "pa", v, d.size)))
+		return ret;
 	if (v < SIM_ARENA_PA + SIM_ARENA_BYTES && v + d.size > SIM_ARENA_PA)
 		return sim_syntax(s,
 				  "the backing overlaps the simulator's table arena "
@@ -1218,7 +1287,8 @@ static int sim_pa_size(struct sim *s, struct sim_toks *t, uint64_t *pa, uint64_t
 	if (t->n < 3)
 		return sim_syntax(s, "usage: %s PA SIZE", t->v[0]);
 	if ((ret = sim_num(s, "the host PA", t->v[1], pa)) ||
-	    (ret = sim_num(s, "the size", t->v[2], size)))
+	    (ret = sim_num(s, "the size", t->v[2], size)) ||
+	    (ret = sim_range(s, "host PA", *pa, *size)))
 		return ret;
 	t->used[1] = t->used[2] = true;
 	return 0;
@@ -1287,7 +1357,7 @@ static void sim_stale_cb(void *arg, const struct s2_tlb_stale *st)
 		return;
 	s->stale++;
 	if (!s->o.quiet)
-		fprintf(stderr, "s2mmu: %s: %s:%u: stale TLB entry ipa 0x%" PRIx64 ": %s\n",
+		fprintf(s->err, "s2mmu: %s: %s:%u: stale TLB entry ipa 0x%" PRIx64 ": %s\n",
 			s->o.cmd, s->file, s->line, st->entry.ipa, st->why);
 }
 
@@ -1350,7 +1420,8 @@ static int sim_step_dump(struct sim *s, struct sim_toks *t)
 			return sim_syntax(s, "'dump host' needs 'pkvm' first");
 		return sim_dump_pgt(s, "host", 0, &s->own->host);
 	}
-	if ((ret = sim_need_vm(s)) || (ret = sim_opt_num(s, t, 1, "vm", &v, &given)) ||
+	if ((ret = sim_need_vm(s)) ||
+	    (ret = sim_opt_range(s, t, 1, "vm", 0, UINT32_MAX, &v, &given)) ||
 	    (ret = sim_leftover(s, t, 1)))
 		return ret;
 	if (given) {
@@ -1417,7 +1488,7 @@ static int sim_step_pkvm(struct sim *s, struct sim_toks *t)
 		return sim_syntax(s, "usage: pkvm ram=BASE size=SIZE [granule=G]");
 	if (sim_opt(t, 1, "granule", &g) && (!g || s2_granule_parse(g, &req.granule)))
 		return sim_syntax(s, "granule is 4k, 16k or 64k");
-	if ((ret = sim_leftover(s, t, 1)))
+	if ((ret = sim_leftover(s, t, 1)) || (ret = sim_range(s, "ram", base, size)))
 		return ret;
 	req.ipa_bits = s->caps.pa_bits;
 	ret = s2_config_init(&s->own_cfg, &s->caps, &req);
@@ -1471,14 +1542,31 @@ static int sim_owner_guest(struct sim *s, struct sim_vm **out)
 		return ret;
 	sv = s->cur;
 	if (!sv->og_ready) {
-		/* Owner ids 2..255 are guests: VM N is owner N + 1. */
+		/* Owner ids 2..255 are guests: VM N is owner N + 1. 0 is the host's, 1 the
+		 * hypervisor's (owner.h). */
+		if (sv->id + (uint64_t)1 == S2_OWNER_HYP)
+			return sim_syntax(
+				s,
+				"vm%u cannot take part in page ownership: VM N is owner "
+				"N + 1, and owner %u is the hypervisor's (use VM ids 1..%u)",
+				sv->id, S2_OWNER_HYP, S2_OWNER_GUEST_MAX - 1);
+		if (sv->id + (uint64_t)1 > S2_OWNER_GUEST_MAX)
+			return sim_syntax(s,
+					  "vm%u cannot take part in page ownership: VM N is owner "
+					  "N + 1, and owner ids are 8-bit (0 is the host's, 1 the "
+					  "hypervisor's; use VM ids 1..%u)",
+					  sv->id, S2_OWNER_GUEST_MAX - 1);
+		if (sv->vm.pgt.cfg.granule != s->own_cfg.granule)
+			return sim_syntax(s,
+					  "vm%u cannot take part in page ownership: its %s granule "
+					  "is not the host stage-2's %s",
+					  sv->id, s2_granule_name(sv->vm.pgt.cfg.granule),
+					  s2_granule_name(s->own_cfg.granule));
 		ret = s2_owner_guest_init(&sv->og, &sv->vm.pgt, (uint8_t)(sv->id + 1),
 					  sv->protected_vm);
 		if (ret)
-			return sim_syntax(s,
-					  "vm%u cannot take part in page ownership: %s "
-					  "(its granule must be the host stage-2's)",
-					  sv->id, s2_errname(ret));
+			return sim_syntax(s, "vm%u cannot take part in page ownership: %s", sv->id,
+					  s2_errname(ret));
 		sv->og_ready = true;
 	}
 	*out = sv;
@@ -1505,6 +1593,11 @@ static int sim_step_owner(struct sim *s, struct sim_toks *t)
 		return sim_syntax(s, "'%s' takes %d numbers", op, need);
 	for (int i = 0; i < need; i++)
 		if ((ret = sim_num(s, op, t->v[i + 1], &a[i])))
+			return ret;
+	/* The last number is the size; every address before it starts a range of that size. */
+	for (int i = 0; i + 1 < need; i++)
+		if ((ret = sim_range(s, i ? "IPA" : (need == 3 ? "PA" : "address"), a[i],
+				     a[need - 1])))
 			return ret;
 	if (strstr(op, "guest") || !strcmp(op, "teardown"))
 		if ((ret = sim_owner_guest(s, &sv)))
@@ -1812,15 +1905,16 @@ static int sim_expect_access(struct sim *s, struct sim_toks *t, const char *what
 	}
 	if (!strcmp(what, "fault")) {
 		enum s2_fault k;
+		int lvl = 0;
 
 		if (t->n < 3 || sim_parse_fault(t->v[2], &k))
 			return sim_syntax(s, "usage: expect fault KIND [level=L] (KIND: "
 					     "translation, permission, access-flag, ...)");
 		t->used[2] = true;
-		if ((ret = sim_opt_num(s, t, 3, "level", &v, &given)) ||
+		if ((ret = sim_opt_level(s, t, 3, "level", &lvl, &given)) ||
 		    (ret = sim_leftover(s, t, 3)))
 			return ret;
-		if (!sim_acc_fault(a, k, (int)v, !given))
+		if (!sim_acc_fault(a, k, lvl, !given))
 			return sim_expect_fail(s, "expected a %s fault%s at line %u", t->v[2],
 					       given ? " at that level" : "", a->line);
 		return 0;
@@ -1846,7 +1940,7 @@ static int sim_expect_mapping(struct sim *s, struct sim_toks *t, bool want)
 	const char *str;
 	bool given;
 	char perm[4];
-	int ret;
+	int ret, lvl = 0;
 
 	if ((ret = sim_need_vm(s)))
 		return ret;
@@ -1883,11 +1977,11 @@ static int sim_expect_mapping(struct sim *s, struct sim_toks *t, bool want)
 		return sim_expect_fail(s,
 				       "0x%" PRIx64 ": expected pa 0x%" PRIx64 ", got 0x%" PRIx64,
 				       ipa, v, s2_pa_val(lk.pa));
-	if ((ret = sim_opt_num(s, t, 3, "level", &v, &given)))
+	if ((ret = sim_opt_level(s, t, 3, "level", &lvl, &given)))
 		return ret;
-	if (given && (uint64_t)lk.level != v)
-		return sim_expect_fail(s, "0x%" PRIx64 ": expected level %" PRIu64 ", got %d", ipa,
-				       v, lk.level);
+	if (given && lk.level != lvl)
+		return sim_expect_fail(s, "0x%" PRIx64 ": expected level %d, got %d", ipa, lvl,
+				       lk.level);
 	if ((ret = sim_opt_num(s, t, 3, "size", &v, &given)))
 		return ret;
 	if (given && lk.size != v)
@@ -1901,16 +1995,16 @@ static int sim_expect_mapping(struct sim *s, struct sim_toks *t, bool want)
 	if (sim_opt(t, 3, "perm", &str) && (!str || strcmp(str, perm)))
 		return sim_expect_fail(s, "0x%" PRIx64 ": expected perm %s, got %s", ipa,
 				       str ? str : "?", perm);
-	if ((ret = sim_opt_num(s, t, 3, "memattr", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 3, "memattr", 0, 15, &v, &given)))
 		return ret;
 	if (given && f.memattr != v)
 		return sim_expect_fail(s, "0x%" PRIx64 ": expected MemAttr 0x%" PRIx64 ", got 0x%x",
 				       ipa, v, f.memattr);
-	if ((ret = sim_opt_num(s, t, 3, "af", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 3, "af", 0, 1, &v, &given)))
 		return ret;
 	if (given && (uint64_t)f.af != v)
 		return sim_expect_fail(s, "0x%" PRIx64 ": expected af=%" PRIu64, ipa, v);
-	if ((ret = sim_opt_num(s, t, 3, "dbm", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 3, "dbm", 0, 1, &v, &given)))
 		return ret;
 	if (given && (uint64_t)f.dbm != v)
 		return sim_expect_fail(s, "0x%" PRIx64 ": expected dbm=%" PRIu64, ipa, v);
@@ -2119,7 +2213,8 @@ struct sim *sim_open(const struct sim_opts *o)
 	if (!s)
 		return NULL;
 	s->o = *o;
-	s->out = stdout;
+	s->out = o->out ? o->out : stdout;
+	s->err = o->err ? o->err : stderr;
 	return s;
 }
 
@@ -2263,31 +2358,86 @@ static void sim_summary_json(struct sim *s)
 	s2_json_object_end(j);
 }
 
+/* Read one line of @f into @buf (SIM_LINE_MAX + 1 bytes) without its line end.
+ * Return: 1 a line; 0 end of file; SIM_RD_LONG, SIM_RD_NUL or SIM_RD_ERROR. */
+enum { SIM_RD_LONG = -1, SIM_RD_NUL = -2, SIM_RD_ERROR = -3 };
+
+static int sim_read_line(FILE *f, char *buf)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (c == '\0')
+			return SIM_RD_NUL;
+		if (n == SIM_LINE_MAX)
+			return SIM_RD_LONG;
+		buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	if (c == EOF && ferror(f))
+		return SIM_RD_ERROR;
+	if (c == EOF && !n)
+		return 0;
+	if (n && buf[n - 1] == '\r') /* a CRLF file */
+		buf[--n] = '\0';
+	return 1;
+}
+
 int sim_run_file(struct sim *s, const char *path, bool summary)
 {
-	FILE *f = fopen(path, "r");
-	char buf[1024];
-	int status = SIM_OK;
+	struct stat st;
+	FILE *f;
+	int status;
 
 	s->file = path;
 	s->line = 0;
+	if (!*path)
+		return sim_syntax(s, "the scenario file name is empty");
+	f = fopen(path, "r");
 	if (!f)
 		return sim_syntax(s, "cannot open: %s", strerror(errno));
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return sim_syntax(s, "cannot read: it is a directory");
+	}
+	status = sim_run_stream(s, path, f, summary);
+	fclose(f);
+	return status;
+}
+
+int sim_run_stream(struct sim *s, const char *name, FILE *f, bool summary)
+{
+	char buf[SIM_LINE_MAX + 1];
+	int status = SIM_OK, rd;
+
+	s->file = name;
+	s->line = 0;
 	if (sim_jsonp(s)) {
 		s2_json_begin(&s->j, s->out);
-		s2_json_str(&s->j, "scenario", path);
+		s2_json_str(&s->j, "scenario", name);
 		s2_json_array_begin(&s->j, "steps");
 	}
-	while (fgets(buf, sizeof(buf), f)) {
+	while ((rd = sim_read_line(f, buf)) != 0) {
 		struct sim_toks t;
-		size_t len = strlen(buf);
+		size_t len;
 		char raw[sizeof(buf)];
 
 		s->line++;
-		if (len == sizeof(buf) - 1 && buf[len - 1] != '\n') {
-			status = sim_syntax(s, "line too long");
+		if (rd == SIM_RD_LONG) {
+			status = sim_syntax(s, "line too long (more than %d characters)",
+					    SIM_LINE_MAX);
 			break;
 		}
+		if (rd == SIM_RD_NUL) {
+			status = sim_syntax(s, "a NUL byte (the file is not text)");
+			break;
+		}
+		if (rd == SIM_RD_ERROR) {
+			status = sim_syntax(s, "read error: %s", strerror(errno));
+			break;
+		}
+		len = strlen(buf);
 		memcpy(raw, buf, len + 1);
 		if (sim_tokenize(buf, &t)) {
 			status = sim_syntax(s, "too many words");
@@ -2316,9 +2466,6 @@ int sim_run_file(struct sim *s, const char *path, bool summary)
 			break;
 		}
 	}
-	if (!status && ferror(f))
-		status = sim_syntax(s, "read error");
-	fclose(f);
 	if (!status && s->pending_err) {
 		s->line = s->pending_line;
 		status = sim_expect_fail(s, "%s failed: %s (%s)", s->pending_what,

@@ -63,7 +63,7 @@ int sim_svg_write(const char *path, struct sim_vm *const *vms, unsigned int n)
 		}
 		rows += 2 + (unsigned int)(runs[i].n ? runs[i].n : 1);
 	}
-	f = fopen(path, "w");
+	f = strcmp(path, "-") ? fopen(path, "w") : stdout;
 	if (!f) {
 		for (unsigned int i = 0; i < n; i++)
 			sim_runs_free(&runs[i]);
@@ -132,6 +132,8 @@ int sim_svg_write(const char *path, struct sim_vm *const *vms, unsigned int n)
 	fprintf(f, "</svg>\n");
 	for (unsigned int i = 0; i < n; i++)
 		sim_runs_free(&runs[i]);
+	if (f == stdout)
+		return fflush(f) || ferror(f) ? -1 : 0;
 	if (fclose(f))
 		return -1;
 	return 0;
