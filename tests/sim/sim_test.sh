@@ -7,6 +7,7 @@
 #   json    --json is one JSON document with the summary keys and the per-access details
 #   svg     --svg writes well-formed SVG with one rect.run per dumped run
 #   dump    `s2mmu dump` options (--vm, --json) and the `dump` step print the same runs
+#   nisv    accesses without a valid syndrome (pair, pre/post-index, atomic, DC ZVA): ESR ISV=0
 #   input   hostile input: NUL bytes, overflowing numbers, overlong lines, directories,
 #           unreadable files, empty paths, bytes that are not UTF-8 in --json
 set -u
@@ -210,27 +211,84 @@ assert nc["type"] == "normal-nc" and nc["memattr"] == "0b0101" and nc["perm"] ==
 PY
 	;;
 svg)
+	# The map: well-formed SVG; one rect.run per dumped run, in IPA order, at x positions that
+	# grow with the IPA; widths to one scale (gaps too big for it collapsed and marked); a
+	# legend of exactly the memory types present.
 	run 0 dump "$EX/main.s2sim" --svg "$TMP/main.svg" &&
 		python3 - "$TMP/main.svg" "$OUT" <<'PY' || bad "SVG output"
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 ns = "{http://www.w3.org/2000/svg}"
 assert root.tag == ns + "svg", root.tag
-runs = [r for r in root.iter(ns + "rect") if r.get("class") == "run"]
-lines = [l for l in open(sys.argv[2]) if l.startswith("  0x")]
+rects = [r for r in root.iter(ns + "rect") if r.get("class") in ("run", "gap")]
+runs = [r for r in rects if r.get("class") == "run"]
+lines = [l.split() for l in open(sys.argv[2]) if l.startswith("  0x")]
 assert len(runs) == len(lines) == 4, (len(runs), len(lines))
-fills = {r.find(ns + "title").text: r.get("fill") for r in runs}
-assert fills["device-ngnre"] != fills["normal-wb"], fills
-legend = [r for r in root.iter(ns + "rect") if r.get("class") == "legend"]
-assert len(legend) >= 5
+# the runs are the dump's, in order: IPA ranges from the dump lines
+for r, l in zip(runs, lines):
+    first, last = l[0].split("-")
+    assert int(r.get("data-ipa"), 16) == int(first, 16), (r.attrib, l)
+    assert int(r.get("data-end"), 16) == int(last, 16), (r.attrib, l)
+# pieces tile the IPA space from 0 to 2^40 and x grows with the IPA, without overlap
+at, x = 0, None
+for r in rects:
+    assert int(r.get("data-ipa"), 16) == at, (hex(at), r.attrib)
+    at = int(r.get("data-end"), 16) + 1
+    rx, rw = float(r.get("x")), float(r.get("width"))
+    if x is not None:
+        assert abs(rx - x) < 0.02, (rx, x, r.attrib)
+    x = rx + rw
+assert at == 1 << 40, hex(at)
+# to scale: the two 2M runs are equally wide and far wider than a 4K page
+w = [float(r.get("width")) for r in runs]
+assert w[2] == w[3] and w[2] > 50 * 3, w
+# gaps larger than the scale allows are collapsed, and say so
+gaps = [r for r in rects if r.get("class") == "gap"]
+assert any("not to scale" in g.find(ns + "title").text for g in gaps)
+# colours by memory type; the title of each run has its range, size, entries, perms, type
+fill = {l[5]: r.get("fill") for r, l in zip(runs, lines)}
+assert fill["device-ngnre"] != fill["normal-wb"], fill
+t = runs[2].find(ns + "title").text
+assert t.startswith("0x40000000-0x401fffff 2M: 4Kx512 L3 r-x normal-wb -> 0x880000000"), t
+labels = [e.text for e in root.iter(ns + "text") if e.get("class") == "label"]
+assert labels[1].startswith("0x10000000-0x10000fff 4K: 4Kx1 L3 rw- device-ngnre"), labels
+# the legend lists what is present, and only that
+legend = {r.get("data-type") or r.get("data-state") for r in root.iter(ns + "rect")
+          if r.get("class") == "legend"}
+assert legend == {"normal-wb", "device-ngnre", "gap", "unmapped"}, legend
+PY
+	# Page ownership: pages shared with the guest (borrowed) are outlined.
+	f=$(scenario svgown <<'S'
+pkvm ram=0x80000000 size=16M
+vm 1
+share-guest 0x80000000 0x1000 0x2000
+S
+)
+	run 0 dump "$f" --svg "$TMP/own.svg" &&
+		python3 - "$TMP/own.svg" <<'PY' || bad "SVG of page ownership"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+legend = {r.get("data-type") or r.get("data-state") for r in root.iter(ns + "rect")
+          if r.get("class") == "legend"}
+assert "shared-borrowed" in legend and "normal-wb" in legend, legend
+runs = [r for r in root.iter(ns + "rect") if r.get("class") == "run"]
+sb = [r for r in runs if "shared-borrowed" in r.find(ns + "title").text]
+assert sb and sb[0].get("stroke-dasharray"), [r.attrib for r in runs]
 PY
 	run 0 dump "$EX/per-vm-configs.s2sim" --svg "$TMP/vms.svg" &&
 		python3 - "$TMP/vms.svg" <<'PY' || bad "SVG of four VMs"
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 ns = "{http://www.w3.org/2000/svg}"
+maps = [g for g in root.iter(ns + "g") if g.get("class") == "map"]
+assert [g.get("data-vm") for g in maps] == ["1", "2", "3", "4"], maps
 assert len([r for r in root.iter(ns + "rect") if r.get("class") == "run"]) == 4
 PY
+	# --svg - writes the SVG, and only it, to standard output.
+	run 0 dump "$EX/main.s2sim" --svg - &&
+		{ cmp -s "$OUT" "$TMP/main.svg" || bad "--svg - differs from --svg FILE"; }
+	run 2 dump "$EX/main.s2sim" --svg - --json
 	run 1 dump "$EX/main.s2sim" --svg "$TMP/no/such/dir.svg"
 	;;
 dump)
@@ -244,6 +302,84 @@ dump)
 	run 2 dump "$EX/per-vm-configs.s2sim" --vm 9
 	run 2 dump "$EX/main.s2sim" --frob
 	run 0 dump --help
+	;;
+nisv)
+	# ESR_EL2 of accesses without an instruction syndrome (Arm ARM D19.2.48): EC 0x24, IL,
+	# ISV=0 and SAS/SSE/SRT/SF/AR zero, WnR for writes (an atomic: 0 when its read faults).
+	# A fresh 40-bit 4K VM: an empty table faults at level 1 (DFSC 0b000101).
+	f=$(scenario nisv <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+slot 3 ipa=0x50000000 size=2M ram pa=0x200000000 read-only
+write 0x9000000 form=pair
+expect esr 0x92000045
+read 0x9000010 form=pair size=4
+expect esr 0x92000005
+write 0x9000008 form=pre-index size=2
+expect esr 0x92000045
+read 0x9000008 form=post-index size=1
+expect esr 0x92000005
+atomic 0x9000000 size=4
+expect esr 0x92000005
+dc-zva 0x9000070
+expect esr 0x92000045
+read 0x9000000 reg=3 size=4
+expect esr 0x93830005
+atomic 0x50000000
+expect faults 2
+expect fault translation level=1
+expect esr 0x9200004f
+write 0x50000000 form=post-index
+expect esr 0x9200004f
+S
+)
+	run 0 sim "$f" --json &&
+		python3 - "$OUT" <<'PY' || bad "nisv: JSON of accesses without syndrome"
+import json, sys
+d = json.load(open(sys.argv[1]))
+acc = [x for x in d["steps"] if x["step"] == "access"]
+forms = [x["form"] for x in acc]
+assert forms == ["pair", "pair", "pre-index", "post-index", "atomic", "dc-zva", "plain",
+                 "atomic", "post-index"], forms
+for x in acc:
+    for f in x["faults"]:
+        assert f["isv"] == (x["form"] == "plain"), x
+# dc-zva reports the 64-byte block it zeroes
+z = acc[5]
+assert z["ipa"] == "0x9000040" and z["size"] == 64, z
+# the atomic on the read-only slot: its read faults first (WnR 0), then its write (WnR 1)
+a = acc[7]
+assert [f["wnr"] for f in a["faults"]] == [False, True], a["faults"]
+assert a["faults"][0]["esr"] == "0x92000005", a["faults"][0]
+for x in acc:
+    if x["result"] == "nisv-exit":
+        assert x["nisv"]["write"] == x["faults"][-1]["wnr"], x
+PY
+	# Syntax: what has no syndrome cannot name a register; s1ptw is no load/store form.
+	f=$(scenario nisvreg <<'S'
+vm 1
+write 0x9000000 form=pair reg=3
+S
+)
+	err_case 2 2 "reg is part of the syndrome" "$f"
+	f=$(scenario nisvform <<'S'
+vm 1
+read 0x9000000 form=triple
+S
+)
+	err_case 2 2 "form is plain, pair, pre-index or post-index" "$f"
+	f=$(scenario nisvs1 <<'S'
+vm 1
+read 0x9000000 form=pair s1ptw
+S
+)
+	err_case 2 2 "s1ptw is a stage-1 table walk" "$f"
+	f=$(scenario nisvsize <<'S'
+vm 1
+read 0x9000000 form=pair size=2
+S
+)
+	err_case 2 2 "a pair moves two" "$f"
 	;;
 input)
 	# NUL bytes: an error naming the line, never a hang (/dev/zero is endless NULs).

@@ -96,7 +96,11 @@ void sim_dump_json(struct s2_json *j, unsigned int id, const struct s2_pgtable *
  */
 int sim_dump_kvm(FILE *out, const struct s2_pgtable *pgt);
 
-/** sim_svg_write() - draw the IPA maps of @n VMs into @path. Return: 0; -1 (errno). */
+/**
+ * sim_svg_write() / sim_svg_write_file() - draw the IPA maps of @n VMs (sim_svg.c) into @path
+ * ("-": standard output) or @f. Return: 0; -1 (errno, or the tables could not be walked).
+ */
+int sim_svg_write_file(FILE *f, struct sim_vm *const *vms, unsigned int n);
 int sim_svg_write(const char *path, struct sim_vm *const *vms, unsigned int n);
 
 /* Options of a scenario run. */

@@ -45,9 +45,27 @@
 #define ESR_S1PTW S2_BIT(7)
 #define ESR_WNR S2_BIT(6)
 
+/* The instruction behind a data access: plain loads and stores carry an instruction syndrome
+ * (ISV=1); the others do not (Arm ARM D19.2.48: ISV is 0 for load/store pair, writeback
+ * addressing, atomics and DC ZVA, among others). */
+enum sim_form {
+	FORM_PLAIN = 0, /* LDR/STR */
+	FORM_PAIR, /* LDP/STP */
+	FORM_PRE, /* LDR/STR with pre-index writeback */
+	FORM_POST, /* LDR/STR with post-index writeback */
+	FORM_ATOMIC, /* LDADD, SWP, CAS...: a read and a write */
+	FORM_DCZVA, /* DC ZVA: zeroes a block, a write */
+};
+
+static const char *const sim_form_names[] = { "plain",	    "pair",   "pre-index",
+					      "post-index", "atomic", "dc-zva" };
+
+#define SIM_DCZVA_BYTES 64 /* DCZID_EL0.BS = 4: the usual 64-byte block */
+
 struct sim_fault {
 	enum s2_fault kind;
 	int level;
+	bool write; /* WnR */
 	uint64_t esr, far, hpfar;
 	int ret; /* s2_vm_handle_abort()'s return */
 	struct s2_abort_result r;
@@ -60,8 +78,9 @@ struct sim_access {
 	unsigned int size;
 	bool el0, s1ptw, sext;
 	unsigned int reg;
+	enum sim_form form;
 	/* outcome */
-	enum { ACC_OK, ACC_MMIO, ACC_INJECT, ACC_ERROR, ACC_STUCK } result;
+	enum { ACC_OK, ACC_MMIO, ACC_INJECT, ACC_ERROR, ACC_STUCK, ACC_NISV } result;
 	bool tlb_hit;
 	uint64_t pa;
 	struct s2_walk_result w;
@@ -117,7 +136,7 @@ struct sim {
 	bool have_host_result;
 
 	/* Totals for the summary. */
-	uint64_t accesses, acc_ok, acc_mmio, acc_inject, tlb_hits, stale;
+	uint64_t accesses, acc_ok, acc_mmio, acc_inject, acc_nisv, tlb_hits, stale;
 	uint64_t faults[S2_FAULT_OTHER + 1];
 	uint64_t tags_bytes;
 };
@@ -932,8 +951,8 @@ static unsigned int sim_log2(unsigned int v)
 	return l;
 }
 
-/* ESR_EL2 for a stage-2 fault of access @a (Arm ARM D19.2.48). */
-static uint64_t sim_esr(const struct sim_access *a, enum s2_fault kind, int level)
+/* ESR_EL2 for a stage-2 fault of access @a (Arm ARM D19.2.48); @write: WnR. */
+static uint64_t sim_esr(const struct sim_access *a, enum s2_fault kind, int level, bool write)
 {
 	int fsc = s2_fsc_encode(kind, level);
 	uint64_t esr = ESR_IL | (uint64_t)(fsc < 0 ? 0 : fsc);
@@ -945,53 +964,87 @@ static uint64_t sim_esr(const struct sim_access *a, enum s2_fault kind, int leve
 		return esr;
 	}
 	esr |= (uint64_t)S2_EC_DABT_LOW << ESR_EC_SHIFT;
+	if (write)
+		esr |= ESR_WNR;
 	if (a->s1ptw) {
 		/* A stage-1 walk: no instruction syndrome; WnR says whether the walk wrote
 		 * (a hardware AF/dirty update of a stage-1 descriptor). */
-		esr |= ESR_S1PTW;
-		if (a->type == S2_ACCESS_WRITE)
-			esr |= ESR_WNR;
-		return esr;
+		return esr | ESR_S1PTW;
 	}
+	if (a->form != FORM_PLAIN)
+		return esr; /* ISV = 0: SAS, SSE, SRT, SF and AR are RES0 */
 	esr |= ESR_ISV | ((uint64_t)sim_log2(a->size) << ESR_SAS_SHIFT) |
 	       ((uint64_t)a->reg << ESR_SRT_SHIFT);
 	if (a->sext)
 		esr |= ESR_SSE;
 	if (a->size == 8 || a->sext)
 		esr |= ESR_SF; /* a 64-bit register (LDR Xt, or LDRS* Xt) */
-	if (a->type == S2_ACCESS_WRITE)
-		esr |= ESR_WNR;
 	return esr;
 }
 
-static void sim_run_access(struct sim *s, struct sim_vm *sv, struct sim_access *a)
+/* Translate @a as an access of @type: a TLB hit that permits it, else a walk. Return: 0 (see
+ * @a->w, @a->tlb_hit, @a->pa) or the walker's error. */
+static int sim_translate(struct sim *s, struct sim_vm *sv, struct sim_access *a,
+			 enum s2_access_type type)
 {
 	struct s2_walk_mem mem = s2_host_port_walk_mem(s->hp);
 	const struct s2_config *cfg = &sv->vm.pgt.cfg;
+	struct s2_access acc = { .type = type, .el0 = a->el0, .s1ptw = a->s1ptw };
+	const struct s2_tlb_entry *e = s2_tlb_lookup(&s->tlb, sv->vm.vmid, s2_ipa(a->ipa));
+	struct sim_access probe = *a;
+	int ret;
 
+	probe.type = type;
+	if (e && sim_tlb_permits(cfg, e, &probe)) {
+		a->tlb_hit = true;
+		a->pa = e->pa + (a->ipa - e->ipa);
+		memset(&a->w, 0, sizeof(a->w));
+		a->w.fault = S2_FAULT_NONE;
+		a->w.level = e->level;
+		a->w.block_size = e->block_size;
+		return 0;
+	}
+	a->tlb_hit = false;
+	ret = s2_walk(cfg, sv->vm.pgt.root_pa, &mem, s2_ipa(a->ipa), acc, &a->w);
+	if (ret || a->w.fault != S2_FAULT_NONE)
+		return ret;
+	a->pa = s2_pa_val(a->w.pa);
+	s2_tlb_fill(&s->tlb, sv->vm.vmid, s2_ipa(a->ipa), &a->w);
+	return 0;
+}
+
+/*
+ * Run access @a until it completes, exits or is injected. An atomic is a read and a write of
+ * the same location: its fault is reported with WnR = 0 when the read faults, else WnR = 1
+ * (Arm ARM D19.2.48, WnR).
+ */
+static void sim_run_access(struct sim *s, struct sim_vm *sv, struct sim_access *a)
+{
 	for (;;) {
-		struct s2_access acc = { .type = a->type, .el0 = a->el0, .s1ptw = a->s1ptw };
-		const struct s2_tlb_entry *e = s2_tlb_lookup(&s->tlb, sv->vm.vmid, s2_ipa(a->ipa));
 		struct sim_fault *f;
+		bool write = a->type == S2_ACCESS_WRITE;
 		int ret;
 
-		if (e && sim_tlb_permits(cfg, e, a)) {
-			a->result = ACC_OK;
-			a->tlb_hit = true;
-			a->pa = e->pa + (a->ipa - e->ipa);
-			a->w.level = e->level;
-			a->w.block_size = e->block_size;
-			return;
+		if (a->form == FORM_ATOMIC) {
+			bool hit;
+
+			write = false;
+			ret = sim_translate(s, sv, a, S2_ACCESS_READ);
+			hit = a->tlb_hit;
+			if (!ret && a->w.fault == S2_FAULT_NONE) {
+				write = true;
+				ret = sim_translate(s, sv, a, S2_ACCESS_WRITE);
+				a->tlb_hit = a->tlb_hit && hit;
+			}
+		} else {
+			ret = sim_translate(s, sv, a, a->type);
 		}
-		ret = s2_walk(cfg, sv->vm.pgt.root_pa, &mem, s2_ipa(a->ipa), acc, &a->w);
 		if (ret) {
 			a->result = ACC_ERROR;
 			return;
 		}
 		if (a->w.fault == S2_FAULT_NONE) {
 			a->result = ACC_OK;
-			a->pa = s2_pa_val(a->w.pa);
-			s2_tlb_fill(&s->tlb, sv->vm.vmid, s2_ipa(a->ipa), &a->w);
 			return;
 		}
 		if (a->nr_faults == SIM_MAX_FAULTS) {
@@ -1001,8 +1054,9 @@ static void sim_run_access(struct sim *s, struct sim_vm *sv, struct sim_access *
 		f = &a->faults[a->nr_faults++];
 		f->kind = a->w.fault;
 		f->level = a->w.level;
+		f->write = write;
 		s->faults[f->kind <= S2_FAULT_OTHER ? f->kind : S2_FAULT_OTHER]++;
-		f->esr = sim_esr(a, f->kind, f->level);
+		f->esr = sim_esr(a, f->kind, f->level, write);
 		f->far = a->ipa; /* no stage 1: the guest VA is the IPA */
 		f->hpfar = (a->ipa >> 12) << 4; /* FIPA [43:4] = IPA[51:12] */
 		f->ret = s2_vm_handle_abort(&sv->vcpu, f->esr, f->far, f->hpfar, &f->r);
@@ -1010,20 +1064,27 @@ static void sim_run_access(struct sim *s, struct sim_vm *sv, struct sim_access *
 			a->result = ACC_ERROR;
 			return;
 		}
-		if (f->r.action == S2_ABORT_MMIO) {
+		switch (f->r.action) {
+		case S2_ABORT_MMIO:
 			a->result = ACC_MMIO;
 			return;
-		}
-		if (f->r.action == S2_ABORT_INJECT) {
+		case S2_ABORT_INJECT:
 			a->result = ACC_INJECT;
 			return;
+		case S2_ABORT_NISV:
+			a->result = ACC_NISV;
+			return;
+		default:
+			break;
 		}
 	}
 }
 
 static const char *sim_result_name(const struct sim_access *a)
 {
-	static const char *const n[] = { "ok", "mmio-exit", "inject", "error", "stuck" };
+	static const char *const n[] = {
+		"ok", "mmio-exit", "inject", "error", "stuck", "nisv-exit"
+	};
 
 	return n[a->result];
 }
@@ -1039,6 +1100,7 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 		s2_json_u64(&s->j, "size", a->size);
 		s2_json_bool(&s->j, "el0", a->el0);
 		s2_json_bool(&s->j, "s1ptw", a->s1ptw);
+		s2_json_str(&s->j, "form", sim_form_names[a->form]);
 		s2_json_str(&s->j, "result", sim_result_name(a));
 		if (a->result == ACC_OK) {
 			s2_json_hex(&s->j, "pa", a->pa);
@@ -1059,6 +1121,12 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 		}
 		if (a->result == ACC_INJECT)
 			s2_json_str(&s->j, "inject", s2_inject_reason_name(last->r.inject));
+		if (a->result == ACC_NISV) {
+			s2_json_object_begin(&s->j, "nisv");
+			s2_json_hex(&s->j, "ipa", s2_ipa_val(last->r.ipa));
+			s2_json_bool(&s->j, "write", last->r.write);
+			s2_json_object_end(&s->j);
+		}
 		s2_json_array_begin(&s->j, "faults");
 		for (unsigned int i = 0; i < a->nr_faults; i++) {
 			const struct sim_fault *f = &a->faults[i];
@@ -1067,6 +1135,8 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 			s2_json_str(&s->j, "kind", s2_fault_name(f->kind));
 			s2_json_int(&s->j, "level", f->level);
 			s2_json_hex(&s->j, "esr", f->esr);
+			s2_json_bool(&s->j, "isv", (f->esr & ESR_ISV) != 0);
+			s2_json_bool(&s->j, "wnr", (f->esr & ESR_WNR) != 0);
 			s2_json_hex(&s->j, "far", f->far);
 			s2_json_hex(&s->j, "hpfar", f->hpfar);
 			if (f->ret) {
@@ -1087,9 +1157,13 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 	}
 	if (s->o.quiet)
 		return;
-	fprintf(s->out, "vm%u %-5s 0x%" PRIx64 " size=%u%s%s: %s", sv->id, sim_access_name(a->type),
-		a->ipa, a->size, a->el0 ? " el0" : "", a->s1ptw ? " s1ptw" : "",
-		sim_result_name(a));
+	fprintf(s->out, "vm%u %-5s 0x%" PRIx64 " size=%u%s%s%s%s: %s", sv->id,
+		a->form == FORM_ATOMIC ? "atomic" :
+		a->form == FORM_DCZVA  ? "dc-zva" :
+					 sim_access_name(a->type),
+		a->ipa, a->size, a->form && a->form < FORM_ATOMIC ? " form=" : "",
+		a->form && a->form < FORM_ATOMIC ? sim_form_names[a->form] : "",
+		a->el0 ? " el0" : "", a->s1ptw ? " s1ptw" : "", sim_result_name(a));
 	switch (a->result) {
 	case ACC_OK:
 		fprintf(s->out, " pa=0x%" PRIx64 "%s", a->pa, a->tlb_hit ? " (tlb hit)" : "");
@@ -1107,6 +1181,10 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 	}
 	case ACC_INJECT:
 		fprintf(s->out, " %s", s2_inject_reason_name(last->r.inject));
+		break;
+	case ACC_NISV:
+		fprintf(s->out, " ipa=0x%" PRIx64 " %s", s2_ipa_val(last->r.ipa),
+			last->r.write ? "write" : "read");
 		break;
 	default:
 		break;
@@ -1128,10 +1206,27 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 	fprintf(s->out, "%s\n", a->nr_faults ? "]" : "");
 }
 
+static int sim_parse_form(const char *v, enum sim_form *out)
+{
+	for (int f = FORM_PLAIN; f < FORM_ATOMIC; f++)
+		if (v && !strcmp(v, sim_form_names[f])) {
+			*out = (enum sim_form)f;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * read|write IPA [size=N] [reg=N] [sext] [el0] [s1ptw] [form=pair|pre-index|post-index]
+ * exec IPA [el0] [s1ptw]
+ * atomic IPA [size=N] [el0]
+ * dc-zva IPA [el0]
+ */
 static int sim_step_access(struct sim *s, struct sim_toks *t)
 {
 	struct sim_access a = { .line = s->line, .size = 8 };
 	struct sim_vm *sv;
+	const char *c = t->v[0], *str;
 	uint64_t v;
 	bool given;
 	int ret;
@@ -1139,23 +1234,44 @@ static int sim_step_access(struct sim *s, struct sim_toks *t)
 	if ((ret = sim_need_vm(s)))
 		return ret;
 	sv = s->cur;
-	a.type = !strcmp(t->v[0], "read")  ? S2_ACCESS_READ :
-		 !strcmp(t->v[0], "write") ? S2_ACCESS_WRITE :
-					     S2_ACCESS_EXEC;
+	a.type = !strcmp(c, "read") ? S2_ACCESS_READ :
+		 !strcmp(c, "exec") ? S2_ACCESS_EXEC :
+				      S2_ACCESS_WRITE; /* write, atomic, dc-zva */
+	if (!strcmp(c, "atomic"))
+		a.form = FORM_ATOMIC;
+	if (!strcmp(c, "dc-zva")) {
+		a.form = FORM_DCZVA;
+		a.size = SIM_DCZVA_BYTES;
+	}
 	if (a.type == S2_ACCESS_EXEC)
 		a.size = 4;
 	if (t->n < 2)
-		return sim_syntax(s, "usage: %s IPA [size=N] [el0] [s1ptw] [reg=N] [sext]",
-				  t->v[0]);
+		return sim_syntax(
+			s,
+			a.form == FORM_ATOMIC	 ? "usage: atomic IPA [size=N] [el0]" :
+			a.form == FORM_DCZVA	 ? "usage: dc-zva IPA [el0]" :
+			a.type == S2_ACCESS_EXEC ? "usage: exec IPA [el0] [s1ptw]" :
+						   "usage: %s IPA [size=N] [el0] [s1ptw] [reg=N] "
+						   "[sext] [form=pair|pre-index|post-index]",
+			c);
 	if ((ret = sim_num(s, "the IPA", t->v[1], &a.ipa)))
 		return ret;
+	if (a.type != S2_ACCESS_EXEC && a.form != FORM_ATOMIC && a.form != FORM_DCZVA &&
+	    sim_opt(t, 2, "form", &str) && sim_parse_form(str, &a.form))
+		return sim_syntax(s, "form is plain, pair, pre-index or post-index");
 	if ((ret = sim_opt_num(s, t, 2, "size", &v, &given)))
 		return ret;
 	if (given) {
-		if (a.type == S2_ACCESS_EXEC || (v != 1 && v != 2 && v != 4 && v != 8))
-			return sim_syntax(s, "size is 1, 2, 4 or 8 (reads and writes only)");
+		if (a.type == S2_ACCESS_EXEC || a.form == FORM_DCZVA ||
+		    (v != 1 && v != 2 && v != 4 && v != 8))
+			return sim_syntax(s,
+					  "size is 1, 2, 4 or 8 (reads, writes and atomics only)");
+		if (a.form == FORM_PAIR && v < 4)
+			return sim_syntax(s, "a pair moves two 4- or 8-byte registers (size=4|8)");
 		a.size = (unsigned int)v;
 	}
+	if (a.form == FORM_DCZVA)
+		a.ipa &= ~(uint64_t)(SIM_DCZVA_BYTES - 1); /* DC ZVA zeroes the aligned block */
 	if (a.ipa & (a.size - 1))
 		return sim_syntax(s, "IPA 0x%" PRIx64 " is not aligned to the access size %u",
 				  a.ipa, a.size);
@@ -1164,14 +1280,21 @@ static int sim_step_access(struct sim *s, struct sim_toks *t)
 	if (given) {
 		if (v > 31)
 			return sim_syntax(s, "reg is 0..31 (31: xzr)");
+		if (a.form != FORM_PLAIN)
+			return sim_syntax(s,
+					  "reg is part of the syndrome, which a %s access has not",
+					  sim_form_names[a.form]);
 		a.reg = (unsigned int)v;
 	}
 	if ((ret = sim_opt_flag(s, t, 2, "el0", &a.el0)) ||
 	    (ret = sim_opt_flag(s, t, 2, "s1ptw", &a.s1ptw)) ||
 	    (ret = sim_opt_flag(s, t, 2, "sext", &a.sext)) || (ret = sim_leftover(s, t, 2)))
 		return ret;
-	if (a.sext && a.type != S2_ACCESS_READ)
-		return sim_syntax(s, "sext is for reads");
+	if (a.sext && (a.type != S2_ACCESS_READ || a.form != FORM_PLAIN))
+		return sim_syntax(s, "sext is for plain reads");
+	if (a.s1ptw && a.form != FORM_PLAIN)
+		return sim_syntax(s, "s1ptw is a stage-1 table walk, not a %s access",
+				  sim_form_names[a.form]);
 	if (!sv->entered)
 		sim_enter(s, sv, true);
 	sim_jstep(s, "access");
@@ -1181,6 +1304,7 @@ static int sim_step_access(struct sim *s, struct sim_toks *t)
 	s->acc_ok += a.result == ACC_OK;
 	s->acc_mmio += a.result == ACC_MMIO;
 	s->acc_inject += a.result == ACC_INJECT;
+	s->acc_nisv += a.result == ACC_NISV;
 	sim_print_access(s, sv, &a);
 	sim_jend(s);
 	s->acc = a;
@@ -1882,6 +2006,27 @@ static int sim_expect_access(struct sim *s, struct sim_toks *t, const char *what
 			return sim_expect_fail(s, "expected an MMIO exit without syndrome");
 		return 0;
 	}
+	if (!strcmp(what, "nisv-exit")) {
+		bool rd = sim_opt(t, 2, "read", NULL), wr = sim_opt(t, 2, "write", NULL);
+
+		if ((ret = sim_opt_num(s, t, 2, "ipa", &v, &given)) ||
+		    (ret = sim_leftover(s, t, 2)))
+			return ret;
+		if (a->result != ACC_NISV)
+			return sim_expect_fail(s,
+					       "expected an exit without syndrome (nisv) from line "
+					       "%u, got %s",
+					       a->line, sim_result_name(a));
+		if ((rd && last->r.write) || (wr && !last->r.write))
+			return sim_expect_fail(s, "expected a nisv %s, got a %s",
+					       rd ? "read" : "write",
+					       last->r.write ? "write" : "read");
+		if (given && s2_ipa_val(last->r.ipa) != v)
+			return sim_expect_fail(
+				s, "expected a nisv exit at ipa 0x%" PRIx64 ", got 0x%" PRIx64, v,
+				s2_ipa_val(last->r.ipa));
+		return 0;
+	}
 	if (!strcmp(what, "inject")) {
 		if (a->result != ACC_INJECT)
 			return sim_expect_fail(s, "expected an injected abort from line %u, got %s",
@@ -1917,6 +2062,19 @@ static int sim_expect_access(struct sim *s, struct sim_toks *t, const char *what
 		if (!sim_acc_fault(a, k, lvl, !given))
 			return sim_expect_fail(s, "expected a %s fault%s at line %u", t->v[2],
 					       given ? " at that level" : "", a->line);
+		return 0;
+	}
+	if (!strcmp(what, "esr")) {
+		if (t->n != 3 || (ret = sim_num(s, "the ESR", t->v[2], &v)))
+			return t->n != 3 ? sim_syntax(s, "usage: expect esr VALUE") : ret;
+		if (!last)
+			return sim_expect_fail(s,
+					       "expected ESR 0x%" PRIx64
+					       ", the access of line %u took no fault",
+					       v, a->line);
+		if (last->esr != v)
+			return sim_expect_fail(s, "expected ESR 0x%" PRIx64 ", got 0x%" PRIx64, v,
+					       last->esr);
 		return 0;
 	}
 	if (!strcmp(what, "tlb-hit")) {
@@ -2161,7 +2319,8 @@ static int sim_step(struct sim *s, struct sim_toks *t)
 		sim_enter(s, s->cur, false);
 		return 0;
 	}
-	if (!strcmp(c, "read") || !strcmp(c, "write") || !strcmp(c, "exec"))
+	if (!strcmp(c, "read") || !strcmp(c, "write") || !strcmp(c, "exec") ||
+	    !strcmp(c, "atomic") || !strcmp(c, "dc-zva"))
 		return sim_step_access(s, t);
 	if (!strcmp(c, "dirty"))
 		return sim_step_dirty(s, t);
@@ -2258,8 +2417,8 @@ static void sim_summary_text(struct sim *s)
 	fprintf(s->out, "summary:\n");
 	fprintf(s->out,
 		"  accesses %" PRIu64 ": ok %" PRIu64 " (tlb hits %" PRIu64 "), mmio-exit %" PRIu64
-		", inject %" PRIu64 "\n",
-		s->accesses, s->acc_ok, s->tlb_hits, s->acc_mmio, s->acc_inject);
+		", nisv-exit %" PRIu64 ", inject %" PRIu64 "\n",
+		s->accesses, s->acc_ok, s->tlb_hits, s->acc_mmio, s->acc_nisv, s->acc_inject);
 	fprintf(s->out, "  faults:");
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		fprintf(s->out, "%s %s %" PRIu64, i ? "," : "", s2_fault_name(kinds[i]),
@@ -2310,6 +2469,7 @@ static void sim_summary_json(struct sim *s)
 	s2_json_u64(j, "ok", s->acc_ok);
 	s2_json_u64(j, "tlb_hits", s->tlb_hits);
 	s2_json_u64(j, "mmio_exits", s->acc_mmio);
+	s2_json_u64(j, "nisv_exits", s->acc_nisv);
 	s2_json_u64(j, "injects", s->acc_inject);
 	s2_json_object_begin(j, "faults");
 	for (int k = S2_FAULT_ADDRESS_SIZE; k <= S2_FAULT_OTHER; k++)
