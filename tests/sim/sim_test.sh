@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # Tests of `s2mmu sim` and `s2mmu dump`: sim_test.sh TOOL GROUP EXAMPLES_DIR
-#   golden  the main example's dump equals tests/sim/expected/main.dump (checked by hand)
+#   golden  the main example's dump equals tests/sim/expected/main.dump, and with --format kvm
+#           tests/sim/expected/main.kvm (both checked by hand)
 #   errors  malformed files exit 2 naming FILE:LINE; failed expectations exit 1 naming the line
 #   json    --json is one JSON document with the summary keys and the per-access details
 #   svg     --svg writes well-formed SVG with one rect.run per dumped run
@@ -70,6 +71,21 @@ golden)
 			cmp -s - <(grep -v '^#' "$HERE/expected/main.dump"); then
 			bad "the dump step of sim does not print the golden dump"
 		fi
+	# Linux's ptdump format (--format kvm).
+	run 0 dump --format kvm "$EX/main.s2sim" &&
+		if ! diff -u <(grep -v '^#' "$HERE/expected/main.kvm") "$OUT"; then
+			bad "the kvm-format dump of examples/main.s2sim differs from expected/main.kvm"
+		fi
+	# A 2M block (vm 4 of per-vm-configs: 52-bit IPA, start level 0) is BLK; sizes in P.
+	run 0 dump --format kvm "$EX/per-vm-configs.s2sim" --vm 4 &&
+		{ grep -qx '0x0008000000000000-0x0008000000200000           2M 2   R W X AF BLK' \
+			"$OUT" && grep -qx '0x0000000000000000-0x0008000000000000           2P 0' "$OUT" ||
+			bad "--format kvm: vm 4's block"; }
+	run 0 dump --format s2mmu "$EX/main.s2sim" &&
+		{ diff -q <(grep -v '^#' "$HERE/expected/main.dump") "$OUT" >/dev/null ||
+			bad "--format s2mmu is not the default format"; }
+	run 2 dump --format ptdump "$EX/main.s2sim"
+	run 2 dump --format kvm --json "$EX/main.s2sim"
 	;;
 errors)
 	f=$(scenario syntax <<'S'
@@ -155,6 +171,30 @@ S
 )
 	err_case 1 3 "the previous step succeeded" "$f"
 	err_case 1 4 "expected an MMIO exit" "$TMP/expectfail.s2sim" dump
+	# A failing scenario's dump prints the tables as they were at the failure, then the error.
+	f=$(scenario dumpfail <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+read 0x40000000
+expect mmio-exit
+read 0x40001000
+S
+)
+	err_case 1 4 "expected an MMIO exit" "$f" dump
+	grep -q '^vm1 tables' "$OUT" &&
+		grep -q '^  0x000040000000-0x000040000fff 0x000100000000 L3   4Kx1    rw- normal-wb' "$OUT" ||
+		bad "dump of a failing scenario: no tables, or not as at the failure"
+	{ "$TOOL" dump "$f" 2>&1 | tail -1 | grep -q '^s2mmu: dump: .*expected an MMIO exit'; } ||
+		bad "dump of a failing scenario: the error does not come after the tables"
+	f=$(scenario dumpsyntax <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+read 0x40000000
+frobnicate
+S
+)
+	err_case 2 4 "unknown step 'frobnicate'" "$f" dump
+	grep -q '^vm1 tables' "$OUT" || bad "dump of a malformed scenario: no tables"
 	run 2 sim "$TMP/does-not-exist.s2sim" &&
 		grep -q "^s2mmu: sim: $TMP/does-not-exist.s2sim: cannot open" "$ERR" ||
 		bad "a missing file is not reported"
