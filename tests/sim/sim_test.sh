@@ -9,6 +9,7 @@
 #   svg     --svg writes well-formed SVG with one rect.run per dumped run
 #   dump    `s2mmu dump` options (--vm, --json) and the `dump` step print the same runs
 #   nisv    accesses without a valid syndrome (pair, pre/post-index, atomic, DC ZVA): ESR ISV=0
+#   help    `sim --help` describes the scenario language, and its example runs
 #   input   hostile input: NUL bytes, overflowing numbers, overlong lines, directories,
 #           unreadable files, empty paths, bytes that are not UTF-8 in --json
 set -u
@@ -420,6 +421,17 @@ read 0x9000000 form=pair size=2
 S
 )
 	err_case 2 2 "a pair moves two" "$f"
+	;;
+help)
+	run 0 sim --help &&
+		for w in host vm slot read write form=pair atomic dc-zva exec enter dirty age \
+			invalidate tlb-flush dump echo pkvm share-guest teardown "expect ok" \
+			nisv-exit mmio-exit "expect esr" Example "Exit status"; do
+			grep -q -- "$w" "$OUT" || bad "sim --help does not mention '$w'"
+		done
+	sed -n '/^Example:/,/^$/p' "$OUT" | sed '1d;s/^  //' >"$TMP/help.s2sim"
+	[ "$(grep -c . "$TMP/help.s2sim")" -ge 6 ] || bad "sim --help: no example"
+	run 0 sim "$TMP/help.s2sim" || cat "$TMP/help.s2sim" >&2
 	;;
 input)
 	# NUL bytes: an error naming the line, never a hang (/dev/zero is endless NULs).
