@@ -236,6 +236,20 @@ assert inj["faults"][0]["esr"] == "0x8200000f", inj
 dirty = [x for x in d["steps"] if x["step"] == "dirty" and x.get("op") == "harvest"][0]
 assert dirty["pages"] == ["0x40001000", "0x40003000"], dirty
 PY
+	# A step that fails half-way keeps the document's shape: steps, then the status.
+	f=$(scenario jsonfail <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+slot-move 1
+S
+)
+	run 2 sim "$f" --json &&
+		python3 - "$OUT" <<'PY' || bad "JSON of a step that failed half-way"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert list(d) == ["scenario", "steps", "summary", "status"], list(d)
+assert d["status"] == 2 and d["steps"][-1]["step"] == "slot-move", d
+PY
 	run 0 dump "$EX/memtypes.s2sim" --json &&
 		python3 - "$OUT" <<'PY' || bad "dump --json"
 import json, sys

@@ -1368,10 +1368,24 @@ static int sim_step_dirty(struct sim *s, struct sim_toks *t)
 			free(s->dirty);
 			s->dirty = calloc(nr ? nr : 1, sizeof(*s->dirty));
 			s->nr_dirty = 0;
-			s->have_dirty = true;
-			for (size_t i = 0; i < words * 64 && s->dirty; i++)
-				if (bm[i / 64] >> (i % 64) & 1)
-					s->dirty[s->nr_dirty++] = base + i * g;
+			s->have_dirty = s->dirty != NULL;
+			if (!s->dirty) {
+				free(bm);
+				return sim_syntax(s, "out of memory");
+			}
+			/* Word by word (a big slot is mostly clean), never more than the @nr pages
+			 * the library reported. */
+			for (size_t w = 0; w < words; w++)
+				for (unsigned int b = 0; bm[w] && b < 64 && s->nr_dirty < nr; b++)
+					if (bm[w] >> b & 1)
+						s->dirty[s->nr_dirty++] = base + (w * 64 + b) * g;
+			if (s->nr_dirty != nr) {
+				free(bm);
+				return sim_expect_fail(s,
+						       "the harvest reported %" PRIu64
+						       " dirty pages, its bitmap has %zu",
+						       nr, s->nr_dirty);
+			}
 			sim_text(s, "%s: %" PRIu64 " dirty page%s", what, nr, nr == 1 ? "" : "s");
 			if (sim_jsonp(s))
 				s2_json_array_begin(&s->j, "pages");
@@ -2581,6 +2595,7 @@ int sim_run_stream(struct sim *s, const char *name, FILE *f, bool summary)
 	while ((rd = sim_read_line(f, buf)) != 0) {
 		struct sim_toks t;
 		size_t len;
+		unsigned int depth;
 		char raw[sizeof(buf)];
 
 		s->line++;
@@ -2616,7 +2631,12 @@ int sim_run_stream(struct sim *s, const char *name, FILE *f, bool summary)
 						 s2_errname(s->pending_err));
 			break;
 		}
+		depth = s->j.depth;
 		status = sim_step(s, &t);
+		/* A step that failed half-way leaves its JSON object open: close it, so that the
+		 * document keeps its shape {"scenario", "steps": [...], ..., "status"}. */
+		while (sim_jsonp(s) && s->j.depth > depth)
+			s2_json_object_end(&s->j);
 		if (status)
 			break;
 		if (s->pending_err && !strcmp(t.v[0], "expect") && strcmp(t.v[1], "error")) {
