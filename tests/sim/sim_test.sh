@@ -557,6 +557,27 @@ share-guest 0x80000000 0x4000 0x4000
 S
 )
 	err_case 2 3 "its 16k granule is not the host stage-2's 4k" "$f"
+	# Errors name the real cause.
+	f=$(scenario hostafterpkvm <<'S'
+pkvm ram=0x80000000 size=16M
+host pa-bits=40
+S
+)
+	err_case 2 2 "'host' must come before 'pkvm'" "$f"
+	f=$(scenario pkvmsize <<'S'
+pkvm ram=0x80000000 size=0x800
+S
+)
+	err_case 2 1 "pkvm RAM size 0x800 is less than a page" "$f"
+	f=$(scenario dirtyrange <<'S'
+vm 1
+slot 1 ipa=0x40000000 size=2M ram pa=0x100000000
+dirty 1 on
+dirty 1 harvest
+expect dirty 0x40002000..0x40001000
+S
+)
+	err_case 2 5 "0x40002000..0x40001000 ends before it starts" "$f"
 	# Lines: 1023 characters are fine (also as the last line without a newline), 1024 not.
 	printf 'echo %01018d\n' 0 >"$TMP/l1023.s2sim"
 	run 0 sim "$TMP/l1023.s2sim"

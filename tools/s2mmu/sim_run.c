@@ -497,7 +497,10 @@ static int sim_step_host(struct sim *s, struct sim_toks *t)
 	int ret;
 
 	if (s->host_set || s->nr_vms)
-		return sim_syntax(s, "'host' must come once, before the first 'vm'");
+		return sim_syntax(s, s->hp && !s->nr_vms && s->own ?
+					     "'host' must come before 'pkvm' (which starts the "
+					     "default host)" :
+					     "'host' must come once, before the first 'vm'");
 	for (int i = 0; i < 5; i++) {
 		ret = sim_opt_num(s, t, 1, regs[i], &rv[i], &given);
 		if (ret)
@@ -1634,11 +1637,17 @@ static int sim_step_pkvm(struct sim *s, struct sim_toks *t)
 		return sim_syntax(s, "host stage-2 config: %s", s2_errname(ret));
 	pages = size >> s->own_cfg.page_shift;
 	if (!pages || pages > (UINT64_C(1) << 24))
-		return sim_syntax(s, "pkvm RAM size out of range");
+		return sim_syntax(s,
+				  "pkvm RAM size 0x%" PRIx64 " is %s (one %s page to 2^24 pages)",
+				  size, pages ? "too large" : "less than a page",
+				  s2_granule_name(s->own_cfg.granule));
 	s->own = calloc(1, sizeof(*s->own));
 	s->own_meta = calloc(pages, sizeof(*s->own_meta));
-	if (!s->own || !s->own_meta)
+	if (!s->own || !s->own_meta) {
+		free(s->own);
+		s->own = NULL;
 		return sim_syntax(s, "out of memory");
+	}
 	s->own_ram.base = s2_pa(base);
 	s->own_ram.size = size;
 	p.host_cfg = &s->own_cfg;
@@ -2203,6 +2212,11 @@ static int sim_expect_dirty(struct sim *s, struct sim_toks *t)
 				if ((ret = sim_num(s, "a page IPA", t->v[i], &a)) ||
 				    (ret = sim_num(s, "a page IPA", dots + 2, &b)))
 					return ret;
+				if (a > b)
+					return sim_syntax(s,
+							  "0x%" PRIx64 "..0x%" PRIx64
+							  " ends before it starts",
+							  a, b);
 			} else {
 				if ((ret = sim_num(s, "a page IPA", t->v[i], &a)))
 					return ret;
