@@ -154,6 +154,14 @@ int el2_vmrun_run(struct el2_vmrun *r)
 			r->st.inject[res.inject & 7]++;
 			el2_inject_abort(&r->regs, e.esr, e.far);
 			break;
+		case S2_ABORT_NISV:
+			/* An access to emulate without a syndrome (load/store pair, atomics, ...):
+			 * this port decodes no instructions, so the guest gets a synchronous
+			 * external abort, as KVM gives a protected VM (a VMM without
+			 * KVM_CAP_ARM_NISV_TO_USER would stop the VM instead). */
+			r->st.nisv++;
+			el2_inject_abort(&r->regs, e.esr, e.far);
+			break;
 		}
 	}
 }
