@@ -406,9 +406,16 @@ assert z["ipa"] == "0x9000040" and z["size"] == 64, z
 a = acc[7]
 assert [f["wnr"] for f in a["faults"]] == [False, True], a["faults"]
 assert a["faults"][0]["esr"] == "0x92000005", a["faults"][0]
+# end to end with the VM layer: every access without syndrome in no memslot or writing the
+# read-only slot is an exit without syndrome (S2_ABORT_NISV), never an MMIO exit
+res = [x["result"] for x in acc]
+assert res == ["nisv-exit"] * 6 + ["mmio-exit", "nisv-exit", "nisv-exit"], res
 for x in acc:
     if x["result"] == "nisv-exit":
         assert x["nisv"]["write"] == x["faults"][-1]["wnr"], x
+        assert x["faults"][-1]["action"] == "nisv", x
+        assert int(x["nisv"]["ipa"], 16) == int(x["ipa"], 16), x
+assert d["summary"]["nisv_exits"] == 8 and d["summary"]["mmio_exits"] == 1, d["summary"]
 PY
 	# Syntax: what has no syndrome cannot name a register; s1ptw is no load/store form.
 	f=$(scenario nisvreg <<'S'

@@ -2470,11 +2470,11 @@ static void sim_summary_text(struct sim *s)
 		fprintf(s->out,
 			"  vm%u: mappings L0 %" PRIu64 ", L1 %" PRIu64 ", L2 %" PRIu64
 			", L3 %" PRIu64 "; table pages %" PRIu64 "; handler: mapped %" PRIu64
-			", relaxed %" PRIu64 ", young %" PRIu64 ", mmio %" PRIu64
+			", relaxed %" PRIu64 ", young %" PRIu64 ", mmio %" PRIu64 ", nisv %" PRIu64
 			", inject %" PRIu64 "%s\n",
 			sv->id, r.leaves[1], r.leaves[2], r.leaves[3], r.leaves[4], rep.table_pages,
-			st->mapped, st->relaxed, st->young, st->mmio_exits, st->injects,
-			rep.errors ? " (TABLE CHECK FAILED)" : "");
+			st->mapped, st->relaxed, st->young, st->mmio_exits, st->nisv_exits,
+			st->injects, rep.errors ? " (TABLE CHECK FAILED)" : "");
 		sim_runs_free(&r);
 	}
 	fprintf(s->out,
@@ -2526,6 +2526,8 @@ static void sim_summary_json(struct sim *s)
 		s2_json_u64(j, "mapped", sv->vm.stats.mapped);
 		s2_json_u64(j, "relaxed", sv->vm.stats.relaxed);
 		s2_json_u64(j, "young", sv->vm.stats.young);
+		s2_json_u64(j, "mmio_exits", sv->vm.stats.mmio_exits);
+		s2_json_u64(j, "nisv_exits", sv->vm.stats.nisv_exits);
 		s2_json_u64(j, "cmo_deferred_bytes", sv->vm.stats.cmo_deferred_bytes);
 		s2_json_object_end(j);
 		sim_runs_free(&r);
