@@ -344,7 +344,9 @@ PY
 	run 0 dump "$EX/main.s2sim" --svg - &&
 		{ cmp -s "$OUT" "$TMP/main.svg" || bad "--svg - differs from --svg FILE"; }
 	run 2 dump "$EX/main.s2sim" --svg - --json
-	run 1 dump "$EX/main.s2sim" --svg "$TMP/no/such/dir.svg"
+	run 1 dump "$EX/main.s2sim" --svg "$TMP/no/such/dir.svg" &&
+		{ grep -q "cannot write $TMP/no/such/dir.svg: No such file or directory" "$ERR" ||
+			bad "--svg into a missing directory: no reason given"; }
 	;;
 dump)
 	run 0 dump "$EX/per-vm-configs.s2sim" --vm 4 &&

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "sim.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -183,8 +184,10 @@ S2_CLI_COMMAND(dump)
 		if (!status)
 			status = ret;
 	}
+	errno = 0;
 	if (svg && sim_svg_write(svg, sel, nsel)) {
-		s2_cli_error("dump", "cannot write %s", svg);
+		s2_cli_error("dump", "cannot write %s%s%s", svg, errno ? ": " : "",
+			     errno ? strerror(errno) : "");
 		if (!status)
 			status = S2_CLI_EXIT_FAIL;
 	}
