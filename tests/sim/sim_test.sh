@@ -627,6 +627,14 @@ assert text == "caf\ufffd \x01\x7f \ufffd\ufffd \ufffd\ufffd\ufffd \ufffd\ufffd 
 assert d["status"] == 2, d["status"]
 assert b"\x7f" not in raw and b"\x01" not in raw
 PY
+	# ... and whatever the file's name holds.
+	cp "$EX/main.s2sim" "$TMP/$(printf 'caf\xe9\x01.s2sim')"
+	"$TOOL" sim "$TMP/$(printf 'caf\xe9\x01.s2sim')" --json >"$OUT" 2>"$ERR"
+	python3 - "$OUT" <<'PY' || bad "--json of a file name that is not UTF-8"
+import json, sys
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))
+assert d["scenario"].endswith("/caf\ufffd\x01.s2sim") and d["status"] == 0, d["scenario"]
+PY
 	;;
 *)
 	echo "unknown group $GROUP" >&2
