@@ -307,6 +307,12 @@ t = runs[2].find(ns + "title").text
 assert t.startswith("0x40000000-0x401fffff 2M: 4Kx512 L3 r-x normal-wb -> 0x880000000"), t
 labels = [e.text for e in root.iter(ns + "text") if e.get("class") == "label"]
 assert labels[1].startswith("0x10000000-0x10000fff 4K: 4Kx1 L3 rw- device-ngnre"), labels
+# addresses under the bar: each at the x of the run it names
+ticks = [e for e in root.iter(ns + "text") if e.get("class") == "tick"]
+assert [t.text for t in ticks] == ["0x10000000", "0x40000000"], [t.text for t in ticks]
+for t in ticks:
+    r = [r for r in runs if int(r.get("data-ipa"), 16) == int(t.text, 16)][0]
+    assert t.get("x") == r.get("x"), (t.attrib, r.attrib)
 # the legend lists what is present, and only that
 legend = {r.get("data-type") or r.get("data-state") for r in root.iter(ns + "rect")
           if r.get("class") == "legend"}

@@ -27,6 +27,7 @@
 #define ROW_H 18
 #define GAP_W 36 /* a collapsed gap */
 #define MIN_RUN 3 /* the narrowest run */
+#define SIM_SVG_CHAR_W 5.5 /* the width of a character of the 9-pixel labels */
 
 struct sim_svg_color {
 	const char *type;
@@ -215,9 +216,15 @@ static int sim_svg_vm(FILE *f, const struct sim_vm *sv, const struct sim_runs *r
 	const struct s2_config *cfg = &sv->vm.pgt.cfg;
 	uint64_t top = UINT64_C(1) << cfg->ipa_bits;
 	size_t n = sim_svg_pieces(r, top, pieces);
-	double scale = sim_svg_scale(pieces, n), x = MARGIN;
-	char desc[192], sz[24];
+	double scale = sim_svg_scale(pieces, n), x = MARGIN, total = MARGIN, label_end[2];
+	char desc[192], sz[24], top_str[24];
 	int map_y;
+
+	for (size_t i = 0; i < n; i++)
+		total += sim_svg_width(&pieces[i], scale);
+	snprintf(top_str, sizeof(top_str), "0x%" PRIx64, top);
+	label_end[0] = MARGIN + SIM_SVG_CHAR_W * 3; /* after "0x0" */
+	label_end[1] = MARGIN;
 
 	fprintf(f,
 		"<text class=\"title\" x=\"%d\" y=\"%d\" font-weight=\"bold\">vm%u: %s granule, %u-bit "
@@ -266,16 +273,36 @@ static int sim_svg_vm(FILE *f, const struct sim_vm *sv, const struct sim_runs *r
 					"text-anchor=\"middle\">%s</text>\n",
 					x + w / 2, map_y + MAP_H / 2 + 4, sz);
 		}
+		/* The first IPA of each cluster of runs (after a collapsed gap) under the bar, on
+		 * the first of two lines where it fits between its neighbours' labels. */
+		if (p->run && (!i || pieces[i - 1].collapsed)) {
+			char at[24];
+			double lw;
+
+			snprintf(at, sizeof(at), "0x%" PRIx64, p->ipa);
+			lw = SIM_SVG_CHAR_W * (double)strlen(at);
+			for (int row = 0; row < 2; row++) {
+				if (x < label_end[row] + 6 ||
+				    (!row &&
+				     x + lw > total - SIM_SVG_CHAR_W * (double)strlen(top_str) - 6))
+					continue;
+				fprintf(f,
+					"<text class=\"tick\" x=\"%.2f\" y=\"%d\" "
+					"font-size=\"9\">%s</text>\n",
+					x, map_y + MAP_H + 20 + 10 * row, at);
+				label_end[row] = x + lw;
+				break;
+			}
+		}
 		x += w;
 	}
 	fprintf(f, "</g>\n");
 	/* The IPA of the map's two ends. */
 	fprintf(f,
 		"<text x=\"%d\" y=\"%d\" font-size=\"9\">0x0</text>\n"
-		"<text x=\"%.2f\" y=\"%d\" font-size=\"9\" text-anchor=\"end\">0x%" PRIx64
-		"</text>\n",
-		MARGIN, map_y + MAP_H + 20, x, map_y + MAP_H + 20, top);
-	y = map_y + MAP_H + 24 + ROW_H;
+		"<text x=\"%.2f\" y=\"%d\" font-size=\"9\" text-anchor=\"end\">%s</text>\n",
+		MARGIN, map_y + MAP_H + 20, x, map_y + MAP_H + 20, top_str);
+	y = map_y + MAP_H + 34 + ROW_H;
 	if (!r->n) {
 		fprintf(f, "<text x=\"%d\" y=\"%d\">(nothing mapped)</text>\n", MARGIN, y);
 		y += ROW_H;
