@@ -144,6 +144,7 @@ static struct s2_memtype_req slot_mt_req(const struct s2_vm *vm, const struct s2
 		.backing = d->backing,
 		.host_type = d->host_type,
 		.allow_any_uncached = (d->flags & S2_SLOT_ALLOW_ANY_UNCACHED) != 0,
+		.keep_host_nc = (vm->flags & S2_VM_KEEP_HOST_NC) != 0,
 		.exec = exec,
 		.fwb = vm->pgt.cfg.fwb,
 		.dic = vm->pgt.cfg.dic,
@@ -348,7 +349,8 @@ int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
 	struct s2_config_req req;
 	int ret;
 
-	if (!vm || !p || !p->caps || !p->vmids || !p->slots || !p->max_slots || !p->port.ops)
+	if (!vm || !p || !p->caps || !p->vmids || !p->slots || !p->max_slots || !p->port.ops ||
+	    (p->flags & ~(uint64_t)S2_VM_FLAGS_ALL))
 		return S2_EINVAL;
 	req = p->req;
 	if (!req.vmid_bits)
@@ -365,6 +367,7 @@ int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
 	if (ret)
 		return ret;
 	vm->hooks = p->hooks;
+	vm->flags = p->flags;
 	vm->vmids = p->vmids;
 	vm->slots = p->slots;
 	vm->max_slots = p->max_slots;
@@ -537,9 +540,6 @@ static int check_desc(const struct s2_vm *vm, const struct s2_memslot_desc *d)
 	    (unsigned int)d->host_type >= S2_NR_HOST_TYPES)
 		return S2_EINVAL;
 	if (!d->size || !is_pow2(bps) || bps < g)
-		return S2_EINVAL;
-	/* Dirty logging a slot the guest cannot write is meaningless. */
-	if ((d->flags & S2_SLOT_READONLY) && (d->flags & S2_SLOT_DIRTY_LOG))
 		return S2_EINVAL;
 	if (!S2_IS_ALIGNED(d->size, g) || !S2_IS_ALIGNED(s2_pa_val(d->pa), g))
 		return S2_EALIGN;
@@ -843,7 +843,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		       const struct s2_lookup *lk, struct s2_abort_result *res)
 {
 	uint64_t ipa = ab->ipa & ~(granule_bytes(vm) - 1);
-	bool write = fault_is_write(ab), exec = fault_is_exec(ab);
+	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
 	int ret;
 
 	if (leaf_allows(s2_lookup_prot(*lk), write, exec)) {
@@ -893,7 +893,7 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 			      struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
-	bool write = fault_is_write(ab), exec = fault_is_exec(ab);
+	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
 	const struct s2_memtype_attrs *a = &s->mt[exec];
 	const struct s2_config *cfg = &vm->pgt.cfg;
 	struct s2_lookup lk;
@@ -977,7 +977,8 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 	return 0;
 }
 
-/* MMU held. */
+/* MMU held. @res arrives with ipa, fault, level, write, exec and s1ptw set (what the access
+ * needs, decided once by fault_is_write()/fault_is_exec()); the handlers below read them. */
 static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
 			struct s2_abort_result *res, bool excl)
 {
@@ -994,7 +995,7 @@ static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
 	 * without a valid syndrome (ISV = 0) cannot be emulated from it (NISV); any other data
 	 * access is the VMM's to emulate.
 	 */
-	if (!s || (fault_is_write(ab) && slot_readonly(s))) {
+	if (!s || (res->write && slot_readonly(s))) {
 		if (ab->s1ptw)
 			set_inject(res, S2_INJECT_S1PTW);
 		else if (ab->is_insn)
@@ -1097,11 +1098,13 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 	if (ret)
 		return ret;
 done:
+	if (res->action == S2_ABORT_RESUME)
+		return 0;
 	if (res->action == S2_ABORT_MMIO)
 		stat_add(&vm->stats.mmio_exits, 1);
 	else if (res->action == S2_ABORT_NISV)
 		stat_add(&vm->stats.nisv_exits, 1);
-	else if (res->action == S2_ABORT_INJECT)
+	else
 		stat_add(&vm->stats.injects, 1);
 	return 0;
 }
@@ -1141,8 +1144,6 @@ static int dirty_log_enable(struct s2_vm *vm, struct s2_memslot *s, bool dbm)
 		return S2_EBUSY;
 	if (slot_logging(s))
 		return S2_EEXIST;
-	if (s->d.flags & S2_SLOT_READONLY)
-		return S2_EINVAL;
 	if (dbm && !vm->pgt.cfg.hd)
 		return S2_ENOTSUP;
 
@@ -1171,7 +1172,7 @@ static int dirty_log_enable(struct s2_vm *vm, struct s2_memslot *s, bool dbm)
 	}
 	if (!ret)
 		ret = s2_pgtable_wrprotect(&vm->pgt, s->d.ipa, s->d.size);
-	if (!ret && dbm)
+	if (!ret && dbm && !slot_readonly(s))
 		ret = arm_dbm(vm, s2_ipa_val(s->d.ipa), s->d.size);
 	if (ret) {
 		s->d.flags &= ~(uint64_t)S2_SLOT_DIRTY_LOG;
@@ -1324,7 +1325,7 @@ int s2_vm_dirty_log_get(struct s2_vm *vm, uint32_t id, uint64_t *bitmap, size_t 
 		bitmap_clear_range(s->dirty, i, j - i);
 		count += j - i;
 		s2_pgtable_wrprotect(&vm->pgt, s2_ipa(s2_ipa_val(s->d.ipa) + i * g), (j - i) * g);
-		if (s->dbm)
+		if (s->dbm && !slot_readonly(s))
 			arm_dbm(vm, s2_ipa_val(s->d.ipa) + i * g, (j - i) * g);
 		i = j;
 	}
@@ -1363,13 +1364,19 @@ int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags)
 		dirty_log_disable(vm, s);
 	if (changed & (S2_SLOT_READONLY | S2_SLOT_ALLOW_ANY_UNCACHED)) {
 		mmu_excl_begin(vm);
-		if (changed & S2_SLOT_ALLOW_ANY_UNCACHED)
+		if (changed & S2_SLOT_ALLOW_ANY_UNCACHED) {
 			slot_unmap(vm, s); /* the memory type changes: refault */
-		else if (flags & S2_SLOT_READONLY)
+		} else if (flags & S2_SLOT_READONLY) {
+			/* What the hardware dirtied (DBM) stays reported: wrprotect drops it. */
+			dbm_harvest(vm, s, s2_ipa_val(s->d.ipa), s->d.size);
 			s2_pgtable_wrprotect(&vm->pgt, s->d.ipa, s->d.size);
+		}
 		s->d.flags =
 			(s->d.flags & S2_SLOT_DIRTY_LOG) | (flags & ~(uint64_t)S2_SLOT_DIRTY_LOG);
 		slot_mt_update(vm, s);
+		/* Writable again while logging with DBM: mapped pages become writable-clean. */
+		if (!(changed & S2_SLOT_ALLOW_ANY_UNCACHED) && s->dbm && !slot_readonly(s))
+			ret = arm_dbm(vm, s2_ipa_val(s->d.ipa), s->d.size);
 		mmu_excl_end(vm);
 	}
 	if ((changed & S2_SLOT_DIRTY_LOG) && (flags & S2_SLOT_DIRTY_LOG))
@@ -1381,29 +1388,48 @@ out:
 
 /* ---- host memory management -------------------------------------------------------------------- */
 
-/* The IPA range of @s backed by host PA [pa, pa + size), granule-aligned outward; false if
- * none. */
+/* A host range [pa, pa + size): non-empty (S2_EINVAL) and not wrapping past 2^64
+ * (S2_ERANGE); it may end exactly at 2^64. */
+static int host_range_check(uint64_t pa, uint64_t size)
+{
+	if (!size)
+		return S2_EINVAL;
+	if (size - 1 > UINT64_MAX - pa)
+		return S2_ERANGE;
+	return 0;
+}
+
+/* The IPA range of @s backed by host PA [pa, pa + size) (checked by host_range_check()),
+ * granule-aligned outward; false if none. Computed from the last byte, so a range ending at
+ * 2^64 does not wrap. */
 static bool host_overlap(const struct s2_vm *vm, const struct s2_memslot *s, uint64_t pa,
 			 uint64_t size, uint64_t *ipa, uint64_t *len)
 {
 	uint64_t g = granule_bytes(vm);
-	uint64_t sb = s2_pa_val(s->d.pa), se = sb + s->d.size;
+	uint64_t sb = s2_pa_val(s->d.pa), slast = sb + s->d.size - 1;
 	uint64_t lo = S2_MAX(sb, S2_ALIGN_DOWN(pa, g));
-	uint64_t hi = S2_MIN(se, S2_ALIGN_UP(pa + size, g));
+	uint64_t last = S2_MIN(slast, pa + size - 1);
 
-	if (lo >= hi)
+	if (lo > last)
 		return false;
+	/* Slot ends are granule-aligned and below 2^64: rounding @last up stays in the slot. */
+	last = S2_ALIGN_DOWN(last, g) + g - 1;
 	*ipa = s2_ipa_val(s->d.ipa) + (lo - sb);
-	*len = hi - lo;
+	*len = last - lo + 1;
 	return true;
 }
 
 int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear, uint64_t *young)
 {
 	uint64_t total = 0;
+	int ret;
 
-	if (!vm || !young || !size)
+	if (!vm || !young)
 		return S2_EINVAL;
+	*young = 0;
+	ret = host_range_check(s2_pa_val(pa), size);
+	if (ret)
+		return ret;
 	vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
 	for (unsigned int i = 0; i < vm->nr_slots; i++) {
 		struct s2_memslot *s = &vm->slots[i];
@@ -1430,8 +1456,13 @@ int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uin
 	bool busy = false;
 	int ret = 0;
 
-	if (!vm || !size)
+	if (!vm)
 		return S2_EINVAL;
+	if (unmapped)
+		*unmapped = 0;
+	ret = host_range_check(s2_pa_val(pa), size);
+	if (ret)
+		return ret;
 	mmu_excl_begin(vm);
 	for (unsigned int i = 0; i < vm->nr_slots && !ret; i++) {
 		struct s2_memslot *s = &vm->slots[i];

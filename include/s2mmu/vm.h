@@ -149,9 +149,16 @@ struct s2_memslot {
 
 #define S2_VM_PENDING_CMO S2_BIT(0) /* locked slots await their D-cache maintenance */
 
+/* VM policy flags (s2_vm_params.flags). */
+#define S2_VM_KEEP_HOST_NC \
+	S2_BIT(0) /* RAM behind a Normal-NC host mapping stays Normal-NC at
+				      * stage 2, exec refused (default: Normal, as KVM) */
+#define S2_VM_FLAGS_ALL S2_VM_KEEP_HOST_NC
+
 struct s2_vm_params {
 	const struct s2_caps *caps;
 	struct s2_config_req req; /* IPA bits, granule, VMID width (0: the allocator's), S2_CFG_* */
+	uint64_t flags; /* S2_VM_* policy flags */
 	struct s2_port port; /* side effects for the engine and the VM layer */
 	struct s2_vm_hooks hooks;
 	struct s2_vmid_alloc *vmids; /* the host's VMID allocator */
@@ -179,6 +186,7 @@ struct s2_vm_stats {
 struct s2_vm {
 	struct s2_pgtable pgt; /* the VM's tables; pgt.cfg is the VM's config */
 	struct s2_vm_hooks hooks;
+	uint64_t flags; /* S2_VM_* policy flags */
 	struct s2_vmid_alloc *vmids;
 	struct s2_vm *vmid_next; /* allocator's list */
 	uint64_t vmid_gen; /* generation the VMID belongs to (0: none yet) */
@@ -199,7 +207,8 @@ struct s2_vm {
  * its root table, register it with the VMID allocator (a VMID is assigned at first entry).
  * @vm: caller-allocated; untouched fields are initialised here.
  * @p:  parameters (copied; p->slots is kept and used for the VM's lifetime).
- * Return: 0; S2_EINVAL (NULL argument or caps/allocator/port ops, no slot array, bad flags);
+ * Return: 0; S2_EINVAL (NULL argument or caps/allocator/port ops, no slot array, unknown
+ * S2_VM_* flags, bad S2_CFG_* flags);
  * the s2_config_init() codes (S2_EINVAL, S2_EGRANULE, S2_EIPA_TOO_BIG, S2_EIPA_TOO_SMALL,
  * S2_ENO52BIT, S2_EVMID, S2_ENOTSUP); S2_EVMID when the VM's VMID width differs from the
  * allocator's; S2_ENOMEM (root table).
@@ -275,10 +284,12 @@ uint64_t s2_vm_vttbr(const struct s2_vm *vm);
 
 /**
  * s2_vm_slot_add() - add a memslot. Nothing is mapped: guest accesses fault pages in.
- * S2_SLOT_DIRTY_LOG in the flags enables fault-based dirty logging at once.
+ * S2_SLOT_DIRTY_LOG in the flags enables fault-based dirty logging at once. READONLY and
+ * DIRTY_LOG may be combined (as KVM_MEM_READONLY | KVM_MEM_LOG_DIRTY_PAGES): only writes
+ * dirty pages, so a read-only slot's bitmap stays clean.
  * Return: 0; S2_EINVAL (NULL, zero size, unknown flags, backing or host type, a
- * backing_page_size that is not a power of two >= granule, READONLY with DIRTY_LOG, Device host
- * mapping of RAM with allow-any-uncached); S2_EALIGN (IPA, size or PA not granule-aligned); S2_ERANGE (IPA range
+ * backing_page_size that is not a power of two >= granule, Device host mapping of RAM with
+ * allow-any-uncached); S2_EALIGN (IPA, size or PA not granule-aligned); S2_ERANGE (IPA range
  * beyond the VM's IPA size, PA beyond the output size); S2_EEXIST (the id is taken or the range
  * overlaps a slot); S2_ELIMIT (the slot array is full); S2_EMEMTYPE (RAM without tags, or
  * through an untagged host mapping, for an MTE VM); S2_ENOMEM (bitmaps). Nothing changes on
@@ -303,7 +314,9 @@ int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa);
 
 /**
  * s2_vm_slot_set_flags() - change a slot's flags. Setting READONLY write-protects what is
- * mapped; toggling ALLOW_ANY_UNCACHED unmaps the slot (its memory type changes; in DBM mode
+ * mapped (a DBM-logging slot's hardware-dirtied pages are recorded in its bitmap first);
+ * clearing it on a DBM-logging slot makes mapped pages writable-clean again; toggling
+ * ALLOW_ANY_UNCACHED unmaps the slot (its memory type changes; in DBM mode
  * the pages the hardware dirtied are recorded in the dirty bitmap first); toggling
  * DIRTY_LOG is s2_vm_dirty_log_enable(dbm = false) / s2_vm_dirty_log_disable().
  * Return: 0; S2_ENOENT; S2_EINVAL (NULL @vm, unknown flags, or a combination
@@ -432,9 +445,11 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
  * S2_PAGE_CACHE_MAX table pages), then write-protects the slot (DBM mode: sets DBM). Later
  * faults in the slot map pages only; a read maps read-only, a write maps writable and marks
  * the page dirty.
+ * A read-only slot may log: its pages are never made writable (nor writable-clean), so its
+ * bitmap stays clean (guest writes to it exit, and only writes dirty pages).
  * Return: 0; S2_ENOENT; S2_EBUSY (locked slot); S2_EEXIST (already logging); S2_EINVAL
- * (NULL @vm, read-only slot); S2_ENOTSUP (@dbm without hardware dirty state); S2_ENOMEM (logging stays
- * off; blocks split so far stay split).
+ * (NULL @vm); S2_ENOTSUP (@dbm without hardware dirty state); S2_ENOMEM (logging stays off;
+ * blocks split so far stay split).
  */
 int s2_vm_dirty_log_enable(struct s2_vm *vm, uint32_t id, bool dbm);
 
@@ -463,8 +478,10 @@ int s2_vm_dirty_log_disable(struct s2_vm *vm, uint32_t id);
  * PA [@pa, @pa + @size), as an MMU notifier's age/test_young would. Pages of locked slots count
  * as young and keep their AF (they are pinned). No TLB invalidation: an old entry cached in a
  * TLB hides at most the accesses it serves.
- * @young: out, number of granule-sized guest pages found young.
- * Return: 0; S2_EINVAL (zero size, NULL).
+ * @young: out, number of granule-sized guest pages found young (0 on error).
+ * The range may end exactly at 2^64.
+ * Return: 0; S2_EINVAL (NULL; zero @size: an empty range is refused, not a no-op);
+ * S2_ERANGE (the range wraps past 2^64). Nothing changes on error.
  */
 int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear, uint64_t *young);
 
@@ -476,8 +493,10 @@ int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear
  * with DBM, the pages the hardware dirtied are recorded in the dirty bitmap before they are
  * unmapped: the next s2_vm_dirty_log_get() reports them.
  * @unmapped: out (may be NULL), bytes of guest IPA unmapped.
- * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL (NULL @vm, zero size);
- * S2_ENOMEM (a block straddling the range could not be split: what was unmapped before stays
+ * The range may end exactly at 2^64.
+ * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL (NULL @vm; zero
+ * @size: an empty range is refused, not a no-op); S2_ERANGE (the range wraps past 2^64:
+ * nothing is unmapped); S2_ENOMEM (a block straddling the range could not be split: what was unmapped before stays
  * unmapped, slots after the failing one are not visited).
  */
 int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uint64_t *unmapped);

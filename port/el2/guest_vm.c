@@ -102,7 +102,8 @@ void guest_vm_perms(struct guest_perms *a, uint64_t *log)
 	out[7] = *(volatile uint64_t *)(uintptr_t)a->device_code;
 	__asm__ volatile("blr %0" : : "r"(a->device_code) : "x30", "memory");
 	out[8] = log[0];
-	/* Executing from the Normal-NC slot (never touched before) is refused too. */
+	/* Executing from RAM behind a Normal-NC host mapping (never touched before) runs: it is
+	 * Normal at stage 2 (as KVM); the RET there returns without an abort. */
 	__asm__ volatile("blr %0" : : "r"(a->nc_code) : "x30", "memory");
 	out[9] = log[0];
 	guest_vm_done(GUEST_OK);

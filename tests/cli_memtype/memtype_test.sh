@@ -36,8 +36,20 @@ for fwb in "" --fwb; do
 		--backing ram --host-type normal --exec $fwb
 	check "{\"type\":\"normal\",\"memattr\":\"$wb\",\"exec\":true,\"cmo\":[${dc:+$dc,}\"mte-tags-sanitise\"]}" \
 		--backing ram --host-type tagged --mte $fwb
-	check "{\"type\":\"normal-nc\",\"memattr\":\"0b0101\",\"exec\":false,\"cmo\":[]}" \
+	# RAM behind a write-combine host mapping: Normal, as KVM; NC only when the VM keeps it
+	check "{\"type\":\"normal\",\"memattr\":\"$wb\",\"exec\":true,\"cmo\":[$dc]}" \
 		--backing ram --host-type nc $fwb
+	check "{\"type\":\"normal\",\"memattr\":\"$wb\",\"exec\":true,\"cmo\":[${dc:+$dc,}$ic]}" \
+		--backing ram --host-type nc --exec $fwb
+	check "{\"type\":\"normal-nc\",\"memattr\":\"0b0101\",\"exec\":false,\"cmo\":[]}" \
+		--backing ram --host-type nc --keep-host-nc $fwb
+	check "{\"type\":\"normal\",\"memattr\":\"$wb\",\"exec\":true,\"cmo\":[$dc]}" \
+		--backing ram --host-type normal --keep-host-nc $fwb
+	check "{\"type\":\"device-ngnre\",\"memattr\":\"0b0001\",\"exec\":false,\"cmo\":[]}" \
+		--backing mmio --host-type nc --keep-host-nc $fwb
+	# DIC: no I-cache maintenance for exec
+	check "{\"type\":\"normal\",\"memattr\":\"$wb\",\"exec\":true,\"cmo\":[$dc]}" \
+		--backing ram --host-type nc --exec --dic $fwb
 	for b in ram mmio; do
 		check "{\"type\":\"device-ngnre\",\"memattr\":\"0b0001\",\"exec\":false,\"cmo\":[]}" \
 			--backing $b --host-type device-ngnre $fwb
@@ -51,13 +63,23 @@ for fwb in "" --fwb; do
 	check "{\"type\":\"device-ngnre\",\"memattr\":\"0b0001\",\"exec\":false,\"cmo\":[]}" \
 		--backing mmio --host-type normal $fwb
 	# refusals
-	refused --backing ram --host-type nc --exec $fwb
+	refused --backing ram --host-type nc --keep-host-nc --exec $fwb
 	refused --backing mmio --host-type device-ngnre --exec $fwb
 	refused --backing mmio --host-type normal --allow-any-uncached --exec $fwb
 	refused --backing ram --host-type device-ngnre --allow-any-uncached $fwb
 	refused --backing ram --host-type normal --mte $fwb
 	refused --backing ram --host-type tagged --mte --untagged-backing $fwb
 done
+# text: with DIC, Normal memory is executable from its first fault; Device never
+out=$("$T" memtype --backing ram --host-type normal --dic)
+case "$out" in *"exec     allowed, granted on every fault (DIC)"*) ;; *)
+	echo "FAIL: memtype --dic text: $out"; fails=$((fails + 1)) ;; esac
+out=$("$T" memtype --backing ram --host-type normal)
+case "$out" in *"exec     allowed"$'\n'*) ;; *)
+	echo "FAIL: memtype text: $out"; fails=$((fails + 1)) ;; esac
+out=$("$T" memtype --backing mmio --host-type device-ngnre --dic)
+case "$out" in *"exec     refused"*) ;; *)
+	echo "FAIL: memtype mmio --dic text: $out"; fails=$((fails + 1)) ;; esac
 # bad input
 refused --backing rom --host-type normal
 refused --backing ram --host-type device

@@ -77,6 +77,7 @@ struct fx {
 	struct s2_memslot slots[NSLOTS];
 	struct s2_vcpu vcpu;
 	uint64_t g; /* granule bytes */
+	uint64_t vm_flags; /* S2_VM_* for the next fx_vm() */
 	uint64_t sanitised[64][2];
 	unsigned int nr_sanitised;
 	unsigned int loads;
@@ -129,6 +130,7 @@ static int fx_vm(struct fx *f, enum s2_granule g, unsigned int ipa_bits, uint64_
 	struct s2_vm_params p = {
 		.caps = &f->caps,
 		.req = { .ipa_bits = ipa_bits, .granule = g, .flags = cfg_flags },
+		.flags = f->vm_flags,
 		.port = f->port,
 		.hooks = { .sanitise_tags = hook_sanitise, .load_stage2 = hook_load, .ctx = f },
 		.vmids = &f->vmids,
@@ -212,6 +214,15 @@ static uint8_t memattr_of(const struct s2_lookup *lk)
 {
 	return (uint8_t)S2_FIELD_GET(S2_PTE_MEMATTR, lk->pte);
 }
+
+struct guest_out {
+	enum s2_abort_action action; /* RESUME: the access completed */
+	unsigned int faults; /* aborts taken on the way */
+	struct s2_walk_result w; /* the final translation */
+	struct s2_abort_result r; /* the last abort's result */
+};
+
+static struct guest_out guest_access(struct fx *f, enum s2_access_type type, uint64_t ipa);
 
 static struct s2_test_cfg matrix[S2_TEST_MATRIX_MAX];
 static size_t nmatrix;
@@ -376,8 +387,6 @@ static void test_slot_validation(void **state)
 		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
 		e = ram_slot(2, 0x80000000, g, FAKE_PA, 0);
 		e.flags = S2_BIT(7);
-		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
-		e.flags = S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG;
 		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
 		e = ram_slot(2, 0x80000000, g, FAKE_PA, 3 * g); /* not a power of two */
 		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
@@ -562,28 +571,121 @@ static void test_abort_exec(void **state)
 	}
 }
 
-/* Normal-NC RAM maps NC and refuses exec. */
+/* RAM behind a Normal-NC (write-combine) host mapping is Normal at stage 2, as in KVM: the
+ * guest's stage 1 picks (FWB: write-back), cleaned to PoC without FWB, exec allowed. A VM
+ * created with S2_VM_KEEP_HOST_NC keeps Normal-NC instead and refuses exec. */
 static void test_abort_nc_ram(void **state)
 {
 	(void)state;
 	FOR_EACH_CFG(m)
 	{
-		struct fx *f = fx_cfg(m);
+		for (int keep = 0; keep < 2; keep++) {
+			struct fx *f = fx_new_port();
+			uint64_t flags = (m->cfg.fwb ? S2_CFG_FWB : 0) |
+					 (m->cfg.ha ? S2_CFG_HA : 0) | (m->cfg.hd ? S2_CFG_HD : 0);
+			struct s2_memslot_desc d;
+			struct s2_abort_result r;
+			struct s2_lookup lk;
 
-		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 4 * f->g, FAKE_PA, 0);
+			assert_int_equal(s2_caps_max(m->cfg.pa_bits == 52 ? 52 : 48, &f->caps), 0);
+			f->vm_flags = keep ? S2_VM_KEEP_HOST_NC : 0;
+			assert_int_equal(fx_vm(f, m->cfg.granule, m->cfg.ipa_bits, flags), 0);
+			d = ram_slot(1, 0x40000000, 4 * f->g, FAKE_PA, 0);
+			d.host_type = S2_HOST_NORMAL_NC;
+			assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+			s2_host_port_clear_log(f->hp);
+			abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000, &r);
+			assert_int_equal(r.resume, S2_RESUME_MAPPED);
+			lk = look(f, 0x40000000);
+			assert_int_equal(memattr_of(&lk), keep ? 0x5 : m->cfg.fwb ? 0x6 : 0xf);
+			assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0),
+					 keep || m->cfg.fwb ? 0 : 1);
+			abort_at(f, esr_iabt(FSC_TRANS(3)), 0x40000000 + f->g, &r);
+			if (keep) {
+				assert_int_equal(r.action, S2_ABORT_INJECT);
+				assert_int_equal(r.inject, S2_INJECT_EXEC_REFUSED);
+			} else {
+				assert_int_equal(r.resume, S2_RESUME_MAPPED);
+				assert_true(s2_lookup_prot(look(f, 0x40000000 + f->g)) & S2_PROT_X);
+			}
+			/* exec on the data-mapped page: granted in place, or refused */
+			abort_at(f, esr_iabt(FSC_PERM(3)), 0x40000000, &r);
+			assert_int_equal(r.action, keep ? S2_ABORT_INJECT : S2_ABORT_RESUME);
+			fx_free(f);
+		}
+	}
+	/* unknown VM flags are refused */
+	struct fx *f = fx_new_port();
+	f->vm_flags = S2_BIT(5);
+	assert_int_equal(fx_vm(f, S2_GRANULE_4K, 40, 0), S2_EINVAL);
+	f->vm_flags = 0;
+	assert_int_equal(fx_vm(f, S2_GRANULE_4K, 40, 0), 0);
+	fx_free(f);
+}
+
+/*
+ * CTR_EL0.DIC: Normal memory is mapped executable on any fault (data, stage-1 walk), as KVM
+ * does, saving the exec fault that would follow (no I-cache maintenance is needed);
+ * Device and Normal-NC (MMIO allow-any-uncached, kept host NC) never.
+ */
+static void test_abort_dic_exec(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(m)
+	{
+		struct fx *f = fx_new_port();
+		uint64_t flags = (m->cfg.fwb ? S2_CFG_FWB : 0) | (m->cfg.ha ? S2_CFG_HA : 0) |
+				 (m->cfg.hd ? S2_CFG_HD : 0);
+		uint64_t gb, blk = l2_size(m->cfg.granule);
+		struct s2_memslot_desc ram, dev, aau, nc;
 		struct s2_abort_result r;
-		struct s2_lookup lk;
+		struct guest_out o;
+		uint64_t f0;
 
-		d.host_type = S2_HOST_NORMAL_NC;
-		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		assert_int_equal(s2_caps_max(m->cfg.pa_bits == 52 ? 52 : 48, &f->caps), 0);
+		f->caps.dic = true;
+		f->vm_flags = S2_VM_KEEP_HOST_NC;
+		assert_int_equal(fx_vm(f, m->cfg.granule, m->cfg.ipa_bits, flags), 0);
+		assert_true(f->vm.pgt.cfg.dic);
+		gb = f->g;
+		ram = ram_slot(1, 2 * blk, 2 * blk, FAKE_PA, blk);
+		dev = ram_slot(2, 0x08000000, 4 * gb, FAKE_PA + 4 * blk, 0);
+		aau = ram_slot(3, 0x08100000, 4 * gb, FAKE_PA + 5 * blk, 0);
+		nc = ram_slot(4, 0x08200000, 4 * gb, FAKE_PA + 6 * blk, 0);
+		dev.backing = aau.backing = S2_BACKING_MMIO;
+		dev.host_type = aau.host_type = S2_HOST_DEVICE_nGnRE;
+		aau.flags = S2_SLOT_ALLOW_ANY_UNCACHED;
+		nc.host_type = S2_HOST_NORMAL_NC;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &dev), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &aau), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &nc), 0);
+
 		s2_host_port_clear_log(f->hp);
-		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000, &r);
-		assert_int_equal(r.resume, S2_RESUME_MAPPED);
-		lk = look(f, 0x40000000);
-		assert_int_equal(memattr_of(&lk), 0x5);
-		assert_int_equal(count_ev(f, S2_HOST_EV_DC_CIVAC, UINT64_MAX, 0), 0);
-		abort_at(f, esr_iabt(FSC_TRANS(3)), 0x40000000 + f->g, &r);
-		assert_int_equal(r.inject, S2_INJECT_EXEC_REFUSED);
+		abort_at(f, esr_dabt(FSC_TRANS(1), false), 2 * blk + 8, &r);
+		assert_int_equal(r.map_size, blk);
+		assert_true(s2_lookup_prot(look(f, 2 * blk)) & S2_PROT_X);
+		assert_int_equal(count_ev(f, S2_HOST_EV_IC_INVAL, UINT64_MAX, 0), 0);
+		/* the fetch that follows takes no fault at all */
+		f0 = f->vm.stats.faults[1];
+		o = guest_access(f, S2_ACCESS_EXEC, 2 * blk + 5 * gb);
+		assert_int_equal(o.action, S2_ABORT_RESUME);
+		assert_int_equal(o.faults, 0);
+		assert_int_equal(f->vm.stats.faults[1], f0);
+		/* a stage-1 walk's mapping too */
+		abort_at(f, esr_dabt(FSC_TRANS(2), false) | ESR_S1PTW, 3 * blk, &r);
+		assert_true(s2_lookup_prot(look(f, 3 * blk)) & S2_PROT_X);
+		/* never Device or Normal-NC */
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x08000000, &r);
+		assert_false(s2_lookup_prot(look(f, 0x08000000)) & S2_PROT_X);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x08100000, &r);
+		assert_false(s2_lookup_prot(look(f, 0x08100000)) & S2_PROT_X);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x08200000, &r);
+		{
+			struct s2_lookup nlk = look(f, 0x08200000);
+			assert_int_equal(memattr_of(&nlk), 0x5);
+		}
+		assert_false(s2_lookup_prot(look(f, 0x08200000)) & S2_PROT_X);
 		fx_free(f);
 	}
 }
@@ -1328,6 +1430,88 @@ static void test_dirty_log_dbm_unmap(void **state)
 	assert_true(runs >= 3);
 }
 
+/*
+ * Read-only slots may log dirty pages (KVM accepts KVM_MEM_READONLY | KVM_MEM_LOG_DIRTY_PAGES):
+ * only writes dirty pages and a read-only slot has none. Faults resolve as in any read-only
+ * slot (reads and stage-1 walks mapped read-only, never writable-clean), the bitmap stays clean.
+ */
+static void test_dirty_log_readonly(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(m)
+	{
+		struct fx *f = fx_cfg(m);
+		uint64_t gb = f->g, blk = l2_size(m->cfg.granule), base = 2 * blk;
+		struct s2_memslot_desc d = ram_slot(1, base, blk, FAKE_PA, blk);
+		struct s2_memslot_desc e = ram_slot(2, 4 * blk, 64 * gb, FAKE_PA + blk, 0);
+		uint64_t words = (blk / gb + 63) / 64, nr;
+		uint64_t *bm = calloc(words, 8);
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+		bool dbm = m->cfg.hd;
+
+		d.flags = S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(2), false), base + 3 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(r.map_size, gb); /* logging: pages only */
+		abort_at(f, esr_iabt(FSC_TRANS(3)) | ESR_S1PTW, base + 4 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		abort_at(f, esr_iabt(FSC_TRANS(3)), base + 5 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		for (int i = 3; i <= 5; i++)
+			assert_false(look(f, base + i * gb).pte & (S2_PTE_S2AP_W | S2_PTE_DBM));
+		abort_at(f, esr_dabt(FSC_PERM(3), true) | ESR_ISV, base + 3 * gb, &r);
+		assert_int_equal(r.action, S2_ABORT_MMIO);
+		abort_at(f, esr_dabt(FSC_PERM(3), true), base + 3 * gb, &r);
+		assert_int_equal(r.action, S2_ABORT_NISV);
+		abort_at(f, esr_iabt(FSC_PERM(3)) | ESR_S1PTW, base + 4 * gb, &r);
+		assert_int_equal(r.inject, S2_INJECT_S1PTW);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words, &nr), 0);
+		assert_int_equal(nr, 0);
+		for (uint64_t w = 0; w < words; w++)
+			assert_int_equal(bm[w], 0);
+		assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), 0);
+		assert_false(s2_lookup_prot(look(f, base + 3 * gb)) & S2_PROT_W);
+
+		/* enabling on a read-only slot (DBM too): nothing becomes writable-clean */
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, dbm), 0);
+		assert_false(look(f, base + 3 * gb).pte & (S2_PTE_S2AP_W | S2_PTE_DBM));
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), base + 9 * gb, &r);
+		assert_false(look(f, base + 9 * gb).pte & (S2_PTE_S2AP_W | S2_PTE_DBM));
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, words, &nr), 0);
+		assert_int_equal(nr, 0);
+
+		/* a DBM-logging slot made read-only keeps what the hardware dirtied, and its
+		 * pages stop being writable-clean; made writable again, they are re-armed */
+		if (dbm) {
+			assert_int_equal(s2_vm_slot_add(&f->vm, &e), 0);
+			for (int i = 0; i < 4; i++)
+				abort_at(f, esr_dabt(FSC_TRANS(3), false), 4 * blk + i * gb, &r);
+			assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 2, true), 0);
+			hw_write(f, 4 * blk + 2 * gb);
+			assert_int_equal(s2_vm_slot_set_flags(&f->vm, 2,
+							      S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG),
+					 0);
+			for (int i = 0; i < 4; i++) {
+				lk = look(f, 4 * blk + i * gb);
+				assert_false(lk.pte & (S2_PTE_S2AP_W | S2_PTE_DBM));
+			}
+			assert_int_equal(s2_vm_dirty_log_get(&f->vm, 2, bm, 1, &nr), 0);
+			assert_int_equal(nr, 1);
+			assert_int_equal(bm[0], UINT64_C(1) << 2);
+			assert_false(look(f, 4 * blk + 2 * gb).pte & (S2_PTE_S2AP_W | S2_PTE_DBM));
+			assert_int_equal(s2_vm_slot_set_flags(&f->vm, 2, S2_SLOT_DIRTY_LOG), 0);
+			assert_true(look(f, 4 * blk + 1 * gb).pte & S2_PTE_DBM);
+			hw_write(f, 4 * blk + 1 * gb);
+			assert_int_equal(s2_vm_dirty_log_get(&f->vm, 2, bm, 1, &nr), 0);
+			assert_int_equal(bm[0], UINT64_C(1) << 1);
+		}
+		free(bm);
+		fx_free(f);
+	}
+}
+
 /* ---- locked memslots ---------------------------------------------------------------------- */
 
 static void test_locked_slot(void **state)
@@ -1449,6 +1633,86 @@ static void test_invalidate_partial(void **state)
 
 /* ---- MTE ------------------------------------------------------------------------------------ */
 
+/*
+ * Host ranges that wrap past 2^64 are refused (S2_ERANGE) with nothing changed; a range ending
+ * exactly at 2^64 is fine; an empty one is S2_EINVAL. The IPA and PA ranges of slot add and
+ * move cannot wrap either.
+ */
+static void test_host_range_wrap(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(m)
+	{
+		struct fx *f = fx_cfg(m);
+		uint64_t gb = f->g, base = 0x10000000, pa = FAKE_PA;
+		struct s2_memslot_desc d = ram_slot(1, base, 8 * gb, pa, 0);
+		struct s2_memslot_desc e;
+		uint64_t out, top = UINT64_MAX - gb + 1; /* the last granule below 2^64 */
+		struct s2_abort_result r;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		for (int i = 0; i < 8; i++)
+			abort_at(f, esr_dabt(FSC_TRANS(3), false), base + i * gb, &r);
+
+		/* wrapping ranges: refused, every page still mapped and young */
+		out = 42;
+		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(pa), UINT64_MAX, &out),
+				 S2_ERANGE);
+		assert_int_equal(out, 0);
+		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(top), 2 * gb, &out),
+				 S2_ERANGE);
+		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(UINT64_MAX), 2, NULL),
+				 S2_ERANGE);
+		out = 42;
+		assert_int_equal(s2_vm_age_host_range(&f->vm, s2_pa(pa), UINT64_MAX, true, &out),
+				 S2_ERANGE);
+		assert_int_equal(out, 0);
+		assert_int_equal(s2_vm_age_host_range(&f->vm, s2_pa(top), 2 * gb, true, &out),
+				 S2_ERANGE);
+		/* empty ranges: S2_EINVAL, nothing changed */
+		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(pa), 0, &out),
+				 S2_EINVAL);
+		assert_int_equal(out, 0);
+		assert_int_equal(s2_vm_age_host_range(&f->vm, s2_pa(pa), 0, true, &out), S2_EINVAL);
+		assert_int_equal(out, 0);
+		for (int i = 0; i < 8; i++) {
+			struct s2_lookup lk = look(f, base + i * gb);
+			assert_true(lk.valid);
+			assert_true(lk.pte & S2_PTE_AF);
+		}
+
+		/* ranges ending exactly at 2^64 (or at its last byte): the whole slot */
+		assert_int_equal(
+			s2_vm_age_host_range(&f->vm, s2_pa(pa + gb), 0 - (pa + gb), false, &out),
+			0);
+		assert_int_equal(out, 7);
+		assert_int_equal(
+			s2_vm_age_host_range(&f->vm, s2_pa(pa), UINT64_MAX - pa, false, &out), 0);
+		assert_int_equal(out, 8);
+		assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(pa + 2 * gb),
+							     0 - (pa + 2 * gb), &out),
+				 0);
+		assert_int_equal(out, 6 * gb);
+		assert_true(look(f, base + gb).valid);
+		assert_false(look(f, base + 2 * gb).valid);
+		assert_false(look(f, base + 7 * gb).valid);
+
+		/* slot add / move: IPA and PA ranges that would wrap are out of range */
+		e = ram_slot(2, 0x40000000, 0 - UINT64_C(0x40000000), pa + 0x100000, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
+		e = ram_slot(2, 0x40000000, 2 * gb, top, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
+		e = ram_slot(2, 0x40000000, 0 - gb, 0, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
+		e = ram_slot(2, top, 2 * gb, pa + 0x100000, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_ERANGE);
+		assert_int_equal(s2_vm_slot_move(&f->vm, 1, s2_ipa(top)), S2_ERANGE);
+		assert_int_equal(f->vm.nr_slots, 1);
+		assert_int_equal(s2_ipa_val(s2_vm_slot_find(&f->vm, 1)->d.ipa), base);
+		fx_free(f);
+	}
+}
+
 static void test_mte_tags(void **state)
 {
 	struct fx *f = fx_new(S2_GRANULE_4K, 40, S2_CFG_MTE | S2_CFG_FWB);
@@ -1514,8 +1778,11 @@ static void test_slot_move_flags(void **state)
 	abort_at(f, esr_dabt(FSC_PERM(3), true) | ESR_ISV, 0x60003000, &r);
 	assert_int_equal(r.action, S2_ABORT_MMIO);
 	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_BIT(9)), S2_EINVAL);
-	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG),
-			 S2_EINVAL);
+	/* read-only and dirty logging together (KVM accepts them): no page ever dirty */
+	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG), 0);
+	assert_non_null(s2_vm_slot_find(&f->vm, 1)->dirty);
+	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY), 0);
+	assert_null(s2_vm_slot_find(&f->vm, 1)->dirty);
 	/* writable again: the next write relaxes in place */
 	assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, 0), 0);
 	abort_at(f, esr_dabt(FSC_PERM(3), true), 0x60003000, &r);
@@ -1588,13 +1855,6 @@ static void test_vmid_rollover(void **state)
 }
 
 /* ---- end to end: the reference walker as the guest's MMU ------------------------------------ */
-
-struct guest_out {
-	enum s2_abort_action action; /* RESUME: the access completed */
-	unsigned int faults; /* aborts taken on the way */
-	struct s2_walk_result w; /* the final translation */
-	struct s2_abort_result r; /* the last abort's result */
-};
 
 /*
  * A guest access: walk the VM's real tables as the hardware would; on a fault build ESR_EL2 /
@@ -2138,6 +2398,7 @@ int main(void)
 		cmocka_unit_test(test_abort_stale_level),
 		cmocka_unit_test(test_abort_exec),
 		cmocka_unit_test(test_abort_nc_ram),
+		cmocka_unit_test(test_abort_dic_exec),
 		cmocka_unit_test(test_abort_mmio_types),
 		cmocka_unit_test(test_abort_mmio_exit),
 		cmocka_unit_test(test_abort_nisv),
@@ -2150,8 +2411,10 @@ int main(void)
 		cmocka_unit_test(test_dirty_log_refold),
 		cmocka_unit_test(test_dirty_log_dbm),
 		cmocka_unit_test(test_dirty_log_dbm_unmap),
+		cmocka_unit_test(test_dirty_log_readonly),
 		cmocka_unit_test(test_locked_slot),
 		cmocka_unit_test(test_invalidate_partial),
+		cmocka_unit_test(test_host_range_wrap),
 		cmocka_unit_test(test_mte_tags),
 		cmocka_unit_test(test_slot_move_flags),
 		cmocka_unit_test(test_vmid_rollover),

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "s2mmu/memtype.h"
+#include "s2mmu/pgtable.h"
 
 static const char s2_cli_memtype_usage[] =
 	"usage: s2mmu memtype --backing ram|mmio [--host-type TYPE] [options] [--json]\n"
@@ -20,9 +21,12 @@ static const char s2_cli_memtype_usage[] =
 	"                         device-ngnre, device-ngnrne (default, as in 's2mmu sim':\n"
 	"                         normal for ram, device-ngnre for mmio)\n"
 	"  --allow-any-uncached   the memslot lets the guest pick Device or NC (MMIO)\n"
+	"  --keep-host-nc         the VM keeps the host's Normal-NC for RAM (S2_VM_KEEP_HOST_NC;\n"
+	"                         default: RAM behind an NC host mapping is Normal, as in KVM)\n"
 	"  --exec                 execution is requested\n"
 	"  --fwb                  the VM runs with HCR_EL2.FWB=1\n"
-	"  --dic                  CTR_EL0.DIC is set (no I-cache maintenance)\n"
+	"  --dic                  CTR_EL0.DIC is set (no I-cache maintenance; Normal memory is\n"
+	"                         then executable from its first fault)\n"
 	"  --mte                  the VM uses MTE\n"
 	"  --untagged-backing     the backing cannot hold MTE tags (default: it can)\n"
 	"  --json                 print {\"type\", \"memattr\", \"exec\", \"cmo\"}\n"
@@ -37,6 +41,7 @@ enum {
 	OPT_BACKING,
 	OPT_HOST_TYPE,
 	OPT_AAU,
+	OPT_KEEP_NC,
 	OPT_EXEC,
 	OPT_FWB,
 	OPT_DIC,
@@ -49,6 +54,7 @@ static const struct s2_cli_opt s2_cli_memtype_opts[] = {
 	{ "--backing", true, OPT_BACKING },
 	{ "--host-type", true, OPT_HOST_TYPE },
 	{ "--allow-any-uncached", false, OPT_AAU },
+	{ "--keep-host-nc", false, OPT_KEEP_NC },
 	{ "--exec", false, OPT_EXEC },
 	{ "--fwb", false, OPT_FWB },
 	{ "--dic", false, OPT_DIC },
@@ -137,6 +143,9 @@ S2_CLI_COMMAND(memtype)
 		case OPT_AAU:
 			req.allow_any_uncached = true;
 			break;
+		case OPT_KEEP_NC:
+			req.keep_host_nc = true;
+			break;
 		case OPT_EXEC:
 			req.exec = true;
 			break;
@@ -201,7 +210,12 @@ S2_CLI_COMMAND(memtype)
 		else
 			printf("stage 1  overridden: FWB forces this type whatever the guest's stage 1 "
 			       "says\n");
-		printf("exec     %s\n", a.exec ? "allowed" : "refused");
+		if (!a.exec)
+			printf("exec     refused\n");
+		else if ((a.prot & S2_PROT_X) && !req.exec)
+			printf("exec     allowed, granted on every fault (DIC)\n");
+		else
+			printf("exec     allowed\n");
 		printf("cmo     ");
 		if (!a.cmo)
 			printf(" none");
