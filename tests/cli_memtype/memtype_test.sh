@@ -83,7 +83,29 @@ case "$out" in *"exec     refused"*) ;; *)
 # bad input
 refused --backing rom --host-type normal
 refused --backing ram --host-type device
-refused --backing ram
+refused --host-type normal
+# the host type defaults as in `s2mmu sim`: normal for RAM, device-ngnre for MMIO
+for fwb in "" --fwb; do
+	for b in ram mmio; do
+		if [ $b = ram ]; then h=normal; else h=device-ngnre; fi
+		want=$("$T" memtype --backing $b --host-type $h $fwb --json | tr -d ' \n')
+		check "$want" --backing $b $fwb
+	done
+done
+# the text output says how the guest's stage-1 type plays with it
+text() { # pattern args...
+	local pat=$1
+	shift
+	if ! "$T" memtype "$@" | grep -q "$pat"; then
+		echo "FAIL: memtype $* does not print '$pat'"
+		fails=$((fails + 1))
+	fi
+}
+text "^stage 1  combined: FWB is off, so the guest's stage-1 type is combined" --backing ram
+text "^stage 1  combined: FWB is off" --backing mmio
+text "^stage 1  overridden: FWB forces" --backing ram --fwb
+text "^stage 1  combined: a Device type" --backing mmio --fwb
+text "^host     device-ngnre (default for mmio)" --backing mmio
 
 if [ $fails -ne 0 ]; then
 	echo "$fails failure(s)"

@@ -12,13 +12,14 @@
 #include "s2mmu/pgtable.h"
 
 static const char s2_cli_memtype_usage[] =
-	"usage: s2mmu memtype --backing ram|mmio --host-type TYPE [options] [--json]\n"
+	"usage: s2mmu memtype --backing ram|mmio [--host-type TYPE] [options] [--json]\n"
 	"\n"
 	"The stage-2 memory type, MemAttr and cache maintenance of a guest page.\n"
 	"\n"
 	"  --backing B            ram or mmio (device memory)\n"
 	"  --host-type TYPE       the host's mapping of the backing: normal, tagged, nc,\n"
-	"                         device-ngnre, device-ngnrne\n"
+	"                         device-ngnre, device-ngnrne (default, as in 's2mmu sim':\n"
+	"                         normal for ram, device-ngnre for mmio)\n"
 	"  --allow-any-uncached   the memslot lets the guest pick Device or NC (MMIO)\n"
 	"  --keep-host-nc         the VM keeps the host's Normal-NC for RAM (S2_VM_KEEP_HOST_NC;\n"
 	"                         default: RAM behind an NC host mapping is Normal, as in KVM)\n"
@@ -29,6 +30,10 @@ static const char s2_cli_memtype_usage[] =
 	"  --mte                  the VM uses MTE\n"
 	"  --untagged-backing     the backing cannot hold MTE tags (default: it can)\n"
 	"  --json                 print {\"type\", \"memattr\", \"exec\", \"cmo\"}\n"
+	"\n"
+	"Without FWB the guest's stage-1 memory type is combined with this one (the less\n"
+	"cacheable, the stronger Device type wins); with FWB stage 2 forces Normal types,\n"
+	"Device types still combine (Arm ARM D8.6).\n"
 	"\n"
 	"Exit status: 0 success, 2 bad input or a refused mapping (reason on stderr).\n";
 
@@ -161,10 +166,13 @@ S2_CLI_COMMAND(memtype)
 			break;
 		}
 	}
-	if (!have_backing || !have_type) {
-		s2_cli_error("memtype", "--backing and --host-type are required (try --help)");
+	if (!have_backing) {
+		s2_cli_error("memtype", "--backing is required (try --help)");
 		return S2_CLI_EXIT_USAGE;
 	}
+	if (!have_type) /* the simulator's slot default (docs/sim.md) */
+		req.host_type =
+			req.backing == S2_BACKING_RAM ? S2_HOST_NORMAL : S2_HOST_DEVICE_nGnRE;
 
 	err = s2_memtype_decide(&req, &a);
 	if (err) {
@@ -190,6 +198,18 @@ S2_CLI_COMMAND(memtype)
 		printf("type     %s\n", s2_cli_memtype_type(a.type));
 		printf("memattr  0b%u%u%u%u (FWB %s)\n", (a.memattr >> 3) & 1, (a.memattr >> 2) & 1,
 		       (a.memattr >> 1) & 1, a.memattr & 1, req.fwb ? "on" : "off");
+		if (!have_type)
+			printf("host     %s (default for %s)\n", s2_host_type_name(req.host_type),
+			       s2_backing_name(req.backing));
+		if (!req.fwb)
+			printf("stage 1  combined: FWB is off, so the guest's stage-1 type is combined "
+			       "with this one (the less cacheable wins)\n");
+		else if (a.type <= S2_MT_DEVICE_GRE)
+			printf("stage 1  combined: a Device type is combined with the guest's stage-1 "
+			       "type even with FWB (the stronger wins)\n");
+		else
+			printf("stage 1  overridden: FWB forces this type whatever the guest's stage 1 "
+			       "says\n");
 		if (!a.exec)
 			printf("exec     refused\n");
 		else if ((a.prot & S2_PROT_X) && !req.exec)
