@@ -25,25 +25,6 @@ extern const struct bench_expect bench_exp_rw_page, bench_exp_ro_page, bench_exp
 	bench_exp_old_ro_page, bench_exp_rw_block, bench_exp_unmapped;
 
 /*
- * The two unmap patterns of unmap_scatter_4k and unmap_partial_4k (bench/README.md), the
- * same for every engine: one unmap call of one 4K page for every BENCH_SCATTER_STRIDE-th
- * page of the region (so every L3 table keeps most of its pages), and one unmap call per
- * 2 MiB for its first BENCH_PARTIAL_BYTES (half of every L3 table).
- */
-#define BENCH_SCATTER_STRIDE 8
-#define BENCH_PARTIAL_BYTES (UINT64_C(1) << 20)
-
-static inline bool bench_scatter_hole(uint64_t off)
-{
-	return (off >> 12) % BENCH_SCATTER_STRIDE == 0;
-}
-
-static inline bool bench_partial_hole(uint64_t off)
-{
-	return (off & ((UINT64_C(2) << 20) - 1)) < BENCH_PARTIAL_BYTES;
-}
-
-/*
  * Walk @ipa in the tables at @root (config @cfg, memory @mem) for a read and, when mapped and
  * young, a write; check the outcome against @e: fault kind, output address @pa, level, leaf
  * size, S2AP, AF, MemAttr Normal WB in the FWB encoding, and that a write faults exactly when
