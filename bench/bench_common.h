@@ -82,6 +82,11 @@ bool bench_op_selected(const char *name);
 int bench_measure(const char *label, int (*fn)(struct bench *), struct bench *b, uint64_t *ns,
 		  uint64_t *wall);
 
+/* Under --callgrind, start counting (instrumentation on, counters zeroed) / dump the counts
+ * as @label and stop: for measured code that bench_measure() cannot wrap. */
+void bench_cg_start(void);
+void bench_cg_dump(const char *label);
+
 /* Print the summary line of an operation (median and min over @reps runs, per unit) and, with
  * --out, its JSON record. */
 void bench_emit_timing(const char *op, const char *unit, uint64_t units, uint64_t size,

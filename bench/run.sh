@@ -22,6 +22,9 @@
 #   S2_BENCH_CG_SCALE  scaling sizes under callgrind in MiB (default 1024,4096,16384,65536;
 #                      about 30 s on 2 cores)
 #   S2_BENCH_NO_CG=1   skip callgrind
+#   S2_BENCH_VM_SCALE  options of bench_vm_scale (vCPU threads on the fault path, dirty-logging
+#                      rounds), default "--reps 5 --conc-mib 256 --dirty-gib 64"; "none" skips
+#                      it (native only: about 30 s of CPU time)
 #   S2_BENCH_LAYERS_MIB, S2_BENCH_LAYERS_CG_MIB
 #                      region of bench_layers (VM abort path, owner transitions) natively and
 #                      under callgrind, in MiB (default 1024 both)
@@ -37,6 +40,8 @@ build=${1:?usage: run.sh BUILD_DIR OUT_DIR}
 out=${2:?usage: run.sh BUILD_DIR OUT_DIR}
 bin=$build/bench/bench_pgtable
 layers=$build/bench/bench_layers
+vm_scale=$build/bench/bench_vm_scale
+vm_scale_opts=${S2_BENCH_VM_SCALE:---reps 5 --conc-mib 256 --dirty-gib 64}
 layers_mib=${S2_BENCH_LAYERS_MIB:-1024}
 layers_cg_mib=${S2_BENCH_LAYERS_CG_MIB:-1024}
 reps=${S2_BENCH_REPS:-5}
@@ -57,7 +62,7 @@ mkdir -p "$out"
 rm -rf "$out/callgrind" "$out/annotate"
 rm -f "$out/native.jsonl" "$out/callgrind.jsonl" "$out/results.json" "$out/results.md"
 rm -f "$out/native_layers.jsonl" "$out/callgrind_layers.jsonl" "$out"/native_round*.jsonl
-rm -f "$out/kvm.json"
+rm -f "$out/kvm.json" "$out/native_vm_scale.jsonl"
 status=0
 
 # KVM engines: which were built, and why not for the others.
@@ -133,6 +138,14 @@ if [ -x "$layers" ]; then
 	cat "$out/native_layers.jsonl" >>"$out/native.jsonl" 2>/dev/null || true
 else
 	echo "run.sh: $layers not built: VM and owner benchmarks skipped" >&2
+fi
+if [ "$vm_scale_opts" != none ] && [ -x "$vm_scale" ]; then
+	# shellcheck disable=SC2086 # the options are words on purpose
+	"$vm_scale" $vm_scale_opts --out "$out/native_vm_scale.jsonl" |
+		tee -a "$out/native.txt" || status=$?
+	cat "$out/native_vm_scale.jsonl" >>"$out/native.jsonl" 2>/dev/null || true
+elif [ "$vm_scale_opts" != none ]; then
+	echo "run.sh: $vm_scale not built: VM scale benchmarks skipped" >&2
 fi
 echo "(native: $(($(date +%s) - start)) s)"
 
