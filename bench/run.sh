@@ -22,9 +22,10 @@
 #   S2_BENCH_CG_SCALE  scaling sizes under callgrind in MiB (default 1024,4096,16384,65536;
 #                      about 30 s on 2 cores)
 #   S2_BENCH_NO_CG=1   skip callgrind
-#   S2_BENCH_VM_SCALE  options of bench_vm_scale (vCPU threads on the fault path, dirty-logging
-#                      rounds), default "--reps 5 --conc-mib 256 --dirty-gib 64"; "none" skips
-#                      it (native only: about 30 s of CPU time)
+#   S2_BENCH_CONC      options of bench_vm_scale's vCPU threads on the fault path (default
+#                      "--reps 5 --conc-mib 256"); "none" skips them
+#   S2_BENCH_DIRTY     options of its dirty-logging rounds (default "--reps 1 --dirty-gib 64":
+#                      about 30 s of CPU time); "none" skips them
 #   S2_BENCH_LAYERS_MIB, S2_BENCH_LAYERS_CG_MIB
 #                      region of bench_layers (VM abort path, owner transitions) natively and
 #                      under callgrind, in MiB (default 1024 both)
@@ -41,7 +42,8 @@ out=${2:?usage: run.sh BUILD_DIR OUT_DIR}
 bin=$build/bench/bench_pgtable
 layers=$build/bench/bench_layers
 vm_scale=$build/bench/bench_vm_scale
-vm_scale_opts=${S2_BENCH_VM_SCALE:---reps 5 --conc-mib 256 --dirty-gib 64}
+conc_opts=${S2_BENCH_CONC:---reps 5 --conc-mib 256}
+dirty_opts=${S2_BENCH_DIRTY:---reps 1 --dirty-gib 64}
 layers_mib=${S2_BENCH_LAYERS_MIB:-1024}
 layers_cg_mib=${S2_BENCH_LAYERS_CG_MIB:-1024}
 reps=${S2_BENCH_REPS:-5}
@@ -139,14 +141,19 @@ if [ -x "$layers" ]; then
 else
 	echo "run.sh: $layers not built: VM and owner benchmarks skipped" >&2
 fi
-if [ "$vm_scale_opts" != none ] && [ -x "$vm_scale" ]; then
+for part in conc dirty; do
+	opts=$conc_opts
+	[ $part = conc ] || opts=$dirty_opts
+	[ "$opts" != none ] || continue
+	if [ ! -x "$vm_scale" ]; then
+		echo "run.sh: $vm_scale not built: VM scale benchmarks skipped" >&2
+		break
+	fi
 	# shellcheck disable=SC2086 # the options are words on purpose
-	"$vm_scale" $vm_scale_opts --out "$out/native_vm_scale.jsonl" |
+	"$vm_scale" --ops $part $opts --out "$out/native_vm_scale.jsonl" |
 		tee -a "$out/native.txt" || status=$?
 	cat "$out/native_vm_scale.jsonl" >>"$out/native.jsonl" 2>/dev/null || true
-elif [ "$vm_scale_opts" != none ]; then
-	echo "run.sh: $vm_scale not built: VM scale benchmarks skipped" >&2
-fi
+done
 echo "(native: $(($(date +%s) - start)) s)"
 
 if [ -z "${S2_BENCH_NO_CG:-}" ]; then
