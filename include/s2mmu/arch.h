@@ -495,7 +495,9 @@ struct s2_abort {
  * @have_hpfar: whether @hpfar is meaningful.
  * @out:   decoded abort.
  * Return: 0; S2_EINVAL when @esr is not an instruction or data abort (the other fields are
- * then still filled in as far as they can be: ec, il).
+ * then still filled in as far as they can be: ec, il), or for a NULL @out (nothing written).
+ * The fault kinds are coarse (granule-protection, tag-check and reserved codes are all
+ * S2_FAULT_OTHER): s2_esr_describe() tells every field apart.
  */
 int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 		    struct s2_abort *out);
@@ -503,5 +505,129 @@ int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 /** s2_fsc_encode() - the DFSC/IFSC value for a fault kind and level (for injection and
  * tests). Return: the 6-bit code, or negative S2_EINVAL for an impossible pair. */
 int s2_fsc_encode(enum s2_fault f, int level);
+
+/* ---- full syndrome decoding (tools and logs; not on the fault path) ---------------------------- */
+
+/*
+ * Every DFSC/IFSC code (Arm ARM D19.2, ESR_EL2 ISS for an Instruction/Data Abort), by what it
+ * reports. s2_abort_decode() folds these into the few s2_fault kinds the fault path acts on;
+ * s2_fsc_describe() keeps them apart and names the reserved codes as reserved.
+ */
+enum s2_fsc_type {
+	S2_FSC_RESERVED = 0, /* not an allocated code */
+	S2_FSC_ADDRESS_SIZE, /* level -2 (FEAT_D128), -1 (FEAT_LPA2), 0..3 */
+	S2_FSC_TRANSLATION, /* level -2 (FEAT_D128), -1 (FEAT_LPA2), 0..3 */
+	S2_FSC_ACCESS_FLAG, /* level 0 (FEAT_LPA2) .. 3 */
+	S2_FSC_PERMISSION, /* level 0 (FEAT_LPA2) .. 3 */
+	S2_FSC_EXTERNAL, /* synchronous external abort, not on a walk (SET describes it) */
+	S2_FSC_EXTERNAL_WALK, /* synchronous external abort on a walk or table update, level */
+	S2_FSC_TAG_CHECK, /* synchronous tag check fault (FEAT_MTE2) */
+	S2_FSC_PARITY, /* synchronous parity/ECC error, not on a walk (without FEAT_RAS) */
+	S2_FSC_PARITY_WALK, /* synchronous parity/ECC error on a walk, level (without FEAT_RAS) */
+	S2_FSC_ALIGNMENT,
+	S2_FSC_GPF, /* granule protection fault, not on a walk (FEAT_RME) */
+	S2_FSC_GPF_WALK, /* granule protection fault on a walk or table update, level (FEAT_RME) */
+	S2_FSC_TLB_CONFLICT,
+	S2_FSC_ATOMIC_HW_UPDATE, /* unsupported atomic hardware update (FEAT_HAFDBS) */
+	S2_FSC_IMPDEF_LOCKDOWN, /* IMPLEMENTATION DEFINED fault (lockdown) */
+	S2_FSC_IMPDEF_ATOMIC, /* IMPLEMENTATION DEFINED fault (unsupported exclusive/atomic) */
+};
+
+struct s2_fsc_info {
+	enum s2_fsc_type type;
+	bool has_level; /* the code names a lookup level */
+	int level; /* -2..3 when has_level, else 0 */
+};
+
+/**
+ * s2_fsc_describe() - what a 6-bit DFSC/IFSC code reports.
+ * @fsc: the code (ESR_EL2[5:0]).
+ * @out: the decoded code.
+ * Return: 0; S2_EINVAL for @fsc above 0x3f or a NULL @out.
+ */
+int s2_fsc_describe(unsigned int fsc, struct s2_fsc_info *out);
+
+/** s2_fsc_type_name() - "translation", "gpf-walk", "reserved", ...; "?" for an invalid value. */
+const char *s2_fsc_type_name(enum s2_fsc_type t);
+
+/**
+ * s2_ec_name() - the name of an exception class (ESR_EL2[31:26]) as Linux's esr_class_str
+ * spells it ("DABT (lower EL)", "HVC (AArch64)", "MSR/MRS (AArch64)", "WFI/WFE", "BRK
+ * (AArch64)", ...), plus the classes Linux 6.12 does not name yet (LD64B/ST64B, 128-bit
+ * system register traps, TSTART, GCS). Return: a static string; "UNRECOGNIZED EC" for an
+ * unallocated class (and for @ec above 0x3f). Never NULL.
+ */
+const char *s2_ec_name(unsigned int ec);
+
+/* SET (synchronous error type, ESR_EL2[12:11], with DFSC/IFSC 0b010000 and FEAT_RAS). */
+#define S2_SET_UER 0u /* recoverable state */
+#define S2_SET_RESERVED 1u
+#define S2_SET_UC 2u /* uncontainable */
+#define S2_SET_UEO 3u /* restartable state */
+
+/** s2_set_name() - "UER (recoverable)", "UC (uncontainable)", "UEO (restartable)",
+ * "reserved"; "?" above 3. */
+const char *s2_set_name(unsigned int set);
+
+/* Everything an ESR_EL2 value holds, taken apart (Arm ARM D19.2 ESR_EL2). */
+struct s2_esr_info {
+	uint64_t esr;
+	unsigned int ec; /* [31:26] */
+	bool il; /* [25] */
+	uint32_t iss; /* [24:0] */
+	uint32_t iss2; /* [55:32] */
+	uint8_t res0_hi; /* [63:56], RES0: non-zero means the value is not one hardware gives */
+	bool is_abort; /* EC 0x20/0x21/0x24/0x25: the fields below are meaningful */
+	bool is_data;
+	bool is_insn;
+	/* The abort ISS. */
+	unsigned int fsc; /* [5:0] */
+	struct s2_fsc_info fault;
+	bool wnr; /* [6], data aborts */
+	bool s1ptw; /* [7] */
+	bool cm; /* [8], data aborts */
+	bool ea; /* [9] */
+	bool fnv; /* [10] FAR not valid */
+	bool set_valid; /* SET is meaningful: fsc 0b010000 */
+	unsigned int set; /* [12:11] S2_SET_* */
+	bool vncr; /* [13], data aborts: the access used VNCR_EL2 (FEAT_NV2) */
+	bool isv; /* [24], data aborts */
+	/* ISV=1 (data aborts): the instruction syndrome. */
+	unsigned int access_bytes; /* SAS [23:22]: 1, 2, 4, 8 */
+	bool sse; /* [21] */
+	unsigned int srt; /* [20:16] */
+	bool sf; /* [15] */
+	bool ar; /* [14] */
+	/* ISV=0 (data aborts). */
+	bool fnp_valid; /* FnP is meaningful: data abort with ISV=0 */
+	bool fnp; /* [15] FAR not precise (any address in the naturally aligned granule) */
+	/* ISS2 of a data abort (ESR_EL2[55:32]). */
+	unsigned int xs; /* ISS2[4:0]: ST64BV/ST64BV0 status register (FEAT_LS64_V) */
+	bool dirty_bit; /* ISS2[5]: a permission fault due to the dirty state (FEAT_S1PIE) */
+	bool overlay; /* ISS2[6]: a permission overlay fault (FEAT_S1POE/S2POE) */
+	bool assured_only; /* ISS2[7]: an AssuredOnly fault (FEAT_THE) */
+	bool gcs; /* ISS2[8]: a Guarded Control Stack access (FEAT_GCS) */
+	bool tag_access; /* ISS2[9]: NoTagAccess fault (FEAT_MTE_PERM) */
+	bool tnd; /* ISS2[10]: Tag not Data (FEAT_MTE_CANONICAL_TAGS) */
+	bool hdbssf; /* ISS2[11]: caused by the HDBSS (FEAT_HDBSS) */
+};
+
+/**
+ * s2_esr_describe() - take apart every field an ESR_EL2 value holds: class (any EC), IL, ISS
+ * and ISS2, and for aborts every ISS field (VNCR, SET, FnP, the fault code with its level
+ * including the FEAT_LPA2 level -1 and FEAT_RME granule-protection codes, and the ISS2 flags
+ * of a data abort). Pure and slower than s2_abort_decode(), which the fault path uses.
+ * @esr: ESR_EL2.
+ * @out: the decoded value (fields that do not apply are zero).
+ * Return: 0; S2_EINVAL for a NULL @out.
+ */
+int s2_esr_describe(uint64_t esr, struct s2_esr_info *out);
+
+/**
+ * s2_vtcr_invalid_reason() - why s2_vtcr_decode() refuses @vtcr.
+ * Return: NULL when it accepts the value, else a static one-line reason ("TG0=0b11 is
+ * reserved", "the 48-bit IPA is larger than the 40-bit output size (PS)", ...).
+ */
+const char *s2_vtcr_invalid_reason(uint64_t vtcr);
 
 #endif /* S2MMU_ARCH_H */
