@@ -169,6 +169,8 @@ static unsigned int s2_fmt_oa_bits(const struct s2_pte_format *fmt)
 
 enum s2_pte_kind s2_pte_kind_of(const struct s2_pte_format *fmt, int level, s2_pte_t pte)
 {
+	if (!fmt)
+		return S2_PTE_KIND_RESERVED;
 	if (!(pte & S2_PTE_VALID))
 		return S2_PTE_KIND_INVALID;
 	if (!s2_level_valid(fmt->granule, level))
@@ -221,13 +223,18 @@ static unsigned int s2_pte_addr_shift(const struct s2_pte_format *fmt, int level
 
 uint64_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte)
 {
+	if (!fmt)
+		return 0;
 	return s2_bits_to_oa(fmt, s2_pte_addr_shift(fmt, level, pte), pte);
 }
 
 s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, uint64_t oa)
 {
-	unsigned int ps = s2_granule_shift(fmt->granule);
+	unsigned int ps;
 
+	if (!fmt)
+		return 0;
+	ps = s2_granule_shift(fmt->granule);
 	(void)level; /* tables, pages and blocks share one layout at every level */
 	return s2_oa_to_bits(fmt, ps ? ps : 12, oa);
 }
@@ -250,12 +257,16 @@ static int s2_check_oa(const struct s2_pte_format *fmt, uint64_t oa, unsigned in
 int s2_pte_encode(const struct s2_pte_format *fmt, int level, const struct s2_pte_fields *f,
 		  s2_pte_t *out)
 {
-	enum s2_granule g = fmt->granule;
-	bool ds = s2_fmt_ds(fmt);
+	enum s2_granule g;
+	bool ds;
 	unsigned int shift;
 	s2_pte_t pte;
 	int ret;
 
+	if (!fmt || !f || !out)
+		return S2_EINVAL;
+	g = fmt->granule;
+	ds = s2_fmt_ds(fmt);
 	if (!s2_level_valid(g, level))
 		return S2_EINVAL;
 
@@ -327,7 +338,11 @@ void s2_pte_decode(const struct s2_pte_format *fmt, int level, s2_pte_t pte,
 {
 	enum s2_pte_kind kind = s2_pte_kind_of(fmt, level, pte);
 
+	if (!f)
+		return;
 	*f = (struct s2_pte_fields){ .kind = kind };
+	if (!fmt)
+		return;
 	switch (kind) {
 	case S2_PTE_KIND_INVALID:
 		/* s2mmu's annotation: an owner id in [9:2] with bit 1 clear. */
@@ -396,6 +411,8 @@ static bool s2_mt_is_device(enum s2_memtype t)
  */
 int s2_memattr_encode(enum s2_memtype t, bool fwb, uint8_t *memattr)
 {
+	if (!memattr)
+		return S2_EINVAL;
 	if (s2_mt_is_device(t)) {
 		*memattr = (uint8_t)(t - S2_MT_DEVICE_nGnRnE);
 		return 0;
@@ -629,9 +646,12 @@ static enum s2_gran_support s2_gran_from_mmfr0(uint64_t mmfr0, enum s2_granule g
 
 int s2_caps_from_idregs(const struct s2_idregs *r, struct s2_caps *caps)
 {
-	int pa = s2_parange_to_bits((unsigned int)S2_FIELD_GET(S2_MMFR0_PARANGE, r->mmfr0));
 	unsigned int hafdbs, g;
+	int pa;
 
+	if (!r || !caps)
+		return S2_EINVAL;
+	pa = s2_parange_to_bits((unsigned int)S2_FIELD_GET(S2_MMFR0_PARANGE, r->mmfr0));
 	if (pa < 0)
 		return S2_EINVAL;
 	*caps = (struct s2_caps){ .pa_bits = (unsigned int)pa };
@@ -657,7 +677,7 @@ int s2_caps_max(unsigned int pa_bits, struct s2_caps *caps)
 {
 	enum s2_gran_support g52;
 
-	if (s2_bits_to_parange(pa_bits) < 0)
+	if (!caps || s2_bits_to_parange(pa_bits) < 0)
 		return S2_EINVAL;
 	g52 = pa_bits == 52 ? S2_GRAN_52 : S2_GRAN_YES;
 	*caps = (struct s2_caps){
@@ -720,12 +740,15 @@ static unsigned int s2_block_levels(enum s2_granule g, bool ds, bool lpa)
 int s2_config_init(struct s2_config *cfg, const struct s2_caps *caps,
 		   const struct s2_config_req *req)
 {
-	enum s2_granule g = req->granule;
+	enum s2_granule g;
 	unsigned int ps, stride, n, root_bits, pa_bits, vmid_bits, sl0;
 	bool ds = false, lpa = false, sl2;
 	struct s2_config c;
 	int start_level;
 
+	if (!cfg || !caps || !req)
+		return S2_EINVAL;
+	g = req->granule;
 	if (!s2_granule_valid(g) || (req->flags & ~S2_CFG_ALL))
 		return S2_EINVAL;
 	if ((req->flags & S2_CFG_HD) && !(req->flags & S2_CFG_HA))
@@ -830,6 +853,8 @@ int s2_config_init(struct s2_config *cfg, const struct s2_caps *caps,
 
 struct s2_pte_format s2_config_pte_format(const struct s2_config *cfg)
 {
+	if (!cfg)
+		return (struct s2_pte_format){ .granule = S2_GRANULE_4K };
 	return (struct s2_pte_format){ .granule = cfg->granule, .ds = cfg->ds, .lpa = cfg->lpa };
 }
 
@@ -842,7 +867,7 @@ uint64_t s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid)
 	uint64_t pa = s2_pa_val(root);
 	uint64_t baddr;
 
-	if (!cfg->root_table_bytes || !S2_IS_ALIGNED(pa, cfg->root_table_bytes))
+	if (!cfg || !cfg->root_table_bytes || !S2_IS_ALIGNED(pa, cfg->root_table_bytes))
 		return 0;
 	if (cfg->pa_bits < 64 && (pa >> cfg->pa_bits))
 		return 0;

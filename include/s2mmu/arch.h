@@ -147,6 +147,7 @@ struct s2_pte_fields {
 /**
  * s2_pte_kind_of() - classify a descriptor found at @level.
  * Block descriptors are only legal at block-capable levels (s2_level_has_blocks()).
+ * Return: the kind; S2_PTE_KIND_RESERVED for a NULL @fmt.
  */
 enum s2_pte_kind s2_pte_kind_of(const struct s2_pte_format *fmt, int level, s2_pte_t pte);
 
@@ -169,25 +170,28 @@ bool s2_level_has_blocks(enum s2_granule g, int level, bool ds, bool lpa);
  * a valid kind, any field but oa in a table or but owner in an invalid entry, nT in a page
  * (bit 16 is an address bit there), or a non-zero sh with DS (bits [9:8] are OA[51:50]);
  * S2_EALIGN when the output address is not aligned to the entry's size (or to the granule for
- * a table); S2_ERANGE when it does not fit the layout (48 bits, or 52 with LPA/LPA2).
+ * a table); S2_ERANGE when it does not fit the layout (48 bits, or 52 with LPA/LPA2);
+ * S2_EINVAL for a NULL @fmt, @f or @out.
  */
 int s2_pte_encode(const struct s2_pte_format *fmt, int level, const struct s2_pte_fields *f,
 		  s2_pte_t *out);
 
 /**
  * s2_pte_decode() - parse every field of a descriptor found at @level. Never fails: reserved
- * encodings decode as S2_PTE_KIND_RESERVED with the raw fields filled in.
+ * encodings decode as S2_PTE_KIND_RESERVED with the raw fields filled in. A NULL @f is
+ * ignored; a NULL @fmt gives all-zero fields of kind S2_PTE_KIND_RESERVED.
  */
 void s2_pte_decode(const struct s2_pte_format *fmt, int level, s2_pte_t pte,
 		   struct s2_pte_fields *f);
 
 /** s2_pte_oa() - output (or next-table) address of a valid descriptor at @level (a table or
- * page's address from the granule's page shift up, a block's from the level's shift up). */
+ * page's address from the granule's page shift up, a block's from the level's shift up);
+ * 0 for a NULL @fmt. */
 uint64_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte);
 
 /** s2_pte_oa_bits() - the descriptor bits that encode output address @oa at @level: @oa's
  * bits from the granule's page shift up to the layout's width (48, or 52 with LPA/LPA2);
- * lower and higher bits are dropped, the caller aligns and range-checks. */
+ * lower and higher bits are dropped, the caller aligns and range-checks; 0 for a NULL @fmt. */
 s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, uint64_t oa);
 
 /* ---- memory attributes (Arm ARM D8.6.5, S2CombineS1MemAttrs, S2 FWB) ---------------------------- */
@@ -214,7 +218,8 @@ const char *s2_memtype_name(enum s2_memtype t);
  * @fwb: HCR_EL2.FWB. Without FWB: Device-nGnRnE 0b0000, -nGnRE 0b0001, -nGRE 0b0010, -GRE
  *       0b0011, Normal-NC 0b0101, WT 0b1010, WB 0b1111. With FWB: Device 0b00xx, NC 0b0101,
  *       WB (forced) 0b0110, "use stage 1" 0b0111.
- * Return: 0; S2_EINVAL for a type the mode cannot express (WT or S1 with FWB; S1 without).
+ * Return: 0; S2_EINVAL for a type the mode cannot express (WT or S1 with FWB; S1 without), or
+ * a NULL @memattr.
  */
 int s2_memattr_encode(enum s2_memtype t, bool fwb, uint8_t *memattr);
 
@@ -292,14 +297,15 @@ struct s2_idregs {
 
 /**
  * s2_caps_from_idregs() - decode the ID registers into capabilities.
- * Return: 0; S2_EINVAL if PARange holds a reserved value.
+ * Return: 0; S2_EINVAL if PARange holds a reserved value, or for a NULL @r or @caps.
  */
 int s2_caps_from_idregs(const struct s2_idregs *r, struct s2_caps *caps);
 
 /**
  * s2_caps_max() - capabilities of a generous host: @pa_bits of PA, all granules at stage 2
  * (4K/16K with 52-bit when @pa_bits is 52), 16-bit VMIDs, HAFDBS=2, XNX, FWB, BBM 2, MTE,
- * IDC and DIC clear. For tools and tests. Return: 0; S2_EINVAL if @pa_bits is not a PARange size.
+ * IDC and DIC clear. For tools and tests. Return: 0; S2_EINVAL if @pa_bits is not a PARange
+ * size, or for a NULL @caps.
  */
 int s2_caps_max(unsigned int pa_bits, struct s2_caps *caps);
 
@@ -364,29 +370,30 @@ struct s2_config {
  * that granule and a 52-bit PARange; VS when vmid_bits is 16; IRGN0/ORGN0 write-back
  * write-allocate, SH0 inner shareable; bit 31 RES1.
  *
- * Return: 0; S2_EINVAL for an unknown granule or flag, or @caps with a pa_bits that is not a
- * PARange size or a vmid_bits other than 8/16; S2_EGRANULE if the host lacks the
- * granule at stage 2; S2_EIPA_TOO_SMALL below 32 bits; S2_EIPA_TOO_BIG above the host PA size
+ * Return: 0; S2_EINVAL for a NULL @cfg, @caps or @req, an unknown granule or flag, or @caps
+ * with a pa_bits that is not a PARange size or a vmid_bits other than 8/16; S2_EGRANULE if the
+ * host lacks the granule at stage 2; S2_EIPA_TOO_SMALL below 32 bits; S2_EIPA_TOO_BIG above the host PA size
  * (or above 52); S2_ENO52BIT for 52 bits without LPA2/LPA; S2_EVMID for a requested VMID width
  * other than 0 (the host's), 8 or 16, or one the host lacks; S2_ENOTSUP for HA/HD/FWB/MTE the host lacks (HD without HA is S2_EINVAL).
  */
 int s2_config_init(struct s2_config *cfg, const struct s2_caps *caps,
 		   const struct s2_config_req *req);
 
-/** s2_config_pte_format() - the descriptor layout of a config. */
+/** s2_config_pte_format() - the descriptor layout of a config (a 4K 48-bit one for NULL). */
 struct s2_pte_format s2_config_pte_format(const struct s2_config *cfg);
 
-/** s2_config_level_has_blocks() - whether @level may hold block entries under @cfg. */
+/** s2_config_level_has_blocks() - whether @level may hold block entries under @cfg (false for
+ * a NULL @cfg). */
 static inline bool s2_config_level_has_blocks(const struct s2_config *cfg, int level)
 {
-	return level >= -1 && level <= 3 && (cfg->block_levels & (1u << (level + 1)));
+	return cfg && level >= -1 && level <= 3 && (cfg->block_levels & (1u << (level + 1)));
 }
 
 /**
  * s2_vttbr() - compose VTTBR_EL2: BADDR = the root's PA (with DS/LPA the PA[51:48] sits in
  * bits [5:2]), VMID in [63:48] (16-bit) or [55:48] (8-bit), CnP clear.
  * Return: the value, or 0 if @root is not aligned to root_table_bytes, does not fit the
- * config's output size (pa_bits), or @vmid is too wide.
+ * config's output size (pa_bits), or @vmid is too wide, or @cfg is NULL.
  */
 uint64_t s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid);
 
@@ -433,7 +440,7 @@ struct s2_vtcr_fields {
  * Return: 0; S2_EINVAL when the value is one hardware would treat as a misconfiguration
  * (TG0=0b11, reserved PS, a start level inconsistent with T0SZ, SL2 without DS/4K, DS with
  * 64K, T0SZ below 16 without DS or (64K) PS=52, ...). FEAT_TTST is not assumed: T0SZ above
- * 39 and 4K SL0=0b11 are refused.
+ * 39 and 4K SL0=0b11 are refused. Also S2_EINVAL for a NULL @out.
  */
 int s2_vtcr_decode(uint64_t vtcr, struct s2_vtcr_fields *out);
 

@@ -1649,6 +1649,56 @@ static void test_fsc_all_codes(void **state)
 	}
 }
 
+/* Every public arch function that takes a pointer refuses (or survives) NULL in each position. */
+static void test_null_args(void **state)
+{
+	struct s2_pte_format fmt = { .granule = S2_GRANULE_4K };
+	struct s2_pte_fields f = { .kind = S2_PTE_KIND_PAGE, .s2ap = S2_S2AP_RW, .af = true };
+	struct s2_config_req req = { .ipa_bits = 40, .granule = S2_GRANULE_4K };
+	struct s2_idregs r = { .mmfr0 = 5 };
+	struct s2_caps caps;
+	struct s2_config cfg;
+	enum s2_granule g;
+	s2_pte_t pte = 0x1234;
+	uint8_t ma;
+
+	(void)state;
+	assert_int_equal(s2_caps_max(48, NULL), S2_EINVAL);
+	assert_int_equal(s2_caps_max(48, &caps), 0);
+	assert_int_equal(s2_caps_from_idregs(NULL, &caps), S2_EINVAL);
+	assert_int_equal(s2_caps_from_idregs(&r, NULL), S2_EINVAL);
+	assert_int_equal(s2_config_init(NULL, &caps, &req), S2_EINVAL);
+	assert_int_equal(s2_config_init(&cfg, NULL, &req), S2_EINVAL);
+	assert_int_equal(s2_config_init(&cfg, &caps, NULL), S2_EINVAL);
+	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
+	assert_int_equal(s2_granule_parse(NULL, &g), S2_EINVAL);
+	assert_int_equal(s2_granule_parse("4k", NULL), S2_EINVAL);
+	assert_int_equal(s2_pte_kind_of(NULL, 3, 0x3), S2_PTE_KIND_RESERVED);
+	assert_int_equal(s2_pte_encode(NULL, 3, &f, &pte), S2_EINVAL);
+	assert_int_equal(s2_pte_encode(&fmt, 3, NULL, &pte), S2_EINVAL);
+	assert_int_equal(s2_pte_encode(&fmt, 3, &f, NULL), S2_EINVAL);
+	assert_int_equal(pte, 0x1234); /* untouched */
+	s2_pte_decode(&fmt, 3, 0x7c3, NULL);
+	memset(&f, 0xff, sizeof(f));
+	s2_pte_decode(NULL, 3, 0x7c3, &f);
+	assert_int_equal(f.kind, S2_PTE_KIND_RESERVED);
+	assert_int_equal(f.oa, 0);
+	assert_int_equal(f.s2ap, 0);
+	assert_int_equal(s2_pte_oa(NULL, 3, 0x40000743), 0);
+	assert_int_equal(s2_pte_oa_bits(NULL, 3, 0x40000000), 0);
+	assert_int_equal(s2_memattr_encode(S2_MT_NORMAL_WB, false, NULL), S2_EINVAL);
+	assert_int_equal(s2_memattr_encode(S2_MT_NORMAL_WB, false, &ma), 0);
+	assert_int_equal(s2_config_pte_format(NULL).granule, S2_GRANULE_4K);
+	assert_false(s2_config_pte_format(NULL).ds);
+	assert_false(s2_config_level_has_blocks(NULL, 2));
+	assert_true(s2_config_level_has_blocks(&cfg, 2));
+	assert_int_equal(s2_vttbr(NULL, s2_pa(0x40000000), 1), 0);
+	assert_int_equal(s2_vtcr_decode(cfg.vtcr, NULL), S2_EINVAL);
+	assert_int_equal(s2_abort_decode(0x92000007, 0, 0, false, NULL), S2_EINVAL);
+	assert_int_equal(s2_esr_describe(0x92000007, NULL), S2_EINVAL);
+	assert_int_equal(s2_fsc_describe(7, NULL), S2_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1672,6 +1722,7 @@ int main(void)
 		cmocka_unit_test(test_fsc_all_codes),
 		cmocka_unit_test(test_esr_describe_vectors),
 		cmocka_unit_test(test_fsc_describe_all),
+		cmocka_unit_test(test_null_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
