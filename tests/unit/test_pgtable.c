@@ -1907,6 +1907,10 @@ static void test_null_args(void **state)
 	assert_int_equal(s2_page_cache_topup(NULL, &e.port, g, 1), S2_EINVAL);
 	assert_int_equal(s2_page_cache_topup(&cache, NULL, g, 1), S2_EINVAL);
 	assert_int_equal(s2_page_cache_topup(&cache, &noops, g, 1), S2_EINVAL);
+	/* Page sizes the port cannot give: refused, not S2_ENOMEM. */
+	assert_int_equal(s2_page_cache_topup(&cache, &e.port, 12345, 1), S2_EINVAL);
+	assert_int_equal(s2_page_cache_topup(&cache, &e.port, 2048, 1), S2_EINVAL);
+	assert_int_equal(cache.nr, 0);
 	s2_page_cache_drain(NULL, &e.port, g);
 	s2_page_cache_drain(&cache, NULL, g);
 
