@@ -680,13 +680,6 @@ static void fuzz_owner(struct input *in, const struct s2_port *port, struct s2_h
 		bool deep = take(in, 1) % 4 == 0;
 		uint64_t hb = deep ? table_hash(&o.host) : 0, gb = deep ? table_hash(&gpt) : 0;
 
-		/*
-		 * Checking an MMIO range costs one host stage-2 lookup per page (owner.c
-		 * host_pages_check): 64 GiB takes seconds, 2^40 minutes. Keep valid sizes to
-		 * 1 GiB so that runs stay short; sizes that wrap (top bit set) stay as they are.
-		 */
-		if (size > (UINT64_C(1) << 30) && !(size >> 63))
-			size &= (UINT64_C(1) << 30) - 1;
 		enum s2_host_abort_action act;
 		struct s2_page_info info;
 		enum s2_page_state st;
