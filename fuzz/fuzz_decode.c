@@ -154,8 +154,14 @@ static void fuzz_vtcr(struct input *in)
 	uint64_t vtcr = take(in, 8);
 	struct s2_vtcr_fields f;
 
-	if (s2_vtcr_decode(vtcr, &f))
+	const char *why = s2_vtcr_invalid_reason(vtcr);
+
+	if (s2_vtcr_decode(vtcr, &f)) {
+		S2_BUG_ON(!why || !*why);
 		return;
+	}
+	S2_BUG_ON(why != NULL);
+	S2_BUG_ON(f.ipa_bits > f.pa_bits);
 	/* 1 level: 16K/64K with SL0=0 (start at L3) is legal for small IPAs. */
 	S2_BUG_ON(f.levels < 1 || f.levels > 5);
 	S2_BUG_ON((int)f.levels != 4 - f.start_level);
@@ -172,13 +178,26 @@ static void fuzz_esr(struct input *in)
 	uint64_t esr = take(in, 8), far = take(in, 8), hpfar = take(in, 8);
 	bool have = take(in, 1) & 1;
 	struct s2_abort a;
+	struct s2_esr_info e;
 	int ret = s2_abort_decode(esr, far, hpfar, have, &a);
 
 	S2_BUG_ON(a.ec != ((esr >> 26) & 0x3f));
+	/* The full decoder agrees with the fault path's wherever both say something. */
+	S2_BUG_ON(s2_esr_describe(esr, &e) != 0);
+	S2_BUG_ON(e.ec != a.ec || e.il != a.il || e.is_abort != !ret);
+	S2_BUG_ON(!s2_ec_name(e.ec) || !*s2_ec_name(e.ec));
+	S2_BUG_ON(e.iss != (esr & 0x1ffffff) || e.iss2 != ((esr >> 32) & 0xffffff));
 	if (ret) {
 		S2_BUG_ON(ret != S2_EINVAL || a.is_data || a.is_insn);
 		return;
 	}
+	S2_BUG_ON(e.is_data != a.is_data || e.wnr != a.wnr || e.cm != a.cm || e.isv != a.isv);
+	S2_BUG_ON(e.s1ptw != a.s1ptw || e.fnv != a.fnv || e.ea != a.ea || e.fsc != a.fsc);
+	S2_BUG_ON(e.fault.level < -2 || e.fault.level > 3);
+	S2_BUG_ON(e.fault.has_level && e.fault.level >= -1 && a.fault != S2_FAULT_OTHER &&
+		  e.fault.level != a.level);
+	S2_BUG_ON(e.isv && (e.access_bytes != a.access_bytes || e.srt != a.reg));
+	S2_BUG_ON(e.fnp_valid != (e.is_data && !e.isv));
 	S2_BUG_ON(a.is_data == a.is_insn);
 	S2_BUG_ON(a.level < -1 || a.level > 3);
 	S2_BUG_ON(a.fsc != (esr & 0x3f));

@@ -169,6 +169,8 @@ static unsigned int s2_fmt_oa_bits(const struct s2_pte_format *fmt)
 
 enum s2_pte_kind s2_pte_kind_of(const struct s2_pte_format *fmt, int level, s2_pte_t pte)
 {
+	if (!fmt)
+		return S2_PTE_KIND_RESERVED;
 	if (!(pte & S2_PTE_VALID))
 		return S2_PTE_KIND_INVALID;
 	if (!s2_level_valid(fmt->granule, level))
@@ -221,13 +223,18 @@ static unsigned int s2_pte_addr_shift(const struct s2_pte_format *fmt, int level
 
 uint64_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte)
 {
+	if (!fmt)
+		return 0;
 	return s2_bits_to_oa(fmt, s2_pte_addr_shift(fmt, level, pte), pte);
 }
 
 s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, uint64_t oa)
 {
-	unsigned int ps = s2_granule_shift(fmt->granule);
+	unsigned int ps;
 
+	if (!fmt)
+		return 0;
+	ps = s2_granule_shift(fmt->granule);
 	(void)level; /* tables, pages and blocks share one layout at every level */
 	return s2_oa_to_bits(fmt, ps ? ps : 12, oa);
 }
@@ -250,12 +257,16 @@ static int s2_check_oa(const struct s2_pte_format *fmt, uint64_t oa, unsigned in
 int s2_pte_encode(const struct s2_pte_format *fmt, int level, const struct s2_pte_fields *f,
 		  s2_pte_t *out)
 {
-	enum s2_granule g = fmt->granule;
-	bool ds = s2_fmt_ds(fmt);
+	enum s2_granule g;
+	bool ds;
 	unsigned int shift;
 	s2_pte_t pte;
 	int ret;
 
+	if (!fmt || !f || !out)
+		return S2_EINVAL;
+	g = fmt->granule;
+	ds = s2_fmt_ds(fmt);
 	if (!s2_level_valid(g, level))
 		return S2_EINVAL;
 
@@ -327,7 +338,11 @@ void s2_pte_decode(const struct s2_pte_format *fmt, int level, s2_pte_t pte,
 {
 	enum s2_pte_kind kind = s2_pte_kind_of(fmt, level, pte);
 
+	if (!f)
+		return;
 	*f = (struct s2_pte_fields){ .kind = kind };
+	if (!fmt)
+		return;
 	switch (kind) {
 	case S2_PTE_KIND_INVALID:
 		/* s2mmu's annotation: an owner id in [9:2] with bit 1 clear. */
@@ -396,6 +411,8 @@ static bool s2_mt_is_device(enum s2_memtype t)
  */
 int s2_memattr_encode(enum s2_memtype t, bool fwb, uint8_t *memattr)
 {
+	if (!memattr)
+		return S2_EINVAL;
 	if (s2_mt_is_device(t)) {
 		*memattr = (uint8_t)(t - S2_MT_DEVICE_nGnRnE);
 		return 0;
@@ -629,9 +646,12 @@ static enum s2_gran_support s2_gran_from_mmfr0(uint64_t mmfr0, enum s2_granule g
 
 int s2_caps_from_idregs(const struct s2_idregs *r, struct s2_caps *caps)
 {
-	int pa = s2_parange_to_bits((unsigned int)S2_FIELD_GET(S2_MMFR0_PARANGE, r->mmfr0));
 	unsigned int hafdbs, g;
+	int pa;
 
+	if (!r || !caps)
+		return S2_EINVAL;
+	pa = s2_parange_to_bits((unsigned int)S2_FIELD_GET(S2_MMFR0_PARANGE, r->mmfr0));
 	if (pa < 0)
 		return S2_EINVAL;
 	*caps = (struct s2_caps){ .pa_bits = (unsigned int)pa };
@@ -657,7 +677,7 @@ int s2_caps_max(unsigned int pa_bits, struct s2_caps *caps)
 {
 	enum s2_gran_support g52;
 
-	if (s2_bits_to_parange(pa_bits) < 0)
+	if (!caps || s2_bits_to_parange(pa_bits) < 0)
 		return S2_EINVAL;
 	g52 = pa_bits == 52 ? S2_GRAN_52 : S2_GRAN_YES;
 	*caps = (struct s2_caps){
@@ -720,12 +740,15 @@ static unsigned int s2_block_levels(enum s2_granule g, bool ds, bool lpa)
 int s2_config_init(struct s2_config *cfg, const struct s2_caps *caps,
 		   const struct s2_config_req *req)
 {
-	enum s2_granule g = req->granule;
+	enum s2_granule g;
 	unsigned int ps, stride, n, root_bits, pa_bits, vmid_bits, sl0;
 	bool ds = false, lpa = false, sl2;
 	struct s2_config c;
 	int start_level;
 
+	if (!cfg || !caps || !req)
+		return S2_EINVAL;
+	g = req->granule;
 	if (!s2_granule_valid(g) || (req->flags & ~S2_CFG_ALL))
 		return S2_EINVAL;
 	if ((req->flags & S2_CFG_HD) && !(req->flags & S2_CFG_HA))
@@ -830,6 +853,8 @@ int s2_config_init(struct s2_config *cfg, const struct s2_caps *caps,
 
 struct s2_pte_format s2_config_pte_format(const struct s2_config *cfg)
 {
+	if (!cfg)
+		return (struct s2_pte_format){ .granule = S2_GRANULE_4K };
 	return (struct s2_pte_format){ .granule = cfg->granule, .ds = cfg->ds, .lpa = cfg->lpa };
 }
 
@@ -842,7 +867,7 @@ uint64_t s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid)
 	uint64_t pa = s2_pa_val(root);
 	uint64_t baddr;
 
-	if (!cfg->root_table_bytes || !S2_IS_ALIGNED(pa, cfg->root_table_bytes))
+	if (!cfg || !cfg->root_table_bytes || !S2_IS_ALIGNED(pa, cfg->root_table_bytes))
 		return 0;
 	if (cfg->pa_bits < 64 && (pa >> cfg->pa_bits))
 		return 0;
@@ -877,7 +902,12 @@ static int s2_sl_decode(enum s2_granule g, unsigned int sl0, bool sl2, bool ds, 
 	return 0;
 }
 
-int s2_vtcr_decode(uint64_t vtcr, struct s2_vtcr_fields *out)
+/*
+ * s2_vtcr_decode() and s2_vtcr_invalid_reason(): the VTCR_EL2 rules (Arm ARM D19.2 VTCR_EL2,
+ * D8.2 and the pseudocode AArch64.S2InvalidSL, AArch64.S2InconsistentSL, AArch64.S2MinTxSZ).
+ * Returns NULL and fills @v, or the reason the value is refused.
+ */
+static const char *s2_vtcr_parse(uint64_t vtcr, struct s2_vtcr_fields *out)
 {
 	struct s2_vtcr_fields v = {
 		.t0sz = (unsigned int)S2_FIELD_GET(S2_VTCR_T0SZ, vtcr),
@@ -894,7 +924,7 @@ int s2_vtcr_decode(uint64_t vtcr, struct s2_vtcr_fields *out)
 		.sl2 = vtcr & S2_VTCR_SL2,
 	};
 	unsigned int stride, root_bits;
-	int pa, ret;
+	int pa;
 
 	switch (v.tg0) {
 	case S2_TG0_4K:
@@ -907,33 +937,61 @@ int s2_vtcr_decode(uint64_t vtcr, struct s2_vtcr_fields *out)
 		v.granule = S2_GRANULE_64K;
 		break;
 	default:
-		return S2_EINVAL;
+		return "TG0=0b11 is reserved";
 	}
 	pa = s2_parange_to_bits(v.ps);
 	if (pa < 0)
-		return S2_EINVAL;
+		return "PS=0b111 is reserved";
 	v.pa_bits = (unsigned int)pa;
 	/* DS is RES0 with 64K; T0SZ may go below 16 only with DS (4K/16K) or FEAT_LPA (64K,
 	 * which needs PS = 52 bits to be of use); above 39 only with FEAT_TTST. */
 	if (v.ds && v.granule == S2_GRANULE_64K)
-		return S2_EINVAL;
-	if (v.t0sz > 39 || v.t0sz < 12)
-		return S2_EINVAL;
-	if (v.t0sz < 16 && !v.ds && !(v.granule == S2_GRANULE_64K && v.pa_bits == 52))
-		return S2_EINVAL;
+		return "DS=1 with the 64k granule (DS applies to 4k and 16k only)";
+	if (v.t0sz > 39)
+		return "T0SZ above 39 (an IPA below 25 bits) needs FEAT_TTST";
+	if (v.t0sz < 12)
+		return "T0SZ below 12 (an IPA above 52 bits)";
+	if (v.t0sz < 16 && !v.ds && v.granule != S2_GRANULE_64K)
+		return "T0SZ below 16 (an IPA above 48 bits) with 4k/16k needs DS=1 (FEAT_LPA2)";
 	v.ipa_bits = 64 - v.t0sz;
-	ret = s2_sl_decode(v.granule, v.sl0, v.sl2, v.ds, &v.start_level);
-	if (ret)
-		return ret;
+	/*
+	 * The IPA may not be larger than the output size: KVM never programs it (the IPA limit is
+	 * the PARange), and for 64K with T0SZ < 16 (FEAT_LPA) it means PS must say 52 bits.
+	 */
+	if (v.ipa_bits > v.pa_bits)
+		return "the IPA (64 - T0SZ bits) is larger than the output size (PS)";
+	if (s2_sl_decode(v.granule, v.sl0, v.sl2, v.ds, &v.start_level))
+		return v.sl2 ? "SL2=1 needs the 4k granule, DS=1 and SL0=0" :
+			       "SL0 is reserved for this granule (4k SL0=0b11 needs FEAT_TTST)";
 	if (!s2_sl_consistent(v.ipa_bits, s2_granule_shift(v.granule), v.start_level))
-		return S2_EINVAL;
+		return "the start level (SL0/SL2) does not fit T0SZ (more than 16 concatenated "
+		       "tables, or a level the IPA does not reach)";
 	v.levels = (unsigned int)(4 - v.start_level);
 	stride = s2_granule_shift(v.granule) - 3;
 	root_bits = v.ipa_bits - s2_level_shift(v.granule, v.start_level);
 	v.root_tables = root_bits > stride ? 1u << (root_bits - stride) : 1u;
 	v.root_table_bytes = (uint64_t)v.root_tables << s2_granule_shift(v.granule);
 	*out = v;
+	return NULL;
+}
+
+int s2_vtcr_decode(uint64_t vtcr, struct s2_vtcr_fields *out)
+{
+	struct s2_vtcr_fields v;
+
+	if (!out)
+		return S2_EINVAL;
+	if (s2_vtcr_parse(vtcr, &v))
+		return S2_EINVAL;
+	*out = v;
 	return 0;
+}
+
+const char *s2_vtcr_invalid_reason(uint64_t vtcr)
+{
+	struct s2_vtcr_fields v;
+
+	return s2_vtcr_parse(vtcr, &v);
 }
 
 /* ---- syndromes --------------------------------------------------------------------------------- */
@@ -1081,6 +1139,8 @@ int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 	unsigned int fl;
 	uint64_t ipa = 0;
 
+	if (S2_UNLIKELY(!out))
+		return S2_EINVAL;
 	/* The aborts are EC 0x20/0x21 (instruction) and 0x24/0x25 (data): EC = 0b100x0x. */
 	if (S2_UNLIKELY((ec & ~0x5u) != S2_EC_IABT_LOW)) {
 		*out = (struct s2_abort){ .ec = ec, .il = esr & S2_ESR_IL, .far = far };
@@ -1135,5 +1195,302 @@ int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 		out->reg64 = false;
 		out->acqrel = false;
 	}
+	return 0;
+}
+
+/* ---- full syndrome decoding -------------------------------------------------------------------- */
+
+/*
+ * Every DFSC/IFSC code (Arm ARM D19.2, ESR_EL2 ISS encoding for an exception from an
+ * Instruction/Data Abort; the same table for both):
+ *   0b0000LL address size L0..3       0b101001 address size L-1 (FEAT_LPA2)
+ *   0b0001LL translation L0..3        0b101011 translation L-1 (FEAT_LPA2)
+ *   0b0010LL access flag L0..3        0b101010 translation L-2 (FEAT_D128)
+ *   0b0011LL permission L0..3         0b101100 address size L-2 (FEAT_D128)
+ *   0b010000 SEA not on a walk (SET)  0b010001 tag check (FEAT_MTE2)
+ *   0b010010 SEA on a walk L-2 (FEAT_D128), 0b010011 L-1 (FEAT_LPA2), 0b0101LL L0..3
+ *   0b011000 parity/ECC not on a walk, 0b011011 on a walk L-1, 0b0111LL L0..3 (no FEAT_RAS)
+ *   0b100001 alignment
+ *   0b100010 GPF on a walk L-2 (FEAT_D128), 0b100011 L-1, 0b1001LL L0..3 (FEAT_RME)
+ *   0b101000 GPF not on a walk (FEAT_RME)
+ *   0b110000 TLB conflict             0b110001 unsupported atomic hardware update
+ *   0b110100 IMPLEMENTATION DEFINED (lockdown)
+ *   0b110101 IMPLEMENTATION DEFINED (unsupported exclusive or atomic access)
+ * Everything else is reserved. There is no access-flag or permission code for level -1 (or
+ * -2): those faults are reported at the level of the leaf, and no level below 0 holds leaves.
+ * Each entry: the s2_fsc_type in bits [4:0], bit 5 set when the code names a level, the level
+ * plus 2 in bits [8:6].
+ */
+#define S2_FSCD_TYPE S2_GENMASK(4, 0)
+#define S2_FSCD_HAS_LEVEL S2_BIT(5)
+#define S2_FSCD_LEVEL S2_GENMASK(8, 6) /* level + 2 */
+#define D(t) ((uint16_t)S2_FSC_##t)
+#define DL(t, l) ((uint16_t)(S2_FSC_##t | S2_FSCD_HAS_LEVEL | (((l) + 2) << 6)))
+
+static const uint16_t s2_fsc_desc[64] = {
+	/* 0x00 */ DL(ADDRESS_SIZE, 0),
+	DL(ADDRESS_SIZE, 1),
+	DL(ADDRESS_SIZE, 2),
+	DL(ADDRESS_SIZE, 3),
+	DL(TRANSLATION, 0),
+	DL(TRANSLATION, 1),
+	DL(TRANSLATION, 2),
+	DL(TRANSLATION, 3),
+	/* 0x08 */ DL(ACCESS_FLAG, 0),
+	DL(ACCESS_FLAG, 1),
+	DL(ACCESS_FLAG, 2),
+	DL(ACCESS_FLAG, 3),
+	DL(PERMISSION, 0),
+	DL(PERMISSION, 1),
+	DL(PERMISSION, 2),
+	DL(PERMISSION, 3),
+	/* 0x10 */ D(EXTERNAL),
+	D(TAG_CHECK),
+	DL(EXTERNAL_WALK, -2),
+	DL(EXTERNAL_WALK, -1),
+	DL(EXTERNAL_WALK, 0),
+	DL(EXTERNAL_WALK, 1),
+	DL(EXTERNAL_WALK, 2),
+	DL(EXTERNAL_WALK, 3),
+	/* 0x18 */ D(PARITY),
+	D(RESERVED),
+	D(RESERVED),
+	DL(PARITY_WALK, -1),
+	DL(PARITY_WALK, 0),
+	DL(PARITY_WALK, 1),
+	DL(PARITY_WALK, 2),
+	DL(PARITY_WALK, 3),
+	/* 0x20 */ D(RESERVED),
+	D(ALIGNMENT),
+	DL(GPF_WALK, -2),
+	DL(GPF_WALK, -1),
+	DL(GPF_WALK, 0),
+	DL(GPF_WALK, 1),
+	DL(GPF_WALK, 2),
+	DL(GPF_WALK, 3),
+	/* 0x28 */ D(GPF),
+	DL(ADDRESS_SIZE, -1),
+	DL(TRANSLATION, -2),
+	DL(TRANSLATION, -1),
+	DL(ADDRESS_SIZE, -2),
+	D(RESERVED),
+	D(RESERVED),
+	D(RESERVED),
+	/* 0x30 */ D(TLB_CONFLICT),
+	D(ATOMIC_HW_UPDATE),
+	D(RESERVED),
+	D(RESERVED),
+	D(IMPDEF_LOCKDOWN),
+	D(IMPDEF_ATOMIC),
+	D(RESERVED),
+	D(RESERVED),
+	/* 0x38 */ D(RESERVED),
+	D(RESERVED),
+	D(RESERVED),
+	D(RESERVED),
+	D(RESERVED),
+	D(RESERVED),
+	D(RESERVED),
+	D(RESERVED),
+};
+
+#undef D
+#undef DL
+
+int s2_fsc_describe(unsigned int fsc, struct s2_fsc_info *out)
+{
+	unsigned int d;
+
+	if (!out || fsc >= S2_ARRAY_SIZE(s2_fsc_desc))
+		return S2_EINVAL;
+	d = s2_fsc_desc[fsc];
+	out->type = (enum s2_fsc_type)S2_FIELD_GET(S2_FSCD_TYPE, d);
+	out->has_level = d & S2_FSCD_HAS_LEVEL;
+	out->level = out->has_level ? (int)S2_FIELD_GET(S2_FSCD_LEVEL, d) - 2 : 0;
+	return 0;
+}
+
+const char *s2_fsc_type_name(enum s2_fsc_type t)
+{
+	switch (t) {
+	case S2_FSC_RESERVED:
+		return "reserved";
+	case S2_FSC_ADDRESS_SIZE:
+		return "address-size";
+	case S2_FSC_TRANSLATION:
+		return "translation";
+	case S2_FSC_ACCESS_FLAG:
+		return "access-flag";
+	case S2_FSC_PERMISSION:
+		return "permission";
+	case S2_FSC_EXTERNAL:
+		return "external";
+	case S2_FSC_EXTERNAL_WALK:
+		return "external-walk";
+	case S2_FSC_TAG_CHECK:
+		return "tag-check";
+	case S2_FSC_PARITY:
+		return "parity";
+	case S2_FSC_PARITY_WALK:
+		return "parity-walk";
+	case S2_FSC_ALIGNMENT:
+		return "alignment";
+	case S2_FSC_GPF:
+		return "gpf";
+	case S2_FSC_GPF_WALK:
+		return "gpf-walk";
+	case S2_FSC_TLB_CONFLICT:
+		return "tlb-conflict";
+	case S2_FSC_ATOMIC_HW_UPDATE:
+		return "atomic-hw-update";
+	case S2_FSC_IMPDEF_LOCKDOWN:
+		return "impdef-lockdown";
+	case S2_FSC_IMPDEF_ATOMIC:
+		return "impdef-exclusive-atomic";
+	}
+	return "?";
+}
+
+/*
+ * Exception classes (Arm ARM D19.2, ESR_EL2.EC), named as Linux's esr_class_str
+ * (arch/arm64/kernel/traps.c) names them; the classes it does not name yet are spelt the same
+ * way: 0x0A LD64B/ST64B (FEAT_LS64), 0x14 MSRR/MRRS/SYSP (FEAT_SYSREG128), 0x1B TSTART
+ * (FEAT_TME), 0x2D GCS (FEAT_GCS).
+ */
+static const char *const s2_ec_names[64] = {
+	[0x00] = "Unknown/Uncategorized",
+	[0x01] = "WFI/WFE",
+	[0x03] = "CP15 MCR/MRC",
+	[0x04] = "CP15 MCRR/MRRC",
+	[0x05] = "CP14 MCR/MRC",
+	[0x06] = "CP14 LDC/STC",
+	[0x07] = "ASIMD",
+	[0x08] = "CP10 MRC/VMRS",
+	[0x09] = "PAC",
+	[0x0a] = "LD64B/ST64B",
+	[0x0c] = "CP14 MCRR/MRRC",
+	[0x0d] = "BTI",
+	[0x0e] = "PSTATE.IL",
+	[0x11] = "SVC (AArch32)",
+	[0x12] = "HVC (AArch32)",
+	[0x13] = "SMC (AArch32)",
+	[0x14] = "MSRR/MRRS/SYSP (AArch64)",
+	[0x15] = "SVC (AArch64)",
+	[0x16] = "HVC (AArch64)",
+	[0x17] = "SMC (AArch64)",
+	[0x18] = "MSR/MRS (AArch64)",
+	[0x19] = "SVE",
+	[0x1a] = "ERET/ERETAA/ERETAB",
+	[0x1b] = "TSTART",
+	[0x1c] = "FPAC",
+	[0x1d] = "SME",
+	[0x1f] = "EL3 IMP DEF",
+	[0x20] = "IABT (lower EL)",
+	[0x21] = "IABT (current EL)",
+	[0x22] = "PC Alignment",
+	[0x24] = "DABT (lower EL)",
+	[0x25] = "DABT (current EL)",
+	[0x26] = "SP Alignment",
+	[0x27] = "MOPS",
+	[0x28] = "FP (AArch32)",
+	[0x2c] = "FP (AArch64)",
+	[0x2d] = "GCS",
+	[0x2f] = "SError",
+	[0x30] = "Breakpoint (lower EL)",
+	[0x31] = "Breakpoint (current EL)",
+	[0x32] = "Software Step (lower EL)",
+	[0x33] = "Software Step (current EL)",
+	[0x34] = "Watchpoint (lower EL)",
+	[0x35] = "Watchpoint (current EL)",
+	[0x38] = "BKPT (AArch32)",
+	[0x3a] = "Vector catch (AArch32)",
+	[0x3c] = "BRK (AArch64)",
+};
+
+const char *s2_ec_name(unsigned int ec)
+{
+	if (ec >= S2_ARRAY_SIZE(s2_ec_names) || !s2_ec_names[ec])
+		return "UNRECOGNIZED EC";
+	return s2_ec_names[ec];
+}
+
+const char *s2_set_name(unsigned int set)
+{
+	switch (set) {
+	case S2_SET_UER:
+		return "UER (recoverable)";
+	case S2_SET_RESERVED:
+		return "reserved";
+	case S2_SET_UC:
+		return "UC (uncontainable)";
+	case S2_SET_UEO:
+		return "UEO (restartable)";
+	}
+	return "?";
+}
+
+#define S2_ESR_ISS S2_GENMASK(24, 0)
+#define S2_ESR_ISS2 S2_GENMASK(55, 32)
+#define S2_ESR_RES0_HI S2_GENMASK(63, 56)
+#define S2_ESR_SET S2_GENMASK(12, 11)
+#define S2_ESR_VNCR S2_BIT(13)
+#define S2_ESR_FNP S2_BIT(15)
+#define S2_ISS2_XS S2_GENMASK(4, 0)
+
+int s2_esr_describe(uint64_t esr, struct s2_esr_info *out)
+{
+	struct s2_esr_info i = {
+		.esr = esr,
+		.ec = (unsigned int)S2_FIELD_GET(S2_ESR_EC, esr),
+		.il = esr & S2_ESR_IL,
+		.iss = (uint32_t)S2_FIELD_GET(S2_ESR_ISS, esr),
+		.iss2 = (uint32_t)S2_FIELD_GET(S2_ESR_ISS2, esr),
+		.res0_hi = (uint8_t)S2_FIELD_GET(S2_ESR_RES0_HI, esr),
+	};
+
+	if (!out)
+		return S2_EINVAL;
+	if ((i.ec & ~0x5u) != S2_EC_IABT_LOW) {
+		*out = i;
+		return 0;
+	}
+	i.is_abort = true;
+	i.is_data = i.ec & 0x4u;
+	i.is_insn = !i.is_data;
+	i.fsc = (unsigned int)S2_FIELD_GET(S2_ESR_FSC, esr);
+	(void)s2_fsc_describe(i.fsc, &i.fault);
+	i.s1ptw = esr & S2_ESR_S1PTW;
+	i.ea = esr & S2_ESR_EA;
+	i.fnv = esr & S2_ESR_FNV;
+	/* SET: with a synchronous external abort not on a walk (FEAT_RAS), both kinds. */
+	if (i.fsc == 0x10) {
+		i.set_valid = true;
+		i.set = (unsigned int)S2_FIELD_GET(S2_ESR_SET, esr);
+	}
+	if (i.is_data) {
+		i.wnr = esr & S2_ESR_WNR;
+		i.cm = esr & S2_ESR_CM;
+		i.vncr = esr & S2_ESR_VNCR;
+		i.isv = esr & S2_ESR_ISV;
+		if (i.isv) {
+			i.access_bytes = 1u << S2_FIELD_GET(S2_ESR_SAS, esr);
+			i.sse = esr & S2_ESR_SSE;
+			i.srt = (unsigned int)S2_FIELD_GET(S2_ESR_SRT, esr);
+			i.sf = esr & S2_ESR_SF;
+			i.ar = esr & S2_ESR_AR;
+		} else {
+			i.fnp_valid = true;
+			i.fnp = esr & S2_ESR_FNP;
+		}
+		i.xs = (unsigned int)S2_FIELD_GET(S2_ISS2_XS, i.iss2);
+		i.dirty_bit = i.iss2 & S2_BIT(5);
+		i.overlay = i.iss2 & S2_BIT(6);
+		i.assured_only = i.iss2 & S2_BIT(7);
+		i.gcs = i.iss2 & S2_BIT(8);
+		i.tag_access = i.iss2 & S2_BIT(9);
+		i.tnd = i.iss2 & S2_BIT(10);
+		i.hdbssf = i.iss2 & S2_BIT(11);
+	}
+	*out = i;
 	return 0;
 }

@@ -543,11 +543,23 @@ static inline int host_pages_check(const struct s2_owner *o, uint64_t pa, uint64
 		}
 		return 0;
 	}
-	for (uint64_t a = pa; a < pa + size; a += o->page_size) {
+	for (uint64_t a = pa, end = pa + size; a < end;) {
+		struct s2_lookup l;
+
 		mmio_info(o, a, &info);
 		ret = check(&info);
 		if (ret)
 			return ret;
+		/*
+		 * Every page under one host entry (a block, or an empty or annotated entry at
+		 * any level) is in the same state: go on after the entry, not a page further,
+		 * so that a huge MMIO range costs one lookup per entry, not per page.
+		 */
+		if (s2_pgtable_lookup(&o->host, s2_ipa(a), &l) || l.size < o->page_size)
+			l.size = o->page_size;
+		a = S2_ALIGN_DOWN(a, l.size) + l.size;
+		if (!a)
+			break;
 	}
 	return 0;
 }

@@ -614,7 +614,7 @@ void s2_pgtable_destroy(struct s2_pgtable *pgt)
 int s2_page_cache_topup(struct s2_page_cache *cache, const struct s2_port *port, size_t page_bytes,
 			unsigned int min)
 {
-	if (!cache || !port || !port->ops || !page_bytes)
+	if (!cache || !port || !port->ops || page_bytes < 4096 || (page_bytes & (page_bytes - 1)))
 		return S2_EINVAL;
 	if (min > S2_PAGE_CACHE_MAX)
 		return S2_EINVAL;

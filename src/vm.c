@@ -338,6 +338,8 @@ static void vmid_ensure(struct s2_vm *vm, struct s2_vcpu_entry *out)
 
 uint64_t s2_vm_vttbr(const struct s2_vm *vm)
 {
+	if (!vm)
+		return 0;
 	return s2_vttbr(&vm->pgt.cfg, vm->pgt.root_pa, vm->vmid);
 }
 

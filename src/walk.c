@@ -413,6 +413,8 @@ void s2_tlb_init(struct s2_tlb_model *tlb, struct s2_tlb_entry *storage, unsigne
 {
 	unsigned int i;
 
+	if (!tlb)
+		return;
 	tlb->entries = storage;
 	tlb->capacity = storage ? capacity : 0;
 	tlb->next = 0;

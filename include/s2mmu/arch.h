@@ -147,6 +147,7 @@ struct s2_pte_fields {
 /**
  * s2_pte_kind_of() - classify a descriptor found at @level.
  * Block descriptors are only legal at block-capable levels (s2_level_has_blocks()).
+ * Return: the kind; S2_PTE_KIND_RESERVED for a NULL @fmt.
  */
 enum s2_pte_kind s2_pte_kind_of(const struct s2_pte_format *fmt, int level, s2_pte_t pte);
 
@@ -169,25 +170,28 @@ bool s2_level_has_blocks(enum s2_granule g, int level, bool ds, bool lpa);
  * a valid kind, any field but oa in a table or but owner in an invalid entry, nT in a page
  * (bit 16 is an address bit there), or a non-zero sh with DS (bits [9:8] are OA[51:50]);
  * S2_EALIGN when the output address is not aligned to the entry's size (or to the granule for
- * a table); S2_ERANGE when it does not fit the layout (48 bits, or 52 with LPA/LPA2).
+ * a table); S2_ERANGE when it does not fit the layout (48 bits, or 52 with LPA/LPA2);
+ * S2_EINVAL for a NULL @fmt, @f or @out.
  */
 int s2_pte_encode(const struct s2_pte_format *fmt, int level, const struct s2_pte_fields *f,
 		  s2_pte_t *out);
 
 /**
  * s2_pte_decode() - parse every field of a descriptor found at @level. Never fails: reserved
- * encodings decode as S2_PTE_KIND_RESERVED with the raw fields filled in.
+ * encodings decode as S2_PTE_KIND_RESERVED with the raw fields filled in. A NULL @f is
+ * ignored; a NULL @fmt gives all-zero fields of kind S2_PTE_KIND_RESERVED.
  */
 void s2_pte_decode(const struct s2_pte_format *fmt, int level, s2_pte_t pte,
 		   struct s2_pte_fields *f);
 
 /** s2_pte_oa() - output (or next-table) address of a valid descriptor at @level (a table or
- * page's address from the granule's page shift up, a block's from the level's shift up). */
+ * page's address from the granule's page shift up, a block's from the level's shift up);
+ * 0 for a NULL @fmt. */
 uint64_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte);
 
 /** s2_pte_oa_bits() - the descriptor bits that encode output address @oa at @level: @oa's
  * bits from the granule's page shift up to the layout's width (48, or 52 with LPA/LPA2);
- * lower and higher bits are dropped, the caller aligns and range-checks. */
+ * lower and higher bits are dropped, the caller aligns and range-checks; 0 for a NULL @fmt. */
 s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, uint64_t oa);
 
 /* ---- memory attributes (Arm ARM D8.6.5, S2CombineS1MemAttrs, S2 FWB) ---------------------------- */
@@ -214,7 +218,8 @@ const char *s2_memtype_name(enum s2_memtype t);
  * @fwb: HCR_EL2.FWB. Without FWB: Device-nGnRnE 0b0000, -nGnRE 0b0001, -nGRE 0b0010, -GRE
  *       0b0011, Normal-NC 0b0101, WT 0b1010, WB 0b1111. With FWB: Device 0b00xx, NC 0b0101,
  *       WB (forced) 0b0110, "use stage 1" 0b0111.
- * Return: 0; S2_EINVAL for a type the mode cannot express (WT or S1 with FWB; S1 without).
+ * Return: 0; S2_EINVAL for a type the mode cannot express (WT or S1 with FWB; S1 without), or
+ * a NULL @memattr.
  */
 int s2_memattr_encode(enum s2_memtype t, bool fwb, uint8_t *memattr);
 
@@ -292,14 +297,15 @@ struct s2_idregs {
 
 /**
  * s2_caps_from_idregs() - decode the ID registers into capabilities.
- * Return: 0; S2_EINVAL if PARange holds a reserved value.
+ * Return: 0; S2_EINVAL if PARange holds a reserved value, or for a NULL @r or @caps.
  */
 int s2_caps_from_idregs(const struct s2_idregs *r, struct s2_caps *caps);
 
 /**
  * s2_caps_max() - capabilities of a generous host: @pa_bits of PA, all granules at stage 2
  * (4K/16K with 52-bit when @pa_bits is 52), 16-bit VMIDs, HAFDBS=2, XNX, FWB, BBM 2, MTE,
- * IDC and DIC clear. For tools and tests. Return: 0; S2_EINVAL if @pa_bits is not a PARange size.
+ * IDC and DIC clear. For tools and tests. Return: 0; S2_EINVAL if @pa_bits is not a PARange
+ * size, or for a NULL @caps.
  */
 int s2_caps_max(unsigned int pa_bits, struct s2_caps *caps);
 
@@ -364,29 +370,30 @@ struct s2_config {
  * that granule and a 52-bit PARange; VS when vmid_bits is 16; IRGN0/ORGN0 write-back
  * write-allocate, SH0 inner shareable; bit 31 RES1.
  *
- * Return: 0; S2_EINVAL for an unknown granule or flag, or @caps with a pa_bits that is not a
- * PARange size or a vmid_bits other than 8/16; S2_EGRANULE if the host lacks the
- * granule at stage 2; S2_EIPA_TOO_SMALL below 32 bits; S2_EIPA_TOO_BIG above the host PA size
+ * Return: 0; S2_EINVAL for a NULL @cfg, @caps or @req, an unknown granule or flag, or @caps
+ * with a pa_bits that is not a PARange size or a vmid_bits other than 8/16; S2_EGRANULE if the
+ * host lacks the granule at stage 2; S2_EIPA_TOO_SMALL below 32 bits; S2_EIPA_TOO_BIG above the host PA size
  * (or above 52); S2_ENO52BIT for 52 bits without LPA2/LPA; S2_EVMID for a requested VMID width
  * other than 0 (the host's), 8 or 16, or one the host lacks; S2_ENOTSUP for HA/HD/FWB/MTE the host lacks (HD without HA is S2_EINVAL).
  */
 int s2_config_init(struct s2_config *cfg, const struct s2_caps *caps,
 		   const struct s2_config_req *req);
 
-/** s2_config_pte_format() - the descriptor layout of a config. */
+/** s2_config_pte_format() - the descriptor layout of a config (a 4K 48-bit one for NULL). */
 struct s2_pte_format s2_config_pte_format(const struct s2_config *cfg);
 
-/** s2_config_level_has_blocks() - whether @level may hold block entries under @cfg. */
+/** s2_config_level_has_blocks() - whether @level may hold block entries under @cfg (false for
+ * a NULL @cfg). */
 static inline bool s2_config_level_has_blocks(const struct s2_config *cfg, int level)
 {
-	return level >= -1 && level <= 3 && (cfg->block_levels & (1u << (level + 1)));
+	return cfg && level >= -1 && level <= 3 && (cfg->block_levels & (1u << (level + 1)));
 }
 
 /**
  * s2_vttbr() - compose VTTBR_EL2: BADDR = the root's PA (with DS/LPA the PA[51:48] sits in
  * bits [5:2]), VMID in [63:48] (16-bit) or [55:48] (8-bit), CnP clear.
  * Return: the value, or 0 if @root is not aligned to root_table_bytes, does not fit the
- * config's output size (pa_bits), or @vmid is too wide.
+ * config's output size (pa_bits), or @vmid is too wide, or @cfg is NULL.
  */
 uint64_t s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid);
 
@@ -433,7 +440,7 @@ struct s2_vtcr_fields {
  * Return: 0; S2_EINVAL when the value is one hardware would treat as a misconfiguration
  * (TG0=0b11, reserved PS, a start level inconsistent with T0SZ, SL2 without DS/4K, DS with
  * 64K, T0SZ below 16 without DS or (64K) PS=52, ...). FEAT_TTST is not assumed: T0SZ above
- * 39 and 4K SL0=0b11 are refused.
+ * 39 and 4K SL0=0b11 are refused. Also S2_EINVAL for a NULL @out.
  */
 int s2_vtcr_decode(uint64_t vtcr, struct s2_vtcr_fields *out);
 
@@ -495,7 +502,9 @@ struct s2_abort {
  * @have_hpfar: whether @hpfar is meaningful.
  * @out:   decoded abort.
  * Return: 0; S2_EINVAL when @esr is not an instruction or data abort (the other fields are
- * then still filled in as far as they can be: ec, il).
+ * then still filled in as far as they can be: ec, il), or for a NULL @out (nothing written).
+ * The fault kinds are coarse (granule-protection, tag-check and reserved codes are all
+ * S2_FAULT_OTHER): s2_esr_describe() tells every field apart.
  */
 int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 		    struct s2_abort *out);
@@ -503,5 +512,129 @@ int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 /** s2_fsc_encode() - the DFSC/IFSC value for a fault kind and level (for injection and
  * tests). Return: the 6-bit code, or negative S2_EINVAL for an impossible pair. */
 int s2_fsc_encode(enum s2_fault f, int level);
+
+/* ---- full syndrome decoding (tools and logs; not on the fault path) ---------------------------- */
+
+/*
+ * Every DFSC/IFSC code (Arm ARM D19.2, ESR_EL2 ISS for an Instruction/Data Abort), by what it
+ * reports. s2_abort_decode() folds these into the few s2_fault kinds the fault path acts on;
+ * s2_fsc_describe() keeps them apart and names the reserved codes as reserved.
+ */
+enum s2_fsc_type {
+	S2_FSC_RESERVED = 0, /* not an allocated code */
+	S2_FSC_ADDRESS_SIZE, /* level -2 (FEAT_D128), -1 (FEAT_LPA2), 0..3 */
+	S2_FSC_TRANSLATION, /* level -2 (FEAT_D128), -1 (FEAT_LPA2), 0..3 */
+	S2_FSC_ACCESS_FLAG, /* level 0 (FEAT_LPA2) .. 3 */
+	S2_FSC_PERMISSION, /* level 0 (FEAT_LPA2) .. 3 */
+	S2_FSC_EXTERNAL, /* synchronous external abort, not on a walk (SET describes it) */
+	S2_FSC_EXTERNAL_WALK, /* synchronous external abort on a walk or table update, level */
+	S2_FSC_TAG_CHECK, /* synchronous tag check fault (FEAT_MTE2) */
+	S2_FSC_PARITY, /* synchronous parity/ECC error, not on a walk (without FEAT_RAS) */
+	S2_FSC_PARITY_WALK, /* synchronous parity/ECC error on a walk, level (without FEAT_RAS) */
+	S2_FSC_ALIGNMENT,
+	S2_FSC_GPF, /* granule protection fault, not on a walk (FEAT_RME) */
+	S2_FSC_GPF_WALK, /* granule protection fault on a walk or table update, level (FEAT_RME) */
+	S2_FSC_TLB_CONFLICT,
+	S2_FSC_ATOMIC_HW_UPDATE, /* unsupported atomic hardware update (FEAT_HAFDBS) */
+	S2_FSC_IMPDEF_LOCKDOWN, /* IMPLEMENTATION DEFINED fault (lockdown) */
+	S2_FSC_IMPDEF_ATOMIC, /* IMPLEMENTATION DEFINED fault (unsupported exclusive/atomic) */
+};
+
+struct s2_fsc_info {
+	enum s2_fsc_type type;
+	bool has_level; /* the code names a lookup level */
+	int level; /* -2..3 when has_level, else 0 */
+};
+
+/**
+ * s2_fsc_describe() - what a 6-bit DFSC/IFSC code reports.
+ * @fsc: the code (ESR_EL2[5:0]).
+ * @out: the decoded code.
+ * Return: 0; S2_EINVAL for @fsc above 0x3f or a NULL @out.
+ */
+int s2_fsc_describe(unsigned int fsc, struct s2_fsc_info *out);
+
+/** s2_fsc_type_name() - "translation", "gpf-walk", "reserved", ...; "?" for an invalid value. */
+const char *s2_fsc_type_name(enum s2_fsc_type t);
+
+/**
+ * s2_ec_name() - the name of an exception class (ESR_EL2[31:26]) as Linux's esr_class_str
+ * spells it ("DABT (lower EL)", "HVC (AArch64)", "MSR/MRS (AArch64)", "WFI/WFE", "BRK
+ * (AArch64)", ...), plus the classes Linux 6.12 does not name yet (LD64B/ST64B, 128-bit
+ * system register traps, TSTART, GCS). Return: a static string; "UNRECOGNIZED EC" for an
+ * unallocated class (and for @ec above 0x3f). Never NULL.
+ */
+const char *s2_ec_name(unsigned int ec);
+
+/* SET (synchronous error type, ESR_EL2[12:11], with DFSC/IFSC 0b010000 and FEAT_RAS). */
+#define S2_SET_UER 0u /* recoverable state */
+#define S2_SET_RESERVED 1u
+#define S2_SET_UC 2u /* uncontainable */
+#define S2_SET_UEO 3u /* restartable state */
+
+/** s2_set_name() - "UER (recoverable)", "UC (uncontainable)", "UEO (restartable)",
+ * "reserved"; "?" above 3. */
+const char *s2_set_name(unsigned int set);
+
+/* Everything an ESR_EL2 value holds, taken apart (Arm ARM D19.2 ESR_EL2). */
+struct s2_esr_info {
+	uint64_t esr;
+	unsigned int ec; /* [31:26] */
+	bool il; /* [25] */
+	uint32_t iss; /* [24:0] */
+	uint32_t iss2; /* [55:32] */
+	uint8_t res0_hi; /* [63:56], RES0: non-zero means the value is not one hardware gives */
+	bool is_abort; /* EC 0x20/0x21/0x24/0x25: the fields below are meaningful */
+	bool is_data;
+	bool is_insn;
+	/* The abort ISS. */
+	unsigned int fsc; /* [5:0] */
+	struct s2_fsc_info fault;
+	bool wnr; /* [6], data aborts */
+	bool s1ptw; /* [7] */
+	bool cm; /* [8], data aborts */
+	bool ea; /* [9] */
+	bool fnv; /* [10] FAR not valid */
+	bool set_valid; /* SET is meaningful: fsc 0b010000 */
+	unsigned int set; /* [12:11] S2_SET_* */
+	bool vncr; /* [13], data aborts: the access used VNCR_EL2 (FEAT_NV2) */
+	bool isv; /* [24], data aborts */
+	/* ISV=1 (data aborts): the instruction syndrome. */
+	unsigned int access_bytes; /* SAS [23:22]: 1, 2, 4, 8 */
+	bool sse; /* [21] */
+	unsigned int srt; /* [20:16] */
+	bool sf; /* [15] */
+	bool ar; /* [14] */
+	/* ISV=0 (data aborts). */
+	bool fnp_valid; /* FnP is meaningful: data abort with ISV=0 */
+	bool fnp; /* [15] FAR not precise (any address in the naturally aligned granule) */
+	/* ISS2 of a data abort (ESR_EL2[55:32]). */
+	unsigned int xs; /* ISS2[4:0]: ST64BV/ST64BV0 status register (FEAT_LS64_V) */
+	bool dirty_bit; /* ISS2[5]: a permission fault due to the dirty state (FEAT_S1PIE) */
+	bool overlay; /* ISS2[6]: a permission overlay fault (FEAT_S1POE/S2POE) */
+	bool assured_only; /* ISS2[7]: an AssuredOnly fault (FEAT_THE) */
+	bool gcs; /* ISS2[8]: a Guarded Control Stack access (FEAT_GCS) */
+	bool tag_access; /* ISS2[9]: NoTagAccess fault (FEAT_MTE_PERM) */
+	bool tnd; /* ISS2[10]: Tag not Data (FEAT_MTE_CANONICAL_TAGS) */
+	bool hdbssf; /* ISS2[11]: caused by the HDBSS (FEAT_HDBSS) */
+};
+
+/**
+ * s2_esr_describe() - take apart every field an ESR_EL2 value holds: class (any EC), IL, ISS
+ * and ISS2, and for aborts every ISS field (VNCR, SET, FnP, the fault code with its level
+ * including the FEAT_LPA2 level -1 and FEAT_RME granule-protection codes, and the ISS2 flags
+ * of a data abort). Pure and slower than s2_abort_decode(), which the fault path uses.
+ * @esr: ESR_EL2.
+ * @out: the decoded value (fields that do not apply are zero).
+ * Return: 0; S2_EINVAL for a NULL @out.
+ */
+int s2_esr_describe(uint64_t esr, struct s2_esr_info *out);
+
+/**
+ * s2_vtcr_invalid_reason() - why s2_vtcr_decode() refuses @vtcr.
+ * Return: NULL when it accepts the value, else a static one-line reason ("TG0=0b11 is
+ * reserved", "the 48-bit IPA is larger than the 40-bit output size (PS)", ...).
+ */
+const char *s2_vtcr_invalid_reason(uint64_t vtcr);
 
 #endif /* S2MMU_ARCH_H */

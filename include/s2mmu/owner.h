@@ -392,8 +392,8 @@ int s2_owner_page_info(const struct s2_owner *o, s2_pa_t pa, struct s2_page_info
 
 /**
  * s2_owner_guest_page() - guest @g's state at @ipa (from its stage-2 SW bits): NOPAGE when
- * unmapped, else the concrete state and the PA it maps.
- * Return: 0; S2_EINVAL; S2_ERANGE.
+ * unmapped, else the concrete state and the PA it maps (@pa may be NULL).
+ * Return: 0; S2_EINVAL (a NULL @g or @state); S2_ERANGE.
  */
 int s2_owner_guest_page(const struct s2_owner_guest *g, s2_ipa_t ipa, enum s2_page_state *state,
 			s2_pa_t *pa);

@@ -401,8 +401,9 @@ struct s2_check_report {
 int s2_pgtable_check(const struct s2_pgtable *pgt, struct s2_check_report *report);
 
 /** s2_page_cache_topup() - fill @cache to @min pages from @port. Return: 0; S2_ENOMEM (the
- * pages already added stay in @cache); S2_EINVAL for a NULL @cache/@port/port->ops, a zero
- * @page_bytes, or @min above S2_PAGE_CACHE_MAX. */
+ * pages already added stay in @cache); S2_EINVAL for a NULL @cache/@port/port->ops, a
+ * @page_bytes that is not a power of two of at least 4 KiB (the port's alloc_pages contract),
+ * or @min above S2_PAGE_CACHE_MAX. */
 int s2_page_cache_topup(struct s2_page_cache *cache, const struct s2_port *port, size_t page_bytes,
 			unsigned int min);
 

@@ -277,7 +277,7 @@ int s2_vm_vcpu_enter(struct s2_vcpu *vcpu, struct s2_vcpu_entry *out);
 /**
  * s2_vm_vttbr() - the VM's current VTTBR_EL2 (root PA | VMID); VMID 0 until one is assigned
  * (first entry or first TLB-invalidating operation); the VMID may be of an old generation
- * until the next s2_vm_vcpu_enter().
+ * until the next s2_vm_vcpu_enter(). 0 for a NULL @vm.
  */
 uint64_t s2_vm_vttbr(const struct s2_vm *vm);
 

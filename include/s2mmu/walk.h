@@ -102,7 +102,8 @@ struct s2_tlb_model {
 	unsigned int next; /* round-robin replacement */
 };
 
-/** s2_tlb_init() - an empty TLB over @storage (@capacity entries). */
+/** s2_tlb_init() - an empty TLB over @storage (@capacity entries; none for a NULL @storage).
+ * A NULL @tlb is ignored, as by every TLB-model function below. */
 void s2_tlb_init(struct s2_tlb_model *tlb, struct s2_tlb_entry *storage, unsigned int capacity);
 
 /**

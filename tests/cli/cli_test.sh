@@ -350,6 +350,99 @@ group_esr() {
 	refused "--hpfar needs a value" decode esr 0x93c28046 --hpfar
 }
 
+# Everything the syndrome holds (s2_esr_describe), values worked out by hand from the Arm ARM
+# ESR_EL2 layout (see tests/vectors/esr.txt for the bit arithmetic).
+group_esr_full() {
+	# VNCR (bit 13): data abort, translation L3, ISV=0 so FnP exists (clear).
+	json decode esr 0x92002007 --json -- vncr=true fnp=false set=null fault='"translation"' \
+		level=3 iss='"0x2007"' ec_name='"DABT (lower EL)"'
+	# SET (bits [12:11]) with DFSC 0b010000: 0b10 UC; EA set. On an instruction abort 0b11.
+	json decode esr 0x92001210 --json -- fault='"external"' set='"UC (uncontainable)"' \
+		ea=true level=null
+	json decode esr 0x82001810 --json -- class='"instruction-abort-lower"' \
+		set='"UEO (restartable)"' fnp=null vncr=false
+	json decode esr 0x92000810 --json -- set='"reserved"'
+	# FnP (bit 15) with ISV=0; with ISV=1 bit 15 is SF and FnP does not apply.
+	json decode esr 0x92008010 --json -- fnp=true isv=false set='"UER (recoverable)"'
+	json decode esr 0x93c28046 --json -- fnp=null reg64=true
+	# Granule protection faults (FEAT_RME) with their level, -1..3; not on a walk: no level.
+	json decode esr 0x92000023 --json -- fault='"gpf-walk"' level=-1
+	json decode esr 0x92000024 --json -- fault='"gpf-walk"' level=0
+	json decode esr 0x82000027 --json -- fault='"gpf-walk"' level=3
+	json decode esr 0x92000028 --json -- fault='"gpf"' level=null
+	# FEAT_LPA2 level -1 and level 0 codes.
+	json decode esr 0x9200002b --json -- fault='"translation"' level=-1
+	json decode esr 0x92000029 --json -- fault='"address-size"' level=-1
+	json decode esr 0x92000013 --json -- fault='"external-walk"' level=-1
+	json decode esr 0x9200001b --json -- fault='"parity-walk"' level=-1
+	json decode esr 0x92000008 --json -- fault='"access-flag"' level=0
+	json decode esr 0x9200000c --json -- fault='"permission"' level=0
+	# Reserved codes are reserved; tag check, parity, atomic update, IMPDEF have names.
+	json decode esr 0x92000019 --json -- fault='"reserved"' level=null
+	json decode esr 0x9200003f --json -- fault='"reserved"' level=null
+	json decode esr 0x92000011 --json -- fault='"tag-check"'
+	json decode esr 0x92000018 --json -- fault='"parity"'
+	json decode esr 0x92000031 --json -- fault='"atomic-hw-update"'
+	json decode esr 0x92000035 --json -- fault='"impdef-exclusive-atomic"'
+	# ISS2 (ESR_EL2[55:32]): Overlay and DirtyBit; then every flag and Xs=31.
+	json decode esr 0x000000609200000f --json -- iss2='"0x60"' overlay=true dirty_bit=true \
+		gcs=false xs=0 fault='"permission"' level=3
+	json decode esr 0x00000fff9200000f --json -- xs=31 dirty_bit=true overlay=true \
+		assured_only=true gcs=true tag_access=true tnd=true hdbssf=true
+	# RES0 bits [63:56] are shown, not dropped.
+	json decode esr 0xff00000092000007 --json -- res0_bits='"0xff00000000000000"'
+	# Every exception class has its name (Linux's esr_class_str spelling).
+	json decode esr 0x5a001234 --json -- ec=22 ec_name='"HVC (AArch64)"' class='"other"' \
+		iss='"0x1234"' fault='!absent'
+	json decode esr 0x5e000000 --json -- ec_name='"SMC (AArch64)"'
+	json decode esr 0x62300c04 --json -- ec_name='"MSR/MRS (AArch64)"'
+	json decode esr 0x06000000 --json -- ec_name='"WFI/WFE"'
+	json decode esr 0x66000000 --json -- ec_name='"SVE"'
+	json decode esr 0xf2000800 --json -- ec_name='"BRK (AArch64)"'
+	json decode esr 0xbe000000 --json -- ec_name='"SError"'
+	json decode esr 0x0a000000 --json -- ec=2 ec_name='"UNRECOGNIZED EC"'
+	# Text form.
+	ok decode esr 0x92001210 && has 'set +2 UC \(uncontainable\)' && has 'ea +1'
+	ok decode esr 0x92002007 && has 'vncr +1' && has 'fnp +0'
+	ok decode esr 0x92000023 && has 'gpf-walk, level -1'
+	ok decode esr 0x5a001234 && has 'ec +0x16 HVC \(AArch64\)' && has 'iss +0x0001234'
+	ok decode esr 0x9200003f && has 'fault +reserved \(fsc 0x3f\)'
+}
+
+# Every kind of register the tool knows can be decoded with `decode`.
+group_decode_kinds() {
+	# HPFAR_EL2.FIPA [43:4] = IPA[51:12]; FAR adds [11:0].
+	json decode hpfar 0x630010 --json -- ipa_page='"0x63001000"' fipa='"0x63001"' ns=false \
+		ipa='!absent'
+	json decode hpfar 630010 --far 0xffff000000000abc --json -- ipa='"0x63001abc"'
+	json decode hpfar 0x8000000000000010 --json -- ns=true ipa_page='"0x1000"'
+	json decode hpfar 0xfffffffffff0 --json -- ipa_page='"0xffffffffff000"'
+	json decode hpfar 0x1000000000000f --json -- res0_bits='"0x1000000000000f"' \
+		ipa_page='"0x0"'
+	ok decode hpfar 0x630010 --far 0x123 && has 'ipa +0x63001123'
+	# `decode vtcr` is `vtcr --decode`.
+	json decode vtcr 0x80023558 --json -- vtcr='"0x80023558"' t0sz=24 start_level=1 \
+		root_tables=2
+	json decode vtcr 80023558 --json -- vtcr='"0x80023558"'
+	ok decode vtcr 0x80023558 && has '^VTCR_EL2 0x0000000080023558$'
+	# 64K with T0SZ 12 under FEAT_LPA (PS 52) and T0SZ 13: accepted.
+	json decode vtcr 0x8006758c --json -- ipa_bits=52 pa_bits=52 granule='"64k"' lpa=true \
+		start_level=1
+	json decode vtcr 0x8006758d --json -- ipa_bits=51 pa_bits=52 start_level=1
+	# An IPA larger than PS: refused, with the reason.
+	refused "larger than the output size (PS)" decode vtcr 0x80023590
+	refused "larger than the output size (PS)" vtcr --decode 0x8005758c
+	refused "TG0=0b11 is reserved" decode vtcr 0x8002f558
+	refused "PS=0b111 is reserved" vtcr --decode 0x80073558
+	refused "needs DS=1" decode vtcr 0x8006358c
+	refused "does not fit T0SZ" decode vtcr 0x80023518
+	refused "missing the VTCR_EL2 value" decode vtcr
+	refused "missing the HPFAR_EL2 value" decode hpfar
+	refused "unexpected argument" decode vtcr 0x80023558 0x1
+	refused "unknown option '--pa-bits'" decode vtcr 0x80023558 --pa-bits 40
+	refused "unknown kind 'foo': esr, hpfar, pte or vtcr" decode foo
+}
+
 group_pte() {
 	# 4K L3 page: OA 0x40100000, MemAttr 0b1111 (Normal WB), S2AP RW, SH inner (11), AF,
 	# XN[1] (bit 54).
@@ -419,10 +512,26 @@ group_errors() {
 	refused "not a number" vtcr --pa-bits +40 --ipa-bits 40 --granule 4k
 	refused "out of range" vtcr --pa-bits 65 --ipa-bits 40 --granule 4k
 	refused "out of range" vtcr --pa-bits 4294967336 --ipa-bits 40 --granule 4k
-	refused "hexadecimal needs a 0x prefix" decode esr 93c28046
+	# Register values are hexadecimal, with or without 0x; an all-digit value is hex, never
+	# decimal (92000046 is 0x92000046, a data abort; as decimal it would be EC 0x15, SVC).
+	json decode esr 93c28046 --json -- esr='"0x93c28046"' ec=36
+	json decode esr 92000046 --json -- esr='"0x92000046"' ec=36 fault='"translation"' level=2
+	json decode esr 0x92000046 --hpfar 630000 --far 63000123 --json -- ipa='"0x63000123"'
+	json decode pte 400000401007ff --granule 4k --level 3 --json -- oa='"0x40100000"'
+	json vtcr --decode 80023558 --json -- vtcr='"0x80023558"' ipa_bits=40
+	json vtcr --mmfr0 12200000005 --mmfr1 20 --ipa-bits 42 --granule 64k --json -- \
+		vtcr='"0x800d7556"'
+	# Bit counts stay decimal.
+	json vtcr --pa-bits 40 --ipa-bits 40 --granule 4k --vmid-bits 16 --json -- ipa_bits=40
 	refused "does not fit in 64 bits" decode esr 0x1ffffffffffffffff
-	refused "does not fit in 64 bits" decode esr 18446744073709551616
-	json decode esr 18446744073709551615 --json -- esr='"0xffffffffffffffff"'
+	refused "does not fit in 64 bits" decode esr 10000000000000000
+	refused "is not a hexadecimal value" decode esr 0x
+	refused "is not a hexadecimal value" decode esr ""
+	refused "is not a hexadecimal value" decode esr -- -1
+	refused "is not a hexadecimal value" decode esr 0x12g4
+	refused "is not a hexadecimal value" decode esr " 0x1"
+	refused "--far: 'x1' is not a hexadecimal value" decode esr 0x92000046 --far x1
+	json decode esr ffffffffffffffff --json -- esr='"0xffffffffffffffff"'
 	json decode esr 0XFFFFFFFFFFFFFFFF --json -- esr='"0xffffffffffffffff"'
 	refused "needs a value" vtcr --pa-bits
 	refused "needs a value" vtcr --pa-bits --ipa-bits 40 --granule 4k
@@ -485,8 +594,31 @@ for p in sys.argv[1:]:
 	echo "cli.robust: $accepted values decoded, $refusals refused"
 }
 
+# What a first-time user tries on decode/vtcr: help in every spelling, the kind in capitals,
+# an option given twice (refused rather than the last one silently winning).
+group_newuser() {
+	ok decode help && has '^usage: s2mmu decode esr' && has 'decode hpfar' &&
+		has 'decode vtcr' && has 'hexadecimal, with or without 0x'
+	ok decode vtcr --help && has '^usage: s2mmu decode'
+	ok vtcr --help && has 'hexadecimal, with or without 0x' && has 'decode vtcr'
+	ok --help && has 'hexadecimal'
+	json decode ESR 0x92000046 --json -- fault='"translation"' level=2
+	json decode Vtcr 0x80023558 --json -- ipa_bits=40
+	refused "option --hpfar given twice" decode esr 0x92000046 --hpfar 0x1 --hpfar 0x2
+	refused "option --far given twice" decode hpfar 0x10 --far 0x1 --far=0x2
+	refused "option --level given twice" decode pte 0x3 --granule 4k --level 3 --level 2
+	refused "option --granule given twice" decode pte 0x3 --granule 4k --granule 64k \
+		--level 3
+	refused "option --decode given twice" vtcr --decode 0x80023558 --decode 0x1
+	refused "option --json given twice" decode vtcr 0x80023558 --json --json
+	refused "option --pa-bits given twice" vtcr --pa-bits 40 --pa-bits 48 --ipa-bits 40 \
+		--granule 4k
+	refused "--hpfar: give the HPFAR_EL2 value as the argument" decode hpfar --hpfar 0x1
+}
+
 case $GROUP in
-basic | vtcr | vtcr_idregs | vtcr_decode | vtcr_refusals | esr | pte | errors | robust)
+basic | vtcr | vtcr_idregs | vtcr_decode | vtcr_refusals | esr | esr_full | decode_kinds | pte | \
+	errors | robust | newuser)
 	"group_$GROUP"
 	;;
 *)

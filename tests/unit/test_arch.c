@@ -294,7 +294,10 @@ static void test_vtcr_vectors(void **state)
 			struct s2_vtcr_fields f;
 
 			if (s2_vtcr_decode(ru64(&r, "vtcr"), &f))
-				fail_msg("vtcr.txt:%d: decode refused", r.line);
+				fail_msg("vtcr.txt:%d: decode refused: %s", r.line,
+					 s2_vtcr_invalid_reason(ru64(&r, "vtcr")));
+			assert_null(s2_vtcr_invalid_reason(ru64(&r, "vtcr")));
+			assert_int_equal(s2_vtcr_decode(ru64(&r, "vtcr"), NULL), S2_EINVAL);
 			assert_int_equal(f.granule, rgran(&r));
 			assert_int_equal(f.ipa_bits, rnum(&r, "ipa"));
 			assert_int_equal(f.pa_bits, rnum(&r, "pa"));
@@ -309,6 +312,8 @@ static void test_vtcr_vectors(void **state)
 
 			if (s2_vtcr_decode(ru64(&r, "vtcr"), &f) != S2_EINVAL)
 				fail_msg("vtcr.txt:%d: misconfiguration accepted", r.line);
+			if (!s2_vtcr_invalid_reason(ru64(&r, "vtcr")))
+				fail_msg("vtcr.txt:%d: no reason given", r.line);
 			bads++;
 		} else {
 			fail_msg("vtcr.txt:%d: unknown record %s", r.line, r.type);
@@ -1373,6 +1378,8 @@ static void test_esr_vectors(void **state)
 			na++;
 			continue;
 		}
+		if (!strcmp(r.type, "describe") || !strcmp(r.type, "ecname"))
+			continue; /* test_esr_describe_vectors */
 		assert_string_equal(r.type, "esr");
 		if (s2_abort_decode(ru64(&r, "esr"), ru64(&r, "far"), have ? ru64(&r, "hpfar") : 0,
 				    have, &a))
@@ -1416,6 +1423,160 @@ static void test_esr_vectors(void **state)
 	}
 	assert_true(n >= 20);
 	assert_int_equal(na, 1);
+}
+
+/* s2_esr_describe() against the hand-decoded "describe" and "ecname" records of esr.txt. */
+static void test_esr_describe_vectors(void **state)
+{
+	struct vfile v;
+	struct rec r;
+	int n = 0, names = 0;
+
+	(void)state;
+	vopen(&v, "esr.txt");
+	while (vnext(&v, &r)) {
+		struct s2_esr_info e;
+
+		if (!strcmp(r.type, "ecname")) {
+			char want[64];
+
+			snprintf(want, sizeof(want), "%s", rstr(&r, "name"));
+			for (char *c = want; *c; c++)
+				if (*c == '_')
+					*c = ' ';
+			if (strcmp(s2_ec_name((unsigned int)ru64(&r, "ec")), want))
+				fail_msg("esr.txt:%d: EC 0x%llx is '%s', expected '%s'", r.line,
+					 (unsigned long long)ru64(&r, "ec"),
+					 s2_ec_name((unsigned int)ru64(&r, "ec")), want);
+			names++;
+			continue;
+		}
+		if (strcmp(r.type, "describe"))
+			continue;
+		memset(&e, 0x5a, sizeof(e));
+		assert_int_equal(s2_esr_describe(ru64(&r, "esr"), &e), 0);
+		assert_int_equal(e.esr, ru64(&r, "esr"));
+#define CHECK(field, key)                                                             \
+	do {                                                                          \
+		if ((int64_t)(field) != rnum(&r, key))                                \
+			fail_msg("esr.txt:%d: %s = %lld, expected %lld", r.line, key, \
+				 (long long)(field), (long long)rnum(&r, key));       \
+	} while (0)
+		CHECK(e.ec, "ec");
+		CHECK(e.is_abort, "abort");
+		CHECK(e.is_data, "data");
+		CHECK(e.is_insn, "insn");
+		CHECK(e.il, "il");
+		CHECK(e.iss, "iss");
+		CHECK(e.iss2, "iss2");
+		CHECK(e.res0_hi, "res0");
+		CHECK(e.fsc, "fsc");
+		CHECK(e.fault.has_level, "haslevel");
+		CHECK(e.fault.level, "level");
+		CHECK(e.wnr, "wnr");
+		CHECK(e.s1ptw, "s1ptw");
+		CHECK(e.cm, "cm");
+		CHECK(e.ea, "ea");
+		CHECK(e.fnv, "fnv");
+		CHECK(e.set_valid, "setv");
+		CHECK(e.set, "set");
+		CHECK(e.vncr, "vncr");
+		CHECK(e.isv, "isv");
+		CHECK(e.access_bytes, "bytes");
+		CHECK(e.sse, "sse");
+		CHECK(e.srt, "srt");
+		CHECK(e.sf, "sf");
+		CHECK(e.ar, "ar");
+		CHECK(e.fnp_valid, "fnpv");
+		CHECK(e.fnp, "fnp");
+		CHECK(e.xs, "xs");
+		CHECK(e.dirty_bit, "dirty");
+		CHECK(e.overlay, "overlay");
+		CHECK(e.assured_only, "assured");
+		CHECK(e.gcs, "gcs");
+		CHECK(e.tag_access, "tagaccess");
+		CHECK(e.tnd, "tnd");
+		CHECK(e.hdbssf, "hdbssf");
+#undef CHECK
+		if (e.is_abort) {
+			if (strcmp(s2_fsc_type_name(e.fault.type), rstr(&r, "type")))
+				fail_msg("esr.txt:%d: fault %s, expected %s", r.line,
+					 s2_fsc_type_name(e.fault.type), rstr(&r, "type"));
+		} else {
+			assert_null(rget(&r, "type"));
+			assert_int_equal(e.fault.type, S2_FSC_RESERVED);
+		}
+		n++;
+	}
+	assert_true(n >= 50);
+	assert_int_equal(names, 64);
+	assert_int_equal(s2_esr_describe(0x92000007, NULL), S2_EINVAL);
+	assert_string_equal(s2_ec_name(64), "UNRECOGNIZED EC");
+	assert_string_equal(s2_ec_name(~0u), "UNRECOGNIZED EC");
+	assert_string_equal(s2_fsc_type_name((enum s2_fsc_type)99), "?");
+	assert_string_equal(s2_set_name(4), "?");
+	assert_string_equal(s2_set_name(S2_SET_UC), "UC (uncontainable)");
+}
+
+/*
+ * Every one of the 64 codes, as the Arm ARM DFSC/IFSC table lists them (D19.2, ISS encoding
+ * for an exception from a Data Abort), written out here independently of arch.c's table.
+ */
+static void test_fsc_describe_all(void **state)
+{
+	static const struct {
+		unsigned int lo, hi;
+		enum s2_fsc_type type;
+		int level0; /* level of @lo; -9: no level */
+	} arm[] = {
+		{ 0x00, 0x03, S2_FSC_ADDRESS_SIZE, 0 },
+		{ 0x04, 0x07, S2_FSC_TRANSLATION, 0 },
+		{ 0x08, 0x0b, S2_FSC_ACCESS_FLAG, 0 },
+		{ 0x0c, 0x0f, S2_FSC_PERMISSION, 0 },
+		{ 0x10, 0x10, S2_FSC_EXTERNAL, -9 },
+		{ 0x11, 0x11, S2_FSC_TAG_CHECK, -9 },
+		{ 0x12, 0x17, S2_FSC_EXTERNAL_WALK, -2 },
+		{ 0x18, 0x18, S2_FSC_PARITY, -9 },
+		{ 0x1b, 0x1f, S2_FSC_PARITY_WALK, -1 },
+		{ 0x21, 0x21, S2_FSC_ALIGNMENT, -9 },
+		{ 0x22, 0x27, S2_FSC_GPF_WALK, -2 },
+		{ 0x28, 0x28, S2_FSC_GPF, -9 },
+		{ 0x29, 0x29, S2_FSC_ADDRESS_SIZE, -1 },
+		{ 0x2a, 0x2a, S2_FSC_TRANSLATION, -2 },
+		{ 0x2b, 0x2b, S2_FSC_TRANSLATION, -1 },
+		{ 0x2c, 0x2c, S2_FSC_ADDRESS_SIZE, -2 },
+		{ 0x30, 0x30, S2_FSC_TLB_CONFLICT, -9 },
+		{ 0x31, 0x31, S2_FSC_ATOMIC_HW_UPDATE, -9 },
+		{ 0x34, 0x34, S2_FSC_IMPDEF_LOCKDOWN, -9 },
+		{ 0x35, 0x35, S2_FSC_IMPDEF_ATOMIC, -9 },
+	};
+	int reserved = 0;
+
+	(void)state;
+	for (unsigned int code = 0; code < 64; code++) {
+		struct s2_fsc_info fi;
+		enum s2_fsc_type type = S2_FSC_RESERVED;
+		int level = -9;
+
+		for (size_t i = 0; i < sizeof(arm) / sizeof(arm[0]); i++) {
+			if (code >= arm[i].lo && code <= arm[i].hi) {
+				type = arm[i].type;
+				if (arm[i].level0 != -9)
+					level = arm[i].level0 + (int)(code - arm[i].lo);
+			}
+		}
+		assert_int_equal(s2_fsc_describe(code, &fi), 0);
+		if (fi.type != type)
+			fail_msg("fsc 0x%02x: %s, expected %s", code, s2_fsc_type_name(fi.type),
+				 s2_fsc_type_name(type));
+		assert_int_equal(fi.has_level, level != -9);
+		assert_int_equal(fi.level, level == -9 ? 0 : level);
+		reserved += type == S2_FSC_RESERVED;
+	}
+	/* 0x19, 0x1a, 0x20, 0x2d..0x2f, 0x32, 0x33, 0x36..0x3f. */
+	assert_int_equal(reserved, 18);
+	assert_int_equal(s2_fsc_describe(64, &(struct s2_fsc_info){ 0 }), S2_EINVAL);
+	assert_int_equal(s2_fsc_describe(0, NULL), S2_EINVAL);
 }
 
 static void test_fsc_encode(void **state)
@@ -1488,18 +1649,80 @@ static void test_fsc_all_codes(void **state)
 	}
 }
 
+/* Every public arch function that takes a pointer refuses (or survives) NULL in each position. */
+static void test_null_args(void **state)
+{
+	struct s2_pte_format fmt = { .granule = S2_GRANULE_4K };
+	struct s2_pte_fields f = { .kind = S2_PTE_KIND_PAGE, .s2ap = S2_S2AP_RW, .af = true };
+	struct s2_config_req req = { .ipa_bits = 40, .granule = S2_GRANULE_4K };
+	struct s2_idregs r = { .mmfr0 = 5 };
+	struct s2_caps caps;
+	struct s2_config cfg;
+	enum s2_granule g;
+	s2_pte_t pte = 0x1234;
+	uint8_t ma;
+
+	(void)state;
+	assert_int_equal(s2_caps_max(48, NULL), S2_EINVAL);
+	assert_int_equal(s2_caps_max(48, &caps), 0);
+	assert_int_equal(s2_caps_from_idregs(NULL, &caps), S2_EINVAL);
+	assert_int_equal(s2_caps_from_idregs(&r, NULL), S2_EINVAL);
+	assert_int_equal(s2_config_init(NULL, &caps, &req), S2_EINVAL);
+	assert_int_equal(s2_config_init(&cfg, NULL, &req), S2_EINVAL);
+	assert_int_equal(s2_config_init(&cfg, &caps, NULL), S2_EINVAL);
+	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
+	assert_int_equal(s2_granule_parse(NULL, &g), S2_EINVAL);
+	assert_int_equal(s2_granule_parse("4k", NULL), S2_EINVAL);
+	assert_int_equal(s2_pte_kind_of(NULL, 3, 0x3), S2_PTE_KIND_RESERVED);
+	assert_int_equal(s2_pte_encode(NULL, 3, &f, &pte), S2_EINVAL);
+	assert_int_equal(s2_pte_encode(&fmt, 3, NULL, &pte), S2_EINVAL);
+	assert_int_equal(s2_pte_encode(&fmt, 3, &f, NULL), S2_EINVAL);
+	assert_int_equal(pte, 0x1234); /* untouched */
+	s2_pte_decode(&fmt, 3, 0x7c3, NULL);
+	memset(&f, 0xff, sizeof(f));
+	s2_pte_decode(NULL, 3, 0x7c3, &f);
+	assert_int_equal(f.kind, S2_PTE_KIND_RESERVED);
+	assert_int_equal(f.oa, 0);
+	assert_int_equal(f.s2ap, 0);
+	assert_int_equal(s2_pte_oa(NULL, 3, 0x40000743), 0);
+	assert_int_equal(s2_pte_oa_bits(NULL, 3, 0x40000000), 0);
+	assert_int_equal(s2_memattr_encode(S2_MT_NORMAL_WB, false, NULL), S2_EINVAL);
+	assert_int_equal(s2_memattr_encode(S2_MT_NORMAL_WB, false, &ma), 0);
+	assert_int_equal(s2_config_pte_format(NULL).granule, S2_GRANULE_4K);
+	assert_false(s2_config_pte_format(NULL).ds);
+	assert_false(s2_config_level_has_blocks(NULL, 2));
+	assert_true(s2_config_level_has_blocks(&cfg, 2));
+	assert_int_equal(s2_vttbr(NULL, s2_pa(0x40000000), 1), 0);
+	assert_int_equal(s2_vtcr_decode(cfg.vtcr, NULL), S2_EINVAL);
+	assert_int_equal(s2_abort_decode(0x92000007, 0, 0, false, NULL), S2_EINVAL);
+	assert_int_equal(s2_esr_describe(0x92000007, NULL), S2_EINVAL);
+	assert_int_equal(s2_fsc_describe(7, NULL), S2_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_geometry),	   cmocka_unit_test(test_vtcr_vectors),
-		cmocka_unit_test(test_vtcr_golden_fields), cmocka_unit_test(test_config_errors),
-		cmocka_unit_test(test_config_matrix),	   cmocka_unit_test(test_vttbr),
-		cmocka_unit_test(test_pte_vectors),	   cmocka_unit_test(test_pte_encode_errors),
-		cmocka_unit_test(test_pte_roundtrip),	   cmocka_unit_test(test_pte_decode_any),
-		cmocka_unit_test(test_memattr_vectors),	   cmocka_unit_test(test_memattr_encode),
-		cmocka_unit_test(test_combine_table),	   cmocka_unit_test(test_idregs_vectors),
-		cmocka_unit_test(test_caps_max),	   cmocka_unit_test(test_esr_vectors),
-		cmocka_unit_test(test_fsc_encode),	   cmocka_unit_test(test_fsc_all_codes),
+		cmocka_unit_test(test_geometry),
+		cmocka_unit_test(test_vtcr_vectors),
+		cmocka_unit_test(test_vtcr_golden_fields),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_matrix),
+		cmocka_unit_test(test_vttbr),
+		cmocka_unit_test(test_pte_vectors),
+		cmocka_unit_test(test_pte_encode_errors),
+		cmocka_unit_test(test_pte_roundtrip),
+		cmocka_unit_test(test_pte_decode_any),
+		cmocka_unit_test(test_memattr_vectors),
+		cmocka_unit_test(test_memattr_encode),
+		cmocka_unit_test(test_combine_table),
+		cmocka_unit_test(test_idregs_vectors),
+		cmocka_unit_test(test_caps_max),
+		cmocka_unit_test(test_esr_vectors),
+		cmocka_unit_test(test_fsc_encode),
+		cmocka_unit_test(test_fsc_all_codes),
+		cmocka_unit_test(test_esr_describe_vectors),
+		cmocka_unit_test(test_fsc_describe_all),
+		cmocka_unit_test(test_null_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -248,13 +248,31 @@ static void test_names(void **state)
 	assert_int_equal(s2_backing_parse("rom", &b), S2_EINVAL);
 }
 
+/* Every public memtype function with NULL in each pointer position. */
+static void test_null_args(void **state)
+{
+	struct s2_memtype_req req = { .backing = S2_BACKING_RAM, .host_type = S2_HOST_NORMAL };
+	struct s2_memtype_attrs out;
+	enum s2_host_type t = S2_HOST_NORMAL_NC;
+	enum s2_backing b = S2_BACKING_MMIO;
+
+	(void)state;
+	assert_int_equal(s2_memtype_decide(NULL, &out), S2_EINVAL);
+	assert_int_equal(s2_memtype_decide(&req, NULL), S2_EINVAL);
+	assert_int_equal(s2_host_type_parse(NULL, &t), S2_EINVAL);
+	assert_int_equal(s2_host_type_parse("normal", NULL), S2_EINVAL);
+	assert_int_equal(t, S2_HOST_NORMAL_NC);
+	assert_int_equal(s2_backing_parse(NULL, &b), S2_EINVAL);
+	assert_int_equal(s2_backing_parse("ram", NULL), S2_EINVAL);
+	assert_int_equal(b, S2_BACKING_MMIO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table_all_rows),
-		cmocka_unit_test(test_table_complete),
-		cmocka_unit_test(test_bad_args),
-		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_table_all_rows), cmocka_unit_test(test_table_complete),
+		cmocka_unit_test(test_bad_args),       cmocka_unit_test(test_names),
+		cmocka_unit_test(test_null_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

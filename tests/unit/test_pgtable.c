@@ -2187,6 +2187,84 @@ static void test_relax_local_tlbi(void **state)
 	}
 }
 
+static int null_visit(void *arg, const struct s2_walk_visit *v)
+{
+	(void)arg;
+	(void)v;
+	return 0;
+}
+
+/*
+ * Every public engine function, called with NULL in each pointer position: S2_EINVAL (or
+ * nothing, for the void ones), and the tables are unchanged (s2_pgtable_check passes, the same
+ * mapping is still there, no page leaked).
+ */
+static void test_null_args(void **state)
+{
+	const struct s2_config *cfg = &matrix[0].cfg;
+	uint64_t g = s2_test_granule(cfg), young = 7;
+	struct s2_port noops = { .ops = NULL };
+	struct s2_page_cache cache = { 0 };
+	struct s2_check_report rep;
+	struct s2_test_env e;
+	struct s2_pgtable fresh;
+	struct s2_lookup l;
+	uint64_t pages;
+	unsigned int n = 9;
+
+	(void)state;
+	s2_test_env_init(&e, cfg, 0, LOG_CAP);
+	assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(0), g, s2_pa(0), S2_PROT_R, 0, NULL), 0);
+	pages = s2_host_port_stats(e.hp).pages_in_use;
+
+	assert_int_equal(s2_pgtable_init(NULL, cfg, &e.port, NULL), S2_EINVAL);
+	assert_int_equal(s2_pgtable_init(&fresh, NULL, &e.port, NULL), S2_EINVAL);
+	assert_int_equal(s2_pgtable_init(&fresh, cfg, NULL, NULL), S2_EINVAL);
+	assert_int_equal(s2_pgtable_init(&fresh, cfg, &noops, NULL), S2_EINVAL);
+	s2_pgtable_destroy(NULL);
+	assert_int_equal(s2_pgtable_map(NULL, s2_ipa(0), g, s2_pa(0), S2_PROT_R, 0, NULL),
+			 S2_EINVAL);
+	assert_int_equal(s2_pgtable_unmap(NULL, s2_ipa(0), g, NULL), S2_EINVAL);
+	assert_int_equal(s2_pgtable_wrprotect(NULL, s2_ipa(0), g), S2_EINVAL);
+	assert_int_equal(s2_pgtable_set_prot(NULL, s2_ipa(0), g, S2_PROT_W, 0), S2_EINVAL);
+	assert_int_equal(s2_pgtable_relax_perms(NULL, s2_ipa(0), S2_PROT_W), S2_EINVAL);
+	assert_int_equal(s2_pgtable_mkyoung(NULL, s2_ipa(0)), S2_EINVAL);
+	assert_int_equal(s2_pgtable_test_clear_young(NULL, s2_ipa(0), g, true, &young), S2_EINVAL);
+	assert_int_equal(young, 7);
+	/* A NULL @young is allowed (the count is not wanted). */
+	assert_int_equal(s2_pgtable_test_clear_young(&e.pgt, s2_ipa(0), g, false, NULL), 0);
+	s2_pgtable_flush_range(NULL, s2_ipa(0), g);
+	assert_int_equal(s2_pgtable_lookup(NULL, s2_ipa(0), &l), S2_EINVAL);
+	assert_int_equal(s2_pgtable_lookup(&e.pgt, s2_ipa(0), NULL), S2_EINVAL);
+	assert_int_equal(s2_pgtable_walk(NULL, s2_ipa(0), g, S2_WALK_LEAF, null_visit, NULL),
+			 S2_EINVAL);
+	assert_int_equal(s2_pgtable_walk(&e.pgt, s2_ipa(0), g, S2_WALK_LEAF, NULL, NULL),
+			 S2_EINVAL);
+	assert_int_equal(s2_pgtable_split(NULL, s2_ipa(0), g, &cache), S2_EINVAL);
+	assert_int_equal(s2_pgtable_split(&e.pgt, s2_ipa(0), g, NULL), S2_EINVAL);
+	assert_int_equal(s2_pgtable_collapse(NULL, s2_ipa(0), g, &n), S2_EINVAL);
+	assert_int_equal(n, 9);
+	assert_int_equal(s2_pgtable_collapse(&e.pgt, s2_ipa(0), g, NULL), 0);
+	assert_int_equal(s2_pgtable_annotate(NULL, s2_ipa(g), g, 3, NULL), S2_EINVAL);
+	assert_int_equal(s2_pgtable_check(NULL, &rep), S2_EINVAL);
+	assert_int_equal(s2_page_cache_topup(NULL, &e.port, g, 1), S2_EINVAL);
+	assert_int_equal(s2_page_cache_topup(&cache, NULL, g, 1), S2_EINVAL);
+	assert_int_equal(s2_page_cache_topup(&cache, &noops, g, 1), S2_EINVAL);
+	/* Page sizes the port cannot give: refused, not S2_ENOMEM. */
+	assert_int_equal(s2_page_cache_topup(&cache, &e.port, 12345, 1), S2_EINVAL);
+	assert_int_equal(s2_page_cache_topup(&cache, &e.port, 2048, 1), S2_EINVAL);
+	assert_int_equal(cache.nr, 0);
+	s2_page_cache_drain(NULL, &e.port, g);
+	s2_page_cache_drain(&cache, NULL, g);
+
+	/* Nothing changed. */
+	assert_int_equal(s2_pgtable_check(&e.pgt, NULL), 0);
+	assert_int_equal(s2_pgtable_lookup(&e.pgt, s2_ipa(0), &l), 0);
+	assert_true(l.valid);
+	assert_int_equal(s2_host_port_stats(e.hp).pages_in_use, pages);
+	s2_test_env_fini(&e);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -2215,6 +2293,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_destroy_and_flush),
 		cmocka_unit_test(test_unmap_cmo),
 		cmocka_unit_test(test_relax_local_tlbi),
+		cmocka_unit_test(test_null_args),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]); /* run one test: test_pgtable <name-glob> */

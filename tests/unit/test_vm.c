@@ -2429,6 +2429,92 @@ static void test_enomem(void **state)
 	fx_free(f);
 }
 
+/*
+ * Every public VM-layer function with NULL in each pointer position: S2_EINVAL (or nothing
+ * for the void ones, NULL/0/"?" for the lookups and names), and the VM is unchanged.
+ */
+static void test_null_args(void **state)
+{
+	struct fx *f = fx_new(S2_GRANULE_4K, 40, 0);
+	struct s2_memslot_desc d = { .id = 1,
+				     .ipa = s2_ipa(0x80000000),
+				     .size = 0x200000,
+				     .backing = S2_BACKING_RAM,
+				     .pa = s2_pa(FAKE_PA),
+				     .host_type = S2_HOST_NORMAL };
+	struct s2_vm_params p = { .caps = &f->caps,
+				  .req = { .ipa_bits = 40, .granule = S2_GRANULE_4K },
+				  .port = f->port,
+				  .vmids = &f->vmids,
+				  .slots = f->slots,
+				  .max_slots = NSLOTS };
+	struct s2_vm_params bad;
+	struct s2_abort_result res;
+	struct s2_vcpu_entry entry;
+	struct s2_vcpu vcpu2;
+	struct s2_vm vm2;
+	uint64_t bitmap[8], n, pages;
+
+	(void)state;
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+	pages = s2_host_port_stats(f->hp).pages_in_use;
+
+	assert_int_equal(s2_vmid_alloc_init(NULL, 16), S2_EINVAL);
+	assert_int_equal(s2_vm_create(NULL, &p), S2_EINVAL);
+	assert_int_equal(s2_vm_create(&vm2, NULL), S2_EINVAL);
+	bad = p;
+	bad.caps = NULL;
+	assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+	bad = p;
+	bad.vmids = NULL;
+	assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+	bad = p;
+	bad.slots = NULL;
+	assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+	bad = p;
+	bad.port.ops = NULL;
+	assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+	s2_vm_destroy(NULL);
+	assert_int_equal(s2_vcpu_init(NULL, &f->vm, 1), S2_EINVAL);
+	assert_int_equal(s2_vcpu_init(&vcpu2, NULL, 1), S2_EINVAL);
+	s2_vcpu_destroy(NULL);
+	assert_int_equal(s2_vm_vcpu_enter(NULL, &entry), S2_EINVAL);
+	assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, NULL), S2_EINVAL);
+	assert_int_equal(s2_vm_vttbr(NULL), 0);
+	assert_int_equal(s2_vm_slot_add(NULL, &d), S2_EINVAL);
+	assert_int_equal(s2_vm_slot_add(&f->vm, NULL), S2_EINVAL);
+	assert_int_equal(s2_vm_slot_delete(NULL, 1), S2_EINVAL);
+	assert_int_equal(s2_vm_slot_move(NULL, 1, s2_ipa(0)), S2_EINVAL);
+	assert_int_equal(s2_vm_slot_set_flags(NULL, 1, 0), S2_EINVAL);
+	assert_null(s2_vm_slot_find(NULL, 1));
+	assert_null(s2_vm_slot_at(NULL, s2_ipa(0x80000000)));
+	assert_int_equal(s2_vm_handle_abort(NULL, 0x92000007, 0, 0x800000, &res), S2_EINVAL);
+	assert_int_equal(s2_vm_handle_abort(&f->vcpu, 0x92000007, 0, 0x800000, NULL), S2_EINVAL);
+	assert_int_equal(s2_vm_dirty_log_enable(NULL, 1, false), S2_EINVAL);
+	assert_int_equal(s2_vm_dirty_log_get(NULL, 1, bitmap, 8, &n), S2_EINVAL);
+	assert_int_equal(s2_vm_dirty_log_disable(NULL, 1), S2_EINVAL);
+	assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, false), 0);
+	assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, NULL, 8, &n), S2_EINVAL);
+	assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bitmap, 8, NULL), 0);
+	assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), 0);
+	assert_int_equal(s2_vm_age_host_range(NULL, s2_pa(FAKE_PA), 4096, true, &n), S2_EINVAL);
+	assert_int_equal(s2_vm_age_host_range(&f->vm, s2_pa(FAKE_PA), 4096, true, NULL), S2_EINVAL);
+	assert_int_equal(s2_vm_invalidate_host_range(NULL, s2_pa(FAKE_PA), 4096, &n), S2_EINVAL);
+	assert_int_equal(s2_vm_invalidate_host_range(&f->vm, s2_pa(FAKE_PA), 4096, NULL), 0);
+	assert_int_equal(s2_vm_slot_lock(NULL, 1, true), S2_EINVAL);
+	assert_int_equal(s2_vm_slot_unlock(NULL, 1), S2_EINVAL);
+	assert_non_null(s2_abort_action_name((enum s2_abort_action)99));
+	assert_non_null(s2_inject_reason_name((enum s2_inject_reason)99));
+	assert_non_null(s2_resume_reason_name((enum s2_resume_reason)99));
+
+	/* Nothing changed. */
+	assert_int_equal(s2_pgtable_check(&f->vm.pgt, NULL), 0);
+	assert_non_null(s2_vm_slot_find(&f->vm, 1));
+	assert_int_equal(f->vm.nr_slots, 1);
+	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, pages);
+	fx_free(f);
+}
+
 int main(void)
 {
 	nmatrix = s2_test_matrix(matrix);
@@ -2467,6 +2553,7 @@ int main(void)
 		cmocka_unit_test(test_random_syndromes),
 		cmocka_unit_test(test_concurrent_faults),
 		cmocka_unit_test(test_enomem),
+		cmocka_unit_test(test_null_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

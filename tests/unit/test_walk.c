@@ -1351,6 +1351,57 @@ static void test_tlbi_kinds(void **state)
 	fm_free(&f.m);
 }
 
+static int null_read64(void *ctx, s2_pa_t pa, uint64_t *val)
+{
+	(void)ctx;
+	(void)pa;
+	*val = 0;
+	return 0;
+}
+
+/* Every public walk/TLB-model function refuses NULL pointers (or ignores them when void). */
+static void test_null_args(void **state)
+{
+	struct s2_config_req req = { .ipa_bits = 40, .granule = S2_GRANULE_4K };
+	struct s2_access rd = { .type = S2_ACCESS_READ };
+	struct s2_walk_mem mem = { .read64 = null_read64 };
+	struct s2_walk_mem nomem = { .read64 = NULL };
+	struct s2_walk_result res = { .fault = S2_FAULT_NONE, .block_size = 4096 };
+	struct s2_tlb_entry storage[4];
+	struct s2_tlb_model tlb;
+	struct s2_caps caps;
+	struct s2_config cfg;
+	s2_pa_t root = s2_pa(0x40000000);
+
+	(void)state;
+	assert_int_equal(s2_caps_max(40, &caps), 0);
+	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
+	assert_int_equal(s2_walk(NULL, root, &mem, s2_ipa(0), rd, &res), S2_EINVAL);
+	assert_int_equal(s2_walk(&cfg, root, NULL, s2_ipa(0), rd, &res), S2_EINVAL);
+	assert_int_equal(s2_walk(&cfg, root, &nomem, s2_ipa(0), rd, &res), S2_EINVAL);
+	assert_int_equal(s2_walk(&cfg, root, &mem, s2_ipa(0), rd, NULL), S2_EINVAL);
+	s2_tlb_init(NULL, storage, 4);
+	s2_tlb_init(&tlb, NULL, 4);
+	assert_int_equal(tlb.capacity, 0);
+	s2_tlb_init(&tlb, storage, 4);
+	s2_tlb_fill(NULL, 1, s2_ipa(0), &res);
+	s2_tlb_fill(&tlb, 1, s2_ipa(0), NULL);
+	assert_null(s2_tlb_lookup(&tlb, 1, s2_ipa(0)));
+	assert_null(s2_tlb_lookup(NULL, 1, s2_ipa(0)));
+	s2_tlbi_ipa(NULL, 1, s2_ipa(0), -2);
+	s2_tlbi_range(NULL, 1, s2_ipa(0), 4096);
+	s2_tlbi_vmid(NULL, 1);
+	s2_tlbi_all(NULL);
+	assert_int_equal(s2_tlb_check(NULL, 1, &cfg, root, &mem, NULL, NULL), S2_EINVAL);
+	assert_int_equal(s2_tlb_check(&tlb, 1, NULL, root, &mem, NULL, NULL), S2_EINVAL);
+	assert_int_equal(s2_tlb_check(&tlb, 1, &cfg, root, NULL, NULL, NULL), S2_EINVAL);
+	assert_int_equal(s2_tlb_check(&tlb, 1, &cfg, root, &nomem, NULL, NULL), S2_EINVAL);
+	/* A NULL callback is allowed: the stale entries are only counted. */
+	s2_tlb_fill(&tlb, 1, s2_ipa(0), &res);
+	assert_non_null(s2_tlb_lookup(&tlb, 1, s2_ipa(0)));
+	assert_true(s2_tlb_check(&tlb, 1, &cfg, root, &mem, NULL, NULL) >= 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1378,6 +1429,7 @@ int main(void)
 		cmocka_unit_test(test_tlb_perm_fault_entries),
 		cmocka_unit_test(test_tlb_wrong_level_hint),
 		cmocka_unit_test(test_tlbi_kinds),
+		cmocka_unit_test(test_null_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -108,6 +108,38 @@ int s2_cli_number(const char *cmd, const char *what, const char *s, uint64_t min
 	return 0;
 }
 
+int s2_cli_register(const char *cmd, const char *what, const char *s, uint64_t *out)
+{
+	const char *digits = s;
+	uint64_t v = 0;
+	size_t n = 0;
+
+	if (digits && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+		digits += 2;
+	for (; digits && *digits; digits++, n++) {
+		int d = s2_cli_digit(*digits, 16);
+
+		if (d < 0) {
+			n = 0;
+			break;
+		}
+		if (v >> 60) {
+			s2_cli_error(cmd, "%s: '%s' does not fit in 64 bits", what, s);
+			return -1;
+		}
+		v = (v << 4) | (uint64_t)d;
+	}
+	if (!n) {
+		s2_cli_error(cmd,
+			     "%s: '%s' is not a hexadecimal value (register values are hex, "
+			     "0x optional)",
+			     what, s ? s : "");
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int s2_cli_signed(const char *cmd, const char *what, const char *s, int64_t min, int64_t max,
 		  int64_t *out)
 {
@@ -140,6 +172,8 @@ void s2_cli_parser_init(struct s2_cli_parser *p, const char *cmd, int argc, char
 	p->next = 1;
 	p->only_pos = false;
 	p->cmd = cmd;
+	p->refuse_repeats = false;
+	p->seen = 0;
 }
 
 int s2_cli_next(struct s2_cli_parser *p, const struct s2_cli_opt *opts, const char **value)
@@ -164,6 +198,13 @@ int s2_cli_next(struct s2_cli_parser *p, const struct s2_cli_opt *opts, const ch
 	for (; opts->name; opts++) {
 		if (strlen(opts->name) != len || strncmp(opts->name, arg, len))
 			continue;
+		if (p->refuse_repeats && opts->id >= 0 && opts->id < 64) {
+			if (p->seen & (1ull << opts->id)) {
+				s2_cli_error(p->cmd, "option %s given twice", opts->name);
+				return S2_CLI_BAD;
+			}
+			p->seen |= 1ull << opts->id;
+		}
 		if (!opts->has_arg) {
 			if (eq) {
 				s2_cli_error(p->cmd, "option %s takes no value", opts->name);

@@ -4,6 +4,8 @@
  *
  * Numbers are decimal ("40") or hexadecimal with a 0x/0X prefix ("0x93c28046"); anything else
  * (signs, spaces, suffixes, empty strings, a bare "0x", values that do not fit) is refused.
+ * Register values (ESR, FAR, HPFAR, VTCR, descriptors, ID registers) are always hexadecimal,
+ * with or without the prefix: "92000046" is 0x92000046, never decimal (s2_cli_register()).
  * Every helper that refuses prints one line "s2mmu: <cmd>: <reason>" on stderr, so a command
  * only has to return S2_CLI_EXIT_USAGE.
  */
@@ -41,6 +43,13 @@ int s2_cli_number(const char *cmd, const char *what, const char *s, uint64_t min
 		  uint64_t *out);
 
 /**
+ * s2_cli_register() - parse the register value @s of @what: hexadecimal, with or without a
+ * 0x/0X prefix (an all-digit value is hexadecimal too). Prints the reason and returns -1 on
+ * junk or a value wider than 64 bits; 0 otherwise.
+ */
+int s2_cli_register(const char *cmd, const char *what, const char *s, uint64_t *out);
+
+/**
  * s2_cli_signed() - like s2_cli_number() for a small signed value ("-1" is accepted).
  */
 int s2_cli_signed(const char *cmd, const char *what, const char *s, int64_t min, int64_t max,
@@ -64,6 +73,8 @@ struct s2_cli_parser {
 	int next; /* index of the next argument */
 	bool only_pos; /* seen "--": everything after is positional */
 	const char *cmd; /* for messages */
+	bool refuse_repeats; /* an option given twice is an error (set after init) */
+	uint64_t seen; /* ids (< 64) of the options seen, for refuse_repeats */
 };
 
 /** s2_cli_parser_init() - iterate over @argv[1..@argc-1] (argv[0] is the subcommand name). */

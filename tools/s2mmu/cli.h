@@ -33,4 +33,7 @@
  */
 int s2_cli_finish(int status);
 
+/** s2_cli_decode_vtcr() - `decode vtcr HEX [--json]` (argv[0] is "vtcr"), as `vtcr --decode`. */
+int s2_cli_decode_vtcr(int argc, char **argv);
+
 #endif /* S2MMU_CLI_H */

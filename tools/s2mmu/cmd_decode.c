@@ -7,20 +7,32 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char s2_cli_decode_usage[] =
 	"usage: s2mmu decode esr HEX [--far HEX] [--hpfar HEX] [--json]\n"
+	"       s2mmu decode hpfar HEX [--far HEX] [--json]\n"
 	"       s2mmu decode pte HEX --granule 4k|16k|64k --level L [--ds] [--fwb] [--json]\n"
+	"       s2mmu decode vtcr HEX [--json]     (the same as: s2mmu vtcr --decode HEX)\n"
 	"\n"
-	"esr: decode an ESR_EL2 value taken with a stage-2 abort.\n"
+	"Register values (HEX) are hexadecimal, with or without 0x: 92000046 is 0x92000046.\n"
+	"\n"
+	"esr: take apart an ESR_EL2 value: the exception class of any exception, IL, ISS and\n"
+	"     ISS2; for instruction and data aborts every field (fault code with its level,\n"
+	"     including FEAT_LPA2 level -1 and granule-protection faults, WnR, S1PTW, CM, EA,\n"
+	"     FnV, SET, VNCR, FnP, the instruction syndrome, the ISS2 flags).\n"
 	"  --far HEX     FAR_EL2 (its low 12 bits complete the faulting IPA)\n"
 	"  --hpfar HEX   HPFAR_EL2: print the faulting IPA\n"
+	"hpfar: the faulting IPA page in an HPFAR_EL2 value (FIPA, bits [43:4], is IPA[51:12]).\n"
+	"  --far HEX     FAR_EL2: add its page offset (bits [11:0]) to the IPA\n"
 	"pte: decode a stage-2 descriptor found at a lookup level.\n"
 	"  --granule G   translation granule: 4k, 16k or 64k\n"
-	"  --level L     lookup level: -1 (4k with --ds) to 3\n"
+	"  --level L     lookup level (decimal): -1 (4k with --ds) to 3\n"
 	"  --ds          FEAT_LPA2 layout, VTCR_EL2.DS=1 (4k and 16k only)\n"
 	"  --fwb         interpret MemAttr as with HCR_EL2.FWB=1 (FEAT_S2FWB)\n"
-	"both:\n"
+	"vtcr: take apart a VTCR_EL2 value and the geometry it implies (refused, with the\n"
+	"     reason, when hardware would treat it as a misconfiguration).\n"
+	"all:\n"
 	"  --json        print one JSON object\n"
 	"\n"
 	"Exit status: 0 success, 2 bad input.\n";
@@ -66,40 +78,58 @@ static const char *s2_cli_abort_class(uint32_t ec)
 	}
 }
 
-static bool s2_cli_fault_has_level(enum s2_fault f)
-{
-	return f == S2_FAULT_ADDRESS_SIZE || f == S2_FAULT_TRANSLATION ||
-	       f == S2_FAULT_ACCESS_FLAG || f == S2_FAULT_PERMISSION || f == S2_FAULT_EXTERNAL_WALK;
-}
-
-static void s2_cli_esr_json(uint64_t esr, const struct s2_abort *a, bool abort, bool have_far)
+static void s2_cli_esr_json(const struct s2_esr_info *e, const struct s2_abort *a, bool have_far)
 {
 	struct s2_json j;
 
 	s2_json_begin(&j, stdout);
-	s2_json_hex(&j, "esr", esr);
-	s2_json_u64(&j, "ec", a->ec);
-	s2_json_str(&j, "class", s2_cli_abort_class(a->ec));
-	s2_json_bool(&j, "il", a->il);
-	if (abort) {
-		s2_json_str(&j, "fault", s2_fault_name(a->fault));
-		s2_json_u64(&j, "fsc", a->fsc);
-		if (s2_cli_fault_has_level(a->fault))
-			s2_json_int(&j, "level", a->level);
+	s2_json_hex(&j, "esr", e->esr);
+	s2_json_u64(&j, "ec", e->ec);
+	s2_json_str(&j, "class", s2_cli_abort_class(e->ec));
+	s2_json_str(&j, "ec_name", s2_ec_name(e->ec));
+	s2_json_bool(&j, "il", e->il);
+	s2_json_hex(&j, "iss", e->iss);
+	s2_json_hex(&j, "iss2", e->iss2);
+	if (e->res0_hi)
+		s2_json_hex(&j, "res0_bits", (uint64_t)e->res0_hi << 56);
+	if (e->is_abort) {
+		s2_json_str(&j, "fault", s2_fsc_type_name(e->fault.type));
+		s2_json_u64(&j, "fsc", e->fsc);
+		if (e->fault.has_level)
+			s2_json_int(&j, "level", e->fault.level);
 		else
 			s2_json_null(&j, "level");
-		s2_json_bool(&j, "wnr", a->wnr);
-		s2_json_bool(&j, "s1ptw", a->s1ptw);
-		s2_json_bool(&j, "cm", a->cm);
-		s2_json_bool(&j, "fnv", a->fnv);
-		s2_json_bool(&j, "ea", a->ea);
-		s2_json_bool(&j, "isv", a->isv);
-		if (a->isv) {
-			s2_json_u64(&j, "access_bytes", a->access_bytes);
-			s2_json_bool(&j, "sign_extend", a->sign_extend);
-			s2_json_u64(&j, "reg", a->reg);
-			s2_json_bool(&j, "reg64", a->reg64);
-			s2_json_bool(&j, "acqrel", a->acqrel);
+		s2_json_bool(&j, "wnr", e->wnr);
+		s2_json_bool(&j, "s1ptw", e->s1ptw);
+		s2_json_bool(&j, "cm", e->cm);
+		s2_json_bool(&j, "fnv", e->fnv);
+		s2_json_bool(&j, "ea", e->ea);
+		if (e->set_valid)
+			s2_json_str(&j, "set", s2_set_name(e->set));
+		else
+			s2_json_null(&j, "set");
+		s2_json_bool(&j, "vncr", e->vncr);
+		s2_json_bool(&j, "isv", e->isv);
+		if (e->isv) {
+			s2_json_u64(&j, "access_bytes", e->access_bytes);
+			s2_json_bool(&j, "sign_extend", e->sse);
+			s2_json_u64(&j, "reg", e->srt);
+			s2_json_bool(&j, "reg64", e->sf);
+			s2_json_bool(&j, "acqrel", e->ar);
+		}
+		if (e->fnp_valid)
+			s2_json_bool(&j, "fnp", e->fnp);
+		else
+			s2_json_null(&j, "fnp");
+		if (e->is_data) {
+			s2_json_u64(&j, "xs", e->xs);
+			s2_json_bool(&j, "dirty_bit", e->dirty_bit);
+			s2_json_bool(&j, "overlay", e->overlay);
+			s2_json_bool(&j, "assured_only", e->assured_only);
+			s2_json_bool(&j, "gcs", e->gcs);
+			s2_json_bool(&j, "tag_access", e->tag_access);
+			s2_json_bool(&j, "tnd", e->tnd);
+			s2_json_bool(&j, "hdbssf", e->hdbssf);
 		}
 		if (have_far)
 			s2_json_hex(&j, "far", a->far);
@@ -109,36 +139,73 @@ static void s2_cli_esr_json(uint64_t esr, const struct s2_abort *a, bool abort, 
 	s2_json_end(&j);
 }
 
-static void s2_cli_esr_text(uint64_t esr, const struct s2_abort *a, bool abort, bool have_far)
+static void s2_cli_flag(const char *name, bool v, const char *meaning)
 {
-	printf("ESR_EL2 0x%llx\n", (unsigned long long)esr);
-	printf("  ec            0x%02x %s\n", a->ec, s2_cli_abort_class(a->ec));
-	printf("  il            %d (%s instruction)\n", a->il, a->il ? "32-bit" : "16-bit");
-	if (!abort) {
-		printf("  (not an instruction or data abort: no abort syndrome)\n");
+	printf("  %-13s %d%s%s%s\n", name, v, v && meaning ? " (" : "", v && meaning ? meaning : "",
+	       v && meaning ? ")" : "");
+}
+
+static void s2_cli_esr_text(const struct s2_esr_info *e, const struct s2_abort *a, bool have_far)
+{
+	printf("ESR_EL2 0x%llx\n", (unsigned long long)e->esr);
+	if (e->is_abort)
+		printf("  ec            0x%02x %s [%s]\n", e->ec, s2_ec_name(e->ec),
+		       s2_cli_abort_class(e->ec));
+	else
+		printf("  ec            0x%02x %s\n", e->ec, s2_ec_name(e->ec));
+	printf("  il            %d (%s instruction)\n", e->il, e->il ? "32-bit" : "16-bit");
+	printf("  iss           0x%07x\n", e->iss);
+	printf("  iss2          0x%06x\n", e->iss2);
+	if (e->res0_hi)
+		printf("  res0          0x%llx (bits [63:56] are RES0: not a value hardware gives)\n",
+		       (unsigned long long)e->res0_hi << 56);
+	if (!e->is_abort) {
+		printf("  (not an instruction or data abort: ISS not decoded)\n");
 		return;
 	}
-	if (s2_cli_fault_has_level(a->fault))
-		printf("  fault         %s, level %d (fsc 0x%02x)\n", s2_fault_name(a->fault),
-		       a->level, a->fsc);
+	if (e->fault.has_level)
+		printf("  fault         %s, level %d (fsc 0x%02x)\n",
+		       s2_fsc_type_name(e->fault.type), e->fault.level, e->fsc);
 	else
-		printf("  fault         %s (fsc 0x%02x)\n", s2_fault_name(a->fault), a->fsc);
-	printf("  wnr           %d (%s)\n", a->wnr, a->wnr ? "write" : "read");
-	printf("  s1ptw         %d%s\n", a->s1ptw, a->s1ptw ? " (on a stage-1 table walk)" : "");
-	printf("  cm            %d%s\n", a->cm, a->cm ? " (cache maintenance)" : "");
-	printf("  fnv           %d%s\n", a->fnv, a->fnv ? " (FAR not valid)" : "");
-	printf("  ea            %d\n", a->ea);
-	printf("  isv           %d%s\n", a->isv, a->isv ? "" : " (no instruction syndrome)");
-	if (a->isv) {
-		printf("  access_bytes  %u\n", a->access_bytes);
-		printf("  sign_extend   %d\n", a->sign_extend);
-		if (a->reg == 31)
-			printf("  reg           31 (%czr)\n", a->reg64 ? 'x' : 'w');
+		printf("  fault         %s (fsc 0x%02x)\n", s2_fsc_type_name(e->fault.type),
+		       e->fsc);
+	if (e->is_data)
+		printf("  wnr           %d (%s)\n", e->wnr, e->wnr ? "write" : "read");
+	s2_cli_flag("s1ptw", e->s1ptw, "on a stage-1 table walk");
+	if (e->is_data)
+		s2_cli_flag("cm", e->cm, "cache maintenance");
+	s2_cli_flag("fnv", e->fnv, "FAR not valid");
+	s2_cli_flag("ea", e->ea, "external abort type");
+	if (e->set_valid)
+		printf("  set           %u %s\n", e->set, s2_set_name(e->set));
+	if (!e->is_data)
+		goto addr;
+	s2_cli_flag("vncr", e->vncr, "access through VNCR_EL2, FEAT_NV2");
+	printf("  isv           %d%s\n", e->isv, e->isv ? "" : " (no instruction syndrome)");
+	if (e->isv) {
+		printf("  access_bytes  %u\n", e->access_bytes);
+		printf("  sign_extend   %d\n", e->sse);
+		if (e->srt == 31)
+			printf("  reg           31 (%czr)\n", e->sf ? 'x' : 'w');
 		else
-			printf("  reg           %u (%c%u)\n", a->reg, a->reg64 ? 'x' : 'w', a->reg);
-		printf("  reg64         %d\n", a->reg64);
-		printf("  acqrel        %d\n", a->acqrel);
+			printf("  reg           %u (%c%u)\n", e->srt, e->sf ? 'x' : 'w', e->srt);
+		printf("  reg64         %d\n", e->sf);
+		printf("  acqrel        %d\n", e->ar);
+	} else {
+		s2_cli_flag("fnp", e->fnp, "FAR not precise: any address in the aligned granule");
 	}
+	if (e->iss2) {
+		if (e->xs)
+			printf("  xs            %u (ST64BV status register)\n", e->xs);
+		s2_cli_flag("dirty_bit", e->dirty_bit, "dirty-state permission fault");
+		s2_cli_flag("overlay", e->overlay, "permission overlay fault");
+		s2_cli_flag("assured_only", e->assured_only, "AssuredOnly fault, FEAT_THE");
+		s2_cli_flag("gcs", e->gcs, "Guarded Control Stack access");
+		s2_cli_flag("tag_access", e->tag_access, "NoTagAccess fault");
+		s2_cli_flag("tnd", e->tnd, "Tag not Data");
+		s2_cli_flag("hdbssf", e->hdbssf, "caused by the HDBSS");
+	}
+addr:
 	if (have_far)
 		printf("  far           0x%llx\n", (unsigned long long)a->far);
 	if (a->ipa_valid)
@@ -150,8 +217,9 @@ static int s2_cli_decode_esr(struct s2_cli_parser *p)
 	uint64_t esr, far = 0, hpfar = 0;
 	bool json = false, have_far = false, have_hpfar = false;
 	const char *val, *esr_arg = NULL;
+	struct s2_esr_info e;
 	struct s2_abort a;
-	int id, err;
+	int id;
 
 	while ((id = s2_cli_next(p, s2_cli_esr_opts, &val)) != S2_CLI_END) {
 		switch (id) {
@@ -168,12 +236,12 @@ static int s2_cli_decode_esr(struct s2_cli_parser *p)
 			json = true;
 			break;
 		case OPT_FAR:
-			if (s2_cli_number(p->cmd, "--far", val, 0, UINT64_MAX, &far))
+			if (s2_cli_register(p->cmd, "--far", val, &far))
 				return S2_CLI_EXIT_USAGE;
 			have_far = true;
 			break;
 		case OPT_HPFAR:
-			if (s2_cli_number(p->cmd, "--hpfar", val, 0, UINT64_MAX, &hpfar))
+			if (s2_cli_register(p->cmd, "--hpfar", val, &hpfar))
 				return S2_CLI_EXIT_USAGE;
 			have_hpfar = true;
 			break;
@@ -183,16 +251,96 @@ static int s2_cli_decode_esr(struct s2_cli_parser *p)
 		s2_cli_error(p->cmd, "missing the ESR_EL2 value (try --help)");
 		return S2_CLI_EXIT_USAGE;
 	}
-	if (s2_cli_number(p->cmd, "ESR_EL2", esr_arg, 0, UINT64_MAX, &esr))
+	if (s2_cli_register(p->cmd, "ESR_EL2", esr_arg, &esr))
 		return S2_CLI_EXIT_USAGE;
 
 	memset(&a, 0, sizeof(a));
-	err = s2_abort_decode(esr, far, hpfar, have_hpfar, &a);
-	/* Not an abort: s2_abort_decode() still fills in ec and il; print those. */
+	/* The full decoding, and the fault path's for the IPA (HPFAR + FAR offset rules). */
+	if (s2_esr_describe(esr, &e))
+		return S2_CLI_EXIT_FAIL;
+	if (s2_abort_decode(esr, far, hpfar, have_hpfar, &a))
+		a.ipa_valid = false;
+	a.far = far;
 	if (json)
-		s2_cli_esr_json(esr, &a, err == 0, have_far);
+		s2_cli_esr_json(&e, &a, have_far);
 	else
-		s2_cli_esr_text(esr, &a, err == 0, have_far);
+		s2_cli_esr_text(&e, &a, have_far);
+	return S2_CLI_EXIT_OK;
+}
+
+/* ---- hpfar ---------------------------------------------------------------------------------- */
+
+/* HPFAR_EL2 (Arm ARM D19.2): FIPA [43:4] = IPA[51:12]; NS [63] (FEAT_SEL2); the rest RES0. */
+#define S2_CLI_HPFAR_FIPA S2_GENMASK(43, 4)
+#define S2_CLI_HPFAR_NS S2_BIT(63)
+
+static int s2_cli_decode_hpfar(struct s2_cli_parser *p)
+{
+	uint64_t hpfar, far = 0, page, res0;
+	bool json = false, have_far = false;
+	const char *val, *arg = NULL;
+	int id;
+
+	while ((id = s2_cli_next(p, s2_cli_esr_opts, &val)) != S2_CLI_END) {
+		switch (id) {
+		case S2_CLI_BAD:
+			return S2_CLI_EXIT_USAGE;
+		case S2_CLI_POSITIONAL:
+			if (arg) {
+				s2_cli_error(p->cmd, "unexpected argument '%s' (try --help)", val);
+				return S2_CLI_EXIT_USAGE;
+			}
+			arg = val;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_FAR:
+			if (s2_cli_register(p->cmd, "--far", val, &far))
+				return S2_CLI_EXIT_USAGE;
+			have_far = true;
+			break;
+		case OPT_HPFAR:
+			s2_cli_error(p->cmd, "--hpfar: give the HPFAR_EL2 value as the argument");
+			return S2_CLI_EXIT_USAGE;
+		}
+	}
+	if (!arg) {
+		s2_cli_error(p->cmd, "missing the HPFAR_EL2 value (try --help)");
+		return S2_CLI_EXIT_USAGE;
+	}
+	if (s2_cli_register(p->cmd, "HPFAR_EL2", arg, &hpfar))
+		return S2_CLI_EXIT_USAGE;
+	page = (hpfar & S2_CLI_HPFAR_FIPA) << 8;
+	res0 = hpfar & ~(S2_CLI_HPFAR_FIPA | S2_CLI_HPFAR_NS);
+	if (json) {
+		struct s2_json j;
+
+		s2_json_begin(&j, stdout);
+		s2_json_hex(&j, "hpfar", hpfar);
+		s2_json_hex(&j, "fipa", S2_FIELD_GET(S2_CLI_HPFAR_FIPA, hpfar));
+		s2_json_bool(&j, "ns", hpfar & S2_CLI_HPFAR_NS);
+		s2_json_hex(&j, "ipa_page", page);
+		if (have_far) {
+			s2_json_hex(&j, "far", far);
+			s2_json_hex(&j, "ipa", page | (far & 0xfff));
+		}
+		if (res0)
+			s2_json_hex(&j, "res0_bits", res0);
+		s2_json_end(&j);
+		return S2_CLI_EXIT_OK;
+	}
+	printf("HPFAR_EL2 0x%llx\n", (unsigned long long)hpfar);
+	printf("  fipa          0x%llx (IPA[51:12])\n",
+	       (unsigned long long)S2_FIELD_GET(S2_CLI_HPFAR_FIPA, hpfar));
+	printf("  ns            %d\n", !!(hpfar & S2_CLI_HPFAR_NS));
+	printf("  ipa_page      0x%llx\n", (unsigned long long)page);
+	if (have_far)
+		printf("  ipa           0x%llx (page | FAR[11:0])\n",
+		       (unsigned long long)(page | (far & 0xfff)));
+	if (res0)
+		printf("  res0          0x%llx (RES0 bits set: not a value hardware gives)\n",
+		       (unsigned long long)res0);
 	return S2_CLI_EXIT_OK;
 }
 
@@ -356,7 +504,7 @@ static int s2_cli_decode_pte(struct s2_cli_parser *p)
 		s2_cli_error(p->cmd, "missing the descriptor value (try --help)");
 		return S2_CLI_EXIT_USAGE;
 	}
-	if (s2_cli_number(p->cmd, "descriptor", pte_arg, 0, UINT64_MAX, &pte))
+	if (s2_cli_register(p->cmd, "descriptor", pte_arg, &pte))
 		return S2_CLI_EXIT_USAGE;
 	if (!have_granule) {
 		s2_cli_error(p->cmd, "missing --granule (try --help)");
@@ -404,21 +552,32 @@ S2_CLI_COMMAND(decode)
 	}
 	/* The first argument says what to decode; the rest belongs to that decoder. */
 	s2_cli_parser_init(&p, "decode", argc, argv);
+	p.refuse_repeats = true;
 	id = s2_cli_next(&p, no_opts, &what);
 	if (id == S2_CLI_END) {
-		s2_cli_error("decode", "say what to decode: esr or pte (try --help)");
+		s2_cli_error("decode", "say what to decode: esr, hpfar, pte or vtcr (try --help)");
 		return S2_CLI_EXIT_USAGE;
 	}
 	if (id != S2_CLI_POSITIONAL)
 		return S2_CLI_EXIT_USAGE;
-	if (!strcmp(what, "esr")) {
+	if (!strcmp(what, "help")) {
+		fputs(s2_cli_decode_usage, stdout);
+		return S2_CLI_EXIT_OK;
+	}
+	if (!strcasecmp(what, "esr")) {
 		p.cmd = "decode esr";
 		return s2_cli_decode_esr(&p);
 	}
-	if (!strcmp(what, "pte")) {
+	if (!strcasecmp(what, "hpfar")) {
+		p.cmd = "decode hpfar";
+		return s2_cli_decode_hpfar(&p);
+	}
+	if (!strcasecmp(what, "pte")) {
 		p.cmd = "decode pte";
 		return s2_cli_decode_pte(&p);
 	}
-	s2_cli_error("decode", "unknown kind '%s': esr or pte", what);
+	if (!strcasecmp(what, "vtcr"))
+		return s2_cli_decode_vtcr(argc - 1, argv + 1);
+	s2_cli_error("decode", "unknown kind '%s': esr, hpfar, pte or vtcr", what);
 	return S2_CLI_EXIT_USAGE;
 }

@@ -12,7 +12,9 @@ static const char s2_cli_vtcr_usage[] =
 	"usage: s2mmu vtcr --pa-bits N --ipa-bits N --granule 4k|16k|64k [options] [--json]\n"
 	"       s2mmu vtcr --mmfr0 HEX [--mmfr1 HEX] [--mmfr2 HEX] [--pfr1 HEX] [--ctr HEX]\n"
 	"                  --ipa-bits N --granule 4k|16k|64k [options] [--json]\n"
-	"       s2mmu vtcr --decode HEX [--json]\n"
+	"       s2mmu vtcr --decode HEX [--json]     (also: s2mmu decode vtcr HEX)\n"
+	"\n"
+	"Register values (HEX) are hexadecimal, with or without 0x; bit counts (N) are decimal.\n"
 	"\n"
 	"Compute the VTCR_EL2 value and translation geometry of a VM, or decode a VTCR_EL2 value.\n"
 	"\n"
@@ -214,14 +216,23 @@ static void s2_cli_vtcr_print(const struct s2_cli_vtcr_view *v, bool json)
 
 /* ---- --decode ------------------------------------------------------------------------------- */
 
-static int s2_cli_vtcr_decode(const struct s2_cli_vtcr_args *a)
+static int s2_cli_vtcr_decode(uint64_t vtcr, bool json, const char *cmd)
 {
-	struct s2_cli_vtcr_view v = { .vtcr = a->decode };
-	int err = s2_vtcr_decode(a->decode, &v.f);
+	struct s2_cli_vtcr_view v = { .vtcr = vtcr };
+	const char *why = s2_vtcr_invalid_reason(vtcr);
 
-	if (err) {
-		s2_cli_error("vtcr", "0x%llx is not a valid stage-2 VTCR_EL2 value (%s)",
-			     (unsigned long long)a->decode, s2_errname(err));
+	if (why || s2_vtcr_decode(vtcr, &v.f)) {
+		s2_cli_error(
+			cmd,
+			"0x%llx (T0SZ %llu, SL0 %llu, TG0 %llu, PS %llu, DS %llu, SL2 %llu) is "
+			"not a valid stage-2 VTCR_EL2 value: %s",
+			(unsigned long long)vtcr,
+			(unsigned long long)S2_FIELD_GET(S2_VTCR_T0SZ, vtcr),
+			(unsigned long long)S2_FIELD_GET(S2_VTCR_SL0, vtcr),
+			(unsigned long long)S2_FIELD_GET(S2_VTCR_TG0, vtcr),
+			(unsigned long long)S2_FIELD_GET(S2_VTCR_PS, vtcr),
+			(unsigned long long)S2_FIELD_GET(S2_VTCR_DS, vtcr),
+			(unsigned long long)S2_FIELD_GET(S2_VTCR_SL2, vtcr), why ? why : "refused");
 		return S2_CLI_EXIT_USAGE;
 	}
 	v.vmid_bits = v.f.vs ? 16 : 8;
@@ -230,8 +241,42 @@ static int s2_cli_vtcr_decode(const struct s2_cli_vtcr_args *a)
 	for (int l = v.f.start_level; l <= S2_LEVEL_MAX; l++)
 		if (s2_level_has_blocks(v.f.granule, l, v.f.ds, v.lpa))
 			v.block_levels |= 1u << (l + 1);
-	s2_cli_vtcr_print(&v, a->json);
+	s2_cli_vtcr_print(&v, json);
 	return S2_CLI_EXIT_OK;
+}
+
+int s2_cli_decode_vtcr(int argc, char **argv)
+{
+	static const struct s2_cli_opt opts[] = { { "--json", false, OPT_JSON },
+						  { NULL, false, 0 } };
+	const char *cmd = "decode vtcr", *val, *arg = NULL;
+	struct s2_cli_parser p;
+	bool json = false;
+	uint64_t vtcr;
+	int id;
+
+	s2_cli_parser_init(&p, cmd, argc, argv);
+	p.refuse_repeats = true;
+	while ((id = s2_cli_next(&p, opts, &val)) != S2_CLI_END) {
+		if (id == S2_CLI_BAD)
+			return S2_CLI_EXIT_USAGE;
+		if (id == OPT_JSON) {
+			json = true;
+			continue;
+		}
+		if (arg) {
+			s2_cli_error(cmd, "unexpected argument '%s' (try --help)", val);
+			return S2_CLI_EXIT_USAGE;
+		}
+		arg = val;
+	}
+	if (!arg) {
+		s2_cli_error(cmd, "missing the VTCR_EL2 value (try --help)");
+		return S2_CLI_EXIT_USAGE;
+	}
+	if (s2_cli_register(cmd, "VTCR_EL2", arg, &vtcr))
+		return S2_CLI_EXIT_USAGE;
+	return s2_cli_vtcr_decode(vtcr, json, cmd);
 }
 
 /* ---- compute --------------------------------------------------------------------------------- */
@@ -368,6 +413,7 @@ static int s2_cli_vtcr_parse(int argc, char **argv, struct s2_cli_vtcr_args *a)
 	int id;
 
 	s2_cli_parser_init(&p, "vtcr", argc, argv);
+	p.refuse_repeats = true;
 	while ((id = s2_cli_next(&p, s2_cli_vtcr_opts, &val)) != S2_CLI_END) {
 		switch (id) {
 		case S2_CLI_BAD:
@@ -426,32 +472,32 @@ static int s2_cli_vtcr_parse(int argc, char **argv, struct s2_cli_vtcr_args *a)
 			a->json = true;
 			break;
 		case OPT_DECODE:
-			if (s2_cli_number("vtcr", "--decode", val, 0, UINT64_MAX, &a->decode))
+			if (s2_cli_register("vtcr", "--decode", val, &a->decode))
 				return -1;
 			a->have_decode = true;
 			break;
 		case OPT_MMFR0:
-			if (s2_cli_number("vtcr", "--mmfr0", val, 0, UINT64_MAX, &a->idregs.mmfr0))
+			if (s2_cli_register("vtcr", "--mmfr0", val, &a->idregs.mmfr0))
 				return -1;
 			a->have_idregs = true;
 			break;
 		case OPT_MMFR1:
-			if (s2_cli_number("vtcr", "--mmfr1", val, 0, UINT64_MAX, &a->idregs.mmfr1))
+			if (s2_cli_register("vtcr", "--mmfr1", val, &a->idregs.mmfr1))
 				return -1;
 			a->have_other_idregs = true;
 			break;
 		case OPT_MMFR2:
-			if (s2_cli_number("vtcr", "--mmfr2", val, 0, UINT64_MAX, &a->idregs.mmfr2))
+			if (s2_cli_register("vtcr", "--mmfr2", val, &a->idregs.mmfr2))
 				return -1;
 			a->have_other_idregs = true;
 			break;
 		case OPT_PFR1:
-			if (s2_cli_number("vtcr", "--pfr1", val, 0, UINT64_MAX, &a->idregs.pfr1))
+			if (s2_cli_register("vtcr", "--pfr1", val, &a->idregs.pfr1))
 				return -1;
 			a->have_other_idregs = true;
 			break;
 		case OPT_CTR:
-			if (s2_cli_number("vtcr", "--ctr", val, 0, UINT64_MAX, &a->idregs.ctr))
+			if (s2_cli_register("vtcr", "--ctr", val, &a->idregs.ctr))
 				return -1;
 			a->have_other_idregs = true;
 			break;
@@ -501,5 +547,6 @@ S2_CLI_COMMAND(vtcr)
 	}
 	if (s2_cli_vtcr_parse(argc, argv, &a))
 		return S2_CLI_EXIT_USAGE;
-	return a.have_decode ? s2_cli_vtcr_decode(&a) : s2_cli_vtcr_compute(&a);
+	return a.have_decode ? s2_cli_vtcr_decode(a.decode, a.json, "vtcr") :
+			       s2_cli_vtcr_compute(&a);
 }

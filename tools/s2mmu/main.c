@@ -21,7 +21,7 @@
  */
 #define S2_CLI_COMMANDS(X)                                                                     \
 	X(vtcr, "compute VTCR_EL2 for a VM from host capabilities, or decode a VTCR value")    \
-	X(decode, "decode an ESR_EL2 syndrome or a stage-2 descriptor")                        \
+	X(decode, "decode ESR_EL2, HPFAR_EL2, VTCR_EL2 or a stage-2 descriptor")               \
 	X(memtype, "stage-2 memory type and cache maintenance for a backing and host mapping") \
 	X(sim, "run a stage-2 scenario: VMs, memslots, guest accesses, expect checks")         \
 	X(dump, "run a scenario silently and dump every VM's stage-2 tables (--svg)")
@@ -62,7 +62,9 @@ static void s2_cli_usage(FILE *out)
 		fprintf(out, "  %-10s %s\n", s2_cli_commands[i].name, s2_cli_commands[i].summary);
 	fprintf(out,
 		"\n"
-		"Numbers are decimal or 0x-prefixed hexadecimal. --json prints one JSON object.\n"
+		"Register values (ESR, HPFAR, FAR, VTCR, descriptors, ID registers) are hexadecimal,\n"
+		"with or without 0x; other numbers are decimal or 0x-prefixed hexadecimal.\n"
+		"--json prints one JSON object.\n"
 		"Exit status: 0 success, 1 output error, 2 bad input or refused request.\n");
 }
 
