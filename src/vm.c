@@ -804,6 +804,26 @@ static uint64_t pick_leaf(const struct s2_vm *vm, const struct s2_memslot *s, ui
 	return g;
 }
 
+/*
+ * What the access needs from stage 2, as KVM decides it (kvm_is_write_fault(),
+ * kvm_vcpu_trap_is_exec_fault()). A stage-1 table walk (S1PTW) is a write only when it took a
+ * permission fault: the walker must update a stage-1 descriptor (hardware AF or dirty state),
+ * whatever WnR says and whether the abort is a data or an instruction abort; a translation or
+ * access-flag fault on a walk is a read, so guest tables in a read-only slot are mapped
+ * read-only and the walk resumes. A walk is never an exec fault: it reads descriptors.
+ */
+static bool fault_is_write(const struct s2_abort *ab)
+{
+	if (ab->s1ptw)
+		return ab->fault == S2_FAULT_PERMISSION;
+	return ab->is_data && ab->wnr;
+}
+
+static bool fault_is_exec(const struct s2_abort *ab)
+{
+	return ab->is_insn && !ab->s1ptw;
+}
+
 static bool leaf_allows(uint64_t prot, bool write, bool exec)
 {
 	if (exec)
@@ -823,16 +843,16 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		       const struct s2_lookup *lk, struct s2_abort_result *res)
 {
 	uint64_t ipa = ab->ipa & ~(granule_bytes(vm) - 1);
-	bool write = ab->wnr && !ab->is_insn;
+	bool write = fault_is_write(ab), exec = fault_is_exec(ab);
 	int ret;
 
-	if (leaf_allows(s2_lookup_prot(*lk), write, ab->is_insn)) {
+	if (leaf_allows(s2_lookup_prot(*lk), write, exec)) {
 		/* Another vCPU resolved it, or a stale TLB entry: nothing to do. */
 		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
 		return 0;
 	}
-	if (ab->is_insn) {
+	if (exec) {
 		ret = s->mt_ret[1];
 		if (ret) {
 			memtype_inject(res, ret, true);
@@ -859,7 +879,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		return 0;
 	}
 	if (ret) {
-		memtype_inject(res, ret, ab->is_insn);
+		memtype_inject(res, ret, exec);
 		return 0;
 	}
 	stat_add(&vm->stats.relaxed, 1);
@@ -873,8 +893,8 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 			      struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
-	bool write = ab->wnr && !ab->is_insn;
-	const struct s2_memtype_attrs *a = &s->mt[ab->is_insn];
+	bool write = fault_is_write(ab), exec = fault_is_exec(ab);
+	const struct s2_memtype_attrs *a = &s->mt[exec];
 	const struct s2_config *cfg = &vm->pgt.cfg;
 	struct s2_lookup lk;
 	uint64_t prot, sz, base, room;
@@ -905,9 +925,9 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 		flags = excl ? 0 : S2_MAP_SHARED;
 	}
 
-	ret = s->mt_ret[ab->is_insn];
+	ret = s->mt_ret[exec];
 	if (ret) {
-		memtype_inject(res, ret, ab->is_insn);
+		memtype_inject(res, ret, exec);
 		return 0;
 	}
 	sz = pick_leaf(vm, s, ab->ipa, room);
@@ -946,7 +966,7 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 	if (ret == S2_ENOMEM)
 		return ret;
 	if (ret) {
-		memtype_inject(res, ret, ab->is_insn);
+		memtype_inject(res, ret, exec);
 		return 0;
 	}
 	if (write && slot_logging(s))
@@ -963,26 +983,21 @@ static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
 {
 	struct s2_vm *vm = vcpu->vm;
 	struct s2_memslot *s = slot_at(vm, ab->ipa);
-	bool write = ab->wnr && !ab->is_insn;
 	struct s2_lookup lk;
 	int ret;
 
-	if (!s) {
-		/* A stage-1 walk or an instruction fetch cannot be emulated. */
+	/*
+	 * Nothing to map: outside every slot, or a write the slot does not allow (KVM: an error
+	 * hva, or a write fault on a read-only memslot). A stage-1 walk or an instruction fetch
+	 * there cannot be emulated; a data access is the VMM's.
+	 */
+	if (!s || (fault_is_write(ab) && slot_readonly(s))) {
 		if (ab->s1ptw)
 			set_inject(res, S2_INJECT_S1PTW);
 		else if (ab->is_insn)
 			set_inject(res, S2_INJECT_EXEC_NOT_RAM);
 		else
 			set_mmio(res, ab);
-		return 0;
-	}
-	if (ab->s1ptw && (slot_readonly(s) || s->d.backing != S2_BACKING_RAM)) {
-		set_inject(res, S2_INJECT_S1PTW);
-		return 0;
-	}
-	if (write && !ab->s1ptw && slot_readonly(s)) {
-		set_mmio(res, ab);
 		return 0;
 	}
 
@@ -1028,8 +1043,8 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 	res->ipa = s2_ipa(ab.ipa);
 	res->fault = ab.fault;
 	res->level = ab.level;
-	res->write = ab.is_data && ab.wnr;
-	res->exec = ab.is_insn;
+	res->write = fault_is_write(&ab);
+	res->exec = fault_is_exec(&ab);
 	res->s1ptw = ab.s1ptw;
 
 	switch (ab.fault) {

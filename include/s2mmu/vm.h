@@ -346,7 +346,8 @@ enum s2_inject_reason {
 	S2_INJECT_BEYOND_IPA = 1, /* IPA outside the VM's IPA space (or address-size fault) */
 	S2_INJECT_EXEC_REFUSED = 2, /* exec on Device/Normal-NC memory */
 	S2_INJECT_EXEC_NOT_RAM = 3, /* instruction fetch from no memslot */
-	S2_INJECT_S1PTW = 4, /* stage-1 walk on a read-only slot or outside RAM */
+	S2_INJECT_S1PTW = 4, /* stage-1 walk outside every slot, or one that must write (hardware
+			      * AF/dirty update) a read-only slot */
 	S2_INJECT_PERMISSION = 5, /* a permission fault the slot does not allow */
 	S2_INJECT_MEMTYPE = 6, /* the memory-type policy refuses the mapping */
 	S2_INJECT_UNHANDLED = 7, /* a fault kind stage 2 cannot resolve (external, ...) */
@@ -373,6 +374,12 @@ struct s2_abort_result {
 	s2_ipa_t ipa; /* the faulting IPA */
 	enum s2_fault fault;
 	int level;
+	/* What the access needs from stage 2 (KVM's kvm_is_write_fault() and
+	 * kvm_vcpu_trap_is_exec_fault()): @write for a data write (WnR) and for a stage-1 walk
+	 * that took a permission fault (the walker updates a descriptor), whatever WnR says;
+	 * @exec for an instruction fetch that is not a walk; @s1ptw for a stage-1 walk (ESR.S1PTW).
+	 * An abort to inject keeps its kind: inject an instruction abort for EC 0x20, a data
+	 * abort for EC 0x24, whatever @exec says. */
 	bool write, exec, s1ptw;
 	uint64_t map_size; /* S2_RESUME_MAPPED: size of the new leaf */
 };
@@ -386,15 +393,18 @@ struct s2_abort_result {
  * @hpfar: HPFAR_EL2 (FIPA in [43:4], LPA2: [47:4]).
  * @res:   the outcome.
  *
- * Translation faults map with the memory-type policy and the largest leaf that the backing page
- * size, the IPA/PA alignment, the slot bounds, dirty logging and the existing tables allow
- * (writable unless the slot is read-only or logging a read; exec only on an instruction fault,
- * with I-cache maintenance). Permission faults: a write on a writable slot is relaxed in place
- * (and marked dirty when logging); exec is granted when the memory type allows it, else
- * injected; anything else is injected. Access-flag faults set AF. Stage-1 walks landing on a
- * read-only slot or outside RAM are injected; writes to read-only slots and accesses outside
- * every slot exit as MMIO; instruction fetches outside every slot and IPAs beyond the VM are
- * injected. Runs with the vCPU's stage-2 context loaded; takes MMU shared.
+ * Write and exec are judged as KVM does (see struct s2_abort_result): a stage-1 table walk
+ * (S1PTW) is a write only on a permission fault, and never an exec fault. Translation faults
+ * map with the memory-type policy and the largest leaf that the backing page size, the IPA/PA
+ * alignment, the slot bounds, dirty logging and the existing tables allow (writable unless the
+ * slot is read-only or logging a read; exec only on an instruction fault, with I-cache
+ * maintenance). Permission faults: a write on a writable slot is relaxed in place (and marked
+ * dirty when logging); exec is granted when the memory type allows it, else injected; anything
+ * else is injected. Access-flag faults set AF. A stage-1 walk reads like a data access (guest
+ * tables in a read-only slot are mapped read-only and the walk resumes); a walk outside every
+ * slot, or one writing a read-only slot, is injected. Data writes to read-only slots and data
+ * accesses outside every slot exit as MMIO; instruction fetches outside every slot and IPAs
+ * beyond the VM are injected. Runs with the vCPU's stage-2 context loaded; takes MMU shared.
  *
  * Return: 0 (see @res); S2_EINVAL for a NULL argument, or when @esr is not an instruction or
  * data abort from a lower EL; S2_ENOMEM when no page could be had for a table (the vCPU's

@@ -154,6 +154,10 @@ int el2_vmrun_run(struct el2_vmrun *r)
 			r->st.inject[res.inject & 7]++;
 			el2_inject_abort(&r->regs, e.esr, e.far);
 			break;
+		case S2_ABORT_NISV:
+			el2_printf("el2: access without syndrome at 0x%llx\n",
+				   (unsigned long long)s2_ipa_val(res.ipa));
+			return EL2_EUNEXPECTED;
 		}
 	}
 }

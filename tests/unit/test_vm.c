@@ -705,11 +705,14 @@ static void test_abort_inject(void **state)
 	assert_int_equal(r.inject, S2_INJECT_BEYOND_IPA);
 	abort_at(f, esr_dabt(FSC_ADDR_SIZE(0), false), 0x40000000, &r);
 	assert_int_equal(r.inject, S2_INJECT_BEYOND_IPA);
-	/* stage-1 walk on a read-only slot, on MMIO, outside RAM; on RAM it is mapped */
+	/* stage-1 walk outside every slot, or writing a read-only slot; on RAM, on a
+	 * read-only slot (read) and on MMIO it is mapped (test_abort_s1ptw has the rest) */
 	abort_at(f, esr_dabt(FSC_TRANS(3), false) | ESR_S1PTW, 0x50000000, &r);
+	assert_int_equal(r.action, S2_ABORT_RESUME);
+	abort_at(f, esr_dabt(FSC_PERM(3), true) | ESR_S1PTW, 0x50000000, &r);
 	assert_int_equal(r.inject, S2_INJECT_S1PTW);
 	abort_at(f, esr_dabt(FSC_TRANS(3), true) | ESR_S1PTW, 0x60000000, &r);
-	assert_int_equal(r.inject, S2_INJECT_S1PTW);
+	assert_int_equal(r.action, S2_ABORT_RESUME);
 	abort_at(f, esr_iabt(FSC_TRANS(3)) | ESR_S1PTW, 0x70000000, &r);
 	assert_int_equal(r.inject, S2_INJECT_S1PTW);
 	abort_at(f, esr_dabt(FSC_TRANS(3), false) | ESR_S1PTW, 0x40002000, &r);
@@ -719,8 +722,193 @@ static void test_abort_inject(void **state)
 	assert_int_equal(r.inject, S2_INJECT_UNHANDLED);
 	/* not an abort */
 	assert_int_equal(s2_vm_handle_abort(&f->vcpu, ESR_EC(0x16), 0, 0, &r), S2_EINVAL);
-	assert_int_equal(f->vm.stats.injects, 6);
+	assert_int_equal(f->vm.stats.injects, 5);
 	fx_free(f);
+}
+
+/*
+ * Stage-1 table walks (S1PTW), as KVM's kvm_is_write_fault(): only a permission fault on a
+ * walk is a write (the walker updates a stage-1 descriptor: hardware AF/dirty), whatever WnR
+ * says and for data and instruction aborts alike; a translation or access-flag fault on a
+ * walk is a read; a walk is never an exec fault.
+ */
+static void test_abort_s1ptw(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(m)
+	{
+		struct fx *f = fx_cfg(m);
+		uint64_t gb = f->g, blk = l2_size(m->cfg.granule);
+		uint64_t rob = 0x10000000, iob = 0x18000000, lgb = 0x20000000, bkb = 2 * blk;
+		struct s2_memslot_desc ro = ram_slot(1, rob, 16 * gb, FAKE_PA, 0);
+		struct s2_memslot_desc io = ram_slot(2, iob, 16 * gb, FAKE_PA + 0x1000000, 0);
+		struct s2_memslot_desc lg = ram_slot(3, lgb, 64 * gb, FAKE_PA + 0x2000000, 0);
+		struct s2_memslot_desc bk = ram_slot(4, bkb, blk, FAKE_PA + 4 * blk, blk);
+		uint64_t bm[1], nr, injects;
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+
+		ro.flags = S2_SLOT_READONLY;
+		io.backing = S2_BACKING_MMIO;
+		io.host_type = S2_HOST_DEVICE_nGnRE;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &ro), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &io), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &lg), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &bk), 0);
+
+		/* Read-only slot (EFI keeps page tables in ROM): a walk's translation fault maps
+		 * the page read-only and the walk resumes, whatever WnR says; data or insn. */
+		abort_at(f, esr_dabt(FSC_TRANS(3), false) | ESR_S1PTW, rob, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_true(r.s1ptw);
+		assert_false(r.write);
+		assert_false(r.exec);
+		lk = look(f, rob);
+		assert_true(s2_lookup_prot(lk) & S2_PROT_R);
+		assert_false(s2_lookup_prot(lk) & S2_PROT_W);
+		assert_false(s2_lookup_prot(lk) & S2_PROT_X);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true) | ESR_S1PTW, rob + gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_false(r.write);
+		assert_false(s2_lookup_prot(look(f, rob + gb)) & S2_PROT_W);
+		abort_at(f, esr_iabt(FSC_TRANS(3)) | ESR_S1PTW, rob + 2 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_false(r.exec);
+		lk = look(f, rob + 2 * gb);
+		assert_false(s2_lookup_prot(lk) & (S2_PROT_W | S2_PROT_X));
+		/* an access-flag fault on a walk is a read too */
+		abort_at(f, esr_iabt(FSC_AF(3)) | ESR_S1PTW, rob + 2 * gb, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_false(r.write);
+		/* ... but a walk that must write a descriptor there cannot: injected (KVM injects
+		 * a data or prefetch abort), instruction abort without WnR included. */
+		injects = f->vm.stats.injects;
+		abort_at(f, esr_iabt(FSC_PERM(3)) | ESR_S1PTW, rob, &r);
+		assert_int_equal(r.action, S2_ABORT_INJECT);
+		assert_int_equal(r.inject, S2_INJECT_S1PTW);
+		assert_true(r.write);
+		assert_false(r.exec);
+		abort_at(f, esr_dabt(FSC_PERM(3), false) | ESR_S1PTW, rob + gb, &r);
+		assert_int_equal(r.inject, S2_INJECT_S1PTW);
+		assert_true(r.write);
+		assert_false(s2_lookup_prot(look(f, rob)) & S2_PROT_W);
+		assert_int_equal(f->vm.stats.injects, injects + 2);
+
+		/* A dirty-logged slot: the walk's translation fault maps read-only (clean); the
+		 * walker's permission fault, an instruction abort without WnR as QEMU reports
+		 * Linux's hardware-AF walker, relaxes W and marks the page dirty (never X). */
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 3, false), 0);
+		abort_at(f, esr_iabt(FSC_TRANS(3)) | ESR_S1PTW, lgb + 5 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		lk = look(f, lgb + 5 * gb);
+		assert_false(s2_lookup_prot(lk) & (S2_PROT_W | S2_PROT_X));
+		abort_at(f, esr_dabt(FSC_TRANS(3), true) | ESR_S1PTW, lgb + 6 * gb, &r);
+		assert_false(s2_lookup_prot(look(f, lgb + 6 * gb)) & S2_PROT_W);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 3, bm, 1, &nr), 0);
+		assert_int_equal(nr, 0);
+		abort_at(f, esr_iabt(FSC_PERM(3)) | ESR_S1PTW, lgb + 5 * gb, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_RELAXED);
+		assert_true(r.write);
+		assert_false(r.exec);
+		lk = look(f, lgb + 5 * gb);
+		assert_true(s2_lookup_prot(lk) & S2_PROT_W);
+		assert_false(s2_lookup_prot(lk) & S2_PROT_X);
+		/* the same fault again (a stale TLB entry): nothing left to do */
+		abort_at(f, esr_iabt(FSC_PERM(3)) | ESR_S1PTW, lgb + 5 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_RETRY);
+		abort_at(f, esr_dabt(FSC_PERM(3), false) | ESR_S1PTW, lgb + 6 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_RELAXED);
+		assert_true(s2_lookup_prot(look(f, lgb + 6 * gb)) & S2_PROT_W);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 3, bm, 1, &nr), 0);
+		assert_int_equal(nr, 2);
+		assert_int_equal(bm[0], (UINT64_C(1) << 5) | (UINT64_C(1) << 6));
+
+		/* A block: the walk maps the whole block; write-protected (read-only flag set
+		 * and cleared), the walker's permission fault relaxes the block in place. */
+		abort_at(f, esr_iabt(FSC_TRANS(2)) | ESR_S1PTW, bkb + 3 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(r.map_size, blk);
+		assert_false(s2_lookup_prot(look(f, bkb)) & S2_PROT_X);
+		assert_int_equal(s2_vm_slot_set_flags(&f->vm, 4, S2_SLOT_READONLY), 0);
+		assert_false(s2_lookup_prot(look(f, bkb)) & S2_PROT_W);
+		abort_at(f, esr_iabt(FSC_PERM(2)) | ESR_S1PTW, bkb + 3 * gb, &r);
+		assert_int_equal(r.inject, S2_INJECT_S1PTW);
+		assert_int_equal(s2_vm_slot_set_flags(&f->vm, 4, 0), 0);
+		abort_at(f, esr_iabt(FSC_PERM(2)) | ESR_S1PTW, bkb + 3 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_RELAXED);
+		lk = look(f, bkb + blk - gb);
+		assert_int_equal(lk.size, blk);
+		assert_true(s2_lookup_prot(lk) & S2_PROT_W);
+		assert_false(s2_lookup_prot(lk) & S2_PROT_X);
+
+		/* A device slot: the walk reads it like any data access (KVM maps it), an
+		 * instruction abort's walk included (not an exec fault). */
+		abort_at(f, esr_iabt(FSC_TRANS(3)) | ESR_S1PTW, iob, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		lk = look(f, iob);
+		assert_int_equal(memattr_of(&lk), 0x1);
+		assert_false(s2_lookup_prot(lk) & S2_PROT_X);
+
+		/* Outside every slot: injected, data and instruction aborts. */
+		abort_at(f, esr_dabt(FSC_TRANS(3), false) | ESR_S1PTW, 0x70000000, &r);
+		assert_int_equal(r.action, S2_ABORT_INJECT);
+		assert_int_equal(r.inject, S2_INJECT_S1PTW);
+		abort_at(f, esr_iabt(FSC_TRANS(3)) | ESR_S1PTW, 0x70000000, &r);
+		assert_int_equal(r.inject, S2_INJECT_S1PTW);
+		abort_at(f, esr_iabt(FSC_PERM(3)) | ESR_S1PTW, 0x70000000, &r);
+		assert_int_equal(r.inject, S2_INJECT_S1PTW);
+		assert_int_equal(f->vm.stats.mmio_exits, 0);
+		fx_free(f);
+	}
+}
+
+/* A read-only-locked slot is read-only for walks too; DBM logging maps walks clean. */
+static void test_abort_s1ptw_locked_dbm(void **state)
+{
+	(void)state;
+	unsigned int runs = 0;
+
+	FOR_EACH_CFG(m)
+	{
+		struct fx *f = fx_cfg(m);
+		uint64_t gb = f->g, base = 0x10000000;
+		struct s2_memslot_desc d = ram_slot(1, base, 16 * gb, FAKE_PA, 0);
+		struct s2_memslot_desc l =
+			ram_slot(2, base + 16 * gb, 16 * gb, FAKE_PA + 16 * gb, 0);
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+		uint64_t bm[1], nr;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &l), 0);
+		assert_int_equal(s2_vm_slot_lock(&f->vm, 2, false), 0);
+		abort_at(f, esr_iabt(FSC_PERM(3)) | ESR_S1PTW, base + 16 * gb, &r);
+		assert_int_equal(r.action, S2_ABORT_INJECT);
+		assert_int_equal(r.inject, S2_INJECT_S1PTW);
+		assert_false(s2_lookup_prot(look(f, base + 16 * gb)) & S2_PROT_W);
+		if (m->cfg.hd) {
+			runs++;
+			assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, true), 0);
+			abort_at(f, esr_iabt(FSC_TRANS(3)) | ESR_S1PTW, base + 2 * gb, &r);
+			assert_int_equal(r.resume, S2_RESUME_MAPPED);
+			lk = look(f, base + 2 * gb);
+			assert_true(lk.pte &
+				    S2_PTE_DBM); /* writable-clean: the walker may dirty it */
+			assert_false(lk.pte & S2_PTE_S2AP_W);
+			assert_false(s2_lookup_prot(lk) & S2_PROT_X);
+			/* a walker without hardware dirty state at stage 2 faults: relaxed, dirty */
+			abort_at(f, esr_iabt(FSC_PERM(3)) | ESR_S1PTW, base + 2 * gb, &r);
+			assert_int_equal(r.resume, S2_RESUME_RELAXED);
+			assert_true(look(f, base + 2 * gb).pte & S2_PTE_S2AP_W);
+			assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, 1, &nr), 0);
+			assert_int_equal(nr, 1);
+			assert_int_equal(bm[0], UINT64_C(1) << 2);
+		}
+		fx_free(f);
+	}
+	assert_true(runs >= 3);
 }
 
 struct ptep_arg {
@@ -1464,6 +1652,104 @@ static void test_guest_end_to_end(void **state)
 	}
 }
 
+/*
+ * A stage-1 table walk by the hardware, as QEMU reports it: the walker reads the descriptor
+ * (a read of the table page), then with hardware AF/dirty at stage 1 writes it back (checked
+ * as a write at stage 2). A stage-2 fault on either is reported with S1PTW set; for an
+ * instruction fetch as an instruction abort (no WnR), for a load or store as a data abort with
+ * WnR set on the write-back. Retries until the walk completes or the handler does not resume.
+ */
+static struct guest_out guest_walk(struct fx *f, bool insn, bool hw_update, uint64_t ipa)
+{
+	struct s2_walk_mem mem = s2_host_port_walk_mem(f->hp);
+	struct guest_out o = { 0 };
+
+	for (int tries = 0; tries < 4; tries++) {
+		bool wr = hw_update; /* the read first, then the write-back */
+		struct s2_access acc = { .type = S2_ACCESS_READ, .s1ptw = true };
+		uint64_t esr;
+		int fsc;
+
+		assert_int_equal(
+			s2_walk(&f->vm.pgt.cfg, f->vm.pgt.root_pa, &mem, s2_ipa(ipa), acc, &o.w),
+			0);
+		if (o.w.fault == S2_FAULT_NONE && wr) {
+			acc.type = S2_ACCESS_WRITE;
+			assert_int_equal(s2_walk(&f->vm.pgt.cfg, f->vm.pgt.root_pa, &mem,
+						 s2_ipa(ipa), acc, &o.w),
+					 0);
+		}
+		if (o.w.fault == S2_FAULT_NONE) {
+			o.action = S2_ABORT_RESUME;
+			return o;
+		}
+		fsc = s2_fsc_encode(o.w.fault, o.w.level);
+		assert_true(fsc >= 0);
+		esr = insn ? esr_iabt((unsigned int)fsc) :
+			     esr_dabt((unsigned int)fsc, acc.type == S2_ACCESS_WRITE);
+		o.faults++;
+		abort_at(f, esr | ESR_S1PTW, ipa, &o.r);
+		if (o.r.action != S2_ABORT_RESUME) {
+			o.action = o.r.action;
+			return o;
+		}
+	}
+	fail_msg("stage-1 walk at 0x%llx never completed (livelock)", (unsigned long long)ipa);
+	return o;
+}
+
+/* Linux's hardware-AF stage-1 walker on guest page tables: once dirty logging starts, a walk
+ * that updates a write-protected table page is a write fault (relaxed, dirty), for an
+ * instruction fetch too; in a read-only slot the walk reads and a write-back is injected. */
+static void test_s1ptw_guest_walk(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(m)
+	{
+		struct fx *f = fx_cfg(m);
+		uint64_t gb = f->g, base = 0x10000000, rob = 0x18000000;
+		struct s2_memslot_desc d = ram_slot(1, base, 32 * gb, FAKE_PA, 0);
+		struct s2_memslot_desc ro = ram_slot(2, rob, 4 * gb, FAKE_PA + 32 * gb, 0);
+		struct guest_out o;
+		uint64_t bm[1], nr;
+
+		ro.flags = S2_SLOT_READONLY;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &ro), 0);
+		for (int insn = 0; insn < 2; insn++) {
+			o = guest_walk(f, insn, true, base + insn * gb);
+			assert_int_equal(o.action, S2_ABORT_RESUME);
+		}
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 1, m->cfg.hd), 0);
+		for (int insn = 0; insn < 2; insn++) {
+			o = guest_walk(f, insn, true, base + insn * gb);
+			assert_int_equal(o.action, S2_ABORT_RESUME);
+			assert_int_equal(o.faults, m->cfg.hd ? 0 : 1);
+			assert_false(s2_lookup_prot(look(f, base + insn * gb)) & S2_PROT_X);
+			/* a new table page: read-mapped clean, then written */
+			o = guest_walk(f, insn, true, base + (4 + insn) * gb);
+			assert_int_equal(o.action, S2_ABORT_RESUME);
+		}
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, 1, &nr), 0);
+		assert_int_equal(nr, 4);
+		assert_int_equal(bm[0], UINT64_C(0x33));
+		/* a walk that only reads a logged page leaves it clean */
+		o = guest_walk(f, true, false, base + 9 * gb);
+		assert_int_equal(o.action, S2_ABORT_RESUME);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, 1, &nr), 0);
+		assert_int_equal(nr, 0);
+		/* read-only slot: the walk reads; a write-back is refused */
+		for (int insn = 0; insn < 2; insn++) {
+			o = guest_walk(f, insn, false, rob + insn * gb);
+			assert_int_equal(o.action, S2_ABORT_RESUME);
+			o = guest_walk(f, insn, true, rob + insn * gb);
+			assert_int_equal(o.action, S2_ABORT_INJECT);
+			assert_int_equal(o.r.inject, S2_INJECT_S1PTW);
+		}
+		fx_free(f);
+	}
+}
+
 /* ---- random syndromes: the tables only ever map what the slots say ------------------------- */
 
 struct inv_arg {
@@ -1768,6 +2054,8 @@ int main(void)
 		cmocka_unit_test(test_abort_mmio_types),
 		cmocka_unit_test(test_abort_mmio_exit),
 		cmocka_unit_test(test_abort_inject),
+		cmocka_unit_test(test_abort_s1ptw),
+		cmocka_unit_test(test_abort_s1ptw_locked_dbm),
 		cmocka_unit_test(test_abort_af_and_retry),
 		cmocka_unit_test(test_dirty_log),
 		cmocka_unit_test(test_dirty_log_chunks),
@@ -1780,6 +2068,7 @@ int main(void)
 		cmocka_unit_test(test_slot_move_flags),
 		cmocka_unit_test(test_vmid_rollover),
 		cmocka_unit_test(test_guest_end_to_end),
+		cmocka_unit_test(test_s1ptw_guest_walk),
 		cmocka_unit_test(test_random_syndromes),
 		cmocka_unit_test(test_concurrent_faults),
 		cmocka_unit_test(test_enomem),
