@@ -88,18 +88,28 @@ hargs="$hargs s2.initrd_size=$isize"
 # Guest RAM is at host PA 0x48000000: the Image at +2 MiB, the initramfs at +96 MiB.
 # its=off: QEMU's ITS would read and write guest tables at guest IPAs as if they were host
 # PAs (no SMMU between the pass-through GIC and memory).
-set +e
-timeout "$tmo" qemu-system-aarch64 \
-	-M virt,virtualization=on,gic-version=3,its=off -cpu max,pauth-impdef=on \
-	-m "$qmem" -smp "$smp" -nographic -nic none \
-	-semihosting-config enable=on,target=native \
-	-kernel "$hyp" \
-	-device loader,file="$kernel",addr=0x48200000,force-raw=on \
-	-device loader,file="$initrd",addr=0x4e000000,force-raw=on \
-	-append "$hargs console=ttyAMA0 panic=-1 $append"
-rc=$?
-set -e
-if [ $rc -eq 124 ]; then
+# QEMU exits with the hypervisor's semihosting status, but also with 0 when it is killed: the
+# result counts only with the hypervisor's own "hyp: RESULT PASS" line.
+log=$(mktemp "${TMPDIR:-/tmp}/s2-linux.XXXXXX")
+trap 'rm -f "$log" "$log.rc"' EXIT
+{
+	timeout "$tmo" qemu-system-aarch64 \
+		-M virt,virtualization=on,gic-version=3,its=off -cpu max,pauth-impdef=on \
+		-m "$qmem" -smp "$smp" -nographic -nic none \
+		-semihosting-config enable=on,target=native \
+		-kernel "$hyp" \
+		-device loader,file="$kernel",addr=0x48200000,force-raw=on \
+		-device loader,file="$initrd",addr=0x4e000000,force-raw=on \
+		-append "$hargs console=ttyAMA0 panic=-1 $append" </dev/null
+	echo $? >"$log.rc"
+} 2>&1 | tee "$log"
+rc=$(cat "$log.rc" 2>/dev/null || echo 1)
+if [ "$rc" -eq 124 ]; then
 	echo "run.sh: timeout after $tmo s" >&2
+	exit 124
 fi
-exit $rc
+if [ "$rc" -eq 0 ] && ! grep -q '^hyp: RESULT PASS' "$log"; then
+	echo "run.sh: QEMU ended without the hypervisor's PASS" >&2
+	rc=1
+fi
+exit "$rc"

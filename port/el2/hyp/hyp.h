@@ -75,6 +75,7 @@ struct hyp_cpu {
 	volatile bool on; /* runs a vCPU */
 	uint64_t entry, ctx; /* CPU_ON: the guest's entry point and context */
 	struct s2_vcpu vcpu;
+	uint64_t last_pc, last_esr, last_ipa, repeats; /* livelock detection */
 	bool pending_s1; /* the port owes a stage-1 TLBI (VMALLE1IS) at the next DSB */
 	struct hyp_cpu_stats st;
 };
@@ -110,6 +111,7 @@ void hyp_write_unlock(hyp_rwlock_t *l);
 void hyp_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void hyp_port_get(struct s2_port *port);
+extern bool hyp_mutate_notlbi;
 void hyp_vm_hooks(struct s2_vm_hooks *h);
 struct hyp_port_stats {
 	uint64_t tlbi_ipa, tlbi_vmid, tlbi_s1, dc_calls, dc_lines, ic_calls;

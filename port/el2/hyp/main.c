@@ -98,6 +98,11 @@ static void parse_opt(const char *t, size_t n)
 		o->age = true;
 	} else if (tok_is(t, kn, "s2.require_report")) {
 		o->require_report = true;
+	} else if (tok_is(t, kn, "s2.mutate")) {
+		/* Mutation switch for checking the checks: "notlbi" issues no TLBI at all. */
+		if (!tok_is(v, vn, "notlbi"))
+			hyp_fail("s2.mutate: notlbi");
+		hyp_mutate_notlbi = true;
 	} else if (tok_is(t, kn, "s2.mem")) {
 		o->mem = parse_num(v, &e) << 20;
 	} else if (tok_is(t, kn, "s2.initrd_size")) {
@@ -645,6 +650,25 @@ static void handle_abort(struct hyp_cpu *c, uint64_t esr)
 			   (unsigned long long)esr, (unsigned long long)ipa);
 		hyp_fail("abort");
 	}
+	/* The same fault again and again at the same PC: a livelock (the fault is "resolved" but
+	 * the access can never succeed). Stop with the details instead of spinning. */
+	if (c->regs.elr == c->last_pc && esr == c->last_esr && ipa == c->last_ipa) {
+		if (++c->repeats == 100000) {
+			hyp_printf(
+				"hyp: CPU %u: livelock: esr 0x%llx ipa 0x%llx pc 0x%llx: fault %s "
+				"level %d write %d exec %d s1ptw %d action %s\n",
+				c->idx, (unsigned long long)esr, (unsigned long long)ipa,
+				(unsigned long long)c->regs.elr, s2_fault_name(res.fault),
+				res.level, res.write, res.exec, res.s1ptw,
+				s2_abort_action_name(res.action));
+			hyp_fail("livelock");
+		}
+	} else {
+		c->last_pc = c->regs.elr;
+		c->last_esr = esr;
+		c->last_ipa = ipa;
+		c->repeats = 0;
+	}
 	if (res.fault <= S2_FAULT_OTHER && res.level >= -1 && res.level <= 3)
 		c->st.faults[res.fault][res.level + 1]++;
 	switch (res.action) {
@@ -833,6 +857,8 @@ _Noreturn void hyp_cpu_main(uint64_t idx)
 			hyp_opts.dbm ? "dbm" : "fault", hyp_opts.migrate ? ", migrate" : "",
 			hyp_opts.reclaim ? ", reclaim" : "", hyp_opts.age ? ", age" : "");
 		hyp_printf("hyp: guest command line: %s\n", hyp_opts.guest_args);
+		if (hyp_mutate_notlbi)
+			hyp_printf("hyp: MUTATION: no TLB invalidation at all\n");
 		c->entry = HYP_GUEST_IPA + HYP_KERNEL_OFF;
 		c->ctx = dtb;
 	}

@@ -26,6 +26,33 @@ static uint64_t exits_total, next_tick;
 static uint64_t page; /* granule */
 static uint64_t npages;
 
+/* Word-wise copy and compare of page-aligned memory (libc_min's are byte loops). */
+static void copy_words(void *d, const void *s, uint64_t n)
+{
+	uint64_t *dp = d;
+	const uint64_t *sp = s;
+
+	for (uint64_t i = 0; i < n / 8; i += 4) {
+		uint64_t a = sp[i], b = sp[i + 1], c = sp[i + 2], e = sp[i + 3];
+
+		dp[i] = a;
+		dp[i + 1] = b;
+		dp[i + 2] = c;
+		dp[i + 3] = e;
+	}
+}
+
+static bool equal_words(const void *x, const void *y, uint64_t n)
+{
+	const uint64_t *a = x, *b = y;
+	uint64_t diff = 0;
+
+	for (uint64_t i = 0; i < n / 8; i += 4)
+		diff |= (a[i] ^ b[i]) | (a[i + 1] ^ b[i + 1]) | (a[i + 2] ^ b[i + 2]) |
+			(a[i + 3] ^ b[i + 3]);
+	return !diff;
+}
+
 /* ---- live migration ------------------------------------------------------------------------ */
 
 #define MAX_PAGES (1UL << 18) /* 1 GiB of 4K pages */
@@ -47,7 +74,7 @@ static int migrate_round(void)
 			return err;
 		logging = true;
 		/* Everything once; from now on only what the guest dirties. */
-		memcpy(shadow, (void *)HYP_GUEST_PA, hyp_opts.mem);
+		copy_words(shadow, (void *)HYP_GUEST_PA, hyp_opts.mem);
 		mig.copied += npages;
 		mig.rounds++;
 		return 0;
@@ -62,7 +89,7 @@ static int migrate_round(void)
 			uint64_t i = w * 64 + (uint64_t)__builtin_ctzll(bits);
 
 			bits &= bits - 1;
-			memcpy(shadow + i * page, (void *)(HYP_GUEST_PA + i * page), page);
+			copy_words(shadow + i * page, (void *)(HYP_GUEST_PA + i * page), page);
 		}
 	}
 	mig.copied += nr;
@@ -113,7 +140,7 @@ static int reclaim_round(void)
 		if (err)
 			break;
 		s = aside_free[--aside_nfree];
-		memcpy(aside + (uint64_t)s * page, p, page);
+		copy_words(aside + (uint64_t)s * page, p, page);
 		for (uint64_t w = 0; w < page / 8; w++)
 			p[w] = POISON;
 		evicted_slot[i] = s + 1;
@@ -144,7 +171,8 @@ void hyp_memops_fault_begin(struct hyp_cpu *c, uint64_t ipa)
 
 		if (!s)
 			continue;
-		memcpy((void *)(HYP_GUEST_PA + i * page), aside + (uint64_t)(s - 1) * page, page);
+		copy_words((void *)(HYP_GUEST_PA + i * page), aside + (uint64_t)(s - 1) * page,
+			   page);
 		evicted_slot[i] = 0;
 		aside_free[aside_nfree++] = s - 1;
 		nr_evicted--;
@@ -256,6 +284,8 @@ static void run_or_fail(enum hyp_op op)
 
 void hyp_memops_tick(struct hyp_cpu *c)
 {
+	static uint64_t age_ticks;
+
 	uint64_t n = __atomic_add_fetch(&exits_total, 1, __ATOMIC_RELAXED), t;
 
 	if (!hyp_opts.migrate && !hyp_opts.reclaim && !hyp_opts.age)
@@ -269,7 +299,7 @@ void hyp_memops_tick(struct hyp_cpu *c)
 	if (hyp_opts.reclaim)
 		run_or_fail(HYP_OP_RECLAIM);
 	if (hyp_opts.age)
-		run_or_fail(age.rounds % 4 == 3 ? HYP_OP_UNMAP : HYP_OP_AGE);
+		run_or_fail(++age_ticks % 4 == 0 ? HYP_OP_UNMAP : HYP_OP_AGE);
 }
 
 int hyp_memops_finish(void)
@@ -287,7 +317,7 @@ int hyp_memops_finish(void)
 		}
 		mig.final_dirty = mig.last_dirty;
 		for (uint64_t i = 0; i < npages; i++) {
-			if (!memcmp(shadow + i * page, (void *)(HYP_GUEST_PA + i * page), page))
+			if (equal_words(shadow + i * page, (void *)(HYP_GUEST_PA + i * page), page))
 				continue;
 			if (!mig.mismatches++)
 				hyp_printf("hyp: migration: first mismatch at guest IPA 0x%llx\n",

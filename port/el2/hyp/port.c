@@ -198,6 +198,7 @@ static void *hyp_op_pa_to_va(void *ctx, s2_pa_t pa)
 
 /* ---- TLB and cache maintenance on the stage-2 context loaded on this CPU --------------------- */
 
+bool hyp_mutate_notlbi; /* s2.mutate=notlbi: issue no TLBI (shows the checks notice) */
 static bool hyp_ttl; /* FEAT_TTL */
 static unsigned int hyp_dline; /* smallest D-cache line */
 static struct hyp_port_stats pst; /* counters, updated atomically */
@@ -212,7 +213,8 @@ static void hyp_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ip
 	if (hyp_ttl && level >= 1 && level <= 3)
 		xt |= ((((uint64_t)pgt->cfg.granule + 1) << 2) | (uint64_t)level) << 44;
 	STAT_INC(tlbi_ipa, 1);
-	el2_tlbi_ipas2e1is(xt);
+	if (!hyp_mutate_notlbi)
+		el2_tlbi_ipas2e1is(xt);
 	/* Combined stage-1+2 entries of the IPA need a stage-1 TLBI of the VMID once the stage-2
 	 * one completed: owed at the next DSB ISH (KVM's __kvm_tlb_flush_vmid_ipa order). */
 	hyp_this_cpu()->pending_s1 = true;
@@ -221,7 +223,8 @@ static void hyp_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ip
 static void hyp_op_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
 {
 	STAT_INC(tlbi_vmid, 1);
-	el2_tlbi_vmalls12e1is();
+	if (!hyp_mutate_notlbi)
+		el2_tlbi_vmalls12e1is();
 	el2_dsb_ish();
 	hyp_this_cpu()->pending_s1 = false;
 }
@@ -271,7 +274,8 @@ static void hyp_op_barrier(void *ctx, enum s2_barrier b)
 		c = hyp_this_cpu();
 		if (c->pending_s1) {
 			STAT_INC(tlbi_s1, 1);
-			el2_tlbi_vmalle1is();
+			if (!hyp_mutate_notlbi)
+				el2_tlbi_vmalle1is();
 			el2_dsb_ish();
 			el2_isb();
 			c->pending_s1 = false;
