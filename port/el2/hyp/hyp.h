@@ -128,7 +128,7 @@ void hyp_memops_tick(struct hyp_cpu *c);
 int hyp_memops_run(enum hyp_op op);
 /* Before a stage-2 abort at @ipa is handled (reclaim: bring the pages back). */
 void hyp_memops_fault_begin(struct hyp_cpu *c, uint64_t ipa);
-void hyp_memops_fault_end(void);
+void hyp_memops_fault_end(const struct s2_abort_result *res); /* @res NULL on error */
 /* At SYSTEM_OFF, all vCPUs stopped: the final checks. Return: 0 when every check held. */
 int hyp_memops_finish(void);
 void hyp_memops_print(void);

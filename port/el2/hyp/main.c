@@ -644,23 +644,25 @@ static void handle_abort(struct hyp_cpu *c, uint64_t esr)
 
 	hyp_memops_fault_begin(c, ipa);
 	err = s2_vm_handle_abort(&c->vcpu, esr, far, hpfar, &res);
-	hyp_memops_fault_end();
+	hyp_memops_fault_end(err ? NULL : &res);
 	if (err) {
 		hyp_printf("hyp: s2_vm_handle_abort: %s (esr 0x%llx ipa 0x%llx)\n", s2_errname(err),
 			   (unsigned long long)esr, (unsigned long long)ipa);
 		hyp_fail("abort");
 	}
-	/* The same fault again and again at the same PC: a livelock (the fault is "resolved" but
-	 * the access can never succeed). Stop with the details instead of spinning. */
-	if (c->regs.elr == c->last_pc && esr == c->last_esr && ipa == c->last_ipa) {
-		if (++c->repeats == 100000) {
+	/* The same fault "resolved" again and again at the same PC: a livelock (the access can
+	 * never succeed). Stop with the details instead of spinning. MMIO exits are left out: a
+	 * guest may poll a device register. */
+	if (res.action == S2_ABORT_RESUME && c->regs.elr == c->last_pc && esr == c->last_esr &&
+	    ipa == c->last_ipa) {
+		if (++c->repeats == 10000) {
 			hyp_printf(
 				"hyp: CPU %u: livelock: esr 0x%llx ipa 0x%llx pc 0x%llx: fault %s "
-				"level %d write %d exec %d s1ptw %d action %s\n",
+				"level %d write %d exec %d s1ptw %d resolved as %s\n",
 				c->idx, (unsigned long long)esr, (unsigned long long)ipa,
 				(unsigned long long)c->regs.elr, s2_fault_name(res.fault),
 				res.level, res.write, res.exec, res.s1ptw,
-				s2_abort_action_name(res.action));
+				s2_resume_reason_name(res.resume));
 			hyp_fail("livelock");
 		}
 	} else {

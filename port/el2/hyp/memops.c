@@ -110,6 +110,11 @@ static volatile uint64_t nr_evicted;
 static hyp_rwlock_t reclaim_lock; /* exclusive: eviction; shared: a fault */
 static hyp_spinlock_t restore_lock;
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+/* The last pages the guest faulted in (page indexes + 1): it is using them, so the CPU's TLB
+ * most likely holds them when they are evicted, which is where a missing TLBI shows. */
+#define HOT_RING 64
+static uint64_t hot[HOT_RING];
+static uint64_t hot_next;
 static struct {
 	uint64_t rounds, evicted, unmapped_bytes, restored;
 } rec;
@@ -130,7 +135,9 @@ static int reclaim_round(void)
 
 	hyp_write_lock(&reclaim_lock);
 	for (unsigned int k = 0; k < RECLAIM_BATCH && aside_nfree; k++) {
-		uint64_t i = rnd() % npages, pa = HYP_GUEST_PA + i * page, unmapped = 0;
+		/* Half of the batch: pages the guest faulted in last; the other half random. */
+		uint64_t h = k < RECLAIM_BATCH / 2 ? hot[(hot_next - 1 - k) % HOT_RING] : 0;
+		uint64_t i = h ? h - 1 : rnd() % npages, pa = HYP_GUEST_PA + i * page, unmapped = 0;
 		uint64_t *p = (uint64_t *)pa;
 		uint32_t s;
 
@@ -182,10 +189,18 @@ void hyp_memops_fault_begin(struct hyp_cpu *c, uint64_t ipa)
 	hyp_spin_unlock(&restore_lock);
 }
 
-void hyp_memops_fault_end(void)
+void hyp_memops_fault_end(const struct s2_abort_result *res)
 {
-	if (hyp_opts.reclaim)
-		hyp_read_unlock(&reclaim_lock);
+	if (!hyp_opts.reclaim)
+		return;
+	if (res && res->action == S2_ABORT_RESUME && res->resume == S2_RESUME_MAPPED) {
+		uint64_t ipa = s2_ipa_val(res->ipa);
+
+		if (ipa >= HYP_GUEST_IPA && ipa < HYP_GUEST_IPA + hyp_opts.mem)
+			hot[__atomic_fetch_add(&hot_next, 1, __ATOMIC_RELAXED) % HOT_RING] =
+				(ipa - HYP_GUEST_IPA) / page + 1;
+	}
+	hyp_read_unlock(&reclaim_lock);
 }
 
 /* ---- aging and full unmaps ---------------------------------------------------------------- */
