@@ -93,6 +93,7 @@ hargs="$hargs s2.initrd_size=$isize"
 log=$(mktemp "${TMPDIR:-/tmp}/s2-linux.XXXXXX")
 trap 'rm -f "$log" "$log.rc"' EXIT
 {
+	set +e
 	timeout "$tmo" qemu-system-aarch64 \
 		-M virt,virtualization=on,gic-version=3,its=off -cpu max,pauth-impdef=on \
 		-m "$qmem" -smp "$smp" -nographic -nic none \

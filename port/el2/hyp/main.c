@@ -650,26 +650,27 @@ static void handle_abort(struct hyp_cpu *c, uint64_t esr)
 			   (unsigned long long)esr, (unsigned long long)ipa);
 		hyp_fail("abort");
 	}
-	/* The same fault "resolved" again and again at the same PC: a livelock (the access can
-	 * never succeed). Stop with the details instead of spinning. MMIO exits are left out: a
-	 * guest may poll a device register. */
-	if (res.action == S2_ABORT_RESUME && c->regs.elr == c->last_pc && esr == c->last_esr &&
-	    ipa == c->last_ipa) {
-		if (++c->repeats == 10000) {
-			hyp_printf(
-				"hyp: CPU %u: livelock: esr 0x%llx ipa 0x%llx pc 0x%llx: fault %s "
-				"level %d write %d exec %d s1ptw %d resolved as %s\n",
-				c->idx, (unsigned long long)esr, (unsigned long long)ipa,
-				(unsigned long long)c->regs.elr, s2_fault_name(res.fault),
-				res.level, res.write, res.exec, res.s1ptw,
-				s2_resume_reason_name(res.resume));
-			hyp_fail("livelock");
+	/* A livelock: the library finds the same fault (same syndrome, same IPA) already
+	 * resolved (RETRY) again and again while the guest cannot get past it. Other exits may
+	 * come in between (the guest's interrupts run its kernel), so only another RETRY
+	 * restarts the count. Stop with the details instead of spinning. */
+	if (res.action == S2_ABORT_RESUME && res.resume == S2_RESUME_RETRY) {
+		if (esr == c->retry_esr && ipa == c->retry_ipa) {
+			if (++c->retries == 10000) {
+				hyp_printf(
+					"hyp: CPU %u: livelock: esr 0x%llx ipa 0x%llx pc 0x%llx: "
+					"fault %s level %d write %d exec %d s1ptw %d found resolved "
+					"10000 times\n",
+					c->idx, (unsigned long long)esr, (unsigned long long)ipa,
+					(unsigned long long)c->regs.elr, s2_fault_name(res.fault),
+					res.level, res.write, res.exec, res.s1ptw);
+				hyp_fail("livelock");
+			}
+		} else {
+			c->retry_esr = esr;
+			c->retry_ipa = ipa;
+			c->retries = 0;
 		}
-	} else {
-		c->last_pc = c->regs.elr;
-		c->last_esr = esr;
-		c->last_ipa = ipa;
-		c->repeats = 0;
 	}
 	if (res.fault <= S2_FAULT_OTHER && res.level >= -1 && res.level <= 3)
 		c->st.faults[res.fault][res.level + 1]++;
@@ -704,7 +705,15 @@ static void handle_exit(struct hyp_cpu *c, uint64_t vector)
 	uint64_t esr = el2_read_sysreg(esr_el2);
 	uint32_t ec = (uint32_t)(esr >> 26) & 0x3f;
 
-	c->st.exits++;
+	/* A heartbeat for long or stuck runs: where the last exit came from. */
+	if (!(++c->st.exits & ((1u << 18) - 1)))
+		hyp_printf(
+			"hyp: CPU %u: %llu exits; this one: esr 0x%llx far 0x%llx hpfar 0x%llx pc "
+			"0x%llx\n",
+			c->idx, (unsigned long long)c->st.exits, (unsigned long long)esr,
+			(unsigned long long)el2_read_sysreg(far_el2),
+			(unsigned long long)el2_read_sysreg(hpfar_el2),
+			(unsigned long long)c->regs.elr);
 	if (vector != 0) {
 		hyp_printf("hyp: CPU %u: asynchronous exit (vector %llu) esr 0x%llx pc 0x%llx\n",
 			   c->idx, (unsigned long long)vector, (unsigned long long)esr,
