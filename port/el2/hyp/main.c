@@ -368,7 +368,8 @@ static int dump_visit(void *arg, const struct s2_walk_visit *v)
 	return 0;
 }
 
-static void print_stats(const char *why)
+/* Return: false when the final s2_pgtable_check() found the tables inconsistent. */
+static bool print_stats(const char *why)
 {
 	static const char *const fk[] = { "none",	  "addr-size", "translation", "access-flag",
 					  "permission",	  "alignment", "external",    "ext-walk",
@@ -454,18 +455,18 @@ static void print_stats(const char *why)
 		   (unsigned long long)((d.bytes[0] + d.bytes[1] + d.bytes[2] + d.bytes[3] +
 					 d.bytes[4]) >>
 					10));
-	if (s2_pgtable_check(&hyp_vm.pgt, &rep))
+	if (s2_pgtable_check(&hyp_vm.pgt, &rep)) {
 		hyp_printf("stage-2 check: %llu error(s): %s\n", (unsigned long long)rep.errors,
 			   rep.first_error);
-	else
-		hyp_printf(
-			"stage-2 check: consistent; table pages %llu (%llu KiB); pool in use %llu "
-			"KiB, peak %llu KiB\n",
-			(unsigned long long)rep.table_pages,
-			(unsigned long long)(rep.table_pages * s2_granule_size(hyp_opts.granule) >>
-					     10),
-			(unsigned long long)(ps.pool_used >> 10),
-			(unsigned long long)(ps.pool_peak >> 10));
+		return false;
+	}
+	hyp_printf("stage-2 check: consistent; table pages %llu (%llu KiB); pool in use %llu "
+		   "KiB, peak %llu KiB\n",
+		   (unsigned long long)rep.table_pages,
+		   (unsigned long long)(rep.table_pages * s2_granule_size(hyp_opts.granule) >> 10),
+		   (unsigned long long)(ps.pool_used >> 10),
+		   (unsigned long long)(ps.pool_peak >> 10));
+	return true;
 }
 
 /* ---- exits ------------------------------------------------------------------------------ */
@@ -502,7 +503,8 @@ static _Noreturn void system_off(struct hyp_cpu *c, bool reset)
 		hyp_printf("hyp: the guest did not report a result\n");
 		ok = false;
 	}
-	print_stats(reset ? "reset" : "power off");
+	if (!print_stats(reset ? "reset" : "power off"))
+		ok = false;
 	hyp_printf("hyp: RESULT %s\n", ok ? "PASS" : "FAIL");
 	el2_exit(ok ? 0 : 1);
 }
