@@ -76,7 +76,7 @@ set(S2_LINUX_TESTS
 	"fwb|--fwb on --backing-page 2m"
 	"smp2|--smp 2"
 	"migrate|--migrate --every 500 --smp 2|s2g.ops=1"
-	"dbm|--dirty dbm --migrate --every 500|s2g.ops=1"
+	"dbm|--dirty dbm --migrate --every 500 --backing-page 2m|s2g.ops=1"
 	"reclaim|--reclaim --every 200 --smp 2|s2g.ops=2"
 	"age|--age --every 500 --backing-page 2m|s2g.ops=3,4")
 foreach(t IN LISTS S2_LINUX_TESTS)
