@@ -356,8 +356,8 @@ int hyp_memops_finish(void)
 		hyp_printf("hyp: reclaim check: nothing was evicted (lower s2.every)\n");
 		bad = -1;
 	}
-	if (hyp_opts.age && !age.rounds) {
-		hyp_printf("hyp: aging: no round ran (lower s2.every)\n");
+	if (hyp_opts.age && !age.rounds && !age.unmaps) {
+		hyp_printf("hyp: aging: no round and no unmap ran (lower s2.every)\n");
 		bad = -1;
 	}
 	return bad;
