@@ -795,7 +795,12 @@ static void el2_cpu_setup(void)
 static _Noreturn void vcpu_run(struct hyp_cpu *c)
 {
 	uint64_t hcr_base = HCR_VM | HCR_RW | HCR_TSC | HCR_FB | HCR_BSU_IS | HCR_API | HCR_APK;
-	int err = s2_vcpu_init(&c->vcpu, &hyp_vm, c->idx);
+	int err;
+
+	/* A CPU started again after CPU_OFF: give its vCPU's cached table pages back first. */
+	if (c->vcpu.vm)
+		s2_vcpu_destroy(&c->vcpu);
+	err = s2_vcpu_init(&c->vcpu, &hyp_vm, c->idx);
 
 	if (err)
 		hyp_fail("s2_vcpu_init");
