@@ -2,6 +2,8 @@
 #
 #   make run    build the tool and run the main example (installs what is missing first)
 #   make test   build everything and run every test through CTest (installs what is missing)
+#   make linux  build the Linux-guest hypervisor and boot Debian's arm64 kernel on it (console
+#               visible; LINUX_ARGS="--smp 2 --migrate ..." adds tools/linux-guest/run.sh options)
 #   make bench  run the benchmarks natively and under callgrind; writes build/bench/results.json
 #
 # Debian packages are installed with apt only when absent; as root on Debian 12 nothing else is
@@ -21,7 +23,7 @@ PKGS_BENCH := $(PKGS_BUILD) valgrind python3
 # cannot be installed the benchmark still runs, and its KVM columns say why.
 PKGS_BENCH_KVM := linux-source-6.12 linux-source-6.1
 
-.PHONY: all run test bench deps-build deps-test deps-bench configure build format clean
+.PHONY: all run test linux bench deps-build deps-test deps-bench configure build format clean
 
 all: build
 
@@ -81,6 +83,12 @@ run: deps-build configure
 test: deps-test configure
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+linux: deps-test configure
+	cmake --build $(BUILD) -j $(JOBS) --target s2_linux_guest
+	sh tools/linux-guest/run.sh --hyp $(BUILD)/linux-guest/hyp.elf \
+		--kernel $(BUILD)/linux-guest/Image --initrd $(BUILD)/linux-guest/initramfs.cpio \
+		--require-report $(LINUX_ARGS)
 
 bench: deps-bench
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
