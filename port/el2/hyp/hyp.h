@@ -114,7 +114,7 @@ void hyp_port_get(struct s2_port *port);
 extern bool hyp_mutate_notlbi;
 void hyp_vm_hooks(struct s2_vm_hooks *h);
 struct hyp_port_stats {
-	uint64_t tlbi_ipa, tlbi_vmid, tlbi_s1, dc_calls, dc_lines, ic_calls;
+	uint64_t tlbi_ipa, tlbi_ipa_local, tlbi_vmid, tlbi_s1, dc_calls, dc_lines, ic_calls;
 	uint64_t pool_used, pool_peak, pool_bytes;
 };
 void hyp_port_stats(struct hyp_port_stats *s);

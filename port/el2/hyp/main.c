@@ -427,12 +427,12 @@ static bool print_stats(const char *why)
 		   (unsigned long long)t.mapped[0], (unsigned long long)t.mapped[1],
 		   (unsigned long long)t.mapped[2], (unsigned long long)t.mapped[3],
 		   (unsigned long long)t.mapped[4]);
-	hyp_printf(
-		"TLBI: IPAS2E1IS %llu, VMALLS12E1IS %llu, VMALLE1IS %llu; DC CIVAC %llu lines in "
-		"%llu calls; IC IALLUIS %llu\n",
-		(unsigned long long)ps.tlbi_ipa, (unsigned long long)ps.tlbi_vmid,
-		(unsigned long long)ps.tlbi_s1, (unsigned long long)ps.dc_lines,
-		(unsigned long long)ps.dc_calls, (unsigned long long)ps.ic_calls);
+	hyp_printf("TLBI: IPAS2E1IS %llu, IPAS2E1 (local) %llu, VMALLS12E1IS %llu, VMALLE1IS %llu; "
+		   "DC CIVAC %llu lines in %llu calls; IC IALLUIS %llu\n",
+		   (unsigned long long)ps.tlbi_ipa, (unsigned long long)ps.tlbi_ipa_local,
+		   (unsigned long long)ps.tlbi_vmid, (unsigned long long)ps.tlbi_s1,
+		   (unsigned long long)ps.dc_lines, (unsigned long long)ps.dc_calls,
+		   (unsigned long long)ps.ic_calls);
 	hyp_printf(
 		"VM layer: faults tr %llu perm %llu af %llu other %llu; mapped %llu relaxed %llu "
 		"young %llu retries %llu; vmid changes %llu\n",

@@ -220,6 +220,28 @@ static void hyp_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ip
 	hyp_this_cpu()->pending_s1 = true;
 }
 
+/*
+ * The local form after a relaxed permission (a CPU may keep the entry that faulted): DSB
+ * NSHST; TLBI IPAS2E1; DSB NSH; TLBI VMALLE1 (combined entries); DSB NSH; ISB, on the stage-2
+ * context loaded on this CPU (include/s2mmu/port.h, KVM's __kvm_tlb_flush_vmid_ipa_nsh).
+ */
+static void hyp_op_tlbi_ipa_local(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	uint64_t xt = (s2_ipa_val(ipa) >> 12) & S2_GENMASK(39, 0);
+
+	if (hyp_ttl && level >= 1 && level <= 3)
+		xt |= ((((uint64_t)pgt->cfg.granule + 1) << 2) | (uint64_t)level) << 44;
+	STAT_INC(tlbi_ipa_local, 1);
+	el2_dsb_nshst();
+	if (!hyp_mutate_notlbi) {
+		el2_tlbi_ipas2e1(xt);
+		el2_dsb_nsh();
+		el2_tlbi_vmalle1();
+	}
+	el2_dsb_nsh();
+	el2_isb();
+}
+
 static void hyp_op_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
 {
 	STAT_INC(tlbi_vmid, 1);
@@ -294,6 +316,7 @@ static const struct s2_port_ops hyp_ops = {
 	.va_to_pa = hyp_op_va_to_pa,
 	.pa_to_va = hyp_op_pa_to_va,
 	.tlbi_ipa = hyp_op_tlbi_ipa,
+	.tlbi_ipa_local = hyp_op_tlbi_ipa_local,
 	.tlbi_range = hyp_op_tlbi_range,
 	.tlbi_vmid = hyp_op_tlbi_vmid,
 	.dcache_clean_inval_poc = hyp_op_dcache,
