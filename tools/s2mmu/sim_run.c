@@ -1720,7 +1720,8 @@ static int sim_owner_guest(struct sim *s, struct sim_vm **out)
 	return 0;
 }
 
-/* Transitions: share-hyp|unshare-hyp|donate-hyp|donate-hyp-host PA SIZE;
+/* Transitions: share-hyp|unshare-hyp|donate-hyp|donate-hyp-host|pin-hyp|unpin-hyp PA SIZE;
+ * set-prot-guest IPA SIZE PERM;
  * share-guest PA IPA SIZE [PERM] (PERM: letters of "rwx", default rwx);
  * donate-guest PA IPA SIZE; unshare-guest|guest-share-host|guest-unshare-host
  * IPA SIZE; teardown. */
@@ -1738,9 +1739,13 @@ static int sim_step_owner(struct sim *s, struct sim_toks *t)
 	need = (!strcmp(op, "share-guest") || !strcmp(op, "donate-guest")) ? 3 :
 	       !strcmp(op, "teardown")					   ? 0 :
 									     2;
-	perm = !strcmp(op, "share-guest") && t->n == need + 2;
+	perm = (!strcmp(op, "share-guest") && t->n == need + 2) || !strcmp(op, "set-prot-guest");
 	if (t->n != need + 1 + perm)
-		return sim_syntax(s, "'%s' takes %d numbers", op, need);
+		return sim_syntax(s,
+				  !strcmp(op, "set-prot-guest") ?
+					  "'%s' takes %d numbers and the permissions" :
+					  "'%s' takes %d numbers",
+				  op, need);
 	for (int i = 0; i < need; i++)
 		if ((ret = sim_num(s, op, t->v[i + 1], &a[i])))
 			return ret;
@@ -1781,6 +1786,12 @@ static int sim_step_owner(struct sim *s, struct sim_toks *t)
 		ret = s2_owner_donate_hyp(s->own, s2_pa(a[0]), a[1]);
 	else if (!strcmp(op, "donate-hyp-host"))
 		ret = s2_owner_donate_hyp_host(s->own, s2_pa(a[0]), a[1]);
+	else if (!strcmp(op, "pin-hyp"))
+		ret = s2_owner_pin_hyp(s->own, s2_pa(a[0]), a[1]);
+	else if (!strcmp(op, "unpin-hyp"))
+		ret = s2_owner_unpin_hyp(s->own, s2_pa(a[0]), a[1]);
+	else if (!strcmp(op, "set-prot-guest"))
+		ret = s2_owner_set_prot_guest(s->own, &sv->og, s2_ipa(a[0]), a[1], prot);
 	else if (!strcmp(op, "share-guest"))
 		ret = s2_owner_share_guest(s->own, &sv->og, s2_pa(a[0]), s2_ipa(a[1]), a[2], prot);
 	else if (!strcmp(op, "donate-guest"))
@@ -2397,6 +2408,7 @@ static int sim_step(struct sim *s, struct sim_toks *t)
 	    !strcmp(c, "donate-hyp-host") || !strcmp(c, "share-guest") ||
 	    !strcmp(c, "donate-guest") || !strcmp(c, "unshare-guest") ||
 	    !strcmp(c, "guest-share-host") || !strcmp(c, "guest-unshare-host") ||
+	    !strcmp(c, "pin-hyp") || !strcmp(c, "unpin-hyp") || !strcmp(c, "set-prot-guest") ||
 	    !strcmp(c, "teardown"))
 		return sim_step_owner(s, t);
 	if (!strcmp(c, "echo")) {
