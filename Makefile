@@ -3,6 +3,8 @@
 #   make run    build the tool and run the main example (installs what is missing first)
 #   make test   build everything and run every test through CTest (installs what is missing)
 #   make bench  run the benchmarks natively and under callgrind; writes build/bench/results.json
+#   make mutate mutation testing: a seeded sample of faults in src/ against the fast suites
+#               (MUTANTS=N SEED=S, default 60 and 1; resumable; report in build/mutate/report.md)
 #
 # Debian packages are installed with apt only when absent; as root on Debian 12 nothing else is
 # needed. Set S2_NO_INSTALL=1 to skip the package check.
@@ -17,8 +19,9 @@ PKGS_BUILD := cmake make clang gcc libc6-dev libcmocka-dev libclang-rt-14-dev
 PKGS_TEST := $(PKGS_BUILD) gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 	qemu-system-arm python3 clang-format git
 PKGS_BENCH := $(PKGS_BUILD) valgrind python3
+PKGS_MUTATE := $(PKGS_TEST) ninja-build
 
-.PHONY: all run test bench deps-build deps-test deps-bench configure build format clean
+.PHONY: all run test bench mutate deps-build deps-test deps-bench deps-mutate configure build format clean
 
 all: build
 
@@ -46,6 +49,8 @@ deps-test:
 	$(call install_missing,$(PKGS_TEST))
 deps-bench:
 	$(call install_missing,$(PKGS_BENCH))
+deps-mutate:
+	$(call install_missing,$(PKGS_MUTATE))
 
 # The test tree: clang, ASan + UBSan, libFuzzer targets, -Werror.
 $(BUILD)/CMakeCache.txt:
@@ -70,6 +75,16 @@ bench: deps-bench
 		-DCMAKE_C_FLAGS_RELEASE="-O2 -g -DNDEBUG" -DS2_TESTS=OFF >/dev/null
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
 	bash bench/run.sh $(BENCH_BUILD) build/bench
+
+# Mutation testing (docs/testing.md): its own tree copy and build in $(BUILD)/mutate. Run again
+# with the same MUTANTS/SEED to resume; MUTATE_ARGS passes more options (e.g. --fresh,
+# --files src/vm.c, --retest survived; see tools/mutate/mutate.py run --help).
+MUTANTS ?= 60
+SEED ?= 1
+MUTATE_NICE ?= 10
+mutate: deps-mutate
+	nice -n $(MUTATE_NICE) python3 tools/mutate/mutate.py run --out $(BUILD)/mutate \
+		--mutants $(MUTANTS) --seed $(SEED) --jobs $(JOBS) $(MUTATE_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
