@@ -649,9 +649,17 @@ class Project:
         return run_cmd(cmd, self.out, timeout, log=self.log)
 
 
-def test_order(tests, path, durations):
+def test_order(tests, path, durations, kills=None):
+    """The test named after the file first, then those that killed most per second so far,
+    then the fastest: survivors cost every test, so killers should run early."""
     stem = os.path.splitext(os.path.basename(path))[0]
-    return sorted(tests, key=lambda t: (0 if t["name"].split(".")[-1] == stem else 1, durations.get(t["name"], 1e9)))
+    kills = kills or {}
+
+    def key(t):
+        d = durations.get(t["name"], 1e9)
+        return (0 if t["name"].split(".")[-1] == stem else 1, -kills.get(t["name"], 0) / (d + 1.0), d)
+
+    return sorted(tests, key=key)
 
 
 def cmd_run(args):
@@ -724,8 +732,13 @@ def cmd_run(args):
                     originals[m.path] = fh.read()
             orig = originals[m.path]
             if orig[m.start : m.end] != m.orig:
-                state["results"][m.id] = {"status": "build-error", "why": "source moved: mutant no longer applies"}
-                continue
+                # the file changed since the sample was drawn: find the mutant by its id
+                again = {x.id: x for x in generate(m.path, orig)}
+                if m.id not in again:
+                    state["results"][m.id] = {"status": "build-error",
+                                              "why": "the mutated code is gone from the source"}
+                    continue
+                m = again[m.id]
             mutated = m.apply(orig)
             dif = diff_of(m.path, orig, mutated)
             absf = os.path.normpath(src_path)
@@ -746,7 +759,11 @@ def cmd_run(args):
                         res["why"] = btail[-800:]
                     else:
                         res["status"] = "survived"
-                        for t in test_order(rel_tests, m.path, dur):
+                        kills = {}
+                        for r in state["results"].values():
+                            if r.get("test"):
+                                kills[r["test"]] = kills.get(r["test"], 0) + 1
+                        for t in test_order(rel_tests, m.path, dur, kills):
                             to = min(args.max_timeout, args.timeout_factor * dur.get(t["name"], 10) + 10)
                             s, dt, tail = run_cmd(t["cmd"], t["cwd"], to, log=log)
                             if s != "ok":
@@ -832,6 +849,8 @@ def cmd_selftest(args):
             print(l)
     check(got == exp, "generated mutants differ from selftest/fixture.expected")
     check(len({m.id for m in muts}) == len(muts), "mutant ids are unique")
+    moved = generate("fixture.c", "static int added_above(int x)\n{\n\treturn x;\n}\n" + src)
+    check({m.id for m in muts} <= {m.id for m in moved}, "ids survive edits elsewhere in the file")
     # every mutant: changes exactly its span, reverts byte-identical, still compiles
     cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("clang") or shutil.which("gcc")
     with tempfile.TemporaryDirectory() as td:
