@@ -4,7 +4,7 @@
 #   make test   build everything and run every test through CTest (installs what is missing)
 #   make bench  run the benchmarks natively and under callgrind; writes build/bench/results.json
 #   make mutate mutation testing: a seeded sample of faults in src/ against the fast suites
-#               (MUTANTS=N SEED=S, default 60 and 1; resumable; report in build/mutate/report.md)
+#               (MUTANTS=N SEED=S, default 40 and 1; resumable; report in build/mutate/report.md)
 #
 # Debian packages are installed with apt only when absent; as root on Debian 12 nothing else is
 # needed. Set S2_NO_INSTALL=1 to skip the package check.
@@ -79,7 +79,7 @@ bench: deps-bench
 # Mutation testing (docs/testing.md): its own tree copy and build in $(BUILD)/mutate. Run again
 # with the same MUTANTS/SEED to resume; MUTATE_ARGS passes more options (e.g. --fresh,
 # --files src/vm.c, --retest survived; see tools/mutate/mutate.py run --help).
-MUTANTS ?= 60
+MUTANTS ?= 40
 SEED ?= 1
 MUTATE_NICE ?= 10
 mutate: deps-mutate

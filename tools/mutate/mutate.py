@@ -631,8 +631,12 @@ class Project:
             if not cmd:
                 continue  # its executable is not built
             exes = [a for a in cmd if a.startswith(self.build + "/") and os.path.isfile(a)]
+            env = dict(os.environ)
+            for kv in props.get("ENVIRONMENT", []):
+                k, _, v = kv.partition("=")
+                env[k] = v
             res.append({"name": t["name"], "cmd": cmd, "cwd": props.get("WORKING_DIRECTORY", self.build),
-                        "exes": [os.path.relpath(e, self.build) for e in exes]})
+                        "env": env, "exes": [os.path.relpath(e, self.build) for e in exes]})
         return res
 
     def host_executables(self):
@@ -712,7 +716,7 @@ def cmd_run(args):
         print("mutate: baseline run of %d tests" % len(tests), flush=True)
         dur = {}
         for t in tests:
-            s, dt, tail = run_cmd(t["cmd"], t["cwd"], args.max_timeout, log=log)
+            s, dt, tail = run_cmd(t["cmd"], t["cwd"], args.max_timeout, env=t["env"], log=log)
             if s != "ok":
                 sys.exit("mutate: test %s fails without any mutant (%s):\n%s" % (t["name"], s, tail))
             dur[t["name"]] = dt
@@ -765,7 +769,7 @@ def cmd_run(args):
                                 kills[r["test"]] = kills.get(r["test"], 0) + 1
                         for t in test_order(rel_tests, m.path, dur, kills):
                             to = min(args.max_timeout, args.timeout_factor * dur.get(t["name"], 10) + 10)
-                            s, dt, tail = run_cmd(t["cmd"], t["cwd"], to, log=log)
+                            s, dt, tail = run_cmd(t["cmd"], t["cwd"], to, env=t["env"], log=log)
                             if s != "ok":
                                 res["status"] = "killed" if s == "fail" else "timeout"
                                 res["test"] = t["name"]
