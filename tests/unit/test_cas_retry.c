@@ -15,6 +15,10 @@
  * having changed nothing but the raced bits; the hook's counters prove the disturbed CAS was
  * hit and (for a retry) that another CAS followed it. The tables stay consistent and the page
  * accounting exact (a lost table install frees its tables).
+ *
+ * The VM layer's abort path likewise: every CAS of a write fault on a dirty-logged page (leaf
+ * relax, dirty bitmap, counters) lost once, and the bitmap word raced by another vCPU marking
+ * another page: the same outcome, the same counters, both dirty bits kept.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -23,10 +27,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "s2_test_matrix.h"
+#include "s2mmu/vm.h"
 
 #if !S2_HAVE_CAS_HOOK
 #error "test_cas_retry needs a build with S2_TEST_HOOKS (the CMake option, on with the tests)"
@@ -44,7 +50,7 @@ static int setup(void **state)
 
 /* ---- the hook -------------------------------------------------------------------------------- */
 
-enum disturb { D_NONE, D_FAIL, D_RACE };
+enum disturb { D_NONE, D_FAIL, D_RACE, D_WORD };
 
 struct cas_ctl {
 	unsigned long calls; /* CASes seen */
@@ -52,6 +58,8 @@ struct cas_ctl {
 	enum disturb mode;
 	unsigned long hits; /* disturbances done */
 	uint64_t raced; /* bits a D_RACE set */
+	uint64_t *word_lo, *word_hi; /* D_WORD: race only into words in [word_lo, word_hi) */
+	uint64_t word_bits; /* D_WORD: bits another CPU sets there */
 };
 
 static struct cas_ctl ctl;
@@ -77,6 +85,15 @@ static bool cas_hook(void *c, uint64_t *p, uint64_t expected, uint64_t new)
 	if (x->mode == D_FAIL) {
 		x->hits++;
 		return true;
+	}
+	if (x->mode == D_WORD) {
+		/* another CPU sets bits of a word in the given range (a bitmap) */
+		if (p < x->word_lo || p >= x->word_hi || (expected & x->word_bits) == x->word_bits)
+			return false;
+		x->hits++;
+		x->raced = x->word_bits & ~expected;
+		__atomic_store_n(p, expected | x->word_bits, __ATOMIC_RELAXED);
+		return false;
 	}
 	/* D_RACE: only valid leaves get hardware updates; and only if it changes something */
 	if (!(expected & S2_PTE_VALID) || (expected & hw_bits(expected)) == hw_bits(expected))
@@ -373,12 +390,146 @@ static void test_hook_removed(void **state)
 	assert_int_equal(ctl.calls, 2);
 }
 
+/* ---- the VM layer's abort path: counters and the dirty bitmap ------------------------------------ */
+
+#define ESR_DABT(fsc, wr) \
+	((UINT64_C(0x24) << 26) | (UINT64_C(1) << 25) | ((wr) ? 1u << 6 : 0) | (fsc))
+#define RAM_PA UINT64_C(0x1000000000)
+#define FSC_TRANS3 0x07
+#define FSC_PERM3 0x0f
+#define SLOT_IPA (UINT64_C(1) << 30)
+
+struct vmrun {
+	struct s2_host_port *hp;
+	struct s2_caps caps;
+	struct s2_vmid_alloc vmids;
+	struct s2_vm vm;
+	struct s2_memslot slots[2];
+	struct s2_vcpu vcpu;
+	uint64_t g;
+};
+
+static void vm_prepare(struct vmrun *v, enum s2_granule gr)
+{
+	struct s2_host_port_opts o = { .pa_base = S2_TEST_PA_BASE, .arena_bytes = 16 << 20 };
+	struct s2_memslot_desc d = { .id = 1,
+				     .ipa = s2_ipa(SLOT_IPA),
+				     .size = UINT64_C(4) << 20,
+				     .backing = S2_BACKING_RAM,
+				     .pa = s2_pa(RAM_PA),
+				     .host_type = S2_HOST_NORMAL,
+				     .flags = S2_SLOT_DIRTY_LOG };
+	struct s2_abort_result r;
+
+	memset(v, 0, sizeof(*v));
+	assert_int_equal(s2_host_port_create(&o, &v->hp), 0);
+	assert_int_equal(s2_caps_max(48, &v->caps), 0);
+	assert_int_equal(s2_vmid_alloc_init(&v->vmids, 16), 0);
+	struct s2_vm_params p = { .caps = &v->caps,
+				  .req = { .ipa_bits = 40, .granule = gr },
+				  .port = s2_host_port_port(v->hp),
+				  .vmids = &v->vmids,
+				  .slots = v->slots,
+				  .max_slots = 2 };
+	assert_int_equal(s2_vm_create(&v->vm, &p), 0);
+	assert_int_equal(s2_vcpu_init(&v->vcpu, &v->vm, 0), 0);
+	v->g = s2_granule_size(gr);
+	assert_int_equal(s2_vm_slot_add(&v->vm, &d), 0);
+	/* a read maps the page read-only (logging) */
+	assert_int_equal(s2_vm_handle_abort(&v->vcpu, ESR_DABT(FSC_TRANS3, false), 0x1000,
+					    ((SLOT_IPA + 3 * v->g) >> 8) & ~UINT64_C(0xf), &r),
+			 0);
+	assert_int_equal(r.resume, S2_RESUME_MAPPED);
+}
+
+static void vm_finish(struct vmrun *v)
+{
+	s2_vcpu_destroy(&v->vcpu);
+	s2_vm_destroy(&v->vm);
+	assert_int_equal(s2_host_port_stats(v->hp).pages_in_use, 0);
+	s2_host_port_destroy(v->hp);
+}
+
+/* The write that follows: a permission fault relaxed in place, the page marked dirty. */
+static void vm_write_fault(struct vmrun *v, struct s2_abort_result *r)
+{
+	assert_int_equal(s2_vm_handle_abort(&v->vcpu, ESR_DABT(FSC_PERM3, true), 0x1000,
+					    ((SLOT_IPA + 3 * v->g) >> 8) & ~UINT64_C(0xf), r),
+			 0);
+}
+
+/* Every CAS of the write fault (leaf relax, dirty bitmap, counters) lost once; and the bitmap
+ * word raced by another vCPU marking another page dirty: the same outcome, both bits kept. */
+static void test_vm_abort_cas_disturbed(void **state)
+{
+	static const enum s2_granule grs[] = { S2_GRANULE_4K, S2_GRANULE_16K, S2_GRANULE_64K };
+	unsigned long disturbed = 0, retried = 0, word_races = 0;
+
+	(void)state;
+	for (unsigned int gi = 0; gi < S2_ARRAY_SIZE(grs); gi++) {
+		struct vmrun v;
+		struct s2_abort_result r0, r;
+		struct s2_vm_stats st0;
+		uint64_t bm0[32] = { 0 }, bm[32], nr0 = 0, nr = 0, k;
+
+		vm_prepare(&v, grs[gi]);
+		arm(0, D_NONE);
+		vm_write_fault(&v, &r0);
+		k = ctl.calls;
+		disarm();
+		st0 = v.vm.stats;
+		assert_int_equal(r0.resume, S2_RESUME_RELAXED);
+		assert_int_equal(s2_vm_dirty_log_get(&v.vm, 1, bm0, 32, &nr0), 0);
+		assert_int_equal(nr0, 1);
+		vm_finish(&v);
+		assert_true(k >= 3); /* relax, bitmap, counters */
+		for (unsigned long i = 1; i <= k; i++) {
+			for (unsigned int mi = 0; mi < 2; mi++) {
+				enum disturb mode = mi ? D_WORD : D_FAIL;
+
+				vm_prepare(&v, grs[gi]);
+				arm(i, mode);
+				if (mode == D_WORD) {
+					ctl.word_lo = v.slots[0].dirty;
+					ctl.word_hi = v.slots[0].dirty + 1;
+					ctl.word_bits = UINT64_C(1) << 63; /* page 63 of the slot */
+				}
+				vm_write_fault(&v, &r);
+				disarm();
+				if (!ctl.hits) {
+					vm_finish(&v);
+					continue;
+				}
+				disturbed++;
+				retried += ctl.calls > i;
+				word_races += mode == D_WORD;
+				assert_int_equal(r.action, r0.action);
+				assert_int_equal(r.resume, r0.resume);
+				assert_int_equal(v.vm.stats.relaxed, st0.relaxed);
+				assert_int_equal(v.vm.stats.faults[1], st0.faults[1]);
+				memset(bm, 0, sizeof(bm));
+				assert_int_equal(s2_vm_dirty_log_get(&v.vm, 1, bm, 32, &nr), 0);
+				assert_int_equal(bm[0],
+						 bm0[0] | (mode == D_WORD ? ctl.word_bits : 0));
+				assert_int_equal(nr, nr0 + (mode == D_WORD));
+				vm_finish(&v);
+			}
+		}
+	}
+	print_message("cas_retry: VM abort path: %lu disturbed CASes (%lu retried, %lu bitmap "
+		      "races)\n",
+		      disturbed, retried, word_races);
+	assert_true(retried > 0);
+	assert_true(word_races > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hook_removed),
 		cmocka_unit_test(test_lost_table_install_frees),
 		cmocka_unit_test(test_every_cas_disturbed),
+		cmocka_unit_test(test_vm_abort_cas_disturbed),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
