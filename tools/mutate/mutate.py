@@ -594,8 +594,11 @@ def sync_tree(repo, tree):
         except OSError:
             same = False
         if not same:
+            # a fresh mtime (not the original's): what was built from an interrupted mutant
+            # must be rebuilt
             os.makedirs(os.path.dirname(d), exist_ok=True)
-            shutil.copy2(s, d)
+            shutil.copyfile(s, d)
+            shutil.copymode(s, d)
     return h.hexdigest()[:12]
 
 
@@ -609,6 +612,10 @@ class Project:
 
     def configure(self):
         if os.path.exists(os.path.join(self.build, "build.ninja")):
+            # re-run CMake if the tree changed (new test files are found by globs)
+            st, _, tail = run_cmd(["ninja", "-C", self.build, "build.ninja"], self.out, 600, log=self.log)
+            if st != "ok":
+                sys.exit("mutate: re-configure failed:\n" + tail)
             return
         cmd = ["cmake", "-S", self.tree, "-B", self.build, "-G", "Ninja",
                "-DCMAKE_C_COMPILER=clang", "-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DS2_SANITIZE=ON",
@@ -666,7 +673,12 @@ def test_order(tests, path, durations, kills=None):
     return sorted(tests, key=key)
 
 
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")
+
+
 def cmd_run(args):
+    signal.signal(signal.SIGTERM, _sigterm)  # restore the mutated file on kill, too
     repo = os.path.abspath(args.repo)
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
