@@ -724,6 +724,11 @@ def cmd_run(args):
     if not all_exes:
         sys.exit("mutate: no tests with labels %s" % ",".join(args.labels))
     exe_inputs = {e: proj.inputs(e) for e in all_exes}
+    base_path = os.path.join(out, "baseline.json")
+    base = load_state(base_path) or {}
+    if state.get("baseline_fp") != fp and base.get("fingerprint") == fp and \
+            set(base.get("durations", {})) == {t["name"] for t in tests}:
+        state["durations"], state["baseline_fp"] = base["durations"], fp  # same tree: reuse
     if state.get("baseline_fp") != fp:
         print("mutate: baseline run of %d tests" % len(tests), flush=True)
         dur = {}
@@ -734,6 +739,7 @@ def cmd_run(args):
             dur[t["name"]] = dt
         state["durations"], state["baseline_fp"] = dur, fp
         save_state(state_path, state)
+        save_state(base_path, {"fingerprint": fp, "durations": dur})
     dur = state["durations"]
     equivalents = load_equivalents(os.path.join(repo, "docs", "testing.md"))
     todo = [Mutant.from_dict(d) for d in state["mutants"] if d["id"] not in state["results"]]
@@ -934,6 +940,29 @@ def cmd_selftest(args):
         check("### `%s`" % muts[1].id in md and "```diff\n--- a/src/a.c" in md, "report lists survivors with diffs")
         rows = [l for l in md.splitlines() if l.startswith("| src/")]
         check(len(rows) == 2 and all(len(r.split("|")) == 10 for r in rows), "report table parses")
+    # the private tree: a file left mutated by an interrupted run is restored with a fresh
+    # mtime (so the build tool recompiles it), unchanged files keep theirs
+    if shutil.which("git"):
+        with tempfile.TemporaryDirectory() as td:
+            repo, tree = os.path.join(td, "repo"), os.path.join(td, "tree")
+            os.makedirs(repo)
+            subprocess.run(["git", "init", "-q", repo], check=True)
+            for name in ("a.c", "b.c"):
+                with open(os.path.join(repo, name), "w") as f:
+                    f.write("int %s;\n" % name[0])
+            old = time.time() - 3600
+            for name in ("a.c", "b.c"):
+                os.utime(os.path.join(repo, name), (old, old))
+            fp1 = sync_tree(repo, tree)
+            with open(os.path.join(tree, "a.c"), "w") as f:
+                f.write("int mutated;\n")
+            os.utime(os.path.join(tree, "a.c"), (old, old))
+            bt = os.path.getmtime(os.path.join(tree, "b.c"))
+            fp2 = sync_tree(repo, tree)
+            check(open(os.path.join(tree, "a.c")).read() == "int a;\n", "sync restores a mutated file")
+            check(os.path.getmtime(os.path.join(tree, "a.c")) > old + 1800, "restored file gets a fresh mtime")
+            check(os.path.getmtime(os.path.join(tree, "b.c")) == bt, "unchanged file keeps its mtime")
+            check(fp1 == fp2, "fingerprint is of the repository, not the tree")
     # the tokenizer on the real sources (when present): every file yields mutants and no mutant
     # falls inside a comment or preprocessor line
     srcdir = os.path.join(REPO_DEFAULT, "src")
