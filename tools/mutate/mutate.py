@@ -480,7 +480,7 @@ def summarize(state, equivalents):
             f["pending"] += 1
             continue
         st = r["status"]
-        if st == "survived" and m["id"] in equivalents:
+        if st == "equivalent" or (st == "survived" and m["id"] in equivalents):
             f["equivalent"] += 1
             continue
         f[st] += 1
@@ -573,6 +573,45 @@ def run_cmd(cmd, cwd, timeout, env=None, log=None):
     return st, dt, tail
 
 
+_SKIP_SECTIONS = (".debug", ".rela.debug", ".comment", ".note", ".llvm_addrsig", ".symtab", ".strtab",
+                  ".shstrtab", ".group", ".rela.eh_frame", ".eh_frame", ".rela.debug")
+
+
+def code_digest(obj):
+    """A hash of an object file's code, data, relocations and symbols, leaving out debug
+    information: two builds with the same digest behave the same. None if it cannot be read."""
+    try:
+        secs = subprocess.run(["readelf", "-SW", obj], capture_output=True, text=True, check=True).stdout
+        names = re.findall(r"\]\s+(\S+)\s+(?:PROGBITS|NOBITS|INIT_ARRAY|FINI_ARRAY|RELA)\s", secs)
+        h = hashlib.sha1()
+        for n in sorted(set(names)):
+            if n.startswith(_SKIP_SECTIONS):
+                continue
+            out = subprocess.run(["readelf", "-x", n, obj], capture_output=True, text=True).stdout
+            h.update(n.encode() + b"\0" + out.encode())
+        rel = subprocess.run(["readelf", "-rW", obj], capture_output=True, text=True, check=True).stdout
+        keep = True
+        for line in rel.splitlines():
+            m = re.match(r"Relocation section '([^']+)'", line)
+            if m:
+                keep = not m.group(1).startswith(_SKIP_SECTIONS)
+                h.update(m.group(1).encode())  # (not the "at offset": debug sizes move it)
+                continue
+            if keep:
+                h.update(line.encode())
+        syms = subprocess.run(["readelf", "-sW", obj], capture_output=True, text=True, check=True).stdout
+        h.update(syms.encode())
+        return h.hexdigest()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def same_code(proj, src, base_digest):
+    """Whether every object built from @src has the digest it had unmutated."""
+    objs = [o for o in proj.objects(src) if base_digest.get(o)]
+    return bool(objs) and all(code_digest(o) == base_digest[o] for o in objs)
+
+
 def repo_files(repo):
     out = subprocess.check_output(["git", "-C", repo, "ls-files", "-co", "--exclude-standard", "-z"])
     return [f for f in out.decode().split("\0") if f and os.path.isfile(os.path.join(repo, f))]
@@ -651,6 +690,22 @@ class Project:
         out = subprocess.check_output(["ninja", "-C", self.build, "-t", "targets", "all"])
         return [l.split(":")[0] for l in out.decode().splitlines() if ": C_EXECUTABLE_LINKER" in l]
 
+    def objects(self, src):
+        """The host object files compiled from @src (absolute path)."""
+        try:
+            out = subprocess.check_output(["ninja", "-C", self.build, "-t", "query", src], stderr=subprocess.DEVNULL)
+        except subprocess.CalledProcessError:
+            return []
+        objs, inside = [], False
+        for line in out.decode().splitlines():
+            if line.strip() == "outputs:":
+                inside = True
+            elif line.strip().endswith(":"):
+                inside = False
+            elif inside and line.strip().endswith(".o") and "CMakeFiles/" in line:
+                objs.append(os.path.join(self.build, line.strip()))
+        return objs
+
     def inputs(self, target):
         out = subprocess.check_output(["ninja", "-C", self.build, "-t", "inputs", target])
         return set(os.path.normpath(os.path.join(self.build, l)) for l in out.decode().split())
@@ -724,6 +779,12 @@ def cmd_run(args):
     if not all_exes:
         sys.exit("mutate: no tests with labels %s" % ",".join(args.labels))
     exe_inputs = {e: proj.inputs(e) for e in all_exes}
+    # the object code of every unmutated file of the sample: a mutant compiling to the same
+    # code is equivalent, whatever the tests say (no need to run them)
+    base_digest = {}
+    for f in sorted({d["path"] for d in state["mutants"]}):
+        for o in proj.objects(os.path.normpath(os.path.join(tree, f))):
+            base_digest[o] = code_digest(o)
     base_path = os.path.join(out, "baseline.json")
     base = load_state(base_path) or {}
     if state.get("baseline_fp") != fp and base.get("fingerprint") == fp and \
@@ -779,6 +840,9 @@ def cmd_run(args):
                     if bst != "ok":
                         res["status"] = "build-error"
                         res["why"] = btail[-800:]
+                    elif same_code(proj, absf, base_digest):
+                        res["status"] = "equivalent"
+                        res["why"] = "same object code as the unmutated file"
                     else:
                         res["status"] = "survived"
                         kills = {}
@@ -940,6 +1004,19 @@ def cmd_selftest(args):
         check("### `%s`" % muts[1].id in md and "```diff\n--- a/src/a.c" in md, "report lists survivors with diffs")
         rows = [l for l in md.splitlines() if l.startswith("| src/")]
         check(len(rows) == 2 and all(len(r.split("|")) == 10 for r in rows), "report table parses")
+    # object-code comparison: a change the compiler erases is recognised, a real one is not
+    if cc and shutil.which("readelf"):
+        with tempfile.TemporaryDirectory() as td:
+            digests = []
+            for i, body in enumerate(("return x * 2;", "return x + x;", "return x * 2 + 1;")):
+                os.makedirs(os.path.join(td, str(i)))
+                c, o = os.path.join(td, str(i), "f.c"), os.path.join(td, str(i), "f.o")
+                with open(c, "w") as f:
+                    f.write("int f(int x);\nint f(int x)\n{\n\t%s\n}\n" % body)
+                subprocess.run([cc, "-O2", "-g", "-c", c, "-o", o], check=True)
+                digests.append(code_digest(o))
+            check(digests[0] is not None and digests[0] == digests[1], "same code, same digest")
+            check(digests[0] != digests[2], "other code, other digest")
     # the private tree: a file left mutated by an interrupted run is restored with a fresh
     # mtime (so the build tool recompiles it), unchanged files keep theirs
     if shutil.which("git"):
