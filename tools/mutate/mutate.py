@@ -516,8 +516,9 @@ def write_report(out, state, equivalents):
     L.append("# s2mmu mutation report\n")
     L.append("seed %s, %d mutants sampled from %d candidates; tests: %s\n" % (
         state["seed"], state["count"], state.get("candidates", 0), ", ".join(state.get("labels", []))))
-    L.append("score = (killed + timeout) / (killed + timeout + survived); recorded equivalent "
-             "mutants and build errors are not counted.\n")
+    L.append("score = (killed + timeout) / (killed + timeout + survived); equivalent mutants (same "
+             "object code, or recorded in docs/testing.md) "
+             "and build errors are not counted.\n")
     L.append("| file | score | killed | timeout | survived | equivalent | build-error | pending |")
     L.append("|---|---|---|---|---|---|---|---|")
     for p, f in sorted(files.items()):
