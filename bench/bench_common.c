@@ -141,6 +141,22 @@ int bench_measure(const char *label, int (*fn)(struct bench *), struct bench *b,
 	return ret;
 }
 
+void bench_cg_start(void)
+{
+	if (bench_opts.callgrind) {
+		CALLGRIND_START_INSTRUMENTATION;
+		CALLGRIND_ZERO_STATS;
+	}
+}
+
+void bench_cg_dump(const char *label)
+{
+	if (bench_opts.callgrind) {
+		CALLGRIND_DUMP_STATS_AT(label);
+		CALLGRIND_STOP_INSTRUMENTATION;
+	}
+}
+
 bool bench_parse_u64(const char *s, uint64_t *v)
 {
 	char *end;

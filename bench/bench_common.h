@@ -17,6 +17,25 @@
 #define PAGE_4K UINT64_C(4096)
 #define BLOCK_2M (UINT64_C(2) << 20)
 
+/*
+ * The two unmap patterns of unmap_scatter_4k and unmap_partial_4k (bench/README.md), the
+ * same for every engine: one unmap call of one 4K page for every BENCH_SCATTER_STRIDE-th
+ * page of the region (so every L3 table keeps most of its pages), and one unmap call per
+ * 2 MiB for its first BENCH_PARTIAL_BYTES (half of every L3 table).
+ */
+#define BENCH_SCATTER_STRIDE 8
+#define BENCH_PARTIAL_BYTES (UINT64_C(1) << 20)
+
+static inline bool bench_scatter_hole(uint64_t off)
+{
+	return (off >> 12) % BENCH_SCATTER_STRIDE == 0;
+}
+
+static inline bool bench_partial_hole(uint64_t off)
+{
+	return (off & ((UINT64_C(2) << 20) - 1)) < BENCH_PARTIAL_BYTES;
+}
+
 /* The options both benchmarks take (bench_parse_arg()); each adds its own. */
 struct bench_opts {
 	unsigned int reps; /* --reps N (1..64): runs per operation, the median is reported */
@@ -62,6 +81,11 @@ bool bench_op_selected(const char *name);
  */
 int bench_measure(const char *label, int (*fn)(struct bench *), struct bench *b, uint64_t *ns,
 		  uint64_t *wall);
+
+/* Under --callgrind, start counting (instrumentation on, counters zeroed) / dump the counts
+ * as @label and stop: for measured code that bench_measure() cannot wrap. */
+void bench_cg_start(void);
+void bench_cg_dump(const char *label);
 
 /* Print the summary line of an operation (median and min over @reps runs, per unit) and, with
  * --out, its JSON record. */

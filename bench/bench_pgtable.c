@@ -30,6 +30,7 @@
 #include "host_port.h"
 
 #include "bench_common.h"
+#include "bench_walk.h"
 
 /* Guest-physical layout: IPA region at 64 GiB (aligned for every size measured), output
  * addresses at 512 GiB, the host port's table arena at 4 GiB (all below the 48-bit PA size). */
@@ -155,6 +156,8 @@ int bench_op_map_range_4k(struct bench *b);
 int bench_op_map_range_2m(struct bench *b);
 int bench_op_wrprotect_4k(struct bench *b);
 int bench_op_unmap_4k(struct bench *b);
+int bench_op_unmap_scatter_4k(struct bench *b);
+int bench_op_unmap_partial_4k(struct bench *b);
 int bench_op_lookup(struct bench *b);
 int bench_op_relax_4k(struct bench *b);
 int bench_op_mkyoung_4k(struct bench *b);
@@ -198,6 +201,34 @@ __attribute__((noinline)) int bench_op_wrprotect_4k(struct bench *b)
 __attribute__((noinline)) int bench_op_unmap_4k(struct bench *b)
 {
 	return s2_pgtable_unmap(&b->pgt, s2_ipa(b->ipa), b->size, NULL);
+}
+
+__attribute__((noinline)) int bench_op_unmap_scatter_4k(struct bench *b)
+{
+	struct s2_pgtable *pgt = &b->pgt;
+	uint64_t ipa = b->ipa, end = b->ipa + b->size;
+	int ret;
+
+	for (; ipa < end; ipa += BENCH_SCATTER_STRIDE * PAGE_4K) {
+		ret = s2_pgtable_unmap(pgt, s2_ipa(ipa), PAGE_4K, NULL);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+__attribute__((noinline)) int bench_op_unmap_partial_4k(struct bench *b)
+{
+	struct s2_pgtable *pgt = &b->pgt;
+	uint64_t ipa = b->ipa, end = b->ipa + b->size;
+	int ret;
+
+	for (; ipa < end; ipa += BLOCK_2M) {
+		ret = s2_pgtable_unmap(pgt, s2_ipa(ipa), BENCH_PARTIAL_BYTES, NULL);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 __attribute__((noinline)) int bench_op_lookup(struct bench *b)
@@ -255,91 +286,33 @@ __attribute__((noinline)) int bench_op_age_4k(struct bench *b)
 
 /* ---- verification --------------------------------------------------------------------------- */
 
-/* What every sampled IPA of the region must translate to. */
-struct expect {
-	bool mapped;
-	unsigned int s2ap; /* S2_S2AP_* */
-	bool af;
-	int level;
-	uint64_t block; /* leaf size */
-};
-
-static const char *fault_str(enum s2_fault f)
-{
-	return s2_fault_name(f);
-}
-
-static int verify_ipa(struct bench *b, const char *op, uint64_t off, const struct expect *e)
+static int verify_ipa(struct bench *b, const char *op, uint64_t off, const struct bench_expect *e)
 {
 	struct s2_walk_mem mem = s2_host_port_walk_mem(b->hp);
-	struct s2_access rd = { .type = S2_ACCESS_READ };
-	struct s2_access wr = { .type = S2_ACCESS_WRITE };
-	struct s2_walk_result res;
-	uint64_t ipa = b->ipa + off;
-	uint8_t wb;
-	int ret;
 
-	ret = s2_walk(&b->cfg, b->pgt.root_pa, &mem, s2_ipa(ipa), rd, &res);
-	if (ret) {
-		FAIL("%s: s2_walk(%#" PRIx64 "): %d", op, ipa, ret);
-		return -1;
-	}
-	if (!e->mapped) {
-		if (res.fault != S2_FAULT_TRANSLATION) {
-			FAIL("%s: IPA %#" PRIx64 " should be unmapped, walk: %s", op, ipa,
-			     fault_str(res.fault));
-			return -1;
-		}
-		return 0;
-	}
-	if (!e->af) {
-		/* HA off: an access to an entry with AF clear is an access-flag fault at the
-		 * leaf's level (Arm ARM D8.4.2). */
-		if (res.fault != S2_FAULT_ACCESS_FLAG || res.level != e->level) {
-			FAIL("%s: IPA %#" PRIx64 " should be old (AF clear) at L%d, walk: %s L%d",
-			     op, ipa, e->level, fault_str(res.fault), res.level);
-			return -1;
-		}
-		return 0;
-	}
-	s2_memattr_encode(S2_MT_NORMAL_WB, true, &wb);
-	if (res.fault != S2_FAULT_NONE || s2_pa_val(res.pa) != b->pa + off ||
-	    res.level != e->level || res.block_size != e->block || res.s2ap != e->s2ap || !res.af ||
-	    res.memattr != wb) {
-		FAIL("%s: IPA %#" PRIx64 ": walk %s pa %#" PRIx64 " L%d size %#" PRIx64
-		     " s2ap %u af %d memattr %#x; expected pa %#" PRIx64 " L%d size %#" PRIx64
-		     " s2ap %u memattr %#x",
-		     op, ipa, fault_str(res.fault), s2_pa_val(res.pa), res.level, res.block_size,
-		     res.s2ap, res.af, res.memattr, b->pa + off, e->level, e->block, e->s2ap, wb);
-		return -1;
-	}
-	ret = s2_walk(&b->cfg, b->pgt.root_pa, &mem, s2_ipa(ipa), wr, &res);
-	if (ret || (e->s2ap & S2_S2AP_WO ? res.fault != S2_FAULT_NONE :
-					   res.fault != S2_FAULT_PERMISSION)) {
-		FAIL("%s: IPA %#" PRIx64 ": write access gives %s, s2ap %u", op, ipa,
-		     fault_str(res.fault), e->s2ap);
-		return -1;
-	}
-	return 0;
+	return bench_walk_check(&b->cfg, b->pgt.root_pa, &mem, op, b->ipa + off, b->pa + off, e);
 }
 
 struct verify_ctx {
 	struct bench *b;
 	const char *op;
-	const struct expect *e;
+	const struct bench_expect *e;
+	bool (*hole)(uint64_t off); /* pages expected unmapped, NULL: none */
 };
 
 static int verify_ipa_at(void *ctx, uint64_t off)
 {
 	struct verify_ctx *v = ctx;
 
-	return verify_ipa(v->b, v->op, off, v->e);
+	return verify_ipa(v->b, v->op, off, v->hole && v->hole(off) ? &bench_exp_unmapped : v->e);
 }
 
-/* Walk sampled (or all) pages of the region, then validate the whole tree. */
-static int verify_region(struct bench *b, const char *op, const struct expect *e, uint64_t leaves)
+/* Walk sampled (or all) pages of the region (those where @hole is true must be unmapped, the
+ * others as @e says), then validate the whole tree. */
+static int verify_region_holes(struct bench *b, const char *op, const struct bench_expect *e,
+			       bool (*hole)(uint64_t off), uint64_t leaves)
 {
-	struct verify_ctx ctx = { b, op, e };
+	struct verify_ctx ctx = { b, op, e, hole };
 	struct s2_check_report rep;
 	int ret;
 
@@ -359,11 +332,11 @@ static int verify_region(struct bench *b, const char *op, const struct expect *e
 	return 0;
 }
 
-static const struct expect exp_rw_page = { true, S2_S2AP_RW, true, 3, PAGE_4K };
-static const struct expect exp_ro_page = { true, S2_S2AP_RO, true, 3, PAGE_4K };
-static const struct expect exp_old_page = { true, S2_S2AP_RW, false, 3, PAGE_4K };
-static const struct expect exp_rw_block = { true, S2_S2AP_RW, true, 2, BLOCK_2M };
-static const struct expect exp_unmapped = { false, 0, false, 0, 0 };
+static int verify_region(struct bench *b, const char *op, const struct bench_expect *e,
+			 uint64_t leaves)
+{
+	return verify_region_holes(b, op, e, NULL, leaves);
+}
 
 static bool tlbi_done(const struct s2_host_stats *before, const struct s2_host_stats *after)
 {
@@ -397,6 +370,16 @@ static uint64_t units_fault(const struct bench *b)
 	return nr_pages(b) - b->size / BLOCK_2M;
 }
 
+static uint64_t units_scatter(const struct bench *b)
+{
+	return nr_pages(b) / BENCH_SCATTER_STRIDE;
+}
+
+static uint64_t units_partial(const struct bench *b)
+{
+	return b->size / BLOCK_2M * (BENCH_PARTIAL_BYTES / PAGE_4K);
+}
+
 static uint64_t units_lookup(const struct bench *b)
 {
 	return b->nr_ipas;
@@ -410,20 +393,20 @@ static int setup_empty(struct bench *b)
 static int setup_mapped_rw(struct bench *b)
 {
 	return map_region(b, S2_PROT_R | S2_PROT_W, S2_MAP_FORCE_PAGES) ||
-	       verify_ipa(b, "setup", b->size / 2, &exp_rw_page);
+	       verify_ipa(b, "setup", b->size / 2, &bench_exp_rw_page);
 }
 
 /* The starting state is checked too, so that an operation that does nothing cannot pass. */
 static int setup_mapped_ro(struct bench *b)
 {
 	return map_region(b, S2_PROT_R, S2_MAP_FORCE_PAGES) ||
-	       verify_ipa(b, "relax_4k setup", b->size / 2, &exp_ro_page);
+	       verify_ipa(b, "relax_4k setup", b->size / 2, &bench_exp_ro_page);
 }
 
 static int setup_mapped_old(struct bench *b)
 {
 	return map_region(b, S2_PROT_R | S2_PROT_W | S2_PROT_YOUNG_CLEAR, S2_MAP_FORCE_PAGES) ||
-	       verify_ipa(b, "mkyoung_4k setup", b->size / 2, &exp_old_page);
+	       verify_ipa(b, "mkyoung_4k setup", b->size / 2, &bench_exp_old_page);
 }
 
 static int setup_map_fault(struct bench *b)
@@ -469,12 +452,12 @@ static int setup_lookup(struct bench *b)
 
 static int verify_rw_pages(struct bench *b, const struct s2_host_stats *before)
 {
-	return verify_region(b, "map", &exp_rw_page, nr_pages(b));
+	return verify_region(b, "map", &bench_exp_rw_page, nr_pages(b));
 }
 
 static int verify_map_2m(struct bench *b, const struct s2_host_stats *before)
 {
-	return verify_region(b, "map_range_2m", &exp_rw_block, units_blocks(b));
+	return verify_region(b, "map_range_2m", &bench_exp_rw_block, units_blocks(b));
 }
 
 static int verify_wrprotect(struct bench *b, const struct s2_host_stats *before)
@@ -485,7 +468,7 @@ static int verify_wrprotect(struct bench *b, const struct s2_host_stats *before)
 		FAIL("wrprotect_4k: no TLB invalidation issued");
 		return -1;
 	}
-	return verify_region(b, "wrprotect_4k", &exp_ro_page, nr_pages(b));
+	return verify_region(b, "wrprotect_4k", &bench_exp_ro_page, nr_pages(b));
 }
 
 static int verify_unmap(struct bench *b, const struct s2_host_stats *before)
@@ -502,7 +485,38 @@ static int verify_unmap(struct bench *b, const struct s2_host_stats *before)
 		     after.pages_in_use, b->pages_after_init);
 		return -1;
 	}
-	return verify_region(b, "unmap_4k", &exp_unmapped, 0);
+	return verify_region(b, "unmap_4k", &bench_exp_unmapped, 0);
+}
+
+/* Unmapping part of every table: a TLBI, every table kept, the holes unmapped, the rest not. */
+static int verify_unmap_holes(struct bench *b, const struct s2_host_stats *before, const char *op,
+			      bool (*hole)(uint64_t off), uint64_t holes)
+{
+	struct s2_host_stats after = s2_host_port_stats(b->hp);
+
+	if (!tlbi_done(before, &after)) {
+		FAIL("%s: no TLB invalidation issued", op);
+		return -1;
+	}
+	if (after.pages_in_use != before->pages_in_use) {
+		FAIL("%s: %" PRIu64 " table pages (4K units) in use, %" PRIu64 " before: "
+		     "tables still in use were freed or new ones allocated",
+		     op, after.pages_in_use, before->pages_in_use);
+		return -1;
+	}
+	return verify_region_holes(b, op, &bench_exp_rw_page, hole, nr_pages(b) - holes);
+}
+
+static int verify_unmap_scatter(struct bench *b, const struct s2_host_stats *before)
+{
+	return verify_unmap_holes(b, before, "unmap_scatter_4k", bench_scatter_hole,
+				  units_scatter(b));
+}
+
+static int verify_unmap_partial(struct bench *b, const struct s2_host_stats *before)
+{
+	return verify_unmap_holes(b, before, "unmap_partial_4k", bench_partial_hole,
+				  units_partial(b));
 }
 
 static int verify_lookup(struct bench *b, const struct s2_host_stats *before)
@@ -517,7 +531,7 @@ static int verify_lookup(struct bench *b, const struct s2_host_stats *before)
 		     b->lookup_valid, b->nr_ipas, b->lookup_pa_sum, sum);
 		return -1;
 	}
-	return verify_region(b, "lookup", &exp_rw_page, nr_pages(b));
+	return verify_region(b, "lookup", &bench_exp_rw_page, nr_pages(b));
 }
 
 static int verify_age(struct bench *b, const struct s2_host_stats *before)
@@ -527,7 +541,7 @@ static int verify_age(struct bench *b, const struct s2_host_stats *before)
 		     nr_pages(b));
 		return -1;
 	}
-	return verify_region(b, "age_4k", &exp_old_page, nr_pages(b));
+	return verify_region(b, "age_4k", &bench_exp_old_page, nr_pages(b));
 }
 
 static const struct op_desc ops[] = {
@@ -540,6 +554,10 @@ static const struct op_desc ops[] = {
 	{ "wrprotect_4k", "page", setup_mapped_rw, bench_op_wrprotect_4k, verify_wrprotect,
 	  units_pages },
 	{ "unmap_4k", "page", setup_mapped_rw, bench_op_unmap_4k, verify_unmap, units_pages },
+	{ "unmap_scatter_4k", "op", setup_mapped_rw, bench_op_unmap_scatter_4k,
+	  verify_unmap_scatter, units_scatter },
+	{ "unmap_partial_4k", "page", setup_mapped_rw, bench_op_unmap_partial_4k,
+	  verify_unmap_partial, units_partial },
 	{ "lookup", "op", setup_lookup, bench_op_lookup, verify_lookup, units_lookup },
 	{ "relax_4k", "op", setup_mapped_ro, bench_op_relax_4k, verify_rw_pages, units_pages },
 	{ "mkyoung_4k", "op", setup_mapped_old, bench_op_mkyoung_4k, verify_rw_pages, units_pages },
@@ -660,12 +678,7 @@ static void run_scale(uint64_t size)
 			     nr_pages(&b));
 			ok = false;
 		}
-		{
-			struct expect e = exp_ro_page;
-
-			e.af = false;
-			ok = ok && !verify_region(&b, label[2], &e, nr_pages(&b));
-		}
+		ok = ok && !verify_region(&b, label[2], &bench_exp_old_ro_page, nr_pages(&b));
 		before = s2_host_port_stats(b.hp);
 		ok = ok &&
 		     !bench_measure(label[3], bench_op_unmap_4k, &b, &ns[3][r], &wall[3][r]) &&
@@ -797,8 +810,9 @@ static void usage(void)
 		"usage: bench_pgtable [--reps N] [--size-mib M] [--scale-mib A,B,...|none]\n"
 		"                     [--ops a,b,...] [--samples N] [--verify-all] [--no-matrix]\n"
 		"                     [--callgrind] [--out FILE.jsonl]\n"
-		"ops: map_fault_4k map_range_4k map_range_2m wrprotect_4k unmap_4k lookup\n"
-		"     relax_4k mkyoung_4k age_4k tables scale\n");
+		"ops: map_fault_4k map_range_4k map_range_2m wrprotect_4k unmap_4k\n"
+		"     unmap_scatter_4k unmap_partial_4k lookup relax_4k mkyoung_4k age_4k\n"
+		"     tables scale\n");
 }
 
 static int parse_args(int argc, char **argv)

@@ -7,12 +7,25 @@
 #
 # `make bench` calls it as `bash bench/run.sh build/bench-gcc build/bench`.
 #
+# Linux KVM's stage-2 engine (bench_kvm612, bench_kvm61: bench/bench_kvm.c) runs the same
+# operations in the same rounds: every round runs bench_pgtable's engine operations and both
+# KVM engines one after the other (the order alternating between rounds), so that both are
+# timed in the same minutes; the median over all rounds is reported. A KVM engine that was not
+# built is reported with the reason its status file gives (BUILD/bench/kvm/<version>/status,
+# written by bench/kvm/extract.sh), and the run still passes.
+#
 # Environment:
-#   S2_BENCH_REPS      native runs per operation (default 5; the median is reported)
+#   S2_BENCH_ROUNDS    rounds of the engine operations, s2mmu and KVM alternating (default 3)
+#   S2_BENCH_REPS      native runs per operation, per round (default 5; the median is reported)
+#   S2_BENCH_SIZE_MIB  region of the engine operations in MiB, s2mmu and KVM (default 1024)
 #   S2_BENCH_SCALE     native scaling sizes in MiB (default 1024,4096,16384,65536)
 #   S2_BENCH_CG_SCALE  scaling sizes under callgrind in MiB (default 1024,4096,16384,65536;
 #                      about 30 s on 2 cores)
 #   S2_BENCH_NO_CG=1   skip callgrind
+#   S2_BENCH_CONC      options of bench_vm_scale's vCPU threads on the fault path (default
+#                      "--reps 5 --conc-mib 256"); "none" skips them
+#   S2_BENCH_DIRTY     options of its dirty-logging rounds (default "--reps 1 --dirty-gib 64":
+#                      about 30 s of CPU time); "none" skips them
 #   S2_BENCH_LAYERS_MIB, S2_BENCH_LAYERS_CG_MIB
 #                      region of bench_layers (VM abort path, owner transitions) natively and
 #                      under callgrind, in MiB (default 1024 both)
@@ -28,11 +41,20 @@ build=${1:?usage: run.sh BUILD_DIR OUT_DIR}
 out=${2:?usage: run.sh BUILD_DIR OUT_DIR}
 bin=$build/bench/bench_pgtable
 layers=$build/bench/bench_layers
+vm_scale=$build/bench/bench_vm_scale
+conc_opts=${S2_BENCH_CONC:---reps 5 --conc-mib 256}
+dirty_opts=${S2_BENCH_DIRTY:---reps 1 --dirty-gib 64}
 layers_mib=${S2_BENCH_LAYERS_MIB:-1024}
 layers_cg_mib=${S2_BENCH_LAYERS_CG_MIB:-1024}
 reps=${S2_BENCH_REPS:-5}
 scale=${S2_BENCH_SCALE:-1024,4096,16384,65536}
 cg_scale=${S2_BENCH_CG_SCALE:-1024,4096,16384,65536}
+rounds=${S2_BENCH_ROUNDS:-3}
+size_mib=${S2_BENCH_SIZE_MIB:-1024}
+# The engine operations, measured in rounds beside KVM's (tables and scale once, after).
+core_ops=map_fault_4k,map_range_4k,map_range_2m,wrprotect_4k,unmap_4k,unmap_scatter_4k
+core_ops=$core_ops,unmap_partial_4k,lookup,relax_4k,mkyoung_4k,age_4k
+kvm_versions="6.12 6.1"
 
 if [ ! -x "$bin" ]; then
 	echo "run.sh: $bin not built (the engine, walker and host port must exist)" >&2
@@ -41,8 +63,19 @@ fi
 mkdir -p "$out"
 rm -rf "$out/callgrind" "$out/annotate"
 rm -f "$out/native.jsonl" "$out/callgrind.jsonl" "$out/results.json" "$out/results.md"
-rm -f "$out/native_layers.jsonl" "$out/callgrind_layers.jsonl"
+rm -f "$out/native_layers.jsonl" "$out/callgrind_layers.jsonl" "$out"/native_round*.jsonl
+rm -f "$out/kvm.json" "$out/native_vm_scale.jsonl"
 status=0
+
+# KVM engines: which were built, and why not for the others.
+kvm_bins=()
+for v in $kvm_versions; do
+	name=kvm${v//./}
+	st=$build/bench/kvm/$v/status
+	if [ -x "$build/bench/bench_$name" ] && [ -f "$st" ] && grep -qx 'status: ok' "$st"; then
+		kvm_bins+=("$name")
+	fi
+done
 
 # What the figures were measured on (the machine is often shared: note its load).
 {
@@ -55,13 +88,52 @@ status=0
 	echo "compiler: $(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt") $(
 		sed -n 's/^CMAKE_C_FLAGS_RELEASE:[A-Z]*=//p' "$build/CMakeCache.txt")"
 	echo "valgrind: $(valgrind --version 2>/dev/null || echo none)"
+	for v in $kvm_versions; do
+		name=kvm${v//./}
+		st=$build/bench/kvm/$v/status
+		field() { sed -n "s/^$1: //p" "$st" 2>/dev/null | head -n1; }
+		if [[ " ${kvm_bins[*]} " == *" $name "* ]]; then
+			echo "kvm $v: package $(field package) $(field version), $(field tarball)" \
+				"sha256 $(field sha256), pgtable.c sha256 $(field pgtable_c_sha256)"
+		elif [ -f "$st" ] && grep -qx 'status: ok' "$st"; then
+			echo "kvm $v: unavailable: bench_$name not built in $build"
+		elif [ -f "$st" ]; then
+			echo "kvm $v: unavailable: $(field reason)"
+		else
+			echo "kvm $v: unavailable: not configured (no $st; S2_BENCH_KVM off?)"
+		fi
+	done
 } >"$out/machine.txt" || true
 cat "$out/machine.txt"
 
-echo "== native: $reps runs per operation, median (thread CPU time; wall time beside) =="
+echo "== native: $rounds rounds of s2mmu and KVM (${kvm_bins[*]:-none}), $reps runs per" \
+	"operation each, median (thread CPU time; wall time beside) =="
 start=$(date +%s)
-"$bin" --reps "$reps" --scale-mib "$scale" --out "$out/native.jsonl" | tee "$out/native.txt" ||
-	status=$?
+: >"$out/native.txt"
+for r in $(seq 1 "$rounds"); do
+	engines=(s2mmu "${kvm_bins[@]}")
+	if [ $((r % 2)) -eq 0 ]; then # alternate who goes first
+		rev=()
+		for ((i = ${#engines[@]} - 1; i >= 0; i--)); do rev+=("${engines[i]}"); done
+		engines=("${rev[@]}")
+	fi
+	echo "-- round $r: ${engines[*]}" | tee -a "$out/native.txt"
+	for e in "${engines[@]}"; do
+		if [ "$e" = s2mmu ]; then
+			"$bin" --reps "$reps" --size-mib "$size_mib" --ops "$core_ops" \
+				--scale-mib none --no-matrix \
+				--out "$out/native_round$r.s2mmu.jsonl" | tee -a "$out/native.txt" ||
+				status=$?
+		else
+			"$build/bench/bench_$e" --reps "$reps" --size-mib "$size_mib" \
+				--out "$out/native_round$r.$e.jsonl" |
+				tee -a "$out/native.txt" || status=$?
+		fi
+	done
+done
+"$bin" --reps "$reps" --size-mib "$size_mib" --ops tables,scale --scale-mib "$scale" \
+	--out "$out/native.jsonl" |
+	tee -a "$out/native.txt" || status=$?
 if [ -x "$layers" ]; then
 	"$layers" --reps "$reps" --size-mib "$layers_mib" --out "$out/native_layers.jsonl" |
 		tee -a "$out/native.txt" || status=$?
@@ -69,6 +141,19 @@ if [ -x "$layers" ]; then
 else
 	echo "run.sh: $layers not built: VM and owner benchmarks skipped" >&2
 fi
+for part in conc dirty; do
+	opts=$conc_opts
+	[ $part = conc ] || opts=$dirty_opts
+	[ "$opts" != none ] || continue
+	if [ ! -x "$vm_scale" ]; then
+		echo "run.sh: $vm_scale not built: VM scale benchmarks skipped" >&2
+		break
+	fi
+	# shellcheck disable=SC2086 # the options are words on purpose
+	"$vm_scale" --ops $part $opts --out "$out/native_vm_scale.jsonl" |
+		tee -a "$out/native.txt" || status=$?
+	cat "$out/native_vm_scale.jsonl" >>"$out/native.jsonl" 2>/dev/null || true
+done
 echo "(native: $(($(date +%s) - start)) s)"
 
 if [ -z "${S2_BENCH_NO_CG:-}" ]; then
@@ -84,9 +169,18 @@ if [ -z "${S2_BENCH_NO_CG:-}" ]; then
 	valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no \
 		--toggle-collect='bench_op_*' --dump-instr=yes \
 		--callgrind-out-file="$out/callgrind/cg.out" \
-		"$bin" --callgrind --reps 1 --scale-mib "$cg_scale" --no-matrix \
+		"$bin" --callgrind --reps 1 --size-mib "$size_mib" --scale-mib "$cg_scale" --no-matrix \
 		--out "$out/callgrind.jsonl" >"$out/callgrind.txt" 2>"$out/callgrind.log" ||
 		status=$?
+	for e in "${kvm_bins[@]}"; do
+		valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no \
+			--toggle-collect='bench_op_*' --dump-instr=yes \
+			--callgrind-out-file="$out/callgrind/cg.out.$e" \
+			"$build/bench/bench_$e" --callgrind --reps 1 --size-mib "$size_mib" \
+			--out "$out/callgrind_$e.jsonl" >>"$out/callgrind.txt" \
+			2>>"$out/callgrind.log" || status=$?
+		cat "$out/callgrind_$e.jsonl" >>"$out/callgrind.jsonl" 2>/dev/null || true
+	done
 	if [ -x "$layers" ]; then
 		valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no \
 			--toggle-collect='bench_op_*' --dump-instr=yes \
@@ -103,7 +197,7 @@ if [ -z "${S2_BENCH_NO_CG:-}" ]; then
 	fi
 fi
 
-python3 - "$out" "$(dirname "$0")" <<'EOF'
+python3 - "$out" "$(dirname "$0")" "$build" "$kvm_versions" <<'EOF'
 import glob, json, os, re, sys
 
 out = sys.argv[1]
@@ -113,16 +207,36 @@ try:
 except ImportError:
     cg_breakdown = None
 
-# KVM arm64 (arch/arm64/kvm/hyp/pgtable.c), userspace, gcc -O2, FWB: instructions, ns per unit.
-KVM = {
-    "map_fault_4k": (785, 43), "map_range_4k": (249, 14), "map_range_2m": (262, 7400 / 512),
-    "wrprotect_4k": (80, 4.8), "unmap_4k": (97, 5.5), "lookup": (383, 24),
-    "relax_4k": (445, 25), "mkyoung_4k": (400, 23), "age_4k": (58, 3.3),
-}
+build = sys.argv[3]
+kvm_versions = sys.argv[4].split()
+
+# Targets of the engine's operations (instructions per unit).
 TARGET = {
     "map_fault_4k": 150, "map_range_4k": 30, "map_range_2m": 100, "wrprotect_4k": 15,
     "unmap_4k": 20, "lookup": 60, "relax_4k": 80, "mkyoung_4k": 80, "age_4k": 12,
 }
+
+
+def kvm_status(ver):
+    """{"status": "ok"|"unavailable", "reason", "package", "version", "sha256", ...}"""
+    path = os.path.join(build, "bench", "kvm", ver, "status")
+    st = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition(": ")
+                st[k] = v
+    except OSError:
+        st = {"status": "unavailable",
+              "reason": f"not configured (no {path}; S2_BENCH_KVM off?)"}
+    name = "kvm" + ver.replace(".", "")
+    if st.get("status") == "ok" and not os.access(
+            os.path.join(build, "bench", "bench_" + name), os.X_OK):
+        st = dict(st, status="unavailable", reason=f"bench_{name} not built in {build}")
+    return name, st
+
+
+KVM = dict(kvm_status(v) for v in kvm_versions)
 
 def load(path):
     recs = []
@@ -134,7 +248,31 @@ def load(path):
                     recs.append(json.loads(line))
     return recs
 
-native = load(os.path.join(out, "native.jsonl"))
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return None if not n else (v[n // 2] if n & 1 else (v[n // 2 - 1] + v[n // 2]) / 2)
+
+
+# The rounds: one record per operation and engine, every round's runs together.
+rounds = {}
+for path in sorted(glob.glob(os.path.join(out, "native_round*.jsonl"))):
+    for r in load(path):
+        rounds.setdefault(r["op"], []).append(r)
+native = []
+for op, recs in rounds.items():
+    rec = dict(recs[0])
+    runs = [x for r in recs for x in r.get("ns_runs", [])]
+    rec["ns_runs"] = runs
+    rec["rounds"] = len(recs)
+    rec["ns_per_unit"] = round(median(runs), 3)
+    rec["ns_min_per_unit"] = min(runs)
+    rec["round_ns_per_unit"] = [r["ns_per_unit"] for r in recs]
+    rec["wall_ns_per_unit"] = round(median([r["wall_ns_per_unit"] for r in recs]), 3)
+    rec["wall_ns_min_per_unit"] = min(r["wall_ns_min_per_unit"] for r in recs)
+    rec["verified"] = all(r.get("verified") for r in recs)
+    native.append(rec)
+native += load(os.path.join(out, "native.jsonl"))
 cg = {r["op"]: r for r in load(os.path.join(out, "callgrind.jsonl"))}
 
 # One callgrind dump per measured operation: "desc: Trigger: Client Request: <op>".
@@ -162,7 +300,8 @@ def attribute(rec, dump, units):
     # The measured loop itself (bench_op_*: argument set-up, loop control) is the harness.
     rec["harness_instr_per_unit"] = round(
         sum(v for k, v in per_func.items()
-            if k.startswith(("bench_pgtable.c:", "bench_layers.c:"))) / units, 2)
+            if k.startswith(("bench_pgtable.c:", "bench_layers.c:",
+                             "kvm_glue.c:bench_op_"))) / units, 2)
     rec["top_functions"] = [[k, round(v / units, 2)] for k, v in
                             sorted(per_func.items(), key=lambda kv: -kv[1])[:8]]
 
@@ -177,8 +316,11 @@ for r in native:
         rec["callgrind_dump"] = os.path.relpath(ir[op][1], out)
         rec["verified_callgrind"] = cg[op].get("verified", False)
         attribute(rec, ir[op][1], cg[op]["units"])
-    if op in KVM:
-        rec["kvm_instr_per_unit"], rec["kvm_ns_per_unit"] = KVM[op]
+    for name in KVM:
+        if op.startswith(name + "_"):
+            rec["engine"] = name
+    rec.setdefault("engine", "s2mmu")
+    if op in TARGET:
         rec["target_instr_per_unit"] = TARGET[op]
     results.append(rec)
 # Operations measured only under callgrind (e.g. scaling sizes too big to run natively).
@@ -195,6 +337,38 @@ for op, r in cg.items():
     attribute(rec, ir[op][1], r["units"])
     results.append(rec)
 
+# KVM's figures beside each s2mmu operation it also ran, and the ratios (KVM / s2mmu).
+byop = {r["op"]: r for r in results}
+for r in results:
+    if r.get("engine") != "s2mmu" or r.get("unit") in ("pages", "byte"):
+        continue
+    for name, st in KVM.items():
+        k = byop.get(name + "_" + r["op"])
+        if st.get("status") != "ok":
+            if r["op"] in ("map_fault_4k", "map_range_4k", "map_range_2m", "wrprotect_4k",
+                           "unmap_4k", "unmap_scatter_4k", "unmap_partial_4k", "lookup",
+                           "relax_4k", "mkyoung_4k", "age_4k"):
+                r[name + "_status"] = "unavailable: " + st.get("reason", "unknown")
+            continue
+        if k is None:
+            continue
+        ki, kn = k.get("instr_per_unit"), k.get("ns_per_unit")
+        r[name + "_instr_per_unit"] = ki
+        r[name + "_ns_per_unit"] = kn
+        r[name + "_instr_ratio"] = round(ki / r["instr_per_unit"], 2) \
+            if ki and r.get("instr_per_unit") else None
+        r[name + "_ns_ratio"] = round(kn / r["ns_per_unit"], 2) \
+            if kn and r.get("ns_per_unit") else None
+        r[name + "_status"] = "ok"
+# Which KVM sources were measured (or why not): one record per version.
+for name, st in KVM.items():
+    info = {"op": name + "_engine", "unit": "info", "engine": name,
+            "ns_per_unit": None, "instr_per_unit": None, "status": st.get("status")}
+    for key in ("reason", "package", "version", "tarball", "sha256", "pgtable_c_sha256"):
+        if key in st:
+            info[key] = st[key]
+    results.append(info)
+
 with open(os.path.join(out, "results.json"), "w") as f:
     json.dump(results, f, indent=1)
     f.write("\n")
@@ -202,18 +376,44 @@ with open(os.path.join(out, "results.json"), "w") as f:
 def fmt(v, nd=1):
     return "-" if v is None else f"{v:.{nd}f}"
 
-lines = ["| op | unit | ns/unit (CPU time) | instr/unit | target | KVM instr | KVM ns |",
-         "|---|---|---:|---:|---:|---:|---:|"]
+def kvm_cells(r, name):
+    if r.get(name + "_status", "ok") != "ok":
+        return "n/a | n/a"
+    ki, kn = r.get(name + "_instr_per_unit"), r.get(name + "_ns_per_unit")
+    if ki is None and kn is None:
+        return " | "
+    ri, rn = r.get(name + "_instr_ratio"), r.get(name + "_ns_ratio")
+    return (f"{fmt(ki)}{f' ({ri:.1f}x)' if ri else ''} | "
+            f"{fmt(kn, 2)}{f' ({rn:.1f}x)' if rn else ''}")
+
+
+head = "| op | unit | ns/unit (CPU time) | instr/unit | target |"
+rule = "|---|---|---:|---:|---:|"
+for name in KVM:
+    head += f" {name} instr | {name} ns |"
+    rule += "---:|---:|"
+lines = [head, rule]
 for r in results:
+    if r.get("engine", "s2mmu") != "s2mmu" or r.get("unit") == "info":
+        continue
     if r["op"].startswith("tables_") and r["unit"] != "pages":
         continue
     if r["unit"] == "pages":
         lines.append(f"| {r['op']} | pages (4K) | {r['pages']} (min {r['min_pages']}, "
-                     f"root {r['root_pages']}) | | min | 513+root | |")
+                     f"root {r['root_pages']}) | | min |" + " | |" * len(KVM))
         continue
     lines.append(f"| {r['op']} | {r['unit']} | {fmt(r.get('ns_per_unit'), 2)} | "
-                 f"{fmt(r.get('instr_per_unit'))} | {r.get('target_instr_per_unit', '')} | "
-                 f"{r.get('kvm_instr_per_unit', '')} | {fmt(r.get('kvm_ns_per_unit'), 1) if 'kvm_ns_per_unit' in r else ''} |")
+                 f"{fmt(r.get('instr_per_unit'))} | {r.get('target_instr_per_unit', '')} |"
+                 + "".join(f" {kvm_cells(r, n)} |" for n in KVM))
+lines.append("")
+lines.append("KVM columns: instructions and ns per unit of Linux KVM's engine in the same run, "
+             "(KVM / s2mmu) in brackets.")
+for name, st in KVM.items():
+    if st.get("status") == "ok":
+        lines.append(f"- {name}: {st.get('package')} {st.get('version')}, "
+                     f"tarball sha256 {st.get('sha256')}")
+    else:
+        lines.append(f"- {name}: unavailable: {st.get('reason')}")
 mem = [r for r in results if r["op"].startswith("tables_") and r["unit"] == "byte"]
 if mem:
     lines += ["", "| config | levels | root bytes | 1 GiB pages: table bytes (min) | "

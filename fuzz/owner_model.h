@@ -4,7 +4,9 @@
  * fuzz/fuzz_owner.c: a host with two RAM ranges and an MMIO window, three guests (two
  * non-protected, one protected), a shadow of the hypervisor's address space, full-state
  * snapshots (every host and guest descriptor, the metadata, the hypervisor's mappings), the
- * ownership invariant checker, and one step of a hostile host's random transition sequence.
+ * ownership invariant checker, and one step of a hostile host's random transition sequence
+ * (transitions with random permissions, hypervisor pins, and guest mappings made behind the
+ * layer's back as the VM layer's fault path would, which a teardown must drop harmlessly).
  *
  * A failed check calls OM_FAIL(msg, line) (default: print and abort, which libFuzzer reports;
  * the unit test defines it as cmocka's fail_msg before including this header).
@@ -65,6 +67,7 @@ struct fx {
 	uint64_t win_base; /* first PA the hypervisor shadow covers */
 	uint64_t win_pages;
 	uint8_t *hyp; /* hypervisor shadow: 0 unmapped, else 1 + state (| 0x80 device) */
+	uint32_t *pins; /* per window page: the hypervisor's pins (shadow) */
 	int hyp_fail; /* the next hyp map fails with this code */
 	uint64_t hyp_calls;
 	uint64_t scrubbed; /* bytes scrubbed */
@@ -177,6 +180,13 @@ OM_FN void hyp_unmap(void *ctx, s2_pa_t pa, uint64_t size)
 	}
 }
 
+/* Record in the shadow that [pa, pa + size) was pinned (@delta 1) or unpinned (-1). */
+OM_FN void om_pins_add(struct fx *f, uint64_t pa, uint64_t size, int delta)
+{
+	for (uint64_t a = pa; a < pa + size; a += f->psize)
+		f->pins[(a - f->win_base) / f->psize] += (uint32_t)delta;
+}
+
 OM_FN void scrub(void *ctx, s2_pa_t pa, uint64_t size)
 {
 	struct fx *f = ctx;
@@ -203,6 +213,8 @@ OM_FN void fx_init(struct fx *f, const struct s2_config *cfg)
 	f->win_base = f->mmio;
 	f->win_pages = (f->ram1 + (RAM1_PAGES + 64) * f->psize - f->win_base) / f->psize;
 	f->hyp = calloc(f->win_pages, 1);
+	f->pins = calloc(f->win_pages, sizeof(*f->pins));
+	OM_CHECK((f->pins) != NULL);
 	f->ram[0] = (struct s2_owner_ram){ .base = s2_pa(f->ram0), .size = 2 * f->blk };
 	f->ram[1] = (struct s2_owner_ram){ .base = s2_pa(f->ram1), .size = RAM1_PAGES * f->psize };
 	f->nmeta = 2 * f->blk / f->psize + RAM1_PAGES;
@@ -246,6 +258,7 @@ OM_FN void fx_fini(struct fx *f)
 	s2_owner_fini(&f->o);
 	s2_host_port_destroy(f->hp);
 	free(f->hyp);
+	free(f->pins);
 	free(f->meta);
 	free(f->tlb);
 	free(f->tlb_store);
@@ -351,6 +364,9 @@ OM_FN int visit_guest(void *arg, const struct s2_walk_visit *v)
 		enum s2_page_state st = s2_page_state_of_pte(v->pte);
 		OM_CHECK(pa >= f->win_base && i < f->win_pages && is_watched(f, i));
 		if (st == S2_PAGE_SHARED_BORROWED) {
+			/* Shared RAM: Normal, with the permissions it was given (never none). */
+			OM_CHECK(!om_pte_device(v->pte));
+			OM_CHECK(om_pte_rwx(v->pte) != 0);
 			a->sb[i]++;
 		} else {
 			a->own[i] = (uint8_t)(1 + a->guest);
@@ -447,6 +463,10 @@ OM_FN void check_invariants(const struct fx *f)
 			} else {
 				OM_CHECK(wr.fault == S2_FAULT_TRANSLATION);
 			}
+			/* Pins only on RAM the hypervisor borrows, as many as the shadow says. */
+			OM_CHECK((info.pin_count) == (f->pins[i]));
+			if (info.pin_count)
+				OM_CHECK(info.ram && info.hyp == S2_PAGE_SHARED_BORROWED);
 			/* The hypervisor's address space matches its state. */
 			if (info.hyp == S2_PAGE_NOPAGE)
 				OM_CHECK((hyp) == (0));
@@ -596,7 +616,85 @@ OM_FN uint64_t rnd_ipa(struct om_rng *r, const struct fx *f)
 	return rnd_below(r, 48) * f->psize;
 }
 
-#define OM_NR_OPS 13
+/* A guest mapping's permissions as a hostile host asks for them: mostly a valid R/W/X
+ * combination, sometimes none or with stray flags. */
+OM_FN uint64_t rnd_prot(struct om_rng *r)
+{
+	switch (rnd_below(r, 12)) {
+	case 0:
+		return 0;
+	case 1:
+		return S2_PROT_R | S2_PROT_DEVICE;
+	case 2:
+		return S2_PROT_RWX | S2_PROT_SW(2);
+	default:
+		return 1 + rnd_below(r, 7);
+	}
+}
+
+/*
+ * What the VM layer's fault path does to a guest in a protected setup if nobody stops it:
+ * map host memory into guest @g's stage-2 through the engine (any SW state, page or block),
+ * behind this layer's back. The guest is then torn down: the foreign leaf must be dropped,
+ * the page's ownership left exactly as it was, nothing scrubbed that the guest did not own.
+ * Only pages whose state the teardown of @g may not change are picked (not @g's, not shared
+ * with guests). Return: 0, or 1 when no such mapping could be set up this time.
+ */
+OM_FN int om_foreign_then_teardown(struct fx *f, struct om_rng *r, struct s2_owner_guest *g)
+{
+	uint64_t ps = f->psize, ipa = (64 + rnd_below(r, 16)) * ps, pa, size = ps;
+	unsigned int st = (unsigned int)rnd_below(r, 4);
+	struct s2_page_info before, after;
+	uint64_t dropped = f->o.stats.foreign_dropped, scrubbed;
+	struct s2_lookup l;
+	bool block = rnd_below(r, 4) == 0;
+	int ret;
+
+	switch (rnd_below(r, 3)) {
+	case 0:
+		pa = f->mmio + rnd_below(r, 12) * ps;
+		break;
+	default:
+		pa = f->ram0 + rnd_below(r, 24) * ps;
+		break;
+	}
+	if (block) {
+		/* A level-2 block, as the fault path maps for huge-page backed slots. */
+		size = f->blk;
+		pa = S2_ALIGN_DOWN(pa, f->blk);
+		ipa = 32 * f->blk;
+	}
+	OM_CHECK(s2_owner_page_info(&f->o, s2_pa(pa), &before) == 0);
+	if (before.owner == g->id || before.share_count || before.pin_count)
+		return 1;
+	OM_CHECK(s2_pgtable_lookup(g->pgt, s2_ipa(ipa), &l) == 0);
+	if (l.valid)
+		return 1;
+	ret = s2_pgtable_map(g->pgt, s2_ipa(ipa), size, s2_pa(pa),
+			     S2_PROT_R | S2_PROT_W | (before.ram ? 0 : S2_PROT_DEVICE) |
+				     S2_PROT_SW(st),
+			     0, NULL);
+	if (ret)
+		return 1; /* e.g. a block the config cannot hold */
+	scrubbed = f->scrubbed;
+	/* The guest's own pages (if any) go back and are scrubbed; the foreign one is not. */
+	uint64_t own = 0;
+	for (uint64_t i = 0; i < f->nmeta; i++)
+		if (f->meta[i].owner == g->id)
+			own += ps;
+	OM_CHECK(s2_owner_guest_teardown(&f->o, g, scrub, f) == 0);
+	OM_CHECK(f->o.stats.foreign_dropped > dropped);
+	OM_CHECK(f->scrubbed - scrubbed == own);
+	OM_CHECK(s2_pgtable_lookup(g->pgt, s2_ipa(ipa), &l) == 0);
+	OM_CHECK(!l.valid);
+	OM_CHECK(s2_owner_page_info(&f->o, s2_pa(pa), &after) == 0);
+	OM_CHECK(before.ram == after.ram && before.host == after.host && before.hyp == after.hyp &&
+		 before.owner == after.owner && before.share_count == after.share_count &&
+		 before.pin_count == after.pin_count);
+	return 0;
+}
+
+#define OM_NR_OPS 17
 
 /*
  * One step of a hostile host: a random transition (random, often invalid ranges, guests and
@@ -637,7 +735,7 @@ OM_FN int om_step(struct fx *f, struct om_rng *r)
 		ret = s2_owner_donate_hyp_host(&f->o, s2_pa(pa), size);
 		break;
 	case 4:
-		ret = s2_owner_share_guest(&f->o, g, s2_pa(pa), s2_ipa(ipa), size);
+		ret = s2_owner_share_guest(&f->o, g, s2_pa(pa), s2_ipa(ipa), size, rnd_prot(r));
 		break;
 	case 5:
 		ret = s2_owner_unshare_guest(&f->o, g, s2_ipa(ipa), size);
@@ -653,6 +751,19 @@ OM_FN int om_step(struct fx *f, struct om_rng *r)
 		break;
 	case 9:
 		ret = teardown ? s2_owner_guest_teardown(&f->o, g, scrub, f) : 0;
+		break;
+	case 10:
+	case 11:
+		ret = (op == 10 ? s2_owner_pin_hyp : s2_owner_unpin_hyp)(&f->o, s2_pa(pa), size);
+		if (!ret)
+			om_pins_add(f, pa, size, op == 10 ? 1 : -1);
+		break;
+	case 12:
+		ret = s2_owner_set_prot_guest(&f->o, g, s2_ipa(ipa), size, rnd_prot(r));
+		break;
+	case 13:
+		/* (Not with failing allocations: the teardown of @g's own pages must finish.) */
+		ret = teardown || fail_alloc ? 0 : om_foreign_then_teardown(f, r, g);
 		break;
 	default: {
 		enum s2_host_abort_action act;

@@ -20,8 +20,11 @@
  *     as the dump;
  *  5. leaf geometry: a successful map uses the largest block the alignment allows (pages when
  *     forced), split leaves only pages in its range, collapse folds uniform last-level tables;
- *  6. the TLB model, filled from the walker before the operation and fed every TLBI the engine
- *     issued, holds no stale translation afterwards (s2_tlb_check);
+ *  6. the TLB model, filled from the walker before the operation (successful reads, and the
+ *     accesses that gave a permission fault: a TLB may keep those) and fed every TLBI the
+ *     engine issued, holds no stale translation afterwards (s2_tlb_check);
+ *  6b. without FWB, the Normal WB memory the guest lost (unmapped, annotated, replaced) was
+ *     cleaned to PoC after a TLBI, and nothing else was (with FWB: never anything);
  *  7. s2_pgtable_check() passes, it counts as many table pages as the dump has, and the host
  *     port has exactly those pages (plus the page cache's) allocated: no leak.
  */
@@ -771,6 +774,9 @@ S2M_FN bool s2m_check_ipa(struct s2m_ctx *c, uint64_t x, bool fill, bool all_typ
 				return false;
 			}
 		}
+		/* A TLB may keep the entry that gave a permission fault (Arm ARM D8.17). */
+		if (fill && res.fault == S2_FAULT_PERMISSION)
+			s2_tlb_fill(&c->tlb, S2M_VMID, s2_ipa(x), &res);
 		if (res.fault != S2_FAULT_NONE)
 			continue;
 		if (res.pa.pa != s2m_pa_at(e, x) ||
@@ -1313,13 +1319,14 @@ static int s2m_range_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* Whether the logged events of @kind cover [lo, hi) (*@any: some event overlaps it). Return
- * -1 when the log overflowed (no verdict). */
-S2M_FN int s2m_log_covers(struct s2m_ctx *c, enum s2_host_event_kind kind, uint64_t lo, uint64_t hi,
-			  bool *any)
+/* Whether the logged events of @kind cover [lo, hi) (*@any: some event overlaps it); with
+ * @after_tlbi, only events that follow a TLBI count. Return -1 when the log overflowed (no
+ * verdict). */
+S2M_FN int s2m_log_covers_ex(struct s2m_ctx *c, enum s2_host_event_kind kind, uint64_t lo,
+			     uint64_t hi, bool *any, bool after_tlbi)
 {
 	unsigned int n, k = 0;
-	bool overflow;
+	bool overflow, tlbi = false;
 	const struct s2_host_event *ev = s2_host_port_log(c->hp, &n, &overflow);
 	struct s2m_range *r;
 	uint64_t x = lo;
@@ -1331,7 +1338,10 @@ S2M_FN int s2m_log_covers(struct s2m_ctx *c, enum s2_host_event_kind kind, uint6
 	if (!r)
 		abort();
 	for (unsigned int i = 0; i < n; i++) {
-		if (ev[i].kind != kind)
+		if (ev[i].kind == S2_HOST_EV_TLBI_IPA || ev[i].kind == S2_HOST_EV_TLBI_RANGE ||
+		    ev[i].kind == S2_HOST_EV_TLBI_VMID)
+			tlbi = true;
+		if (ev[i].kind != kind || (after_tlbi && !tlbi))
 			continue;
 		if (ev[i].addr < hi && ev[i].addr + ev[i].size > lo)
 			*any = true;
@@ -1343,6 +1353,104 @@ S2M_FN int s2m_log_covers(struct s2m_ctx *c, enum s2_host_event_kind kind, uint6
 			x = r[i].hi;
 	free(r);
 	return x >= hi;
+}
+
+S2M_FN int s2m_log_covers(struct s2m_ctx *c, enum s2_host_event_kind kind, uint64_t lo, uint64_t hi,
+			  bool *any)
+{
+	return s2m_log_covers_ex(c, kind, lo, hi, any, false);
+}
+
+/*
+ * Memory the guest lost (the hosted port's audit of KVM's unmap rule): without FWB, every page
+ * of Normal WB memory that @old mapped and the tables (c->model, after the operation) no longer
+ * map to the same output as Normal WB must have been cleaned and invalidated to the PoC, after
+ * a TLBI. With FWB no operation cleans anything; without it, an operation other than a map
+ * cleans nothing the guest did not lose.
+ */
+S2M_FN bool s2m_check_lost_cmo(struct s2m_ctx *c, const struct s2m_list *old, bool is_map)
+{
+	struct s2m_range *lost = NULL;
+	size_t nlost = 0, cap = 0;
+	unsigned int n;
+	bool overflow, ok = true;
+	const struct s2_host_event *ev = s2_host_port_log(c->hp, &n, &overflow);
+
+	if (overflow)
+		return true;
+	if (c->cfg.fwb) {
+		for (unsigned int i = 0; i < n; i++)
+			if (ev[i].kind == S2_HOST_EV_DC_CIVAC) {
+				s2m_fail(c,
+					 "data-cache clean [0x%" PRIx64 ", +0x%" PRIx64
+					 ") with FWB (never due)",
+					 ev[i].addr, ev[i].size);
+				return false;
+			}
+		return true;
+	}
+	for (size_t i = 0; i < old->n && ok; i++) {
+		const struct s2m_ext *o = &old->e[i];
+		uint64_t x = o->start;
+
+		if (o->v.state != S2M_MAPPED || o->v.mt != S2M_MT_WB)
+			continue;
+		while (x < o->end && ok) {
+			uint64_t nx, stop;
+			const struct s2m_ext *e = s2m_at(&c->model, x, &nx);
+			bool kept = e && e->v.state == S2M_MAPPED && e->v.mt == S2M_MT_WB &&
+				    s2m_pa_at(e, x) == s2m_pa_at(o, x);
+			bool any;
+
+			stop = nx < o->end ? nx : o->end;
+			if (!kept) {
+				uint64_t pa = s2m_pa_at(o, x), sz = stop - x;
+				int cov = s2m_log_covers_ex(c, S2_HOST_EV_DC_CIVAC, pa, pa + sz,
+							    &any, true);
+
+				if (cov == 0) {
+					s2m_fail(c,
+						 "IPA [0x%" PRIx64 ", 0x%" PRIx64 ") of Normal WB "
+						 "memory at pa 0x%" PRIx64
+						 " left the guest without "
+						 "FWB and was not cleaned to PoC after a TLBI",
+						 x, stop, pa);
+					ok = false;
+				}
+				if (nlost == cap) {
+					cap = cap ? 2 * cap : 16;
+					lost = realloc(lost, cap * sizeof(*lost));
+					if (!lost)
+						abort();
+				}
+				lost[nlost++] = (struct s2m_range){ pa, pa + sz };
+			}
+			x = stop;
+		}
+	}
+	if (ok && !is_map) {
+		/* Nothing else cleaned: every DC event lies in what was lost. */
+		for (unsigned int i = 0; i < n && ok; i++) {
+			uint64_t lo = ev[i].addr, hi = ev[i].addr + ev[i].size, y = lo;
+
+			if (ev[i].kind != S2_HOST_EV_DC_CIVAC)
+				continue;
+			if (nlost)
+				qsort(lost, nlost, sizeof(*lost), s2m_range_cmp);
+			for (size_t j = 0; j < nlost && y < hi; j++)
+				if (lost[j].lo <= y && lost[j].hi > y)
+					y = lost[j].hi;
+			if (y < hi) {
+				s2m_fail(c,
+					 "data-cache clean [0x%" PRIx64 ", 0x%" PRIx64
+					 ") of memory the guest did not lose",
+					 lo, hi);
+				ok = false;
+			}
+		}
+	}
+	free(lost);
+	return ok;
 }
 
 /*
@@ -1649,7 +1757,7 @@ S2M_FN bool s2m_step(struct s2m_ctx *c)
 	/* Before: sample around the range (the model equals the tables here) and fill the TLB. */
 	s2m_pick_samples(c, a.ipa, a.size);
 	for (unsigned int i = 0; i < c->nsamples; i++)
-		if (!s2m_check_ipa(c, c->samples[i], true, false))
+		if (!s2m_check_ipa(c, c->samples[i], true, (i & 1) == 0))
 			return false;
 	pre_hash = c->dump_hash;
 	s2m_list_copy(&want, &c->model);
@@ -1919,6 +2027,8 @@ S2M_FN bool s2m_step(struct s2m_ctx *c)
 		s2m_list_copy(&c->model, &c->actual);
 	}
 	if (!s2m_compare(c, &c->model, &c->actual, "tables vs model"))
+		goto out;
+	if (!s2m_check_lost_cmo(c, &old, a.op == S2M_OP_MAP))
 		goto out;
 
 	/* Operation-specific results. */

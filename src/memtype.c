@@ -102,7 +102,9 @@ static int pick_type(const struct s2_memtype_req *req, enum s2_memtype *type)
 		*type = S2_MT_NORMAL_WB;
 		return 0;
 	case S2_HOST_NORMAL_NC:
-		*type = S2_MT_NORMAL_NC;
+		/* As KVM (MT_NORMAL/_TAGGED/_NC are all "cacheable" RAM): Normal, the guest's
+		 * stage 1 picks (with FWB: write-back). Keeping NC is a VM's opt-in policy. */
+		*type = req->keep_host_nc ? S2_MT_NORMAL_NC : S2_MT_NORMAL_WB;
 		return 0;
 	case S2_HOST_DEVICE_nGnRE:
 		*type = S2_MT_DEVICE_nGnRE;
@@ -178,6 +180,10 @@ int s2_memtype_decide(const struct s2_memtype_req *req, struct s2_memtype_attrs 
 		/* Data and instruction caches are not coherent unless CTR_EL0.DIC. */
 		if (!req->dic)
 			a.cmo |= S2_MT_CMO_ICACHE;
+	} else if (req->dic && a.exec) {
+		/* CTR_EL0.DIC: granting exec costs no I-cache maintenance, so (as KVM) Normal
+		 * memory is executable from its first fault, saving the later exec fault. */
+		a.prot |= S2_PROT_X;
 	}
 
 	*out = a;

@@ -9,6 +9,9 @@
  *           callback (the only other fallible step). Nothing has changed if this fails.
  *   commit: update the metadata and the stage-2 tables. The engine draws new tables from the
  *           filled caches, so nothing here can fail: an error is a broken invariant (S2_BUG_ON).
+ *           Each S2_BUG_ON below says why no sequence of public calls reaches it; whatever a
+ *           caller can cause (a guest table written behind this layer's back included) is
+ *           refused or handled before the commit.
  */
 #include "s2mmu/owner.h"
 
@@ -16,11 +19,13 @@
 
 /* ---- state encoding (ARCH-NOTES §1) --------------------------------------------------------- */
 
-s2_pte_t s2_page_state_pte(s2_pte_t pte, enum s2_page_state state)
+int s2_page_state_pte(s2_pte_t *pte, enum s2_page_state state)
 {
-	/* A meta-state has no encoding: storing one is a bug, never bad input. */
-	S2_BUG_ON(!s2_page_state_is_concrete(state));
-	return (pte & ~S2_PAGE_STATE_PTE_MASK) | S2_FIELD_PREP(S2_PAGE_STATE_PTE_MASK, state);
+	/* A meta-state has no encoding: refused, never stored. */
+	if (!pte || !s2_page_state_is_concrete(state))
+		return S2_EINVAL;
+	*pte = (*pte & ~S2_PAGE_STATE_PTE_MASK) | S2_FIELD_PREP(S2_PAGE_STATE_PTE_MASK, state);
+	return 0;
 }
 
 enum s2_page_state s2_page_state_of_pte(s2_pte_t pte)
@@ -28,11 +33,12 @@ enum s2_page_state s2_page_state_of_pte(s2_pte_t pte)
 	return (enum s2_page_state)S2_FIELD_GET(S2_PAGE_STATE_PTE_MASK, pte);
 }
 
-uint64_t s2_page_state_prot(enum s2_page_state state)
+int s2_page_state_prot(enum s2_page_state state, uint64_t *prot)
 {
-	/* SW0|SW1 are the two low bits of the SW field that S2_PROT_SW() fills (owner_state.h). */
-	S2_BUG_ON(!s2_page_state_is_concrete(state));
-	return S2_PROT_SW((unsigned int)state);
+	if (!prot || !s2_page_state_is_concrete(state))
+		return S2_EINVAL;
+	*prot = S2_STATE_PROT(state);
+	return 0;
 }
 
 const char *s2_page_state_name(enum s2_page_state state)
@@ -209,9 +215,11 @@ static void mmio_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info
 	struct s2_lookup l;
 	int ret = s2_pgtable_lookup(&o->host, s2_ipa(pa), &l);
 
+	/* Lookup fails only beyond the IPA size: every caller range-checked @pa first. */
 	S2_BUG_ON(ret);
 	info->ram = false;
 	info->share_count = 0;
+	info->pin_count = 0;
 	if (l.valid) {
 		info->host = s2_page_state_of_pte(l.pte);
 		info->owner = S2_OWNER_HOST;
@@ -235,7 +243,12 @@ static void meta_info(const struct s2_page_meta *m, struct s2_page_info *info)
 	info->host = (enum s2_page_state)m->host_state;
 	info->hyp = (enum s2_page_state)m->hyp_state;
 	info->owner = m->owner;
+	/*
+	 * One counter: guest shares, or the hypervisor's pins while it borrows the page. The
+	 * checks read the one their state implies; s2_owner_page_info() reports the other as 0.
+	 */
 	info->share_count = m->share_count;
+	info->pin_count = m->pin_count;
 }
 
 static void page_info(const struct s2_owner *o, uint64_t pa, struct s2_page_info *info)
@@ -299,6 +312,9 @@ int s2_owner_init(struct s2_owner *o, const struct s2_owner_params *p)
 
 	if (!o || !p || !p->host_cfg || !p->hyp.map || !p->hyp.unmap || (p->nr_ram && !p->ram))
 		return S2_EINVAL;
+	/* An identity map: every IPA must be a PA the descriptors can hold. */
+	if (p->host_cfg->ipa_bits > p->host_cfg->pa_bits)
+		return S2_EINVAL;
 	psize = UINT64_C(1) << p->host_cfg->page_shift;
 	for (unsigned int i = 0; i < p->nr_ram; i++) {
 		uint64_t b = s2_pa_val(p->ram[i].base), sz = p->ram[i].size;
@@ -357,11 +373,15 @@ int s2_owner_guest_init(struct s2_owner_guest *g, struct s2_pgtable *pgt, uint8_
 	return 0;
 }
 
-/* The guest must use the host's granule: ownership is tracked per host page. */
+/*
+ * The guest must use the host's granule (ownership is tracked per host page), have a live
+ * table, and not be the host stage-2 itself (its annotations would collide with the guest's
+ * mappings between check and commit).
+ */
 static int guest_ok(const struct s2_owner *o, const struct s2_owner_guest *g)
 {
-	if (!o || !g || !g->pgt || g->id < S2_OWNER_GUEST_MIN ||
-	    g->pgt->cfg.page_shift != o->page_shift)
+	if (!o || !g || !g->pgt || !g->pgt->root || g->id < S2_OWNER_GUEST_MIN ||
+	    g->pgt->cfg.page_shift != o->page_shift || g->pgt == &o->host)
 		return S2_EINVAL;
 	return 0;
 }
@@ -444,9 +464,8 @@ int s2_host_handle_fault(struct s2_owner *o, s2_pa_t pa_t, enum s2_host_abort_ac
 		base = bbase;
 		size = bsize;
 	}
-	prot = info.ram ?
-		       S2_PROT_RWX :
-		       (S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE | s2_page_state_prot(S2_PAGE_OWNED));
+	prot = info.ram ? S2_PROT_RWX :
+			  (S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE | S2_STATE_PROT(S2_PAGE_OWNED));
 	ret = cache_fill(&o->cache, &o->host, tables_bound(&o->host, base, base, size, false));
 	if (ret)
 		return ret;
@@ -482,6 +501,13 @@ static int host_cache_for(struct s2_owner *o, uint64_t pa, uint64_t size)
 	return cache_fill(&o->cache, &o->host, tables_bound(&o->host, pa, pa, size, false));
 }
 
+/*
+ * Commit-phase changes of the host stage-2. Unreachable failures: the range was checked
+ * (aligned, non-empty, below the IPA size, which s2_owner_init() keeps within the PA size),
+ * @owner is a valid annotation (hypervisor or a guest id >= S2_OWNER_GUEST_MIN), and
+ * host_cache_for() filled o->cache with the upper bound of the tables splitting the edges
+ * needs, so the engine's only other failure (S2_ENOMEM) cannot happen.
+ */
 static void host_annotate(struct s2_owner *o, uint64_t pa, uint64_t size, uint8_t owner)
 {
 	int ret = s2_pgtable_annotate(&o->host, s2_ipa(pa), size, owner, &o->cache);
@@ -546,11 +572,33 @@ static int share_hyp_check(const struct s2_page_info *info)
 	return 0;
 }
 
-/* Whether a page in state @info may be unshared from the hypervisor: 0 or S2_EPERM. */
+/* Whether a page shared with the hypervisor (@info) may be unshared: 0, S2_EPERM, or
+ * S2_EBUSY while the hypervisor has it pinned (pKVM: hyp_page_count() != 0). */
 static int unshare_hyp_check(const struct s2_page_info *info)
 {
-	if (info->host != S2_PAGE_SHARED_OWNED || info->hyp != S2_PAGE_SHARED_BORROWED ||
-	    info->share_count)
+	if (info->host != S2_PAGE_SHARED_OWNED || info->hyp != S2_PAGE_SHARED_BORROWED)
+		return S2_EPERM;
+	if (info->pin_count)
+		return S2_EBUSY;
+	return 0;
+}
+
+/* Whether the hypervisor may pin a page in state @info: RAM it borrows from the host. */
+static int pin_hyp_check(const struct s2_page_info *info)
+{
+	if (!info->ram || info->host != S2_PAGE_SHARED_OWNED ||
+	    info->hyp != S2_PAGE_SHARED_BORROWED)
+		return S2_EPERM;
+	if (info->pin_count == UINT32_MAX)
+		return S2_ELIMIT;
+	return 0;
+}
+
+/* Whether the hypervisor may drop a pin of a page in state @info: pinned RAM it borrows. */
+static int unpin_hyp_check(const struct s2_page_info *info)
+{
+	if (!info->ram || info->host != S2_PAGE_SHARED_OWNED ||
+	    info->hyp != S2_PAGE_SHARED_BORROWED || !info->pin_count)
 		return S2_EPERM;
 	return 0;
 }
@@ -602,9 +650,11 @@ int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 			       S2_OWNER_HOST);
 	} else {
 		/* MMIO keeps its state in the host stage-2: map it now, marked SHARED_OWNED. */
+		/* Cannot fail: a checked range, a legal prot (RW Device), o->cache filled
+		 * with the bound of the tables the edges can need. */
 		ret = s2_pgtable_map(&o->host, s2_ipa(pa), size, pa_t,
 				     S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE |
-					     s2_page_state_prot(S2_PAGE_SHARED_OWNED),
+					     S2_STATE_PROT(S2_PAGE_SHARED_OWNED),
 				     0, &o->cache);
 		S2_BUG_ON(ret);
 	}
@@ -636,6 +686,39 @@ int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 		/* Back to OWNED: drop the marked mapping, the host faults it in again. */
 		host_unmap(o, pa, size);
 	}
+	return done(o);
+}
+
+int s2_owner_pin_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t);
+	struct s2_page_meta *m;
+	int ret;
+
+	if (!o)
+		return S2_EINVAL;
+	ret = host_range_check(o, pa, size, pin_hyp_check, &m);
+	if (ret)
+		return refuse(o, ret);
+	/* pin_hyp_check() refuses MMIO: @m is the RAM metadata. */
+	for (uint64_t i = 0; i < size >> o->page_shift; i++)
+		m[i].pin_count++;
+	return done(o);
+}
+
+int s2_owner_unpin_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t);
+	struct s2_page_meta *m;
+	int ret;
+
+	if (!o)
+		return S2_EINVAL;
+	ret = host_range_check(o, pa, size, unpin_hyp_check, &m);
+	if (ret)
+		return refuse(o, ret);
+	for (uint64_t i = 0; i < size >> o->page_shift; i++)
+		m[i].pin_count--;
 	return done(o);
 }
 
@@ -703,17 +786,36 @@ static int guest_span(const struct s2_owner *o, const struct s2_owner_guest *g, 
 	return check_span(o, g->pgt, ipa, size);
 }
 
-/* Host-side check and guest-side preparation shared by share_guest and donate_guest. */
+/* The permissions a guest mapping of shared RAM may have: a non-empty subset of R/W/X. */
+static bool guest_prot_ok(uint64_t prot)
+{
+	return prot && !(prot & ~(uint64_t)S2_PROT_RWX);
+}
+
+/*
+ * Guest-side checks and preparation shared by share_guest and donate_guest: the PAs fit the
+ * guest stage-2's output size, no IPA of the range is mapped or annotated, and the guest's
+ * cache holds the tables a page-granular map can need.
+ */
 static int guest_map_prepare(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa, uint64_t size)
 {
-	int ret = s2_pgtable_walk(g->pgt, s2_ipa(ipa), size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
-				  visit_any, NULL);
+	int ret;
 
+	if (pa + size > (UINT64_C(1) << g->pgt->cfg.pa_bits))
+		return S2_ERANGE;
+	ret = s2_pgtable_walk(g->pgt, s2_ipa(ipa), size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+			      visit_any, NULL);
 	if (ret)
 		return ret;
 	return cache_fill(&g->cache, g->pgt, tables_bound(g->pgt, ipa, pa, size, true));
 }
 
+/*
+ * The commit's guest map. Cannot fail: guest_map_prepare() checked the IPA and PA ranges and
+ * that nothing is mapped there (S2_MAP_NO_REPLACE cannot refuse: only the host stage-2, a
+ * different table by guest_ok(), changed since), @prot is a legal combination (R/W/X over
+ * Normal, RW Device), and g->cache holds the page-forced bound of new tables.
+ */
 static void guest_map(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa, uint64_t size,
 		      uint64_t prot)
 {
@@ -724,7 +826,7 @@ static void guest_map(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa, uint6
 }
 
 int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t, s2_ipa_t ipa_t,
-			 uint64_t size)
+			 uint64_t size, uint64_t prot)
 {
 	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
 	struct s2_page_meta *m = NULL;
@@ -733,15 +835,16 @@ int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t p
 
 	if (ret)
 		return o ? refuse(o, ret) : ret;
+	if (!guest_prot_ok(prot))
+		return refuse(o, S2_EINVAL);
 	ret = host_span(o, pa, size, &m);
 	ram = m;
 	if (!ret)
 		ret = guest_span(o, g, ipa, size);
-	if (!ret && !ram)
-		ret = S2_EINVAL; /* MMIO is assigned (donated), not shared */
 	if (ret)
 		return refuse(o, ret);
-	if (g->protected_vm)
+	/* A protected guest's memory is donated; MMIO is assigned by donation. */
+	if (g->protected_vm || !ram)
 		return refuse(o, S2_EPERM);
 	for (uint64_t i = 0; i < size >> o->page_shift; i++) {
 		bool fresh = m[i].host_state == S2_PAGE_OWNED && m[i].hyp_state == S2_PAGE_NOPAGE;
@@ -759,7 +862,7 @@ int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t p
 		meta_set(&m[i], S2_PAGE_SHARED_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
 		m[i].share_count++;
 	}
-	guest_map(g, pa, ipa, size, S2_PROT_RWX | s2_page_state_prot(S2_PAGE_SHARED_BORROWED));
+	guest_map(g, pa, ipa, size, prot | S2_STATE_PROT(S2_PAGE_SHARED_BORROWED));
 	return done(o);
 }
 
@@ -794,13 +897,14 @@ int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t 
 	host_annotate(o, pa, size, g->id);
 	guest_map(g, pa, ipa, size,
 		  (ram ? S2_PROT_RWX : (S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE)) |
-			  s2_page_state_prot(S2_PAGE_OWNED));
+			  S2_STATE_PROT(S2_PAGE_OWNED));
 	return done(o);
 }
 
 /*
  * Check every page of the guest's [ipa, ipa + size): a page-sized leaf in guest state @want
- * over RAM; @host_ok checks the metadata. Counts the runs of contiguous PAs (for the host
+ * over RAM; @host_ok checks the metadata. S2_ENOENT for an IPA nothing maps (as mainline
+ * pKVM), S2_EPERM for any other mismatch. Counts the runs of contiguous PAs (for the host
  * cache bound) in *@runs and their table bound in *@tables.
  */
 typedef bool (*host_ok_fn)(const struct s2_owner_guest *g, const struct s2_page_meta *m);
@@ -820,7 +924,9 @@ static int guest_pages_check(const struct s2_owner *o, const struct s2_owner_gue
 
 		if (ret)
 			return ret;
-		if (!l.valid || l.size != o->page_size || s2_page_state_of_pte(l.pte) != want)
+		if (!l.valid)
+			return S2_ENOENT;
+		if (l.size != o->page_size || s2_page_state_of_pte(l.pte) != want)
 			return S2_EPERM;
 		pa = s2_pa_val(l.pa);
 		m = meta_of(o, pa);
@@ -851,6 +957,8 @@ static void guest_runs(struct s2_owner *o, struct s2_owner_guest *g, uint64_t ip
 		struct s2_lookup l;
 		int ret = s2_pgtable_lookup(g->pgt, s2_ipa(a), &l);
 
+		/* guest_pages_check() found every page of the range mapped, and the commit
+		 * changes the guest's leaves only after this walk. */
 		S2_BUG_ON(ret || !l.valid);
 		if (a != ipa && s2_pa_val(l.pa) == run_end) {
 			run_end += o->page_size;
@@ -871,13 +979,19 @@ static bool host_shares(const struct s2_owner_guest *g, const struct s2_page_met
 	       m->share_count;
 }
 
+/*
+ * One guest mapping of each page fewer. The count is checked non-zero per page, but a range
+ * can hold more leaves of one page than it has shares when the guest table was written
+ * behind this layer's back (forged SW bits): the count then stops at zero, never wraps.
+ */
 static void run_unshare(struct s2_owner *o, struct s2_owner_guest *g, uint64_t pa, uint64_t size)
 {
 	struct s2_page_meta *m = meta_of(o, pa);
 
 	(void)g;
 	for (uint64_t i = 0; i < size >> o->page_shift; i++) {
-		S2_BUG_ON(!m[i].share_count);
+		if (!m[i].share_count)
+			continue;
 		if (!--m[i].share_count)
 			meta_set(&m[i], S2_PAGE_OWNED, S2_PAGE_NOPAGE, S2_OWNER_HOST);
 	}
@@ -899,8 +1013,38 @@ int s2_owner_unshare_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_
 	if (ret)
 		return refuse(o, ret);
 	guest_runs(o, g, ipa, size, run_unshare);
+	/* Cannot fail: a checked range of page-sized leaves, so no split and no allocation. */
 	ret = s2_pgtable_unmap(g->pgt, ipa_t, size, &g->cache);
 	S2_BUG_ON(ret);
+	return done(o);
+}
+
+int s2_owner_set_prot_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa_t,
+			    uint64_t size, uint64_t prot)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t), tables;
+	int ret = guest_ok(o, g);
+
+	if (ret)
+		return o ? refuse(o, ret) : ret;
+	if (!guest_prot_ok(prot))
+		return refuse(o, S2_EINVAL);
+	ret = guest_span(o, g, ipa, size);
+	if (!ret && g->protected_vm)
+		ret = S2_EPERM;
+	if (!ret)
+		ret = guest_pages_check(o, g, ipa, size, S2_PAGE_SHARED_BORROWED, host_shares,
+					&tables);
+	if (ret)
+		return refuse(o, ret);
+	/*
+	 * Page-sized leaves: nothing splits. The engine checks exec against the memory type
+	 * before changing anything, so its S2_EMEMTYPE (only for a leaf made Device behind this
+	 * layer's back: shares are mapped Normal) is a clean refusal.
+	 */
+	ret = s2_pgtable_set_prot(g->pgt, ipa_t, size, prot, S2_PROT_RWX & ~prot);
+	if (ret)
+		return refuse(o, ret);
 	return done(o);
 }
 
@@ -927,13 +1071,16 @@ static void run_unshare_host(struct s2_owner *o, struct s2_owner_guest *g, uint6
 	host_annotate(o, pa, size, g->id);
 }
 
-/* Change the guest's state bits over [ipa, ipa + size) (page leaves: no split, no failure). */
+/*
+ * Change the guest's state bits over [ipa, ipa + size). Cannot fail: a checked range of
+ * valid page-sized leaves, and only SW bits change (no exec, so no memory-type refusal).
+ */
 static void guest_set_state(struct s2_owner_guest *g, uint64_t ipa, uint64_t size,
 			    enum s2_page_state st)
 {
-	uint64_t set = s2_page_state_prot(st);
+	uint64_t set = S2_STATE_PROT(st);
 	int ret = s2_pgtable_set_prot(g->pgt, s2_ipa(ipa), size, set,
-				      s2_page_state_prot(S2_PAGE_RESERVED) & ~set);
+				      S2_STATE_PROT(S2_PAGE_RESERVED) & ~set);
 
 	S2_BUG_ON(ret);
 }
@@ -995,6 +1142,47 @@ static int visit_first_leaf(void *arg, const struct s2_walk_visit *v)
 	return S2_EEXIST; /* stop: found */
 }
 
+/*
+ * Whether a transition made guest @g's leaf mapping [pa, pa + size) in guest state @st: every
+ * page behind it is recorded in the matching state, in the metadata for RAM (*@mp: its first
+ * page's) or the host stage-2's annotation for MMIO (*@mp NULL). pKVM likewise checks the
+ * host's page state behind a guest leaf before acting on it (__check_host_shared_guest()).
+ */
+static bool leaf_vouched(const struct s2_owner *o, const struct s2_owner_guest *g, uint64_t pa,
+			 uint64_t size, enum s2_page_state st, struct s2_page_meta **mp)
+{
+	struct s2_page_meta *m;
+
+	if (host_span(o, pa, size, &m))
+		return false; /* beyond the host's PA space, or RAM and MMIO in one leaf */
+	*mp = m;
+	for (uint64_t i = 0; i < size >> o->page_shift; i++) {
+		struct s2_page_info info;
+
+		if (m)
+			meta_info(&m[i], &info);
+		else
+			mmio_info(o, pa + (i << o->page_shift), &info);
+		switch (st) {
+		case S2_PAGE_OWNED:
+			if (info.host != S2_PAGE_NOPAGE || info.owner != g->id)
+				return false;
+			break;
+		case S2_PAGE_SHARED_OWNED:
+			if (!m || info.host != S2_PAGE_SHARED_BORROWED || info.owner != g->id)
+				return false;
+			break;
+		case S2_PAGE_SHARED_BORROWED:
+			if (!m || !host_shares(g, &m[i]))
+				return false;
+			break;
+		default:
+			return false; /* RESERVED: never written by a transition */
+		}
+	}
+	return true;
+}
+
 int s2_owner_guest_teardown(struct s2_owner *o, struct s2_owner_guest *g, s2_scrub_fn scrub,
 			    void *scrub_ctx)
 {
@@ -1007,8 +1195,11 @@ int s2_owner_guest_teardown(struct s2_owner *o, struct s2_owner_guest *g, s2_scr
 	/* Everything below @cursor has been handled and unmapped: resume the search there. */
 	for (uint64_t cursor = 0; cursor < limit;) {
 		struct first_leaf f = { .found = false };
-		uint64_t ipa, size, pa;
-		enum s2_page_state st;
+		struct s2_page_meta *m = NULL;
+		enum s2_page_state st = S2_PAGE_OWNED;
+		uint64_t ipa, size, pa = 0;
+		bool vouched = false;
+		struct s2_lookup l;
 
 		s2_pgtable_walk(g->pgt, s2_ipa(cursor), limit - cursor,
 				S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, visit_first_leaf, &f);
@@ -1016,32 +1207,34 @@ int s2_owner_guest_teardown(struct s2_owner *o, struct s2_owner_guest *g, s2_scr
 			break;
 		ipa = s2_ipa_val(f.v.ipa);
 		size = f.v.size;
-		if (s2_leaf_is_valid(f.v.pte)) {
-			struct s2_lookup l;
-			s2_pgtable_lookup(g->pgt, s2_ipa(ipa), &l);
+		if (s2_leaf_is_valid(f.v.pte) && !s2_pgtable_lookup(g->pgt, s2_ipa(ipa), &l)) {
 			pa = s2_pa_val(l.pa);
 			st = s2_page_state_of_pte(f.v.pte);
-			struct s2_page_meta *m = meta_of(o, pa);
-			if (m && st != S2_PAGE_SHARED_BORROWED && !scrub)
-				return S2_EINVAL;
-			if (st != S2_PAGE_SHARED_BORROWED) {
-				/* Owned by the guest (RAM or assigned MMIO): back to the host. */
-				ret = host_cache_for(o, pa, size);
-				if (ret)
-					return ret;
-				if (m) {
-					scrub(scrub_ctx, s2_pa(pa), size);
-					for (uint64_t i = 0; i < size >> o->page_shift; i++) {
-						S2_BUG_ON(m[i].owner != g->id);
-						meta_set(&m[i], S2_PAGE_OWNED, S2_PAGE_NOPAGE,
-							 S2_OWNER_HOST);
-					}
-				}
-				host_unmap(o, pa, size);
-			} else if (m) {
-				run_unshare(o, g, pa, size);
-			}
+			vouched = leaf_vouched(o, g, pa, size, st, &m);
 		}
+		if (!vouched) {
+			/* An annotation or a leaf no transition made (the VM layer's fault path
+			 * mapped host memory, say): the host's state is not the guest's to give
+			 * back. Only the guest's access goes; nothing is scrubbed. */
+			o->stats.foreign_dropped++;
+		} else if (st == S2_PAGE_SHARED_BORROWED) {
+			run_unshare(o, g, pa, size);
+		} else {
+			/* Owned by the guest (RAM, possibly shared back, or assigned MMIO). */
+			if (m && !scrub)
+				return S2_EINVAL;
+			ret = host_cache_for(o, pa, size);
+			if (ret)
+				return ret;
+			if (m) {
+				scrub(scrub_ctx, s2_pa(pa), size);
+				meta_set_pages(o, m, size, S2_PAGE_OWNED, S2_PAGE_NOPAGE,
+					       S2_OWNER_HOST);
+			}
+			host_unmap(o, pa, size);
+		}
+		/* Cannot fail: one whole leaf or annotation of a live table, so nothing
+		 * splits and nothing is allocated. */
 		ret = s2_pgtable_unmap(g->pgt, s2_ipa(ipa), size, &g->cache);
 		S2_BUG_ON(ret);
 		cursor = ipa + size;
@@ -1064,6 +1257,10 @@ int s2_owner_page_info(const struct s2_owner *o, s2_pa_t pa, struct s2_page_info
 	if (a >= ipa_limit(&o->host))
 		return S2_ERANGE;
 	page_info(o, a, info);
+	if (info->hyp == S2_PAGE_SHARED_BORROWED)
+		info->share_count = 0; /* the counter holds the hypervisor's pins */
+	else
+		info->pin_count = 0;
 	return 0;
 }
 

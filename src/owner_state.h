@@ -27,4 +27,11 @@ static inline bool s2_page_state_is_concrete(enum s2_page_state state)
 	return ((unsigned int)state & ~S2_PAGE_CONCRETE_MASK) == 0;
 }
 
+/*
+ * The S2_PROT_SW() flags storing concrete state @st in SW0|SW1 (the two low bits of the SW
+ * field S2_PROT_SW() fills). Only for the constants this layer writes; s2_page_state_prot()
+ * is the checked public form.
+ */
+#define S2_STATE_PROT(st) S2_PROT_SW((unsigned int)(st)&S2_PAGE_CONCRETE_MASK)
+
 #endif /* S2MMU_OWNER_STATE_H */

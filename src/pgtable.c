@@ -161,11 +161,23 @@ static S2_ALWAYS_INLINE bool memattr_noexec(uint8_t memattr)
 }
 
 /* A leaf change that removes a permission must be invalidated (Arm ARM D8.17: a TLB may keep
- * the old, more permissive entry). Adding permissions, AF or software bits need not be. */
+ * the old, more permissive entry). Adding AF or software bits need not be. */
 static S2_ALWAYS_INLINE bool pte_restricts(s2_pte_t old, s2_pte_t new)
 {
 	return ((old & ~new) & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_AF)) != 0 ||
 	       ((new & ~old) & S2_PTE_XN) != 0;
+}
+
+/*
+ * A leaf change that grants a permission (S2AP, DBM, or an XN bit cleared) is invalidated too:
+ * a TLB may keep the entry that gave a permission fault (Arm ARM D8.17), and the CPU holding
+ * it would fault again. relax_perms does it with the local form, as KVM; the other in-place
+ * grants (a map adding permissions, set_prot granting) with the broadcast one, or the local
+ * one on the fault path (S2_MAP_SHARED).
+ */
+static S2_ALWAYS_INLINE bool pte_grants(s2_pte_t old, s2_pte_t new)
+{
+	return ((new & ~old) & (S2_PTE_S2AP | S2_PTE_DBM)) != 0 || ((old & ~new) & S2_PTE_XN) != 0;
 }
 
 /* ---- side effects ---------------------------------------------------------------------------- */
@@ -192,6 +204,20 @@ static void tlbi_span(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size)
 	else
 		pgt->port.ops->tlbi_range(pgt->port.ctx, pgt, s2_ipa(ipa), size);
 	port_barrier(pgt, S2_BARRIER_DSB_ISH);
+}
+
+/*
+ * After relax_perms: invalidate @ipa on this CPU only (port tlbi_ipa_local, whose sequence has
+ * its own barriers), as KVM's __kvm_tlb_flush_vmid_ipa_nsh. A TLB may keep an entry that gave a
+ * permission fault (Arm ARM D8.17), so without this the faulting CPU could fault again on
+ * it. A port without the local form gets the broadcast one.
+ */
+static S2_ALWAYS_INLINE void tlbi_local(const struct s2_pgtable *pgt, uint64_t ipa, int level)
+{
+	if (S2_LIKELY(pgt->port.ops->tlbi_ipa_local))
+		pgt->port.ops->tlbi_ipa_local(pgt->port.ctx, pgt, s2_ipa(ipa), level);
+	else
+		tlbi_one(pgt, ipa, level);
 }
 
 /* Invalidations collected by a range operation, issued once at the end. */
@@ -266,6 +292,132 @@ static void free_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level)
 		}
 	}
 	pgt->port.ops->free_pages(pgt->port.ctx, table, gran_size(pgt));
+}
+
+/* ---- data-cache maintenance of memory the guest loses -------------------------------------- */
+
+/*
+ * A valid leaf of Normal write-back memory without FWB: when the guest loses it (unmap,
+ * annotate, a replacement by another output or memory type), the engine cleans and invalidates
+ * it to the PoC after the TLBI, as KVM's stage2_unmap_walker() does (stage2_pte_cacheable(),
+ * !stage2_has_fwb()): the guest may hold dirty lines the host, a device or a non-cacheable
+ * access must see. With FWB the guest's accesses are coherent with the host's; Normal-NC and
+ * Device memory is not cached by the guest's accesses.
+ */
+static S2_ALWAYS_INLINE bool pte_needs_cmo(const struct s2_pgtable *pgt, s2_pte_t pte)
+{
+	return !pgt->cfg.fwb && (pte & S2_PTE_VALID) && pte_memattr(pte) == MEMATTR_NORMAL_WB;
+}
+
+/* A physically contiguous run waiting for one dcache_clean_inval_poc call. */
+struct cmo_run {
+	uint64_t pa, len;
+};
+
+static void cmo_run_flush(const struct s2_pgtable *pgt, struct cmo_run *r)
+{
+	if (r->len)
+		pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, s2_pa(r->pa), r->len);
+	r->len = 0;
+}
+
+static void cmo_run_add(const struct s2_pgtable *pgt, struct cmo_run *r, uint64_t pa, uint64_t len)
+{
+	if (r->len && r->pa + r->len == pa) {
+		r->len += len;
+		return;
+	}
+	cmo_run_flush(pgt, r);
+	r->pa = pa;
+	r->len = len;
+}
+
+#define CMO_KEEP_NONE UINT64_MAX
+
+/*
+ * The subtree @table at @level (unlinked or replaced, its TLBI done) mapped IPAs from that of
+ * its first entry: add its Normal WB leaves to @r, except those the new mapping keeps: when
+ * @keep_oa is not CMO_KEEP_NONE, a Normal WB mapping now gives the first entry's IPA output
+ * @keep_oa (contiguously), and a leaf already mapping that output stays cached as it was.
+ */
+static void cmo_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level, uint64_t keep_oa,
+		     struct cmo_run *r)
+{
+	uint64_t n = table_entries(pgt), size = lvl_size(pgt, level);
+
+	if (level == 3) {
+		/* Pages: the tight loop (valid Normal WB pages of a run only extend it). */
+		const s2_pte_t want =
+			S2_PTE_VALID | S2_FIELD_PREP(S2_PTE_MEMATTR, MEMATTR_NORMAL_WB);
+		const s2_pte_t mask = S2_PTE_VALID | S2_PTE_MEMATTR;
+		const uint64_t lo_mask = pgt->geom.oa_lo_mask, hi_mask = pgt->geom.oa_hi_mask;
+		const unsigned int hi_shift = pgt->geom.oa_hi_shift;
+		const bool keep = keep_oa != CMO_KEEP_NONE;
+		uint64_t pa = r->pa, len = r->len, next = len ? pa + len : UINT64_MAX;
+
+		for (uint64_t i = 0; i < n; i++) {
+			s2_pte_t pte = s2_atomic_load64(&table[i]);
+			uint64_t oa;
+
+			if ((pte & mask) != want)
+				continue;
+			oa = (pte & lo_mask) | ((pte & hi_mask) << hi_shift);
+			if (S2_UNLIKELY(keep) && oa == keep_oa + i * size)
+				continue;
+			if (S2_LIKELY(oa == next)) {
+				len += size;
+				next += size;
+				continue;
+			}
+			r->pa = pa;
+			r->len = len;
+			cmo_run_add(pgt, r, oa, size);
+			pa = r->pa;
+			len = r->len;
+			next = pa + len;
+		}
+		r->pa = pa;
+		r->len = len;
+		return;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		s2_pte_t pte = s2_atomic_load64(&table[i]);
+		uint64_t keep = keep_oa == CMO_KEEP_NONE ? keep_oa : keep_oa + i * size;
+
+		if (pte_is_table(pte, level))
+			cmo_tree(pgt, pte_table(pgt, pte), level + 1, keep, r);
+		else if (pte_needs_cmo(pgt, pte) && pte_oa(pgt, pte) != keep)
+			cmo_run_add(pgt, r, pte_oa(pgt, pte), size);
+	}
+}
+
+/*
+ * A Normal WB block that mapped output @old_oa from the IPA of @table's first entry was
+ * replaced by the (linked, invalidated) subtree @table at @level: add to @r every part of it
+ * that the subtree no longer maps to the same output as Normal WB.
+ */
+static void cmo_block_lost(const struct s2_pgtable *pgt, s2_pte_t *table, int level,
+			   uint64_t old_oa, struct cmo_run *r)
+{
+	uint64_t n = table_entries(pgt), size = lvl_size(pgt, level);
+
+	for (uint64_t i = 0; i < n; i++) {
+		s2_pte_t pte = s2_atomic_load64(&table[i]);
+		uint64_t oa = old_oa + i * size;
+
+		if (pte_is_table(pte, level))
+			cmo_block_lost(pgt, pte_table(pgt, pte), level + 1, oa, r);
+		else if (!pte_needs_cmo(pgt, pte) || pte_oa(pgt, pte) != oa)
+			cmo_run_add(pgt, r, oa, size);
+	}
+}
+
+/* Whether replacing leaf @old by leaf @new takes Normal WB memory away from the guest. */
+static S2_ALWAYS_INLINE bool leaf_loses_cmo(const struct s2_pgtable *pgt, s2_pte_t old,
+					    s2_pte_t new)
+{
+	return pte_needs_cmo(pgt, old) &&
+	       (pte_memattr(new) != MEMATTR_NORMAL_WB || pte_oa(pgt, new) != pte_oa(pgt, old));
 }
 
 /*
@@ -729,12 +881,19 @@ static S2_NOINLINE int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, 
 				continue; /* hardware AF/dirty update: look again */
 			if (pte_restricts(old, new))
 				tlbi_one(pgt, ipa, level);
+			else if (pte_grants(old, new) && (flags & S2_MAP_SHARED))
+				tlbi_local(pgt, ipa, level); /* the fault path, as relax_perms */
+			else if (pte_grants(old, new))
+				tlbi_one(pgt, ipa, level);
 			return 0;
 		}
 		/* Break-before-make (Arm ARM D8.16.1), holding the entry with a locked marker. */
 		if (!s2_atomic_cas64(ptep, &old, PTE_LOCKED))
 			continue;
 		tlbi_one(pgt, ipa, level);
+		if (leaf_loses_cmo(pgt, old, new))
+			pgt->port.ops->dcache_clean_inval_poc(
+				pgt->port.ctx, s2_pa(pte_oa(pgt, old)), lvl_size(pgt, level));
 		s2_atomic_store64_release(ptep, new);
 		return 0;
 	}
@@ -807,6 +966,7 @@ static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa
 struct bbm_batch {
 	s2_pte_t *first, *last;
 	unsigned int n;
+	struct cmo_run cmo; /* Normal WB memory the broken entries took from the guest */
 };
 
 /*
@@ -831,6 +991,13 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 		if (!priv)
 			tlbi_span(pgt, ipa, lvl_size(pgt, level));
 		s2_atomic_store64_release(ptep, new);
+		if (!priv && !pgt->cfg.fwb) {
+			/* Clean what the block does not keep mapped as before. */
+			struct cmo_run r = { 0, 0 };
+			cmo_tree(pgt, pte_table(pgt, old), level + 1,
+				 pte_needs_cmo(pgt, new) ? pte_oa(pgt, new) : CMO_KEEP_NONE, &r);
+			cmo_run_flush(pgt, &r);
+		}
 		free_tree(pgt, pte_table(pgt, old), level + 1);
 		return 0;
 	}
@@ -846,13 +1013,31 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 		/* In place; an exchange so a concurrent hardware dirty update is seen. */
 		while (!s2_atomic_cas64(ptep, &old, new))
 			;
-		if (pte_restricts(old, new))
+		if (pte_restricts(old, new) || pte_grants(old, new))
 			flush_add(&m->fl, ipa, lvl_size(pgt, level), level);
 		return 0;
 	}
 	if (priv) {
 		s2_atomic_store64(ptep, new);
 		return 0;
+	}
+	if (S2_UNLIKELY(leaf_loses_cmo(pgt, old, new))) {
+		/*
+		 * Normal WB memory the guest loses: cleaned to PoC after the TLBI. With the run's
+		 * batch when it continues the batch's physically contiguous run to clean, else
+		 * break-before-make on its own.
+		 */
+		uint64_t oa = pte_oa(pgt, old), sz = lvl_size(pgt, level);
+		if (b->cmo.len && b->cmo.pa + b->cmo.len != oa) {
+			s2_atomic_store64(ptep, 0);
+			tlbi_one(pgt, ipa, level);
+			pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, s2_pa(oa), sz);
+			s2_atomic_store64_release(ptep, new);
+			return 0;
+		}
+		if (!b->cmo.len)
+			b->cmo.pa = oa;
+		b->cmo.len += sz;
 	}
 	/* Break now; the TLBI and the make come once for the whole run. */
 	s2_atomic_store64(ptep, 0);
@@ -883,6 +1068,7 @@ static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *sta
 		tlbi_one(pgt, ipa + i0 * size, level);
 	else
 		tlbi_span(pgt, ipa + i0 * size, (i1 - i0 + 1) * size);
+	cmo_run_flush(pgt, &b->cmo);
 	for (uint64_t i = i0; i <= i1; i++)
 		if (!s2_atomic_load64(&start_p[i]))
 			s2_atomic_store64_release(&start_p[i], tmpl | oa_bits(pgt, pa + i * size));
@@ -915,6 +1101,12 @@ static int map_descend_new(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_
 		tlbi_one(pgt, S2_ALIGN_DOWN(ipa, lvl_size(pgt, level)), level);
 	}
 	s2_atomic_store64_release(ptep, table_desc(pgt, child));
+	if (!priv && pte_needs_cmo(pgt, old)) {
+		/* The block's parts the map replaced (in the private table): clean them. */
+		struct cmo_run r = { 0, 0 };
+		cmo_block_lost(pgt, child, level + 1, pte_oa(pgt, old), &r);
+		cmo_run_flush(pgt, &r);
+	}
 	if (!old)
 		(*delta)++;
 	return ret;
@@ -946,7 +1138,7 @@ static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa
 				table == pgt->root ? pgt->geom.root_idx_mask : pgt->geom.idx_mask;
 			uint64_t room = last - (uint64_t)(ptep - table) + 1;
 			s2_pte_t *start_p = ptep, *stop_p;
-			struct bbm_batch bbm = { NULL, NULL, 0 };
+			struct bbm_batch bbm = { NULL, NULL, 0, { 0, 0 } };
 			if (n > room)
 				n = room;
 			stop_p = ptep + n;
@@ -1332,27 +1524,62 @@ int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_
 
 /* ---- unmap and annotate: replace whole entries by @val (0 or an owner annotation) ------------ */
 
-#define DETACH_MAX 32
+#define PEND_MAX 32
 
+/*
+ * An unmap or annotate: entries replaced by @val; work that must wait for the TLBI covering
+ * them, in walk order: unlinked tables to free (and, without FWB, to clean), and runs of
+ * physically contiguous Normal WB memory removed from the guest, to clean to the PoC.
+ */
 struct clear_ctx {
 	struct s2_pgtable *pgt;
 	s2_pte_t val;
 	struct s2_page_cache *cache;
 	struct flush fl;
-	unsigned int ndet;
+	bool cmo; /* FWB off: removed Normal WB memory is cleaned */
+	unsigned int npend;
 	struct {
-		s2_pte_t *table;
+		s2_pte_t *table; /* an unlinked table, or NULL: a run to clean */
 		int level;
-	} det[DETACH_MAX];
+		uint64_t pa, size;
+	} pend[PEND_MAX];
 };
 
-/* Issue the collected TLBI, then free the tables unlinked before it. */
+/* Issue the collected TLBI, then clean the removed memory (one call per contiguous run, in
+ * walk order) and free the tables unlinked before it. */
 static void clear_flush(struct clear_ctx *c)
 {
+	struct cmo_run r = { 0, 0 };
+
 	flush_do(c->pgt, &c->fl);
-	for (unsigned int i = 0; i < c->ndet; i++)
-		free_tree(c->pgt, c->det[i].table, c->det[i].level);
-	c->ndet = 0;
+	for (unsigned int i = 0; i < c->npend; i++) {
+		if (!c->pend[i].table) {
+			cmo_run_add(c->pgt, &r, c->pend[i].pa, c->pend[i].size);
+			continue;
+		}
+		if (c->cmo)
+			cmo_tree(c->pgt, c->pend[i].table, c->pend[i].level, CMO_KEEP_NONE, &r);
+		free_tree(c->pgt, c->pend[i].table, c->pend[i].level);
+	}
+	cmo_run_flush(c->pgt, &r);
+	c->npend = 0;
+}
+
+/* [pa, pa + size) of Normal WB memory left the guest (its flush_add() done): clean it after
+ * the TLBI. */
+static S2_NOINLINE void clear_cmo(struct clear_ctx *c, uint64_t pa, uint64_t size)
+{
+	if (c->npend && !c->pend[c->npend - 1].table &&
+	    c->pend[c->npend - 1].pa + c->pend[c->npend - 1].size == pa) {
+		c->pend[c->npend - 1].size += size;
+		return;
+	}
+	if (c->npend == PEND_MAX)
+		clear_flush(c);
+	c->pend[c->npend].table = NULL;
+	c->pend[c->npend].pa = pa;
+	c->pend[c->npend].size = size;
+	c->npend++;
 }
 
 /* A table was unlinked from the entry covering [ipa, ipa + size): free it after the TLBI. */
@@ -1360,14 +1587,15 @@ static void clear_detach(struct clear_ctx *c, s2_pte_t *table, int level, uint64
 			 uint64_t size, bool priv)
 {
 	if (priv) {
+		/* Pieces of a block: clear_descend_new() cleans what left the guest. */
 		free_tree(c->pgt, table, level);
 		return;
 	}
-	if (c->ndet == DETACH_MAX)
+	if (c->npend == PEND_MAX)
 		clear_flush(c);
-	c->det[c->ndet].table = table;
-	c->det[c->ndet].level = level;
-	c->ndet++;
+	c->pend[c->npend].table = table;
+	c->pend[c->npend].level = level;
+	c->npend++;
 	flush_add(&c->fl, ipa, size, -2);
 	c->fl.tables = true;
 }
@@ -1394,8 +1622,11 @@ static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uin
 		if (old) {
 			s2_atomic_store64(ptep, 0);
 			(*delta)--;
-			if ((old & S2_PTE_VALID) && !priv)
+			if ((old & S2_PTE_VALID) && !priv) {
 				flush_add(&c->fl, base, size, level);
+				if (c->cmo && pte_needs_cmo(pgt, old))
+					clear_cmo(c, pte_oa(pgt, old), size);
+			}
 		}
 		return ret;
 	}
@@ -1404,6 +1635,17 @@ static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uin
 		tlbi_one(pgt, base, level);
 	}
 	s2_atomic_store64_release(ptep, table_desc(pgt, child));
+	if (c->cmo && !priv && pte_needs_cmo(pgt, old)) {
+		/* The block's part [ipa, stop) left the guest (invalidated above); after a
+		 * failed allocation, what the private table no longer maps as before. */
+		if (!ret) {
+			clear_cmo(c, pte_oa(pgt, old) + (ipa - base), stop - ipa);
+		} else {
+			struct cmo_run r = { 0, 0 };
+			cmo_block_lost(pgt, child, level + 1, pte_oa(pgt, old), &r);
+			cmo_run_flush(pgt, &r);
+		}
+	}
 	if (!old)
 		(*delta)++;
 	return ret;
@@ -1429,10 +1671,13 @@ static int clear_range(struct clear_ctx *c, s2_pte_t *table, int level, uint64_t
 			/* The whole entry goes. */
 			s2_atomic_store64(ptep, val);
 			delta += (val != 0) - (old != 0);
-			if (pte_is_table(old, level))
+			if (pte_is_table(old, level)) {
 				clear_detach(c, pte_table(pgt, old), level + 1, ipa, size, priv);
-			else if ((old & S2_PTE_VALID) && !priv)
+			} else if ((old & S2_PTE_VALID) && !priv) {
 				flush_add(&c->fl, ipa, size, level);
+				if (S2_UNLIKELY(c->cmo) && pte_needs_cmo(pgt, old))
+					clear_cmo(c, pte_oa(pgt, old), size);
+			}
 			continue;
 		}
 		if (pte_is_table(old, level)) {
@@ -1470,7 +1715,8 @@ static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte
 	c.cache = cache;
 	c.fl.n = 0;
 	c.fl.tables = false;
-	c.ndet = 0;
+	c.cmo = !pgt->cfg.fwb;
+	c.npend = 0;
 	ret = clear_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
 
 	clear_flush(&c);
@@ -1506,7 +1752,7 @@ struct attr_ctx {
 	struct s2_pgtable *pgt;
 	s2_pte_t set, clr;
 	bool cas; /* hardware may update AF/dirty concurrently: read-modify-write with CAS */
-	bool restricts; /* the change can remove a permission: invalidate what changed */
+	bool restricts; /* the change can remove or grant a permission: invalidate what changed */
 	struct flush fl;
 };
 
@@ -1599,7 +1845,8 @@ static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_
 		.set = set,
 		.clr = clr,
 		.cas = pgt->cfg.ha || pgt->cfg.hd,
-		.restricts = (clr & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_AF)) || (set & S2_PTE_XN),
+		.restricts =
+			((clr | set) & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_XN)) || (clr & S2_PTE_AF),
 	};
 
 	attr_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size);
@@ -1858,9 +2105,9 @@ static S2_ALWAYS_INLINE s2_pte_t relax_set(uint64_t prot)
  * descent found (then @orig == @pte) or the one a lost compare-and-swap returned (@orig: the
  * value first found).
  */
-static S2_ALWAYS_INLINE int relax_leaf(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
-				       s2_pte_t pte, unsigned int shift, uint64_t prot,
-				       const bool hi)
+static S2_ALWAYS_INLINE int relax_leaf_update(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
+					      s2_pte_t pte, unsigned int shift, uint64_t prot,
+					      const bool hi)
 {
 	s2_pte_t set = relax_set(prot);
 	s2_pte_t clr = (prot & S2_PROT_X) ? S2_PTE_XN : 0, new;
@@ -1890,11 +2137,29 @@ static S2_ALWAYS_INLINE int relax_leaf(struct s2_pgtable *pgt, s2_pte_t *ptep, s
 	}
 }
 
+/*
+ * relax_leaf_update(), then the local TLBI for @ipa in every outcome where KVM's
+ * kvm_pgtable_stage2_relax_perms() issues it: done (changed or not: the spurious fault of a
+ * CPU whose TLB holds the old entry; level @level) or raced / found nothing valid (KVM's
+ * -EAGAIN: no level hint). Not for S2_EMEMTYPE (nothing was granted).
+ */
+static S2_ALWAYS_INLINE int relax_leaf(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
+				       s2_pte_t pte, unsigned int shift, uint64_t prot,
+				       const bool hi, uint64_t ipa, int level)
+{
+	int ret = relax_leaf_update(pgt, ptep, orig, pte, shift, prot, hi);
+
+	if (ret != S2_EMEMTYPE)
+		tlbi_local(pgt, ipa, ret ? -2 : level);
+	return ret;
+}
+
 /* relax_leaf() for layouts with the OA in place. */
 static S2_NOINLINE int relax_leaf_lo(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
-				     s2_pte_t pte, unsigned int shift, uint64_t prot)
+				     s2_pte_t pte, unsigned int shift, uint64_t prot, uint64_t ipa,
+				     int level)
 {
-	return relax_leaf(pgt, ptep, orig, pte, shift, prot, false);
+	return relax_leaf(pgt, ptep, orig, pte, shift, prot, false, ipa, level);
 }
 
 /*
@@ -1912,12 +2177,13 @@ static S2_ALWAYS_INLINE int relax_fast_impl(struct s2_pgtable *pgt, uint64_t ipa
 	pte = d.pte;
 	if (S2_LIKELY((pte & S2_PTE_VALID) && !((prot & S2_PROT_X) && (pte & S2_PTE_XN)))) {
 		new = pte | relax_set(prot);
-		if (new == pte)
+		/* Changed or not, the local TLBI (see relax_leaf()). */
+		if (S2_LIKELY(new == pte || s2_atomic_cas64(d.ptep, &pte, new))) {
+			tlbi_local(pgt, ipa, d.level);
 			return 0;
-		if (S2_LIKELY(s2_atomic_cas64(d.ptep, &pte, new)))
-			return 0;
+		}
 	}
-	return relax_leaf_lo(pgt, d.ptep, d.pte, pte, d.shift, prot);
+	return relax_leaf_lo(pgt, d.ptep, d.pte, pte, d.shift, prot, ipa, d.level);
 }
 
 static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
@@ -1926,7 +2192,7 @@ static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, uin
 	struct descent d;
 
 	descend_impl(pgt, ipa, 3, &d, hi, linear);
-	return relax_leaf(pgt, d.ptep, d.pte, d.pte, d.shift, prot, hi);
+	return relax_leaf(pgt, d.ptep, d.pte, d.pte, d.shift, prot, hi, ipa, d.level);
 }
 
 /* As lookup_4k_any(). */

@@ -144,6 +144,7 @@ static struct s2_memtype_req slot_mt_req(const struct s2_vm *vm, const struct s2
 		.backing = d->backing,
 		.host_type = d->host_type,
 		.allow_any_uncached = (d->flags & S2_SLOT_ALLOW_ANY_UNCACHED) != 0,
+		.keep_host_nc = (vm->flags & S2_VM_KEEP_HOST_NC) != 0,
 		.exec = exec,
 		.fwb = vm->pgt.cfg.fwb,
 		.dic = vm->pgt.cfg.dic,
@@ -348,7 +349,8 @@ int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
 	struct s2_config_req req;
 	int ret;
 
-	if (!vm || !p || !p->caps || !p->vmids || !p->slots || !p->max_slots || !p->port.ops)
+	if (!vm || !p || !p->caps || !p->vmids || !p->slots || !p->max_slots || !p->port.ops ||
+	    (p->flags & ~(uint64_t)S2_VM_FLAGS_ALL))
 		return S2_EINVAL;
 	req = p->req;
 	if (!req.vmid_bits)
@@ -365,6 +367,7 @@ int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
 	if (ret)
 		return ret;
 	vm->hooks = p->hooks;
+	vm->flags = p->flags;
 	vm->vmids = p->vmids;
 	vm->slots = p->slots;
 	vm->max_slots = p->max_slots;
@@ -537,9 +540,6 @@ static int check_desc(const struct s2_vm *vm, const struct s2_memslot_desc *d)
 	    (unsigned int)d->host_type >= S2_NR_HOST_TYPES)
 		return S2_EINVAL;
 	if (!d->size || !is_pow2(bps) || bps < g)
-		return S2_EINVAL;
-	/* Dirty logging a slot the guest cannot write is meaningless. */
-	if ((d->flags & S2_SLOT_READONLY) && (d->flags & S2_SLOT_DIRTY_LOG))
 		return S2_EINVAL;
 	if (!S2_IS_ALIGNED(d->size, g) || !S2_IS_ALIGNED(s2_pa_val(d->pa), g))
 		return S2_EALIGN;
@@ -804,6 +804,26 @@ static uint64_t pick_leaf(const struct s2_vm *vm, const struct s2_memslot *s, ui
 	return g;
 }
 
+/*
+ * What the access needs from stage 2, as KVM decides it (kvm_is_write_fault(),
+ * kvm_vcpu_trap_is_exec_fault()). A stage-1 table walk (S1PTW) is a write only when it took a
+ * permission fault: the walker must update a stage-1 descriptor (hardware AF or dirty state),
+ * whatever WnR says and whether the abort is a data or an instruction abort; a translation or
+ * access-flag fault on a walk is a read, so guest tables in a read-only slot are mapped
+ * read-only and the walk resumes. A walk is never an exec fault: it reads descriptors.
+ */
+static bool fault_is_write(const struct s2_abort *ab)
+{
+	if (ab->s1ptw)
+		return ab->fault == S2_FAULT_PERMISSION;
+	return ab->is_data && ab->wnr;
+}
+
+static bool fault_is_exec(const struct s2_abort *ab)
+{
+	return ab->is_insn && !ab->s1ptw;
+}
+
 static bool leaf_allows(uint64_t prot, bool write, bool exec)
 {
 	if (exec)
@@ -823,16 +843,23 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		       const struct s2_lookup *lk, struct s2_abort_result *res)
 {
 	uint64_t ipa = ab->ipa & ~(granule_bytes(vm) - 1);
-	bool write = ab->wnr && !ab->is_insn;
+	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
 	int ret;
 
-	if (leaf_allows(s2_lookup_prot(*lk), write, ab->is_insn)) {
-		/* Another vCPU resolved it, or a stale TLB entry: nothing to do. */
+	if (leaf_allows(s2_lookup_prot(*lk), write, exec)) {
+		/* Another vCPU resolved it, or a stale TLB entry: a permission fault may come
+		 * from an entry this CPU's TLB keeps; relax_perms finds nothing to change and
+		 * invalidates it locally (as KVM's relax on a spurious fault). */
+		if (ab->fault == S2_FAULT_PERMISSION)
+			(void)s2_pgtable_relax_perms(&vm->pgt, s2_ipa(ipa),
+						     exec  ? S2_PROT_X :
+						     write ? S2_PROT_R | S2_PROT_W :
+							     S2_PROT_R);
 		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
 		return 0;
 	}
-	if (ab->is_insn) {
+	if (exec) {
 		ret = s->mt_ret[1];
 		if (ret) {
 			memtype_inject(res, ret, true);
@@ -859,7 +886,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		return 0;
 	}
 	if (ret) {
-		memtype_inject(res, ret, ab->is_insn);
+		memtype_inject(res, ret, exec);
 		return 0;
 	}
 	stat_add(&vm->stats.relaxed, 1);
@@ -873,8 +900,8 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 			      struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
-	bool write = ab->wnr && !ab->is_insn;
-	const struct s2_memtype_attrs *a = &s->mt[ab->is_insn];
+	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
+	const struct s2_memtype_attrs *a = &s->mt[exec];
 	const struct s2_config *cfg = &vm->pgt.cfg;
 	struct s2_lookup lk;
 	uint64_t prot, sz, base, room;
@@ -905,9 +932,9 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 		flags = excl ? 0 : S2_MAP_SHARED;
 	}
 
-	ret = s->mt_ret[ab->is_insn];
+	ret = s->mt_ret[exec];
 	if (ret) {
-		memtype_inject(res, ret, ab->is_insn);
+		memtype_inject(res, ret, exec);
 		return 0;
 	}
 	sz = pick_leaf(vm, s, ab->ipa, room);
@@ -946,7 +973,7 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 	if (ret == S2_ENOMEM)
 		return ret;
 	if (ret) {
-		memtype_inject(res, ret, ab->is_insn);
+		memtype_inject(res, ret, exec);
 		return 0;
 	}
 	if (write && slot_logging(s))
@@ -957,32 +984,33 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 	return 0;
 }
 
-/* MMU held. */
+/* MMU held. @res arrives with ipa, fault, level, write, exec and s1ptw set (what the access
+ * needs, decided once by fault_is_write()/fault_is_exec()); the handlers below read them. */
 static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
 			struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
 	struct s2_memslot *s = slot_at(vm, ab->ipa);
-	bool write = ab->wnr && !ab->is_insn;
 	struct s2_lookup lk;
 	int ret;
 
-	if (!s) {
-		/* A stage-1 walk or an instruction fetch cannot be emulated. */
+	/*
+	 * Nothing to map: outside every slot, or a write the slot does not allow (KVM: an error
+	 * hva, or a write fault on a read-only memslot). In KVM's order: a stage-1 walk or an
+	 * instruction fetch there cannot be emulated (inject); a cache-maintenance instruction
+	 * outside every slot is skipped by the VMM (an MMIO exit with cache_maint); a data access
+	 * without a valid syndrome (ISV = 0) cannot be emulated from it (NISV); any other data
+	 * access is the VMM's to emulate.
+	 */
+	if (!s || (res->write && slot_readonly(s))) {
 		if (ab->s1ptw)
 			set_inject(res, S2_INJECT_S1PTW);
 		else if (ab->is_insn)
 			set_inject(res, S2_INJECT_EXEC_NOT_RAM);
-		else
+		else if ((!s && ab->cm) || ab->isv)
 			set_mmio(res, ab);
-		return 0;
-	}
-	if (ab->s1ptw && (slot_readonly(s) || s->d.backing != S2_BACKING_RAM)) {
-		set_inject(res, S2_INJECT_S1PTW);
-		return 0;
-	}
-	if (write && !ab->s1ptw && slot_readonly(s)) {
-		set_mmio(res, ab);
+		else
+			res->action = S2_ABORT_NISV;
 		return 0;
 	}
 
@@ -1028,8 +1056,8 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 	res->ipa = s2_ipa(ab.ipa);
 	res->fault = ab.fault;
 	res->level = ab.level;
-	res->write = ab.is_data && ab.wnr;
-	res->exec = ab.is_insn;
+	res->write = fault_is_write(&ab);
+	res->exec = fault_is_exec(&ab);
 	res->s1ptw = ab.s1ptw;
 
 	switch (ab.fault) {
@@ -1077,9 +1105,13 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 	if (ret)
 		return ret;
 done:
+	if (res->action == S2_ABORT_RESUME)
+		return 0;
 	if (res->action == S2_ABORT_MMIO)
 		stat_add(&vm->stats.mmio_exits, 1);
-	else if (res->action == S2_ABORT_INJECT)
+	else if (res->action == S2_ABORT_NISV)
+		stat_add(&vm->stats.nisv_exits, 1);
+	else
 		stat_add(&vm->stats.injects, 1);
 	return 0;
 }
@@ -1119,8 +1151,6 @@ static int dirty_log_enable(struct s2_vm *vm, struct s2_memslot *s, bool dbm)
 		return S2_EBUSY;
 	if (slot_logging(s))
 		return S2_EEXIST;
-	if (s->d.flags & S2_SLOT_READONLY)
-		return S2_EINVAL;
 	if (dbm && !vm->pgt.cfg.hd)
 		return S2_ENOTSUP;
 
@@ -1149,7 +1179,7 @@ static int dirty_log_enable(struct s2_vm *vm, struct s2_memslot *s, bool dbm)
 	}
 	if (!ret)
 		ret = s2_pgtable_wrprotect(&vm->pgt, s->d.ipa, s->d.size);
-	if (!ret && dbm)
+	if (!ret && dbm && !slot_readonly(s))
 		ret = arm_dbm(vm, s2_ipa_val(s->d.ipa), s->d.size);
 	if (ret) {
 		s->d.flags &= ~(uint64_t)S2_SLOT_DIRTY_LOG;
@@ -1302,7 +1332,7 @@ int s2_vm_dirty_log_get(struct s2_vm *vm, uint32_t id, uint64_t *bitmap, size_t 
 		bitmap_clear_range(s->dirty, i, j - i);
 		count += j - i;
 		s2_pgtable_wrprotect(&vm->pgt, s2_ipa(s2_ipa_val(s->d.ipa) + i * g), (j - i) * g);
-		if (s->dbm)
+		if (s->dbm && !slot_readonly(s))
 			arm_dbm(vm, s2_ipa_val(s->d.ipa) + i * g, (j - i) * g);
 		i = j;
 	}
@@ -1341,13 +1371,19 @@ int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags)
 		dirty_log_disable(vm, s);
 	if (changed & (S2_SLOT_READONLY | S2_SLOT_ALLOW_ANY_UNCACHED)) {
 		mmu_excl_begin(vm);
-		if (changed & S2_SLOT_ALLOW_ANY_UNCACHED)
+		if (changed & S2_SLOT_ALLOW_ANY_UNCACHED) {
 			slot_unmap(vm, s); /* the memory type changes: refault */
-		else if (flags & S2_SLOT_READONLY)
+		} else if (flags & S2_SLOT_READONLY) {
+			/* What the hardware dirtied (DBM) stays reported: wrprotect drops it. */
+			dbm_harvest(vm, s, s2_ipa_val(s->d.ipa), s->d.size);
 			s2_pgtable_wrprotect(&vm->pgt, s->d.ipa, s->d.size);
+		}
 		s->d.flags =
 			(s->d.flags & S2_SLOT_DIRTY_LOG) | (flags & ~(uint64_t)S2_SLOT_DIRTY_LOG);
 		slot_mt_update(vm, s);
+		/* Writable again while logging with DBM: mapped pages become writable-clean. */
+		if (!(changed & S2_SLOT_ALLOW_ANY_UNCACHED) && s->dbm && !slot_readonly(s))
+			ret = arm_dbm(vm, s2_ipa_val(s->d.ipa), s->d.size);
 		mmu_excl_end(vm);
 	}
 	if ((changed & S2_SLOT_DIRTY_LOG) && (flags & S2_SLOT_DIRTY_LOG))
@@ -1359,29 +1395,48 @@ out:
 
 /* ---- host memory management -------------------------------------------------------------------- */
 
-/* The IPA range of @s backed by host PA [pa, pa + size), granule-aligned outward; false if
- * none. */
+/* A host range [pa, pa + size): non-empty (S2_EINVAL) and not wrapping past 2^64
+ * (S2_ERANGE); it may end exactly at 2^64. */
+static int host_range_check(uint64_t pa, uint64_t size)
+{
+	if (!size)
+		return S2_EINVAL;
+	if (size - 1 > UINT64_MAX - pa)
+		return S2_ERANGE;
+	return 0;
+}
+
+/* The IPA range of @s backed by host PA [pa, pa + size) (checked by host_range_check()),
+ * granule-aligned outward; false if none. Computed from the last byte, so a range ending at
+ * 2^64 does not wrap. */
 static bool host_overlap(const struct s2_vm *vm, const struct s2_memslot *s, uint64_t pa,
 			 uint64_t size, uint64_t *ipa, uint64_t *len)
 {
 	uint64_t g = granule_bytes(vm);
-	uint64_t sb = s2_pa_val(s->d.pa), se = sb + s->d.size;
+	uint64_t sb = s2_pa_val(s->d.pa), slast = sb + s->d.size - 1;
 	uint64_t lo = S2_MAX(sb, S2_ALIGN_DOWN(pa, g));
-	uint64_t hi = S2_MIN(se, S2_ALIGN_UP(pa + size, g));
+	uint64_t last = S2_MIN(slast, pa + size - 1);
 
-	if (lo >= hi)
+	if (lo > last)
 		return false;
+	/* Slot ends are granule-aligned and below 2^64: rounding @last up stays in the slot. */
+	last = S2_ALIGN_DOWN(last, g) + g - 1;
 	*ipa = s2_ipa_val(s->d.ipa) + (lo - sb);
-	*len = hi - lo;
+	*len = last - lo + 1;
 	return true;
 }
 
 int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear, uint64_t *young)
 {
 	uint64_t total = 0;
+	int ret;
 
-	if (!vm || !young || !size)
+	if (!vm || !young)
 		return S2_EINVAL;
+	*young = 0;
+	ret = host_range_check(s2_pa_val(pa), size);
+	if (ret)
+		return ret;
 	vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
 	for (unsigned int i = 0; i < vm->nr_slots; i++) {
 		struct s2_memslot *s = &vm->slots[i];
@@ -1408,8 +1463,13 @@ int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uin
 	bool busy = false;
 	int ret = 0;
 
-	if (!vm || !size)
+	if (!vm)
 		return S2_EINVAL;
+	if (unmapped)
+		*unmapped = 0;
+	ret = host_range_check(s2_pa_val(pa), size);
+	if (ret)
+		return ret;
 	mmu_excl_begin(vm);
 	for (unsigned int i = 0; i < vm->nr_slots && !ret; i++) {
 		struct s2_memslot *s = &vm->slots[i];

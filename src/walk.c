@@ -220,6 +220,7 @@ static int s2w_walk_once(const struct s2_config *cfg, const struct s2w_geom *g, 
 
 	s2_memzero(res, sizeof(*res));
 	res->fault = S2_FAULT_NONE;
+	res->access = access;
 
 	/* AArch64.S2InvalidSL / AArch64.S2InconsistentSL: translation fault at level 1. */
 	if (g->sl_fault) {
@@ -428,20 +429,28 @@ void s2_tlb_fill(struct s2_tlb_model *tlb, uint16_t vmid, s2_ipa_t ipa,
 		 const struct s2_walk_result *res)
 {
 	struct s2_tlb_entry *slot = NULL;
+	bool perm_fault;
 	uint64_t base;
 	unsigned int i;
 
-	if (!tlb || !res || !tlb->capacity || res->fault != S2_FAULT_NONE || !res->block_size)
+	if (!tlb || !res || !tlb->capacity || !res->block_size)
 		return;
+	/* Successful translations, and those that gave a permission fault (Arm ARM D8.17: a TLB
+	 * may hold an entry whose permissions fault an access; not so for translation, access
+	 * flag or address size faults). */
+	if (res->fault != S2_FAULT_NONE && res->fault != S2_FAULT_PERMISSION)
+		return;
+	perm_fault = res->fault == S2_FAULT_PERMISSION;
 	base = S2_ALIGN_DOWN(s2_ipa_val(ipa), res->block_size);
 
 	/* The same translation again replaces its entry; anything else takes a new one, so an
-	 * entry of another size over the same IPA (a stale one) stays visible. */
+	 * entry of another size over the same IPA (a stale one) stays visible. A permission
+	 * fault and a success are kept apart (each is checked on its own terms). */
 	for (i = 0; i < tlb->capacity && !slot; i++) {
 		struct s2_tlb_entry *e = &tlb->entries[i];
 
 		if (e->valid && e->vmid == vmid && e->ipa == base &&
-		    e->block_size == res->block_size)
+		    e->block_size == res->block_size && e->perm_fault == perm_fault)
 			slot = e;
 	}
 	for (i = 0; i < tlb->capacity && !slot; i++) {
@@ -463,6 +472,8 @@ void s2_tlb_fill(struct s2_tlb_model *tlb, uint16_t vmid, s2_ipa_t ipa,
 	slot->s2ap = res->s2ap;
 	slot->xn = res->xn;
 	slot->af = res->af;
+	slot->perm_fault = perm_fault;
+	slot->access = res->access;
 }
 
 const struct s2_tlb_entry *s2_tlb_lookup(const struct s2_tlb_model *tlb, uint16_t vmid,
@@ -590,10 +601,24 @@ int s2_tlb_check(const struct s2_tlb_model *tlb, uint16_t vmid, const struct s2_
 
 		if (!e->valid || e->vmid != vmid)
 			continue;
-		ret = s2_walk(&walk_cfg, root, &ro, s2_ipa(e->ipa), rd, &st.now);
-		if (ret < 0)
-			return ret;
-		why = s2w_stale_reason(cfg, e, &st.now);
+		if (e->perm_fault) {
+			/*
+			 * An entry that gave a permission fault is stale once the same access no
+			 * longer takes one: the CPU holding it would fault again (KVM's local TLBI
+			 * after relaxing permissions removes it).
+			 */
+			ret = s2_walk(&walk_cfg, root, &ro, s2_ipa(e->ipa), e->access, &st.now);
+			if (ret < 0)
+				return ret;
+			why = st.now.fault == S2_FAULT_PERMISSION ? NULL :
+			      st.now.fault == S2_FAULT_NONE ? "permission fault no longer due" :
+							      "fault";
+		} else {
+			ret = s2_walk(&walk_cfg, root, &ro, s2_ipa(e->ipa), rd, &st.now);
+			if (ret < 0)
+				return ret;
+			why = s2w_stale_reason(cfg, e, &st.now);
+		}
 		if (!why)
 			continue;
 		stale++;

@@ -12,11 +12,17 @@
  *   backing  host mapping            flag                stage-2 type     exec
  *   RAM      Normal (WB)             -                   Normal WB        yes (IC unless DIC)
  *   RAM      Normal-Tagged, MTE VM   -                   Normal WB        yes (tags sanitised)
- *   RAM      Normal-NC               -                   Normal-NC        refused
+ *   RAM      Normal-NC               -                   Normal WB        yes (as Normal)
+ *   RAM      Normal-NC               keep_host_nc        Normal-NC        refused
  *   any      Device-nGnRE            -                   Device-nGnRE     refused
  *   any      Device-nGnRnE           -                   Device-nGnRnE    refused
  *   MMIO     any                     allow-any-uncached  Normal-NC        refused
  *   MMIO     Normal / Tagged / NC    -                   Device-nGnRE     refused
+ *
+ * RAM behind a Normal-NC (write-combine) host mapping is Normal at stage 2, as in KVM (the
+ * guest's stage 1 picks its cacheability; with FWB it is write-back); keep_host_nc, a VM's
+ * opt-in policy (S2_VM_KEEP_HOST_NC), keeps the host's Normal-NC instead. With CTR_EL0.DIC,
+ * Normal memory gets exec on every mapping (S2_PROT_X in prot), not only when asked for.
  *
  * Depends on `arch` only (s2_memattr_encode()); no state.
  */
@@ -51,6 +57,8 @@ struct s2_memtype_req {
 	enum s2_backing backing;
 	enum s2_host_type host_type;
 	bool allow_any_uncached; /* memslot flag: the guest may pick Device or NC for MMIO */
+	bool keep_host_nc; /* policy: RAM behind a Normal-NC host mapping stays Normal-NC
+			    * (default: Normal, as KVM) */
 	bool exec; /* execution is requested (instruction fetch fault) */
 	bool fwb; /* the VM runs with HCR_EL2.FWB=1 */
 	bool dic; /* CTR_EL0.DIC: no I-cache invalidate needed for exec */
@@ -62,7 +70,8 @@ struct s2_memtype_attrs {
 	enum s2_memtype type; /* S2_MT_NORMAL_WB, S2_MT_NORMAL_NC, S2_MT_DEVICE_nGnRE/nGnRnE */
 	uint8_t memattr; /* stage-2 MemAttr[3:0] under the VM's FWB mode */
 	uint64_t prot; /* S2_PROT_DEVICE / _DEVICE_NGNRNE / _NORMAL_NC, plus S2_PROT_X when
-			       * exec was requested; the caller adds R/W */
+			* exec was requested, or for Normal memory when @dic; the caller adds
+			* R/W */
 	bool exec; /* exec may be granted on this mapping */
 	uint64_t cmo; /* S2_MT_CMO_* */
 };
@@ -79,6 +88,9 @@ struct s2_memtype_attrs {
  * allowed). D-cache clean+invalidate to PoC is needed for Normal cacheable memory without FWB
  * (Arm ARM D8.17: with FEAT_S2FWB stage 2 forces cacheability so the guest never sees stale
  * lines); I-cache invalidate for exec unless DIC; tag sanitisation for Tagged RAM in an MTE VM.
+ * With DIC, a Normal result carries S2_PROT_X even when exec was not requested (KVM maps
+ * Normal memory executable on every fault then: no I-cache maintenance to pay, and the exec
+ * fault that would follow is saved); Device and Normal-NC never do.
  *
  * Return: 0; S2_EINVAL for a NULL argument, an unknown backing or host type, or Device and
  * Normal-NC requested together (allow-any-uncached on RAM with a Device host mapping); S2_EMEMTYPE for exec on a Device or Normal-NC result, or RAM without tags (or

@@ -49,23 +49,25 @@ enum s2_page_state {
 #define S2_PAGE_STATE_PTE_MASK (S2_PTE_SW0 | S2_PTE_SW1)
 
 /**
- * s2_page_state_pte() - insert a concrete state into descriptor @pte's SW0|SW1 field.
- * @pte:   a descriptor (its other bits are kept).
+ * s2_page_state_pte() - insert a concrete state into descriptor *@pte's SW0|SW1 field.
+ * @pte:   in/out: a descriptor (its other bits are kept).
  * @state: OWNED, SHARED_OWNED, SHARED_BORROWED or RESERVED.
- * Encoding a meta-state (NOPAGE) or any value outside the two concrete bits is a bug: it traps
- * through S2_BUG_ON (the hosted panic hook aborts).
- * Return: the new descriptor.
+ * A meta-state (NOPAGE) or any value outside the two concrete bits has no encoding: it is
+ * refused and *@pte is left as it was.
+ * Return: 0; S2_EINVAL (NULL @pte, a state that is not concrete).
  */
-s2_pte_t s2_page_state_pte(s2_pte_t pte, enum s2_page_state state);
+int s2_page_state_pte(s2_pte_t *pte, enum s2_page_state state);
 
 /** s2_page_state_of_pte() - extract the concrete state from @pte's SW0|SW1 field. */
 enum s2_page_state s2_page_state_of_pte(s2_pte_t pte);
 
 /**
  * s2_page_state_prot() - the S2_PROT_SW() flags that make s2_pgtable_map()/set_prot() store
- * @state in SW0|SW1. Traps on a meta-state like s2_page_state_pte().
+ * @state in SW0|SW1, in *@prot.
+ * Return: 0; S2_EINVAL (NULL @prot, a state that is not concrete, as s2_page_state_pte();
+ * *@prot untouched).
  */
-uint64_t s2_page_state_prot(enum s2_page_state state);
+int s2_page_state_prot(enum s2_page_state state, uint64_t *prot);
 
 /** s2_page_state_name() - "owned", "shared-owned", "shared-borrowed", "reserved", "nopage";
  * "?" for anything else. */
@@ -84,7 +86,12 @@ struct s2_page_meta {
 	uint8_t hyp_state; /* enum s2_page_state: the hypervisor's view */
 	uint8_t owner; /* S2_OWNER_*: who owns the page (host while the host owns it) */
 	uint8_t reserved;
-	uint32_t share_count; /* guest mappings of a page the host shares (host SHARED_OWNED) */
+	union {
+		/* host SHARED_OWNED with guests (hypervisor NOPAGE): the guests' mappings */
+		uint32_t share_count;
+		/* shared with the hypervisor (SHARED_BORROWED): its pins (s2_owner_pin_hyp()) */
+		uint32_t pin_count;
+	};
 };
 
 /* One range of RAM, granule-aligned. Ranges are given in ascending order without overlap. */
@@ -132,6 +139,10 @@ struct s2_owner_stats {
 	uint64_t host_injected; /* faults refused: abort injected into the host */
 	uint64_t transitions; /* transitions committed */
 	uint64_t refused; /* transitions refused */
+	/* guest leaves s2_owner_guest_teardown() found that no transition made (mapped behind
+	 * this layer's back, e.g. by the VM layer's fault path) and removed from the guest
+	 * without touching the host's state */
+	uint64_t foreign_dropped;
 };
 
 /* The ownership state of one host. Caller-allocated; fields read-only for the caller. */
@@ -216,16 +227,21 @@ int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_
 /*
  * Every transition takes a range (granule-aligned, non-empty), checks every page first and then
  * commits a change that cannot fail: table pages the commit may need are drawn into page caches
- * before anything changes. A refused transition changes nothing. Common return codes:
- *   S2_EINVAL  NULL argument, zero size, a range mixing RAM and MMIO, MMIO offered for
- *              sharing with a guest (it is assigned by donation);
+ * before anything changes. A refused transition changes nothing. Common return codes (docs/owner.md
+ * compares each with the code pKVM returns in the same situation):
+ *   S2_EINVAL  NULL argument, zero size, a range mixing RAM and MMIO, a guest whose granule
+ *              differs from the host's (or that is the host stage-2 itself), a bad @prot;
  *   S2_EALIGN  an address or the size not aligned to the granule;
- *   S2_ERANGE  an address beyond the host's (or guest's) IPA size, or wrapping around;
- *   S2_EPERM   a page is not in the state the transition starts from;
- *   S2_EBUSY   a page to be donated is shared (with the hypervisor or guests);
+ *   S2_ERANGE  an address beyond the host's (or guest's) IPA size, a PA beyond the guest
+ *              stage-2's output size, or wrapping around;
+ *   S2_ENOENT  a guest IPA the transition starts from is not mapped in the guest's stage-2;
+ *   S2_EPERM   a page is not in the state the transition starts from (MMIO offered for
+ *              sharing with a guest or for pinning included: it is not in a shareable state);
+ *   S2_EBUSY   a page to be donated is shared (with the hypervisor or guests), or a page to be
+ *              unshared from the hypervisor is pinned;
  *   S2_EEXIST  a guest IPA in the range is already mapped;
  *   S2_ELIMIT  the range needs more new table pages than one page cache holds (split it), or a
- *              share count would overflow;
+ *              share or pin count would overflow;
  *   S2_ENOMEM  a table page or the hypervisor's mapping could not be had (nothing changed).
  * The host stage-2's TLB maintenance is done here (through the engine); the caller owes none.
  * Calls that change a guest's stage-2 invalidate through that table's port too: the caller has
@@ -238,8 +254,29 @@ int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_
 int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /** s2_owner_unshare_hyp() - undo s2_owner_share_hyp(): host OWNED, hypervisor NOPAGE
- * (hyp.unmap; MMIO: the host's marked mapping is removed and faults in again). */
+ * (hyp.unmap; MMIO: the host's marked mapping is removed and faults in again).
+ * S2_EBUSY while a page is pinned (s2_owner_pin_hyp()), as pKVM's __pkvm_host_unshare_hyp(). */
 int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
+
+/**
+ * s2_owner_pin_hyp() - the hypervisor pins RAM the host shares with it (pKVM's
+ * hyp_pin_shared_mem()): while a page is pinned, s2_owner_unshare_hyp() refuses it with
+ * S2_EBUSY, so the hypervisor may keep using it (a vCPU's shared state, a buffer) without
+ * holding the owner lock. Each page has a pin count; pins nest.
+ * Return: 0; the common codes; S2_EPERM when a page is not host SHARED_OWNED / hypervisor
+ * SHARED_BORROWED, or is MMIO (no per-page metadata to count pins in; pKVM refuses MMIO too);
+ * S2_ELIMIT when a pin count would overflow.
+ */
+int s2_owner_pin_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
+
+/**
+ * s2_owner_unpin_hyp() - drop one pin of every page of [@pa, +@size) (pKVM's
+ * hyp_unpin_shared_mem()). Checked first like a transition: a page that is not shared with
+ * the hypervisor or not pinned is refused with S2_EPERM and nothing changes (pKVM would
+ * BUG_ON the refcount underflow).
+ * Return: 0; the common codes; S2_EPERM.
+ */
+int s2_owner_unpin_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /**
  * s2_owner_donate_hyp() - host OWNED -> NOPAGE (host PTE annotated with S2_OWNER_HYP),
@@ -255,14 +292,36 @@ int s2_owner_donate_hyp_host(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 /**
  * s2_owner_share_guest() - share host RAM [@pa, +@size) with non-protected guest @g at @ipa:
  * host OWNED (or already SHARED_OWNED with guests) -> SHARED_OWNED with the share count
- * incremented; guest NOPAGE -> SHARED_BORROWED (mapped RWX Normal, page by page).
- * S2_EPERM for a protected guest.
+ * incremented; guest NOPAGE -> SHARED_BORROWED, mapped Normal, page by page, with @prot.
+ * @prot: the guest mapping's permissions: a non-empty combination of S2_PROT_R, S2_PROT_W and
+ *        S2_PROT_X, nothing else (pKVM's __pkvm_host_share_guest() prot argument). Each guest
+ *        a page is shared with has its own (a second share of the page keeps the first's);
+ *        s2_owner_set_prot_guest() changes it later. Exec is never a question of memory type
+ *        here: only RAM is shared (MMIO is assigned with s2_owner_donate_guest(), mapped
+ *        Device without exec).
+ * Return: the common codes; S2_EINVAL also for a bad @prot; S2_EPERM for a protected guest
+ * and for MMIO.
  */
 int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa, s2_ipa_t ipa,
-			 uint64_t size);
+			 uint64_t size, uint64_t prot);
+
+/**
+ * s2_owner_set_prot_guest() - change the permissions of guest @g's mappings of pages the host
+ * shares with it, [@ipa, +@size), to exactly @prot (a non-empty combination of S2_PROT_R/W/X).
+ * Covers mainline pKVM's __pkvm_host_relax_perms_guest() (add permissions, e.g. on a guest's
+ * permission fault) and __pkvm_host_wrprotect_guest() (take write away, for dirty logging) in
+ * one call, over a range. Removing a permission invalidates the guest's TLB for those pages;
+ * granting exec invalidates the I-cache (unless DIC). The sharing state does not change.
+ * Return: 0; the common codes; S2_EINVAL for a bad @prot; S2_EPERM for a protected guest (as
+ * pKVM) or a page that is not one the host shares with @g (SHARED_BORROWED in the guest,
+ * SHARED_OWNED with guests in the host); S2_ENOENT for an IPA not mapped.
+ */
+int s2_owner_set_prot_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
+			    uint64_t size, uint64_t prot);
 
 /** s2_owner_unshare_guest() - undo s2_owner_share_guest() for the guest's [@ipa, +@size):
- * guest SHARED_BORROWED -> NOPAGE (unmapped), share count decremented, host back to OWNED at 0. */
+ * guest SHARED_BORROWED -> NOPAGE (unmapped), share count decremented, host back to OWNED at 0.
+ * S2_ENOENT when an IPA is not mapped (as mainline pKVM's __pkvm_host_unshare_guest()). */
 int s2_owner_unshare_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
 			   uint64_t size);
 
@@ -276,12 +335,14 @@ int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t 
 			  uint64_t size);
 
 /** s2_owner_guest_share_host() - the guest shares its RAM [@ipa, +@size) back: guest OWNED ->
- * SHARED_OWNED, host NOPAGE -> SHARED_BORROWED (the annotation goes; the host faults it in). */
+ * SHARED_OWNED, host NOPAGE -> SHARED_BORROWED (the annotation goes; the host faults it in).
+ * S2_ENOENT when an IPA is not mapped. */
 int s2_owner_guest_share_host(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
 			      uint64_t size);
 
 /** s2_owner_guest_unshare_host() - undo s2_owner_guest_share_host(): guest OWNED, host NOPAGE
- * (annotated again with the guest's id, which removes any host mapping). */
+ * (annotated again with the guest's id, which removes any host mapping). S2_ENOENT when an
+ * IPA is not mapped. */
 int s2_owner_guest_unshare_host(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
 				uint64_t size);
 
@@ -292,6 +353,12 @@ typedef void (*s2_scrub_fn)(void *ctx, s2_pa_t pa, uint64_t size);
  * s2_owner_guest_teardown() - return every page of guest @g: pages it owns (donated RAM, also
  * those it shares back) are scrubbed with @scrub and become host OWNED; pages the host shared
  * with it lose one share; assigned MMIO returns to the host. The guest stage-2 is left empty.
+ * The metadata (for MMIO the host stage-2's annotation) is the authority, as in pKVM: a guest
+ * leaf is handled as above only when every page behind it is recorded in the state its SW bits
+ * claim (owned by @g, or shared by the host with guests). Any other leaf was not made by a
+ * transition (the VM layer's fault path mapped host memory, or the table was written through
+ * the engine): it is only removed from the guest, the host's state is left as it is, nothing
+ * is scrubbed, and stats.foreign_dropped counts it.
  * Resumable: each leaf is handled completely or not at all, so on S2_ENOMEM the caller calls
  * again to continue. Host and guest stage-2 TLB maintenance is done through the tables' ports
  * (the guest's stage-2 context loaded, as for the transitions); the guest's cached table
@@ -312,7 +379,8 @@ struct s2_page_info {
 	enum s2_page_state host;
 	enum s2_page_state hyp;
 	uint8_t owner; /* S2_OWNER_* */
-	uint32_t share_count; /* RAM only */
+	uint32_t share_count; /* RAM only: guests the host shares it with */
+	uint32_t pin_count; /* RAM shared with the hypervisor only: its pins */
 };
 
 /**

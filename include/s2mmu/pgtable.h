@@ -154,7 +154,10 @@ void s2_pgtable_destroy(struct s2_pgtable *pgt);
  *
  * Both are issued once for the whole [@pa, @pa + @size) before any entry becomes valid.
  * TLB: none for invalid -> valid; break-before-make invalidates between break and make;
- * permissions removed in place are invalidated before returning. Ends with DSB ISHST.
+ * permissions removed or granted in place are invalidated before returning (a grant on the
+ * single-entry path with S2_MAP_SHARED: the local form, as relax_perms). Without FWB, a
+ * Normal WB leaf replaced by another output or memory type is cleaned to PoC after its TLBI.
+ * Ends with DSB ISHST.
  * A single-entry map that finds the entry already mapping exactly this (another vCPU won the
  * race) returns 0.
  *
@@ -175,7 +178,10 @@ int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, s2_pa_t 
  * blocks that straddle the edges (which needs pages from @cache or the port), and free tables
  * that become empty. Invalidates the TLB for what was removed.
  * The TLBI is issued once for the range (IPA with level for one entry, a range, or the VMID
- * above tlbi_range_threshold), and unlinked tables are freed only after it.
+ * above tlbi_range_threshold), and unlinked tables are freed only after it. Without FWB,
+ * every Normal WB leaf removed is then cleaned and invalidated to the PoC
+ * (dcache_clean_inval_poc once per physically contiguous run), as KVM does; never with FWB,
+ * nor for Normal-NC or Device memory.
  * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL for a zero size; S2_ENOMEM (only when a block or
  * annotation straddles an edge: every page is either as before or unmapped, the tree valid).
  */
@@ -195,7 +201,8 @@ int s2_pgtable_wrprotect(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
  * (checked first: nothing changed). Blocks overlapping the range change whole. Clearing W
  * clears DBM too. Granting exec invalidates the I-cache (unless DIC) for the whole output
  * range of every leaf that gains exec, blocks only partly inside the range included;
- * removing a permission invalidates the TLB for what changed.
+ * removing or granting a permission invalidates the TLB for what changed (a TLB may keep an
+ * entry that gave a permission fault).
  * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL; S2_EMEMTYPE.
  */
 int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t set,
@@ -204,9 +211,12 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 /**
  * s2_pgtable_relax_perms() - add R/W/X to the leaf mapping @ipa, without break-before-make
  * (adding permission is legal in place), and set its AF. Single-entry: shared lock.
- * No TLBI: a TLB may still hold the stricter entry and raise a spurious permission fault,
- * which the handler resolves by finding the permission granted. Granting exec invalidates
- * the I-cache for the leaf unless DIC.
+ * Then invalidates @ipa on the calling CPU (port tlbi_ipa_local; tlbi_ipa between DSB ISHST
+ * and DSB ISH when the port has none), as KVM: a TLB may keep the entry that gave the
+ * permission fault. Issued when the leaf was updated or already as asked (with its level),
+ * and for S2_ENOENT / S2_EAGAIN (no level hint); not for the other errors. Call it on the
+ * faulting vCPU's CPU, also for a spurious permission fault (nothing to change). Granting
+ * exec invalidates the I-cache for the leaf unless DIC.
  * Return: 0; S2_ENOENT if nothing valid maps @ipa; S2_EMEMTYPE for X on Device/NC;
  * S2_EINVAL; S2_ERANGE; S2_EAGAIN if the entry changed under us.
  */
@@ -364,7 +374,8 @@ int s2_pgtable_collapse(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 /**
  * s2_pgtable_annotate() - replace the mappings of [ipa, ipa + size) with invalid entries
  * carrying @owner (1..255) in their software bits, as for page ownership. Annotated entries
- * keep their table alive like valid ones. Invalidates the TLB for what was mapped.
+ * keep their table alive like valid ones. Invalidates the TLB for what was mapped and, without
+ * FWB, cleans the Normal WB memory removed to the PoC, as s2_pgtable_unmap().
  * Return: 0; S2_EINVAL for owner 0; S2_EALIGN; S2_ERANGE; S2_ENOMEM.
  */
 int s2_pgtable_annotate(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint8_t owner,

@@ -54,8 +54,28 @@ struct s2_port_ops {
 	 * uses it for ranges above pgt->tlbi_range_threshold; barriers as for @tlbi_range). */
 	void (*tlbi_vmid)(void *ctx, const struct s2_pgtable *pgt);
 	/**
+	 * @tlbi_ipa_local: optional (NULL: the engine falls back to @tlbi_ipa between
+	 * DSB ISHST and DSB ISH, correct but broadcast). Invalidate, on the calling CPU only,
+	 * the stage-2 and combined entries of @pgt's VM for @ipa, as KVM's
+	 * __kvm_tlb_flush_vmid_ipa_nsh does, the whole sequence including its barriers:
+	 * DSB NSHST; TLBI IPAS2E1 (@ipa >> 12, with the TTL hint of @level, -2 for none);
+	 * DSB NSH; TLBI VMALLE1; DSB NSH; ISB. The VM's VTTBR must be loaded (as for
+	 * @tlbi_ipa). The engine calls it after s2_pgtable_relax_perms() in every outcome
+	 * but a refusal (leaf updated or already as asked: @level the leaf's; no valid leaf or
+	 * a race: -2), and after a single-entry map with S2_MAP_SHARED that granted a
+	 * permission in place (docs/pgtable.md): a TLB may keep an entry that caused a
+	 * permission fault (Arm ARM D8.17), so the faulting CPU could otherwise fault again on
+	 * the old entry after the permission was granted. Other CPUs' stale entries only cost
+	 * them a spurious fault, which their own relax then clears. May run concurrently.
+	 */
+	void (*tlbi_ipa_local)(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level);
+	/**
 	 * @dcache_clean_inval_poc: clean and invalidate the data cache to the Point of
 	 * Coherency for [@pa, @pa + @size) (DC CIVAC on the host mapping of that memory).
+	 * The engine calls it without FWB for Normal write-back memory: before a map makes it
+	 * valid (unless S2_PROT_NOCMO), and after an unmap, annotate or replacement removed it
+	 * from the guest (after the TLBI, once per physically contiguous run): the guest may
+	 * hold dirty lines that the host, a device or a non-cacheable access must see.
 	 */
 	void (*dcache_clean_inval_poc)(void *ctx, s2_pa_t pa, uint64_t size);
 	/** @icache_inval_pou: invalidate the instruction cache for [@pa, @pa + @size). */

@@ -102,7 +102,8 @@ int s2_vmid_alloc_init(struct s2_vmid_alloc *a, unsigned int bits);
 
 /* ---- memslots --------------------------------------------------------------------------------- */
 
-#define S2_SLOT_READONLY S2_BIT(0) /* guest writes exit to the VMM as MMIO */
+/* Guest writes exit to the VMM (MMIO, or NISV without syndrome); stage-1 walks may read it. */
+#define S2_SLOT_READONLY S2_BIT(0)
 #define S2_SLOT_DIRTY_LOG S2_BIT(1) /* dirty logging (fault-based) */
 #define S2_SLOT_ALLOW_ANY_UNCACHED S2_BIT(2) /* MMIO: map Normal-NC, the guest picks Device/NC */
 #define S2_SLOT_FLAGS_ALL (S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG | S2_SLOT_ALLOW_ANY_UNCACHED)
@@ -149,9 +150,16 @@ struct s2_memslot {
 
 #define S2_VM_PENDING_CMO S2_BIT(0) /* locked slots await their D-cache maintenance */
 
+/* VM policy flags (s2_vm_params.flags). */
+#define S2_VM_KEEP_HOST_NC \
+	S2_BIT(0) /* RAM behind a Normal-NC host mapping stays Normal-NC at
+				      * stage 2, exec refused (default: Normal, as KVM) */
+#define S2_VM_FLAGS_ALL S2_VM_KEEP_HOST_NC
+
 struct s2_vm_params {
 	const struct s2_caps *caps;
 	struct s2_config_req req; /* IPA bits, granule, VMID width (0: the allocator's), S2_CFG_* */
+	uint64_t flags; /* S2_VM_* policy flags */
 	struct s2_port port; /* side effects for the engine and the VM layer */
 	struct s2_vm_hooks hooks;
 	struct s2_vmid_alloc *vmids; /* the host's VMID allocator */
@@ -169,6 +177,7 @@ struct s2_vm_stats {
 	uint64_t young; /* access-flag faults resolved */
 	uint64_t retries; /* faults found already resolved (a race) */
 	uint64_t mmio_exits;
+	uint64_t nisv_exits; /* S2_ABORT_NISV: accesses to emulate without a valid syndrome */
 	uint64_t injects;
 	uint64_t cmo_deferred_bytes; /* D-cache maintenance done at vCPU entry for locked slots */
 	uint64_t tags_sanitised_bytes;
@@ -178,6 +187,7 @@ struct s2_vm_stats {
 struct s2_vm {
 	struct s2_pgtable pgt; /* the VM's tables; pgt.cfg is the VM's config */
 	struct s2_vm_hooks hooks;
+	uint64_t flags; /* S2_VM_* policy flags */
 	struct s2_vmid_alloc *vmids;
 	struct s2_vm *vmid_next; /* allocator's list */
 	uint64_t vmid_gen; /* generation the VMID belongs to (0: none yet) */
@@ -198,7 +208,8 @@ struct s2_vm {
  * its root table, register it with the VMID allocator (a VMID is assigned at first entry).
  * @vm: caller-allocated; untouched fields are initialised here.
  * @p:  parameters (copied; p->slots is kept and used for the VM's lifetime).
- * Return: 0; S2_EINVAL (NULL argument or caps/allocator/port ops, no slot array, bad flags);
+ * Return: 0; S2_EINVAL (NULL argument or caps/allocator/port ops, no slot array, unknown
+ * S2_VM_* flags, bad S2_CFG_* flags);
  * the s2_config_init() codes (S2_EINVAL, S2_EGRANULE, S2_EIPA_TOO_BIG, S2_EIPA_TOO_SMALL,
  * S2_ENO52BIT, S2_EVMID, S2_ENOTSUP); S2_EVMID when the VM's VMID width differs from the
  * allocator's; S2_ENOMEM (root table).
@@ -274,10 +285,12 @@ uint64_t s2_vm_vttbr(const struct s2_vm *vm);
 
 /**
  * s2_vm_slot_add() - add a memslot. Nothing is mapped: guest accesses fault pages in.
- * S2_SLOT_DIRTY_LOG in the flags enables fault-based dirty logging at once.
+ * S2_SLOT_DIRTY_LOG in the flags enables fault-based dirty logging at once. READONLY and
+ * DIRTY_LOG may be combined (as KVM_MEM_READONLY | KVM_MEM_LOG_DIRTY_PAGES): only writes
+ * dirty pages, so a read-only slot's bitmap stays clean.
  * Return: 0; S2_EINVAL (NULL, zero size, unknown flags, backing or host type, a
- * backing_page_size that is not a power of two >= granule, READONLY with DIRTY_LOG, Device host
- * mapping of RAM with allow-any-uncached); S2_EALIGN (IPA, size or PA not granule-aligned); S2_ERANGE (IPA range
+ * backing_page_size that is not a power of two >= granule, Device host mapping of RAM with
+ * allow-any-uncached); S2_EALIGN (IPA, size or PA not granule-aligned); S2_ERANGE (IPA range
  * beyond the VM's IPA size, PA beyond the output size); S2_EEXIST (the id is taken or the range
  * overlaps a slot); S2_ELIMIT (the slot array is full); S2_EMEMTYPE (RAM without tags, or
  * through an untagged host mapping, for an MTE VM); S2_ENOMEM (bitmaps). Nothing changes on
@@ -302,7 +315,9 @@ int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa);
 
 /**
  * s2_vm_slot_set_flags() - change a slot's flags. Setting READONLY write-protects what is
- * mapped; toggling ALLOW_ANY_UNCACHED unmaps the slot (its memory type changes; in DBM mode
+ * mapped (a DBM-logging slot's hardware-dirtied pages are recorded in its bitmap first);
+ * clearing it on a DBM-logging slot makes mapped pages writable-clean again; toggling
+ * ALLOW_ANY_UNCACHED unmaps the slot (its memory type changes; in DBM mode
  * the pages the hardware dirtied are recorded in the dirty bitmap first); toggling
  * DIRTY_LOG is s2_vm_dirty_log_enable(dbm = false) / s2_vm_dirty_log_disable().
  * Return: 0; S2_ENOENT; S2_EINVAL (NULL @vm, unknown flags, or a combination
@@ -330,8 +345,11 @@ enum s2_abort_action {
 	S2_ABORT_MMIO = 1, /* emulate the access in the VMM (struct s2_mmio_access) */
 	S2_ABORT_INJECT = 2, /* inject a synchronous external abort into the guest */
 	S2_ABORT_NISV = 3, /* an access to emulate without a valid syndrome (ESR.ISV = 0: load/store
-			    * pair, pre/post-index, atomics, DC ZVA): the VMM cannot emulate it from
-			    * the syndrome (KVM_EXIT_ARM_NISV); res->ipa and res->write say where */
+			    * pair, pre/post-index, atomics, DC ZVA) in no slot or writing a read-only
+			    * slot: the VMM cannot emulate it from the syndrome (KVM_EXIT_ARM_NISV);
+			    * res->ipa and res->write say where. Decode the instruction, inject an
+			    * abort, or stop the VM. (A cache-maintenance op in no slot is an
+			    * S2_ABORT_MMIO with mmio.cache_maint instead: skip it.) */
 };
 
 enum s2_resume_reason {
@@ -346,7 +364,8 @@ enum s2_inject_reason {
 	S2_INJECT_BEYOND_IPA = 1, /* IPA outside the VM's IPA space (or address-size fault) */
 	S2_INJECT_EXEC_REFUSED = 2, /* exec on Device/Normal-NC memory */
 	S2_INJECT_EXEC_NOT_RAM = 3, /* instruction fetch from no memslot */
-	S2_INJECT_S1PTW = 4, /* stage-1 walk on a read-only slot or outside RAM */
+	S2_INJECT_S1PTW = 4, /* stage-1 walk outside every slot, or one that must write (hardware
+			      * AF/dirty update) a read-only slot */
 	S2_INJECT_PERMISSION = 5, /* a permission fault the slot does not allow */
 	S2_INJECT_MEMTYPE = 6, /* the memory-type policy refuses the mapping */
 	S2_INJECT_UNHANDLED = 7, /* a fault kind stage 2 cannot resolve (external, ...) */
@@ -356,13 +375,14 @@ enum s2_inject_reason {
 struct s2_mmio_access {
 	s2_ipa_t ipa;
 	bool write;
-	bool syndrome; /* ESR.ISV: the fields below are valid; else the VMM must decode */
+	bool syndrome; /* ESR.ISV: the fields below are valid. Clear only with cache_maint
+			* (accesses without syndrome are S2_ABORT_NISV) */
 	unsigned int size; /* bytes: 1, 2, 4, 8 */
 	unsigned int reg; /* SRT (31 = xzr) */
 	bool sign_extend; /* SSE */
 	bool reg64; /* SF: 64-bit register */
 	bool acqrel; /* AR */
-	bool cache_maint; /* ESR.CM: a cache-maintenance instruction (skip it) */
+	bool cache_maint; /* ESR.CM: a cache-maintenance instruction in no slot (skip it) */
 };
 
 struct s2_abort_result {
@@ -373,6 +393,12 @@ struct s2_abort_result {
 	s2_ipa_t ipa; /* the faulting IPA */
 	enum s2_fault fault;
 	int level;
+	/* What the access needs from stage 2 (KVM's kvm_is_write_fault() and
+	 * kvm_vcpu_trap_is_exec_fault()): @write for a data write (WnR) and for a stage-1 walk
+	 * that took a permission fault (the walker updates a descriptor), whatever WnR says;
+	 * @exec for an instruction fetch that is not a walk; @s1ptw for a stage-1 walk (ESR.S1PTW).
+	 * An abort to inject keeps its kind: inject an instruction abort for EC 0x20, a data
+	 * abort for EC 0x24, whatever @exec says. */
 	bool write, exec, s1ptw;
 	uint64_t map_size; /* S2_RESUME_MAPPED: size of the new leaf */
 };
@@ -386,15 +412,20 @@ struct s2_abort_result {
  * @hpfar: HPFAR_EL2 (FIPA in [43:4], LPA2: [47:4]).
  * @res:   the outcome.
  *
- * Translation faults map with the memory-type policy and the largest leaf that the backing page
- * size, the IPA/PA alignment, the slot bounds, dirty logging and the existing tables allow
- * (writable unless the slot is read-only or logging a read; exec only on an instruction fault,
- * with I-cache maintenance). Permission faults: a write on a writable slot is relaxed in place
- * (and marked dirty when logging); exec is granted when the memory type allows it, else
- * injected; anything else is injected. Access-flag faults set AF. Stage-1 walks landing on a
- * read-only slot or outside RAM are injected; writes to read-only slots and accesses outside
- * every slot exit as MMIO; instruction fetches outside every slot and IPAs beyond the VM are
- * injected. Runs with the vCPU's stage-2 context loaded; takes MMU shared.
+ * Write and exec are judged as KVM does (see struct s2_abort_result): a stage-1 table walk
+ * (S1PTW) is a write only on a permission fault, and never an exec fault. Translation faults
+ * map with the memory-type policy and the largest leaf that the backing page size, the IPA/PA
+ * alignment, the slot bounds, dirty logging and the existing tables allow (writable unless the
+ * slot is read-only or logging a read; exec only on an instruction fault, with I-cache
+ * maintenance). Permission faults: a write on a writable slot is relaxed in place (and marked
+ * dirty when logging); exec is granted when the memory type allows it, else injected; anything
+ * else is injected. Access-flag faults set AF. A stage-1 walk reads like a data access (guest
+ * tables in a read-only slot are mapped read-only and the walk resumes); a walk outside every
+ * slot, or one writing a read-only slot, is injected. Data writes to read-only slots and data
+ * accesses outside every slot exit as MMIO when ESR.ISV gives their syndrome, else as
+ * S2_ABORT_NISV (a cache-maintenance instruction outside every slot exits as MMIO with
+ * cache_maint, to be skipped); instruction fetches outside every slot and IPAs beyond the VM
+ * are injected. Runs with the vCPU's stage-2 context loaded; takes MMU shared.
  *
  * Return: 0 (see @res); S2_EINVAL for a NULL argument, or when @esr is not an instruction or
  * data abort from a lower EL; S2_ENOMEM when no page could be had for a table (the vCPU's
@@ -415,9 +446,11 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
  * S2_PAGE_CACHE_MAX table pages), then write-protects the slot (DBM mode: sets DBM). Later
  * faults in the slot map pages only; a read maps read-only, a write maps writable and marks
  * the page dirty.
+ * A read-only slot may log: its pages are never made writable (nor writable-clean), so its
+ * bitmap stays clean (guest writes to it exit, and only writes dirty pages).
  * Return: 0; S2_ENOENT; S2_EBUSY (locked slot); S2_EEXIST (already logging); S2_EINVAL
- * (NULL @vm, read-only slot); S2_ENOTSUP (@dbm without hardware dirty state); S2_ENOMEM (logging stays
- * off; blocks split so far stay split).
+ * (NULL @vm); S2_ENOTSUP (@dbm without hardware dirty state); S2_ENOMEM (logging stays off;
+ * blocks split so far stay split).
  */
 int s2_vm_dirty_log_enable(struct s2_vm *vm, uint32_t id, bool dbm);
 
@@ -446,8 +479,10 @@ int s2_vm_dirty_log_disable(struct s2_vm *vm, uint32_t id);
  * PA [@pa, @pa + @size), as an MMU notifier's age/test_young would. Pages of locked slots count
  * as young and keep their AF (they are pinned). No TLB invalidation: an old entry cached in a
  * TLB hides at most the accesses it serves.
- * @young: out, number of granule-sized guest pages found young.
- * Return: 0; S2_EINVAL (zero size, NULL).
+ * @young: out, number of granule-sized guest pages found young (0 on error).
+ * The range may end exactly at 2^64.
+ * Return: 0; S2_EINVAL (NULL; zero @size: an empty range is refused, not a no-op);
+ * S2_ERANGE (the range wraps past 2^64). Nothing changes on error.
  */
 int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear, uint64_t *young);
 
@@ -459,8 +494,10 @@ int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear
  * with DBM, the pages the hardware dirtied are recorded in the dirty bitmap before they are
  * unmapped: the next s2_vm_dirty_log_get() reports them.
  * @unmapped: out (may be NULL), bytes of guest IPA unmapped.
- * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL (NULL @vm, zero size);
- * S2_ENOMEM (a block straddling the range could not be split: what was unmapped before stays
+ * The range may end exactly at 2^64.
+ * Return: 0; S2_EBUSY (part of the range is in a locked slot); S2_EINVAL (NULL @vm; zero
+ * @size: an empty range is refused, not a no-op); S2_ERANGE (the range wraps past 2^64:
+ * nothing is unmapped); S2_ENOMEM (a block straddling the range could not be split: what was unmapped before stays
  * unmapped, slots after the failing one are not visited).
  */
 int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uint64_t *unmapped);

@@ -55,6 +55,7 @@ struct s2_walk_result {
 	bool contig;
 	uint8_t sw;
 	bool hw_updated; /* the walk set AF or made a DBM page writable */
+	struct s2_access access; /* the access the walk was for */
 };
 
 /**
@@ -91,6 +92,8 @@ struct s2_tlb_entry {
 	uint8_t s2ap;
 	uint8_t xn;
 	bool af;
+	bool perm_fault; /* filled from a walk that gave a permission fault for @access */
+	struct s2_access access;
 };
 
 struct s2_tlb_model {
@@ -102,7 +105,12 @@ struct s2_tlb_model {
 /** s2_tlb_init() - an empty TLB over @storage (@capacity entries). */
 void s2_tlb_init(struct s2_tlb_model *tlb, struct s2_tlb_entry *storage, unsigned int capacity);
 
-/** s2_tlb_fill() - remember a successful translation for @vmid (as hardware may cache it). */
+/**
+ * s2_tlb_fill() - remember the translation of @res for @vmid, as hardware may cache it: a
+ * successful one, or one that gave a permission fault (Arm ARM D8.17: unlike translation,
+ * access flag and address size faults, a TLB may hold the entry that caused a permission
+ * fault; it is then marked perm_fault, with the access). Other results are ignored.
+ */
 void s2_tlb_fill(struct s2_tlb_model *tlb, uint16_t vmid, s2_ipa_t ipa,
 		 const struct s2_walk_result *res);
 
@@ -131,8 +139,11 @@ typedef void (*s2_tlb_stale_fn)(void *arg, const struct s2_tlb_stale *stale);
 /**
  * s2_tlb_check() - re-walk every remembered entry of @vmid against the tables and report each
  * that now disagrees: the tables fault, map another block size or output address, grant less
- * (read/write or execute) permission than remembered, or give another memory type. An AF
- * cleared since the fill is not reported (that needs no TLBI). Never writes memory.
+ * (read/write or execute) permission than remembered, or give another memory type. An entry
+ * filled from a permission fault is re-walked with its access and reported when that access
+ * no longer takes a permission fault (the permission was granted, or the page unmapped,
+ * without invalidating it: the CPU would keep faulting). An AF cleared since the fill is not
+ * reported (that needs no TLBI). Never writes memory.
  * Return: number of stale entries (0: none); S2_EINVAL for a NULL @tlb, @cfg, @mem or
  * mem->read64, or a @cfg/@root that s2_walk() refuses.
  */

@@ -127,6 +127,7 @@ struct el2_port_counters {
 	struct el2_dcache_op dcache_log[EL2_DCACHE_LOG]; /* the last calls, ring */
 	uint64_t icache_calls;
 	uint64_t tlbi_ipa, tlbi_vmid; /* IPAS2E1IS and VMALLS12E1IS issued */
+	uint64_t tlbi_ipa_local; /* local sequences (IPAS2E1 + VMALLE1) issued */
 	bool tlbi_off; /* mutation control: issue no TLBI at all (tests prove they notice) */
 };
 extern struct el2_port_counters el2_port_counters;

@@ -285,6 +285,31 @@ static void el2_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ip
 	el2_ctx.pending_s1 = vm;
 }
 
+/*
+ * The local form, after a permission was relaxed (KVM's __kvm_tlb_flush_vmid_ipa_nsh): DSB
+ * NSHST (the new descriptor visible to this CPU's walker); TLBI IPAS2E1; DSB NSH; TLBI
+ * VMALLE1 (combined entries); DSB NSH; ISB. On the context loaded now (@load: the VM's first).
+ */
+static void el2_tlbi_ipa_local_seq(const struct s2_pgtable *pgt, s2_ipa_t ipa, int level, bool load)
+{
+	el2_dsb_nshst();
+	if (load)
+		el2_vm_load(pgt->cookie);
+	el2_port_counters.tlbi_ipa_local++;
+	if (!el2_port_counters.tlbi_off) {
+		el2_tlbi_ipas2e1(el2_ipas2_operand(pgt, s2_ipa_val(ipa), level));
+		el2_dsb_nsh();
+		el2_tlbi_vmalle1();
+	}
+	el2_dsb_nsh();
+	el2_isb();
+}
+
+static void el2_op_tlbi_ipa_local(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	el2_tlbi_ipa_local_seq(pgt, ipa, level, true);
+}
+
 static void el2_op_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
 {
 	el2_vm_load(pgt->cookie);
@@ -377,6 +402,7 @@ static const struct s2_port_ops el2_ops = {
 	.tlbi_ipa = el2_op_tlbi_ipa,
 	.tlbi_range = el2_op_tlbi_range,
 	.tlbi_vmid = el2_op_tlbi_vmid,
+	.tlbi_ipa_local = el2_op_tlbi_ipa_local,
 	.dcache_clean_inval_poc = el2_op_dcache_clean_inval_poc,
 	.icache_inval_pou = el2_op_icache_inval_pou,
 	.barrier = el2_op_barrier,
@@ -394,6 +420,12 @@ static void el2_op_tlbi_ipa_cur(void *ctx, const struct s2_pgtable *pgt, s2_ipa_
 	if (!el2_port_counters.tlbi_off)
 		el2_tlbi_ipas2e1is(el2_ipas2_operand(pgt, s2_ipa_val(ipa), level));
 	el2_ctx.pending_s1_cur = true;
+}
+
+static void el2_op_tlbi_ipa_local_cur(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa,
+				      int level)
+{
+	el2_tlbi_ipa_local_seq(pgt, ipa, level, false);
 }
 
 static void el2_op_tlbi_vmid_cur(void *ctx, const struct s2_pgtable *pgt)
@@ -427,6 +459,7 @@ static const struct s2_port_ops el2_ops_cur = {
 	.tlbi_ipa = el2_op_tlbi_ipa_cur,
 	.tlbi_range = el2_op_tlbi_range_cur,
 	.tlbi_vmid = el2_op_tlbi_vmid_cur,
+	.tlbi_ipa_local = el2_op_tlbi_ipa_local_cur,
 	.dcache_clean_inval_poc = el2_op_dcache_clean_inval_poc,
 	.icache_inval_pou = el2_op_icache_inval_pou,
 	.barrier = el2_op_barrier,

@@ -155,9 +155,13 @@ int el2_vmrun_run(struct el2_vmrun *r)
 			el2_inject_abort(&r->regs, e.esr, e.far);
 			break;
 		case S2_ABORT_NISV:
-			/* No syndrome to emulate from (KVM_EXIT_ARM_NISV): the test guests never
-			 * do it; stop the run. */
-			return S2_EFAULT;
+			/* An access to emulate without a syndrome (load/store pair, atomics, ...):
+			 * this port decodes no instructions, so the guest gets a synchronous
+			 * external abort, as KVM gives a protected VM (a VMM without
+			 * KVM_CAP_ARM_NISV_TO_USER would stop the VM instead). */
+			r->st.nisv++;
+			el2_inject_abort(&r->regs, e.esr, e.far);
+			break;
 		}
 	}
 }

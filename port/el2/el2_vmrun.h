@@ -27,6 +27,7 @@ struct el2_vmrun_stats {
 	uint64_t resume[4]; /* by enum s2_resume_reason */
 	uint64_t mmio; /* emulated accesses */
 	uint64_t inject[8]; /* by enum s2_inject_reason */
+	uint64_t nisv; /* S2_ABORT_NISV results (an external abort injected for each) */
 	uint64_t cmo_entries; /* entries that performed deferred maintenance */
 	uint64_t cmo_bytes; /* their total */
 	uint64_t cmo_first_entry; /* number (1-based) of the first entry that performed it */
@@ -56,7 +57,9 @@ void el2_vmrun_hooks(struct s2_vm_hooks *h);
  * el2_vmrun_run() - run the guest from r->regs until it executes HVC (its x0 is in
  * r->regs.x[0]). Each entry: s2_vm_vcpu_enter(), load VTCR/VTTBR, HCR_EL2 = RW | hcr_set
  * (hcr_clear removed). Each stage-2 abort: s2_vm_handle_abort() and its action (RESUME,
- * MMIO emulated through r->mmio with ELR += 4, INJECT through el2_inject_abort()).
+ * MMIO emulated through r->mmio with ELR += 4, INJECT through el2_inject_abort(); NISV, an
+ * access without instruction syndrome that this port cannot emulate, is injected likewise
+ * and counted in st.nisv).
  * Return: 0 after HVC; the observer's or device's negative value; EL2_EUNEXPECTED for any
  * other exit or an MMIO exit without syndrome or device; a negative S2_E* code of the VM layer.
  */

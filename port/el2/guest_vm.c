@@ -92,11 +92,18 @@ void guest_vm_perms(struct guest_perms *a, uint64_t *log)
 			 : [d] "r"(a->dev), [o] "r"(out), [w] "r"(a->wval)
 			 : "x5", "x6", "x7", "x9", "x10", "x11", "x12", "x13", "x14", "memory");
 
+	/* A load pair from the device and a store pair to the read-only slot carry no
+	 * instruction syndrome: refused (injected aborts), the guest continues. */
+	out[10] = guest_vm_probe_ldp(a->dev + 0x30);
+	out[11] = guest_vm_probe_stp(a->rom);
+	out[12] = log[0];
+
 	/* The Device slot is readable; executing from it is refused (an injected abort). */
 	out[7] = *(volatile uint64_t *)(uintptr_t)a->device_code;
 	__asm__ volatile("blr %0" : : "r"(a->device_code) : "x30", "memory");
 	out[8] = log[0];
-	/* Executing from the Normal-NC slot (never touched before) is refused too. */
+	/* Executing from RAM behind a Normal-NC host mapping (never touched before) runs: it is
+	 * Normal at stage 2 (as KVM); the RET there returns without an abort. */
 	__asm__ volatile("blr %0" : : "r"(a->nc_code) : "x30", "memory");
 	out[9] = log[0];
 	guest_vm_done(GUEST_OK);
@@ -180,6 +187,14 @@ __asm__(".pushsection .text.guest_vm_probe, \"ax\"\n\t"
 	".global guest_vm_probe\n"
 	"guest_vm_probe:\n\t"
 	"ldr x0, [x0]\n\t"
+	"ret\n\t"
+	".global guest_vm_probe_ldp\n"
+	"guest_vm_probe_ldp:\n\t"
+	"ldp x0, x1, [x0]\n\t"
+	"ret\n\t"
+	".global guest_vm_probe_stp\n"
+	"guest_vm_probe_stp:\n\t"
+	"stp x0, x1, [x0]\n\t"
 	"ret\n\t"
 	".popsection\n");
 

@@ -54,6 +54,10 @@ void guest_vm_rw(uint64_t ipa);
 /* Load the word at @addr and return it (a leaf function: if the load is refused with an
  * abort, guest_vm_vectors returns to its caller with x0 = @addr). */
 uint64_t guest_vm_probe(uint64_t addr);
+/* LDP x0, x1, [addr] / STP x0, x1, [addr]: accesses without an instruction syndrome (ISV = 0);
+ * return x0 (addr itself when the access aborted and the vector returned here). */
+uint64_t guest_vm_probe_ldp(uint64_t addr);
+uint64_t guest_vm_probe_stp(uint64_t addr);
 
 /* The guest's own EL1 vector table: records the exception in the log at TPIDR_EL1 and returns
  * to the address in x30 (the caller of a branch that faulted). */

@@ -40,6 +40,28 @@ static inline void el2_dsb_ishst(void)
 	__asm__ volatile("dsb ishst" : : : "memory");
 }
 
+static inline void el2_dsb_nsh(void)
+{
+	__asm__ volatile("dsb nsh" : : : "memory");
+}
+
+static inline void el2_dsb_nshst(void)
+{
+	__asm__ volatile("dsb nshst" : : : "memory");
+}
+
+/* TLBI IPAS2E1 (this CPU only), same operand as el2_tlbi_ipas2e1is(). */
+static inline void el2_tlbi_ipas2e1(uint64_t xt)
+{
+	__asm__ volatile("tlbi ipas2e1, %0" : : "r"(xt) : "memory");
+}
+
+/* TLBI VMALLE1 (this CPU only): every stage-1 (and combined) entry of the current VMID. */
+static inline void el2_tlbi_vmalle1(void)
+{
+	__asm__ volatile("tlbi vmalle1" : : : "memory");
+}
+
 static inline void el2_dsb_sy(void)
 {
 	__asm__ volatile("dsb sy" : : : "memory");

@@ -33,6 +33,7 @@ enum s2_host_event_kind {
 	S2_HOST_EV_BARRIER,
 	S2_HOST_EV_ALLOC,
 	S2_HOST_EV_FREE,
+	S2_HOST_EV_TLBI_IPA_LOCAL, /* tlbi_ipa_local: the whole local sequence, barriers included */
 	S2_HOST_EV_LOCK, /* recorded by a lock checker given this port (addr: the lock id) */
 	S2_HOST_EV_UNLOCK,
 };
@@ -57,6 +58,7 @@ struct s2_host_stats {
 	uint64_t pages_in_use; /* 4 KiB units currently allocated */
 	uint64_t allocs, frees;
 	uint64_t tlbi_ipa, tlbi_range, tlbi_vmid;
+	uint64_t tlbi_ipa_local;
 	uint64_t dc_bytes, ic_bytes;
 	uint64_t dc_ops, ic_ops;
 	uint64_t barriers;
@@ -88,7 +90,8 @@ void s2_host_port_clear_log(struct s2_host_port *hp);
 void s2_host_port_fail_alloc_after(struct s2_host_port *hp, long n);
 
 /** s2_host_port_attach_tlb() - forward every TLBI to @tlb (the walker's TLB model) for
- * @vmid; NULL detaches. TLBIs for a pgtable whose cookie maps to another VMID go through
+ * @vmid (the local form, tlbi_ipa_local, as s2_tlbi_ipa(): the model has one CPU); NULL
+ * detaches. TLBIs for a pgtable whose cookie maps to another VMID go through
  * @vmid_of when set. */
 void s2_host_port_attach_tlb(struct s2_host_port *hp, struct s2_tlb_model *tlb,
 			     uint16_t (*vmid_of)(const struct s2_pgtable *pgt), uint16_t vmid);

@@ -10,10 +10,14 @@
  *    SSE, SF) is checked against the instruction the guest executed, and the guest gets the
  *    architectural result (LDRSB X: sign-extended to 64 bits; LDRSH W: to 32, upper half 0).
  *    Stores of three sizes reach the device with the right bytes.
+ *  - A load pair (LDP) from the device and a store pair (STP) to the read-only slot carry no
+ *    instruction syndrome (ESR_EL2.ISV = 0): S2_ABORT_NISV, not MMIO exits; the port injects
+ *    a synchronous external data abort (EC 0x25) for each, the slot keeps its data.
  *  - A RAM slot whose host mapping is Device-nGnRE is readable (mapped Device, no exec);
  *    branching into it takes a stage-2 permission fault on the fetch, which the VM layer
- *    refuses (inject EXEC_REFUSED); a RAM slot mapped Normal-NC is never mapped executable
- *    either (translation fault on the fetch, refused). The port injects a synchronous external
+ *    refuses (inject EXEC_REFUSED); a RAM slot whose host mapping is Normal-NC is Normal at
+ *    stage 2 (as KVM) and a branch into it runs (the RET there returns). The port injects a
+ *    synchronous external
  *    abort and the guest's *own* EL1 vector (installed by the guest) records ESR_EL1 = EC 0x21
  *    (instruction abort, same EL) | IL | IFSC 0x10, FAR_EL1 = ELR_EL1 = the branch target,
  *    SPSR_EL1 = the guest's PSTATE (EL1h, DAIF masked, BTYPE of the BLR), taken at
@@ -80,6 +84,18 @@ static void check_mmio(const struct s2_mmio_access *m, uint64_t ipa, bool write,
 	EL2_CHECK_EQ(m->reg, reg);
 	EL2_CHECK_EQ(m->sign_extend, sse);
 	EL2_CHECK_EQ(m->reg64, sf);
+}
+
+/* An injected data abort taken by the probe's load/store pair at @insn, on VA @va. */
+static void check_injected_data(const uint64_t *log, unsigned int k, uint64_t insn, uint64_t va)
+{
+	const uint64_t *ent = log + 8 * k;
+
+	/* EC 0x25 (data abort from the same EL), IL = 1, DFSC 0x10: 0x25 << 26 | 1 << 25 | 0x10. */
+	EL2_CHECK_EQ(ent[GUEST_VEC_ESR], 0x96000010ULL);
+	EL2_CHECK_EQ(ent[GUEST_VEC_FAR], va);
+	EL2_CHECK_EQ(ent[GUEST_VEC_ELR], insn);
+	EL2_CHECK_EQ(ent[GUEST_VEC_OFFSET], 0x200);
 }
 
 static void check_injected(const uint64_t *log, unsigned int k, uint64_t target)
@@ -152,7 +168,7 @@ int el2_test_main(void)
 	EL2_CHECK_EQ(d.rom_last, 0x5555);
 	EL2_CHECK_EQ(rom[0], ROM_VALUE);
 	EL2_CHECK_EQ(a->out[0], ROM_VALUE);
-	EL2_CHECK_EQ(d.nlog, 10);
+	EL2_CHECK_EQ(d.nlog, 10); /* the pairs below were never MMIO exits */
 	check_mmio(&d.log[0], ROM_IPA, true, 8, 3, false, true);
 	/* Device loads: what the syndrome said, and what the guest got. */
 	check_mmio(&d.log[1], DEV_IPA + 0, false, 1, 5, false, false);
@@ -179,24 +195,37 @@ int el2_test_main(void)
 		w |= (uint64_t)d.regs[0x28 + k] << (8 * k);
 	EL2_CHECK_EQ(w, 0x0102030405060708ULL);
 
-	/* Exec from Device and Normal-NC memory: refused, observed in the guest's vector. */
+	/* LDP from the device, STP to the read-only slot: no syndrome (ISV = 0), so
+	 * S2_ABORT_NISV, never an MMIO exit; the port injects a data abort for each. */
+	EL2_CHECK_EQ(a->out[10], DEV_IPA + 0x30);
+	EL2_CHECK_EQ(a->out[11], ROM_IPA);
+	EL2_CHECK_EQ(a->out[12], 2);
+	check_injected_data(t.shared, 1, (uintptr_t)guest_vm_probe_ldp, DEV_IPA + 0x30);
+	check_injected_data(t.shared, 2, (uintptr_t)guest_vm_probe_stp, ROM_IPA);
+	EL2_CHECK_EQ(t.run.st.nisv, 2);
+	EL2_CHECK_EQ(t.vm.stats.nisv_exits, 2);
+	EL2_CHECK_EQ(rom[0], ROM_VALUE);
+
+	/* Exec from Device memory: refused, observed in the guest's vector. From RAM behind a
+	 * Normal-NC host mapping (Normal at stage 2, as KVM): the RET there runs, no abort. */
 	EL2_CHECK_EQ(a->out[7], DEVPAGE_VALUE);
-	EL2_CHECK_EQ(a->out[8], 1);
-	EL2_CHECK_EQ(a->out[9], 2);
-	EL2_CHECK_EQ(t.shared[0], 2);
-	check_injected(t.shared, 1, DEVCODE_IPA);
-	check_injected(t.shared, 2, NCCODE_IPA);
-	EL2_CHECK_EQ(t.run.st.inject[S2_INJECT_EXEC_REFUSED], 2);
+	EL2_CHECK_EQ(a->out[8], 3);
+	EL2_CHECK_EQ(a->out[9], 3);
+	EL2_CHECK_EQ(t.shared[0], 3);
+	check_injected(t.shared, 3, DEVCODE_IPA);
+	EL2_CHECK_EQ(t.run.st.inject[S2_INJECT_EXEC_REFUSED], 1);
 	EL2_CHECK_EQ(t.run.st.mmio, 10);
-	EL2_CHECK_EQ(t.vm.stats.injects, 2);
+	EL2_CHECK_EQ(t.vm.stats.injects, 1);
 	EL2_CHECK_EQ(t.vm.stats.mmio_exits, 10);
-	/* The Device page is mapped without exec, the NC page not at all. */
+	/* The Device page is mapped without exec, the NC-host page executable, Normal WB. */
 	EL2_CHECK_EQ(s2_pgtable_lookup(&t.vm.pgt, s2_ipa(DEVCODE_IPA), &lk), 0);
 	EL2_CHECK(lk.valid);
 	EL2_CHECK(s2_lookup_prot(lk) & S2_PROT_DEVICE);
 	EL2_CHECK(!(s2_lookup_prot(lk) & S2_PROT_X));
 	EL2_CHECK_EQ(s2_pgtable_lookup(&t.vm.pgt, s2_ipa(NCCODE_IPA), &lk), 0);
-	EL2_CHECK(!lk.valid);
+	EL2_CHECK(lk.valid);
+	EL2_CHECK(s2_lookup_prot(lk) & S2_PROT_X);
+	EL2_CHECK(!(s2_lookup_prot(lk) & (S2_PROT_DEVICE | S2_PROT_NORMAL_NC)));
 	/* The read-only slot is mapped read-only. */
 	EL2_CHECK_EQ(s2_pgtable_lookup(&t.vm.pgt, s2_ipa(ROM_IPA), &lk), 0);
 	EL2_CHECK(lk.valid && !(s2_lookup_prot(lk) & S2_PROT_W));

@@ -16,7 +16,9 @@
  *     back, and the host sees the guest's write;
  *  4. after s2_owner_unshare_guest the guest's access takes a stage-2 translation fault (the
  *     VM layer finds no slot there: an MMIO exit, answered by a sentinel), while the host keeps
- *     its page.
+ *     its page;
+ *  5. at EL2: unsharing that IPA again is S2_ENOENT; Q shared with the hypervisor and pinned
+ *     cannot be unshared (S2_EBUSY) until unpinned; a second unpin is refused.
  */
 #include "el2_vmtest.h"
 #include "s2mmu/owner.h"
@@ -95,7 +97,9 @@ static uint64_t hypercall(struct el2_guest_regs *h)
 		return (uint64_t)(int64_t)s2_owner_donate_hyp(&o, s2_pa(a1), 4096);
 	case GUEST_HC_SHARE_GUEST:
 		load_guest();
-		err = s2_owner_share_guest(&o, &og, s2_pa(a1), s2_ipa(a2), 4096);
+		/* A data page for the guest: read/write, no exec. */
+		err = s2_owner_share_guest(&o, &og, s2_pa(a1), s2_ipa(a2), 4096,
+					   S2_PROT_R | S2_PROT_W);
 		return (uint64_t)(int64_t)err;
 	case GUEST_HC_UNSHARE_GUEST:
 		load_guest();
@@ -238,6 +242,17 @@ int el2_test_main(void)
 	EL2_CHECK_EQ(s2_owner_page_info(&o, s2_pa((uintptr_t)q), &info), 0);
 	EL2_CHECK_EQ(info.host, S2_PAGE_OWNED);
 	EL2_CHECK_EQ(info.share_count, 0);
+	/* 5: unsharing an IPA nothing maps is S2_ENOENT (as pKVM); a page the hypervisor pinned
+	 * cannot be unshared until it is unpinned, and an unpinned page cannot be unpinned. */
+	EL2_CHECK_EQ(s2_owner_unshare_guest(&o, &og, s2_ipa(GUEST_IPA), 4096), S2_ENOENT);
+	EL2_CHECK_EQ(s2_owner_share_hyp(&o, s2_pa((uintptr_t)q), 4096), 0);
+	EL2_CHECK_EQ(s2_owner_pin_hyp(&o, s2_pa((uintptr_t)q), 4096), 0);
+	EL2_CHECK_EQ(s2_owner_unshare_hyp(&o, s2_pa((uintptr_t)q), 4096), S2_EBUSY);
+	EL2_CHECK_EQ(s2_owner_page_info(&o, s2_pa((uintptr_t)q), &info), 0);
+	EL2_CHECK_EQ(info.pin_count, 1);
+	EL2_CHECK_EQ(s2_owner_unpin_hyp(&o, s2_pa((uintptr_t)q), 4096), 0);
+	EL2_CHECK_EQ(s2_owner_unpin_hyp(&o, s2_pa((uintptr_t)q), 4096), S2_EPERM);
+	EL2_CHECK_EQ(s2_owner_unshare_hyp(&o, s2_pa((uintptr_t)q), 4096), 0);
 	el2_printf("protected: %llu host stage-2 faults, %llu mapped, %llu injected\n",
 		   (unsigned long long)o.stats.host_faults, (unsigned long long)o.stats.host_mapped,
 		   (unsigned long long)o.stats.host_injected);

@@ -12,8 +12,11 @@
  *  3. control: the write permission is removed from the descriptor by hand with no TLBI, and
  *     the guest can still write (stale entry); then each of the port's invalidations --
  *     tlbi_ipa without a level hint, tlbi_range, tlbi_vmid -- must make the next write fault;
+ *     The local form (tlbi_ipa_local: TLBI IPAS2E1, VMALLE1, DSB NSH), which relax_perms
+ *     issues after every relax, must do the same on this one-CPU machine;
  *  4. s2_pgtable_unmap(): the next read takes a stage-2 translation fault at level 3 (a
- *     neighbour page keeps the last-level table alive).
+ *     neighbour page keeps the last-level table alive), and, FWB being off, the page was
+ *     cleaned to PoC line by line (DC CIVAC).
  * Run for 4K/40, 16K/36 and 64K/42. Also prints the stage-2 fault round-trip time.
  */
 #include "el2_test.h"
@@ -73,7 +76,7 @@ static int guest_store(struct el2_test_vm *t, struct fault_log *log, uint64_t ip
 	return err;
 }
 
-enum inval { INVAL_IPA_NOLEVEL, INVAL_RANGE, INVAL_VMID };
+enum inval { INVAL_IPA_NOLEVEL, INVAL_RANGE, INVAL_VMID, INVAL_LOCAL };
 
 static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int ipa_bits,
 		     uint16_t vmid)
@@ -99,9 +102,12 @@ static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int
 	EL2_CHECK_EQ(log.n, 0);
 	EL2_CHECK_EQ(*back, 1);
 
-	/* 2. Write-protect through the engine: the next write faults. */
+	/* 2. Write-protect through the engine: the next write faults (the handler's relax
+	 * issues the local TLBI sequence). */
 	EL2_CHECK_EQ(s2_pgtable_wrprotect(&t.pgt, s2_ipa(d), pg), 0);
+	uint64_t local0 = el2_port_counters.tlbi_ipa_local;
 	EL2_CHECK_EQ(guest_store(&t, &log, d, 2), 0);
+	EL2_CHECK_EQ(el2_port_counters.tlbi_ipa_local, local0 + 1);
 	EL2_CHECK_EQ(log.n, 1);
 	EL2_CHECK_EQ(log.last.fault, S2_FAULT_PERMISSION);
 	EL2_CHECK_EQ(log.last.level, 3);
@@ -113,7 +119,7 @@ static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int
 
 	/* 3. Control and the port's other invalidations. */
 	const struct s2_port *port = &t.pgt.port;
-	for (int how = INVAL_IPA_NOLEVEL; how <= INVAL_VMID; how++) {
+	for (int how = INVAL_IPA_NOLEVEL; how <= INVAL_LOCAL; how++) {
 		EL2_CHECK(clear_w_no_tlbi(&t, d));
 		EL2_CHECK_EQ(guest_store(&t, &log, d, 0x30 + how), 0);
 		EL2_CHECK_EQ(log.n, 0); /* stale: QEMU kept the writable translation */
@@ -128,6 +134,11 @@ static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int
 		case INVAL_VMID:
 			port->ops->tlbi_vmid(port->ctx, &t.pgt);
 			break;
+		case INVAL_LOCAL:
+			/* TLBI IPAS2E1 + VMALLE1, non-shareable (one CPU here): the sequence
+			 * relax_perms uses, with its own barriers. */
+			port->ops->tlbi_ipa_local(port->ctx, &t.pgt, s2_ipa(d), 3);
+			break;
 		}
 		port->ops->barrier(port->ctx, S2_BARRIER_DSB_ISH);
 		EL2_CHECK_EQ(guest_store(&t, &log, d, 0x40 + how), 0);
@@ -136,8 +147,13 @@ static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int
 		EL2_CHECK_EQ(*back, 0x40 + how);
 	}
 
-	/* 4. Unmap: the next read faults at level 3 and is skipped by the handler. */
+	/* 4. Unmap: the next read faults at level 3 and is skipped by the handler. Without FWB
+	 * (this VM's config) the page, Normal WB, is cleaned to PoC: every line of it. */
+	el2_port_counters.dcache_calls = 0;
 	EL2_CHECK_EQ(s2_pgtable_unmap(&t.pgt, s2_ipa(d), pg, NULL), 0);
+	EL2_CHECK_EQ(el2_port_counters.dcache_calls, t.cfg.fwb ? 0 : 1);
+	EL2_CHECK_EQ(el2_dcache_lines_in((uintptr_t)back, pg),
+		     t.cfg.fwb ? 0 : pg / (4ULL << ((el2_read_sysreg(ctr_el0) >> 16) & 0xf)));
 	EL2_CHECK_EQ(s2_pgtable_lookup(&t.pgt, s2_ipa(d), &lk), 0);
 	EL2_CHECK(!lk.valid);
 	EL2_CHECK_EQ(lk.level, 3);

@@ -110,6 +110,10 @@ static void shim_tlbi_vmid(void *ctx, const struct s2_pgtable *p)
 {
 }
 
+static void shim_tlbi_ipa_local(void *ctx, const struct s2_pgtable *p, s2_ipa_t ipa, int level)
+{
+}
+
 static void shim_cmo(void *ctx, s2_pa_t pa, uint64_t size)
 {
 }
@@ -127,6 +131,7 @@ static const struct s2_port_ops shim_ops = {
 	.tlbi_ipa = shim_tlbi_ipa,
 	.tlbi_range = shim_tlbi_range,
 	.tlbi_vmid = shim_tlbi_vmid,
+	.tlbi_ipa_local = shim_tlbi_ipa_local,
 	.dcache_clean_inval_poc = shim_cmo,
 	.icache_inval_pou = shim_cmo,
 	.barrier = shim_barrier,

@@ -138,6 +138,7 @@ static void test_log_and_counters(void **state)
 	p.ops->tlbi_range(p.ctx, NULL, s2_ipa(0x6000), 0x3000);
 	p.ops->icache_inval_pou(p.ctx, s2_pa(0x7000), 0x1000);
 	p.ops->tlbi_vmid(p.ctx, NULL);
+	p.ops->tlbi_ipa_local(p.ctx, NULL, s2_ipa(0x8000), -2);
 	ev = s2_host_port_log(hp, &n, &ovf);
 	assert_int_equal(n, 4);
 	assert_true(ovf);
@@ -159,7 +160,15 @@ static void test_log_and_counters(void **state)
 	assert_int_equal(st.tlbi_ipa, 1);
 	assert_int_equal(st.tlbi_range, 1);
 	assert_int_equal(st.tlbi_vmid, 1);
+	assert_int_equal(st.tlbi_ipa_local, 1);
 	assert_int_equal(st.barriers, 1);
+	s2_host_port_clear_log(hp);
+	p.ops->tlbi_ipa_local(p.ctx, NULL, s2_ipa(0x9000), 1);
+	ev = s2_host_port_log(hp, &n, &ovf);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].kind, S2_HOST_EV_TLBI_IPA_LOCAL);
+	assert_int_equal(ev[0].addr, 0x9000);
+	assert_int_equal(ev[0].level, 1);
 	s2_host_port_clear_log(hp);
 	ev = s2_host_port_log(hp, &n, &ovf);
 	assert_int_equal(n, 0);
@@ -243,6 +252,13 @@ static void test_walk_mem_and_tlb_forwarding(void **state)
 	s2_tlb_fill(&tlb, 5, s2_ipa(0x3000), &r);
 	p.ops->tlbi_vmid(p.ctx, NULL);
 	assert_null(s2_tlb_lookup(&tlb, 5, s2_ipa(0x3000)));
+	/* The local form too (the model has one CPU), with its level hint. */
+	s2_tlb_fill(&tlb, 5, s2_ipa(0x3000), &r);
+	p.ops->tlbi_ipa_local(p.ctx, NULL, s2_ipa(0x3000), 2);
+	assert_non_null(s2_tlb_lookup(&tlb, 5, s2_ipa(0x3000)));
+	p.ops->tlbi_ipa_local(p.ctx, NULL, s2_ipa(0x3008), 3);
+	assert_null(s2_tlb_lookup(&tlb, 5, s2_ipa(0x3000)));
+	assert_int_equal(s2_host_port_stats(hp).tlbi_ipa_local, 2);
 	s2_host_port_attach_tlb(hp, NULL, NULL, 0);
 	p.ops->free_pages(p.ctx, v, 4096);
 	s2_host_port_destroy(hp);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * test_memtype.c - every row of the ARCH-NOTES §1 memory-type table, FWB on and off, exec
- * requested or not, with the MemAttr values of the Arm ARM (stage-2 MemAttr, FWB=0:
+ * requested or not, DIC set or not (Normal memory is then executable on any fault), the
+ * keep-host-NC policy on and off, with the MemAttr values of the Arm ARM (stage-2 MemAttr, FWB=0:
  * Device-nGnRnE 0b0000, Device-nGnRE 0b0001, Normal-NC 0b0101, Normal WB 0b1111; FWB=1:
  * 0b0000, 0b0001, 0b0101 and forced Write-Back 0b0110).
  */
@@ -49,57 +50,69 @@ struct row {
 	enum expect_type type;
 	bool exec_ok;
 	bool tags_cmo;
+	bool keep; /* the VM keeps the host's Normal-NC for RAM (S2_VM_KEEP_HOST_NC) */
 };
 
 static const struct row rows[] = {
-	{ "RAM Normal", S2_BACKING_RAM, S2_HOST_NORMAL, false, false, false, 0, E_WB, true, false },
+	{ "RAM Normal", S2_BACKING_RAM, S2_HOST_NORMAL, false, false, false, 0, E_WB, true, false,
+	  false },
 	{ "RAM Normal, tag-capable, no MTE", S2_BACKING_RAM, S2_HOST_NORMAL, false, false, true, 0,
-	  E_WB, true, false },
+	  E_WB, true, false, false },
 	{ "RAM Tagged, MTE VM", S2_BACKING_RAM, S2_HOST_NORMAL_TAGGED, false, true, true, 0, E_WB,
-	  true, true },
+	  true, true, false },
 	{ "RAM Tagged, no MTE VM", S2_BACKING_RAM, S2_HOST_NORMAL_TAGGED, false, false, true, 0,
-	  E_WB, true, false },
-	{ "RAM Normal-NC", S2_BACKING_RAM, S2_HOST_NORMAL_NC, false, false, false, 0, E_NC, false,
-	  false },
+	  E_WB, true, false, false },
+	/* RAM behind a write-combine host mapping: Normal, as KVM (MT_NORMAL_NC -> Normal) */
+	{ "RAM Normal-NC", S2_BACKING_RAM, S2_HOST_NORMAL_NC, false, false, false, 0, E_WB, true,
+	  false, false },
+	/* ... unless the VM opts into keeping the host's type */
+	{ "RAM Normal-NC, keep host NC", S2_BACKING_RAM, S2_HOST_NORMAL_NC, false, false, false, 0,
+	  E_NC, false, false, true },
+	{ "RAM Normal, keep host NC", S2_BACKING_RAM, S2_HOST_NORMAL, false, false, false, 0, E_WB,
+	  true, false, true },
+	{ "MMIO NC, keep host NC", S2_BACKING_MMIO, S2_HOST_NORMAL_NC, false, false, false, 0,
+	  E_NGNRE, false, false, true },
+	{ "MMIO NC + AAU, keep host NC", S2_BACKING_MMIO, S2_HOST_NORMAL_NC, true, false, false, 0,
+	  E_NC, false, false, true },
 	{ "RAM Device-nGnRE", S2_BACKING_RAM, S2_HOST_DEVICE_nGnRE, false, false, false, 0, E_NGNRE,
-	  false, false },
+	  false, false, false },
 	{ "MMIO Device-nGnRE", S2_BACKING_MMIO, S2_HOST_DEVICE_nGnRE, false, false, false, 0,
-	  E_NGNRE, false, false },
+	  E_NGNRE, false, false, false },
 	{ "RAM Device-nGnRnE", S2_BACKING_RAM, S2_HOST_DEVICE_nGnRnE, false, false, false, 0,
-	  E_NGNRNE, false, false },
+	  E_NGNRNE, false, false, false },
 	{ "MMIO Device-nGnRnE", S2_BACKING_MMIO, S2_HOST_DEVICE_nGnRnE, false, false, false, 0,
-	  E_NGNRNE, false, false },
+	  E_NGNRNE, false, false, false },
 	{ "MMIO Normal + AAU", S2_BACKING_MMIO, S2_HOST_NORMAL, true, false, false, 0, E_NC, false,
-	  false },
+	  false, false },
 	{ "MMIO Tagged + AAU", S2_BACKING_MMIO, S2_HOST_NORMAL_TAGGED, true, false, false, 0, E_NC,
-	  false, false },
+	  false, false, false },
 	{ "MMIO NC + AAU", S2_BACKING_MMIO, S2_HOST_NORMAL_NC, true, false, false, 0, E_NC, false,
-	  false },
+	  false, false },
 	{ "MMIO nGnRE + AAU", S2_BACKING_MMIO, S2_HOST_DEVICE_nGnRE, true, false, false, 0, E_NC,
-	  false, false },
+	  false, false, false },
 	{ "MMIO nGnRnE + AAU", S2_BACKING_MMIO, S2_HOST_DEVICE_nGnRnE, true, false, false, 0, E_NC,
-	  false, false },
+	  false, false, false },
 	{ "MMIO Normal", S2_BACKING_MMIO, S2_HOST_NORMAL, false, false, false, 0, E_NGNRE, false,
-	  false },
-	{ "MMIO Tagged", S2_BACKING_MMIO, S2_HOST_NORMAL_TAGGED, false, false, false, 0, E_NGNRE,
 	  false, false },
+	{ "MMIO Tagged", S2_BACKING_MMIO, S2_HOST_NORMAL_TAGGED, false, false, false, 0, E_NGNRE,
+	  false, false, false },
 	{ "MMIO NC", S2_BACKING_MMIO, S2_HOST_NORMAL_NC, false, false, false, 0, E_NGNRE, false,
-	  false },
+	  false, false },
 	{ "MMIO Device in MTE VM", S2_BACKING_MMIO, S2_HOST_DEVICE_nGnRE, false, true, false, 0,
-	  E_NGNRE, false, false },
+	  E_NGNRE, false, false, false },
 	{ "RAM Device in MTE VM", S2_BACKING_RAM, S2_HOST_DEVICE_nGnRE, false, true, false, 0,
-	  E_NGNRE, false, false },
+	  E_NGNRE, false, false, false },
 	/* refusals */
 	{ "RAM Device-nGnRE + AAU (Device and NC)", S2_BACKING_RAM, S2_HOST_DEVICE_nGnRE, true,
-	  false, false, S2_EINVAL, E_WB, false, false },
+	  false, false, S2_EINVAL, E_WB, false, false, false },
 	{ "RAM Device-nGnRnE + AAU (Device and NC)", S2_BACKING_RAM, S2_HOST_DEVICE_nGnRnE, true,
-	  false, false, S2_EINVAL, E_WB, false, false },
+	  false, false, S2_EINVAL, E_WB, false, false, false },
 	{ "RAM Tagged, MTE VM, backing without tags", S2_BACKING_RAM, S2_HOST_NORMAL_TAGGED, false,
-	  true, false, S2_EMEMTYPE, E_WB, false, false },
+	  true, false, S2_EMEMTYPE, E_WB, false, false, false },
 	{ "RAM Normal (untagged mapping), MTE VM", S2_BACKING_RAM, S2_HOST_NORMAL, false, true,
-	  true, S2_EMEMTYPE, E_WB, false, false },
+	  true, S2_EMEMTYPE, E_WB, false, false, false },
 	{ "RAM NC, MTE VM", S2_BACKING_RAM, S2_HOST_NORMAL_NC, false, true, true, S2_EMEMTYPE, E_WB,
-	  false, false },
+	  false, false, false },
 };
 
 static void check_row(const struct row *r, bool fwb, bool exec, bool dic)
@@ -108,6 +121,7 @@ static void check_row(const struct row *r, bool fwb, bool exec, bool dic)
 		.backing = r->backing,
 		.host_type = r->host,
 		.allow_any_uncached = r->aau,
+		.keep_host_nc = r->keep,
 		.exec = exec,
 		.fwb = fwb,
 		.dic = dic,
@@ -134,7 +148,11 @@ static void check_row(const struct row *r, bool fwb, bool exec, bool dic)
 	assert_int_equal(a.type, expect_mt[r->type]);
 	assert_int_equal(a.memattr, golden_memattr[fwb][r->type]);
 	assert_int_equal(a.exec, r->exec_ok);
-	assert_int_equal(a.prot, expect_prot[r->type] | (exec ? S2_PROT_X : 0));
+	/* Exec when asked for; with DIC, Normal memory is executable on any fault. */
+	assert_int_equal(a.prot,
+			 expect_prot[r->type] | (exec || (dic && r->exec_ok) ? S2_PROT_X : 0));
+	if (dic && !exec && r->type != E_WB)
+		assert_false(a.prot & S2_PROT_X);
 
 	uint64_t cmo = 0;
 	if (r->type == E_WB && !fwb)
@@ -169,18 +187,25 @@ static void test_table_complete(void **state)
 				bool found = false;
 				for (size_t i = 0; i < S2_ARRAY_SIZE(rows); i++)
 					if ((int)rows[i].backing == b && (int)rows[i].host == h &&
-					    rows[i].aau == (bool)aau && !rows[i].mte)
+					    rows[i].aau == (bool)aau && !rows[i].mte &&
+					    !rows[i].keep)
 						found = true;
 				if (b == S2_BACKING_RAM && aau && h <= S2_HOST_NORMAL_NC) {
 					/* AAU on cacheable/NC RAM: the flag has no effect. */
-					struct s2_memtype_req req = { .backing = S2_BACKING_RAM,
-								      .host_type = h,
-								      .allow_any_uncached = true };
-					struct s2_memtype_attrs a;
-					assert_int_equal(s2_memtype_decide(&req, &a), 0);
-					assert_int_equal(a.type, h == S2_HOST_NORMAL_NC ?
+					for (int keep = 0; keep < 2; keep++) {
+						struct s2_memtype_req req = {
+							.backing = S2_BACKING_RAM,
+							.host_type = h,
+							.allow_any_uncached = true,
+							.keep_host_nc = keep,
+						};
+						struct s2_memtype_attrs a;
+						assert_int_equal(s2_memtype_decide(&req, &a), 0);
+						assert_int_equal(a.type,
+								 h == S2_HOST_NORMAL_NC && keep ?
 									 S2_MT_NORMAL_NC :
 									 S2_MT_NORMAL_WB);
+					}
 					continue;
 				}
 				print_message("backing %d host %d aau %d\n", b, h, aau);

@@ -46,6 +46,21 @@ static int setup(void **state)
 
 /* ---- 1. state encoding --------------------------------------------------------------------------- */
 
+/* s2_page_state_pte() on a copy of @pte; the state must be accepted. */
+static uint64_t enc(uint64_t pte, enum s2_page_state st)
+{
+	assert_int_equal(s2_page_state_pte(&pte, st), 0);
+	return pte;
+}
+
+static uint64_t state_prot(enum s2_page_state st)
+{
+	uint64_t prot = 0;
+
+	assert_int_equal(s2_page_state_prot(st, &prot), 0);
+	return prot;
+}
+
 static void test_state_encoding_golden(void **state)
 {
 	(void)state;
@@ -56,15 +71,14 @@ static void test_state_encoding_golden(void **state)
 	assert_int_equal(S2_PAGE_SHARED_BORROWED, 2);
 	assert_int_equal(S2_PAGE_RESERVED, 3);
 	assert_int_equal(S2_PAGE_NOPAGE, 4);
-	assert_int_equal(s2_page_state_pte(0, S2_PAGE_OWNED), 0);
-	assert_int_equal(s2_page_state_pte(0, S2_PAGE_SHARED_OWNED), 1ull << 55);
-	assert_int_equal(s2_page_state_pte(0, S2_PAGE_SHARED_BORROWED), 1ull << 56);
-	assert_int_equal(s2_page_state_pte(0, S2_PAGE_RESERVED), 3ull << 55);
+	assert_int_equal(enc(0, S2_PAGE_OWNED), 0);
+	assert_int_equal(enc(0, S2_PAGE_SHARED_OWNED), 1ull << 55);
+	assert_int_equal(enc(0, S2_PAGE_SHARED_BORROWED), 1ull << 56);
+	assert_int_equal(enc(0, S2_PAGE_RESERVED), 3ull << 55);
 	/* Field insert: other bits kept, the old state replaced. */
 	uint64_t pte = 0x00600000400007c7ull | (3ull << 55) | (1ull << 57) | (1ull << 58);
-	assert_int_equal(s2_page_state_pte(pte, S2_PAGE_SHARED_OWNED),
-			 (pte & ~(3ull << 55)) | (1ull << 55));
-	assert_int_equal(s2_page_state_pte(pte, S2_PAGE_OWNED), pte & ~(3ull << 55));
+	assert_int_equal(enc(pte, S2_PAGE_SHARED_OWNED), (pte & ~(3ull << 55)) | (1ull << 55));
+	assert_int_equal(enc(pte, S2_PAGE_OWNED), pte & ~(3ull << 55));
 	/* Field extract ignores SW2/SW3 and everything else. */
 	assert_int_equal(s2_page_state_of_pte((1ull << 56) | (1ull << 57) | 0x7ff), 2);
 	assert_int_equal(s2_page_state_of_pte(1ull << 55), 1);
@@ -79,12 +93,11 @@ static void test_state_encoding_golden(void **state)
 		uint64_t gs = s2_test_granule(&cfgs[c]);
 		s2_test_env_init(&env, &cfgs[c], 0, 0);
 		for (int st = 0; st < 4; st++) {
-			assert_int_equal(
-				s2_pgtable_map(&env.pgt, s2_ipa(st * gs), gs,
-					       s2_pa(0x80000000ull + st * gs),
-					       S2_PROT_R | S2_PROT_W | s2_page_state_prot(st), 0,
-					       NULL),
-				0);
+			assert_int_equal(s2_pgtable_map(&env.pgt, s2_ipa(st * gs), gs,
+							s2_pa(0x80000000ull + st * gs),
+							S2_PROT_R | S2_PROT_W | state_prot(st), 0,
+							NULL),
+					 0);
 			assert_int_equal(s2_pgtable_lookup(&env.pgt, s2_ipa(st * gs), &l), 0);
 			assert_true(l.valid);
 			assert_int_equal((l.pte >> 55) & 0xf, (uint64_t)st);
@@ -94,66 +107,33 @@ static void test_state_encoding_golden(void **state)
 	}
 }
 
-/* Run @fn in a child; assert it died of SIGABRT (the hosted panic hook aborts). */
-static void assert_dies(void (*fn)(void))
+/*
+ * A meta-state (or stray bits) has no encoding: refused with S2_EINVAL, the descriptor and the
+ * prot untouched. (ARCH-NOTES asked for a trap; issue 9 forbids any public call from reaching
+ * the panic hook, so the refusal is an error code. Reaching S2_BUG_ON would abort this test.)
+ */
+static void test_state_encoding_meta_refused(void **state)
 {
-	int status = 0;
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		/* Keep the child's panic message out of the test output. */
-		if (!freopen("/dev/null", "w", stderr))
-			_exit(3);
-		fn();
-		_exit(0); /* survived: the parent sees exit status 0 and fails */
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
-}
-
-static volatile uint64_t sink;
-
-static void encode_nopage(void)
-{
-	sink = s2_page_state_pte(0, S2_PAGE_NOPAGE);
-}
-
-static void encode_nopage_prot(void)
-{
-	sink = s2_page_state_prot(S2_PAGE_NOPAGE);
-}
-
-static void encode_stray(void)
-{
-	sink = s2_page_state_pte(0, (enum s2_page_state)(S2_PAGE_NOPAGE | S2_PAGE_SHARED_OWNED));
-}
-
-static void encode_owned(void)
-{
-	sink = s2_page_state_pte(0, S2_PAGE_SHARED_BORROWED);
-}
-
-static void test_state_encoding_meta_traps(void **state)
-{
-	int status = 0;
-	pid_t pid;
+	const enum s2_page_state bad[] = {
+		S2_PAGE_NOPAGE, (enum s2_page_state)(S2_PAGE_NOPAGE | S2_PAGE_SHARED_OWNED),
+		(enum s2_page_state)8, (enum s2_page_state) - 1
+	};
+	uint64_t pte = 0x00600000400007c7ull | (1ull << 55), prot = 0x1234;
 
 	(void)state;
-	assert_dies(encode_nopage);
-	assert_dies(encode_nopage_prot);
-	assert_dies(encode_stray);
-	/* Control: a concrete state does not trap. */
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		encode_owned();
-		_exit(sink == (1ull << 56) ? 0 : 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(s2_page_state_pte(&pte, bad[i]), S2_EINVAL);
+		assert_int_equal(pte, 0x00600000400007c7ull | (1ull << 55));
+		assert_int_equal(s2_page_state_prot(bad[i], &prot), S2_EINVAL);
+		assert_int_equal(prot, 0x1234);
 	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(s2_page_state_pte(NULL, S2_PAGE_OWNED), S2_EINVAL);
+	assert_int_equal(s2_page_state_prot(S2_PAGE_OWNED, NULL), S2_EINVAL);
+	/* Control: a concrete state is encoded. */
+	assert_int_equal(s2_page_state_pte(&pte, S2_PAGE_SHARED_BORROWED), 0);
+	assert_int_equal(pte, 0x00600000400007c7ull | (1ull << 56));
+	assert_int_equal(s2_page_state_prot(S2_PAGE_SHARED_BORROWED, &prot), 0);
+	assert_int_equal(prot, S2_PROT_SW(2));
 }
 
 /* ---- 2/3. metadata, host faults ------------------------------------------------------------------ */
@@ -329,11 +309,12 @@ struct st {
 	uint8_t host, hyp, owner;
 	uint32_t count;
 	uint8_t g1a, g1a2, g3a3, g2b;
+	uint32_t pins;
 };
 
-#define ST(h, y, o, c, a, a2, a3, b)     \
-	{                                \
-		h, y, o, c, a, a2, a3, b \
+#define ST(h, y, o, c, a, a2, a3, b)        \
+	{                                   \
+		h, y, o, c, a, a2, a3, b, 0 \
 	}
 
 static const struct st S0 = ST(OW, NP, H, 0, NP, NP, NP, NP);
@@ -343,6 +324,8 @@ static const struct st S3 = ST(SO, NP, H, 1, SB, NP, NP, NP);
 static const struct st S4 = ST(SO, NP, H, 2, SB, SB, NP, NP);
 static const struct st S5 = ST(NP, NP, ID2, 0, NP, NP, NP, OW);
 static const struct st S6 = ST(SB, NP, ID2, 0, NP, NP, NP, SO);
+static const struct st S7 = { SO, SB, H, 0, NP, NP, NP, NP, 1 }; /* S1, pinned once */
+static const struct st R_S7_PIN = { SO, SB, H, 0, NP, NP, NP, NP, 2 };
 static const struct st R_S0_G3 = ST(SO, NP, H, 1, NP, NP, SB, NP);
 static const struct st R_S3_G3 = ST(SO, NP, H, 2, SB, NP, SB, NP);
 static const struct st R_S4_G3 = ST(SO, NP, H, 3, SB, SB, SB, NP);
@@ -353,7 +336,21 @@ static const struct st M3 = ST(NP, NP, ID2, 0, NP, NP, NP, OW);
 static const struct st R_M0_NP = ST(NP, NP, ID1, 0, OW, NP, NP, NP);
 #define M0 S0
 
-enum scen { SC_S0, SC_S1, SC_S2, SC_S3, SC_S4, SC_S5, SC_S6, SC_M0, SC_M1, SC_M2, SC_M3, NSCEN };
+enum scen {
+	SC_S0,
+	SC_S1,
+	SC_S2,
+	SC_S3,
+	SC_S4,
+	SC_S5,
+	SC_S6,
+	SC_S7,
+	SC_M0,
+	SC_M1,
+	SC_M2,
+	SC_M3,
+	NSCEN
+};
 enum trans {
 	T_SHARE_HYP,
 	T_UNSHARE_HYP,
@@ -369,13 +366,16 @@ enum trans {
 	T_TEARDOWN_G1,
 	T_TEARDOWN_G2,
 	T_FAULT,
+	T_PIN_HYP,
+	T_UNPIN_HYP,
+	T_SET_PROT_G1A,
 	NTRANS
 };
 
 static const char *const scen_name[NSCEN] = {
-	"S0 host-owned",      "S1 shared-hyp",	     "S2 donated-hyp",	     "S3 shared-1-guest",
-	"S4 shared-2",	      "S5 donated-guest",    "S6 guest-shared-back", "M0 mmio-owned",
-	"M1 mmio-shared-hyp", "M2 mmio-donated-hyp", "M3 mmio-assigned"
+	"S0 host-owned", "S1 shared-hyp",      "S2 donated-hyp",       "S3 shared-1-guest",
+	"S4 shared-2",	 "S5 donated-guest",   "S6 guest-shared-back", "S7 shared-hyp-pinned",
+	"M0 mmio-owned", "M1 mmio-shared-hyp", "M2 mmio-donated-hyp",  "M3 mmio-assigned"
 };
 static const char *const trans_name[NTRANS] = { "share_hyp",
 						"unshare_hyp",
@@ -390,7 +390,10 @@ static const char *const trans_name[NTRANS] = { "share_hyp",
 						"guest_unshare_host(G2,B)",
 						"teardown(G1)",
 						"teardown(G2)",
-						"host fault" };
+						"host fault",
+						"pin_hyp",
+						"unpin_hyp",
+						"set_prot_guest(G1,A,R)" };
 
 struct cell {
 	int ret; /* expected return (host fault: S2_HOST_ABORT_*) */
@@ -418,31 +421,51 @@ struct cell {
 		0, &(s) \
 	}
 
+/*
+ * The codes follow pKVM's where it has the transition (docs/owner.md lists the deliberate
+ * differences): S2_ENOENT for a guest IPA the transition starts from that is not mapped,
+ * S2_EBUSY for unsharing a pinned page.
+ */
 static const struct cell table[NSCEN][NTRANS] = {
 	/*            share_hyp  unshare   donate_hyp  dh_host  share_g3      share_prot
-	 *            unsh_g1a   donate_g2 donate_np   g_share  g_unshare     td_g1 td_g2 fault */
-	[SC_S0] = { OK(S1), E(EPERM), OK(S2), E(EPERM), OK(R_S0_G3), E(EPERM), E(EPERM), OK(S5),
-		    E(EPERM), E(EPERM), E(EPERM), SAME(S0), SAME(S0), MAPPED },
-	[SC_S1] = { E(EPERM), OK(S0), E(EBUSY), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EBUSY),
-		    E(EPERM), E(EPERM), E(EPERM), SAME(S1), SAME(S1), MAPPED },
-	[SC_S2] = { E(EPERM), E(EPERM), E(EPERM), OK(S0), E(EPERM), E(EPERM), E(EPERM), E(EPERM),
-		    E(EPERM), E(EPERM), E(EPERM), SAME(S2), SAME(S2), INJECT },
+	 *            unsh_g1a   donate_g2 donate_np   g_share  g_unshare     td_g1 td_g2 fault
+	 *            pin        unpin     set_prot_g1a */
+	[SC_S0] = { OK(S1), E(EPERM), OK(S2), E(EPERM), OK(R_S0_G3), E(EPERM), E(ENOENT), OK(S5),
+		    E(EPERM), E(ENOENT), E(ENOENT), SAME(S0), SAME(S0), MAPPED, E(EPERM), E(EPERM),
+		    E(ENOENT) },
+	[SC_S1] = { E(EPERM), OK(S0), E(EBUSY), E(EPERM), E(EPERM), E(EPERM), E(ENOENT), E(EBUSY),
+		    E(EPERM), E(ENOENT), E(ENOENT), SAME(S1), SAME(S1), MAPPED, OK(S7), E(EPERM),
+		    E(ENOENT) },
+	[SC_S2] = { E(EPERM), E(EPERM), E(EPERM), OK(S0), E(EPERM), E(EPERM), E(ENOENT), E(EPERM),
+		    E(EPERM), E(ENOENT), E(ENOENT), SAME(S2), SAME(S2), INJECT, E(EPERM), E(EPERM),
+		    E(ENOENT) },
 	[SC_S3] = { E(EPERM), E(EPERM), E(EBUSY), E(EPERM), OK(R_S3_G3), E(EPERM), OK(S0), E(EBUSY),
-		    E(EPERM), E(EPERM), E(EPERM), OK(S0), SAME(S3), MAPPED },
+		    E(EPERM), E(ENOENT), E(ENOENT), OK(S0), SAME(S3), MAPPED, E(EPERM), E(EPERM),
+		    SAME(S3) },
 	[SC_S4] = { E(EPERM), E(EPERM), E(EBUSY), E(EPERM), OK(R_S4_G3), E(EPERM), OK(R_S4_UN),
-		    E(EBUSY), E(EPERM), E(EPERM), E(EPERM), OK(S0), SAME(S4), MAPPED },
-	[SC_S5] = { E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM),
-		    E(EPERM), OK(S6), E(EPERM), SAME(S5), OK(S0), INJECT },
-	[SC_S6] = { E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM),
-		    E(EPERM), E(EPERM), OK(S5), SAME(S6), OK(S0), MAPPED },
-	[SC_M0] = { OK(M1), E(EPERM), OK(M2), E(EPERM), E(EINVAL), E(EINVAL), E(EPERM), OK(M3),
-		    OK(R_M0_NP), E(EPERM), E(EPERM), SAME(M0), SAME(M0), MAPPED },
-	[SC_M1] = { E(EPERM), OK(M0), E(EBUSY), E(EPERM), E(EINVAL), E(EINVAL), E(EPERM), E(EBUSY),
-		    E(EBUSY), E(EPERM), E(EPERM), SAME(M1), SAME(M1), MAPPED },
-	[SC_M2] = { E(EPERM), E(EPERM), E(EPERM), OK(M0), E(EINVAL), E(EINVAL), E(EPERM), E(EPERM),
-		    E(EPERM), E(EPERM), E(EPERM), SAME(M2), SAME(M2), INJECT },
-	[SC_M3] = { E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EINVAL), E(EINVAL), E(EPERM),
-		    E(EPERM), E(EPERM), E(EPERM), E(EPERM), SAME(M3), OK(M0), INJECT },
+		    E(EBUSY), E(EPERM), E(ENOENT), E(ENOENT), OK(S0), SAME(S4), MAPPED, E(EPERM),
+		    E(EPERM), SAME(S4) },
+	[SC_S5] = { E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(ENOENT), E(EPERM),
+		    E(EPERM), OK(S6), E(EPERM), SAME(S5), OK(S0), INJECT, E(EPERM), E(EPERM),
+		    E(ENOENT) },
+	[SC_S6] = { E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(ENOENT), E(EPERM),
+		    E(EPERM), E(EPERM), OK(S5), SAME(S6), OK(S0), MAPPED, E(EPERM), E(EPERM),
+		    E(ENOENT) },
+	[SC_S7] = { E(EPERM), E(EBUSY), E(EBUSY), E(EPERM), E(EPERM), E(EPERM), E(ENOENT), E(EBUSY),
+		    E(EPERM), E(ENOENT), E(ENOENT), SAME(S7), SAME(S7), MAPPED, OK(R_S7_PIN),
+		    OK(S1), E(ENOENT) },
+	[SC_M0] = { OK(M1), E(EPERM), OK(M2), E(EPERM), E(EPERM), E(EPERM), E(ENOENT), OK(M3),
+		    OK(R_M0_NP), E(ENOENT), E(ENOENT), SAME(M0), SAME(M0), MAPPED, E(EPERM),
+		    E(EPERM), E(ENOENT) },
+	[SC_M1] = { E(EPERM), OK(M0), E(EBUSY), E(EPERM), E(EPERM), E(EPERM), E(ENOENT), E(EBUSY),
+		    E(EBUSY), E(ENOENT), E(ENOENT), SAME(M1), SAME(M1), MAPPED, E(EPERM), E(EPERM),
+		    E(ENOENT) },
+	[SC_M2] = { E(EPERM), E(EPERM), E(EPERM), OK(M0), E(EPERM), E(EPERM), E(ENOENT), E(EPERM),
+		    E(EPERM), E(ENOENT), E(ENOENT), SAME(M2), SAME(M2), INJECT, E(EPERM), E(EPERM),
+		    E(ENOENT) },
+	[SC_M3] = { E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(EPERM), E(ENOENT), E(EPERM),
+		    E(EPERM), E(EPERM), E(EPERM), SAME(M3), OK(M0), INJECT, E(EPERM), E(EPERM),
+		    E(ENOENT) },
 };
 
 struct addrs {
@@ -460,19 +483,26 @@ static void setup_scen(struct fx *f, enum scen s, const struct addrs *ad)
 		break;
 	case SC_S1:
 	case SC_M1:
+	case SC_S7:
 		assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(p), ps), 0);
+		if (s == SC_S7) {
+			assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p), ps), 0);
+			om_pins_add(f, p, ps, 1);
+		}
 		break;
 	case SC_S2:
 	case SC_M2:
 		assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p), ps), 0);
 		break;
 	case SC_S4:
-		assert_int_equal(
-			s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a2), ps), 0);
+		assert_int_equal(s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a2),
+						      ps, S2_PROT_RWX),
+				 0);
 		/* fallthrough */
 	case SC_S3:
-		assert_int_equal(
-			s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a), ps), 0);
+		assert_int_equal(s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a), ps,
+						      S2_PROT_RWX),
+				 0);
 		break;
 	case SC_S6:
 	case SC_S5:
@@ -508,6 +538,7 @@ static void read_state(struct fx *f, const struct addrs *ad, struct st *out)
 	out->hyp = (uint8_t)info.hyp;
 	out->owner = info.owner;
 	out->count = info.share_count;
+	out->pins = info.pin_count;
 	out->g1a = gstate(f, G1, ad->a, ad->page);
 	out->g1a2 = gstate(f, G1, ad->a2, ad->page);
 	out->g3a3 = gstate(f, G3, ad->a3, ad->page);
@@ -522,12 +553,13 @@ static void assert_state(struct fx *f, const struct addrs *ad, const struct st *
 	read_state(f, ad, &got);
 	if (got.host != want->host || got.hyp != want->hyp || got.owner != want->owner ||
 	    got.count != want->count || got.g1a != want->g1a || got.g1a2 != want->g1a2 ||
-	    got.g3a3 != want->g3a3 || got.g2b != want->g2b)
-		fail_msg("%s: got host %d hyp %d owner %d count %u g1a %d g1a2 %d g3a3 %d g2b %d; "
-			 "want host %d hyp %d owner %d count %u g1a %d g1a2 %d g3a3 %d g2b %d",
+	    got.g3a3 != want->g3a3 || got.g2b != want->g2b || got.pins != want->pins)
+		fail_msg("%s: got host %d hyp %d owner %d count %u g1a %d g1a2 %d g3a3 %d g2b %d "
+			 "pins %u; want host %d hyp %d owner %d count %u g1a %d g1a2 %d g3a3 %d "
+			 "g2b %d pins %u",
 			 what, got.host, got.hyp, got.owner, got.count, got.g1a, got.g1a2, got.g3a3,
-			 got.g2b, want->host, want->hyp, want->owner, want->count, want->g1a,
-			 want->g1a2, want->g3a3, want->g2b);
+			 got.g2b, got.pins, want->host, want->hyp, want->owner, want->count,
+			 want->g1a, want->g1a2, want->g3a3, want->g2b, want->pins);
 }
 
 static int run_trans(struct fx *f, enum trans t, const struct addrs *ad)
@@ -546,9 +578,11 @@ static int run_trans(struct fx *f, enum trans t, const struct addrs *ad)
 	case T_DONATE_HYP_HOST:
 		return s2_owner_donate_hyp_host(&f->o, s2_pa(p), ps);
 	case T_SHARE_G3:
-		return s2_owner_share_guest(&f->o, &f->g[G3], s2_pa(p), s2_ipa(ad->a3), ps);
+		return s2_owner_share_guest(&f->o, &f->g[G3], s2_pa(p), s2_ipa(ad->a3), ps,
+					    S2_PROT_RWX);
 	case T_SHARE_PROT:
-		return s2_owner_share_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps);
+		return s2_owner_share_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps,
+					    S2_PROT_RWX);
 	case T_UNSHARE_G1A:
 		return s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(ad->a), ps);
 	case T_DONATE_G2:
@@ -567,6 +601,12 @@ static int run_trans(struct fx *f, enum trans t, const struct addrs *ad)
 		ret = s2_host_handle_fault(&f->o, s2_pa(p), &act);
 		assert_int_equal(ret, 0);
 		return (int)act;
+	case T_PIN_HYP:
+		return s2_owner_pin_hyp(&f->o, s2_pa(p), ps);
+	case T_UNPIN_HYP:
+		return s2_owner_unpin_hyp(&f->o, s2_pa(p), ps);
+	case T_SET_PROT_G1A:
+		return s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(ad->a), ps, S2_PROT_R);
 	default:
 		fail();
 	}
@@ -576,7 +616,7 @@ static int run_trans(struct fx *f, enum trans t, const struct addrs *ad)
 static const struct st *scen_state(enum scen s)
 {
 	static const struct st *const map[NSCEN] = { &S0, &S1, &S2, &S3, &S4, &S5,
-						     &S6, &M0, &M1, &M2, &M3 };
+						     &S6, &S7, &M0, &M1, &M2, &M3 };
 	return map[s];
 }
 
@@ -610,6 +650,8 @@ static void test_transition_table(void **state)
 				snprintf(what, sizeof(what), "cfg %zu, %s x %s", c, scen_name[s],
 					 trans_name[t]);
 				ret = run_trans(&f, (enum trans)t, &ad);
+				if (!ret && (t == T_PIN_HYP || t == T_UNPIN_HYP))
+					om_pins_add(&f, ad.page, f.psize, t == T_PIN_HYP ? 1 : -1);
 				if (ret != cell->ret)
 					fail_msg("%s: returned %d (%s), expected %d", what, ret,
 						 t == T_FAULT ? "action" : s2_errname(ret),
@@ -627,6 +669,23 @@ static void test_transition_table(void **state)
 					assert_state(&f, &ad, scen_state((enum scen)s), what);
 				} else if (cell->to) {
 					assert_state(&f, &ad, cell->to, what);
+					if (t == T_SET_PROT_G1A) {
+						/* Read-only now; G1's other mapping keeps RWX. */
+						struct s2_lookup l;
+						assert_int_equal(s2_pgtable_lookup(&f.gpgt[G1],
+										   s2_ipa(ad.a),
+										   &l),
+								 0);
+						assert_int_equal(om_pte_rwx(l.pte), S2_PROT_R);
+						if (s == SC_S4) {
+							assert_int_equal(s2_pgtable_lookup(
+										 &f.gpgt[G1],
+										 s2_ipa(ad.a2), &l),
+									 0);
+							assert_int_equal(om_pte_rwx(l.pte),
+									 S2_PROT_RWX);
+						}
+					}
 				} else {
 					/* Refused: nothing changed, down to every descriptor. */
 					assert_unchanged(&f, &before);
@@ -824,10 +883,12 @@ static void test_ranges_and_counts(void **state)
 		base = f.ram0 + f.blk - 4 * ps; /* straddles the two level-2 blocks */
 		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
 		fault(&f, f.ram0 + f.blk, S2_HOST_ABORT_MAPPED);
-		assert_int_equal(
-			s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(base), s2_ipa(0), 8 * ps), 0);
+		assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(base), s2_ipa(0),
+						      8 * ps, S2_PROT_RWX),
+				 0);
 		assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G3], s2_pa(base + 2 * ps),
-						      s2_ipa(8 * ps), 4 * ps),
+						      s2_ipa(8 * ps), 4 * ps,
+						      S2_PROT_R | S2_PROT_W),
 				 0);
 		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(base + 3 * ps), &info), 0);
 		assert_int_equal(info.share_count, 2);
@@ -872,6 +933,417 @@ static void test_ranges_and_counts(void **state)
 	}
 }
 
+/* ---- the VM layer's fault path on an owner-managed guest, then teardown (issue 9) ---------- */
+
+/* A data abort (EC 0x24, IL), write, translation fault at @level. */
+#define T_ESR_DABT_TRANS_WRITE(level) \
+	((UINT64_C(0x24) << 26) | (UINT64_C(1) << 25) | (1u << 6) | (0x04u | (level)))
+
+static void vm_abort(struct s2_vcpu *vcpu, uint64_t ipa, unsigned int level,
+		     struct s2_abort_result *r)
+{
+	uint64_t hpfar = (ipa >> 8) & ~UINT64_C(0xf) & ((UINT64_C(1) << 44) - 1);
+
+	assert_int_equal(
+		s2_vm_handle_abort(vcpu, T_ESR_DABT_TRANS_WRITE(level), ipa & 0xfff, hpfar, r), 0);
+}
+
+static void info_equal(const struct s2_page_info *a, const struct s2_page_info *b)
+{
+	assert_int_equal(a->ram, b->ram);
+	assert_int_equal(a->host, b->host);
+	assert_int_equal(a->hyp, b->hyp);
+	assert_int_equal(a->owner, b->owner);
+	assert_int_equal(a->share_count, b->share_count);
+	assert_int_equal(a->pin_count, b->pin_count);
+}
+
+/*
+ * s2_vm_handle_abort() on a VM whose slot is backed by RAM (or MMIO) the owner layer manages
+ * maps the page into the guest's stage-2 with SW bits 0, which read as "owned by the guest".
+ * s2_owner_guest_teardown() then used to scrub the host's page and panic on the metadata
+ * (S2_BUG_ON(owner != guest)), or, for MMIO the hypervisor owns, silently give the device back
+ * to the host. Now the metadata is the authority: the leaf is dropped, nothing else changes.
+ */
+static void test_vm_fault_then_teardown(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		for (int variant = 0; variant < 3; variant++) {
+			struct fx f;
+			struct s2_caps caps;
+			struct s2_vmid_alloc vmids;
+			struct s2_memslot slots[2];
+			struct s2_vm vm;
+			struct s2_vcpu vcpu;
+			struct s2_owner_guest g;
+			struct s2_abort_result r;
+			struct s2_page_info before, after;
+			struct s2_lookup l;
+			uint64_t ps, slot_ipa, pa, fault_ipa;
+			bool mmio = variant == 2, block = variant == 1;
+
+			fx_init(&f, &cfgs[c]);
+			ps = f.psize;
+			if (block && f.blk > (UINT64_C(1) << 30))
+				continue;
+			slot_ipa = 2 * f.blk; /* block-aligned for every granule */
+			fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
+			/* The hypervisor owns the MMIO page the VM is about to map. */
+			pa = mmio ? f.mmio + 2 * ps : f.ram0;
+			if (mmio)
+				assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(pa), ps), 0);
+			assert_int_equal(s2_caps_max(48, &caps), 0);
+			assert_int_equal(s2_vmid_alloc_init(&vmids, 16), 0);
+			struct s2_vm_params p = {
+				.caps = &caps,
+				.req = { .ipa_bits = 36, .granule = cfgs[c].granule },
+				.port = f.port,
+				.vmids = &vmids,
+				.slots = slots,
+				.max_slots = 2,
+			};
+			assert_int_equal(s2_vm_create(&vm, &p), 0);
+			assert_int_equal(s2_vcpu_init(&vcpu, &vm, 0), 0);
+			assert_int_equal(s2_owner_guest_init(&g, &vm.pgt, 7, false), 0);
+			struct s2_memslot_desc d = {
+				.id = 1,
+				.ipa = s2_ipa(slot_ipa),
+				.size = block ? f.blk : 16 * ps,
+				.backing = mmio ? S2_BACKING_MMIO : S2_BACKING_RAM,
+				.pa = s2_pa(pa),
+				.host_type = mmio ? S2_HOST_DEVICE_nGnRE : S2_HOST_NORMAL,
+				.backing_page_size = block ? f.blk : 0,
+			};
+			assert_int_equal(s2_vm_slot_add(&vm, &d), 0);
+			fault_ipa = slot_ipa + (mmio ? 0 : 3 * ps);
+			vm_abort(&vcpu, fault_ipa, block ? 2 : 3, &r);
+			assert_int_equal(r.action, S2_ABORT_RESUME);
+			assert_int_equal(s2_pgtable_lookup(&vm.pgt, s2_ipa(fault_ipa), &l), 0);
+			assert_true(l.valid);
+			assert_int_equal(l.size, block ? f.blk : ps);
+			assert_int_equal(s2_owner_page_info(&f.o, s2_pa(pa), &before), 0);
+
+			uint64_t scrubbed = f.scrubbed, dropped = f.o.stats.foreign_dropped;
+			assert_int_equal(s2_owner_guest_teardown(&f.o, &g, scrub, &f), 0);
+			assert_int_equal(f.o.stats.foreign_dropped, dropped + 1);
+			assert_int_equal(f.scrubbed, scrubbed); /* the host's data is left alone */
+			assert_int_equal(s2_pgtable_lookup(&vm.pgt, s2_ipa(fault_ipa), &l), 0);
+			assert_false(l.valid);
+			assert_int_equal(s2_owner_page_info(&f.o, s2_pa(pa), &after), 0);
+			info_equal(&before, &after);
+			/* The hypervisor's device stays out of the host's reach. */
+			fault(&f, pa, mmio ? S2_HOST_ABORT_INJECT : S2_HOST_ABORT_MAPPED);
+			check_invariants(&f);
+			s2_vcpu_destroy(&vcpu);
+			s2_vm_destroy(&vm);
+			fx_fini(&f);
+		}
+	}
+}
+
+/*
+ * Guest tables written through the engine behind the owner layer's back (all public calls):
+ * forged SW states, an annotation, a duplicate leaf of a shared page. Nothing may reach the
+ * panic hook; teardown drops what no transition made and leaves the host's state alone.
+ */
+static void test_forged_guest_leaves(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct s2_page_info info, p5, p6, p7;
+		uint64_t ps;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
+		/* P0 shared with G1 at IPA 0 (count 1); a forged second SHARED_BORROWED leaf of P0
+		 * at IPA ps: the unshare of both pages used to underflow the count (S2_BUG_ON). */
+		assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(f.ram0), s2_ipa(0), ps,
+						      S2_PROT_RWX),
+				 0);
+		assert_int_equal(s2_pgtable_map(&f.gpgt[G1], s2_ipa(ps), ps, s2_pa(f.ram0),
+						S2_PROT_RWX | S2_PROT_SW(S2_PAGE_SHARED_BORROWED),
+						0, NULL),
+				 0);
+		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G1], s2_ipa(0), 2 * ps), 0);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0), &info), 0);
+		assert_int_equal(info.host, S2_PAGE_OWNED);
+		assert_int_equal(info.share_count, 0);
+		/* G3: leaves claiming every state over pages that are not G3's: a SHARED_BORROWED
+		 * leaf of a page nobody shares, OWNED over the hypervisor's page, SHARED_OWNED over
+		 * G2's page, RESERVED, and an annotation. */
+		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(f.ram0 + 6 * ps), ps), 0);
+		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(f.ram0 + 7 * ps),
+						       s2_ipa(0), ps),
+				 0);
+		const struct {
+			uint64_t pa;
+			unsigned int st;
+		} forged[] = { { f.ram0 + 5 * ps, S2_PAGE_SHARED_BORROWED },
+			       { f.ram0 + 6 * ps, S2_PAGE_OWNED },
+			       { f.ram0 + 7 * ps, S2_PAGE_SHARED_OWNED },
+			       { f.ram0 + 8 * ps, S2_PAGE_RESERVED } };
+		for (unsigned int i = 0; i < 4; i++)
+			assert_int_equal(
+				s2_pgtable_map(&f.gpgt[G3], s2_ipa(i * ps), ps, s2_pa(forged[i].pa),
+					       S2_PROT_R | S2_PROT_SW(forged[i].st), 0, NULL),
+				0);
+		assert_int_equal(s2_pgtable_annotate(&f.gpgt[G3], s2_ipa(8 * ps), ps, 9, NULL), 0);
+		/* The transitions refuse the forged leaves (nothing the metadata vouches for). */
+		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G3], s2_ipa(0), ps), S2_EPERM);
+		assert_int_equal(s2_owner_guest_share_host(&f.o, &f.g[G3], s2_ipa(ps), ps),
+				 S2_EPERM);
+		assert_int_equal(s2_owner_guest_unshare_host(&f.o, &f.g[G3], s2_ipa(2 * ps), ps),
+				 S2_EPERM);
+		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G3], s2_ipa(0), ps, S2_PROT_R),
+				 S2_EPERM);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 5 * ps), &p5), 0);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 6 * ps), &p6), 0);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 7 * ps), &p7), 0);
+		uint64_t scrubbed = f.scrubbed;
+		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G3], scrub, &f), 0);
+		assert_int_equal(f.o.stats.foreign_dropped, 5);
+		assert_int_equal(f.scrubbed, scrubbed);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 5 * ps), &info), 0);
+		info_equal(&info, &p5);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 6 * ps), &info), 0);
+		info_equal(&info, &p6);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 7 * ps), &info), 0);
+		info_equal(&info, &p7);
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
+/* Other inputs that used to reach S2_BUG_ON in a commit phase, now refused up front. */
+static void test_bug_on_siblings(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c += 3) {
+		struct fx f;
+		struct s2_pgtable small;
+		struct s2_owner_guest g;
+		struct s2_page_info info;
+		uint64_t ps;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		/* A guest stage-2 whose output size cannot hold the page's PA: the engine's map
+		 * refused it in the commit (S2_ERANGE -> S2_BUG_ON). */
+		struct s2_config sc = s2_test_config(32, cfgs[c].granule, 32, 0);
+		assert_int_equal(s2_pgtable_init(&small, &sc, &f.port, NULL), 0);
+		assert_int_equal(s2_owner_guest_init(&g, &small, 9, true), 0);
+		uint64_t far_pa = UINT64_C(1) << 33;
+		struct s2_owner_ram far_ram[1] = { { .base = s2_pa(far_pa), .size = 4 * ps } };
+		struct s2_page_meta far_meta[4];
+		struct s2_owner o2;
+		struct s2_owner_params p = { .host_cfg = &f.cfg,
+					     .port = f.port,
+					     .ram = far_ram,
+					     .nr_ram = 1,
+					     .meta = far_meta,
+					     .nr_meta = 4,
+					     .hyp = { hyp_map, hyp_unmap, &f } };
+		assert_int_equal(s2_owner_init(&o2, &p), 0);
+		assert_int_equal(s2_owner_donate_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps),
+				 S2_ERANGE);
+		assert_int_equal(s2_owner_page_info(&o2, s2_pa(far_pa), &info), 0);
+		assert_int_equal(info.host, S2_PAGE_OWNED);
+		g.protected_vm = false;
+		assert_int_equal(
+			s2_owner_share_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps, S2_PROT_R),
+			S2_ERANGE);
+		assert_int_equal(s2_owner_page_info(&o2, s2_pa(far_pa), &info), 0);
+		assert_int_equal(info.host, S2_PAGE_OWNED);
+		s2_owner_fini(&o2);
+		s2_pgtable_destroy(&small);
+		/* The host stage-2 offered as a guest: its annotation landed where the guest map
+		 * went next (S2_EEXIST -> S2_BUG_ON). */
+		assert_int_equal(s2_owner_guest_init(&g, &f.o.host, 9, true), 0);
+		assert_int_equal(s2_owner_donate_guest(&f.o, &g, s2_pa(f.ram0 + 4 * ps),
+						       s2_ipa(f.ram0 + 4 * ps), ps),
+				 S2_EINVAL);
+		assert_int_equal(s2_owner_guest_teardown(&f.o, &g, scrub, &f), S2_EINVAL);
+		/* A host config whose IPA size exceeds its output size. */
+		struct s2_config bad = f.cfg;
+		bad.pa_bits = bad.ipa_bits - 1;
+		p.host_cfg = &bad;
+		assert_int_equal(s2_owner_init(&o2, &p), S2_EINVAL);
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
+/* ---- hypervisor pins (pKVM hyp_pin_shared_mem) ------------------------------------------------ */
+
+static void test_pin_hyp(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct s2_page_info info;
+		uint64_t ps, p;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		p = f.ram0 + 4 * ps;
+		/* Not shared with the hypervisor: nothing to pin or unpin. */
+		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p), ps), S2_EPERM);
+		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p), ps), S2_EPERM);
+		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(p), 4 * ps), 0);
+		/* Shared but not pinned: unpin is an error, not an underflow. */
+		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p), ps), S2_EPERM);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(p), &info), 0);
+		assert_int_equal(info.pin_count, 0);
+		/* Pins nest, per page. */
+		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p), 2 * ps), 0);
+		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p + ps), ps), 0);
+		om_pins_add(&f, p, 2 * ps, 1);
+		om_pins_add(&f, p + ps, ps, 1);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(p + ps), &info), 0);
+		assert_int_equal(info.pin_count, 2);
+		assert_int_equal(info.share_count, 0);
+		check_invariants(&f);
+		/* A range beyond the shared pages: refused whole, no pin taken. */
+		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p + 2 * ps), 4 * ps), S2_EPERM);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(p + 2 * ps), &info), 0);
+		assert_int_equal(info.pin_count, 0);
+		/* Unshare refused while any page of the range is pinned (pKVM: EBUSY), nothing
+		 * changed; donation of a pinned (shared) page refused too. */
+		struct snapshot before;
+		snap(&f, &before);
+		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(p), 4 * ps), S2_EBUSY);
+		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(p + ps), ps), S2_EBUSY);
+		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p), ps), S2_EBUSY);
+		assert_unchanged(&f, &before);
+		snap_free(&before);
+		/* The unpinned pages of the share may go on their own. */
+		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(p + 2 * ps), 2 * ps), 0);
+		/* Unpin of a range with one page already at zero: refused whole. */
+		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p), ps), 0);
+		om_pins_add(&f, p, ps, -1);
+		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p), 2 * ps), S2_EPERM);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(p + ps), &info), 0);
+		assert_int_equal(info.pin_count, 2);
+		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p + ps), ps), 0);
+		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p + ps), ps), 0);
+		om_pins_add(&f, p + ps, ps, -2);
+		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p + ps), ps), S2_EPERM);
+		check_invariants(&f);
+		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(p), 2 * ps), 0);
+		/* MMIO shared with the hypervisor has no metadata to count pins in: refused, as
+		 * pKVM refuses anything that is not memory. */
+		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(f.mmio), ps), 0);
+		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(f.mmio), ps), S2_EPERM);
+		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(f.mmio), ps), 0);
+		/* Range refusals as for every transition. */
+		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p), 0), S2_EINVAL);
+		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p + 8), ps), S2_EALIGN);
+		assert_int_equal(s2_owner_pin_hyp(NULL, s2_pa(p), ps), S2_EINVAL);
+		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(UINT64_C(1) << f.cfg.ipa_bits), ps),
+				 S2_ERANGE);
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
+/* ---- the permissions of host-to-guest shares --------------------------------------------------- */
+
+static uint64_t guest_rwx(struct fx *f, int g, uint64_t ipa)
+{
+	struct s2_lookup l;
+
+	assert_int_equal(s2_pgtable_lookup(&f->gpgt[g], s2_ipa(ipa), &l), 0);
+	assert_true(l.valid);
+	return om_pte_rwx(l.pte);
+}
+
+static void test_share_guest_prot(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct snapshot before;
+		uint64_t ps, p;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		p = f.ram0 + 4 * ps;
+		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
+		/* Bad permissions: none, anything beyond R/W/X (memory type, SW bits, unknown). */
+		const uint64_t bad[] = { 0, S2_PROT_R | S2_PROT_DEVICE,
+					 S2_PROT_R | S2_PROT_W | S2_PROT_NORMAL_NC,
+					 S2_PROT_RWX | S2_PROT_SW(1), S2_BIT(40) };
+		snap(&f, &before);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(p), s2_ipa(0),
+							      ps, bad[i]),
+					 S2_EINVAL);
+		assert_unchanged(&f, &before);
+		snap_free(&before);
+		/* The same page to two guests, each with its own permissions. */
+		assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(p), s2_ipa(0), 2 * ps,
+						      S2_PROT_R),
+				 0);
+		assert_int_equal(
+			s2_owner_share_guest(&f.o, &f.g[G3], s2_pa(p), s2_ipa(ps), ps, S2_PROT_RWX),
+			0);
+		assert_int_equal(guest_rwx(&f, G1, 0), S2_PROT_R);
+		assert_int_equal(guest_rwx(&f, G1, ps), S2_PROT_R);
+		assert_int_equal(guest_rwx(&f, G3, ps), S2_PROT_RWX);
+		check_invariants(&f);
+		/* Change them later: relax (as a permission fault would), write-protect. */
+		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(0), 2 * ps,
+							 S2_PROT_R | S2_PROT_W | S2_PROT_X),
+				 0);
+		assert_int_equal(guest_rwx(&f, G1, ps), S2_PROT_RWX);
+		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(ps), ps,
+							 S2_PROT_R | S2_PROT_X),
+				 0);
+		assert_int_equal(guest_rwx(&f, G1, 0), S2_PROT_RWX);
+		assert_int_equal(guest_rwx(&f, G1, ps), S2_PROT_R | S2_PROT_X);
+		assert_int_equal(guest_rwx(&f, G3, ps), S2_PROT_RWX); /* its own, untouched */
+		/* Refusals: bad prot, unmapped IPA (pKVM: ENOENT), a page the guest owns rather
+		 * than borrows, a protected guest (pKVM: EPERM). Nothing changes. */
+		snap(&f, &before);
+		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(0), ps, 0),
+				 S2_EINVAL);
+		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(0), ps,
+							 S2_PROT_R | S2_PROT_NORMAL_NC),
+				 S2_EINVAL);
+		assert_int_equal(
+			s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(0), 3 * ps, S2_PROT_R),
+			S2_ENOENT);
+		assert_int_equal(
+			s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(9 * ps), ps, S2_PROT_R),
+			S2_ENOENT);
+		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G2], s2_ipa(0), ps, S2_PROT_R),
+				 S2_EPERM);
+		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(8), ps, S2_PROT_R),
+				 S2_EALIGN);
+		assert_int_equal(s2_owner_set_prot_guest(NULL, &f.g[G1], s2_ipa(0), ps, S2_PROT_R),
+				 S2_EINVAL);
+		assert_unchanged(&f, &before);
+		snap_free(&before);
+		/* A page the guest owns (donated) is not the host's to re-permission. */
+		assert_int_equal(
+			s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p + 8 * ps), s2_ipa(0), ps), 0);
+		f.g[G2].protected_vm = false;
+		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G2], s2_ipa(0), ps, S2_PROT_R),
+				 S2_EPERM);
+		f.g[G2].protected_vm = true;
+		/* Unshare of an IPA nothing maps: S2_ENOENT (mainline pKVM), nothing changed. */
+		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G1], s2_ipa(ps), 2 * ps),
+				 S2_ENOENT);
+		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G1], s2_ipa(0), 2 * ps), 0);
+		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G3], scrub, &f), 0);
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
 /* ---- adversarial random test ------------------------------------------------------------------- */
 
 static void random_run(const struct s2_config *cfg, uint64_t seed, unsigned int steps)
@@ -890,6 +1362,8 @@ static void random_run(const struct s2_config *cfg, uint64_t seed, unsigned int 
 	/* The run must have exercised both outcomes. */
 	assert_true(ok > steps / 10);
 	assert_true(refused > steps / 10);
+	/* ... and guest mappings made behind the layer's back, dropped by a teardown. */
+	assert_true(f.o.stats.foreign_dropped > 0);
 	om_teardown_all(&f);
 	fx_fini(&f);
 }
@@ -910,13 +1384,18 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_encoding_golden),
-		cmocka_unit_test(test_state_encoding_meta_traps),
+		cmocka_unit_test(test_state_encoding_meta_refused),
 		cmocka_unit_test(test_init_and_faults),
 		cmocka_unit_test(test_range_refusals),
 		cmocka_unit_test(test_transition_table),
 		cmocka_unit_test(test_ranges_and_counts),
 		cmocka_unit_test(test_params_and_limits),
 		cmocka_unit_test(test_with_vm_layer),
+		cmocka_unit_test(test_vm_fault_then_teardown),
+		cmocka_unit_test(test_forged_guest_leaves),
+		cmocka_unit_test(test_bug_on_siblings),
+		cmocka_unit_test(test_pin_hyp),
+		cmocka_unit_test(test_share_guest_prot),
 		cmocka_unit_test(test_random_adversarial),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -5,6 +5,7 @@
  * descriptors come from the architecture (golden bit patterns written here from the Arm ARM,
  * cross-checked with arch's encoder); translations are checked with the reference walker.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -410,12 +411,22 @@ static void test_replace_bbm_order(void **state)
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), rw, 0, NULL),
 				 0);
 		{
+			/* Without FWB the old page, Normal WB, is cleaned to PoC after the TLBI. */
 			static const int k[] = { B_ISHST, S2_HOST_EV_TLBI_IPA, B_ISH, B_ISHST };
-			assert_log_is(&e, k, 4);
+			static const int k_cmo[] = { B_ISHST, S2_HOST_EV_TLBI_IPA, B_ISH,
+						     S2_HOST_EV_DC_CIVAC, B_ISHST };
+			if (cfg->fwb)
+				assert_log_is(&e, k, 4);
+			else
+				assert_log_is(&e, k_cmo, 5);
 		}
 		ev = s2_host_port_log(e.hp, &n, NULL);
 		assert_int_equal(ev[1].addr, ipa);
 		assert_int_equal(ev[1].level, 3);
+		if (!cfg->fwb) {
+			assert_int_equal(ev[3].addr, pa);
+			assert_int_equal(ev[3].size, g);
+		}
 		assert_int_equal(spy.n, 1);
 		assert_false(spy.valid_at_tlbi[0]);
 		l = lk(&e, ipa);
@@ -432,7 +443,9 @@ static void test_replace_bbm_order(void **state)
 		assert_int_equal(s2_lookup_prot(lk(&e, ipa)) & S2_PROT_NORMAL_NC,
 				 S2_PROT_NORMAL_NC);
 
-		/* Permission relaxed (R -> RW) in place: no TLBI at all. */
+		/* Permission relaxed (R -> RW) in place: no break, but a TLBI (a TLB may hold
+		 * the read-only entry that gave a write a permission fault); on the fault path
+		 * (S2_MAP_SHARED) the local one, as relax_perms. */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g),
 						S2_PROT_R | S2_PROT_NOCMO, 0, NULL),
 				 0);
@@ -440,8 +453,19 @@ static void test_replace_bbm_order(void **state)
 		spy.n = 0;
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), rw, 0, NULL),
 				 0);
-		assert_int_equal(count_tlbi(&e), 0);
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 1);
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA_LOCAL), 0);
+		assert_true(spy.valid_at_tlbi[0]);
 		assert_true(s2_lookup_prot(lk(&e, ipa)) & S2_PROT_W);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g),
+						S2_PROT_R | S2_PROT_NOCMO, 0, NULL),
+				 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), rw,
+						S2_MAP_SHARED, NULL),
+				 0);
+		assert_int_equal(count_tlbi(&e), 0);
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA_LOCAL), 1);
 
 		/* Permission restricted in place: TLBI, entry stays valid (no break). */
 		s2_host_port_clear_log(e.hp);
@@ -463,10 +487,20 @@ static void test_replace_bbm_order(void **state)
 						s2_pa(pa + 2 * blk), rw, 0, NULL),
 				 0);
 		{
+			/* Without FWB: one clean of the 8 old pages (contiguous) after the TLBI. */
 			static const int k[] = { B_ISHST, S2_HOST_EV_TLBI_RANGE, B_ISH, B_ISHST };
-			assert_log_is(&e, k, 4);
+			static const int k_cmo[] = { B_ISHST, S2_HOST_EV_TLBI_RANGE, B_ISH,
+						     S2_HOST_EV_DC_CIVAC, B_ISHST };
+			if (cfg->fwb)
+				assert_log_is(&e, k, 4);
+			else
+				assert_log_is(&e, k_cmo, 5);
 		}
 		ev = s2_host_port_log(e.hp, &n, NULL);
+		if (!cfg->fwb) {
+			assert_int_equal(ev[3].addr, pa);
+			assert_int_equal(ev[3].size, 8 * g);
+		}
 		assert_int_equal(ev[1].addr, ipa + 8 * g);
 		assert_int_equal(ev[1].size, 8 * g);
 		assert_int_equal(spy.n, 1);
@@ -793,11 +827,12 @@ static void test_wrprotect_set_prot(void **state)
 						     S2_PROT_X | S2_PROT_SW(9), 0),
 				 0);
 		{
-			/* one I-cache invalidation for the contiguous run, no TLBI (more rights) */
+			/* one I-cache invalidation for the contiguous run; one TLBI for the run
+			 * (a TLB may hold the entries that gave exec a permission fault) */
 			unsigned int n;
 			const struct s2_host_event *ev = s2_host_port_log(e.hp, &n, NULL);
 			assert_int_equal(count_events(&e, S2_HOST_EV_IC_INVAL), cfg->dic ? 0 : 1);
-			assert_int_equal(count_tlbi(&e), 0);
+			assert_int_equal(count_tlbi(&e), 1);
 			for (unsigned int i = 0; i < n; i++) {
 				if (ev[i].kind != S2_HOST_EV_IC_INVAL)
 					continue;
@@ -1844,6 +1879,314 @@ static void test_concurrent_single_entry(void **state)
 	}
 }
 
+/* ---- cache maintenance of memory the guest loses, TLBI after relaxing ------------------------- */
+
+/*
+ * The DC CIVAC calls logged since the last clear are exactly the @n (pa, size) pairs of @want
+ * (in order) when FWB is off, none with FWB; each comes after a TLBI (the entry is gone from
+ * every TLB before its memory is cleaned).
+ */
+static void assert_dc_is(struct s2_test_env *e, const uint64_t *want, unsigned int n)
+{
+	unsigned int nev, k = 0;
+	bool tlbi_seen = false;
+	const struct s2_host_event *ev = s2_host_port_log(e->hp, &nev, NULL);
+
+	if (e->pgt.cfg.fwb)
+		n = 0;
+	for (unsigned int i = 0; i < nev; i++) {
+		if (ev[i].kind == S2_HOST_EV_TLBI_IPA || ev[i].kind == S2_HOST_EV_TLBI_RANGE ||
+		    ev[i].kind == S2_HOST_EV_TLBI_VMID)
+			tlbi_seen = true;
+		if (ev[i].kind != S2_HOST_EV_DC_CIVAC)
+			continue;
+		if (k >= n)
+			fail_msg("unexpected DC CIVAC #%u [0x%" PRIx64 ", +0x%" PRIx64 ") (fwb %d)",
+				 k, ev[i].addr, ev[i].size, e->pgt.cfg.fwb);
+		assert_true(tlbi_seen);
+		assert_int_equal(ev[i].addr, want[2 * k]);
+		assert_int_equal(ev[i].size, want[2 * k + 1]);
+		k++;
+	}
+	assert_int_equal(k, n);
+}
+
+/* Without FWB every Normal WB page the guest loses is cleaned to PoC after the TLBI, one call
+ * per physically contiguous run (KVM's stage2_unmap_walker); never with FWB or for Normal-NC
+ * and Device memory. */
+static void test_unmap_cmo(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t ipa = pick_ipa(cfg, blk, 4 * blk), pa = pick_pa(cfg, blk, 8 * blk);
+		uint64_t rw = S2_PROT_R | S2_PROT_W | S2_PROT_NOCMO;
+		struct s2_test_env e;
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+
+		/* 16 contiguous pages: one call. */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 16 * g, s2_pa(pa), rw,
+						S2_MAP_FORCE_PAGES, NULL),
+				 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), 16 * g, NULL), 0);
+		{
+			const uint64_t w[] = { pa, 16 * g };
+			assert_dc_is(&e, w, 1);
+		}
+
+		/* Two physically separate runs: two calls. */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 4 * g, s2_pa(pa), rw, 0, NULL),
+				 0);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + 4 * g), 4 * g,
+						s2_pa(pa + 64 * g), rw, 0, NULL),
+				 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), 8 * g, NULL), 0);
+		{
+			const uint64_t w[] = { pa, 4 * g, pa + 64 * g, 4 * g };
+			assert_dc_is(&e, w, 2);
+		}
+
+		/* Normal-NC and Device memory: nothing (the guest does not cache it). */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 4 * g, s2_pa(pa),
+						rw | S2_PROT_NORMAL_NC, 0, NULL),
+				 0);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + 4 * g), 4 * g,
+						s2_pa(pa + 4 * g), S2_PROT_R | S2_PROT_DEVICE, 0,
+						NULL),
+				 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), 8 * g, NULL), 0);
+		assert_dc_is(&e, NULL, 0);
+
+		/* Annotating takes the memory from the guest too. */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 4 * g, s2_pa(pa), rw, 0, NULL),
+				 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_annotate(&e.pgt, s2_ipa(ipa), 4 * g, 7, NULL), 0);
+		{
+			const uint64_t w[] = { pa, 4 * g };
+			assert_dc_is(&e, w, 1);
+		}
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), 4 * g, NULL), 0);
+
+		/* Whole last-level tables unlinked at once: their pages are cleaned, in one call
+		 * for the contiguous whole. */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 2 * blk, s2_pa(pa), rw,
+						S2_MAP_FORCE_PAGES, NULL),
+				 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), 2 * blk, NULL), 0);
+		{
+			const uint64_t w[] = { pa, 2 * blk };
+			assert_dc_is(&e, w, 1);
+		}
+		assert_pages_back(&e);
+
+		if (has_blocks(cfg, 2)) {
+			/* A block: the part unmapped (the block is split), then the rest. */
+			assert_int_equal(
+				s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw, 0, NULL),
+				0);
+			assert_int_equal(lk(&e, ipa).level, 2);
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa + g), 2 * g, NULL), 0);
+			{
+				const uint64_t w[] = { pa + g, 2 * g };
+				assert_dc_is(&e, w, 1);
+			}
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), blk, NULL), 0);
+			{
+				const uint64_t w[] = { pa, g, pa + 3 * g, blk - 3 * g };
+				assert_dc_is(&e, w, 2);
+			}
+			/* A whole block: one call. */
+			assert_int_equal(
+				s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw, 0, NULL),
+				0);
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), blk, NULL), 0);
+			{
+				const uint64_t w[] = { pa, blk };
+				assert_dc_is(&e, w, 1);
+			}
+
+			/* A map that replaces a page inside a block by another output: the page the
+			 * guest loses is cleaned once the block is gone from the TLBs. */
+			assert_int_equal(
+				s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw, 0, NULL),
+				0);
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + g), g,
+							s2_pa(pa + 5 * blk), rw, 0, NULL),
+					 0);
+			{
+				const uint64_t w[] = { pa + g, g };
+				assert_dc_is(&e, w, 1);
+			}
+			/* ... and one that replaces a table of pages by a block elsewhere: every
+			 * page of the old table (one run here). */
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk,
+							s2_pa(pa + 2 * blk), rw, 0, NULL),
+					 0);
+			{
+				const uint64_t w[] = { pa, g,	       pa + 5 * blk,
+						       g,  pa + 2 * g, blk - 2 * g };
+				assert_dc_is(&e, w, 3);
+			}
+			/* The same output again, as a table of pages: nothing lost, nothing
+			 * cleaned (the map's own clean is skipped with NOCMO). */
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk,
+							s2_pa(pa + 2 * blk), rw, S2_MAP_FORCE_PAGES,
+							NULL),
+					 0);
+			assert_dc_is(&e, NULL, 0);
+			/* A memory type change (Normal WB -> NC) loses the cached view. */
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 2 * g,
+							s2_pa(pa + 2 * blk), rw | S2_PROT_NORMAL_NC,
+							0, NULL),
+					 0);
+			{
+				const uint64_t w[] = { pa + 2 * blk, 2 * g };
+				assert_dc_is(&e, w, 1);
+			}
+			assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), blk, NULL), 0);
+		}
+		assert_tree_ok(&e);
+		assert_pages_back(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+static void noop_tlbi_local(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	(void)ctx;
+	(void)pgt;
+	(void)ipa;
+	(void)level;
+}
+
+/*
+ * relax_perms invalidates the IPA on this CPU (tlbi_ipa_local) in every outcome where KVM's
+ * kvm_pgtable_stage2_relax_perms() does: a leaf updated or already as asked (level hint), no
+ * valid leaf (no hint); not for a refused request. The TLB model, which may hold the entry
+ * that gave the permission fault, holds nothing stale afterwards, and does without it.
+ */
+static void test_relax_local_tlbi(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg);
+		uint64_t ipa = pick_ipa(cfg, g, 16 * g), pa = pick_pa(cfg, g, 16 * g);
+		uint64_t ro = S2_PROT_R | S2_PROT_NOCMO;
+		struct s2_test_env e;
+		struct s2_tlb_entry store[16];
+		struct s2_tlb_model tlb;
+		struct s2_walk_result res;
+		struct s2_port_ops ops;
+		unsigned int n;
+		const struct s2_host_event *ev;
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		s2_tlb_init(&tlb, store, 16);
+		s2_host_port_attach_tlb(e.hp, &tlb, NULL, 1);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa), ro, 0, NULL), 0);
+
+		/* A write faults; the TLB keeps the faulting entry. */
+		assert_int_equal(ref_walk(&e, ipa, S2_ACCESS_WRITE, &res), S2_FAULT_PERMISSION);
+		s2_tlb_fill(&tlb, 1, s2_ipa(ipa), &res);
+		assert_non_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa)));
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(ipa + 8), S2_PROT_W), 0);
+		ev = s2_host_port_log(e.hp, &n, NULL);
+		assert_int_equal(n, 1);
+		assert_int_equal(ev[0].kind, S2_HOST_EV_TLBI_IPA_LOCAL);
+		assert_int_equal(ev[0].addr, ipa + 8);
+		assert_int_equal(ev[0].level, 3);
+		assert_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa)));
+
+		/* Nothing left to change (a spurious fault from an old entry): still. */
+		assert_int_equal(ref_walk(&e, ipa, S2_ACCESS_WRITE, &res), S2_FAULT_NONE);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(ipa), S2_PROT_W), 0);
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA_LOCAL), 1);
+		assert_int_equal(count_tlbi(&e), 0);
+
+		/* No valid leaf (KVM: -EAGAIN): invalidated without a level hint. */
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(ipa + 4 * g), S2_PROT_W),
+				 S2_ENOENT);
+		ev = s2_host_port_log(e.hp, &n, NULL);
+		assert_int_equal(n, 1);
+		assert_int_equal(ev[0].kind, S2_HOST_EV_TLBI_IPA_LOCAL);
+		assert_int_equal(ev[0].level, -2);
+
+		/* Refused: nothing granted, nothing invalidated. */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + g), g, s2_pa(pa + g),
+						ro | S2_PROT_NORMAL_NC, 0, NULL),
+				 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(ipa + g), S2_PROT_X),
+				 S2_EMEMTYPE);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(ipa_limit(cfg)), S2_PROT_W),
+				 S2_ERANGE);
+		ev = s2_host_port_log(e.hp, &n, NULL);
+		assert_int_equal(n, 0);
+
+		/* Exec granted: the faulting fetch's entry goes too. */
+		assert_int_equal(ref_walk(&e, ipa, S2_ACCESS_EXEC, &res), S2_FAULT_PERMISSION);
+		s2_tlb_fill(&tlb, 1, s2_ipa(ipa), &res);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(ipa), S2_PROT_X), 0);
+		{
+			struct s2_walk_mem mem = s2_host_port_walk_mem(e.hp);
+			mem.cas64 = NULL;
+			assert_int_equal(
+				s2_tlb_check(&tlb, 1, cfg, e.pgt.root_pa, &mem, NULL, NULL), 0);
+
+			/* Without the local TLBI (a port whose op does nothing), the model flags
+			 * the entry that would keep faulting. */
+			ops = *e.port.ops;
+			ops.tlbi_ipa_local = noop_tlbi_local;
+			e.pgt.port.ops = &ops;
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + 2 * g), g,
+							s2_pa(pa + 2 * g), ro, 0, NULL),
+					 0);
+			assert_int_equal(ref_walk(&e, ipa + 2 * g, S2_ACCESS_WRITE, &res),
+					 S2_FAULT_PERMISSION);
+			s2_tlb_fill(&tlb, 1, s2_ipa(ipa + 2 * g), &res);
+			assert_int_equal(
+				s2_pgtable_relax_perms(&e.pgt, s2_ipa(ipa + 2 * g), S2_PROT_W), 0);
+			assert_int_equal(
+				s2_tlb_check(&tlb, 1, cfg, e.pgt.root_pa, &mem, NULL, NULL), 1);
+
+			/* A port without the op: the broadcast form instead. */
+			ops.tlbi_ipa_local = NULL;
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(
+				s2_pgtable_relax_perms(&e.pgt, s2_ipa(ipa + 2 * g), S2_PROT_W), 0);
+			{
+				static const int k[] = { B_ISHST, S2_HOST_EV_TLBI_IPA, B_ISH };
+				assert_log_is(&e, k, 3);
+			}
+			assert_int_equal(
+				s2_tlb_check(&tlb, 1, cfg, e.pgt.root_pa, &mem, NULL, NULL), 0);
+			e.pgt.port.ops = e.port.ops;
+		}
+		s2_host_port_attach_tlb(e.hp, NULL, NULL, 0);
+		s2_test_env_fini(&e);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1870,6 +2213,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_callback_port),
 		cmocka_unit_test(test_hw_updates),
 		cmocka_unit_test(test_destroy_and_flush),
+		cmocka_unit_test(test_unmap_cmo),
+		cmocka_unit_test(test_relax_local_tlbi),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]); /* run one test: test_pgtable <name-glob> */

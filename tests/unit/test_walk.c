@@ -1108,6 +1108,76 @@ static void test_tlb_fill_lookup(void **state)
 	fm_free(&f.m);
 }
 
+/*
+ * A translation that gave a permission fault may stay in the TLB (Arm ARM D8.17), unlike a
+ * translation or access flag fault: the model keeps it, with the access, and reports it stale
+ * once that access would no longer fault, until a TLBI removes it.
+ */
+static void test_tlb_perm_fault_entries(void **state)
+{
+	struct fx40 f;
+	struct s2_tlb_entry st[8];
+	struct s2_tlb_model t;
+	struct stale_log l;
+	struct s2_walk_result r;
+	const struct s2_tlb_entry *e;
+	const uint64_t ro = 0x123456000ull | (ATTR_RW_WB & ~0x80ull) | PAGE; /* S2AP RO */
+	const uint64_t xn = 2ull << 53;
+
+	(void)state;
+	tlb_fixture(&f);
+	s2_tlb_init(&t, st, 8);
+	wr(&f.m, PTE_P, ro | xn);
+
+	/* A write faults: cached, marked, with its access; a read uses a separate entry. */
+	r = walk(&f.c, R40, &f.w, IPA_P, WRT);
+	expect_fault(&r, S2_FAULT_PERMISSION, 3);
+	assert_int_equal(r.access.type, S2_ACCESS_WRITE);
+	s2_tlb_fill(&t, 1, s2_ipa(IPA_P), &r);
+	e = s2_tlb_lookup(&t, 1, s2_ipa(IPA_P + 0x10));
+	assert_non_null(e);
+	assert_true(e->perm_fault);
+	assert_int_equal(e->access.type, S2_ACCESS_WRITE);
+	assert_int_equal(e->s2ap, S2_S2AP_RO);
+	fill(&t, &f, 1, IPA_P);
+	assert_int_equal(check(&t, &f, 1, &l), 0);
+
+	/* Exec granted: the write still faults; the entry is not stale. */
+	wr(&f.m, PTE_P, ro);
+	assert_int_equal(check(&t, &f, 1, &l), 0);
+	/* Write granted without a TLBI: the CPU would keep faulting on the entry. */
+	wr(&f.m, PTE_P, ro | 0x80ull);
+	assert_int_equal(check(&t, &f, 1, &l), 1);
+	assert_string_equal(l.why[0], "permission fault no longer due");
+	assert_int_equal(l.ipa[0], IPA_P);
+	/* The local TLBI of relax_perms (modelled as TLBI IPAS2E1, level 3) removes it. */
+	s2_tlbi_ipa(&t, 1, s2_ipa(IPA_P), 3);
+	assert_int_equal(check(&t, &f, 1, &l), 0);
+
+	/* An exec that faults, then the page unmapped without a TLBI: stale ("fault"). */
+	wr(&f.m, PTE_P, ro | xn);
+	r = walk(&f.c, R40, &f.w, IPA_P, X1);
+	expect_fault(&r, S2_FAULT_PERMISSION, 3);
+	s2_tlb_fill(&t, 1, s2_ipa(IPA_P), &r);
+	assert_int_equal(check(&t, &f, 1, &l), 0);
+	wr(&f.m, PTE_P, 0);
+	assert_int_equal(check(&t, &f, 1, &l), 1);
+	assert_string_equal(l.why[0], "fault");
+	s2_tlbi_range(&t, 1, s2_ipa(IPA_P), 0x1000);
+	assert_int_equal(check(&t, &f, 1, &l), 0);
+
+	/* Translation and access flag faults are never cached. */
+	r = walk(&f.c, R40, &f.w, IPA_P, RD);
+	expect_fault(&r, S2_FAULT_TRANSLATION, 3);
+	s2_tlb_fill(&t, 1, s2_ipa(IPA_P), &r);
+	wr(&f.m, PTE_P, (ro & ~0x400ull) | 0x80ull); /* AF clear */
+	r = walk(&f.c, R40, &f.w, IPA_P, RD);
+	expect_fault(&r, S2_FAULT_ACCESS_FLAG, 3);
+	s2_tlb_fill(&t, 1, s2_ipa(IPA_P), &r);
+	assert_null(s2_tlb_lookup(&t, 1, s2_ipa(IPA_P)));
+	fm_free(&f.m);
+}
+
 static void test_tlb_stale_kinds(void **state)
 {
 	struct fx40 f;
@@ -1305,6 +1375,7 @@ int main(void)
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_tlb_fill_lookup),
 		cmocka_unit_test(test_tlb_stale_kinds),
+		cmocka_unit_test(test_tlb_perm_fault_entries),
 		cmocka_unit_test(test_tlb_wrong_level_hint),
 		cmocka_unit_test(test_tlbi_kinds),
 	};

@@ -9,22 +9,31 @@
 #include <string.h>
 
 #include "s2mmu/memtype.h"
+#include "s2mmu/pgtable.h"
 
 static const char s2_cli_memtype_usage[] =
-	"usage: s2mmu memtype --backing ram|mmio --host-type TYPE [options] [--json]\n"
+	"usage: s2mmu memtype --backing ram|mmio [--host-type TYPE] [options] [--json]\n"
 	"\n"
 	"The stage-2 memory type, MemAttr and cache maintenance of a guest page.\n"
 	"\n"
 	"  --backing B            ram or mmio (device memory)\n"
 	"  --host-type TYPE       the host's mapping of the backing: normal, tagged, nc,\n"
-	"                         device-ngnre, device-ngnrne\n"
+	"                         device-ngnre, device-ngnrne (default, as in 's2mmu sim':\n"
+	"                         normal for ram, device-ngnre for mmio)\n"
 	"  --allow-any-uncached   the memslot lets the guest pick Device or NC (MMIO)\n"
+	"  --keep-host-nc         the VM keeps the host's Normal-NC for RAM (S2_VM_KEEP_HOST_NC;\n"
+	"                         default: RAM behind an NC host mapping is Normal, as in KVM)\n"
 	"  --exec                 execution is requested\n"
 	"  --fwb                  the VM runs with HCR_EL2.FWB=1\n"
-	"  --dic                  CTR_EL0.DIC is set (no I-cache maintenance)\n"
+	"  --dic                  CTR_EL0.DIC is set (no I-cache maintenance; Normal memory is\n"
+	"                         then executable from its first fault)\n"
 	"  --mte                  the VM uses MTE\n"
 	"  --untagged-backing     the backing cannot hold MTE tags (default: it can)\n"
 	"  --json                 print {\"type\", \"memattr\", \"exec\", \"cmo\"}\n"
+	"\n"
+	"Without FWB the guest's stage-1 memory type is combined with this one (the less\n"
+	"cacheable, the stronger Device type wins); with FWB stage 2 forces Normal types,\n"
+	"Device types still combine (Arm ARM D8.6).\n"
 	"\n"
 	"Exit status: 0 success, 2 bad input or a refused mapping (reason on stderr).\n";
 
@@ -32,6 +41,7 @@ enum {
 	OPT_BACKING,
 	OPT_HOST_TYPE,
 	OPT_AAU,
+	OPT_KEEP_NC,
 	OPT_EXEC,
 	OPT_FWB,
 	OPT_DIC,
@@ -44,6 +54,7 @@ static const struct s2_cli_opt s2_cli_memtype_opts[] = {
 	{ "--backing", true, OPT_BACKING },
 	{ "--host-type", true, OPT_HOST_TYPE },
 	{ "--allow-any-uncached", false, OPT_AAU },
+	{ "--keep-host-nc", false, OPT_KEEP_NC },
 	{ "--exec", false, OPT_EXEC },
 	{ "--fwb", false, OPT_FWB },
 	{ "--dic", false, OPT_DIC },
@@ -132,6 +143,9 @@ S2_CLI_COMMAND(memtype)
 		case OPT_AAU:
 			req.allow_any_uncached = true;
 			break;
+		case OPT_KEEP_NC:
+			req.keep_host_nc = true;
+			break;
 		case OPT_EXEC:
 			req.exec = true;
 			break;
@@ -152,10 +166,13 @@ S2_CLI_COMMAND(memtype)
 			break;
 		}
 	}
-	if (!have_backing || !have_type) {
-		s2_cli_error("memtype", "--backing and --host-type are required (try --help)");
+	if (!have_backing) {
+		s2_cli_error("memtype", "--backing is required (try --help)");
 		return S2_CLI_EXIT_USAGE;
 	}
+	if (!have_type) /* the simulator's slot default (docs/sim.md) */
+		req.host_type =
+			req.backing == S2_BACKING_RAM ? S2_HOST_NORMAL : S2_HOST_DEVICE_nGnRE;
 
 	err = s2_memtype_decide(&req, &a);
 	if (err) {
@@ -181,7 +198,24 @@ S2_CLI_COMMAND(memtype)
 		printf("type     %s\n", s2_cli_memtype_type(a.type));
 		printf("memattr  0b%u%u%u%u (FWB %s)\n", (a.memattr >> 3) & 1, (a.memattr >> 2) & 1,
 		       (a.memattr >> 1) & 1, a.memattr & 1, req.fwb ? "on" : "off");
-		printf("exec     %s\n", a.exec ? "allowed" : "refused");
+		if (!have_type)
+			printf("host     %s (default for %s)\n", s2_host_type_name(req.host_type),
+			       s2_backing_name(req.backing));
+		if (!req.fwb)
+			printf("stage 1  combined: FWB is off, so the guest's stage-1 type is combined "
+			       "with this one (the less cacheable wins)\n");
+		else if (a.type <= S2_MT_DEVICE_GRE)
+			printf("stage 1  combined: a Device type is combined with the guest's stage-1 "
+			       "type even with FWB (the stronger wins)\n");
+		else
+			printf("stage 1  overridden: FWB forces this type whatever the guest's stage 1 "
+			       "says\n");
+		if (!a.exec)
+			printf("exec     refused\n");
+		else if ((a.prot & S2_PROT_X) && !req.exec)
+			printf("exec     allowed, granted on every fault (DIC)\n");
+		else
+			printf("exec     allowed\n");
 		printf("cmo     ");
 		if (!a.cmo)
 			printf(" none");

@@ -10,13 +10,52 @@ static void s2_json_indent(struct s2_json *j)
 		fputs("  ", j->out);
 }
 
-/* Write @str as a JSON string literal (RFC 8259 section 7 escapes). */
+/* The length of the well-formed UTF-8 sequence at @s (Unicode 15, table 3-7: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0 when @s does not start one. */
+static unsigned int s2_json_utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	unsigned int n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (unsigned int i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * Write @str as a JSON string literal (RFC 8259 section 7). The output is valid UTF-8 whatever
+ * @str holds: control characters and DEL are escaped (\n, \t, \uXXXX), and every byte that
+ * does not belong to a well-formed UTF-8 sequence is written as U+FFFD (\ufffd), one per byte.
+ */
 static void s2_json_quote(FILE *out, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
 
 	fputc('"', out);
-	for (; *s; s++) {
+	while (*s) {
+		unsigned int n = s2_json_utf8_len(s);
+
 		switch (*s) {
 		case '"':
 			fputs("\\\"", out);
@@ -31,11 +70,14 @@ static void s2_json_quote(FILE *out, const char *str)
 			fputs("\\t", out);
 			break;
 		default:
-			if (*s < 0x20)
+			if (*s < 0x20 || *s == 0x7f)
 				fprintf(out, "\\u%04x", *s);
+			else if (!n)
+				fputs("\\ufffd", out);
 			else
-				fputc(*s, out);
+				fwrite(s, 1, n, out);
 		}
+		s += n ? n : 1;
 	}
 	fputc('"', out);
 }

@@ -45,7 +45,8 @@ void s2_json_array_begin(struct s2_json *j, const char *key);
 void s2_json_object_end(struct s2_json *j);
 void s2_json_array_end(struct s2_json *j);
 
-/** Members: a string (escaped), a number, a boolean, null. */
+/** Members: a string (escaped; always written as valid UTF-8, see json.c), a number, a boolean,
+ * null. */
 void s2_json_str(struct s2_json *j, const char *key, const char *val);
 void s2_json_u64(struct s2_json *j, const char *key, uint64_t val);
 void s2_json_int(struct s2_json *j, const char *key, long long val);

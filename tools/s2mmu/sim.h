@@ -90,7 +90,17 @@ void sim_dump_text(FILE *out, const char *name, const struct s2_pgtable *pgt,
 void sim_dump_json(struct s2_json *j, unsigned int id, const struct s2_pgtable *pgt,
 		   const struct sim_runs *r);
 
-/** sim_svg_write() - draw the IPA maps of @n VMs into @path. Return: 0; -1 (errno). */
+/**
+ * sim_dump_kvm() - the tables @pgt in the format of Linux's debugfs stage2_page_tables ptdump
+ * (sim_dump.c tells the rules). Return: 0 or S2_E*.
+ */
+int sim_dump_kvm(FILE *out, const struct s2_pgtable *pgt);
+
+/**
+ * sim_svg_write() / sim_svg_write_file() - draw the IPA maps of @n VMs (sim_svg.c) into @path
+ * ("-": standard output) or @f. Return: 0; -1 (errno, or the tables could not be walked).
+ */
+int sim_svg_write_file(FILE *f, struct sim_vm *const *vms, unsigned int n);
 int sim_svg_write(const char *path, struct sim_vm *const *vms, unsigned int n);
 
 /* Options of a scenario run. */
@@ -98,18 +108,31 @@ struct sim_opts {
 	const char *cmd; /* "sim" or "dump", for messages */
 	bool json;
 	bool quiet; /* `s2mmu dump`: no step output, `dump` steps are silent */
+	bool defer_error; /* keep the failure message until sim_print_error() */
+	FILE *out; /* the steps, dumps and summary (NULL: stdout) */
+	FILE *err; /* the failure message and stale-TLB reports (NULL: stderr) */
+	uint64_t max_size; /* 0, or the largest SIZE a slot, `pkvm` or an ownership step may
+			    * have (bounds the work of one step: fuzz/fuzz_sim.c) */
 };
+
+/* The longest scenario line, without its line end. */
+#define SIM_LINE_MAX 1023
 
 struct sim;
 
 /**
- * sim_open() / sim_run_file() / sim_close() - run the scenario in @path.
- * sim_run_file() returns SIM_OK, SIM_EXPECT or SIM_SYNTAX (after printing the reason).
- * When not quiet it prints the steps and, with @summary, the final summary (JSON: one
- * document). Afterwards sim_vms() gives the VMs for a final dump.
+ * sim_open() / sim_run_file() / sim_run_stream() / sim_close() - run a scenario.
+ * sim_run_file() reads the file @path ("" is refused, as are directories);
+ * sim_run_stream() reads @f, named @name in messages. Both return SIM_OK, SIM_EXPECT or
+ * SIM_SYNTAX after printing the reason as one line "s2mmu: CMD: FILE:LINE: reason" (unless
+ * @o->defer_error: then sim_print_error() prints it). When not quiet they print the steps
+ * and, with @summary, the final summary (JSON: one document). Afterwards sim_vms() gives the
+ * VMs, with their tables as they were at the end or at the failure.
  */
 struct sim *sim_open(const struct sim_opts *o);
 int sim_run_file(struct sim *s, const char *path, bool summary);
+int sim_run_stream(struct sim *s, const char *name, FILE *f, bool summary);
+void sim_print_error(struct sim *s);
 struct sim_vm *const *sim_vms(const struct sim *s, unsigned int *n);
 void sim_close(struct sim *s);
 

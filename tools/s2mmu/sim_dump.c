@@ -235,3 +235,89 @@ void sim_dump_json(struct s2_json *j, unsigned int id, const struct s2_pgtable *
 	}
 	s2_json_array_end(j);
 }
+
+/*
+ * The format of Linux's debugfs stage2_page_tables (arch/arm64/kvm/ptdump.c over
+ * arch/arm64/mm/ptdump.c's note_page(), Linux 6.12): a "---[ Guest IPA ]---" header, then one
+ * line per run of entries visited in IPA order (valid leaves and invalid entries alike) with
+ * the same level and the same bits under the attribute mask:
+ *
+ *	0x%016lx-0x%016lx   %9lu%c %s[ attributes]
+ *
+ * start and end (exclusive) IPA, the run's size in the largest unit of K, M, G, T, P, E that
+ * divides it, the level, and, when any masked bit is set, six columns: " "/"F" (valid), "R",
+ * "W", " "/"X" (XN, bit 54), "AF", "BLK" (a valid block, not a page) or blanks. The memory type
+ * and output address are not part of it, so runs merge across them. Like Linux 6.12, which
+ * prints a run only when the next one starts, the last run (up to the end of the IPA space) is
+ * not printed.
+ */
+#define SIM_KVM_PTE_XN S2_BIT(54)
+#define SIM_KVM_MASK \
+	(S2_PTE_VALID | S2_PTE_S2AP_R | S2_PTE_S2AP_W | SIM_KVM_PTE_XN | S2_PTE_AF | S2_PTE_TYPE)
+
+struct sim_kvm_state {
+	FILE *out;
+	bool started;
+	int level;
+	uint64_t prot, start;
+};
+
+static const struct {
+	uint64_t mask, val;
+	const char *set, *clear;
+} sim_kvm_bits[] = {
+	{ S2_PTE_VALID, S2_PTE_VALID, " ", "F" },
+	{ S2_PTE_S2AP_R | S2_PTE_VALID, S2_PTE_S2AP_R | S2_PTE_VALID, "R", " " },
+	{ S2_PTE_S2AP_W | S2_PTE_VALID, S2_PTE_S2AP_W | S2_PTE_VALID, "W", " " },
+	{ SIM_KVM_PTE_XN | S2_PTE_VALID, S2_PTE_VALID, " ", "X" },
+	{ S2_PTE_AF | S2_PTE_VALID, S2_PTE_AF | S2_PTE_VALID, "AF", "  " },
+	{ S2_PTE_TYPE | S2_PTE_VALID, S2_PTE_VALID, "BLK", "   " },
+};
+
+static void sim_kvm_line(struct sim_kvm_state *st, uint64_t end)
+{
+	static const char units[] = "KMGTPE";
+	const char *unit = units;
+	uint64_t delta = (end - st->start) >> 10;
+
+	fprintf(st->out, "0x%016" PRIx64 "-0x%016" PRIx64 "   ", st->start, end);
+	while (!(delta & 1023) && unit[1]) {
+		delta >>= 10;
+		unit++;
+	}
+	fprintf(st->out, "%9" PRIu64 "%c %d", delta, *unit, st->level);
+	if (st->prot)
+		for (size_t i = 0; i < sizeof(sim_kvm_bits) / sizeof(sim_kvm_bits[0]); i++)
+			fprintf(st->out, " %s",
+				(st->prot & sim_kvm_bits[i].mask) == sim_kvm_bits[i].val ?
+					sim_kvm_bits[i].set :
+					sim_kvm_bits[i].clear);
+	fputc('\n', st->out);
+}
+
+static int sim_kvm_visit(void *arg, const struct s2_walk_visit *v)
+{
+	struct sim_kvm_state *st = arg;
+	uint64_t prot = v->pte & SIM_KVM_MASK, ipa = s2_ipa_val(v->ipa);
+
+	if (!st->started) {
+		st->started = true;
+		fprintf(st->out, "---[ Guest IPA ]---\n");
+	} else if (prot != st->prot || v->level != st->level) {
+		sim_kvm_line(st, ipa);
+	} else {
+		return 0;
+	}
+	st->start = ipa;
+	st->prot = prot;
+	st->level = v->level;
+	return 0;
+}
+
+int sim_dump_kvm(FILE *out, const struct s2_pgtable *pgt)
+{
+	struct sim_kvm_state st = { .out = out };
+
+	return s2_pgtable_walk(pgt, s2_ipa(0), UINT64_C(1) << pgt->cfg.ipa_bits, S2_WALK_LEAF,
+			       sim_kvm_visit, &st);
+}

@@ -18,6 +18,8 @@
  * IPA). It goes to s2_vm_handle_abort() and the access is retried after a resume, at most
  * SIM_MAX_RETRIES faults.
  */
+#define _POSIX_C_SOURCE 200809L /* fileno, fmemopen */
+
 #include "sim.h"
 #include "cli.h"
 
@@ -27,6 +29,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SIM_MAX_TOKENS 40
 #define SIM_MAX_FAULTS SIM_MAX_RETRIES
@@ -42,9 +45,27 @@
 #define ESR_S1PTW S2_BIT(7)
 #define ESR_WNR S2_BIT(6)
 
+/* The instruction behind a data access: plain loads and stores carry an instruction syndrome
+ * (ISV=1); the others do not (Arm ARM D19.2.48: ISV is 0 for load/store pair, writeback
+ * addressing, atomics and DC ZVA, among others). */
+enum sim_form {
+	FORM_PLAIN = 0, /* LDR/STR */
+	FORM_PAIR, /* LDP/STP */
+	FORM_PRE, /* LDR/STR with pre-index writeback */
+	FORM_POST, /* LDR/STR with post-index writeback */
+	FORM_ATOMIC, /* LDADD, SWP, CAS...: a read and a write */
+	FORM_DCZVA, /* DC ZVA: zeroes a block, a write */
+};
+
+static const char *const sim_form_names[] = { "plain",	    "pair",   "pre-index",
+					      "post-index", "atomic", "dc-zva" };
+
+#define SIM_DCZVA_BYTES 64 /* DCZID_EL0.BS = 4: the usual 64-byte block */
+
 struct sim_fault {
 	enum s2_fault kind;
 	int level;
+	bool write; /* WnR */
 	uint64_t esr, far, hpfar;
 	int ret; /* s2_vm_handle_abort()'s return */
 	struct s2_abort_result r;
@@ -57,8 +78,9 @@ struct sim_access {
 	unsigned int size;
 	bool el0, s1ptw, sext;
 	unsigned int reg;
+	enum sim_form form;
 	/* outcome */
-	enum { ACC_OK, ACC_MMIO, ACC_INJECT, ACC_ERROR, ACC_STUCK } result;
+	enum { ACC_OK, ACC_MMIO, ACC_INJECT, ACC_ERROR, ACC_STUCK, ACC_NISV } result;
 	bool tlb_hit;
 	uint64_t pa;
 	struct s2_walk_result w;
@@ -73,6 +95,8 @@ struct sim {
 	const char *file;
 	unsigned int line;
 	int status;
+	char errmsg[768]; /* the failure, until printed */
+	FILE *err;
 
 	bool host_set;
 	struct s2_caps caps;
@@ -112,7 +136,7 @@ struct sim {
 	bool have_host_result;
 
 	/* Totals for the summary. */
-	uint64_t accesses, acc_ok, acc_mmio, acc_inject, tlb_hits, stale;
+	uint64_t accesses, acc_ok, acc_mmio, acc_inject, acc_nisv, tlb_hits, stale;
 	uint64_t faults[S2_FAULT_OTHER + 1];
 	uint64_t tags_bytes;
 };
@@ -132,10 +156,24 @@ sim_msg(struct sim *s, int status, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (s->line)
-		s2_cli_error(s->o.cmd, "%s:%u: %s", s->file, s->line, buf);
+		snprintf(s->errmsg, sizeof(s->errmsg), "s2mmu: %s: %s:%u: %s", s->o.cmd, s->file,
+			 s->line, buf);
+	else if (s->file && s->file[0])
+		snprintf(s->errmsg, sizeof(s->errmsg), "s2mmu: %s: %s: %s", s->o.cmd, s->file, buf);
 	else
-		s2_cli_error(s->o.cmd, "%s: %s", s->file, buf);
+		snprintf(s->errmsg, sizeof(s->errmsg), "s2mmu: %s: %s", s->o.cmd, buf);
+	if (!s->o.defer_error)
+		sim_print_error(s);
 	return status;
+}
+
+void sim_print_error(struct sim *s)
+{
+	if (!s->errmsg[0])
+		return;
+	fflush(s->out);
+	fprintf(s->err, "%s\n", s->errmsg);
+	s->errmsg[0] = '\0';
 }
 
 #define sim_syntax(s, ...) sim_msg((s), SIM_SYNTAX, __VA_ARGS__)
@@ -283,6 +321,18 @@ static int sim_num(struct sim *s, const char *what, const char *str, uint64_t *o
 	return 0;
 }
 
+/* A range [@base, @base + @size) must not wrap past 2^64, nor exceed the run's size limit. */
+static int sim_range(struct sim *s, const char *what, uint64_t base, uint64_t size)
+{
+	if (size && base + (size - 1) < base)
+		return sim_syntax(s, "%s 0x%" PRIx64 " + size 0x%" PRIx64 " wraps past 2^64", what,
+				  base, size);
+	if (s->o.max_size && size > s->o.max_size)
+		return sim_syntax(s, "size 0x%" PRIx64 " exceeds this run's limit 0x%" PRIx64, size,
+				  s->o.max_size);
+	return 0;
+}
+
 /* "key=value" token @tok with key @key: *@val gets the value. */
 static bool sim_kv(const char *tok, const char *key, const char **val)
 {
@@ -327,6 +377,36 @@ static int sim_opt_num(struct sim *s, struct sim_toks *t, int from, const char *
 	if (!v)
 		return sim_syntax(s, "%s needs a value (%s=N)", key, key);
 	return sim_num(s, key, v, out);
+}
+
+/* Option @key as a number in [@min, @max]: a value outside is refused, never truncated. */
+static int sim_opt_range(struct sim *s, struct sim_toks *t, int from, const char *key, uint64_t min,
+			 uint64_t max, uint64_t *out, bool *given)
+{
+	int ret = sim_opt_num(s, t, from, key, out, given);
+
+	if (ret || !*given)
+		return ret;
+	if (*out < min || *out > max)
+		return sim_syntax(s, "%s=%" PRIu64 " is out of range (%" PRIu64 "..%" PRIu64 ")",
+				  key, *out, min, max);
+	return 0;
+}
+
+/* Option @key as a translation level, -1..3 ("level=-1": LPA2's extra level). */
+static int sim_opt_level(struct sim *s, struct sim_toks *t, int from, const char *key, int *out,
+			 bool *given)
+{
+	const char *v;
+
+	*given = sim_opt(t, from, key, &v);
+	if (!*given)
+		return 0;
+	if (v && (!strcmp(v, "-1") || (v[0] >= '0' && v[0] <= '3' && !v[1]))) {
+		*out = v[0] == '-' ? -1 : v[0] - '0';
+		return 0;
+	}
+	return sim_syntax(s, "bad %s '%s' (a level is -1, 0, 1, 2 or 3)", key, v ? v : "");
 }
 
 static int sim_opt_flag(struct sim *s, struct sim_toks *t, int from, const char *key, bool *out)
@@ -417,7 +497,10 @@ static int sim_step_host(struct sim *s, struct sim_toks *t)
 	int ret;
 
 	if (s->host_set || s->nr_vms)
-		return sim_syntax(s, "'host' must come once, before the first 'vm'");
+		return sim_syntax(s, s->hp && !s->nr_vms && s->own ?
+					     "'host' must come before 'pkvm' (which starts the "
+					     "default host)" :
+					     "'host' must come once, before the first 'vm'");
 	for (int i = 0; i < 5; i++) {
 		ret = sim_opt_num(s, t, 1, regs[i], &rv[i], &given);
 		if (ret)
@@ -435,7 +518,7 @@ static int sim_step_host(struct sim *s, struct sim_toks *t)
 	if ((ret = sim_opt_num(s, t, 1, "pa-bits", &v, &given)))
 		return ret;
 	if (given) {
-		if (s2_bits_to_parange((unsigned int)v) < 0 || v > 52)
+		if (v > 52 || s2_bits_to_parange((unsigned int)v) < 0)
 			return sim_syntax(s, "pa-bits %" PRIu64 " is not a PARange size", v);
 		if (!any_reg) {
 			s2_caps_max((unsigned int)v, &s->caps);
@@ -450,7 +533,7 @@ static int sim_step_host(struct sim *s, struct sim_toks *t)
 			return sim_syntax(s, "hafdbs is 0, 1 or 2");
 		s->caps.hafdbs = (unsigned int)v;
 	}
-	if ((ret = sim_opt_num(s, t, 1, "mte", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 1, "mte", 0, 3, &v, &given)))
 		return ret;
 	if (given)
 		s->caps.mte = (unsigned int)v;
@@ -461,7 +544,7 @@ static int sim_step_host(struct sim *s, struct sim_toks *t)
 			return sim_syntax(s, "vmid-bits is 8 or 16");
 		s->caps.vmid_bits = (unsigned int)v;
 	}
-	if ((ret = sim_opt_num(s, t, 1, "bbm", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 1, "bbm", 0, 2, &v, &given)))
 		return ret;
 	if (given)
 		s->caps.bbm = (unsigned int)v;
@@ -527,6 +610,9 @@ static int sim_step_vm(struct sim *s, struct sim_toks *t)
 				     "[hd] [mte] [locked-limit=SIZE]");
 	if ((ret = sim_num(s, "the VM id", t->v[1], &id)))
 		return ret;
+	if (id > UINT32_MAX)
+		return sim_syntax(s, "VM id %" PRIu64 " is too large (0..%" PRIu32 ")", id,
+				  UINT32_MAX);
 	sv = sim_find_vm(s, (unsigned int)id);
 	if (sv) {
 		if (t->n > 2)
@@ -542,7 +628,7 @@ static int sim_step_vm(struct sim *s, struct sim_toks *t)
 	p.caps = &s->caps;
 	p.req.ipa_bits = 40;
 	p.req.granule = S2_GRANULE_4K;
-	if ((ret = sim_opt_num(s, t, 2, "ipa-bits", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 2, "ipa-bits", 1, 64, &v, &given)))
 		return ret;
 	if (given)
 		p.req.ipa_bits = (unsigned int)v;
@@ -550,6 +636,8 @@ static int sim_step_vm(struct sim *s, struct sim_toks *t)
 		return sim_syntax(s, "granule is 4k, 16k or 64k");
 	if ((ret = sim_opt_num(s, t, 2, "vmid-bits", &v, &given)))
 		return ret;
+	if (given && v != 8 && v != 16)
+		return sim_syntax(s, "vmid-bits is 8 or 16");
 	if (given)
 		p.req.vmid_bits = (unsigned int)v;
 	b = false;
@@ -695,6 +783,9 @@ static int sim_step_slot(struct sim *s, struct sim_toks *t)
 	if (!given)
 		return sim_syntax(s, "slot needs pa=ADDR (the host physical base of the backing)");
 	d.pa = s2_pa(v);
+	if ((ret = sim_range(s, "ipa", s2_ipa_val(d.ipa), d.size)) ||
+	    (ret = sim_range(s, "pa", v, d.size)))
+		return ret;
 	if (v < SIM_ARENA_PA + SIM_ARENA_BYTES && v + d.size > SIM_ARENA_PA)
 		return sim_syntax(s,
 				  "the backing overlaps the simulator's table arena "
@@ -863,8 +954,8 @@ static unsigned int sim_log2(unsigned int v)
 	return l;
 }
 
-/* ESR_EL2 for a stage-2 fault of access @a (Arm ARM D19.2.48). */
-static uint64_t sim_esr(const struct sim_access *a, enum s2_fault kind, int level)
+/* ESR_EL2 for a stage-2 fault of access @a (Arm ARM D19.2.48); @write: WnR. */
+static uint64_t sim_esr(const struct sim_access *a, enum s2_fault kind, int level, bool write)
 {
 	int fsc = s2_fsc_encode(kind, level);
 	uint64_t esr = ESR_IL | (uint64_t)(fsc < 0 ? 0 : fsc);
@@ -876,53 +967,87 @@ static uint64_t sim_esr(const struct sim_access *a, enum s2_fault kind, int leve
 		return esr;
 	}
 	esr |= (uint64_t)S2_EC_DABT_LOW << ESR_EC_SHIFT;
+	if (write)
+		esr |= ESR_WNR;
 	if (a->s1ptw) {
 		/* A stage-1 walk: no instruction syndrome; WnR says whether the walk wrote
 		 * (a hardware AF/dirty update of a stage-1 descriptor). */
-		esr |= ESR_S1PTW;
-		if (a->type == S2_ACCESS_WRITE)
-			esr |= ESR_WNR;
-		return esr;
+		return esr | ESR_S1PTW;
 	}
+	if (a->form != FORM_PLAIN)
+		return esr; /* ISV = 0: SAS, SSE, SRT, SF and AR are RES0 */
 	esr |= ESR_ISV | ((uint64_t)sim_log2(a->size) << ESR_SAS_SHIFT) |
 	       ((uint64_t)a->reg << ESR_SRT_SHIFT);
 	if (a->sext)
 		esr |= ESR_SSE;
 	if (a->size == 8 || a->sext)
 		esr |= ESR_SF; /* a 64-bit register (LDR Xt, or LDRS* Xt) */
-	if (a->type == S2_ACCESS_WRITE)
-		esr |= ESR_WNR;
 	return esr;
 }
 
-static void sim_run_access(struct sim *s, struct sim_vm *sv, struct sim_access *a)
+/* Translate @a as an access of @type: a TLB hit that permits it, else a walk. Return: 0 (see
+ * @a->w, @a->tlb_hit, @a->pa) or the walker's error. */
+static int sim_translate(struct sim *s, struct sim_vm *sv, struct sim_access *a,
+			 enum s2_access_type type)
 {
 	struct s2_walk_mem mem = s2_host_port_walk_mem(s->hp);
 	const struct s2_config *cfg = &sv->vm.pgt.cfg;
+	struct s2_access acc = { .type = type, .el0 = a->el0, .s1ptw = a->s1ptw };
+	const struct s2_tlb_entry *e = s2_tlb_lookup(&s->tlb, sv->vm.vmid, s2_ipa(a->ipa));
+	struct sim_access probe = *a;
+	int ret;
 
+	probe.type = type;
+	if (e && sim_tlb_permits(cfg, e, &probe)) {
+		a->tlb_hit = true;
+		a->pa = e->pa + (a->ipa - e->ipa);
+		memset(&a->w, 0, sizeof(a->w));
+		a->w.fault = S2_FAULT_NONE;
+		a->w.level = e->level;
+		a->w.block_size = e->block_size;
+		return 0;
+	}
+	a->tlb_hit = false;
+	ret = s2_walk(cfg, sv->vm.pgt.root_pa, &mem, s2_ipa(a->ipa), acc, &a->w);
+	if (ret || a->w.fault != S2_FAULT_NONE)
+		return ret;
+	a->pa = s2_pa_val(a->w.pa);
+	s2_tlb_fill(&s->tlb, sv->vm.vmid, s2_ipa(a->ipa), &a->w);
+	return 0;
+}
+
+/*
+ * Run access @a until it completes, exits or is injected. An atomic is a read and a write of
+ * the same location: its fault is reported with WnR = 0 when the read faults, else WnR = 1
+ * (Arm ARM D19.2.48, WnR).
+ */
+static void sim_run_access(struct sim *s, struct sim_vm *sv, struct sim_access *a)
+{
 	for (;;) {
-		struct s2_access acc = { .type = a->type, .el0 = a->el0, .s1ptw = a->s1ptw };
-		const struct s2_tlb_entry *e = s2_tlb_lookup(&s->tlb, sv->vm.vmid, s2_ipa(a->ipa));
 		struct sim_fault *f;
+		bool write = a->type == S2_ACCESS_WRITE;
 		int ret;
 
-		if (e && sim_tlb_permits(cfg, e, a)) {
-			a->result = ACC_OK;
-			a->tlb_hit = true;
-			a->pa = e->pa + (a->ipa - e->ipa);
-			a->w.level = e->level;
-			a->w.block_size = e->block_size;
-			return;
+		if (a->form == FORM_ATOMIC) {
+			bool hit;
+
+			write = false;
+			ret = sim_translate(s, sv, a, S2_ACCESS_READ);
+			hit = a->tlb_hit;
+			if (!ret && a->w.fault == S2_FAULT_NONE) {
+				write = true;
+				ret = sim_translate(s, sv, a, S2_ACCESS_WRITE);
+				a->tlb_hit = a->tlb_hit && hit;
+			}
+		} else {
+			ret = sim_translate(s, sv, a, a->type);
 		}
-		ret = s2_walk(cfg, sv->vm.pgt.root_pa, &mem, s2_ipa(a->ipa), acc, &a->w);
 		if (ret) {
 			a->result = ACC_ERROR;
 			return;
 		}
 		if (a->w.fault == S2_FAULT_NONE) {
 			a->result = ACC_OK;
-			a->pa = s2_pa_val(a->w.pa);
-			s2_tlb_fill(&s->tlb, sv->vm.vmid, s2_ipa(a->ipa), &a->w);
 			return;
 		}
 		if (a->nr_faults == SIM_MAX_FAULTS) {
@@ -932,8 +1057,9 @@ static void sim_run_access(struct sim *s, struct sim_vm *sv, struct sim_access *
 		f = &a->faults[a->nr_faults++];
 		f->kind = a->w.fault;
 		f->level = a->w.level;
+		f->write = write;
 		s->faults[f->kind <= S2_FAULT_OTHER ? f->kind : S2_FAULT_OTHER]++;
-		f->esr = sim_esr(a, f->kind, f->level);
+		f->esr = sim_esr(a, f->kind, f->level, write);
 		f->far = a->ipa; /* no stage 1: the guest VA is the IPA */
 		f->hpfar = (a->ipa >> 12) << 4; /* FIPA [43:4] = IPA[51:12] */
 		f->ret = s2_vm_handle_abort(&sv->vcpu, f->esr, f->far, f->hpfar, &f->r);
@@ -941,20 +1067,27 @@ static void sim_run_access(struct sim *s, struct sim_vm *sv, struct sim_access *
 			a->result = ACC_ERROR;
 			return;
 		}
-		if (f->r.action == S2_ABORT_MMIO) {
+		switch (f->r.action) {
+		case S2_ABORT_MMIO:
 			a->result = ACC_MMIO;
 			return;
-		}
-		if (f->r.action == S2_ABORT_INJECT) {
+		case S2_ABORT_INJECT:
 			a->result = ACC_INJECT;
 			return;
+		case S2_ABORT_NISV:
+			a->result = ACC_NISV;
+			return;
+		default:
+			break;
 		}
 	}
 }
 
 static const char *sim_result_name(const struct sim_access *a)
 {
-	static const char *const n[] = { "ok", "mmio-exit", "inject", "error", "stuck" };
+	static const char *const n[] = {
+		"ok", "mmio-exit", "inject", "error", "stuck", "nisv-exit"
+	};
 
 	return n[a->result];
 }
@@ -970,6 +1103,7 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 		s2_json_u64(&s->j, "size", a->size);
 		s2_json_bool(&s->j, "el0", a->el0);
 		s2_json_bool(&s->j, "s1ptw", a->s1ptw);
+		s2_json_str(&s->j, "form", sim_form_names[a->form]);
 		s2_json_str(&s->j, "result", sim_result_name(a));
 		if (a->result == ACC_OK) {
 			s2_json_hex(&s->j, "pa", a->pa);
@@ -990,6 +1124,12 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 		}
 		if (a->result == ACC_INJECT)
 			s2_json_str(&s->j, "inject", s2_inject_reason_name(last->r.inject));
+		if (a->result == ACC_NISV) {
+			s2_json_object_begin(&s->j, "nisv");
+			s2_json_hex(&s->j, "ipa", s2_ipa_val(last->r.ipa));
+			s2_json_bool(&s->j, "write", last->r.write);
+			s2_json_object_end(&s->j);
+		}
 		s2_json_array_begin(&s->j, "faults");
 		for (unsigned int i = 0; i < a->nr_faults; i++) {
 			const struct sim_fault *f = &a->faults[i];
@@ -998,6 +1138,8 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 			s2_json_str(&s->j, "kind", s2_fault_name(f->kind));
 			s2_json_int(&s->j, "level", f->level);
 			s2_json_hex(&s->j, "esr", f->esr);
+			s2_json_bool(&s->j, "isv", (f->esr & ESR_ISV) != 0);
+			s2_json_bool(&s->j, "wnr", (f->esr & ESR_WNR) != 0);
 			s2_json_hex(&s->j, "far", f->far);
 			s2_json_hex(&s->j, "hpfar", f->hpfar);
 			if (f->ret) {
@@ -1018,9 +1160,13 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 	}
 	if (s->o.quiet)
 		return;
-	fprintf(s->out, "vm%u %-5s 0x%" PRIx64 " size=%u%s%s: %s", sv->id, sim_access_name(a->type),
-		a->ipa, a->size, a->el0 ? " el0" : "", a->s1ptw ? " s1ptw" : "",
-		sim_result_name(a));
+	fprintf(s->out, "vm%u %-5s 0x%" PRIx64 " size=%u%s%s%s%s: %s", sv->id,
+		a->form == FORM_ATOMIC ? "atomic" :
+		a->form == FORM_DCZVA  ? "dc-zva" :
+					 sim_access_name(a->type),
+		a->ipa, a->size, a->form && a->form < FORM_ATOMIC ? " form=" : "",
+		a->form && a->form < FORM_ATOMIC ? sim_form_names[a->form] : "",
+		a->el0 ? " el0" : "", a->s1ptw ? " s1ptw" : "", sim_result_name(a));
 	switch (a->result) {
 	case ACC_OK:
 		fprintf(s->out, " pa=0x%" PRIx64 "%s", a->pa, a->tlb_hit ? " (tlb hit)" : "");
@@ -1038,6 +1184,10 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 	}
 	case ACC_INJECT:
 		fprintf(s->out, " %s", s2_inject_reason_name(last->r.inject));
+		break;
+	case ACC_NISV:
+		fprintf(s->out, " ipa=0x%" PRIx64 " %s", s2_ipa_val(last->r.ipa),
+			last->r.write ? "write" : "read");
 		break;
 	default:
 		break;
@@ -1059,10 +1209,27 @@ static void sim_print_access(struct sim *s, struct sim_vm *sv, const struct sim_
 	fprintf(s->out, "%s\n", a->nr_faults ? "]" : "");
 }
 
+static int sim_parse_form(const char *v, enum sim_form *out)
+{
+	for (int f = FORM_PLAIN; f < FORM_ATOMIC; f++)
+		if (v && !strcmp(v, sim_form_names[f])) {
+			*out = (enum sim_form)f;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * read|write IPA [size=N] [reg=N] [sext] [el0] [s1ptw] [form=pair|pre-index|post-index]
+ * exec IPA [el0] [s1ptw]
+ * atomic IPA [size=N] [el0]
+ * dc-zva IPA [el0]
+ */
 static int sim_step_access(struct sim *s, struct sim_toks *t)
 {
 	struct sim_access a = { .line = s->line, .size = 8 };
 	struct sim_vm *sv;
+	const char *c = t->v[0], *str;
 	uint64_t v;
 	bool given;
 	int ret;
@@ -1070,23 +1237,44 @@ static int sim_step_access(struct sim *s, struct sim_toks *t)
 	if ((ret = sim_need_vm(s)))
 		return ret;
 	sv = s->cur;
-	a.type = !strcmp(t->v[0], "read")  ? S2_ACCESS_READ :
-		 !strcmp(t->v[0], "write") ? S2_ACCESS_WRITE :
-					     S2_ACCESS_EXEC;
+	a.type = !strcmp(c, "read") ? S2_ACCESS_READ :
+		 !strcmp(c, "exec") ? S2_ACCESS_EXEC :
+				      S2_ACCESS_WRITE; /* write, atomic, dc-zva */
+	if (!strcmp(c, "atomic"))
+		a.form = FORM_ATOMIC;
+	if (!strcmp(c, "dc-zva")) {
+		a.form = FORM_DCZVA;
+		a.size = SIM_DCZVA_BYTES;
+	}
 	if (a.type == S2_ACCESS_EXEC)
 		a.size = 4;
 	if (t->n < 2)
-		return sim_syntax(s, "usage: %s IPA [size=N] [el0] [s1ptw] [reg=N] [sext]",
-				  t->v[0]);
+		return sim_syntax(
+			s,
+			a.form == FORM_ATOMIC	 ? "usage: atomic IPA [size=N] [el0]" :
+			a.form == FORM_DCZVA	 ? "usage: dc-zva IPA [el0]" :
+			a.type == S2_ACCESS_EXEC ? "usage: exec IPA [el0] [s1ptw]" :
+						   "usage: %s IPA [size=N] [el0] [s1ptw] [reg=N] "
+						   "[sext] [form=pair|pre-index|post-index]",
+			c);
 	if ((ret = sim_num(s, "the IPA", t->v[1], &a.ipa)))
 		return ret;
+	if (a.type != S2_ACCESS_EXEC && a.form != FORM_ATOMIC && a.form != FORM_DCZVA &&
+	    sim_opt(t, 2, "form", &str) && sim_parse_form(str, &a.form))
+		return sim_syntax(s, "form is plain, pair, pre-index or post-index");
 	if ((ret = sim_opt_num(s, t, 2, "size", &v, &given)))
 		return ret;
 	if (given) {
-		if (a.type == S2_ACCESS_EXEC || (v != 1 && v != 2 && v != 4 && v != 8))
-			return sim_syntax(s, "size is 1, 2, 4 or 8 (reads and writes only)");
+		if (a.type == S2_ACCESS_EXEC || a.form == FORM_DCZVA ||
+		    (v != 1 && v != 2 && v != 4 && v != 8))
+			return sim_syntax(s,
+					  "size is 1, 2, 4 or 8 (reads, writes and atomics only)");
+		if (a.form == FORM_PAIR && v < 4)
+			return sim_syntax(s, "a pair moves two 4- or 8-byte registers (size=4|8)");
 		a.size = (unsigned int)v;
 	}
+	if (a.form == FORM_DCZVA)
+		a.ipa &= ~(uint64_t)(SIM_DCZVA_BYTES - 1); /* DC ZVA zeroes the aligned block */
 	if (a.ipa & (a.size - 1))
 		return sim_syntax(s, "IPA 0x%" PRIx64 " is not aligned to the access size %u",
 				  a.ipa, a.size);
@@ -1095,14 +1283,21 @@ static int sim_step_access(struct sim *s, struct sim_toks *t)
 	if (given) {
 		if (v > 31)
 			return sim_syntax(s, "reg is 0..31 (31: xzr)");
+		if (a.form != FORM_PLAIN)
+			return sim_syntax(s,
+					  "reg is part of the syndrome, which a %s access has not",
+					  sim_form_names[a.form]);
 		a.reg = (unsigned int)v;
 	}
 	if ((ret = sim_opt_flag(s, t, 2, "el0", &a.el0)) ||
 	    (ret = sim_opt_flag(s, t, 2, "s1ptw", &a.s1ptw)) ||
 	    (ret = sim_opt_flag(s, t, 2, "sext", &a.sext)) || (ret = sim_leftover(s, t, 2)))
 		return ret;
-	if (a.sext && a.type != S2_ACCESS_READ)
-		return sim_syntax(s, "sext is for reads");
+	if (a.sext && (a.type != S2_ACCESS_READ || a.form != FORM_PLAIN))
+		return sim_syntax(s, "sext is for plain reads");
+	if (a.s1ptw && a.form != FORM_PLAIN)
+		return sim_syntax(s, "s1ptw is a stage-1 table walk, not a %s access",
+				  sim_form_names[a.form]);
 	if (!sv->entered)
 		sim_enter(s, sv, true);
 	sim_jstep(s, "access");
@@ -1112,6 +1307,7 @@ static int sim_step_access(struct sim *s, struct sim_toks *t)
 	s->acc_ok += a.result == ACC_OK;
 	s->acc_mmio += a.result == ACC_MMIO;
 	s->acc_inject += a.result == ACC_INJECT;
+	s->acc_nisv += a.result == ACC_NISV;
 	sim_print_access(s, sv, &a);
 	sim_jend(s);
 	s->acc = a;
@@ -1175,10 +1371,24 @@ static int sim_step_dirty(struct sim *s, struct sim_toks *t)
 			free(s->dirty);
 			s->dirty = calloc(nr ? nr : 1, sizeof(*s->dirty));
 			s->nr_dirty = 0;
-			s->have_dirty = true;
-			for (size_t i = 0; i < words * 64 && s->dirty; i++)
-				if (bm[i / 64] >> (i % 64) & 1)
-					s->dirty[s->nr_dirty++] = base + i * g;
+			s->have_dirty = s->dirty != NULL;
+			if (!s->dirty) {
+				free(bm);
+				return sim_syntax(s, "out of memory");
+			}
+			/* Word by word (a big slot is mostly clean), never more than the @nr pages
+			 * the library reported. */
+			for (size_t w = 0; w < words; w++)
+				for (unsigned int b = 0; bm[w] && b < 64 && s->nr_dirty < nr; b++)
+					if (bm[w] >> b & 1)
+						s->dirty[s->nr_dirty++] = base + (w * 64 + b) * g;
+			if (s->nr_dirty != nr) {
+				free(bm);
+				return sim_expect_fail(s,
+						       "the harvest reported %" PRIu64
+						       " dirty pages, its bitmap has %zu",
+						       nr, s->nr_dirty);
+			}
 			sim_text(s, "%s: %" PRIu64 " dirty page%s", what, nr, nr == 1 ? "" : "s");
 			if (sim_jsonp(s))
 				s2_json_array_begin(&s->j, "pages");
@@ -1218,7 +1428,8 @@ static int sim_pa_size(struct sim *s, struct sim_toks *t, uint64_t *pa, uint64_t
 	if (t->n < 3)
 		return sim_syntax(s, "usage: %s PA SIZE", t->v[0]);
 	if ((ret = sim_num(s, "the host PA", t->v[1], pa)) ||
-	    (ret = sim_num(s, "the size", t->v[2], size)))
+	    (ret = sim_num(s, "the size", t->v[2], size)) ||
+	    (ret = sim_range(s, "host PA", *pa, *size)))
 		return ret;
 	t->used[1] = t->used[2] = true;
 	return 0;
@@ -1287,7 +1498,7 @@ static void sim_stale_cb(void *arg, const struct s2_tlb_stale *st)
 		return;
 	s->stale++;
 	if (!s->o.quiet)
-		fprintf(stderr, "s2mmu: %s: %s:%u: stale TLB entry ipa 0x%" PRIx64 ": %s\n",
+		fprintf(s->err, "s2mmu: %s: %s:%u: stale TLB entry ipa 0x%" PRIx64 ": %s\n",
 			s->o.cmd, s->file, s->line, st->entry.ipa, st->why);
 }
 
@@ -1350,7 +1561,8 @@ static int sim_step_dump(struct sim *s, struct sim_toks *t)
 			return sim_syntax(s, "'dump host' needs 'pkvm' first");
 		return sim_dump_pgt(s, "host", 0, &s->own->host);
 	}
-	if ((ret = sim_need_vm(s)) || (ret = sim_opt_num(s, t, 1, "vm", &v, &given)) ||
+	if ((ret = sim_need_vm(s)) ||
+	    (ret = sim_opt_range(s, t, 1, "vm", 0, UINT32_MAX, &v, &given)) ||
 	    (ret = sim_leftover(s, t, 1)))
 		return ret;
 	if (given) {
@@ -1417,7 +1629,7 @@ static int sim_step_pkvm(struct sim *s, struct sim_toks *t)
 		return sim_syntax(s, "usage: pkvm ram=BASE size=SIZE [granule=G]");
 	if (sim_opt(t, 1, "granule", &g) && (!g || s2_granule_parse(g, &req.granule)))
 		return sim_syntax(s, "granule is 4k, 16k or 64k");
-	if ((ret = sim_leftover(s, t, 1)))
+	if ((ret = sim_leftover(s, t, 1)) || (ret = sim_range(s, "ram", base, size)))
 		return ret;
 	req.ipa_bits = s->caps.pa_bits;
 	ret = s2_config_init(&s->own_cfg, &s->caps, &req);
@@ -1425,11 +1637,17 @@ static int sim_step_pkvm(struct sim *s, struct sim_toks *t)
 		return sim_syntax(s, "host stage-2 config: %s", s2_errname(ret));
 	pages = size >> s->own_cfg.page_shift;
 	if (!pages || pages > (UINT64_C(1) << 24))
-		return sim_syntax(s, "pkvm RAM size out of range");
+		return sim_syntax(s,
+				  "pkvm RAM size 0x%" PRIx64 " is %s (one %s page to 2^24 pages)",
+				  size, pages ? "too large" : "less than a page",
+				  s2_granule_name(s->own_cfg.granule));
 	s->own = calloc(1, sizeof(*s->own));
 	s->own_meta = calloc(pages, sizeof(*s->own_meta));
-	if (!s->own || !s->own_meta)
+	if (!s->own || !s->own_meta) {
+		free(s->own);
+		s->own = NULL;
 		return sim_syntax(s, "out of memory");
+	}
 	s->own_ram.base = s2_pa(base);
 	s->own_ram.size = size;
 	p.host_cfg = &s->own_cfg;
@@ -1471,14 +1689,31 @@ static int sim_owner_guest(struct sim *s, struct sim_vm **out)
 		return ret;
 	sv = s->cur;
 	if (!sv->og_ready) {
-		/* Owner ids 2..255 are guests: VM N is owner N + 1. */
+		/* Owner ids 2..255 are guests: VM N is owner N + 1. 0 is the host's, 1 the
+		 * hypervisor's (owner.h). */
+		if (sv->id + (uint64_t)1 == S2_OWNER_HYP)
+			return sim_syntax(
+				s,
+				"vm%u cannot take part in page ownership: VM N is owner "
+				"N + 1, and owner %u is the hypervisor's (use VM ids 1..%u)",
+				sv->id, S2_OWNER_HYP, S2_OWNER_GUEST_MAX - 1);
+		if (sv->id + (uint64_t)1 > S2_OWNER_GUEST_MAX)
+			return sim_syntax(s,
+					  "vm%u cannot take part in page ownership: VM N is owner "
+					  "N + 1, and owner ids are 8-bit (0 is the host's, 1 the "
+					  "hypervisor's; use VM ids 1..%u)",
+					  sv->id, S2_OWNER_GUEST_MAX - 1);
+		if (sv->vm.pgt.cfg.granule != s->own_cfg.granule)
+			return sim_syntax(s,
+					  "vm%u cannot take part in page ownership: its %s granule "
+					  "is not the host stage-2's %s",
+					  sv->id, s2_granule_name(sv->vm.pgt.cfg.granule),
+					  s2_granule_name(s->own_cfg.granule));
 		ret = s2_owner_guest_init(&sv->og, &sv->vm.pgt, (uint8_t)(sv->id + 1),
 					  sv->protected_vm);
 		if (ret)
-			return sim_syntax(s,
-					  "vm%u cannot take part in page ownership: %s "
-					  "(its granule must be the host stage-2's)",
-					  sv->id, s2_errname(ret));
+			return sim_syntax(s, "vm%u cannot take part in page ownership: %s", sv->id,
+					  s2_errname(ret));
 		sv->og_ready = true;
 	}
 	*out = sv;
@@ -1486,32 +1721,57 @@ static int sim_owner_guest(struct sim *s, struct sim_vm **out)
 }
 
 /* Transitions: share-hyp|unshare-hyp|donate-hyp|donate-hyp-host PA SIZE;
- * share-guest|donate-guest PA IPA SIZE; unshare-guest|guest-share-host|guest-unshare-host
+ * share-guest PA IPA SIZE [PERM] (PERM: letters of "rwx", default rwx);
+ * donate-guest PA IPA SIZE; unshare-guest|guest-share-host|guest-unshare-host
  * IPA SIZE; teardown. */
 static int sim_step_owner(struct sim *s, struct sim_toks *t)
 {
 	const char *op = t->v[0];
-	uint64_t a[3] = { 0 };
+	uint64_t a[3] = { 0 }, prot = S2_PROT_RWX;
 	int need, ret;
 	struct sim_vm *sv = NULL;
 	char what[96];
+	bool perm;
 
 	if ((ret = sim_need_own(s)))
 		return ret;
 	need = (!strcmp(op, "share-guest") || !strcmp(op, "donate-guest")) ? 3 :
 	       !strcmp(op, "teardown")					   ? 0 :
 									     2;
-	if (t->n != need + 1)
+	perm = !strcmp(op, "share-guest") && t->n == need + 2;
+	if (t->n != need + 1 + perm)
 		return sim_syntax(s, "'%s' takes %d numbers", op, need);
 	for (int i = 0; i < need; i++)
 		if ((ret = sim_num(s, op, t->v[i + 1], &a[i])))
 			return ret;
+	/* The last number is the size; every address before it starts a range of that size. */
+	for (int i = 0; i + 1 < need; i++)
+		if ((ret = sim_range(s, i ? "IPA" : (need == 3 ? "PA" : "address"), a[i],
+				     a[need - 1])))
+			return ret;
+	if (perm) {
+		const char *p = t->v[need + 1];
+		prot = 0;
+		for (; *p; p++) {
+			uint64_t bit = *p == 'r' ? S2_PROT_R :
+				       *p == 'w' ? S2_PROT_W :
+				       *p == 'x' ? S2_PROT_X :
+						   0;
+			if (!bit || (prot & bit))
+				return sim_syntax(
+					s, "'%s': permissions are letters of \"rwx\", not '%s'", op,
+					t->v[need + 1]);
+			prot |= bit;
+		}
+	}
 	if (strstr(op, "guest") || !strcmp(op, "teardown"))
 		if ((ret = sim_owner_guest(s, &sv)))
 			return ret;
 	snprintf(what, sizeof(what), "%s", op);
 	for (int i = 0; i < need; i++)
 		snprintf(what + strlen(what), sizeof(what) - strlen(what), " 0x%" PRIx64, a[i]);
+	if (perm)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), " %.8s", t->v[need + 1]);
 	sim_jstep(s, op);
 	if (!strcmp(op, "share-hyp"))
 		ret = s2_owner_share_hyp(s->own, s2_pa(a[0]), a[1]);
@@ -1522,7 +1782,7 @@ static int sim_step_owner(struct sim *s, struct sim_toks *t)
 	else if (!strcmp(op, "donate-hyp-host"))
 		ret = s2_owner_donate_hyp_host(s->own, s2_pa(a[0]), a[1]);
 	else if (!strcmp(op, "share-guest"))
-		ret = s2_owner_share_guest(s->own, &sv->og, s2_pa(a[0]), s2_ipa(a[1]), a[2]);
+		ret = s2_owner_share_guest(s->own, &sv->og, s2_pa(a[0]), s2_ipa(a[1]), a[2], prot);
 	else if (!strcmp(op, "donate-guest"))
 		ret = s2_owner_donate_guest(s->own, &sv->og, s2_pa(a[0]), s2_ipa(a[1]), a[2]);
 	else if (!strcmp(op, "unshare-guest"))
@@ -1789,6 +2049,27 @@ static int sim_expect_access(struct sim *s, struct sim_toks *t, const char *what
 			return sim_expect_fail(s, "expected an MMIO exit without syndrome");
 		return 0;
 	}
+	if (!strcmp(what, "nisv-exit")) {
+		bool rd = sim_opt(t, 2, "read", NULL), wr = sim_opt(t, 2, "write", NULL);
+
+		if ((ret = sim_opt_num(s, t, 2, "ipa", &v, &given)) ||
+		    (ret = sim_leftover(s, t, 2)))
+			return ret;
+		if (a->result != ACC_NISV)
+			return sim_expect_fail(s,
+					       "expected an exit without syndrome (nisv) from line "
+					       "%u, got %s",
+					       a->line, sim_result_name(a));
+		if ((rd && last->r.write) || (wr && !last->r.write))
+			return sim_expect_fail(s, "expected a nisv %s, got a %s",
+					       rd ? "read" : "write",
+					       last->r.write ? "write" : "read");
+		if (given && s2_ipa_val(last->r.ipa) != v)
+			return sim_expect_fail(
+				s, "expected a nisv exit at ipa 0x%" PRIx64 ", got 0x%" PRIx64, v,
+				s2_ipa_val(last->r.ipa));
+		return 0;
+	}
 	if (!strcmp(what, "inject")) {
 		if (a->result != ACC_INJECT)
 			return sim_expect_fail(s, "expected an injected abort from line %u, got %s",
@@ -1812,17 +2093,31 @@ static int sim_expect_access(struct sim *s, struct sim_toks *t, const char *what
 	}
 	if (!strcmp(what, "fault")) {
 		enum s2_fault k;
+		int lvl = 0;
 
 		if (t->n < 3 || sim_parse_fault(t->v[2], &k))
 			return sim_syntax(s, "usage: expect fault KIND [level=L] (KIND: "
 					     "translation, permission, access-flag, ...)");
 		t->used[2] = true;
-		if ((ret = sim_opt_num(s, t, 3, "level", &v, &given)) ||
+		if ((ret = sim_opt_level(s, t, 3, "level", &lvl, &given)) ||
 		    (ret = sim_leftover(s, t, 3)))
 			return ret;
-		if (!sim_acc_fault(a, k, (int)v, !given))
+		if (!sim_acc_fault(a, k, lvl, !given))
 			return sim_expect_fail(s, "expected a %s fault%s at line %u", t->v[2],
 					       given ? " at that level" : "", a->line);
+		return 0;
+	}
+	if (!strcmp(what, "esr")) {
+		if (t->n != 3 || (ret = sim_num(s, "the ESR", t->v[2], &v)))
+			return t->n != 3 ? sim_syntax(s, "usage: expect esr VALUE") : ret;
+		if (!last)
+			return sim_expect_fail(s,
+					       "expected ESR 0x%" PRIx64
+					       ", the access of line %u took no fault",
+					       v, a->line);
+		if (last->esr != v)
+			return sim_expect_fail(s, "expected ESR 0x%" PRIx64 ", got 0x%" PRIx64, v,
+					       last->esr);
 		return 0;
 	}
 	if (!strcmp(what, "tlb-hit")) {
@@ -1846,7 +2141,7 @@ static int sim_expect_mapping(struct sim *s, struct sim_toks *t, bool want)
 	const char *str;
 	bool given;
 	char perm[4];
-	int ret;
+	int ret, lvl = 0;
 
 	if ((ret = sim_need_vm(s)))
 		return ret;
@@ -1883,11 +2178,11 @@ static int sim_expect_mapping(struct sim *s, struct sim_toks *t, bool want)
 		return sim_expect_fail(s,
 				       "0x%" PRIx64 ": expected pa 0x%" PRIx64 ", got 0x%" PRIx64,
 				       ipa, v, s2_pa_val(lk.pa));
-	if ((ret = sim_opt_num(s, t, 3, "level", &v, &given)))
+	if ((ret = sim_opt_level(s, t, 3, "level", &lvl, &given)))
 		return ret;
-	if (given && (uint64_t)lk.level != v)
-		return sim_expect_fail(s, "0x%" PRIx64 ": expected level %" PRIu64 ", got %d", ipa,
-				       v, lk.level);
+	if (given && lk.level != lvl)
+		return sim_expect_fail(s, "0x%" PRIx64 ": expected level %d, got %d", ipa, lvl,
+				       lk.level);
 	if ((ret = sim_opt_num(s, t, 3, "size", &v, &given)))
 		return ret;
 	if (given && lk.size != v)
@@ -1901,16 +2196,16 @@ static int sim_expect_mapping(struct sim *s, struct sim_toks *t, bool want)
 	if (sim_opt(t, 3, "perm", &str) && (!str || strcmp(str, perm)))
 		return sim_expect_fail(s, "0x%" PRIx64 ": expected perm %s, got %s", ipa,
 				       str ? str : "?", perm);
-	if ((ret = sim_opt_num(s, t, 3, "memattr", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 3, "memattr", 0, 15, &v, &given)))
 		return ret;
 	if (given && f.memattr != v)
 		return sim_expect_fail(s, "0x%" PRIx64 ": expected MemAttr 0x%" PRIx64 ", got 0x%x",
 				       ipa, v, f.memattr);
-	if ((ret = sim_opt_num(s, t, 3, "af", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 3, "af", 0, 1, &v, &given)))
 		return ret;
 	if (given && (uint64_t)f.af != v)
 		return sim_expect_fail(s, "0x%" PRIx64 ": expected af=%" PRIu64, ipa, v);
-	if ((ret = sim_opt_num(s, t, 3, "dbm", &v, &given)))
+	if ((ret = sim_opt_range(s, t, 3, "dbm", 0, 1, &v, &given)))
 		return ret;
 	if (given && (uint64_t)f.dbm != v)
 		return sim_expect_fail(s, "0x%" PRIx64 ": expected dbm=%" PRIu64, ipa, v);
@@ -1937,6 +2232,11 @@ static int sim_expect_dirty(struct sim *s, struct sim_toks *t)
 				if ((ret = sim_num(s, "a page IPA", t->v[i], &a)) ||
 				    (ret = sim_num(s, "a page IPA", dots + 2, &b)))
 					return ret;
+				if (a > b)
+					return sim_syntax(s,
+							  "0x%" PRIx64 "..0x%" PRIx64
+							  " ends before it starts",
+							  a, b);
 			} else {
 				if ((ret = sim_num(s, "a page IPA", t->v[i], &a)))
 					return ret;
@@ -2067,7 +2367,8 @@ static int sim_step(struct sim *s, struct sim_toks *t)
 		sim_enter(s, s->cur, false);
 		return 0;
 	}
-	if (!strcmp(c, "read") || !strcmp(c, "write") || !strcmp(c, "exec"))
+	if (!strcmp(c, "read") || !strcmp(c, "write") || !strcmp(c, "exec") ||
+	    !strcmp(c, "atomic") || !strcmp(c, "dc-zva"))
 		return sim_step_access(s, t);
 	if (!strcmp(c, "dirty"))
 		return sim_step_dirty(s, t);
@@ -2119,7 +2420,8 @@ struct sim *sim_open(const struct sim_opts *o)
 	if (!s)
 		return NULL;
 	s->o = *o;
-	s->out = stdout;
+	s->out = o->out ? o->out : stdout;
+	s->err = o->err ? o->err : stderr;
 	return s;
 }
 
@@ -2163,8 +2465,8 @@ static void sim_summary_text(struct sim *s)
 	fprintf(s->out, "summary:\n");
 	fprintf(s->out,
 		"  accesses %" PRIu64 ": ok %" PRIu64 " (tlb hits %" PRIu64 "), mmio-exit %" PRIu64
-		", inject %" PRIu64 "\n",
-		s->accesses, s->acc_ok, s->tlb_hits, s->acc_mmio, s->acc_inject);
+		", nisv-exit %" PRIu64 ", inject %" PRIu64 "\n",
+		s->accesses, s->acc_ok, s->tlb_hits, s->acc_mmio, s->acc_nisv, s->acc_inject);
 	fprintf(s->out, "  faults:");
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		fprintf(s->out, "%s %s %" PRIu64, i ? "," : "", s2_fault_name(kinds[i]),
@@ -2188,11 +2490,11 @@ static void sim_summary_text(struct sim *s)
 		fprintf(s->out,
 			"  vm%u: mappings L0 %" PRIu64 ", L1 %" PRIu64 ", L2 %" PRIu64
 			", L3 %" PRIu64 "; table pages %" PRIu64 "; handler: mapped %" PRIu64
-			", relaxed %" PRIu64 ", young %" PRIu64 ", mmio %" PRIu64
+			", relaxed %" PRIu64 ", young %" PRIu64 ", mmio %" PRIu64 ", nisv %" PRIu64
 			", inject %" PRIu64 "%s\n",
 			sv->id, r.leaves[1], r.leaves[2], r.leaves[3], r.leaves[4], rep.table_pages,
-			st->mapped, st->relaxed, st->young, st->mmio_exits, st->injects,
-			rep.errors ? " (TABLE CHECK FAILED)" : "");
+			st->mapped, st->relaxed, st->young, st->mmio_exits, st->nisv_exits,
+			st->injects, rep.errors ? " (TABLE CHECK FAILED)" : "");
 		sim_runs_free(&r);
 	}
 	fprintf(s->out,
@@ -2215,6 +2517,7 @@ static void sim_summary_json(struct sim *s)
 	s2_json_u64(j, "ok", s->acc_ok);
 	s2_json_u64(j, "tlb_hits", s->tlb_hits);
 	s2_json_u64(j, "mmio_exits", s->acc_mmio);
+	s2_json_u64(j, "nisv_exits", s->acc_nisv);
 	s2_json_u64(j, "injects", s->acc_inject);
 	s2_json_object_begin(j, "faults");
 	for (int k = S2_FAULT_ADDRESS_SIZE; k <= S2_FAULT_OTHER; k++)
@@ -2243,6 +2546,8 @@ static void sim_summary_json(struct sim *s)
 		s2_json_u64(j, "mapped", sv->vm.stats.mapped);
 		s2_json_u64(j, "relaxed", sv->vm.stats.relaxed);
 		s2_json_u64(j, "young", sv->vm.stats.young);
+		s2_json_u64(j, "mmio_exits", sv->vm.stats.mmio_exits);
+		s2_json_u64(j, "nisv_exits", sv->vm.stats.nisv_exits);
 		s2_json_u64(j, "cmo_deferred_bytes", sv->vm.stats.cmo_deferred_bytes);
 		s2_json_object_end(j);
 		sim_runs_free(&r);
@@ -2263,31 +2568,87 @@ static void sim_summary_json(struct sim *s)
 	s2_json_object_end(j);
 }
 
+/* Read one line of @f into @buf (SIM_LINE_MAX + 1 bytes) without its line end.
+ * Return: 1 a line; 0 end of file; SIM_RD_LONG, SIM_RD_NUL or SIM_RD_ERROR. */
+enum { SIM_RD_LONG = -1, SIM_RD_NUL = -2, SIM_RD_ERROR = -3 };
+
+static int sim_read_line(FILE *f, char *buf)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (c == '\0')
+			return SIM_RD_NUL;
+		if (n == SIM_LINE_MAX)
+			return SIM_RD_LONG;
+		buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	if (c == EOF && ferror(f))
+		return SIM_RD_ERROR;
+	if (c == EOF && !n)
+		return 0;
+	if (n && buf[n - 1] == '\r') /* a CRLF file */
+		buf[--n] = '\0';
+	return 1;
+}
+
 int sim_run_file(struct sim *s, const char *path, bool summary)
 {
-	FILE *f = fopen(path, "r");
-	char buf[1024];
-	int status = SIM_OK;
+	struct stat st;
+	FILE *f;
+	int status;
 
 	s->file = path;
 	s->line = 0;
+	if (!*path)
+		return sim_syntax(s, "the scenario file name is empty");
+	f = fopen(path, "r");
 	if (!f)
 		return sim_syntax(s, "cannot open: %s", strerror(errno));
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return sim_syntax(s, "cannot read: it is a directory");
+	}
+	status = sim_run_stream(s, path, f, summary);
+	fclose(f);
+	return status;
+}
+
+int sim_run_stream(struct sim *s, const char *name, FILE *f, bool summary)
+{
+	char buf[SIM_LINE_MAX + 1];
+	int status = SIM_OK, rd;
+
+	s->file = name;
+	s->line = 0;
 	if (sim_jsonp(s)) {
 		s2_json_begin(&s->j, s->out);
-		s2_json_str(&s->j, "scenario", path);
+		s2_json_str(&s->j, "scenario", name);
 		s2_json_array_begin(&s->j, "steps");
 	}
-	while (fgets(buf, sizeof(buf), f)) {
+	while ((rd = sim_read_line(f, buf)) != 0) {
 		struct sim_toks t;
-		size_t len = strlen(buf);
+		size_t len;
+		unsigned int depth;
 		char raw[sizeof(buf)];
 
 		s->line++;
-		if (len == sizeof(buf) - 1 && buf[len - 1] != '\n') {
-			status = sim_syntax(s, "line too long");
+		if (rd == SIM_RD_LONG) {
+			status = sim_syntax(s, "line too long (more than %d characters)",
+					    SIM_LINE_MAX);
 			break;
 		}
+		if (rd == SIM_RD_NUL) {
+			status = sim_syntax(s, "a NUL byte (the file is not text)");
+			break;
+		}
+		if (rd == SIM_RD_ERROR) {
+			status = sim_syntax(s, "read error: %s", strerror(errno));
+			break;
+		}
+		len = strlen(buf);
 		memcpy(raw, buf, len + 1);
 		if (sim_tokenize(buf, &t)) {
 			status = sim_syntax(s, "too many words");
@@ -2306,7 +2667,12 @@ int sim_run_file(struct sim *s, const char *path, bool summary)
 						 s2_errname(s->pending_err));
 			break;
 		}
+		depth = s->j.depth;
 		status = sim_step(s, &t);
+		/* A step that failed half-way leaves its JSON object open: close it, so that the
+		 * document keeps its shape {"scenario", "steps": [...], ..., "status"}. */
+		while (sim_jsonp(s) && s->j.depth > depth)
+			s2_json_object_end(&s->j);
 		if (status)
 			break;
 		if (s->pending_err && !strcmp(t.v[0], "expect") && strcmp(t.v[1], "error")) {
@@ -2316,9 +2682,6 @@ int sim_run_file(struct sim *s, const char *path, bool summary)
 			break;
 		}
 	}
-	if (!status && ferror(f))
-		status = sim_syntax(s, "read error");
-	fclose(f);
 	if (!status && s->pending_err) {
 		s->line = s->pending_line;
 		status = sim_expect_fail(s, "%s failed: %s (%s)", s->pending_what,

@@ -1,0 +1,4 @@
+/* SPDX-License-Identifier: MIT */
+/* Stand-in for the kernel's <linux/pgtable.h>: everything KVM's stage-2 engine needs is in
+ * kvm_shim.h (bench/kvm/include). */
+#include "../kvm_shim.h"
