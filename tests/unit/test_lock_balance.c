@@ -141,6 +141,12 @@ static void check_call(struct fx *f, const char *what, int ret)
 			if (pending < 0 && (ev[i].kind != S2_HOST_EV_DC_CIVAC || dc_needs_dsb))
 				pending = (int)i;
 			break;
+		case S2_HOST_EV_TLBI_IPA_LOCAL: /* completes itself (barriers included) */
+			if (!depth) {
+				fprintf(stderr, "%s: local TLBI outside any lock\n", what);
+				fail();
+			}
+			break;
 		default:
 			break;
 		}
