@@ -5,6 +5,8 @@
 #   make linux  build the Linux-guest hypervisor and boot Debian's arm64 kernel on it (console
 #               visible; LINUX_ARGS="--smp 2 --migrate ..." adds tools/linux-guest/run.sh options)
 #   make bench  run the benchmarks natively and under callgrind; writes build/bench/results.json
+#   make mutate mutation testing: a seeded sample of faults in src/ against the fast suites
+#               (MUTANTS=N SEED=S, default 40 and 1; resumable; report in build/mutate/report.md)
 #
 # Debian packages are installed with apt only when absent; as root on Debian 12 nothing else is
 # needed. Set S2_NO_INSTALL=1 to skip the package check.
@@ -19,11 +21,13 @@ PKGS_BUILD := cmake make clang gcc libc6-dev libcmocka-dev libclang-rt-14-dev
 PKGS_TEST := $(PKGS_BUILD) gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 	qemu-system-arm python3 clang-format git
 PKGS_BENCH := $(PKGS_BUILD) valgrind python3
+PKGS_MUTATE := $(PKGS_TEST) ninja-build
 # Linux KVM's stage-2 engine is measured beside s2mmu's from these (bench/README.md); when they
 # cannot be installed the benchmark still runs, and its KVM columns say why.
 PKGS_BENCH_KVM := linux-source-6.12 linux-source-6.1
 
-.PHONY: all run test linux bench deps-build deps-test deps-bench configure build format clean
+.PHONY: all run test linux bench mutate deps-build deps-test deps-bench deps-mutate configure build \
+	format clean
 
 all: build
 
@@ -65,6 +69,8 @@ deps-bench:
 			echo "s2mmu: $$p could not be installed: the benchmark runs without it"; \
 		done; \
 	fi
+deps-mutate:
+	$(call install_missing,$(PKGS_MUTATE))
 
 # The test tree: clang, ASan + UBSan, libFuzzer targets, -Werror.
 $(BUILD)/CMakeCache.txt:
@@ -95,6 +101,16 @@ bench: deps-bench
 		-DCMAKE_C_FLAGS_RELEASE="-O2 -g -DNDEBUG" -DS2_TESTS=OFF >/dev/null
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
 	bash bench/run.sh $(BENCH_BUILD) build/bench
+
+# Mutation testing (docs/testing.md): its own tree copy and build in $(BUILD)/mutate. Run again
+# with the same MUTANTS/SEED to resume; MUTATE_ARGS passes more options (e.g. --fresh,
+# --files src/vm.c, --retest survived; see tools/mutate/mutate.py run --help).
+MUTANTS ?= 40
+SEED ?= 1
+MUTATE_NICE ?= 10
+mutate: deps-mutate
+	nice -n $(MUTATE_NICE) python3 tools/mutate/mutate.py run --out $(BUILD)/mutate \
+		--mutants $(MUTANTS) --seed $(SEED) --jobs $(JOBS) $(MUTATE_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -90,10 +90,46 @@ static S2_ALWAYS_INLINE void s2_atomic_store64_release(uint64_t *p, uint64_t v)
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
+/* ---- test hook: compare-and-swap interference (hosted test builds only) ------------------- */
+/*
+ * Paths taken only when a compare-and-swap loses (to another vCPU, or to a hardware AF/dirty
+ * update) cannot be reached deterministically by a single-threaded test. In a hosted build
+ * configured with S2_TEST_HOOKS (the CMake option of the same name, on with the tests), every
+ * s2_atomic_cas64() first calls the hook installed with s2_env_set_cas_hook(), which may store
+ * to *p (a racing update: the CAS then fails naturally) or return true (the CAS fails without
+ * storing, *expected reloaded from *p, as a lost ABA race would). Without S2_TEST_HOOKS
+ * (freestanding builds, benchmarks) none of this exists and the CAS is the bare builtin.
+ * The hook is process-global and not synchronised: install it only while one thread runs.
+ */
+#if S2_HOSTED && defined(S2_TEST_HOOKS) && S2_TEST_HOOKS
+#define S2_HAVE_CAS_HOOK 1
+/**
+ * typedef s2_cas_hook_fn - called before each s2_atomic_cas64().
+ * @ctx: the context given to s2_env_set_cas_hook().
+ * @p: the word about to be compared-and-swapped (the hook may store to it).
+ * @expected: the value the caller expects. @new: the value it wants to store.
+ * Return: true to make this CAS fail without storing; false to let it run.
+ */
+typedef bool (*s2_cas_hook_fn)(void *ctx, uint64_t *p, uint64_t expected, uint64_t new);
+/** s2_env_set_cas_hook() - install @fn (NULL: remove). Hosted test builds only. */
+void s2_env_set_cas_hook(s2_cas_hook_fn fn, void *ctx);
+extern s2_cas_hook_fn s2_env_cas_hook;
+extern void *s2_env_cas_hook_ctx;
+#else
+#define S2_HAVE_CAS_HOOK 0
+#endif
+
 /* Compare-and-swap; returns true and stores @new when *p == *expected, else loads *p into
  * *expected and returns false. Release on success, relaxed on failure. */
 static S2_ALWAYS_INLINE bool s2_atomic_cas64(uint64_t *p, uint64_t *expected, uint64_t new)
 {
+#if S2_HAVE_CAS_HOOK
+	if (S2_UNLIKELY(s2_env_cas_hook != NULL) &&
+	    s2_env_cas_hook(s2_env_cas_hook_ctx, p, *expected, new)) {
+		*expected = __atomic_load_n(p, __ATOMIC_RELAXED);
+		return false;
+	}
+#endif
 	return __atomic_compare_exchange_n(p, expected, new, false, __ATOMIC_RELEASE,
 					   __ATOMIC_RELAXED);
 }

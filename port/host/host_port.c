@@ -2,9 +2,11 @@
 /*
  * host_port.c - the hosted port: table pages from an mmap'ed arena given a fake physical base,
  * a buddy allocator of naturally aligned power-of-two blocks of 4 KiB units, per-unit 32-bit
- * refcounts, and a log of every TLBI, cache-maintenance operation, barrier and allocation.
+ * refcounts, and a log of every TLBI, cache-maintenance operation, barrier and allocation;
+ * plus the test helpers of host_port.h (event-order matching, lock checking).
  */
 #define _DEFAULT_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -458,4 +460,159 @@ void s2_host_port_attach_tlb(struct s2_host_port *hp, struct s2_tlb_model *tlb,
 	hp->tlb = tlb;
 	hp->vmid_of = vmid_of;
 	hp->vmid = vmid;
+}
+
+/* ---- event-order checks ------------------------------------------------------------------------ */
+
+static bool pat_is(const struct s2_host_event *ev, const struct s2_host_event_pat *p)
+{
+	return ev->kind == p->kind &&
+	       (p->kind != S2_HOST_EV_BARRIER || p->barrier < 0 || (int)ev->barrier == p->barrier);
+}
+
+/* Index of the last event of a match of pat[0..n) whose first element is at or after @pos
+ * (exactly at @pos when pat[0].next and @anchored), or -1. */
+static int log_match_from(const struct s2_host_port *hp, unsigned int pos,
+			  const struct s2_host_event_pat *pat, unsigned int n, bool anchored)
+{
+	for (unsigned int i = pos; i < hp->log_n; i++) {
+		if (anchored && pat[0].next && i != pos)
+			return -1;
+		if (!pat_is(&hp->log[i], &pat[0]))
+			continue;
+		if (n == 1)
+			return (int)i;
+		int r = log_match_from(hp, i + 1, pat + 1, n - 1, true);
+		if (r >= 0)
+			return r;
+	}
+	return -1;
+}
+
+int s2_host_port_log_match(const struct s2_host_port *hp, unsigned int from,
+			   const struct s2_host_event_pat *pat, unsigned int n)
+{
+	if (!hp || !pat || !n)
+		return -1;
+	return log_match_from(hp, from, pat, n, false);
+}
+
+/* ---- lock checking ------------------------------------------------------------------------------ */
+
+void s2_host_lockcheck_init(struct s2_host_lockcheck *lc, unsigned int nlocks, const uint8_t *rank)
+{
+	memset(lc, 0, sizeof(*lc));
+	if (nlocks > S2_HOST_LOCKS_MAX)
+		s2_env_panic("host lockcheck: too many locks", __FILE__, __LINE__);
+	lc->nlocks = nlocks;
+	for (unsigned int i = 0; i < nlocks; i++)
+		lc->rank[i] = rank[i];
+}
+
+void s2_host_lockcheck_init_vm(struct s2_host_lockcheck *lc)
+{
+	uint8_t rank[4];
+
+	rank[S2_VM_LOCK_SLOTS] = 0;
+	rank[S2_VM_LOCK_MMU_SHARED] = 1;
+	rank[S2_VM_LOCK_MMU_EXCL] = 1;
+	rank[S2_VM_LOCK_VMID] = 2;
+	s2_host_lockcheck_init(lc, 4, rank);
+}
+
+static void lc_error(struct s2_host_lockcheck *lc, const char *what, unsigned int id)
+{
+	char held[64] = "";
+	size_t o = 0;
+
+	for (unsigned int i = 0; i < lc->depth && o + 4 < sizeof(held); i++)
+		o += (size_t)snprintf(held + o, sizeof(held) - o, "%s%u", i ? "," : "",
+				      lc->stack[i]);
+	if (!lc->errors++)
+		snprintf(lc->first_error, sizeof(lc->first_error), "%s: lock %u (held: [%s])", what,
+			 id, held);
+	if (lc->panic)
+		s2_env_panic(lc->first_error, __FILE__, __LINE__);
+}
+
+static void lc_record(struct s2_host_lockcheck *lc, enum s2_host_event_kind k, unsigned int id)
+{
+	if (lc->hp)
+		record(lc->hp, &(struct s2_host_event){ .kind = k, .addr = id, .level = -2 });
+}
+
+void s2_host_lockcheck_lock(struct s2_host_lockcheck *lc, unsigned int id)
+{
+	lc_record(lc, S2_HOST_EV_LOCK, id);
+	if (id >= lc->nlocks) {
+		lc_error(lc, "take of an unknown lock", id);
+		return;
+	}
+	lc->takes[id]++;
+	for (unsigned int i = 0; i < lc->depth; i++) {
+		if (lc->stack[i] == id || lc->rank[lc->stack[i]] == lc->rank[id]) {
+			lc_error(lc, "recursive take", id);
+			return;
+		}
+		if (lc->rank[lc->stack[i]] > lc->rank[id]) {
+			lc_error(lc, "take against the lock order", id);
+			return;
+		}
+	}
+	if (lc->depth == S2_HOST_LOCKS_MAX) {
+		lc_error(lc, "too deep", id);
+		return;
+	}
+	lc->stack[lc->depth++] = id;
+	if (lc->depth > lc->max_depth)
+		lc->max_depth = lc->depth;
+}
+
+void s2_host_lockcheck_unlock(struct s2_host_lockcheck *lc, unsigned int id)
+{
+	lc_record(lc, S2_HOST_EV_UNLOCK, id);
+	if (id >= lc->nlocks) {
+		lc_error(lc, "release of an unknown lock", id);
+		return;
+	}
+	lc->releases[id]++;
+	if (!lc->depth || !s2_host_lockcheck_held(lc, id)) {
+		lc_error(lc, "release of a lock not held", id);
+		return;
+	}
+	if (lc->stack[lc->depth - 1] != id) {
+		lc_error(lc, "release out of nesting order", id);
+		/* drop it anyway, so one error does not cascade */
+		for (unsigned int i = 0; i < lc->depth; i++) {
+			if (lc->stack[i] == id) {
+				for (unsigned int j = i; j + 1 < lc->depth; j++)
+					lc->stack[j] = lc->stack[j + 1];
+				break;
+			}
+		}
+	}
+	lc->depth--;
+}
+
+void s2_host_lockcheck_vm_lock(void *ctx, enum s2_vm_lock l)
+{
+	s2_host_lockcheck_lock(ctx, (unsigned int)l);
+}
+
+void s2_host_lockcheck_vm_unlock(void *ctx, enum s2_vm_lock l)
+{
+	s2_host_lockcheck_unlock(ctx, (unsigned int)l);
+}
+
+bool s2_host_lockcheck_held(const struct s2_host_lockcheck *lc, unsigned int id)
+{
+	for (unsigned int i = 0; i < lc->depth; i++)
+		if (lc->stack[i] == id)
+			return true;
+	return false;
+}
+
+bool s2_host_lockcheck_idle(const struct s2_host_lockcheck *lc)
+{
+	return !lc->depth && !lc->errors;
 }
