@@ -397,14 +397,18 @@ for r in results:
 # aarch64_instr_per_unit counts everything between the two counter reads (the loop included,
 # as instr_per_unit does under callgrind); aarch64_harness_instr_per_unit is the same loop
 # calling an empty function of the operation's type; aarch64_net_instr_per_unit the difference.
+# Config "pa48" (a 48-bit PA, as on x86) gives aarch64_*; "pa52" (QEMU -cpu max's own 52-bit
+# PA: LPA2 descriptors, no 4K fast path) aarch64_pa52_*.
 el2 = load(os.path.join(out, "el2.jsonl"))
 for e in el2:
     units = e["units"]
+    pre = "aarch64_" if e.get("config") == "pa48" else f"aarch64_{e.get('config')}_"
     fields = {
-        "aarch64_instr_per_unit": round(e["count"] / units, 2),
-        "aarch64_harness_instr_per_unit": round(e["harness_count"] / units, 2),
-        "aarch64_net_instr_per_unit": round((e["count"] - e["harness_count"]) / units, 2),
-        "aarch64_units": units,
+        pre + "instr_per_unit": round(e["count"] / units, 2),
+        pre + "harness_instr_per_unit": round(e["harness_count"] / units, 2),
+        pre + "net_instr_per_unit": round((e["count"] - e["harness_count"]) / units, 2),
+        pre + "units": units,
+        pre + "fast4k": e.get("fast4k"),
     }
     rec = byop.get(e["op"])
     if rec is None:
@@ -418,7 +422,8 @@ results.append({"op": "aarch64_el2", "unit": "info", "engine": "s2mmu", "ns_per_
                 "method": "bench/el2/bench_el2.elf at EL2 under qemu-system-aarch64 -cpu max "
                           "-icount shift=0: PMEVCNTR0_EL0 counting INST_RETIRED (0x08) with "
                           "PMEVTYPER0_EL0.NSH=1, P=1, U=1; net = count - count of the same loop "
-                          "calling an empty function"})
+                          "calling an empty function; aarch64_* with a 48-bit PA (as x86), "
+                          "aarch64_pa52_* with the CPU's 52-bit PA (LPA2 layout)"})
 
 # Which KVM sources were measured (or why not): one record per version.
 for name, st in KVM.items():
@@ -447,8 +452,9 @@ def kvm_cells(r, name):
             f"{fmt(kn, 2)}{f' ({rn:.1f}x)' if rn else ''}")
 
 
-head = "| op | unit | ns/unit (CPU time) | instr/unit | target | aarch64 instr (net) |"
-rule = "|---|---|---:|---:|---:|---:|"
+head = ("| op | unit | ns/unit (CPU time) | instr/unit | target | aarch64 instr (net) | "
+        "aarch64 52-bit PA (net) |")
+rule = "|---|---|---:|---:|---:|---:|---:|"
 for name in KVM:
     head += f" {name} instr | {name} ns |"
     rule += "---:|---:|"
@@ -460,17 +466,19 @@ for r in results:
         continue
     if r["unit"] == "pages":
         lines.append(f"| {r['op']} | pages (4K) | {r['pages']} (min {r['min_pages']}, "
-                     f"root {r['root_pages']}) | | min | |" + " | |" * len(KVM))
+                     f"root {r['root_pages']}) | | min | | |" + " | |" * len(KVM))
         continue
     lines.append(f"| {r['op']} | {r['unit']} | {fmt(r.get('ns_per_unit'), 2)} | "
                  f"{fmt(r.get('instr_per_unit'))} | {r.get('target_instr_per_unit', '')} | "
-                 + (f"{fmt(r['aarch64_instr_per_unit'])} ({fmt(r['aarch64_net_instr_per_unit'])})"
-                    if "aarch64_instr_per_unit" in r else "") + " |"
+                 + "".join((f"{fmt(r[p + 'instr_per_unit'])} ({fmt(r[p + 'net_instr_per_unit'])})"
+                            if p + "instr_per_unit" in r else "") + " | "
+                           for p in ("aarch64_", "aarch64_pa52_")).rstrip()
                  + "".join(f" {kvm_cells(r, n)} |" for n in KVM))
 lines.append("")
 lines.append("aarch64: instructions per unit at EL2 under QEMU (exact, PMU INST_RETIRED with "
              "-icount), the loop included as in instr/unit; in brackets net of the loop and an "
-             f"empty call. EL2 run: {el2_status}.")
+             "empty call; with a 48-bit PA as on x86, and with QEMU -cpu max's 52-bit PA (LPA2 "
+             f"descriptors, no 4K fast path). EL2 run: {el2_status}.")
 lines.append("KVM columns: instructions and ns per unit of Linux KVM's engine in the same run, "
              "(KVM / s2mmu) in brackets.")
 for name, st in KVM.items():

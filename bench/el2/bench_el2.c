@@ -37,9 +37,14 @@
  * The results are verified afterwards (the engine's lookup and the reference walker on every
  * page, the port's TLBI counters, the VM layer's statistics); any mismatch exits 1.
  *
- * Output: one line per operation, `bench-el2: {"op": ..., "units": N, "count": C,
- * "harness_count": H}` (JSON after the prefix; bench/run.sh computes the per-unit figures),
- * then `bench-el2: done`. Exit status 0 only when everything was measured, checked and
+ * Two configurations: "pa48", the CPU's caps cut to a 48-bit PA (what bench_pgtable.c and
+ * bench_layers.c measure on x86 with s2_caps_max(48)), then, when the CPU has a 52-bit PA
+ * (QEMU's -cpu max does), "pa52": the CPU's own caps, with which s2_config_init() picks the
+ * LPA2 descriptor layout for 4K, and the engine's 4K fast paths do not apply.
+ *
+ * Output: one line per operation and configuration, `bench-el2: {"op": ..., "config": "pa48",
+ * "fast4k": true, "units": N, "count": C, "harness_count": H}` (JSON after the prefix;
+ * bench/run.sh computes the per-unit figures), then `bench-el2: done`. Exit status 0 only when everything was measured, checked and
  * plausible (10 .. 10000 net instructions per operation).
  */
 #include <stddef.h>
@@ -292,6 +297,11 @@ __attribute__((noinline)) static uint64_t loop_abort(abort_fn fn, struct s2_vcpu
 
 /* ---- reporting ---------------------------------------------------------------------------- */
 
+/* The configuration being measured: "pa48" (caps cut to a 48-bit PA, as bench_pgtable's
+ * s2_caps_max(48)) or "pa52" (the CPU's own 52-bit PA: 4K descriptors in the LPA2 layout). */
+static const char *cfg_tag;
+static bool cfg_fast4k; /* the engine's 4K fast paths apply (geom.fast4k_ipa_limit != 0) */
+
 static void report(const char *op, uint64_t units, uint64_t count, uint64_t harness)
 {
 	uint64_t net;
@@ -302,10 +312,10 @@ static void report(const char *op, uint64_t units, uint64_t count, uint64_t harn
 		return;
 	}
 	net = (count - harness) / units;
-	el2_printf("bench-el2: {\"op\": \"%s\", \"units\": %llu, \"count\": %llu, "
-		   "\"harness_count\": %llu}\n",
-		   op, (unsigned long long)units, (unsigned long long)count,
-		   (unsigned long long)harness);
+	el2_printf("bench-el2: {\"op\": \"%s\", \"config\": \"%s\", \"fast4k\": %s, "
+		   "\"units\": %llu, \"count\": %llu, \"harness_count\": %llu}\n",
+		   op, cfg_tag, cfg_fast4k ? "true" : "false", (unsigned long long)units,
+		   (unsigned long long)count, (unsigned long long)harness);
 	if (net < 10 || net > 10000)
 		FAIL("%s: %llu net instructions per operation is implausible", op,
 		     (unsigned long long)net);
@@ -383,6 +393,7 @@ static int eng_create(struct eng *e, uint64_t prot)
 		return -1;
 	}
 	el2_vm_load(&e->vm);
+	cfg_fast4k = e->pgt.geom.fast4k_ipa_limit != 0;
 	return 0;
 }
 
@@ -516,6 +527,7 @@ static int vm_create(struct vmb *t, uint64_t slot_flags)
 		return -1;
 	}
 	el2_stage2_load(entry.vtcr, entry.vttbr);
+	cfg_fast4k = t->vm.pgt.geom.fast4k_ipa_limit != 0;
 	return 0;
 }
 
@@ -585,25 +597,48 @@ static void bench_fault_dirty(void)
 	vm_destroy(&t);
 }
 
-int el2_test_main(void)
+static void bench_all(const char *tag)
 {
-	struct s2_idregs r;
-
-	el2_read_idregs(&r);
-	if (s2_caps_from_idregs(&r, &caps) || !caps.fwb ||
-	    s2_vmid_alloc_init(&vmids, caps.vmid_bits)) {
-		el2_printf("bench-el2: FAIL: caps (FWB %u)\n", caps.fwb);
-		return 1;
-	}
-	ram_pa = (uintptr_t)el2_guest_ram_alloc(REGION, BLOCK_2M);
-	if (!ram_pa || pmu_init())
-		return 1;
+	cfg_tag = tag;
 	bench_map_fault();
 	bench_lookup();
 	bench_relax();
 	bench_mkyoung();
 	bench_fault();
 	bench_fault_dirty();
+}
+
+int el2_test_main(void)
+{
+	struct s2_idregs r;
+	struct s2_caps cpu;
+
+	el2_read_idregs(&r);
+	if (s2_caps_from_idregs(&r, &cpu) || !cpu.fwb ||
+	    s2_vmid_alloc_init(&vmids, cpu.vmid_bits)) {
+		el2_printf("bench-el2: FAIL: caps (FWB %u)\n", cpu.fwb);
+		return 1;
+	}
+	el2_printf("bench-el2: CPU PA bits %u, 4K granule %s\n", cpu.pa_bits,
+		   cpu.gran[S2_GRANULE_4K] == S2_GRAN_52 ? "with 52-bit output (LPA2)" : "");
+	ram_pa = (uintptr_t)el2_guest_ram_alloc(REGION, BLOCK_2M);
+	if (!ram_pa || pmu_init())
+		return 1;
+	/* The x86 figures' configuration: a 48-bit PA (VTCR_EL2.PS may be below PARange). */
+	caps = cpu;
+	if (caps.pa_bits > 48) {
+		caps.pa_bits = 48;
+		if (caps.gran[S2_GRANULE_4K] == S2_GRAN_52)
+			caps.gran[S2_GRANULE_4K] = S2_GRAN_YES;
+	}
+	bench_all("pa48");
+	if (!cfg_fast4k)
+		FAIL("pa48: the engine's 4K fast paths do not apply");
+	/* The CPU's own: QEMU's -cpu max has a 52-bit PA, so 4K descriptors use the LPA2 layout. */
+	if (cpu.pa_bits == 52) {
+		caps = cpu;
+		bench_all("pa52");
+	}
 	if (failures) {
 		el2_printf("bench-el2: %u failures\n", failures);
 		return 1;
