@@ -30,7 +30,13 @@
 #                      region of bench_layers (VM abort path, owner transitions) natively and
 #                      under callgrind, in MiB (default 1024 both)
 #
-# Files in OUT_DIR: native.txt/.jsonl (the native run), callgrind.txt/.jsonl and
+# AArch64: when the EL2 benchmark image was built (BUILD_DIR/bench/el2/bench_el2.elf, needs
+# aarch64-linux-gnu-gcc and qemu-system-aarch64: bench/el2/el2bench.cmake), it runs once under
+# QEMU with -icount shift=0 and its exact instruction counts (the PMU's INST_RETIRED at EL2) go
+# into results.json as aarch64_* fields of the same operations (bench/README.md "AArch64
+# instruction counts at EL2"); S2_BENCH_NO_EL2=1 skips it.
+#
+# Files in OUT_DIR: el2.txt/.jsonl (the EL2 run), native.txt/.jsonl (the native run), callgrind.txt/.jsonl and
 # callgrind/cg.out.N (one dump per measured operation, with --dump-instr=yes),
 # annotate/<op>.txt (callgrind_annotate: inclusive cost per function, self cost per line),
 # results.json, results.md (a table with KVM's figures beside ours), machine.txt (CPU, load,
@@ -64,8 +70,9 @@ mkdir -p "$out"
 rm -rf "$out/callgrind" "$out/annotate"
 rm -f "$out/native.jsonl" "$out/callgrind.jsonl" "$out/results.json" "$out/results.md"
 rm -f "$out/native_layers.jsonl" "$out/callgrind_layers.jsonl" "$out"/native_round*.jsonl
-rm -f "$out/kvm.json" "$out/native_vm_scale.jsonl"
+rm -f "$out/kvm.json" "$out/native_vm_scale.jsonl" "$out/el2.txt" "$out/el2.jsonl"
 status=0
+el2_elf=$build/bench/el2/bench_el2.elf
 
 # KVM engines: which were built, and why not for the others.
 kvm_bins=()
@@ -197,7 +204,32 @@ if [ -z "${S2_BENCH_NO_CG:-}" ]; then
 	fi
 fi
 
-python3 - "$out" "$(dirname "$0")" "$build" "$kvm_versions" <<'EOF'
+# AArch64 instruction counts at EL2 (exact: QEMU's icount drives the PMU's INST_RETIRED).
+# The QEMU options are bench/el2/el2bench.cmake's (S2_EL2B_QEMU_ARGS).
+el2_status="ok"
+if [ -n "${S2_BENCH_NO_EL2:-}" ]; then
+	el2_status="unavailable: skipped (S2_BENCH_NO_EL2)"
+elif [ ! -f "$el2_elf" ]; then
+	el2_status="unavailable: $el2_elf not built (needs aarch64-linux-gnu-gcc and qemu-system-aarch64)"
+elif ! command -v qemu-system-aarch64 >/dev/null; then
+	el2_status="unavailable: qemu-system-aarch64 not installed"
+else
+	echo "== AArch64 at EL2 under QEMU (-icount shift=0, PMU INST_RETIRED) =="
+	if timeout 300 qemu-system-aarch64 -M virt,virtualization=on -cpu max,pauth-impdef=on \
+		-nographic -nic none -semihosting-config enable=on,target=native -icount shift=0 \
+		-kernel "$el2_elf" >"$out/el2.txt" 2>&1; then
+		tr -d '\r' <"$out/el2.txt" | sed -n 's/^bench-el2: \({.*}\)$/\1/p' >"$out/el2.jsonl"
+	else
+		rc=$?
+		el2_status="failed: bench_el2.elf exit $rc (see el2.txt)"
+		status=$rc
+	fi
+	cat "$out/el2.txt"
+	echo "el2: $(qemu-system-aarch64 --version | head -n1)" >>"$out/machine.txt"
+fi
+echo "el2: $el2_status" >>"$out/machine.txt"
+
+python3 - "$out" "$(dirname "$0")" "$build" "$kvm_versions" "$el2_status" <<'EOF'
 import glob, json, os, re, sys
 
 out = sys.argv[1]
@@ -209,6 +241,7 @@ except ImportError:
 
 build = sys.argv[3]
 kvm_versions = sys.argv[4].split()
+el2_status = sys.argv[5]
 
 # Targets of the engine's operations (instructions per unit).
 TARGET = {
@@ -360,6 +393,38 @@ for r in results:
         r[name + "_ns_ratio"] = round(kn / r["ns_per_unit"], 2) \
             if kn and r.get("ns_per_unit") else None
         r[name + "_status"] = "ok"
+# AArch64 at EL2: exact instruction counts of the same operations beside the x86-64 figures.
+# aarch64_instr_per_unit counts everything between the two counter reads (the loop included,
+# as instr_per_unit does under callgrind); aarch64_harness_instr_per_unit is the same loop
+# calling an empty function of the operation's type; aarch64_net_instr_per_unit the difference.
+# Config "pa48" (a 48-bit PA, as on x86) gives aarch64_*; "pa52" (QEMU -cpu max's own 52-bit
+# PA: LPA2 descriptors, no 4K fast path) aarch64_pa52_*.
+el2 = load(os.path.join(out, "el2.jsonl"))
+for e in el2:
+    units = e["units"]
+    pre = "aarch64_" if e.get("config") == "pa48" else f"aarch64_{e.get('config')}_"
+    fields = {
+        pre + "instr_per_unit": round(e["count"] / units, 2),
+        pre + "harness_instr_per_unit": round(e["harness_count"] / units, 2),
+        pre + "net_instr_per_unit": round((e["count"] - e["harness_count"]) / units, 2),
+        pre + "units": units,
+        pre + "fast4k": e.get("fast4k"),
+    }
+    rec = byop.get(e["op"])
+    if rec is None:
+        rec = {"op": e["op"], "unit": "op", "engine": "s2mmu", "ns_per_unit": None,
+               "instr_per_unit": None}
+        results.append(rec)
+        byop[e["op"]] = rec
+    rec.update(fields)
+results.append({"op": "aarch64_el2", "unit": "info", "engine": "s2mmu", "ns_per_unit": None,
+                "instr_per_unit": None, "status": el2_status,
+                "method": "bench/el2/bench_el2.elf at EL2 under qemu-system-aarch64 -cpu max "
+                          "-icount shift=0: PMEVCNTR0_EL0 counting INST_RETIRED (0x08) with "
+                          "PMEVTYPER0_EL0.NSH=1, P=1, U=1; net = count - count of the same loop "
+                          "calling an empty function; aarch64_* with a 48-bit PA (as x86), "
+                          "aarch64_pa52_* with the CPU's 52-bit PA (LPA2 layout)"})
+
 # Which KVM sources were measured (or why not): one record per version.
 for name, st in KVM.items():
     info = {"op": name + "_engine", "unit": "info", "engine": name,
@@ -387,8 +452,9 @@ def kvm_cells(r, name):
             f"{fmt(kn, 2)}{f' ({rn:.1f}x)' if rn else ''}")
 
 
-head = "| op | unit | ns/unit (CPU time) | instr/unit | target |"
-rule = "|---|---|---:|---:|---:|"
+head = ("| op | unit | ns/unit (CPU time) | instr/unit | target | aarch64 instr (net) | "
+        "aarch64 52-bit PA (net) |")
+rule = "|---|---|---:|---:|---:|---:|---:|"
 for name in KVM:
     head += f" {name} instr | {name} ns |"
     rule += "---:|---:|"
@@ -400,12 +466,19 @@ for r in results:
         continue
     if r["unit"] == "pages":
         lines.append(f"| {r['op']} | pages (4K) | {r['pages']} (min {r['min_pages']}, "
-                     f"root {r['root_pages']}) | | min |" + " | |" * len(KVM))
+                     f"root {r['root_pages']}) | | min | | |" + " | |" * len(KVM))
         continue
     lines.append(f"| {r['op']} | {r['unit']} | {fmt(r.get('ns_per_unit'), 2)} | "
-                 f"{fmt(r.get('instr_per_unit'))} | {r.get('target_instr_per_unit', '')} |"
+                 f"{fmt(r.get('instr_per_unit'))} | {r.get('target_instr_per_unit', '')} | "
+                 + "".join((f"{fmt(r[p + 'instr_per_unit'])} ({fmt(r[p + 'net_instr_per_unit'])})"
+                            if p + "instr_per_unit" in r else "") + " | "
+                           for p in ("aarch64_", "aarch64_pa52_")).rstrip()
                  + "".join(f" {kvm_cells(r, n)} |" for n in KVM))
 lines.append("")
+lines.append("aarch64: instructions per unit at EL2 under QEMU (exact, PMU INST_RETIRED with "
+             "-icount), the loop included as in instr/unit; in brackets net of the loop and an "
+             "empty call; with a 48-bit PA as on x86, and with QEMU -cpu max's 52-bit PA (LPA2 "
+             f"descriptors, no 4K fast path). EL2 run: {el2_status}.")
 lines.append("KVM columns: instructions and ns per unit of Linux KVM's engine in the same run, "
              "(KVM / s2mmu) in brackets.")
 for name, st in KVM.items():
