@@ -786,8 +786,8 @@ static uint64_t pick_leaf(const struct s2_vm *vm, const struct s2_memslot *s, ui
 	const struct s2_config *cfg = &vm->pgt.cfg;
 	uint64_t g = granule_bytes(vm);
 
-	if (slot_logging(s))
-		return g;
+	if (slot_logging(s) || room <= g)
+		return g; /* (room <= g: a level-3 fault, the common case; no block can fit) */
 	for (int level = cfg->start_level; level < S2_LEVEL_MAX; level++) {
 		uint64_t sz = level_bytes(vm, level);
 		uint64_t base = ipa & ~(sz - 1);
@@ -1089,10 +1089,13 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 
 	/* Tables for a single leaf: at most one per level below the root. Allocation may sleep,
 	 * so it happens before the lock. */
-	ret = s2_page_cache_topup(&vcpu->cache, &vm->pgt.port, granule_bytes(vm),
-				  vm->pgt.cfg.levels - 1);
-	if (ret)
-		return ret;
+	if (S2_UNLIKELY(vcpu->cache.nr < vm->pgt.cfg.levels - 1)) {
+		/* (A full cache is the steady state: one compare, no call.) */
+		ret = s2_page_cache_topup(&vcpu->cache, &vm->pgt.port, granule_bytes(vm),
+					  vm->pgt.cfg.levels - 1);
+		if (ret)
+			return ret;
+	}
 
 	vm_lock(vm, S2_VM_LOCK_MMU_SHARED);
 	ret = handle_in_vm(vcpu, &ab, res, false);
