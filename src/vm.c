@@ -188,6 +188,25 @@ static struct s2_memslot *slot_at(const struct s2_vm *vm, uint64_t ipa)
 	return NULL;
 }
 
+/* slot_at() for a vCPU's abort: the slot of its previous abort first (faults cluster); any
+ * slot holding @ipa is the one slot_at() finds, as slots do not overlap. */
+static S2_ALWAYS_INLINE struct s2_memslot *slot_hinted(struct s2_vcpu *vcpu, uint64_t ipa)
+{
+	const struct s2_vm *vm = vcpu->vm;
+	unsigned int i = vcpu->slot_hint;
+	struct s2_memslot *s;
+
+	if (S2_LIKELY(i < vm->nr_slots)) {
+		s = &vm->slots[i];
+		if (S2_LIKELY(ipa - s2_ipa_val(s->d.ipa) < s->d.size))
+			return s;
+	}
+	s = slot_at(vm, ipa);
+	if (s)
+		vcpu->slot_hint = (unsigned int)(s - vm->slots);
+	return s;
+}
+
 static struct s2_memslot *slot_by_id(const struct s2_vm *vm, uint32_t id)
 {
 	for (unsigned int i = 0; i < vm->nr_slots; i++)
@@ -992,7 +1011,7 @@ static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
 			struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
-	struct s2_memslot *s = slot_at(vm, ab->ipa);
+	struct s2_memslot *s = slot_hinted(vcpu, ab->ipa);
 	struct s2_lookup lk;
 	int ret;
 
