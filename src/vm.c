@@ -1058,6 +1058,56 @@ static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
 	}
 }
 
+/*
+ * The abort path's own decode of the common syndromes: a lower-EL data abort without a valid
+ * instruction syndrome (ISV = 0) or a lower-EL instruction abort, with a translation, access
+ * flag or permission fault at levels 0..3 (DFSC/IFSC 0b0001LL..0b0011LL). It fills only the
+ * fields this file reads (ec, is_data, is_insn, fault, level, ipa, s1ptw, wnr, cm, isv), with
+ * the values s2_abort_decode() gives them; anything else returns false and the caller uses
+ * s2_abort_decode(). (ESR_EL2 fields: Arm ARM D19.2.)
+ */
+#define VM_ESR_ISV S2_BIT(24)
+#define VM_ESR_FNV S2_BIT(10)
+#define VM_ESR_CM S2_BIT(8)
+#define VM_ESR_S1PTW S2_BIT(7)
+#define VM_ESR_WNR S2_BIT(6)
+
+static S2_ALWAYS_INLINE bool abort_decode_fast(uint64_t esr, uint64_t far, uint64_t hpfar,
+					       struct s2_abort *ab)
+{
+	uint32_t ec = (uint32_t)(esr >> 26) & 0x3f;
+	unsigned int fsc = (unsigned int)esr & 0x3f;
+	uint64_t ipa = (hpfar & S2_GENMASK(43, 4)) << 8;
+
+	if (S2_UNLIKELY(fsc - 0x04u > 0x0bu))
+		return false;
+	if (ec == S2_EC_DABT_LOW) {
+		if (S2_UNLIKELY(esr & VM_ESR_ISV))
+			return false;
+		ab->is_data = true;
+		ab->is_insn = false;
+		ab->wnr = esr & VM_ESR_WNR;
+		ab->cm = esr & VM_ESR_CM;
+	} else if (ec == S2_EC_IABT_LOW) {
+		ab->is_data = false;
+		ab->is_insn = true;
+		ab->wnr = false;
+		ab->cm = false;
+	} else {
+		return false;
+	}
+	/* FAR's page offset unless FnV or S1PTW (as s2_abort_decode()) */
+	if (!(esr & (VM_ESR_FNV | VM_ESR_S1PTW)))
+		ipa |= far & 0xfff;
+	ab->ec = ec;
+	ab->isv = false;
+	ab->fault = (enum s2_fault)(S2_FAULT_ADDRESS_SIZE + (fsc >> 2));
+	ab->level = (int)(fsc & 3);
+	ab->ipa = ipa;
+	ab->s1ptw = esr & VM_ESR_S1PTW;
+	return true;
+}
+
 int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_t hpfar,
 		       struct s2_abort_result *res)
 {
@@ -1069,10 +1119,12 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 		return S2_EINVAL;
 	vm = vcpu->vm;
 	*res = (struct s2_abort_result){ 0 };
-	if (s2_abort_decode(esr, far, hpfar, true, &ab))
-		return S2_EINVAL;
-	if (ab.ec != S2_EC_DABT_LOW && ab.ec != S2_EC_IABT_LOW)
-		return S2_EINVAL;
+	if (S2_UNLIKELY(!abort_decode_fast(esr, far, hpfar, &ab))) {
+		if (s2_abort_decode(esr, far, hpfar, true, &ab))
+			return S2_EINVAL;
+		if (ab.ec != S2_EC_DABT_LOW && ab.ec != S2_EC_IABT_LOW)
+			return S2_EINVAL;
+	}
 
 	res->ipa = s2_ipa(ab.ipa);
 	res->fault = ab.fault;
