@@ -1007,8 +1007,8 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 
 /* MMU held. @res arrives with ipa, fault, level, write, exec and s1ptw set (what the access
  * needs, decided once by fault_is_write()/fault_is_exec()); the handlers below read them. */
-static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
-			struct s2_abort_result *res, bool excl)
+static S2_ALWAYS_INLINE int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
+					 struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
 	struct s2_memslot *s = slot_hinted(vcpu, ab->ipa);
