@@ -917,8 +917,9 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 
 /* A translation fault: MMU held (shared, or exclusive when @excl). Returns S2_EBUSY when the
  * map needs the lock exclusive. */
-static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const struct s2_abort *ab,
-			      struct s2_abort_result *res, bool excl)
+static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s,
+					       const struct s2_abort *ab,
+					       struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
 	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
@@ -1035,27 +1036,26 @@ static S2_ALWAYS_INLINE int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_a
 		return 0;
 	}
 
-	switch (ab->fault) {
-	case S2_FAULT_ACCESS_FLAG:
+	if (S2_UNLIKELY(ab->fault == S2_FAULT_ACCESS_FLAG)) {
 		ret = s2_pgtable_mkyoung(&vm->pgt, s2_ipa(ab->ipa & ~(granule_bytes(vm) - 1)));
-		if (ret == S2_ENOENT)
-			return handle_translation(vcpu, s, ab, res, excl);
 		if (ret == S2_EAGAIN) {
 			stat_add(&vm->stats.retries, 1);
 			set_resume(res, S2_RESUME_RETRY);
 			return 0;
 		}
-		stat_add(&vm->stats.young, 1);
-		set_resume(res, S2_RESUME_YOUNG);
-		return 0;
-	case S2_FAULT_PERMISSION:
+		if (ret != S2_ENOENT) {
+			stat_add(&vm->stats.young, 1);
+			set_resume(res, S2_RESUME_YOUNG);
+			return 0;
+		}
+	} else if (ab->fault == S2_FAULT_PERMISSION) {
 		ret = s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk);
-		if (ret || !lk.valid)
-			return handle_translation(vcpu, s, ab, res, excl);
-		return handle_perm(vm, s, ab, &lk, res);
-	default:
-		return handle_translation(vcpu, s, ab, res, excl);
+		if (!ret && lk.valid)
+			return handle_perm(vm, s, ab, &lk, res);
 	}
+	/* A translation fault, an access-flag fault on nothing, a permission fault on nothing
+	 * valid: one call site, so handle_translation() is inlined here. */
+	return handle_translation(vcpu, s, ab, res, excl);
 }
 
 /*
