@@ -845,13 +845,17 @@ static bool fault_is_exec(const struct s2_abort *ab)
 	return ab->is_insn && !ab->s1ptw;
 }
 
-static bool leaf_allows(uint64_t prot, bool write, bool exec)
+/* Does the valid leaf @lk found allow the access? (R/W/X as s2_lookup_prot() decodes them:
+ * S2AP[0] read, S2AP[1] write, exec when both XN bits are clear; only those bits are read.) */
+static S2_ALWAYS_INLINE bool leaf_allows(const struct s2_lookup *lk, bool write, bool exec)
 {
+	if (!lk->valid || !(lk->pte & S2_PTE_VALID))
+		return false;
 	if (exec)
-		return prot & S2_PROT_X;
+		return !(lk->pte & S2_PTE_XN);
 	if (write)
-		return prot & S2_PROT_W;
-	return prot & S2_PROT_R;
+		return lk->pte & S2_PTE_S2AP_W;
+	return lk->pte & S2_PTE_S2AP_R;
 }
 
 static void memtype_inject(struct s2_abort_result *res, int err, bool exec)
@@ -867,7 +871,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
 	int ret;
 
-	if (leaf_allows(s2_lookup_prot(*lk), write, exec)) {
+	if (leaf_allows(lk, write, exec)) {
 		/* Another vCPU resolved it, or a stale TLB entry: a permission fault may come
 		 * from an entry this CPU's TLB keeps; relax_perms finds nothing to change and
 		 * invalidates it locally (as KVM's relax on a spurious fault). */
