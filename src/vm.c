@@ -799,14 +799,12 @@ static void set_mmio(struct s2_abort_result *res, const struct s2_abort *ab)
  * The largest leaf for @ipa in @s: no larger than the empty entry the walk ended at (@room),
  * the backing's page size, the slot; IPA and PA aligned to it; a level with blocks (or L3).
  */
-static uint64_t pick_leaf(const struct s2_vm *vm, const struct s2_memslot *s, uint64_t ipa,
-			  uint64_t room)
+static S2_NOINLINE uint64_t pick_block(const struct s2_vm *vm, const struct s2_memslot *s,
+				       uint64_t ipa, uint64_t room)
 {
 	const struct s2_config *cfg = &vm->pgt.cfg;
 	uint64_t g = granule_bytes(vm);
 
-	if (slot_logging(s) || room <= g)
-		return g; /* (room <= g: a level-3 fault, the common case; no block can fit) */
 	for (int level = cfg->start_level; level < S2_LEVEL_MAX; level++) {
 		uint64_t sz = level_bytes(vm, level);
 		uint64_t base = ipa & ~(sz - 1);
@@ -823,6 +821,18 @@ static uint64_t pick_leaf(const struct s2_vm *vm, const struct s2_memslot *s, ui
 		return sz;
 	}
 	return g;
+}
+
+/* pick_leaf(): a level-3 fault (@room no more than a granule: the common case) or a logging
+ * slot gets a page at once; the search for a block out of line. */
+static S2_ALWAYS_INLINE uint64_t pick_leaf(const struct s2_vm *vm, const struct s2_memslot *s,
+					   uint64_t ipa, uint64_t room)
+{
+	uint64_t g = granule_bytes(vm);
+
+	if (slot_logging(s) || room <= g)
+		return g;
+	return pick_block(vm, s, ipa, room);
 }
 
 /*
