@@ -1872,6 +1872,13 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 
 	if (ret)
 		return ret;
+	if (set & S2_PROT_DBM) {
+		/* Writable-clean: DBM with W cleared in the same pass (needs HD, as for map). */
+		if (!pgt->cfg.hd || (set & S2_PROT_W) || !(clear & S2_PROT_W))
+			return S2_EINVAL;
+		set &= ~(uint64_t)S2_PROT_DBM;
+		pset |= S2_PTE_DBM;
+	}
 	if ((set | clear) & ~allowed || (set & clear))
 		return S2_EINVAL;
 	if (set & S2_PROT_X) {
@@ -1891,6 +1898,7 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 		pclr |= S2_PTE_S2AP_R;
 	if (clear & S2_PROT_W)
 		pclr |= S2_PTE_S2AP_W | S2_PTE_DBM; /* DBM would let hardware grant W again */
+	/* (With S2_PROT_DBM in @set, pset holds DBM: (pte & ~pclr) | pset keeps it.) */
 	if (clear & S2_PROT_X) {
 		pclr |= S2_PTE_XN;
 		pset |= S2_FIELD_PREP(S2_PTE_XN, S2_XN_ALL);

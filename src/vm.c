@@ -188,6 +188,25 @@ static struct s2_memslot *slot_at(const struct s2_vm *vm, uint64_t ipa)
 	return NULL;
 }
 
+/* slot_at() for a vCPU's abort: the slot of its previous abort first (faults cluster); any
+ * slot holding @ipa is the one slot_at() finds, as slots do not overlap. */
+static S2_ALWAYS_INLINE struct s2_memslot *slot_hinted(struct s2_vcpu *vcpu, uint64_t ipa)
+{
+	const struct s2_vm *vm = vcpu->vm;
+	unsigned int i = vcpu->slot_hint;
+	struct s2_memslot *s;
+
+	if (S2_LIKELY(i < vm->nr_slots)) {
+		s = &vm->slots[i];
+		if (S2_LIKELY(ipa - s2_ipa_val(s->d.ipa) < s->d.size))
+			return s;
+	}
+	s = slot_at(vm, ipa);
+	if (s)
+		vcpu->slot_hint = (unsigned int)(s - vm->slots);
+	return s;
+}
+
 static struct s2_memslot *slot_by_id(const struct s2_vm *vm, uint32_t id)
 {
 	for (unsigned int i = 0; i < vm->nr_slots; i++)
@@ -780,14 +799,12 @@ static void set_mmio(struct s2_abort_result *res, const struct s2_abort *ab)
  * The largest leaf for @ipa in @s: no larger than the empty entry the walk ended at (@room),
  * the backing's page size, the slot; IPA and PA aligned to it; a level with blocks (or L3).
  */
-static uint64_t pick_leaf(const struct s2_vm *vm, const struct s2_memslot *s, uint64_t ipa,
-			  uint64_t room)
+static S2_NOINLINE uint64_t pick_block(const struct s2_vm *vm, const struct s2_memslot *s,
+				       uint64_t ipa, uint64_t room)
 {
 	const struct s2_config *cfg = &vm->pgt.cfg;
 	uint64_t g = granule_bytes(vm);
 
-	if (slot_logging(s))
-		return g;
 	for (int level = cfg->start_level; level < S2_LEVEL_MAX; level++) {
 		uint64_t sz = level_bytes(vm, level);
 		uint64_t base = ipa & ~(sz - 1);
@@ -804,6 +821,18 @@ static uint64_t pick_leaf(const struct s2_vm *vm, const struct s2_memslot *s, ui
 		return sz;
 	}
 	return g;
+}
+
+/* pick_leaf(): a level-3 fault (@room no more than a granule: the common case) or a logging
+ * slot gets a page at once; the search for a block out of line. */
+static S2_ALWAYS_INLINE uint64_t pick_leaf(const struct s2_vm *vm, const struct s2_memslot *s,
+					   uint64_t ipa, uint64_t room)
+{
+	uint64_t g = granule_bytes(vm);
+
+	if (slot_logging(s) || room <= g)
+		return g;
+	return pick_block(vm, s, ipa, room);
 }
 
 /*
@@ -826,13 +855,17 @@ static bool fault_is_exec(const struct s2_abort *ab)
 	return ab->is_insn && !ab->s1ptw;
 }
 
-static bool leaf_allows(uint64_t prot, bool write, bool exec)
+/* Does the valid leaf @lk found allow the access? (R/W/X as s2_lookup_prot() decodes them:
+ * S2AP[0] read, S2AP[1] write, exec when both XN bits are clear; only those bits are read.) */
+static S2_ALWAYS_INLINE bool leaf_allows(const struct s2_lookup *lk, bool write, bool exec)
 {
+	if (!lk->valid || !(lk->pte & S2_PTE_VALID))
+		return false;
 	if (exec)
-		return prot & S2_PROT_X;
+		return !(lk->pte & S2_PTE_XN);
 	if (write)
-		return prot & S2_PROT_W;
-	return prot & S2_PROT_R;
+		return lk->pte & S2_PTE_S2AP_W;
+	return lk->pte & S2_PTE_S2AP_R;
 }
 
 static void memtype_inject(struct s2_abort_result *res, int err, bool exec)
@@ -848,7 +881,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
 	int ret;
 
-	if (leaf_allows(s2_lookup_prot(*lk), write, exec)) {
+	if (leaf_allows(lk, write, exec)) {
 		/* Another vCPU resolved it, or a stale TLB entry: a permission fault may come
 		 * from an entry this CPU's TLB keeps; relax_perms finds nothing to change and
 		 * invalidates it locally (as KVM's relax on a spurious fault). */
@@ -898,8 +931,9 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 
 /* A translation fault: MMU held (shared, or exclusive when @excl). Returns S2_EBUSY when the
  * map needs the lock exclusive. */
-static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const struct s2_abort *ab,
-			      struct s2_abort_result *res, bool excl)
+static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s,
+					       const struct s2_abort *ab,
+					       struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
 	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
@@ -988,11 +1022,11 @@ static int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s, const 
 
 /* MMU held. @res arrives with ipa, fault, level, write, exec and s1ptw set (what the access
  * needs, decided once by fault_is_write()/fault_is_exec()); the handlers below read them. */
-static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
-			struct s2_abort_result *res, bool excl)
+static S2_ALWAYS_INLINE int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
+					 struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
-	struct s2_memslot *s = slot_at(vm, ab->ipa);
+	struct s2_memslot *s = slot_hinted(vcpu, ab->ipa);
 	struct s2_lookup lk;
 	int ret;
 
@@ -1016,27 +1050,76 @@ static int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
 		return 0;
 	}
 
-	switch (ab->fault) {
-	case S2_FAULT_ACCESS_FLAG:
+	if (S2_UNLIKELY(ab->fault == S2_FAULT_ACCESS_FLAG)) {
 		ret = s2_pgtable_mkyoung(&vm->pgt, s2_ipa(ab->ipa & ~(granule_bytes(vm) - 1)));
-		if (ret == S2_ENOENT)
-			return handle_translation(vcpu, s, ab, res, excl);
 		if (ret == S2_EAGAIN) {
 			stat_add(&vm->stats.retries, 1);
 			set_resume(res, S2_RESUME_RETRY);
 			return 0;
 		}
-		stat_add(&vm->stats.young, 1);
-		set_resume(res, S2_RESUME_YOUNG);
-		return 0;
-	case S2_FAULT_PERMISSION:
+		if (ret != S2_ENOENT) {
+			stat_add(&vm->stats.young, 1);
+			set_resume(res, S2_RESUME_YOUNG);
+			return 0;
+		}
+	} else if (ab->fault == S2_FAULT_PERMISSION) {
 		ret = s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk);
-		if (ret || !lk.valid)
-			return handle_translation(vcpu, s, ab, res, excl);
-		return handle_perm(vm, s, ab, &lk, res);
-	default:
-		return handle_translation(vcpu, s, ab, res, excl);
+		if (!ret && lk.valid)
+			return handle_perm(vm, s, ab, &lk, res);
 	}
+	/* A translation fault, an access-flag fault on nothing, a permission fault on nothing
+	 * valid: one call site, so handle_translation() is inlined here. */
+	return handle_translation(vcpu, s, ab, res, excl);
+}
+
+/*
+ * The abort path's own decode of the common syndromes: a lower-EL data abort without a valid
+ * instruction syndrome (ISV = 0) or a lower-EL instruction abort, with a translation, access
+ * flag or permission fault at levels 0..3 (DFSC/IFSC 0b0001LL..0b0011LL). It fills only the
+ * fields this file reads (ec, is_data, is_insn, fault, level, ipa, s1ptw, wnr, cm, isv), with
+ * the values s2_abort_decode() gives them; anything else returns false and the caller uses
+ * s2_abort_decode(). (ESR_EL2 fields: Arm ARM D19.2.)
+ */
+#define VM_ESR_ISV S2_BIT(24)
+#define VM_ESR_FNV S2_BIT(10)
+#define VM_ESR_CM S2_BIT(8)
+#define VM_ESR_S1PTW S2_BIT(7)
+#define VM_ESR_WNR S2_BIT(6)
+
+static S2_ALWAYS_INLINE bool abort_decode_fast(uint64_t esr, uint64_t far, uint64_t hpfar,
+					       struct s2_abort *ab)
+{
+	uint32_t ec = (uint32_t)(esr >> 26) & 0x3f;
+	unsigned int fsc = (unsigned int)esr & 0x3f;
+	uint64_t ipa = (hpfar & S2_GENMASK(43, 4)) << 8;
+
+	if (S2_UNLIKELY(fsc - 0x04u > 0x0bu))
+		return false;
+	if (ec == S2_EC_DABT_LOW) {
+		if (S2_UNLIKELY(esr & VM_ESR_ISV))
+			return false;
+		ab->is_data = true;
+		ab->is_insn = false;
+		ab->wnr = esr & VM_ESR_WNR;
+		ab->cm = esr & VM_ESR_CM;
+	} else if (ec == S2_EC_IABT_LOW) {
+		ab->is_data = false;
+		ab->is_insn = true;
+		ab->wnr = false;
+		ab->cm = false;
+	} else {
+		return false;
+	}
+	/* FAR's page offset unless FnV or S1PTW (as s2_abort_decode()) */
+	if (!(esr & (VM_ESR_FNV | VM_ESR_S1PTW)))
+		ipa |= far & 0xfff;
+	ab->ec = ec;
+	ab->isv = false;
+	ab->fault = (enum s2_fault)(S2_FAULT_ADDRESS_SIZE + (fsc >> 2));
+	ab->level = (int)(fsc & 3);
+	ab->ipa = ipa;
+	ab->s1ptw = esr & VM_ESR_S1PTW;
+	return true;
 }
 
 int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_t hpfar,
@@ -1050,10 +1133,12 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 		return S2_EINVAL;
 	vm = vcpu->vm;
 	*res = (struct s2_abort_result){ 0 };
-	if (s2_abort_decode(esr, far, hpfar, true, &ab))
-		return S2_EINVAL;
-	if (ab.ec != S2_EC_DABT_LOW && ab.ec != S2_EC_IABT_LOW)
-		return S2_EINVAL;
+	if (S2_UNLIKELY(!abort_decode_fast(esr, far, hpfar, &ab))) {
+		if (s2_abort_decode(esr, far, hpfar, true, &ab))
+			return S2_EINVAL;
+		if (ab.ec != S2_EC_DABT_LOW && ab.ec != S2_EC_IABT_LOW)
+			return S2_EINVAL;
+	}
 
 	res->ipa = s2_ipa(ab.ipa);
 	res->fault = ab.fault;
@@ -1089,10 +1174,13 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 
 	/* Tables for a single leaf: at most one per level below the root. Allocation may sleep,
 	 * so it happens before the lock. */
-	ret = s2_page_cache_topup(&vcpu->cache, &vm->pgt.port, granule_bytes(vm),
-				  vm->pgt.cfg.levels - 1);
-	if (ret)
-		return ret;
+	if (S2_UNLIKELY(vcpu->cache.nr < vm->pgt.cfg.levels - 1)) {
+		/* (A full cache is the steady state: one compare, no call.) */
+		ret = s2_page_cache_topup(&vcpu->cache, &vm->pgt.port, granule_bytes(vm),
+					  vm->pgt.cfg.levels - 1);
+		if (ret)
+			return ret;
+	}
 
 	vm_lock(vm, S2_VM_LOCK_MMU_SHARED);
 	ret = handle_in_vm(vcpu, &ab, res, false);
@@ -1120,28 +1208,11 @@ done:
 
 /* ---- dirty logging ----------------------------------------------------------------------------- */
 
-/* MMU exclusive held: make every valid writable page of [ipa, ipa+size) clean-writable
- * (read-only with DBM). The range has been split to pages and write-protected. */
+/* MMU exclusive held: make every valid page of [ipa, ipa+size) clean-writable (read-only with
+ * DBM): one range operation in the engine, one TLBI for what changed, no cache maintenance. */
 static int arm_dbm(struct s2_vm *vm, uint64_t ipa, uint64_t size)
 {
-	uint64_t g = granule_bytes(vm);
-
-	for (uint64_t a = ipa; a < ipa + size; a += g) {
-		struct s2_lookup lk;
-		uint64_t prot;
-		int ret;
-
-		if (s2_pgtable_lookup(&vm->pgt, s2_ipa(a), &lk) || !lk.valid)
-			continue;
-		if (s2_lookup_prot(lk) & S2_PROT_DBM)
-			continue;
-		prot = (s2_lookup_prot(lk) & ~(uint64_t)(S2_PROT_W | S2_PROT_YOUNG_CLEAR)) |
-		       S2_PROT_DBM | S2_PROT_NOCMO;
-		ret = s2_pgtable_map(&vm->pgt, s2_ipa(a), g, lk.pa, prot, 0, NULL);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return s2_pgtable_set_prot(&vm->pgt, s2_ipa(ipa), size, S2_PROT_DBM, S2_PROT_W);
 }
 
 /* SLOTS held. */

@@ -199,7 +199,10 @@ int s2_pgtable_wrprotect(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
  * s2_pgtable_set_prot() - set and clear R/W/X (and SW) bits on every valid leaf in the range.
  * @set, @clear: S2_PROT_R/W/X/SW bits (disjoint). Exec can not be set on Device or NC leaves
  * (checked first: nothing changed). Blocks overlapping the range change whole. Clearing W
- * clears DBM too. Granting exec invalidates the I-cache (unless DIC) for the whole output
+ * clears DBM too. S2_PROT_DBM in @set (only with S2_PROT_W in @clear, not in @set, and only
+ * with cfg.hd: S2_EINVAL otherwise) makes every valid leaf writable-clean (W clear, DBM set;
+ * AF and the rest unchanged): arming hardware dirty state for a range, one TLBI for what
+ * changed and no cache maintenance. Granting exec invalidates the I-cache (unless DIC) for the whole output
  * range of every leaf that gains exec, blocks only partly inside the range included;
  * removing or granting a permission invalidates the TLB for what changed (a TLB may keep an
  * entry that gave a permission fault).

@@ -231,6 +231,7 @@ struct s2_vcpu {
 	struct s2_vm *vm;
 	unsigned int id;
 	struct s2_page_cache cache;
+	unsigned int slot_hint; /* private: index of the slot of this vCPU's last abort (checked) */
 };
 
 /* What the hypervisor loads before entering the guest. */

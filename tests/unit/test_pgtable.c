@@ -924,6 +924,126 @@ static void test_set_prot_exec_partial_block(void **state)
 	}
 }
 
+/*
+ * set_prot with S2_PROT_DBM (arming hardware dirty state for a range, as dirty logging with DBM
+ * does): every valid leaf becomes writable-clean (W cleared, DBM set, AF and the rest kept),
+ * one TLBI for what changed, and no cache maintenance (no I-cache invalidation for executable
+ * pages, no D-cache clean): nothing about execution or the memory contents changes.
+ */
+static void test_set_prot_dbm(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t ipa = pick_ipa(cfg, blk, blk), pa = pick_pa(cfg, blk, blk);
+		uint64_t rw = S2_PROT_R | S2_PROT_W;
+		struct s2_test_env e;
+		unsigned int n, i;
+		const struct s2_host_event *ev;
+		s2_pte_t before[16];
+
+		if (ipa + blk > ipa_limit(cfg))
+			continue;
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		/* pages 1..14: RW, RWX (3, 4), read-only (5), already DBM (7), AF clear (9), Device
+		 * (11); pages 0 and 15 unmapped */
+		for (i = 1; i < 15; i++) {
+			uint64_t prot = i == 3 || i == 4 ? rw | S2_PROT_X :
+					i == 5		 ? S2_PROT_R :
+					i == 7		 ? S2_PROT_R | (cfg->hd ? S2_PROT_DBM : 0) :
+					i == 9		 ? rw | S2_PROT_YOUNG_CLEAR :
+					i == 11		 ? rw | S2_PROT_DEVICE :
+							   rw;
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + i * g), g,
+							s2_pa(pa + i * g), prot | S2_PROT_NOCMO, 0,
+							NULL),
+					 0);
+		}
+		for (i = 0; i < 16; i++)
+			before[i] = lk(&e, ipa + i * g).pte;
+		s2_host_port_clear_log(e.hp);
+		/* refused: DBM with W granted, DBM without W cleared, DBM without HD */
+		assert_int_equal(s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa), 16 * g,
+						     S2_PROT_DBM | S2_PROT_W, 0),
+				 S2_EINVAL);
+		assert_int_equal(s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa), 16 * g, S2_PROT_DBM, 0),
+				 S2_EINVAL);
+		if (!cfg->hd) {
+			assert_int_equal(s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa), 16 * g,
+							     S2_PROT_DBM, S2_PROT_W),
+					 S2_EINVAL);
+		}
+		s2_host_port_log(e.hp, &n, NULL);
+		assert_int_equal(n, 0);
+		for (i = 0; i < 16; i++)
+			assert_int_equal(lk(&e, ipa + i * g).pte, before[i]);
+		if (!cfg->hd) {
+			s2_test_env_fini(&e);
+			continue;
+		}
+
+		assert_int_equal(
+			s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa), 16 * g, S2_PROT_DBM, S2_PROT_W),
+			0);
+		/* exactly: DSB ISHST, one TLBI covering pages 1..14 (what changed), DSB ISH; no
+		 * DC or IC (pages 3 and 4 are executable) */
+		ev = s2_host_port_log(e.hp, &n, NULL);
+		assert_int_equal(n, 3);
+		assert_int_equal(ev[0].kind, S2_HOST_EV_BARRIER);
+		assert_int_equal(ev[0].barrier, S2_BARRIER_DSB_ISHST);
+		if (ev[1].kind == S2_HOST_EV_TLBI_RANGE) {
+			assert_int_equal(ev[1].addr, ipa + g);
+			assert_int_equal(ev[1].size, 14 * g);
+		} else {
+			assert_int_equal(ev[1].kind, S2_HOST_EV_TLBI_VMID);
+		}
+		assert_int_equal(ev[2].kind, S2_HOST_EV_BARRIER);
+		assert_int_equal(ev[2].barrier, S2_BARRIER_DSB_ISH);
+		for (i = 0; i < 16; i++) {
+			s2_pte_t want = before[i];
+			if (want & S2_PTE_VALID)
+				want = (want & ~S2_PTE_S2AP_W) | S2_PTE_DBM;
+			assert_int_equal(lk(&e, ipa + i * g).pte, want);
+		}
+		assert_int_equal(
+			lk(&e, ipa + 3 * g).pte,
+			golden_leaf(cfg, 3, pa + 3 * g, S2_PROT_R | S2_PROT_X | S2_PROT_DBM));
+		assert_int_equal(lk(&e, ipa + 9 * g).pte,
+				 golden_leaf(cfg, 3, pa + 9 * g,
+					     S2_PROT_R | S2_PROT_DBM | S2_PROT_YOUNG_CLEAR));
+		assert_int_equal(
+			lk(&e, ipa + 11 * g).pte,
+			golden_leaf(cfg, 3, pa + 11 * g, S2_PROT_R | S2_PROT_DBM | S2_PROT_DEVICE));
+		assert_false(lk(&e, ipa).valid);
+		assert_false(lk(&e, ipa + 15 * g).valid);
+
+		/* again: nothing changes, no event */
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(
+			s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa), 16 * g, S2_PROT_DBM, S2_PROT_W),
+			0);
+		s2_host_port_log(e.hp, &n, NULL);
+		assert_int_equal(n, 0);
+		/* only the changed page invalidated, by IPA with its level */
+		assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(ipa + 4 * g), g), 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(
+			s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa), 16 * g, S2_PROT_DBM, S2_PROT_W),
+			0);
+		ev = s2_host_port_log(e.hp, &n, NULL);
+		assert_int_equal(n, 3);
+		assert_int_equal(ev[0].barrier, S2_BARRIER_DSB_ISHST);
+		assert_int_equal(ev[1].kind, S2_HOST_EV_TLBI_IPA);
+		assert_int_equal(ev[1].addr, ipa + 4 * g);
+		assert_int_equal(ev[1].level, 3);
+		assert_int_equal(ev[2].barrier, S2_BARRIER_DSB_ISH);
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
 static void test_relax_mkyoung_age(void **state)
 {
 	(void)state;
@@ -2278,6 +2398,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_unmap_batched),
 		cmocka_unit_test(test_wrprotect_set_prot),
 		cmocka_unit_test(test_set_prot_exec_partial_block),
+		cmocka_unit_test(test_set_prot_dbm),
 		cmocka_unit_test(test_relax_mkyoung_age),
 		cmocka_unit_test(test_split_collapse),
 		cmocka_unit_test(test_annotate),

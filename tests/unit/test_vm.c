@@ -479,6 +479,47 @@ static void test_abort_block_limits(void **state)
 	}
 }
 
+/* The vCPU tries the slot of its previous abort first (s2_vcpu.slot_hint): after slots are
+ * deleted or added (the array shifts), the hint may name another slot or none; the answer
+ * must still be the slot that holds the IPA, or none. */
+static void test_abort_slot_hint(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		struct fx *f = fx_new(granules[gi], 40, S2_CFG_FWB);
+		uint64_t blk = l2_size(granules[gi]), gb = f->g;
+		struct s2_memslot_desc d1 = ram_slot(1, 0, 2 * blk, FAKE_PA, 0);
+		struct s2_memslot_desc d2 = ram_slot(2, 4 * blk, 2 * blk, FAKE_PA + 8 * blk, 0);
+		struct s2_abort_result r;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d1), 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d2), 0);
+		/* slot 2 (index 1) */
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 4 * blk, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(s2_pa_val(look(f, 4 * blk).pa), FAKE_PA + 8 * blk);
+		/* slot 1 deleted: slot 2 is index 0, the hint (1) names no slot */
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 1), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 4 * blk + gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(s2_pa_val(look(f, 4 * blk + gb).pa), FAKE_PA + 8 * blk + gb);
+		/* outside every slot, with the hint on slot 2: not mapped (no ISV: NISV) */
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 7, &r);
+		assert_int_equal(r.action, S2_ABORT_NISV);
+		assert_false(look(f, 0).valid);
+		/* slot 1 back at index 0: the hint (0) now names slot 1, the IPA is slot 2's */
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d1), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 4 * blk + 2 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(s2_pa_val(look(f, 4 * blk + 2 * gb).pa),
+				 FAKE_PA + 8 * blk + 2 * gb);
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 3 * gb, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(s2_pa_val(look(f, 3 * gb).pa), FAKE_PA + 3 * gb);
+		fx_free(f);
+	}
+}
+
 /* A syndrome level that no longer matches the tables (another vCPU built a table under the
  * entry): the shared fast path is refused and the fault is redone exclusively. */
 static void test_abort_stale_level(void **state)
@@ -2525,6 +2566,7 @@ int main(void)
 		cmocka_unit_test(test_slot_validation),
 		cmocka_unit_test(test_abort_translation_block),
 		cmocka_unit_test(test_abort_block_limits),
+		cmocka_unit_test(test_abort_slot_hint),
 		cmocka_unit_test(test_abort_stale_level),
 		cmocka_unit_test(test_abort_exec),
 		cmocka_unit_test(test_abort_nc_ram),
