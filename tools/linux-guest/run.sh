@@ -152,7 +152,8 @@ watchdog() {
 } 2>&1 | tee "$log"
 rc=$(cat "$log.rc" 2>/dev/null || echo 1)
 if [ -e "$log.stall" ]; then
-	echo "run.sh: FAIL: the run stalled (no output for $stall s)" >&2
+	echo "run.sh: FAIL: the run stalled (no output for $stall s); where the CPUs were:" >&2
+	sed -n '/^run.sh: STALL/,$p' "$log" | grep -aE '^CPU#|^ *PC=|^PSTATE=' | cut -c1-60 >&2
 	exit 1
 fi
 if [ "$rc" -eq 124 ]; then

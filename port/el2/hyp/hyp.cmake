@@ -81,6 +81,12 @@ set(S2_LINUX_TESTS
 	"dbm|--dirty dbm --migrate --every 500 --backing-page 2m|s2g.ops=1"
 	"reclaim|--reclaim --every 200 --smp 2|s2g.ops=2"
 	"age|--age --every 500 --period 250 --backing-page 2m --expect 'timed rounds while idle: [1-9]'|s2g.ops=3,4 s2g.idle=3")
+# run.sh's stall watchdog (a guest that dies silently fails in seconds, not at the timeout):
+# a spinning 4 KiB "kernel", no Linux boot.
+add_test(NAME linux.stall COMMAND sh ${S2_LG_CTEST} stall ${CMAKE_BINARY_DIR})
+set_tests_properties(linux.stall PROPERTIES LABELS linux TIMEOUT 150 SKIP_RETURN_CODE 77
+	FIXTURES_REQUIRED s2_linux)
+
 foreach(t IN LISTS S2_LINUX_TESTS)
 	string(REPLACE "|" ";" parts "${t}")
 	list(GET parts 0 name)
