@@ -29,6 +29,7 @@ static uint64_t next_time, period_ticks; /* counter value of the next timed roun
 static struct {
 	uint64_t by_exits, by_time, by_time_idle;
 } periodic;
+static bool finishing; /* SYSTEM_OFF: no more periodic rounds (the others may still exit) */
 static uint64_t page; /* granule */
 static uint64_t npages;
 
@@ -329,7 +330,7 @@ void hyp_memops_tick(struct hyp_cpu *c, bool idle)
 	uint64_t n = __atomic_add_fetch(&exits_total, 1, __ATOMIC_RELAXED), t, now;
 
 	(void)c;
-	if (!hyp_memops_periodic())
+	if (!hyp_memops_periodic() || __atomic_load_n(&finishing, __ATOMIC_ACQUIRE))
 		return;
 	t = __atomic_load_n(&next_tick, __ATOMIC_RELAXED);
 	if (n >= t && __atomic_compare_exchange_n(&next_tick, &t, t + hyp_opts.every, false,
@@ -354,6 +355,10 @@ void hyp_memops_tick(struct hyp_cpu *c, bool idle)
 int hyp_memops_finish(void)
 {
 	int bad = 0;
+
+	/* The other vCPUs, parked by the guest in a WFI loop, still exit (trapped WFI): they
+	 * must not start rounds now. A round already running holds ops_lock. */
+	__atomic_store_n(&finishing, true, __ATOMIC_RELEASE);
 
 	if (shadow && logging) {
 		hyp_spin_lock(&ops_lock);
