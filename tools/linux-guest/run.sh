@@ -17,7 +17,7 @@
 set -eu
 
 usage() {
-	sed -n '4,14s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,16s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -26,7 +26,7 @@ root=$(cd "$here/../.." && pwd)
 hyp=${S2_HYP_ELF:-$root/build/linux-guest/hyp.elf}
 kernel= initrd= append= smp=1 granule=4k backing=4k fwb=off dirty=fault mem=256
 migrate= reclaim= age= every= period= report= tmo=${S2_LINUX_TIMEOUT:-600} stall=120
-expect=$(mktemp "${TMPDIR:-/tmp}/s2-linux-expect.XXXXXX")
+expect=
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -42,7 +42,8 @@ while [ $# -gt 0 ]; do
 	--every) every=$2; shift ;;
 	--period) period=$2; shift ;;
 	--stall) stall=$2; shift ;;
-	--expect) printf '%s\n' "$2" >>"$expect"; shift ;;
+	--expect) expect="$expect$2
+"; shift ;;
 	--hyp) hyp=$2; shift ;;
 	--timeout) tmo=$2; shift ;;
 	--migrate) migrate=1 ;;
@@ -107,7 +108,7 @@ log=$(mktemp "${TMPDIR:-/tmp}/s2-linux.XXXXXX")
 fifo=$log.in
 mkfifo "$fifo"
 exec 3<>"$fifo"
-trap 'rm -f "$log" "$log.rc" "$log.stall" "$fifo" "$expect"' EXIT
+trap 'rm -f "$log" "$log.rc" "$log.stall" "$fifo"' EXIT
 watchdog() {
 	last=-1 quiet=0
 	while kill -0 "$1" 2>/dev/null; do
@@ -166,10 +167,13 @@ if [ "$rc" -eq 0 ] && ! grep -q '^hyp: RESULT PASS' "$log"; then
 fi
 if [ "$rc" -eq 0 ]; then
 	while IFS= read -r re; do
+		[ -n "$re" ] || continue
 		if ! grep -Eq -- "$re" "$log"; then
 			echo "run.sh: FAIL: no output line matches --expect '$re'" >&2
 			rc=1
 		fi
-	done <"$expect"
+	done <<EOF
+$expect
+EOF
 fi
 exit "$rc"
