@@ -67,18 +67,26 @@ add_test(NAME linux.prepare COMMAND sh ${S2_LG_CTEST} prepare ${CMAKE_BINARY_DIR
 set_tests_properties(linux.prepare PROPERTIES LABELS linux TIMEOUT 600 SKIP_RETURN_CODE 77
 	FIXTURES_SETUP s2_linux)
 
-# name | run.sh options (the guest's workload: s2g.mb MiB x s2g.rounds per CPU, s2g.ops asked
-# through the control device between rounds)
+# name | run.sh options | the guest's workload (s2g.mb MiB x s2g.rounds per CPU, s2g.ops asked
+# through the control device between rounds, s2g.idle seconds idle first, s2g.hotplug: CPU 1
+# offline and online again). --stall 60: a guest that prints nothing for 60 s (it died) fails
+# then, not at the timeout.
 set(S2_LINUX_TESTS
-	"4k_2m|--granule 4k --backing-page 2m --fwb off"
-	"16k|--granule 16k"
-	"64k|--granule 64k --backing-page 2m"
+	"4k_2m|--granule 4k --backing-page 2m --fwb off --reclaim --every 200|s2g.ops=2"
+	"16k|--granule 16k --migrate --every 500|s2g.ops=1"
+	"64k|--granule 64k --backing-page 2m --migrate --every 500|s2g.ops=1"
 	"fwb|--fwb on --backing-page 2m"
-	"smp2|--smp 2"
+	"smp2|--smp 2 --expect 'psci: CPU_ON 2, CPU_OFF 1'|s2g.hotplug=1"
 	"migrate|--migrate --every 500 --smp 2|s2g.ops=1"
 	"dbm|--dirty dbm --migrate --every 500 --backing-page 2m|s2g.ops=1"
 	"reclaim|--reclaim --every 200 --smp 2|s2g.ops=2"
-	"age|--age --every 500 --backing-page 2m|s2g.ops=3,4")
+	"age|--age --every 500 --period 250 --backing-page 2m --expect 'timed rounds while idle: [1-9]'|s2g.ops=3,4 s2g.idle=3")
+# run.sh's stall watchdog (a guest that dies silently fails in seconds, not at the timeout):
+# a spinning 4 KiB "kernel", no Linux boot.
+add_test(NAME linux.stall COMMAND sh ${S2_LG_CTEST} stall ${CMAKE_BINARY_DIR})
+set_tests_properties(linux.stall PROPERTIES LABELS linux TIMEOUT 150 SKIP_RETURN_CODE 77
+	FIXTURES_REQUIRED s2_linux)
+
 foreach(t IN LISTS S2_LINUX_TESTS)
 	string(REPLACE "|" ";" parts "${t}")
 	list(GET parts 0 name)
@@ -91,8 +99,8 @@ foreach(t IN LISTS S2_LINUX_TESTS)
 		string(APPEND gargs " ${g}")
 	endif()
 	add_test(NAME linux.${name}
-		COMMAND sh ${S2_LG_CTEST} run ${CMAKE_BINARY_DIR} ${opts} --timeout 400
+		COMMAND sh ${S2_LG_CTEST} run ${CMAKE_BINARY_DIR} ${opts} --timeout 300 --stall 60
 			--append "${gargs}")
-	set_tests_properties(linux.${name} PROPERTIES LABELS linux TIMEOUT 450
+	set_tests_properties(linux.${name} PROPERTIES LABELS linux TIMEOUT 330
 		SKIP_RETURN_CODE 77 FIXTURES_REQUIRED s2_linux)
 endforeach()

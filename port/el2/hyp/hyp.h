@@ -52,6 +52,7 @@ struct hyp_opts {
 	uint64_t mem; /* guest RAM, bytes */
 	uint64_t initrd_size;
 	uint64_t every; /* run the periodic operations every this many exits */
+	uint64_t period_ms; /* and every this many milliseconds (0: never by time) */
 	const char *guest_args;
 };
 
@@ -66,6 +67,7 @@ struct hyp_cpu_stats {
 	uint64_t mapped[5]; /* new leaves by level + 1 */
 	uint64_t resume[4], inject[8], mmio, mmio_unclaimed, ctrl, sysreg, psci;
 	uint64_t restored; /* reclaimed pages brought back on a fault */
+	uint64_t cpu_on, cpu_off; /* PSCI CPU_ON calls that started a CPU, CPU_OFF calls */
 };
 
 struct hyp_cpu {
@@ -73,6 +75,7 @@ struct hyp_cpu {
 	unsigned int idx;
 	uint64_t mpidr;
 	volatile bool on; /* runs a vCPU */
+	bool idle; /* the last exit was a trapped WFI */
 	uint64_t entry, ctx; /* CPU_ON: the guest's entry point and context */
 	struct s2_vcpu vcpu;
 	uint64_t retry_esr, retry_ipa, retries; /* livelock detection (main.c) */
@@ -122,8 +125,11 @@ void hyp_port_stats(struct hyp_port_stats *s);
 /* ---- memops.c: what the hypervisor does to guest memory ----------------------------------- */
 
 int hyp_memops_init(void);
-/* Called by every CPU before each guest entry: runs the periodic operations. */
-void hyp_memops_tick(struct hyp_cpu *c);
+/* Whether any periodic operation (migrate, reclaim, age) is configured. */
+bool hyp_memops_periodic(void);
+/* Called by every CPU before each guest entry (@idle: after a trapped WFI): runs the periodic
+ * operations when their exit count or their time is due. */
+void hyp_memops_tick(struct hyp_cpu *c, bool idle);
 /* An operation asked through the control device. */
 int hyp_memops_run(enum hyp_op op);
 /* Before a stage-2 abort at @ipa is handled (reclaim: bring the pages back). */

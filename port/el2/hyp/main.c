@@ -109,6 +109,10 @@ static void parse_opt(const char *t, size_t n)
 		o->initrd_size = parse_num(v, &e);
 	} else if (tok_is(t, kn, "s2.every")) {
 		o->every = parse_num(v, &e);
+	} else if (tok_is(t, kn, "s2.period")) {
+		o->period_ms = parse_num(v, &e);
+		if (e != t + n)
+			hyp_fail("s2.period: milliseconds (0: no timed rounds)");
 	} else {
 		hyp_printf("hyp: unknown option %.*s\n", (int)n, t);
 		hyp_fail("bad option");
@@ -120,9 +124,11 @@ static void parse_bootargs(const char *args)
 {
 	size_t gl = 0;
 
-	hyp_opts = (struct hyp_opts){
-		.granule = S2_GRANULE_4K, .backing = 0x1000, .mem = 256ULL << 20, .every = 2000
-	};
+	hyp_opts = (struct hyp_opts){ .granule = S2_GRANULE_4K,
+				      .backing = 0x1000,
+				      .mem = 256ULL << 20,
+				      .every = 2000,
+				      .period_ms = 1000 };
 	while (args && *args) {
 		const char *t = args;
 		size_t n;
@@ -423,6 +429,8 @@ static bool print_stats(const char *why)
 		   (unsigned long long)t.mmio, (unsigned long long)t.ctrl,
 		   (unsigned long long)t.mmio_unclaimed, (unsigned long long)t.sysreg,
 		   (unsigned long long)t.psci, (unsigned long long)t.restored);
+	hyp_printf("psci: CPU_ON %llu, CPU_OFF %llu\n", (unsigned long long)t.cpu_on,
+		   (unsigned long long)t.cpu_off);
 	hyp_printf("new mappings by level -1..3: %llu %llu %llu %llu %llu\n",
 		   (unsigned long long)t.mapped[0], (unsigned long long)t.mapped[1],
 		   (unsigned long long)t.mapped[2], (unsigned long long)t.mapped[3],
@@ -546,8 +554,13 @@ static void handle_smccc(struct hyp_cpu *c)
 	case PSCI_CPU_ON_64:
 	case PSCI_CPU_ON_32:
 		x[0] = psci_cpu_on(x[1], x[2], x[3]);
+		if (!x[0])
+			c->st.cpu_on++;
 		return;
 	case PSCI_CPU_OFF:
+		/* The CPU powers off in the firmware; a later CPU_ON starts it again at
+		 * hyp_secondary_entry, which re-initialises its vCPU (vcpu_run()). */
+		c->st.cpu_off++;
 		c->on = false;
 		x[0] = hyp_smc(PSCI_CPU_OFF, 0, 0, 0); /* returns only on failure */
 		c->on = true;
@@ -736,6 +749,14 @@ static void handle_exit(struct hyp_cpu *c, uint64_t vector)
 		handle_smccc(c);
 		return;
 	case EC_WFX:
+		/* WFI is trapped (HCR_EL2.TWI) only when periodic operations run by time, so
+		 * that an idle guest still exits: run_loop() checks the time before re-entry.
+		 * Wait here as the guest would: a pending physical interrupt (routed to the
+		 * guest's EL1, masked at EL2) wakes the WFI. WFE is not trapped. */
+		if (!(esr & 1)) {
+			c->idle = true;
+			__asm__ volatile("dsb sy\n\twfi" ::: "memory");
+		}
 		c->regs.elr += 4;
 		return;
 	case EC_SYS64: {
@@ -762,6 +783,7 @@ static void handle_exit(struct hyp_cpu *c, uint64_t vector)
 /* ---- per-CPU EL2 set-up and the run loop -------------------------------------------------- */
 
 #define HCR_FB (UINT64_C(1) << 9)
+#define HCR_TWI (UINT64_C(1) << 13)
 #define HCR_BSU_IS (UINT64_C(1) << 10)
 #define HCR_APK (UINT64_C(1) << 40)
 #define HCR_API (UINT64_C(1) << 41)
@@ -811,11 +833,14 @@ static _Noreturn void vcpu_run(struct hyp_cpu *c)
 	c->regs.spsr = SPSR_EL1H_MASKED;
 	c->regs.sp_el1 = 0;
 	c->on = true;
+	if (hyp_memops_periodic() && hyp_opts.period_ms)
+		hcr_base |= HCR_TWI;
 	for (;;) {
 		struct s2_vcpu_entry e;
 		uint64_t v;
 
-		hyp_memops_tick(c);
+		hyp_memops_tick(c, c->idle);
+		c->idle = false;
 		err = s2_vm_vcpu_enter(&c->vcpu, &e);
 		if (err)
 			hyp_fail("s2_vm_vcpu_enter");

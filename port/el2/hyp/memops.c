@@ -12,7 +12,9 @@
  *  - aging rounds (test-and-clear young) and, every fourth round, a full unmap with refault.
  *
  * Periodic operations run every hyp_opts.every guest exits (on whichever CPU crosses the
- * count), or when the guest asks through the control device.
+ * count) and every hyp_opts.period_ms milliseconds (checked at each exit; an idle guest exits
+ * at each WFI, which the hypervisor traps for that), or when the guest asks through the
+ * control device.
  */
 #include <string.h>
 
@@ -23,6 +25,11 @@ uint64_t hyp_host_ram_end; /* end of QEMU's RAM (set by main.c) */
 
 static hyp_spinlock_t ops_lock; /* one operation at a time */
 static uint64_t exits_total, next_tick;
+static uint64_t next_time, period_ticks; /* counter value of the next timed round; 0: none */
+static struct {
+	uint64_t by_exits, by_time, by_time_idle;
+} periodic;
+static bool finishing; /* SYSTEM_OFF: no more periodic rounds (the others may still exit) */
 static uint64_t page; /* granule */
 static uint64_t npages;
 
@@ -256,6 +263,9 @@ int hyp_memops_init(void)
 		return -1;
 	}
 	next_tick = hyp_opts.every;
+	period_ticks = hyp_opts.period_ms * el2_counter_freq() / 1000;
+	if (period_ticks)
+		next_time = el2_counter() + period_ticks;
 	return 0;
 }
 
@@ -297,18 +307,15 @@ static void run_or_fail(enum hyp_op op)
 	}
 }
 
-void hyp_memops_tick(struct hyp_cpu *c)
+bool hyp_memops_periodic(void)
+{
+	return hyp_opts.migrate || hyp_opts.reclaim || hyp_opts.age;
+}
+
+static void run_periodic(void)
 {
 	static uint64_t age_ticks;
 
-	uint64_t n = __atomic_add_fetch(&exits_total, 1, __ATOMIC_RELAXED), t;
-
-	if (!hyp_opts.migrate && !hyp_opts.reclaim && !hyp_opts.age)
-		return;
-	t = __atomic_load_n(&next_tick, __ATOMIC_RELAXED);
-	if (n < t || !__atomic_compare_exchange_n(&next_tick, &t, t + hyp_opts.every, false,
-						  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		return;
 	if (hyp_opts.migrate)
 		run_or_fail(HYP_OP_MIGRATE);
 	if (hyp_opts.reclaim)
@@ -317,9 +324,41 @@ void hyp_memops_tick(struct hyp_cpu *c)
 		run_or_fail(++age_ticks % 4 == 0 ? HYP_OP_UNMAP : HYP_OP_AGE);
 }
 
+/* Whichever CPU wins the compare-and-exchange on the due count or time runs the round. */
+void hyp_memops_tick(struct hyp_cpu *c, bool idle)
+{
+	uint64_t n = __atomic_add_fetch(&exits_total, 1, __ATOMIC_RELAXED), t, now;
+
+	(void)c;
+	if (!hyp_memops_periodic() || __atomic_load_n(&finishing, __ATOMIC_ACQUIRE))
+		return;
+	t = __atomic_load_n(&next_tick, __ATOMIC_RELAXED);
+	if (n >= t && __atomic_compare_exchange_n(&next_tick, &t, t + hyp_opts.every, false,
+						  __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		run_periodic();
+		__atomic_fetch_add(&periodic.by_exits, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (!period_ticks)
+		return;
+	now = el2_counter();
+	t = __atomic_load_n(&next_time, __ATOMIC_RELAXED);
+	if (now < t || !__atomic_compare_exchange_n(&next_time, &t, now + period_ticks, false,
+						    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	run_periodic();
+	__atomic_fetch_add(&periodic.by_time, 1, __ATOMIC_RELAXED);
+	if (idle)
+		__atomic_fetch_add(&periodic.by_time_idle, 1, __ATOMIC_RELAXED);
+}
+
 int hyp_memops_finish(void)
 {
 	int bad = 0;
+
+	/* The other vCPUs, parked by the guest in a WFI loop, still exit (trapped WFI): they
+	 * must not start rounds now. A round already running holds ops_lock. */
+	__atomic_store_n(&finishing, true, __ATOMIC_RELEASE);
 
 	if (shadow && logging) {
 		hyp_spin_lock(&ops_lock);
@@ -365,6 +404,13 @@ int hyp_memops_finish(void)
 
 void hyp_memops_print(void)
 {
+	if (hyp_memops_periodic())
+		hyp_printf("periodic rounds: %llu by exit count (every %llu exits), %llu by time "
+			   "(every %llu ms); timed rounds while idle: %llu\n",
+			   (unsigned long long)periodic.by_exits,
+			   (unsigned long long)hyp_opts.every, (unsigned long long)periodic.by_time,
+			   (unsigned long long)hyp_opts.period_ms,
+			   (unsigned long long)periodic.by_time_idle);
 	if (hyp_opts.migrate || shadow)
 		hyp_printf("migration: %llu rounds, %llu pages copied, final round %llu pages, "
 			   "%llu pages differ\n",
