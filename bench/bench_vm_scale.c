@@ -83,6 +83,45 @@ struct bench {
 	pthread_mutex_t slots_lock, vmid_lock;
 };
 
+/* ---- the port: the host port with its allocator serialised --------------------------------- */
+
+/*
+ * The hosted port's page arena is not thread-safe (port/host/host_port.h), and two vCPU threads
+ * top up their page caches from it at the same time (outside the MMU lock), and free the tables
+ * of a lost install race. A host kernel's page allocator is thread-safe: give the port one by
+ * serialising alloc/free with a mutex. The other callbacks are safe as they are.
+ */
+static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct s2_port_ops locked_ops;
+static const struct s2_port_ops *host_ops;
+
+static void *locked_alloc_pages(void *ctx, size_t bytes)
+{
+	void *va;
+
+	pthread_mutex_lock(&port_lock);
+	va = host_ops->alloc_pages(ctx, bytes);
+	pthread_mutex_unlock(&port_lock);
+	return va;
+}
+
+static void locked_free_pages(void *ctx, void *va, size_t bytes)
+{
+	pthread_mutex_lock(&port_lock);
+	host_ops->free_pages(ctx, va, bytes);
+	pthread_mutex_unlock(&port_lock);
+}
+
+static struct s2_port locked_port(struct s2_port port)
+{
+	host_ops = port.ops;
+	locked_ops = *port.ops;
+	locked_ops.alloc_pages = locked_alloc_pages;
+	locked_ops.free_pages = locked_free_pages;
+	port.ops = &locked_ops;
+	return port;
+}
+
 /* ---- the VM's locks: what a host kernel would give it -------------------------------------- */
 
 static void hk_lock(void *ctx, enum s2_vm_lock l)
@@ -168,7 +207,7 @@ static int vm_create(struct bench *b, uint64_t size, uint64_t backing, bool dbm,
 		FAIL("caps/host port (%" PRIu64 " bytes): %d", arena, ret);
 		return -1;
 	}
-	p.port = s2_host_port_port(b->hp);
+	p.port = locked_port(s2_host_port_port(b->hp));
 	ret = s2_vmid_alloc_init(&b->vmids, 16);
 	if (!ret)
 		ret = s2_vm_create(&b->vm, &p);
