@@ -118,11 +118,17 @@ static inline uint64_t tables_bound(const struct s2_pgtable *pgt, uint64_t ipa, 
 	return tables_bound_levels(pgt, ipa, pa, size, force_pages);
 }
 
-/* Fill @cache with @n pages from @pgt's port (S2_ELIMIT beyond one cache). */
-static int cache_fill(struct s2_page_cache *cache, const struct s2_pgtable *pgt, uint64_t n)
+/*
+ * Fill @cache with @n pages from @pgt's port (S2_ELIMIT beyond one cache). A cache already
+ * holding @n pages is answered here: s2_page_cache_topup() would do nothing for it (its
+ * arguments are valid: @pgt was initialised, its page size is one the engine accepts).
+ */
+static inline int cache_fill(struct s2_page_cache *cache, const struct s2_pgtable *pgt, uint64_t n)
 {
 	if (n > S2_PAGE_CACHE_MAX)
 		return S2_ELIMIT;
+	if (S2_LIKELY(cache->nr >= n))
+		return 0;
 	return s2_page_cache_topup(cache, &pgt->port, (size_t)1 << pgt->cfg.page_shift,
 				   (unsigned int)n);
 }
@@ -496,7 +502,7 @@ int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_
 /* ---- host <-> hypervisor ---------------------------------------------------------------------- */
 
 /* Fill the host cache for an annotate/unmap of [pa, pa + size) (splits at the edges only). */
-static int host_cache_for(struct s2_owner *o, uint64_t pa, uint64_t size)
+static inline int host_cache_for(struct s2_owner *o, uint64_t pa, uint64_t size)
 {
 	return cache_fill(&o->cache, &o->host, tables_bound(&o->host, pa, pa, size, false));
 }
@@ -815,8 +821,17 @@ static int guest_map_prepare(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa
 
 	if (pa + size > (UINT64_C(1) << g->pgt->cfg.pa_bits))
 		return S2_ERANGE;
-	ret = s2_pgtable_walk(g->pgt, s2_ipa(ipa), size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
-			      visit_any, NULL);
+	if (size == (UINT64_C(1) << g->pgt->cfg.page_shift)) {
+		/* One page: the one entry covering it (at any level) must be empty. */
+		struct s2_lookup l;
+
+		ret = s2_pgtable_lookup(g->pgt, s2_ipa(ipa), &l);
+		if (!ret && l.pte)
+			ret = S2_EEXIST;
+	} else {
+		ret = s2_pgtable_walk(g->pgt, s2_ipa(ipa), size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+				      visit_any, NULL);
+	}
 	if (ret)
 		return ret;
 	return cache_fill(&g->cache, g->pgt, tables_bound(g->pgt, ipa, pa, size, true));
@@ -831,8 +846,12 @@ static int guest_map_prepare(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa
 static void guest_map(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa, uint64_t size,
 		      uint64_t prot)
 {
-	int ret = s2_pgtable_map(g->pgt, s2_ipa(ipa), size, s2_pa(pa), prot,
-				 S2_MAP_FORCE_PAGES | S2_MAP_NO_REPLACE, &g->cache);
+	/* (One page is a page-sized leaf anyway: without FORCE_PAGES the engine's one-page path
+	 * takes it, the same map.) */
+	uint64_t flags = size == (UINT64_C(1) << g->pgt->cfg.page_shift) ?
+				 S2_MAP_NO_REPLACE :
+				 S2_MAP_FORCE_PAGES | S2_MAP_NO_REPLACE;
+	int ret = s2_pgtable_map(g->pgt, s2_ipa(ipa), size, s2_pa(pa), prot, flags, &g->cache);
 
 	S2_BUG_ON(ret);
 }
