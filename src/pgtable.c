@@ -188,11 +188,16 @@ static inline void port_barrier(const struct s2_pgtable *pgt, enum s2_barrier b)
 }
 
 /* DSB ISHST; TLBI IPAS2E1IS (with the level hint); DSB ISH: the middle of break-before-make. */
-static void tlbi_one(const struct s2_pgtable *pgt, uint64_t ipa, int level)
+static S2_ALWAYS_INLINE void tlbi_one_inline(const struct s2_pgtable *pgt, uint64_t ipa, int level)
 {
 	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
 	pgt->port.ops->tlbi_ipa(pgt->port.ctx, pgt, s2_ipa(ipa), level);
 	port_barrier(pgt, S2_BARRIER_DSB_ISH);
+}
+
+static void tlbi_one(const struct s2_pgtable *pgt, uint64_t ipa, int level)
+{
+	tlbi_one_inline(pgt, ipa, level);
 }
 
 /* DSB ISHST; TLBI over a range (walk caches included: no level hint); DSB ISH. */
@@ -432,8 +437,15 @@ static void table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int l
 		uint64_t oa = pte_oa(pgt, old);
 		s2_pte_t attr = (old & ~pte_oa_mask(pgt) & ~DESC_TYPE_MASK) |
 				(level + 1 == 3 ? DESC_PAGE : DESC_BLOCK);
-		for (uint64_t i = 0; i < n; i++, oa += csize)
-			child[i] = attr | oa_bits(pgt, oa);
+		if (!pgt->geom.oa_hi_mask) {
+			/* OA in place: the pieces' descriptors step by @csize. */
+			s2_pte_t e = attr | (oa & pgt->geom.oa_lo_mask);
+			for (uint64_t i = 0; i < n; i++, e += csize)
+				child[i] = e;
+		} else {
+			for (uint64_t i = 0; i < n; i++, oa += csize)
+				child[i] = attr | oa_bits(pgt, oa);
+		}
 	} else {
 		for (uint64_t i = 0; i < n; i++)
 			child[i] = old;
@@ -1758,7 +1770,7 @@ static S2_ALWAYS_INLINE bool clear_page_4k(struct s2_pgtable *pgt, uint64_t ipa,
 	else if (!val)
 		s2_atomic_add32(rc, -1);
 	if (d.pte & S2_PTE_VALID)
-		tlbi_one(pgt, ipa, 3);
+		tlbi_one_inline(pgt, ipa, 3);
 	return true;
 }
 
