@@ -640,7 +640,7 @@ static int donate_hyp_host_check(const struct s2_page_info *info)
 	return 0;
 }
 
-int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+static S2_NOINLINE int share_hyp_general(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
 	struct s2_page_meta *m;
@@ -677,6 +677,35 @@ int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 		S2_BUG_ON(ret);
 	}
 	return done(o);
+}
+
+/*
+ * One page of RAM held by one RAM range, in a state that may be shared: share_hyp_general()'s
+ * checks for that case in its order (check_span(), host_span(), share_hyp_check()), its
+ * hypervisor map and commit, with nothing else live across the map callback. Every other
+ * case, and every refusal of a check, goes to share_hyp_general() from the start (the checks
+ * change nothing).
+ */
+int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t);
+	const struct s2_owner_ram *r;
+	struct s2_page_meta *m;
+	int ret;
+
+	if (S2_LIKELY(o && size == o->page_size && !(pa & (size - 1)) &&
+		      pa <= ipa_limit(&o->host) - size && (r = ram_range(o, pa)) != NULL &&
+		      pa + size - s2_pa_val(r->base) <= r->size)) {
+		m = meta_in(o, r, pa);
+		if (S2_LIKELY(m->host_state == S2_PAGE_OWNED && m->hyp_state == S2_PAGE_NOPAGE)) {
+			ret = o->hyp.map(o->hyp.ctx, pa_t, size, S2_PAGE_SHARED_BORROWED, 0);
+			if (ret)
+				return refuse(o, ret);
+			meta_set(m, S2_PAGE_SHARED_OWNED, S2_PAGE_SHARED_BORROWED, S2_OWNER_HOST);
+			return done(o);
+		}
+	}
+	return share_hyp_general(o, pa_t, size);
 }
 
 int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
