@@ -769,7 +769,7 @@ int s2_owner_unpin_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 	return done(o);
 }
 
-int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+static S2_NOINLINE int donate_hyp_general(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
 	struct s2_page_meta *m;
@@ -792,6 +792,37 @@ int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 		meta_set_pages(o, m, size, S2_PAGE_NOPAGE, S2_PAGE_OWNED, S2_OWNER_HYP);
 	host_annotate(o, pa, size, S2_OWNER_HYP);
 	return done(o);
+}
+
+/*
+ * One page of RAM held by one RAM range, host OWNED and hypervisor NOPAGE, with the host cache
+ * already holding the one-page table bound: donate_hyp_general()'s checks for that case in
+ * its order (check_span(), host_span(), donate_check(), host_cache_for()), then its map,
+ * commit and annotation. Every other case, and every refusal, goes to donate_hyp_general()
+ * from the start (the checks change nothing).
+ */
+int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t);
+	const struct s2_owner_ram *r;
+	struct s2_page_meta *m;
+	int ret;
+
+	if (S2_LIKELY(o && size == o->page_size && !(pa & (size - 1)) &&
+		      pa <= ipa_limit(&o->host) - size && (r = ram_range(o, pa)) != NULL &&
+		      pa + size - s2_pa_val(r->base) <= r->size)) {
+		m = meta_in(o, r, pa);
+		if (S2_LIKELY(m->host_state == S2_PAGE_OWNED && m->hyp_state == S2_PAGE_NOPAGE &&
+			      o->cache.nr >= tables_bound(&o->host, pa, pa, size, false))) {
+			ret = o->hyp.map(o->hyp.ctx, pa_t, size, S2_PAGE_OWNED, 0);
+			if (ret)
+				return refuse(o, ret);
+			meta_set(m, S2_PAGE_NOPAGE, S2_PAGE_OWNED, S2_OWNER_HYP);
+			host_annotate(o, pa, size, S2_OWNER_HYP);
+			return done(o);
+		}
+	}
+	return donate_hyp_general(o, pa_t, size);
 }
 
 int s2_owner_donate_hyp_host(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
