@@ -957,8 +957,8 @@ int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t p
 	return done(o);
 }
 
-int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t,
-			  s2_ipa_t ipa_t, uint64_t size)
+static S2_NOINLINE int donate_guest_general(struct s2_owner *o, struct s2_owner_guest *g,
+					    s2_pa_t pa_t, s2_ipa_t ipa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
 	struct s2_page_meta *m = NULL;
@@ -990,6 +990,41 @@ int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t 
 		  (ram ? S2_PROT_RWX : (S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE)) |
 			  S2_STATE_PROT(S2_PAGE_OWNED));
 	return done(o);
+}
+
+/*
+ * One page of RAM held by one RAM range, host OWNED and hypervisor NOPAGE, donated to a
+ * protected guest at an empty IPA, both page caches already holding the one-page bounds:
+ * donate_guest_general()'s checks for that case in its order (guest_ok(), host_span(),
+ * guest_span(), the protected test, donate_check(), guest_map_prepare(), host_cache_for()),
+ * then its commit. Every other case, and every refusal, goes to donate_guest_general() from
+ * the start (the checks change nothing).
+ */
+int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t,
+			  s2_ipa_t ipa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
+	const struct s2_owner_ram *r;
+	struct s2_page_meta *m;
+	struct s2_lookup l;
+
+	if (S2_LIKELY(!guest_ok(o, g) && size == o->page_size && !((pa | ipa) & (size - 1)) &&
+		      pa <= ipa_limit(&o->host) - size && (r = ram_range(o, pa)) != NULL &&
+		      pa + size - s2_pa_val(r->base) <= r->size &&
+		      ipa <= ipa_limit(g->pgt) - size && g->protected_vm)) {
+		m = meta_in(o, r, pa);
+		if (S2_LIKELY(m->host_state == S2_PAGE_OWNED && m->hyp_state == S2_PAGE_NOPAGE &&
+			      pa + size <= (UINT64_C(1) << g->pgt->cfg.pa_bits) &&
+			      !s2_pgtable_lookup(g->pgt, ipa_t, &l) && !l.pte &&
+			      g->cache.nr >= tables_bound(g->pgt, ipa, pa, size, true) &&
+			      o->cache.nr >= tables_bound(&o->host, pa, pa, size, false))) {
+			meta_set(m, S2_PAGE_NOPAGE, S2_PAGE_NOPAGE, g->id);
+			host_annotate(o, pa, size, g->id);
+			guest_map(g, pa, ipa, size, S2_PROT_RWX | S2_STATE_PROT(S2_PAGE_OWNED));
+			return done(o);
+		}
+	}
+	return donate_guest_general(o, g, pa_t, ipa_t, size);
 }
 
 /*
