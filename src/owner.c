@@ -118,11 +118,17 @@ static inline uint64_t tables_bound(const struct s2_pgtable *pgt, uint64_t ipa, 
 	return tables_bound_levels(pgt, ipa, pa, size, force_pages);
 }
 
-/* Fill @cache with @n pages from @pgt's port (S2_ELIMIT beyond one cache). */
-static int cache_fill(struct s2_page_cache *cache, const struct s2_pgtable *pgt, uint64_t n)
+/*
+ * Fill @cache with @n pages from @pgt's port (S2_ELIMIT beyond one cache). A cache already
+ * holding @n pages is answered here: s2_page_cache_topup() would do nothing for it (its
+ * arguments are valid: @pgt was initialised, its page size is one the engine accepts).
+ */
+static inline int cache_fill(struct s2_page_cache *cache, const struct s2_pgtable *pgt, uint64_t n)
 {
 	if (n > S2_PAGE_CACHE_MAX)
 		return S2_ELIMIT;
+	if (S2_LIKELY(cache->nr >= n))
+		return 0;
 	return s2_page_cache_topup(cache, &pgt->port, (size_t)1 << pgt->cfg.page_shift,
 				   (unsigned int)n);
 }
@@ -496,7 +502,7 @@ int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_
 /* ---- host <-> hypervisor ---------------------------------------------------------------------- */
 
 /* Fill the host cache for an annotate/unmap of [pa, pa + size) (splits at the edges only). */
-static int host_cache_for(struct s2_owner *o, uint64_t pa, uint64_t size)
+static inline int host_cache_for(struct s2_owner *o, uint64_t pa, uint64_t size)
 {
 	return cache_fill(&o->cache, &o->host, tables_bound(&o->host, pa, pa, size, false));
 }
@@ -634,7 +640,7 @@ static int donate_hyp_host_check(const struct s2_page_info *info)
 	return 0;
 }
 
-int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+static S2_NOINLINE int share_hyp_general(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
 	struct s2_page_meta *m;
@@ -671,6 +677,35 @@ int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 		S2_BUG_ON(ret);
 	}
 	return done(o);
+}
+
+/*
+ * One page of RAM held by one RAM range, in a state that may be shared: share_hyp_general()'s
+ * checks for that case in its order (check_span(), host_span(), share_hyp_check()), its
+ * hypervisor map and commit, with nothing else live across the map callback. Every other
+ * case, and every refusal of a check, goes to share_hyp_general() from the start (the checks
+ * change nothing).
+ */
+int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t);
+	const struct s2_owner_ram *r;
+	struct s2_page_meta *m;
+	int ret;
+
+	if (S2_LIKELY(o && size == o->page_size && !(pa & (size - 1)) &&
+		      pa <= ipa_limit(&o->host) - size && (r = ram_range(o, pa)) != NULL &&
+		      pa + size - s2_pa_val(r->base) <= r->size)) {
+		m = meta_in(o, r, pa);
+		if (S2_LIKELY(m->host_state == S2_PAGE_OWNED && m->hyp_state == S2_PAGE_NOPAGE)) {
+			ret = o->hyp.map(o->hyp.ctx, pa_t, size, S2_PAGE_SHARED_BORROWED, 0);
+			if (ret)
+				return refuse(o, ret);
+			meta_set(m, S2_PAGE_SHARED_OWNED, S2_PAGE_SHARED_BORROWED, S2_OWNER_HOST);
+			return done(o);
+		}
+	}
+	return share_hyp_general(o, pa_t, size);
 }
 
 int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
@@ -734,7 +769,7 @@ int s2_owner_unpin_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 	return done(o);
 }
 
-int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+static S2_NOINLINE int donate_hyp_general(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
 	struct s2_page_meta *m;
@@ -757,6 +792,37 @@ int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 		meta_set_pages(o, m, size, S2_PAGE_NOPAGE, S2_PAGE_OWNED, S2_OWNER_HYP);
 	host_annotate(o, pa, size, S2_OWNER_HYP);
 	return done(o);
+}
+
+/*
+ * One page of RAM held by one RAM range, host OWNED and hypervisor NOPAGE, with the host cache
+ * already holding the one-page table bound: donate_hyp_general()'s checks for that case in
+ * its order (check_span(), host_span(), donate_check(), host_cache_for()), then its map,
+ * commit and annotation. Every other case, and every refusal, goes to donate_hyp_general()
+ * from the start (the checks change nothing).
+ */
+int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t);
+	const struct s2_owner_ram *r;
+	struct s2_page_meta *m;
+	int ret;
+
+	if (S2_LIKELY(o && size == o->page_size && !(pa & (size - 1)) &&
+		      pa <= ipa_limit(&o->host) - size && (r = ram_range(o, pa)) != NULL &&
+		      pa + size - s2_pa_val(r->base) <= r->size)) {
+		m = meta_in(o, r, pa);
+		if (S2_LIKELY(m->host_state == S2_PAGE_OWNED && m->hyp_state == S2_PAGE_NOPAGE &&
+			      o->cache.nr >= tables_bound(&o->host, pa, pa, size, false))) {
+			ret = o->hyp.map(o->hyp.ctx, pa_t, size, S2_PAGE_OWNED, 0);
+			if (ret)
+				return refuse(o, ret);
+			meta_set(m, S2_PAGE_NOPAGE, S2_PAGE_OWNED, S2_OWNER_HYP);
+			host_annotate(o, pa, size, S2_OWNER_HYP);
+			return done(o);
+		}
+	}
+	return donate_hyp_general(o, pa_t, size);
 }
 
 int s2_owner_donate_hyp_host(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
@@ -815,8 +881,17 @@ static int guest_map_prepare(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa
 
 	if (pa + size > (UINT64_C(1) << g->pgt->cfg.pa_bits))
 		return S2_ERANGE;
-	ret = s2_pgtable_walk(g->pgt, s2_ipa(ipa), size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
-			      visit_any, NULL);
+	if (size == (UINT64_C(1) << g->pgt->cfg.page_shift)) {
+		/* One page: the one entry covering it (at any level) must be empty. */
+		struct s2_lookup l;
+
+		ret = s2_pgtable_lookup(g->pgt, s2_ipa(ipa), &l);
+		if (!ret && l.pte)
+			ret = S2_EEXIST;
+	} else {
+		ret = s2_pgtable_walk(g->pgt, s2_ipa(ipa), size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+				      visit_any, NULL);
+	}
 	if (ret)
 		return ret;
 	return cache_fill(&g->cache, g->pgt, tables_bound(g->pgt, ipa, pa, size, true));
@@ -831,8 +906,12 @@ static int guest_map_prepare(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa
 static void guest_map(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa, uint64_t size,
 		      uint64_t prot)
 {
-	int ret = s2_pgtable_map(g->pgt, s2_ipa(ipa), size, s2_pa(pa), prot,
-				 S2_MAP_FORCE_PAGES | S2_MAP_NO_REPLACE, &g->cache);
+	/* (One page is a page-sized leaf anyway: without FORCE_PAGES the engine's one-page path
+	 * takes it, the same map.) */
+	uint64_t flags = size == (UINT64_C(1) << g->pgt->cfg.page_shift) ?
+				 S2_MAP_NO_REPLACE :
+				 S2_MAP_FORCE_PAGES | S2_MAP_NO_REPLACE;
+	int ret = s2_pgtable_map(g->pgt, s2_ipa(ipa), size, s2_pa(pa), prot, flags, &g->cache);
 
 	S2_BUG_ON(ret);
 }
@@ -878,8 +957,8 @@ int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t p
 	return done(o);
 }
 
-int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t,
-			  s2_ipa_t ipa_t, uint64_t size)
+static S2_NOINLINE int donate_guest_general(struct s2_owner *o, struct s2_owner_guest *g,
+					    s2_pa_t pa_t, s2_ipa_t ipa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
 	struct s2_page_meta *m = NULL;
@@ -911,6 +990,41 @@ int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t 
 		  (ram ? S2_PROT_RWX : (S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE)) |
 			  S2_STATE_PROT(S2_PAGE_OWNED));
 	return done(o);
+}
+
+/*
+ * One page of RAM held by one RAM range, host OWNED and hypervisor NOPAGE, donated to a
+ * protected guest at an empty IPA, both page caches already holding the one-page bounds:
+ * donate_guest_general()'s checks for that case in its order (guest_ok(), host_span(),
+ * guest_span(), the protected test, donate_check(), guest_map_prepare(), host_cache_for()),
+ * then its commit. Every other case, and every refusal, goes to donate_guest_general() from
+ * the start (the checks change nothing).
+ */
+int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t,
+			  s2_ipa_t ipa_t, uint64_t size)
+{
+	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
+	const struct s2_owner_ram *r;
+	struct s2_page_meta *m;
+	struct s2_lookup l;
+
+	if (S2_LIKELY(!guest_ok(o, g) && size == o->page_size && !((pa | ipa) & (size - 1)) &&
+		      pa <= ipa_limit(&o->host) - size && (r = ram_range(o, pa)) != NULL &&
+		      pa + size - s2_pa_val(r->base) <= r->size &&
+		      ipa <= ipa_limit(g->pgt) - size && g->protected_vm)) {
+		m = meta_in(o, r, pa);
+		if (S2_LIKELY(m->host_state == S2_PAGE_OWNED && m->hyp_state == S2_PAGE_NOPAGE &&
+			      pa + size <= (UINT64_C(1) << g->pgt->cfg.pa_bits) &&
+			      !s2_pgtable_lookup(g->pgt, ipa_t, &l) && !l.pte &&
+			      g->cache.nr >= tables_bound(g->pgt, ipa, pa, size, true) &&
+			      o->cache.nr >= tables_bound(&o->host, pa, pa, size, false))) {
+			meta_set(m, S2_PAGE_NOPAGE, S2_PAGE_NOPAGE, g->id);
+			host_annotate(o, pa, size, g->id);
+			guest_map(g, pa, ipa, size, S2_PROT_RWX | S2_STATE_PROT(S2_PAGE_OWNED));
+			return done(o);
+		}
+	}
+	return donate_guest_general(o, g, pa_t, ipa_t, size);
 }
 
 /*

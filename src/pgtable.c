@@ -188,11 +188,16 @@ static inline void port_barrier(const struct s2_pgtable *pgt, enum s2_barrier b)
 }
 
 /* DSB ISHST; TLBI IPAS2E1IS (with the level hint); DSB ISH: the middle of break-before-make. */
-static void tlbi_one(const struct s2_pgtable *pgt, uint64_t ipa, int level)
+static S2_ALWAYS_INLINE void tlbi_one_inline(const struct s2_pgtable *pgt, uint64_t ipa, int level)
 {
 	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
 	pgt->port.ops->tlbi_ipa(pgt->port.ctx, pgt, s2_ipa(ipa), level);
 	port_barrier(pgt, S2_BARRIER_DSB_ISH);
+}
+
+static void tlbi_one(const struct s2_pgtable *pgt, uint64_t ipa, int level)
+{
+	tlbi_one_inline(pgt, ipa, level);
 }
 
 /* DSB ISHST; TLBI over a range (walk caches included: no level hint); DSB ISH. */
@@ -432,8 +437,15 @@ static void table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int l
 		uint64_t oa = pte_oa(pgt, old);
 		s2_pte_t attr = (old & ~pte_oa_mask(pgt) & ~DESC_TYPE_MASK) |
 				(level + 1 == 3 ? DESC_PAGE : DESC_BLOCK);
-		for (uint64_t i = 0; i < n; i++, oa += csize)
-			child[i] = attr | oa_bits(pgt, oa);
+		if (!pgt->geom.oa_hi_mask) {
+			/* OA in place: the pieces' descriptors step by @csize. */
+			s2_pte_t e = attr | (oa & pgt->geom.oa_lo_mask);
+			for (uint64_t i = 0; i < n; i++, e += csize)
+				child[i] = e;
+		} else {
+			for (uint64_t i = 0; i < n; i++, oa += csize)
+				child[i] = attr | oa_bits(pgt, oa);
+		}
 	} else {
 		for (uint64_t i = 0; i < n; i++)
 			child[i] = old;
@@ -1410,14 +1422,20 @@ static S2_NOINLINE int map_page_lin_other(struct s2_pgtable *pgt, uint64_t ipa, 
 	return map_page_other_impl(pgt, ipa, leaf, flags, cache, K4_OFF);
 }
 
-/* Cache maintenance first (map_cmo()), then the above. */
+static int map_page_4k(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf, uint64_t flags,
+		       struct s2_page_cache *cache);
+static int map_page_lin(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf, uint64_t flags,
+			struct s2_page_cache *cache);
+
+/* Cache maintenance first (map_cmo()), then the one-page path below (its CAS into an empty
+ * entry of an existing table, else the above). */
 static S2_NOINLINE int map_page_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
 				    uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
 {
 	map_cmo(pgt, leaf & pgt->geom.oa_lo_mask, gran_size(pgt), prot);
 	if (pgt->geom.fast4k_ipa_limit)
-		return map_page_4k_other(pgt, ipa, leaf, flags, cache);
-	return map_page_lin_other(pgt, ipa, leaf, flags, cache);
+		return map_page_4k(pgt, ipa, leaf, flags, cache);
+	return map_page_lin(pgt, ipa, leaf, flags, cache);
 }
 
 /*
@@ -1723,6 +1741,39 @@ static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte
 	return ret;
 }
 
+/*
+ * clear_top() of one 4K page whose level-3 entry exists (the common case of a per-page unmap or
+ * donation once the edges are split), in the 4K fast layout with FWB: replace the entry by
+ * @val, count it in its table, invalidate it by IPA with its level if it was valid. Returns
+ * whether it did it; false leaves everything untouched for clear_top(): a block or a missing
+ * table on the way, a last entry whose removal empties the table (clear_range() unlinks and
+ * frees it), and without FWB (removed memory is cleaned).
+ */
+static S2_ALWAYS_INLINE bool clear_page_4k(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size,
+					   s2_pte_t val)
+{
+	struct descent d;
+	uint32_t *rc;
+
+	if (!(size == (UINT64_C(1) << 12) && ipa < pgt->geom.fast4k_ipa_limit && pgt->cfg.fwb))
+		return false;
+	if (!descend_4k(pgt, ipa, &d, -1))
+		return false;
+	if (d.pte == val)
+		return true;
+	rc = table_rc(pgt, d.table);
+	if (!val && s2_atomic_load32(rc) <= 1)
+		return false;
+	s2_atomic_store64(d.ptep, val);
+	if (!d.pte)
+		s2_atomic_add32(rc, 1);
+	else if (!val)
+		s2_atomic_add32(rc, -1);
+	if (d.pte & S2_PTE_VALID)
+		tlbi_one_inline(pgt, ipa, 3);
+	return true;
+}
+
 int s2_pgtable_unmap(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 		     struct s2_page_cache *cache)
 {
@@ -1730,6 +1781,8 @@ int s2_pgtable_unmap(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 
 	if (ret)
 		return ret;
+	if (clear_page_4k(pgt, s2_ipa_val(ipa), size, 0))
+		return 0;
 	return clear_top(pgt, s2_ipa_val(ipa), size, 0, cache);
 }
 
@@ -1737,13 +1790,16 @@ int s2_pgtable_annotate(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 			struct s2_page_cache *cache)
 {
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
+	s2_pte_t val;
 
 	if (ret)
 		return ret;
 	if (!owner)
 		return S2_EINVAL;
-	return clear_top(pgt, s2_ipa_val(ipa), size, S2_FIELD_PREP(S2_PTE_INVALID_OWNER, owner),
-			 cache);
+	val = S2_FIELD_PREP(S2_PTE_INVALID_OWNER, owner);
+	if (clear_page_4k(pgt, s2_ipa_val(ipa), size, val))
+		return 0;
+	return clear_top(pgt, s2_ipa_val(ipa), size, val, cache);
 }
 
 /* ---- permission changes over a range --------------------------------------------------------- */

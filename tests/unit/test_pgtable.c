@@ -1265,6 +1265,106 @@ static void test_annotate(void **state)
 	}
 }
 
+/*
+ * One page unmapped or annotated inside an existing last-level table (the one-page path, taken
+ * for 4K with FWB): each case's exact side effects, the table's refcount (s2_pgtable_check),
+ * and the table freed when its last non-empty entry goes (the general path).
+ */
+static void assert_one_tlbi_at(struct s2_test_env *e, uint64_t ipa)
+{
+	unsigned int n;
+	const struct s2_host_event *ev = s2_host_port_log(e->hp, &n, NULL);
+
+	if (e->pgt.cfg.fwb) {
+		const int seq[] = { B_ISHST, S2_HOST_EV_TLBI_IPA, B_ISH };
+		assert_log_is(e, seq, 3);
+	} else {
+		/* Without FWB the removed Normal WB page is cleaned too, after the TLBI. */
+		assert_int_equal(count_tlbi(e), 1);
+		assert_int_equal(count_events(e, S2_HOST_EV_DC_CIVAC), 1);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (ev[i].kind == S2_HOST_EV_TLBI_IPA) {
+			assert_int_equal(ev[i].addr, ipa);
+			assert_int_equal(ev[i].level, 3);
+		}
+	}
+	s2_host_port_clear_log(e->hp);
+}
+
+static void assert_no_event(struct s2_test_env *e)
+{
+	assert_log_is(e, NULL, 0);
+}
+
+static void test_clear_one_page(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t pa = pick_pa(cfg, blk, blk), base = pick_ipa(cfg, blk, blk);
+		struct s2_test_env e;
+		struct s2_check_report r;
+		unsigned int pages;
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		/* Pages at base, base + g, base + 2g: one last-level table, refcount 3. */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(base), 3 * g, s2_pa(pa),
+						S2_PROT_R | S2_PROT_W, S2_MAP_FORCE_PAGES, NULL),
+				 0);
+		pages = s2_host_port_stats(e.hp).pages_in_use;
+		s2_host_port_clear_log(e.hp);
+
+		/* A valid page annotated: invalidated by IPA at level 3, refcount unchanged. */
+		assert_int_equal(s2_pgtable_annotate(&e.pgt, s2_ipa(base + g), g, 0x5a, NULL), 0);
+		assert_one_tlbi_at(&e, base + g);
+		assert_int_equal(lk(&e, base + g).pte, (s2_pte_t)0x5a << 2);
+		assert_int_equal(lk(&e, base + g).level, 3);
+		/* The same annotation again: nothing happens. */
+		assert_int_equal(s2_pgtable_annotate(&e.pgt, s2_ipa(base + g), g, 0x5a, NULL), 0);
+		assert_no_event(&e);
+		/* Another owner over an annotation: rewritten, no TLBI (nothing was valid). */
+		assert_int_equal(s2_pgtable_annotate(&e.pgt, s2_ipa(base + g), g, 0x33, NULL), 0);
+		assert_no_event(&e);
+		assert_int_equal(s2_lookup_owner(lk(&e, base + g)), 0x33);
+		/* An empty entry of the table annotated: counted (refcount 4), no TLBI. */
+		assert_int_equal(s2_pgtable_annotate(&e.pgt, s2_ipa(base + 3 * g), g, 0x5a, NULL),
+				 0);
+		assert_no_event(&e);
+		assert_int_equal(s2_pgtable_check(&e.pgt, &r), 0);
+		assert_int_equal(r.leaves, 2);
+		assert_int_equal(r.annotated, 2);
+		/* An empty entry unmapped: nothing happens. */
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(base + 4 * g), g, NULL), 0);
+		assert_no_event(&e);
+		/* Valid pages unmapped: one TLBI each, the table stays (annotations in it). */
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(base), g, NULL), 0);
+		assert_one_tlbi_at(&e, base);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(base + 2 * g), g, NULL), 0);
+		assert_one_tlbi_at(&e, base + 2 * g);
+		assert_false(lk(&e, base).valid);
+		assert_int_equal(lk(&e, base).pte, 0);
+		assert_int_equal(s2_pgtable_check(&e.pgt, &r), 0);
+		assert_int_equal(r.leaves, 0);
+		assert_int_equal(r.annotated, 2);
+		assert_int_equal(s2_host_port_stats(e.hp).pages_in_use, pages);
+		/* An annotation unmapped: no TLBI; the last one empties the table, freed. */
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(base + g), g, NULL), 0);
+		assert_no_event(&e);
+		assert_int_equal(s2_host_port_stats(e.hp).pages_in_use, pages);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(base + 3 * g), g, NULL), 0);
+		assert_int_equal(count_tlbi(&e), 1); /* the unlinked table (walk caches) */
+		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 0);
+		assert_int_equal(lk(&e, base + 3 * g).pte, 0);
+		assert_true(lk(&e, base + 3 * g).level < 3);
+		assert_tree_ok(&e);
+		assert_pages_back(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
 /* Find the entry for @ipa at @level (the table must exist). */
 static s2_pte_t *entry_at(struct s2_test_env *e, uint64_t ipa, int want, s2_pte_t **table)
 {
@@ -2402,6 +2502,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_relax_mkyoung_age),
 		cmocka_unit_test(test_split_collapse),
 		cmocka_unit_test(test_annotate),
+		cmocka_unit_test(test_clear_one_page),
 		cmocka_unit_test(test_check_catches_corruption),
 		cmocka_unit_test(test_enomem_everywhere),
 		cmocka_unit_test(test_single_entry_path),
