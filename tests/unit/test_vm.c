@@ -184,8 +184,15 @@ static struct s2_memslot_desc ram_slot(uint32_t id, uint64_t ipa, uint64_t size,
 
 static void abort_at(struct fx *f, uint64_t esr, uint64_t ipa, struct s2_abort_result *r)
 {
+	struct s2_abort ab;
+
 	assert_int_equal(s2_vm_handle_abort(&f->vcpu, esr, far_of(ipa), hpfar_of(ipa), r), 0);
 	assert_int_equal(s2_ipa_val(r->ipa), ipa);
+	/* The result reports the fault the syndrome names (the arch layer's decoding). */
+	assert_int_equal(s2_abort_decode(esr, far_of(ipa), hpfar_of(ipa), true, &ab), 0);
+	assert_int_equal(r->fault, ab.fault);
+	assert_int_equal(r->level, ab.level);
+	assert_int_equal(r->s1ptw, ab.s1ptw);
 }
 
 static struct s2_lookup look(struct fx *f, uint64_t ipa)
