@@ -1402,6 +1402,33 @@ static void test_null_args(void **state)
 	assert_true(s2_tlb_check(&tlb, 1, &cfg, root, &mem, NULL, NULL) >= 0);
 }
 
+/* When the model is full it replaces its entries round-robin: two refills in a row evict two
+ * different entries (the oldest first), never the entry the last refill wrote. */
+static void test_tlb_refill_round_robin(void **state)
+{
+	struct s2_tlb_entry storage[2];
+	struct s2_tlb_model tlb;
+	struct s2_walk_result r = {
+		.fault = S2_FAULT_NONE, .level = 3, .block_size = 4096, .s2ap = 3, .af = true
+	};
+	const uint64_t ipa[4] = { 0x1000, 0x2000, 0x3000, 0x4000 };
+
+	(void)state;
+	s2_tlb_init(&tlb, storage, 2);
+	for (unsigned int i = 0; i < 4; i++) {
+		r.pa = s2_pa(0x80000000 + ipa[i]);
+		s2_tlb_fill(&tlb, 1, s2_ipa(ipa[i]), &r);
+	}
+	assert_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[0])));
+	assert_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[1])));
+	assert_non_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[2])));
+	assert_non_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[3])));
+	assert_int_equal(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[3]))->pa, 0x80004000);
+	/* A refill of a translation already held replaces its own entry. */
+	s2_tlb_fill(&tlb, 1, s2_ipa(ipa[3]), &r);
+	assert_non_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[2])));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1425,6 +1452,7 @@ int main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_tlb_fill_lookup),
+		cmocka_unit_test(test_tlb_refill_round_robin),
 		cmocka_unit_test(test_tlb_stale_kinds),
 		cmocka_unit_test(test_tlb_perm_fault_entries),
 		cmocka_unit_test(test_tlb_wrong_level_hint),
