@@ -2407,6 +2407,43 @@ static void test_relax_local_tlbi(void **state)
 	}
 }
 
+/* Start level -1 exists only for 4K with LPA2 (VTCR_EL2.DS): init refuses it anywhere else. */
+static void test_init_start_level_minus1(void **state)
+{
+	struct s2_config_req req = { .ipa_bits = 52, .granule = S2_GRANULE_4K };
+	struct s2_config cfg, bad;
+	struct s2_test_env e;
+	struct s2_pgtable pgt;
+	struct s2_caps caps;
+
+	(void)state;
+	s2_test_env_init(&e, &matrix[0].cfg, 0, LOG_CAP);
+	assert_int_equal(s2_caps_max(52, &caps), 0);
+	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
+	assert_true(cfg.ds);
+	/* s2_config_init() concatenates 16 level-0 tables; the same 52-bit space from one
+	 * level -1 table is a valid geometry too. */
+	cfg.start_level = -1;
+	cfg.levels = 5;
+	cfg.root_tables = 1;
+	cfg.root_table_bytes = 4096;
+	assert_int_equal(s2_pgtable_init(&pgt, &cfg, &e.port, NULL), 0);
+	s2_pgtable_destroy(&pgt);
+
+	bad = cfg;
+	bad.ds = false; /* 4K without LPA2 */
+	assert_int_equal(s2_pgtable_init(&pgt, &bad, &e.port, NULL), S2_EINVAL);
+	req.granule = S2_GRANULE_16K; /* 16K with LPA2: start level 0 at the lowest */
+	assert_int_equal(s2_config_init(&bad, &caps, &req), 0);
+	assert_true(bad.ds);
+	bad.start_level = -1;
+	bad.levels = 5;
+	bad.root_tables = 1;
+	bad.root_table_bytes = 16384;
+	assert_int_equal(s2_pgtable_init(&pgt, &bad, &e.port, NULL), S2_EINVAL);
+	s2_test_env_fini(&e);
+}
+
 static int null_visit(void *arg, const struct s2_walk_visit *v)
 {
 	(void)arg;
@@ -2515,6 +2552,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_destroy_and_flush),
 		cmocka_unit_test(test_unmap_cmo),
 		cmocka_unit_test(test_relax_local_tlbi),
+		cmocka_unit_test(test_init_start_level_minus1),
 		cmocka_unit_test(test_null_args),
 	};
 	if (argc > 1)
