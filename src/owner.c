@@ -152,6 +152,24 @@ static struct s2_page_meta *meta_in(const struct s2_owner *o, const struct s2_ow
 	return &o->meta[r->first_meta + ((pa - s2_pa_val(r->base)) >> o->page_shift)];
 }
 
+/*
+ * The metadata of the one RAM page [pa, pa + size) when @size is the page size, @pa is aligned,
+ * inside the host's IPA space and inside one RAM range; else NULL. The single-page short paths
+ * of the transitions start here (every other case takes the general path).
+ */
+static inline struct s2_page_meta *one_ram_page(const struct s2_owner *o, uint64_t pa,
+						uint64_t size)
+{
+	const struct s2_owner_ram *r;
+
+	if (size != o->page_size || (pa & (size - 1)) || pa > ipa_limit(&o->host) - size)
+		return NULL;
+	r = ram_range(o, pa);
+	if (!r || pa + size - s2_pa_val(r->base) > r->size)
+		return NULL;
+	return meta_in(o, r, pa);
+}
+
 static struct s2_page_meta *meta_of(const struct s2_owner *o, uint64_t pa)
 {
 	const struct s2_owner_ram *r = ram_range(o, pa);
@@ -689,14 +707,10 @@ static S2_NOINLINE int share_hyp_general(struct s2_owner *o, s2_pa_t pa_t, uint6
 int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
-	const struct s2_owner_ram *r;
 	struct s2_page_meta *m;
 	int ret;
 
-	if (S2_LIKELY(o && size == o->page_size && !(pa & (size - 1)) &&
-		      pa <= ipa_limit(&o->host) - size && (r = ram_range(o, pa)) != NULL &&
-		      pa + size - s2_pa_val(r->base) <= r->size)) {
-		m = meta_in(o, r, pa);
+	if (S2_LIKELY(o && (m = one_ram_page(o, pa, size)) != NULL)) {
 		if (S2_LIKELY(m->host_state == S2_PAGE_OWNED && m->hyp_state == S2_PAGE_NOPAGE)) {
 			ret = o->hyp.map(o->hyp.ctx, pa_t, size, S2_PAGE_SHARED_BORROWED, 0);
 			if (ret)
@@ -804,14 +818,10 @@ static S2_NOINLINE int donate_hyp_general(struct s2_owner *o, s2_pa_t pa_t, uint
 int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
-	const struct s2_owner_ram *r;
 	struct s2_page_meta *m;
 	int ret;
 
-	if (S2_LIKELY(o && size == o->page_size && !(pa & (size - 1)) &&
-		      pa <= ipa_limit(&o->host) - size && (r = ram_range(o, pa)) != NULL &&
-		      pa + size - s2_pa_val(r->base) <= r->size)) {
-		m = meta_in(o, r, pa);
+	if (S2_LIKELY(o && (m = one_ram_page(o, pa, size)) != NULL)) {
 		if (S2_LIKELY(m->host_state == S2_PAGE_OWNED && m->hyp_state == S2_PAGE_NOPAGE &&
 			      o->cache.nr >= tables_bound(&o->host, pa, pa, size, false))) {
 			ret = o->hyp.map(o->hyp.ctx, pa_t, size, S2_PAGE_OWNED, 0);
@@ -1004,15 +1014,11 @@ int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t 
 			  s2_ipa_t ipa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
-	const struct s2_owner_ram *r;
 	struct s2_page_meta *m;
 	struct s2_lookup l;
 
-	if (S2_LIKELY(!guest_ok(o, g) && size == o->page_size && !((pa | ipa) & (size - 1)) &&
-		      pa <= ipa_limit(&o->host) - size && (r = ram_range(o, pa)) != NULL &&
-		      pa + size - s2_pa_val(r->base) <= r->size &&
-		      ipa <= ipa_limit(g->pgt) - size && g->protected_vm)) {
-		m = meta_in(o, r, pa);
+	if (S2_LIKELY(!guest_ok(o, g) && (m = one_ram_page(o, pa, size)) != NULL &&
+		      !(ipa & (size - 1)) && ipa <= ipa_limit(g->pgt) - size && g->protected_vm)) {
 		if (S2_LIKELY(m->host_state == S2_PAGE_OWNED && m->hyp_state == S2_PAGE_NOPAGE &&
 			      pa + size <= (UINT64_C(1) << g->pgt->cfg.pa_bits) &&
 			      !s2_pgtable_lookup(g->pgt, ipa_t, &l) && !l.pte &&
