@@ -163,6 +163,7 @@ static int vm_create(struct bench *b, uint64_t slot_flags)
 		.slots = b->slots,
 		.max_slots = 2,
 		.locked_limit = 0,
+		.hooks = { .load_stage2 = s2_host_port_load_stage2 },
 	};
 	struct s2_memslot_desc d = {
 		.id = 1,

@@ -80,7 +80,7 @@ struct bench {
 	unsigned int nr_vcpus;
 	bool live;
 	pthread_rwlock_t mmu;
-	pthread_mutex_t slots_lock, vmid_lock;
+	pthread_mutex_t slots_lock, owner_lock;
 };
 
 /* ---- the port: the host port with its allocator serialised --------------------------------- */
@@ -138,8 +138,8 @@ static void hk_lock(void *ctx, enum s2_vm_lock l)
 	case S2_VM_LOCK_MMU_EXCL:
 		pthread_rwlock_wrlock(&b->mmu);
 		break;
-	case S2_VM_LOCK_VMID:
-		pthread_mutex_lock(&b->vmid_lock);
+	case S2_VM_LOCK_OWNER:
+		pthread_mutex_lock(&b->owner_lock);
 		break;
 	}
 }
@@ -156,8 +156,8 @@ static void hk_unlock(void *ctx, enum s2_vm_lock l)
 	case S2_VM_LOCK_MMU_EXCL:
 		pthread_rwlock_unlock(&b->mmu);
 		break;
-	case S2_VM_LOCK_VMID:
-		pthread_mutex_unlock(&b->vmid_lock);
+	case S2_VM_LOCK_OWNER:
+		pthread_mutex_unlock(&b->owner_lock);
 		break;
 	}
 }
@@ -177,7 +177,10 @@ static int vm_create(struct bench *b, uint64_t size, uint64_t backing, bool dbm,
 		.req = { .ipa_bits = 40,
 			 .granule = S2_GRANULE_4K,
 			 .flags = S2_CFG_FWB | (dbm ? S2_CFG_HA | S2_CFG_HD : 0) },
-		.hooks = { .lock = hk_lock, .unlock = hk_unlock, .ctx = b },
+		.hooks = { .lock = hk_lock,
+			   .unlock = hk_unlock,
+			   .load_stage2 = s2_host_port_load_stage2,
+			   .ctx = b },
 		.vmids = &b->vmids,
 		.slots = b->slots,
 		.max_slots = 2,
@@ -199,7 +202,7 @@ static int vm_create(struct bench *b, uint64_t size, uint64_t backing, bool dbm,
 	b->size = size;
 	pthread_rwlock_init(&b->mmu, NULL);
 	pthread_mutex_init(&b->slots_lock, NULL);
-	pthread_mutex_init(&b->vmid_lock, NULL);
+	pthread_mutex_init(&b->owner_lock, NULL);
 	ret = s2_caps_max(48, &b->caps);
 	if (!ret)
 		ret = s2_host_port_create(&po, &b->hp);
@@ -247,7 +250,7 @@ static void vm_destroy(struct bench *b)
 	b->hp = NULL;
 	pthread_rwlock_destroy(&b->mmu);
 	pthread_mutex_destroy(&b->slots_lock);
-	pthread_mutex_destroy(&b->vmid_lock);
+	pthread_mutex_destroy(&b->owner_lock);
 }
 
 static int fault(struct s2_vcpu *vcpu, uint64_t dfsc, uint64_t ipa, struct s2_abort_result *r)

@@ -543,7 +543,7 @@ static void fuzz_vm_step(struct input *in, struct s2_vm *vm, struct s2_vcpu *vcp
 	case 12:
 		step_name = "vm_vcpu_enter";
 		ret = s2_vm_vcpu_enter(vcpu, take(in, 1) & 1 ? NULL : &entry);
-		(void)s2_vm_vttbr(vm);
+		CHECK(s2_vm_vttbr(vm, &u64) == 0 && u64 != 0);
 		(void)s2_vm_slot_at(vm, s2_ipa(garbage_addr(in, lim, g)));
 		(void)s2_vm_slot_find(vm, id);
 		slots_same = true;
@@ -553,7 +553,8 @@ static void fuzz_vm_step(struct input *in, struct s2_vm *vm, struct s2_vcpu *vcp
 		CHECK(s2_vm_handle_abort(NULL, garbage_esr(in), 0, 0, &res) == S2_EINVAL);
 		CHECK(s2_vm_handle_abort(vcpu, garbage_esr(in), 0, 0, NULL) == S2_EINVAL);
 		CHECK(s2_vm_slot_add(NULL, NULL) == S2_EINVAL);
-		CHECK(s2_vm_vttbr(NULL) == 0);
+		CHECK(s2_vm_vttbr(NULL, &u64) == S2_EINVAL);
+		CHECK(s2_vm_vttbr(vm, NULL) == S2_EINVAL);
 		CHECK(s2_vm_slot_find(NULL, id) == NULL);
 		CHECK(s2_vm_age_host_range(NULL, s2_pa(0), g, false, &u64) == S2_EINVAL);
 		CHECK(s2_vm_invalidate_host_range(NULL, s2_pa(0), g, NULL) == S2_EINVAL);
@@ -587,7 +588,7 @@ static void fuzz_vm(struct input *in, const struct s2_port *port, struct s2_host
 			 .vmid_bits = (unsigned int)take(in, 1) % 3 * 8,
 			 .flags = take(in, 1) & 0x1f },
 		.port = *port,
-		.hooks = { .sanitise_tags = nop_sanitise },
+		.hooks = { .sanitise_tags = nop_sanitise, .load_stage2 = s2_host_port_load_stage2 },
 		.vmids = &vmids,
 		.slots = slots,
 		.max_slots = (unsigned int)take(in, 1) % (NSLOTS + 1),

@@ -24,6 +24,13 @@ static void vm_unlock(struct s2_vm *vm, enum s2_vm_lock l)
 
 static void vmid_ensure(struct s2_vm *vm, struct s2_vcpu_entry *out);
 
+/* The VM's VTTBR_EL2 now: root PA | VMID (never 0: the root PA is non-zero and checked by
+ * s2_pgtable_init(), s2_vttbr() only fails for a VMID beyond the config's width). */
+static uint64_t vm_vttbr(const struct s2_vm *vm)
+{
+	return s2_vttbr(&vm->pgt.cfg, vm->pgt.root_pa, vm->vmid);
+}
+
 /* Structural section: SLOTS is held by the caller; take MMU exclusive and load the VM's
  * stage-2 context (with a VMID of the current generation, never the host's VMID 0) so the
  * engine's TLBIs reach this VM. */
@@ -33,8 +40,7 @@ static void mmu_excl_begin(struct s2_vm *vm)
 
 	vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
 	vmid_ensure(vm, &ignored);
-	if (vm->hooks.load_stage2)
-		vm->hooks.load_stage2(vm->hooks.ctx, vm->pgt.cfg.vtcr, s2_vm_vttbr(vm));
+	vm->hooks.load_stage2(vm->hooks.ctx, vm->pgt.cfg.vtcr, vm_vttbr(vm));
 }
 
 static void mmu_excl_end(struct s2_vm *vm)
@@ -283,8 +289,7 @@ static void vmid_flush(struct s2_vm *vm)
 {
 	const struct s2_port *p = &vm->pgt.port;
 
-	if (vm->hooks.load_stage2)
-		vm->hooks.load_stage2(vm->hooks.ctx, vm->pgt.cfg.vtcr, s2_vm_vttbr(vm));
+	vm->hooks.load_stage2(vm->hooks.ctx, vm->pgt.cfg.vtcr, vm_vttbr(vm));
 	p->ops->tlbi_vmid(p->ctx, &vm->pgt);
 	p->ops->barrier(p->ctx, S2_BARRIER_DSB_ISH);
 	if (vm->hooks.put_stage2)
@@ -326,6 +331,26 @@ static void vmid_rollover(struct s2_vmid_alloc *a)
 	a->rollovers++;
 }
 
+/*
+ * The allocator's own lock (KVM's cpu_vmid_lock, a raw spinlock): it is shared by every VM of
+ * the allocator and taken on the vCPU run path, for a few loads and stores (a rollover also
+ * invalidates each VM's TLB entries under it, as KVM's does).
+ */
+static void vmid_lock(struct s2_vmid_alloc *a)
+{
+	for (;;) {
+		uint64_t free = 0;
+
+		if (!s2_atomic_load64(&a->lock) && s2_atomic_cas64_acquire(&a->lock, &free, 1))
+			return;
+	}
+}
+
+static void vmid_unlock(struct s2_vmid_alloc *a)
+{
+	s2_atomic_store64_release(&a->lock, 0);
+}
+
 /* VMID lock held. */
 static void vmid_assign(struct s2_vm *vm, struct s2_vcpu_entry *out)
 {
@@ -349,17 +374,18 @@ static void vmid_ensure(struct s2_vm *vm, struct s2_vcpu_entry *out)
 {
 	if (s2_atomic_load64(&vm->vmid_gen) == s2_atomic_load64(&vm->vmids->generation))
 		return;
-	vm_lock(vm, S2_VM_LOCK_VMID);
+	vmid_lock(vm->vmids);
 	if (vm->vmid_gen != vm->vmids->generation)
 		vmid_assign(vm, out);
-	vm_unlock(vm, S2_VM_LOCK_VMID);
+	vmid_unlock(vm->vmids);
 }
 
-uint64_t s2_vm_vttbr(const struct s2_vm *vm)
+int s2_vm_vttbr(const struct s2_vm *vm, uint64_t *vttbr)
 {
-	if (!vm)
-		return 0;
-	return s2_vttbr(&vm->pgt.cfg, vm->pgt.root_pa, vm->vmid);
+	if (!vm || !vttbr || !vm->vmids)
+		return S2_EINVAL;
+	*vttbr = vm_vttbr(vm);
+	return 0;
 }
 
 /* ---- VM lifecycle ------------------------------------------------------------------------------ */
@@ -373,6 +399,11 @@ int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
 	if (!vm || !p || !p->caps || !p->vmids || !p->slots || !p->max_slots || !p->port.ops ||
 	    (p->flags & ~(uint64_t)S2_VM_FLAGS_ALL))
 		return S2_EINVAL;
+	/* Required hooks, checked now rather than missed later: the VM's stage-2 context is
+	 * loaded by this layer before each of its TLB maintenance operations (the one place that
+	 * does it), and lock/unlock come as a pair. (The port's ops: s2_pgtable_init().) */
+	if (!p->hooks.load_stage2 || !p->hooks.lock != !p->hooks.unlock)
+		return S2_EINVAL;
 	req = p->req;
 	if (!req.vmid_bits)
 		req.vmid_bits = p->vmids->bits;
@@ -381,6 +412,14 @@ int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
 	ret = s2_config_init(&cfg, p->caps, &req);
 	if (ret)
 		return ret;
+	if (p->owner || (p->flags & S2_VM_PROTECTED)) {
+		/* Owner-managed: the owner's guest, with the host's granule; a protected VM's
+		 * pages are scrubbed on their way back to the host. */
+		if (!p->owner || p->owner_id < S2_OWNER_GUEST_MIN ||
+		    cfg.page_shift != p->owner->page_shift ||
+		    ((p->flags & S2_VM_PROTECTED) && !p->hooks.scrub))
+			return S2_EINVAL;
+	}
 
 	s2_memzero(vm, sizeof(*vm));
 	s2_memzero(p->slots, sizeof(p->slots[0]) * p->max_slots);
@@ -395,12 +434,19 @@ int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
 	vm->locked_limit = p->locked_limit;
 	for (int level = cfg.start_level; level <= S2_LEVEL_MAX; level++)
 		vm->level_bytes[level + 1] = s2_level_size(cfg.granule, level);
+	if (p->owner) {
+		vm->owner = p->owner;
+		/* Cannot fail: the table and the id were checked above. */
+		ret = s2_owner_guest_init(&vm->og, &vm->pgt, p->owner_id,
+					  (p->flags & S2_VM_PROTECTED) != 0);
+		S2_BUG_ON(ret);
+	}
 
-	vm_lock(vm, S2_VM_LOCK_VMID);
+	vmid_lock(vm->vmids);
 	vm->vmid_next = vm->vmids->vms;
 	vm->vmids->vms = vm;
 	vm->vmids->nr_vms++;
-	vm_unlock(vm, S2_VM_LOCK_VMID);
+	vmid_unlock(vm->vmids);
 	return 0;
 }
 
@@ -414,21 +460,51 @@ static void slot_release(struct s2_vm *vm, struct s2_memslot *s)
 	s->cmo_pending = false;
 }
 
-void s2_vm_destroy(struct s2_vm *vm)
+/*
+ * Owner-managed VM, SLOTS and MMU exclusive held: give every page back through the owner
+ * (donated pages scrubbed, shares dropped, assigned MMIO returned), with the VM's stage-2
+ * context loaded for the guest-side TLB maintenance. Resumable: S2_ENOMEM leaves what was
+ * returned returned and the rest mapped.
+ */
+static int owner_teardown(struct s2_vm *vm)
+{
+	struct s2_vcpu_entry ignored = { 0 };
+	int ret;
+
+	vmid_ensure(vm, &ignored);
+	vm->hooks.load_stage2(vm->hooks.ctx, vm->pgt.cfg.vtcr, vm_vttbr(vm));
+	vm_lock(vm, S2_VM_LOCK_OWNER);
+	ret = s2_owner_guest_teardown(vm->owner, &vm->og, vm->hooks.scrub, vm->hooks.ctx);
+	vm_unlock(vm, S2_VM_LOCK_OWNER);
+	if (vm->hooks.put_stage2)
+		vm->hooks.put_stage2(vm->hooks.ctx);
+	return ret;
+}
+
+int s2_vm_destroy(struct s2_vm *vm)
 {
 	struct s2_vmid_alloc *a;
 
 	if (!vm || !vm->vmids)
-		return;
+		return S2_EINVAL;
 	a = vm->vmids;
 	vm_lock(vm, S2_VM_LOCK_SLOTS);
 	vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
+	if (vm->owner) {
+		int ret = owner_teardown(vm);
+
+		if (ret) {
+			vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
+			vm_unlock(vm, S2_VM_LOCK_SLOTS);
+			return ret;
+		}
+	}
 	for (unsigned int i = 0; i < vm->nr_slots; i++)
 		slot_release(vm, &vm->slots[i]);
 	vm->nr_slots = 0;
 	s2_atomic_store32(&vm->pending, 0);
 
-	vm_lock(vm, S2_VM_LOCK_VMID);
+	vmid_lock(a);
 	/* A VMID of the current generation may have live TLB entries: invalidate before it can
 	 * be handed to another VM. (Older generations were flushed at their rollover.) */
 	if (vm->vmid && vm->vmid_gen == a->generation) {
@@ -442,13 +518,14 @@ void s2_vm_destroy(struct s2_vm *vm)
 			break;
 		}
 	}
-	vm_unlock(vm, S2_VM_LOCK_VMID);
+	vmid_unlock(a);
 
 	s2_page_cache_drain(&vm->cache, &vm->pgt.port, granule_bytes(vm));
 	s2_pgtable_destroy(&vm->pgt);
 	vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
 	vm_unlock(vm, S2_VM_LOCK_SLOTS);
 	vm->vmids = NULL;
+	return 0;
 }
 
 /* ---- vCPUs ------------------------------------------------------------------------------------ */
@@ -520,7 +597,7 @@ int s2_vm_vcpu_enter(struct s2_vcpu *vcpu, struct s2_vcpu_entry *out)
 	vmid_ensure(vm, out);
 
 	out->vtcr = cfg->vtcr;
-	out->vttbr = s2_vm_vttbr(vm);
+	out->vttbr = vm_vttbr(vm);
 	out->hcr_set = S2_HCR_VM;
 	if (cfg->fwb)
 		out->hcr_set |= S2_HCR_FWB;
@@ -569,6 +646,12 @@ static int check_desc(const struct s2_vm *vm, const struct s2_memslot_desc *d)
 		return ret;
 	if (s2_pa_val(d->pa) >= pa_limit || d->size > pa_limit - s2_pa_val(d->pa))
 		return S2_ERANGE;
+	/* Owner-managed VMs: the owner changes a guest's permissions only for pages it shares
+	 * (no dirty logging here), and a protected VM's RAM is donated with every permission. */
+	if (vm->owner && ((d->flags & S2_SLOT_DIRTY_LOG) ||
+			  (vm->og.protected_vm && d->backing == S2_BACKING_RAM &&
+			   (d->flags & S2_SLOT_READONLY))))
+		return S2_ENOTSUP;
 	req = slot_mt_req(vm, d, false);
 	return s2_memtype_decide(&req, &a);
 }
@@ -632,13 +715,92 @@ out:
 
 static void dbm_harvest(struct s2_vm *vm, struct s2_memslot *s, uint64_t ipa, uint64_t size);
 
+/* ---- owner-managed VMs: unmapping goes through the owner ------------------------------------- */
+
+static int owner_busy_leaf(void *arg, const struct s2_walk_visit *v)
+{
+	(void)arg;
+	if (s2_leaf_is_valid(v->pte) && s2_page_state_of_pte(v->pte) != S2_PAGE_SHARED_BORROWED)
+		return S2_EBUSY;
+	return 0;
+}
+
+/*
+ * MMU held: S2_EBUSY when guest IPA [ipa, ipa + size) maps a page the guest owns (donated RAM,
+ * assigned MMIO, owned pages it shares back): those return to the host only through
+ * s2_vm_destroy() (the owner's teardown scrubs them), as a protected VM's memory in pKVM.
+ */
+static int owner_range_busy(const struct s2_vm *vm, uint64_t ipa, uint64_t size)
+{
+	return s2_pgtable_walk(&vm->pgt, s2_ipa(ipa), size, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+			       owner_busy_leaf, NULL) == S2_EBUSY ?
+		       S2_EBUSY :
+		       0;
+}
+
+struct owner_leaf {
+	struct s2_walk_visit v;
+	bool found;
+};
+
+static int owner_first_leaf(void *arg, const struct s2_walk_visit *v)
+{
+	struct owner_leaf *f = arg;
+
+	f->v = *v;
+	f->found = true;
+	return S2_EEXIST; /* stop: found */
+}
+
+/*
+ * MMU exclusive held, the VM's stage-2 context loaded: unshare every page the host shares with
+ * the guest in [ipa, ipa + size) (s2_owner_unshare_guest(): the host's share count drops, the
+ * guest's leaf goes with its TLB entry). A leaf the owner does not vouch for (the transition
+ * refuses it) only loses the guest's access. Pages the guest owns stay mapped and set *@busy.
+ * Return: the bytes unmapped.
+ */
+static uint64_t owner_unmap(struct s2_vm *vm, uint64_t ipa, uint64_t size, bool *busy)
+{
+	uint64_t end = ipa + size, total = 0;
+
+	vm_lock(vm, S2_VM_LOCK_OWNER);
+	while (ipa < end) {
+		struct owner_leaf f = { .found = false };
+		uint64_t next;
+
+		s2_pgtable_walk(&vm->pgt, s2_ipa(ipa), end - ipa, S2_WALK_LEAF | S2_WALK_SKIP_EMPTY,
+				owner_first_leaf, &f);
+		if (!f.found)
+			break;
+		next = s2_ipa_val(f.v.ipa) + f.v.size;
+		if (!s2_leaf_is_valid(f.v.pte)) {
+			/* an annotation: nothing the guest can reach */
+		} else if (s2_page_state_of_pte(f.v.pte) == S2_PAGE_SHARED_BORROWED) {
+			if (s2_owner_unshare_guest(vm->owner, &vm->og, f.v.ipa, f.v.size))
+				(void)s2_pgtable_unmap(&vm->pgt, f.v.ipa, f.v.size, NULL);
+			total += f.v.size;
+		} else if (busy) {
+			*busy = true;
+		}
+		ipa = next > ipa ? next : end;
+	}
+	vm_unlock(vm, S2_VM_LOCK_OWNER);
+	return total;
+}
+
 /* MMU exclusive held: remove every mapping of the slot's range. Slot ranges are granule
  * aligned and no leaf crosses a slot edge, so no block needs splitting and this cannot fail.
- * Hardware-dirtied pages of a DBM-logging slot go into its bitmap first (a move keeps it). */
+ * Hardware-dirtied pages of a DBM-logging slot go into its bitmap first (a move keeps it).
+ * An owner-managed VM's shared pages are unshared through the owner (the caller checked
+ * owner_range_busy(): nothing the guest owns is mapped). */
 static void slot_unmap(struct s2_vm *vm, struct s2_memslot *s)
 {
 	int ret;
 
+	if (S2_UNLIKELY(vm->owner)) {
+		owner_unmap(vm, s2_ipa_val(s->d.ipa), s->d.size, NULL);
+		return;
+	}
 	dbm_harvest(vm, s, s2_ipa_val(s->d.ipa), s->d.size);
 	ret = s2_pgtable_unmap(&vm->pgt, s->d.ipa, s->d.size, NULL);
 
@@ -659,6 +821,14 @@ static int slot_for_change(struct s2_vm *vm, uint32_t id, struct s2_memslot **ou
 	return 0;
 }
 
+/* An owner-managed VM's slot about to be unmapped: S2_EBUSY while the guest owns a page in it. */
+static int slot_owner_busy(const struct s2_vm *vm, const struct s2_memslot *s)
+{
+	if (S2_LIKELY(!vm->owner))
+		return 0;
+	return owner_range_busy(vm, s2_ipa_val(s->d.ipa), s->d.size);
+}
+
 int s2_vm_slot_delete(struct s2_vm *vm, uint32_t id)
 {
 	struct s2_memslot *s;
@@ -668,6 +838,8 @@ int s2_vm_slot_delete(struct s2_vm *vm, uint32_t id)
 		return S2_EINVAL;
 	vm_lock(vm, S2_VM_LOCK_SLOTS);
 	ret = slot_for_change(vm, id, &s);
+	if (!ret)
+		ret = slot_owner_busy(vm, s);
 	if (!ret) {
 		mmu_excl_begin(vm);
 		slot_unmap(vm, s);
@@ -691,6 +863,8 @@ int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa)
 	if (ret)
 		goto out;
 	ret = check_range(vm, s2_ipa_val(new_ipa), s->d.size);
+	if (!ret)
+		ret = slot_owner_busy(vm, s);
 	if (ret)
 		goto out;
 	if (range_overlaps(vm, s2_ipa_val(new_ipa), s->d.size, s)) {
@@ -929,8 +1103,51 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 	return 0;
 }
 
+/*
+ * A translation fault in an owner-managed VM (MMU exclusive held, the vCPU's stage-2 context
+ * loaded): the page reaches the guest through the owner, one granule at a time (transitions
+ * map page-granular), as pKVM's host turns its stage-2 map into __pkvm_host_donate_guest() /
+ * __pkvm_host_share_guest(). RAM of a protected VM and assigned MMIO are donated; RAM of
+ * another VM is shared with the permissions the slot allows (R, W unless read-only, X when the
+ * memory type allows exec), so a later permission fault is never resolved behind the owner.
+ * A refused transition is the caller's error (the host offered memory it does not own):
+ * returned as is, nothing changed.
+ */
+static S2_NOINLINE int owner_fault(struct s2_vm *vm, struct s2_memslot *s,
+				   const struct s2_abort *ab, struct s2_abort_result *res)
+{
+	uint64_t g = granule_bytes(vm);
+	uint64_t base = ab->ipa & ~(g - 1);
+	s2_pa_t pa = s2_pa(s2_pa_val(s->d.pa) + (base - s2_ipa_val(s->d.ipa)));
+	int ret = s->mt_ret[res->exec];
+
+	if (ret) {
+		memtype_inject(res, ret, res->exec);
+		return 0;
+	}
+	vm_lock(vm, S2_VM_LOCK_OWNER);
+	if (vm->og.protected_vm || s->d.backing == S2_BACKING_MMIO) {
+		ret = s2_owner_donate_guest(vm->owner, &vm->og, pa, s2_ipa(base), g);
+	} else {
+		uint64_t prot = S2_PROT_R;
+
+		if (!slot_readonly(s))
+			prot |= S2_PROT_W;
+		if (!s->mt_ret[1])
+			prot |= S2_PROT_X;
+		ret = s2_owner_share_guest(vm->owner, &vm->og, pa, s2_ipa(base), g, prot);
+	}
+	vm_unlock(vm, S2_VM_LOCK_OWNER);
+	if (ret)
+		return ret;
+	stat_add(&vm->stats.mapped, 1);
+	res->map_size = g;
+	set_resume(res, S2_RESUME_MAPPED);
+	return 0;
+}
+
 /* A translation fault: MMU held (shared, or exclusive when @excl). Returns S2_EBUSY when the
- * map needs the lock exclusive. */
+ * map needs the lock exclusive (always, in an owner-managed VM). */
 static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s,
 					       const struct s2_abort *ab,
 					       struct s2_abort_result *res, bool excl)
@@ -954,6 +1171,8 @@ static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_m
 		 * at it as a permission fault) or a table under the block (EBUSY: redo exclusive,
 		 * with a lookup).
 		 */
+		if (S2_UNLIKELY(vm->owner))
+			return S2_EBUSY; /* transitions run under MMU exclusive */
 		room = level_bytes(vm, ab->level);
 		flags = S2_MAP_SHARED | S2_MAP_NO_REPLACE;
 	} else {
@@ -964,6 +1183,8 @@ static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_m
 		}
 		if (lk.valid)
 			return handle_perm(vm, s, ab, &lk, res);
+		if (S2_UNLIKELY(vm->owner))
+			return excl ? owner_fault(vm, s, ab, res) : S2_EBUSY;
 		room = lk.size;
 		flags = excl ? 0 : S2_MAP_SHARED;
 	}
@@ -1220,6 +1441,8 @@ static int dirty_log_enable(struct s2_vm *vm, struct s2_memslot *s, bool dbm)
 {
 	int ret = 0;
 
+	if (vm->owner)
+		return S2_ENOTSUP; /* the owner does not write-protect for the VM layer */
 	if (s->lock != S2_SLOT_UNLOCKED)
 		return S2_EBUSY;
 	if (slot_logging(s))
@@ -1423,7 +1646,7 @@ int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags)
 {
 	struct s2_memslot *s;
 	struct s2_memslot_desc d;
-	uint64_t changed;
+	uint64_t changed, remap;
 	int ret;
 
 	if (!vm)
@@ -1434,18 +1657,35 @@ int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags)
 		goto out;
 	d = s->d;
 	d.flags = flags;
-	ret = check_desc(vm, &d);
-	if (ret) {
+	if (check_desc(vm, &d)) {
 		ret = S2_EINVAL;
 		goto out;
 	}
 	changed = s->d.flags ^ flags;
+	remap = changed & (S2_SLOT_READONLY | S2_SLOT_ALLOW_ANY_UNCACHED);
+	/* An owner-managed VM's slot is unmapped for any change of permission or type (its
+	 * pages refault through the owner): refused while the guest owns a page in it. */
+	if (remap) {
+		ret = slot_owner_busy(vm, s);
+		if (ret)
+			goto out;
+	}
+	/*
+	 * All or nothing: the one step that can fail (enabling dirty logging: its bitmap and
+	 * the splits) comes first, so when it fails no other flag has changed. It reads none of
+	 * the other flags (dbm = false), so doing it first changes nothing else.
+	 */
+	if ((changed & S2_SLOT_DIRTY_LOG) && (flags & S2_SLOT_DIRTY_LOG)) {
+		ret = dirty_log_enable(vm, s, false);
+		if (ret)
+			goto out;
+	}
 	if ((changed & S2_SLOT_DIRTY_LOG) && !(flags & S2_SLOT_DIRTY_LOG))
-		dirty_log_disable(vm, s);
-	if (changed & (S2_SLOT_READONLY | S2_SLOT_ALLOW_ANY_UNCACHED)) {
+		dirty_log_disable(vm, s); /* cannot fail: the slot logs */
+	if (remap) {
 		mmu_excl_begin(vm);
-		if (changed & S2_SLOT_ALLOW_ANY_UNCACHED) {
-			slot_unmap(vm, s); /* the memory type changes: refault */
+		if ((changed & S2_SLOT_ALLOW_ANY_UNCACHED) || vm->owner) {
+			slot_unmap(vm, s); /* the memory type (or the owner's share) changes */
 		} else if (flags & S2_SLOT_READONLY) {
 			/* What the hardware dirtied (DBM) stays reported: wrprotect drops it. */
 			dbm_harvest(vm, s, s2_ipa_val(s->d.ipa), s->d.size);
@@ -1454,13 +1694,12 @@ int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags)
 		s->d.flags =
 			(s->d.flags & S2_SLOT_DIRTY_LOG) | (flags & ~(uint64_t)S2_SLOT_DIRTY_LOG);
 		slot_mt_update(vm, s);
-		/* Writable again while logging with DBM: mapped pages become writable-clean. */
+		/* Writable again while logging with DBM: mapped pages become writable-clean.
+		 * Cannot fail: the slot's own granule-aligned range, whole leaves, RAM. */
 		if (!(changed & S2_SLOT_ALLOW_ANY_UNCACHED) && s->dbm && !slot_readonly(s))
-			ret = arm_dbm(vm, s2_ipa_val(s->d.ipa), s->d.size);
+			(void)arm_dbm(vm, s2_ipa_val(s->d.ipa), s->d.size);
 		mmu_excl_end(vm);
 	}
-	if ((changed & S2_SLOT_DIRTY_LOG) && (flags & S2_SLOT_DIRTY_LOG))
-		ret = dirty_log_enable(vm, s, false);
 out:
 	vm_unlock(vm, S2_VM_LOCK_SLOTS);
 	return ret;
@@ -1554,6 +1793,11 @@ int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uin
 			busy = true;
 			continue;
 		}
+		if (S2_UNLIKELY(vm->owner)) {
+			/* shares go; pages the guest owns stay (S2_EBUSY, like a locked slot) */
+			total += owner_unmap(vm, ipa, len, &busy);
+			continue;
+		}
 		dbm_harvest(vm, s, ipa, len); /* hardware-dirtied pages stay reported */
 		ret = s2_pgtable_unmap(&vm->pgt, s2_ipa(ipa), len, NULL);
 		if (ret)
@@ -1614,6 +1858,10 @@ int s2_vm_slot_lock(struct s2_vm *vm, uint32_t id, bool writable)
 	s = slot_by_id(vm, id);
 	if (!s) {
 		ret = S2_ENOENT;
+		goto out;
+	}
+	if (vm->owner) {
+		ret = S2_ENOTSUP; /* pages reach an owner-managed guest through the owner only */
 		goto out;
 	}
 	if (s->lock != S2_SLOT_UNLOCKED || slot_logging(s)) {

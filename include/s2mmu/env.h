@@ -134,6 +134,18 @@ static S2_ALWAYS_INLINE bool s2_atomic_cas64(uint64_t *p, uint64_t *expected, ui
 					   __ATOMIC_RELAXED);
 }
 
+/**
+ * s2_atomic_cas64_acquire() - compare-and-swap with acquire semantics on success (relaxed on
+ * failure), for taking a lock: what the previous holder wrote before releasing it is visible
+ * afterwards. Not routed through the CAS test hook (a lock must not be made to fail).
+ * Return: true when *@p was *@expected and now holds @new; else false, *@expected reloaded.
+ */
+static S2_ALWAYS_INLINE bool s2_atomic_cas64_acquire(uint64_t *p, uint64_t *expected, uint64_t new)
+{
+	return __atomic_compare_exchange_n(p, expected, new, false, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED);
+}
+
 /** s2_atomic_add32() - atomically add @delta (may be negative) to *@p, relaxed.
  * Return: the new value. */
 static S2_ALWAYS_INLINE uint32_t s2_atomic_add32(uint32_t *p, int32_t delta)

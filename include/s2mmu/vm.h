@@ -16,20 +16,27 @@
  * (NULL lock hooks mean the caller serialises every call on the VM). Three locks:
  *   - SLOTS:  memslot changes, lock/unlock, the deferred maintenance on vCPU entry;
  *   - MMU:    a reader/writer lock on the tables and the slot array: shared on the abort path
- *             (s2_vm_handle_abort), exclusive for everything that changes more than one entry;
- *   - VMID:   the VMID allocator (global: the same hook is called for every VM of an allocator).
- * Order: SLOTS before MMU before VMID. A call never returns with a lock held.
+ *             (s2_vm_handle_abort), exclusive for everything that changes more than one entry
+ *             (and for every guest fault of an owner-managed VM);
+ *   - OWNER:  only for owner-managed VMs: the struct s2_owner they are bound to (global: the
+ *             same lock for every VM of that owner and for the host's own fault handler).
+ * Order: SLOTS before MMU before OWNER. A call never returns with a lock held. The VMID
+ * allocator has its own lock (a spinlock inside struct s2_vmid_alloc, taken briefly after
+ * SLOTS and MMU and never around OWNER): the caller provides none.
  *
- * TLB maintenance needs the VM's VTCR/VTTBR loaded: the library calls hooks.load_stage2()
- * before (and hooks.put_stage2() after) any operation that may invalidate TLBs for the VM,
- * except on the abort path, which runs in the vCPU's context (loaded by the caller from
- * s2_vm_vcpu_enter()'s values before it entered the guest).
+ * Who loads the stage-2 context: this layer, and only it, for a VM's table. TLB maintenance
+ * acts on the VMID in VTTBR_EL2 (Arm ARM D8.13), so the layer calls hooks.load_stage2()
+ * (required: s2_vm_create() refuses a VM without it) before, and hooks.put_stage2() after,
+ * any operation that may invalidate TLBs for the VM; the port's TLBI ops act on whatever is
+ * loaded. The one exception is the abort path, which runs in the vCPU's context, loaded by
+ * the caller from s2_vm_vcpu_enter()'s values before it entered the guest.
  */
 #ifndef S2MMU_VM_H
 #define S2MMU_VM_H
 
 #include "s2mmu/arch.h"
 #include "s2mmu/memtype.h"
+#include "s2mmu/owner.h"
 #include "s2mmu/pgtable.h"
 #include "s2mmu/port.h"
 
@@ -41,10 +48,12 @@ enum s2_vm_lock {
 	S2_VM_LOCK_SLOTS = 0,
 	S2_VM_LOCK_MMU_SHARED = 1,
 	S2_VM_LOCK_MMU_EXCL = 2,
-	S2_VM_LOCK_VMID = 3,
+	S2_VM_LOCK_OWNER = 3, /* the struct s2_owner of an owner-managed VM (global: every VM bound
+			       * to that owner takes it, and so must the host's fault handler) */
 };
 
-/* Every hook is optional. @ctx is hooks.ctx. */
+/* @ctx is hooks.ctx. @load_stage2 is required; @lock and @unlock come as a pair (or neither);
+ * @scrub is required for an S2_VM_PROTECTED VM; the others are optional. */
 struct s2_vm_hooks {
 	/** @lock/@unlock: take/release one of the locks above (may sleep outside the abort
 	 * path; MMU_SHARED and VMID are taken on the vCPU run path). */
@@ -59,6 +68,11 @@ struct s2_vm_hooks {
 	 * MTE VM, once per page before the guest first sees it). Required for MTE VMs.
 	 */
 	void (*sanitise_tags)(void *ctx, s2_pa_t pa, uint64_t size);
+	/**
+	 * @scrub: zero [@pa, @pa + @size) before a page the guest owned goes back to the host
+	 * (s2_owner_guest_teardown()'s scrub callback). Required for S2_VM_PROTECTED VMs.
+	 */
+	void (*scrub)(void *ctx, s2_pa_t pa, uint64_t size);
 	void *ctx;
 };
 
@@ -89,6 +103,7 @@ struct s2_vmid_alloc {
 	uint64_t generation; /* starts at 1 */
 	uint32_t next; /* next VMID to try */
 	uint32_t nr_vms; /* VMs registered */
+	uint64_t lock; /* the allocator's own spinlock (private: 0 free, 1 held) */
 	uint64_t rollovers; /* generations started after the first */
 	struct s2_vm *vms; /* registered VMs (list through s2_vm.vmid_next) */
 	uint64_t map[S2_VMID_MAP_WORDS]; /* VMIDs taken in this generation */
@@ -154,7 +169,11 @@ struct s2_memslot {
 #define S2_VM_KEEP_HOST_NC \
 	S2_BIT(0) /* RAM behind a Normal-NC host mapping stays Normal-NC at
 				      * stage 2, exec refused (default: Normal, as KVM) */
-#define S2_VM_FLAGS_ALL S2_VM_KEEP_HOST_NC
+/* The VM is protected (pKVM style; needs s2_vm_params.owner): guest faults on RAM donate the
+ * page to the guest, the host loses access to it until the VM is destroyed. Without it an
+ * owner-managed VM's RAM is shared with the guest (the host keeps access). */
+#define S2_VM_PROTECTED S2_BIT(1)
+#define S2_VM_FLAGS_ALL (S2_VM_KEEP_HOST_NC | S2_VM_PROTECTED)
 
 struct s2_vm_params {
 	const struct s2_caps *caps;
@@ -166,6 +185,15 @@ struct s2_vm_params {
 	struct s2_memslot *slots; /* caller-provided array for the VM's memslots */
 	unsigned int max_slots; /* its length */
 	uint64_t locked_limit; /* bytes that may be locked (pinned) at once */
+	/*
+	 * Owner-managed VM (docs/vm.md "Owner-managed and protected VMs"): NULL for a VM whose
+	 * memory is the VM layer's alone (KVM-like). Else every page reaches the guest through an
+	 * ownership transition of @owner (pKVM-like): RAM is donated (S2_VM_PROTECTED) or shared,
+	 * MMIO slots are assigned (donated); the VM is the owner's guest @owner_id
+	 * (S2_OWNER_GUEST_MIN..MAX, unique among the owner's guests: the caller's choice).
+	 */
+	struct s2_owner *owner;
+	uint8_t owner_id;
 };
 
 /* Counters, for tools and the simulator. */
@@ -201,6 +229,8 @@ struct s2_vm {
 	struct s2_page_cache cache; /* pages for structural changes (splits) */
 	struct s2_vm_stats stats;
 	uint64_t level_bytes[S2_LEVEL_MAX + 2]; /* bytes an entry maps, by level + 1 */
+	struct s2_owner *owner; /* owner-managed VM: its owner (NULL: not owner-managed) */
+	struct s2_owner_guest og; /* owner-managed VM: the guest as the owner layer sees it */
 };
 
 /**
@@ -209,7 +239,10 @@ struct s2_vm {
  * @vm: caller-allocated; untouched fields are initialised here.
  * @p:  parameters (copied; p->slots is kept and used for the VM's lifetime).
  * Return: 0; S2_EINVAL (NULL argument or caps/allocator/port ops, no slot array, unknown
- * S2_VM_* flags, bad S2_CFG_* flags);
+ * S2_VM_* flags, bad S2_CFG_* flags, no hooks.load_stage2, only one of hooks.lock/unlock, a
+ * port without one of its required ops (s2_pgtable_init()); owner-managed: S2_VM_PROTECTED
+ * without an owner, an owner id below S2_OWNER_GUEST_MIN, a granule other than the owner's,
+ * a protected VM without hooks.scrub);
  * the s2_config_init() codes (S2_EINVAL, S2_EGRANULE, S2_EIPA_TOO_BIG, S2_EIPA_TOO_SMALL,
  * S2_ENO52BIT, S2_EVMID, S2_ENOTSUP); S2_EVMID when the VM's VMID width differs from the
  * allocator's; S2_ENOMEM (root table).
@@ -219,10 +252,16 @@ int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p);
 /**
  * s2_vm_destroy() - delete every slot (locked ones included, unpinned), invalidate the VM's
  * VMID (tlbi_vmid with its stage-2 context loaded, when it holds a VMID of the current
- * generation; older ones were invalidated at their rollover), free its tables and bitmaps, give the VMID back, leave the allocator.
- * No vCPU of the VM may run. Takes SLOTS, MMU exclusive, VMID.
+ * generation; older ones were invalidated at their rollover), free its tables and bitmaps,
+ * give the VMID back, leave the allocator. An owner-managed VM first gives every page back
+ * through s2_owner_guest_teardown() (pages it owned scrubbed with hooks.scrub and host OWNED
+ * again, shares dropped, assigned MMIO returned), with its stage-2 context loaded.
+ * No vCPU of the VM may run. Takes SLOTS, MMU exclusive, OWNER (owner-managed VMs).
+ * Return: 0; S2_EINVAL (NULL, or not created / already destroyed); owner-managed VMs:
+ * S2_ENOMEM (the teardown needed a host table page: the pages returned so far stay returned,
+ * the VM is otherwise untouched; call again).
  */
-void s2_vm_destroy(struct s2_vm *vm);
+int s2_vm_destroy(struct s2_vm *vm);
 
 /* ---- vCPUs ------------------------------------------------------------------------------------ */
 
@@ -278,9 +317,11 @@ int s2_vm_vcpu_enter(struct s2_vcpu *vcpu, struct s2_vcpu_entry *out);
 /**
  * s2_vm_vttbr() - the VM's current VTTBR_EL2 (root PA | VMID); VMID 0 until one is assigned
  * (first entry or first TLB-invalidating operation); the VMID may be of an old generation
- * until the next s2_vm_vcpu_enter(). 0 for a NULL @vm.
+ * until the next s2_vm_vcpu_enter().
+ * @vttbr: out, written only on success.
+ * Return: 0; S2_EINVAL (NULL @vm or @vttbr, or a VM that is not created or already destroyed).
  */
-uint64_t s2_vm_vttbr(const struct s2_vm *vm);
+int s2_vm_vttbr(const struct s2_vm *vm, uint64_t *vttbr);
 
 /* ---- memslot operations (SLOTS, then MMU exclusive) ----------------------------------------- */
 
@@ -294,14 +335,18 @@ uint64_t s2_vm_vttbr(const struct s2_vm *vm);
  * allow-any-uncached); S2_EALIGN (IPA, size or PA not granule-aligned); S2_ERANGE (IPA range
  * beyond the VM's IPA size, PA beyond the output size); S2_EEXIST (the id is taken or the range
  * overlaps a slot); S2_ELIMIT (the slot array is full); S2_EMEMTYPE (RAM without tags, or
- * through an untagged host mapping, for an MTE VM); S2_ENOMEM (bitmaps). Nothing changes on
+ * through an untagged host mapping, for an MTE VM); S2_ENOTSUP (owner-managed VM: dirty
+ * logging, or read-only RAM in a protected VM); S2_ENOMEM (bitmaps). Nothing changes on
  * error.
  */
 int s2_vm_slot_add(struct s2_vm *vm, const struct s2_memslot_desc *d);
 
 /**
- * s2_vm_slot_delete() - unmap a slot's IPA range and forget it (its bitmaps are freed).
- * Return: 0; S2_EINVAL (NULL @vm); S2_ENOENT; S2_EBUSY (the slot is locked: unlock it first).
+ * s2_vm_slot_delete() - unmap a slot's IPA range and forget it (its bitmaps are freed). In an
+ * owner-managed VM the pages the host shares with the guest are unshared (s2_owner_unshare_guest).
+ * Return: 0; S2_EINVAL (NULL @vm); S2_ENOENT; S2_EBUSY (the slot is locked: unlock it first;
+ * or, owner-managed, the guest owns a page in it: donated pages return only at
+ * s2_vm_destroy()). Nothing changes on error.
  */
 int s2_vm_slot_delete(struct s2_vm *vm, uint32_t id);
 
@@ -309,8 +354,8 @@ int s2_vm_slot_delete(struct s2_vm *vm, uint32_t id);
  * s2_vm_slot_move() - give a slot a new IPA base (same backing and size); the old range is
  * unmapped, the new one faults in. The dirty bitmap (if logging) is kept; in DBM mode the
  * pages the hardware dirtied are recorded in it before the unmap.
- * Return: 0; S2_EINVAL (NULL @vm); S2_ENOENT; S2_EBUSY (locked); S2_EALIGN; S2_ERANGE;
- * S2_EEXIST (overlap).
+ * Return: 0; S2_EINVAL (NULL @vm); S2_ENOENT; S2_EBUSY (locked; owner-managed: as for
+ * s2_vm_slot_delete()); S2_EALIGN; S2_ERANGE; S2_EEXIST (overlap).
  */
 int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa);
 
@@ -320,10 +365,16 @@ int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa);
  * clearing it on a DBM-logging slot makes mapped pages writable-clean again; toggling
  * ALLOW_ANY_UNCACHED unmaps the slot (its memory type changes; in DBM mode
  * the pages the hardware dirtied are recorded in the dirty bitmap first); toggling
- * DIRTY_LOG is s2_vm_dirty_log_enable(dbm = false) / s2_vm_dirty_log_disable().
+ * DIRTY_LOG is s2_vm_dirty_log_enable(dbm = false) / s2_vm_dirty_log_disable(). In an
+ * owner-managed VM a change of READONLY or ALLOW_ANY_UNCACHED unshares the slot's pages
+ * (they refault through the owner with the new permissions).
+ * All or nothing: everything is checked first, and the only step that can fail (enabling
+ * DIRTY_LOG) runs before any other change, so on error the flags and the mappings' permissions
+ * are as before (blocks already split for logging stay split: the same translations).
  * Return: 0; S2_ENOENT; S2_EINVAL (NULL @vm, unknown flags, or a combination
- * s2_vm_slot_add() refuses, whatever code it would give); S2_EBUSY (locked slot); S2_ENOMEM
- * (enabling DIRTY_LOG failed: the other flag changes of the call stay applied).
+ * s2_vm_slot_add() refuses, whatever code it would give); S2_EBUSY (locked slot;
+ * owner-managed: a permission or type change while the guest owns a page in the slot);
+ * S2_ENOMEM (enabling DIRTY_LOG failed; nothing changed).
  */
 int s2_vm_slot_set_flags(struct s2_vm *vm, uint32_t id, uint64_t flags);
 
@@ -428,9 +479,18 @@ struct s2_abort_result {
  * cache_maint, to be skipped); instruction fetches outside every slot and IPAs beyond the VM
  * are injected. Runs with the vCPU's stage-2 context loaded; takes MMU shared.
  *
+ * Owner-managed VMs (s2_vm_params.owner): a translation fault in a slot maps one granule
+ * through the owner under MMU exclusive and OWNER: s2_owner_donate_guest() for RAM of a
+ * S2_VM_PROTECTED VM and for MMIO slots (device assignment), s2_owner_share_guest() for RAM of
+ * another VM, with R, W unless the slot is read-only, X when its memory type allows exec.
+ * The transition's own TLB maintenance runs in the vCPU's context for the guest's table and
+ * through the owner's port for the host stage-2.
+ *
  * Return: 0 (see @res); S2_EINVAL for a NULL argument, or when @esr is not an instruction or
  * data abort from a lower EL; S2_ENOMEM when no page could be had for a table (the vCPU's
- * page cache is topped up before the lock, so nothing changed: retry later).
+ * page cache is topped up before the lock, so nothing changed: retry later). Owner-managed
+ * VMs: the refusal of the transition, nothing changed (S2_EPERM, S2_EBUSY: the host does not
+ * own the page, or shares it; S2_ERANGE, S2_ELIMIT, S2_ENOMEM; see owner.h).
  */
 int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_t hpfar,
 		       struct s2_abort_result *res);
@@ -450,8 +510,8 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
  * A read-only slot may log: its pages are never made writable (nor writable-clean), so its
  * bitmap stays clean (guest writes to it exit, and only writes dirty pages).
  * Return: 0; S2_ENOENT; S2_EBUSY (locked slot); S2_EEXIST (already logging); S2_EINVAL
- * (NULL @vm); S2_ENOTSUP (@dbm without hardware dirty state); S2_ENOMEM (logging stays off;
- * blocks split so far stay split).
+ * (NULL @vm); S2_ENOTSUP (@dbm without hardware dirty state; an owner-managed VM); S2_ENOMEM
+ * (logging stays off; blocks split so far stay split).
  */
 int s2_vm_dirty_log_enable(struct s2_vm *vm, uint32_t id, bool dbm);
 
@@ -500,6 +560,8 @@ int s2_vm_age_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, bool clear
  * @size: an empty range is refused, not a no-op); S2_ERANGE (the range wraps past 2^64:
  * nothing is unmapped); S2_ENOMEM (a block straddling the range could not be split: what was unmapped before stays
  * unmapped, slots after the failing one are not visited).
+ * Owner-managed VMs: the pages the host shares with the guest are unshared through the owner;
+ * pages the guest owns stay mapped (S2_EBUSY, as for a locked slot).
  */
 int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uint64_t *unmapped);
 
@@ -515,6 +577,7 @@ int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uin
  * visible to the guest. MTE tags are sanitised now. The slot is accounted against
  * locked_limit; aging and host invalidation leave it mapped. The caller pins the host pages.
  * Return: 0; S2_EINVAL (NULL @vm); S2_ENOENT; S2_EBUSY (already locked, or dirty logging);
+ * S2_ENOTSUP (an owner-managed VM: its pages reach the guest through the owner only);
  * S2_ELIMIT (the limit would be exceeded); S2_EMEMTYPE; S2_ENOMEM (nothing of the slot stays
  * mapped, not even what was faulted in before, and nothing is accounted).
  */

@@ -497,6 +497,13 @@ int s2_host_port_log_match(const struct s2_host_port *hp, unsigned int from,
 	return log_match_from(hp, from, pat, n, false);
 }
 
+void s2_host_port_load_stage2(void *ctx, uint64_t vtcr, uint64_t vttbr)
+{
+	(void)ctx;
+	(void)vtcr;
+	(void)vttbr;
+}
+
 /* ---- lock checking ------------------------------------------------------------------------------ */
 
 void s2_host_lockcheck_init(struct s2_host_lockcheck *lc, unsigned int nlocks, const uint8_t *rank)
@@ -516,7 +523,7 @@ void s2_host_lockcheck_init_vm(struct s2_host_lockcheck *lc)
 	rank[S2_VM_LOCK_SLOTS] = 0;
 	rank[S2_VM_LOCK_MMU_SHARED] = 1;
 	rank[S2_VM_LOCK_MMU_EXCL] = 1;
-	rank[S2_VM_LOCK_VMID] = 2;
+	rank[S2_VM_LOCK_OWNER] = 2;
 	s2_host_lockcheck_init(lc, 4, rank);
 }
 

@@ -76,6 +76,12 @@ struct s2_port s2_host_port_port(struct s2_host_port *hp);
  * (reads and AF/DBM compare-and-swap). */
 struct s2_walk_mem s2_host_port_walk_mem(struct s2_host_port *hp);
 
+/**
+ * s2_host_port_load_stage2() - a struct s2_vm_hooks.load_stage2 for hosted VMs (its @ctx is
+ * unused): the hosted port has no VTCR/VTTBR registers, its TLBI ops name the table they act
+ * on, so there is nothing to load and nothing is recorded.
+ */
+void s2_host_port_load_stage2(void *ctx, uint64_t vtcr, uint64_t vttbr);
 /** s2_host_port_stats() - the counters. */
 struct s2_host_stats s2_host_port_stats(const struct s2_host_port *hp);
 /** s2_host_port_log() - recorded events since the last clear; *@n gets their number.
@@ -148,7 +154,7 @@ struct s2_host_lockcheck {
  * order @rank[id]. */
 void s2_host_lockcheck_init(struct s2_host_lockcheck *lc, unsigned int nlocks, const uint8_t *rank);
 /** s2_host_lockcheck_init_vm() - a checker with the VM layer's order (s2mmu/vm.h): SLOTS, then
- * MMU (shared or exclusive: one lock), then VMID. */
+ * MMU (shared or exclusive: one lock), then OWNER. */
 void s2_host_lockcheck_init_vm(struct s2_host_lockcheck *lc);
 /** s2_host_lockcheck_lock() / _unlock() - take / release lock @id (check and record). */
 void s2_host_lockcheck_lock(struct s2_host_lockcheck *lc, unsigned int id);

@@ -430,7 +430,8 @@ static void vm_prepare(struct vmrun *v, enum s2_granule gr)
 				  .port = s2_host_port_port(v->hp),
 				  .vmids = &v->vmids,
 				  .slots = v->slots,
-				  .max_slots = 2 };
+				  .max_slots = 2,
+				  .hooks = { .load_stage2 = s2_host_port_load_stage2 } };
 	assert_int_equal(s2_vm_create(&v->vm, &p), 0);
 	assert_int_equal(s2_vcpu_init(&v->vcpu, &v->vm, 0), 0);
 	v->g = s2_granule_size(gr);

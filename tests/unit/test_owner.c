@@ -1003,6 +1003,7 @@ static void test_vm_fault_then_teardown(void **state)
 				.vmids = &vmids,
 				.slots = slots,
 				.max_slots = 2,
+				.hooks = { .load_stage2 = s2_host_port_load_stage2 },
 			};
 			assert_int_equal(s2_vm_create(&vm, &p), 0);
 			assert_int_equal(s2_vcpu_init(&vcpu, &vm, 0), 0);

@@ -99,7 +99,10 @@ static void hook_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
 	struct fx *f = ctx;
 
 	assert_int_equal(vtcr, f->vm.pgt.cfg.vtcr);
-	assert_int_equal(vttbr, s2_vm_vttbr(&f->vm));
+	uint64_t now = 0;
+
+	assert_int_equal(s2_vm_vttbr(&f->vm, &now), 0);
+	assert_int_equal(vttbr, now);
 	/* TLB maintenance for a VM never runs under the host's VMID 0. */
 	assert_int_not_equal(vttbr >> 48, 0);
 	f->loads++;
@@ -311,7 +314,8 @@ static void test_entry_two_vms(void **state)
 				  .port = s2_host_port_port(f->hp),
 				  .vmids = &f->vmids,
 				  .slots = slots2,
-				  .max_slots = 2 };
+				  .max_slots = 2,
+				  .hooks = { .load_stage2 = s2_host_port_load_stage2 } };
 	struct s2_vcpu_entry e1, e2;
 	(void)state;
 
@@ -347,7 +351,8 @@ static void test_create_errors(void **state)
 			.port = f->port,
 			.vmids = &f->vmids,
 			.slots = f->slots,
-			.max_slots = NSLOTS
+			.max_slots = NSLOTS,
+			.hooks = { .load_stage2 = s2_host_port_load_stage2 },
 		};
 		assert_int_equal(s2_vm_create(&v, &p), S2_EVMID);
 		p.req.vmid_bits = 16;
@@ -1907,7 +1912,8 @@ static void test_vmid_rollover(void **state)
 					  .port = s2_host_port_port(f->hp),
 					  .vmids = &f->vmids,
 					  .slots = sl[i],
-					  .max_slots = 1 };
+					  .max_slots = 1,
+					  .hooks = { .load_stage2 = s2_host_port_load_stage2 } };
 		assert_int_equal(s2_vm_create(&vms[i], &p), 0);
 		assert_int_equal(s2_vcpu_init(&vc[i], &vms[i], 0), 0);
 	}
@@ -2495,7 +2501,8 @@ static void test_null_args(void **state)
 				  .port = f->port,
 				  .vmids = &f->vmids,
 				  .slots = f->slots,
-				  .max_slots = NSLOTS };
+				  .max_slots = NSLOTS,
+				  .hooks = { .load_stage2 = s2_host_port_load_stage2 } };
 	struct s2_vm_params bad;
 	struct s2_abort_result res;
 	struct s2_vcpu_entry entry;
@@ -2528,7 +2535,13 @@ static void test_null_args(void **state)
 	s2_vcpu_destroy(NULL);
 	assert_int_equal(s2_vm_vcpu_enter(NULL, &entry), S2_EINVAL);
 	assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, NULL), S2_EINVAL);
-	assert_int_equal(s2_vm_vttbr(NULL), 0);
+	{
+		uint64_t v = 1;
+
+		assert_int_equal(s2_vm_vttbr(NULL, &v), S2_EINVAL);
+		assert_int_equal(v, 1);
+		assert_int_equal(s2_vm_vttbr(&f->vm, NULL), S2_EINVAL);
+	}
 	assert_int_equal(s2_vm_slot_add(NULL, &d), S2_EINVAL);
 	assert_int_equal(s2_vm_slot_add(&f->vm, NULL), S2_EINVAL);
 	assert_int_equal(s2_vm_slot_delete(NULL, 1), S2_EINVAL);

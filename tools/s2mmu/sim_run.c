@@ -674,6 +674,7 @@ static int sim_step_vm(struct sim *s, struct sim_toks *t)
 	sv->protected_vm = b;
 	p.port = s2_host_port_port(s->hp);
 	p.hooks.sanitise_tags = sim_sanitise;
+	p.hooks.load_stage2 = s2_host_port_load_stage2;
 	p.hooks.ctx = s;
 	p.vmids = &s->vmids;
 	p.slots = sv->slots;

@@ -36,7 +36,7 @@ el2_compile(S2_HYP_UART ${S2_ROOT}/port/el2/uart.c hyp_uart)
 el2_compile(S2_HYP_LIBC ${S2_ROOT}/port/el2/libc_min.c hyp_libc_min)
 list(APPEND S2_HYP_OBJS ${S2_HYP_UART} ${S2_HYP_LIBC})
 set(S2_HYP_LIB ${S2_EL2_CORE_OBJS})
-foreach(layer memtype vm)
+foreach(layer memtype owner vm)
 	list(APPEND S2_HYP_LIB ${S2_EL2_EXTRA_${layer}})
 endforeach()
 

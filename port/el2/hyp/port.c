@@ -344,7 +344,7 @@ void hyp_port_stats(struct hyp_port_stats *s)
 
 /* ---- VM-layer hooks: the three locks, the stage-2 context ------------------------------------ */
 
-static hyp_spinlock_t slots_lock, vmid_lock;
+static hyp_spinlock_t slots_lock, owner_lock;
 static hyp_rwlock_t mmu_lock;
 
 static void hyp_hook_lock(void *ctx, enum s2_vm_lock l)
@@ -359,8 +359,8 @@ static void hyp_hook_lock(void *ctx, enum s2_vm_lock l)
 	case S2_VM_LOCK_MMU_EXCL:
 		hyp_write_lock(&mmu_lock);
 		break;
-	case S2_VM_LOCK_VMID:
-		hyp_spin_lock(&vmid_lock);
+	case S2_VM_LOCK_OWNER: /* no owner-managed VM here; taken all the same */
+		hyp_spin_lock(&owner_lock);
 		break;
 	}
 }
@@ -377,8 +377,8 @@ static void hyp_hook_unlock(void *ctx, enum s2_vm_lock l)
 	case S2_VM_LOCK_MMU_EXCL:
 		hyp_write_unlock(&mmu_lock);
 		break;
-	case S2_VM_LOCK_VMID:
-		hyp_spin_unlock(&vmid_lock);
+	case S2_VM_LOCK_OWNER:
+		hyp_spin_unlock(&owner_lock);
 		break;
 	}
 }
