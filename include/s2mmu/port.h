@@ -7,6 +7,19 @@
  * (port/host/) backs it with a page arena at arbitrary physical addresses and records every
  * TLBI and cache operation so tests can assert their order; the EL2 port (port/el2/) issues the
  * real instructions.
+ *
+ * Every operation is a complete sequence: when it returns, its effect is complete as far as
+ * the port is concerned, and a port keeps no state between calls that a later call must
+ * finish ("still owed" work). The only ordering the engine adds around them is its own
+ * DSB ISHST before TLB maintenance (so the walkers see the new descriptor first) and a
+ * DSB ISH after a batch, both through @barrier.
+ *
+ * Which stage-2 context the TLBI ops act on: a TLBI by IPA or VMID acts on the VMID in
+ * VTTBR_EL2 (Arm ARM D8.13). For a VM's table the VM layer, and only it, loads the VM's
+ * context first (s2_vm_hooks.load_stage2, required by s2_vm_create(); on the abort path the
+ * vCPU's context is already loaded). A table used through the engine directly (a bare engine,
+ * the owner layer's host stage-2) has no such layer: its user loads the context around the
+ * engine call, or gives a port whose TLBI ops target @pgt's VMID themselves.
  */
 #ifndef S2MMU_PORT_H
 #define S2MMU_PORT_H
@@ -41,17 +54,20 @@ struct s2_port_ops {
 	void *(*pa_to_va)(void *ctx, s2_pa_t pa);
 	/**
 	 * @tlbi_ipa: invalidate stage-2 (and combined) TLB entries of @pgt's VM for @ipa;
-	 * @level is the level of the removed leaf (TTL hint) or -2 when unknown. The port
-	 * must have the VM's VTTBR loaded while it does it (the VM layer's job).
-	 * Not followed by DSB: the engine calls @barrier(S2_BARRIER_DSB_ISH) after a batch.
+	 * @level is the level of the removed leaf (TTL hint) or -2 when unknown. Acts on the
+	 * stage-2 context loaded (see above: for a VM, loaded by the VM layer). A complete
+	 * sequence, combined stage-1+2 entries included, as KVM's __kvm_tlb_flush_vmid_ipa:
+	 * TLBI IPAS2E1IS; DSB ISH; TLBI VMALLE1IS; DSB ISH; ISB. The engine still calls
+	 * @barrier(S2_BARRIER_DSB_ISH) after a batch; the port owes nothing to it.
 	 */
 	void (*tlbi_ipa)(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level);
 	/** @tlbi_range: invalidate [@ipa, @ipa + @size) at once (FEAT_TLBIRANGE or a loop),
-	 * leaf and walk-cache entries alike (no level hint). Same rules as @tlbi_ipa: the
-	 * engine issues DSB ISHST before and DSB ISH after through @barrier. */
+	 * leaf and walk-cache entries alike (no level hint). Same rules as @tlbi_ipa (a complete
+	 * sequence: one stage-1 invalidation of the VMID after the batch of stage-2 ones, as
+	 * KVM's __kvm_tlb_flush_vmid_range); the engine issues DSB ISHST before. */
 	void (*tlbi_range)(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
 	/** @tlbi_vmid: invalidate every stage-1 and stage-2 entry of @pgt's VM (the engine
-	 * uses it for ranges above pgt->tlbi_range_threshold; barriers as for @tlbi_range). */
+	 * uses it for ranges above pgt->tlbi_range_threshold): TLBI VMALLS12E1IS; DSB ISH. */
 	void (*tlbi_vmid)(void *ctx, const struct s2_pgtable *pgt);
 	/**
 	 * @tlbi_ipa_local: optional (NULL: the engine falls back to @tlbi_ipa between

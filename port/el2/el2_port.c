@@ -163,8 +163,6 @@ void *el2_guest_ram_alloc(size_t bytes, size_t align)
 
 struct el2_port_ctx {
 	const struct el2_vm *loaded; /* VTCR/VTTBR currently in the registers */
-	const struct el2_vm *pending_s1; /* stage-1 invalidation owed after IPAS2E1IS */
-	bool pending_s1_cur; /* the same, for the context loaded now (VM-layer ops) */
 	bool raw_valid; /* raw_vtcr/raw_vttbr are what the registers hold */
 	uint64_t raw_vtcr, raw_vttbr;
 	bool ttl; /* FEAT_TTL: TLBI level hints */
@@ -272,17 +270,38 @@ static uint64_t el2_ipas2_operand(const struct s2_pgtable *pgt, uint64_t ipa, in
 	return xt;
 }
 
+/*
+ * Combined stage-1+2 entries of an IPA can only be removed with a stage-1 TLBI of the whole
+ * VMID once the stage-2 one completed. Each TLBI op below ends with this, on the context
+ * loaded, so it is a complete sequence (Linux's __kvm_tlb_flush_vmid_ipa: TLBI IPAS2E1IS;
+ * DSB ISH; TLBI VMALLE1IS; DSB ISH; ISB) and nothing is left owed to a later barrier.
+ */
+static void el2_tlbi_s1_complete(void)
+{
+	el2_dsb_ish();
+	if (!el2_port_counters.tlbi_off)
+		el2_tlbi_vmalle1is();
+	el2_dsb_ish();
+	el2_isb();
+}
+
+static void el2_tlbi_ipas2_batch(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size,
+				 int level)
+{
+	uint64_t step = s2_granule_size(pgt->cfg.granule);
+
+	for (uint64_t off = 0; off < size; off += step) {
+		el2_port_counters.tlbi_ipa++;
+		if (!el2_port_counters.tlbi_off)
+			el2_tlbi_ipas2e1is(el2_ipas2_operand(pgt, ipa + off, level));
+	}
+	el2_tlbi_s1_complete();
+}
+
 static void el2_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
 {
-	const struct el2_vm *vm = pgt->cookie;
-
-	el2_vm_load(vm);
-	el2_port_counters.tlbi_ipa++;
-	if (!el2_port_counters.tlbi_off)
-		el2_tlbi_ipas2e1is(el2_ipas2_operand(pgt, s2_ipa_val(ipa), level));
-	/* Combined stage-1+2 entries for that IPA can only be removed with a stage-1 TLBI of
-	 * the whole VMID, after the stage-2 one completed: owed at the next DSB ISH. */
-	el2_ctx.pending_s1 = vm;
+	el2_vm_load(pgt->cookie);
+	el2_tlbi_ipas2_batch(pgt, s2_ipa_val(ipa), s2_granule_size(pgt->cfg.granule), level);
 }
 
 /*
@@ -317,8 +336,6 @@ static void el2_op_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
 	if (!el2_port_counters.tlbi_off)
 		el2_tlbi_vmalls12e1is();
 	el2_dsb_ish();
-	if (el2_ctx.pending_s1 == pgt->cookie)
-		el2_ctx.pending_s1 = NULL;
 }
 
 static void el2_op_tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
@@ -329,8 +346,8 @@ static void el2_op_tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t 
 		el2_op_tlbi_vmid(ctx, pgt);
 		return;
 	}
-	for (uint64_t off = 0; off < size; off += step)
-		el2_op_tlbi_ipa(ctx, pgt, s2_ipa(s2_ipa_val(ipa) + off), -2);
+	el2_vm_load(pgt->cookie);
+	el2_tlbi_ipas2_batch(pgt, s2_ipa_val(ipa), size, -2);
 }
 
 static void el2_op_dcache_clean_inval_poc(void *ctx, s2_pa_t pa, uint64_t size)
@@ -368,24 +385,6 @@ static void el2_op_barrier(void *ctx, enum s2_barrier b)
 		break;
 	case S2_BARRIER_DSB_ISH:
 		el2_dsb_ish();
-		if (el2_ctx.pending_s1_cur) {
-			/* VM-layer ops: the context is still the one the IPAS2E1IS used. */
-			if (!el2_port_counters.tlbi_off)
-				el2_tlbi_vmalle1is();
-			el2_dsb_ish();
-			el2_isb();
-			el2_ctx.pending_s1_cur = false;
-		}
-		if (el2_ctx.pending_s1) {
-			/* Linux's __kvm_tlb_flush_vmid_ipa sequence: IPAS2E1IS; DSB ISH;
-			 * VMALLE1IS; DSB ISH; ISB. */
-			el2_vm_load(el2_ctx.pending_s1);
-			if (!el2_port_counters.tlbi_off)
-				el2_tlbi_vmalle1is();
-			el2_dsb_ish();
-			el2_isb();
-			el2_ctx.pending_s1 = NULL;
-		}
 		break;
 	case S2_BARRIER_ISB:
 		el2_isb();
@@ -416,10 +415,7 @@ static const struct s2_port_ops el2_ops = {
  */
 static void el2_op_tlbi_ipa_cur(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
 {
-	el2_port_counters.tlbi_ipa++;
-	if (!el2_port_counters.tlbi_off)
-		el2_tlbi_ipas2e1is(el2_ipas2_operand(pgt, s2_ipa_val(ipa), level));
-	el2_ctx.pending_s1_cur = true;
+	el2_tlbi_ipas2_batch(pgt, s2_ipa_val(ipa), s2_granule_size(pgt->cfg.granule), level);
 }
 
 static void el2_op_tlbi_ipa_local_cur(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa,
@@ -434,7 +430,6 @@ static void el2_op_tlbi_vmid_cur(void *ctx, const struct s2_pgtable *pgt)
 	if (!el2_port_counters.tlbi_off)
 		el2_tlbi_vmalls12e1is();
 	el2_dsb_ish();
-	el2_ctx.pending_s1_cur = false;
 }
 
 static void el2_op_tlbi_range_cur(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa,
@@ -446,8 +441,7 @@ static void el2_op_tlbi_range_cur(void *ctx, const struct s2_pgtable *pgt, s2_ip
 		el2_op_tlbi_vmid_cur(ctx, pgt);
 		return;
 	}
-	for (uint64_t off = 0; off < size; off += step)
-		el2_op_tlbi_ipa_cur(ctx, pgt, s2_ipa(s2_ipa_val(ipa) + off), -2);
+	el2_tlbi_ipas2_batch(pgt, s2_ipa_val(ipa), size, -2);
 }
 
 static const struct s2_port_ops el2_ops_cur = {

@@ -1044,6 +1044,342 @@ static void test_vm_fault_then_teardown(void **state)
 	}
 }
 
+/* ---- owner-managed VMs: the VM layer's faults go through the owner (issue 11) --------------- */
+
+#define T_ESR_DABT_TRANS_READ(level) \
+	((UINT64_C(0x24) << 26) | (UINT64_C(1) << 25) | (0x04u | (level)))
+#define VM_OWNER_ID 200
+
+struct ovm {
+	struct s2_caps caps;
+	struct s2_vmid_alloc vmids;
+	struct s2_memslot slots[4];
+	struct s2_vm vm;
+	struct s2_vcpu vcpu;
+	uint64_t slot_ipa;
+};
+
+/* An owner-managed VM of @f's owner, with @flags (S2_VM_PROTECTED or 0), and one RAM slot of
+ * 16 pages at IPA 2 blocks backed by @f's first RAM range. */
+static void ovm_new(struct fx *f, struct ovm *v, uint64_t flags)
+{
+	struct s2_vm_params p = {
+		.caps = &v->caps,
+		.req = { .ipa_bits = 36, .granule = f->cfg.granule },
+		.flags = flags,
+		.port = f->port,
+		.vmids = &v->vmids,
+		.slots = v->slots,
+		.max_slots = 4,
+		.hooks = { .load_stage2 = s2_host_port_load_stage2, .scrub = scrub, .ctx = f },
+		.owner = &f->o,
+		.owner_id = VM_OWNER_ID,
+	};
+	struct s2_memslot_desc d = { .id = 1,
+				     .size = 16 * f->psize,
+				     .backing = S2_BACKING_RAM,
+				     .pa = s2_pa(f->ram0),
+				     .host_type = S2_HOST_NORMAL };
+
+	assert_int_equal(s2_caps_max(48, &v->caps), 0);
+	assert_int_equal(s2_vmid_alloc_init(&v->vmids, 16), 0);
+	assert_int_equal(s2_vm_create(&v->vm, &p), 0);
+	assert_int_equal(s2_vcpu_init(&v->vcpu, &v->vm, 0), 0);
+	v->slot_ipa = 2 * f->blk;
+	d.ipa = s2_ipa(v->slot_ipa);
+	assert_int_equal(s2_vm_slot_add(&v->vm, &d), 0);
+}
+
+static void ovm_abort(struct ovm *v, uint64_t ipa, bool write, int want_ret,
+		      struct s2_abort_result *r)
+{
+	uint64_t hpfar = (ipa >> 8) & ~UINT64_C(0xf) & ((UINT64_C(1) << 44) - 1);
+	uint64_t esr = write ? T_ESR_DABT_TRANS_WRITE(3) : T_ESR_DABT_TRANS_READ(3);
+
+	assert_int_equal(s2_vm_handle_abort(&v->vcpu, esr, ipa & 0xfff, hpfar, r), want_ret);
+}
+
+static void guest_state_is(struct ovm *v, uint64_t ipa, enum s2_page_state want, uint64_t pa)
+{
+	enum s2_page_state st = 99;
+	s2_pa_t got = s2_pa(0);
+
+	assert_int_equal(s2_owner_guest_page(&v->vm.og, s2_ipa(ipa), &st, &got), 0);
+	assert_int_equal(st, want);
+	if (want != S2_PAGE_NOPAGE)
+		assert_int_equal(s2_pa_val(got), pa);
+}
+
+/* Every page of the first RAM range is the host's again, nothing shared or borrowed. */
+static void all_back_with_host(struct fx *f)
+{
+	for (uint64_t pa = f->ram0; pa < f->ram0 + 2 * f->blk; pa += f->psize) {
+		struct s2_page_info info;
+
+		assert_int_equal(s2_owner_page_info(&f->o, s2_pa(pa), &info), 0);
+		assert_int_equal(info.host, S2_PAGE_OWNED);
+		assert_int_equal(info.hyp, S2_PAGE_NOPAGE);
+		assert_int_equal(info.owner, S2_OWNER_HOST);
+		assert_int_equal(info.share_count, 0);
+	}
+}
+
+/*
+ * A protected VM: its guest's faults donate each page (host NOPAGE, annotated with the VM's
+ * owner id, guest OWNED); the host's later access is refused by its stage-2; the pages cannot
+ * be taken back by slot deletion or host invalidation; destroying the VM scrubs and returns
+ * every page. Without the VM layer going through the owner, the fault mapped the host's page
+ * behind its back (host still OWNED, the host's access granted).
+ */
+static void test_vm_protected_donates(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct ovm v;
+		struct s2_abort_result r;
+		struct s2_page_info info;
+		uint64_t ps, unmapped = 0;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED); /* the host has it mapped (a block) */
+		ovm_new(&f, &v, S2_VM_PROTECTED);
+		assert_true(v.vm.og.protected_vm);
+
+		ovm_abort(&v, v.slot_ipa + 3 * ps + 0x10, true, 0, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(r.map_size, ps);
+		guest_state_is(&v, v.slot_ipa + 3 * ps, S2_PAGE_OWNED, f.ram0 + 3 * ps);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 3 * ps), &info), 0);
+		assert_int_equal(info.host, S2_PAGE_NOPAGE);
+		assert_int_equal(info.owner, VM_OWNER_ID);
+		/* the host's access is refused, its neighbour's is not */
+		fault(&f, f.ram0 + 3 * ps, S2_HOST_ABORT_INJECT);
+		fault(&f, f.ram0 + 4 * ps, S2_HOST_ABORT_MAPPED);
+		/* the same fault again (another vCPU got there first): nothing new */
+		ovm_abort(&v, v.slot_ipa + 3 * ps, false, 0, &r);
+		assert_int_equal(r.resume, S2_RESUME_RETRY);
+
+		/* donated pages stay with the guest until the VM goes */
+		assert_int_equal(s2_vm_slot_delete(&v.vm, 1), S2_EBUSY);
+		assert_non_null(s2_vm_slot_find(&v.vm, 1));
+		assert_int_equal(s2_vm_slot_move(&v.vm, 1, s2_ipa(4 * f.blk)), S2_EBUSY);
+		assert_int_equal(s2_vm_slot_set_flags(&v.vm, 1, S2_SLOT_ALLOW_ANY_UNCACHED),
+				 S2_EBUSY);
+		assert_int_equal(
+			s2_vm_invalidate_host_range(&v.vm, s2_pa(f.ram0), 16 * ps, &unmapped),
+			S2_EBUSY);
+		assert_int_equal(unmapped, 0);
+		guest_state_is(&v, v.slot_ipa + 3 * ps, S2_PAGE_OWNED, f.ram0 + 3 * ps);
+
+		for (uint64_t i = 5; i < 10; i++)
+			ovm_abort(&v, v.slot_ipa + i * ps, i & 1, 0, &r);
+		assert_int_equal(v.vm.stats.mapped, 6);
+		assert_int_equal(f.scrubbed, 0);
+
+		s2_vcpu_destroy(&v.vcpu);
+		assert_int_equal(s2_vm_destroy(&v.vm), 0);
+		assert_int_equal(f.scrubbed, 6 * ps); /* each donated page, once */
+		all_back_with_host(&f);
+		fault(&f, f.ram0 + 3 * ps, S2_HOST_ABORT_MAPPED);
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
+/*
+ * An owner-managed VM that is not protected: RAM is shared (host SHARED_OWNED, counted; the
+ * host keeps access), with the slot's permissions (a read-only slot's share has no W, and a
+ * write to it exits to the VMM); slot deletion and host invalidation unshare; destroying the
+ * VM drops the remaining shares without scrubbing.
+ */
+static void test_vm_owner_shares(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct ovm v;
+		struct s2_abort_result r;
+		struct s2_page_info info;
+		struct s2_lookup l;
+		uint64_t ps, ro_ipa, unmapped = 0;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		ovm_new(&f, &v, 0);
+		assert_false(v.vm.og.protected_vm);
+		ro_ipa = v.slot_ipa + f.blk;
+		struct s2_memslot_desc ro = { .id = 2,
+					      .ipa = s2_ipa(ro_ipa),
+					      .size = 4 * ps,
+					      .backing = S2_BACKING_RAM,
+					      .pa = s2_pa(f.ram0 + 16 * ps),
+					      .host_type = S2_HOST_NORMAL,
+					      .flags = S2_SLOT_READONLY };
+		assert_int_equal(s2_vm_slot_add(&v.vm, &ro), 0);
+
+		ovm_abort(&v, v.slot_ipa + 2 * ps, true, 0, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		guest_state_is(&v, v.slot_ipa + 2 * ps, S2_PAGE_SHARED_BORROWED, f.ram0 + 2 * ps);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 2 * ps), &info), 0);
+		assert_int_equal(info.host, S2_PAGE_SHARED_OWNED);
+		assert_int_equal(info.share_count, 1);
+		fault(&f, f.ram0 + 2 * ps, S2_HOST_ABORT_MAPPED); /* the host keeps its page */
+		assert_int_equal(s2_pgtable_lookup(&v.vm.pgt, s2_ipa(v.slot_ipa + 2 * ps), &l), 0);
+		assert_true(l.pte & S2_PTE_S2AP_W);
+
+		/* read-only slot: shared without W; a write exits, nothing shared for it */
+		ovm_abort(&v, ro_ipa, false, 0, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		guest_state_is(&v, ro_ipa, S2_PAGE_SHARED_BORROWED, f.ram0 + 16 * ps);
+		assert_int_equal(s2_pgtable_lookup(&v.vm.pgt, s2_ipa(ro_ipa), &l), 0);
+		assert_false(l.pte & S2_PTE_S2AP_W);
+		ovm_abort(&v, ro_ipa + ps, true, 0, &r);
+		assert_int_equal(r.action, S2_ABORT_NISV); /* no syndrome in this ESR */
+		guest_state_is(&v, ro_ipa + ps, S2_PAGE_NOPAGE, 0);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 17 * ps), &info), 0);
+		assert_int_equal(info.host, S2_PAGE_OWNED);
+
+		/* host invalidation unshares what it covers */
+		ovm_abort(&v, v.slot_ipa + 5 * ps, false, 0, &r);
+		assert_int_equal(
+			s2_vm_invalidate_host_range(&v.vm, s2_pa(f.ram0 + 5 * ps), ps, &unmapped),
+			0);
+		assert_int_equal(unmapped, ps);
+		guest_state_is(&v, v.slot_ipa + 5 * ps, S2_PAGE_NOPAGE, 0);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 5 * ps), &info), 0);
+		assert_int_equal(info.host, S2_PAGE_OWNED);
+		assert_int_equal(info.share_count, 0);
+
+		/* making the read-only slot writable unshares it: the next fault shares with W */
+		assert_int_equal(s2_vm_slot_set_flags(&v.vm, 2, 0), 0);
+		guest_state_is(&v, ro_ipa, S2_PAGE_NOPAGE, 0);
+		ovm_abort(&v, ro_ipa, true, 0, &r);
+		assert_int_equal(s2_pgtable_lookup(&v.vm.pgt, s2_ipa(ro_ipa), &l), 0);
+		assert_true(l.pte & S2_PTE_S2AP_W);
+
+		/* deleting a slot unshares its pages */
+		assert_int_equal(s2_vm_slot_delete(&v.vm, 1), 0);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 2 * ps), &info), 0);
+		assert_int_equal(info.host, S2_PAGE_OWNED);
+		assert_int_equal(info.share_count, 0);
+
+		s2_vcpu_destroy(&v.vcpu);
+		assert_int_equal(s2_vm_destroy(&v.vm), 0);
+		assert_int_equal(f.scrubbed, 0); /* the host's own pages: never scrubbed */
+		all_back_with_host(&f);
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
+/*
+ * Refusals leave nothing half-changed: a page the host no longer owns (shared with or donated
+ * to the hypervisor) or an allocation failure fails the guest's fault with the transition's
+ * code and changes neither the guest's table nor the page's state; create-time and slot
+ * checks of owner-managed VMs.
+ */
+static void test_vm_owner_refusals(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c += 3) {
+		struct fx f;
+		struct ovm v;
+		struct s2_abort_result r;
+		struct s2_page_info before, after;
+		uint64_t ps;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		ovm_new(&f, &v, S2_VM_PROTECTED);
+		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(f.ram0), ps), 0);
+		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(f.ram0 + ps), ps), 0);
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + i * ps), &before),
+					 0);
+			ovm_abort(&v, v.slot_ipa + i * ps, true, i ? S2_EPERM : S2_EBUSY, &r);
+			guest_state_is(&v, v.slot_ipa + i * ps, S2_PAGE_NOPAGE, 0);
+			assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + i * ps), &after),
+					 0);
+			info_equal(&before, &after);
+		}
+		assert_int_equal(v.vm.stats.mapped, 0);
+		/* no table page to be had: S2_ENOMEM, nothing changed, then it works */
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 2 * ps), &before), 0);
+		s2_host_port_fail_alloc_after(f.hp, 0);
+		ovm_abort(&v, v.slot_ipa + 2 * ps, true, S2_ENOMEM, &r);
+		s2_host_port_fail_alloc_after(f.hp, -1);
+		guest_state_is(&v, v.slot_ipa + 2 * ps, S2_PAGE_NOPAGE, 0);
+		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 2 * ps), &after), 0);
+		info_equal(&before, &after);
+		ovm_abort(&v, v.slot_ipa + 2 * ps, true, 0, &r);
+		guest_state_is(&v, v.slot_ipa + 2 * ps, S2_PAGE_OWNED, f.ram0 + 2 * ps);
+
+		/* what an owner-managed VM does not do */
+		struct s2_memslot_desc d = { .id = 3,
+					     .ipa = s2_ipa(v.slot_ipa + f.blk),
+					     .size = ps,
+					     .backing = S2_BACKING_RAM,
+					     .pa = s2_pa(f.ram0 + 32 * ps),
+					     .host_type = S2_HOST_NORMAL,
+					     .flags = S2_SLOT_DIRTY_LOG };
+		assert_int_equal(s2_vm_slot_add(&v.vm, &d), S2_ENOTSUP);
+		d.flags = S2_SLOT_READONLY; /* read-only RAM in a protected VM */
+		assert_int_equal(s2_vm_slot_add(&v.vm, &d), S2_ENOTSUP);
+		assert_int_equal(s2_vm_dirty_log_enable(&v.vm, 1, false), S2_ENOTSUP);
+		assert_int_equal(s2_vm_slot_lock(&v.vm, 1, true), S2_ENOTSUP);
+		assert_int_equal(s2_vm_slot_set_flags(&v.vm, 1, S2_SLOT_DIRTY_LOG), S2_EINVAL);
+
+		s2_vcpu_destroy(&v.vcpu);
+		assert_int_equal(s2_vm_destroy(&v.vm), 0);
+		assert_int_equal(s2_vm_destroy(&v.vm), S2_EINVAL); /* once */
+		assert_int_equal(f.scrubbed, ps);
+
+		/* create-time checks */
+		struct s2_vm vm2;
+		struct s2_vmid_alloc vmids;
+		struct s2_memslot slots[1];
+		struct s2_caps caps;
+		assert_int_equal(s2_caps_max(48, &caps), 0);
+		assert_int_equal(s2_vmid_alloc_init(&vmids, 16), 0);
+		struct s2_vm_params good = {
+			.caps = &caps,
+			.req = { .ipa_bits = 36, .granule = f.cfg.granule },
+			.flags = S2_VM_PROTECTED,
+			.port = f.port,
+			.vmids = &vmids,
+			.slots = slots,
+			.max_slots = 1,
+			.hooks = { .load_stage2 = s2_host_port_load_stage2, .scrub = scrub },
+			.owner = &f.o,
+			.owner_id = VM_OWNER_ID,
+		};
+		struct s2_vm_params bad = good;
+		bad.owner = NULL; /* protected without an owner */
+		assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+		bad = good;
+		bad.owner_id = S2_OWNER_HYP;
+		assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+		bad = good;
+		bad.hooks.scrub = NULL; /* a protected VM's pages must be scrubbed */
+		assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+		bad.flags = 0; /* ... but shared pages are not */
+		assert_int_equal(s2_vm_create(&vm2, &bad), 0);
+		assert_int_equal(s2_vm_destroy(&vm2), 0);
+		bad = good;
+		bad.req.granule = (enum s2_granule)((f.cfg.granule + 1) % S2_NR_GRANULES);
+		assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+		assert_int_equal(s2_vm_create(&vm2, &good), 0);
+		assert_int_equal(s2_vm_destroy(&vm2), 0);
+		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(f.ram0), ps), 0);
+		assert_int_equal(s2_owner_donate_hyp_host(&f.o, s2_pa(f.ram0 + ps), ps), 0);
+		all_back_with_host(&f);
+		fx_fini(&f);
+	}
+}
+
 /*
  * Guest tables written through the engine behind the owner layer's back (all public calls):
  * forged SW states, an annotation, a duplicate leaf of a shared page. Nothing may reach the
@@ -1543,6 +1879,9 @@ int main(void)
 		cmocka_unit_test(test_params_and_limits),
 		cmocka_unit_test(test_with_vm_layer),
 		cmocka_unit_test(test_vm_fault_then_teardown),
+		cmocka_unit_test(test_vm_protected_donates),
+		cmocka_unit_test(test_vm_owner_shares),
+		cmocka_unit_test(test_vm_owner_refusals),
 		cmocka_unit_test(test_forged_guest_leaves),
 		cmocka_unit_test(test_bug_on_siblings),
 		cmocka_unit_test(test_pin_hyp),

@@ -79,7 +79,6 @@ struct hyp_cpu {
 	uint64_t entry, ctx; /* CPU_ON: the guest's entry point and context */
 	struct s2_vcpu vcpu;
 	uint64_t retry_esr, retry_ipa, retries; /* livelock detection (main.c) */
-	bool pending_s1; /* the port owes a stage-1 TLBI (VMALLE1IS) at the next DSB */
 	struct hyp_cpu_stats st;
 };
 

@@ -205,9 +205,25 @@ static struct hyp_port_stats pst; /* counters, updated atomically */
 
 #define STAT_INC(f, n) __atomic_fetch_add(&pst.f, (n), __ATOMIC_RELAXED)
 
-static void hyp_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+/*
+ * Combined stage-1+2 entries of an IPA need a stage-1 TLBI of the VMID once the stage-2 one
+ * completed. Each TLBI op ends with it, so it is a complete sequence (KVM's
+ * __kvm_tlb_flush_vmid_ipa: TLBI IPAS2E1IS; DSB ISH; TLBI VMALLE1IS; DSB ISH; ISB) and
+ * nothing is owed to a later barrier.
+ */
+static void hyp_tlbi_s1_complete(void)
 {
-	uint64_t xt = (s2_ipa_val(ipa) >> 12) & S2_GENMASK(39, 0);
+	el2_dsb_ish();
+	STAT_INC(tlbi_s1, 1);
+	if (!hyp_mutate_notlbi)
+		el2_tlbi_vmalle1is();
+	el2_dsb_ish();
+	el2_isb();
+}
+
+static void hyp_tlbi_ipas2(const struct s2_pgtable *pgt, uint64_t ipa, int level)
+{
+	uint64_t xt = (ipa >> 12) & S2_GENMASK(39, 0);
 
 	/* FEAT_TTL hint (TTL[3:2] granule 01 4K / 10 16K / 11 64K, TTL[1:0] level 1..3). */
 	if (hyp_ttl && level >= 1 && level <= 3)
@@ -215,9 +231,12 @@ static void hyp_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ip
 	STAT_INC(tlbi_ipa, 1);
 	if (!hyp_mutate_notlbi)
 		el2_tlbi_ipas2e1is(xt);
-	/* Combined stage-1+2 entries of the IPA need a stage-1 TLBI of the VMID once the stage-2
-	 * one completed: owed at the next DSB ISH (KVM's __kvm_tlb_flush_vmid_ipa order). */
-	hyp_this_cpu()->pending_s1 = true;
+}
+
+static void hyp_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	hyp_tlbi_ipas2(pgt, s2_ipa_val(ipa), level);
+	hyp_tlbi_s1_complete();
 }
 
 /*
@@ -248,7 +267,6 @@ static void hyp_op_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
 	if (!hyp_mutate_notlbi)
 		el2_tlbi_vmalls12e1is();
 	el2_dsb_ish();
-	hyp_this_cpu()->pending_s1 = false;
 }
 
 static void hyp_op_tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
@@ -260,7 +278,8 @@ static void hyp_op_tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t 
 		return;
 	}
 	for (uint64_t off = 0; off < size; off += step)
-		hyp_op_tlbi_ipa(ctx, pgt, s2_ipa(s2_ipa_val(ipa) + off), -2);
+		hyp_tlbi_ipas2(pgt, s2_ipa_val(ipa) + off, -2);
+	hyp_tlbi_s1_complete();
 }
 
 static void hyp_op_dcache(void *ctx, s2_pa_t pa, uint64_t size)
@@ -285,23 +304,12 @@ static void hyp_op_icache(void *ctx, s2_pa_t pa, uint64_t size)
 
 static void hyp_op_barrier(void *ctx, enum s2_barrier b)
 {
-	struct hyp_cpu *c;
-
 	switch (b) {
 	case S2_BARRIER_DSB_ISHST:
 		el2_dsb_ishst();
 		break;
 	case S2_BARRIER_DSB_ISH:
 		el2_dsb_ish();
-		c = hyp_this_cpu();
-		if (c->pending_s1) {
-			STAT_INC(tlbi_s1, 1);
-			if (!hyp_mutate_notlbi)
-				el2_tlbi_vmalle1is();
-			el2_dsb_ish();
-			el2_isb();
-			c->pending_s1 = false;
-		}
 		break;
 	case S2_BARRIER_ISB:
 		el2_isb();
