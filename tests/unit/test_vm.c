@@ -1663,6 +1663,135 @@ static void test_locked_slot(void **state)
 	}
 }
 
+/*
+ * s2_vm_slot_set_flags() is all or nothing: READONLY | DIRTY_LOG on a slot mapped with a
+ * writable block, with the port's allocations failing (the dirty bitmap cannot be had) or
+ * failing after the bitmap (the split), returns S2_ENOMEM and leaves the flags, the block and
+ * its write permission as they were; the same call then succeeds. (It used to write-protect
+ * the slot and set READONLY before enabling logging failed.)
+ */
+static void test_set_flags_all_or_nothing(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		for (long n = 0; n < 2; n++) {
+			struct fx *f = fx_new(granules[gi], 40, 0);
+			uint64_t blk = l2_size(granules[gi]);
+			struct s2_memslot_desc d =
+				ram_slot(1, 2 * blk, blk, FAKE_PA + 4 * blk, blk);
+			struct s2_abort_result r;
+			const struct s2_memslot *s;
+			struct s2_lookup lk;
+
+			assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+			abort_at(f, esr_dabt(FSC_TRANS(2), true), 2 * blk, &r);
+			assert_int_equal(r.map_size, blk);
+			s2_host_port_fail_alloc_after(f->hp, n);
+			assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1,
+							      S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG),
+					 S2_ENOMEM);
+			s2_host_port_fail_alloc_after(f->hp, -1);
+			s = s2_vm_slot_find(&f->vm, 1);
+			assert_non_null(s);
+			assert_int_equal(s->d.flags, 0);
+			assert_null(s->dirty);
+			lk = look(f, 2 * blk);
+			assert_true(lk.valid);
+			assert_int_equal(lk.size, blk);
+			assert_true(lk.pte & S2_PTE_S2AP_W);
+			/* and without the failure it is applied */
+			assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1,
+							      S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG),
+					 0);
+			s = s2_vm_slot_find(&f->vm, 1);
+			assert_int_equal(s->d.flags, S2_SLOT_READONLY | S2_SLOT_DIRTY_LOG);
+			assert_false(look(f, 2 * blk).pte & S2_PTE_S2AP_W);
+			fx_free(f);
+		}
+	}
+}
+
+/*
+ * Required hooks and port operations are checked at create time (S2_EINVAL, nothing
+ * allocated), one at a time: hooks.load_stage2 (the VM layer loads the VM's context before
+ * its TLB maintenance), lock without unlock and the reverse, and each required port op
+ * (checked by s2_pgtable_init() for s2_vm_create(); the optional tlbi_ipa_local is not).
+ */
+static void nop_lock(void *ctx, enum s2_vm_lock l)
+{
+	(void)ctx;
+	(void)l;
+}
+
+static void test_create_required_hooks(void **state)
+{
+	struct fx *f = fx_new_port();
+	struct s2_port_ops ops = *f->port.ops;
+	struct s2_vm_params good = { .caps = &f->caps,
+				     .req = { .ipa_bits = 40, .granule = S2_GRANULE_4K },
+				     .port = f->port,
+				     .vmids = &f->vmids,
+				     .slots = f->slots,
+				     .max_slots = NSLOTS,
+				     .hooks = { .load_stage2 = s2_host_port_load_stage2 } };
+	struct s2_vm_params p;
+	struct s2_vm vm;
+	/* every required op of struct s2_port_ops, by offset */
+	static const size_t required[] = {
+		offsetof(struct s2_port_ops, alloc_pages),
+		offsetof(struct s2_port_ops, free_pages),
+		offsetof(struct s2_port_ops, page_refcount),
+		offsetof(struct s2_port_ops, va_to_pa),
+		offsetof(struct s2_port_ops, pa_to_va),
+		offsetof(struct s2_port_ops, tlbi_ipa),
+		offsetof(struct s2_port_ops, tlbi_range),
+		offsetof(struct s2_port_ops, tlbi_vmid),
+		offsetof(struct s2_port_ops, dcache_clean_inval_poc),
+		offsetof(struct s2_port_ops, icache_inval_pou),
+		offsetof(struct s2_port_ops, barrier),
+	};
+	(void)state;
+
+	p = good;
+	p.hooks.load_stage2 = NULL;
+	assert_int_equal(s2_vm_create(&vm, &p), S2_EINVAL);
+	p = good;
+	p.hooks.lock = nop_lock;
+	assert_int_equal(s2_vm_create(&vm, &p), S2_EINVAL);
+	p = good;
+	p.hooks.unlock = nop_lock;
+	assert_int_equal(s2_vm_create(&vm, &p), S2_EINVAL);
+	for (size_t i = 0; i < S2_ARRAY_SIZE(required); i++) {
+		struct s2_port_ops bad = ops;
+		struct s2_pgtable pgt;
+		struct s2_config cfg;
+
+		memset((char *)&bad + required[i], 0, sizeof(void (*)(void)));
+		p = good;
+		p.port.ops = &bad;
+		assert_int_equal(s2_vm_create(&vm, &p), S2_EINVAL);
+		assert_int_equal(s2_config_init(&cfg, &f->caps, &good.req), 0);
+		assert_int_equal(s2_pgtable_init(&pgt, &cfg, &p.port, NULL), S2_EINVAL);
+	}
+	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, 0);
+	/* controls: the optional local TLBI may be missing; the full set works */
+	{
+		struct s2_port_ops opt = ops;
+
+		opt.tlbi_ipa_local = NULL;
+		p = good;
+		p.port.ops = &opt;
+		assert_int_equal(s2_vm_create(&vm, &p), 0);
+		assert_int_equal(s2_vm_destroy(&vm), 0);
+		p = good;
+		p.hooks.lock = nop_lock;
+		p.hooks.unlock = nop_lock;
+		assert_int_equal(s2_vm_create(&vm, &p), 0);
+		assert_int_equal(s2_vm_destroy(&vm), 0);
+	}
+	fx_free(f);
+}
+
 /* The host reclaims one granule inside a block: only that page goes, the rest of the block
  * stays mapped (split), and the next fault there maps a page. Without FWB what the guest
  * loses (the page, then the slot on delete) is cleaned to PoC by the engine; with FWB not. */
@@ -2606,6 +2735,8 @@ int main(void)
 		cmocka_unit_test(test_dirty_log_readonly),
 		cmocka_unit_test(test_locked_slot),
 		cmocka_unit_test(test_invalidate_partial),
+		cmocka_unit_test(test_set_flags_all_or_nothing),
+		cmocka_unit_test(test_create_required_hooks),
 		cmocka_unit_test(test_host_range_wrap),
 		cmocka_unit_test(test_mte_tags),
 		cmocka_unit_test(test_slot_move_flags),
