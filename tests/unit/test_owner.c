@@ -1380,6 +1380,64 @@ static void test_vm_owner_refusals(void **state)
 	}
 }
 
+/* s2_owner_init() checks its required callbacks at init time, one at a time: the hypervisor's
+ * map/unmap and each required op of the host stage-2's port (through s2_pgtable_init()). */
+static void test_owner_init_required_ops(void **state)
+{
+	static const size_t required[] = {
+		offsetof(struct s2_port_ops, alloc_pages),
+		offsetof(struct s2_port_ops, free_pages),
+		offsetof(struct s2_port_ops, page_refcount),
+		offsetof(struct s2_port_ops, va_to_pa),
+		offsetof(struct s2_port_ops, pa_to_va),
+		offsetof(struct s2_port_ops, tlbi_ipa),
+		offsetof(struct s2_port_ops, tlbi_range),
+		offsetof(struct s2_port_ops, tlbi_vmid),
+		offsetof(struct s2_port_ops, dcache_clean_inval_poc),
+		offsetof(struct s2_port_ops, icache_inval_pou),
+		offsetof(struct s2_port_ops, barrier),
+	};
+	struct fx f;
+	struct s2_owner o;
+	struct s2_port_ops ops;
+
+	(void)state;
+	fx_init(&f, &cfgs[0]);
+	ops = *f.port.ops;
+	struct s2_owner_params good = {
+		.host_cfg = &f.cfg,
+		.port = f.port,
+		.cookie = &f,
+		.ram = f.ram,
+		.nr_ram = 2,
+		.meta = f.meta,
+		.nr_meta = f.nmeta,
+		.hyp = { .map = hyp_map, .unmap = hyp_unmap, .ctx = &f },
+	};
+	struct s2_owner_params p = good;
+	uint64_t pages = s2_host_port_stats(f.hp).pages_in_use;
+
+	p.hyp.map = NULL;
+	assert_int_equal(s2_owner_init(&o, &p), S2_EINVAL);
+	p = good;
+	p.hyp.unmap = NULL;
+	assert_int_equal(s2_owner_init(&o, &p), S2_EINVAL);
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		struct s2_port_ops bad = ops;
+
+		memset((char *)&bad + required[i], 0, sizeof(void (*)(void)));
+		p = good;
+		p.port.ops = &bad;
+		assert_int_equal(s2_owner_init(&o, &p), S2_EINVAL);
+	}
+	assert_int_equal(s2_host_port_stats(f.hp).pages_in_use, pages);
+	/* control: the full set */
+	assert_int_equal(s2_owner_init(&o, &good), 0);
+	s2_owner_fini(&o);
+	/* the fixture's own owner was reset by the successful init over the same metadata */
+	fx_fini(&f);
+}
+
 /*
  * Guest tables written through the engine behind the owner layer's back (all public calls):
  * forged SW states, an annotation, a duplicate leaf of a shared page. Nothing may reach the
@@ -1882,6 +1940,7 @@ int main(void)
 		cmocka_unit_test(test_vm_protected_donates),
 		cmocka_unit_test(test_vm_owner_shares),
 		cmocka_unit_test(test_vm_owner_refusals),
+		cmocka_unit_test(test_owner_init_required_ops),
 		cmocka_unit_test(test_forged_guest_leaves),
 		cmocka_unit_test(test_bug_on_siblings),
 		cmocka_unit_test(test_pin_hyp),

@@ -43,6 +43,9 @@ struct sim_vm {
 	bool entered; /* a vCPU entry happened */
 	bool protected_vm; /* pKVM: RAM may be donated to it */
 	bool og_ready; /* og is set up (pKVM mode) */
+	/* created with `owner-managed`: its faults go through the owner, the steps below act on
+	 * vm.og (the VM layer's own guest) instead of og */
+	bool owner_managed;
 	struct s2_vm vm;
 	struct s2_vcpu vcpu;
 	struct s2_memslot slots[SIM_MAX_SLOTS];

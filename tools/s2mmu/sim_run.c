@@ -596,6 +596,8 @@ static struct sim_vm *sim_find_vm(struct sim *s, unsigned int id)
 	return NULL;
 }
 
+static void sim_scrub(void *ctx, s2_pa_t pa, uint64_t size);
+
 static int sim_step_vm(struct sim *s, struct sim_toks *t)
 {
 	struct s2_vm_params p = { 0 };
@@ -607,7 +609,7 @@ static int sim_step_vm(struct sim *s, struct sim_toks *t)
 
 	if (t->n < 2)
 		return sim_syntax(s, "usage: vm ID [ipa-bits=N] [granule=4k|16k|64k] [fwb] [ha] "
-				     "[hd] [mte] [locked-limit=SIZE]");
+				     "[hd] [mte] [protected] [owner-managed] [locked-limit=SIZE]");
 	if ((ret = sim_num(s, "the VM id", t->v[1], &id)))
 		return ret;
 	if (id > UINT32_MAX)
@@ -659,6 +661,25 @@ static int sim_step_vm(struct sim *s, struct sim_toks *t)
 	b = false;
 	if ((ret = sim_opt_flag(s, t, 2, "protected", &b)))
 		return ret;
+	{
+		/* owner-managed: the VM layer's faults go through the owner (`pkvm` first) */
+		bool om = false;
+
+		if ((ret = sim_opt_flag(s, t, 2, "owner-managed", &om)))
+			return ret;
+		if (om && !s->own)
+			return sim_syntax(s, "owner-managed needs 'pkvm' first");
+		if (om && (id + 1 > S2_OWNER_GUEST_MAX || id + 1 < S2_OWNER_GUEST_MIN))
+			return sim_syntax(s,
+					  "owner-managed VMs have ids 1..%u (VM N is owner N + 1)",
+					  S2_OWNER_GUEST_MAX - 1);
+		if (om) {
+			p.owner = s->own;
+			p.owner_id = (uint8_t)(id + 1);
+			p.flags |= b ? S2_VM_PROTECTED : 0;
+			p.hooks.scrub = sim_scrub;
+		}
+	}
 	p.locked_limit = UINT64_C(1) << 30;
 	if ((ret = sim_opt_num(s, t, 2, "locked-limit", &v, &given)))
 		return ret;
@@ -672,6 +693,8 @@ static int sim_step_vm(struct sim *s, struct sim_toks *t)
 		return sim_syntax(s, "out of memory");
 	sv->id = (unsigned int)id;
 	sv->protected_vm = b;
+	sv->owner_managed = p.owner != NULL;
+	sv->og_ready = sv->owner_managed; /* its guest is the VM layer's vm.og */
 	p.port = s2_host_port_port(s->hp);
 	p.hooks.sanitise_tags = sim_sanitise;
 	p.hooks.load_stage2 = s2_host_port_load_stage2;
@@ -1313,6 +1336,15 @@ static int sim_step_access(struct sim *s, struct sim_toks *t)
 	sim_jend(s);
 	s->acc = a;
 	s->have_acc = true;
+	if (a.result == ACC_ERROR && a.nr_faults && a.faults[a.nr_faults - 1].ret) {
+		/* The handler refused with a library error (an owner-managed VM's transition,
+		 * S2_ENOMEM): an `expect error` may follow, as after any other step. */
+		s->pending_err = a.faults[a.nr_faults - 1].ret;
+		s->pending_line = s->line;
+		snprintf(s->pending_what, sizeof(s->pending_what), "the %s of 0x%" PRIx64,
+			 sim_access_name(a.type), a.ipa);
+		return 0;
+	}
 	if (a.result == ACC_ERROR || a.result == ACC_STUCK)
 		return sim_expect_fail(
 			s, "the %s of 0x%" PRIx64 " %s", sim_access_name(a.type), a.ipa,
@@ -1681,6 +1713,9 @@ static int sim_need_own(struct sim *s)
 	return 0;
 }
 
+/* The owner's view of VM @sv: the VM layer's own for an owner-managed VM, else the sim's. */
+#define SIM_OG(sv) ((sv)->owner_managed ? &(sv)->vm.og : &(sv)->og)
+
 static int sim_owner_guest(struct sim *s, struct sim_vm **out)
 {
 	struct sim_vm *sv;
@@ -1792,19 +1827,20 @@ static int sim_step_owner(struct sim *s, struct sim_toks *t)
 	else if (!strcmp(op, "unpin-hyp"))
 		ret = s2_owner_unpin_hyp(s->own, s2_pa(a[0]), a[1]);
 	else if (!strcmp(op, "set-prot-guest"))
-		ret = s2_owner_set_prot_guest(s->own, &sv->og, s2_ipa(a[0]), a[1], prot);
+		ret = s2_owner_set_prot_guest(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1], prot);
 	else if (!strcmp(op, "share-guest"))
-		ret = s2_owner_share_guest(s->own, &sv->og, s2_pa(a[0]), s2_ipa(a[1]), a[2], prot);
+		ret = s2_owner_share_guest(s->own, SIM_OG(sv), s2_pa(a[0]), s2_ipa(a[1]), a[2],
+					   prot);
 	else if (!strcmp(op, "donate-guest"))
-		ret = s2_owner_donate_guest(s->own, &sv->og, s2_pa(a[0]), s2_ipa(a[1]), a[2]);
+		ret = s2_owner_donate_guest(s->own, SIM_OG(sv), s2_pa(a[0]), s2_ipa(a[1]), a[2]);
 	else if (!strcmp(op, "unshare-guest"))
-		ret = s2_owner_unshare_guest(s->own, &sv->og, s2_ipa(a[0]), a[1]);
+		ret = s2_owner_unshare_guest(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1]);
 	else if (!strcmp(op, "guest-share-host"))
-		ret = s2_owner_guest_share_host(s->own, &sv->og, s2_ipa(a[0]), a[1]);
+		ret = s2_owner_guest_share_host(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1]);
 	else if (!strcmp(op, "guest-unshare-host"))
-		ret = s2_owner_guest_unshare_host(s->own, &sv->og, s2_ipa(a[0]), a[1]);
+		ret = s2_owner_guest_unshare_host(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1]);
 	else
-		ret = s2_owner_guest_teardown(s->own, &sv->og, sim_scrub, s);
+		ret = s2_owner_guest_teardown(s->own, SIM_OG(sv), sim_scrub, s);
 	if (ret)
 		sim_lib_error(s, what, ret);
 	else if (sv)
@@ -1980,7 +2016,7 @@ static int sim_expect_guest_page(struct sim *s, struct sim_toks *t)
 	if (t->n != 4 || (ret = sim_num(s, "the IPA", t->v[2], &ipa)) ||
 	    sim_parse_state(t->v[3], &want))
 		return ret ? ret : sim_syntax(s, "usage: expect guest-page IPA STATE");
-	ret = s2_owner_guest_page(&sv->og, s2_ipa(ipa), &got, &pa);
+	ret = s2_owner_guest_page(SIM_OG(sv), s2_ipa(ipa), &got, &pa);
 	if (ret)
 		return sim_expect_fail(s, "guest page 0x%" PRIx64 ": %s", ipa, s2_errname(ret));
 	if (got != want)
@@ -2448,11 +2484,7 @@ void sim_close(struct sim *s)
 {
 	if (!s)
 		return;
-	if (s->own) {
-		s2_owner_fini(s->own);
-		free(s->own);
-	}
-	free(s->own_meta);
+	/* VMs first: an owner-managed VM gives its pages back to the owner on destruction. */
 	for (unsigned int i = 0; i < s->nr_vms; i++) {
 		if (s->vms[i]->og_ready)
 			s2_page_cache_drain(&s->vms[i]->og.cache, &s->vms[i]->vm.pgt.port,
@@ -2461,6 +2493,11 @@ void sim_close(struct sim *s)
 		s2_vm_destroy(&s->vms[i]->vm);
 		free(s->vms[i]);
 	}
+	if (s->own) {
+		s2_owner_fini(s->own);
+		free(s->own);
+	}
+	free(s->own_meta);
 	if (s->hp)
 		s2_host_port_destroy(s->hp);
 	free(s->dirty);
