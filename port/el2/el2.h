@@ -128,6 +128,7 @@ struct el2_port_counters {
 	uint64_t icache_calls;
 	uint64_t tlbi_ipa, tlbi_vmid; /* IPAS2E1IS and VMALLS12E1IS issued */
 	uint64_t tlbi_ipa_local; /* local sequences (IPAS2E1 + VMALLE1) issued */
+	uint64_t tlbi_s1; /* stage-1 completions (DSB ISH; VMALLE1IS; DSB ISH; ISB) issued */
 	bool tlbi_off; /* mutation control: issue no TLBI at all (tests prove they notice) */
 };
 extern struct el2_port_counters el2_port_counters;

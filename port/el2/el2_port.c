@@ -278,6 +278,7 @@ static uint64_t el2_ipas2_operand(const struct s2_pgtable *pgt, uint64_t ipa, in
  */
 static void el2_tlbi_s1_complete(void)
 {
+	el2_port_counters.tlbi_s1++;
 	el2_dsb_ish();
 	if (!el2_port_counters.tlbi_off)
 		el2_tlbi_vmalle1is();

@@ -124,6 +124,7 @@ static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int
 		EL2_CHECK_EQ(guest_store(&t, &log, d, 0x30 + how), 0);
 		EL2_CHECK_EQ(log.n, 0); /* stale: QEMU kept the writable translation */
 		EL2_CHECK_EQ(*back, 0x30 + how);
+		uint64_t s1 = el2_port_counters.tlbi_s1;
 		switch (how) {
 		case INVAL_IPA_NOLEVEL:
 			port->ops->tlbi_ipa(port->ctx, &t.pgt, s2_ipa(d), -2);
@@ -140,7 +141,13 @@ static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int
 			port->ops->tlbi_ipa_local(port->ctx, &t.pgt, s2_ipa(d), 3);
 			break;
 		}
+		/* Each op is a complete sequence: the stage-1 invalidation of the combined
+		 * entries is done when it returns, not owed to the barrier below. */
+		EL2_CHECK_EQ(el2_port_counters.tlbi_s1,
+			     s1 + (how == INVAL_IPA_NOLEVEL || how == INVAL_RANGE));
 		port->ops->barrier(port->ctx, S2_BARRIER_DSB_ISH);
+		EL2_CHECK_EQ(el2_port_counters.tlbi_s1,
+			     s1 + (how == INVAL_IPA_NOLEVEL || how == INVAL_RANGE));
 		EL2_CHECK_EQ(guest_store(&t, &log, d, 0x40 + how), 0);
 		EL2_CHECK_EQ(log.n, 1);
 		EL2_CHECK_EQ(log.last.fault, S2_FAULT_PERMISSION);
