@@ -49,17 +49,35 @@ static int setup(void **state)
 	return 0;
 }
 
-/* Run @body on a fresh fixture (owner_model.h) for every @step-th config, torn down after. */
-static void for_each_fx(void (*body)(struct fx *f), size_t step)
+/*
+ * A test over the fixture (owner_model.h): @body runs on a fresh fixture for every @step-th
+ * config, torn down after. FX_TEST(name, step) in main()'s table runs name() as test_name.
+ */
+struct fx_test {
+	void (*body)(struct fx *f);
+	size_t step;
+};
+
+static void run_fx_test(void **state)
 {
-	for (size_t c = 0; c < ncfgs; c += step) {
+	const struct fx_test *t = *state;
+
+	for (size_t c = 0; c < ncfgs; c += t->step) {
 		struct fx f;
 
 		fx_init(&f, &cfgs[c]);
-		body(&f);
+		t->body(&f);
 		fx_fini(&f);
 	}
 }
+
+#define FX_TEST(name, step)                                               \
+	{                                                                 \
+		"test_" #name, run_fx_test, NULL, NULL, &(struct fx_test) \
+		{                                                         \
+			name, step                                        \
+		}                                                         \
+	}
 
 /* ---- 1. state encoding --------------------------------------------------------------------------- */
 
@@ -239,12 +257,6 @@ static void init_and_faults(struct fx *f)
 	assert_int_equal(s2_host_handle_abort(&f->o, 0x16ull << 26, 0, 0, &act), S2_EINVAL);
 }
 
-static void test_init_and_faults(void **state)
-{
-	(void)state;
-	for_each_fx(init_and_faults, 1);
-}
-
 static void range_refusals(struct fx *f)
 {
 	struct snapshot s;
@@ -298,12 +310,6 @@ static void range_refusals(struct fx *f)
 			 0);
 	check_invariants(f);
 	snap_free(&s);
-}
-
-static void test_range_refusals(void **state)
-{
-	(void)state;
-	for_each_fx(range_refusals, 1);
 }
 
 /* ---- 4/5. the transition table ------------------------------------------------------------------- */
@@ -873,12 +879,6 @@ static void with_vm_layer(struct fx *f)
 	check_invariants(f);
 }
 
-static void test_with_vm_layer(void **state)
-{
-	(void)state;
-	for_each_fx(with_vm_layer, 1);
-}
-
 /* ---- multi-page ranges, shares counted across guests ----------------------------------------- */
 
 static void ranges_and_counts(struct fx *f)
@@ -933,12 +933,6 @@ static void ranges_and_counts(struct fx *f)
 	assert_int_equal(f->scrubbed, 6 * ps);
 	fault(f, base + 8 * ps, S2_HOST_ABORT_MAPPED);
 	check_invariants(f);
-}
-
-static void test_ranges_and_counts(void **state)
-{
-	(void)state;
-	for_each_fx(ranges_and_counts, 1);
 }
 
 /* ---- the VM layer's fault path on an owner-managed guest, then teardown (issue 9) ---------- */
@@ -1116,12 +1110,6 @@ static void forged_guest_leaves(struct fx *f)
 	check_invariants(f);
 }
 
-static void test_forged_guest_leaves(void **state)
-{
-	(void)state;
-	for_each_fx(forged_guest_leaves, 1);
-}
-
 /* Other inputs that used to reach S2_BUG_ON in a commit phase, now refused up front. */
 static void bug_on_siblings(struct fx *f)
 {
@@ -1171,12 +1159,6 @@ static void bug_on_siblings(struct fx *f)
 	p.host_cfg = &bad;
 	assert_int_equal(s2_owner_init(&o2, &p), S2_EINVAL);
 	check_invariants(f);
-}
-
-static void test_bug_on_siblings(void **state)
-{
-	(void)state;
-	for_each_fx(bug_on_siblings, 3);
 }
 
 /* ---- hypervisor pins (pKVM hyp_pin_shared_mem) ------------------------------------------------ */
@@ -1244,12 +1226,6 @@ static void pin_hyp(struct fx *f)
 	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(UINT64_C(1) << f->cfg.ipa_bits), ps),
 			 S2_ERANGE);
 	check_invariants(f);
-}
-
-static void test_pin_hyp(void **state)
-{
-	(void)state;
-	for_each_fx(pin_hyp, 1);
 }
 
 /* ---- the permissions of host-to-guest shares --------------------------------------------------- */
@@ -1333,12 +1309,6 @@ static void share_guest_prot(struct fx *f)
 	assert_int_equal(s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(0), 2 * ps), 0);
 	assert_int_equal(s2_owner_guest_teardown(&f->o, &f->g[G3], scrub, f), 0);
 	check_invariants(f);
-}
-
-static void test_share_guest_prot(void **state)
-{
-	(void)state;
-	for_each_fx(share_guest_prot, 1);
 }
 
 /* ---- adversarial random test ------------------------------------------------------------------- */
@@ -1531,17 +1501,17 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_encoding_golden),
 		cmocka_unit_test(test_state_encoding_meta_refused),
-		cmocka_unit_test(test_init_and_faults),
-		cmocka_unit_test(test_range_refusals),
+		FX_TEST(init_and_faults, 1),
+		FX_TEST(range_refusals, 1),
 		cmocka_unit_test(test_transition_table),
-		cmocka_unit_test(test_ranges_and_counts),
+		FX_TEST(ranges_and_counts, 1),
 		cmocka_unit_test(test_params_and_limits),
-		cmocka_unit_test(test_with_vm_layer),
+		FX_TEST(with_vm_layer, 1),
 		cmocka_unit_test(test_vm_fault_then_teardown),
-		cmocka_unit_test(test_forged_guest_leaves),
-		cmocka_unit_test(test_bug_on_siblings),
-		cmocka_unit_test(test_pin_hyp),
-		cmocka_unit_test(test_share_guest_prot),
+		FX_TEST(forged_guest_leaves, 1),
+		FX_TEST(bug_on_siblings, 3),
+		FX_TEST(pin_hyp, 1),
+		FX_TEST(share_guest_prot, 1),
 		cmocka_unit_test(test_random_adversarial),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_huge_mmio_range),
