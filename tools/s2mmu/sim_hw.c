@@ -441,7 +441,7 @@ int sim_step_access(struct sim *s, struct sim_toks *t)
 	return 0;
 }
 
-/* ---- TLB check ----------------------------------------------------------------------------------- */
+/* ---- TLB check ---------------------------------------------------------------------------- */
 
 static void sim_stale_cb(void *arg, const struct s2_tlb_stale *st)
 {

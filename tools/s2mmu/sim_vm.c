@@ -642,7 +642,7 @@ int sim_step_invalidate(struct sim *s, struct sim_toks *t)
 	return 0;
 }
 
-/* ---- dump ------------------------------------------------------------------------------- */
+/* ---- dump --------------------------------------------------------------------------------- */
 
 static int sim_dump_pgt(struct sim *s, const char *name, unsigned int id,
 			const struct s2_pgtable *pgt)
