@@ -3,8 +3,8 @@
  * fuzz_owner.c - libFuzzer target for the owner layer (page ownership).
  *
  * The first input byte picks a config (granule x FWB); the rest drives the same hostile-host
- * step as the unit test's adversarial random test (fuzz/owner_model.h): random transitions
- * with random, often invalid ranges, guests and IPAs, failing hypervisor maps and table
+ * step as the unit test's adversarial random test (om_step(), tests/model/owner_model.c):
+ * random transitions with random, often invalid ranges, guests and IPAs, failing hypervisor maps and table
  * allocations, host faults. After every step the model checks that a refusal changed nothing
  * and every ownership invariant (one owner per page, SHARED_OWNED iff SHARED_BORROWED, share
  * counts equal guests' mappings, the host stage-2 grants only what the host owns or borrows,

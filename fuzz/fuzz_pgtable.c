@@ -2,8 +2,9 @@
 /*
  * fuzz_pgtable.c - libFuzzer target for the stage-2 page-table engine.
  *
- * The first input byte picks a config of the matrix in pgtable_model.h; the rest drives the
- * same operation interpreter as the property test (tests/unit/test_pgtable_prop.c): every
+ * The first input byte picks a config of the matrix (s2m_cfgs[], tests/model/pgtable_model.c);
+ * the rest drives the same operation interpreter as the property test
+ * (tests/unit/test_pgtable_prop.c): every
  * operation is checked against the shadow model, the reference walker, the TLB model,
  * s2_pgtable_check() and the port's page accounting. Any violation prints what went wrong and
  * aborts, so libFuzzer saves the input (see docs/testing.md to reproduce a crash).

@@ -139,7 +139,7 @@ uint64_t el2_dcache_lines_in(uint64_t pa, uint64_t size);
 
 /* ---- guest entry ----------------------------------------------------------------------------- */
 
-/* Guest register file as saved on exit (offsets used by boot.S). */
+/* Guest register file as saved on exit (offsets used by el2_switch.S). */
 struct el2_guest_regs {
 	uint64_t x[31];
 	uint64_t sp_el1;
@@ -169,7 +169,7 @@ struct el2_exit {
 
 typedef int (*el2_exit_fn)(void *arg, struct el2_vcpu *vcpu, const struct el2_exit *e);
 
-/* Lower-EL exception entry/exit (boot.S): returns the vector (0..3) that took the exit. */
+/* Lower-EL exception entry/exit (el2_switch.S): returns the vector (0..3) that took the exit. */
 uint64_t el2_guest_enter(struct el2_guest_regs *regs);
 
 /*

@@ -7,6 +7,7 @@
  * physical address and va_to_pa/pa_to_va are the identity.
  */
 #include "el2.h"
+#include "el2_pool.h"
 #include "sysreg.h"
 #include "s2mmu/pgtable.h"
 
@@ -74,14 +75,12 @@ uint64_t el2_counter_freq(void)
 extern char el2_pool_start[], el2_pool_end[];
 extern char el2_guest_ram_start[], el2_guest_ram_end[];
 
-#define POOL_MIN_SHIFT 12
-#define POOL_MAX_SHIFT 20
-#define POOL_BYTES 0x800000UL
+#define POOL_BYTES 0x800000UL /* the .pool section of link.ld */
 
-static uintptr_t pool_next;
-static void *pool_free_list[POOL_MAX_SHIFT + 1];
-static uint32_t pool_refcount[POOL_BYTES >> POOL_MIN_SHIFT];
-static uint64_t pool_used;
+static uint32_t pool_refcount[POOL_BYTES >> EL2_POOL_MIN_SHIFT];
+static struct el2_pool pool = { .start = el2_pool_start,
+				.end = el2_pool_end,
+				.refcount = pool_refcount };
 
 static void el2_zero(void *p, size_t n)
 {
@@ -91,58 +90,24 @@ static void el2_zero(void *p, size_t n)
 		q[i] = 0;
 }
 
-static int pool_order(size_t bytes)
-{
-	if (bytes < (1UL << POOL_MIN_SHIFT) || bytes > (1UL << POOL_MAX_SHIFT) ||
-	    (bytes & (bytes - 1)))
-		return -1;
-	return 63 - __builtin_clzll(bytes);
-}
-
 void *el2_pool_alloc(size_t bytes)
 {
-	int order = pool_order(bytes);
-	void *p;
+	void *p = el2_pool_take(&pool, bytes);
 
-	if (order < 0)
-		return NULL;
-	if (pool_free_list[order]) {
-		p = pool_free_list[order];
-		pool_free_list[order] = *(void **)p;
-	} else {
-		if (!pool_next)
-			pool_next = (uintptr_t)el2_pool_start;
-		uintptr_t a = (pool_next + bytes - 1) & ~(uintptr_t)(bytes - 1);
-		if (a + bytes > (uintptr_t)el2_pool_end)
-			return NULL;
-		pool_next = a + bytes;
-		p = (void *)a;
-	}
-	el2_zero(p, bytes);
-	size_t first = ((uintptr_t)p - (uintptr_t)el2_pool_start) >> POOL_MIN_SHIFT;
-	for (size_t i = 0; i < bytes >> POOL_MIN_SHIFT; i++)
-		pool_refcount[first + i] = 0;
-	pool_used += bytes;
+	if (p)
+		el2_zero(p, bytes);
 	return p;
 }
 
 void el2_pool_free(void *va, size_t bytes)
 {
-	int order = pool_order(bytes);
-
-	if (!va)
-		return;
-	if (order < 0 || (uintptr_t)va < (uintptr_t)el2_pool_start ||
-	    (uintptr_t)va + bytes > (uintptr_t)el2_pool_end)
+	if (va && !el2_pool_put(&pool, va, bytes))
 		S2_BUG("el2_pool_free: not a pool block");
-	*(void **)va = pool_free_list[order];
-	pool_free_list[order] = va;
-	pool_used -= bytes;
 }
 
 uint64_t el2_pool_in_use(void)
 {
-	return pool_used;
+	return pool.used;
 }
 
 static uintptr_t guest_ram_next;
@@ -236,38 +201,13 @@ static void el2_op_free_pages(void *ctx, void *va, size_t bytes)
 
 static uint32_t *el2_op_page_refcount(void *ctx, void *va)
 {
-	uintptr_t a = (uintptr_t)va;
-
-	if (a < (uintptr_t)el2_pool_start || a >= (uintptr_t)el2_pool_end)
-		S2_BUG("page_refcount: not a pool page");
-	return &pool_refcount[(a - (uintptr_t)el2_pool_start) >> POOL_MIN_SHIFT];
+	return el2_pool_refcount(&pool, va);
 }
 
-static s2_pa_t el2_op_va_to_pa(void *ctx, void *va)
-{
-	return s2_pa((uint64_t)(uintptr_t)va);
-}
-
-static void *el2_op_pa_to_va(void *ctx, s2_pa_t pa)
-{
-	return (void *)(uintptr_t)s2_pa_val(pa);
-}
-
-/*
- * TLBI IPAS2E1IS operand (Arm ARM C5.5.x): IPA[51:12] in bits [39:0], and with FEAT_TTL the
- * level hint in [47:44]: TTL[3:2] the granule (01 4K, 10 16K, 11 64K), TTL[1:0] the level of
- * the leaf. Level 0 hints are only defined with FEAT_LPA2, so the hint is given for 1..3.
- */
+/* The TLBI IPAS2E1(IS) operand for @ipa in @pgt's tables (with the FEAT_TTL hint if any). */
 static uint64_t el2_ipas2_operand(const struct s2_pgtable *pgt, uint64_t ipa, int level)
 {
-	uint64_t xt = (ipa >> 12) & S2_GENMASK(39, 0);
-
-	if (el2_ctx.ttl && level >= 1 && level <= 3) {
-		static const uint64_t tg[S2_NR_GRANULES] = { 1, 2, 3 };
-		uint64_t ttl = (tg[pgt->cfg.granule] << 2) | (uint64_t)level;
-		xt |= ttl << 44;
-	}
-	return xt;
+	return el2_tlbi_ipas2_operand(ipa, pgt->cfg.granule, level, el2_ctx.ttl);
 }
 
 /*
@@ -397,8 +337,8 @@ static const struct s2_port_ops el2_ops = {
 	.alloc_pages = el2_op_alloc_pages,
 	.free_pages = el2_op_free_pages,
 	.page_refcount = el2_op_page_refcount,
-	.va_to_pa = el2_op_va_to_pa,
-	.pa_to_va = el2_op_pa_to_va,
+	.va_to_pa = el2_identity_va_to_pa,
+	.pa_to_va = el2_identity_pa_to_va,
 	.tlbi_ipa = el2_op_tlbi_ipa,
 	.tlbi_range = el2_op_tlbi_range,
 	.tlbi_vmid = el2_op_tlbi_vmid,
@@ -449,8 +389,8 @@ static const struct s2_port_ops el2_ops_cur = {
 	.alloc_pages = el2_op_alloc_pages,
 	.free_pages = el2_op_free_pages,
 	.page_refcount = el2_op_page_refcount,
-	.va_to_pa = el2_op_va_to_pa,
-	.pa_to_va = el2_op_pa_to_va,
+	.va_to_pa = el2_identity_va_to_pa,
+	.pa_to_va = el2_identity_pa_to_va,
 	.tlbi_ipa = el2_op_tlbi_ipa_cur,
 	.tlbi_range = el2_op_tlbi_range_cur,
 	.tlbi_vmid = el2_op_tlbi_vmid_cur,
@@ -468,12 +408,8 @@ void el2_port_get_current(struct s2_port *port)
 
 void el2_port_get(struct s2_port *port)
 {
-	uint64_t mmfr2 = el2_read_sysreg(s3_0_c0_c7_2);
-	uint64_t ctr = el2_read_sysreg(ctr_el0);
-
-	/* ID_AA64MMFR2_EL1.TTL [51:48]; CTR_EL0.DminLine [19:16] (log2 of 4-byte words). */
-	el2_ctx.ttl = ((mmfr2 >> 48) & 0xf) != 0;
-	el2_ctx.dline = 4u << ((ctr >> 16) & 0xf);
+	el2_ctx.ttl = el2_has_ttl();
+	el2_ctx.dline = el2_dcache_line();
 	port->ops = &el2_ops;
 	port->ctx = &el2_ctx;
 	/* MMU off at EL2: table memory is addressed by its PA. */

@@ -6,6 +6,7 @@
 #ifndef S2_EL2_SYSREG_H
 #define S2_EL2_SYSREG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Read/write a system register by its assembler name (a string literal token). */
@@ -93,6 +94,34 @@ static inline void el2_dc_civac(uint64_t va)
 static inline void el2_ic_ialluis(void)
 {
 	__asm__ volatile("ic ialluis" : : : "memory");
+}
+
+/*
+ * The operand of TLBI IPAS2E1IS / IPAS2E1 (Arm ARM C5.5.x): IPA[51:12] in bits [39:0], and with
+ * FEAT_TTL (@ttl) the level hint in [47:44]: TTL[3:2] the granule (01 4K, 10 16K, 11 64K, from
+ * @granule = enum s2_granule: 0 4K, 1 16K, 2 64K), TTL[1:0] the level of the leaf. Level 0
+ * hints are only defined with FEAT_LPA2, so the hint is given for levels 1..3 only.
+ */
+static inline uint64_t el2_tlbi_ipas2_operand(uint64_t ipa, unsigned int granule, int level,
+					      bool ttl)
+{
+	uint64_t xt = (ipa >> 12) & ((UINT64_C(1) << 40) - 1);
+
+	if (ttl && level >= 1 && level <= 3)
+		xt |= ((((uint64_t)granule + 1) << 2) | (uint64_t)level) << 44;
+	return xt;
+}
+
+/* FEAT_TTL (TLBI level hints): ID_AA64MMFR2_EL1.TTL [51:48] is not 0. */
+static inline bool el2_has_ttl(void)
+{
+	return ((el2_read_sysreg(s3_0_c0_c7_2) >> 48) & 0xf) != 0;
+}
+
+/* The smallest data cache line in bytes: CTR_EL0.DminLine [19:16] is log2 of 4-byte words. */
+static inline unsigned int el2_dcache_line(void)
+{
+	return 4u << ((el2_read_sysreg(ctr_el0) >> 16) & 0xf);
 }
 
 /* HCR_EL2 bits (Arm ARM D19.2.46). */

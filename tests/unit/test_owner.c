@@ -21,10 +21,14 @@
 
 #include <cmocka.h>
 
-#define OM_FAIL(msg, line) fail_msg("owner_model.h:%d: %s", line, msg)
-#define OM_FAILF(...) fail_msg(__VA_ARGS__)
-#include "../../fuzz/owner_model.h"
+#include "owner_model.h"
 #include "s2mmu/vm.h"
+
+/* A failed check of the owner model fails the running test (fail_msg() does not return). */
+static void fail_test(const char *msg)
+{
+	fail_msg("%s", msg);
+}
 
 /* ---- configs -------------------------------------------------------------------------------- */
 
@@ -44,6 +48,36 @@ static int setup(void **state)
 	}
 	return 0;
 }
+
+/*
+ * A test over the fixture (owner_model.h): @body runs on a fresh fixture for every @step-th
+ * config, torn down after. FX_TEST(name, step) in main()'s table runs name() as test_name.
+ */
+struct fx_test {
+	void (*body)(struct fx *f);
+	size_t step;
+};
+
+static void run_fx_test(void **state)
+{
+	const struct fx_test *t = *state;
+
+	for (size_t c = 0; c < ncfgs; c += t->step) {
+		struct fx f;
+
+		fx_init(&f, &cfgs[c]);
+		t->body(&f);
+		fx_fini(&f);
+	}
+}
+
+#define FX_TEST(name, step)                                               \
+	{                                                                 \
+		"test_" #name, run_fx_test, NULL, NULL, &(struct fx_test) \
+		{                                                         \
+			name, step                                        \
+		}                                                         \
+	}
 
 /* ---- 1. state encoding --------------------------------------------------------------------------- */
 
@@ -147,151 +181,135 @@ static void fault(struct fx *f, uint64_t pa, enum s2_host_abort_action want)
 	assert_int_equal(act, want);
 }
 
-static void test_init_and_faults(void **state)
+static void init_and_faults(struct fx *f)
 {
-	(void)state;
-	for (size_t c = 0; c < ncfgs; c++) {
-		struct fx f;
-		struct s2_page_info info;
-		struct s2_lookup l;
+	struct s2_page_info info;
+	struct s2_lookup l;
 
-		fx_init(&f, &cfgs[c]);
-		/* Every RAM page starts host-owned; the host stage-2 starts empty. */
-		for (uint64_t i = 0; i < f.nmeta; i++) {
-			assert_int_equal(f.meta[i].host_state, S2_PAGE_OWNED);
-			assert_int_equal(f.meta[i].hyp_state, S2_PAGE_NOPAGE);
-			assert_int_equal(f.meta[i].owner, S2_OWNER_HOST);
-		}
-		assert_int_equal(f.ram[1].first_meta, 2 * f.blk / f.psize);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram1 + 3 * f.psize), &info), 0);
-		assert_true(info.ram);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.mmio), &info), 0);
-		assert_false(info.ram);
-		assert_int_equal(info.host, S2_PAGE_OWNED);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.mmio + 1), &info), S2_EALIGN);
-
-		/* A fault in fully owned RAM maps the whole level-2 block around it, identity. */
-		fault(&f, f.ram0 + 5 * f.psize + 8, S2_HOST_ABORT_MAPPED);
-		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 7 * f.psize), &l), 0);
-		assert_true(l.valid);
-		assert_int_equal(l.level, 2);
-		assert_int_equal(s2_pa_val(l.pa), f.ram0 + 7 * f.psize);
-		assert_int_equal(om_pte_rwx(l.pte), S2_PROT_RWX);
-		assert_false(om_pte_device(l.pte));
-		assert_int_equal(S2_FIELD_GET(S2_PTE_MEMATTR, l.pte), cfgs[c].fwb ? 0x6 : 0xf);
-		/* Donating a page out of the block splits it: the page is annotated with the
-		 * hypervisor's id, its neighbours stay mapped. */
-		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(f.ram0 + 6 * f.psize), f.psize),
-				 0);
-		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 6 * f.psize), &l), 0);
-		assert_false(l.valid);
-		assert_int_equal(om_pte_owner(l.pte), S2_OWNER_HYP);
-		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 7 * f.psize), &l), 0);
-		assert_true(l.valid);
-		fault(&f, f.ram0 + 6 * f.psize, S2_HOST_ABORT_INJECT);
-		/* The second RAM block is untouched: a fault there maps it whole. */
-		fault(&f, f.ram0 + f.blk + 3 * f.psize, S2_HOST_ABORT_MAPPED);
-		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + f.blk), &l), 0);
-		assert_int_equal(l.size, f.blk);
-		/* RAM1 is smaller than a block: pages only. */
-		fault(&f, f.ram1 + 2 * f.psize, S2_HOST_ABORT_MAPPED);
-		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram1 + 2 * f.psize), &l), 0);
-		assert_int_equal(l.size, f.psize);
-		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram1 + 3 * f.psize), &l), 0);
-		assert_false(l.valid);
-		/* MMIO: Device-nGnRE, no exec, a block where the window allows it. */
-		fault(&f, f.mmio + 9 * f.psize, S2_HOST_ABORT_MAPPED);
-		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.mmio), &l), 0);
-		assert_true(l.valid);
-		assert_int_equal(l.size, f.blk);
-		assert_int_equal(om_pte_rwx(l.pte), S2_PROT_R | S2_PROT_W);
-		assert_int_equal(S2_FIELD_GET(S2_PTE_MEMATTR, l.pte), 0x1); /* Device-nGnRE */
-		/* The gap between RAM0 and RAM1 is MMIO too. */
-		fault(&f, f.ram0 + 2 * f.blk, S2_HOST_ABORT_MAPPED);
-		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(f.ram0 + 2 * f.blk), &l), 0);
-		assert_true(om_pte_device(l.pte));
-		/* Beyond the host's IPA space: inject. */
-		fault(&f, UINT64_C(1) << f.cfg.ipa_bits, S2_HOST_ABORT_INJECT);
-		assert_int_equal(f.o.stats.host_injected, 2);
-		check_invariants(&f);
-
-		/* The ESR path: a data abort from a lower EL, translation fault level 3
-		 * (EC 0x24, IL, DFSC 0b000111), HPFAR.FIPA = PA[51:12] in bits [43:4]. */
-		uint64_t pa = f.ram1 + 5 * f.psize;
-		uint64_t esr = (0x24ull << 26) | (1ull << 25) | 0x07;
-		enum s2_host_abort_action act = 99;
-		assert_int_equal(s2_host_handle_abort(&f.o, esr, pa & 0xfff, (pa >> 12) << 4, &act),
-				 0);
-		assert_int_equal(act, S2_HOST_ABORT_MAPPED);
-		assert_int_equal(s2_pgtable_lookup(&f.o.host, s2_ipa(pa), &l), 0);
-		assert_true(l.valid);
-		/* Not an abort (EC 0x16, HVC): refused. */
-		assert_int_equal(s2_host_handle_abort(&f.o, 0x16ull << 26, 0, 0, &act), S2_EINVAL);
-		fx_fini(&f);
+	/* Every RAM page starts host-owned; the host stage-2 starts empty. */
+	for (uint64_t i = 0; i < f->nmeta; i++) {
+		assert_int_equal(f->meta[i].host_state, S2_PAGE_OWNED);
+		assert_int_equal(f->meta[i].hyp_state, S2_PAGE_NOPAGE);
+		assert_int_equal(f->meta[i].owner, S2_OWNER_HOST);
 	}
+	assert_int_equal(f->ram[1].first_meta, 2 * f->blk / f->psize);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram1 + 3 * f->psize), &info), 0);
+	assert_true(info.ram);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->mmio), &info), 0);
+	assert_false(info.ram);
+	assert_int_equal(info.host, S2_PAGE_OWNED);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->mmio + 1), &info), S2_EALIGN);
+
+	/* A fault in fully owned RAM maps the whole level-2 block around it, identity. */
+	fault(f, f->ram0 + 5 * f->psize + 8, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(f->ram0 + 7 * f->psize), &l), 0);
+	assert_true(l.valid);
+	assert_int_equal(l.level, 2);
+	assert_int_equal(s2_pa_val(l.pa), f->ram0 + 7 * f->psize);
+	assert_int_equal(om_pte_rwx(l.pte), S2_PROT_RWX);
+	assert_false(om_pte_device(l.pte));
+	assert_int_equal(S2_FIELD_GET(S2_PTE_MEMATTR, l.pte), f->cfg.fwb ? 0x6 : 0xf);
+	/* Donating a page out of the block splits it: the page is annotated with the
+	 * hypervisor's id, its neighbours stay mapped. */
+	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(f->ram0 + 6 * f->psize), f->psize), 0);
+	assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(f->ram0 + 6 * f->psize), &l), 0);
+	assert_false(l.valid);
+	assert_int_equal(om_pte_owner(l.pte), S2_OWNER_HYP);
+	assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(f->ram0 + 7 * f->psize), &l), 0);
+	assert_true(l.valid);
+	fault(f, f->ram0 + 6 * f->psize, S2_HOST_ABORT_INJECT);
+	/* The second RAM block is untouched: a fault there maps it whole. */
+	fault(f, f->ram0 + f->blk + 3 * f->psize, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(f->ram0 + f->blk), &l), 0);
+	assert_int_equal(l.size, f->blk);
+	/* RAM1 is smaller than a block: pages only. */
+	fault(f, f->ram1 + 2 * f->psize, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(f->ram1 + 2 * f->psize), &l), 0);
+	assert_int_equal(l.size, f->psize);
+	assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(f->ram1 + 3 * f->psize), &l), 0);
+	assert_false(l.valid);
+	/* MMIO: Device-nGnRE, no exec, a block where the window allows it. */
+	fault(f, f->mmio + 9 * f->psize, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(f->mmio), &l), 0);
+	assert_true(l.valid);
+	assert_int_equal(l.size, f->blk);
+	assert_int_equal(om_pte_rwx(l.pte), S2_PROT_R | S2_PROT_W);
+	assert_int_equal(S2_FIELD_GET(S2_PTE_MEMATTR, l.pte), 0x1); /* Device-nGnRE */
+	/* The gap between RAM0 and RAM1 is MMIO too. */
+	fault(f, f->ram0 + 2 * f->blk, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(f->ram0 + 2 * f->blk), &l), 0);
+	assert_true(om_pte_device(l.pte));
+	/* Beyond the host's IPA space: inject. */
+	fault(f, UINT64_C(1) << f->cfg.ipa_bits, S2_HOST_ABORT_INJECT);
+	assert_int_equal(f->o.stats.host_injected, 2);
+	check_invariants(f);
+
+	/* The ESR path: a data abort from a lower EL, translation fault level 3
+	 * (EC 0x24, IL, DFSC 0b000111), HPFAR.FIPA = PA[51:12] in bits [43:4]. */
+	uint64_t pa = f->ram1 + 5 * f->psize;
+	uint64_t esr = (0x24ull << 26) | (1ull << 25) | 0x07;
+	enum s2_host_abort_action act = 99;
+	assert_int_equal(s2_host_handle_abort(&f->o, esr, pa & 0xfff, (pa >> 12) << 4, &act), 0);
+	assert_int_equal(act, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(pa), &l), 0);
+	assert_true(l.valid);
+	/* Not an abort (EC 0x16, HVC): refused. */
+	assert_int_equal(s2_host_handle_abort(&f->o, 0x16ull << 26, 0, 0, &act), S2_EINVAL);
 }
 
-static void test_range_refusals(void **state)
+static void range_refusals(struct fx *f)
 {
-	(void)state;
-	for (size_t c = 0; c < ncfgs; c++) {
-		struct fx f;
-		struct snapshot s;
-		uint64_t p;
+	struct snapshot s;
+	uint64_t p;
 
-		fx_init(&f, &cfgs[c]);
-		p = f.ram0;
-		fault(&f, p, S2_HOST_ABORT_MAPPED);
-		snap(&f, &s);
-		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(p), 0), S2_EINVAL);
-		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p + 8), f.psize), S2_EALIGN);
-		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p), f.psize + 8), S2_EALIGN);
-		assert_int_equal(
-			s2_owner_donate_hyp(&f.o, s2_pa((UINT64_C(1) << f.cfg.ipa_bits) - f.psize),
-					    2 * f.psize),
-			S2_ERANGE);
-		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(-f.psize), 2 * f.psize),
-				 S2_ERANGE);
-		/* RAM and MMIO in one range. */
-		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(f.ram0 - f.psize), 2 * f.psize),
-				 S2_EINVAL);
-		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p), s2_ipa(1ull << 36),
-						       f.psize),
-				 S2_ERANGE);
-		assert_unchanged(&f, &s);
-		/* A range with one bad page in the middle: nothing of it is donated. */
-		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p + 4 * f.psize), f.psize), 0);
-		snap_free(&s);
-		snap(&f, &s);
-		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p), 8 * f.psize), S2_EPERM);
-		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(p), 8 * f.psize), S2_EPERM);
-		assert_int_equal(
-			s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p), s2_ipa(0), 8 * f.psize),
-			S2_EPERM);
-		assert_unchanged(&f, &s);
-		/* A failing hypervisor mapping: nothing changed. */
-		f.hyp_fail = S2_ENOMEM;
-		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(p + 16 * f.psize), 4 * f.psize),
-				 S2_ENOMEM);
-		assert_unchanged(&f, &s);
-		/* No table page to be had: refused before any change. */
-		s2_page_cache_drain(&f.o.cache, &f.port, f.psize);
-		s2_page_cache_drain(&f.g[G2].cache, &f.port, f.psize);
-		snap_free(&s);
-		snap(&f, &s);
-		s2_host_port_fail_alloc_after(f.hp, 0);
-		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p + 16 * f.psize),
-						       s2_ipa(0), 4 * f.psize),
-				 S2_ENOMEM);
-		assert_unchanged(&f, &s);
-		s2_host_port_fail_alloc_after(f.hp, -1);
-		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p + 16 * f.psize),
-						       s2_ipa(0), 4 * f.psize),
-				 0);
-		check_invariants(&f);
-		snap_free(&s);
-		fx_fini(&f);
-	}
+	p = f->ram0;
+	fault(f, p, S2_HOST_ABORT_MAPPED);
+	snap(f, &s);
+	assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(p), 0), S2_EINVAL);
+	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p + 8), f->psize), S2_EALIGN);
+	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p), f->psize + 8), S2_EALIGN);
+	assert_int_equal(s2_owner_donate_hyp(&f->o,
+					     s2_pa((UINT64_C(1) << f->cfg.ipa_bits) - f->psize),
+					     2 * f->psize),
+			 S2_ERANGE);
+	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(-f->psize), 2 * f->psize), S2_ERANGE);
+	/* RAM and MMIO in one range. */
+	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(f->ram0 - f->psize), 2 * f->psize),
+			 S2_EINVAL);
+	assert_int_equal(
+		s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(1ull << 36), f->psize),
+		S2_ERANGE);
+	assert_unchanged(f, &s);
+	/* A range with one bad page in the middle: nothing of it is donated. */
+	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p + 4 * f->psize), f->psize), 0);
+	snap_free(&s);
+	snap(f, &s);
+	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p), 8 * f->psize), S2_EPERM);
+	assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(p), 8 * f->psize), S2_EPERM);
+	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(0), 8 * f->psize),
+			 S2_EPERM);
+	assert_unchanged(f, &s);
+	/* A failing hypervisor mapping: nothing changed. */
+	f->hyp_fail = S2_ENOMEM;
+	assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(p + 16 * f->psize), 4 * f->psize),
+			 S2_ENOMEM);
+	assert_unchanged(f, &s);
+	/* No table page to be had: refused before any change. */
+	s2_page_cache_drain(&f->o.cache, &f->port, f->psize);
+	s2_page_cache_drain(&f->g[G2].cache, &f->port, f->psize);
+	snap_free(&s);
+	snap(f, &s);
+	s2_host_port_fail_alloc_after(f->hp, 0);
+	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p + 16 * f->psize),
+					       s2_ipa(0), 4 * f->psize),
+			 S2_ENOMEM);
+	assert_unchanged(f, &s);
+	s2_host_port_fail_alloc_after(f->hp, -1);
+	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p + 16 * f->psize),
+					       s2_ipa(0), 4 * f->psize),
+			 0);
+	check_invariants(f);
+	snap_free(&s);
 }
 
 /* ---- 4/5. the transition table ------------------------------------------------------------------- */
@@ -816,122 +834,105 @@ static void vm_put(void *ctx)
 	((struct vm_hooks_log *)ctx)->puts++;
 }
 
-static void test_with_vm_layer(void **state)
+static void with_vm_layer(struct fx *f)
 {
-	(void)state;
-	for (size_t c = 0; c < ncfgs; c++) {
-		struct fx f;
-		struct s2_caps caps;
-		struct s2_vmid_alloc vmids;
-		struct s2_memslot slots[2];
-		struct vm_hooks_log log = { 0, 0 };
-		struct s2_vm vm;
-		struct s2_owner_guest g;
-		struct s2_lookup l;
-		uint64_t pa;
+	struct s2_caps caps;
+	struct s2_vmid_alloc vmids;
+	struct s2_memslot slots[2];
+	struct vm_hooks_log log = { 0, 0 };
+	struct s2_vm vm;
+	struct s2_owner_guest g;
+	struct s2_lookup l;
+	uint64_t pa;
 
-		fx_init(&f, &cfgs[c]);
-		pa = f.ram0 + 8 * f.psize;
-		assert_int_equal(s2_caps_max(48, &caps), 0);
-		assert_int_equal(s2_vmid_alloc_init(&vmids, 16), 0);
-		struct s2_vm_params p = {
-			.caps = &caps,
-			.req = { .ipa_bits = 36, .granule = cfgs[c].granule },
-			.port = f.port,
-			.hooks = { .load_stage2 = vm_load, .put_stage2 = vm_put, .ctx = &log },
-			.vmids = &vmids,
-			.slots = slots,
-			.max_slots = 2,
-		};
-		assert_int_equal(s2_vm_create(&vm, &p), 0);
-		assert_int_equal(s2_owner_guest_init(&g, &vm.pgt, 7, true), 0);
-		/* As the VM layer would around a structural change of the VM's tables. */
-		vm.hooks.load_stage2(vm.hooks.ctx, vm.pgt.cfg.vtcr, 0);
-		assert_int_equal(
-			s2_owner_donate_guest(&f.o, &g, s2_pa(pa), s2_ipa(0x10000000), 4 * f.psize),
-			0);
-		vm.hooks.put_stage2(vm.hooks.ctx);
-		/* The VM's own table now maps the pages, marked OWNED by the guest. */
-		assert_int_equal(s2_pgtable_lookup(&vm.pgt, s2_ipa(0x10000000 + 2 * f.psize), &l),
-				 0);
-		assert_true(l.valid);
-		assert_int_equal(s2_pa_val(l.pa), pa + 2 * f.psize);
-		assert_int_equal(s2_page_state_of_pte(l.pte), S2_PAGE_OWNED);
-		fault(&f, pa, S2_HOST_ABORT_INJECT);
-		assert_int_equal(s2_owner_guest_teardown(&f.o, &g, scrub, &f), 0);
-		assert_int_equal(f.scrubbed, 4 * f.psize);
-		assert_int_equal(s2_pgtable_lookup(&vm.pgt, s2_ipa(0x10000000), &l), 0);
-		assert_false(l.valid);
-		fault(&f, pa, S2_HOST_ABORT_MAPPED);
-		s2_vm_destroy(&vm);
-		check_invariants(&f);
-		fx_fini(&f);
-	}
+	pa = f->ram0 + 8 * f->psize;
+	assert_int_equal(s2_caps_max(48, &caps), 0);
+	assert_int_equal(s2_vmid_alloc_init(&vmids, 16), 0);
+	struct s2_vm_params p = {
+		.caps = &caps,
+		.req = { .ipa_bits = 36, .granule = f->cfg.granule },
+		.port = f->port,
+		.hooks = { .load_stage2 = vm_load, .put_stage2 = vm_put, .ctx = &log },
+		.vmids = &vmids,
+		.slots = slots,
+		.max_slots = 2,
+	};
+	assert_int_equal(s2_vm_create(&vm, &p), 0);
+	assert_int_equal(s2_owner_guest_init(&g, &vm.pgt, 7, true), 0);
+	/* As the VM layer would around a structural change of the VM's tables. */
+	vm.hooks.load_stage2(vm.hooks.ctx, vm.pgt.cfg.vtcr, 0);
+	assert_int_equal(
+		s2_owner_donate_guest(&f->o, &g, s2_pa(pa), s2_ipa(0x10000000), 4 * f->psize), 0);
+	vm.hooks.put_stage2(vm.hooks.ctx);
+	/* The VM's own table now maps the pages, marked OWNED by the guest. */
+	assert_int_equal(s2_pgtable_lookup(&vm.pgt, s2_ipa(0x10000000 + 2 * f->psize), &l), 0);
+	assert_true(l.valid);
+	assert_int_equal(s2_pa_val(l.pa), pa + 2 * f->psize);
+	assert_int_equal(s2_page_state_of_pte(l.pte), S2_PAGE_OWNED);
+	fault(f, pa, S2_HOST_ABORT_INJECT);
+	assert_int_equal(s2_owner_guest_teardown(&f->o, &g, scrub, f), 0);
+	assert_int_equal(f->scrubbed, 4 * f->psize);
+	assert_int_equal(s2_pgtable_lookup(&vm.pgt, s2_ipa(0x10000000), &l), 0);
+	assert_false(l.valid);
+	fault(f, pa, S2_HOST_ABORT_MAPPED);
+	s2_vm_destroy(&vm);
+	check_invariants(f);
 }
 
 /* ---- multi-page ranges, shares counted across guests ----------------------------------------- */
 
-static void test_ranges_and_counts(void **state)
+static void ranges_and_counts(struct fx *f)
 {
-	(void)state;
-	for (size_t c = 0; c < ncfgs; c++) {
-		struct fx f;
-		struct s2_page_info info;
-		uint64_t ps, base;
+	struct s2_page_info info;
+	uint64_t ps, base;
 
-		fx_init(&f, &cfgs[c]);
-		ps = f.psize;
-		base = f.ram0 + f.blk - 4 * ps; /* straddles the two level-2 blocks */
-		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
-		fault(&f, f.ram0 + f.blk, S2_HOST_ABORT_MAPPED);
-		assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(base), s2_ipa(0),
-						      8 * ps, S2_PROT_RWX),
-				 0);
-		assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G3], s2_pa(base + 2 * ps),
-						      s2_ipa(8 * ps), 4 * ps,
-						      S2_PROT_R | S2_PROT_W),
-				 0);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(base + 3 * ps), &info), 0);
-		assert_int_equal(info.share_count, 2);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(base), &info), 0);
-		assert_int_equal(info.share_count, 1);
-		check_invariants(&f);
-		/* Donating a range with a shared page in it: busy, nothing changed. */
-		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(base - 2 * ps),
-						       s2_ipa(0), 4 * ps),
-				 S2_EBUSY);
-		/* G1 stops sharing its middle pages. */
-		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G1], s2_ipa(2 * ps), 4 * ps), 0);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(base + 3 * ps), &info), 0);
-		assert_int_equal(info.share_count, 1);
-		check_invariants(&f);
-		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G3], scrub, &f), 0);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(base + 3 * ps), &info), 0);
-		assert_int_equal(info.host, S2_PAGE_OWNED);
-		assert_int_equal(f.scrubbed, 0); /* the host's own pages are not scrubbed */
-		check_invariants(&f);
-		/* A protected guest gets a multi-page range, shares part back, is torn down. */
-		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(base + 2 * ps),
-						       s2_ipa(4 * ps), 6 * ps),
-				 S2_EBUSY); /* base+2..3 still shared with G1 */
-		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(base + 8 * ps),
-						       s2_ipa(4 * ps), 6 * ps),
-				 0);
-		fault(&f, base + 9 * ps, S2_HOST_ABORT_INJECT);
-		assert_int_equal(s2_owner_guest_share_host(&f.o, &f.g[G2], s2_ipa(5 * ps), 2 * ps),
-				 0);
-		fault(&f, base + 9 * ps, S2_HOST_ABORT_MAPPED);
-		fault(&f, base + 8 * ps, S2_HOST_ABORT_INJECT);
-		check_invariants(&f);
-		assert_int_equal(s2_owner_guest_unshare_host(&f.o, &f.g[G2], s2_ipa(6 * ps), ps),
-				 0);
-		check_invariants(&f);
-		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G2], scrub, &f), 0);
-		assert_int_equal(f.scrubbed, 6 * ps);
-		fault(&f, base + 8 * ps, S2_HOST_ABORT_MAPPED);
-		check_invariants(&f);
-		fx_fini(&f);
-	}
+	ps = f->psize;
+	base = f->ram0 + f->blk - 4 * ps; /* straddles the two level-2 blocks */
+	fault(f, f->ram0, S2_HOST_ABORT_MAPPED);
+	fault(f, f->ram0 + f->blk, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(
+		s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(base), s2_ipa(0), 8 * ps, S2_PROT_RWX),
+		0);
+	assert_int_equal(s2_owner_share_guest(&f->o, &f->g[G3], s2_pa(base + 2 * ps),
+					      s2_ipa(8 * ps), 4 * ps, S2_PROT_R | S2_PROT_W),
+			 0);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(base + 3 * ps), &info), 0);
+	assert_int_equal(info.share_count, 2);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(base), &info), 0);
+	assert_int_equal(info.share_count, 1);
+	check_invariants(f);
+	/* Donating a range with a shared page in it: busy, nothing changed. */
+	assert_int_equal(
+		s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(base - 2 * ps), s2_ipa(0), 4 * ps),
+		S2_EBUSY);
+	/* G1 stops sharing its middle pages. */
+	assert_int_equal(s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(2 * ps), 4 * ps), 0);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(base + 3 * ps), &info), 0);
+	assert_int_equal(info.share_count, 1);
+	check_invariants(f);
+	assert_int_equal(s2_owner_guest_teardown(&f->o, &f->g[G3], scrub, f), 0);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(base + 3 * ps), &info), 0);
+	assert_int_equal(info.host, S2_PAGE_OWNED);
+	assert_int_equal(f->scrubbed, 0); /* the host's own pages are not scrubbed */
+	check_invariants(f);
+	/* A protected guest gets a multi-page range, shares part back, is torn down. */
+	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(base + 2 * ps),
+					       s2_ipa(4 * ps), 6 * ps),
+			 S2_EBUSY); /* base+2..3 still shared with G1 */
+	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(base + 8 * ps),
+					       s2_ipa(4 * ps), 6 * ps),
+			 0);
+	fault(f, base + 9 * ps, S2_HOST_ABORT_INJECT);
+	assert_int_equal(s2_owner_guest_share_host(&f->o, &f->g[G2], s2_ipa(5 * ps), 2 * ps), 0);
+	fault(f, base + 9 * ps, S2_HOST_ABORT_MAPPED);
+	fault(f, base + 8 * ps, S2_HOST_ABORT_INJECT);
+	check_invariants(f);
+	assert_int_equal(s2_owner_guest_unshare_host(&f->o, &f->g[G2], s2_ipa(6 * ps), ps), 0);
+	check_invariants(f);
+	assert_int_equal(s2_owner_guest_teardown(&f->o, &f->g[G2], scrub, f), 0);
+	assert_int_equal(f->scrubbed, 6 * ps);
+	fault(f, base + 8 * ps, S2_HOST_ABORT_MAPPED);
+	check_invariants(f);
 }
 
 /* ---- the VM layer's fault path on an owner-managed guest, then teardown (issue 9) ---------- */
@@ -1443,206 +1444,183 @@ static void test_owner_init_required_ops(void **state)
  * forged SW states, an annotation, a duplicate leaf of a shared page. Nothing may reach the
  * panic hook; teardown drops what no transition made and leaves the host's state alone.
  */
-static void test_forged_guest_leaves(void **state)
+static void forged_guest_leaves(struct fx *f)
 {
-	(void)state;
-	for (size_t c = 0; c < ncfgs; c++) {
-		struct fx f;
-		struct s2_page_info info, p5, p6, p7;
-		uint64_t ps;
+	struct s2_page_info info, p5, p6, p7;
+	uint64_t ps;
 
-		fx_init(&f, &cfgs[c]);
-		ps = f.psize;
-		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
-		/* P0 shared with G1 at IPA 0 (count 1); a forged second SHARED_BORROWED leaf of P0
-		 * at IPA ps: the unshare of both pages used to underflow the count (S2_BUG_ON). */
-		assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(f.ram0), s2_ipa(0), ps,
-						      S2_PROT_RWX),
+	ps = f->psize;
+	fault(f, f->ram0, S2_HOST_ABORT_MAPPED);
+	/* P0 shared with G1 at IPA 0 (count 1); a forged second SHARED_BORROWED leaf of P0
+	 * at IPA ps: the unshare of both pages used to underflow the count (S2_BUG_ON). */
+	assert_int_equal(
+		s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(f->ram0), s2_ipa(0), ps, S2_PROT_RWX),
+		0);
+	assert_int_equal(s2_pgtable_map(&f->gpgt[G1], s2_ipa(ps), ps, s2_pa(f->ram0),
+					S2_PROT_RWX | S2_PROT_SW(S2_PAGE_SHARED_BORROWED), 0, NULL),
+			 0);
+	assert_int_equal(s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(0), 2 * ps), 0);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0), &info), 0);
+	assert_int_equal(info.host, S2_PAGE_OWNED);
+	assert_int_equal(info.share_count, 0);
+	/* G3: leaves claiming every state over pages that are not G3's: a SHARED_BORROWED
+	 * leaf of a page nobody shares, OWNED over the hypervisor's page, SHARED_OWNED over
+	 * G2's page, RESERVED, and an annotation. */
+	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(f->ram0 + 6 * ps), ps), 0);
+	assert_int_equal(
+		s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(f->ram0 + 7 * ps), s2_ipa(0), ps), 0);
+	const struct {
+		uint64_t pa;
+		unsigned int st;
+	} forged[] = { { f->ram0 + 5 * ps, S2_PAGE_SHARED_BORROWED },
+		       { f->ram0 + 6 * ps, S2_PAGE_OWNED },
+		       { f->ram0 + 7 * ps, S2_PAGE_SHARED_OWNED },
+		       { f->ram0 + 8 * ps, S2_PAGE_RESERVED } };
+	for (unsigned int i = 0; i < 4; i++)
+		assert_int_equal(s2_pgtable_map(&f->gpgt[G3], s2_ipa(i * ps), ps,
+						s2_pa(forged[i].pa),
+						S2_PROT_R | S2_PROT_SW(forged[i].st), 0, NULL),
 				 0);
-		assert_int_equal(s2_pgtable_map(&f.gpgt[G1], s2_ipa(ps), ps, s2_pa(f.ram0),
-						S2_PROT_RWX | S2_PROT_SW(S2_PAGE_SHARED_BORROWED),
-						0, NULL),
-				 0);
-		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G1], s2_ipa(0), 2 * ps), 0);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0), &info), 0);
-		assert_int_equal(info.host, S2_PAGE_OWNED);
-		assert_int_equal(info.share_count, 0);
-		/* G3: leaves claiming every state over pages that are not G3's: a SHARED_BORROWED
-		 * leaf of a page nobody shares, OWNED over the hypervisor's page, SHARED_OWNED over
-		 * G2's page, RESERVED, and an annotation. */
-		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(f.ram0 + 6 * ps), ps), 0);
-		assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(f.ram0 + 7 * ps),
-						       s2_ipa(0), ps),
-				 0);
-		const struct {
-			uint64_t pa;
-			unsigned int st;
-		} forged[] = { { f.ram0 + 5 * ps, S2_PAGE_SHARED_BORROWED },
-			       { f.ram0 + 6 * ps, S2_PAGE_OWNED },
-			       { f.ram0 + 7 * ps, S2_PAGE_SHARED_OWNED },
-			       { f.ram0 + 8 * ps, S2_PAGE_RESERVED } };
-		for (unsigned int i = 0; i < 4; i++)
-			assert_int_equal(
-				s2_pgtable_map(&f.gpgt[G3], s2_ipa(i * ps), ps, s2_pa(forged[i].pa),
-					       S2_PROT_R | S2_PROT_SW(forged[i].st), 0, NULL),
-				0);
-		assert_int_equal(s2_pgtable_annotate(&f.gpgt[G3], s2_ipa(8 * ps), ps, 9, NULL), 0);
-		/* The transitions refuse the forged leaves (nothing the metadata vouches for). */
-		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G3], s2_ipa(0), ps), S2_EPERM);
-		assert_int_equal(s2_owner_guest_share_host(&f.o, &f.g[G3], s2_ipa(ps), ps),
-				 S2_EPERM);
-		assert_int_equal(s2_owner_guest_unshare_host(&f.o, &f.g[G3], s2_ipa(2 * ps), ps),
-				 S2_EPERM);
-		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G3], s2_ipa(0), ps, S2_PROT_R),
-				 S2_EPERM);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 5 * ps), &p5), 0);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 6 * ps), &p6), 0);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 7 * ps), &p7), 0);
-		uint64_t scrubbed = f.scrubbed;
-		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G3], scrub, &f), 0);
-		assert_int_equal(f.o.stats.foreign_dropped, 5);
-		assert_int_equal(f.scrubbed, scrubbed);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 5 * ps), &info), 0);
-		info_equal(&info, &p5);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 6 * ps), &info), 0);
-		info_equal(&info, &p6);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + 7 * ps), &info), 0);
-		info_equal(&info, &p7);
-		check_invariants(&f);
-		fx_fini(&f);
-	}
+	assert_int_equal(s2_pgtable_annotate(&f->gpgt[G3], s2_ipa(8 * ps), ps, 9, NULL), 0);
+	/* The transitions refuse the forged leaves (nothing the metadata vouches for). */
+	assert_int_equal(s2_owner_unshare_guest(&f->o, &f->g[G3], s2_ipa(0), ps), S2_EPERM);
+	assert_int_equal(s2_owner_guest_share_host(&f->o, &f->g[G3], s2_ipa(ps), ps), S2_EPERM);
+	assert_int_equal(s2_owner_guest_unshare_host(&f->o, &f->g[G3], s2_ipa(2 * ps), ps),
+			 S2_EPERM);
+	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G3], s2_ipa(0), ps, S2_PROT_R),
+			 S2_EPERM);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0 + 5 * ps), &p5), 0);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0 + 6 * ps), &p6), 0);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0 + 7 * ps), &p7), 0);
+	uint64_t scrubbed = f->scrubbed;
+	assert_int_equal(s2_owner_guest_teardown(&f->o, &f->g[G3], scrub, f), 0);
+	assert_int_equal(f->o.stats.foreign_dropped, 5);
+	assert_int_equal(f->scrubbed, scrubbed);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0 + 5 * ps), &info), 0);
+	info_equal(&info, &p5);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0 + 6 * ps), &info), 0);
+	info_equal(&info, &p6);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0 + 7 * ps), &info), 0);
+	info_equal(&info, &p7);
+	check_invariants(f);
 }
 
 /* Other inputs that used to reach S2_BUG_ON in a commit phase, now refused up front. */
-static void test_bug_on_siblings(void **state)
+static void bug_on_siblings(struct fx *f)
 {
-	(void)state;
-	for (size_t c = 0; c < ncfgs; c += 3) {
-		struct fx f;
-		struct s2_pgtable small;
-		struct s2_owner_guest g;
-		struct s2_page_info info;
-		uint64_t ps;
+	struct s2_pgtable small;
+	struct s2_owner_guest g;
+	struct s2_page_info info;
+	uint64_t ps;
 
-		fx_init(&f, &cfgs[c]);
-		ps = f.psize;
-		/* A guest stage-2 whose output size cannot hold the page's PA: the engine's map
-		 * refused it in the commit (S2_ERANGE -> S2_BUG_ON). */
-		struct s2_config sc = s2_test_config(32, cfgs[c].granule, 32, 0);
-		assert_int_equal(s2_pgtable_init(&small, &sc, &f.port, NULL), 0);
-		assert_int_equal(s2_owner_guest_init(&g, &small, 9, true), 0);
-		uint64_t far_pa = UINT64_C(1) << 33;
-		struct s2_owner_ram far_ram[1] = { { .base = s2_pa(far_pa), .size = 4 * ps } };
-		struct s2_page_meta far_meta[4];
-		struct s2_owner o2;
-		struct s2_owner_params p = { .host_cfg = &f.cfg,
-					     .port = f.port,
-					     .ram = far_ram,
-					     .nr_ram = 1,
-					     .meta = far_meta,
-					     .nr_meta = 4,
-					     .hyp = { hyp_map, hyp_unmap, &f } };
-		assert_int_equal(s2_owner_init(&o2, &p), 0);
-		assert_int_equal(s2_owner_donate_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps),
-				 S2_ERANGE);
-		assert_int_equal(s2_owner_page_info(&o2, s2_pa(far_pa), &info), 0);
-		assert_int_equal(info.host, S2_PAGE_OWNED);
-		g.protected_vm = false;
-		assert_int_equal(
-			s2_owner_share_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps, S2_PROT_R),
-			S2_ERANGE);
-		assert_int_equal(s2_owner_page_info(&o2, s2_pa(far_pa), &info), 0);
-		assert_int_equal(info.host, S2_PAGE_OWNED);
-		s2_owner_fini(&o2);
-		s2_pgtable_destroy(&small);
-		/* The host stage-2 offered as a guest: its annotation landed where the guest map
-		 * went next (S2_EEXIST -> S2_BUG_ON). */
-		assert_int_equal(s2_owner_guest_init(&g, &f.o.host, 9, true), 0);
-		assert_int_equal(s2_owner_donate_guest(&f.o, &g, s2_pa(f.ram0 + 4 * ps),
-						       s2_ipa(f.ram0 + 4 * ps), ps),
-				 S2_EINVAL);
-		assert_int_equal(s2_owner_guest_teardown(&f.o, &g, scrub, &f), S2_EINVAL);
-		/* A host config whose IPA size exceeds its output size. */
-		struct s2_config bad = f.cfg;
-		bad.pa_bits = bad.ipa_bits - 1;
-		p.host_cfg = &bad;
-		assert_int_equal(s2_owner_init(&o2, &p), S2_EINVAL);
-		check_invariants(&f);
-		fx_fini(&f);
-	}
+	ps = f->psize;
+	/* A guest stage-2 whose output size cannot hold the page's PA: the engine's map
+	 * refused it in the commit (S2_ERANGE -> S2_BUG_ON). */
+	struct s2_config sc = s2_test_config(32, f->cfg.granule, 32, 0);
+	assert_int_equal(s2_pgtable_init(&small, &sc, &f->port, NULL), 0);
+	assert_int_equal(s2_owner_guest_init(&g, &small, 9, true), 0);
+	uint64_t far_pa = UINT64_C(1) << 33;
+	struct s2_owner_ram far_ram[1] = { { .base = s2_pa(far_pa), .size = 4 * ps } };
+	struct s2_page_meta far_meta[4];
+	struct s2_owner o2;
+	struct s2_owner_params p = { .host_cfg = &f->cfg,
+				     .port = f->port,
+				     .ram = far_ram,
+				     .nr_ram = 1,
+				     .meta = far_meta,
+				     .nr_meta = 4,
+				     .hyp = { hyp_map, hyp_unmap, &f } };
+	assert_int_equal(s2_owner_init(&o2, &p), 0);
+	assert_int_equal(s2_owner_donate_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps), S2_ERANGE);
+	assert_int_equal(s2_owner_page_info(&o2, s2_pa(far_pa), &info), 0);
+	assert_int_equal(info.host, S2_PAGE_OWNED);
+	g.protected_vm = false;
+	assert_int_equal(s2_owner_share_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps, S2_PROT_R),
+			 S2_ERANGE);
+	assert_int_equal(s2_owner_page_info(&o2, s2_pa(far_pa), &info), 0);
+	assert_int_equal(info.host, S2_PAGE_OWNED);
+	s2_owner_fini(&o2);
+	s2_pgtable_destroy(&small);
+	/* The host stage-2 offered as a guest: its annotation landed where the guest map
+	 * went next (S2_EEXIST -> S2_BUG_ON). */
+	assert_int_equal(s2_owner_guest_init(&g, &f->o.host, 9, true), 0);
+	assert_int_equal(s2_owner_donate_guest(&f->o, &g, s2_pa(f->ram0 + 4 * ps),
+					       s2_ipa(f->ram0 + 4 * ps), ps),
+			 S2_EINVAL);
+	assert_int_equal(s2_owner_guest_teardown(&f->o, &g, scrub, f), S2_EINVAL);
+	/* A host config whose IPA size exceeds its output size. */
+	struct s2_config bad = f->cfg;
+	bad.pa_bits = bad.ipa_bits - 1;
+	p.host_cfg = &bad;
+	assert_int_equal(s2_owner_init(&o2, &p), S2_EINVAL);
+	check_invariants(f);
 }
 
 /* ---- hypervisor pins (pKVM hyp_pin_shared_mem) ------------------------------------------------ */
 
-static void test_pin_hyp(void **state)
+static void pin_hyp(struct fx *f)
 {
-	(void)state;
-	for (size_t c = 0; c < ncfgs; c++) {
-		struct fx f;
-		struct s2_page_info info;
-		uint64_t ps, p;
+	struct s2_page_info info;
+	uint64_t ps, p;
 
-		fx_init(&f, &cfgs[c]);
-		ps = f.psize;
-		p = f.ram0 + 4 * ps;
-		/* Not shared with the hypervisor: nothing to pin or unpin. */
-		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p), ps), S2_EPERM);
-		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p), ps), S2_EPERM);
-		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(p), 4 * ps), 0);
-		/* Shared but not pinned: unpin is an error, not an underflow. */
-		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p), ps), S2_EPERM);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(p), &info), 0);
-		assert_int_equal(info.pin_count, 0);
-		/* Pins nest, per page. */
-		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p), 2 * ps), 0);
-		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p + ps), ps), 0);
-		om_pins_add(&f, p, 2 * ps, 1);
-		om_pins_add(&f, p + ps, ps, 1);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(p + ps), &info), 0);
-		assert_int_equal(info.pin_count, 2);
-		assert_int_equal(info.share_count, 0);
-		check_invariants(&f);
-		/* A range beyond the shared pages: refused whole, no pin taken. */
-		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p + 2 * ps), 4 * ps), S2_EPERM);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(p + 2 * ps), &info), 0);
-		assert_int_equal(info.pin_count, 0);
-		/* Unshare refused while any page of the range is pinned (pKVM: EBUSY), nothing
-		 * changed; donation of a pinned (shared) page refused too. */
-		struct snapshot before;
-		snap(&f, &before);
-		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(p), 4 * ps), S2_EBUSY);
-		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(p + ps), ps), S2_EBUSY);
-		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(p), ps), S2_EBUSY);
-		assert_unchanged(&f, &before);
-		snap_free(&before);
-		/* The unpinned pages of the share may go on their own. */
-		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(p + 2 * ps), 2 * ps), 0);
-		/* Unpin of a range with one page already at zero: refused whole. */
-		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p), ps), 0);
-		om_pins_add(&f, p, ps, -1);
-		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p), 2 * ps), S2_EPERM);
-		assert_int_equal(s2_owner_page_info(&f.o, s2_pa(p + ps), &info), 0);
-		assert_int_equal(info.pin_count, 2);
-		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p + ps), ps), 0);
-		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p + ps), ps), 0);
-		om_pins_add(&f, p + ps, ps, -2);
-		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(p + ps), ps), S2_EPERM);
-		check_invariants(&f);
-		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(p), 2 * ps), 0);
-		/* MMIO shared with the hypervisor has no metadata to count pins in: refused, as
-		 * pKVM refuses anything that is not memory. */
-		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(f.mmio), ps), 0);
-		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(f.mmio), ps), S2_EPERM);
-		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(f.mmio), ps), 0);
-		/* Range refusals as for every transition. */
-		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p), 0), S2_EINVAL);
-		assert_int_equal(s2_owner_pin_hyp(&f.o, s2_pa(p + 8), ps), S2_EALIGN);
-		assert_int_equal(s2_owner_pin_hyp(NULL, s2_pa(p), ps), S2_EINVAL);
-		assert_int_equal(s2_owner_unpin_hyp(&f.o, s2_pa(UINT64_C(1) << f.cfg.ipa_bits), ps),
-				 S2_ERANGE);
-		check_invariants(&f);
-		fx_fini(&f);
-	}
+	ps = f->psize;
+	p = f->ram0 + 4 * ps;
+	/* Not shared with the hypervisor: nothing to pin or unpin. */
+	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p), ps), S2_EPERM);
+	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p), ps), S2_EPERM);
+	assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(p), 4 * ps), 0);
+	/* Shared but not pinned: unpin is an error, not an underflow. */
+	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p), ps), S2_EPERM);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(p), &info), 0);
+	assert_int_equal(info.pin_count, 0);
+	/* Pins nest, per page. */
+	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p), 2 * ps), 0);
+	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p + ps), ps), 0);
+	om_pins_add(f, p, 2 * ps, 1);
+	om_pins_add(f, p + ps, ps, 1);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(p + ps), &info), 0);
+	assert_int_equal(info.pin_count, 2);
+	assert_int_equal(info.share_count, 0);
+	check_invariants(f);
+	/* A range beyond the shared pages: refused whole, no pin taken. */
+	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p + 2 * ps), 4 * ps), S2_EPERM);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(p + 2 * ps), &info), 0);
+	assert_int_equal(info.pin_count, 0);
+	/* Unshare refused while any page of the range is pinned (pKVM: EBUSY), nothing
+	 * changed; donation of a pinned (shared) page refused too. */
+	struct snapshot before;
+	snap(f, &before);
+	assert_int_equal(s2_owner_unshare_hyp(&f->o, s2_pa(p), 4 * ps), S2_EBUSY);
+	assert_int_equal(s2_owner_unshare_hyp(&f->o, s2_pa(p + ps), ps), S2_EBUSY);
+	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p), ps), S2_EBUSY);
+	assert_unchanged(f, &before);
+	snap_free(&before);
+	/* The unpinned pages of the share may go on their own. */
+	assert_int_equal(s2_owner_unshare_hyp(&f->o, s2_pa(p + 2 * ps), 2 * ps), 0);
+	/* Unpin of a range with one page already at zero: refused whole. */
+	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p), ps), 0);
+	om_pins_add(f, p, ps, -1);
+	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p), 2 * ps), S2_EPERM);
+	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(p + ps), &info), 0);
+	assert_int_equal(info.pin_count, 2);
+	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p + ps), ps), 0);
+	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p + ps), ps), 0);
+	om_pins_add(f, p + ps, ps, -2);
+	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p + ps), ps), S2_EPERM);
+	check_invariants(f);
+	assert_int_equal(s2_owner_unshare_hyp(&f->o, s2_pa(p), 2 * ps), 0);
+	/* MMIO shared with the hypervisor has no metadata to count pins in: refused, as
+	 * pKVM refuses anything that is not memory. */
+	assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(f->mmio), ps), 0);
+	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(f->mmio), ps), S2_EPERM);
+	assert_int_equal(s2_owner_unshare_hyp(&f->o, s2_pa(f->mmio), ps), 0);
+	/* Range refusals as for every transition. */
+	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p), 0), S2_EINVAL);
+	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p + 8), ps), S2_EALIGN);
+	assert_int_equal(s2_owner_pin_hyp(NULL, s2_pa(p), ps), S2_EINVAL);
+	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(UINT64_C(1) << f->cfg.ipa_bits), ps),
+			 S2_ERANGE);
+	check_invariants(f);
 }
 
 /* ---- the permissions of host-to-guest shares --------------------------------------------------- */
@@ -1656,88 +1634,76 @@ static uint64_t guest_rwx(struct fx *f, int g, uint64_t ipa)
 	return om_pte_rwx(l.pte);
 }
 
-static void test_share_guest_prot(void **state)
+static void share_guest_prot(struct fx *f)
 {
-	(void)state;
-	for (size_t c = 0; c < ncfgs; c++) {
-		struct fx f;
-		struct snapshot before;
-		uint64_t ps, p;
+	struct snapshot before;
+	uint64_t ps, p;
 
-		fx_init(&f, &cfgs[c]);
-		ps = f.psize;
-		p = f.ram0 + 4 * ps;
-		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
-		/* Bad permissions: none, anything beyond R/W/X (memory type, SW bits, unknown). */
-		const uint64_t bad[] = { 0, S2_PROT_R | S2_PROT_DEVICE,
-					 S2_PROT_R | S2_PROT_W | S2_PROT_NORMAL_NC,
-					 S2_PROT_RWX | S2_PROT_SW(1), S2_BIT(40) };
-		snap(&f, &before);
-		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-			assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(p), s2_ipa(0),
-							      ps, bad[i]),
-					 S2_EINVAL);
-		assert_unchanged(&f, &before);
-		snap_free(&before);
-		/* The same page to two guests, each with its own permissions. */
-		assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(p), s2_ipa(0), 2 * ps,
-						      S2_PROT_R),
-				 0);
+	ps = f->psize;
+	p = f->ram0 + 4 * ps;
+	fault(f, f->ram0, S2_HOST_ABORT_MAPPED);
+	/* Bad permissions: none, anything beyond R/W/X (memory type, SW bits, unknown). */
+	const uint64_t bad[] = { 0, S2_PROT_R | S2_PROT_DEVICE,
+				 S2_PROT_R | S2_PROT_W | S2_PROT_NORMAL_NC,
+				 S2_PROT_RWX | S2_PROT_SW(1), S2_BIT(40) };
+	snap(f, &before);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(
-			s2_owner_share_guest(&f.o, &f.g[G3], s2_pa(p), s2_ipa(ps), ps, S2_PROT_RWX),
-			0);
-		assert_int_equal(guest_rwx(&f, G1, 0), S2_PROT_R);
-		assert_int_equal(guest_rwx(&f, G1, ps), S2_PROT_R);
-		assert_int_equal(guest_rwx(&f, G3, ps), S2_PROT_RWX);
-		check_invariants(&f);
-		/* Change them later: relax (as a permission fault would), write-protect. */
-		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(0), 2 * ps,
-							 S2_PROT_R | S2_PROT_W | S2_PROT_X),
-				 0);
-		assert_int_equal(guest_rwx(&f, G1, ps), S2_PROT_RWX);
-		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(ps), ps,
-							 S2_PROT_R | S2_PROT_X),
-				 0);
-		assert_int_equal(guest_rwx(&f, G1, 0), S2_PROT_RWX);
-		assert_int_equal(guest_rwx(&f, G1, ps), S2_PROT_R | S2_PROT_X);
-		assert_int_equal(guest_rwx(&f, G3, ps), S2_PROT_RWX); /* its own, untouched */
-		/* Refusals: bad prot, unmapped IPA (pKVM: ENOENT), a page the guest owns rather
-		 * than borrows, a protected guest (pKVM: EPERM). Nothing changes. */
-		snap(&f, &before);
-		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(0), ps, 0),
-				 S2_EINVAL);
-		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(0), ps,
-							 S2_PROT_R | S2_PROT_NORMAL_NC),
-				 S2_EINVAL);
-		assert_int_equal(
-			s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(0), 3 * ps, S2_PROT_R),
-			S2_ENOENT);
-		assert_int_equal(
-			s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(9 * ps), ps, S2_PROT_R),
-			S2_ENOENT);
-		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G2], s2_ipa(0), ps, S2_PROT_R),
-				 S2_EPERM);
-		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G1], s2_ipa(8), ps, S2_PROT_R),
-				 S2_EALIGN);
-		assert_int_equal(s2_owner_set_prot_guest(NULL, &f.g[G1], s2_ipa(0), ps, S2_PROT_R),
-				 S2_EINVAL);
-		assert_unchanged(&f, &before);
-		snap_free(&before);
-		/* A page the guest owns (donated) is not the host's to re-permission. */
-		assert_int_equal(
-			s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p + 8 * ps), s2_ipa(0), ps), 0);
-		f.g[G2].protected_vm = false;
-		assert_int_equal(s2_owner_set_prot_guest(&f.o, &f.g[G2], s2_ipa(0), ps, S2_PROT_R),
-				 S2_EPERM);
-		f.g[G2].protected_vm = true;
-		/* Unshare of an IPA nothing maps: S2_ENOENT (mainline pKVM), nothing changed. */
-		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G1], s2_ipa(ps), 2 * ps),
-				 S2_ENOENT);
-		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G1], s2_ipa(0), 2 * ps), 0);
-		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G3], scrub, &f), 0);
-		check_invariants(&f);
-		fx_fini(&f);
-	}
+			s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(0), ps, bad[i]),
+			S2_EINVAL);
+	assert_unchanged(f, &before);
+	snap_free(&before);
+	/* The same page to two guests, each with its own permissions. */
+	assert_int_equal(
+		s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(0), 2 * ps, S2_PROT_R), 0);
+	assert_int_equal(
+		s2_owner_share_guest(&f->o, &f->g[G3], s2_pa(p), s2_ipa(ps), ps, S2_PROT_RWX), 0);
+	assert_int_equal(guest_rwx(f, G1, 0), S2_PROT_R);
+	assert_int_equal(guest_rwx(f, G1, ps), S2_PROT_R);
+	assert_int_equal(guest_rwx(f, G3, ps), S2_PROT_RWX);
+	check_invariants(f);
+	/* Change them later: relax (as a permission fault would), write-protect. */
+	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), 2 * ps,
+						 S2_PROT_R | S2_PROT_W | S2_PROT_X),
+			 0);
+	assert_int_equal(guest_rwx(f, G1, ps), S2_PROT_RWX);
+	assert_int_equal(
+		s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(ps), ps, S2_PROT_R | S2_PROT_X),
+		0);
+	assert_int_equal(guest_rwx(f, G1, 0), S2_PROT_RWX);
+	assert_int_equal(guest_rwx(f, G1, ps), S2_PROT_R | S2_PROT_X);
+	assert_int_equal(guest_rwx(f, G3, ps), S2_PROT_RWX); /* its own, untouched */
+	/* Refusals: bad prot, unmapped IPA (pKVM: ENOENT), a page the guest owns rather
+	 * than borrows, a protected guest (pKVM: EPERM). Nothing changes. */
+	snap(f, &before);
+	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), ps, 0), S2_EINVAL);
+	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), ps,
+						 S2_PROT_R | S2_PROT_NORMAL_NC),
+			 S2_EINVAL);
+	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), 3 * ps, S2_PROT_R),
+			 S2_ENOENT);
+	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(9 * ps), ps, S2_PROT_R),
+			 S2_ENOENT);
+	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G2], s2_ipa(0), ps, S2_PROT_R),
+			 S2_EPERM);
+	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(8), ps, S2_PROT_R),
+			 S2_EALIGN);
+	assert_int_equal(s2_owner_set_prot_guest(NULL, &f->g[G1], s2_ipa(0), ps, S2_PROT_R),
+			 S2_EINVAL);
+	assert_unchanged(f, &before);
+	snap_free(&before);
+	/* A page the guest owns (donated) is not the host's to re-permission. */
+	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p + 8 * ps), s2_ipa(0), ps),
+			 0);
+	f->g[G2].protected_vm = false;
+	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G2], s2_ipa(0), ps, S2_PROT_R),
+			 S2_EPERM);
+	f->g[G2].protected_vm = true;
+	/* Unshare of an IPA nothing maps: S2_ENOENT (mainline pKVM), nothing changed. */
+	assert_int_equal(s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(ps), 2 * ps), S2_ENOENT);
+	assert_int_equal(s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(0), 2 * ps), 0);
+	assert_int_equal(s2_owner_guest_teardown(&f->o, &f->g[G3], scrub, f), 0);
+	check_invariants(f);
 }
 
 /* ---- adversarial random test ------------------------------------------------------------------- */
@@ -1930,24 +1896,25 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_encoding_golden),
 		cmocka_unit_test(test_state_encoding_meta_refused),
-		cmocka_unit_test(test_init_and_faults),
-		cmocka_unit_test(test_range_refusals),
+		FX_TEST(init_and_faults, 1),
+		FX_TEST(range_refusals, 1),
 		cmocka_unit_test(test_transition_table),
-		cmocka_unit_test(test_ranges_and_counts),
+		FX_TEST(ranges_and_counts, 1),
 		cmocka_unit_test(test_params_and_limits),
-		cmocka_unit_test(test_with_vm_layer),
+		FX_TEST(with_vm_layer, 1),
 		cmocka_unit_test(test_vm_fault_then_teardown),
 		cmocka_unit_test(test_vm_protected_donates),
 		cmocka_unit_test(test_vm_owner_shares),
 		cmocka_unit_test(test_vm_owner_refusals),
 		cmocka_unit_test(test_owner_init_required_ops),
-		cmocka_unit_test(test_forged_guest_leaves),
-		cmocka_unit_test(test_bug_on_siblings),
-		cmocka_unit_test(test_pin_hyp),
-		cmocka_unit_test(test_share_guest_prot),
+		FX_TEST(forged_guest_leaves, 1),
+		FX_TEST(bug_on_siblings, 3),
+		FX_TEST(pin_hyp, 1),
+		FX_TEST(share_guest_prot, 1),
 		cmocka_unit_test(test_random_adversarial),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_huge_mmio_range),
 	};
+	om_set_fail_handler(fail_test);
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -7,7 +7,7 @@
  * block size, forced pages, replacements, refused inputs and injected allocation failures;
  * unmap straddling blocks; wrprotect; set_prot; relax_perms; mkyoung; test_clear_young; split;
  * collapse; annotate; lookup) and check after each one, through the interpreter of
- * fuzz/pgtable_model.h, that the tables equal a shadow model (decoded entry by entry and
+ * tests/model/pgtable_model.c, that the tables equal a shadow model (decoded entry by entry and
  * translated by the reference walker), that the TLB model holds no stale entry, that
  * s2_pgtable_check() passes and that no table page leaks.
  *
@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../fuzz/pgtable_model.h"
+#include "pgtable_model.h"
 
 static unsigned long env_ulong(const char *name, unsigned long def)
 {

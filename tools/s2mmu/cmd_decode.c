@@ -60,6 +60,92 @@ static const struct s2_cli_opt s2_cli_pte_opts[] = {
 	{ "--fwb", false, OPT_FWB },	{ NULL, false, 0 },
 };
 
+/* What `decode esr`, `decode hpfar` and `decode pte` were given. */
+struct s2_cli_decode_args {
+	uint64_t value; /* the one positional argument: the register or the descriptor */
+	bool json;
+	uint64_t far, hpfar;
+	bool have_far, have_hpfar;
+	struct s2_pte_format fmt; /* --granule (default 4k), --ds */
+	bool have_granule;
+	int64_t level;
+	bool have_level;
+	bool fwb;
+};
+
+/*
+ * s2_cli_decode_parse() - the arguments of a decode subcommand: the options of @opts, and one
+ * value, @what in messages ("ESR_EL2"), hexadecimal (s2_cli_register()). With @value_is_hpfar
+ * the value is HPFAR_EL2 itself and --hpfar is refused. Return: 0, or S2_CLI_EXIT_USAGE after
+ * printing why.
+ */
+static int s2_cli_decode_parse(struct s2_cli_parser *p, const struct s2_cli_opt *opts,
+			       const char *what, bool value_is_hpfar, struct s2_cli_decode_args *a)
+{
+	const char *val, *arg = NULL;
+	int id;
+
+	memset(a, 0, sizeof(*a));
+	a->fmt.granule = S2_GRANULE_4K;
+	while ((id = s2_cli_next(p, opts, &val)) != S2_CLI_END) {
+		switch (id) {
+		case S2_CLI_BAD:
+			return S2_CLI_EXIT_USAGE;
+		case S2_CLI_POSITIONAL:
+			if (arg) {
+				s2_cli_error(p->cmd, "unexpected argument '%s' (try --help)", val);
+				return S2_CLI_EXIT_USAGE;
+			}
+			arg = val;
+			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
+		case OPT_FAR:
+			if (s2_cli_register(p->cmd, "--far", val, &a->far))
+				return S2_CLI_EXIT_USAGE;
+			a->have_far = true;
+			break;
+		case OPT_HPFAR:
+			if (value_is_hpfar) {
+				s2_cli_error(p->cmd,
+					     "--hpfar: give the HPFAR_EL2 value as the argument");
+				return S2_CLI_EXIT_USAGE;
+			}
+			if (s2_cli_register(p->cmd, "--hpfar", val, &a->hpfar))
+				return S2_CLI_EXIT_USAGE;
+			a->have_hpfar = true;
+			break;
+		case OPT_GRANULE:
+			if (s2_granule_parse(val, &a->fmt.granule)) {
+				s2_cli_error(p->cmd, "--granule: '%s' is not 4k, 16k or 64k", val);
+				return S2_CLI_EXIT_USAGE;
+			}
+			a->have_granule = true;
+			break;
+		case OPT_LEVEL:
+			if (s2_cli_signed(p->cmd, "--level", val, S2_LEVEL_MIN, S2_LEVEL_MAX,
+					  &a->level))
+				return S2_CLI_EXIT_USAGE;
+			a->have_level = true;
+			break;
+		case OPT_DS:
+			a->fmt.ds = true;
+			break;
+		case OPT_FWB:
+			a->fwb = true;
+			break;
+		}
+	}
+	if (!arg) {
+		s2_cli_error(p->cmd, "missing the %s value (try --help)", what);
+		return S2_CLI_EXIT_USAGE;
+	}
+	if (s2_cli_register(p->cmd, what, arg, &a->value))
+		return S2_CLI_EXIT_USAGE;
+	return 0;
+}
+
 /* ---- esr ------------------------------------------------------------------------------------ */
 
 static const char *s2_cli_abort_class(uint32_t ec)
@@ -214,57 +300,24 @@ addr:
 
 static int s2_cli_decode_esr(struct s2_cli_parser *p)
 {
-	uint64_t esr, far = 0, hpfar = 0;
-	bool json = false, have_far = false, have_hpfar = false;
-	const char *val, *esr_arg = NULL;
+	struct s2_cli_decode_args args;
 	struct s2_esr_info e;
 	struct s2_abort a;
-	int id;
+	int ret = s2_cli_decode_parse(p, s2_cli_esr_opts, "ESR_EL2", false, &args);
 
-	while ((id = s2_cli_next(p, s2_cli_esr_opts, &val)) != S2_CLI_END) {
-		switch (id) {
-		case S2_CLI_BAD:
-			return S2_CLI_EXIT_USAGE;
-		case S2_CLI_POSITIONAL:
-			if (esr_arg) {
-				s2_cli_error(p->cmd, "unexpected argument '%s' (try --help)", val);
-				return S2_CLI_EXIT_USAGE;
-			}
-			esr_arg = val;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_FAR:
-			if (s2_cli_register(p->cmd, "--far", val, &far))
-				return S2_CLI_EXIT_USAGE;
-			have_far = true;
-			break;
-		case OPT_HPFAR:
-			if (s2_cli_register(p->cmd, "--hpfar", val, &hpfar))
-				return S2_CLI_EXIT_USAGE;
-			have_hpfar = true;
-			break;
-		}
-	}
-	if (!esr_arg) {
-		s2_cli_error(p->cmd, "missing the ESR_EL2 value (try --help)");
-		return S2_CLI_EXIT_USAGE;
-	}
-	if (s2_cli_register(p->cmd, "ESR_EL2", esr_arg, &esr))
-		return S2_CLI_EXIT_USAGE;
-
+	if (ret)
+		return ret;
 	memset(&a, 0, sizeof(a));
 	/* The full decoding, and the fault path's for the IPA (HPFAR + FAR offset rules). */
-	if (s2_esr_describe(esr, &e))
+	if (s2_esr_describe(args.value, &e))
 		return S2_CLI_EXIT_FAIL;
-	if (s2_abort_decode(esr, far, hpfar, have_hpfar, &a))
+	if (s2_abort_decode(args.value, args.far, args.hpfar, args.have_hpfar, &a))
 		a.ipa_valid = false;
-	a.far = far;
-	if (json)
-		s2_cli_esr_json(&e, &a, have_far);
+	a.far = args.far;
+	if (args.json)
+		s2_cli_esr_json(&e, &a, args.have_far);
 	else
-		s2_cli_esr_text(&e, &a, have_far);
+		s2_cli_esr_text(&e, &a, args.have_far);
 	return S2_CLI_EXIT_OK;
 }
 
@@ -276,44 +329,16 @@ static int s2_cli_decode_esr(struct s2_cli_parser *p)
 
 static int s2_cli_decode_hpfar(struct s2_cli_parser *p)
 {
-	uint64_t hpfar, far = 0, page, res0;
-	bool json = false, have_far = false;
-	const char *val, *arg = NULL;
-	int id;
+	struct s2_cli_decode_args args;
+	uint64_t hpfar, page, res0;
+	int ret = s2_cli_decode_parse(p, s2_cli_esr_opts, "HPFAR_EL2", true, &args);
 
-	while ((id = s2_cli_next(p, s2_cli_esr_opts, &val)) != S2_CLI_END) {
-		switch (id) {
-		case S2_CLI_BAD:
-			return S2_CLI_EXIT_USAGE;
-		case S2_CLI_POSITIONAL:
-			if (arg) {
-				s2_cli_error(p->cmd, "unexpected argument '%s' (try --help)", val);
-				return S2_CLI_EXIT_USAGE;
-			}
-			arg = val;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_FAR:
-			if (s2_cli_register(p->cmd, "--far", val, &far))
-				return S2_CLI_EXIT_USAGE;
-			have_far = true;
-			break;
-		case OPT_HPFAR:
-			s2_cli_error(p->cmd, "--hpfar: give the HPFAR_EL2 value as the argument");
-			return S2_CLI_EXIT_USAGE;
-		}
-	}
-	if (!arg) {
-		s2_cli_error(p->cmd, "missing the HPFAR_EL2 value (try --help)");
-		return S2_CLI_EXIT_USAGE;
-	}
-	if (s2_cli_register(p->cmd, "HPFAR_EL2", arg, &hpfar))
-		return S2_CLI_EXIT_USAGE;
+	if (ret)
+		return ret;
+	hpfar = args.value;
 	page = (hpfar & S2_CLI_HPFAR_FIPA) << 8;
 	res0 = hpfar & ~(S2_CLI_HPFAR_FIPA | S2_CLI_HPFAR_NS);
-	if (json) {
+	if (args.json) {
 		struct s2_json j;
 
 		s2_json_begin(&j, stdout);
@@ -321,9 +346,9 @@ static int s2_cli_decode_hpfar(struct s2_cli_parser *p)
 		s2_json_hex(&j, "fipa", S2_FIELD_GET(S2_CLI_HPFAR_FIPA, hpfar));
 		s2_json_bool(&j, "ns", hpfar & S2_CLI_HPFAR_NS);
 		s2_json_hex(&j, "ipa_page", page);
-		if (have_far) {
-			s2_json_hex(&j, "far", far);
-			s2_json_hex(&j, "ipa", page | (far & 0xfff));
+		if (args.have_far) {
+			s2_json_hex(&j, "far", args.far);
+			s2_json_hex(&j, "ipa", page | (args.far & 0xfff));
 		}
 		if (res0)
 			s2_json_hex(&j, "res0_bits", res0);
@@ -335,9 +360,9 @@ static int s2_cli_decode_hpfar(struct s2_cli_parser *p)
 	       (unsigned long long)S2_FIELD_GET(S2_CLI_HPFAR_FIPA, hpfar));
 	printf("  ns            %d\n", !!(hpfar & S2_CLI_HPFAR_NS));
 	printf("  ipa_page      0x%llx\n", (unsigned long long)page);
-	if (have_far)
+	if (args.have_far)
 		printf("  ipa           0x%llx (page | FAR[11:0])\n",
-		       (unsigned long long)(page | (far & 0xfff)));
+		       (unsigned long long)(page | (args.far & 0xfff)));
 	if (res0)
 		printf("  res0          0x%llx (RES0 bits set: not a value hardware gives)\n",
 		       (unsigned long long)res0);
@@ -457,83 +482,40 @@ static void s2_cli_pte_text(uint64_t pte, const struct s2_pte_format *fmt, int l
 
 static int s2_cli_decode_pte(struct s2_cli_parser *p)
 {
-	struct s2_pte_format fmt = { .granule = S2_GRANULE_4K, .ds = false };
-	bool json = false, fwb = false, have_granule = false, have_level = false;
-	const char *val, *pte_arg = NULL;
+	struct s2_cli_decode_args args;
 	struct s2_pte_fields f;
-	int64_t level = 0;
-	uint64_t pte;
-	int id;
+	int ret = s2_cli_decode_parse(p, s2_cli_pte_opts, "descriptor", false, &args);
 
-	while ((id = s2_cli_next(p, s2_cli_pte_opts, &val)) != S2_CLI_END) {
-		switch (id) {
-		case S2_CLI_BAD:
-			return S2_CLI_EXIT_USAGE;
-		case S2_CLI_POSITIONAL:
-			if (pte_arg) {
-				s2_cli_error(p->cmd, "unexpected argument '%s' (try --help)", val);
-				return S2_CLI_EXIT_USAGE;
-			}
-			pte_arg = val;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_GRANULE:
-			if (s2_granule_parse(val, &fmt.granule)) {
-				s2_cli_error(p->cmd, "--granule: '%s' is not 4k, 16k or 64k", val);
-				return S2_CLI_EXIT_USAGE;
-			}
-			have_granule = true;
-			break;
-		case OPT_LEVEL:
-			if (s2_cli_signed(p->cmd, "--level", val, S2_LEVEL_MIN, S2_LEVEL_MAX,
-					  &level))
-				return S2_CLI_EXIT_USAGE;
-			have_level = true;
-			break;
-		case OPT_DS:
-			fmt.ds = true;
-			break;
-		case OPT_FWB:
-			fwb = true;
-			break;
-		}
-	}
-	if (!pte_arg) {
-		s2_cli_error(p->cmd, "missing the descriptor value (try --help)");
-		return S2_CLI_EXIT_USAGE;
-	}
-	if (s2_cli_register(p->cmd, "descriptor", pte_arg, &pte))
-		return S2_CLI_EXIT_USAGE;
-	if (!have_granule) {
+	if (ret)
+		return ret;
+	if (!args.have_granule) {
 		s2_cli_error(p->cmd, "missing --granule (try --help)");
 		return S2_CLI_EXIT_USAGE;
 	}
-	if (!have_level) {
+	if (!args.have_level) {
 		s2_cli_error(p->cmd, "missing --level (try --help)");
 		return S2_CLI_EXIT_USAGE;
 	}
-	if (fmt.ds && fmt.granule == S2_GRANULE_64K) {
+	if (args.fmt.ds && args.fmt.granule == S2_GRANULE_64K) {
 		s2_cli_error(p->cmd, "--ds applies to the 4k and 16k granules only");
 		return S2_CLI_EXIT_USAGE;
 	}
 	/* Lowest level a walk can start at (Arm ARM D8.2): 4K L0 (L-1 with DS), 16K L0, 64K L1. */
-	if (level == -1 && !(fmt.granule == S2_GRANULE_4K && fmt.ds)) {
+	if (args.level == -1 && !(args.fmt.granule == S2_GRANULE_4K && args.fmt.ds)) {
 		s2_cli_error(p->cmd, "--level -1 exists only with the 4k granule and --ds");
 		return S2_CLI_EXIT_USAGE;
 	}
-	if (level == 0 && fmt.granule == S2_GRANULE_64K) {
+	if (args.level == 0 && args.fmt.granule == S2_GRANULE_64K) {
 		s2_cli_error(p->cmd, "--level 0 does not exist with the 64k granule");
 		return S2_CLI_EXIT_USAGE;
 	}
 
 	memset(&f, 0, sizeof(f));
-	s2_pte_decode(&fmt, (int)level, pte, &f);
-	if (json)
-		s2_cli_pte_json(pte, &fmt, (int)level, fwb, &f);
+	s2_pte_decode(&args.fmt, (int)args.level, args.value, &f);
+	if (args.json)
+		s2_cli_pte_json(args.value, &args.fmt, (int)args.level, args.fwb, &f);
 	else
-		s2_cli_pte_text(pte, &fmt, (int)level, fwb, &f);
+		s2_cli_pte_text(args.value, &args.fmt, (int)args.level, args.fwb, &f);
 	return S2_CLI_EXIT_OK;
 }
 

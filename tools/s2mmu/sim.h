@@ -2,8 +2,8 @@
 /*
  * sim.h - the scenario simulator behind `s2mmu sim` and `s2mmu dump` (docs/sim.md).
  *
- * sim_run.c parses and runs a scenario file: a hosted port (page arena with recorded TLBIs and
- * cache maintenance), VMs of the VM layer with their memslots, and guest accesses that go
+ * sim_run.c and the files it dispatches to (sim_int.h lists them) parse and run a scenario
+ * file: a hosted port (page arena with recorded TLBIs and cache maintenance), VMs of the VM layer with their memslots, and guest accesses that go
  * through the reference walker (walk.h) and its TLB model, faults being turned into ESR_EL2 /
  * FAR_EL2 / HPFAR_EL2 and handed to s2_vm_handle_abort(). sim_dump.c turns a VM's tables into
  * runs (one line per run of adjacent entries with the same attributes and contiguous output);

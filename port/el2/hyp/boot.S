@@ -1,15 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * port/el2/hyp/boot.S - the Linux-guest hypervisor's entry points at EL2 (the boot CPU from
- * QEMU's -kernel, secondaries from PSCI CPU_ON), its EL2 stage-1 MMU switch-on, its exception
- * vectors and the world switch to the EL1 guest. See docs/linux-guest.md.
+ * QEMU's -kernel, secondaries from PSCI CPU_ON), its EL2 stage-1 MMU switch-on, the call to the
+ * firmware; the exception vectors and the world switch to the EL1 guest are the EL2 port's
+ * (port/el2/el2_switch.S). See docs/linux-guest.md.
  */
-
-/* Offsets in struct el2_guest_regs (port/el2/el2.h). */
-#define GR_X0 0
-#define GR_SP_EL1 248
-#define GR_ELR 256
-#define GR_SPSR 264
 
 #define HYP_STACK_SHIFT 16 /* 64 KiB of EL2 stack per CPU */
 
@@ -37,7 +32,7 @@ hyp_cpu_start:
 	mov	sp, x0
 	mov	x0, #CPTR_EL2_VAL
 	msr	cptr_el2, x0
-	adr	x0, hyp_vectors
+	adr	x0, el2_vectors
 	msr	vbar_el2, x0
 	isb
 	cbnz	x19, 2f
@@ -77,121 +72,9 @@ hyp_mmu_enable:
 	isb
 	ret
 
-/* ---- EL2 vectors (Arm ARM D1.10.2) --------------------------------------------------------- */
+/* ---- EL2 vectors and the world switch (el2_vectors, el2_guest_enter), in .text ------- */
 
-.macro hyp_trap id
-	.balign 0x80
-	mov	x0, #\id
-	mrs	x1, esr_el2
-	mrs	x2, elr_el2
-	mrs	x3, far_el2
-	b	el2_hyp_exception
-.endm
-
-.macro guest_exit id
-	.balign 0x80
-	stp	x0, x1, [sp, #-16]!
-	mov	x0, #\id
-	b	hyp_guest_exit_common
-.endm
-
-	.text
-	.balign 0x800
-	.global hyp_vectors
-hyp_vectors:
-	hyp_trap 0
-	hyp_trap 1
-	hyp_trap 2
-	hyp_trap 3
-	hyp_trap 4
-	hyp_trap 5
-	hyp_trap 6
-	hyp_trap 7
-	guest_exit 0
-	guest_exit 1
-	guest_exit 2
-	guest_exit 3
-	hyp_trap 12
-	hyp_trap 13
-	hyp_trap 14
-	hyp_trap 15
-
-/*
- * uint64_t hyp_guest_enter(struct el2_guest_regs *regs): save the host's callee-saved
- * registers, keep @regs in TPIDR_EL2 (it is also the CPU's struct hyp_cpu, whose first member
- * it is), load the guest's general registers, SP_EL1, ELR_EL2, SPSR_EL2 and ERET. A lower-EL
- * exception saves them back and returns the vector number (0 sync, 1 IRQ, 2 FIQ, 3 SError).
- * The guest's EL1 system registers, FP/SIMD/SVE state and timer stay in the CPU: one vCPU is
- * pinned to each physical CPU and the hypervisor touches none of them while the guest lives.
- */
-	.global hyp_guest_enter
-hyp_guest_enter:
-	stp	x29, x30, [sp, #-96]!
-	stp	x19, x20, [sp, #16]
-	stp	x21, x22, [sp, #32]
-	stp	x23, x24, [sp, #48]
-	stp	x25, x26, [sp, #64]
-	stp	x27, x28, [sp, #80]
-	msr	tpidr_el2, x0
-
-	ldr	x1, [x0, #GR_SP_EL1]
-	msr	sp_el1, x1
-	ldr	x1, [x0, #GR_ELR]
-	msr	elr_el2, x1
-	ldr	x1, [x0, #GR_SPSR]
-	msr	spsr_el2, x1
-
-	ldp	x2, x3, [x0, #16]
-	ldp	x4, x5, [x0, #32]
-	ldp	x6, x7, [x0, #48]
-	ldp	x8, x9, [x0, #64]
-	ldp	x10, x11, [x0, #80]
-	ldp	x12, x13, [x0, #96]
-	ldp	x14, x15, [x0, #112]
-	ldp	x16, x17, [x0, #128]
-	ldp	x18, x19, [x0, #144]
-	ldp	x20, x21, [x0, #160]
-	ldp	x22, x23, [x0, #176]
-	ldp	x24, x25, [x0, #192]
-	ldp	x26, x27, [x0, #208]
-	ldp	x28, x29, [x0, #224]
-	ldr	x30, [x0, #240]
-	ldp	x0, x1, [x0, #GR_X0]
-	eret
-
-hyp_guest_exit_common:
-	mrs	x1, tpidr_el2
-	stp	x2, x3, [x1, #16]
-	stp	x4, x5, [x1, #32]
-	stp	x6, x7, [x1, #48]
-	stp	x8, x9, [x1, #64]
-	stp	x10, x11, [x1, #80]
-	stp	x12, x13, [x1, #96]
-	stp	x14, x15, [x1, #112]
-	stp	x16, x17, [x1, #128]
-	stp	x18, x19, [x1, #144]
-	stp	x20, x21, [x1, #160]
-	stp	x22, x23, [x1, #176]
-	stp	x24, x25, [x1, #192]
-	stp	x26, x27, [x1, #208]
-	stp	x28, x29, [x1, #224]
-	str	x30, [x1, #240]
-	ldp	x2, x3, [sp], #16
-	stp	x2, x3, [x1, #GR_X0]
-	mrs	x2, sp_el1
-	str	x2, [x1, #GR_SP_EL1]
-	mrs	x2, elr_el2
-	str	x2, [x1, #GR_ELR]
-	mrs	x2, spsr_el2
-	str	x2, [x1, #GR_SPSR]
-
-	ldp	x19, x20, [sp, #16]
-	ldp	x21, x22, [sp, #32]
-	ldp	x23, x24, [sp, #48]
-	ldp	x25, x26, [sp, #64]
-	ldp	x27, x28, [sp, #80]
-	ldp	x29, x30, [sp], #96
-	ret
+#include "el2_switch.S"
 
 /*
  * uint64_t hyp_smc(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3): an SMC from EL2 to

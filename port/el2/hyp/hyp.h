@@ -140,9 +140,8 @@ void hyp_memops_print(void);
 extern uint64_t hyp_ops_done;
 extern uint64_t hyp_host_ram_end; /* end of QEMU's RAM, from its DTB */
 
-/* uint64_t hyp_smc(fn, a1, a2, a3) and the world switch (boot.S). */
+/* uint64_t hyp_smc(fn, a1, a2, a3) (boot.S); the world switch is el2_guest_enter() (el2.h). */
 uint64_t hyp_smc(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3);
-uint64_t hyp_guest_enter(struct el2_guest_regs *regs);
 extern char hyp_secondary_entry[];
 
 #endif /* S2_HYP_H */

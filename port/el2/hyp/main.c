@@ -850,7 +850,7 @@ static _Noreturn void vcpu_run(struct hyp_cpu *c)
 		}
 		el2_write_sysreg(hcr_el2, (hcr_base | e.hcr_set) & ~e.hcr_clear);
 		el2_isb();
-		v = hyp_guest_enter(&c->regs);
+		v = el2_guest_enter(&c->regs);
 		handle_exit(c, v);
 	}
 }

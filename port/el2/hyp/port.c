@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "el2_pool.h"
 #include "hyp.h"
 #include "sysreg.h"
 
@@ -108,92 +109,42 @@ void hyp_printf(const char *fmt, ...)
 
 extern char hyp_pool_start[], hyp_pool_end[];
 
-#define POOL_MIN_SHIFT 12
-#define POOL_MAX_SHIFT 20
-#define POOL_BYTES 0x2000000UL
+#define POOL_BYTES 0x2000000UL /* the .pool section of link.ld */
 
 static hyp_spinlock_t pool_lock;
-static uintptr_t pool_next;
-static void *pool_free_list[POOL_MAX_SHIFT + 1];
-static uint32_t pool_refcount[POOL_BYTES >> POOL_MIN_SHIFT];
-static uint64_t pool_used, pool_peak;
-
-static int pool_order(size_t bytes)
-{
-	if (bytes < (1UL << POOL_MIN_SHIFT) || bytes > (1UL << POOL_MAX_SHIFT) ||
-	    (bytes & (bytes - 1)))
-		return -1;
-	return 63 - __builtin_clzll(bytes);
-}
+static uint32_t pool_refcount[POOL_BYTES >> EL2_POOL_MIN_SHIFT];
+static struct el2_pool pool = { .start = hyp_pool_start,
+				.end = hyp_pool_end,
+				.refcount = pool_refcount };
 
 static void *hyp_op_alloc_pages(void *ctx, size_t bytes)
 {
-	int order = pool_order(bytes);
-	void *p = NULL;
+	void *p;
 
-	if (order < 0)
-		return NULL;
 	hyp_spin_lock(&pool_lock);
-	if (pool_free_list[order]) {
-		p = pool_free_list[order];
-		pool_free_list[order] = *(void **)p;
-	} else {
-		if (!pool_next)
-			pool_next = (uintptr_t)hyp_pool_start;
-		uintptr_t a = (pool_next + bytes - 1) & ~(uintptr_t)(bytes - 1);
-		if (a + bytes <= (uintptr_t)hyp_pool_end) {
-			pool_next = a + bytes;
-			p = (void *)a;
-		}
-	}
-	if (p) {
-		pool_used += bytes;
-		if (pool_used > pool_peak)
-			pool_peak = pool_used;
-	}
+	p = el2_pool_take(&pool, bytes);
 	hyp_spin_unlock(&pool_lock);
-	if (!p)
-		return NULL;
-	memset(p, 0, bytes);
-	size_t first = ((uintptr_t)p - (uintptr_t)hyp_pool_start) >> POOL_MIN_SHIFT;
-	for (size_t i = 0; i < bytes >> POOL_MIN_SHIFT; i++)
-		pool_refcount[first + i] = 0;
+	if (p)
+		memset(p, 0, bytes);
 	return p;
 }
 
 static void hyp_op_free_pages(void *ctx, void *va, size_t bytes)
 {
-	int order = pool_order(bytes);
+	bool ok;
 
 	if (!va)
 		return;
-	if (order < 0 || (uintptr_t)va < (uintptr_t)hyp_pool_start ||
-	    (uintptr_t)va + bytes > (uintptr_t)hyp_pool_end)
-		S2_BUG("hyp free_pages: not a pool block");
 	hyp_spin_lock(&pool_lock);
-	*(void **)va = pool_free_list[order];
-	pool_free_list[order] = va;
-	pool_used -= bytes;
+	ok = el2_pool_put(&pool, va, bytes);
 	hyp_spin_unlock(&pool_lock);
+	if (!ok)
+		S2_BUG("hyp free_pages: not a pool block");
 }
 
 static uint32_t *hyp_op_page_refcount(void *ctx, void *va)
 {
-	uintptr_t a = (uintptr_t)va;
-
-	if (a < (uintptr_t)hyp_pool_start || a >= (uintptr_t)hyp_pool_end)
-		S2_BUG("hyp page_refcount: not a pool page");
-	return &pool_refcount[(a - (uintptr_t)hyp_pool_start) >> POOL_MIN_SHIFT];
-}
-
-static s2_pa_t hyp_op_va_to_pa(void *ctx, void *va)
-{
-	return s2_pa((uint64_t)(uintptr_t)va);
-}
-
-static void *hyp_op_pa_to_va(void *ctx, s2_pa_t pa)
-{
-	return (void *)(uintptr_t)s2_pa_val(pa);
+	return el2_pool_refcount(&pool, va);
 }
 
 /* ---- TLB and cache maintenance on the stage-2 context loaded on this CPU --------------------- */
@@ -223,11 +174,8 @@ static void hyp_tlbi_s1_complete(void)
 
 static void hyp_tlbi_ipas2(const struct s2_pgtable *pgt, uint64_t ipa, int level)
 {
-	uint64_t xt = (ipa >> 12) & S2_GENMASK(39, 0);
+	uint64_t xt = el2_tlbi_ipas2_operand(ipa, pgt->cfg.granule, level, hyp_ttl);
 
-	/* FEAT_TTL hint (TTL[3:2] granule 01 4K / 10 16K / 11 64K, TTL[1:0] level 1..3). */
-	if (hyp_ttl && level >= 1 && level <= 3)
-		xt |= ((((uint64_t)pgt->cfg.granule + 1) << 2) | (uint64_t)level) << 44;
 	STAT_INC(tlbi_ipa, 1);
 	if (!hyp_mutate_notlbi)
 		el2_tlbi_ipas2e1is(xt);
@@ -246,10 +194,8 @@ static void hyp_op_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ip
  */
 static void hyp_op_tlbi_ipa_local(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
 {
-	uint64_t xt = (s2_ipa_val(ipa) >> 12) & S2_GENMASK(39, 0);
+	uint64_t xt = el2_tlbi_ipas2_operand(s2_ipa_val(ipa), pgt->cfg.granule, level, hyp_ttl);
 
-	if (hyp_ttl && level >= 1 && level <= 3)
-		xt |= ((((uint64_t)pgt->cfg.granule + 1) << 2) | (uint64_t)level) << 44;
 	STAT_INC(tlbi_ipa_local, 1);
 	el2_dsb_nshst();
 	if (!hyp_mutate_notlbi) {
@@ -321,8 +267,8 @@ static const struct s2_port_ops hyp_ops = {
 	.alloc_pages = hyp_op_alloc_pages,
 	.free_pages = hyp_op_free_pages,
 	.page_refcount = hyp_op_page_refcount,
-	.va_to_pa = hyp_op_va_to_pa,
-	.pa_to_va = hyp_op_pa_to_va,
+	.va_to_pa = el2_identity_va_to_pa,
+	.pa_to_va = el2_identity_pa_to_va,
 	.tlbi_ipa = hyp_op_tlbi_ipa,
 	.tlbi_ipa_local = hyp_op_tlbi_ipa_local,
 	.tlbi_range = hyp_op_tlbi_range,
@@ -334,19 +280,16 @@ static const struct s2_port_ops hyp_ops = {
 
 void hyp_port_get(struct s2_port *port)
 {
-	uint64_t mmfr2 = el2_read_sysreg(s3_0_c0_c7_2);
-	uint64_t ctr = el2_read_sysreg(ctr_el0);
-
-	hyp_ttl = ((mmfr2 >> 48) & 0xf) != 0;
-	hyp_dline = 4u << ((ctr >> 16) & 0xf);
+	hyp_ttl = el2_has_ttl();
+	hyp_dline = el2_dcache_line();
 	*port = (struct s2_port){ .ops = &hyp_ops, .linear = true, .va_minus_pa = 0 };
 }
 
 void hyp_port_stats(struct hyp_port_stats *s)
 {
 	*s = pst;
-	s->pool_used = pool_used;
-	s->pool_peak = pool_peak;
+	s->pool_used = pool.used;
+	s->pool_peak = pool.peak;
 	s->pool_bytes = POOL_BYTES;
 }
 

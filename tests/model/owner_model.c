@@ -1,98 +1,54 @@
-/* SPDX-License-Identifier: MIT */
+// SPDX-License-Identifier: MIT
 /*
- * owner_model.h - the owner layer's test fixture, shared by tests/unit/test_owner.c and
- * fuzz/fuzz_owner.c: a host with two RAM ranges and an MMIO window, three guests (two
- * non-protected, one protected), a shadow of the hypervisor's address space, full-state
- * snapshots (every host and guest descriptor, the metadata, the hypervisor's mappings), the
- * ownership invariant checker, and one step of a hostile host's random transition sequence
- * (transitions with random permissions, hypervisor pins, and guest mappings made behind the
- * layer's back as the VM layer's fault path would, which a teardown must drop harmlessly).
- *
- * A failed check calls OM_FAIL(msg, line) (default: print and abort, which libFuzzer reports;
- * the unit test defines it as cmocka's fail_msg before including this header).
+ * owner_model.c - the owner layer's test fixture, invariant checker and hostile-host step
+ * (owner_model.h tells what each part does).
  */
-#ifndef S2_OWNER_MODEL_H
-#define S2_OWNER_MODEL_H
+#include "owner_model.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stdarg.h>
 
-#include "host_port.h"
-#include "s2_test_matrix.h"
-#include "s2mmu/owner.h"
+static void (*om_fail_handler)(const char *msg);
 
-#ifndef OM_FAIL
-#define OM_FAIL(msg, line)                                                          \
-	do {                                                                        \
-		fprintf(stderr, "owner_model.h:%d: check failed: %s\n", line, msg); \
-		abort();                                                            \
+void om_set_fail_handler(void (*fn)(const char *msg))
+{
+	om_fail_handler = fn;
+}
+
+void om_fail(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (om_fail_handler)
+		om_fail_handler(msg);
+	fprintf(stderr, "%s\n", msg);
+	abort();
+}
+
+#define OM_CHECK(c)                                                                  \
+	do {                                                                         \
+		if (!(c))                                                            \
+			om_fail("owner_model.c:%d: check failed: %s", __LINE__, #c); \
 	} while (0)
-#endif
-#define OM_CHECK(c)                            \
-	do {                                   \
-		if (!(c))                      \
-			OM_FAIL(#c, __LINE__); \
-	} while (0)
-#ifndef OM_FAILF
-#define OM_FAILF(...)                         \
-	do {                                  \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr);          \
-		abort();                      \
-	} while (0)
-#endif
-#define OM_FN static __attribute__((unused))
 
 /* ---- fixture ------------------------------------------------------------------------------- */
-
-#define NGUESTS 3
-#define G1 0 /* non-protected, id 2 */
-#define G2 1 /* protected, id 3 */
-#define G3 2 /* non-protected, id 4 */
-#define RAM1_PAGES 16
-
-struct fx {
-	struct s2_host_port *hp;
-	struct s2_port port;
-	struct s2_config cfg;
-	struct s2_owner o;
-	struct s2_owner_ram ram[2];
-	struct s2_page_meta *meta;
-	uint64_t nmeta;
-	struct s2_pgtable gpgt[NGUESTS];
-	struct s2_owner_guest g[NGUESTS];
-	uint64_t psize;
-	uint64_t blk; /* the level-2 block size */
-	uint64_t win_base; /* first PA the hypervisor shadow covers */
-	uint64_t win_pages;
-	uint8_t *hyp; /* hypervisor shadow: 0 unmapped, else 1 + state (| 0x80 device) */
-	uint32_t *pins; /* per window page: the hypervisor's pins (shadow) */
-	int hyp_fail; /* the next hyp map fails with this code */
-	uint64_t hyp_calls;
-	uint64_t scrubbed; /* bytes scrubbed */
-	uint64_t ram0, ram1, mmio; /* bases */
-	/* The hardware's view of the host stage-2: the reference walker over the port's arena,
-	 * and a TLB model fed with every translation the checks make and every TLBI the engine
-	 * issues for the host (VMID 0), so a missing invalidation shows as a stale entry. */
-	struct s2_walk_mem mem;
-	struct s2_tlb_model *tlb;
-	struct s2_tlb_entry *tlb_store;
-};
 
 #define OM_TLB_ENTRIES 512
 
 /* The host stage-2's cookie (TLBIs for it go to VMID 0; guests' to their owner ids). */
 static const void *om_host_cookie;
 
-OM_FN uint16_t om_vmid_of(const struct s2_pgtable *pgt)
+static uint16_t om_vmid_of(const struct s2_pgtable *pgt)
 {
 	if (pgt->cookie == om_host_cookie)
 		return 0;
 	return ((const struct s2_owner_guest *)pgt->cookie)->id;
 }
 
-OM_FN void om_stale(void *arg, const struct s2_tlb_stale *st)
+static void om_stale(void *arg, const struct s2_tlb_stale *st)
 {
 	(void)arg;
 	fprintf(stderr, "stale host TLB entry: ipa %#llx -> pa %#llx (%s)\n",
@@ -102,18 +58,18 @@ OM_FN void om_stale(void *arg, const struct s2_tlb_stale *st)
 /* Descriptor decoding for the checks, from the architecture (Arm ARM D8.3.2): MemAttr [5:2]
  * below 0b0100 is Device (FWB on or off); S2AP [7:6] read/write; XN [54:53] 0b00 executable;
  * an invalid entry's owner annotation in bits [9:2]. */
-OM_FN bool om_pte_device(s2_pte_t pte)
+bool om_pte_device(s2_pte_t pte)
 {
 	return S2_FIELD_GET(S2_PTE_MEMATTR, pte) < 4;
 }
 
-OM_FN uint64_t om_pte_rwx(s2_pte_t pte)
+uint64_t om_pte_rwx(s2_pte_t pte)
 {
 	return ((pte & S2_PTE_S2AP_R) ? S2_PROT_R : 0) | ((pte & S2_PTE_S2AP_W) ? S2_PROT_W : 0) |
 	       ((pte & S2_PTE_XN) ? 0 : S2_PROT_X);
 }
 
-OM_FN uint8_t om_pte_owner(s2_pte_t pte)
+uint8_t om_pte_owner(s2_pte_t pte)
 {
 	return (pte & S2_PTE_VALID) ? 0 : (uint8_t)S2_FIELD_GET(S2_PTE_INVALID_OWNER, pte);
 }
@@ -124,7 +80,7 @@ struct span {
 	uint64_t first, n;
 };
 
-OM_FN unsigned int watched(const struct fx *f, struct span out[4])
+static unsigned int watched(const struct fx *f, struct span out[4])
 {
 	uint64_t p = f->psize, b = f->win_base;
 
@@ -135,7 +91,7 @@ OM_FN unsigned int watched(const struct fx *f, struct span out[4])
 	return 4;
 }
 
-OM_FN bool is_watched(const struct fx *f, uint64_t i)
+static bool is_watched(const struct fx *f, uint64_t i)
 {
 	struct span w[4];
 	unsigned int n = watched(f, w);
@@ -146,7 +102,7 @@ OM_FN bool is_watched(const struct fx *f, uint64_t i)
 	return false;
 }
 
-OM_FN int hyp_map(void *ctx, s2_pa_t pa, uint64_t size, enum s2_page_state state, uint64_t flags)
+int hyp_map(void *ctx, s2_pa_t pa, uint64_t size, enum s2_page_state state, uint64_t flags)
 {
 	struct fx *f = ctx;
 
@@ -167,7 +123,7 @@ OM_FN int hyp_map(void *ctx, s2_pa_t pa, uint64_t size, enum s2_page_state state
 	return 0;
 }
 
-OM_FN void hyp_unmap(void *ctx, s2_pa_t pa, uint64_t size)
+void hyp_unmap(void *ctx, s2_pa_t pa, uint64_t size)
 {
 	struct fx *f = ctx;
 
@@ -181,13 +137,13 @@ OM_FN void hyp_unmap(void *ctx, s2_pa_t pa, uint64_t size)
 }
 
 /* Record in the shadow that [pa, pa + size) was pinned (@delta 1) or unpinned (-1). */
-OM_FN void om_pins_add(struct fx *f, uint64_t pa, uint64_t size, int delta)
+void om_pins_add(struct fx *f, uint64_t pa, uint64_t size, int delta)
 {
 	for (uint64_t a = pa; a < pa + size; a += f->psize)
 		f->pins[(a - f->win_base) / f->psize] += (uint32_t)delta;
 }
 
-OM_FN void scrub(void *ctx, s2_pa_t pa, uint64_t size)
+void scrub(void *ctx, s2_pa_t pa, uint64_t size)
 {
 	struct fx *f = ctx;
 
@@ -195,7 +151,7 @@ OM_FN void scrub(void *ctx, s2_pa_t pa, uint64_t size)
 	f->scrubbed += size;
 }
 
-OM_FN void fx_init(struct fx *f, const struct s2_config *cfg)
+void fx_init(struct fx *f, const struct s2_config *cfg)
 {
 	struct s2_host_port_opts ho = { .pa_base = S2_TEST_PA_BASE,
 					.arena_bytes = UINT64_C(4) << 20,
@@ -249,7 +205,7 @@ OM_FN void fx_init(struct fx *f, const struct s2_config *cfg)
 	}
 }
 
-OM_FN void fx_fini(struct fx *f)
+void fx_fini(struct fx *f)
 {
 	for (int i = 0; i < NGUESTS; i++) {
 		s2_page_cache_drain(&f->g[i].cache, &f->port, f->psize);
@@ -266,12 +222,7 @@ OM_FN void fx_fini(struct fx *f)
 
 /* ---- dumps (for "a refusal changes nothing") -------------------------------------------------- */
 
-struct dump {
-	size_t n, cap;
-	uint64_t *v;
-};
-
-OM_FN int visit_dump(void *arg, const struct s2_walk_visit *v)
+static int visit_dump(void *arg, const struct s2_walk_visit *v)
 {
 	struct dump *d = arg;
 
@@ -286,20 +237,14 @@ OM_FN int visit_dump(void *arg, const struct s2_walk_visit *v)
 	return 0;
 }
 
-OM_FN void dump_table(const struct s2_pgtable *pgt, struct dump *d)
+static void dump_table(const struct s2_pgtable *pgt, struct dump *d)
 {
 	OM_CHECK((s2_pgtable_walk(pgt, s2_ipa(0), UINT64_C(1) << pgt->cfg.ipa_bits,
 				  S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, visit_dump, d)) == (0));
 	visit_dump(d, &(struct s2_walk_visit){ .ipa = s2_ipa(~0ull) }); /* separator */
 }
 
-struct snapshot {
-	struct dump tables;
-	struct s2_page_meta *meta;
-	uint8_t *hyp;
-};
-
-OM_FN void snap(const struct fx *f, struct snapshot *s)
+void snap(const struct fx *f, struct snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	dump_table(&f->o.host, &s->tables);
@@ -311,14 +256,14 @@ OM_FN void snap(const struct fx *f, struct snapshot *s)
 	memcpy(s->hyp, f->hyp, f->win_pages);
 }
 
-OM_FN void snap_free(struct snapshot *s)
+void snap_free(struct snapshot *s)
 {
 	free(s->tables.v);
 	free(s->meta);
 	free(s->hyp);
 }
 
-OM_FN void assert_unchanged(const struct fx *f, const struct snapshot *before)
+void assert_unchanged(const struct fx *f, const struct snapshot *before)
 {
 	struct snapshot now;
 
@@ -341,7 +286,7 @@ struct gmap_acc {
 	uint16_t *nown; /* number of OWNED/SHARED_OWNED mappings */
 };
 
-OM_FN void check_pte_state(s2_pte_t pte)
+static void check_pte_state(s2_pte_t pte)
 {
 	/* Only the concrete two bits are ever stored: SW2 (where NOPAGE's bit 2 would land if
 	 * encoded) stays clear, and RESERVED is never used by a transition. */
@@ -349,7 +294,7 @@ OM_FN void check_pte_state(s2_pte_t pte)
 	OM_CHECK((s2_page_state_of_pte(pte)) != (S2_PAGE_RESERVED));
 }
 
-OM_FN int visit_guest(void *arg, const struct s2_walk_visit *v)
+static int visit_guest(void *arg, const struct s2_walk_visit *v)
 {
 	struct gmap_acc *a = arg;
 	const struct fx *f = a->f;
@@ -377,7 +322,7 @@ OM_FN int visit_guest(void *arg, const struct s2_walk_visit *v)
 	return 0;
 }
 
-OM_FN int visit_host(void *arg, const struct s2_walk_visit *v)
+static int visit_host(void *arg, const struct s2_walk_visit *v)
 {
 	const struct fx *f = arg;
 	struct s2_page_info info;
@@ -411,7 +356,7 @@ OM_FN int visit_host(void *arg, const struct s2_walk_visit *v)
 	return 0;
 }
 
-OM_FN void check_invariants(const struct fx *f)
+void check_invariants(const struct fx *f)
 {
 	uint64_t n = f->win_pages;
 	struct gmap_acc a = {
@@ -429,10 +374,10 @@ OM_FN void check_invariants(const struct fx *f)
 				 &f->gpgt[g], s2_ipa(0), UINT64_C(1) << f->gpgt[g].cfg.ipa_bits,
 				 S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, visit_guest, &a)) == (0));
 		if (s2_pgtable_check(&f->gpgt[g], &rep))
-			OM_FAILF("guest %d table: %s", g, rep.first_error);
+			om_fail("guest %d table: %s", g, rep.first_error);
 	}
 	if (s2_pgtable_check(&f->o.host, &rep))
-		OM_FAILF("host table: %s", rep.first_error);
+		om_fail("host table: %s", rep.first_error);
 	OM_CHECK((s2_pgtable_walk(&f->o.host, s2_ipa(0), UINT64_C(1) << f->cfg.ipa_bits,
 				  S2_WALK_LEAF | S2_WALK_SKIP_EMPTY, visit_host, (void *)f)) ==
 		 (0));
@@ -521,8 +466,8 @@ OM_FN void check_invariants(const struct fx *f)
 				}
 				break;
 			default:
-				OM_FAILF("page %#llx: host state %d", (unsigned long long)pa,
-					 info.host);
+				om_fail("page %#llx: host state %d", (unsigned long long)pa,
+					info.host);
 			}
 			if (!info.ram &&
 			    info.host != S2_PAGE_NOPAGE) /* MMIO: never guest-borrowed */
@@ -544,14 +489,8 @@ OM_FN void check_invariants(const struct fx *f)
  * Randomness: a seeded xorshift64* for the unit test, or the fuzzer's input bytes (each draw
  * takes the next byte; an exhausted input draws zeros and sets @exhausted).
  */
-struct om_rng {
-	uint64_t state;
-	const uint8_t *data;
-	size_t len, pos;
-	bool exhausted;
-};
 
-OM_FN uint64_t rnd(struct om_rng *r)
+static uint64_t rnd(struct om_rng *r)
 {
 	if (r->data) {
 		if (r->pos < r->len)
@@ -565,14 +504,14 @@ OM_FN uint64_t rnd(struct om_rng *r)
 	return r->state * 0x2545f4914f6cdd1dull;
 }
 
-OM_FN uint64_t rnd_below(struct om_rng *r, uint64_t n)
+static uint64_t rnd_below(struct om_rng *r, uint64_t n)
 {
 	return rnd(r) % n;
 }
 
 /* A physical address a hostile host might pick: mostly near interesting places, sometimes
  * misaligned or far away. */
-OM_FN uint64_t rnd_pa(struct om_rng *r, const struct fx *f)
+static uint64_t rnd_pa(struct om_rng *r, const struct fx *f)
 {
 	switch (rnd_below(r, 8)) {
 	case 0:
@@ -599,7 +538,7 @@ OM_FN uint64_t rnd_pa(struct om_rng *r, const struct fx *f)
 	}
 }
 
-OM_FN uint64_t rnd_size(struct om_rng *r, const struct fx *f)
+static uint64_t rnd_size(struct om_rng *r, const struct fx *f)
 {
 	switch (rnd_below(r, 10)) {
 	case 0:
@@ -611,14 +550,14 @@ OM_FN uint64_t rnd_size(struct om_rng *r, const struct fx *f)
 	}
 }
 
-OM_FN uint64_t rnd_ipa(struct om_rng *r, const struct fx *f)
+static uint64_t rnd_ipa(struct om_rng *r, const struct fx *f)
 {
 	return rnd_below(r, 48) * f->psize;
 }
 
 /* A guest mapping's permissions as a hostile host asks for them: mostly a valid R/W/X
  * combination, sometimes none or with stray flags. */
-OM_FN uint64_t rnd_prot(struct om_rng *r)
+static uint64_t rnd_prot(struct om_rng *r)
 {
 	switch (rnd_below(r, 12)) {
 	case 0:
@@ -640,7 +579,7 @@ OM_FN uint64_t rnd_prot(struct om_rng *r)
  * Only pages whose state the teardown of @g may not change are picked (not @g's, not shared
  * with guests). Return: 0, or 1 when no such mapping could be set up this time.
  */
-OM_FN int om_foreign_then_teardown(struct fx *f, struct om_rng *r, struct s2_owner_guest *g)
+static int om_foreign_then_teardown(struct fx *f, struct om_rng *r, struct s2_owner_guest *g)
 {
 	uint64_t ps = f->psize, ipa = (64 + rnd_below(r, 16)) * ps, pa, size = ps;
 	unsigned int st = (unsigned int)rnd_below(r, 4);
@@ -702,7 +641,7 @@ OM_FN int om_foreign_then_teardown(struct fx *f, struct om_rng *r, struct s2_own
  * refusal changed nothing and that a fault maps exactly what the host may access, then every
  * invariant. Return: the transition's result.
  */
-OM_FN int om_step(struct fx *f, struct om_rng *r)
+int om_step(struct fx *f, struct om_rng *r)
 {
 	struct snapshot before;
 	struct s2_owner_guest *g = &f->g[rnd_below(r, NGUESTS)];
@@ -793,7 +732,7 @@ OM_FN int om_step(struct fx *f, struct om_rng *r)
 }
 
 /* Tear every guest down and check that every page not the hypervisor's is the host's again. */
-OM_FN void om_teardown_all(struct fx *f)
+void om_teardown_all(struct fx *f)
 {
 	for (int i = 0; i < NGUESTS; i++)
 		OM_CHECK(s2_owner_guest_teardown(&f->o, &f->g[i], scrub, f) == 0);
@@ -803,5 +742,3 @@ OM_FN void om_teardown_all(struct fx *f)
 			OM_CHECK(f->meta[i].host_state == S2_PAGE_OWNED ||
 				 f->meta[i].host_state == S2_PAGE_SHARED_OWNED);
 }
-
-#endif /* S2_OWNER_MODEL_H */

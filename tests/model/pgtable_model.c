@@ -1,10 +1,11 @@
-/* SPDX-License-Identifier: MIT */
+// SPDX-License-Identifier: MIT
 /*
- * pgtable_model.h - a shadow model of one VM's stage-2 mappings and an operation interpreter
+ * pgtable_model.c - a shadow model of one VM's stage-2 mappings and an operation interpreter
  * that drives the page-table engine and checks it against the model after every operation.
  *
- * Shared (header-only) by the property test tests/unit/test_pgtable_prop.c, which feeds it a
- * seeded PRNG, and by the libFuzzer target fuzz/fuzz_pgtable.c, which feeds it input bytes.
+ * Part of the test library s2_test_model (pgtable_model.h), linked by the property test
+ * tests/unit/test_pgtable_prop.c, which feeds it a seeded PRNG, and by the libFuzzer target
+ * fuzz/fuzz_pgtable.c, which feeds it input bytes.
  *
  * The model is an ordered list of extents of IPA space: each is either mapped (linear output
  * address, R/W/X, memory type, SW bits, AF, DBM) or annotated with an owner; gaps are unmapped.
@@ -28,41 +29,27 @@
  *  7. s2_pgtable_check() passes, it counts as many table pages as the dump has, and the host
  *     port has exactly those pages (plus the page cache's) allocated: no leak.
  */
-#ifndef S2MMU_FUZZ_PGTABLE_MODEL_H
-#define S2MMU_FUZZ_PGTABLE_MODEL_H
+#include "pgtable_model.h"
 
-#include <inttypes.h>
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "s2mmu/pgtable.h"
-#include "s2mmu/walk.h"
-#include "host_port.h"
+#if defined(__GNUC__) || defined(__clang__)
+#define S2M_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define S2M_PRINTF(fmt, args)
+#endif
 
-#define S2M_FN static __attribute__((unused))
-#define S2M_VMID 1
-#define S2M_TLB_ENTRIES 64
-#define S2M_MAX_SAMPLES 48
 #define S2M_LEAF_BUDGET 6000 /* above this many leaves, the next operation clears a window */
 
 /* ---- random source: a seeded PRNG or fuzz input bytes -------------------------------------- */
 
-struct s2m_rng {
-	uint64_t state;
-	const uint8_t *data; /* fuzz mode when non-NULL */
-	size_t len, pos;
-	bool exhausted;
-};
-
-S2M_FN void s2m_rng_seed(struct s2m_rng *r, uint64_t seed)
+void s2m_rng_seed(struct s2m_rng *r, uint64_t seed)
 {
 	memset(r, 0, sizeof(*r));
 	r->state = seed;
 }
 
-S2M_FN void s2m_rng_bytes(struct s2m_rng *r, const uint8_t *data, size_t len)
+void s2m_rng_bytes(struct s2m_rng *r, const uint8_t *data, size_t len)
 {
 	memset(r, 0, sizeof(*r));
 	r->data = data;
@@ -70,7 +57,7 @@ S2M_FN void s2m_rng_bytes(struct s2m_rng *r, const uint8_t *data, size_t len)
 }
 
 /* splitmix64 */
-S2M_FN uint64_t s2m_rng_u64(struct s2m_rng *r)
+static uint64_t s2m_rng_u64(struct s2m_rng *r)
 {
 	uint64_t z;
 
@@ -93,7 +80,7 @@ S2M_FN uint64_t s2m_rng_u64(struct s2m_rng *r)
 }
 
 /* A value in [0, n); n >= 1. Fuzz mode spends 1, 2 or 8 bytes depending on n. */
-S2M_FN uint64_t s2m_below(struct s2m_rng *r, uint64_t n)
+static uint64_t s2m_below(struct s2m_rng *r, uint64_t n)
 {
 	if (n <= 1)
 		return 0;
@@ -114,22 +101,14 @@ S2M_FN uint64_t s2m_below(struct s2m_rng *r, uint64_t n)
 }
 
 /* true with probability 1/n */
-S2M_FN bool s2m_one_in(struct s2m_rng *r, uint64_t n)
+static bool s2m_one_in(struct s2m_rng *r, uint64_t n)
 {
 	return s2m_below(r, n) == 0;
 }
 
 /* ---- the config matrix ------------------------------------------------------------------------- */
 
-struct s2m_cfg_desc {
-	const char *name;
-	unsigned int host_pa_bits;
-	unsigned int ipa_bits;
-	enum s2_granule granule;
-	uint64_t flags;
-};
-
-static const struct s2m_cfg_desc s2m_cfgs[] = {
+const struct s2m_cfg_desc s2m_cfgs[] = {
 	{ "4k-ipa32-pa48", 48, 32, S2_GRANULE_4K, 0 },
 	{ "4k-ipa40-pa48-fwb", 48, 40, S2_GRANULE_4K, S2_CFG_FWB },
 	{ "4k-ipa48-pa48-ha", 48, 48, S2_GRANULE_4K, S2_CFG_HA },
@@ -144,7 +123,7 @@ static const struct s2m_cfg_desc s2m_cfgs[] = {
 	{ "64k-ipa52-pa52(lpa)", 52, 52, S2_GRANULE_64K, 0 },
 };
 
-#define S2M_NR_CFGS ((unsigned int)S2_ARRAY_SIZE(s2m_cfgs))
+_Static_assert(S2_ARRAY_SIZE(s2m_cfgs) == S2M_NR_CFGS, "S2M_NR_CFGS is the size of s2m_cfgs");
 
 /* ---- the model: extents of IPA space ------------------------------------------------------ */
 
@@ -168,18 +147,13 @@ struct s2m_ext {
 	struct s2m_val v;
 };
 
-struct s2m_list {
-	struct s2m_ext *e;
-	size_t n, cap;
-};
-
-S2M_FN void s2m_list_free(struct s2m_list *l)
+static void s2m_list_free(struct s2m_list *l)
 {
 	free(l->e);
 	memset(l, 0, sizeof(*l));
 }
 
-S2M_FN void s2m_list_push(struct s2m_list *l, const struct s2m_ext *x)
+static void s2m_list_push(struct s2m_list *l, const struct s2m_ext *x)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 64;
@@ -190,20 +164,20 @@ S2M_FN void s2m_list_push(struct s2m_list *l, const struct s2m_ext *x)
 	l->e[l->n++] = *x;
 }
 
-S2M_FN void s2m_list_copy(struct s2m_list *dst, const struct s2m_list *src)
+static void s2m_list_copy(struct s2m_list *dst, const struct s2m_list *src)
 {
 	dst->n = 0;
 	for (size_t i = 0; i < src->n; i++)
 		s2m_list_push(dst, &src->e[i]);
 }
 
-S2M_FN uint64_t s2m_pa_at(const struct s2m_ext *e, uint64_t x)
+static uint64_t s2m_pa_at(const struct s2m_ext *e, uint64_t x)
 {
 	return e->v.pa + (x - e->start);
 }
 
 /* Whether extents @a and @b (NULL: unmapped) describe the same thing at IPA @x. */
-S2M_FN bool s2m_same_at(const struct s2m_ext *a, const struct s2m_ext *b, uint64_t x)
+static bool s2m_same_at(const struct s2m_ext *a, const struct s2m_ext *b, uint64_t x)
 {
 	if (!a || !b)
 		return !a && !b;
@@ -217,7 +191,7 @@ S2M_FN bool s2m_same_at(const struct s2m_ext *a, const struct s2m_ext *b, uint64
 }
 
 /* Join neighbours that continue each other. */
-S2M_FN void s2m_list_merge(struct s2m_list *l)
+static void s2m_list_merge(struct s2m_list *l)
 {
 	size_t o = 0;
 
@@ -233,7 +207,7 @@ S2M_FN void s2m_list_merge(struct s2m_list *l)
 }
 
 /* The extent containing @x, or NULL; *@next gets where the answer next changes. */
-S2M_FN const struct s2m_ext *s2m_at(const struct s2m_list *l, uint64_t x, uint64_t *next)
+static const struct s2m_ext *s2m_at(const struct s2m_list *l, uint64_t x, uint64_t *next)
 {
 	size_t lo = 0, hi = l->n;
 
@@ -258,7 +232,7 @@ S2M_FN const struct s2m_ext *s2m_at(const struct s2m_list *l, uint64_t x, uint64
 }
 
 /* Replace [start, end) by @v (state S2M_EMPTY removes it). */
-S2M_FN void s2m_list_set(struct s2m_list *l, uint64_t start, uint64_t end, const struct s2m_val *v)
+static void s2m_list_set(struct s2m_list *l, uint64_t start, uint64_t end, const struct s2m_val *v)
 {
 	struct s2m_list out = { 0 };
 	bool placed = false;
@@ -307,7 +281,7 @@ S2M_FN void s2m_list_set(struct s2m_list *l, uint64_t start, uint64_t end, const
 }
 
 /* Cut extents at @x so that no extent straddles it. */
-S2M_FN void s2m_list_cut(struct s2m_list *l, uint64_t x)
+static void s2m_list_cut(struct s2m_list *l, uint64_t x)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		if (l->e[i].start < x && l->e[i].end > x) {
@@ -332,59 +306,8 @@ struct s2m_leaf {
 	s2_pte_t pte;
 };
 
-struct s2m_window {
-	uint64_t base, size;
-};
-
-struct s2m_stats {
-	uint64_t ops, ok, refused, partial, walks, stale_checks;
-	uint64_t by_op[16], by_op_ok[16];
-	uint64_t collapsed, young, split_rounds;
-	uint64_t max_leaves, max_tables;
-};
-
-struct s2m_ctx {
-	const struct s2m_cfg_desc *desc;
-	struct s2_config cfg;
-	struct s2_host_port *hp;
-	struct s2_port port;
-	struct s2_pgtable pgt;
-	bool pgt_live;
-	struct s2_walk_mem mem; /* reads only: the checks never change the tables */
-	struct s2_tlb_model tlb;
-	struct s2_tlb_entry tlbe[S2M_TLB_ENTRIES];
-	struct s2_page_cache cache;
-
-	uint64_t P; /* granule bytes */
-	uint64_t ipa_limit; /* 1 << ipa_bits */
-	uint64_t pa_limit;
-	uint64_t top_block; /* largest block size the config can use */
-	int top_level; /* its level */
-	struct s2m_window win[3];
-	uint64_t pa_win[3];
-
-	struct s2m_list model;
-	/* Last dump of the tables. */
-	struct s2m_list actual;
-	struct s2m_leaf *leaves;
-	size_t nleaves, leaves_cap;
-	uint64_t dump_tables; /* table descriptors seen */
-	uint64_t dump_hash;
-
-	uint64_t samples[S2M_MAX_SAMPLES];
-	unsigned int nsamples;
-
-	struct s2m_rng *rng; /* drives the operations */
-	struct s2m_rng srng; /* picks the sampled IPAs (not taken from fuzz input) */
-	unsigned long opno;
-	char opdesc[256];
-	bool failed;
-	char msg[2048];
-	struct s2m_stats st;
-};
-
-S2M_FN void s2m_fail(struct s2m_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-S2M_FN void s2m_fail(struct s2m_ctx *c, const char *fmt, ...)
+static void s2m_fail(struct s2m_ctx *c, const char *fmt, ...) S2M_PRINTF(2, 3);
+static void s2m_fail(struct s2m_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -408,19 +331,19 @@ S2M_FN void s2m_fail(struct s2m_ctx *c, const char *fmt, ...)
 static const uint8_t s2m_memattr_nofwb[4] = { 0xf, 0x5, 0x1, 0x0 };
 static const uint8_t s2m_memattr_fwb[4] = { 0x6, 0x5, 0x1, 0x0 };
 
-S2M_FN uint8_t s2m_expected_memattr(const struct s2m_ctx *c, uint8_t mt)
+static uint8_t s2m_expected_memattr(const struct s2m_ctx *c, uint8_t mt)
 {
 	return c->cfg.fwb ? s2m_memattr_fwb[mt] : s2m_memattr_nofwb[mt];
 }
 
-S2M_FN uint64_t s2m_level_size(const struct s2m_ctx *c, int level)
+static uint64_t s2m_level_size(const struct s2m_ctx *c, int level)
 {
 	unsigned int bpl = c->cfg.page_shift - 3;
 
 	return UINT64_C(1) << (c->cfg.page_shift + (unsigned int)(3 - level) * bpl);
 }
 
-S2M_FN bool s2m_level_has_blocks(const struct s2m_ctx *c, int level)
+static bool s2m_level_has_blocks(const struct s2m_ctx *c, int level)
 {
 	return level < 3 && s2_config_level_has_blocks(&c->cfg, level);
 }
@@ -428,7 +351,7 @@ S2M_FN bool s2m_level_has_blocks(const struct s2m_ctx *c, int level)
 /* Output address of a valid descriptor: OA[47:page_shift] in place; with DS (4K/16K, LPA2)
  * OA[49:page_shift] in place and OA[51:50] in bits [9:8]; with 64K and LPA OA[51:48] in
  * bits [15:12]. */
-S2M_FN uint64_t s2m_pte_oa(const struct s2m_ctx *c, s2_pte_t pte)
+static uint64_t s2m_pte_oa(const struct s2m_ctx *c, s2_pte_t pte)
 {
 	unsigned int ps = c->cfg.page_shift;
 
@@ -441,7 +364,7 @@ S2M_FN uint64_t s2m_pte_oa(const struct s2m_ctx *c, s2_pte_t pte)
 
 /* Decode a leaf (valid block/page, or invalid entry) into a model value. Return false with a
  * failure recorded for anything the engine must never leave in a table. */
-S2M_FN bool s2m_decode_leaf(struct s2m_ctx *c, const struct s2m_leaf *lf, struct s2m_val *v)
+static bool s2m_decode_leaf(struct s2m_ctx *c, const struct s2m_leaf *lf, struct s2m_val *v)
 {
 	s2_pte_t pte = lf->pte;
 	uint8_t memattr, xn;
@@ -560,7 +483,7 @@ static int s2m_dump_visit(void *arg, const struct s2_walk_visit *vis)
 }
 
 /* Dump every entry; rebuild c->actual and c->leaves. Return false on failure. */
-S2M_FN bool s2m_dump(struct s2m_ctx *c)
+static bool s2m_dump(struct s2m_ctx *c)
 {
 	struct s2m_dump_arg d = { c, 0xcbf29ce484222325ull };
 	int ret;
@@ -608,7 +531,7 @@ S2M_FN bool s2m_dump(struct s2m_ctx *c)
 }
 
 /* The dump's leaf containing @x, or NULL. */
-S2M_FN const struct s2m_leaf *s2m_leaf_at(const struct s2m_ctx *c, uint64_t x)
+static const struct s2m_leaf *s2m_leaf_at(const struct s2m_ctx *c, uint64_t x)
 {
 	size_t lo = 0, hi = c->nleaves;
 
@@ -625,7 +548,7 @@ S2M_FN const struct s2m_leaf *s2m_leaf_at(const struct s2m_ctx *c, uint64_t x)
 	return NULL;
 }
 
-S2M_FN void s2m_describe(const struct s2m_ext *e, uint64_t x, char *buf, size_t n)
+static void s2m_describe(const struct s2m_ext *e, uint64_t x, char *buf, size_t n)
 {
 	if (!e)
 		snprintf(buf, n, "unmapped");
@@ -639,7 +562,7 @@ S2M_FN void s2m_describe(const struct s2m_ext *e, uint64_t x, char *buf, size_t 
 }
 
 /* Compare two lists over the whole space; report the first difference. */
-S2M_FN bool s2m_compare(struct s2m_ctx *c, const struct s2m_list *want, const struct s2m_list *got,
+static bool s2m_compare(struct s2m_ctx *c, const struct s2m_list *want, const struct s2m_list *got,
 			const char *what)
 {
 	uint64_t x = 0;
@@ -664,7 +587,7 @@ S2M_FN bool s2m_compare(struct s2m_ctx *c, const struct s2m_list *want, const st
 }
 
 /* Partial outcome (S2_ENOMEM, S2_EEXIST): each page must be as before or as requested. */
-S2M_FN bool s2m_compare_either(struct s2m_ctx *c, const struct s2m_list *old,
+static bool s2m_compare_either(struct s2m_ctx *c, const struct s2m_list *old,
 			       const struct s2m_list *want, const struct s2m_list *got)
 {
 	uint64_t x = 0;
@@ -697,8 +620,8 @@ S2M_FN bool s2m_compare_either(struct s2m_ctx *c, const struct s2m_list *old,
 
 /* ---- the reference walker as the oracle -------------------------------------------------------- */
 
-S2M_FN bool s2m_walk(struct s2m_ctx *c, uint64_t ipa, enum s2_access_type t, bool el0,
-		     struct s2_walk_result *res)
+bool s2m_walk(struct s2m_ctx *c, uint64_t ipa, enum s2_access_type t, bool el0,
+	      struct s2_walk_result *res)
 {
 	struct s2_access acc = { .type = t, .el0 = el0, .s1ptw = false };
 	int ret;
@@ -714,7 +637,7 @@ S2M_FN bool s2m_walk(struct s2m_ctx *c, uint64_t ipa, enum s2_access_type t, boo
 }
 
 /* What the architecture says an access to @x must do under the model. */
-S2M_FN enum s2_fault s2m_expected_fault(const struct s2m_ctx *c, const struct s2m_ext *e,
+static enum s2_fault s2m_expected_fault(const struct s2m_ctx *c, const struct s2m_ext *e,
 					enum s2_access_type t)
 {
 	unsigned int need;
@@ -737,7 +660,7 @@ S2M_FN enum s2_fault s2m_expected_fault(const struct s2m_ctx *c, const struct s2
 
 /* Walk @x with each access type and compare to the model; with @fill, put successful read
  * translations into the TLB model. */
-S2M_FN bool s2m_check_ipa(struct s2m_ctx *c, uint64_t x, bool fill, bool all_types)
+static bool s2m_check_ipa(struct s2m_ctx *c, uint64_t x, bool fill, bool all_types)
 {
 	static const enum s2_access_type types[3] = { S2_ACCESS_READ, S2_ACCESS_WRITE,
 						      S2_ACCESS_EXEC };
@@ -796,7 +719,7 @@ S2M_FN bool s2m_check_ipa(struct s2m_ctx *c, uint64_t x, bool fill, bool all_typ
 	return true;
 }
 
-S2M_FN void s2m_add_sample(struct s2m_ctx *c, uint64_t x)
+static void s2m_add_sample(struct s2m_ctx *c, uint64_t x)
 {
 	x &= ~(c->P - 1);
 	if (x >= c->ipa_limit || c->nsamples >= S2M_MAX_SAMPLES)
@@ -807,7 +730,7 @@ S2M_FN void s2m_add_sample(struct s2m_ctx *c, uint64_t x)
 	c->samples[c->nsamples++] = x;
 }
 
-S2M_FN uint64_t s2m_rand_in(struct s2m_ctx *c, struct s2m_rng *r, uint64_t base, uint64_t size)
+static uint64_t s2m_rand_in(struct s2m_ctx *c, struct s2m_rng *r, uint64_t base, uint64_t size)
 {
 	uint64_t pages = size / c->P;
 
@@ -815,7 +738,7 @@ S2M_FN uint64_t s2m_rand_in(struct s2m_ctx *c, struct s2m_rng *r, uint64_t base,
 }
 
 /* Pick IPAs to check: around the op's range, in model extents, in the windows. */
-S2M_FN void s2m_pick_samples(struct s2m_ctx *c, uint64_t ipa, uint64_t size)
+static void s2m_pick_samples(struct s2m_ctx *c, uint64_t ipa, uint64_t size)
 {
 	c->nsamples = 0;
 	if (size && ipa < c->ipa_limit) {
@@ -845,7 +768,7 @@ S2M_FN void s2m_pick_samples(struct s2m_ctx *c, uint64_t ipa, uint64_t size)
 	s2m_add_sample(c, s2m_rand_in(c, &c->srng, 0, c->ipa_limit));
 }
 
-S2M_FN bool s2m_check_samples(struct s2m_ctx *c, bool fill)
+static bool s2m_check_samples(struct s2m_ctx *c, bool fill)
 {
 	for (unsigned int i = 0; i < c->nsamples && !c->failed; i++)
 		if (!s2m_check_ipa(c, c->samples[i], fill, (i & 3) == 0))
@@ -872,7 +795,7 @@ static void s2m_on_stale(void *arg, const struct s2_tlb_stale *s)
 			 s->now.pa.pa, s->now.s2ap);
 }
 
-S2M_FN bool s2m_check_tlb(struct s2m_ctx *c)
+static bool s2m_check_tlb(struct s2m_ctx *c)
 {
 	struct s2m_stale_arg a = { c, 0 };
 	int ret =
@@ -889,7 +812,7 @@ S2M_FN bool s2m_check_tlb(struct s2m_ctx *c)
 }
 
 /* Checker, table-page accounting, no leak. */
-S2M_FN bool s2m_check_accounting(struct s2m_ctx *c)
+static bool s2m_check_accounting(struct s2m_ctx *c)
 {
 	struct s2_check_report rep;
 	struct s2_host_stats hs;
@@ -922,7 +845,7 @@ S2M_FN bool s2m_check_accounting(struct s2m_ctx *c)
 }
 
 /* Full post-operation check of the tables against c->model. */
-S2M_FN bool s2m_check_all(struct s2m_ctx *c)
+static bool s2m_check_all(struct s2m_ctx *c)
 {
 	if (!s2m_compare(c, &c->model, &c->actual, "tables vs model"))
 		return false;
@@ -937,7 +860,7 @@ S2M_FN bool s2m_check_all(struct s2m_ctx *c)
 
 /* ---- setup ------------------------------------------------------------------------------------- */
 
-S2M_FN bool s2m_init(struct s2m_ctx *c, unsigned int cfg_index, struct s2m_rng *rng)
+bool s2m_init(struct s2m_ctx *c, unsigned int cfg_index, struct s2m_rng *rng)
 {
 	struct s2_caps caps;
 	struct s2_config_req req;
@@ -1013,7 +936,7 @@ S2M_FN bool s2m_init(struct s2m_ctx *c, unsigned int cfg_index, struct s2m_rng *
 	return s2m_check_all(c);
 }
 
-S2M_FN void s2m_teardown(struct s2m_ctx *c)
+void s2m_teardown(struct s2m_ctx *c)
 {
 	if (c->pgt_live) {
 		s2_page_cache_drain(&c->cache, &c->port, (size_t)c->P);
@@ -1040,22 +963,7 @@ S2M_FN void s2m_teardown(struct s2m_ctx *c)
 
 /* ---- operations ------------------------------------------------------------------------------ */
 
-enum s2m_op {
-	S2M_OP_MAP = 0,
-	S2M_OP_UNMAP,
-	S2M_OP_WRPROTECT,
-	S2M_OP_SET_PROT,
-	S2M_OP_RELAX,
-	S2M_OP_MKYOUNG,
-	S2M_OP_TEST_CLEAR_YOUNG,
-	S2M_OP_SPLIT,
-	S2M_OP_COLLAPSE,
-	S2M_OP_ANNOTATE,
-	S2M_OP_LOOKUP,
-	S2M_OP_NR,
-};
-
-static const char *const s2m_op_names[S2M_OP_NR] = {
+const char *const s2m_op_names[S2M_OP_NR] = {
 	"map",	 "unmap",    "wrprotect", "set_prot", "relax_perms", "mkyoung", "test_clear_young",
 	"split", "collapse", "annotate",  "lookup",
 };
@@ -1075,7 +983,7 @@ struct s2m_expect {
 	unsigned int n;
 };
 
-S2M_FN void s2m_allow(struct s2m_expect *x, int code, enum s2m_fail_mode mode)
+static void s2m_allow(struct s2m_expect *x, int code, enum s2m_fail_mode mode)
 {
 	if (x->n < 4) {
 		x->codes[x->n] = code;
@@ -1085,7 +993,7 @@ S2M_FN void s2m_allow(struct s2m_expect *x, int code, enum s2m_fail_mode mode)
 }
 
 /* A range: level-sized pieces, block-straddling, a few pages, or a whole window. */
-S2M_FN void s2m_gen_range(struct s2m_ctx *c, uint64_t *ipa, uint64_t *size, uint64_t max_pages)
+static void s2m_gen_range(struct s2m_ctx *c, uint64_t *ipa, uint64_t *size, uint64_t max_pages)
 {
 	const struct s2m_window *w = &c->win[s2m_below(c->rng, 3)];
 	int levels[5], nl = 0, level;
@@ -1135,7 +1043,7 @@ S2M_FN void s2m_gen_range(struct s2m_ctx *c, uint64_t *ipa, uint64_t *size, uint
 	*size = hi - lo;
 }
 
-S2M_FN struct s2m_val s2m_val_from_prot(uint64_t pa, uint64_t prot)
+static struct s2m_val s2m_val_from_prot(uint64_t pa, uint64_t prot)
 {
 	struct s2m_val v;
 
@@ -1155,7 +1063,7 @@ S2M_FN struct s2m_val s2m_val_from_prot(uint64_t pa, uint64_t prot)
 
 /* Extend [ipa, ipa+size) to the edges of the leaves straddling it (operations that change a
  * whole block when part of it is in the range). */
-S2M_FN void s2m_expand_to_leaves(const struct s2m_ctx *c, uint64_t ipa, uint64_t size, uint64_t *lo,
+static void s2m_expand_to_leaves(const struct s2m_ctx *c, uint64_t ipa, uint64_t size, uint64_t *lo,
 				 uint64_t *hi)
 {
 	const struct s2m_leaf *a = s2m_leaf_at(c, ipa);
@@ -1174,7 +1082,7 @@ enum s2m_modify {
 };
 
 /* Apply a change to every mapped extent in [lo, hi) of @l. */
-S2M_FN void s2m_list_modify(struct s2m_list *l, uint64_t lo, uint64_t hi, enum s2m_modify m,
+static void s2m_list_modify(struct s2m_list *l, uint64_t lo, uint64_t hi, enum s2m_modify m,
 			    uint64_t set, uint64_t clear)
 {
 	s2m_list_cut(l, lo);
@@ -1213,7 +1121,7 @@ S2M_FN void s2m_list_modify(struct s2m_list *l, uint64_t lo, uint64_t hi, enum s
 }
 
 /* Any mapped extent in [lo, hi) whose memory type forbids exec? */
-S2M_FN bool s2m_range_has_uncached(const struct s2m_list *l, uint64_t lo, uint64_t hi)
+static bool s2m_range_has_uncached(const struct s2m_list *l, uint64_t lo, uint64_t hi)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->e[i].end > lo && l->e[i].start < hi && l->e[i].v.state == S2M_MAPPED &&
@@ -1222,7 +1130,7 @@ S2M_FN bool s2m_range_has_uncached(const struct s2m_list *l, uint64_t lo, uint64
 	return false;
 }
 
-S2M_FN bool s2m_range_has(const struct s2m_list *l, uint64_t lo, uint64_t hi, uint8_t state)
+static bool s2m_range_has(const struct s2m_list *l, uint64_t lo, uint64_t hi, uint8_t state)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->e[i].end > lo && l->e[i].start < hi && l->e[i].v.state == state)
@@ -1231,7 +1139,7 @@ S2M_FN bool s2m_range_has(const struct s2m_list *l, uint64_t lo, uint64_t hi, ui
 }
 
 /* Pages with AF set in [lo, hi). */
-S2M_FN uint64_t s2m_count_young(const struct s2m_ctx *c, const struct s2m_list *l, uint64_t lo,
+static uint64_t s2m_count_young(const struct s2m_ctx *c, const struct s2m_list *l, uint64_t lo,
 				uint64_t hi)
 {
 	uint64_t n = 0;
@@ -1248,7 +1156,7 @@ S2M_FN uint64_t s2m_count_young(const struct s2m_ctx *c, const struct s2m_list *
 
 /* The level a fresh map of [ipa, ipa+size) -> pa must use for the page at @x: the largest
  * block that fits the range and whose output is aligned (s2_pgtable_map's contract). */
-S2M_FN int s2m_predicted_level(const struct s2m_ctx *c, uint64_t ipa, uint64_t size, uint64_t pa,
+static int s2m_predicted_level(const struct s2m_ctx *c, uint64_t ipa, uint64_t size, uint64_t pa,
 			       bool force_pages, uint64_t x)
 {
 	for (int l = c->top_level; l < 3 && !force_pages; l++) {
@@ -1263,7 +1171,7 @@ S2M_FN int s2m_predicted_level(const struct s2m_ctx *c, uint64_t ipa, uint64_t s
 }
 
 /* Whether @a and @b agree on all of [lo, hi). */
-S2M_FN bool s2m_same_range(const struct s2m_list *a, const struct s2m_list *b, uint64_t lo,
+static bool s2m_same_range(const struct s2m_list *a, const struct s2m_list *b, uint64_t lo,
 			   uint64_t hi)
 {
 	uint64_t x = lo;
@@ -1279,7 +1187,7 @@ S2M_FN bool s2m_same_range(const struct s2m_list *a, const struct s2m_list *b, u
 	return true;
 }
 
-S2M_FN bool s2m_check_map_geometry(struct s2m_ctx *c, const struct s2m_list *old, uint64_t ipa,
+static bool s2m_check_map_geometry(struct s2m_ctx *c, const struct s2m_list *old, uint64_t ipa,
 				   uint64_t size, uint64_t pa, bool force)
 {
 	for (size_t i = 0; i < c->nleaves; i++) {
@@ -1322,7 +1230,7 @@ static int s2m_range_cmp(const void *a, const void *b)
 /* Whether the logged events of @kind cover [lo, hi) (*@any: some event overlaps it); with
  * @after_tlbi, only events that follow a TLBI count. Return -1 when the log overflowed (no
  * verdict). */
-S2M_FN int s2m_log_covers_ex(struct s2m_ctx *c, enum s2_host_event_kind kind, uint64_t lo,
+static int s2m_log_covers_ex(struct s2m_ctx *c, enum s2_host_event_kind kind, uint64_t lo,
 			     uint64_t hi, bool *any, bool after_tlbi)
 {
 	unsigned int n, k = 0;
@@ -1355,7 +1263,7 @@ S2M_FN int s2m_log_covers_ex(struct s2m_ctx *c, enum s2_host_event_kind kind, ui
 	return x >= hi;
 }
 
-S2M_FN int s2m_log_covers(struct s2m_ctx *c, enum s2_host_event_kind kind, uint64_t lo, uint64_t hi,
+static int s2m_log_covers(struct s2m_ctx *c, enum s2_host_event_kind kind, uint64_t lo, uint64_t hi,
 			  bool *any)
 {
 	return s2m_log_covers_ex(c, kind, lo, hi, any, false);
@@ -1368,7 +1276,7 @@ S2M_FN int s2m_log_covers(struct s2m_ctx *c, enum s2_host_event_kind kind, uint6
  * a TLBI. With FWB no operation cleans anything; without it, an operation other than a map
  * cleans nothing the guest did not lose.
  */
-S2M_FN bool s2m_check_lost_cmo(struct s2m_ctx *c, const struct s2m_list *old, bool is_map)
+static bool s2m_check_lost_cmo(struct s2m_ctx *c, const struct s2m_list *old, bool is_map)
 {
 	struct s2m_range *lost = NULL;
 	size_t nlost = 0, cap = 0;
@@ -1459,7 +1367,7 @@ S2M_FN bool s2m_check_lost_cmo(struct s2m_ctx *c, const struct s2m_list *old, bo
  * for Normal-NC and Device memory, nothing is cleaned. Granting exec invalidates the I-cache
  * unless CTR_EL0.DIC.
  */
-S2M_FN bool s2m_check_cmo(struct s2m_ctx *c, uint64_t pa, uint64_t size, uint64_t prot)
+static bool s2m_check_cmo(struct s2m_ctx *c, uint64_t pa, uint64_t size, uint64_t prot)
 {
 	struct s2m_val v = s2m_val_from_prot(pa, prot);
 	bool need_dc = !c->cfg.fwb && !(prot & S2_PROT_NOCMO) && v.mt == S2M_MT_WB;
@@ -1502,7 +1410,7 @@ struct s2m_opargs {
 	long fail_alloc; /* < 0: no injection */
 };
 
-S2M_FN uint64_t s2m_gen_prot(struct s2m_ctx *c, bool allow_x_uncached)
+static uint64_t s2m_gen_prot(struct s2m_ctx *c, bool allow_x_uncached)
 {
 	uint64_t prot = 1 + s2m_below(c->rng, 7); /* a non-empty R/W/X set */
 	unsigned int mt = (unsigned int)s2m_below(c->rng, 10);
@@ -1531,7 +1439,7 @@ S2M_FN uint64_t s2m_gen_prot(struct s2m_ctx *c, bool allow_x_uncached)
 }
 
 /* Generate an operation and what the contract says about it. */
-S2M_FN void s2m_gen_op(struct s2m_ctx *c, struct s2m_opargs *a)
+static void s2m_gen_op(struct s2m_ctx *c, struct s2m_opargs *a)
 {
 	unsigned int total = 0, pick;
 
@@ -1712,7 +1620,7 @@ S2M_FN void s2m_gen_op(struct s2m_ctx *c, struct s2m_opargs *a)
 		a->flags &= ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED);
 }
 
-S2M_FN void s2m_format_op(struct s2m_ctx *c, const struct s2m_opargs *a)
+static void s2m_format_op(struct s2m_ctx *c, const struct s2m_opargs *a)
 {
 	snprintf(c->opdesc, sizeof(c->opdesc),
 		 "%s(ipa=0x%" PRIx64 " size=0x%" PRIx64 " pa=0x%" PRIx64 " prot=0x%" PRIx64
@@ -1723,7 +1631,7 @@ S2M_FN void s2m_format_op(struct s2m_ctx *c, const struct s2m_opargs *a)
 		 a->fail_alloc);
 }
 
-S2M_FN bool s2m_topup(struct s2m_ctx *c, unsigned int n)
+static bool s2m_topup(struct s2m_ctx *c, unsigned int n)
 {
 	int ret = s2_page_cache_topup(&c->cache, &c->port, (size_t)c->P, n);
 
@@ -1735,7 +1643,7 @@ S2M_FN bool s2m_topup(struct s2m_ctx *c, unsigned int n)
 }
 
 /* Run one generated operation and check everything. Return false on a violation. */
-S2M_FN bool s2m_step(struct s2m_ctx *c)
+static bool s2m_step(struct s2m_ctx *c)
 {
 	struct s2m_opargs a;
 	struct s2m_expect x = { { 0 }, { 0 }, 0 };
@@ -2132,7 +2040,7 @@ out:
 }
 
 /* Run up to @max_ops operations (stops early when a fuzz input runs out). */
-S2M_FN bool s2m_run(struct s2m_ctx *c, unsigned long max_ops)
+bool s2m_run(struct s2m_ctx *c, unsigned long max_ops)
 {
 	for (unsigned long i = 0; i < max_ops && !c->failed; i++) {
 		if (c->rng->data && c->rng->pos >= c->rng->len)
@@ -2142,5 +2050,3 @@ S2M_FN bool s2m_run(struct s2m_ctx *c, unsigned long max_ops)
 	}
 	return !c->failed;
 }
-
-#endif /* S2MMU_FUZZ_PGTABLE_MODEL_H */
