@@ -24,9 +24,9 @@ S2MMU_INCLUDE_DIR := $(S2MMU_DIR)/include
 S2MMU_SRC_DIR := $(S2MMU_DIR)/src
 S2MMU_OBJ_DIR ?= $(S2MMU_SRC_DIR)
 
-# One list per layer, lowest first (docs/design.md): src/<layer>.c and src/<layer>_*.c. A
-# hypervisor that does not need a layer can leave it out together with the layers above it;
-# walk (the reference MMU) is needed only for checking, nothing else calls it.
+# One list per layer (docs/design.md gives the layers and which uses which): src/<layer>.c
+# and src/<layer>_*.c. A hypervisor may leave out a layer that nothing it links uses; walk,
+# the reference MMU, is needed only for checking (no other layer calls it).
 s2mmu_layer = $(notdir $(wildcard $(S2MMU_SRC_DIR)/$(1).c $(S2MMU_SRC_DIR)/$(1)_*.c))
 S2MMU_ERROR_SRCS := $(call s2mmu_layer,error)
 S2MMU_ARCH_SRCS := $(call s2mmu_layer,arch)
@@ -35,7 +35,6 @@ S2MMU_PGTABLE_SRCS := $(call s2mmu_layer,pgtable)
 S2MMU_MEMTYPE_SRCS := $(call s2mmu_layer,memtype)
 S2MMU_VM_SRCS := $(call s2mmu_layer,vm)
 S2MMU_OWNER_SRCS := $(call s2mmu_layer,owner)
-S2MMU_LAYERS := error arch walk pgtable memtype vm owner
 
 # Everything, as file names (relative to $(S2MMU_SRC_DIR)), paths and objects.
 S2MMU_SRC_NAMES := $(S2MMU_ERROR_SRCS) $(S2MMU_ARCH_SRCS) $(S2MMU_WALK_SRCS) \
