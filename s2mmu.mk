@@ -36,9 +36,10 @@ S2MMU_MEMTYPE_SRCS := $(call s2mmu_layer,memtype)
 S2MMU_VM_SRCS := $(call s2mmu_layer,vm)
 S2MMU_OWNER_SRCS := $(call s2mmu_layer,owner)
 
-# Everything, as file names (relative to $(S2MMU_SRC_DIR)), paths and objects.
-S2MMU_SRC_NAMES := $(S2MMU_ERROR_SRCS) $(S2MMU_ARCH_SRCS) $(S2MMU_WALK_SRCS) \
-	$(S2MMU_PGTABLE_SRCS) $(S2MMU_MEMTYPE_SRCS) $(S2MMU_VM_SRCS) $(S2MMU_OWNER_SRCS)
+# Everything, as file names (relative to $(S2MMU_SRC_DIR)), paths and objects: the core is
+# every src/*.c but env_hosted.c (the hosted panic hook), the same set CTest cross-builds
+# freestanding; each belongs to one layer (CTest's build.layers checks that too).
+S2MMU_SRC_NAMES := $(sort $(filter-out env_hosted.c,$(notdir $(wildcard $(S2MMU_SRC_DIR)/*.c))))
 S2MMU_SRCS := $(addprefix $(S2MMU_SRC_DIR)/,$(S2MMU_SRC_NAMES))
 S2MMU_OBJS := $(addprefix $(S2MMU_OBJ_DIR)/,$(S2MMU_SRC_NAMES:.c=.o))
 

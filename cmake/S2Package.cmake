@@ -20,14 +20,10 @@ configure_file(${PROJECT_SOURCE_DIR}/include/s2mmu/version.h.in
 	${S2_GEN_INCLUDE}/s2mmu/version.h @ONLY)
 target_include_directories(s2_env PUBLIC ${S2_GEN_INCLUDE})
 
-# The core: every source of every layer library (the same files as s2mmu.mk's lists).
-set(S2_CORE_SOURCES)
-foreach(t IN LISTS S2_ALL_LAYERS)
-	get_target_property(_srcs ${t} SOURCES)
-	foreach(s IN LISTS _srcs)
-		list(APPEND S2_CORE_SOURCES ${PROJECT_SOURCE_DIR}/${s})
-	endforeach()
-endforeach()
+# The core: every src/*.c but env_hosted.c, as s2mmu.mk and build.freestanding_aarch64 define
+# it (build.layers checks that each file belongs to a layer library).
+file(GLOB S2_CORE_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/*.c)
+list(FILTER S2_CORE_SOURCES EXCLUDE REGEX "/env_hosted\\.c$")
 
 set(S2_PKG_WARNINGS -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 	-Wno-unused-parameter)
