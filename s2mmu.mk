@@ -9,7 +9,8 @@
 #             $(CC) $(CFLAGS) $(S2MMU_CFLAGS) -c $< -o $@
 #
 # It works the same from the source tree and from an installed kit (cmake --install puts
-# this file, src/ and include/ under <prefix>/share/s2mmu/). The core needs nothing from its
+# this file, src/ and include/ under <prefix>/share/s2mmu/); only the kit has the generated
+# s2mmu/version.h (the core does not include it). The core needs nothing from its
 # environment but one function, which the embedder provides (s2mmu/env.h):
 #
 #     _Noreturn void s2_env_panic(const char *msg, const char *file, int line);

@@ -1885,6 +1885,42 @@ static void test_abort_encode_roundtrip(void **state)
 	}
 }
 
+/*
+ * Any syndrome of the four abort classes, with any FAR and HPFAR: whatever s2_abort_decode()
+ * makes of it, s2_abort_encode() accepts and gives back a syndrome that decodes to the same.
+ */
+static void test_abort_encode_random(void **state)
+{
+	static const uint32_t ecs[] = { S2_EC_IABT_LOW, S2_EC_IABT_CUR, S2_EC_DABT_LOW,
+					S2_EC_DABT_CUR };
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		uint64_t r[3], esr, far, hpfar;
+		struct s2_abort a, b;
+		bool have;
+
+		for (int k = 0; k < 3; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			r[k] = x;
+		}
+		r[0] = (r[0] & ~(UINT64_C(0x3f) << 26)) | ((uint64_t)ecs[r[0] >> 62] << 26);
+		have = r[1] & 1;
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		assert_int_equal(s2_abort_decode(r[0], r[1], r[2], have, &a), 0);
+		if (s2_abort_encode(&a, &esr, &far, &hpfar))
+			fail_msg("esr 0x%llx far 0x%llx hpfar 0x%llx: encode refused",
+				 (unsigned long long)r[0], (unsigned long long)r[1],
+				 (unsigned long long)r[2]);
+		assert_int_equal(s2_abort_decode(esr, far, hpfar, have, &b), 0);
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+}
+
 /* Aborts no hardware reports are refused, and nothing is written. */
 static void test_abort_encode_refusals(void **state)
 {
@@ -2030,6 +2066,7 @@ int main(void)
 		cmocka_unit_test(test_esr_vectors),
 		cmocka_unit_test(test_abort_encode_golden),
 		cmocka_unit_test(test_abort_encode_roundtrip),
+		cmocka_unit_test(test_abort_encode_random),
 		cmocka_unit_test(test_abort_encode_refusals),
 		cmocka_unit_test(test_fsc_encode),
 		cmocka_unit_test(test_fsc_all_codes),
