@@ -1,5 +1,6 @@
 # package.install: `cmake --install` of the build tree into a fresh prefix, then check that
-# everything docs/stability.md promises is there. Invoked with BUILD_DIR, PREFIX, READELF.
+# everything docs/stability.md promises is there. Invoked with BUILD_DIR, PREFIX, READELF and
+# LIBDIR (CMAKE_INSTALL_LIBDIR).
 file(REMOVE_RECURSE ${PREFIX})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${PREFIX}
 	RESULT_VARIABLE rc OUTPUT_QUIET)
@@ -8,9 +9,10 @@ if(NOT rc EQUAL 0)
 endif()
 set(missing)
 foreach(f include/s2mmu/vm.h include/s2mmu/port.h include/s2mmu/version.h
-		lib/libs2mmu.a lib/libs2mmu.so lib/libs2mmu.so.1 lib/pkgconfig/s2mmu.pc
-		lib/cmake/s2mmu/s2mmuConfig.cmake lib/cmake/s2mmu/s2mmuConfigVersion.cmake
-		lib/cmake/s2mmu/s2mmuTargets.cmake share/s2mmu/s2mmu.mk
+		${LIBDIR}/libs2mmu.a ${LIBDIR}/libs2mmu.so ${LIBDIR}/libs2mmu.so.1
+		${LIBDIR}/pkgconfig/s2mmu.pc ${LIBDIR}/cmake/s2mmu/s2mmuConfig.cmake
+		${LIBDIR}/cmake/s2mmu/s2mmuConfigVersion.cmake
+		${LIBDIR}/cmake/s2mmu/s2mmuTargets.cmake share/s2mmu/s2mmu.mk
 		share/s2mmu/include/s2mmu/version.h share/s2mmu/src/pgtable.c)
 	if(NOT EXISTS ${PREFIX}/${f})
 		list(APPEND missing ${f})
@@ -20,11 +22,11 @@ if(missing)
 	message(FATAL_ERROR "not installed: ${missing}")
 endif()
 if(READELF)
-	execute_process(COMMAND ${READELF} -d ${PREFIX}/lib/libs2mmu.so OUTPUT_VARIABLE dyn)
+	execute_process(COMMAND ${READELF} -d ${PREFIX}/${LIBDIR}/libs2mmu.so OUTPUT_VARIABLE dyn)
 	if(NOT dyn MATCHES "SONAME\\)[^\n]*\\[libs2mmu\\.so\\.1\\]")
 		message(FATAL_ERROR "libs2mmu.so has no SONAME libs2mmu.so.1:\n${dyn}")
 	endif()
-	execute_process(COMMAND ${READELF} --dyn-syms -W ${PREFIX}/lib/libs2mmu.so
+	execute_process(COMMAND ${READELF} --dyn-syms -W ${PREFIX}/${LIBDIR}/libs2mmu.so
 		OUTPUT_VARIABLE syms)
 	string(REGEX MATCHALL "GLOBAL +DEFAULT +[0-9]+ [^\n]*" exported "${syms}")
 	foreach(e IN LISTS exported)

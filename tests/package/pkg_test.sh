@@ -1,6 +1,6 @@
 #!/bin/sh
 # The package tests (tests/package/CMakeLists.txt): build outside consumers of an installed
-# s2mmu. Usage: pkg_test.sh MODE PREFIX SOURCE_DIR WORK_DIR CC
+# s2mmu. Usage: pkg_test.sh MODE PREFIX SOURCE_DIR WORK_DIR CC LIBDIR
 #   pkgconfig     examples/embed compiled with the flags of `pkg-config s2mmu`, linked with
 #                 libs2mmu.so (checked: NEEDED libs2mmu.so.1) and run
 #   find_package  examples/embed configured on its own with find_package(s2mmu), once with
@@ -14,17 +14,18 @@ prefix=$2
 src=$3
 work=$4
 cc=$5
+libdir_rel=$6
 skip() {
 	echo "SKIP: $*"
 	exit 77
 }
-[ -f "$prefix/lib/pkgconfig/s2mmu.pc" ] || { echo "no installed s2mmu in $prefix (package.install failed?)"; exit 1; }
+[ -f "$prefix/$libdir_rel/pkgconfig/s2mmu.pc" ] || { echo "no installed s2mmu in $prefix (package.install failed?)"; exit 1; }
 rm -rf "$work"
 mkdir -p "$work"
 case $mode in
 pkgconfig)
 	command -v pkg-config >/dev/null 2>&1 || skip "pkg-config not installed"
-	export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+	export PKG_CONFIG_PATH="$prefix/$libdir_rel/pkgconfig"
 	pkg-config --exists s2mmu
 	echo "pkg-config: s2mmu $(pkg-config --modversion s2mmu): $(pkg-config --cflags --libs s2mmu)"
 	libdir=$(pkg-config --variable=libdir s2mmu)
