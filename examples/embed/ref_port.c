@@ -79,22 +79,21 @@ static void *pa_to_va(void *ctx, s2_pa_t pa)
 	return rp->base + (s2_pa_val(pa) - REF_PORT_PA_BASE);
 }
 
-/*
- * TLBI IPAS2E1IS, ipa >> 12 (TTL hint from @level when >= 0); the engine adds DSB ISHST before
- * and DSB ISH after, at which the port owes TLBI VMALLE1IS; DSB ISH; ISB (docs/port.md).
- */
+/* TLBI IPAS2E1IS, ipa >> 12 (TTL hint from @level when >= 0); DSB ISH; TLBI VMALLE1IS;
+ * DSB ISH; ISB: a complete sequence (docs/port.md). */
 static void tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
 {
 	atomic_fetch_add(&((struct ref_port *)ctx)->tlbi, 1);
 }
 
-/* TLBI RIPAS2E1IS over the range, or a loop of IPAS2E1IS; VMALLE1IS owed as for tlbi_ipa. */
+/* TLBI RIPAS2E1IS over the range (or IPAS2E1IS per page); DSB ISH; TLBI VMALLE1IS; DSB ISH;
+ * ISB. */
 static void tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
 {
 	atomic_fetch_add(&((struct ref_port *)ctx)->tlbi, 1);
 }
 
-/* TLBI VMALLS12E1IS. */
+/* TLBI VMALLS12E1IS; DSB ISH. */
 static void tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
 {
 	atomic_fetch_add(&((struct ref_port *)ctx)->tlbi, 1);
