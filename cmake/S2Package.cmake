@@ -61,6 +61,11 @@ set_property(TARGET s2mmu_shared PROPERTY LINK_OPTIONS
 	-Wl,--version-script=${S2_VERSION_SCRIPT} -Wl,--no-undefined)
 target_include_directories(s2mmu_shared INTERFACE ${S2_PKG_INCLUDES})
 
+# The same names as find_package(s2mmu) gives, for projects that add this tree with
+# add_subdirectory() or FetchContent.
+add_library(s2mmu::s2mmu ALIAS s2mmu_shared)
+add_library(s2mmu::s2mmu_static ALIAS s2mmu_static)
+
 # ---- install -------------------------------------------------------------------------------
 file(GLOB S2_PUBLIC_HEADERS ${PROJECT_SOURCE_DIR}/include/s2mmu/*.h)
 install(FILES ${S2_PUBLIC_HEADERS} ${S2_GEN_INCLUDE}/s2mmu/version.h
