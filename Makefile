@@ -19,7 +19,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Packages each goal needs (Debian 12 names).
 PKGS_BUILD := cmake make clang gcc libc6-dev libcmocka-dev libclang-rt-14-dev
 PKGS_TEST := $(PKGS_BUILD) gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-	qemu-system-arm python3 clang-format git
+	qemu-system-arm python3 clang-format git doxygen pkgconf
 PKGS_BENCH := $(PKGS_BUILD) valgrind python3
 PKGS_MUTATE := $(PKGS_TEST) ninja-build
 # Linux KVM's stage-2 engine is measured beside s2mmu's from these (bench/README.md); when they

@@ -1198,6 +1198,92 @@ int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 	return 0;
 }
 
+/*
+ * s2_abort_encode(): the inverse of s2_abort_decode(). Not on the fault path, so it checks every
+ * field against what hardware can report rather than trusting the caller.
+ */
+static int s2_abort_fsc(const struct s2_abort *ab)
+{
+	unsigned int fl;
+	int code;
+
+	if (ab->fault != S2_FAULT_OTHER && !ab->fsc) {
+		code = s2_fsc_encode(ab->fault, ab->level);
+		if (code < 0)
+			return code;
+	} else {
+		code = ab->fsc;
+		if (code > 0x3f)
+			return S2_EINVAL;
+	}
+	/* Whichever way the code was found, it must decode to the abort's fault and level. */
+	fl = s2_fsc_table[code];
+	if ((enum s2_fault)S2_FIELD_GET(S2_FSC_FAULT, fl) != ab->fault ||
+	    (int)S2_FIELD_GET(S2_FSC_LEVEL, fl) - 1 != ab->level)
+		return S2_EINVAL;
+	return code;
+}
+
+int s2_abort_encode(const struct s2_abort *ab, uint64_t *esr, uint64_t *far, uint64_t *hpfar)
+{
+	uint64_t e, h = 0;
+	int fsc;
+
+	if (!ab || !esr || !far || !hpfar)
+		return S2_EINVAL;
+	if ((ab->ec & ~0x5u) != S2_EC_IABT_LOW)
+		return S2_EINVAL;
+	if (ab->is_data != !!(ab->ec & 0x4u) || ab->is_insn == ab->is_data)
+		return S2_EINVAL;
+	fsc = s2_abort_fsc(ab);
+	if (fsc < 0)
+		return S2_EINVAL;
+	if (ab->is_insn && (ab->wnr || ab->cm || ab->isv))
+		return S2_EINVAL;
+	e = S2_FIELD_PREP(S2_ESR_EC, ab->ec) | (uint64_t)fsc;
+	if (ab->il)
+		e |= S2_ESR_IL;
+	if (ab->wnr)
+		e |= S2_ESR_WNR;
+	if (ab->cm)
+		e |= S2_ESR_CM;
+	if (ab->s1ptw)
+		e |= S2_ESR_S1PTW;
+	if (ab->ea)
+		e |= S2_ESR_EA;
+	if (ab->fnv)
+		e |= S2_ESR_FNV;
+	if (ab->isv) {
+		unsigned int b = ab->access_bytes;
+
+		if ((b != 1 && b != 2 && b != 4 && b != 8) || ab->reg > 31)
+			return S2_EINVAL;
+		e |= S2_ESR_ISV | S2_FIELD_PREP(S2_ESR_SAS, (uint64_t)S2_CTZ64(b)) |
+		     S2_FIELD_PREP(S2_ESR_SRT, (uint64_t)ab->reg);
+		if (ab->sign_extend)
+			e |= S2_ESR_SSE;
+		if (ab->reg64)
+			e |= S2_ESR_SF;
+		if (ab->acqrel)
+			e |= S2_ESR_AR;
+	} else if (ab->access_bytes || ab->sign_extend || ab->reg || ab->reg64 || ab->acqrel) {
+		return S2_EINVAL;
+	}
+	if (ab->ipa_valid) {
+		uint64_t off = (ab->fnv || ab->s1ptw) ? 0 : (ab->far & 0xfff);
+
+		if (ab->ipa >> 52 || (ab->ipa & 0xfff) != off)
+			return S2_EINVAL;
+		h = S2_FIELD_PREP(S2_HPFAR_FIPA, ab->ipa >> 12);
+	} else if (ab->ipa) {
+		return S2_EINVAL;
+	}
+	*esr = e;
+	*far = ab->far;
+	*hpfar = h;
+	return 0;
+}
+
 /* ---- full syndrome decoding -------------------------------------------------------------------- */
 
 /*

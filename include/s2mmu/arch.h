@@ -509,6 +509,30 @@ struct s2_abort {
 int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 		    struct s2_abort *out);
 
+/**
+ * s2_abort_encode() - the ESR_EL2, FAR_EL2 and HPFAR_EL2 values hardware reports for an abort:
+ * the inverse of s2_abort_decode(), for embedders and tests that inject or replay aborts.
+ * @ab:    the abort, as s2_abort_decode() fills it in: @ab->ec one of S2_EC_IABT_LOW/_CUR,
+ *         S2_EC_DABT_LOW/_CUR with @ab->is_data/@ab->is_insn matching it; the fault code from
+ *         @ab->fault and @ab->level (s2_fsc_encode()), or @ab->fsc itself when it is nonzero or
+ *         @ab->fault is S2_FAULT_OTHER (it must then decode to the same fault and level, so
+ *         0x18, a parity error that decodes as S2_FAULT_EXTERNAL, keeps its own code); the
+ *         instruction syndrome (@ab->access_bytes 1, 2, 4 or 8, @ab->reg 0..31, ...) only with
+ *         @ab->isv; @ab->ipa (below 2^52) only with @ab->ipa_valid, its page offset equal to
+ *         @ab->far's unless FnV or S1PTW is set (then @ab->ipa is page-aligned).
+ * @esr:   ESR_EL2 (EC, IL and the abort ISS; ISS2 and the fields s2_abort_decode() does not
+ *         read, such as SET, VNCR and FnP, are zero).
+ * @far:   FAR_EL2 (@ab->far).
+ * @hpfar: HPFAR_EL2 (FIPA, bits [43:4], = IPA[51:12]; 0 without @ab->ipa_valid).
+ * Return: 0, and then s2_abort_decode(*@esr, *@far, *@hpfar, @ab->ipa_valid) gives back @ab;
+ * S2_EINVAL, with nothing written, for a NULL pointer or an abort no hardware reports: another
+ * EC, is_data/is_insn not matching it, a fault and level with no code (s2_fsc_encode()), a
+ * nonzero @ab->fsc that contradicts them, a data-abort field (WnR, CM, ISV) in an instruction
+ * abort, an instruction syndrome field without ISV or out of range, an IPA that HPFAR cannot
+ * hold or whose offset contradicts FAR.
+ */
+int s2_abort_encode(const struct s2_abort *ab, uint64_t *esr, uint64_t *far, uint64_t *hpfar);
+
 /** s2_fsc_encode() - the DFSC/IFSC value for a fault kind and level (for injection and
  * tests). Return: the 6-bit code, or negative S2_EINVAL for an impossible pair. */
 int s2_fsc_encode(enum s2_fault f, int level);

@@ -1649,6 +1649,352 @@ static void test_fsc_all_codes(void **state)
 	}
 }
 
+/*
+ * s2_abort_encode() golden vectors. The expected values are spelled with Linux's names for the
+ * fields (arch/arm64/include/asm/esr.h, kvm_arm.h), which the Arm ARM's ESR_EL2/HPFAR_EL2
+ * layouts define: EC [31:26], IL 25, ISV 24, SAS [23:22], SSE 21, SRT [20:16], SF 15, AR 14,
+ * FnV 10, EA 9, CM 8, S1PTW 7, WnR 6, DFSC/IFSC [5:0]; HPFAR_EL2.FIPA [43:4] = IPA[51:12].
+ */
+#define KVM_ESR_ELx_EC_SHIFT 26
+#define KVM_ESR_ELx_IL (UINT64_C(1) << 25)
+#define KVM_ESR_ELx_ISV (UINT64_C(1) << 24)
+#define KVM_ESR_ELx_SAS_SHIFT 22
+#define KVM_ESR_ELx_SSE (UINT64_C(1) << 21)
+#define KVM_ESR_ELx_SRT_SHIFT 16
+#define KVM_ESR_ELx_SF (UINT64_C(1) << 15)
+#define KVM_ESR_ELx_AR (UINT64_C(1) << 14)
+#define KVM_ESR_ELx_FnV (UINT64_C(1) << 10)
+#define KVM_ESR_ELx_EA (UINT64_C(1) << 9)
+#define KVM_ESR_ELx_CM (UINT64_C(1) << 8)
+#define KVM_ESR_ELx_S1PTW (UINT64_C(1) << 7)
+#define KVM_ESR_ELx_WNR (UINT64_C(1) << 6)
+#define KVM_ESR_ELx_FSC_FAULT 0x04
+#define KVM_ESR_ELx_FSC_ACCESS 0x08
+#define KVM_ESR_ELx_FSC_PERM 0x0c
+#define KVM_ESR_ELx_FSC_EXTABT 0x10
+#define KVM_ESR_ELx_FSC_SECC 0x18
+#define KVM_ESR_ELx_FSC_FAULT_nL 0x2c
+#define KVM_EC(ec) ((uint64_t)(ec) << KVM_ESR_ELx_EC_SHIFT)
+
+static void test_abort_encode_golden(void **state)
+{
+	static const struct {
+		struct s2_abort ab;
+		uint64_t esr, far, hpfar;
+	} v[] = {
+		/* QEMU's store with X2 to an unmapped IPA at level 2 (esr.txt: 0x93c28046). */
+		{ { .ec = S2_EC_DABT_LOW,
+		    .is_data = true,
+		    .il = true,
+		    .fault = S2_FAULT_TRANSLATION,
+		    .level = 2,
+		    .wnr = true,
+		    .isv = true,
+		    .access_bytes = 8,
+		    .reg = 2,
+		    .reg64 = true,
+		    .ipa_valid = true,
+		    .ipa = 0x63000000 },
+		  KVM_EC(0x24) | KVM_ESR_ELx_IL | KVM_ESR_ELx_ISV |
+			  (3ull << KVM_ESR_ELx_SAS_SHIFT) | (2ull << KVM_ESR_ELx_SRT_SHIFT) |
+			  KVM_ESR_ELx_SF | KVM_ESR_ELx_WNR | (KVM_ESR_ELx_FSC_FAULT + 2),
+		  0,
+		  0x630000 },
+		/* Instruction abort, permission fault at level 3, FAR's offset in the IPA. */
+		{ { .ec = S2_EC_IABT_LOW,
+		    .is_insn = true,
+		    .il = true,
+		    .fault = S2_FAULT_PERMISSION,
+		    .level = 3,
+		    .ipa_valid = true,
+		    .ipa = 0x63001004,
+		    .far = 0xffff800012345004 },
+		  KVM_EC(0x20) | KVM_ESR_ELx_IL | (KVM_ESR_ELx_FSC_PERM + 3),
+		  0xffff800012345004,
+		  0x630010 },
+		/* Every ISS bit: ISV, SAS 2 bytes, SSE, SRT 31, AR, FnV, EA, CM, S1PTW, WnR. */
+		{ { .ec = S2_EC_DABT_LOW,
+		    .is_data = true,
+		    .il = true,
+		    .fault = S2_FAULT_TRANSLATION,
+		    .level = 1,
+		    .wnr = true,
+		    .s1ptw = true,
+		    .cm = true,
+		    .ea = true,
+		    .fnv = true,
+		    .isv = true,
+		    .access_bytes = 2,
+		    .sign_extend = true,
+		    .reg = 31,
+		    .acqrel = true },
+		  0x937f47c5,
+		  0,
+		  0 },
+		/* Access flag at level 3, a 4-byte load into W7 from EL2 itself (EC 0x25). */
+		{ { .ec = S2_EC_DABT_CUR,
+		    .is_data = true,
+		    .il = true,
+		    .fault = S2_FAULT_ACCESS_FLAG,
+		    .level = 3,
+		    .isv = true,
+		    .access_bytes = 4,
+		    .reg = 7,
+		    .ipa_valid = true,
+		    .ipa = 0x8000123458,
+		    .far = 0x458 },
+		  KVM_EC(0x25) | KVM_ESR_ELx_IL | KVM_ESR_ELx_ISV |
+			  (2ull << KVM_ESR_ELx_SAS_SHIFT) | (7ull << KVM_ESR_ELx_SRT_SHIFT) |
+			  (KVM_ESR_ELx_FSC_ACCESS + 3),
+		  0x458,
+		  0x80001230 },
+		/* FEAT_LPA2 translation fault at level -1 (KVM: ESR_ELx_FSC_FAULT_L(-1)). */
+		{ { .ec = S2_EC_DABT_LOW,
+		    .is_data = true,
+		    .fault = S2_FAULT_TRANSLATION,
+		    .level = -1,
+		    .fnv = true,
+		    .ipa_valid = true,
+		    .ipa = 0xf000000000000 },
+		  KVM_EC(0x24) | KVM_ESR_ELx_FnV | (KVM_ESR_ELx_FSC_FAULT_nL - 1),
+		  0,
+		  0xf0000000000 },
+		/* A stage-1 walk faults: the IPA is the descriptor's, page-aligned, FAR the VA. */
+		{ { .ec = S2_EC_IABT_CUR,
+		    .is_insn = true,
+		    .il = true,
+		    .fault = S2_FAULT_TRANSLATION,
+		    .level = 0,
+		    .s1ptw = true,
+		    .ipa_valid = true,
+		    .ipa = 0x40002000,
+		    .far = 0x1234 },
+		  KVM_EC(0x21) | KVM_ESR_ELx_IL | KVM_ESR_ELx_S1PTW | KVM_ESR_ELx_FSC_FAULT,
+		  0x1234,
+		  0x400020 },
+		/* Synchronous external abort, and a parity error that decodes as one (own code). */
+		{ { .ec = S2_EC_DABT_LOW,
+		    .is_data = true,
+		    .il = true,
+		    .fault = S2_FAULT_EXTERNAL,
+		    .ea = true },
+		  KVM_EC(0x24) | KVM_ESR_ELx_IL | KVM_ESR_ELx_EA | KVM_ESR_ELx_FSC_EXTABT,
+		  0,
+		  0 },
+		{ { .ec = S2_EC_DABT_LOW,
+		    .is_data = true,
+		    .fault = S2_FAULT_EXTERNAL,
+		    .fsc = KVM_ESR_ELx_FSC_SECC },
+		  KVM_EC(0x24) | KVM_ESR_ELx_FSC_SECC,
+		  0,
+		  0 },
+		/* A code the fast decoder calls "other" (tag check, 0x11) keeps its value. */
+		{ { .ec = S2_EC_DABT_LOW, .is_data = true, .fault = S2_FAULT_OTHER, .fsc = 0x11 },
+		  KVM_EC(0x24) | 0x11,
+		  0,
+		  0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		uint64_t esr = 1, far = 1, hpfar = 1;
+		struct s2_abort back;
+
+		memset(&back, 0, sizeof(back)); /* compared with memcmp below */
+		if (s2_abort_encode(&v[i].ab, &esr, &far, &hpfar))
+			fail_msg("vector %zu: refused", i);
+		if (esr != v[i].esr || far != v[i].far || hpfar != v[i].hpfar)
+			fail_msg("vector %zu: esr 0x%llx far 0x%llx hpfar 0x%llx, expected 0x%llx "
+				 "0x%llx 0x%llx",
+				 i, (unsigned long long)esr, (unsigned long long)far,
+				 (unsigned long long)hpfar, (unsigned long long)v[i].esr,
+				 (unsigned long long)v[i].far, (unsigned long long)v[i].hpfar);
+		/* The inverse: decoding gives the abort back, field for field (fsc filled in). */
+		assert_int_equal(s2_abort_decode(esr, far, hpfar, v[i].ab.ipa_valid, &back), 0);
+		struct s2_abort want = v[i].ab;
+		want.fsc = (uint8_t)(esr & 0x3f);
+		assert_memory_equal(&back, &want, sizeof(want));
+	}
+}
+
+/* Every abort record of esr.txt (hardware and hand-decoded syndromes) encodes back to itself. */
+static void test_abort_encode_roundtrip(void **state)
+{
+	struct vfile v;
+	struct rec r;
+	int n = 0, exact = 0;
+
+	(void)state;
+	vopen(&v, "esr.txt");
+	while (vnext(&v, &r)) {
+		const char *hp = rget(&r, "hpfar");
+		bool have = hp && strcmp(hp, "-");
+		uint64_t esr, far, hpfar;
+		struct s2_abort a, b;
+
+		if (strcmp(r.type, "esr"))
+			continue;
+		/* Compared with memcmp below: padding must be equal too. */
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		assert_int_equal(s2_abort_decode(ru64(&r, "esr"), ru64(&r, "far"),
+						 have ? ru64(&r, "hpfar") : 0, have, &a),
+				 0);
+		if (s2_abort_encode(&a, &esr, &far, &hpfar))
+			fail_msg("esr.txt:%d: encode refused", r.line);
+		/*
+		 * Records that set bits the decoder must ignore (RES0 fields of an instruction
+		 * abort, the ISV=1 fields without ISV, SET/VNCR, HPFAR outside FIPA) encode to the
+		 * canonical syndrome instead; all others to exactly themselves.
+		 */
+		uint64_t in = ru64(&r, "esr"), keep;
+
+		if (a.is_insn)
+			keep = 0xfe0006bf; /* EC IL FnV EA S1PTW IFSC */
+		else if (a.isv)
+			keep = 0xffffc7ff; /* all but SET [12:11] and VNCR [13] */
+		else
+			keep = 0xfe0007ff;
+		if (!(in & ~keep) && (!have || !(ru64(&r, "hpfar") & ~UINT64_C(0xffffffffff0)))) {
+			if (esr != in)
+				fail_msg("esr.txt:%d: encoded 0x%llx", r.line,
+					 (unsigned long long)esr);
+			assert_int_equal(hpfar, have ? ru64(&r, "hpfar") : 0);
+			exact++;
+		}
+		assert_int_equal(far, ru64(&r, "far"));
+		assert_int_equal(s2_abort_decode(esr, far, hpfar, have, &b), 0);
+		assert_memory_equal(&a, &b, sizeof(a));
+		n++;
+	}
+	assert_true(n >= 20);
+	assert_true(exact >= n - 3);
+	/* Every fault code, in an instruction and a data abort. */
+	for (unsigned int code = 0; code < 64; code++) {
+		for (int d = 0; d < 2; d++) {
+			uint64_t in = KVM_EC(d ? 0x24 : 0x20) | KVM_ESR_ELx_IL | code;
+			uint64_t esr, far, hpfar;
+			struct s2_abort a;
+
+			assert_int_equal(s2_abort_decode(in, 0x123, 0x4560, true, &a), 0);
+			assert_int_equal(s2_abort_encode(&a, &esr, &far, &hpfar), 0);
+			assert_int_equal(esr, in);
+			assert_int_equal(far, 0x123);
+			assert_int_equal(hpfar, 0x4560);
+		}
+	}
+}
+
+/*
+ * Any syndrome of the four abort classes, with any FAR and HPFAR: whatever s2_abort_decode()
+ * makes of it, s2_abort_encode() accepts and gives back a syndrome that decodes to the same.
+ */
+static void test_abort_encode_random(void **state)
+{
+	static const uint32_t ecs[] = { S2_EC_IABT_LOW, S2_EC_IABT_CUR, S2_EC_DABT_LOW,
+					S2_EC_DABT_CUR };
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		uint64_t r[3], esr, far, hpfar;
+		struct s2_abort a, b;
+		bool have;
+
+		for (int k = 0; k < 3; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			r[k] = x;
+		}
+		r[0] = (r[0] & ~(UINT64_C(0x3f) << 26)) | ((uint64_t)ecs[r[0] >> 62] << 26);
+		have = r[1] & 1;
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		assert_int_equal(s2_abort_decode(r[0], r[1], r[2], have, &a), 0);
+		if (s2_abort_encode(&a, &esr, &far, &hpfar))
+			fail_msg("esr 0x%llx far 0x%llx hpfar 0x%llx: encode refused",
+				 (unsigned long long)r[0], (unsigned long long)r[1],
+				 (unsigned long long)r[2]);
+		assert_int_equal(s2_abort_decode(esr, far, hpfar, have, &b), 0);
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+}
+
+/* Aborts no hardware reports are refused, and nothing is written. */
+static void test_abort_encode_refusals(void **state)
+{
+	const struct s2_abort ok = { .ec = S2_EC_DABT_LOW,
+				     .is_data = true,
+				     .il = true,
+				     .fault = S2_FAULT_TRANSLATION,
+				     .level = 3,
+				     .isv = true,
+				     .access_bytes = 4,
+				     .reg = 3,
+				     .ipa_valid = true,
+				     .ipa = 0x40000010,
+				     .far = 0x10 };
+	uint64_t esr = 7, far = 8, hpfar = 9;
+	struct s2_abort a;
+
+	(void)state;
+#define REFUSED(edit)                                                                 \
+	do {                                                                          \
+		a = ok;                                                               \
+		edit;                                                                 \
+		assert_int_equal(s2_abort_encode(&a, &esr, &far, &hpfar), S2_EINVAL); \
+		assert_int_equal(esr, 7);                                             \
+		assert_int_equal(far, 8);                                             \
+		assert_int_equal(hpfar, 9);                                           \
+	} while (0)
+	REFUSED(a.ec = 0x16); /* HVC, not an abort */
+	REFUSED(a.ec = 0x26);
+	REFUSED(a.is_data = false); /* neither */
+	REFUSED(a.is_insn = true); /* both */
+	REFUSED((a.ec = S2_EC_IABT_LOW, a.is_data = false, a.is_insn = true)); /* with ISV */
+	REFUSED((a.ec = S2_EC_IABT_LOW, a.is_data = false, a.is_insn = true, a.isv = false,
+		 a.access_bytes = 0, a.reg = 0, a.wnr = true));
+	REFUSED((a.ec = S2_EC_IABT_LOW, a.is_data = false, a.is_insn = true, a.isv = false,
+		 a.access_bytes = 0, a.reg = 0, a.cm = true));
+	REFUSED(a.fault = S2_FAULT_NONE);
+	REFUSED(a.fault = (enum s2_fault)99);
+	REFUSED(a.level = 4);
+	REFUSED(a.level = -2);
+	REFUSED((a.fault = S2_FAULT_PERMISSION, a.level = -1)); /* no such code */
+	REFUSED(a.fault = S2_FAULT_ALIGNMENT); /* level 3: no level for alignment */
+	REFUSED(a.fsc = 0x06); /* translation level 2, not 3 */
+	REFUSED(a.fsc = 0x40);
+	REFUSED((a.fault = S2_FAULT_OTHER, a.level = 0)); /* "other" needs its code */
+	REFUSED((a.fault = S2_FAULT_OTHER, a.level = 0, a.fsc = 0x07));
+	REFUSED(a.access_bytes = 3);
+	REFUSED(a.access_bytes = 16);
+	REFUSED(a.access_bytes = 0);
+	REFUSED(a.reg = 32);
+	REFUSED((a.isv = false)); /* access_bytes and reg still set */
+	REFUSED((a.isv = false, a.access_bytes = 0, a.reg = 0, a.acqrel = true));
+	REFUSED((a.isv = false, a.access_bytes = 0, a.reg = 0, a.sign_extend = true));
+	REFUSED((a.isv = false, a.access_bytes = 0, a.reg = 0, a.reg64 = true));
+	REFUSED(a.ipa = 0x40000020); /* offset differs from FAR's */
+	REFUSED(a.ipa = UINT64_C(1) << 52); /* beyond HPFAR.FIPA */
+	REFUSED(a.fnv = true); /* FnV: the IPA is page-aligned */
+	REFUSED(a.s1ptw = true);
+	REFUSED(a.ipa_valid = false); /* an IPA without HPFAR */
+#undef REFUSED
+	assert_int_equal(s2_abort_encode(NULL, &esr, &far, &hpfar), S2_EINVAL);
+	assert_int_equal(s2_abort_encode(&ok, NULL, &far, &hpfar), S2_EINVAL);
+	assert_int_equal(s2_abort_encode(&ok, &esr, NULL, &hpfar), S2_EINVAL);
+	assert_int_equal(s2_abort_encode(&ok, &esr, &far, NULL), S2_EINVAL);
+	assert_int_equal(esr, 7);
+	assert_int_equal(s2_abort_encode(&ok, &esr, &far, &hpfar), 0);
+	assert_int_equal(esr, KVM_EC(0x24) | KVM_ESR_ELx_IL | KVM_ESR_ELx_ISV |
+				      (2ull << KVM_ESR_ELx_SAS_SHIFT) |
+				      (3ull << KVM_ESR_ELx_SRT_SHIFT) |
+				      (KVM_ESR_ELx_FSC_FAULT + 3));
+	assert_int_equal(far, 0x10);
+	assert_int_equal(hpfar, 0x400000);
+}
+
 /* Every public arch function that takes a pointer refuses (or survives) NULL in each position. */
 static void test_null_args(void **state)
 {
@@ -1718,6 +2064,10 @@ int main(void)
 		cmocka_unit_test(test_idregs_vectors),
 		cmocka_unit_test(test_caps_max),
 		cmocka_unit_test(test_esr_vectors),
+		cmocka_unit_test(test_abort_encode_golden),
+		cmocka_unit_test(test_abort_encode_roundtrip),
+		cmocka_unit_test(test_abort_encode_random),
+		cmocka_unit_test(test_abort_encode_refusals),
 		cmocka_unit_test(test_fsc_encode),
 		cmocka_unit_test(test_fsc_all_codes),
 		cmocka_unit_test(test_esr_describe_vectors),

@@ -392,11 +392,7 @@ static void test_hook_removed(void **state)
 
 /* ---- the VM layer's abort path: counters and the dirty bitmap ------------------------------------ */
 
-#define ESR_DABT(fsc, wr) \
-	((UINT64_C(0x24) << 26) | (UINT64_C(1) << 25) | ((wr) ? 1u << 6 : 0) | (fsc))
 #define RAM_PA UINT64_C(0x1000000000)
-#define FSC_TRANS3 0x07
-#define FSC_PERM3 0x0f
 #define SLOT_IPA (UINT64_C(1) << 30)
 
 struct vmrun {
@@ -408,6 +404,25 @@ struct vmrun {
 	struct s2_vcpu vcpu;
 	uint64_t g;
 };
+
+/* A data abort from the guest at @ipa (level 3, @fault), its syndrome built by s2_abort_encode(). */
+static int vm_dabt(struct vmrun *v, enum s2_fault fault, bool write, uint64_t ipa,
+		   struct s2_abort_result *r)
+{
+	struct s2_abort ab = { .ec = S2_EC_DABT_LOW,
+			       .is_data = true,
+			       .il = true,
+			       .fault = fault,
+			       .level = 3,
+			       .wnr = write,
+			       .ipa_valid = true,
+			       .ipa = ipa,
+			       .far = 0x1000 | (ipa & 0xfff) };
+	uint64_t esr, far, hpfar;
+
+	assert_int_equal(s2_abort_encode(&ab, &esr, &far, &hpfar), 0);
+	return s2_vm_handle_abort(&v->vcpu, esr, far, hpfar, r);
+}
 
 static void vm_prepare(struct vmrun *v, enum s2_granule gr)
 {
@@ -437,9 +452,7 @@ static void vm_prepare(struct vmrun *v, enum s2_granule gr)
 	v->g = s2_granule_size(gr);
 	assert_int_equal(s2_vm_slot_add(&v->vm, &d), 0);
 	/* a read maps the page read-only (logging) */
-	assert_int_equal(s2_vm_handle_abort(&v->vcpu, ESR_DABT(FSC_TRANS3, false), 0x1000,
-					    ((SLOT_IPA + 3 * v->g) >> 8) & ~UINT64_C(0xf), &r),
-			 0);
+	assert_int_equal(vm_dabt(v, S2_FAULT_TRANSLATION, false, SLOT_IPA + 3 * v->g, &r), 0);
 	assert_int_equal(r.resume, S2_RESUME_MAPPED);
 }
 
@@ -454,9 +467,7 @@ static void vm_finish(struct vmrun *v)
 /* The write that follows: a permission fault relaxed in place, the page marked dirty. */
 static void vm_write_fault(struct vmrun *v, struct s2_abort_result *r)
 {
-	assert_int_equal(s2_vm_handle_abort(&v->vcpu, ESR_DABT(FSC_PERM3, true), 0x1000,
-					    ((SLOT_IPA + 3 * v->g) >> 8) & ~UINT64_C(0xf), r),
-			 0);
+	assert_int_equal(vm_dabt(v, S2_FAULT_PERMISSION, true, SLOT_IPA + 3 * v->g, r), 0);
 }
 
 /* Every CAS of the write fault (leaf relax, dirty bitmap, counters) lost once; and the bitmap

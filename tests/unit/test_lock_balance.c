@@ -24,22 +24,25 @@
 #include "s2mmu/error.h"
 #include "s2mmu/vm.h"
 
-#define ESR_DABT(fsc, wr) \
-	((UINT64_C(0x24) << 26) | (UINT64_C(1) << 25) | ((wr) ? 1u << 6 : 0) | (fsc))
-#define ESR_IABT(fsc) ((UINT64_C(0x20) << 26) | (UINT64_C(1) << 25) | (fsc))
-#define FSC_TRANS(l) (0x04 | (l))
-#define FSC_AF(l) (0x08 | (l))
-#define FSC_PERM(l) (0x0c | (l))
+/* Guest aborts at level 3 (syndromes built by s2_abort_encode() in fault()). */
+#define DABT(kind, wr)                                \
+	((struct s2_abort){ .ec = S2_EC_DABT_LOW,     \
+			    .is_data = true,          \
+			    .il = true,               \
+			    .fault = S2_FAULT_##kind, \
+			    .level = 3,               \
+			    .wnr = (wr) })
+#define IABT(kind)                                    \
+	((struct s2_abort){ .ec = S2_EC_IABT_LOW,     \
+			    .is_insn = true,          \
+			    .il = true,               \
+			    .fault = S2_FAULT_##kind, \
+			    .level = 3 })
 
 #define ARENA_PA UINT64_C(0x40000000)
 #define RAM_PA UINT64_C(0x1000000000) /* backing PAs: not table memory */
 #define NSLOTS 8
 #define LOG_CAP 65536
-
-static uint64_t hpfar_of(uint64_t ipa)
-{
-	return (ipa >> 8) & ~UINT64_C(0xf) & ((UINT64_C(1) << 44) - 1);
-}
 
 struct fx {
 	struct s2_host_port *hp;
@@ -184,9 +187,15 @@ static int call(struct fx *f, const char *what, int ret)
 
 #define CALL(f, expr) call((f), #expr, (expr))
 
-static int fault(struct fx *f, uint64_t esr, uint64_t ipa, struct s2_abort_result *r)
+static int fault(struct fx *f, struct s2_abort ab, uint64_t ipa, struct s2_abort_result *r)
 {
-	return s2_vm_handle_abort(&f->vcpu, esr, 0x1000 | (ipa & 0xfff), hpfar_of(ipa), r);
+	uint64_t esr, far, hpfar;
+
+	ab.ipa_valid = true;
+	ab.ipa = ipa;
+	ab.far = 0x1000 | (ipa & 0xfff);
+	assert_int_equal(s2_abort_encode(&ab, &esr, &far, &hpfar), 0);
+	return s2_vm_handle_abort(&f->vcpu, esr, far, hpfar, r);
 }
 
 static struct s2_memslot_desc ram(uint32_t id, uint64_t ipa, uint64_t size, uint64_t pa)
@@ -217,22 +226,22 @@ static void drive_all(struct fx *f, bool expect_ok)
 		assert_int_equal(ret, 0);
 	CALL(f, s2_vm_slot_add(&f->vm, &d)); /* S2_EEXIST */
 	CALL(f, s2_vm_slot_add(&f->vm, &d2));
-	CALL(f, fault(f, ESR_DABT(FSC_TRANS(3), false), ipa, &r));
-	CALL(f, fault(f, ESR_DABT(FSC_PERM(3), true), ipa, &r));
-	CALL(f, fault(f, ESR_IABT(FSC_PERM(3)), ipa, &r));
-	CALL(f, fault(f, ESR_DABT(FSC_TRANS(3), true), ipa + (UINT64_C(1) << 20), &r));
-	CALL(f, fault(f, ESR_DABT(FSC_TRANS(3), true), UINT64_C(5) << 30, &r)); /* MMIO */
-	CALL(f, fault(f, ESR_IABT(FSC_TRANS(3)), UINT64_C(5) << 30, &r)); /* injected */
-	CALL(f, fault(f, ESR_DABT(FSC_TRANS(3), false), UINT64_C(1) << 41, &r)); /* beyond */
+	CALL(f, fault(f, DABT(TRANSLATION, false), ipa, &r));
+	CALL(f, fault(f, DABT(PERMISSION, true), ipa, &r));
+	CALL(f, fault(f, IABT(PERMISSION), ipa, &r));
+	CALL(f, fault(f, DABT(TRANSLATION, true), ipa + (UINT64_C(1) << 20), &r));
+	CALL(f, fault(f, DABT(TRANSLATION, true), UINT64_C(5) << 30, &r)); /* MMIO */
+	CALL(f, fault(f, IABT(TRANSLATION), UINT64_C(5) << 30, &r)); /* injected */
+	CALL(f, fault(f, DABT(TRANSLATION, false), UINT64_C(1) << 41, &r)); /* beyond */
 	CALL(f, s2_vm_age_host_range(&f->vm, s2_pa(RAM_PA), UINT64_C(4) << 20, true, &young));
-	CALL(f, fault(f, ESR_DABT(FSC_AF(3), false), ipa, &r));
+	CALL(f, fault(f, DABT(ACCESS_FLAG, false), ipa, &r));
 	CALL(f, s2_vm_age_host_range(&f->vm, s2_pa(RAM_PA), 0, true, &young)); /* size 0 */
 	ret = CALL(f, s2_vm_dirty_log_enable(&f->vm, 1, false));
 	if (expect_ok)
 		assert_int_equal(ret, 0);
 	CALL(f, s2_vm_dirty_log_enable(&f->vm, 1, false)); /* S2_EEXIST */
-	CALL(f, fault(f, ESR_DABT(FSC_PERM(3), true), ipa, &r));
-	CALL(f, fault(f, ESR_DABT(FSC_TRANS(3), true), ipa + f->g, &r));
+	CALL(f, fault(f, DABT(PERMISSION, true), ipa, &r));
+	CALL(f, fault(f, DABT(TRANSLATION, true), ipa + f->g, &r));
 	CALL(f, s2_vm_dirty_log_get(&f->vm, 1, bitmap, S2_ARRAY_SIZE(bitmap), &young));
 	CALL(f, s2_vm_dirty_log_get(&f->vm, 9, bitmap, S2_ARRAY_SIZE(bitmap), &young)); /* ENOENT */
 	CALL(f, s2_vm_slot_lock(&f->vm, 1, true)); /* S2_EBUSY: logging */
