@@ -19,8 +19,7 @@ void s2_pgt_tlbi_one(const struct s2_pgtable *pgt, uint64_t ipa, int level)
 	tlbi_one_inline(pgt, ipa, level);
 }
 
-/* DSB ISHST; TLBI over a range (walk caches included: no level hint); DSB ISH. */
-static void tlbi_span(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size)
+void s2_pgt_tlbi_span(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size)
 {
 	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
 	if (size > pgt->tlbi_range_threshold)
@@ -64,7 +63,7 @@ static void flush_do(const struct s2_pgtable *pgt, struct flush *f)
 		s2_pgt_tlbi_one(pgt, f->start,
 				f->level); /* one entry: TLBI by IPA with its level */
 	else
-		tlbi_span(pgt, f->start, f->end - f->start);
+		s2_pgt_tlbi_span(pgt, f->start, f->end - f->start);
 	f->n = 0;
 	f->tables = false;
 }
@@ -408,10 +407,7 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 	if (pte_is_table(old, level)) {
 		/* Table -> block: break, invalidate the whole range (walk caches too), make, and
 		 * only then free the old tables. */
-		s2_atomic_store64(ptep, 0);
-		if (!priv)
-			tlbi_span(pgt, ipa, lvl_size(pgt, level));
-		s2_atomic_store64_release(ptep, new);
+		bbm_replace(pgt, ptep, new, ipa, level, priv ? BBM_TLBI_NONE : BBM_TLBI_SPAN, 0, 0);
 		if (!priv && !pgt->cfg.fwb) {
 			/* Clean what the block does not keep mapped as before. */
 			struct cmo_run r = { 0, 0 };
@@ -450,10 +446,7 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 		 */
 		uint64_t oa = pte_oa(pgt, old), sz = lvl_size(pgt, level);
 		if (b->cmo.len && b->cmo.pa + b->cmo.len != oa) {
-			s2_atomic_store64(ptep, 0);
-			s2_pgt_tlbi_one(pgt, ipa, level);
-			pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, s2_pa(oa), sz);
-			s2_atomic_store64_release(ptep, new);
+			bbm_replace(pgt, ptep, new, ipa, level, BBM_TLBI_ENTRY, oa, sz);
 			return 0;
 		}
 		if (!b->cmo.len)
@@ -488,7 +481,7 @@ static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *sta
 	if (b->n == 1)
 		s2_pgt_tlbi_one(pgt, ipa + i0 * size, level);
 	else
-		tlbi_span(pgt, ipa + i0 * size, (i1 - i0 + 1) * size);
+		s2_pgt_tlbi_span(pgt, ipa + i0 * size, (i1 - i0 + 1) * size);
 	cmo_run_flush(pgt, &b->cmo);
 	for (uint64_t i = i0; i <= i1; i++)
 		if (!s2_atomic_load64(&start_p[i]))
@@ -517,11 +510,11 @@ static int map_descend_new(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_
 		table_unused(pgt, m->cache, child);
 		return ret;
 	}
-	if ((old & S2_PTE_VALID) && !priv) {
-		s2_atomic_store64(ptep, 0);
-		s2_pgt_tlbi_one(pgt, S2_ALIGN_DOWN(ipa, lvl_size(pgt, level)), level);
-	}
-	s2_atomic_store64_release(ptep, table_desc(pgt, child));
+	if ((old & S2_PTE_VALID) && !priv)
+		bbm_replace(pgt, ptep, table_desc(pgt, child),
+			    S2_ALIGN_DOWN(ipa, lvl_size(pgt, level)), level, BBM_TLBI_ENTRY, 0, 0);
+	else
+		s2_atomic_store64_release(ptep, table_desc(pgt, child));
 	if (!priv && pte_needs_cmo(pgt, old)) {
 		/* The block's parts the map replaced (in the private table): clean them. */
 		struct cmo_run r = { 0, 0 };
@@ -832,11 +825,10 @@ static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uin
 		}
 		return ret;
 	}
-	if ((old & S2_PTE_VALID) && !priv) {
-		s2_atomic_store64(ptep, 0);
-		s2_pgt_tlbi_one(pgt, base, level);
-	}
-	s2_atomic_store64_release(ptep, table_desc(pgt, child));
+	if ((old & S2_PTE_VALID) && !priv)
+		bbm_replace(pgt, ptep, table_desc(pgt, child), base, level, BBM_TLBI_ENTRY, 0, 0);
+	else
+		s2_atomic_store64_release(ptep, table_desc(pgt, child));
 	if (c->cmo && !priv && pte_needs_cmo(pgt, old)) {
 		/* The block's part [ipa, stop) left the guest (invalidated above); after a
 		 * failed allocation, what the private table no longer maps as before. */
@@ -1258,59 +1250,144 @@ void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
 {
 	if (!pgt || !size)
 		return;
-	tlbi_span(pgt, s2_ipa_val(ipa), size);
+	s2_pgt_tlbi_span(pgt, s2_ipa_val(ipa), size);
 }
 
-/* ---- split and collapse ----------------------------------------------------------------------- */
+/* ---- the range walker: one loop, the decision per entry explicit ---------------------------- */
 
-static int split_range(struct s2_pgtable *pgt, struct s2_page_cache *cache, s2_pte_t *table,
-		       int level, uint64_t ipa, uint64_t end)
+/*
+ * What the range walker does with one entry, as a visitor decides it (after TF-A's xlat
+ * tables v2 action_t: the decision apart from the loop that carries it out).
+ */
+enum walk_action {
+	WALK_SKIP, /* leave the entry as it is */
+	WALK_DESCEND, /* a table: walk the part of the range below it, then ask ->post */
+	WALK_SPLIT, /* a block: replace it by a table of its pieces (break-before-make) */
+	WALK_SPLIT_DESCEND, /* WALK_SPLIT, then walk the new table */
+	WALK_REPLACE_BBM, /* replace the entry by w->new with break-before-make (a table
+			   * replaced: its whole range invalidated, the subtree freed after) */
+	WALK_STOP, /* stop the walk with w->ret */
+};
+
+struct range_walk;
+
+/*
+ * A range operation on the walker. @visit decides for entry @pte at @level mapping
+ * [@base, @base + lvl_size(level)); @whole: the operation's range covers all of it. @post (may
+ * be NULL) decides again for a table entry once the walk below it is done (WALK_SKIP or
+ * WALK_REPLACE_BBM).
+ */
+struct range_walk_ops {
+	enum walk_action (*visit)(struct range_walk *w, s2_pte_t pte, int level, uint64_t base,
+				  bool whole);
+	enum walk_action (*post)(struct range_walk *w, s2_pte_t pte, int level, uint64_t base,
+				 bool whole);
+};
+
+struct range_walk {
+	struct s2_pgtable *pgt;
+	const struct range_walk_ops *ops;
+	struct s2_page_cache *cache; /* tables for WALK_SPLIT (from the cache only) */
+	s2_pte_t new; /* the entry WALK_REPLACE_BBM installs */
+	int ret; /* the result WALK_STOP returns */
+	unsigned int count; /* the operation's own count (collapse: blocks made) */
+};
+
+/*
+ * Walk [@ipa, @end) of @table at @level: per entry, ask the visitor, then do what it decided.
+ * Every break-before-make goes through bbm_replace(). Returns 0, S2_ENOMEM (no table in the
+ * cache for a split) or what a visitor stopped with.
+ */
+static int range_walk(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
 {
+	struct s2_pgtable *pgt = w->pgt;
 	uint64_t size = lvl_size(pgt, level);
 	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
 	int ret;
 
 	for (; ipa < end; ptep++) {
 		uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
+		bool whole = ipa == base && stop == base + size;
 		s2_pte_t pte = s2_atomic_load64(ptep);
+		enum walk_action act = w->ops->visit(w, pte, level, base, whole);
 		s2_pte_t *child;
 
-		if (pte_is_table(pte, level)) {
-			ret = split_range(pgt, cache, pte_table(pgt, pte), level + 1, ipa, stop);
+		switch (act) {
+		case WALK_SKIP:
+			break;
+		case WALK_DESCEND:
+			child = pte_table(pgt, pte);
+			ret = range_walk(w, child, level + 1, ipa, stop);
 			if (ret)
 				return ret;
-		} else if ((pte & S2_PTE_VALID) && level < 3) {
-			child = table_alloc(pgt, cache, true);
+			if (w->ops->post &&
+			    w->ops->post(w, pte, level, base, whole) == WALK_REPLACE_BBM) {
+				bbm_replace(pgt, ptep, w->new, base, level, BBM_TLBI_SPAN, 0, 0);
+				free_tree(pgt, child, level + 1);
+			}
+			break;
+		case WALK_SPLIT:
+		case WALK_SPLIT_DESCEND:
+			child = table_alloc(pgt, w->cache, true);
 			if (!child)
 				return S2_ENOMEM;
 			table_fill_from(pgt, child, level, pte);
 			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
-			s2_atomic_store64(ptep, 0);
-			s2_pgt_tlbi_one(pgt, base, level);
-			s2_atomic_store64_release(ptep, table_desc(pgt, child));
-			if (level + 1 < 3) {
-				ret = split_range(pgt, cache, child, level + 1, ipa, stop);
+			bbm_replace(pgt, ptep, table_desc(pgt, child), base, level, BBM_TLBI_ENTRY,
+				    0, 0);
+			if (act == WALK_SPLIT_DESCEND) {
+				ret = range_walk(w, child, level + 1, ipa, stop);
 				if (ret)
 					return ret;
 			}
+			break;
+		case WALK_REPLACE_BBM:
+			bbm_replace(pgt, ptep, w->new, base, level,
+				    pte_is_table(pte, level) ? BBM_TLBI_SPAN : BBM_TLBI_ENTRY, 0,
+				    0);
+			if (pte_is_table(pte, level))
+				free_tree(pgt, pte_table(pgt, pte), level + 1);
+			break;
+		case WALK_STOP:
+			return w->ret;
 		}
 		ipa = stop;
 	}
 	return 0;
 }
 
+/* ---- split and collapse ----------------------------------------------------------------------- */
+
+/* Split: every block in the range becomes tables down to pages (whole blocks: a block only
+ * partly in the range is split in full). */
+static enum walk_action split_visit(struct range_walk *w, s2_pte_t pte, int level, uint64_t base,
+				    bool whole)
+{
+	(void)w;
+	(void)base;
+	(void)whole;
+	if (pte_is_table(pte, level))
+		return WALK_DESCEND;
+	if ((pte & S2_PTE_VALID) && level < 3)
+		return level + 1 < 3 ? WALK_SPLIT_DESCEND : WALK_SPLIT;
+	return WALK_SKIP;
+}
+
+static const struct range_walk_ops split_ops = { .visit = split_visit };
+
 int s2_pgtable_split(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 		     struct s2_page_cache *cache)
 {
+	struct range_walk w = { .ops = &split_ops, .cache = cache };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
 	if (!cache)
 		return S2_EINVAL;
-	ret = split_range(pgt, cache, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+	w.pgt = pgt;
+	return range_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
 			  s2_ipa_val(ipa) + size);
-	return ret;
 }
 
 /* Whether the table at @clevel maps one aligned, contiguous run with identical attributes;
@@ -1337,47 +1414,43 @@ static bool table_uniform(const struct s2_pgtable *pgt, s2_pte_t *child, int cle
 	return true;
 }
 
-static unsigned int collapse_range(struct s2_pgtable *pgt, s2_pte_t *table, int level, uint64_t ipa,
-				   uint64_t end)
+/* Collapse: below a whole entry of a level with blocks, a table that maps one aligned run
+ * with identical attributes becomes a block (after its own tables were collapsed). */
+static enum walk_action collapse_visit(struct range_walk *w, s2_pte_t pte, int level, uint64_t base,
+				       bool whole)
 {
-	uint64_t size = lvl_size(pgt, level);
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
-	unsigned int n = 0;
-
-	for (; ipa < end; ptep++) {
-		uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
-		s2_pte_t pte = s2_atomic_load64(ptep), block;
-		s2_pte_t *child;
-
-		if (pte_is_table(pte, level)) {
-			child = pte_table(pgt, pte);
-			n += collapse_range(pgt, child, level + 1, ipa, stop);
-			if (ipa == base && stop == base + size && level_has_blocks(pgt, level) &&
-			    table_uniform(pgt, child, level + 1, &block)) {
-				/* Table -> block: break-before-make, then free the table. */
-				s2_atomic_store64(ptep, 0);
-				tlbi_span(pgt, base, size);
-				s2_atomic_store64_release(ptep, block);
-				free_tree(pgt, child, level + 1);
-				n++;
-			}
-		}
-		ipa = stop;
-	}
-	return n;
+	(void)w;
+	(void)base;
+	(void)whole;
+	return pte_is_table(pte, level) ? WALK_DESCEND : WALK_SKIP;
 }
+
+static enum walk_action collapse_post(struct range_walk *w, s2_pte_t pte, int level, uint64_t base,
+				      bool whole)
+{
+	(void)base;
+	if (!whole || !level_has_blocks(w->pgt, level) ||
+	    !table_uniform(w->pgt, pte_table(w->pgt, pte), level + 1, &w->new))
+		return WALK_SKIP;
+	w->count++;
+	return WALK_REPLACE_BBM;
+}
+
+static const struct range_walk_ops collapse_ops = { .visit = collapse_visit,
+						    .post = collapse_post };
 
 int s2_pgtable_collapse(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 			unsigned int *collapsed)
 {
-	unsigned int n;
+	struct range_walk w = { .ops = &collapse_ops };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
-	n = collapse_range(pgt, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
-			   s2_ipa_val(ipa) + size);
+	w.pgt = pgt;
+	(void)range_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+			 s2_ipa_val(ipa) + size);
 	if (collapsed)
-		*collapsed = n;
+		*collapsed = w.count;
 	return 0;
 }

@@ -153,11 +153,8 @@ static S2_NOINLINE int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, 
 		/* Break-before-make (Arm ARM D8.16.1), holding the entry with a locked marker. */
 		if (!s2_atomic_cas64(ptep, &old, PTE_LOCKED))
 			continue;
-		s2_pgt_tlbi_one(pgt, ipa, level);
-		if (leaf_loses_cmo(pgt, old, new))
-			pgt->port.ops->dcache_clean_inval_poc(
-				pgt->port.ctx, s2_pa(pte_oa(pgt, old)), lvl_size(pgt, level));
-		s2_atomic_store64_release(ptep, new);
+		bbm_make(pgt, ptep, new, ipa, level, BBM_TLBI_ENTRY, pte_oa(pgt, old),
+			 leaf_loses_cmo(pgt, old, new) ? lvl_size(pgt, level) : 0);
 		return 0;
 	}
 }

@@ -227,6 +227,55 @@ static S2_ALWAYS_INLINE void tlbi_one_inline(const struct s2_pgtable *pgt, uint6
 
 /* tlbi_one_inline() out of line (pgtable.c). */
 void s2_pgt_tlbi_one(const struct s2_pgtable *pgt, uint64_t ipa, int level);
+/* DSB ISHST; TLBI over [ipa, ipa + size) (walk caches included: no level hint); DSB ISH. */
+void s2_pgt_tlbi_span(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size);
+
+/*
+ * ---- break-before-make: the one primitive ----
+ *
+ * Every change of a live entry that the Arm ARM does not allow in place (D8.16.1: another
+ * output address, memory type, shareability or size; a table becoming a block or a block a
+ * table) goes through bbm_replace() (or, when the caller breaks the entry itself, e.g. with a
+ * CAS to a locked marker, bbm_make()): break (store 0), invalidate, optionally clean the memory
+ * the guest loses (after the TLBI: no new line can be allocated through the old entry), make
+ * (store-release of the new entry, so a walker that sees a new table sees its contents).
+ * The one batched variant is map_bbm_finish() (pgtable.c): a run of leaves of one table
+ * broken one by one, invalidated with one TLBI, then made.
+ *
+ * How the broken entry is invalidated:
+ */
+enum bbm_tlbi {
+	BBM_TLBI_NONE, /* the table is private (no walker can reach it): nothing cached */
+	BBM_TLBI_ENTRY, /* a leaf or a block: TLBI by IPA with the level hint */
+	BBM_TLBI_SPAN, /* a table: TLBI over its whole range, walk caches included */
+};
+
+/*
+ * The invalidate and make halves of break-before-make of the entry @ptep at @level for the
+ * @level-aligned @ipa, which the caller broke: TLBI as @how says, clean+invalidate to the PoC
+ * [@cmo_pa, @cmo_pa + @cmo_len) unless @cmo_len is 0, then publish @new.
+ */
+static S2_ALWAYS_INLINE void bbm_make(const struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t new,
+				      uint64_t ipa, int level, enum bbm_tlbi how, uint64_t cmo_pa,
+				      uint64_t cmo_len)
+{
+	if (how == BBM_TLBI_ENTRY)
+		s2_pgt_tlbi_one(pgt, ipa, level);
+	else if (how == BBM_TLBI_SPAN)
+		s2_pgt_tlbi_span(pgt, ipa, lvl_size(pgt, level));
+	if (cmo_len)
+		pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, s2_pa(cmo_pa), cmo_len);
+	s2_atomic_store64_release(ptep, new);
+}
+
+/* Break-before-make in full: break (store 0), then bbm_make(). */
+static S2_ALWAYS_INLINE void bbm_replace(const struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t new,
+					 uint64_t ipa, int level, enum bbm_tlbi how,
+					 uint64_t cmo_pa, uint64_t cmo_len)
+{
+	s2_atomic_store64(ptep, 0);
+	bbm_make(pgt, ptep, new, ipa, level, how, cmo_pa, cmo_len);
+}
 
 /* ---- table pages ------------------------------------------------------------------------------ */
 
