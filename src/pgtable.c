@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
- * pgtable.c - the stage-2 page-table engine (mechanism only): init and destroy, the walker and
- * the range operations. docs/pgtable.md explains the design: direct descent for single-entry
- * operations (pgtable_fast.c), per-operation table loops for ranges (here), table-page
- * reference counts, break-before-make and the TLB-maintenance policy; the checker is in
- * pgtable_check.c, what the files share in pgtable_internal.h.
+ * pgtable.c - the stage-2 page-table engine (mechanism only): init and destroy,
+ * the walker and the range operations. docs/pgtable.md explains the design:
+ * direct descent for single-entry operations (pgtable_fast.c), per-operation
+ * table loops for ranges (here), table-page reference counts, break-before-make
+ * and the TLB-maintenance policy; the checker is in pgtable_check.c, what the
+ * files share in pgtable_internal.h.
  *
- * Architecture references are to the Arm ARM (DDI 0487): descriptor formats D8.3, the
- * break-before-make rules D8.16.1 ("Using break-before-make when updating translation table
- * entries"), TLB maintenance D8.17, the stage-2 walk AArch64.S2Walk.
+ * Architecture references are to the Arm ARM (DDI 0487): descriptor formats
+ * D8.3, the break-before-make rules D8.16.1 ("Using break-before-make when
+ * updating translation table entries"), TLB maintenance D8.17, the stage-2 walk
+ * AArch64.S2Walk.
  */
 #include "pgtable_internal.h"
 
-/* ---- side effects ---------------------------------------------------------------------------- */
+/* ---- side effects
+ * ----------------------------------------------------------------------------
+ */
 
 void s2_pgt_tlbi_one(const struct s2_pgtable *pgt, uint64_t ipa, int level)
 {
@@ -34,7 +38,8 @@ struct flush {
 	uint64_t start, end;
 	int level; /* common level of the leaves, -2 when mixed */
 	unsigned int n; /* additions: an entry, or a run of entries of one table */
-	bool tables; /* a table was unlinked: invalidate walk caches too (no level hint) */
+	bool tables; /* a table was unlinked: invalidate walk caches too (no level
+                     hint) */
 };
 
 static S2_ALWAYS_INLINE void flush_add(struct flush *f, uint64_t ipa, uint64_t size, int level)
@@ -68,9 +73,12 @@ static void flush_do(const struct s2_pgtable *pgt, struct flush *f)
 	f->tables = false;
 }
 
-/* ---- table pages ------------------------------------------------------------------------------ */
+/* ---- table pages
+ * ------------------------------------------------------------------------------
+ */
 
-/* Free an unlinked table and every table below it (after the TLBI that covered them). */
+/* Free an unlinked table and every table below it (after the TLBI that covered
+ * them). */
 static void free_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level)
 {
 	if (level < 3) {
@@ -84,7 +92,8 @@ static void free_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level)
 	pgt->port.ops->free_pages(pgt->port.ctx, table, gran_size(pgt));
 }
 
-/* ---- data-cache maintenance of memory the guest loses -------------------------------------- */
+/* ---- data-cache maintenance of memory the guest loses
+ * -------------------------------------- */
 
 /* A physically contiguous run waiting for one dcache_clean_inval_poc call. */
 struct cmo_run {
@@ -112,10 +121,13 @@ static void cmo_run_add(const struct s2_pgtable *pgt, struct cmo_run *r, uint64_
 #define CMO_KEEP_NONE UINT64_MAX
 
 /*
- * The subtree @table at @level (unlinked or replaced, its TLBI done) mapped IPAs from that of
- * its first entry: add its Normal WB leaves to @r, except those the new mapping keeps: when
- * @keep_oa is not CMO_KEEP_NONE, a Normal WB mapping now gives the first entry's IPA output
- * @keep_oa (contiguously), and a leaf already mapping that output stays cached as it was.
+ * The subtree @table at @level (unlinked or replaced, its TLBI done) mapped
+ * IPAs from that of its first entry: add its Normal WB leaves to @r, except
+ * those the new mapping keeps: when
+ * @keep_oa is not CMO_KEEP_NONE, a Normal WB mapping now gives the first
+ * entry's IPA output
+ * @keep_oa (contiguously), and a leaf already mapping that output stays cached
+ * as it was.
  */
 static void cmo_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level, uint64_t keep_oa,
 		     struct cmo_run *r)
@@ -169,9 +181,10 @@ static void cmo_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level, u
 }
 
 /*
- * A Normal WB block that mapped output @old_oa from the IPA of @table's first entry was
- * replaced by the (linked, invalidated) subtree @table at @level: add to @r every part of it
- * that the subtree no longer maps to the same output as Normal WB.
+ * A Normal WB block that mapped output @old_oa from the IPA of @table's first
+ * entry was replaced by the (linked, invalidated) subtree @table at @level: add
+ * to @r every part of it that the subtree no longer maps to the same output as
+ * Normal WB.
  */
 static void cmo_block_lost(const struct s2_pgtable *pgt, s2_pte_t *table, int level,
 			   uint64_t old_oa, struct cmo_run *r)
@@ -190,8 +203,9 @@ static void cmo_block_lost(const struct s2_pgtable *pgt, s2_pte_t *table, int le
 }
 
 /*
- * Fill a new (private) table at @level + 1 with the pieces of @old, a block or an owner
- * annotation at @level, so that it maps exactly what @old mapped. Sets its refcount.
+ * Fill a new (private) table at @level + 1 with the pieces of @old, a block or
+ * an owner annotation at @level, so that it maps exactly what @old mapped. Sets
+ * its refcount.
  */
 static void table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int level, s2_pte_t old)
 {
@@ -217,7 +231,8 @@ static void table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int l
 	s2_atomic_store32(table_rc(pgt, child), (uint32_t)n);
 }
 
-/* ---- argument checks -------------------------------------------------------------------------- */
+/* ---- argument checks
+ * -------------------------------------------------------------------------- */
 
 static int check_range(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size)
 {
@@ -230,7 +245,8 @@ static int check_range(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size
 	return 0;
 }
 
-/* ---- init, destroy, page cache ---------------------------------------------------------------- */
+/* ---- init, destroy, page cache
+ * ---------------------------------------------------------------- */
 
 int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const struct s2_port *port,
 		    void *cookie)
@@ -285,8 +301,8 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 	g->pa_limit = UINT64_C(1) << cfg->pa_bits;
 	g->block_levels = cfg->block_levels;
 	if (pgt->fmt.ds) {
-		/* FEAT_LPA2: OA[49:page_shift] in place, OA[51:50] in bits [9:8]; SH comes from
-		 * VTCR_EL2.SH0 (Arm ARM D8.3.1). */
+		/* FEAT_LPA2: OA[49:page_shift] in place, OA[51:50] in bits [9:8]; SH comes
+     * from VTCR_EL2.SH0 (Arm ARM D8.3.1). */
 		g->oa_lo_mask = S2_GENMASK(49, ps);
 		g->oa_hi_mask = S2_PTE_OA_HI_LPA2;
 		g->oa_hi_shift = 42;
@@ -306,7 +322,8 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 	g->root_shift = g->shift[cfg->start_level + 1];
 	g->bits_per_level = (uint8_t)bpl;
 	g->fast = port->linear && !g->oa_hi_mask;
-	/* (PA below 2^48 too: the fault path ORs the PA into the descriptor unmasked.) */
+	/* (PA below 2^48 too: the fault path ORs the PA into the descriptor
+   * unmasked.) */
 	g->fast4k_ipa_limit = g->fast && ps == 12 && cfg->start_level >= 0 && cfg->pa_bits <= 48 ?
 				      g->ipa_limit :
 				      0;
@@ -315,7 +332,8 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 		g->normal_attr[i] =
 			prot_attr_bits(pgt, (i & S2_PROT_RWX) | ((i & 8) ? S2_PROT_YOUNG_CLEAR : 0),
 				       cfg->fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB);
-	/* One range TLBI up to 1 GiB; beyond that, invalidating the VMID is cheaper. */
+	/* One range TLBI up to 1 GiB; beyond that, invalidating the VMID is cheaper.
+   */
 	pgt->tlbi_range_threshold = UINT64_C(1) << 30;
 
 	root = port->ops->alloc_pages(port->ctx, cfg->root_table_bytes);
@@ -368,7 +386,8 @@ void s2_page_cache_drain(struct s2_page_cache *cache, const struct s2_port *port
 		port->ops->free_pages(port->ctx, cache->pages[--cache->nr], page_bytes);
 }
 
-/* ---- range map (structural) ------------------------------------------------------------------- */
+/* ---- range map (structural)
+ * ------------------------------------------------------------------- */
 
 struct map_ctx {
 	struct s2_pgtable *pgt;
@@ -382,7 +401,8 @@ struct map_ctx {
 static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
 		     bool priv);
 
-/* Leaves of one run broken (set to 0) and waiting for one TLBI before they are made. */
+/* Leaves of one run broken (set to 0) and waiting for one TLBI before they are
+ * made. */
 struct bbm_batch {
 	s2_pte_t *first, *last;
 	unsigned int n;
@@ -390,8 +410,9 @@ struct bbm_batch {
 };
 
 /*
- * Replace a non-empty entry by leaf @new. @priv: the table is not reachable yet (no
- * break-before-make, no TLBI). A leaf that needs break-before-make is broken here and left in
+ * Replace a non-empty entry by leaf @new. @priv: the table is not reachable yet
+ * (no break-before-make, no TLBI). A leaf that needs break-before-make is
+ * broken here and left in
  * @b for map_bbm_finish(). Returns 0 or S2_EEXIST.
  */
 static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ipa, s2_pte_t old,
@@ -405,8 +426,8 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 		return 0;
 	}
 	if (pte_is_table(old, level)) {
-		/* Table -> block: break, invalidate the whole range (walk caches too), make, and
-		 * only then free the old tables. */
+		/* Table -> block: break, invalidate the whole range (walk caches too),
+     * make, and only then free the old tables. */
 		bbm_replace(pgt, ptep, new, ipa, level, priv ? BBM_TLBI_NONE : BBM_TLBI_SPAN, 0, 0);
 		if (!priv && !pgt->cfg.fwb) {
 			/* Clean what the block does not keep mapped as before. */
@@ -440,10 +461,10 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 	}
 	if (S2_UNLIKELY(leaf_loses_cmo(pgt, old, new))) {
 		/*
-		 * Normal WB memory the guest loses: cleaned to PoC after the TLBI. With the run's
-		 * batch when it continues the batch's physically contiguous run to clean, else
-		 * break-before-make on its own.
-		 */
+     * Normal WB memory the guest loses: cleaned to PoC after the TLBI. With the
+     * run's batch when it continues the batch's physically contiguous run to
+     * clean, else break-before-make on its own.
+     */
 		uint64_t oa = pte_oa(pgt, old), sz = lvl_size(pgt, level);
 		if (b->cmo.len && b->cmo.pa + b->cmo.len != oa) {
 			bbm_replace(pgt, ptep, new, ipa, level, BBM_TLBI_ENTRY, oa, sz);
@@ -463,9 +484,10 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 }
 
 /*
- * The rest of break-before-make for the leaves a run broke: DSB ISHST, one TLBI (by IPA with
- * the level for a single entry, else over the span), DSB ISH, then the new entries. The broken
- * entries are the only zero entries of the run: every other one holds its new value already.
+ * The rest of break-before-make for the leaves a run broke: DSB ISHST, one TLBI
+ * (by IPA with the level for a single entry, else over the span), DSB ISH, then
+ * the new entries. The broken entries are the only zero entries of the run:
+ * every other one holds its new value already.
  */
 static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *start_p, int level,
 			   uint64_t ipa, uint64_t pa, s2_pte_t tmpl)
@@ -490,9 +512,10 @@ static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *sta
 }
 
 /*
- * Descend through a non-table entry: build the next-level table privately (empty, or the
- * pieces of a block or annotation), map into it, then link it (break-before-make over a
- * valid block). A table left empty (allocation failed below) is given back unlinked.
+ * Descend through a non-table entry: build the next-level table privately
+ * (empty, or the pieces of a block or annotation), map into it, then link it
+ * (break-before-make over a valid block). A table left empty (allocation failed
+ * below) is given back unlinked.
  */
 static int map_descend_new(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ipa,
 			   uint64_t stop, s2_pte_t old, bool priv, int32_t *delta)
@@ -558,9 +581,9 @@ static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa
 			stop_p = ptep + n;
 			if (S2_LIKELY(!pgt->geom.oa_hi_mask)) {
 				/*
-				 * The output address sits in place below bit 48 and stays below
-				 * the PA size: the descriptor advances by the entry size.
-				 */
+         * The output address sits in place below bit 48 and stays below
+         * the PA size: the descriptor advances by the entry size.
+         */
 				s2_pte_t new = tmpl | oa_bits(pgt, pa);
 				for (; ptep < stop_p; ptep++, new += size) {
 					old = s2_atomic_load64(ptep);
@@ -611,7 +634,9 @@ out:
 	return ret;
 }
 
-/* ---- visitor walk ----------------------------------------------------------------------------- */
+/* ---- visitor walk
+ * -----------------------------------------------------------------------------
+ */
 
 static int walk_range(const struct s2_pgtable *pgt, s2_pte_t *table, int level, uint64_t ipa,
 		      uint64_t end, uint64_t flags, s2_visitor_fn fn, void *arg)
@@ -686,10 +711,12 @@ static int visit_find_noexec(void *arg, const struct s2_walk_visit *v)
 	return ((v->pte & S2_PTE_VALID) && memattr_noexec(pte_memattr(v->pte))) ? S2_EMEMTYPE : 0;
 }
 
-/* ---- map --------------------------------------------------------------------------------------- */
+/* ---- map
+ * ---------------------------------------------------------------------------------------
+ */
 
-/* The structural path of a map: multi-entry ranges, and single entries that need a table
- * replaced or a block split. Exclusive lock. */
+/* The structural path of a map: multi-entry ranges, and single entries that
+ * need a table replaced or a block split. Exclusive lock. */
 int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
 			  s2_pte_t attr, uint64_t flags, struct s2_page_cache *cache)
 {
@@ -712,19 +739,22 @@ int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, u
 	}
 	ret = map_range(&m, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
 	flush_do(pgt, &m.fl);
-	/* Make the new entries visible to the table walkers before returning to the guest. */
+	/* Make the new entries visible to the table walkers before returning to the
+   * guest. */
 	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
 	return ret;
 }
 
-/* ---- unmap and annotate: replace whole entries by @val (0 or an owner annotation) ------------ */
+/* ---- unmap and annotate: replace whole entries by @val (0 or an owner
+ * annotation) ------------ */
 
 #define PEND_MAX 32
 
 /*
- * An unmap or annotate: entries replaced by @val; work that must wait for the TLBI covering
- * them, in walk order: unlinked tables to free (and, without FWB, to clean), and runs of
- * physically contiguous Normal WB memory removed from the guest, to clean to the PoC.
+ * An unmap or annotate: entries replaced by @val; work that must wait for the
+ * TLBI covering them, in walk order: unlinked tables to free (and, without FWB,
+ * to clean), and runs of physically contiguous Normal WB memory removed from
+ * the guest, to clean to the PoC.
  */
 struct clear_ctx {
 	struct s2_pgtable *pgt;
@@ -740,8 +770,8 @@ struct clear_ctx {
 	} pend[PEND_MAX];
 };
 
-/* Issue the collected TLBI, then clean the removed memory (one call per contiguous run, in
- * walk order) and free the tables unlinked before it. */
+/* Issue the collected TLBI, then clean the removed memory (one call per
+ * contiguous run, in walk order) and free the tables unlinked before it. */
 static void clear_flush(struct clear_ctx *c)
 {
 	struct cmo_run r = { 0, 0 };
@@ -760,8 +790,8 @@ static void clear_flush(struct clear_ctx *c)
 	c->npend = 0;
 }
 
-/* [pa, pa + size) of Normal WB memory left the guest (its flush_add() done): clean it after
- * the TLBI. */
+/* [pa, pa + size) of Normal WB memory left the guest (its flush_add() done):
+ * clean it after the TLBI. */
 static S2_NOINLINE void clear_cmo(struct clear_ctx *c, uint64_t pa, uint64_t size)
 {
 	if (c->npend && !c->pend[c->npend - 1].table &&
@@ -777,7 +807,8 @@ static S2_NOINLINE void clear_cmo(struct clear_ctx *c, uint64_t pa, uint64_t siz
 	c->npend++;
 }
 
-/* A table was unlinked from the entry covering [ipa, ipa + size): free it after the TLBI. */
+/* A table was unlinked from the entry covering [ipa, ipa + size): free it after
+ * the TLBI. */
 static void clear_detach(struct clear_ctx *c, s2_pte_t *table, int level, uint64_t ipa,
 			 uint64_t size, bool priv)
 {
@@ -831,7 +862,7 @@ static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uin
 		s2_atomic_store64_release(ptep, table_desc(pgt, child));
 	if (c->cmo && !priv && pte_needs_cmo(pgt, old)) {
 		/* The block's part [ipa, stop) left the guest (invalidated above); after a
-		 * failed allocation, what the private table no longer maps as before. */
+     * failed allocation, what the private table no longer maps as before. */
 		if (!ret) {
 			clear_cmo(c, pte_oa(pgt, old) + (ipa - base), stop - ipa);
 		} else {
@@ -903,7 +934,8 @@ static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte
 	struct clear_ctx c;
 	int ret;
 
-	/* Field by field: a zero-initialiser of the whole (large) struct would call memset. */
+	/* Field by field: a zero-initialiser of the whole (large) struct would call
+   * memset. */
 	c.pgt = pgt;
 	c.val = val;
 	c.cache = cache;
@@ -918,12 +950,14 @@ static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte
 }
 
 /*
- * clear_top() of one 4K page whose level-3 entry exists (the common case of a per-page unmap or
- * donation once the edges are split), in the 4K fast layout with FWB: replace the entry by
- * @val, count it in its table, invalidate it by IPA with its level if it was valid. Returns
- * whether it did it; false leaves everything untouched for clear_top(): a block or a missing
- * table on the way, a last entry whose removal empties the table (clear_range() unlinks and
- * frees it), and without FWB (removed memory is cleaned).
+ * clear_top() of one 4K page whose level-3 entry exists (the common case of a
+ * per-page unmap or donation once the edges are split), in the 4K fast layout
+ * with FWB: replace the entry by
+ * @val, count it in its table, invalidate it by IPA with its level if it was
+ * valid. Returns whether it did it; false leaves everything untouched for
+ * clear_top(): a block or a missing table on the way, a last entry whose
+ * removal empties the table (clear_range() unlinks and frees it), and without
+ * FWB (removed memory is cleaned).
  */
 static S2_ALWAYS_INLINE bool clear_page_4k(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size,
 					   s2_pte_t val)
@@ -978,13 +1012,154 @@ int s2_pgtable_annotate(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	return clear_top(pgt, s2_ipa_val(ipa), size, val, cache);
 }
 
-/* ---- permission changes over a range --------------------------------------------------------- */
+/* ---- the range walker: one loop, the decision per entry explicit
+ * ---------------------------- */
 
-struct attr_ctx {
+/*
+ * What the range walker does with one entry, as a visitor decides it (after
+ * TF-A's xlat tables v2 action_t: the decision apart from the loop that carries
+ * it out). Changes in place of a live leaf (permissions, AF: no
+ * break-before-make) the visitor makes itself, with the CAS the concurrency
+ * rules ask for, and returns WALK_SKIP.
+ */
+enum walk_action {
+	WALK_SKIP, /* leave the entry as it is */
+	WALK_DESCEND, /* a table: walk the part of the range below it, then ask ->post
+                 */
+	WALK_SPLIT, /* a block: replace it by a table of its pieces
+                   (break-before-make) */
+	WALK_SPLIT_DESCEND, /* WALK_SPLIT, then walk the new table */
+	WALK_REPLACE_BBM, /* replace the entry by w->new with break-before-make (a
+                       * table   replaced: its whole range invalidated, the subtree
+                       * freed after) */
+	WALK_STOP, /* stop the walk with w->ret */
+};
+
+/* One entry as the walker shows it to a visitor. */
+struct walk_entry {
+	s2_pte_t *ptep;
+	s2_pte_t pte; /* the value read */
+	int level;
+	uint64_t base, size; /* the entry maps [base, base + size) */
+	uint64_t ipa, stop; /* the part of it inside the operation's range */
+};
+
+static S2_ALWAYS_INLINE bool walk_whole(const struct walk_entry *e)
+{
+	return e->ipa == e->base && e->stop == e->base + e->size;
+}
+
+struct range_walk;
+
+/*
+ * A range operation on the walker. @visit decides for each entry; @post (may be
+ * NULL) decides again for a table entry once the walk below it is done
+ * (WALK_SKIP or WALK_REPLACE_BBM).
+ * @last_run (may be NULL) takes a whole run of last-level entries, [@ipa, @end)
+ * from @ptep, in one call: the operation's tight loop, which is where a range
+ * operation's cost lies (per page, where the rest of the walk is per table).
+ */
+struct range_walk_ops {
+	enum walk_action (*visit)(struct range_walk *w, const struct walk_entry *e);
+	enum walk_action (*post)(struct range_walk *w, const struct walk_entry *e);
+	void (*last_run)(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end);
+};
+
+/* The walk's state; an operation with state of its own embeds it as its first
+ * member. */
+struct range_walk {
 	struct s2_pgtable *pgt;
+	const struct range_walk_ops *ops;
+	struct s2_page_cache *cache; /* tables for WALK_SPLIT (from the cache only) */
+	s2_pte_t new; /* the entry WALK_REPLACE_BBM installs */
+	int ret; /* the result WALK_STOP returns */
+	unsigned int count; /* the operation's own count (collapse: blocks made) */
+};
+
+/*
+ * Walk [@ipa, @end) of @table at @level: per entry, ask the visitor, then do
+ * what it decided. Every break-before-make goes through bbm_replace(). Returns
+ * 0, S2_ENOMEM (no table in the cache for a split) or what a visitor stopped
+ * with.
+ */
+static int range_walk(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
+{
+	struct s2_pgtable *pgt = w->pgt;
+	struct walk_entry e;
+	int ret;
+
+	e.size = lvl_size(pgt, level);
+	e.ptep = table + lvl_idx(pgt, level, ipa);
+	e.level = level;
+	if (level == 3 && w->ops->last_run) {
+		w->ops->last_run(w, e.ptep, ipa, end);
+		return 0;
+	}
+	for (; ipa < end; e.ptep++) {
+		enum walk_action act;
+		s2_pte_t *child;
+
+		e.base = S2_ALIGN_DOWN(ipa, e.size);
+		e.ipa = ipa;
+		e.stop = S2_MIN(e.base + e.size, end);
+		e.pte = s2_atomic_load64(e.ptep);
+		act = w->ops->visit(w, &e);
+		switch (act) {
+		case WALK_SKIP:
+			break;
+		case WALK_DESCEND:
+			child = pte_table(pgt, e.pte);
+			ret = range_walk(w, child, level + 1, ipa, e.stop);
+			if (ret)
+				return ret;
+			if (w->ops->post && w->ops->post(w, &e) == WALK_REPLACE_BBM) {
+				bbm_replace(pgt, e.ptep, w->new, e.base, level, BBM_TLBI_SPAN, 0,
+					    0);
+				free_tree(pgt, child, level + 1);
+			}
+			break;
+		case WALK_SPLIT:
+		case WALK_SPLIT_DESCEND:
+			child = table_alloc(pgt, w->cache, true);
+			if (!child)
+				return S2_ENOMEM;
+			table_fill_from(pgt, child, level, e.pte);
+			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
+			bbm_replace(pgt, e.ptep, table_desc(pgt, child), e.base, level,
+				    BBM_TLBI_ENTRY, 0, 0);
+			if (act == WALK_SPLIT_DESCEND) {
+				ret = range_walk(w, child, level + 1, ipa, e.stop);
+				if (ret)
+					return ret;
+			}
+			break;
+		case WALK_REPLACE_BBM:
+			bbm_replace(pgt, e.ptep, w->new, e.base, level,
+				    pte_is_table(e.pte, level) ? BBM_TLBI_SPAN : BBM_TLBI_ENTRY, 0,
+				    0);
+			if (pte_is_table(e.pte, level))
+				free_tree(pgt, pte_table(pgt, e.pte), level + 1);
+			break;
+		case WALK_STOP:
+			return w->ret;
+		}
+		ipa = e.stop;
+	}
+	return 0;
+}
+
+/* ---- permission changes over a range
+ * --------------------------------------------------------- */
+
+/* wrprotect/set_prot on the walker: (pte & ~clr) | set on every valid leaf, in
+ * place. */
+struct attr_ctx {
+	struct range_walk w; /* first: the walker's state */
 	s2_pte_t set, clr;
-	bool cas; /* hardware may update AF/dirty concurrently: read-modify-write with CAS */
-	bool restricts; /* the change can remove or grant a permission: invalidate what changed */
+	bool cas; /* hardware may update AF/dirty concurrently: read-modify-write with
+               CAS */
+	bool restricts; /* the change can remove or grant a permission: invalidate
+                     what changed */
 	struct flush fl;
 };
 
@@ -1003,77 +1178,71 @@ static S2_ALWAYS_INLINE s2_pte_t leaf_update(struct attr_ctx *c, s2_pte_t *ptep,
 	return pte;
 }
 
-static void attr_range(struct attr_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
+/* A table: descend; a valid leaf above the last level (a block) that changes:
+ * in place. */
+static enum walk_action attr_visit(struct range_walk *w, const struct walk_entry *e)
 {
-	struct s2_pgtable *pgt = c->pgt;
-	uint64_t size = lvl_size(pgt, level);
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
-	uint64_t first = 0, last = 0;
-	bool changed = false;
+	struct attr_ctx *c = (struct attr_ctx *)w;
 
-	if (level == 3) {
-		/* Pages: the tight loop (the first change found apart, so the main loop only
-		 * remembers the last). */
-		s2_pte_t *p = ptep, *stop_p = ptep + ((end - ipa) >> pgt->geom.page_shift);
-		s2_pte_t *first_p = NULL, *last_p = NULL;
-		const s2_pte_t set = c->set, nclr = ~c->clr;
-		if (S2_LIKELY(!c->cas)) {
-			for (; p < stop_p; p++) {
-				s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
-				if (!(pte & S2_PTE_VALID) || new == pte)
-					continue;
-				s2_atomic_store64(p, new);
-				first_p = last_p = p++;
-				break;
-			}
-			for (; p < stop_p; p++) {
-				s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
-				if (!(pte & S2_PTE_VALID) || new == pte)
-					continue;
-				s2_atomic_store64(p, new);
-				last_p = p;
-			}
-		} else {
-			for (; p < stop_p; p++) {
-				s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
-				if (!(pte & S2_PTE_VALID) || new == pte)
-					continue;
-				leaf_update(c, p, pte);
-				if (!first_p)
-					first_p = p;
-				last_p = p;
-			}
+	if (pte_is_table(e->pte, e->level))
+		return WALK_DESCEND;
+	if ((e->pte & S2_PTE_VALID) && ((e->pte & ~c->clr) | c->set) != e->pte) {
+		leaf_update(c, e->ptep, e->pte);
+		if (c->restricts)
+			flush_add(&c->fl, e->base, e->size, e->level);
+	}
+	return WALK_SKIP;
+}
+
+/* Pages: the tight loop (the first change found apart, so the main loop only
+ * remembers the last); one flush_add() for the run. */
+static void attr_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end)
+{
+	struct attr_ctx *c = (struct attr_ctx *)w;
+	struct s2_pgtable *pgt = w->pgt;
+	uint64_t size = lvl_size(pgt, 3);
+	s2_pte_t *p = ptep, *stop_p = ptep + ((end - ipa) >> pgt->geom.page_shift);
+	s2_pte_t *first_p = NULL, *last_p = NULL;
+	const s2_pte_t set = c->set, nclr = ~c->clr;
+
+	if (S2_LIKELY(!c->cas)) {
+		for (; p < stop_p; p++) {
+			s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
+			if (!(pte & S2_PTE_VALID) || new == pte)
+				continue;
+			s2_atomic_store64(p, new);
+			first_p = last_p = p++;
+			break;
 		}
-		if (first_p && c->restricts)
-			flush_add(&c->fl, ipa + (uint64_t)(first_p - ptep) * size,
-				  (uint64_t)(last_p - first_p + 1) * size, 3);
-		return;
+		for (; p < stop_p; p++) {
+			s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
+			if (!(pte & S2_PTE_VALID) || new == pte)
+				continue;
+			s2_atomic_store64(p, new);
+			last_p = p;
+		}
 	} else {
-		for (; ipa < end; ptep++) {
-			uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
-			s2_pte_t pte = s2_atomic_load64(ptep);
-			if (pte_is_table(pte, level)) {
-				attr_range(c, pte_table(pgt, pte), level + 1, ipa, stop);
-			} else if ((pte & S2_PTE_VALID) && ((pte & ~c->clr) | c->set) != pte) {
-				leaf_update(c, ptep, pte);
-				if (c->restricts) {
-					if (!changed)
-						first = base;
-					last = base;
-					changed = true;
-				}
-			}
-			ipa = stop;
+		for (; p < stop_p; p++) {
+			s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
+			if (!(pte & S2_PTE_VALID) || new == pte)
+				continue;
+			leaf_update(c, p, pte);
+			if (!first_p)
+				first_p = p;
+			last_p = p;
 		}
 	}
-	if (changed)
-		flush_add(&c->fl, first, last - first + size, level);
+	if (first_p && c->restricts)
+		flush_add(&c->fl, ipa + (uint64_t)(first_p - ptep) * size,
+			  (uint64_t)(last_p - first_p + 1) * size, 3);
 }
+
+static const struct range_walk_ops attr_ops = { .visit = attr_visit, .last_run = attr_last_run };
 
 static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_t set, s2_pte_t clr)
 {
 	struct attr_ctx c = {
-		.pgt = pgt,
+		.w = { .pgt = pgt, .ops = &attr_ops },
 		.set = set,
 		.clr = clr,
 		.cas = pgt->cfg.ha || pgt->cfg.hd,
@@ -1081,7 +1250,7 @@ static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_
 			((clr | set) & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_XN)) || (clr & S2_PTE_AF),
 	};
 
-	attr_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size);
+	(void)range_walk(&c.w, pgt->root, pgt->geom.start_level, ipa, ipa + size);
 	flush_do(pgt, &c.fl);
 	return 0;
 }
@@ -1105,7 +1274,8 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	if (ret)
 		return ret;
 	if (set & S2_PROT_DBM) {
-		/* Writable-clean: DBM with W cleared in the same pass (needs HD, as for map). */
+		/* Writable-clean: DBM with W cleared in the same pass (needs HD, as for
+     * map). */
 		if (!pgt->cfg.hd || (set & S2_PROT_W) || !(clear & S2_PROT_W))
 			return S2_EINVAL;
 		set &= ~(uint64_t)S2_PROT_DBM;
@@ -1130,7 +1300,8 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 		pclr |= S2_PTE_S2AP_R;
 	if (clear & S2_PROT_W)
 		pclr |= S2_PTE_S2AP_W | S2_PTE_DBM; /* DBM would let hardware grant W again */
-	/* (With S2_PROT_DBM in @set, pset holds DBM: (pte & ~pclr) | pset keeps it.) */
+	/* (With S2_PROT_DBM in @set, pset holds DBM: (pte & ~pclr) | pset keeps it.)
+   */
 	if (clear & S2_PROT_X) {
 		pclr |= S2_PTE_XN;
 		pset |= S2_FIELD_PREP(S2_PTE_XN, S2_XN_ALL);
@@ -1138,9 +1309,9 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	pclr |= S2_FIELD_PREP(S2_PTE_SW, (clear & S2_PROT_SW_MASK) >> S2_PROT_SW_SHIFT);
 	if ((set & S2_PROT_X) && !pgt->cfg.dic) {
 		/* Newly executable memory: invalidate the I-cache for every leaf that gains
-		 * exec, whole: a block only partly inside the range becomes executable in full
-		 * (Arm ARM D8.4: XN applies to the whole block). One call per physically
-		 * contiguous run. */
+     * exec, whole: a block only partly inside the range becomes executable in
+     * full (Arm ARM D8.4: XN applies to the whole block). One call per
+     * physically contiguous run. */
 		struct s2_lookup l;
 		uint64_t a = s2_ipa_val(ipa), end = a + size, run_pa = 0, run_len = 0;
 		while (a < end) {
@@ -1168,79 +1339,86 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	return attr_top(pgt, s2_ipa_val(ipa), size, pset, pclr);
 }
 
-/* ---- access flag over a range ----------------------------------------------------------------- */
+/* ---- access flag over a range
+ * ----------------------------------------------------------------- */
 
+/* test_clear_young on the walker: count (and clear) AF of the valid leaves. */
 struct young_ctx {
-	struct s2_pgtable *pgt;
+	struct range_walk w; /* first: the walker's state */
 	bool clear;
 	bool cas;
 	uint64_t young; /* granule-sized pages */
 };
 
-static void young_range(struct young_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
+/* A table: descend; a young block: count the part of it in the range, clear AF
+ * if asked. */
+static enum walk_action young_visit(struct range_walk *w, const struct walk_entry *e)
 {
-	struct s2_pgtable *pgt = c->pgt;
-	uint64_t size = lvl_size(pgt, level);
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
+	struct young_ctx *c = (struct young_ctx *)w;
+	s2_pte_t pte = e->pte;
 
-	if (level == 3) {
-		s2_pte_t *stop_p = ptep + ((end - ipa) >> pgt->geom.page_shift);
-		const s2_pte_t va = S2_PTE_VALID | S2_PTE_AF;
-		uint64_t young = 0;
-		if (!c->clear) {
-			for (; ptep < stop_p; ptep++)
-				young += (s2_atomic_load64(ptep) & va) == va;
-		} else if (S2_LIKELY(!c->cas)) {
-			/* No hardware updates: a plain store clears AF. */
-			for (; ptep < stop_p; ptep++) {
-				s2_pte_t pte = s2_atomic_load64(ptep);
-				if ((pte & va) != va)
-					continue;
-				s2_atomic_store64(ptep, pte & ~S2_PTE_AF);
-				young++;
-			}
-		} else {
-			for (; ptep < stop_p; ptep++) {
-				s2_pte_t pte = s2_atomic_load64(ptep);
-				if ((pte & va) != va)
-					continue;
-				while (!s2_atomic_cas64(ptep, &pte, pte & ~S2_PTE_AF))
+	if (pte_is_table(pte, e->level))
+		return WALK_DESCEND;
+	if ((pte & (S2_PTE_VALID | S2_PTE_AF)) == (S2_PTE_VALID | S2_PTE_AF)) {
+		c->young += (e->stop - e->ipa) >> w->pgt->geom.page_shift;
+		if (c->clear) {
+			if (!c->cas)
+				s2_atomic_store64(e->ptep, pte & ~S2_PTE_AF);
+			else
+				while (!s2_atomic_cas64(e->ptep, &pte, pte & ~S2_PTE_AF))
 					;
-				young++;
-			}
 		}
-		c->young += young;
-		return;
 	}
-	for (; ipa < end; ptep++) {
-		uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
-		s2_pte_t pte = s2_atomic_load64(ptep);
-		if (pte_is_table(pte, level)) {
-			young_range(c, pte_table(pgt, pte), level + 1, ipa, stop);
-		} else if ((pte & (S2_PTE_VALID | S2_PTE_AF)) == (S2_PTE_VALID | S2_PTE_AF)) {
-			c->young += (stop - ipa) >> pgt->geom.page_shift;
-			if (c->clear) {
-				if (!c->cas)
-					s2_atomic_store64(ptep, pte & ~S2_PTE_AF);
-				else
-					while (!s2_atomic_cas64(ptep, &pte, pte & ~S2_PTE_AF))
-						;
-			}
-		}
-		ipa = stop;
-	}
+	return WALK_SKIP;
 }
+
+/* Pages: the tight loop, the count accumulated locally. */
+static void young_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end)
+{
+	struct young_ctx *c = (struct young_ctx *)w;
+	s2_pte_t *stop_p = ptep + ((end - ipa) >> w->pgt->geom.page_shift);
+	const s2_pte_t va = S2_PTE_VALID | S2_PTE_AF;
+	uint64_t young = 0;
+
+	if (!c->clear) {
+		for (; ptep < stop_p; ptep++)
+			young += (s2_atomic_load64(ptep) & va) == va;
+	} else if (S2_LIKELY(!c->cas)) {
+		/* No hardware updates: a plain store clears AF. */
+		for (; ptep < stop_p; ptep++) {
+			s2_pte_t pte = s2_atomic_load64(ptep);
+			if ((pte & va) != va)
+				continue;
+			s2_atomic_store64(ptep, pte & ~S2_PTE_AF);
+			young++;
+		}
+	} else {
+		for (; ptep < stop_p; ptep++) {
+			s2_pte_t pte = s2_atomic_load64(ptep);
+			if ((pte & va) != va)
+				continue;
+			while (!s2_atomic_cas64(ptep, &pte, pte & ~S2_PTE_AF))
+				;
+			young++;
+		}
+	}
+	c->young += young;
+}
+
+static const struct range_walk_ops young_ops = { .visit = young_visit, .last_run = young_last_run };
 
 int s2_pgtable_test_clear_young(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, bool clear,
 				uint64_t *young)
 {
-	struct young_ctx c = { .pgt = pgt, .clear = clear };
+	struct young_ctx c = { .w = { .ops = &young_ops }, .clear = clear };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
+	c.w.pgt = pgt;
 	c.cas = pgt->cfg.ha || pgt->cfg.hd;
-	young_range(&c, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa), s2_ipa_val(ipa) + size);
+	(void)range_walk(&c.w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+			 s2_ipa_val(ipa) + size);
 	if (young)
 		*young = c.young;
 	return 0;
@@ -1253,123 +1431,18 @@ void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
 	s2_pgt_tlbi_span(pgt, s2_ipa_val(ipa), size);
 }
 
-/* ---- the range walker: one loop, the decision per entry explicit ---------------------------- */
+/* ---- split and collapse
+ * ----------------------------------------------------------------------- */
 
-/*
- * What the range walker does with one entry, as a visitor decides it (after TF-A's xlat
- * tables v2 action_t: the decision apart from the loop that carries it out).
- */
-enum walk_action {
-	WALK_SKIP, /* leave the entry as it is */
-	WALK_DESCEND, /* a table: walk the part of the range below it, then ask ->post */
-	WALK_SPLIT, /* a block: replace it by a table of its pieces (break-before-make) */
-	WALK_SPLIT_DESCEND, /* WALK_SPLIT, then walk the new table */
-	WALK_REPLACE_BBM, /* replace the entry by w->new with break-before-make (a table
-			   * replaced: its whole range invalidated, the subtree freed after) */
-	WALK_STOP, /* stop the walk with w->ret */
-};
-
-struct range_walk;
-
-/*
- * A range operation on the walker. @visit decides for entry @pte at @level mapping
- * [@base, @base + lvl_size(level)); @whole: the operation's range covers all of it. @post (may
- * be NULL) decides again for a table entry once the walk below it is done (WALK_SKIP or
- * WALK_REPLACE_BBM).
- */
-struct range_walk_ops {
-	enum walk_action (*visit)(struct range_walk *w, s2_pte_t pte, int level, uint64_t base,
-				  bool whole);
-	enum walk_action (*post)(struct range_walk *w, s2_pte_t pte, int level, uint64_t base,
-				 bool whole);
-};
-
-struct range_walk {
-	struct s2_pgtable *pgt;
-	const struct range_walk_ops *ops;
-	struct s2_page_cache *cache; /* tables for WALK_SPLIT (from the cache only) */
-	s2_pte_t new; /* the entry WALK_REPLACE_BBM installs */
-	int ret; /* the result WALK_STOP returns */
-	unsigned int count; /* the operation's own count (collapse: blocks made) */
-};
-
-/*
- * Walk [@ipa, @end) of @table at @level: per entry, ask the visitor, then do what it decided.
- * Every break-before-make goes through bbm_replace(). Returns 0, S2_ENOMEM (no table in the
- * cache for a split) or what a visitor stopped with.
- */
-static int range_walk(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
-{
-	struct s2_pgtable *pgt = w->pgt;
-	uint64_t size = lvl_size(pgt, level);
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
-	int ret;
-
-	for (; ipa < end; ptep++) {
-		uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
-		bool whole = ipa == base && stop == base + size;
-		s2_pte_t pte = s2_atomic_load64(ptep);
-		enum walk_action act = w->ops->visit(w, pte, level, base, whole);
-		s2_pte_t *child;
-
-		switch (act) {
-		case WALK_SKIP:
-			break;
-		case WALK_DESCEND:
-			child = pte_table(pgt, pte);
-			ret = range_walk(w, child, level + 1, ipa, stop);
-			if (ret)
-				return ret;
-			if (w->ops->post &&
-			    w->ops->post(w, pte, level, base, whole) == WALK_REPLACE_BBM) {
-				bbm_replace(pgt, ptep, w->new, base, level, BBM_TLBI_SPAN, 0, 0);
-				free_tree(pgt, child, level + 1);
-			}
-			break;
-		case WALK_SPLIT:
-		case WALK_SPLIT_DESCEND:
-			child = table_alloc(pgt, w->cache, true);
-			if (!child)
-				return S2_ENOMEM;
-			table_fill_from(pgt, child, level, pte);
-			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
-			bbm_replace(pgt, ptep, table_desc(pgt, child), base, level, BBM_TLBI_ENTRY,
-				    0, 0);
-			if (act == WALK_SPLIT_DESCEND) {
-				ret = range_walk(w, child, level + 1, ipa, stop);
-				if (ret)
-					return ret;
-			}
-			break;
-		case WALK_REPLACE_BBM:
-			bbm_replace(pgt, ptep, w->new, base, level,
-				    pte_is_table(pte, level) ? BBM_TLBI_SPAN : BBM_TLBI_ENTRY, 0,
-				    0);
-			if (pte_is_table(pte, level))
-				free_tree(pgt, pte_table(pgt, pte), level + 1);
-			break;
-		case WALK_STOP:
-			return w->ret;
-		}
-		ipa = stop;
-	}
-	return 0;
-}
-
-/* ---- split and collapse ----------------------------------------------------------------------- */
-
-/* Split: every block in the range becomes tables down to pages (whole blocks: a block only
- * partly in the range is split in full). */
-static enum walk_action split_visit(struct range_walk *w, s2_pte_t pte, int level, uint64_t base,
-				    bool whole)
+/* Split: every block in the range becomes tables down to pages (whole blocks: a
+ * block only partly in the range is split in full). */
+static enum walk_action split_visit(struct range_walk *w, const struct walk_entry *e)
 {
 	(void)w;
-	(void)base;
-	(void)whole;
-	if (pte_is_table(pte, level))
+	if (pte_is_table(e->pte, e->level))
 		return WALK_DESCEND;
-	if ((pte & S2_PTE_VALID) && level < 3)
-		return level + 1 < 3 ? WALK_SPLIT_DESCEND : WALK_SPLIT;
+	if ((e->pte & S2_PTE_VALID) && e->level < 3)
+		return e->level + 1 < 3 ? WALK_SPLIT_DESCEND : WALK_SPLIT;
 	return WALK_SKIP;
 }
 
@@ -1390,8 +1463,8 @@ int s2_pgtable_split(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 			  s2_ipa_val(ipa) + size);
 }
 
-/* Whether the table at @clevel maps one aligned, contiguous run with identical attributes;
- * if so, *@block is the block descriptor for the level above. */
+/* Whether the table at @clevel maps one aligned, contiguous run with identical
+ * attributes; if so, *@block is the block descriptor for the level above. */
 static bool table_uniform(const struct s2_pgtable *pgt, s2_pte_t *child, int clevel,
 			  s2_pte_t *block)
 {
@@ -1414,23 +1487,19 @@ static bool table_uniform(const struct s2_pgtable *pgt, s2_pte_t *child, int cle
 	return true;
 }
 
-/* Collapse: below a whole entry of a level with blocks, a table that maps one aligned run
- * with identical attributes becomes a block (after its own tables were collapsed). */
-static enum walk_action collapse_visit(struct range_walk *w, s2_pte_t pte, int level, uint64_t base,
-				       bool whole)
+/* Collapse: below a whole entry of a level with blocks, a table that maps one
+ * aligned run with identical attributes becomes a block (after its own tables
+ * were collapsed). */
+static enum walk_action collapse_visit(struct range_walk *w, const struct walk_entry *e)
 {
 	(void)w;
-	(void)base;
-	(void)whole;
-	return pte_is_table(pte, level) ? WALK_DESCEND : WALK_SKIP;
+	return pte_is_table(e->pte, e->level) ? WALK_DESCEND : WALK_SKIP;
 }
 
-static enum walk_action collapse_post(struct range_walk *w, s2_pte_t pte, int level, uint64_t base,
-				      bool whole)
+static enum walk_action collapse_post(struct range_walk *w, const struct walk_entry *e)
 {
-	(void)base;
-	if (!whole || !level_has_blocks(w->pgt, level) ||
-	    !table_uniform(w->pgt, pte_table(w->pgt, pte), level + 1, &w->new))
+	if (!walk_whole(e) || !level_has_blocks(w->pgt, e->level) ||
+	    !table_uniform(w->pgt, pte_table(w->pgt, e->pte), e->level + 1, &w->new))
 		return WALK_SKIP;
 	w->count++;
 	return WALK_REPLACE_BBM;
