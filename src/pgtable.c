@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * pgtable.c - the stage-2 page-table engine (mechanism only): init and destroy,
- * the walker and the range operations. docs/pgtable.md explains the design:
- * direct descent for single-entry operations (pgtable_fast.c), per-operation
- * table loops for ranges (here), table-page reference counts, break-before-make
- * and the TLB-maintenance policy; the checker is in pgtable_check.c, what the
- * files share in pgtable_internal.h.
+ * the range walker and the range operations. docs/pgtable.md explains the design:
+ * direct descent for single-entry operations (pgtable_fast.c); for ranges, one
+ * walker with an explicit action per entry (range_walk(): split, collapse,
+ * wrprotect/set_prot, young) and per-operation table loops (map, unmap/annotate,
+ * free); table-page reference counts, break-before-make and the TLB-maintenance
+ * policy. The checker is in pgtable_check.c, what the files share in
+ * pgtable_internal.h.
  *
  * Architecture references are to the Arm ARM (DDI 0487): descriptor formats
  * D8.3, the break-before-make rules D8.16.1 ("Using break-before-make when
