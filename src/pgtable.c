@@ -1,207 +1,31 @@
 // SPDX-License-Identifier: MIT
 /*
- * pgtable.c - the stage-2 page-table engine (mechanism only). docs/pgtable.md explains the
- * design: direct descent for single-entry operations, per-operation table loops for ranges,
- * table-page reference counts, break-before-make and the TLB-maintenance policy.
+ * pgtable.c - the stage-2 page-table engine (mechanism only): init and destroy,
+ * the range walker and the range operations. docs/pgtable.md explains the design:
+ * direct descent for single-entry operations (pgtable_fast.c); for ranges, one
+ * walker with an explicit action per entry (range_walk(): split, collapse,
+ * wrprotect/set_prot, young) and per-operation table loops (map, unmap/annotate,
+ * free); table-page reference counts, break-before-make and the TLB-maintenance
+ * policy. The checker is in pgtable_check.c, what the files share in
+ * pgtable_internal.h.
  *
- * Architecture references are to the Arm ARM (DDI 0487): descriptor formats D8.3, the
- * break-before-make rules D8.16.1 ("Using break-before-make when updating translation table
- * entries"), TLB maintenance D8.17, the stage-2 walk AArch64.S2Walk.
+ * Architecture references are to the Arm ARM (DDI 0487): descriptor formats
+ * D8.3, the break-before-make rules D8.16.1 ("Using break-before-make when
+ * updating translation table entries"), TLB maintenance D8.17, the stage-2 walk
+ * AArch64.S2Walk.
  */
-#include "s2mmu/pgtable.h"
+#include "pgtable_internal.h"
 
-/* Descriptor bits [1:0] (Arm ARM D8.3.1): 0b11 table (level < 3) or page (level 3), 0b01
- * block (levels with blocks only; 0b01 at level 3 is reserved). */
-#define DESC_TABLE (S2_PTE_VALID | S2_PTE_TYPE)
-#define DESC_PAGE (S2_PTE_VALID | S2_PTE_TYPE)
-#define DESC_BLOCK S2_PTE_VALID
-#define DESC_TYPE_MASK (S2_PTE_VALID | S2_PTE_TYPE)
-
-/*
- * An invalid entry held by a single-entry break-before-make in progress (bit 10 of an
- * invalid descriptor, outside the owner field). Hardware ignores it (bit 0 clear); concurrent
- * single-entry operations that find it back off with S2_EAGAIN. Never left in a quiet tree.
+/* ---- side effects
+ * ----------------------------------------------------------------------------
  */
-#define PTE_LOCKED S2_BIT(10)
 
-/*
- * Bits a live leaf may change in place. Changing permissions, the access flag, DBM or the
- * software bits does not need break-before-make; changing the output address, the memory
- * type, shareability or the size does (Arm ARM D8.16.1).
- */
-#define PTE_INPLACE_BITS (S2_PTE_S2AP | S2_PTE_XN | S2_PTE_SW | S2_PTE_AF | S2_PTE_DBM)
-
-/* The high bit of a table page's refcount marks it visited during s2_pgtable_check(). */
-#define RC_MARK 0x80000000u
-
-/* Internal result of the single-entry path: the request needs the structural path. */
-#define S2_STRUCTURAL 1
-/* Internal result: a compare-and-swap lost; look again. */
-#define S2_RETRY 2
-
-#define S2_PROT_MEMTYPE (S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE | S2_PROT_NORMAL_NC)
-#define S2_PROT_ALL                                                                      \
-	(S2_PROT_RWX | S2_PROT_MEMTYPE | S2_PROT_NOCMO | S2_PROT_SW_MASK | S2_PROT_DBM | \
-	 S2_PROT_YOUNG_CLEAR)
-
-/* MemAttr values the engine writes (ARCH-NOTES §1; Arm ARM D8.6.5 and the FWB rules). */
-#define MEMATTR_DEVICE_nGnRnE 0x0u
-#define MEMATTR_DEVICE_nGnRE 0x1u
-#define MEMATTR_NORMAL_NC 0x5u
-#define MEMATTR_NORMAL_WB 0xfu
-#define MEMATTR_FWB_NORMAL_WB 0x6u
-#define MEMATTR_FWB_RESERVED 0x4u
-
-/* ---- geometry and descriptor helpers (inline, precomputed per table) ------------------------- */
-
-static S2_ALWAYS_INLINE unsigned int lvl_shift(const struct s2_pgtable *pgt, int level)
-{
-	return pgt->geom.shift[level + 1];
-}
-
-static S2_ALWAYS_INLINE uint64_t lvl_size(const struct s2_pgtable *pgt, int level)
-{
-	return UINT64_C(1) << pgt->geom.shift[level + 1];
-}
-
-static S2_ALWAYS_INLINE uint64_t lvl_idx(const struct s2_pgtable *pgt, int level, uint64_t ipa)
-{
-	uint64_t mask =
-		level == pgt->geom.start_level ? pgt->geom.root_idx_mask : pgt->geom.idx_mask;
-	return (ipa >> pgt->geom.shift[level + 1]) & mask;
-}
-
-static S2_ALWAYS_INLINE uint64_t gran_size(const struct s2_pgtable *pgt)
-{
-	return UINT64_C(1) << pgt->geom.page_shift;
-}
-
-static S2_ALWAYS_INLINE uint64_t table_entries(const struct s2_pgtable *pgt)
-{
-	return pgt->geom.idx_mask + 1;
-}
-
-static S2_ALWAYS_INLINE bool level_has_blocks(const struct s2_pgtable *pgt, int level)
-{
-	return (pgt->geom.block_levels >> (level + 1)) & 1;
-}
-
-static S2_ALWAYS_INLINE bool pte_is_table(s2_pte_t pte, int level)
-{
-	return level < 3 && (pte & DESC_TYPE_MASK) == DESC_TABLE;
-}
-
-/* The output (or next-level table) address held in a descriptor. */
-static S2_ALWAYS_INLINE uint64_t pte_oa(const struct s2_pgtable *pgt, s2_pte_t pte)
-{
-	return (pte & pgt->geom.oa_lo_mask) |
-	       ((pte & pgt->geom.oa_hi_mask) << pgt->geom.oa_hi_shift);
-}
-
-/* The descriptor bits that hold output address @oa. */
-static S2_ALWAYS_INLINE s2_pte_t oa_bits(const struct s2_pgtable *pgt, uint64_t oa)
-{
-	return (oa & pgt->geom.oa_lo_mask) | ((oa >> pgt->geom.oa_hi_shift) & pgt->geom.oa_hi_mask);
-}
-
-static S2_ALWAYS_INLINE s2_pte_t pte_oa_mask(const struct s2_pgtable *pgt)
-{
-	return pgt->geom.oa_lo_mask | pgt->geom.oa_hi_mask;
-}
-
-static S2_ALWAYS_INLINE s2_pte_t *pa_to_table(const struct s2_pgtable *pgt, uint64_t pa)
-{
-	if (S2_LIKELY(pgt->port.linear))
-		return (s2_pte_t *)(uintptr_t)(pa + pgt->port.va_minus_pa);
-	return pgt->port.ops->pa_to_va(pgt->port.ctx, s2_pa(pa));
-}
-
-static S2_ALWAYS_INLINE uint64_t table_to_pa(const struct s2_pgtable *pgt, void *va)
-{
-	if (S2_LIKELY(pgt->port.linear))
-		return (uint64_t)(uintptr_t)va - pgt->port.va_minus_pa;
-	return s2_pa_val(pgt->port.ops->va_to_pa(pgt->port.ctx, va));
-}
-
-static S2_ALWAYS_INLINE s2_pte_t *pte_table(const struct s2_pgtable *pgt, s2_pte_t pte)
-{
-	return pa_to_table(pgt, pte_oa(pgt, pte));
-}
-
-static S2_ALWAYS_INLINE s2_pte_t table_desc(const struct s2_pgtable *pgt, void *va)
-{
-	return DESC_TABLE | oa_bits(pgt, table_to_pa(pgt, va));
-}
-
-static S2_ALWAYS_INLINE uint32_t *table_rc(const struct s2_pgtable *pgt, void *va)
-{
-	return pgt->port.ops->page_refcount(pgt->port.ctx, va);
-}
-
-/* Add @delta to the refcount of @table at @level; the root is not counted. */
-static S2_ALWAYS_INLINE void rc_add(const struct s2_pgtable *pgt, s2_pte_t *table, int level,
-				    int32_t delta)
-{
-	if (delta && level != pgt->geom.start_level)
-		s2_atomic_add32(table_rc(pgt, table), delta);
-}
-
-static S2_ALWAYS_INLINE uint8_t pte_memattr(s2_pte_t pte)
-{
-	return (uint8_t)S2_FIELD_GET(S2_PTE_MEMATTR, pte);
-}
-
-/*
- * Device (MemAttr 0b00xx, with and without FWB) and Normal-NC (0b0101) may not be executable
- * (ARCH-NOTES §1): the engine refuses exec on them.
- */
-static S2_ALWAYS_INLINE bool memattr_noexec(uint8_t memattr)
-{
-	return memattr < 4 || memattr == MEMATTR_NORMAL_NC;
-}
-
-/* A leaf change that removes a permission must be invalidated (Arm ARM D8.17: a TLB may keep
- * the old, more permissive entry). Adding AF or software bits need not be. */
-static S2_ALWAYS_INLINE bool pte_restricts(s2_pte_t old, s2_pte_t new)
-{
-	return ((old & ~new) & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_AF)) != 0 ||
-	       ((new & ~old) & S2_PTE_XN) != 0;
-}
-
-/*
- * A leaf change that grants a permission (S2AP, DBM, or an XN bit cleared) is invalidated too:
- * a TLB may keep the entry that gave a permission fault (Arm ARM D8.17), and the CPU holding
- * it would fault again. relax_perms does it with the local form, as KVM; the other in-place
- * grants (a map adding permissions, set_prot granting) with the broadcast one, or the local
- * one on the fault path (S2_MAP_SHARED).
- */
-static S2_ALWAYS_INLINE bool pte_grants(s2_pte_t old, s2_pte_t new)
-{
-	return ((new & ~old) & (S2_PTE_S2AP | S2_PTE_DBM)) != 0 || ((old & ~new) & S2_PTE_XN) != 0;
-}
-
-/* ---- side effects ---------------------------------------------------------------------------- */
-
-static inline void port_barrier(const struct s2_pgtable *pgt, enum s2_barrier b)
-{
-	pgt->port.ops->barrier(pgt->port.ctx, b);
-}
-
-/* DSB ISHST; TLBI IPAS2E1IS (with the level hint); DSB ISH: the middle of break-before-make. */
-static S2_ALWAYS_INLINE void tlbi_one_inline(const struct s2_pgtable *pgt, uint64_t ipa, int level)
-{
-	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
-	pgt->port.ops->tlbi_ipa(pgt->port.ctx, pgt, s2_ipa(ipa), level);
-	port_barrier(pgt, S2_BARRIER_DSB_ISH);
-}
-
-static void tlbi_one(const struct s2_pgtable *pgt, uint64_t ipa, int level)
+void s2_pgt_tlbi_one(const struct s2_pgtable *pgt, uint64_t ipa, int level)
 {
 	tlbi_one_inline(pgt, ipa, level);
 }
 
-/* DSB ISHST; TLBI over a range (walk caches included: no level hint); DSB ISH. */
-static void tlbi_span(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size)
+void s2_pgt_tlbi_span(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size)
 {
 	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
 	if (size > pgt->tlbi_range_threshold)
@@ -211,26 +35,13 @@ static void tlbi_span(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size)
 	port_barrier(pgt, S2_BARRIER_DSB_ISH);
 }
 
-/*
- * After relax_perms: invalidate @ipa on this CPU only (port tlbi_ipa_local, whose sequence has
- * its own barriers), as KVM's __kvm_tlb_flush_vmid_ipa_nsh. A TLB may keep an entry that gave a
- * permission fault (Arm ARM D8.17), so without this the faulting CPU could fault again on
- * it. A port without the local form gets the broadcast one.
- */
-static S2_ALWAYS_INLINE void tlbi_local(const struct s2_pgtable *pgt, uint64_t ipa, int level)
-{
-	if (S2_LIKELY(pgt->port.ops->tlbi_ipa_local))
-		pgt->port.ops->tlbi_ipa_local(pgt->port.ctx, pgt, s2_ipa(ipa), level);
-	else
-		tlbi_one(pgt, ipa, level);
-}
-
 /* Invalidations collected by a range operation, issued once at the end. */
 struct flush {
 	uint64_t start, end;
 	int level; /* common level of the leaves, -2 when mixed */
 	unsigned int n; /* additions: an entry, or a run of entries of one table */
-	bool tables; /* a table was unlinked: invalidate walk caches too (no level hint) */
+	bool tables; /* a table was unlinked: invalidate walk caches too (no level
+                     hint) */
 };
 
 static S2_ALWAYS_INLINE void flush_add(struct flush *f, uint64_t ipa, uint64_t size, int level)
@@ -256,36 +67,20 @@ static void flush_do(const struct s2_pgtable *pgt, struct flush *f)
 		return;
 	if (f->n == 1 && !f->tables && f->level >= pgt->geom.start_level &&
 	    f->end - f->start == lvl_size(pgt, f->level))
-		tlbi_one(pgt, f->start, f->level); /* one entry: TLBI by IPA with its level */
+		s2_pgt_tlbi_one(pgt, f->start,
+				f->level); /* one entry: TLBI by IPA with its level */
 	else
-		tlbi_span(pgt, f->start, f->end - f->start);
+		s2_pgt_tlbi_span(pgt, f->start, f->end - f->start);
 	f->n = 0;
 	f->tables = false;
 }
 
-/* ---- table pages ------------------------------------------------------------------------------ */
+/* ---- table pages
+ * ------------------------------------------------------------------------------
+ */
 
-/* A zeroed table page with refcount 0: from @cache first, else (unless @cache_only) the port. */
-static s2_pte_t *table_alloc(const struct s2_pgtable *pgt, struct s2_page_cache *cache,
-			     bool cache_only)
-{
-	if (cache && cache->nr)
-		return cache->pages[--cache->nr];
-	if (cache_only)
-		return NULL;
-	return pgt->port.ops->alloc_pages(pgt->port.ctx, gran_size(pgt));
-}
-
-/* Give back a table page that never became reachable. It must be all zero with refcount 0. */
-static void table_unused(const struct s2_pgtable *pgt, struct s2_page_cache *cache, s2_pte_t *t)
-{
-	if (cache && cache->nr < S2_PAGE_CACHE_MAX)
-		cache->pages[cache->nr++] = t;
-	else
-		pgt->port.ops->free_pages(pgt->port.ctx, t, gran_size(pgt));
-}
-
-/* Free an unlinked table and every table below it (after the TLBI that covered them). */
+/* Free an unlinked table and every table below it (after the TLBI that covered
+ * them). */
 static void free_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level)
 {
 	if (level < 3) {
@@ -299,20 +94,8 @@ static void free_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level)
 	pgt->port.ops->free_pages(pgt->port.ctx, table, gran_size(pgt));
 }
 
-/* ---- data-cache maintenance of memory the guest loses -------------------------------------- */
-
-/*
- * A valid leaf of Normal write-back memory without FWB: when the guest loses it (unmap,
- * annotate, a replacement by another output or memory type), the engine cleans and invalidates
- * it to the PoC after the TLBI, as KVM's stage2_unmap_walker() does (stage2_pte_cacheable(),
- * !stage2_has_fwb()): the guest may hold dirty lines the host, a device or a non-cacheable
- * access must see. With FWB the guest's accesses are coherent with the host's; Normal-NC and
- * Device memory is not cached by the guest's accesses.
- */
-static S2_ALWAYS_INLINE bool pte_needs_cmo(const struct s2_pgtable *pgt, s2_pte_t pte)
-{
-	return !pgt->cfg.fwb && (pte & S2_PTE_VALID) && pte_memattr(pte) == MEMATTR_NORMAL_WB;
-}
+/* ---- data-cache maintenance of memory the guest loses
+ * -------------------------------------- */
 
 /* A physically contiguous run waiting for one dcache_clean_inval_poc call. */
 struct cmo_run {
@@ -340,10 +123,13 @@ static void cmo_run_add(const struct s2_pgtable *pgt, struct cmo_run *r, uint64_
 #define CMO_KEEP_NONE UINT64_MAX
 
 /*
- * The subtree @table at @level (unlinked or replaced, its TLBI done) mapped IPAs from that of
- * its first entry: add its Normal WB leaves to @r, except those the new mapping keeps: when
- * @keep_oa is not CMO_KEEP_NONE, a Normal WB mapping now gives the first entry's IPA output
- * @keep_oa (contiguously), and a leaf already mapping that output stays cached as it was.
+ * The subtree @table at @level (unlinked or replaced, its TLBI done) mapped
+ * IPAs from that of its first entry: add its Normal WB leaves to @r, except
+ * those the new mapping keeps: when
+ * @keep_oa is not CMO_KEEP_NONE, a Normal WB mapping now gives the first
+ * entry's IPA output
+ * @keep_oa (contiguously), and a leaf already mapping that output stays cached
+ * as it was.
  */
 static void cmo_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level, uint64_t keep_oa,
 		     struct cmo_run *r)
@@ -397,9 +183,10 @@ static void cmo_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level, u
 }
 
 /*
- * A Normal WB block that mapped output @old_oa from the IPA of @table's first entry was
- * replaced by the (linked, invalidated) subtree @table at @level: add to @r every part of it
- * that the subtree no longer maps to the same output as Normal WB.
+ * A Normal WB block that mapped output @old_oa from the IPA of @table's first
+ * entry was replaced by the (linked, invalidated) subtree @table at @level: add
+ * to @r every part of it that the subtree no longer maps to the same output as
+ * Normal WB.
  */
 static void cmo_block_lost(const struct s2_pgtable *pgt, s2_pte_t *table, int level,
 			   uint64_t old_oa, struct cmo_run *r)
@@ -417,17 +204,10 @@ static void cmo_block_lost(const struct s2_pgtable *pgt, s2_pte_t *table, int le
 	}
 }
 
-/* Whether replacing leaf @old by leaf @new takes Normal WB memory away from the guest. */
-static S2_ALWAYS_INLINE bool leaf_loses_cmo(const struct s2_pgtable *pgt, s2_pte_t old,
-					    s2_pte_t new)
-{
-	return pte_needs_cmo(pgt, old) &&
-	       (pte_memattr(new) != MEMATTR_NORMAL_WB || pte_oa(pgt, new) != pte_oa(pgt, old));
-}
-
 /*
- * Fill a new (private) table at @level + 1 with the pieces of @old, a block or an owner
- * annotation at @level, so that it maps exactly what @old mapped. Sets its refcount.
+ * Fill a new (private) table at @level + 1 with the pieces of @old, a block or
+ * an owner annotation at @level, so that it maps exactly what @old mapped. Sets
+ * its refcount.
  */
 static void table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int level, s2_pte_t old)
 {
@@ -453,7 +233,8 @@ static void table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int l
 	s2_atomic_store32(table_rc(pgt, child), (uint32_t)n);
 }
 
-/* ---- argument checks -------------------------------------------------------------------------- */
+/* ---- argument checks
+ * -------------------------------------------------------------------------- */
 
 static int check_range(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size)
 {
@@ -466,50 +247,8 @@ static int check_range(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size
 	return 0;
 }
 
-/*
- * Leaf attributes for valid S2_PROT_* flags and a MemAttr value, without branches: S2AP[1:0]
- * from W/R (flag bits 1:0 -> descriptor bits 7:6), AF unless YOUNG_CLEAR (13 -> 10), XN = 0b10
- * unless X (2 -> 54), SW3..SW0 (11:8 -> 58:55), DBM, SH inner shareable (not with DS).
- */
-static S2_ALWAYS_INLINE s2_pte_t prot_attr_bits(const struct s2_pgtable *pgt, uint64_t prot,
-						unsigned int memattr)
-{
-	return S2_FIELD_PREP(S2_PTE_MEMATTR, memattr) | pgt->geom.sh_bits |
-	       ((prot & (S2_PROT_R | S2_PROT_W)) << 6) | (((~prot >> 13) & 1) << 10) |
-	       (((~prot >> 2) & 1) << 54) | (((prot >> S2_PROT_SW_SHIFT) & 0xf) << 55) |
-	       (((prot >> 12) & 1) << 51);
-}
-
-/* Leaf attributes (no output address, no descriptor type) for S2_PROT_* flags. */
-static int prot_to_attr(const struct s2_pgtable *pgt, uint64_t prot, s2_pte_t *attr)
-{
-	bool dev = prot & (S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE);
-	bool nc = prot & S2_PROT_NORMAL_NC;
-	unsigned int memattr;
-
-	if (prot & ~S2_PROT_ALL)
-		return S2_EINVAL;
-	if (!(prot & S2_PROT_RWX))
-		return S2_EINVAL;
-	if (dev && nc)
-		return S2_EINVAL;
-	if ((prot & S2_PROT_DBM) && (!pgt->cfg.hd || (prot & S2_PROT_W)))
-		return S2_EINVAL;
-	if ((prot & S2_PROT_X) && (dev || nc))
-		return S2_EMEMTYPE;
-
-	if (dev)
-		memattr = (prot & S2_PROT_DEVICE_NGNRNE) ? MEMATTR_DEVICE_nGnRnE :
-							   MEMATTR_DEVICE_nGnRE;
-	else if (nc)
-		memattr = MEMATTR_NORMAL_NC;
-	else
-		memattr = pgt->cfg.fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB;
-	*attr = prot_attr_bits(pgt, prot, memattr);
-	return 0;
-}
-
-/* ---- init, destroy, page cache ---------------------------------------------------------------- */
+/* ---- init, destroy, page cache
+ * ---------------------------------------------------------------- */
 
 int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const struct s2_port *port,
 		    void *cookie)
@@ -564,8 +303,8 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 	g->pa_limit = UINT64_C(1) << cfg->pa_bits;
 	g->block_levels = cfg->block_levels;
 	if (pgt->fmt.ds) {
-		/* FEAT_LPA2: OA[49:page_shift] in place, OA[51:50] in bits [9:8]; SH comes from
-		 * VTCR_EL2.SH0 (Arm ARM D8.3.1). */
+		/* FEAT_LPA2: OA[49:page_shift] in place, OA[51:50] in bits [9:8]; SH comes
+     * from VTCR_EL2.SH0 (Arm ARM D8.3.1). */
 		g->oa_lo_mask = S2_GENMASK(49, ps);
 		g->oa_hi_mask = S2_PTE_OA_HI_LPA2;
 		g->oa_hi_shift = 42;
@@ -585,7 +324,8 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 	g->root_shift = g->shift[cfg->start_level + 1];
 	g->bits_per_level = (uint8_t)bpl;
 	g->fast = port->linear && !g->oa_hi_mask;
-	/* (PA below 2^48 too: the fault path ORs the PA into the descriptor unmasked.) */
+	/* (PA below 2^48 too: the fault path ORs the PA into the descriptor
+   * unmasked.) */
 	g->fast4k_ipa_limit = g->fast && ps == 12 && cfg->start_level >= 0 && cfg->pa_bits <= 48 ?
 				      g->ipa_limit :
 				      0;
@@ -594,7 +334,8 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 		g->normal_attr[i] =
 			prot_attr_bits(pgt, (i & S2_PROT_RWX) | ((i & 8) ? S2_PROT_YOUNG_CLEAR : 0),
 				       cfg->fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB);
-	/* One range TLBI up to 1 GiB; beyond that, invalidating the VMID is cheaper. */
+	/* One range TLBI up to 1 GiB; beyond that, invalidating the VMID is cheaper.
+   */
 	pgt->tlbi_range_threshold = UINT64_C(1) << 30;
 
 	root = port->ops->alloc_pages(port->ctx, cfg->root_table_bytes);
@@ -647,320 +388,8 @@ void s2_page_cache_drain(struct s2_page_cache *cache, const struct s2_port *port
 		port->ops->free_pages(port->ctx, cache->pages[--cache->nr], page_bytes);
 }
 
-/* ---- direct descent (single-entry operations) ------------------------------------------------ */
-
-struct descent {
-	s2_pte_t *table; /* the table holding *ptep */
-	s2_pte_t *ptep;
-	s2_pte_t pte;
-	int level;
-	unsigned int shift; /* log2 of the bytes the entry maps */
-};
-
-/*
- * Walk from the root towards @ipa while entries are tables and the level is below @target.
- * The geometry is held in locals (relaxed atomic loads would otherwise make the compiler
- * reload it at every level) and specialised on the layout (@hi: OA bits above bit 47/49) and
- * on a linear PA->VA port, so the loop is a handful of instructions per level.
- */
-static S2_ALWAYS_INLINE void descend_impl(const struct s2_pgtable *pgt, uint64_t ipa, int target,
-					  struct descent *d, const bool hi, const bool linear)
-{
-	const uint64_t lo_mask = pgt->geom.oa_lo_mask;
-	const uint64_t hi_mask = hi ? pgt->geom.oa_hi_mask : 0;
-	const unsigned int hi_shift = pgt->geom.oa_hi_shift;
-	const uint64_t off = pgt->port.va_minus_pa;
-	const uint64_t idx_mask = pgt->geom.idx_mask;
-	const unsigned int bpl = pgt->geom.bits_per_level;
-	const unsigned int tshift = pgt->geom.shift[target + 1];
-	int level = pgt->geom.start_level;
-	unsigned int shift = pgt->geom.root_shift;
-	s2_pte_t *table = pgt->root;
-	s2_pte_t *ptep = table + ((ipa >> shift) & pgt->geom.root_idx_mask);
-	/*
-	 * Acquire: a table published by another thread (install_chain(), release CAS) is read
-	 * only after its contents (a plain load on x86; LDAR on AArch64).
-	 */
-	s2_pte_t pte = s2_atomic_load64_acquire(ptep);
-
-	/* The loop runs on the shift alone; callers that do not read d->level lose the counter. */
-	while (shift > tshift && (pte & DESC_TYPE_MASK) == DESC_TABLE) {
-		uint64_t pa = (pte & lo_mask) | ((pte & hi_mask) << hi_shift);
-		table = linear ? (s2_pte_t *)(uintptr_t)(pa + off) :
-				 pgt->port.ops->pa_to_va(pgt->port.ctx, s2_pa(pa));
-		level++;
-		shift -= bpl;
-		ptep = table + ((ipa >> shift) & idx_mask);
-		pte = s2_atomic_load64_acquire(ptep);
-	}
-	d->table = table;
-	d->ptep = ptep;
-	d->pte = pte;
-	d->level = level;
-	d->shift = shift;
-}
-
-/*
- * Bits [1:0] are 0b11 (a table below level 3, a page at level 3): tested as (pte + 1) having
- * bits [1:0] clear, which x86 does in one instruction fewer than a mask and compare.
- */
-static S2_ALWAYS_INLINE bool pte_is_table_or_page(s2_pte_t pte)
-{
-	return ((pte + 1) & DESC_TYPE_MASK) == 0;
-}
-
-/* Output address bits of a 4K-granule descriptor without LPA2 (Arm ARM D8.3.1). */
-#define OA_4K S2_GENMASK(47, 12)
-
-/*
- * descend_impl() for the commonest layout, 4K granule with the OA in place and a linear port,
- * towards level 3: the index shifts (39/30/21/12) and the OA mask are constants and the levels
- * are unrolled, entered at the start level (0, 1 or 2): @start, or -1 to read it from geom.
- * Only for an IPA below geom.fast4k_ipa_limit (with @start 1: geom.fast4k_l1_ipa_limit); the
- * root index needs no mask then, the IPA being below 1 << (ipa_bits).
- * Returns whether it reached level 3 (the common case, with d->level 3 and d->shift 12).
- */
-static S2_ALWAYS_INLINE bool descend_4k(const struct s2_pgtable *pgt, uint64_t ipa,
-					struct descent *d, const int start_c)
-{
-	const uint64_t off = pgt->port.va_minus_pa;
-	const int start = start_c >= 0 ? start_c : pgt->geom.start_level;
-	s2_pte_t *table = pgt->root, *ptep;
-	s2_pte_t pte;
-
-/* From a level (l - 1) entry to the level l entry, or stop at the level (l - 1) entry. */
-#define DESCEND_4K_STEP(l)                                            \
-	do {                                                          \
-		if (S2_UNLIKELY(!pte_is_table_or_page(pte))) {        \
-			d->level = (l)-1;                             \
-			d->shift = 12 + 9 * (4 - (l));                \
-			d->table = table;                             \
-			d->ptep = ptep;                               \
-			d->pte = pte;                                 \
-			return false;                                 \
-		}                                                     \
-		table = (s2_pte_t *)(uintptr_t)((pte & OA_4K) + off); \
-		ptep = table + ((ipa >> (12 + 9 * (3 - (l)))) & 511); \
-		pte = s2_atomic_load64_acquire(ptep);                 \
-	} while (0)
-
-/* The root entry, at start level l (acquire: see descend_impl()). */
-#define DESCEND_4K_ROOT(l)                                    \
-	do {                                                  \
-		ptep = table + (ipa >> (12 + 9 * (3 - (l)))); \
-		pte = s2_atomic_load64_acquire(ptep);         \
-	} while (0)
-
-	if (S2_LIKELY(start == 1)) {
-		DESCEND_4K_ROOT(1);
-		goto l1;
-	}
-	if (start == 2) {
-		DESCEND_4K_ROOT(2);
-		goto l2;
-	}
-	DESCEND_4K_ROOT(0);
-	DESCEND_4K_STEP(1);
-l1:
-	DESCEND_4K_STEP(2);
-l2:
-	DESCEND_4K_STEP(3);
-#undef DESCEND_4K_STEP
-#undef DESCEND_4K_ROOT
-	d->level = 3;
-	d->shift = 12;
-	d->table = table;
-	d->ptep = ptep;
-	d->pte = pte;
-	return true;
-}
-
-/*
- * Single-entry operations are instantiated twice: inline for the common case (a port with a
- * linear PA->VA map, OA held in place below bit 48), and out of line for the others (LPA/LPA2
- * layouts, ports without a linear map), so the common path keeps its registers to itself.
- */
-#define S2_FAST_LAYOUT(pgt) S2_LIKELY((pgt)->geom.fast)
-
-/*
- * The descent of a single-entry operation: @k4 K4_OFF for descend_impl(), else descend_4k()
- * with @k4 as its start level (-1: from geom; @target 3 only).
- */
-#define K4_OFF (-2)
-static S2_ALWAYS_INLINE void descend(const struct s2_pgtable *pgt, uint64_t ipa, int target,
-				     struct descent *d, const bool hi, const bool linear,
-				     const int k4)
-{
-	if (k4 != K4_OFF)
-		(void)descend_4k(pgt, ipa, d, k4);
-	else
-		descend_impl(pgt, ipa, target, d, hi, linear);
-}
-
-static S2_ALWAYS_INLINE uint64_t pte_oa_t(const struct s2_pgtable *pgt, s2_pte_t pte, const bool hi)
-{
-	return hi ? pte_oa(pgt, pte) : (pte & pgt->geom.oa_lo_mask);
-}
-
-/* ---- single-entry map (the fault path): direct descent, CAS ---------------------------------- */
-
-/*
- * A leaf that already maps what @new asks: equal but for what hardware may have added since
- * (AF set, and W on a DBM page it made dirty). An AF-clear leaf does not satisfy a request
- * with AF set: with HA off every access to it takes an access flag fault.
- */
-static S2_ALWAYS_INLINE bool leaf_same(s2_pte_t old, s2_pte_t new)
-{
-	s2_pte_t ignore = (old & S2_PTE_AF) | ((new &S2_PTE_DBM) ? (old & S2_PTE_S2AP_W) : 0);
-	return (old & S2_PTE_VALID) && ((old ^ new) & ~ignore) == 0;
-}
-
-/*
- * The entry at @level for @ipa is empty and the leaf belongs at @target > @level: build the
- * missing tables privately (leaf included) and publish them with one compare-and-swap. A loser
- * gives its pages back and looks again (S2_RETRY). Nothing to undo on S2_ENOMEM.
- */
-static S2_NOINLINE int install_chain(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *ptep,
-				     int level, int target, uint64_t ipa, s2_pte_t leaf,
-				     struct s2_page_cache *cache)
-{
-	s2_pte_t *t[S2_LEVEL_MAX - S2_LEVEL_MIN + 1];
-	int n = target - level;
-	s2_pte_t expect = 0;
-
-	for (int i = 0; i < n; i++) {
-		t[i] = table_alloc(pgt, cache, false);
-		if (S2_UNLIKELY(!t[i])) {
-			while (i--)
-				table_unused(pgt, cache, t[i]);
-			return S2_ENOMEM;
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		int l = level + 1 + i;
-		t[i][lvl_idx(pgt, l, ipa)] = i == n - 1 ? leaf : table_desc(pgt, t[i + 1]);
-		s2_atomic_store32(table_rc(pgt, t[i]), 1);
-	}
-	/* Release: the new tables' contents are visible before the entry that links them. */
-	if (S2_LIKELY(s2_atomic_cas64(ptep, &expect, table_desc(pgt, t[0])))) {
-		rc_add(pgt, table, level, 1);
-		return 0;
-	}
-	for (int i = 0; i < n; i++) {
-		t[i][lvl_idx(pgt, level + 1 + i, ipa)] = 0;
-		s2_atomic_store32(table_rc(pgt, t[i]), 0);
-		table_unused(pgt, cache, t[i]);
-	}
-	return S2_RETRY;
-}
-
-static S2_NOINLINE int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *ptep,
-				       int level, uint64_t ipa, s2_pte_t old, s2_pte_t new,
-				       uint64_t flags)
-{
-	for (;;) {
-		if (!(old & S2_PTE_VALID)) {
-			if (old & PTE_LOCKED)
-				return S2_EAGAIN;
-			/* Empty or annotated: invalid -> valid needs no TLBI. */
-			if (S2_LIKELY(s2_atomic_cas64(ptep, &old, new))) {
-				if (!old)
-					rc_add(pgt, table, level, 1);
-				return 0;
-			}
-			/* Someone else got there first. */
-			if (leaf_same(old, new))
-				return 0;
-			return S2_EAGAIN;
-		}
-		if (pte_is_table(old, level))
-			return S2_STRUCTURAL;
-		if (flags & S2_MAP_NO_REPLACE)
-			return S2_EEXIST;
-		if (((old ^ new) & ~PTE_INPLACE_BITS) == 0) {
-			/* Same output, type and size: update in place. */
-			if (old == new)
-				return 0;
-			/*
-			 * Under the shared lock another vCPU may have mapped the same page first
-			 * with other permissions: add what is asked (AF, permissions), never take
-			 * any away (that vCPU's access would fault again): S2_EAGAIN instead.
-			 */
-			if ((flags & S2_MAP_SHARED) &&
-			    (leaf_same(old, new) || pte_restricts(old, new)))
-				return leaf_same(old, new) ? 0 : S2_EAGAIN;
-			if (!s2_atomic_cas64(ptep, &old, new))
-				continue; /* hardware AF/dirty update: look again */
-			if (pte_restricts(old, new))
-				tlbi_one(pgt, ipa, level);
-			else if (pte_grants(old, new) && (flags & S2_MAP_SHARED))
-				tlbi_local(pgt, ipa, level); /* the fault path, as relax_perms */
-			else if (pte_grants(old, new))
-				tlbi_one(pgt, ipa, level);
-			return 0;
-		}
-		/* Break-before-make (Arm ARM D8.16.1), holding the entry with a locked marker. */
-		if (!s2_atomic_cas64(ptep, &old, PTE_LOCKED))
-			continue;
-		tlbi_one(pgt, ipa, level);
-		if (leaf_loses_cmo(pgt, old, new))
-			pgt->port.ops->dcache_clean_inval_poc(
-				pgt->port.ctx, s2_pa(pte_oa(pgt, old)), lvl_size(pgt, level));
-		s2_atomic_store64_release(ptep, new);
-		return 0;
-	}
-}
-
-static S2_ALWAYS_INLINE int map_single_impl(struct s2_pgtable *pgt, uint64_t ipa, int target,
-					    s2_pte_t leaf, uint64_t flags,
-					    struct s2_page_cache *cache, const bool hi,
-					    const bool linear, const int k4)
-{
-	struct descent d;
-	int ret;
-
-	for (;;) {
-		descend(pgt, ipa, target, &d, hi, linear, k4);
-		if (S2_LIKELY(d.shift == lvl_shift(pgt, target))) {
-			s2_pte_t old = 0;
-			/* The common case: an empty entry in an existing table. */
-			if (S2_LIKELY(!d.pte) && S2_LIKELY(s2_atomic_cas64(d.ptep, &old, leaf))) {
-				rc_add(pgt, d.table, target, 1);
-				return 0;
-			}
-			return map_leaf_single(pgt, d.table, d.ptep, target, ipa,
-					       d.pte ? d.pte : old, leaf, flags);
-		}
-		if (d.pte == PTE_LOCKED)
-			return S2_EAGAIN;
-		if (d.pte)
-			return S2_STRUCTURAL; /* a block or an annotation in the way */
-		ret = install_chain(pgt, d.table, d.ptep,
-				    target - (int)((d.shift - lvl_shift(pgt, target)) /
-						   (pgt->geom.page_shift - 3u)),
-				    target, ipa, leaf, cache);
-		if (ret != S2_RETRY)
-			return ret;
-	}
-}
-
-static S2_NOINLINE int map_single_slow(struct s2_pgtable *pgt, uint64_t ipa, int target,
-				       s2_pte_t leaf, uint64_t flags, struct s2_page_cache *cache)
-{
-	if (pgt->port.linear)
-		return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, true, K4_OFF);
-	return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, false, K4_OFF);
-}
-
-static int map_single(struct s2_pgtable *pgt, uint64_t ipa, int target, s2_pte_t leaf,
-		      uint64_t flags, struct s2_page_cache *cache)
-{
-	if (S2_FAST_LAYOUT(pgt))
-		return map_single_impl(pgt, ipa, target, leaf, flags, cache, false, true, K4_OFF);
-	return map_single_slow(pgt, ipa, target, leaf, flags, cache);
-}
-
-/* ---- range map (structural) ------------------------------------------------------------------- */
+/* ---- range map (structural)
+ * ------------------------------------------------------------------- */
 
 struct map_ctx {
 	struct s2_pgtable *pgt;
@@ -974,7 +403,8 @@ struct map_ctx {
 static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
 		     bool priv);
 
-/* Leaves of one run broken (set to 0) and waiting for one TLBI before they are made. */
+/* Leaves of one run broken (set to 0) and waiting for one TLBI before they are
+ * made. */
 struct bbm_batch {
 	s2_pte_t *first, *last;
 	unsigned int n;
@@ -982,8 +412,9 @@ struct bbm_batch {
 };
 
 /*
- * Replace a non-empty entry by leaf @new. @priv: the table is not reachable yet (no
- * break-before-make, no TLBI). A leaf that needs break-before-make is broken here and left in
+ * Replace a non-empty entry by leaf @new. @priv: the table is not reachable yet
+ * (no break-before-make, no TLBI). A leaf that needs break-before-make is
+ * broken here and left in
  * @b for map_bbm_finish(). Returns 0 or S2_EEXIST.
  */
 static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ipa, s2_pte_t old,
@@ -997,12 +428,9 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 		return 0;
 	}
 	if (pte_is_table(old, level)) {
-		/* Table -> block: break, invalidate the whole range (walk caches too), make, and
-		 * only then free the old tables. */
-		s2_atomic_store64(ptep, 0);
-		if (!priv)
-			tlbi_span(pgt, ipa, lvl_size(pgt, level));
-		s2_atomic_store64_release(ptep, new);
+		/* Table -> block: break, invalidate the whole range (walk caches too),
+     * make, and only then free the old tables. */
+		bbm_replace(pgt, ptep, new, ipa, level, priv ? BBM_TLBI_NONE : BBM_TLBI_SPAN, 0, 0);
 		if (!priv && !pgt->cfg.fwb) {
 			/* Clean what the block does not keep mapped as before. */
 			struct cmo_run r = { 0, 0 };
@@ -1035,16 +463,13 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 	}
 	if (S2_UNLIKELY(leaf_loses_cmo(pgt, old, new))) {
 		/*
-		 * Normal WB memory the guest loses: cleaned to PoC after the TLBI. With the run's
-		 * batch when it continues the batch's physically contiguous run to clean, else
-		 * break-before-make on its own.
-		 */
+     * Normal WB memory the guest loses: cleaned to PoC after the TLBI. With the
+     * run's batch when it continues the batch's physically contiguous run to
+     * clean, else break-before-make on its own.
+     */
 		uint64_t oa = pte_oa(pgt, old), sz = lvl_size(pgt, level);
 		if (b->cmo.len && b->cmo.pa + b->cmo.len != oa) {
-			s2_atomic_store64(ptep, 0);
-			tlbi_one(pgt, ipa, level);
-			pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, s2_pa(oa), sz);
-			s2_atomic_store64_release(ptep, new);
+			bbm_replace(pgt, ptep, new, ipa, level, BBM_TLBI_ENTRY, oa, sz);
 			return 0;
 		}
 		if (!b->cmo.len)
@@ -1061,9 +486,10 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 }
 
 /*
- * The rest of break-before-make for the leaves a run broke: DSB ISHST, one TLBI (by IPA with
- * the level for a single entry, else over the span), DSB ISH, then the new entries. The broken
- * entries are the only zero entries of the run: every other one holds its new value already.
+ * The rest of break-before-make for the leaves a run broke: DSB ISHST, one TLBI
+ * (by IPA with the level for a single entry, else over the span), DSB ISH, then
+ * the new entries. The broken entries are the only zero entries of the run:
+ * every other one holds its new value already.
  */
 static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *start_p, int level,
 			   uint64_t ipa, uint64_t pa, s2_pte_t tmpl)
@@ -1077,9 +503,9 @@ static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *sta
 	i0 = (uint64_t)(b->first - start_p);
 	i1 = (uint64_t)(b->last - start_p);
 	if (b->n == 1)
-		tlbi_one(pgt, ipa + i0 * size, level);
+		s2_pgt_tlbi_one(pgt, ipa + i0 * size, level);
 	else
-		tlbi_span(pgt, ipa + i0 * size, (i1 - i0 + 1) * size);
+		s2_pgt_tlbi_span(pgt, ipa + i0 * size, (i1 - i0 + 1) * size);
 	cmo_run_flush(pgt, &b->cmo);
 	for (uint64_t i = i0; i <= i1; i++)
 		if (!s2_atomic_load64(&start_p[i]))
@@ -1088,9 +514,10 @@ static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *sta
 }
 
 /*
- * Descend through a non-table entry: build the next-level table privately (empty, or the
- * pieces of a block or annotation), map into it, then link it (break-before-make over a
- * valid block). A table left empty (allocation failed below) is given back unlinked.
+ * Descend through a non-table entry: build the next-level table privately
+ * (empty, or the pieces of a block or annotation), map into it, then link it
+ * (break-before-make over a valid block). A table left empty (allocation failed
+ * below) is given back unlinked.
  */
 static int map_descend_new(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ipa,
 			   uint64_t stop, s2_pte_t old, bool priv, int32_t *delta)
@@ -1108,11 +535,11 @@ static int map_descend_new(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_
 		table_unused(pgt, m->cache, child);
 		return ret;
 	}
-	if ((old & S2_PTE_VALID) && !priv) {
-		s2_atomic_store64(ptep, 0);
-		tlbi_one(pgt, S2_ALIGN_DOWN(ipa, lvl_size(pgt, level)), level);
-	}
-	s2_atomic_store64_release(ptep, table_desc(pgt, child));
+	if ((old & S2_PTE_VALID) && !priv)
+		bbm_replace(pgt, ptep, table_desc(pgt, child),
+			    S2_ALIGN_DOWN(ipa, lvl_size(pgt, level)), level, BBM_TLBI_ENTRY, 0, 0);
+	else
+		s2_atomic_store64_release(ptep, table_desc(pgt, child));
 	if (!priv && pte_needs_cmo(pgt, old)) {
 		/* The block's parts the map replaced (in the private table): clean them. */
 		struct cmo_run r = { 0, 0 };
@@ -1156,9 +583,9 @@ static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa
 			stop_p = ptep + n;
 			if (S2_LIKELY(!pgt->geom.oa_hi_mask)) {
 				/*
-				 * The output address sits in place below bit 48 and stays below
-				 * the PA size: the descriptor advances by the entry size.
-				 */
+         * The output address sits in place below bit 48 and stays below
+         * the PA size: the descriptor advances by the entry size.
+         */
 				s2_pte_t new = tmpl | oa_bits(pgt, pa);
 				for (; ptep < stop_p; ptep++, new += size) {
 					old = s2_atomic_load64(ptep);
@@ -1209,7 +636,9 @@ out:
 	return ret;
 }
 
-/* ---- visitor walk ----------------------------------------------------------------------------- */
+/* ---- visitor walk
+ * -----------------------------------------------------------------------------
+ */
 
 static int walk_range(const struct s2_pgtable *pgt, s2_pte_t *table, int level, uint64_t ipa,
 		      uint64_t end, uint64_t flags, s2_visitor_fn fn, void *arg)
@@ -1284,11 +713,13 @@ static int visit_find_noexec(void *arg, const struct s2_walk_visit *v)
 	return ((v->pte & S2_PTE_VALID) && memattr_noexec(pte_memattr(v->pte))) ? S2_EMEMTYPE : 0;
 }
 
-/* ---- map --------------------------------------------------------------------------------------- */
+/* ---- map
+ * ---------------------------------------------------------------------------------------
+ */
 
-/* The structural path of a map: multi-entry ranges, and single entries that need a table
- * replaced or a block split. Exclusive lock. */
-static int map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
+/* The structural path of a map: multi-entry ranges, and single entries that
+ * need a table replaced or a block split. Exclusive lock. */
+int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
 			  s2_pte_t attr, uint64_t flags, struct s2_page_cache *cache)
 {
 	struct map_ctx m = {
@@ -1310,244 +741,22 @@ static int map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, u
 	}
 	ret = map_range(&m, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
 	flush_do(pgt, &m.fl);
-	/* Make the new entries visible to the table walkers before returning to the guest. */
+	/* Make the new entries visible to the table walkers before returning to the
+   * guest. */
 	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
 	return ret;
 }
 
-/*
- * Cache maintenance before any entry becomes valid: without FWB the guest may run with its
- * MMU off (non-cacheable accesses) and must see what the host wrote (ARCH-NOTES §1); newly
- * executable memory needs the I-cache invalidated unless CTR_EL0.DIC.
- */
-static S2_ALWAYS_INLINE void map_cmo(struct s2_pgtable *pgt, uint64_t pa, uint64_t size,
-				     uint64_t prot)
-{
-	if (!(prot & (S2_PROT_MEMTYPE | S2_PROT_NOCMO)) && !pgt->cfg.fwb)
-		pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, s2_pa(pa), size);
-	if ((prot & S2_PROT_X) && !pgt->cfg.dic)
-		pgt->port.ops->icache_inval_pou(pgt->port.ctx, s2_pa(pa), size);
-}
-
-/* Finish a single-entry attempt: fall back to the structural path when it must. */
-static S2_NOINLINE int map_single_done(struct s2_pgtable *pgt, int ret, uint64_t ipa, uint64_t size,
-				       uint64_t pa, s2_pte_t attr, uint64_t flags,
-				       struct s2_page_cache *cache)
-{
-	if (ret != S2_STRUCTURAL) {
-		if (!ret)
-			port_barrier(pgt, S2_BARRIER_DSB_ISHST);
-		return ret;
-	}
-	if (flags & S2_MAP_SHARED)
-		return S2_EBUSY;
-	return map_structural(pgt, ipa, size, pa, attr, flags, cache);
-}
-
-/* Flags the one-page fast path handles: Normal write-back memory, no DBM. */
-#define MAP_FAST_PROT (S2_PROT_RWX | S2_PROT_NOCMO | S2_PROT_SW_MASK | S2_PROT_YOUNG_CLEAR)
-
-/* Everything but the one-page fast path: argument checks, the leaf level, then the single-entry
- * or the structural path. */
-static S2_NOINLINE int map_general(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
-				   uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
-{
-	s2_pte_t attr;
-	int target = -2, ret;
-
-	if (!pgt || !size)
-		return S2_EINVAL;
-	ret = prot_to_attr(pgt, prot, &attr);
-	if (ret)
-		return ret;
-	if (flags & ~(S2_MAP_FORCE_PAGES | S2_MAP_NO_REPLACE | S2_MAP_SHARED))
-		return S2_EINVAL;
-	if ((ipa | pa | size) & (gran_size(pgt) - 1))
-		return S2_EALIGN;
-	if (ipa >= pgt->geom.ipa_limit || size > pgt->geom.ipa_limit - ipa ||
-	    pa >= pgt->geom.pa_limit || size > pgt->geom.pa_limit - pa)
-		return S2_ERANGE;
-
-	/* One leaf entry? Then the direct descent of the fault path. */
-	if (size == gran_size(pgt)) {
-		target = 3;
-	} else if (!(flags & S2_MAP_FORCE_PAGES) && !(size & (size - 1)) &&
-		   !((ipa | pa) & (size - 1))) {
-		for (int l = 2; l >= pgt->geom.start_level; l--)
-			if (lvl_size(pgt, l) == size && level_has_blocks(pgt, l))
-				target = l;
-	}
-	if (target == -2 && (flags & S2_MAP_SHARED))
-		return S2_EBUSY;
-
-	map_cmo(pgt, pa, size, prot);
-	if (target != -2) {
-		s2_pte_t leaf = attr | (target == 3 ? DESC_PAGE : DESC_BLOCK) | oa_bits(pgt, pa);
-		ret = map_single(pgt, ipa, target, leaf, flags, cache);
-		return map_single_done(pgt, ret, ipa, size, pa, attr, flags, cache);
-	}
-	return map_structural(pgt, ipa, size, pa, attr, flags, cache);
-}
-
-/*
- * The one-page fault path, past its first attempt (or with cache maintenance): the single-entry
- * map in full, for a layout of geom.fast (@k4: -1 for 4K, K4_OFF for the others). @leaf is a
- * page descriptor of Normal memory: its PA and attributes are recovered from it (no attribute
- * bit lies in the OA field or in bits [1:0]).
- */
-static S2_ALWAYS_INLINE int map_page_other_impl(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-						uint64_t flags, struct s2_page_cache *cache,
-						const int k4)
-{
-	const s2_pte_t oa_mask = k4 != K4_OFF ? OA_4K : pgt->geom.oa_lo_mask;
-	int ret = map_single_impl(pgt, ipa, 3, leaf, flags, cache, false, true, k4);
-
-	if (S2_LIKELY(!ret)) {
-		port_barrier(pgt, S2_BARRIER_DSB_ISHST);
-		return 0;
-	}
-	return map_single_done(pgt, ret, ipa, gran_size(pgt), leaf & oa_mask,
-			       leaf & ~(oa_mask | DESC_TYPE_MASK), flags, cache);
-}
-
-static S2_NOINLINE int map_page_4k_other(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-					 uint64_t flags, struct s2_page_cache *cache)
-{
-	return map_page_other_impl(pgt, ipa, leaf, flags, cache, -1);
-}
-
-static S2_NOINLINE int map_page_lin_other(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-					  uint64_t flags, struct s2_page_cache *cache)
-{
-	return map_page_other_impl(pgt, ipa, leaf, flags, cache, K4_OFF);
-}
-
-static int map_page_4k(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf, uint64_t flags,
-		       struct s2_page_cache *cache);
-static int map_page_lin(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf, uint64_t flags,
-			struct s2_page_cache *cache);
-
-/* Cache maintenance first (map_cmo()), then the one-page path below (its CAS into an empty
- * entry of an existing table, else the above). */
-static S2_NOINLINE int map_page_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-				    uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
-{
-	map_cmo(pgt, leaf & pgt->geom.oa_lo_mask, gran_size(pgt), prot);
-	if (pgt->geom.fast4k_ipa_limit)
-		return map_page_4k(pgt, ipa, leaf, flags, cache);
-	return map_page_lin(pgt, ipa, leaf, flags, cache);
-}
-
-/*
- * The one-page fault path for a layout of geom.fast: an empty last-level entry in an existing
- * table takes the leaf with one CAS, then the table's refcount (level 3 is never the root) and
- * DSB ISHST. Anything else (a missing table, a non-empty entry, a lost race) goes to
- * map_page_*_other(), which looks again and does the whole single-entry map. Functions of their
- * own so that only @pgt lives across the port calls.
- */
-static S2_ALWAYS_INLINE int map_page_impl(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-					  uint64_t flags, struct s2_page_cache *cache, const int k4)
-{
-	struct descent d;
-	s2_pte_t old = 0;
-	bool at_leaf;
-
-	if (k4 != K4_OFF) {
-		at_leaf = descend_4k(pgt, ipa, &d, k4);
-	} else {
-		descend_impl(pgt, ipa, 3, &d, false, true);
-		at_leaf = d.shift == pgt->geom.page_shift;
-	}
-	if (S2_LIKELY(at_leaf) && S2_LIKELY(!d.pte) &&
-	    S2_LIKELY(s2_atomic_cas64(d.ptep, &old, leaf))) {
-		s2_atomic_add32(table_rc(pgt, d.table), 1);
-		port_barrier(pgt, S2_BARRIER_DSB_ISHST);
-		return 0;
-	}
-	if (k4 != K4_OFF)
-		return map_page_4k_other(pgt, ipa, leaf, flags, cache);
-	return map_page_lin_other(pgt, ipa, leaf, flags, cache);
-}
-
-static S2_NOINLINE int map_page_4k(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-				   uint64_t flags, struct s2_page_cache *cache)
-{
-	return map_page_impl(pgt, ipa, leaf, flags, cache, -1);
-}
-
-static S2_NOINLINE int map_page_lin(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-				    uint64_t flags, struct s2_page_cache *cache)
-{
-	return map_page_impl(pgt, ipa, leaf, flags, cache, K4_OFF);
-}
-
-/* The leaf of a page of Normal memory: the attribute template precomputed at init, SW bits. */
-static S2_ALWAYS_INLINE s2_pte_t map_page_leaf(const struct s2_pgtable *pgt, uint64_t prot,
-					       uint64_t oa)
-{
-	return pgt->geom.normal_attr[(prot & S2_PROT_RWX) | ((prot & S2_PROT_YOUNG_CLEAR) >> 10)] |
-	       (((prot >> S2_PROT_SW_SHIFT) & 0xf) << 55) | DESC_PAGE | oa;
-}
-
-/* Cache maintenance as map_cmo(): with FWB only for exec without DIC. */
-static S2_ALWAYS_INLINE bool map_page_needs_cmo(const struct s2_pgtable *pgt, uint64_t prot)
-{
-	return (!pgt->cfg.fwb && !(prot & S2_PROT_NOCMO)) || ((prot & S2_PROT_X) && !pgt->cfg.dic);
-}
-
-/*
- * s2_pgtable_map() but for the 4K fault path: the one-page fault path of the other layouts of
- * geom.fast (16K, 64K), everything else through map_general().
- */
-static S2_NOINLINE int map_other(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
-				 uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
-{
-	s2_pte_t leaf;
-
-	if (S2_LIKELY(
-		    pgt && pgt->geom.fast && size == gran_size(pgt) && ipa < pgt->geom.ipa_limit &&
-		    pa < pgt->geom.pa_limit && !((ipa | pa) & (size - 1)) && (prot & S2_PROT_RWX) &&
-		    !(prot & ~MAP_FAST_PROT) && !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
-		leaf = map_page_leaf(pgt, prot, pa & pgt->geom.oa_lo_mask);
-		if (S2_UNLIKELY(map_page_needs_cmo(pgt, prot)))
-			return map_page_cmo(pgt, ipa, leaf, prot, flags, cache);
-		return map_page_lin(pgt, ipa, leaf, flags, cache);
-	}
-	return map_general(pgt, ipa, size, pa, prot, flags, cache);
-}
-
-int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_t pa_t,
-		   uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
-{
-	uint64_t ipa = s2_ipa_val(ipa_t), pa = s2_pa_val(pa_t);
-	s2_pte_t leaf;
-
-	/*
-	 * The fault path: one 4K page of Normal memory, aligned and in range, in the 4K fast
-	 * layout. Everything else (errors included, in their documented order) takes
-	 * map_other() and map_general().
-	 */
-	if (S2_LIKELY(pgt && ipa < pgt->geom.fast4k_ipa_limit && size == (UINT64_C(1) << 12) &&
-		      pa < pgt->geom.pa_limit && !((ipa | pa) & 0xfff) && (prot & S2_PROT_RWX) &&
-		      !(prot & ~MAP_FAST_PROT) &&
-		      !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
-		leaf = map_page_leaf(pgt, prot, pa);
-		if (S2_UNLIKELY(map_page_needs_cmo(pgt, prot)))
-			return map_page_cmo(pgt, ipa, leaf, prot, flags, cache);
-		return map_page_4k(pgt, ipa, leaf, flags, cache);
-	}
-
-	return map_other(pgt, ipa, size, pa, prot, flags, cache);
-}
-
-/* ---- unmap and annotate: replace whole entries by @val (0 or an owner annotation) ------------ */
+/* ---- unmap and annotate: replace whole entries by @val (0 or an owner
+ * annotation) ------------ */
 
 #define PEND_MAX 32
 
 /*
- * An unmap or annotate: entries replaced by @val; work that must wait for the TLBI covering
- * them, in walk order: unlinked tables to free (and, without FWB, to clean), and runs of
- * physically contiguous Normal WB memory removed from the guest, to clean to the PoC.
+ * An unmap or annotate: entries replaced by @val; work that must wait for the
+ * TLBI covering them, in walk order: unlinked tables to free (and, without FWB,
+ * to clean), and runs of physically contiguous Normal WB memory removed from
+ * the guest, to clean to the PoC.
  */
 struct clear_ctx {
 	struct s2_pgtable *pgt;
@@ -1563,8 +772,8 @@ struct clear_ctx {
 	} pend[PEND_MAX];
 };
 
-/* Issue the collected TLBI, then clean the removed memory (one call per contiguous run, in
- * walk order) and free the tables unlinked before it. */
+/* Issue the collected TLBI, then clean the removed memory (one call per
+ * contiguous run, in walk order) and free the tables unlinked before it. */
 static void clear_flush(struct clear_ctx *c)
 {
 	struct cmo_run r = { 0, 0 };
@@ -1583,8 +792,8 @@ static void clear_flush(struct clear_ctx *c)
 	c->npend = 0;
 }
 
-/* [pa, pa + size) of Normal WB memory left the guest (its flush_add() done): clean it after
- * the TLBI. */
+/* [pa, pa + size) of Normal WB memory left the guest (its flush_add() done):
+ * clean it after the TLBI. */
 static S2_NOINLINE void clear_cmo(struct clear_ctx *c, uint64_t pa, uint64_t size)
 {
 	if (c->npend && !c->pend[c->npend - 1].table &&
@@ -1600,7 +809,8 @@ static S2_NOINLINE void clear_cmo(struct clear_ctx *c, uint64_t pa, uint64_t siz
 	c->npend++;
 }
 
-/* A table was unlinked from the entry covering [ipa, ipa + size): free it after the TLBI. */
+/* A table was unlinked from the entry covering [ipa, ipa + size): free it after
+ * the TLBI. */
 static void clear_detach(struct clear_ctx *c, s2_pte_t *table, int level, uint64_t ipa,
 			 uint64_t size, bool priv)
 {
@@ -1648,14 +858,13 @@ static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uin
 		}
 		return ret;
 	}
-	if ((old & S2_PTE_VALID) && !priv) {
-		s2_atomic_store64(ptep, 0);
-		tlbi_one(pgt, base, level);
-	}
-	s2_atomic_store64_release(ptep, table_desc(pgt, child));
+	if ((old & S2_PTE_VALID) && !priv)
+		bbm_replace(pgt, ptep, table_desc(pgt, child), base, level, BBM_TLBI_ENTRY, 0, 0);
+	else
+		s2_atomic_store64_release(ptep, table_desc(pgt, child));
 	if (c->cmo && !priv && pte_needs_cmo(pgt, old)) {
 		/* The block's part [ipa, stop) left the guest (invalidated above); after a
-		 * failed allocation, what the private table no longer maps as before. */
+     * failed allocation, what the private table no longer maps as before. */
 		if (!ret) {
 			clear_cmo(c, pte_oa(pgt, old) + (ipa - base), stop - ipa);
 		} else {
@@ -1727,7 +936,8 @@ static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte
 	struct clear_ctx c;
 	int ret;
 
-	/* Field by field: a zero-initialiser of the whole (large) struct would call memset. */
+	/* Field by field: a zero-initialiser of the whole (large) struct would call
+   * memset. */
 	c.pgt = pgt;
 	c.val = val;
 	c.cache = cache;
@@ -1742,12 +952,14 @@ static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte
 }
 
 /*
- * clear_top() of one 4K page whose level-3 entry exists (the common case of a per-page unmap or
- * donation once the edges are split), in the 4K fast layout with FWB: replace the entry by
- * @val, count it in its table, invalidate it by IPA with its level if it was valid. Returns
- * whether it did it; false leaves everything untouched for clear_top(): a block or a missing
- * table on the way, a last entry whose removal empties the table (clear_range() unlinks and
- * frees it), and without FWB (removed memory is cleaned).
+ * clear_top() of one 4K page whose level-3 entry exists (the common case of a
+ * per-page unmap or donation once the edges are split), in the 4K fast layout
+ * with FWB: replace the entry by
+ * @val, count it in its table, invalidate it by IPA with its level if it was
+ * valid. Returns whether it did it; false leaves everything untouched for
+ * clear_top(): a block or a missing table on the way, a last entry whose
+ * removal empties the table (clear_range() unlinks and frees it), and without
+ * FWB (removed memory is cleaned).
  */
 static S2_ALWAYS_INLINE bool clear_page_4k(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size,
 					   s2_pte_t val)
@@ -1755,7 +967,7 @@ static S2_ALWAYS_INLINE bool clear_page_4k(struct s2_pgtable *pgt, uint64_t ipa,
 	struct descent d;
 	uint32_t *rc;
 
-	if (!(size == (UINT64_C(1) << 12) && ipa < pgt->geom.fast4k_ipa_limit && pgt->cfg.fwb))
+	if (!(size == K4_PAGE_SIZE && ipa < pgt->geom.fast4k_ipa_limit && pgt->cfg.fwb))
 		return false;
 	if (!descend_4k(pgt, ipa, &d, -1))
 		return false;
@@ -1802,13 +1014,154 @@ int s2_pgtable_annotate(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	return clear_top(pgt, s2_ipa_val(ipa), size, val, cache);
 }
 
-/* ---- permission changes over a range --------------------------------------------------------- */
+/* ---- the range walker: one loop, the decision per entry explicit
+ * ---------------------------- */
 
-struct attr_ctx {
+/*
+ * What the range walker does with one entry, as a visitor decides it (after
+ * TF-A's xlat tables v2 action_t: the decision apart from the loop that carries
+ * it out). Changes in place of a live leaf (permissions, AF: no
+ * break-before-make) the visitor makes itself, with the CAS the concurrency
+ * rules ask for, and returns WALK_SKIP.
+ */
+enum walk_action {
+	WALK_SKIP, /* leave the entry as it is */
+	WALK_DESCEND, /* a table: walk the part of the range below it, then ask ->post
+                 */
+	WALK_SPLIT, /* a block: replace it by a table of its pieces
+                   (break-before-make) */
+	WALK_SPLIT_DESCEND, /* WALK_SPLIT, then walk the new table */
+	WALK_REPLACE_BBM, /* replace the entry by w->new with break-before-make (a
+                       * table   replaced: its whole range invalidated, the subtree
+                       * freed after) */
+	WALK_STOP, /* stop the walk with w->ret */
+};
+
+/* One entry as the walker shows it to a visitor. */
+struct walk_entry {
+	s2_pte_t *ptep;
+	s2_pte_t pte; /* the value read */
+	int level;
+	uint64_t base, size; /* the entry maps [base, base + size) */
+	uint64_t ipa, stop; /* the part of it inside the operation's range */
+};
+
+static S2_ALWAYS_INLINE bool walk_whole(const struct walk_entry *e)
+{
+	return e->ipa == e->base && e->stop == e->base + e->size;
+}
+
+struct range_walk;
+
+/*
+ * A range operation on the walker. @visit decides for each entry; @post (may be
+ * NULL) decides again for a table entry once the walk below it is done
+ * (WALK_SKIP or WALK_REPLACE_BBM).
+ * @last_run (may be NULL) takes a whole run of last-level entries, [@ipa, @end)
+ * from @ptep, in one call: the operation's tight loop, which is where a range
+ * operation's cost lies (per page, where the rest of the walk is per table).
+ */
+struct range_walk_ops {
+	enum walk_action (*visit)(struct range_walk *w, const struct walk_entry *e);
+	enum walk_action (*post)(struct range_walk *w, const struct walk_entry *e);
+	void (*last_run)(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end);
+};
+
+/* The walk's state; an operation with state of its own embeds it as its first
+ * member. */
+struct range_walk {
 	struct s2_pgtable *pgt;
+	const struct range_walk_ops *ops;
+	struct s2_page_cache *cache; /* tables for WALK_SPLIT (from the cache only) */
+	s2_pte_t new; /* the entry WALK_REPLACE_BBM installs */
+	int ret; /* the result WALK_STOP returns */
+	unsigned int count; /* the operation's own count (collapse: blocks made) */
+};
+
+/*
+ * Walk [@ipa, @end) of @table at @level: per entry, ask the visitor, then do
+ * what it decided. Every break-before-make goes through bbm_replace(). Returns
+ * 0, S2_ENOMEM (no table in the cache for a split) or what a visitor stopped
+ * with.
+ */
+static int range_walk(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
+{
+	struct s2_pgtable *pgt = w->pgt;
+	struct walk_entry e;
+	int ret;
+
+	e.size = lvl_size(pgt, level);
+	e.ptep = table + lvl_idx(pgt, level, ipa);
+	e.level = level;
+	if (level == 3 && w->ops->last_run) {
+		w->ops->last_run(w, e.ptep, ipa, end);
+		return 0;
+	}
+	for (; ipa < end; e.ptep++) {
+		enum walk_action act;
+		s2_pte_t *child;
+
+		e.base = S2_ALIGN_DOWN(ipa, e.size);
+		e.ipa = ipa;
+		e.stop = S2_MIN(e.base + e.size, end);
+		e.pte = s2_atomic_load64(e.ptep);
+		act = w->ops->visit(w, &e);
+		switch (act) {
+		case WALK_SKIP:
+			break;
+		case WALK_DESCEND:
+			child = pte_table(pgt, e.pte);
+			ret = range_walk(w, child, level + 1, ipa, e.stop);
+			if (ret)
+				return ret;
+			if (w->ops->post && w->ops->post(w, &e) == WALK_REPLACE_BBM) {
+				bbm_replace(pgt, e.ptep, w->new, e.base, level, BBM_TLBI_SPAN, 0,
+					    0);
+				free_tree(pgt, child, level + 1);
+			}
+			break;
+		case WALK_SPLIT:
+		case WALK_SPLIT_DESCEND:
+			child = table_alloc(pgt, w->cache, true);
+			if (!child)
+				return S2_ENOMEM;
+			table_fill_from(pgt, child, level, e.pte);
+			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
+			bbm_replace(pgt, e.ptep, table_desc(pgt, child), e.base, level,
+				    BBM_TLBI_ENTRY, 0, 0);
+			if (act == WALK_SPLIT_DESCEND) {
+				ret = range_walk(w, child, level + 1, ipa, e.stop);
+				if (ret)
+					return ret;
+			}
+			break;
+		case WALK_REPLACE_BBM:
+			bbm_replace(pgt, e.ptep, w->new, e.base, level,
+				    pte_is_table(e.pte, level) ? BBM_TLBI_SPAN : BBM_TLBI_ENTRY, 0,
+				    0);
+			if (pte_is_table(e.pte, level))
+				free_tree(pgt, pte_table(pgt, e.pte), level + 1);
+			break;
+		case WALK_STOP:
+			return w->ret;
+		}
+		ipa = e.stop;
+	}
+	return 0;
+}
+
+/* ---- permission changes over a range
+ * --------------------------------------------------------- */
+
+/* wrprotect/set_prot on the walker: (pte & ~clr) | set on every valid leaf, in
+ * place. */
+struct attr_ctx {
+	struct range_walk w; /* first: the walker's state */
 	s2_pte_t set, clr;
-	bool cas; /* hardware may update AF/dirty concurrently: read-modify-write with CAS */
-	bool restricts; /* the change can remove or grant a permission: invalidate what changed */
+	bool cas; /* hardware may update AF/dirty concurrently: read-modify-write with
+               CAS */
+	bool restricts; /* the change can remove or grant a permission: invalidate
+                     what changed */
 	struct flush fl;
 };
 
@@ -1827,77 +1180,71 @@ static S2_ALWAYS_INLINE s2_pte_t leaf_update(struct attr_ctx *c, s2_pte_t *ptep,
 	return pte;
 }
 
-static void attr_range(struct attr_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
+/* A table: descend; a valid leaf above the last level (a block) that changes:
+ * in place. */
+static enum walk_action attr_visit(struct range_walk *w, const struct walk_entry *e)
 {
-	struct s2_pgtable *pgt = c->pgt;
-	uint64_t size = lvl_size(pgt, level);
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
-	uint64_t first = 0, last = 0;
-	bool changed = false;
+	struct attr_ctx *c = (struct attr_ctx *)w;
 
-	if (level == 3) {
-		/* Pages: the tight loop (the first change found apart, so the main loop only
-		 * remembers the last). */
-		s2_pte_t *p = ptep, *stop_p = ptep + ((end - ipa) >> pgt->geom.page_shift);
-		s2_pte_t *first_p = NULL, *last_p = NULL;
-		const s2_pte_t set = c->set, nclr = ~c->clr;
-		if (S2_LIKELY(!c->cas)) {
-			for (; p < stop_p; p++) {
-				s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
-				if (!(pte & S2_PTE_VALID) || new == pte)
-					continue;
-				s2_atomic_store64(p, new);
-				first_p = last_p = p++;
-				break;
-			}
-			for (; p < stop_p; p++) {
-				s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
-				if (!(pte & S2_PTE_VALID) || new == pte)
-					continue;
-				s2_atomic_store64(p, new);
-				last_p = p;
-			}
-		} else {
-			for (; p < stop_p; p++) {
-				s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
-				if (!(pte & S2_PTE_VALID) || new == pte)
-					continue;
-				leaf_update(c, p, pte);
-				if (!first_p)
-					first_p = p;
-				last_p = p;
-			}
+	if (pte_is_table(e->pte, e->level))
+		return WALK_DESCEND;
+	if ((e->pte & S2_PTE_VALID) && ((e->pte & ~c->clr) | c->set) != e->pte) {
+		leaf_update(c, e->ptep, e->pte);
+		if (c->restricts)
+			flush_add(&c->fl, e->base, e->size, e->level);
+	}
+	return WALK_SKIP;
+}
+
+/* Pages: the tight loop (the first change found apart, so the main loop only
+ * remembers the last); one flush_add() for the run. */
+static void attr_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end)
+{
+	struct attr_ctx *c = (struct attr_ctx *)w;
+	struct s2_pgtable *pgt = w->pgt;
+	uint64_t size = lvl_size(pgt, 3);
+	s2_pte_t *p = ptep, *stop_p = ptep + ((end - ipa) >> pgt->geom.page_shift);
+	s2_pte_t *first_p = NULL, *last_p = NULL;
+	const s2_pte_t set = c->set, nclr = ~c->clr;
+
+	if (S2_LIKELY(!c->cas)) {
+		for (; p < stop_p; p++) {
+			s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
+			if (!(pte & S2_PTE_VALID) || new == pte)
+				continue;
+			s2_atomic_store64(p, new);
+			first_p = last_p = p++;
+			break;
 		}
-		if (first_p && c->restricts)
-			flush_add(&c->fl, ipa + (uint64_t)(first_p - ptep) * size,
-				  (uint64_t)(last_p - first_p + 1) * size, 3);
-		return;
+		for (; p < stop_p; p++) {
+			s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
+			if (!(pte & S2_PTE_VALID) || new == pte)
+				continue;
+			s2_atomic_store64(p, new);
+			last_p = p;
+		}
 	} else {
-		for (; ipa < end; ptep++) {
-			uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
-			s2_pte_t pte = s2_atomic_load64(ptep);
-			if (pte_is_table(pte, level)) {
-				attr_range(c, pte_table(pgt, pte), level + 1, ipa, stop);
-			} else if ((pte & S2_PTE_VALID) && ((pte & ~c->clr) | c->set) != pte) {
-				leaf_update(c, ptep, pte);
-				if (c->restricts) {
-					if (!changed)
-						first = base;
-					last = base;
-					changed = true;
-				}
-			}
-			ipa = stop;
+		for (; p < stop_p; p++) {
+			s2_pte_t pte = s2_atomic_load64(p), new = (pte & nclr) | set;
+			if (!(pte & S2_PTE_VALID) || new == pte)
+				continue;
+			leaf_update(c, p, pte);
+			if (!first_p)
+				first_p = p;
+			last_p = p;
 		}
 	}
-	if (changed)
-		flush_add(&c->fl, first, last - first + size, level);
+	if (first_p && c->restricts)
+		flush_add(&c->fl, ipa + (uint64_t)(first_p - ptep) * size,
+			  (uint64_t)(last_p - first_p + 1) * size, 3);
 }
+
+static const struct range_walk_ops attr_ops = { .visit = attr_visit, .last_run = attr_last_run };
 
 static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_t set, s2_pte_t clr)
 {
 	struct attr_ctx c = {
-		.pgt = pgt,
+		.w = { .pgt = pgt, .ops = &attr_ops },
 		.set = set,
 		.clr = clr,
 		.cas = pgt->cfg.ha || pgt->cfg.hd,
@@ -1905,7 +1252,7 @@ static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_
 			((clr | set) & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_XN)) || (clr & S2_PTE_AF),
 	};
 
-	attr_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size);
+	(void)range_walk(&c.w, pgt->root, pgt->geom.start_level, ipa, ipa + size);
 	flush_do(pgt, &c.fl);
 	return 0;
 }
@@ -1929,7 +1276,8 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	if (ret)
 		return ret;
 	if (set & S2_PROT_DBM) {
-		/* Writable-clean: DBM with W cleared in the same pass (needs HD, as for map). */
+		/* Writable-clean: DBM with W cleared in the same pass (needs HD, as for
+     * map). */
 		if (!pgt->cfg.hd || (set & S2_PROT_W) || !(clear & S2_PROT_W))
 			return S2_EINVAL;
 		set &= ~(uint64_t)S2_PROT_DBM;
@@ -1954,7 +1302,8 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 		pclr |= S2_PTE_S2AP_R;
 	if (clear & S2_PROT_W)
 		pclr |= S2_PTE_S2AP_W | S2_PTE_DBM; /* DBM would let hardware grant W again */
-	/* (With S2_PROT_DBM in @set, pset holds DBM: (pte & ~pclr) | pset keeps it.) */
+	/* (With S2_PROT_DBM in @set, pset holds DBM: (pte & ~pclr) | pset keeps it.)
+   */
 	if (clear & S2_PROT_X) {
 		pclr |= S2_PTE_XN;
 		pset |= S2_FIELD_PREP(S2_PTE_XN, S2_XN_ALL);
@@ -1962,9 +1311,9 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	pclr |= S2_FIELD_PREP(S2_PTE_SW, (clear & S2_PROT_SW_MASK) >> S2_PROT_SW_SHIFT);
 	if ((set & S2_PROT_X) && !pgt->cfg.dic) {
 		/* Newly executable memory: invalidate the I-cache for every leaf that gains
-		 * exec, whole: a block only partly inside the range becomes executable in full
-		 * (Arm ARM D8.4: XN applies to the whole block). One call per physically
-		 * contiguous run. */
+     * exec, whole: a block only partly inside the range becomes executable in
+     * full (Arm ARM D8.4: XN applies to the whole block). One call per
+     * physically contiguous run. */
 		struct s2_lookup l;
 		uint64_t a = s2_ipa_val(ipa), end = a + size, run_pa = 0, run_len = 0;
 		while (a < end) {
@@ -1992,79 +1341,86 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	return attr_top(pgt, s2_ipa_val(ipa), size, pset, pclr);
 }
 
-/* ---- access flag over a range ----------------------------------------------------------------- */
+/* ---- access flag over a range
+ * ----------------------------------------------------------------- */
 
+/* test_clear_young on the walker: count (and clear) AF of the valid leaves. */
 struct young_ctx {
-	struct s2_pgtable *pgt;
+	struct range_walk w; /* first: the walker's state */
 	bool clear;
 	bool cas;
 	uint64_t young; /* granule-sized pages */
 };
 
-static void young_range(struct young_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
+/* A table: descend; a young block: count the part of it in the range, clear AF
+ * if asked. */
+static enum walk_action young_visit(struct range_walk *w, const struct walk_entry *e)
 {
-	struct s2_pgtable *pgt = c->pgt;
-	uint64_t size = lvl_size(pgt, level);
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
+	struct young_ctx *c = (struct young_ctx *)w;
+	s2_pte_t pte = e->pte;
 
-	if (level == 3) {
-		s2_pte_t *stop_p = ptep + ((end - ipa) >> pgt->geom.page_shift);
-		const s2_pte_t va = S2_PTE_VALID | S2_PTE_AF;
-		uint64_t young = 0;
-		if (!c->clear) {
-			for (; ptep < stop_p; ptep++)
-				young += (s2_atomic_load64(ptep) & va) == va;
-		} else if (S2_LIKELY(!c->cas)) {
-			/* No hardware updates: a plain store clears AF. */
-			for (; ptep < stop_p; ptep++) {
-				s2_pte_t pte = s2_atomic_load64(ptep);
-				if ((pte & va) != va)
-					continue;
-				s2_atomic_store64(ptep, pte & ~S2_PTE_AF);
-				young++;
-			}
-		} else {
-			for (; ptep < stop_p; ptep++) {
-				s2_pte_t pte = s2_atomic_load64(ptep);
-				if ((pte & va) != va)
-					continue;
-				while (!s2_atomic_cas64(ptep, &pte, pte & ~S2_PTE_AF))
+	if (pte_is_table(pte, e->level))
+		return WALK_DESCEND;
+	if ((pte & (S2_PTE_VALID | S2_PTE_AF)) == (S2_PTE_VALID | S2_PTE_AF)) {
+		c->young += (e->stop - e->ipa) >> w->pgt->geom.page_shift;
+		if (c->clear) {
+			if (!c->cas)
+				s2_atomic_store64(e->ptep, pte & ~S2_PTE_AF);
+			else
+				while (!s2_atomic_cas64(e->ptep, &pte, pte & ~S2_PTE_AF))
 					;
-				young++;
-			}
 		}
-		c->young += young;
-		return;
 	}
-	for (; ipa < end; ptep++) {
-		uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
-		s2_pte_t pte = s2_atomic_load64(ptep);
-		if (pte_is_table(pte, level)) {
-			young_range(c, pte_table(pgt, pte), level + 1, ipa, stop);
-		} else if ((pte & (S2_PTE_VALID | S2_PTE_AF)) == (S2_PTE_VALID | S2_PTE_AF)) {
-			c->young += (stop - ipa) >> pgt->geom.page_shift;
-			if (c->clear) {
-				if (!c->cas)
-					s2_atomic_store64(ptep, pte & ~S2_PTE_AF);
-				else
-					while (!s2_atomic_cas64(ptep, &pte, pte & ~S2_PTE_AF))
-						;
-			}
-		}
-		ipa = stop;
-	}
+	return WALK_SKIP;
 }
+
+/* Pages: the tight loop, the count accumulated locally. */
+static void young_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end)
+{
+	struct young_ctx *c = (struct young_ctx *)w;
+	s2_pte_t *stop_p = ptep + ((end - ipa) >> w->pgt->geom.page_shift);
+	const s2_pte_t va = S2_PTE_VALID | S2_PTE_AF;
+	uint64_t young = 0;
+
+	if (!c->clear) {
+		for (; ptep < stop_p; ptep++)
+			young += (s2_atomic_load64(ptep) & va) == va;
+	} else if (S2_LIKELY(!c->cas)) {
+		/* No hardware updates: a plain store clears AF. */
+		for (; ptep < stop_p; ptep++) {
+			s2_pte_t pte = s2_atomic_load64(ptep);
+			if ((pte & va) != va)
+				continue;
+			s2_atomic_store64(ptep, pte & ~S2_PTE_AF);
+			young++;
+		}
+	} else {
+		for (; ptep < stop_p; ptep++) {
+			s2_pte_t pte = s2_atomic_load64(ptep);
+			if ((pte & va) != va)
+				continue;
+			while (!s2_atomic_cas64(ptep, &pte, pte & ~S2_PTE_AF))
+				;
+			young++;
+		}
+	}
+	c->young += young;
+}
+
+static const struct range_walk_ops young_ops = { .visit = young_visit, .last_run = young_last_run };
 
 int s2_pgtable_test_clear_young(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, bool clear,
 				uint64_t *young)
 {
-	struct young_ctx c = { .pgt = pgt, .clear = clear };
+	struct young_ctx c = { .w = { .ops = &young_ops }, .clear = clear };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
+	c.w.pgt = pgt;
 	c.cas = pgt->cfg.ha || pgt->cfg.hd;
-	young_range(&c, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa), s2_ipa_val(ipa) + size);
+	(void)range_walk(&c.w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+			 s2_ipa_val(ipa) + size);
 	if (young)
 		*young = c.young;
 	return 0;
@@ -2074,345 +1430,43 @@ void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
 {
 	if (!pgt || !size)
 		return;
-	tlbi_span(pgt, s2_ipa_val(ipa), size);
+	s2_pgt_tlbi_span(pgt, s2_ipa_val(ipa), size);
 }
 
-/* ---- single-entry operations on an existing leaf ---------------------------------------------- */
+/* ---- split and collapse
+ * ----------------------------------------------------------------------- */
 
-static S2_ALWAYS_INLINE int lookup_impl(const struct s2_pgtable *pgt, uint64_t ipa,
-					struct s2_lookup *out, const bool hi, const bool linear,
-					const int k4)
+/* Split: every block in the range becomes tables down to pages (whole blocks: a
+ * block only partly in the range is split in full). */
+static enum walk_action split_visit(struct range_walk *w, const struct walk_entry *e)
 {
-	struct descent d;
-	uint64_t size;
-	s2_pte_t pte;
-
-	if (k4 != K4_OFF && S2_LIKELY(descend_4k(pgt, ipa, &d, k4))) {
-		/* A level-3 entry: a page when bits [1:0] are 0b11 (0b01 is reserved there). */
-		pte = d.pte;
-		out->pte = pte;
-		out->level = 3;
-		out->size = UINT64_C(1) << 12;
-		out->valid = pte_is_table_or_page(pte);
-		out->pa = s2_pa(out->valid ? (pte & OA_4K) | (ipa & 0xfff) : 0);
-		return 0;
-	}
-	if (k4 == K4_OFF)
-		descend_impl(pgt, ipa, 3, &d, hi, linear);
-	pte = d.pte;
-	size = UINT64_C(1) << d.shift;
-	out->pte = pte;
-	out->level = d.level;
-	out->size = size;
-	/* A valid page at level 3, a valid block where blocks are legal (else: a fault). */
-	out->valid = (pte & S2_PTE_VALID) &&
-		     (d.level == 3 ? (pte & S2_PTE_TYPE) != 0 : level_has_blocks(pgt, d.level));
-	out->pa = s2_pa(out->valid ? pte_oa_t(pgt, pte, hi) + (ipa & (size - 1)) : 0);
-	return 0;
+	(void)w;
+	if (pte_is_table(e->pte, e->level))
+		return WALK_DESCEND;
+	if ((e->pte & S2_PTE_VALID) && e->level < 3)
+		return e->level + 1 < 3 ? WALK_SPLIT_DESCEND : WALK_SPLIT;
+	return WALK_SKIP;
 }
 
-/*
- * The 4K layout with start level 0 or 2 (1 is inline in the caller): a function of its own,
- * so that it saves no registers, with the start level a constant in each branch.
- */
-static S2_NOINLINE int lookup_4k_any(const struct s2_pgtable *pgt, uint64_t ipa,
-				     struct s2_lookup *out)
-{
-	if (pgt->geom.start_level == 0)
-		return lookup_impl(pgt, ipa, out, false, true, 0);
-	return lookup_impl(pgt, ipa, out, false, true, 2);
-}
-
-/* Every layout but the 4K one, and the range check. */
-/* The other layouts of geom.fast (16K, 64K): a leaf function too. */
-static S2_NOINLINE int lookup_fast(const struct s2_pgtable *pgt, uint64_t ipa,
-				   struct s2_lookup *out)
-{
-	return lookup_impl(pgt, ipa, out, false, true, K4_OFF);
-}
-
-static S2_NOINLINE int lookup_slow(const struct s2_pgtable *pgt, uint64_t ipa,
-				   struct s2_lookup *out)
-{
-	if (ipa >= pgt->geom.ipa_limit)
-		return S2_ERANGE;
-	if (pgt->geom.fast)
-		return lookup_fast(pgt, ipa, out);
-	if (pgt->port.linear)
-		return lookup_impl(pgt, ipa, out, true, true, K4_OFF);
-	return lookup_impl(pgt, ipa, out, true, false, K4_OFF);
-}
-
-int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lookup *out)
-{
-	uint64_t ipa = s2_ipa_val(ipa_t);
-
-	if (S2_UNLIKELY(!pgt || !out))
-		return S2_EINVAL;
-	if (S2_LIKELY(ipa < pgt->geom.fast4k_l1_ipa_limit))
-		return lookup_impl(pgt, ipa, out, false, true, 1);
-	if (ipa < pgt->geom.fast4k_ipa_limit)
-		return lookup_4k_any(pgt, ipa, out);
-	if (pgt->geom.fast && ipa < pgt->geom.ipa_limit)
-		return lookup_fast(pgt, ipa, out);
-	return lookup_slow(pgt, ipa, out);
-}
-
-/* What relax_perms sets: R/W (flag bits 1:0) -> S2AP (7:6), and the access flag. */
-static S2_ALWAYS_INLINE s2_pte_t relax_set(uint64_t prot)
-{
-	return S2_PTE_AF | ((prot & (S2_PROT_R | S2_PROT_W)) << 6);
-}
-
-/*
- * The leaf part of relax_perms, entry @ptep (mapping 1 << @shift bytes): @pte is the value the
- * descent found (then @orig == @pte) or the one a lost compare-and-swap returned (@orig: the
- * value first found).
- */
-static S2_ALWAYS_INLINE int relax_leaf_update(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
-					      s2_pte_t pte, unsigned int shift, uint64_t prot,
-					      const bool hi)
-{
-	s2_pte_t set = relax_set(prot);
-	s2_pte_t clr = (prot & S2_PROT_X) ? S2_PTE_XN : 0, new;
-
-	if (pte == orig) {
-		if (S2_UNLIKELY(!(pte & S2_PTE_VALID)))
-			return pte == PTE_LOCKED ? S2_EAGAIN : S2_ENOENT;
-		if (S2_UNLIKELY(pte & clr)) {
-			if (memattr_noexec(pte_memattr(pte)))
-				return S2_EMEMTYPE;
-			/* Exec granted: the I-cache must not hold stale instructions for it. */
-			if (!pgt->cfg.dic)
-				pgt->port.ops->icache_inval_pou(pgt->port.ctx,
-								s2_pa(pte_oa_t(pgt, pte, hi)),
-								UINT64_C(1) << shift);
-		}
-	}
-	for (;;) {
-		/* After a lost CAS: hardware AF/dirty updates only: try again; else back off. */
-		if (pte != orig && (!(pte & S2_PTE_VALID) || ((pte ^ orig) & ~PTE_INPLACE_BITS)))
-			return S2_EAGAIN;
-		new = (pte & ~clr) | set;
-		if (new == pte)
-			return 0;
-		if (S2_LIKELY(s2_atomic_cas64(ptep, &pte, new)))
-			return 0;
-	}
-}
-
-/*
- * relax_leaf_update(), then the local TLBI for @ipa in every outcome where KVM's
- * kvm_pgtable_stage2_relax_perms() issues it: done (changed or not: the spurious fault of a
- * CPU whose TLB holds the old entry; level @level) or raced / found nothing valid (KVM's
- * -EAGAIN: no level hint). Not for S2_EMEMTYPE (nothing was granted).
- */
-static S2_ALWAYS_INLINE int relax_leaf(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
-				       s2_pte_t pte, unsigned int shift, uint64_t prot,
-				       const bool hi, uint64_t ipa, int level)
-{
-	int ret = relax_leaf_update(pgt, ptep, orig, pte, shift, prot, hi);
-
-	if (ret != S2_EMEMTYPE)
-		tlbi_local(pgt, ipa, ret ? -2 : level);
-	return ret;
-}
-
-/* relax_leaf() for layouts with the OA in place. */
-static S2_NOINLINE int relax_leaf_lo(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
-				     s2_pte_t pte, unsigned int shift, uint64_t prot, uint64_t ipa,
-				     int level)
-{
-	return relax_leaf(pgt, ptep, orig, pte, shift, prot, false, ipa, level);
-}
-
-/*
- * A layout of geom.fast (@k4: the 4K start level 0..2, or K4_OFF for descend_impl()), inline
- * for a valid leaf that needs no exec granted (relax_leaf() with clr 0); the rest, and a lost
- * CAS, in relax_leaf_lo().
- */
-static S2_ALWAYS_INLINE int relax_fast_impl(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
-					    const int k4)
-{
-	struct descent d;
-	s2_pte_t pte, new;
-
-	descend(pgt, ipa, 3, &d, false, true, k4);
-	pte = d.pte;
-	if (S2_LIKELY((pte & S2_PTE_VALID) && !((prot & S2_PROT_X) && (pte & S2_PTE_XN)))) {
-		new = pte | relax_set(prot);
-		/* Changed or not, the local TLBI (see relax_leaf()). */
-		if (S2_LIKELY(new == pte || s2_atomic_cas64(d.ptep, &pte, new))) {
-			tlbi_local(pgt, ipa, d.level);
-			return 0;
-		}
-	}
-	return relax_leaf_lo(pgt, d.ptep, d.pte, pte, d.shift, prot, ipa, d.level);
-}
-
-static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
-				       const bool hi, const bool linear)
-{
-	struct descent d;
-
-	descend_impl(pgt, ipa, 3, &d, hi, linear);
-	return relax_leaf(pgt, d.ptep, d.pte, d.pte, d.shift, prot, hi, ipa, d.level);
-}
-
-/* As lookup_4k_any(). */
-static S2_NOINLINE int relax_4k_any(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot)
-{
-	if (pgt->geom.start_level == 0)
-		return relax_fast_impl(pgt, ipa, prot, 0);
-	return relax_fast_impl(pgt, ipa, prot, 2);
-}
-
-/* The other layouts of geom.fast (16K, 64K). */
-static S2_NOINLINE int relax_fast(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot)
-{
-	return relax_fast_impl(pgt, ipa, prot, K4_OFF);
-}
-
-static S2_NOINLINE int relax_slow(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot)
-{
-	if (ipa >= pgt->geom.ipa_limit)
-		return S2_ERANGE;
-	if (pgt->geom.fast)
-		return relax_fast(pgt, ipa, prot);
-	if (pgt->port.linear)
-		return relax_impl(pgt, ipa, prot, true, true);
-	return relax_impl(pgt, ipa, prot, true, false);
-}
-
-int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot)
-{
-	uint64_t ipa = s2_ipa_val(ipa_t);
-
-	if (S2_UNLIKELY(!pgt || (prot & ~S2_PROT_RWX)))
-		return S2_EINVAL;
-	if (S2_LIKELY(ipa < pgt->geom.fast4k_l1_ipa_limit))
-		return relax_fast_impl(pgt, ipa, prot, 1);
-	if (ipa < pgt->geom.fast4k_ipa_limit)
-		return relax_4k_any(pgt, ipa, prot);
-	if (pgt->geom.fast && ipa < pgt->geom.ipa_limit)
-		return relax_fast(pgt, ipa, prot);
-	return relax_slow(pgt, ipa, prot);
-}
-
-static S2_ALWAYS_INLINE int mkyoung_impl(struct s2_pgtable *pgt, uint64_t ipa, const bool hi,
-					 const bool linear, const int k4)
-{
-	struct descent d;
-	s2_pte_t pte, orig;
-
-	descend(pgt, ipa, 3, &d, hi, linear, k4);
-	pte = orig = d.pte;
-	for (;;) {
-		if (S2_UNLIKELY(!(pte & S2_PTE_VALID)))
-			return pte == PTE_LOCKED ? S2_EAGAIN : S2_ENOENT;
-		if (pte & S2_PTE_AF)
-			return 0;
-		if (S2_LIKELY(s2_atomic_cas64(d.ptep, &pte, pte | S2_PTE_AF)))
-			return 0;
-		if ((pte ^ orig) & ~PTE_INPLACE_BITS)
-			return S2_EAGAIN;
-	}
-}
-
-/* As lookup_4k_any(). */
-static S2_NOINLINE int mkyoung_4k_any(struct s2_pgtable *pgt, uint64_t ipa)
-{
-	if (pgt->geom.start_level == 0)
-		return mkyoung_impl(pgt, ipa, false, true, 0);
-	return mkyoung_impl(pgt, ipa, false, true, 2);
-}
-
-/* The other layouts of geom.fast (16K, 64K). */
-static S2_NOINLINE int mkyoung_fast(struct s2_pgtable *pgt, uint64_t ipa)
-{
-	return mkyoung_impl(pgt, ipa, false, true, K4_OFF);
-}
-
-static S2_NOINLINE int mkyoung_slow(struct s2_pgtable *pgt, uint64_t ipa)
-{
-	if (ipa >= pgt->geom.ipa_limit)
-		return S2_ERANGE;
-	if (pgt->geom.fast)
-		return mkyoung_fast(pgt, ipa);
-	if (pgt->port.linear)
-		return mkyoung_impl(pgt, ipa, true, true, K4_OFF);
-	return mkyoung_impl(pgt, ipa, true, false, K4_OFF);
-}
-
-int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
-{
-	uint64_t ipa = s2_ipa_val(ipa_t);
-
-	if (S2_UNLIKELY(!pgt))
-		return S2_EINVAL;
-	if (S2_LIKELY(ipa < pgt->geom.fast4k_l1_ipa_limit))
-		return mkyoung_impl(pgt, ipa, false, true, 1);
-	if (ipa < pgt->geom.fast4k_ipa_limit)
-		return mkyoung_4k_any(pgt, ipa);
-	if (pgt->geom.fast && ipa < pgt->geom.ipa_limit)
-		return mkyoung_fast(pgt, ipa);
-	return mkyoung_slow(pgt, ipa);
-}
-
-/* ---- split and collapse ----------------------------------------------------------------------- */
-
-static int split_range(struct s2_pgtable *pgt, struct s2_page_cache *cache, s2_pte_t *table,
-		       int level, uint64_t ipa, uint64_t end)
-{
-	uint64_t size = lvl_size(pgt, level);
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
-	int ret;
-
-	for (; ipa < end; ptep++) {
-		uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
-		s2_pte_t pte = s2_atomic_load64(ptep);
-		s2_pte_t *child;
-
-		if (pte_is_table(pte, level)) {
-			ret = split_range(pgt, cache, pte_table(pgt, pte), level + 1, ipa, stop);
-			if (ret)
-				return ret;
-		} else if ((pte & S2_PTE_VALID) && level < 3) {
-			child = table_alloc(pgt, cache, true);
-			if (!child)
-				return S2_ENOMEM;
-			table_fill_from(pgt, child, level, pte);
-			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
-			s2_atomic_store64(ptep, 0);
-			tlbi_one(pgt, base, level);
-			s2_atomic_store64_release(ptep, table_desc(pgt, child));
-			if (level + 1 < 3) {
-				ret = split_range(pgt, cache, child, level + 1, ipa, stop);
-				if (ret)
-					return ret;
-			}
-		}
-		ipa = stop;
-	}
-	return 0;
-}
+static const struct range_walk_ops split_ops = { .visit = split_visit };
 
 int s2_pgtable_split(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 		     struct s2_page_cache *cache)
 {
+	struct range_walk w = { .ops = &split_ops, .cache = cache };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
 	if (!cache)
 		return S2_EINVAL;
-	ret = split_range(pgt, cache, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+	w.pgt = pgt;
+	return range_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
 			  s2_ipa_val(ipa) + size);
-	return ret;
 }
 
-/* Whether the table at @clevel maps one aligned, contiguous run with identical attributes;
- * if so, *@block is the block descriptor for the level above. */
+/* Whether the table at @clevel maps one aligned, contiguous run with identical
+ * attributes; if so, *@block is the block descriptor for the level above. */
 static bool table_uniform(const struct s2_pgtable *pgt, s2_pte_t *child, int clevel,
 			  s2_pte_t *block)
 {
@@ -2435,223 +1489,39 @@ static bool table_uniform(const struct s2_pgtable *pgt, s2_pte_t *child, int cle
 	return true;
 }
 
-static unsigned int collapse_range(struct s2_pgtable *pgt, s2_pte_t *table, int level, uint64_t ipa,
-				   uint64_t end)
+/* Collapse: below a whole entry of a level with blocks, a table that maps one
+ * aligned run with identical attributes becomes a block (after its own tables
+ * were collapsed). */
+static enum walk_action collapse_visit(struct range_walk *w, const struct walk_entry *e)
 {
-	uint64_t size = lvl_size(pgt, level);
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
-	unsigned int n = 0;
-
-	for (; ipa < end; ptep++) {
-		uint64_t base = S2_ALIGN_DOWN(ipa, size), stop = S2_MIN(base + size, end);
-		s2_pte_t pte = s2_atomic_load64(ptep), block;
-		s2_pte_t *child;
-
-		if (pte_is_table(pte, level)) {
-			child = pte_table(pgt, pte);
-			n += collapse_range(pgt, child, level + 1, ipa, stop);
-			if (ipa == base && stop == base + size && level_has_blocks(pgt, level) &&
-			    table_uniform(pgt, child, level + 1, &block)) {
-				/* Table -> block: break-before-make, then free the table. */
-				s2_atomic_store64(ptep, 0);
-				tlbi_span(pgt, base, size);
-				s2_atomic_store64_release(ptep, block);
-				free_tree(pgt, child, level + 1);
-				n++;
-			}
-		}
-		ipa = stop;
-	}
-	return n;
+	(void)w;
+	return pte_is_table(e->pte, e->level) ? WALK_DESCEND : WALK_SKIP;
 }
+
+static enum walk_action collapse_post(struct range_walk *w, const struct walk_entry *e)
+{
+	if (!walk_whole(e) || !level_has_blocks(w->pgt, e->level) ||
+	    !table_uniform(w->pgt, pte_table(w->pgt, e->pte), e->level + 1, &w->new))
+		return WALK_SKIP;
+	w->count++;
+	return WALK_REPLACE_BBM;
+}
+
+static const struct range_walk_ops collapse_ops = { .visit = collapse_visit,
+						    .post = collapse_post };
 
 int s2_pgtable_collapse(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 			unsigned int *collapsed)
 {
-	unsigned int n;
+	struct range_walk w = { .ops = &collapse_ops };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
-	n = collapse_range(pgt, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
-			   s2_ipa_val(ipa) + size);
+	w.pgt = pgt;
+	(void)range_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+			 s2_ipa_val(ipa) + size);
 	if (collapsed)
-		*collapsed = n;
+		*collapsed = w.count;
 	return 0;
-}
-
-/* ---- check ------------------------------------------------------------------------------------ */
-
-struct check_ctx {
-	const struct s2_pgtable *pgt;
-	struct s2_check_report *r;
-	uint64_t root_lo, root_hi; /* the root's PA range */
-};
-
-static size_t str_put(char *buf, size_t pos, size_t cap, const char *s)
-{
-	while (*s && pos + 1 < cap)
-		buf[pos++] = *s++;
-	buf[pos] = 0;
-	return pos;
-}
-
-static size_t hex_put(char *buf, size_t pos, size_t cap, uint64_t v)
-{
-	char tmp[19];
-	int i = 18;
-
-	tmp[i] = 0;
-	do {
-		tmp[--i] = "0123456789abcdef"[v & 0xf];
-		v >>= 4;
-	} while (v);
-	tmp[--i] = 'x';
-	tmp[--i] = '0';
-	return str_put(buf, pos, cap, &tmp[i]);
-}
-
-static void check_err(struct check_ctx *c, int level, uint64_t ipa, const char *msg)
-{
-	struct s2_check_report *r = c->r;
-	char lv[3] = { 'L', (char)('0' + (level < 0 ? 0 : level)), 0 };
-	size_t p = 0, cap = sizeof(r->first_error);
-
-	if (r->errors++)
-		return;
-	if (level < 0)
-		lv[1] = '-';
-	p = str_put(r->first_error, p, cap, lv);
-	p = str_put(r->first_error, p, cap, " ipa ");
-	p = hex_put(r->first_error, p, cap, ipa);
-	p = str_put(r->first_error, p, cap, ": ");
-	str_put(r->first_error, p, cap, msg);
-}
-
-static void check_table(struct check_ctx *c, s2_pte_t *table, int level, uint64_t ipa,
-			uint64_t nent)
-{
-	const struct s2_pgtable *pgt = c->pgt;
-	uint64_t size = lvl_size(pgt, level), count = 0;
-
-	for (uint64_t i = 0; i < nent; i++, ipa += size) {
-		s2_pte_t pte = s2_atomic_load64(&table[i]);
-
-		if (!(pte & S2_PTE_VALID)) {
-			if (!pte)
-				continue;
-			if (pte & ~S2_PTE_INVALID_OWNER) {
-				check_err(c, level, ipa, "invalid entry with stray bits");
-				continue;
-			}
-			c->r->annotated++;
-			count++;
-			continue;
-		}
-		count++;
-		if (pte_is_table(pte, level)) {
-			uint64_t pa = pte_oa(pgt, pte);
-			s2_pte_t *child;
-			uint32_t *rc;
-
-			if (pa >= pgt->geom.pa_limit) {
-				check_err(c, level, ipa, "table address beyond the PA size");
-				continue;
-			}
-			if (pa >= c->root_lo && pa < c->root_hi) {
-				check_err(c, level, ipa, "table entry points at the root");
-				continue;
-			}
-			child = pgt->port.ops->pa_to_va(pgt->port.ctx, s2_pa(pa));
-			if (!child) {
-				check_err(c, level, ipa, "table address is not table memory");
-				continue;
-			}
-			rc = table_rc(pgt, child);
-			if (s2_atomic_load32(rc) & RC_MARK) {
-				check_err(c, level, ipa, "table page reachable twice");
-				continue;
-			}
-			s2_atomic_store32(rc, s2_atomic_load32(rc) | RC_MARK);
-			c->r->table_pages++;
-			check_table(c, child, level + 1, ipa, table_entries(pgt));
-			continue;
-		}
-		if (level == 3 && !(pte & S2_PTE_TYPE)) {
-			check_err(c, level, ipa, "reserved encoding (0b01 at level 3)");
-			continue;
-		}
-		if (level < 3 && !level_has_blocks(pgt, level)) {
-			check_err(c, level, ipa, "block at a level without blocks");
-			continue;
-		}
-		if (pte_oa(pgt, pte) & (size - 1)) {
-			check_err(c, level, ipa, "output address not aligned to the entry size");
-			continue;
-		}
-		if (pte_oa(pgt, pte) + size > pgt->geom.pa_limit) {
-			check_err(c, level, ipa, "output address beyond the PA size");
-			continue;
-		}
-		if (pgt->cfg.fwb && (pte_memattr(pte) & 0x7) == MEMATTR_FWB_RESERVED) {
-			check_err(c, level, ipa, "reserved MemAttr (FWB 0b100)");
-			continue;
-		}
-		if (pgt->cfg.fwb && (pte_memattr(pte) & 0x8)) {
-			check_err(c, level, ipa, "MemAttr[3] set with FWB");
-			continue;
-		}
-		c->r->leaves++;
-	}
-	if (level != pgt->geom.start_level) {
-		uint32_t rc = s2_atomic_load32(table_rc(pgt, table)) & ~RC_MARK;
-		if (rc != count)
-			check_err(c, level, ipa - nent * size,
-				  "table refcount differs from its valid + annotated entries");
-		if (!count)
-			check_err(c, level, ipa - nent * size, "empty table left linked");
-	}
-}
-
-/* Remove the visit marks check_table() left. */
-static void check_unmark(const struct s2_pgtable *pgt, s2_pte_t *table, int level, uint64_t nent)
-{
-	for (uint64_t i = 0; i < nent; i++) {
-		s2_pte_t pte = s2_atomic_load64(&table[i]);
-		uint64_t pa = pte_oa(pgt, pte);
-		s2_pte_t *child;
-		uint32_t *rc, v;
-
-		if (!pte_is_table(pte, level) || pa >= pgt->geom.pa_limit)
-			continue;
-		child = pgt->port.ops->pa_to_va(pgt->port.ctx, s2_pa(pa));
-		if (!child || child == pgt->root)
-			continue;
-		rc = table_rc(pgt, child);
-		v = s2_atomic_load32(rc);
-		if (!(v & RC_MARK))
-			continue;
-		s2_atomic_store32(rc, v & ~RC_MARK);
-		check_unmark(pgt, child, level + 1, table_entries(pgt));
-	}
-}
-
-int s2_pgtable_check(const struct s2_pgtable *pgt, struct s2_check_report *report)
-{
-	struct s2_check_report local;
-	struct check_ctx c;
-
-	if (!report)
-		report = &local;
-	s2_memzero(report, sizeof(*report));
-	if (!pgt || !pgt->root)
-		return S2_EINVAL;
-	c.pgt = pgt;
-	c.r = report;
-	c.root_lo = s2_pa_val(pgt->root_pa);
-	c.root_hi = c.root_lo + pgt->cfg.root_table_bytes;
-	report->table_pages = pgt->cfg.root_table_bytes >> pgt->geom.page_shift;
-	check_table(&c, pgt->root, pgt->geom.start_level, 0, pgt->geom.root_idx_mask + 1);
-	check_unmark(pgt, pgt->root, pgt->geom.start_level, pgt->geom.root_idx_mask + 1);
-	return report->errors ? S2_ECORRUPT : 0;
 }

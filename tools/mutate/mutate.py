@@ -742,8 +742,11 @@ def cmd_run(args):
     log = os.path.join(out, "log.txt")
     state_path = os.path.join(out, "state.json")
     state = load_state(state_path)
+    # The sources, and the engine's private header (its hot inline code: the descent, the
+    # geometry and descriptor helpers, break-before-make).
     files = args.files or sorted("src/" + f for f in os.listdir(os.path.join(repo, "src"))
-                                 if f.endswith(".c") and f not in ("env_hosted.c", "error.c"))
+                                 if (f.endswith(".c") and f not in ("env_hosted.c", "error.c"))
+                                 or f == "pgtable_internal.h")
     if state and (state["seed"] != args.seed or state["count"] != args.mutants or state["files"] != files) and not args.fresh:
         sys.exit("mutate: %s holds a run with seed %s, %d mutants of %s; use the same settings to resume, "
                  "or --fresh to start over" % (state_path, state["seed"], state["count"], ",".join(state["files"])))
@@ -1074,7 +1077,7 @@ def main(argv=None):
                    help="work directory: tree copy, build, state.json, report.md (default build/mutate)")
     p.add_argument("--mutants", "-n", type=int, default=30, help="sample size (default 30)")
     p.add_argument("--seed", "-s", type=int, default=1, help="sampling seed (default 1)")
-    p.add_argument("--files", nargs="*", help="src files to mutate (default: src/*.c but env_hosted.c, error.c)")
+    p.add_argument("--files", nargs="*", help="src files to mutate (default: src/*.c but env_hosted.c, error.c, and src/pgtable_internal.h)")
     p.add_argument("--labels", nargs="*", default=["unit", "sim", "cli"], help="CTest labels to run (default unit sim cli)")
     p.add_argument("--jobs", "-j", type=int, default=2, help="build jobs (default 2)")
     p.add_argument("--timeout-factor", type=float, default=4.0, help="test timeout = factor x baseline + 10 s")

@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pgtable_internal.h - what the files of the stage-2 engine share (not a public header):
+ * descriptor encodings and field conversions, the geometry helpers (precomputed per table),
+ * the side-effect helpers every path uses, and the direct descent of the single-entry
+ * operations. docs/pgtable.md describes how the engine is split:
+ *
+ *   src/pgtable.c        init/destroy, the walker and the range operations (map, unmap,
+ *                        annotate, wrprotect/set_prot, young, split, collapse, free)
+ *   src/pgtable_fast.c   the direct-descent single-entry paths (fault map, lookup, relax_perms,
+ *                        mkyoung), instantiated once per descriptor layout
+ *   src/pgtable_check.c  s2_pgtable_check(), the invariant checker
+ *
+ * Architecture references are to the Arm ARM (DDI 0487): descriptor formats D8.3, the
+ * break-before-make rules D8.16.1, TLB maintenance D8.17, the stage-2 walk AArch64.S2Walk.
+ */
+#ifndef S2MMU_PGTABLE_INTERNAL_H
+#define S2MMU_PGTABLE_INTERNAL_H
+
+#include "s2mmu/pgtable.h"
+
+/* Descriptor bits [1:0] (Arm ARM D8.3.1): 0b11 table (level < 3) or page (level 3), 0b01
+ * block (levels with blocks only; 0b01 at level 3 is reserved). */
+#define DESC_TABLE (S2_PTE_VALID | S2_PTE_TYPE)
+#define DESC_PAGE (S2_PTE_VALID | S2_PTE_TYPE)
+#define DESC_BLOCK S2_PTE_VALID
+#define DESC_TYPE_MASK (S2_PTE_VALID | S2_PTE_TYPE)
+
+/*
+ * An invalid entry held by a single-entry break-before-make in progress (bit 10 of an
+ * invalid descriptor, outside the owner field). Hardware ignores it (bit 0 clear); concurrent
+ * single-entry operations that find it back off with S2_EAGAIN. Never left in a quiet tree.
+ */
+#define PTE_LOCKED S2_BIT(10)
+
+/*
+ * Bits a live leaf may change in place. Changing permissions, the access flag, DBM or the
+ * software bits does not need break-before-make; changing the output address, the memory
+ * type, shareability or the size does (Arm ARM D8.16.1).
+ */
+#define PTE_INPLACE_BITS (S2_PTE_S2AP | S2_PTE_XN | S2_PTE_SW | S2_PTE_AF | S2_PTE_DBM)
+
+/* The high bit of a table page's refcount marks it visited during s2_pgtable_check(). */
+#define RC_MARK 0x80000000u
+
+/* Internal result of the single-entry path: the request needs the structural path. */
+#define S2_STRUCTURAL 1
+/* Internal result: a compare-and-swap lost; look again. */
+#define S2_RETRY 2
+
+#define S2_PROT_MEMTYPE (S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE | S2_PROT_NORMAL_NC)
+#define S2_PROT_ALL                                                                      \
+	(S2_PROT_RWX | S2_PROT_MEMTYPE | S2_PROT_NOCMO | S2_PROT_SW_MASK | S2_PROT_DBM | \
+	 S2_PROT_YOUNG_CLEAR)
+
+/* MemAttr values the engine writes (ARCH-NOTES §1; Arm ARM D8.6.5 and the FWB rules). */
+#define MEMATTR_DEVICE_nGnRnE 0x0u
+#define MEMATTR_DEVICE_nGnRE 0x1u
+#define MEMATTR_NORMAL_NC 0x5u
+#define MEMATTR_NORMAL_WB 0xfu
+#define MEMATTR_FWB_NORMAL_WB 0x6u
+#define MEMATTR_FWB_RESERVED 0x4u
+/*
+ * S2_PROT_* flags -> descriptor fields, without branches (field macros: the flag bit is moved
+ * to the field's position by S2_FIELD_PREP, which the compiler folds to one shift and mask):
+ * S2AP[1:0] from W/R (S2AP[0] read, S2AP[1] write: D8.3.1, the flags' bits 1:0 in that order),
+ * AF unless YOUNG_CLEAR, XN = 0b10 (S2_XN_ALL) unless X, SW3..SW0 from S2_PROT_SW(), DBM.
+ */
+#define PROT_S2AP(prot) S2_FIELD_PREP(S2_PTE_S2AP, (prot) & (S2_PROT_R | S2_PROT_W))
+#define PROT_AF(prot) S2_FIELD_PREP(S2_PTE_AF, ~(prot) >> S2_CTZ64(S2_PROT_YOUNG_CLEAR))
+#define PROT_XN(prot) S2_FIELD_PREP(S2_PTE_XN, ((~(prot) >> S2_CTZ64(S2_PROT_X)) & 1) * S2_XN_ALL)
+#define PROT_SW(prot) S2_FIELD_PREP(S2_PTE_SW, (prot) >> S2_PROT_SW_SHIFT)
+#define PROT_DBM(prot) S2_FIELD_PREP(S2_PTE_DBM, (prot) >> S2_CTZ64(S2_PROT_DBM))
+
+/*
+ * The 4K granule's geometry as constants, for the fast layout's unrolled descent (Arm ARM
+ * D8.2: 9 index bits per level above a 12-bit page offset).
+ */
+#define K4_PAGE_SHIFT 12
+#define K4_PAGE_SIZE S2_BIT(K4_PAGE_SHIFT)
+#define K4_PAGE_MASK (K4_PAGE_SIZE - 1)
+#define K4_BITS_PER_LEVEL 9
+#define K4_LVL_SHIFT(l) (K4_PAGE_SHIFT + K4_BITS_PER_LEVEL * (3 - (l)))
+#define K4_IDX(l, ipa) (((ipa) >> K4_LVL_SHIFT(l)) & (S2_BIT(K4_BITS_PER_LEVEL) - 1))
+
+/* ---- geometry and descriptor helpers (inline, precomputed per table) ------------------------- */
+
+static S2_ALWAYS_INLINE unsigned int lvl_shift(const struct s2_pgtable *pgt, int level)
+{
+	return pgt->geom.shift[level + 1];
+}
+
+static S2_ALWAYS_INLINE uint64_t lvl_size(const struct s2_pgtable *pgt, int level)
+{
+	return UINT64_C(1) << pgt->geom.shift[level + 1];
+}
+
+static S2_ALWAYS_INLINE uint64_t lvl_idx(const struct s2_pgtable *pgt, int level, uint64_t ipa)
+{
+	uint64_t mask =
+		level == pgt->geom.start_level ? pgt->geom.root_idx_mask : pgt->geom.idx_mask;
+	return (ipa >> pgt->geom.shift[level + 1]) & mask;
+}
+
+static S2_ALWAYS_INLINE uint64_t gran_size(const struct s2_pgtable *pgt)
+{
+	return UINT64_C(1) << pgt->geom.page_shift;
+}
+
+static S2_ALWAYS_INLINE uint64_t table_entries(const struct s2_pgtable *pgt)
+{
+	return pgt->geom.idx_mask + 1;
+}
+
+static S2_ALWAYS_INLINE bool level_has_blocks(const struct s2_pgtable *pgt, int level)
+{
+	return (pgt->geom.block_levels >> (level + 1)) & 1;
+}
+
+static S2_ALWAYS_INLINE bool pte_is_table(s2_pte_t pte, int level)
+{
+	return level < 3 && (pte & DESC_TYPE_MASK) == DESC_TABLE;
+}
+
+/* The output (or next-level table) address held in a descriptor. */
+static S2_ALWAYS_INLINE uint64_t pte_oa(const struct s2_pgtable *pgt, s2_pte_t pte)
+{
+	return (pte & pgt->geom.oa_lo_mask) |
+	       ((pte & pgt->geom.oa_hi_mask) << pgt->geom.oa_hi_shift);
+}
+
+/* The descriptor bits that hold output address @oa. */
+static S2_ALWAYS_INLINE s2_pte_t oa_bits(const struct s2_pgtable *pgt, uint64_t oa)
+{
+	return (oa & pgt->geom.oa_lo_mask) | ((oa >> pgt->geom.oa_hi_shift) & pgt->geom.oa_hi_mask);
+}
+
+static S2_ALWAYS_INLINE s2_pte_t pte_oa_mask(const struct s2_pgtable *pgt)
+{
+	return pgt->geom.oa_lo_mask | pgt->geom.oa_hi_mask;
+}
+
+static S2_ALWAYS_INLINE s2_pte_t *pa_to_table(const struct s2_pgtable *pgt, uint64_t pa)
+{
+	if (S2_LIKELY(pgt->port.linear))
+		return (s2_pte_t *)(uintptr_t)(pa + pgt->port.va_minus_pa);
+	return pgt->port.ops->pa_to_va(pgt->port.ctx, s2_pa(pa));
+}
+
+static S2_ALWAYS_INLINE uint64_t table_to_pa(const struct s2_pgtable *pgt, void *va)
+{
+	if (S2_LIKELY(pgt->port.linear))
+		return (uint64_t)(uintptr_t)va - pgt->port.va_minus_pa;
+	return s2_pa_val(pgt->port.ops->va_to_pa(pgt->port.ctx, va));
+}
+
+static S2_ALWAYS_INLINE s2_pte_t *pte_table(const struct s2_pgtable *pgt, s2_pte_t pte)
+{
+	return pa_to_table(pgt, pte_oa(pgt, pte));
+}
+
+static S2_ALWAYS_INLINE s2_pte_t table_desc(const struct s2_pgtable *pgt, void *va)
+{
+	return DESC_TABLE | oa_bits(pgt, table_to_pa(pgt, va));
+}
+
+static S2_ALWAYS_INLINE uint32_t *table_rc(const struct s2_pgtable *pgt, void *va)
+{
+	return pgt->port.ops->page_refcount(pgt->port.ctx, va);
+}
+
+/* Add @delta to the refcount of @table at @level; the root is not counted. */
+static S2_ALWAYS_INLINE void rc_add(const struct s2_pgtable *pgt, s2_pte_t *table, int level,
+				    int32_t delta)
+{
+	if (delta && level != pgt->geom.start_level)
+		s2_atomic_add32(table_rc(pgt, table), delta);
+}
+
+static S2_ALWAYS_INLINE uint8_t pte_memattr(s2_pte_t pte)
+{
+	return (uint8_t)S2_FIELD_GET(S2_PTE_MEMATTR, pte);
+}
+
+/*
+ * Device (MemAttr 0b00xx, with and without FWB) and Normal-NC (0b0101) may not be executable
+ * (ARCH-NOTES §1): the engine refuses exec on them.
+ */
+static S2_ALWAYS_INLINE bool memattr_noexec(uint8_t memattr)
+{
+	return memattr < 4 || memattr == MEMATTR_NORMAL_NC;
+}
+
+/* A leaf change that removes a permission must be invalidated (Arm ARM D8.17: a TLB may keep
+ * the old, more permissive entry). Adding AF or software bits need not be. */
+static S2_ALWAYS_INLINE bool pte_restricts(s2_pte_t old, s2_pte_t new)
+{
+	return ((old & ~new) & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_AF)) != 0 ||
+	       ((new & ~old) & S2_PTE_XN) != 0;
+}
+
+/*
+ * A leaf change that grants a permission (S2AP, DBM, or an XN bit cleared) is invalidated too:
+ * a TLB may keep the entry that gave a permission fault (Arm ARM D8.17), and the CPU holding
+ * it would fault again. relax_perms does it with the local form, as KVM; the other in-place
+ * grants (a map adding permissions, set_prot granting) with the broadcast one, or the local
+ * one on the fault path (S2_MAP_SHARED).
+ */
+static S2_ALWAYS_INLINE bool pte_grants(s2_pte_t old, s2_pte_t new)
+{
+	return ((new & ~old) & (S2_PTE_S2AP | S2_PTE_DBM)) != 0 || ((old & ~new) & S2_PTE_XN) != 0;
+}
+/* ---- side effects ---------------------------------------------------------------------------- */
+
+static inline void port_barrier(const struct s2_pgtable *pgt, enum s2_barrier b)
+{
+	pgt->port.ops->barrier(pgt->port.ctx, b);
+}
+
+/* DSB ISHST; TLBI IPAS2E1IS (with the level hint); DSB ISH: the middle of break-before-make. */
+static S2_ALWAYS_INLINE void tlbi_one_inline(const struct s2_pgtable *pgt, uint64_t ipa, int level)
+{
+	port_barrier(pgt, S2_BARRIER_DSB_ISHST);
+	pgt->port.ops->tlbi_ipa(pgt->port.ctx, pgt, s2_ipa(ipa), level);
+	port_barrier(pgt, S2_BARRIER_DSB_ISH);
+}
+
+/* tlbi_one_inline() out of line (pgtable.c). */
+void s2_pgt_tlbi_one(const struct s2_pgtable *pgt, uint64_t ipa, int level);
+/* DSB ISHST; TLBI over [ipa, ipa + size) (walk caches included: no level hint); DSB ISH. */
+void s2_pgt_tlbi_span(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t size);
+
+/*
+ * ---- break-before-make: the one primitive ----
+ *
+ * Every change of a live entry that the Arm ARM does not allow in place (D8.16.1: another
+ * output address, memory type, shareability or size; a table becoming a block or a block a
+ * table) goes through bbm_replace() (or, when the caller breaks the entry itself, e.g. with a
+ * CAS to a locked marker, bbm_make()): break (store 0), invalidate, optionally clean the memory
+ * the guest loses (after the TLBI: no new line can be allocated through the old entry), make
+ * (store-release of the new entry, so a walker that sees a new table sees its contents).
+ * The one batched variant is map_bbm_finish() (pgtable.c): a run of leaves of one table
+ * broken one by one, invalidated with one TLBI, then made.
+ *
+ * How the broken entry is invalidated:
+ */
+enum bbm_tlbi {
+	BBM_TLBI_NONE, /* the table is private (no walker can reach it): nothing cached */
+	BBM_TLBI_ENTRY, /* a leaf or a block: TLBI by IPA with the level hint */
+	BBM_TLBI_SPAN, /* a table: TLBI over its whole range, walk caches included */
+};
+
+/*
+ * The invalidate and make halves of break-before-make of the entry @ptep at @level for the
+ * @level-aligned @ipa, which the caller broke: TLBI as @how says, clean+invalidate to the PoC
+ * [@cmo_pa, @cmo_pa + @cmo_len) unless @cmo_len is 0, then publish @new.
+ */
+static S2_ALWAYS_INLINE void bbm_make(const struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t new,
+				      uint64_t ipa, int level, enum bbm_tlbi how, uint64_t cmo_pa,
+				      uint64_t cmo_len)
+{
+	if (how == BBM_TLBI_ENTRY)
+		s2_pgt_tlbi_one(pgt, ipa, level);
+	else if (how == BBM_TLBI_SPAN)
+		s2_pgt_tlbi_span(pgt, ipa, lvl_size(pgt, level));
+	if (cmo_len)
+		pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, s2_pa(cmo_pa), cmo_len);
+	s2_atomic_store64_release(ptep, new);
+}
+
+/* Break-before-make in full: break (store 0), then bbm_make(). */
+static S2_ALWAYS_INLINE void bbm_replace(const struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t new,
+					 uint64_t ipa, int level, enum bbm_tlbi how,
+					 uint64_t cmo_pa, uint64_t cmo_len)
+{
+	s2_atomic_store64(ptep, 0);
+	bbm_make(pgt, ptep, new, ipa, level, how, cmo_pa, cmo_len);
+}
+
+/* ---- table pages ------------------------------------------------------------------------------ */
+
+/* A zeroed table page with refcount 0: from @cache first, else (unless @cache_only) the port. */
+static inline s2_pte_t *table_alloc(const struct s2_pgtable *pgt, struct s2_page_cache *cache,
+				    bool cache_only)
+{
+	if (cache && cache->nr)
+		return cache->pages[--cache->nr];
+	if (cache_only)
+		return NULL;
+	return pgt->port.ops->alloc_pages(pgt->port.ctx, gran_size(pgt));
+}
+
+/* Give back a table page that never became reachable. It must be all zero with refcount 0. */
+static inline void table_unused(const struct s2_pgtable *pgt, struct s2_page_cache *cache,
+				s2_pte_t *t)
+{
+	if (cache && cache->nr < S2_PAGE_CACHE_MAX)
+		cache->pages[cache->nr++] = t;
+	else
+		pgt->port.ops->free_pages(pgt->port.ctx, t, gran_size(pgt));
+}
+
+/* ---- data-cache maintenance of memory the guest loses -------------------------------------- */
+
+/*
+ * A valid leaf of Normal write-back memory without FWB: when the guest loses it (unmap,
+ * annotate, a replacement by another output or memory type), the engine cleans and invalidates
+ * it to the PoC after the TLBI, as KVM's stage2_unmap_walker() does (stage2_pte_cacheable(),
+ * !stage2_has_fwb()): the guest may hold dirty lines the host, a device or a non-cacheable
+ * access must see. With FWB the guest's accesses are coherent with the host's; Normal-NC and
+ * Device memory is not cached by the guest's accesses.
+ */
+static S2_ALWAYS_INLINE bool pte_needs_cmo(const struct s2_pgtable *pgt, s2_pte_t pte)
+{
+	return !pgt->cfg.fwb && (pte & S2_PTE_VALID) && pte_memattr(pte) == MEMATTR_NORMAL_WB;
+}
+
+/* Whether replacing leaf @old by leaf @new takes Normal WB memory away from the guest. */
+static S2_ALWAYS_INLINE bool leaf_loses_cmo(const struct s2_pgtable *pgt, s2_pte_t old,
+					    s2_pte_t new)
+{
+	return pte_needs_cmo(pgt, old) &&
+	       (pte_memattr(new) != MEMATTR_NORMAL_WB || pte_oa(pgt, new) != pte_oa(pgt, old));
+}
+
+/*
+ * Leaf attributes for valid S2_PROT_* flags and a MemAttr value, without branches: S2AP[1:0]
+ * from W/R (flag bits 1:0 -> descriptor bits 7:6), AF unless YOUNG_CLEAR (13 -> 10), XN = 0b10
+ * unless X (2 -> 54), SW3..SW0 (11:8 -> 58:55), DBM, SH inner shareable (not with DS).
+ */
+static S2_ALWAYS_INLINE s2_pte_t prot_attr_bits(const struct s2_pgtable *pgt, uint64_t prot,
+						unsigned int memattr)
+{
+	return S2_FIELD_PREP(S2_PTE_MEMATTR, memattr) | pgt->geom.sh_bits | PROT_S2AP(prot) |
+	       PROT_AF(prot) | PROT_XN(prot) | PROT_SW(prot) | PROT_DBM(prot);
+}
+
+/* ---- direct descent (single-entry operations) ------------------------------------------------ */
+
+struct descent {
+	s2_pte_t *table; /* the table holding *ptep */
+	s2_pte_t *ptep;
+	s2_pte_t pte;
+	int level;
+	unsigned int shift; /* log2 of the bytes the entry maps */
+};
+
+/*
+ * Walk from the root towards @ipa while entries are tables and the level is below @target.
+ * The geometry is held in locals (relaxed atomic loads would otherwise make the compiler
+ * reload it at every level) and specialised on the layout (@hi: OA bits above bit 47/49) and
+ * on a linear PA->VA port, so the loop is a handful of instructions per level.
+ */
+static S2_ALWAYS_INLINE void descend_impl(const struct s2_pgtable *pgt, uint64_t ipa, int target,
+					  struct descent *d, const bool hi, const bool linear)
+{
+	const uint64_t lo_mask = pgt->geom.oa_lo_mask;
+	const uint64_t hi_mask = hi ? pgt->geom.oa_hi_mask : 0;
+	const unsigned int hi_shift = pgt->geom.oa_hi_shift;
+	const uint64_t off = pgt->port.va_minus_pa;
+	const uint64_t idx_mask = pgt->geom.idx_mask;
+	const unsigned int bpl = pgt->geom.bits_per_level;
+	const unsigned int tshift = pgt->geom.shift[target + 1];
+	int level = pgt->geom.start_level;
+	unsigned int shift = pgt->geom.root_shift;
+	s2_pte_t *table = pgt->root;
+	s2_pte_t *ptep = table + ((ipa >> shift) & pgt->geom.root_idx_mask);
+	/*
+	 * Acquire: a table published by another thread (install_chain(), release CAS) is read
+	 * only after its contents (a plain load on x86; LDAR on AArch64).
+	 */
+	s2_pte_t pte = s2_atomic_load64_acquire(ptep);
+
+	/* The loop runs on the shift alone; callers that do not read d->level lose the counter. */
+	while (shift > tshift && (pte & DESC_TYPE_MASK) == DESC_TABLE) {
+		uint64_t pa = (pte & lo_mask) | ((pte & hi_mask) << hi_shift);
+		table = linear ? (s2_pte_t *)(uintptr_t)(pa + off) :
+				 pgt->port.ops->pa_to_va(pgt->port.ctx, s2_pa(pa));
+		level++;
+		shift -= bpl;
+		ptep = table + ((ipa >> shift) & idx_mask);
+		pte = s2_atomic_load64_acquire(ptep);
+	}
+	d->table = table;
+	d->ptep = ptep;
+	d->pte = pte;
+	d->level = level;
+	d->shift = shift;
+}
+
+/*
+ * Bits [1:0] are 0b11 (a table below level 3, a page at level 3): tested as (pte + 1) having
+ * bits [1:0] clear, which x86 does in one instruction fewer than a mask and compare.
+ */
+static S2_ALWAYS_INLINE bool pte_is_table_or_page(s2_pte_t pte)
+{
+	return ((pte + 1) & DESC_TYPE_MASK) == 0;
+}
+
+/* Output address bits of a 4K-granule descriptor without LPA2 (Arm ARM D8.3.1). */
+#define OA_4K S2_GENMASK(47, K4_PAGE_SHIFT)
+
+/*
+ * descend_impl() for the commonest layout, 4K granule with the OA in place and a linear port,
+ * towards level 3: the index shifts (39/30/21/12) and the OA mask are constants and the levels
+ * are unrolled, entered at the start level (0, 1 or 2): @start, or -1 to read it from geom.
+ * Only for an IPA below geom.fast4k_ipa_limit (with @start 1: geom.fast4k_l1_ipa_limit); the
+ * root index needs no mask then, the IPA being below 1 << (ipa_bits).
+ * Returns whether it reached level 3 (the common case, with d->level 3 and d->shift 12).
+ */
+static S2_ALWAYS_INLINE bool descend_4k(const struct s2_pgtable *pgt, uint64_t ipa,
+					struct descent *d, const int start_c)
+{
+	const uint64_t off = pgt->port.va_minus_pa;
+	const int start = start_c >= 0 ? start_c : pgt->geom.start_level;
+	s2_pte_t *table = pgt->root, *ptep;
+	s2_pte_t pte;
+
+/* From a level (l - 1) entry to the level l entry, or stop at the level (l - 1) entry. */
+#define DESCEND_4K_STEP(l)                                            \
+	do {                                                          \
+		if (S2_UNLIKELY(!pte_is_table_or_page(pte))) {        \
+			d->level = (l)-1;                             \
+			d->shift = K4_LVL_SHIFT((l)-1);               \
+			d->table = table;                             \
+			d->ptep = ptep;                               \
+			d->pte = pte;                                 \
+			return false;                                 \
+		}                                                     \
+		table = (s2_pte_t *)(uintptr_t)((pte & OA_4K) + off); \
+		ptep = table + K4_IDX(l, ipa);                        \
+		pte = s2_atomic_load64_acquire(ptep);                 \
+	} while (0)
+
+/* The root entry, at start level l (acquire: see descend_impl()). */
+#define DESCEND_4K_ROOT(l)                               \
+	do {                                             \
+		ptep = table + (ipa >> K4_LVL_SHIFT(l)); \
+		pte = s2_atomic_load64_acquire(ptep);    \
+	} while (0)
+
+	if (S2_LIKELY(start == 1)) {
+		DESCEND_4K_ROOT(1);
+		goto l1;
+	}
+	if (start == 2) {
+		DESCEND_4K_ROOT(2);
+		goto l2;
+	}
+	DESCEND_4K_ROOT(0);
+	DESCEND_4K_STEP(1);
+l1:
+	DESCEND_4K_STEP(2);
+l2:
+	DESCEND_4K_STEP(3);
+#undef DESCEND_4K_STEP
+#undef DESCEND_4K_ROOT
+	d->level = 3;
+	d->shift = 12;
+	d->table = table;
+	d->ptep = ptep;
+	d->pte = pte;
+	return true;
+}
+
+/*
+ * Single-entry operations are instantiated twice: inline for the common case (a port with a
+ * linear PA->VA map, OA held in place below bit 48), and out of line for the others (LPA/LPA2
+ * layouts, ports without a linear map), so the common path keeps its registers to itself.
+ */
+#define S2_FAST_LAYOUT(pgt) S2_LIKELY((pgt)->geom.fast)
+
+/*
+ * The descent of a single-entry operation: @k4 K4_OFF for descend_impl(), else descend_4k()
+ * with @k4 as its start level (-1: from geom; @target 3 only).
+ */
+#define K4_OFF (-2)
+static S2_ALWAYS_INLINE void descend(const struct s2_pgtable *pgt, uint64_t ipa, int target,
+				     struct descent *d, const bool hi, const bool linear,
+				     const int k4)
+{
+	if (k4 != K4_OFF)
+		(void)descend_4k(pgt, ipa, d, k4);
+	else
+		descend_impl(pgt, ipa, target, d, hi, linear);
+}
+
+static S2_ALWAYS_INLINE uint64_t pte_oa_t(const struct s2_pgtable *pgt, s2_pte_t pte, const bool hi)
+{
+	return hi ? pte_oa(pgt, pte) : (pte & pgt->geom.oa_lo_mask);
+}
+
+/* ---- shared between the files ------------------------------------------------------------ */
+
+/* The structural path of a map (pgtable.c): multi-entry ranges, and single entries that need a
+ * table replaced or a block split. Exclusive lock. */
+int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
+			  s2_pte_t attr, uint64_t flags, struct s2_page_cache *cache);
+
+#endif /* S2MMU_PGTABLE_INTERNAL_H */
