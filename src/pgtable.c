@@ -1542,6 +1542,9 @@ int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_
 
 /* ---- prepared page leaves (s2_pgtable_leaf_prepare(), s2_pgtable_map_page()) ----------------- */
 
+#define TMPL_CMO_DCACHE 1u /* s2_leaf_tmpl.cmo: clean+invalidate the D-cache to PoC first */
+#define TMPL_CMO_ICACHE 2u /* invalidate the I-cache to PoU first */
+
 int s2_pgtable_leaf_prepare(const struct s2_pgtable *pgt, uint64_t prot, struct s2_leaf_tmpl *t)
 {
 	s2_pte_t attr;
@@ -1555,12 +1558,32 @@ int s2_pgtable_leaf_prepare(const struct s2_pgtable *pgt, uint64_t prot, struct 
 	ret = prot_to_attr(pgt, prot, &attr);
 	if (ret)
 		return ret;
-	/* What s2_pgtable_map()'s 4K fault path would build for @prot (without the OA). */
+	/* What s2_pgtable_map()'s 4K fault path would build for @prot (without the OA), and the
+	 * cache maintenance map_cmo() would issue for it (Normal WB memory: the prot says so). */
 	if (pgt->geom.fast4k_ipa_limit && !(prot & ~MAP_FAST_PROT)) {
 		t->leaf = map_page_leaf(pgt, prot, 0);
-		t->cmo = map_page_needs_cmo(pgt, prot);
+		t->cmo =
+			(uint8_t)((!(prot & S2_PROT_NOCMO) && !pgt->cfg.fwb ? TMPL_CMO_DCACHE : 0) |
+				  ((prot & S2_PROT_X) && !pgt->cfg.dic ? TMPL_CMO_ICACHE : 0));
 	}
 	return 0;
+}
+
+/* map_page_cmo() for a prepared 4K leaf: the maintenance decided at preparation, then the
+ * one-page path. */
+static S2_NOINLINE int map_page_tmpl_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+					 const struct s2_leaf_tmpl *t, uint64_t flags,
+					 struct s2_page_cache *cache)
+{
+	unsigned int cmo = t->cmo;
+
+	if (cmo & TMPL_CMO_DCACHE)
+		pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, s2_pa(leaf & OA_4K),
+						      UINT64_C(1) << 12);
+	if (cmo & TMPL_CMO_ICACHE)
+		pgt->port.ops->icache_inval_pou(pgt->port.ctx, s2_pa(leaf & OA_4K),
+						UINT64_C(1) << 12);
+	return map_page_4k(pgt, ipa, leaf, flags, cache);
 }
 
 /* Everything but the prepared 4K page: s2_pgtable_map() with the template's prot. */
@@ -1584,7 +1607,7 @@ int s2_pgtable_map_page(struct s2_pgtable *pgt, s2_ipa_t ipa_t, s2_pa_t pa_t,
 		      pa < pgt->geom.pa_limit && !((ipa | pa) & 0xfff) &&
 		      !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
 		if (S2_UNLIKELY(t->cmo))
-			return map_page_cmo(pgt, ipa, t->leaf | pa, t->prot, flags, cache);
+			return map_page_tmpl_cmo(pgt, ipa, t->leaf | pa, t, flags, cache);
 		return map_page_4k(pgt, ipa, t->leaf | pa, flags, cache);
 	}
 	return map_page_tmpl_other(pgt, ipa_t, pa_t, t, flags, cache);

@@ -183,7 +183,7 @@ struct s2_leaf_tmpl {
 	const struct s2_pgtable *pgt; /* the table it was prepared for */
 	uint64_t prot; /* the S2_PROT_* flags it stands for */
 	s2_pte_t leaf; /* private: the page descriptor without output address (0: none) */
-	bool cmo; /* private: the map needs cache maintenance first */
+	uint8_t cmo; /* private: the cache maintenance the map needs first (0: none) */
 };
 
 /**
