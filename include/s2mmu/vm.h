@@ -161,7 +161,8 @@ struct s2_memslot {
 
 struct s2_vm_params {
 	const struct s2_caps *caps;
-	struct s2_config_req req; /* IPA bits, granule, VMID width (0: the allocator's), S2_CFG_* */
+	struct s2_config_req req; /* IPA bits, granule, VMID width (0: the allocator's), S2_CFG_*,
+				   * PA size at most (0: the CPU's) */
 	uint64_t flags; /* S2_VM_* policy flags */
 	struct s2_port port; /* side effects for the engine and the VM layer */
 	struct s2_vm_hooks hooks;

@@ -2421,6 +2421,63 @@ static void test_abort_short_vs_general(void **state)
 	assert_true(mapped > 500);
 }
 
+/*
+ * A VM on a 52-bit CPU asking for a 48-bit output size (s2_config_req.pa_bits_max) gets the
+ * 48-bit descriptor layout and the engine's 4K single-entry paths, and its faults map as
+ * usual; without the request the VM gets LPA2 (DS) and the general paths.
+ */
+static void test_vm_pa_bits_max(void **state)
+{
+	(void)state;
+	for (unsigned int max = 0; max <= 48; max += 48) {
+		struct fx *f = fx_new_port();
+		struct s2_vm_params p = {
+			.caps = &f->caps,
+			.req = { .ipa_bits = 40,
+				 .granule = S2_GRANULE_4K,
+				 .flags = S2_CFG_FWB,
+				 .pa_bits_max = max },
+			.port = f->port,
+			.vmids = &f->vmids,
+			.slots = f->slots,
+			.max_slots = NSLOTS,
+		};
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 0x200000, FAKE_PA, 0);
+		struct s2_abort_result r;
+
+		assert_int_equal(s2_caps_max(52, &f->caps), 0);
+		assert_int_equal(s2_vm_create(&f->vm, &p), 0);
+		f->g = 4096;
+		assert_int_equal(s2_vcpu_init(&f->vcpu, &f->vm, 0), 0);
+		assert_int_equal(f->vm.pgt.cfg.pa_bits, max ? 48 : 52);
+		assert_int_equal(f->vm.pgt.cfg.ds, !max);
+		assert_int_equal(f->vm.pgt.geom.fast4k_ipa_limit, max ? UINT64_C(1) << 40 : 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000 + 5 * 4096 + 8, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(s2_pa_val(look(f, 0x40000000 + 5 * 4096).pa), FAKE_PA + 5 * 4096);
+		fx_free(f);
+	}
+	/* Above the CPU's, or no PARange size: refused. */
+	{
+		struct fx *f = fx_new_port();
+		struct s2_vm_params p = {
+			.caps = &f->caps,
+			.req = { .ipa_bits = 40, .granule = S2_GRANULE_4K, .pa_bits_max = 52 },
+			.port = f->port,
+			.vmids = &f->vmids,
+			.slots = f->slots,
+			.max_slots = NSLOTS,
+		};
+
+		assert_int_equal(s2_vm_create(&f->vm, &p), S2_EINVAL); /* a 48-bit CPU */
+		p.req.pa_bits_max = 47;
+		assert_int_equal(s2_vm_create(&f->vm, &p), S2_EINVAL);
+		s2_host_port_destroy(f->hp);
+		free(f);
+	}
+}
+
 static void test_random_syndromes(void **state)
 {
 	(void)state;
@@ -2801,6 +2858,7 @@ int main(void)
 		cmocka_unit_test(test_guest_end_to_end),
 		cmocka_unit_test(test_s1ptw_guest_walk),
 		cmocka_unit_test(test_random_syndromes),
+		cmocka_unit_test(test_vm_pa_bits_max),
 		cmocka_unit_test(test_abort_short_vs_general),
 		cmocka_unit_test(test_concurrent_faults),
 		cmocka_unit_test(test_enomem),
