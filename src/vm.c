@@ -1354,6 +1354,7 @@ static S2_ALWAYS_INLINE int abort_short(struct s2_vcpu *vcpu, uint64_t esr, uint
 		/* handle_in_vm()'s lookup and handle_perm()'s relax of a write, in one descent:
 		 * nothing is relaxed when no valid leaf is found (handle_translation() then). */
 		ret = s2_pgtable_relax_lookup(&vm->pgt, s2_ipa(ipa), S2_PROT_R | S2_PROT_W, &lk);
+		/* (It fills lk: its S2_EINVAL / S2_ERANGE cannot happen, the IPA is inside.) */
 		if (S2_UNLIKELY(!lk.valid))
 			return abort_short_general(vcpu, esr, far, hpfar, res);
 		if (S2_UNLIKELY(leaf_allows(&lk, true, false) || ret == S2_EAGAIN ||
