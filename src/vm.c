@@ -241,16 +241,30 @@ static bool range_overlaps(const struct s2_vm *vm, uint64_t ipa, uint64_t size,
 	return false;
 }
 
+/*
+ * Copy a memslot without a libc call: the struct (its prepared fault leaves included) is too
+ * large for the compiler to copy inline, and the freestanding core has no memcpy. Slots are
+ * copied only when added, moved or deleted.
+ */
+static void slot_copy(struct s2_memslot *dst, const struct s2_memslot *src)
+{
+	volatile unsigned char *d = (volatile unsigned char *)dst;
+	const unsigned char *s = (const unsigned char *)src;
+
+	for (size_t i = 0; i < sizeof(*dst); i++)
+		d[i] = s[i];
+}
+
 /* Insert @s keeping the order; returns the slot's new home. The array has room. */
 static struct s2_memslot *slot_insert(struct s2_vm *vm, const struct s2_memslot *s)
 {
 	unsigned int i = vm->nr_slots;
 
 	while (i > 0 && s2_ipa_val(vm->slots[i - 1].d.ipa) > s2_ipa_val(s->d.ipa)) {
-		vm->slots[i] = vm->slots[i - 1];
+		slot_copy(&vm->slots[i], &vm->slots[i - 1]);
 		i--;
 	}
-	vm->slots[i] = *s;
+	slot_copy(&vm->slots[i], s);
 	vm->nr_slots++;
 	return &vm->slots[i];
 }
@@ -260,7 +274,7 @@ static void slot_remove(struct s2_vm *vm, struct s2_memslot *s)
 	unsigned int i = (unsigned int)(s - vm->slots);
 
 	for (; i + 1 < vm->nr_slots; i++)
-		vm->slots[i] = vm->slots[i + 1];
+		slot_copy(&vm->slots[i], &vm->slots[i + 1]);
 	vm->nr_slots--;
 	s2_memzero(&vm->slots[vm->nr_slots], sizeof(vm->slots[0]));
 }
@@ -594,11 +608,12 @@ static bool slot_needs_tag_map(const struct s2_vm *vm, const struct s2_memslot_d
 
 int s2_vm_slot_add(struct s2_vm *vm, const struct s2_memslot_desc *d)
 {
-	struct s2_memslot s = { 0 };
+	struct s2_memslot s;
 	int ret;
 
 	if (!vm || !d)
 		return S2_EINVAL;
+	s2_memzero(&s, sizeof(s)); /* (no memset in the freestanding core: see slot_copy()) */
 	ret = check_desc(vm, d);
 	if (ret)
 		return ret;
@@ -710,7 +725,7 @@ int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa)
 	}
 	mmu_excl_begin(vm);
 	slot_unmap(vm, s);
-	copy = *s;
+	slot_copy(&copy, s);
 	copy.d.ipa = new_ipa;
 	slot_remove(vm, s);
 	slot_insert(vm, &copy);
