@@ -756,15 +756,20 @@ int s2_config_init(struct s2_config *cfg, const struct s2_caps *caps,
 	if (s2_bits_to_parange(caps->pa_bits) < 0 ||
 	    (caps->vmid_bits != 8 && caps->vmid_bits != 16))
 		return S2_EINVAL;
+	/* A smaller output size than the CPU's, when asked: a PARange size up to the CPU's. */
+	if (req->pa_bits_max &&
+	    (s2_bits_to_parange(req->pa_bits_max) < 0 || req->pa_bits_max > caps->pa_bits))
+		return S2_EINVAL;
 	if (caps->gran[g] == S2_GRAN_NONE)
 		return S2_EGRANULE;
+	pa_bits = req->pa_bits_max ? req->pa_bits_max : caps->pa_bits;
 	if (req->ipa_bits < 32)
 		return S2_EIPA_TOO_SMALL;
-	if (req->ipa_bits > 52 || req->ipa_bits > caps->pa_bits)
+	if (req->ipa_bits > 52 || req->ipa_bits > pa_bits)
 		return S2_EIPA_TOO_BIG;
 
-	/* Output size: PS from PARange; 52 needs LPA2 (4K/16K, then DS=1) or 64K (FEAT_LPA). */
-	pa_bits = caps->pa_bits;
+	/* Output size: PS from PARange (or the request); 52 needs LPA2 (4K/16K, then DS=1) or
+	 * 64K (FEAT_LPA). */
 	if (pa_bits == 52) {
 		if (g == S2_GRANULE_64K)
 			lpa = true;

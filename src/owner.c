@@ -105,16 +105,23 @@ static S2_NOINLINE uint64_t tables_bound_levels(const struct s2_pgtable *pgt, ui
 }
 
 /*
- * tables_bound_levels(), answered inline for one aligned page: it lies inside one entry at
+ * tables_bound_levels() of one aligned page of @pgt's granule: it lies inside one entry at
  * every level, so each level touches exactly one entry whichever branch applies there, and
- * the sum is the number of levels walked. (Out of line, the loop's register saves cost more
- * than this test.)
+ * the sum is the number of levels walked. (The single-page short paths, which have checked
+ * the size and alignment already, ask this directly.)
  */
+static inline uint64_t page_tables_bound(const struct s2_pgtable *pgt)
+{
+	return (uint64_t)(S2_LEVEL_MAX - pgt->cfg.start_level);
+}
+
+/* tables_bound_levels(), one aligned page answered inline. (Out of line, the loop's register
+ * saves cost more than this test.) */
 static inline uint64_t tables_bound(const struct s2_pgtable *pgt, uint64_t ipa, uint64_t pa,
 				    uint64_t size, bool force_pages)
 {
 	if (size == (UINT64_C(1) << pgt->cfg.page_shift) && !(ipa & (size - 1)))
-		return (uint64_t)(S2_LEVEL_MAX - pgt->cfg.start_level);
+		return page_tables_bound(pgt);
 	return tables_bound_levels(pgt, ipa, pa, size, force_pages);
 }
 
@@ -823,7 +830,7 @@ int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 
 	if (S2_LIKELY(o && (m = one_ram_page(o, pa, size)) != NULL)) {
 		if (S2_LIKELY(m->host_state == S2_PAGE_OWNED && m->hyp_state == S2_PAGE_NOPAGE &&
-			      o->cache.nr >= tables_bound(&o->host, pa, pa, size, false))) {
+			      o->cache.nr >= page_tables_bound(&o->host))) {
 			ret = o->hyp.map(o->hyp.ctx, pa_t, size, S2_PAGE_OWNED, 0);
 			if (ret)
 				return refuse(o, ret);
@@ -926,6 +933,22 @@ static void guest_map(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa, uint6
 	S2_BUG_ON(ret);
 }
 
+/*
+ * guest_map() of one donated RAM page (S2_PROT_RWX, guest state OWNED), with the leaf prepared
+ * once for the guest's table (the same map: s2_pgtable_map_page()).
+ */
+static void guest_map_donated(struct s2_owner_guest *g, uint64_t pa, uint64_t ipa)
+{
+	int ret;
+
+	if (S2_UNLIKELY(g->donate_leaf.pgt != g->pgt))
+		(void)s2_pgtable_leaf_prepare(g->pgt, S2_PROT_RWX | S2_STATE_PROT(S2_PAGE_OWNED),
+					      &g->donate_leaf);
+	ret = s2_pgtable_map_page(g->pgt, s2_ipa(ipa), s2_pa(pa), &g->donate_leaf,
+				  S2_MAP_NO_REPLACE, &g->cache);
+	S2_BUG_ON(ret);
+}
+
 int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t, s2_ipa_t ipa_t,
 			 uint64_t size, uint64_t prot)
 {
@@ -1022,11 +1045,11 @@ int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t 
 		if (S2_LIKELY(m->host_state == S2_PAGE_OWNED && m->hyp_state == S2_PAGE_NOPAGE &&
 			      pa + size <= (UINT64_C(1) << g->pgt->cfg.pa_bits) &&
 			      !s2_pgtable_lookup(g->pgt, ipa_t, &l) && !l.pte &&
-			      g->cache.nr >= tables_bound(g->pgt, ipa, pa, size, true) &&
-			      o->cache.nr >= tables_bound(&o->host, pa, pa, size, false))) {
+			      g->cache.nr >= page_tables_bound(g->pgt) &&
+			      o->cache.nr >= page_tables_bound(&o->host))) {
 			meta_set(m, S2_PAGE_NOPAGE, S2_PAGE_NOPAGE, g->id);
 			host_annotate(o, pa, size, g->id);
-			guest_map(g, pa, ipa, size, S2_PROT_RWX | S2_STATE_PROT(S2_PAGE_OWNED));
+			guest_map_donated(g, pa, ipa);
 			return done(o);
 		}
 	}

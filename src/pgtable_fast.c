@@ -433,6 +433,79 @@ int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_
 	return map_other(pgt, ipa, size, pa, prot, flags, cache);
 }
 
+/* ---- prepared page leaves (s2_pgtable_leaf_prepare(), s2_pgtable_map_page()) ----------------- */
+
+#define TMPL_CMO_DCACHE 1u /* s2_leaf_tmpl.cmo: clean+invalidate the D-cache to PoC first */
+#define TMPL_CMO_ICACHE 2u /* invalidate the I-cache to PoU first */
+
+int s2_pgtable_leaf_prepare(const struct s2_pgtable *pgt, uint64_t prot, struct s2_leaf_tmpl *t)
+{
+	s2_pte_t attr;
+	int ret;
+
+	if (!t)
+		return S2_EINVAL;
+	*t = (struct s2_leaf_tmpl){ .pgt = pgt, .prot = prot };
+	if (!pgt)
+		return S2_EINVAL;
+	ret = prot_to_attr(pgt, prot, &attr);
+	if (ret)
+		return ret;
+	/* What s2_pgtable_map()'s 4K fault path would build for @prot (without the OA), and the
+	 * cache maintenance map_cmo() would issue for it (Normal WB memory: the prot says so). */
+	if (pgt->geom.fast4k_ipa_limit && !(prot & ~MAP_FAST_PROT)) {
+		t->leaf = map_page_leaf(pgt, prot, 0);
+		t->cmo =
+			(uint8_t)((!(prot & S2_PROT_NOCMO) && !pgt->cfg.fwb ? TMPL_CMO_DCACHE : 0) |
+				  ((prot & S2_PROT_X) && !pgt->cfg.dic ? TMPL_CMO_ICACHE : 0));
+	}
+	return 0;
+}
+
+/* map_page_cmo() for a prepared 4K leaf: the maintenance decided at preparation, then the
+ * one-page path. */
+static S2_NOINLINE int map_page_tmpl_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+					 const struct s2_leaf_tmpl *t, uint64_t flags,
+					 struct s2_page_cache *cache)
+{
+	unsigned int cmo = t->cmo;
+
+	if (cmo & TMPL_CMO_DCACHE)
+		pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, s2_pa(leaf & OA_4K),
+						      UINT64_C(1) << 12);
+	if (cmo & TMPL_CMO_ICACHE)
+		pgt->port.ops->icache_inval_pou(pgt->port.ctx, s2_pa(leaf & OA_4K),
+						UINT64_C(1) << 12);
+	return map_page_4k(pgt, ipa, leaf, flags, cache);
+}
+
+/* Everything but the prepared 4K page: s2_pgtable_map() with the template's prot. */
+static S2_NOINLINE int map_page_tmpl_other(struct s2_pgtable *pgt, s2_ipa_t ipa, s2_pa_t pa,
+					   const struct s2_leaf_tmpl *t, uint64_t flags,
+					   struct s2_page_cache *cache)
+{
+	if (!pgt || !t)
+		return S2_EINVAL;
+	return s2_pgtable_map(pgt, ipa, gran_size(pgt), pa, t->prot, flags, cache);
+}
+
+int s2_pgtable_map_page(struct s2_pgtable *pgt, s2_ipa_t ipa_t, s2_pa_t pa_t,
+			const struct s2_leaf_tmpl *t, uint64_t flags, struct s2_page_cache *cache)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t), pa = s2_pa_val(pa_t);
+
+	/* s2_pgtable_map()'s 4K fault path, the leaf already built (t->leaf is 0 unless the
+	 * layout is the 4K fast one and the prot one that path takes). */
+	if (S2_LIKELY(t && t->pgt == pgt && t->leaf && ipa < pgt->geom.fast4k_ipa_limit &&
+		      pa < pgt->geom.pa_limit && !((ipa | pa) & 0xfff) &&
+		      !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
+		if (S2_UNLIKELY(t->cmo))
+			return map_page_tmpl_cmo(pgt, ipa, t->leaf | pa, t, flags, cache);
+		return map_page_4k(pgt, ipa, t->leaf | pa, flags, cache);
+	}
+	return map_page_tmpl_other(pgt, ipa_t, pa_t, t, flags, cache);
+}
+
 /* ---- single-entry operations on an existing leaf ---------------------------------------------- */
 
 static S2_ALWAYS_INLINE int lookup_impl(const struct s2_pgtable *pgt, uint64_t ipa,
@@ -695,4 +768,60 @@ int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
 	if (pgt->geom.fast && ipa < pgt->geom.ipa_limit)
 		return mkyoung_lin(pgt, ipa);
 	return mkyoung_hi(pgt, ipa);
+}
+
+/* ---- relax_lookup: lookup and relax_perms in one descent ------------------------------------- */
+
+/* The two calls: a leaf above level 3, a missing table, the layouts but 4K from level 1. */
+static S2_NOINLINE int relax_lookup_other(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
+					  struct s2_lookup *old)
+{
+	int ret = s2_pgtable_lookup(pgt, s2_ipa(ipa), old);
+
+	if (ret || !old->valid)
+		return ret;
+	return s2_pgtable_relax_perms(pgt, s2_ipa(ipa & ~(gran_size(pgt) - 1)), prot);
+}
+
+/*
+ * The 4K layout from level 1, a level-3 entry: what lookup_impl() reports, then for a valid page
+ * what relax_fast_impl() does (its inline case, else relax_leaf_lo()).
+ */
+static S2_ALWAYS_INLINE int relax_lookup_4k(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
+					    struct s2_lookup *old)
+{
+	uint64_t page = ipa & ~(uint64_t)0xfff;
+	struct descent d;
+	s2_pte_t pte, new;
+
+	if (S2_UNLIKELY(!descend_4k(pgt, ipa, &d, 1)))
+		return relax_lookup_other(pgt, ipa, prot, old);
+	pte = d.pte;
+	old->pte = pte;
+	old->level = 3;
+	old->size = UINT64_C(1) << 12;
+	old->valid = pte_is_table_or_page(pte);
+	old->pa = s2_pa(old->valid ? (pte & OA_4K) | (ipa & 0xfff) : 0);
+	if (!old->valid)
+		return 0;
+	if (S2_LIKELY(!((prot & S2_PROT_X) && (pte & S2_PTE_XN)))) {
+		new = pte | relax_set(prot);
+		if (S2_LIKELY(new == pte || s2_atomic_cas64(d.ptep, &pte, new))) {
+			tlbi_local(pgt, page, 3);
+			return 0;
+		}
+	}
+	return relax_leaf_lo(pgt, d.ptep, d.pte, pte, 12, prot, page, 3);
+}
+
+int s2_pgtable_relax_lookup(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot,
+			    struct s2_lookup *old)
+{
+	uint64_t ipa = s2_ipa_val(ipa_t);
+
+	if (S2_UNLIKELY(!pgt || !old || (prot & ~S2_PROT_RWX)))
+		return S2_EINVAL;
+	if (S2_LIKELY(ipa < pgt->geom.fast4k_l1_ipa_limit))
+		return relax_lookup_4k(pgt, ipa, prot, old);
+	return relax_lookup_other(pgt, ipa, prot, old);
 }

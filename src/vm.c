@@ -159,6 +159,13 @@ static struct s2_memtype_req slot_mt_req(const struct s2_vm *vm, const struct s2
 	};
 }
 
+/* The prot of fault_leaf[][@k]: the memory type's, readable; 1 writable, 2 writable-clean
+ * (DBM: the hardware sets W on write). */
+static uint64_t fault_leaf_prot(const struct s2_memtype_attrs *a, int k)
+{
+	return a->prot | S2_PROT_R | (k == 1 ? S2_PROT_W : k == 2 ? S2_PROT_DBM : 0);
+}
+
 /* Decide a slot's memory type once (data and exec) when its description changes. */
 static void slot_mt_update(const struct s2_vm *vm, struct s2_memslot *s)
 {
@@ -166,6 +173,10 @@ static void slot_mt_update(const struct s2_vm *vm, struct s2_memslot *s)
 		struct s2_memtype_req req = slot_mt_req(vm, &s->d, x == 1);
 
 		s->mt_ret[x] = s2_memtype_decide(&req, &s->mt[x]);
+		/* (An error here is the map's: the template then stands for its prot.) */
+		for (int k = 0; k < 3; k++)
+			(void)s2_pgtable_leaf_prepare(&vm->pgt, fault_leaf_prot(&s->mt[x], k),
+						      &s->fault_leaf[x][k]);
 	}
 }
 
@@ -236,16 +247,30 @@ static bool range_overlaps(const struct s2_vm *vm, uint64_t ipa, uint64_t size,
 	return false;
 }
 
+/*
+ * Copy a memslot without a libc call: the struct (its prepared fault leaves included) is too
+ * large for the compiler to copy inline, and the freestanding core has no memcpy. Slots are
+ * copied only when added, moved or deleted.
+ */
+static void slot_copy(struct s2_memslot *dst, const struct s2_memslot *src)
+{
+	volatile unsigned char *d = (volatile unsigned char *)dst;
+	const unsigned char *s = (const unsigned char *)src;
+
+	for (size_t i = 0; i < sizeof(*dst); i++)
+		d[i] = s[i];
+}
+
 /* Insert @s keeping the order; returns the slot's new home. The array has room. */
 static struct s2_memslot *slot_insert(struct s2_vm *vm, const struct s2_memslot *s)
 {
 	unsigned int i = vm->nr_slots;
 
 	while (i > 0 && s2_ipa_val(vm->slots[i - 1].d.ipa) > s2_ipa_val(s->d.ipa)) {
-		vm->slots[i] = vm->slots[i - 1];
+		slot_copy(&vm->slots[i], &vm->slots[i - 1]);
 		i--;
 	}
-	vm->slots[i] = *s;
+	slot_copy(&vm->slots[i], s);
 	vm->nr_slots++;
 	return &vm->slots[i];
 }
@@ -255,7 +280,7 @@ static void slot_remove(struct s2_vm *vm, struct s2_memslot *s)
 	unsigned int i = (unsigned int)(s - vm->slots);
 
 	for (; i + 1 < vm->nr_slots; i++)
-		vm->slots[i] = vm->slots[i + 1];
+		slot_copy(&vm->slots[i], &vm->slots[i + 1]);
 	vm->nr_slots--;
 	s2_memzero(&vm->slots[vm->nr_slots], sizeof(vm->slots[0]));
 }
@@ -666,11 +691,12 @@ static bool slot_needs_tag_map(const struct s2_vm *vm, const struct s2_memslot_d
 
 int s2_vm_slot_add(struct s2_vm *vm, const struct s2_memslot_desc *d)
 {
-	struct s2_memslot s = { 0 };
+	struct s2_memslot s;
 	int ret;
 
 	if (!vm || !d)
 		return S2_EINVAL;
+	s2_memzero(&s, sizeof(s)); /* (no memset in the freestanding core: see slot_copy()) */
 	ret = check_desc(vm, d);
 	if (ret)
 		return ret;
@@ -873,7 +899,7 @@ int s2_vm_slot_move(struct s2_vm *vm, uint32_t id, s2_ipa_t new_ipa)
 	}
 	mmu_excl_begin(vm);
 	slot_unmap(vm, s);
-	copy = *s;
+	slot_copy(&copy, s);
 	copy.d.ipa = new_ipa;
 	slot_remove(vm, s);
 	slot_insert(vm, &copy);
@@ -1146,6 +1172,62 @@ static S2_NOINLINE int owner_fault(struct s2_vm *vm, struct s2_memslot *s,
 	return 0;
 }
 
+/* A translation fault's map succeeded: [@base, @base + @sz) is mapped. */
+static S2_ALWAYS_INLINE void map_done(struct s2_vm *vm, struct s2_memslot *s,
+				      struct s2_abort_result *res, uint64_t base, uint64_t sz)
+{
+	if (res->write && slot_logging(s))
+		mark_dirty(vm, s, base, sz);
+	stat_add(&vm->stats.mapped, 1);
+	res->map_size = sz;
+	set_resume(res, S2_RESUME_MAPPED);
+}
+
+/* A translation fault's map refused with @ret (it changed nothing). MMU held (exclusive when
+ * @excl). Returns S2_EBUSY when the map needs the lock exclusive. */
+static S2_NOINLINE int map_failed(struct s2_vm *vm, struct s2_memslot *s, const struct s2_abort *ab,
+				  struct s2_abort_result *res, int ret, bool excl)
+{
+	struct s2_lookup lk;
+
+	if (ret == S2_EBUSY && !excl)
+		return S2_EBUSY;
+	if (ret == S2_EEXIST) {
+		/* Mapped meanwhile (another vCPU, or a stale fault): judge the access against it. */
+		if (s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk) || !lk.valid) {
+			stat_add(&vm->stats.retries, 1);
+			set_resume(res, S2_RESUME_RETRY);
+			return 0;
+		}
+		return handle_perm(vm, s, ab, &lk, res);
+	}
+	if (ret == S2_EAGAIN) {
+		stat_add(&vm->stats.retries, 1);
+		set_resume(res, S2_RESUME_RETRY);
+		return 0;
+	}
+	if (ret == S2_ENOMEM)
+		return ret;
+	memtype_inject(res, ret, res->exec);
+	return 0;
+}
+
+/* The leaf a translation fault in @s maps (see fault_leaf_prot()): readable; writable unless
+ * the slot is read-only or logging a read; a read while logging with DBM maps writable-clean. */
+static S2_ALWAYS_INLINE const struct s2_leaf_tmpl *fault_leaf(const struct s2_memslot *s, bool exec,
+							      bool write)
+{
+	int k = 0;
+
+	if (!slot_readonly(s)) {
+		if (!slot_logging(s) || write)
+			k = 1;
+		else if (s->dbm)
+			k = 2;
+	}
+	return &s->fault_leaf[exec][k];
+}
+
 /* A translation fault: MMU held (shared, or exclusive when @excl). Returns S2_EBUSY when the
  * map needs the lock exclusive (always, in an owner-managed VM). */
 static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_memslot *s,
@@ -1156,8 +1238,9 @@ static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_m
 	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
 	const struct s2_memtype_attrs *a = &s->mt[exec];
 	const struct s2_config *cfg = &vm->pgt.cfg;
+	const struct s2_leaf_tmpl *t;
 	struct s2_lookup lk;
-	uint64_t prot, sz, base, room;
+	uint64_t sz, base, room;
 	uint64_t flags = 0;
 	s2_pa_t pa;
 	int ret;
@@ -1198,46 +1281,19 @@ static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_m
 	base = ab->ipa & ~(sz - 1);
 	pa = s2_pa(s2_pa_val(s->d.pa) + (base - s2_ipa_val(s->d.ipa)));
 
-	prot = a->prot | S2_PROT_R;
-	if (!slot_readonly(s)) {
-		if (!slot_logging(s) || write)
-			prot |= S2_PROT_W;
-		else if (s->dbm)
-			prot |= S2_PROT_DBM; /* writable-clean: the hardware sets W on write */
-	}
+	t = fault_leaf(s, exec, write);
 	if ((a->cmo & S2_MT_CMO_TAGS) && s->tagged && !sanitise_tags(vm, s, base, sz)) {
 		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
 		return 0;
 	}
-	ret = s2_pgtable_map(&vm->pgt, s2_ipa(base), sz, pa, prot, flags, &vcpu->cache);
-	if (ret == S2_EBUSY && !excl)
-		return S2_EBUSY;
-	if (ret == S2_EEXIST) {
-		/* Mapped meanwhile (another vCPU, or a stale fault): judge the access against it. */
-		if (s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk) || !lk.valid) {
-			stat_add(&vm->stats.retries, 1);
-			set_resume(res, S2_RESUME_RETRY);
-			return 0;
-		}
-		return handle_perm(vm, s, ab, &lk, res);
-	}
-	if (ret == S2_EAGAIN) {
-		stat_add(&vm->stats.retries, 1);
-		set_resume(res, S2_RESUME_RETRY);
-		return 0;
-	}
-	if (ret == S2_ENOMEM)
-		return ret;
-	if (ret) {
-		memtype_inject(res, ret, exec);
-		return 0;
-	}
-	if (write && slot_logging(s))
-		mark_dirty(vm, s, base, sz);
-	stat_add(&vm->stats.mapped, 1);
-	res->map_size = sz;
-	set_resume(res, S2_RESUME_MAPPED);
+	if (S2_LIKELY(sz == granule_bytes(vm)))
+		ret = s2_pgtable_map_page(&vm->pgt, s2_ipa(base), pa, t, flags, &vcpu->cache);
+	else
+		ret = s2_pgtable_map(&vm->pgt, s2_ipa(base), sz, pa, t->prot, flags, &vcpu->cache);
+	if (S2_UNLIKELY(ret))
+		return map_failed(vm, s, ab, res, ret, excl);
+	map_done(vm, s, res, base, sz);
 	return 0;
 }
 
@@ -1343,16 +1399,55 @@ static S2_ALWAYS_INLINE bool abort_decode_fast(uint64_t esr, uint64_t far, uint6
 	return true;
 }
 
-int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_t hpfar,
-		       struct s2_abort_result *res)
+/* The statistics of an abort's outcome (a resume has its own counter, bumped by the handler). */
+static S2_ALWAYS_INLINE int abort_done(struct s2_vm *vm, const struct s2_abort_result *res)
 {
-	struct s2_vm *vm;
+	if (res->action == S2_ABORT_RESUME)
+		return 0;
+	if (res->action == S2_ABORT_MMIO)
+		stat_add(&vm->stats.mmio_exits, 1);
+	else if (res->action == S2_ABORT_NISV)
+		stat_add(&vm->stats.nisv_exits, 1);
+	else
+		stat_add(&vm->stats.injects, 1);
+	return 0;
+}
+
+/* The abort handled with MMU shared held (handle_in_vm() returned @ret): drop it, redo the
+ * abort with MMU exclusive when the map needs structural work, count the outcome. */
+static S2_NOINLINE int abort_finish(struct s2_vcpu *vcpu, const struct s2_abort *ab,
+				    struct s2_abort_result *res, int ret)
+{
+	struct s2_vm *vm = vcpu->vm;
+
+	vm_unlock(vm, S2_VM_LOCK_MMU_SHARED);
+	if (ret == S2_EBUSY) {
+		/* The mapping replaces a table by a block (or similar): structural. */
+		res->mmio = (struct s2_mmio_access){ 0 };
+		vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
+		ret = handle_in_vm(vcpu, ab, res, true);
+		vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
+	}
+	if (ret)
+		return ret;
+	return abort_done(vm, res);
+}
+
+/* MMU shared held, @res filled as the abort path fills it: handle_in_vm(), then finish. */
+static S2_NOINLINE int abort_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
+				   struct s2_abort_result *res)
+{
+	return abort_finish(vcpu, ab, res, handle_in_vm(vcpu, ab, res, false));
+}
+
+/* Everything but the short path, from the start (arguments checked). */
+static S2_NOINLINE int abort_general(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far,
+				     uint64_t hpfar, struct s2_abort_result *res)
+{
+	struct s2_vm *vm = vcpu->vm;
 	struct s2_abort ab;
 	int ret;
 
-	if (!vcpu || !vcpu->vm || !res)
-		return S2_EINVAL;
-	vm = vcpu->vm;
 	*res = (struct s2_abort_result){ 0 };
 	if (S2_UNLIKELY(!abort_decode_fast(esr, far, hpfar, &ab))) {
 		if (s2_abort_decode(esr, far, hpfar, true, &ab))
@@ -1385,12 +1480,12 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 
 	if (ab.fault == S2_FAULT_ADDRESS_SIZE || ab.ipa >> vm->pgt.cfg.ipa_bits) {
 		set_inject(res, S2_INJECT_BEYOND_IPA);
-		goto done;
+		return abort_done(vm, res);
 	}
 	if (ab.fault != S2_FAULT_TRANSLATION && ab.fault != S2_FAULT_PERMISSION &&
 	    ab.fault != S2_FAULT_ACCESS_FLAG) {
 		set_inject(res, S2_INJECT_UNHANDLED);
-		goto done;
+		return abort_done(vm, res);
 	}
 
 	/* Tables for a single leaf: at most one per level below the root. Allocation may sleep,
@@ -1404,27 +1499,137 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 	}
 
 	vm_lock(vm, S2_VM_LOCK_MMU_SHARED);
-	ret = handle_in_vm(vcpu, &ab, res, false);
-	vm_unlock(vm, S2_VM_LOCK_MMU_SHARED);
-	if (ret == S2_EBUSY) {
-		/* The mapping replaces a table by a block (or similar): structural. */
-		res->mmio = (struct s2_mmio_access){ 0 };
-		vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
-		ret = handle_in_vm(vcpu, &ab, res, true);
-		vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
+	return abort_in_vm(vcpu, &ab, res);
+}
+
+/*
+ * The short path's way out, MMU shared held and nothing done under it: decode the syndrome
+ * for the general handlers and continue there (res is already as abort_general() fills it).
+ */
+static S2_NOINLINE int abort_short_general(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far,
+					   uint64_t hpfar, struct s2_abort_result *res)
+{
+	struct s2_abort ab;
+
+	(void)abort_decode_fast(esr, far, hpfar, &ab); /* cannot fail: the short path's case */
+	return abort_in_vm(vcpu, &ab, res);
+}
+
+/* The short path's map (or relax) refused with @ret: the general handling of it. */
+static S2_NOINLINE int abort_short_map_failed(struct s2_vcpu *vcpu, struct s2_memslot *s,
+					      uint64_t esr, uint64_t far, uint64_t hpfar,
+					      struct s2_abort_result *res, int ret)
+{
+	struct s2_abort ab;
+
+	(void)abort_decode_fast(esr, far, hpfar, &ab);
+	return abort_finish(vcpu, &ab, res, map_failed(vcpu->vm, s, &ab, res, ret, false));
+}
+
+/*
+ * ESR_EL2 of the aborts the short path takes: a data abort from a lower EL without ISV or
+ * S1PTW, a translation (DFSC 0b000111) or permission fault (0b001111) at level 3; WnR and FnV
+ * may be either (ESR's other bits, e.g. CM, IL, SET, are not looked at by the short path).
+ */
+#define VM_SHORT_MASK ((uint64_t)0x3f << 26 | VM_ESR_ISV | VM_ESR_S1PTW | 0x37)
+#define VM_SHORT_VAL ((uint64_t)S2_EC_DABT_LOW << 26 | 0x07)
+
+/*
+ * The commonest aborts, start to finish, with exactly the general path's results and side
+ * effects: a translation fault at level 3 in a memslot the access may use, mapped as one page
+ * (the fault_4k case), and a write permission fault at level 3 on a valid leaf of a writable
+ * slot, relaxed (fault_dirty_4k), both with the vCPU's page cache full and the IPA inside the
+ * VM. Anything else goes to abort_general() from the start (nothing done yet), or, once MMU is
+ * held, to the general handlers (abort_short_general(): nothing done under the lock yet;
+ * abort_short_map_failed(): the map or relax refused, which changed nothing).
+ */
+static S2_ALWAYS_INLINE int abort_short(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far,
+					uint64_t hpfar, struct s2_abort_result *res)
+{
+	struct s2_vm *vm = vcpu->vm;
+	uint64_t ipa = (hpfar & S2_GENMASK(43, 4)) << 8;
+	bool write = esr & VM_ESR_WNR;
+	uint64_t page = ipa & ~(granule_bytes(vm) - 1);
+	struct s2_memslot *s;
+	struct s2_lookup lk;
+	int ret;
+
+	if (S2_UNLIKELY((esr & 0x08) && !write))
+		return abort_general(vcpu, esr, far, hpfar, res); /* a read permission fault */
+	if (!(esr & VM_ESR_FNV))
+		ipa |= far & 0xfff;
+	*res = (struct s2_abort_result){
+		.ipa = s2_ipa(ipa),
+		.level = 3,
+		.write = write,
+	};
+	if (!(esr & 0x08)) {
+		/* A translation fault. */
+		res->fault = S2_FAULT_TRANSLATION;
+		stat_add(&vm->stats.faults[0], 1);
+		vm_lock(vm, S2_VM_LOCK_MMU_SHARED);
+		s = slot_hinted(vcpu, ipa);
+		if (S2_UNLIKELY(!s || (write && slot_readonly(s)) || s->mt_ret[0] ||
+				((s->mt[0].cmo & S2_MT_CMO_TAGS) && s->tagged)))
+			return abort_short_general(vcpu, esr, far, hpfar, res);
+		ret = s2_pgtable_map_page(&vm->pgt, s2_ipa(page),
+					  s2_pa(s2_pa_val(s->d.pa) + (page - s2_ipa_val(s->d.ipa))),
+					  fault_leaf(s, false, write),
+					  S2_MAP_SHARED | S2_MAP_NO_REPLACE, &vcpu->cache);
+		if (S2_UNLIKELY(ret))
+			return abort_short_map_failed(vcpu, s, esr, far, hpfar, res, ret);
+		map_done(vm, s, res, page, granule_bytes(vm));
+	} else {
+		/* A permission fault: a write (else the general path) to a writable slot. */
+		res->fault = S2_FAULT_PERMISSION;
+		stat_add(&vm->stats.faults[1], 1);
+		vm_lock(vm, S2_VM_LOCK_MMU_SHARED);
+		s = slot_hinted(vcpu, ipa);
+		if (S2_UNLIKELY(!s || slot_readonly(s)))
+			return abort_short_general(vcpu, esr, far, hpfar, res);
+		/* handle_in_vm()'s lookup and handle_perm()'s relax of a write, in one descent:
+		 * nothing is relaxed when no valid leaf is found (handle_translation() then). */
+		ret = s2_pgtable_relax_lookup(&vm->pgt, s2_ipa(ipa), S2_PROT_R | S2_PROT_W, &lk);
+		/* (It fills lk: its S2_EINVAL / S2_ERANGE cannot happen, the IPA is inside.) */
+		if (S2_UNLIKELY(!lk.valid))
+			return abort_short_general(vcpu, esr, far, hpfar, res);
+		if (S2_UNLIKELY(leaf_allows(&lk, true, false) || ret == S2_EAGAIN ||
+				ret == S2_ENOENT)) {
+			/* Another vCPU resolved it, or a stale TLB entry (the relax invalidated
+			 * it locally), or the entry changed under us. */
+			stat_add(&vm->stats.retries, 1);
+			set_resume(res, S2_RESUME_RETRY);
+		} else if (S2_UNLIKELY(ret)) {
+			memtype_inject(res, ret, false);
+		} else {
+			if (slot_logging(s))
+				mark_dirty(vm, s, ipa & ~(lk.size - 1), lk.size);
+			stat_add(&vm->stats.relaxed, 1);
+			set_resume(res, S2_RESUME_RELAXED);
+		}
 	}
-	if (ret)
-		return ret;
-done:
-	if (res->action == S2_ABORT_RESUME)
-		return 0;
-	if (res->action == S2_ABORT_MMIO)
-		stat_add(&vm->stats.mmio_exits, 1);
-	else if (res->action == S2_ABORT_NISV)
-		stat_add(&vm->stats.nisv_exits, 1);
-	else
-		stat_add(&vm->stats.injects, 1);
-	return 0;
+	vm_unlock(vm, S2_VM_LOCK_MMU_SHARED);
+	return abort_done(vm, res);
+}
+
+#if defined(S2_TEST_HOOKS) && S2_TEST_HOOKS
+bool s2_vm_test_no_short;
+#define VM_SHORT_ON (!s2_vm_test_no_short)
+#else
+#define VM_SHORT_ON true
+#endif
+
+int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_t hpfar,
+		       struct s2_abort_result *res)
+{
+	if (!vcpu || !vcpu->vm || !res)
+		return S2_EINVAL;
+	/* Owner-managed VMs never take the short path: their faults are ownership transitions. */
+	if (S2_LIKELY(VM_SHORT_ON && (esr & VM_SHORT_MASK) == VM_SHORT_VAL && !vcpu->vm->owner &&
+		      !(((hpfar & S2_GENMASK(43, 4)) << 8) >> vcpu->vm->pgt.cfg.ipa_bits) &&
+		      vcpu->cache.nr >= vcpu->vm->pgt.cfg.levels - 1u))
+		return abort_short(vcpu, esr, far, hpfar, res);
+	return abort_general(vcpu, esr, far, hpfar, res);
 }
 
 /* ---- dirty logging ----------------------------------------------------------------------------- */

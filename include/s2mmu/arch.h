@@ -327,6 +327,12 @@ struct s2_config_req {
 	enum s2_granule granule;
 	unsigned int vmid_bits; /* 0: the host's widest; else 8 or 16 */
 	uint64_t flags; /* S2_CFG_* */
+	/*
+	 * The VM's output (PA) size at most: 0 for the CPU's (caps->pa_bits), else a PARange
+	 * size (32, 36, 40, 42, 44, 48, 52) no larger than it. Below 52 a 4K/16K VM keeps the
+	 * 48-bit descriptor layout (no DS, hence the engine's 4K fast paths) on a 52-bit CPU.
+	 */
+	unsigned int pa_bits_max;
 };
 
 /*
@@ -365,15 +371,17 @@ struct s2_config {
  *
  * T0SZ = 64 - ipa_bits; the number of levels is the smallest whose start level resolves the
  * IPA with at most 16 concatenated tables, never fewer than 2 (Arm ARM D8.2.3, and the
- * consistency rule of AArch64.S2InconsistentSL); PS from the host PARange (capped at 48 when
- * the granule cannot express 52-bit output); DS=1 for 4K/16K when the host offers 52-bit for
- * that granule and a 52-bit PARange; VS when vmid_bits is 16; IRGN0/ORGN0 write-back
- * write-allocate, SH0 inner shareable; bit 31 RES1.
+ * consistency rule of AArch64.S2InconsistentSL); PS from the host PARange, or from
+ * req->pa_bits_max when set (capped at 48 when the granule cannot express 52-bit output);
+ * DS=1 for 4K/16K when the host offers 52-bit for that granule and the output size is 52;
+ * VS when vmid_bits is 16; IRGN0/ORGN0 write-back write-allocate, SH0 inner shareable;
+ * bit 31 RES1.
  *
- * Return: 0; S2_EINVAL for a NULL @cfg, @caps or @req, an unknown granule or flag, or @caps
+ * Return: 0; S2_EINVAL for a NULL @cfg, @caps or @req, an unknown granule or flag, a
+ * req->pa_bits_max that is not 0 or a PARange size or is above the host's pa_bits, or @caps
  * with a pa_bits that is not a PARange size or a vmid_bits other than 8/16; S2_EGRANULE if the
- * host lacks the granule at stage 2; S2_EIPA_TOO_SMALL below 32 bits; S2_EIPA_TOO_BIG above the host PA size
- * (or above 52); S2_ENO52BIT for 52 bits without LPA2/LPA; S2_EVMID for a requested VMID width
+ * host lacks the granule at stage 2; S2_EIPA_TOO_SMALL below 32 bits; S2_EIPA_TOO_BIG above the
+ * output size (the host PA size, or req->pa_bits_max) or above 52; S2_ENO52BIT for 52 bits without LPA2/LPA; S2_EVMID for a requested VMID width
  * other than 0 (the host's), 8 or 16, or one the host lacks; S2_ENOTSUP for HA/HD/FWB/MTE the host lacks (HD without HA is S2_EINVAL).
  */
 int s2_config_init(struct s2_config *cfg, const struct s2_caps *caps,

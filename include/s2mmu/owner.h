@@ -168,6 +168,9 @@ struct s2_owner_guest {
 	uint8_t id; /* S2_OWNER_GUEST_MIN..S2_OWNER_GUEST_MAX, unique per host */
 	bool protected_vm; /* RAM may be donated to it (and not shared with it) */
 	struct s2_page_cache cache; /* table pages for the guest stage-2 */
+	/* private: the leaf of a page donated to it, prepared (s2_pgtable_leaf_prepare()) on the
+	 * first donation for @pgt, whose config does not change while it is the guest's. */
+	struct s2_leaf_tmpl donate_leaf;
 };
 
 /**

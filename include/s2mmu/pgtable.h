@@ -11,8 +11,9 @@
  * --------------------
  * Two classes of operations:
  *  - single-entry operations: s2_pgtable_map() of a range that fits one leaf entry into a path
- *    that exists or is installed on the way (the fault path), s2_pgtable_relax_perms(),
- *    s2_pgtable_mkyoung(), s2_pgtable_lookup(). These may run concurrently with each other
+ *    that exists or is installed on the way (the fault path; s2_pgtable_map_page()),
+ *    s2_pgtable_relax_perms(), s2_pgtable_relax_lookup(), s2_pgtable_mkyoung(),
+ *    s2_pgtable_lookup(). These may run concurrently with each other
  *    under a lock the caller holds shared (a read lock). Every descriptor update is one atomic
  *    64-bit store or compare-and-swap; a missing table is installed with compare-and-swap and a
  *    loser frees its page and continues down the winner's table. When a concurrent update
@@ -173,6 +174,38 @@ void s2_pgtable_destroy(struct s2_pgtable *pgt);
 int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, s2_pa_t pa, uint64_t prot,
 		   uint64_t flags, struct s2_page_cache *cache);
 
+/*
+ * A page leaf's attributes decided once (s2_pgtable_leaf_prepare()) for the table it was
+ * prepared for, so that a caller mapping many pages alike (a memslot's faults, a guest's
+ * donations) does not have the S2_PROT_* flags checked and converted on every map.
+ */
+struct s2_leaf_tmpl {
+	const struct s2_pgtable *pgt; /* the table it was prepared for */
+	uint64_t prot; /* the S2_PROT_* flags it stands for */
+	s2_pte_t leaf; /* private: the page descriptor without output address (0: none) */
+	uint8_t cmo; /* private: the cache maintenance the map needs first (0: none) */
+};
+
+/**
+ * s2_pgtable_leaf_prepare() - fill @t for mapping pages of @pgt with @prot.
+ * @t is filled in every case (on an error it stands for @prot, and s2_pgtable_map_page()
+ * refuses as s2_pgtable_map() does). It stays valid as long as @pgt is initialised (the
+ * config does not change after init).
+ * Return: 0; S2_EINVAL for a NULL argument (@t then untouched if NULL) or what
+ * s2_pgtable_map() refuses @prot with (S2_EINVAL, S2_EMEMTYPE).
+ */
+int s2_pgtable_leaf_prepare(const struct s2_pgtable *pgt, uint64_t prot, struct s2_leaf_tmpl *t);
+
+/**
+ * s2_pgtable_map_page() - s2_pgtable_map(@pgt, @ipa, granule, @pa, @t->prot, @flags, @cache):
+ * the same map, results and side effects, one granule-sized page, the attributes from @t
+ * (prepared for @pgt; a template of another table or none is taken as its prot, or refused
+ * with S2_EINVAL when NULL). The 4K fault path of s2_pgtable_map() without its prot checks and
+ * conversion. Single-entry (as s2_pgtable_map() of one page).
+ */
+int s2_pgtable_map_page(struct s2_pgtable *pgt, s2_ipa_t ipa, s2_pa_t pa,
+			const struct s2_leaf_tmpl *t, uint64_t flags, struct s2_page_cache *cache);
+
 /**
  * s2_pgtable_unmap() - remove every mapping and annotation in [ipa, ipa + size), splitting
  * blocks that straddle the edges (which needs pages from @cache or the port), and free tables
@@ -266,6 +299,18 @@ struct s2_lookup {
  * S2_ERANGE.
  */
 int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa, struct s2_lookup *out);
+
+/**
+ * s2_pgtable_relax_lookup() - s2_pgtable_lookup(@ipa) and, when it finds a valid leaf,
+ * s2_pgtable_relax_perms(@ipa rounded down to the granule, @prot), in one descent (a
+ * permission fault that must both judge the leaf and relax it).
+ * @old: what the lookup found (the leaf as it was before the relax).
+ * Nothing is relaxed or invalidated when no valid leaf maps @ipa (@old->valid false).
+ * Return: S2_EINVAL for a NULL argument or a @prot beyond R/W/X; S2_ERANGE (@old untouched);
+ * else with no valid leaf 0, with one what s2_pgtable_relax_perms() returns.
+ */
+int s2_pgtable_relax_lookup(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t prot,
+			    struct s2_lookup *old);
 
 /**
  * s2_leaf_is_valid() - whether a leaf entry (s2_lookup.pte, or s2_walk_visit.pte of an

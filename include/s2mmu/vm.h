@@ -159,6 +159,9 @@ struct s2_memslot {
 	 * return code (s2_memtype_decide()), kept up to date with the flags. */
 	struct s2_memtype_attrs mt[2];
 	int mt_ret[2];
+	/* The leaf a translation fault maps, prepared with the memory type (private):
+	 * [data/exec][read-only, read-write, read-only with DBM]. */
+	struct s2_leaf_tmpl fault_leaf[2][3];
 };
 
 /* ---- the VM ----------------------------------------------------------------------------------- */
@@ -177,7 +180,8 @@ struct s2_memslot {
 
 struct s2_vm_params {
 	const struct s2_caps *caps;
-	struct s2_config_req req; /* IPA bits, granule, VMID width (0: the allocator's), S2_CFG_* */
+	struct s2_config_req req; /* IPA bits, granule, VMID width (0: the allocator's), S2_CFG_*,
+				   * PA size at most (0: the CPU's) */
 	uint64_t flags; /* S2_VM_* policy flags */
 	struct s2_port port; /* side effects for the engine and the VM layer */
 	struct s2_vm_hooks hooks;
@@ -494,6 +498,15 @@ struct s2_abort_result {
  */
 int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_t hpfar,
 		       struct s2_abort_result *res);
+
+#if defined(S2_TEST_HOOKS) && S2_TEST_HOOKS
+/*
+ * Hosted test builds only (S2_TEST_HOOKS): true sends every abort through the general path,
+ * so that a test can compare the short path (the commonest aborts, see src/vm.c) with it.
+ * Process-global, not synchronised.
+ */
+extern bool s2_vm_test_no_short;
+#endif
 
 /* ---- dirty logging (SLOTS, then MMU exclusive) ----------------------------------------------- */
 

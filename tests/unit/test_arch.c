@@ -378,6 +378,70 @@ static void expect_cfg_err(const struct s2_caps *caps, const struct s2_config_re
 	assert_memory_equal(&cfg, &before, sizeof(cfg));
 }
 
+/*
+ * s2_config_req.pa_bits_max: a smaller output size than the CPU's. On a 52-bit CPU a 4K/16K VM
+ * asking for 48 (or less) gets PS = the asked size and the 48-bit layout (no DS), 64K no LPA;
+ * 0 keeps the CPU's; a size that is no PARange size or above the CPU's is S2_EINVAL, an IPA
+ * above the asked size S2_EIPA_TOO_BIG (nothing written on failure).
+ */
+static void test_config_pa_bits_max(void **state)
+{
+	static const unsigned int sizes[] = { 32, 36, 40, 42, 44, 48, 52 };
+	struct s2_caps caps52, caps48;
+	struct s2_config cfg;
+
+	(void)state;
+	assert_int_equal(s2_caps_max(52, &caps52), 0);
+	assert_int_equal(s2_caps_max(48, &caps48), 0);
+	for (int g = 0; g < S2_NR_GRANULES; g++) {
+		struct s2_config_req req = { .ipa_bits = 32, .granule = (enum s2_granule)g };
+
+		/* 0: the CPU's (52: DS for 4K/16K, LPA for 64K). */
+		assert_int_equal(s2_config_init(&cfg, &caps52, &req), 0);
+		assert_int_equal(cfg.pa_bits, 52);
+		assert_true(cfg.ds || cfg.lpa);
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			req.pa_bits_max = sizes[i];
+			assert_int_equal(s2_config_init(&cfg, &caps52, &req), 0);
+			assert_int_equal(cfg.pa_bits, sizes[i]);
+			assert_int_equal(S2_FIELD_GET(S2_VTCR_PS, cfg.vtcr),
+					 (uint64_t)s2_bits_to_parange(sizes[i]));
+			assert_int_equal(cfg.ds, sizes[i] == 52 && g != S2_GRANULE_64K);
+			assert_int_equal(cfg.lpa, sizes[i] == 52 && g == S2_GRANULE_64K);
+			/* On a 48-bit CPU: up to 48. */
+			if (sizes[i] <= 48) {
+				assert_int_equal(s2_config_init(&cfg, &caps48, &req), 0);
+				assert_int_equal(cfg.pa_bits, sizes[i]);
+			} else {
+				expect_cfg_err(&caps48, &req, S2_EINVAL);
+			}
+		}
+		/* The IPA no larger than the output size asked. */
+		req.pa_bits_max = 40;
+		req.ipa_bits = 40;
+		assert_int_equal(s2_config_init(&cfg, &caps52, &req), 0);
+		assert_int_equal(cfg.ipa_bits, 40);
+		req.ipa_bits = 41;
+		expect_cfg_err(&caps52, &req, S2_EIPA_TOO_BIG);
+		req.pa_bits_max = 48;
+		req.ipa_bits = 49;
+		expect_cfg_err(&caps52, &req, S2_EIPA_TOO_BIG);
+		/* Not a PARange size. */
+		req.ipa_bits = 32;
+		for (unsigned int bad = 1; bad <= 64; bad++) {
+			bool parange = false;
+
+			for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+				parange |= bad == sizes[i];
+			req.pa_bits_max = bad;
+			if (!parange)
+				expect_cfg_err(&caps52, &req, S2_EINVAL);
+		}
+		req.pa_bits_max = UINT32_MAX;
+		expect_cfg_err(&caps52, &req, S2_EINVAL);
+	}
+}
+
 static void test_config_errors(void **state)
 {
 	struct s2_caps caps, c2;
@@ -2052,6 +2116,7 @@ int main(void)
 		cmocka_unit_test(test_vtcr_vectors),
 		cmocka_unit_test(test_vtcr_golden_fields),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_pa_bits_max),
 		cmocka_unit_test(test_config_matrix),
 		cmocka_unit_test(test_vttbr),
 		cmocka_unit_test(test_pte_vectors),

@@ -1634,6 +1634,61 @@ static uint64_t guest_rwx(struct fx *f, int g, uint64_t ipa)
 	return om_pte_rwx(l.pte);
 }
 
+/*
+ * A page donated to a protected guest by the single-page short path (its leaf prepared once
+ * per guest table) is mapped exactly as the general path maps a donated range: R/W/X, Normal
+ * memory, guest state OWNED, the same attribute bits; also after the guest is described
+ * again over another table (the leaf prepared anew for it).
+ */
+static void test_donate_guest_leaf(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		uint64_t ps, p;
+		struct s2_lookup one, two;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		p = f.ram0 + 4 * ps;
+		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
+		for (int round = 0; round < 2; round++) {
+			uint64_t ipa = (uint64_t)round * 8 * ps;
+
+			/* Both page caches hold the one-page bounds: the short path's case. */
+			assert_int_equal(
+				s2_page_cache_topup(&f.g[G2].cache, &f.gpgt[G2].port, ps, 8), 0);
+			assert_int_equal(s2_page_cache_topup(&f.o.cache, &f.o.host.port, ps, 8), 0);
+			assert_int_equal(
+				s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p), s2_ipa(ipa), ps),
+				0);
+			assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p + ps),
+							       s2_ipa(ipa + ps), 2 * ps),
+					 0);
+			assert_int_equal(s2_pgtable_lookup(&f.gpgt[G2], s2_ipa(ipa), &one), 0);
+			assert_int_equal(s2_pgtable_lookup(&f.gpgt[G2], s2_ipa(ipa + ps), &two), 0);
+			assert_true(one.valid && two.valid);
+			assert_int_equal(one.level, two.level);
+			assert_int_equal(guest_rwx(&f, G2, ipa), S2_PROT_RWX);
+			assert_int_equal(s2_lookup_prot(one), s2_lookup_prot(two));
+			assert_int_equal(S2_FIELD_GET(S2_PTE_MEMATTR, one.pte),
+					 S2_FIELD_GET(S2_PTE_MEMATTR, two.pte));
+			assert_int_equal(s2_page_state_of_pte(one.pte), S2_PAGE_OWNED);
+			assert_int_equal(s2_pa_val(one.pa), p);
+			/* Every bit but the output address is the general path's. */
+			assert_int_equal(one.pte & ~(s2_pte_t)S2_GENMASK(49, 12),
+					 two.pte & ~(s2_pte_t)S2_GENMASK(49, 12));
+			check_invariants(&f);
+			assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G2], scrub, &f), 0);
+			/* The guest described again (its table kept): the leaf is prepared anew. */
+			assert_int_equal(s2_owner_guest_init(&f.g[G2], &f.gpgt[G2], 3, true), 0);
+			assert_null(f.g[G2].donate_leaf.pgt);
+			fault(&f, p, S2_HOST_ABORT_MAPPED);
+		}
+		fx_fini(&f);
+	}
+}
+
 static void share_guest_prot(struct fx *f)
 {
 	struct snapshot before;
@@ -1911,6 +1966,7 @@ int main(void)
 		FX_TEST(bug_on_siblings, 3),
 		FX_TEST(pin_hyp, 1),
 		FX_TEST(share_guest_prot, 1),
+		cmocka_unit_test(test_donate_guest_leaf),
 		cmocka_unit_test(test_random_adversarial),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_huge_mmio_range),

@@ -1366,6 +1366,256 @@ static void test_clear_one_page(void **state)
 }
 
 /* Find the entry for @ipa at @level (the table must exist). */
+/* ---- prepared leaves and relax_lookup: the same as the calls they stand for ---------------- */
+
+/* The two port logs hold the same events since they were last cleared; clear them. */
+static void assert_same_events(struct s2_test_env *a, struct s2_test_env *b, const char *what)
+{
+	unsigned int na, nb;
+	bool oa, ob;
+	const struct s2_host_event *ea = s2_host_port_log(a->hp, &na, &oa);
+	const struct s2_host_event *eb = s2_host_port_log(b->hp, &nb, &ob);
+
+	assert_false(oa || ob);
+	if (na != nb)
+		fail_msg("%s: %u events against %u", what, na, nb);
+	for (unsigned int i = 0; i < na; i++)
+		if (ea[i].kind != eb[i].kind || ea[i].addr != eb[i].addr ||
+		    ea[i].size != eb[i].size || ea[i].level != eb[i].level ||
+		    ea[i].barrier != eb[i].barrier)
+			fail_msg("%s: event %u differs (kind %d / %d)", what, i, ea[i].kind,
+				 eb[i].kind);
+	s2_host_port_clear_log(a->hp);
+	s2_host_port_clear_log(b->hp);
+}
+
+/*
+ * s2_pgtable_map_page() with a template of s2_pgtable_leaf_prepare() does what
+ * s2_pgtable_map() of one granule does with the same prot: return code, entry, port events
+ * (cache maintenance, TLBI, barriers, table pages), for every prot class (the 4K fast one,
+ * with and without cache maintenance, Device, Normal-NC, DBM, refused ones), every flag, onto
+ * an empty entry, over a page and inside a block; a template of another table stands for its
+ * prot; NULL arguments are refused.
+ */
+static void test_map_page_prepared(void **state)
+{
+	static const uint64_t prots[] = {
+		S2_PROT_R,
+		S2_PROT_R | S2_PROT_W,
+		S2_PROT_RWX,
+		S2_PROT_R | S2_PROT_X,
+		S2_PROT_R | S2_PROT_W | S2_PROT_NOCMO | S2_PROT_SW(5),
+		S2_PROT_R | S2_PROT_YOUNG_CLEAR,
+		S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE,
+		S2_PROT_R | S2_PROT_NORMAL_NC,
+		S2_PROT_R | S2_PROT_DBM,
+		S2_PROT_R | S2_PROT_W | S2_PROT_DBM, /* refused */
+		S2_PROT_X | S2_PROT_DEVICE, /* refused: S2_EMEMTYPE */
+		0, /* refused */
+		S2_BIT(40) | S2_PROT_R, /* refused */
+	};
+	static const uint64_t flagsets[] = { 0, S2_MAP_SHARED | S2_MAP_NO_REPLACE, S2_MAP_SHARED,
+					     S2_MAP_FORCE_PAGES, S2_BIT(9) };
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t pa = pick_pa(cfg, blk, 4 * blk), base = pick_ipa(cfg, blk, 3 * blk);
+		struct s2_test_env a, b;
+		struct s2_leaf_tmpl t, other;
+
+		s2_test_env_init(&a, cfg, 0, LOG_CAP);
+		s2_test_env_init(&b, cfg, 0, LOG_CAP);
+		for (size_t p = 0; p < S2_ARRAY_SIZE(prots); p++) {
+			int prep = s2_pgtable_leaf_prepare(&b.pgt, prots[p], &t);
+
+			assert_int_equal(t.prot, prots[p]);
+			assert_ptr_equal(t.pgt, &b.pgt);
+			for (size_t fl = 0; fl < S2_ARRAY_SIZE(flagsets); fl++) {
+				/* an empty entry; the page again (same / other attributes); a page
+				 * inside a block; an unaligned, a beyond-range one */
+				uint64_t ipas[] = { base + (p * 8 + fl) * g,
+						    base + (p * 8 + fl) * g,
+						    base + g,
+						    base + 2 * blk + g,
+						    base + 8,
+						    ipa_limit(cfg) };
+				uint64_t opas[] = {
+					pa + g, pa + g, pa + 2 * g, pa + 3 * g, pa, pa
+				};
+
+				for (size_t k = 0; k < S2_ARRAY_SIZE(ipas); k++) {
+					int ra, rb;
+
+					if (k == 3 && fl == 0 && p == 0) {
+						/* a block at base + 2 * blk in both */
+						assert_int_equal(
+							s2_pgtable_map(&a.pgt,
+								       s2_ipa(base + 2 * blk), blk,
+								       s2_pa(pa + blk), S2_PROT_R,
+								       0, NULL),
+							0);
+						assert_int_equal(
+							s2_pgtable_map(&b.pgt,
+								       s2_ipa(base + 2 * blk), blk,
+								       s2_pa(pa + blk), S2_PROT_R,
+								       0, NULL),
+							0);
+					}
+					s2_host_port_clear_log(a.hp);
+					s2_host_port_clear_log(b.hp);
+					ra = s2_pgtable_map(&a.pgt, s2_ipa(ipas[k]), g,
+							    s2_pa(opas[k]), prots[p], flagsets[fl],
+							    NULL);
+					rb = s2_pgtable_map_page(&b.pgt, s2_ipa(ipas[k]),
+								 s2_pa(opas[k]), &t, flagsets[fl],
+								 NULL);
+					if (ra != rb)
+						fail_msg(
+							"prot %#llx flags %#llx case %zu: %d against %d",
+							(unsigned long long)prots[p],
+							(unsigned long long)flagsets[fl], k, ra,
+							rb);
+					/* The preparation refuses what the map refuses. */
+					if (prep && fl == 0 && k == 0)
+						assert_int_equal(ra, prep);
+					if (ipas[k] < ipa_limit(cfg))
+						assert_int_equal(lk(&a, ipas[k]).pte,
+								 lk(&b, ipas[k]).pte);
+					assert_same_events(&a, &b, "map_page");
+				}
+			}
+		}
+		/* A template of another table: taken as its prot (the map of @b's own). */
+		assert_int_equal(s2_pgtable_leaf_prepare(&a.pgt, S2_PROT_R | S2_PROT_W, &other), 0);
+		assert_int_equal(s2_pgtable_map(&a.pgt, s2_ipa(base + blk + g), g, s2_pa(pa),
+						S2_PROT_R | S2_PROT_W, 0, NULL),
+				 0);
+		assert_int_equal(s2_pgtable_map_page(&b.pgt, s2_ipa(base + blk + g), s2_pa(pa),
+						     &other, 0, NULL),
+				 0);
+		assert_int_equal(lk(&a, base + blk + g).pte, lk(&b, base + blk + g).pte);
+		assert_same_events(&a, &b, "other table");
+		/* NULL arguments. */
+		assert_int_equal(
+			s2_pgtable_map_page(&b.pgt, s2_ipa(base), s2_pa(pa), NULL, 0, NULL),
+			S2_EINVAL);
+		assert_int_equal(s2_pgtable_map_page(NULL, s2_ipa(base), s2_pa(pa), &t, 0, NULL),
+				 S2_EINVAL);
+		assert_int_equal(s2_pgtable_leaf_prepare(&b.pgt, S2_PROT_R, NULL), S2_EINVAL);
+		assert_int_equal(s2_pgtable_leaf_prepare(NULL, S2_PROT_R, &t), S2_EINVAL);
+		assert_null(t.pgt); /* filled all the same: of no table, it stands for its prot */
+		assert_int_equal(t.prot, S2_PROT_R);
+		assert_tree_ok(&a);
+		assert_tree_ok(&b);
+		s2_test_env_fini(&a);
+		s2_test_env_fini(&b);
+	}
+}
+
+/*
+ * s2_pgtable_relax_lookup() does what s2_pgtable_lookup() then, for a valid leaf,
+ * s2_pgtable_relax_perms() of the page does: the lookup's answer (the leaf before), return
+ * code, entry, port events (the local TLBI, the I-cache for exec); nothing at all where no
+ * valid leaf is found. On an empty entry, a missing table, read-only / writable / execute-never
+ * pages, a block, an annotation, Device memory, beyond the IPA size; NULL arguments.
+ */
+static void test_relax_lookup(void **state)
+{
+	static const uint64_t prots[] = { S2_PROT_R | S2_PROT_W, S2_PROT_R, S2_PROT_X,
+					  S2_PROT_RWX };
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		uint64_t pa = pick_pa(cfg, blk, 4 * blk), base = pick_ipa(cfg, blk, 3 * blk);
+		struct s2_test_env e[2];
+		unsigned int relaxed = 0;
+
+		for (int i = 0; i < 2; i++) {
+			struct s2_pgtable *pt = &e[i].pgt;
+
+			s2_test_env_init(&e[i], cfg, 0, LOG_CAP);
+			/* base: R; +g: RW; +2g: RWX; +3g: Device RW; +4g: annotated; a block */
+			assert_int_equal(
+				s2_pgtable_map(pt, s2_ipa(base), g, s2_pa(pa), S2_PROT_R, 0, NULL),
+				0);
+			assert_int_equal(s2_pgtable_map(pt, s2_ipa(base + g), g, s2_pa(pa + g),
+							S2_PROT_R | S2_PROT_W, 0, NULL),
+					 0);
+			assert_int_equal(s2_pgtable_map(pt, s2_ipa(base + 2 * g), g,
+							s2_pa(pa + 2 * g), S2_PROT_RWX, 0, NULL),
+					 0);
+			assert_int_equal(
+				s2_pgtable_map(pt, s2_ipa(base + 3 * g), g, s2_pa(pa + 3 * g),
+					       S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE, 0, NULL),
+				0);
+			assert_int_equal(
+				s2_pgtable_annotate(pt, s2_ipa(base + 4 * g), g, 0x21, NULL), 0);
+			assert_int_equal(s2_pgtable_map(pt, s2_ipa(base + 2 * blk), blk,
+							s2_pa(pa + blk), S2_PROT_R, 0, NULL),
+					 0);
+		}
+		for (size_t p = 0; p < S2_ARRAY_SIZE(prots); p++) {
+			/* offsets inside the page count for the lookup's PA, not for the relax */
+			uint64_t ipas[] = { base + 8,		base + g + 16,
+					    base + 2 * g,	base + 3 * g,
+					    base + 4 * g,	base + 5 * g,
+					    base + blk + 3 * g, base + 2 * blk + 5 * g + 24,
+					    ipa_limit(cfg) };
+
+			for (size_t k = 0; k < S2_ARRAY_SIZE(ipas); k++) {
+				struct s2_lookup la = { .level = 99 }, lb = { .level = 99 };
+				int ra, rb;
+
+				s2_host_port_clear_log(e[0].hp);
+				s2_host_port_clear_log(e[1].hp);
+				ra = s2_pgtable_lookup(&e[0].pgt, s2_ipa(ipas[k]), &la);
+				if (!ra && la.valid)
+					ra = s2_pgtable_relax_perms(
+						&e[0].pgt, s2_ipa(ipas[k] & ~(g - 1)), prots[p]);
+				rb = s2_pgtable_relax_lookup(&e[1].pgt, s2_ipa(ipas[k]), prots[p],
+							     &lb);
+				if (ra != rb)
+					fail_msg("prot %#llx case %zu: %d against %d",
+						 (unsigned long long)prots[p], k, ra, rb);
+				assert_int_equal(la.pte, lb.pte);
+				assert_int_equal(la.level, lb.level);
+				assert_int_equal(la.size, lb.size);
+				assert_int_equal(la.valid, lb.valid);
+				assert_int_equal(s2_pa_val(la.pa), s2_pa_val(lb.pa));
+				if (ipas[k] < ipa_limit(cfg))
+					assert_int_equal(lk(&e[0], ipas[k]).pte,
+							 lk(&e[1], ipas[k]).pte);
+				if (!rb && lb.valid && lk(&e[1], ipas[k]).pte != lb.pte)
+					relaxed++;
+				if (!lb.valid)
+					assert_int_equal(count_tlbi(&e[1]), 0);
+				assert_same_events(&e[0], &e[1], "relax_lookup");
+			}
+		}
+		assert_true(relaxed >= 3); /* R -> RW, R -> X, a block */
+		{
+			struct s2_lookup l;
+
+			assert_int_equal(s2_pgtable_relax_lookup(NULL, s2_ipa(base), S2_PROT_R, &l),
+					 S2_EINVAL);
+			assert_int_equal(
+				s2_pgtable_relax_lookup(&e[1].pgt, s2_ipa(base), S2_PROT_R, NULL),
+				S2_EINVAL);
+			assert_int_equal(s2_pgtable_relax_lookup(&e[1].pgt, s2_ipa(base),
+								 S2_PROT_R | S2_PROT_DEVICE, &l),
+					 S2_EINVAL);
+		}
+		for (int i = 0; i < 2; i++) {
+			assert_tree_ok(&e[i]);
+			s2_test_env_fini(&e[i]);
+		}
+	}
+}
+
 static s2_pte_t *entry_at(struct s2_test_env *e, uint64_t ipa, int want, s2_pte_t **table)
 {
 	struct s2_pgtable *p = &e->pgt;
@@ -2540,6 +2790,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_split_collapse),
 		cmocka_unit_test(test_annotate),
 		cmocka_unit_test(test_clear_one_page),
+		cmocka_unit_test(test_map_page_prepared),
+		cmocka_unit_test(test_relax_lookup),
 		cmocka_unit_test(test_check_catches_corruption),
 		cmocka_unit_test(test_enomem_everywhere),
 		cmocka_unit_test(test_single_entry_path),

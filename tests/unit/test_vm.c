@@ -2355,6 +2355,266 @@ static uint64_t lcg(uint64_t *x)
 	return *x >> 11;
 }
 
+/* ---- the abort path's short path against the general path ------------------------------------ */
+
+/* Two VMs built alike: @a takes aborts as configured, @b with every abort through the general
+ * path (s2_vm_test_no_short). */
+struct twin {
+	struct fx *f[2];
+	uint64_t blk;
+	bool dbm;
+};
+
+static void twin_call(struct twin *t, int i, uint64_t esr, uint64_t ipa, int *ret,
+		      struct s2_abort_result *r)
+{
+	s2_vm_test_no_short = i == 1;
+	*ret = s2_vm_handle_abort(&t->f[i]->vcpu, esr, far_of(ipa), hpfar_of(ipa), r);
+	s2_vm_test_no_short = false;
+}
+
+/* Everything either VM did since the last step is the same: results, counters, port events. */
+static void twin_same(struct twin *t, int step)
+{
+	unsigned int n[2];
+	bool over[2];
+	const struct s2_host_event *ev[2];
+
+	for (int i = 0; i < 2; i++) {
+		ev[i] = s2_host_port_log(t->f[i]->hp, &n[i], &over[i]);
+		assert_false(over[i]);
+	}
+	if (n[0] != n[1])
+		fail_msg("step %d: %u events against %u", step, n[0], n[1]);
+	for (unsigned int k = 0; k < n[0]; k++)
+		if (ev[0][k].kind != ev[1][k].kind || ev[0][k].addr != ev[1][k].addr ||
+		    ev[0][k].size != ev[1][k].size || ev[0][k].level != ev[1][k].level ||
+		    ev[0][k].barrier != ev[1][k].barrier)
+			fail_msg("step %d: event %u differs (kind %d / %d, addr %llx / %llx)", step,
+				 k, ev[0][k].kind, ev[1][k].kind, (unsigned long long)ev[0][k].addr,
+				 (unsigned long long)ev[1][k].addr);
+	if (memcmp(&t->f[0]->vm.stats, &t->f[1]->vm.stats, sizeof(t->f[0]->vm.stats)))
+		fail_msg("step %d: counters differ", step);
+	for (int i = 0; i < 2; i++)
+		s2_host_port_clear_log(t->f[i]->hp);
+}
+
+static void test_abort_short_vs_general(void **state)
+{
+	static const struct {
+		enum s2_granule g;
+		unsigned int ipa_bits;
+		uint64_t flags;
+	} cfgs[] = {
+		{ S2_GRANULE_4K, 40, S2_CFG_FWB | S2_CFG_HA | S2_CFG_HD },
+		{ S2_GRANULE_4K, 40, S2_CFG_HA | S2_CFG_HD }, /* cache maintenance on the map */
+		{ S2_GRANULE_4K, 48, S2_CFG_FWB }, /* start level 0 */
+		{ S2_GRANULE_4K, 36, S2_CFG_FWB }, /* start level 2 */
+		{ S2_GRANULE_16K, 40, S2_CFG_FWB | S2_CFG_HA | S2_CFG_HD },
+		{ S2_GRANULE_64K, 42, 0 },
+	};
+	uint64_t relaxed = 0, mapped = 0;
+
+	(void)state;
+	for (size_t c = 0; c < S2_ARRAY_SIZE(cfgs); c++) {
+		struct twin t = { .dbm = (cfgs[c].flags & S2_CFG_HD) != 0 };
+		uint64_t x = 7 + c, g;
+		uint64_t base[5];
+
+		for (int i = 0; i < 2; i++) {
+			t.f[i] = fx_new_port_log(1 << 14);
+			assert_int_equal(fx_vm(t.f[i], cfgs[c].g, cfgs[c].ipa_bits, cfgs[c].flags),
+					 0);
+		}
+		g = t.f[0]->g;
+		t.blk = l2_size(cfgs[c].g);
+		for (int k = 0; k < 5; k++)
+			base[k] = (4 + 3 * (uint64_t)k) * t.blk;
+		for (int i = 0; i < 2; i++) {
+			struct s2_memslot_desc ram =
+				ram_slot(1, base[0], 2 * t.blk, FAKE_PA, t.blk);
+			struct s2_memslot_desc ro =
+				ram_slot(2, base[1], t.blk, FAKE_PA + 4 * t.blk, t.blk);
+			struct s2_memslot_desc io =
+				ram_slot(3, base[2], t.blk, FAKE_PA + 8 * t.blk, 0);
+			struct s2_memslot_desc dl =
+				ram_slot(4, base[3], 2 * t.blk, FAKE_PA + 12 * t.blk, t.blk);
+			struct s2_memslot_desc db =
+				ram_slot(5, base[4], 2 * t.blk, FAKE_PA + 16 * t.blk, t.blk);
+
+			ro.flags = S2_SLOT_READONLY;
+			io.backing = S2_BACKING_MMIO;
+			io.host_type = S2_HOST_DEVICE_nGnRE;
+			dl.flags = S2_SLOT_DIRTY_LOG;
+			assert_int_equal(s2_vm_slot_add(&t.f[i]->vm, &ram), 0);
+			assert_int_equal(s2_vm_slot_add(&t.f[i]->vm, &ro), 0);
+			assert_int_equal(s2_vm_slot_add(&t.f[i]->vm, &io), 0);
+			assert_int_equal(s2_vm_slot_add(&t.f[i]->vm, &dl), 0);
+			assert_int_equal(s2_vm_slot_add(&t.f[i]->vm, &db), 0);
+			if (t.dbm)
+				assert_int_equal(s2_vm_dirty_log_enable(&t.f[i]->vm, 5, true), 0);
+		}
+		twin_same(&t, -1);
+		for (int step = 0; step < 6000; step++) {
+			uint64_t r1 = lcg(&x), r2 = lcg(&x), r3 = lcg(&x);
+			unsigned int pick = (unsigned int)(r1 % 100), fsc;
+			/* a few pages of each slot (repeats: permission faults, stale faults), and a
+			 * gap after each slot; any offset in the granule */
+			uint64_t ipa = base[r2 % 5] + (r2 >> 8) % 48 * g +
+				       ((r2 >> 20) % 3) * t.blk +
+				       (lcg(&x) & (g - 1) & ~UINT64_C(7));
+			uint64_t esr = ESR_IL;
+			int ret[2];
+			struct s2_abort_result r[2];
+
+			if (pick < 40)
+				fsc = FSC_TRANS(3);
+			else if (pick < 70)
+				fsc = FSC_PERM(3);
+			else if (pick < 75)
+				fsc = FSC_AF(3);
+			else if (pick < 88)
+				fsc = FSC_TRANS((unsigned int)(r3 >> 12) % 3 + 1);
+			else
+				fsc = FSC_PERM((unsigned int)(r3 >> 12) % 3 + 1);
+			esr |= fsc | ESR_EC((r3 >> 16) % 10 ? 0x24 : 0x20);
+			if (r3 & S2_BIT(20))
+				esr |= ESR_WNR;
+			if ((r3 >> 21) % 20 == 0)
+				esr |= ESR_ISV | ESR_SAS(2) | ESR_SRT(3);
+			if ((r3 >> 26) % 20 == 0)
+				esr |= ESR_S1PTW;
+			if ((r3 >> 31) % 20 == 0)
+				esr |= S2_BIT(10); /* FnV */
+			if ((r3 >> 36) % 20 == 0)
+				esr |= ESR_CM;
+			if ((r3 >> 41) % 50 == 0)
+				ipa |= UINT64_C(1) << cfgs[c].ipa_bits; /* beyond the VM */
+
+			for (int i = 0; i < 2; i++)
+				twin_call(&t, i, esr, ipa, &ret[i], &r[i]);
+			assert_int_equal(ret[0], ret[1]);
+			assert_int_equal(r[0].action, r[1].action);
+			assert_int_equal(r[0].resume, r[1].resume);
+			assert_int_equal(r[0].inject, r[1].inject);
+			assert_int_equal(s2_ipa_val(r[0].ipa), s2_ipa_val(r[1].ipa));
+			assert_int_equal(r[0].fault, r[1].fault);
+			assert_int_equal(r[0].level, r[1].level);
+			assert_int_equal(r[0].write, r[1].write);
+			assert_int_equal(r[0].exec, r[1].exec);
+			assert_int_equal(r[0].s1ptw, r[1].s1ptw);
+			assert_int_equal(r[0].map_size, r[1].map_size);
+			assert_int_equal(s2_ipa_val(r[0].mmio.ipa), s2_ipa_val(r[1].mmio.ipa));
+			assert_int_equal(r[0].mmio.write, r[1].mmio.write);
+			assert_int_equal(r[0].mmio.size, r[1].mmio.size);
+			assert_int_equal(r[0].mmio.syndrome, r[1].mmio.syndrome);
+			assert_int_equal(r[0].mmio.cache_maint, r[1].mmio.cache_maint);
+			if (r[0].action == S2_ABORT_RESUME && r[0].resume == S2_RESUME_RELAXED)
+				relaxed++;
+			if (r[0].action == S2_ABORT_RESUME && r[0].resume == S2_RESUME_MAPPED)
+				mapped++;
+			for (int i = 0; i < 2 && !ret[0]; i++)
+				if (r[i].action == S2_ABORT_RESUME)
+					assert_int_equal(
+						look(t.f[0], s2_ipa_val(r[0].ipa) & ~(g - 1)).pte,
+						look(t.f[1], s2_ipa_val(r[0].ipa) & ~(g - 1)).pte);
+			if (step % 97 == 96) {
+				/* Harvest: dirty pages become read-only again (write faults anew). */
+				for (uint32_t id = 4; id <= (t.dbm ? 5u : 4u); id++) {
+					uint64_t bm[2][256] = { { 0 } }, nr[2];
+
+					for (int i = 0; i < 2; i++)
+						assert_int_equal(s2_vm_dirty_log_get(&t.f[i]->vm,
+										     id, bm[i], 256,
+										     &nr[i]),
+								 0);
+					assert_int_equal(nr[0], nr[1]);
+					assert_memory_equal(bm[0], bm[1], sizeof(bm[0]));
+				}
+			}
+			if (step % 389 == 388) {
+				/* The host takes a RAM page back. */
+				uint64_t pa = FAKE_PA + (r1 >> 8) % (2 * t.blk / g) * g, un[2];
+
+				for (int i = 0; i < 2; i++)
+					assert_int_equal(s2_vm_invalidate_host_range(
+								 &t.f[i]->vm, s2_pa(pa), g, &un[i]),
+							 0);
+				assert_int_equal(un[0], un[1]);
+			}
+			twin_same(&t, step);
+		}
+		for (int k = 0; k < 5; k++)
+			for (uint64_t off = 0; off < 3 * t.blk; off += g)
+				assert_int_equal(look(t.f[0], base[k] + off).pte,
+						 look(t.f[1], base[k] + off).pte);
+		for (int i = 0; i < 2; i++)
+			fx_free(t.f[i]);
+	}
+	/* The sequence reaches both of the short path's outcomes many times. */
+	assert_true(relaxed > 500);
+	assert_true(mapped > 500);
+}
+
+/*
+ * A VM on a 52-bit CPU asking for a 48-bit output size (s2_config_req.pa_bits_max) gets the
+ * 48-bit descriptor layout and the engine's 4K single-entry paths, and its faults map as
+ * usual; without the request the VM gets LPA2 (DS) and the general paths.
+ */
+static void test_vm_pa_bits_max(void **state)
+{
+	(void)state;
+	for (unsigned int max = 0; max <= 48; max += 48) {
+		struct fx *f = fx_new_port();
+		struct s2_vm_params p = {
+			.caps = &f->caps,
+			.req = { .ipa_bits = 40,
+				 .granule = S2_GRANULE_4K,
+				 .flags = S2_CFG_FWB,
+				 .pa_bits_max = max },
+			.port = f->port,
+			.vmids = &f->vmids,
+			.slots = f->slots,
+			.max_slots = NSLOTS,
+			.hooks = { .load_stage2 = s2_host_port_load_stage2 },
+		};
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 0x200000, FAKE_PA, 0);
+		struct s2_abort_result r;
+
+		assert_int_equal(s2_caps_max(52, &f->caps), 0);
+		assert_int_equal(s2_vm_create(&f->vm, &p), 0);
+		f->g = 4096;
+		assert_int_equal(s2_vcpu_init(&f->vcpu, &f->vm, 0), 0);
+		assert_int_equal(f->vm.pgt.cfg.pa_bits, max ? 48 : 52);
+		assert_int_equal(f->vm.pgt.cfg.ds, !max);
+		assert_int_equal(f->vm.pgt.geom.fast4k_ipa_limit, max ? UINT64_C(1) << 40 : 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000 + 5 * 4096 + 8, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(s2_pa_val(look(f, 0x40000000 + 5 * 4096).pa), FAKE_PA + 5 * 4096);
+		fx_free(f);
+	}
+	/* Above the CPU's, or no PARange size: refused. */
+	{
+		struct fx *f = fx_new_port();
+		struct s2_vm_params p = {
+			.caps = &f->caps,
+			.req = { .ipa_bits = 40, .granule = S2_GRANULE_4K, .pa_bits_max = 52 },
+			.port = f->port,
+			.vmids = &f->vmids,
+			.slots = f->slots,
+			.max_slots = NSLOTS,
+			.hooks = { .load_stage2 = s2_host_port_load_stage2 },
+		};
+
+		assert_int_equal(s2_vm_create(&f->vm, &p), S2_EINVAL); /* a 48-bit CPU */
+		p.req.pa_bits_max = 47;
+		assert_int_equal(s2_vm_create(&f->vm, &p), S2_EINVAL);
+		s2_host_port_destroy(f->hp);
+		free(f);
+	}
+}
+
 static void test_random_syndromes(void **state)
 {
 	(void)state;
@@ -2744,6 +3004,8 @@ int main(void)
 		cmocka_unit_test(test_guest_end_to_end),
 		cmocka_unit_test(test_s1ptw_guest_walk),
 		cmocka_unit_test(test_random_syndromes),
+		cmocka_unit_test(test_vm_pa_bits_max),
+		cmocka_unit_test(test_abort_short_vs_general),
 		cmocka_unit_test(test_concurrent_faults),
 		cmocka_unit_test(test_enomem),
 		cmocka_unit_test(test_null_args),
