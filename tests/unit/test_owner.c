@@ -754,6 +754,35 @@ static void test_params_and_limits(void **state)
 	bad = p;
 	bad.nr_ram = 2; /* overlapping / unsorted */
 	assert_int_equal(s2_owner_init(&o, &bad), S2_EINVAL);
+	/* Boundaries: ranges that touch are sorted and do not overlap (accepted, both RAM); a
+	 * range may end exactly at the top of the (identity) IPA space, not one page beyond. */
+	{
+		struct s2_owner_ram r2[2] = {
+			{ .base = s2_pa(1ull << 32), .size = 4 * ps },
+			{ .base = s2_pa((1ull << 32) + 4 * ps), .size = 4 * ps },
+		};
+		struct s2_owner_params q = p;
+		struct s2_owner o2;
+		struct s2_page_info pi;
+
+		q.ram = r2;
+		q.nr_ram = 2;
+		q.nr_meta = 8;
+		assert_int_equal(s2_owner_init(&o2, &q), 0);
+		for (uint64_t off = 0; off < 9 * ps; off += ps) {
+			assert_int_equal(s2_owner_page_info(&o2, s2_pa((1ull << 32) + off), &pi),
+					 0);
+			assert_int_equal(pi.ram, off < 8 * ps);
+		}
+		s2_owner_fini(&o2);
+		r2[1].base = s2_pa((1ull << 40) - 4 * ps);
+		assert_int_equal(s2_owner_init(&o2, &q), 0);
+		assert_int_equal(s2_owner_page_info(&o2, s2_pa((1ull << 40) - ps), &pi), 0);
+		assert_true(pi.ram);
+		s2_owner_fini(&o2);
+		r2[1].base = s2_pa((1ull << 40) - 3 * ps);
+		assert_int_equal(s2_owner_init(&o2, &q), S2_ERANGE);
+	}
 	assert_int_equal(s2_owner_init(&o, &p), 0);
 
 	struct s2_pgtable gp;
