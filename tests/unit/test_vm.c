@@ -82,7 +82,43 @@ struct fx {
 	unsigned int nr_sanitised;
 	unsigned int loads;
 	struct s2_port port; /* the port the VM uses (the host port, or a wrapper of it) */
+	struct s2_host_lockcheck lc; /* every VM of the fixture locks through it (fx_lock) */
 };
+
+/*
+ * Lock hooks of every VM the tests create (fx_vm(), and the extra VMs through fx_hooks()): the
+ * host port's lock checker, so that every test also checks the VM layer's locking: the order
+ * SLOTS, MMU, VMID, no recursion, releases innermost first, nothing released that was not
+ * taken. fx_locks_ok() — after each abort and at teardown — asserts no violation and nothing
+ * held: a path that returns holding a lock, or releases one it never took, fails the test.
+ */
+static void fx_lock(void *ctx, enum s2_vm_lock l)
+{
+	struct fx *f = ctx;
+
+	s2_host_lockcheck_vm_lock(&f->lc, l);
+}
+
+static void fx_unlock(void *ctx, enum s2_vm_lock l)
+{
+	struct fx *f = ctx;
+
+	s2_host_lockcheck_vm_unlock(&f->lc, l);
+}
+
+static struct s2_vm_hooks fx_hooks(struct fx *f)
+{
+	return (struct s2_vm_hooks){ .lock = fx_lock, .unlock = fx_unlock, .ctx = f };
+}
+
+static void fx_locks_ok(struct fx *f, const char *when)
+{
+	if (f->lc.errors || f->lc.depth)
+		fail_msg("VM locking %s: %s (%u held)", when,
+			 f->lc.errors ? f->lc.first_error : "a lock is still held", f->lc.depth);
+	for (unsigned int l = 0; l < f->lc.nlocks; l++)
+		assert_int_equal(f->lc.takes[l], f->lc.releases[l]);
+}
 
 static void hook_sanitise(void *ctx, s2_pa_t pa, uint64_t size)
 {
@@ -117,6 +153,7 @@ static struct fx *fx_new_port_log(unsigned int log_capacity)
 	f->port = s2_host_port_port(f->hp);
 	assert_int_equal(s2_caps_max(48, &f->caps), 0);
 	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 16), 0);
+	s2_host_lockcheck_init_vm(&f->lc);
 	return f;
 }
 
@@ -132,7 +169,11 @@ static int fx_vm(struct fx *f, enum s2_granule g, unsigned int ipa_bits, uint64_
 		.req = { .ipa_bits = ipa_bits, .granule = g, .flags = cfg_flags },
 		.flags = f->vm_flags,
 		.port = f->port,
-		.hooks = { .sanitise_tags = hook_sanitise, .load_stage2 = hook_load, .ctx = f },
+		.hooks = { .lock = fx_lock,
+			   .unlock = fx_unlock,
+			   .sanitise_tags = hook_sanitise,
+			   .load_stage2 = hook_load,
+			   .ctx = f },
 		.vmids = &f->vmids,
 		.slots = f->slots,
 		.max_slots = NSLOTS,
@@ -159,6 +200,7 @@ static void fx_free(struct fx *f)
 {
 	s2_vcpu_destroy(&f->vcpu);
 	s2_vm_destroy(&f->vm);
+	fx_locks_ok(f, "over the test");
 	/* Every table page and bitmap went back to the port. */
 	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, 0);
 	s2_host_port_destroy(f->hp);
@@ -187,6 +229,7 @@ static void abort_at(struct fx *f, uint64_t esr, uint64_t ipa, struct s2_abort_r
 	struct s2_abort ab;
 
 	assert_int_equal(s2_vm_handle_abort(&f->vcpu, esr, far_of(ipa), hpfar_of(ipa), r), 0);
+	fx_locks_ok(f, "after an abort");
 	assert_int_equal(s2_ipa_val(r->ipa), ipa);
 	/* The result reports the fault the syndrome names (the arch layer's decoding). */
 	assert_int_equal(s2_abort_decode(esr, far_of(ipa), hpfar_of(ipa), true, &ab), 0);
@@ -311,7 +354,8 @@ static void test_entry_two_vms(void **state)
 				  .port = s2_host_port_port(f->hp),
 				  .vmids = &f->vmids,
 				  .slots = slots2,
-				  .max_slots = 2 };
+				  .max_slots = 2,
+				  .hooks = fx_hooks(f) };
 	struct s2_vcpu_entry e1, e2;
 	(void)state;
 
@@ -347,7 +391,8 @@ static void test_create_errors(void **state)
 			.port = f->port,
 			.vmids = &f->vmids,
 			.slots = f->slots,
-			.max_slots = NSLOTS
+			.max_slots = NSLOTS,
+			.hooks = fx_hooks(f),
 		};
 		assert_int_equal(s2_vm_create(&v, &p), S2_EVMID);
 		p.req.vmid_bits = 16;
@@ -1298,15 +1343,14 @@ static unsigned int excl_takes;
 
 static void count_lock(void *ctx, enum s2_vm_lock l)
 {
-	(void)ctx;
 	if (l == S2_VM_LOCK_MMU_EXCL)
 		excl_takes++;
+	fx_lock(ctx, l);
 }
 
 static void count_unlock(void *ctx, enum s2_vm_lock l)
 {
-	(void)ctx;
-	(void)l;
+	fx_unlock(ctx, l);
 }
 
 /* Splitting a 1 GiB block into 4K pages needs 513 table pages: enabling dirty logging does it
@@ -1907,7 +1951,8 @@ static void test_vmid_rollover(void **state)
 					  .port = s2_host_port_port(f->hp),
 					  .vmids = &f->vmids,
 					  .slots = sl[i],
-					  .max_slots = 1 };
+					  .max_slots = 1,
+					  .hooks = fx_hooks(f) };
 		assert_int_equal(s2_vm_create(&vms[i], &p), 0);
 		assert_int_equal(s2_vcpu_init(&vc[i], &vms[i], 0), 0);
 	}
@@ -2495,7 +2540,8 @@ static void test_null_args(void **state)
 				  .port = f->port,
 				  .vmids = &f->vmids,
 				  .slots = f->slots,
-				  .max_slots = NSLOTS };
+				  .max_slots = NSLOTS,
+				  .hooks = fx_hooks(f) };
 	struct s2_vm_params bad;
 	struct s2_abort_result res;
 	struct s2_vcpu_entry entry;
