@@ -1050,6 +1050,61 @@ static void test_ranges_and_counts(void **state)
 	}
 }
 
+/*
+ * Guest ranges backed by several physically contiguous runs (three runs of two pages, not
+ * adjacent): every transition that walks the guest's range run by run (unshare_guest,
+ * guest_share_host, guest_unshare_host) must update the pages of every run, not only the last.
+ */
+static void test_guest_ranges_several_runs(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct s2_page_info info;
+		uint64_t ps, run[3];
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		run[0] = f.ram0 + 16 * ps;
+		run[1] = f.ram0 + 40 * ps;
+		run[2] = f.ram0 + 64 * ps;
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(run[i]),
+							      s2_ipa(2 * (uint64_t)i * ps), 2 * ps,
+							      S2_PROT_R | S2_PROT_W),
+					 0);
+		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G1], s2_ipa(0), 6 * ps), 0);
+		for (int i = 0; i < 3; i++)
+			for (uint64_t k = 0; k < 2; k++) {
+				assert_int_equal(
+					s2_owner_page_info(&f.o, s2_pa(run[i] + k * ps), &info), 0);
+				assert_int_equal(info.host, S2_PAGE_OWNED);
+				assert_int_equal(info.share_count, 0);
+			}
+		check_invariants(&f);
+
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(run[i]),
+							       s2_ipa(2 * (uint64_t)i * ps),
+							       2 * ps),
+					 0);
+		assert_int_equal(s2_owner_guest_share_host(&f.o, &f.g[G2], s2_ipa(0), 6 * ps), 0);
+		for (int i = 0; i < 3; i++)
+			for (uint64_t k = 0; k < 2; k++)
+				fault(&f, run[i] + k * ps, S2_HOST_ABORT_MAPPED);
+		check_invariants(&f);
+		assert_int_equal(s2_owner_guest_unshare_host(&f.o, &f.g[G2], s2_ipa(0), 6 * ps), 0);
+		for (int i = 0; i < 3; i++)
+			for (uint64_t k = 0; k < 2; k++)
+				fault(&f, run[i] + k * ps, S2_HOST_ABORT_INJECT);
+		check_invariants(&f);
+		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G2], scrub, &f), 0);
+		assert_int_equal(f.scrubbed, 6 * ps);
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
 /* ---- the VM layer's fault path on an owner-managed guest, then teardown (issue 9) ---------- */
 
 /* A data abort (EC 0x24, IL), write, translation fault at @level. */
@@ -1659,6 +1714,7 @@ int main(void)
 		cmocka_unit_test(test_range_refusals),
 		cmocka_unit_test(test_transition_table),
 		cmocka_unit_test(test_ranges_and_counts),
+		cmocka_unit_test(test_guest_ranges_several_runs),
 		cmocka_unit_test(test_params_and_limits),
 		cmocka_unit_test(test_init_garbage_meta_1g_block),
 		cmocka_unit_test(test_with_vm_layer),
