@@ -466,6 +466,61 @@ static void test_slot_validation(void **state)
 	}
 }
 
+/*
+ * Boundaries: slot id 0 is an id like any other; a slot may end exactly at the top of the IPA
+ * space and its backing exactly at the top of the output (PA) space, and a fault on its last
+ * page maps it; one page more on either side (a slot straddling the limit) is S2_ERANGE.
+ */
+static void test_slot_boundaries(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		struct fx *f = fx_new(granules[gi], 40, 0);
+		uint64_t g = f->g, ipa_top = UINT64_C(1) << 40;
+		uint64_t pa_top = UINT64_C(1) << f->vm.pgt.cfg.pa_bits;
+		struct s2_memslot_desc d = ram_slot(0, 0x40000000, 4 * g, FAKE_PA, 0);
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+		uint64_t bm[1], nr;
+
+		/* id 0 */
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		assert_non_null(s2_vm_slot_find(&f->vm, 0));
+		assert_ptr_equal(s2_vm_slot_at(&f->vm, s2_ipa(0x40000000 + 3 * g)),
+				 s2_vm_slot_find(&f->vm, 0));
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 0, false), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000 + 2 * g, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 0, bm, 1, &nr), 0);
+		assert_int_equal(nr, 1);
+		assert_int_equal(bm[0], 1u << 2);
+		assert_int_equal(s2_vm_slot_set_flags(&f->vm, 0, S2_SLOT_READONLY), 0);
+		assert_int_equal(s2_vm_slot_move(&f->vm, 0, s2_ipa(0x50000000)), 0);
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 0), 0);
+		assert_null(s2_vm_slot_find(&f->vm, 0));
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 0), S2_ENOENT);
+
+		/* the last pages of the IPA space, backed by the last pages of the PA space */
+		d = ram_slot(1, ipa_top - 2 * g, 2 * g, pa_top - 2 * g, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), ipa_top - g, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		lk = look(f, ipa_top - g);
+		assert_true(lk.valid);
+		assert_int_equal(s2_pa_val(lk.pa), pa_top - g);
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 1), 0);
+		/* one page over either limit */
+		d = ram_slot(1, ipa_top - g, 2 * g, FAKE_PA, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), S2_ERANGE);
+		d = ram_slot(1, 0x40000000, 2 * g, pa_top - g, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), S2_ERANGE);
+		d = ram_slot(1, 0x40000000, g, pa_top, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), S2_ERANGE);
+		assert_int_equal(f->vm.nr_slots, 0);
+		fx_free(f);
+	}
+}
+
 /* ---- aborts ---------------------------------------------------------------------------------- */
 
 /* A read translation fault on RAM maps the largest block the backing allows, R+W, not X,
@@ -2617,6 +2672,7 @@ int main(void)
 		cmocka_unit_test(test_entry_two_vms),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_slot_validation),
+		cmocka_unit_test(test_slot_boundaries),
 		cmocka_unit_test(test_abort_translation_block),
 		cmocka_unit_test(test_abort_block_limits),
 		cmocka_unit_test(test_abort_slot_hint),
