@@ -1986,6 +1986,85 @@ static void test_slot_move_flags(void **state)
 	fx_free(f);
 }
 
+/*
+ * Destroying VMs around a rollover (8-bit VMIDs), through public calls only: a VM destroyed
+ * while holding a VMID of the current generation gives it back (the next VM takes it without
+ * a rollover) and leaves the allocator (its memory is freed at once: a rollover that still
+ * walked it would be a use after free under ASan); a rollover invalidates exactly the VMs
+ * holding current VMIDs; a VM destroyed holding a VMID of an older generation neither
+ * invalidates nor frees anything (that VMID may belong to another VM now: freeing it would
+ * hand it out twice), so with every VMID of the generation in use the next VM rolls over.
+ */
+static void test_vmid_destroy_and_rollover(void **state)
+{
+	enum { N = 257 };
+	struct fx *f = fx_new_port();
+	struct s2_vm *vms[N + 1];
+	struct s2_vcpu vc[N + 1];
+	struct s2_memslot sl[N + 1][1];
+	struct s2_vcpu_entry e;
+	uint64_t t0;
+	(void)state;
+
+	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 8), 0);
+	for (int i = 0; i <= N; i++) {
+		struct s2_vm_params p = { .caps = &f->caps,
+					  .req = { .ipa_bits = 32, .granule = S2_GRANULE_4K },
+					  .port = s2_host_port_port(f->hp),
+					  .vmids = &f->vmids,
+					  .slots = sl[i],
+					  .max_slots = 1,
+					  .hooks = fx_hooks(f) };
+		vms[i] = calloc(1, sizeof(*vms[i]));
+		assert_non_null(vms[i]);
+		assert_int_equal(s2_vm_create(vms[i], &p), 0);
+		assert_int_equal(s2_vcpu_init(&vc[i], vms[i], 0), 0);
+	}
+	for (int i = 0; i < 255; i++) {
+		assert_int_equal(s2_vm_vcpu_enter(&vc[i], &e), 0);
+		assert_false(e.rollover);
+	}
+	/* VM 1 goes, holding a current VMID: VM 255 takes it, no rollover */
+	s2_vcpu_destroy(&vc[1]);
+	s2_vm_destroy(vms[1]);
+	free(vms[1]);
+	vms[1] = NULL;
+	assert_int_equal(s2_vm_vcpu_enter(&vc[255], &e), 0);
+	assert_false(e.rollover);
+	/* VM 256 rolls over: VMs 0, 2..255 (255 VMs) are invalidated, nothing else */
+	t0 = s2_host_port_stats(f->hp).tlbi_vmid;
+	assert_int_equal(s2_vm_vcpu_enter(&vc[256], &e), 0);
+	assert_true(e.rollover);
+	assert_int_equal(s2_host_port_stats(f->hp).tlbi_vmid - t0, 255);
+	/* the new generation fills up: VM 256 and VMs 2..255 */
+	for (int i = 2; i <= 255; i++) {
+		assert_int_equal(s2_vm_vcpu_enter(&vc[i], &e), 0);
+		assert_false(e.rollover);
+	}
+	/* VM 0 still holds a VMID of the old generation: its destruction changes nothing */
+	t0 = s2_host_port_stats(f->hp).tlbi_vmid;
+	s2_vcpu_destroy(&vc[0]);
+	s2_vm_destroy(vms[0]);
+	free(vms[0]);
+	vms[0] = NULL;
+	assert_int_equal(s2_host_port_stats(f->hp).tlbi_vmid, t0);
+	/* ... so the next VM finds every VMID in use and rolls over */
+	assert_int_equal(s2_vm_vcpu_enter(&vc[N], &e), 0);
+	assert_true(e.rollover);
+	for (int i = 0; i <= N; i++) {
+		if (!vms[i])
+			continue;
+		s2_vcpu_destroy(&vc[i]);
+		s2_vm_destroy(vms[i]);
+		free(vms[i]);
+	}
+	assert_int_equal(f->vmids.nr_vms, 0);
+	fx_locks_ok(f, "over the test");
+	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, 0);
+	s2_host_port_destroy(f->hp);
+	free(f);
+}
+
 /* ---- VMIDs ------------------------------------------------------------------------------------ */
 
 static void test_vmid_rollover(void **state)
@@ -2699,6 +2778,7 @@ int main(void)
 		cmocka_unit_test(test_mte_tags),
 		cmocka_unit_test(test_slot_move_flags),
 		cmocka_unit_test(test_vmid_rollover),
+		cmocka_unit_test(test_vmid_destroy_and_rollover),
 		cmocka_unit_test(test_guest_end_to_end),
 		cmocka_unit_test(test_s1ptw_guest_walk),
 		cmocka_unit_test(test_random_syndromes),
