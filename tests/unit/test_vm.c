@@ -1904,6 +1904,74 @@ static void test_host_range_wrap(void **state)
 	}
 }
 
+/*
+ * Allocation failure at every step of slot_add (dirty bitmap, MTE tag map) and of
+ * dirty_log_enable (bitmap, split tables): refused with S2_ENOMEM, the call leaves nothing
+ * behind at once (the port holds exactly the pages it held before), no slot or logging state,
+ * the mapping intact; once allocations succeed again the same call works.
+ */
+static void test_alloc_failure_leaves_nothing(void **state)
+{
+	(void)state;
+	for (int variant = 0; variant < 3; variant++) {
+		bool mte = variant > 0;
+		uint64_t flags = (mte ? S2_CFG_MTE : 0) | S2_CFG_FWB;
+		int ok_at = -1;
+
+		for (long n = 0; n < 64 && ok_at < 0; n++) {
+			struct fx *f = fx_new(S2_GRANULE_4K, 40, flags);
+			struct s2_memslot_desc d = ram_slot(1, 0x40000000, UINT64_C(4) << 20,
+							    FAKE_PA, UINT64_C(2) << 20);
+			struct s2_abort_result r;
+			uint64_t before;
+			int ret;
+
+			if (mte) {
+				d.host_type = S2_HOST_NORMAL_TAGGED;
+				d.backing_tags = true;
+			}
+			if (variant != 2)
+				d.flags = S2_SLOT_DIRTY_LOG;
+			before = s2_host_port_stats(f->hp).pages_in_use;
+			s2_host_port_fail_alloc_after(f->hp, n);
+			ret = s2_vm_slot_add(&f->vm, &d);
+			s2_host_port_fail_alloc_after(f->hp, -1);
+			if (ret) {
+				assert_int_equal(ret, S2_ENOMEM);
+				assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, before);
+				assert_null(s2_vm_slot_find(&f->vm, 1));
+				fx_free(f);
+				continue;
+			}
+			if (variant != 2) {
+				ok_at = (int)n;
+				fx_free(f);
+				continue;
+			}
+			/* variant 2: a mapped block, then logging enabled under failures */
+			abort_at(f, esr_dabt(FSC_TRANS(2), false), 0x40001000, &r);
+			assert_int_equal(r.map_size, UINT64_C(2) << 20);
+			for (long k = 0; k < 64; k++) {
+				before = s2_host_port_stats(f->hp).pages_in_use;
+				s2_host_port_fail_alloc_after(f->hp, k);
+				ret = s2_vm_dirty_log_enable(&f->vm, 1, false);
+				s2_host_port_fail_alloc_after(f->hp, -1);
+				if (!ret)
+					break;
+				assert_int_equal(ret, S2_ENOMEM);
+				assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, before);
+				assert_false(s2_vm_slot_find(&f->vm, 1)->d.flags &
+					     S2_SLOT_DIRTY_LOG);
+				assert_true(look(f, 0x40001000).valid);
+			}
+			assert_int_equal(ret, 0);
+			ok_at = (int)n;
+			fx_free(f);
+		}
+		assert_true(ok_at > 0); /* some failure was exercised before success */
+	}
+}
+
 static void test_mte_tags(void **state)
 {
 	struct fx *f = fx_new(S2_GRANULE_4K, 40, S2_CFG_MTE | S2_CFG_FWB);
@@ -2775,6 +2843,7 @@ int main(void)
 		cmocka_unit_test(test_locked_slot),
 		cmocka_unit_test(test_invalidate_partial),
 		cmocka_unit_test(test_host_range_wrap),
+		cmocka_unit_test(test_alloc_failure_leaves_nothing),
 		cmocka_unit_test(test_mte_tags),
 		cmocka_unit_test(test_slot_move_flags),
 		cmocka_unit_test(test_vmid_rollover),
