@@ -1426,6 +1426,17 @@ static void test_check_catches_corruption(void **state)
 		/* invalid entry with stray bits (e.g. a leftover lock marker) */
 		*ptep = S2_BIT(10);
 		expect_corrupt(&e, "stray");
+		{
+			/* the report names the entry: level, IPA in hex, then what */
+			struct s2_check_report r;
+			char want[64];
+
+			snprintf(want, sizeof(want), "L3 ipa 0x%llx: ", (unsigned long long)g);
+			assert_int_not_equal(s2_pgtable_check(&e.pgt, &r), 0);
+			if (strncmp(r.first_error, want, strlen(want)))
+				fail_msg("first_error '%s', expected it to start with '%s'",
+					 r.first_error, want);
+		}
 		*ptep = saved;
 
 		/* misaligned / out-of-range output: a block at level 2 with a page-aligned OA */
