@@ -2004,6 +2004,35 @@ static void test_dirty_log_exact_bitmap(void **state)
 	}
 }
 
+/*
+ * The abort path tops the vCPU's page cache up to what one leaf can need, one table per level
+ * below the root, and no more: the first fault of an empty VM takes exactly levels - 1 pages
+ * from the port, all of them tables, and leaves the cache empty.
+ */
+static void test_abort_cache_bound(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		struct fx *f = fx_new(granules[gi], 40, 0);
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 16 * f->g, FAKE_PA, 0);
+		struct s2_abort_result r;
+		struct s2_check_report rep;
+		uint64_t before;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		before = s2_host_port_stats(f->hp).pages_in_use;
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000 + 3 * f->g, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(f->vcpu.cache.nr, 0);
+		assert_int_equal(s2_pgtable_check(&f->vm.pgt, &rep), 0);
+		assert_int_equal(rep.table_pages,
+				 f->vm.pgt.cfg.root_tables + f->vm.pgt.cfg.levels - 1);
+		assert_int_equal(s2_host_port_stats(f->hp).pages_in_use - before,
+				 (f->vm.pgt.cfg.levels - 1) * (f->g / 4096));
+		fx_free(f);
+	}
+}
+
 static void test_mte_tags(void **state)
 {
 	struct fx *f = fx_new(S2_GRANULE_4K, 40, S2_CFG_MTE | S2_CFG_FWB);
@@ -2877,6 +2906,7 @@ int main(void)
 		cmocka_unit_test(test_host_range_wrap),
 		cmocka_unit_test(test_alloc_failure_leaves_nothing),
 		cmocka_unit_test(test_dirty_log_exact_bitmap),
+		cmocka_unit_test(test_abort_cache_bound),
 		cmocka_unit_test(test_mte_tags),
 		cmocka_unit_test(test_slot_move_flags),
 		cmocka_unit_test(test_vmid_rollover),
