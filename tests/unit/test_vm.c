@@ -1518,6 +1518,18 @@ static void test_dirty_log_dbm(void **state)
 		assert_int_equal(nr, 0);
 		assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), 0);
 		assert_false(look(f, 0x40000000 + 2 * gb).pte & S2_PTE_DBM);
+		/* logging is over: a read-only round trip leaves no DBM behind either, and a
+		 * read fault maps a page writable (the DBM mode ended with logging) */
+		assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY), 0);
+		assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, 0), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000 + 20 * gb, &r);
+		for (int i = 0; i < 21; i += 10) {
+			lk = look(f, 0x40000000 + (uint64_t)i * gb);
+			if (!lk.valid)
+				continue;
+			assert_false(lk.pte & S2_PTE_DBM);
+		}
+		assert_true(look(f, 0x40000000 + 20 * gb).pte & S2_PTE_S2AP_W);
 		fx_free(f);
 	}
 	assert_true(runs >= 3);
