@@ -26,6 +26,10 @@
  *     engine issued, holds no stale translation afterwards (s2_tlb_check);
  *  6b. without FWB, the Normal WB memory the guest lost (unmapped, annotated, replaced) was
  *     cleaned to PoC after a TLBI, and nothing else was (with FWB: never anything);
+ *  6c. break-before-make, observed at the port (a wrapper of the host port's ops): every leaf
+ *     replaced with another output, memory type or leaf size was invalid at a broadcast TLBI
+ *     and still invalid at the DSB ISH after it; a map's fresh cache maintenance comes before
+ *     its entries are valid; every page that became executable had its I-cache invalidated;
  *  7. s2_pgtable_check() passes, it counts as many table pages as the dump has, and the host
  *     port has exactly those pages (plus the page cache's) allocated: no leak.
  */
@@ -858,6 +862,281 @@ static bool s2m_check_all(struct s2m_ctx *c)
 	return s2m_check_accounting(c);
 }
 
+/* ---- break-before-make and cache-maintenance order, observed at the port ---------------------- */
+/*
+ * The engine's port is the host port with its TLBI, CMO and barrier callbacks wrapped. Before
+ * each operation the valid leaves of the dump are remembered; at each broadcast TLBI the
+ * remembered leaves it covers are looked up (s2_pgtable_lookup(), the public API) and marked
+ * when the entry is invalid at that moment, and at each DSB ISH the marked ones still invalid
+ * are marked complete. After the operation, every remembered leaf that the tables now map with
+ * another output address, memory type or shareability, or with a leaf of another size (a block
+ * split, a table collapsed, a block replaced by pages or the reverse), must have been through
+ * that complete sequence: break (invalid), TLBI, DSB ISH, then make (Arm ARM D8.16.1). The
+ * permission, AF, DBM and software bits may change in place. The local TLBI does not count: a
+ * break must be invalidated on every CPU.
+ * During a map, every data- or instruction-cache maintenance call issued before the first TLBI
+ * (the fresh mapping's, map_cmo() in docs/pgtable.md) must find the IPAs it covers that were
+ * unmapped before the map still not valid: cache maintenance comes before the entry.
+ */
+
+/* Descriptor bits that may change in place: S2AP [7:6], AF [10], DBM [51], XN [54:53],
+ * SW [58:55] (Arm ARM D8.3). Everything else (output address, MemAttr, SH, type) needs BBM. */
+#define S2M_PTE_INPLACE                                                                         \
+	((UINT64_C(3) << 6) | (UINT64_C(1) << 10) | (UINT64_C(1) << 51) | (UINT64_C(3) << 53) | \
+	 (UINT64_C(0xf) << 55))
+
+/* The first remembered leaf ending above @x. */
+static size_t s2m_bbm_first(const struct s2m_ctx *c, uint64_t x)
+{
+	size_t lo = 0, hi = c->nbbm;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (c->bbm[mid].ipa + c->bbm[mid].size > x)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static void s2m_bbm_tlbi(struct s2m_ctx *c, uint64_t lo, uint64_t hi)
+{
+	c->bbm_tlbi_seen = true;
+	for (size_t i = s2m_bbm_first(c, lo); i < c->nbbm && c->bbm[i].ipa < hi; i++) {
+		struct s2m_bbm *b = &c->bbm[i];
+		uint64_t x = b->ipa > lo ? b->ipa : lo;
+		struct s2_lookup lk;
+
+		if (b->state)
+			continue;
+		if (s2_pgtable_lookup(&c->pgt, s2_ipa(x), &lk) == 0 && !lk.valid) {
+			b->state = 1;
+			b->probe = x;
+			if (c->npend == c->pend_cap) {
+				c->pend_cap = c->pend_cap ? 2 * c->pend_cap : 1024;
+				c->pend = realloc(c->pend, c->pend_cap * sizeof(*c->pend));
+				if (!c->pend)
+					abort();
+			}
+			c->pend[c->npend++] = i;
+		}
+	}
+}
+
+static void s2m_bbm_dsb(struct s2m_ctx *c)
+{
+	for (size_t k = 0; k < c->npend; k++) {
+		struct s2m_bbm *b = &c->bbm[c->pend[k]];
+		struct s2_lookup lk;
+
+		if (b->state == 1 && s2_pgtable_lookup(&c->pgt, s2_ipa(b->probe), &lk) == 0 &&
+		    !lk.valid)
+			b->state = 2;
+	}
+	c->npend = 0;
+}
+
+/* A cache-maintenance call during a map: the fresh IPAs of [pa, pa + size) not valid yet. */
+static void s2m_fresh_cmo(struct s2m_ctx *c, const char *what, uint64_t pa, uint64_t size)
+{
+	uint64_t lo, hi;
+
+	if (!c->fresh_on || c->bbm_tlbi_seen)
+		return;
+	lo = pa > c->fresh_pa ? pa : c->fresh_pa;
+	hi = pa + size < c->fresh_pa + c->fresh_size ? pa + size : c->fresh_pa + c->fresh_size;
+	/* The first pages suffice: the entries of a map are made together. */
+	if (hi > lo + 64 * c->P)
+		hi = lo + 64 * c->P;
+	for (uint64_t x = lo; x < hi; x += c->P) {
+		uint64_t ipa = c->fresh_ipa + (x - c->fresh_pa), nx;
+		const struct s2m_ext *o = s2m_at(c->fresh_old, ipa, &nx);
+		struct s2_lookup lk;
+
+		if (o && o->v.state == S2M_MAPPED)
+			continue; /* a replacement: its old entry is valid, rightly */
+		if (s2_pgtable_lookup(&c->pgt, s2_ipa(ipa), &lk) == 0 && lk.valid) {
+			s2m_fail(c,
+				 "%s of pa 0x%" PRIx64 " while the new entry of IPA 0x%" PRIx64
+				 " is already valid (cache maintenance must come first)",
+				 what, x, ipa);
+			return;
+		}
+	}
+}
+
+static void s2m_w_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	struct s2m_ctx *c = ctx;
+
+	s2m_bbm_tlbi(c, s2_ipa_val(ipa), s2_ipa_val(ipa) + 1);
+	c->inner.ops->tlbi_ipa(c->inner.ctx, pgt, ipa, level);
+}
+
+static void s2m_w_tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
+{
+	struct s2m_ctx *c = ctx;
+
+	s2m_bbm_tlbi(c, s2_ipa_val(ipa), s2_ipa_val(ipa) + size);
+	c->inner.ops->tlbi_range(c->inner.ctx, pgt, ipa, size);
+}
+
+static void s2m_w_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
+{
+	struct s2m_ctx *c = ctx;
+
+	s2m_bbm_tlbi(c, 0, UINT64_MAX);
+	c->inner.ops->tlbi_vmid(c->inner.ctx, pgt);
+}
+
+static void s2m_w_tlbi_ipa_local(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	struct s2m_ctx *c = ctx;
+
+	c->inner.ops->tlbi_ipa_local(c->inner.ctx, pgt, ipa, level);
+}
+
+static void s2m_w_dcache(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	struct s2m_ctx *c = ctx;
+
+	s2m_fresh_cmo(c, "data-cache clean", s2_pa_val(pa), size);
+	c->inner.ops->dcache_clean_inval_poc(c->inner.ctx, pa, size);
+}
+
+static void s2m_w_icache(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	struct s2m_ctx *c = ctx;
+
+	s2m_fresh_cmo(c, "I-cache invalidation", s2_pa_val(pa), size);
+	c->inner.ops->icache_inval_pou(c->inner.ctx, pa, size);
+}
+
+static void s2m_w_barrier(void *ctx, enum s2_barrier b)
+{
+	struct s2m_ctx *c = ctx;
+
+	if (b == S2_BARRIER_DSB_ISH)
+		s2m_bbm_dsb(c);
+	c->inner.ops->barrier(c->inner.ctx, b);
+}
+
+static void *s2m_w_alloc(void *ctx, size_t bytes)
+{
+	struct s2m_ctx *c = ctx;
+
+	return c->inner.ops->alloc_pages(c->inner.ctx, bytes);
+}
+
+static void s2m_w_free(void *ctx, void *va, size_t bytes)
+{
+	struct s2m_ctx *c = ctx;
+
+	c->inner.ops->free_pages(c->inner.ctx, va, bytes);
+}
+
+static uint32_t *s2m_w_refcount(void *ctx, void *va)
+{
+	struct s2m_ctx *c = ctx;
+
+	return c->inner.ops->page_refcount(c->inner.ctx, va);
+}
+
+static s2_pa_t s2m_w_va_to_pa(void *ctx, void *va)
+{
+	struct s2m_ctx *c = ctx;
+
+	return c->inner.ops->va_to_pa(c->inner.ctx, va);
+}
+
+static void *s2m_w_pa_to_va(void *ctx, s2_pa_t pa)
+{
+	struct s2m_ctx *c = ctx;
+
+	return c->inner.ops->pa_to_va(c->inner.ctx, pa);
+}
+
+/* The engine's port: the host port's, observed. */
+static void s2m_bbm_port(struct s2m_ctx *c)
+{
+	c->inner = s2_host_port_port(c->hp);
+	c->wops = (struct s2_port_ops){
+		.alloc_pages = s2m_w_alloc,
+		.free_pages = s2m_w_free,
+		.page_refcount = s2m_w_refcount,
+		.va_to_pa = s2m_w_va_to_pa,
+		.pa_to_va = s2m_w_pa_to_va,
+		.tlbi_ipa = s2m_w_tlbi_ipa,
+		.tlbi_range = s2m_w_tlbi_range,
+		.tlbi_vmid = s2m_w_tlbi_vmid,
+		.tlbi_ipa_local = c->inner.ops->tlbi_ipa_local ? s2m_w_tlbi_ipa_local : NULL,
+		.dcache_clean_inval_poc = s2m_w_dcache,
+		.icache_inval_pou = s2m_w_icache,
+		.barrier = s2m_w_barrier,
+	};
+	c->port = c->inner;
+	c->port.ops = &c->wops;
+	c->port.ctx = c;
+}
+
+/* Before an operation on [@lo, @hi): remember the valid leaves of the dump (which equals the
+ * tables) that overlap it (no operation changes a leaf outside its range). */
+static void s2m_bbm_begin(struct s2m_ctx *c, uint64_t lo, uint64_t hi)
+{
+	c->nbbm = 0;
+	c->npend = 0;
+	c->bbm_tlbi_seen = false;
+	for (size_t i = 0; i < c->nleaves; i++) {
+		const struct s2m_leaf *lf = &c->leaves[i];
+
+		if (!(lf->pte & S2_PTE_VALID) || lf->ipa >= hi || lf->ipa + lf->size <= lo)
+			continue;
+		if (c->nbbm == c->bbm_cap) {
+			c->bbm_cap = c->bbm_cap ? 2 * c->bbm_cap : 1024;
+			c->bbm = realloc(c->bbm, c->bbm_cap * sizeof(*c->bbm));
+			if (!c->bbm)
+				abort();
+		}
+		c->bbm[c->nbbm++] = (struct s2m_bbm){ lf->ipa, lf->size, lf->pte, 0, 0 };
+	}
+}
+
+/* After it (c->leaves: the new dump): each leaf replaced in a way that needs BBM had it. */
+static bool s2m_bbm_check(struct s2m_ctx *c)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < c->nbbm; i++) {
+		const struct s2m_bbm *b = &c->bbm[i];
+
+		while (j < c->nleaves && c->leaves[j].ipa + c->leaves[j].size <= b->ipa)
+			j++;
+		for (size_t k = j; k < c->nleaves && c->leaves[k].ipa < b->ipa + b->size; k++) {
+			const struct s2m_leaf *n = &c->leaves[k];
+			bool same;
+
+			if (!(n->pte & S2_PTE_VALID))
+				continue;
+			same = n->ipa == b->ipa && n->size == b->size &&
+			       !((n->pte ^ b->pte) & ~S2M_PTE_INPLACE);
+			if (same || b->state == 2)
+				break;
+			s2m_fail(c,
+				 "break-before-make: the leaf at IPA 0x%" PRIx64 " (0x%" PRIx64
+				 ", size 0x%" PRIx64 ") became 0x%" PRIx64 " (L%d at IPA 0x%" PRIx64
+				 ", size 0x%" PRIx64 ") without %s",
+				 b->ipa, (uint64_t)b->pte, b->size, (uint64_t)n->pte, n->level,
+				 n->ipa, n->size,
+				 b->state ? "a DSB ISH after its TLBI while still invalid" :
+					    "being invalid at a broadcast TLBI");
+			return false;
+		}
+	}
+	return true;
+}
+
 /* ---- setup ------------------------------------------------------------------------------------- */
 
 bool s2m_init(struct s2m_ctx *c, unsigned int cfg_index, struct s2m_rng *rng)
@@ -895,7 +1174,7 @@ bool s2m_init(struct s2m_ctx *c, unsigned int cfg_index, struct s2m_rng *rng)
 		s2m_fail(c, "s2_host_port_create: %s", s2_errname(ret));
 		return false;
 	}
-	c->port = s2_host_port_port(c->hp);
+	s2m_bbm_port(c);
 	c->mem = s2_host_port_walk_mem(c->hp);
 	c->mem.cas64 = NULL; /* the checks must not change the tables */
 	s2_tlb_init(&c->tlb, c->tlbe, S2M_TLB_ENTRIES);
@@ -959,6 +1238,10 @@ void s2m_teardown(struct s2m_ctx *c)
 	s2m_list_free(&c->actual);
 	free(c->leaves);
 	c->leaves = NULL;
+	free(c->bbm);
+	c->bbm = NULL;
+	free(c->pend);
+	c->pend = NULL;
 }
 
 /* ---- operations ------------------------------------------------------------------------------ */
@@ -1400,6 +1683,50 @@ static bool s2m_check_cmo(struct s2m_ctx *c, uint64_t pa, uint64_t size, uint64_
 	return true;
 }
 
+/*
+ * Exec granted (a map, set_prot or relax_perms): without DIC, every page the tables now map
+ * executable that was not executable at the same output before (@old) had its I-cache
+ * invalidated: each physically contiguous run, not only one of them.
+ */
+static bool s2m_check_exec_grant(struct s2m_ctx *c, const struct s2m_list *old)
+{
+	if (c->cfg.dic)
+		return true;
+	for (size_t i = 0; i < c->model.n; i++) {
+		const struct s2m_ext *e = &c->model.e[i];
+		uint64_t x = e->start;
+
+		if (e->v.state != S2M_MAPPED || !(e->v.perms & S2_PROT_X))
+			continue;
+		while (x < e->end) {
+			uint64_t nx, stop;
+			const struct s2m_ext *o = s2m_at(old, x, &nx);
+			bool had = o && o->v.state == S2M_MAPPED && (o->v.perms & S2_PROT_X) &&
+				   s2m_pa_at(o, x) == s2m_pa_at(e, x);
+			bool any;
+
+			stop = nx < e->end ? nx : e->end;
+			if (!had) {
+				uint64_t pa = s2m_pa_at(e, x);
+				int cov = s2m_log_covers(c, S2_HOST_EV_IC_INVAL, pa,
+							 pa + (stop - x), &any);
+
+				if (cov == 0) {
+					s2m_fail(c,
+						 "IPA [0x%" PRIx64 ", 0x%" PRIx64
+						 ") became executable "
+						 "at pa 0x%" PRIx64
+						 " without an I-cache invalidation covering it",
+						 x, stop, pa);
+					return false;
+				}
+			}
+			x = stop;
+		}
+	}
+	return true;
+}
+
 /* ---- one operation ------------------------------------------------------------------------- */
 
 struct s2m_opargs {
@@ -1823,6 +2150,14 @@ static bool s2m_step(struct s2m_ctx *c)
 	if (a.fail_alloc >= 0)
 		s2_host_port_fail_alloc_after(c->hp, a.fail_alloc);
 	s2_host_port_clear_log(c->hp);
+	s2m_bbm_begin(c, a.ipa, end > a.ipa ? end : a.ipa + 1);
+	if (a.op == S2M_OP_MAP && args_ok) {
+		c->fresh_on = true;
+		c->fresh_ipa = a.ipa;
+		c->fresh_pa = a.pa;
+		c->fresh_size = a.size;
+		c->fresh_old = &old;
+	}
 	switch (a.op) {
 	case S2M_OP_MAP:
 		ret = s2_pgtable_map(&c->pgt, s2_ipa(a.ipa), a.size, s2_pa(a.pa), a.prot, a.flags,
@@ -1895,8 +2230,11 @@ static bool s2m_step(struct s2m_ctx *c)
 	default:
 		break;
 	}
+	c->fresh_on = false;
 	if (a.fail_alloc >= 0)
 		s2_host_port_fail_alloc_after(c->hp, -1);
+	if (c->failed)
+		goto out;
 
 	/* Judge the return code. */
 	for (unsigned int i = 0; i < x.n; i++)
@@ -1914,7 +2252,7 @@ static bool s2m_step(struct s2m_ctx *c)
 		s2m_fail(c, "returned %s, expected %s", ret ? s2_errname(ret) : "0", exp);
 		goto out;
 	}
-	if (!s2m_dump(c))
+	if (!s2m_dump(c) || !s2m_bbm_check(c))
 		goto out;
 	if (ret == 0) {
 		c->st.ok++;
@@ -1937,6 +2275,8 @@ static bool s2m_step(struct s2m_ctx *c)
 	if (!s2m_compare(c, &c->model, &c->actual, "tables vs model"))
 		goto out;
 	if (!s2m_check_lost_cmo(c, &old, a.op == S2M_OP_MAP))
+		goto out;
+	if (ret == 0 && !s2m_check_exec_grant(c, &old))
 		goto out;
 
 	/* Operation-specific results. */

@@ -99,6 +99,14 @@ struct s2m_stats {
 	uint64_t max_leaves, max_tables;
 };
 
+/* One valid leaf of the tables before an operation, and what the TLBIs saw of it. */
+struct s2m_bbm {
+	uint64_t ipa, size;
+	s2_pte_t pte;
+	uint64_t probe; /* the IPA found invalid at a TLBI covering it */
+	uint8_t state; /* 0; 1: invalid at a TLBI; 2: and still invalid at the DSB ISH after it */
+};
+
 struct s2m_ctx {
 	const struct s2m_cfg_desc *desc;
 	struct s2_config cfg;
@@ -129,6 +137,17 @@ struct s2m_ctx {
 
 	uint64_t samples[S2M_MAX_SAMPLES];
 	unsigned int nsamples;
+
+	/* Break-before-make observer (s2m_bbm_*): the engine's port wraps the host port's. */
+	struct s2_port inner; /* the host port */
+	struct s2_port_ops wops; /* its ops, with TLBIs, CMOs and barriers observed */
+	struct s2m_bbm *bbm; /* the valid leaves before the operation */
+	size_t nbbm, bbm_cap;
+	size_t *pend, npend, pend_cap; /* indexes of the leaves in state 1 */
+	bool bbm_tlbi_seen; /* a TLBI was issued during this operation */
+	bool fresh_on; /* a map is running: its fresh entries must be cleaned before valid */
+	uint64_t fresh_ipa, fresh_pa, fresh_size;
+	const struct s2m_list *fresh_old; /* the model before it */
 
 	struct s2m_rng *rng; /* drives the operations */
 	struct s2m_rng srng; /* picks the sampled IPAs (not taken from fuzz input) */

@@ -8,6 +8,9 @@
  * TLBI must be completed by a DSB ISH before the lock it ran under is released (or the call
  * returns): the VMID rollover's TLBI and every engine operation alike; so must the deferred
  * D-cache clean of locked slots on vCPU entry (other D-cache ops complete in the port).
+ * The stage-2 context hooks are checked the same way: load_stage2 and put_stage2 pair up in
+ * every call, and every TLBI outside the abort path (which runs in the vCPU's context) is
+ * issued between them, with a non-zero VMID loaded.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -54,21 +57,69 @@ struct fx {
 	struct s2_vcpu vcpu;
 	uint64_t g;
 	unsigned int calls; /* public calls checked */
+	/* stage-2 context: load_stage2/put_stage2 marks at log positions, since the last check */
+	struct {
+		unsigned int at; /* number of events logged before it */
+		int delta; /* +1 load, -1 put */
+	} ctx_marks[4096];
+	unsigned int nmarks;
+	int ctx_depth;
+	unsigned int loads;
 	unsigned int tlbi_vmid, entry_dc; /* TLBI VMID seen; D-cache cleans seen at vCPU entry */
 	/* stage-2 loads seen while the VMID allocator's own lock was held (a rollover's
 	 * invalidation: that lock is the allocator's, not a hook the checker sees) */
 	unsigned int vmid_locked_loads;
 };
 
-/* hooks.load_stage2 (hooks.ctx is the lock checker inside struct fx). */
-static void load_note_vmid_lock(void *ctx, uint64_t vtcr, uint64_t vttbr)
+static void lb_lock(void *ctx, enum s2_vm_lock l)
 {
-	struct fx *f = (struct fx *)((char *)ctx - offsetof(struct fx, lc));
+	s2_host_lockcheck_vm_lock(&((struct fx *)ctx)->lc, l);
+}
+
+static void lb_unlock(void *ctx, enum s2_vm_lock l)
+{
+	s2_host_lockcheck_vm_unlock(&((struct fx *)ctx)->lc, l);
+}
+
+static void ctx_mark(struct fx *f, int delta)
+{
+	unsigned int n;
+	bool over;
+
+	s2_host_port_log(f->hp, &n, &over);
+	assert_true(f->nmarks < S2_ARRAY_SIZE(f->ctx_marks));
+	f->ctx_marks[f->nmarks].at = n;
+	f->ctx_marks[f->nmarks++].delta = delta;
+	f->ctx_depth += delta;
+}
+
+static void lb_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
+{
+	struct fx *f = ctx;
 
 	(void)vtcr;
-	(void)vttbr;
+	/* TLB maintenance for a VM never runs under the host's VMID 0 */
+	assert_int_not_equal(vttbr >> 48, 0);
+	f->loads++;
+	/* the VMID allocator's own lock (not a hook the checker sees) held: a rollover */
 	if (s2_atomic_load64(&f->vmids.lock))
 		f->vmid_locked_loads++;
+	ctx_mark(f, 1);
+}
+
+static void lb_put(void *ctx)
+{
+	ctx_mark(ctx, -1);
+}
+
+/* Every VM of a fixture: lock hooks into the checker, stage-2 context hooks into the marks. */
+static struct s2_vm_hooks lb_hooks(struct fx *f)
+{
+	return (struct s2_vm_hooks){ .lock = lb_lock,
+				     .unlock = lb_unlock,
+				     .load_stage2 = lb_load,
+				     .put_stage2 = lb_put,
+				     .ctx = f };
 }
 
 static struct fx *fx_new(enum s2_granule gr, uint64_t cfg_flags)
@@ -88,10 +139,7 @@ static struct fx *fx_new(enum s2_granule gr, uint64_t cfg_flags)
 		.caps = &f->caps,
 		.req = { .ipa_bits = 40, .granule = gr, .flags = cfg_flags },
 		.port = s2_host_port_port(f->hp),
-		.hooks = { .lock = s2_host_lockcheck_vm_lock,
-			   .unlock = s2_host_lockcheck_vm_unlock,
-			   .load_stage2 = load_note_vmid_lock,
-			   .ctx = &f->lc },
+		.hooks = lb_hooks(f),
 		.vmids = &f->vmids,
 		.slots = f->slots,
 		.max_slots = NSLOTS,
@@ -115,6 +163,11 @@ static void check_call(struct fx *f, const char *what, int ret)
 	const struct s2_host_event *ev = s2_host_port_log(f->hp, &n, &over);
 	int pending = -1; /* index of a TLBI/DC not yet completed by a DSB ISH */
 	bool dc_needs_dsb = strstr(what, "vcpu_enter") != NULL;
+	/* The abort path runs with the vCPU's stage-2 context loaded (it just exited the
+	 * guest); every other call loads the VM's context around its TLB maintenance. */
+	bool in_guest_ctx = strstr(what, "fault(") != NULL;
+	unsigned int mk = 0;
+	int loaded = 0;
 
 	f->calls++;
 	if (!s2_host_lockcheck_idle(&f->lc)) {
@@ -123,7 +176,24 @@ static void check_call(struct fx *f, const char *what, int ret)
 		fail();
 	}
 	assert_false(over);
+	if (f->ctx_depth != 0) {
+		fprintf(stderr, "%s: load_stage2 and put_stage2 unbalanced (%d)\n", what,
+			f->ctx_depth);
+		fail();
+	}
 	for (unsigned int i = 0; i < n; i++) {
+		while (mk < f->nmarks && f->ctx_marks[mk].at <= i)
+			loaded += f->ctx_marks[mk++].delta;
+		if (!in_guest_ctx && loaded <= 0 &&
+		    (ev[i].kind == S2_HOST_EV_TLBI_IPA || ev[i].kind == S2_HOST_EV_TLBI_RANGE ||
+		     ev[i].kind == S2_HOST_EV_TLBI_VMID ||
+		     ev[i].kind == S2_HOST_EV_TLBI_IPA_LOCAL)) {
+			fprintf(stderr,
+				"%s: TLBI (event %u, kind %d) without the VM's stage-2 context "
+				"loaded (load_stage2 ... put_stage2)\n",
+				what, i, ev[i].kind);
+			fail();
+		}
 		switch (ev[i].kind) {
 		case S2_HOST_EV_LOCK:
 			depth++;
@@ -177,6 +247,7 @@ static void check_call(struct fx *f, const char *what, int ret)
 		fail();
 	}
 	s2_host_port_clear_log(f->hp);
+	f->nmarks = 0;
 }
 
 static int call(struct fx *f, const char *what, int ret)
@@ -294,6 +365,7 @@ static void test_every_call_balanced(void **state)
 			assert_true(f->lc.takes[S2_VM_LOCK_MMU_SHARED] > 0);
 			assert_true(f->lc.takes[S2_VM_LOCK_MMU_EXCL] > 0);
 			assert_true(f->lc.max_depth >= 2);
+			assert_true(f->loads > 0); /* the context checks saw loads */
 			/* the deferred clean ran (and was checked) where it is needed */
 			if (!fwb)
 				assert_true(f->entry_dc > 0);
@@ -334,10 +406,7 @@ static void test_rollover_balanced(void **state)
 			.caps = &f->caps,
 			.req = { .ipa_bits = 32, .granule = S2_GRANULE_4K },
 			.port = s2_host_port_port(f->hp),
-			.hooks = { .lock = s2_host_lockcheck_vm_lock,
-				   .unlock = s2_host_lockcheck_vm_unlock,
-				   .load_stage2 = load_note_vmid_lock,
-				   .ctx = &f->lc },
+			.hooks = lb_hooks(f),
 			.vmids = &f->vmids,
 			.slots = &sl[i],
 			.max_slots = 1,
@@ -351,6 +420,7 @@ static void test_rollover_balanced(void **state)
 	}
 	assert_true(f->vmids.rollovers > roll0);
 	assert_true(f->tlbi_vmid > 0); /* the rollover's TLBI was checked */
+	assert_true(f->loads >= 255); /* each VM's context loaded for its flush */
 	CALL(f, s2_vm_vcpu_enter(&f->vcpu, &e));
 	for (unsigned int i = 0; i < 300; i++) {
 		s2_vm_destroy(&vms[i]);

@@ -228,6 +228,35 @@ static void test_bad_args(void **state)
 	assert_int_equal(s2_memtype_decide(&req, &a), S2_EINVAL);
 }
 
+/* The contract: a refusal other than exec's leaves *out zeroed, whatever it held before. */
+static void test_refusal_zeroes_out(void **state)
+{
+	static const struct s2_memtype_req bad[] = {
+		{ .backing = (enum s2_backing)2, .host_type = S2_HOST_NORMAL },
+		{ .backing = S2_BACKING_RAM, .host_type = (enum s2_host_type)S2_NR_HOST_TYPES },
+		/* Device and Normal-NC at once */
+		{ .backing = S2_BACKING_RAM,
+		  .host_type = S2_HOST_DEVICE_nGnRE,
+		  .allow_any_uncached = true },
+		/* MTE VM, RAM without tags */
+		{ .backing = S2_BACKING_RAM, .host_type = S2_HOST_NORMAL, .vm_mte = true },
+	};
+	static const int code[] = { S2_EINVAL, S2_EINVAL, S2_EINVAL, S2_EMEMTYPE };
+	struct s2_memtype_attrs a;
+
+	(void)state;
+	for (size_t i = 0; i < S2_ARRAY_SIZE(bad); i++) {
+		memset(&a, 0xa5, sizeof(a));
+		assert_int_equal(s2_memtype_decide(&bad[i], &a), code[i]);
+		/* field by field: padding need not be zero */
+		assert_int_equal(a.type, 0);
+		assert_int_equal(a.memattr, 0);
+		assert_int_equal(a.prot, 0);
+		assert_false(a.exec);
+		assert_int_equal(a.cmo, 0);
+	}
+}
+
 static void test_names(void **state)
 {
 	enum s2_host_type t;
@@ -272,7 +301,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_all_rows), cmocka_unit_test(test_table_complete),
 		cmocka_unit_test(test_bad_args),       cmocka_unit_test(test_names),
-		cmocka_unit_test(test_null_args),
+		cmocka_unit_test(test_null_args),      cmocka_unit_test(test_refusal_zeroes_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

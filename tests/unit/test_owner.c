@@ -772,6 +772,35 @@ static void test_params_and_limits(void **state)
 	bad = p;
 	bad.nr_ram = 2; /* overlapping / unsorted */
 	assert_int_equal(s2_owner_init(&o, &bad), S2_EINVAL);
+	/* Boundaries: ranges that touch are sorted and do not overlap (accepted, both RAM); a
+	 * range may end exactly at the top of the (identity) IPA space, not one page beyond. */
+	{
+		struct s2_owner_ram r2[2] = {
+			{ .base = s2_pa(1ull << 32), .size = 4 * ps },
+			{ .base = s2_pa((1ull << 32) + 4 * ps), .size = 4 * ps },
+		};
+		struct s2_owner_params q = p;
+		struct s2_owner o2;
+		struct s2_page_info pi;
+
+		q.ram = r2;
+		q.nr_ram = 2;
+		q.nr_meta = 8;
+		assert_int_equal(s2_owner_init(&o2, &q), 0);
+		for (uint64_t off = 0; off < 9 * ps; off += ps) {
+			assert_int_equal(s2_owner_page_info(&o2, s2_pa((1ull << 32) + off), &pi),
+					 0);
+			assert_int_equal(pi.ram, off < 8 * ps);
+		}
+		s2_owner_fini(&o2);
+		r2[1].base = s2_pa((1ull << 40) - 4 * ps);
+		assert_int_equal(s2_owner_init(&o2, &q), 0);
+		assert_int_equal(s2_owner_page_info(&o2, s2_pa((1ull << 40) - ps), &pi), 0);
+		assert_true(pi.ram);
+		s2_owner_fini(&o2);
+		r2[1].base = s2_pa((1ull << 40) - 3 * ps);
+		assert_int_equal(s2_owner_init(&o2, &q), S2_ERANGE);
+	}
 	assert_int_equal(s2_owner_init(&o, &p), 0);
 
 	struct s2_pgtable gp;
@@ -817,11 +846,92 @@ static void test_params_and_limits(void **state)
 	free(meta);
 }
 
+/*
+ * s2_owner_init() over metadata full of garbage, in an array of exactly the RAM's pages (ASan
+ * sees a read one past it): every entry becomes host-OWNED, hypervisor NOPAGE, owner host,
+ * share count 0, reserved 0. Then a host abort with ESR.FnV set is refused (the contract) and
+ * maps nothing, and a fault in 1 GiB of fully owned, aligned RAM maps one level-1 block (the
+ * largest the 4K host allows), identity.
+ */
+static void test_init_garbage_meta_1g_block(void **state)
+{
+	const struct s2_config *cfg = &cfgs[0]; /* 4K, 40-bit */
+	struct s2_host_port_opts ho = { .pa_base = S2_TEST_PA_BASE, .arena_bytes = 8 << 20 };
+	struct s2_host_port *hp;
+	uint64_t ps = 4096, gib = UINT64_C(1) << 30, npages = gib / ps, ram0 = 4 * gib;
+	struct s2_owner_ram ram[1] = { { .base = s2_pa(4 * gib), .size = gib } };
+	struct s2_page_meta *meta = malloc(npages * sizeof(*meta));
+	struct s2_owner o;
+	struct s2_owner_params p;
+	struct s2_lookup l;
+	enum s2_host_abort_action act = 99;
+	uint64_t pa = ram0 + 5 * ps;
+	/* data abort from a lower EL, translation fault level 3, FnV (ESR bit 10) set */
+	uint64_t esr_fnv = (0x24ull << 26) | (1ull << 25) | (1ull << 10) | 0x07;
+
+	(void)state;
+	assert_non_null(meta);
+	assert_int_equal(cfg->page_shift, 12);
+	memset(meta, 0xff, npages * sizeof(*meta));
+	assert_int_equal(s2_host_port_create(&ho, &hp), 0);
+	p = (struct s2_owner_params){ .host_cfg = cfg,
+				      .port = s2_host_port_port(hp),
+				      .ram = ram,
+				      .nr_ram = 1,
+				      .meta = meta,
+				      .nr_meta = npages,
+				      .hyp = { nop_map, nop_unmap, NULL } };
+	assert_int_equal(s2_owner_init(&o, &p), 0);
+	for (uint64_t i = 0; i < npages; i++) {
+		if (meta[i].host_state != S2_PAGE_OWNED || meta[i].hyp_state != S2_PAGE_NOPAGE ||
+		    meta[i].owner != S2_OWNER_HOST || meta[i].share_count || meta[i].reserved)
+			fail_msg("meta[%llu] not initialised: %u %u %u %u %u",
+				 (unsigned long long)i, meta[i].host_state, meta[i].hyp_state,
+				 meta[i].owner, meta[i].reserved, meta[i].share_count);
+	}
+	assert_int_equal(s2_host_handle_abort(&o, esr_fnv, 0, (pa >> 12) << 4, &act), S2_EINVAL);
+	assert_int_equal(s2_pgtable_lookup(&o.host, s2_ipa(pa), &l), 0);
+	assert_false(l.valid);
+	/* the same abort without FnV maps the whole GiB */
+	assert_int_equal(
+		s2_host_handle_abort(&o, esr_fnv & ~(1ull << 10), 0, (pa >> 12) << 4, &act), 0);
+	assert_int_equal(act, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(s2_pgtable_lookup(&o.host, s2_ipa(ram0 + gib - ps), &l), 0);
+	assert_true(l.valid);
+	assert_int_equal(l.level, 1);
+	assert_int_equal(l.size, gib);
+	assert_int_equal(s2_pa_val(l.pa), ram0 + gib - ps);
+	s2_owner_fini(&o);
+	s2_host_port_destroy(hp);
+	free(meta);
+}
+
 /* ---- with the VM layer: a VM's stage-2 is the guest's table -------------------------------- */
 
 struct vm_hooks_log {
 	unsigned int loads, puts;
+	struct s2_host_lockcheck lc; /* the VM's lock hooks: balance, nesting and order checked */
 };
+
+static void vm_lock(void *ctx, enum s2_vm_lock l)
+{
+	s2_host_lockcheck_vm_lock(&((struct vm_hooks_log *)ctx)->lc, l);
+}
+
+static void vm_unlock(void *ctx, enum s2_vm_lock l)
+{
+	s2_host_lockcheck_vm_unlock(&((struct vm_hooks_log *)ctx)->lc, l);
+}
+
+/* After the VM's last call: no lock violation, nothing held, every take released. */
+static void vm_locks_ok(const struct vm_hooks_log *log)
+{
+	if (!s2_host_lockcheck_idle(&log->lc))
+		fail_msg("VM locking: %s",
+			 log->lc.errors ? log->lc.first_error : "a lock is still held");
+	for (unsigned int l = 0; l < log->lc.nlocks; l++)
+		assert_int_equal(log->lc.takes[l], log->lc.releases[l]);
+}
 
 static void vm_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
 {
@@ -839,7 +949,7 @@ static void with_vm_layer(struct fx *f)
 	struct s2_caps caps;
 	struct s2_vmid_alloc vmids;
 	struct s2_memslot slots[2];
-	struct vm_hooks_log log = { 0, 0 };
+	struct vm_hooks_log log = { 0 };
 	struct s2_vm vm;
 	struct s2_owner_guest g;
 	struct s2_lookup l;
@@ -852,11 +962,16 @@ static void with_vm_layer(struct fx *f)
 		.caps = &caps,
 		.req = { .ipa_bits = 36, .granule = f->cfg.granule },
 		.port = f->port,
-		.hooks = { .load_stage2 = vm_load, .put_stage2 = vm_put, .ctx = &log },
+		.hooks = { .lock = vm_lock,
+			   .unlock = vm_unlock,
+			   .load_stage2 = vm_load,
+			   .put_stage2 = vm_put,
+			   .ctx = &log },
 		.vmids = &vmids,
 		.slots = slots,
 		.max_slots = 2,
 	};
+	s2_host_lockcheck_init_vm(&log.lc);
 	assert_int_equal(s2_vm_create(&vm, &p), 0);
 	assert_int_equal(s2_owner_guest_init(&g, &vm.pgt, 7, true), 0);
 	/* As the VM layer would around a structural change of the VM's tables. */
@@ -876,6 +991,7 @@ static void with_vm_layer(struct fx *f)
 	assert_false(l.valid);
 	fault(f, pa, S2_HOST_ABORT_MAPPED);
 	s2_vm_destroy(&vm);
+	vm_locks_ok(&log);
 	check_invariants(f);
 }
 
@@ -935,6 +1051,61 @@ static void ranges_and_counts(struct fx *f)
 	check_invariants(f);
 }
 
+/*
+ * Guest ranges backed by several physically contiguous runs (three runs of two pages, not
+ * adjacent): every transition that walks the guest's range run by run (unshare_guest,
+ * guest_share_host, guest_unshare_host) must update the pages of every run, not only the last.
+ */
+static void test_guest_ranges_several_runs(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct s2_page_info info;
+		uint64_t ps, run[3];
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		run[0] = f.ram0 + 16 * ps;
+		run[1] = f.ram0 + 40 * ps;
+		run[2] = f.ram0 + 64 * ps;
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(run[i]),
+							      s2_ipa(2 * (uint64_t)i * ps), 2 * ps,
+							      S2_PROT_R | S2_PROT_W),
+					 0);
+		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G1], s2_ipa(0), 6 * ps), 0);
+		for (int i = 0; i < 3; i++)
+			for (uint64_t k = 0; k < 2; k++) {
+				assert_int_equal(
+					s2_owner_page_info(&f.o, s2_pa(run[i] + k * ps), &info), 0);
+				assert_int_equal(info.host, S2_PAGE_OWNED);
+				assert_int_equal(info.share_count, 0);
+			}
+		check_invariants(&f);
+
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(run[i]),
+							       s2_ipa(2 * (uint64_t)i * ps),
+							       2 * ps),
+					 0);
+		assert_int_equal(s2_owner_guest_share_host(&f.o, &f.g[G2], s2_ipa(0), 6 * ps), 0);
+		for (int i = 0; i < 3; i++)
+			for (uint64_t k = 0; k < 2; k++)
+				fault(&f, run[i] + k * ps, S2_HOST_ABORT_MAPPED);
+		check_invariants(&f);
+		assert_int_equal(s2_owner_guest_unshare_host(&f.o, &f.g[G2], s2_ipa(0), 6 * ps), 0);
+		for (int i = 0; i < 3; i++)
+			for (uint64_t k = 0; k < 2; k++)
+				fault(&f, run[i] + k * ps, S2_HOST_ABORT_INJECT);
+		check_invariants(&f);
+		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G2], scrub, &f), 0);
+		assert_int_equal(f.scrubbed, 6 * ps);
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
 /* ---- the VM layer's fault path on an owner-managed guest, then teardown (issue 9) ---------- */
 
 /* A data abort (EC 0x24, IL), write, translation fault at @level. */
@@ -978,6 +1149,7 @@ static void test_vm_fault_then_teardown(void **state)
 			struct s2_memslot slots[2];
 			struct s2_vm vm;
 			struct s2_vcpu vcpu;
+			struct vm_hooks_log log = { 0 };
 			struct s2_owner_guest g;
 			struct s2_abort_result r;
 			struct s2_page_info before, after;
@@ -1001,11 +1173,15 @@ static void test_vm_fault_then_teardown(void **state)
 				.caps = &caps,
 				.req = { .ipa_bits = 36, .granule = cfgs[c].granule },
 				.port = f.port,
+				.hooks = { .lock = vm_lock,
+					   .unlock = vm_unlock,
+					   .load_stage2 = s2_host_port_load_stage2,
+					   .ctx = &log },
 				.vmids = &vmids,
 				.slots = slots,
 				.max_slots = 2,
-				.hooks = { .load_stage2 = s2_host_port_load_stage2 },
 			};
+			s2_host_lockcheck_init_vm(&log.lc);
 			assert_int_equal(s2_vm_create(&vm, &p), 0);
 			assert_int_equal(s2_vcpu_init(&vcpu, &vm, 0), 0);
 			assert_int_equal(s2_owner_guest_init(&g, &vm.pgt, 7, false), 0);
@@ -1040,6 +1216,7 @@ static void test_vm_fault_then_teardown(void **state)
 			check_invariants(&f);
 			s2_vcpu_destroy(&vcpu);
 			s2_vm_destroy(&vm);
+			vm_locks_ok(&log);
 			fx_fini(&f);
 		}
 	}
@@ -1955,7 +2132,9 @@ int main(void)
 		FX_TEST(range_refusals, 1),
 		cmocka_unit_test(test_transition_table),
 		FX_TEST(ranges_and_counts, 1),
+		cmocka_unit_test(test_guest_ranges_several_runs),
 		cmocka_unit_test(test_params_and_limits),
+		cmocka_unit_test(test_init_garbage_meta_1g_block),
 		FX_TEST(with_vm_layer, 1),
 		cmocka_unit_test(test_vm_fault_then_teardown),
 		cmocka_unit_test(test_vm_protected_donates),

@@ -1676,6 +1676,17 @@ static void test_check_catches_corruption(void **state)
 		/* invalid entry with stray bits (e.g. a leftover lock marker) */
 		*ptep = S2_BIT(10);
 		expect_corrupt(&e, "stray");
+		{
+			/* the report names the entry: level, IPA in hex, then what */
+			struct s2_check_report r;
+			char want[64];
+
+			snprintf(want, sizeof(want), "L3 ipa 0x%llx: ", (unsigned long long)g);
+			assert_int_not_equal(s2_pgtable_check(&e.pgt, &r), 0);
+			if (strncmp(r.first_error, want, strlen(want)))
+				fail_msg("first_error '%s', expected it to start with '%s'",
+					 r.first_error, want);
+		}
 		*ptep = saved;
 
 		/* misaligned / out-of-range output: a block at level 2 with a page-aligned OA */
@@ -2658,6 +2669,57 @@ static void test_relax_local_tlbi(void **state)
 }
 
 /* Start level -1 exists only for 4K with LPA2 (VTCR_EL2.DS): init refuses it anywhere else. */
+/*
+ * s2_pgtable_init()'s bounds, with configs made by hand from valid ones (s2_config_init()
+ * never produces them): the public fmt field is the config's descriptor layout for every
+ * config; a start level of 3 (legal for 64K in VTCR, never used: KVM and s2_config_init()
+ * start at level 2 at the latest) and an output size above 52 bits are refused.
+ */
+static void test_init_bounds(void **state)
+{
+	struct s2_test_env e;
+	struct s2_pgtable pgt;
+
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		struct s2_pte_format want = s2_config_pte_format(&tc->cfg);
+
+		s2_test_env_init(&e, &tc->cfg, 0, LOG_CAP);
+		assert_int_equal(e.pgt.fmt.granule, want.granule);
+		assert_int_equal(e.pgt.fmt.ds, want.ds);
+		assert_int_equal(e.pgt.fmt.lpa, want.lpa);
+		s2_test_env_fini(&e);
+	}
+	{
+		struct s2_config_req req = { .ipa_bits = 32, .granule = S2_GRANULE_64K };
+		struct s2_config cfg, bad;
+		struct s2_caps caps;
+
+		uint64_t held;
+
+		s2_test_env_init(&e, &matrix[0].cfg, 0, LOG_CAP);
+		held = s2_host_port_stats(e.hp).pages_in_use; /* the env's own table */
+		assert_int_equal(s2_caps_max(48, &caps), 0);
+		assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
+		assert_int_equal(cfg.start_level, 2);
+		assert_int_equal(s2_pgtable_init(&pgt, &cfg, &e.port, NULL), 0);
+		s2_pgtable_destroy(&pgt);
+		/* the same 32-bit space from level 3: 2^32 / 2^29 = 8 concatenated tables */
+		bad = cfg;
+		bad.start_level = 3;
+		bad.levels = 1;
+		bad.root_tables = 8;
+		bad.root_table_bytes = 8 * 65536;
+		assert_int_equal(s2_pgtable_init(&pgt, &bad, &e.port, NULL), S2_EINVAL);
+		bad = cfg;
+		bad.pa_bits = 53;
+		assert_int_equal(s2_pgtable_init(&pgt, &bad, &e.port, NULL), S2_EINVAL);
+		assert_int_equal(s2_host_port_stats(e.hp).pages_in_use, held);
+		s2_test_env_fini(&e);
+	}
+}
+
 static void test_init_start_level_minus1(void **state)
 {
 	struct s2_config_req req = { .ipa_bits = 52, .granule = S2_GRANULE_4K };
@@ -2805,6 +2867,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_unmap_cmo),
 		cmocka_unit_test(test_relax_local_tlbi),
 		cmocka_unit_test(test_init_start_level_minus1),
+		cmocka_unit_test(test_init_bounds),
 		cmocka_unit_test(test_null_args),
 	};
 	if (argc > 1)

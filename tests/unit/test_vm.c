@@ -82,7 +82,46 @@ struct fx {
 	unsigned int nr_sanitised;
 	unsigned int loads;
 	struct s2_port port; /* the port the VM uses (the host port, or a wrapper of it) */
+	struct s2_host_lockcheck lc; /* every VM of the fixture locks through it (fx_lock) */
 };
+
+/*
+ * Lock hooks of every VM the tests create (fx_vm(), and the extra VMs through fx_hooks()): the
+ * host port's lock checker, so that every test also checks the VM layer's locking: the order
+ * SLOTS, MMU, VMID, no recursion, releases innermost first, nothing released that was not
+ * taken. fx_locks_ok() — after each abort and at teardown — asserts no violation and nothing
+ * held: a path that returns holding a lock, or releases one it never took, fails the test.
+ */
+static void fx_lock(void *ctx, enum s2_vm_lock l)
+{
+	struct fx *f = ctx;
+
+	s2_host_lockcheck_vm_lock(&f->lc, l);
+}
+
+static void fx_unlock(void *ctx, enum s2_vm_lock l)
+{
+	struct fx *f = ctx;
+
+	s2_host_lockcheck_vm_unlock(&f->lc, l);
+}
+
+static struct s2_vm_hooks fx_hooks(struct fx *f)
+{
+	return (struct s2_vm_hooks){ .lock = fx_lock,
+				     .unlock = fx_unlock,
+				     .load_stage2 = s2_host_port_load_stage2,
+				     .ctx = f };
+}
+
+static void fx_locks_ok(struct fx *f, const char *when)
+{
+	if (f->lc.errors || f->lc.depth)
+		fail_msg("VM locking %s: %s (%u held)", when,
+			 f->lc.errors ? f->lc.first_error : "a lock is still held", f->lc.depth);
+	for (unsigned int l = 0; l < f->lc.nlocks; l++)
+		assert_int_equal(f->lc.takes[l], f->lc.releases[l]);
+}
 
 static void hook_sanitise(void *ctx, s2_pa_t pa, uint64_t size)
 {
@@ -120,6 +159,7 @@ static struct fx *fx_new_port_log(unsigned int log_capacity)
 	f->port = s2_host_port_port(f->hp);
 	assert_int_equal(s2_caps_max(48, &f->caps), 0);
 	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 16), 0);
+	s2_host_lockcheck_init_vm(&f->lc);
 	return f;
 }
 
@@ -135,7 +175,11 @@ static int fx_vm(struct fx *f, enum s2_granule g, unsigned int ipa_bits, uint64_
 		.req = { .ipa_bits = ipa_bits, .granule = g, .flags = cfg_flags },
 		.flags = f->vm_flags,
 		.port = f->port,
-		.hooks = { .sanitise_tags = hook_sanitise, .load_stage2 = hook_load, .ctx = f },
+		.hooks = { .lock = fx_lock,
+			   .unlock = fx_unlock,
+			   .sanitise_tags = hook_sanitise,
+			   .load_stage2 = hook_load,
+			   .ctx = f },
 		.vmids = &f->vmids,
 		.slots = f->slots,
 		.max_slots = NSLOTS,
@@ -162,6 +206,7 @@ static void fx_free(struct fx *f)
 {
 	s2_vcpu_destroy(&f->vcpu);
 	s2_vm_destroy(&f->vm);
+	fx_locks_ok(f, "over the test");
 	/* Every table page and bitmap went back to the port. */
 	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, 0);
 	s2_host_port_destroy(f->hp);
@@ -190,6 +235,7 @@ static void abort_at(struct fx *f, uint64_t esr, uint64_t ipa, struct s2_abort_r
 	struct s2_abort ab;
 
 	assert_int_equal(s2_vm_handle_abort(&f->vcpu, esr, far_of(ipa), hpfar_of(ipa), r), 0);
+	fx_locks_ok(f, "after an abort");
 	assert_int_equal(s2_ipa_val(r->ipa), ipa);
 	/* The result reports the fault the syndrome names (the arch layer's decoding). */
 	assert_int_equal(s2_abort_decode(esr, far_of(ipa), hpfar_of(ipa), true, &ab), 0);
@@ -315,7 +361,7 @@ static void test_entry_two_vms(void **state)
 				  .vmids = &f->vmids,
 				  .slots = slots2,
 				  .max_slots = 2,
-				  .hooks = { .load_stage2 = s2_host_port_load_stage2 } };
+				  .hooks = fx_hooks(f) };
 	struct s2_vcpu_entry e1, e2;
 	(void)state;
 
@@ -352,7 +398,7 @@ static void test_create_errors(void **state)
 			.vmids = &f->vmids,
 			.slots = f->slots,
 			.max_slots = NSLOTS,
-			.hooks = { .load_stage2 = s2_host_port_load_stage2 },
+			.hooks = fx_hooks(f),
 		};
 		assert_int_equal(s2_vm_create(&v, &p), S2_EVMID);
 		p.req.vmid_bits = 16;
@@ -422,6 +468,61 @@ static void test_slot_validation(void **state)
 		assert_int_equal(s2_vm_slot_delete(&f->vm, 42), S2_ENOENT);
 		assert_int_equal(s2_vm_slot_delete(&f->vm, 5), 0);
 		assert_null(s2_vm_slot_find(&f->vm, 5));
+		fx_free(f);
+	}
+}
+
+/*
+ * Boundaries: slot id 0 is an id like any other; a slot may end exactly at the top of the IPA
+ * space and its backing exactly at the top of the output (PA) space, and a fault on its last
+ * page maps it; one page more on either side (a slot straddling the limit) is S2_ERANGE.
+ */
+static void test_slot_boundaries(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		struct fx *f = fx_new(granules[gi], 40, 0);
+		uint64_t g = f->g, ipa_top = UINT64_C(1) << 40;
+		uint64_t pa_top = UINT64_C(1) << f->vm.pgt.cfg.pa_bits;
+		struct s2_memslot_desc d = ram_slot(0, 0x40000000, 4 * g, FAKE_PA, 0);
+		struct s2_abort_result r;
+		struct s2_lookup lk;
+		uint64_t bm[1], nr;
+
+		/* id 0 */
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		assert_non_null(s2_vm_slot_find(&f->vm, 0));
+		assert_ptr_equal(s2_vm_slot_at(&f->vm, s2_ipa(0x40000000 + 3 * g)),
+				 s2_vm_slot_find(&f->vm, 0));
+		assert_int_equal(s2_vm_dirty_log_enable(&f->vm, 0, false), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000 + 2 * g, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 0, bm, 1, &nr), 0);
+		assert_int_equal(nr, 1);
+		assert_int_equal(bm[0], 1u << 2);
+		assert_int_equal(s2_vm_slot_set_flags(&f->vm, 0, S2_SLOT_READONLY), 0);
+		assert_int_equal(s2_vm_slot_move(&f->vm, 0, s2_ipa(0x50000000)), 0);
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 0), 0);
+		assert_null(s2_vm_slot_find(&f->vm, 0));
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 0), S2_ENOENT);
+
+		/* the last pages of the IPA space, backed by the last pages of the PA space */
+		d = ram_slot(1, ipa_top - 2 * g, 2 * g, pa_top - 2 * g, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), ipa_top - g, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		lk = look(f, ipa_top - g);
+		assert_true(lk.valid);
+		assert_int_equal(s2_pa_val(lk.pa), pa_top - g);
+		assert_int_equal(s2_vm_slot_delete(&f->vm, 1), 0);
+		/* one page over either limit */
+		d = ram_slot(1, ipa_top - g, 2 * g, FAKE_PA, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), S2_ERANGE);
+		d = ram_slot(1, 0x40000000, 2 * g, pa_top - g, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), S2_ERANGE);
+		d = ram_slot(1, 0x40000000, g, pa_top, 0);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), S2_ERANGE);
+		assert_int_equal(f->vm.nr_slots, 0);
 		fx_free(f);
 	}
 }
@@ -1303,15 +1404,14 @@ static unsigned int excl_takes;
 
 static void count_lock(void *ctx, enum s2_vm_lock l)
 {
-	(void)ctx;
 	if (l == S2_VM_LOCK_MMU_EXCL)
 		excl_takes++;
+	fx_lock(ctx, l);
 }
 
 static void count_unlock(void *ctx, enum s2_vm_lock l)
 {
-	(void)ctx;
-	(void)l;
+	fx_unlock(ctx, l);
 }
 
 /* Splitting a 1 GiB block into 4K pages needs 513 table pages: enabling dirty logging does it
@@ -1424,6 +1524,18 @@ static void test_dirty_log_dbm(void **state)
 		assert_int_equal(nr, 0);
 		assert_int_equal(s2_vm_dirty_log_disable(&f->vm, 1), 0);
 		assert_false(look(f, 0x40000000 + 2 * gb).pte & S2_PTE_DBM);
+		/* logging is over: a read-only round trip leaves no DBM behind either, and a
+		 * read fault maps a page writable (the DBM mode ended with logging) */
+		assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, S2_SLOT_READONLY), 0);
+		assert_int_equal(s2_vm_slot_set_flags(&f->vm, 1, 0), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000 + 20 * gb, &r);
+		for (int i = 0; i < 21; i += 10) {
+			lk = look(f, 0x40000000 + (uint64_t)i * gb);
+			if (!lk.valid)
+				continue;
+			assert_false(lk.pte & S2_PTE_DBM);
+		}
+		assert_true(look(f, 0x40000000 + 20 * gb).pte & S2_PTE_S2AP_W);
 		fx_free(f);
 	}
 	assert_true(runs >= 3);
@@ -1939,6 +2051,135 @@ static void test_host_range_wrap(void **state)
 	}
 }
 
+/*
+ * Allocation failure at every step of slot_add (dirty bitmap, MTE tag map) and of
+ * dirty_log_enable (bitmap, split tables): refused with S2_ENOMEM, the call leaves nothing
+ * behind at once (the port holds exactly the pages it held before), no slot or logging state,
+ * the mapping intact; once allocations succeed again the same call works.
+ */
+static void test_alloc_failure_leaves_nothing(void **state)
+{
+	(void)state;
+	for (int variant = 0; variant < 3; variant++) {
+		bool mte = variant > 0;
+		uint64_t flags = (mte ? S2_CFG_MTE : 0) | S2_CFG_FWB;
+		int ok_at = -1;
+
+		for (long n = 0; n < 64 && ok_at < 0; n++) {
+			struct fx *f = fx_new(S2_GRANULE_4K, 40, flags);
+			struct s2_memslot_desc d = ram_slot(1, 0x40000000, UINT64_C(4) << 20,
+							    FAKE_PA, UINT64_C(2) << 20);
+			struct s2_abort_result r;
+			uint64_t before;
+			int ret;
+
+			if (mte) {
+				d.host_type = S2_HOST_NORMAL_TAGGED;
+				d.backing_tags = true;
+			}
+			if (variant != 2)
+				d.flags = S2_SLOT_DIRTY_LOG;
+			before = s2_host_port_stats(f->hp).pages_in_use;
+			s2_host_port_fail_alloc_after(f->hp, n);
+			ret = s2_vm_slot_add(&f->vm, &d);
+			s2_host_port_fail_alloc_after(f->hp, -1);
+			if (ret) {
+				assert_int_equal(ret, S2_ENOMEM);
+				assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, before);
+				assert_null(s2_vm_slot_find(&f->vm, 1));
+				fx_free(f);
+				continue;
+			}
+			if (variant != 2) {
+				ok_at = (int)n;
+				fx_free(f);
+				continue;
+			}
+			/* variant 2: a mapped block, then logging enabled under failures */
+			abort_at(f, esr_dabt(FSC_TRANS(2), false), 0x40001000, &r);
+			assert_int_equal(r.map_size, UINT64_C(2) << 20);
+			for (long k = 0; k < 64; k++) {
+				before = s2_host_port_stats(f->hp).pages_in_use;
+				s2_host_port_fail_alloc_after(f->hp, k);
+				ret = s2_vm_dirty_log_enable(&f->vm, 1, false);
+				s2_host_port_fail_alloc_after(f->hp, -1);
+				if (!ret)
+					break;
+				assert_int_equal(ret, S2_ENOMEM);
+				assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, before);
+				assert_false(s2_vm_slot_find(&f->vm, 1)->d.flags &
+					     S2_SLOT_DIRTY_LOG);
+				assert_true(look(f, 0x40001000).valid);
+			}
+			assert_int_equal(ret, 0);
+			ok_at = (int)n;
+			fx_free(f);
+		}
+		assert_true(ok_at > 0); /* some failure was exercised before success */
+	}
+}
+
+/*
+ * The dirty bitmap handed to s2_vm_dirty_log_get() is exactly as long as the slot needs (a
+ * heap array: ASan sees a write one word past it): a slot of 65 pages needs 2 words; its first
+ * and last pages dirty give bits 0 and 64; one word is too small (S2_EINVAL, nothing written).
+ */
+static void test_dirty_log_exact_bitmap(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		struct fx *f = fx_new(granules[gi], 40, 0);
+		uint64_t g = f->g, base = 0x40000000, nr = 7;
+		struct s2_memslot_desc d = ram_slot(1, base, 65 * g, FAKE_PA, 0);
+		uint64_t *bm = malloc(2 * sizeof(*bm));
+		struct s2_abort_result r;
+
+		assert_non_null(bm);
+		d.flags = S2_SLOT_DIRTY_LOG;
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), base, &r);
+		abort_at(f, esr_dabt(FSC_TRANS(3), true), base + 64 * g, &r);
+		bm[0] = bm[1] = 0x5a5a;
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, 1, &nr), S2_EINVAL);
+		assert_int_equal(bm[0], 0x5a5a);
+		assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, 2, &nr), 0);
+		assert_int_equal(nr, 2);
+		assert_int_equal(bm[0], 1);
+		assert_int_equal(bm[1], 1);
+		free(bm);
+		fx_free(f);
+	}
+}
+
+/*
+ * The abort path tops the vCPU's page cache up to what one leaf can need, one table per level
+ * below the root, and no more: the first fault of an empty VM takes exactly levels - 1 pages
+ * from the port, all of them tables, and leaves the cache empty.
+ */
+static void test_abort_cache_bound(void **state)
+{
+	(void)state;
+	for (unsigned int gi = 0; gi < 3; gi++) {
+		struct fx *f = fx_new(granules[gi], 40, 0);
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 16 * f->g, FAKE_PA, 0);
+		struct s2_abort_result r;
+		struct s2_check_report rep;
+		uint64_t before;
+
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		before = s2_host_port_stats(f->hp).pages_in_use;
+		abort_at(f, esr_dabt(FSC_TRANS(3), false), 0x40000000 + 3 * f->g, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(f->vcpu.cache.nr, 0);
+		assert_int_equal(s2_pgtable_check(&f->vm.pgt, &rep), 0);
+		assert_int_equal(rep.table_pages,
+				 f->vm.pgt.cfg.root_tables + f->vm.pgt.cfg.levels - 1);
+		assert_int_equal(s2_host_port_stats(f->hp).pages_in_use - before,
+				 (f->vm.pgt.cfg.levels - 1) * (f->g / 4096));
+		fx_free(f);
+	}
+}
+
 static void test_mte_tags(void **state)
 {
 	struct fx *f = fx_new(S2_GRANULE_4K, 40, S2_CFG_MTE | S2_CFG_FWB);
@@ -2021,6 +2262,85 @@ static void test_slot_move_flags(void **state)
 	fx_free(f);
 }
 
+/*
+ * Destroying VMs around a rollover (8-bit VMIDs), through public calls only: a VM destroyed
+ * while holding a VMID of the current generation gives it back (the next VM takes it without
+ * a rollover) and leaves the allocator (its memory is freed at once: a rollover that still
+ * walked it would be a use after free under ASan); a rollover invalidates exactly the VMs
+ * holding current VMIDs; a VM destroyed holding a VMID of an older generation neither
+ * invalidates nor frees anything (that VMID may belong to another VM now: freeing it would
+ * hand it out twice), so with every VMID of the generation in use the next VM rolls over.
+ */
+static void test_vmid_destroy_and_rollover(void **state)
+{
+	enum { N = 257 };
+	struct fx *f = fx_new_port();
+	struct s2_vm *vms[N + 1];
+	struct s2_vcpu vc[N + 1];
+	struct s2_memslot sl[N + 1][1];
+	struct s2_vcpu_entry e;
+	uint64_t t0;
+	(void)state;
+
+	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 8), 0);
+	for (int i = 0; i <= N; i++) {
+		struct s2_vm_params p = { .caps = &f->caps,
+					  .req = { .ipa_bits = 32, .granule = S2_GRANULE_4K },
+					  .port = s2_host_port_port(f->hp),
+					  .vmids = &f->vmids,
+					  .slots = sl[i],
+					  .max_slots = 1,
+					  .hooks = fx_hooks(f) };
+		vms[i] = calloc(1, sizeof(*vms[i]));
+		assert_non_null(vms[i]);
+		assert_int_equal(s2_vm_create(vms[i], &p), 0);
+		assert_int_equal(s2_vcpu_init(&vc[i], vms[i], 0), 0);
+	}
+	for (int i = 0; i < 255; i++) {
+		assert_int_equal(s2_vm_vcpu_enter(&vc[i], &e), 0);
+		assert_false(e.rollover);
+	}
+	/* VM 1 goes, holding a current VMID: VM 255 takes it, no rollover */
+	s2_vcpu_destroy(&vc[1]);
+	s2_vm_destroy(vms[1]);
+	free(vms[1]);
+	vms[1] = NULL;
+	assert_int_equal(s2_vm_vcpu_enter(&vc[255], &e), 0);
+	assert_false(e.rollover);
+	/* VM 256 rolls over: VMs 0, 2..255 (255 VMs) are invalidated, nothing else */
+	t0 = s2_host_port_stats(f->hp).tlbi_vmid;
+	assert_int_equal(s2_vm_vcpu_enter(&vc[256], &e), 0);
+	assert_true(e.rollover);
+	assert_int_equal(s2_host_port_stats(f->hp).tlbi_vmid - t0, 255);
+	/* the new generation fills up: VM 256 and VMs 2..255 */
+	for (int i = 2; i <= 255; i++) {
+		assert_int_equal(s2_vm_vcpu_enter(&vc[i], &e), 0);
+		assert_false(e.rollover);
+	}
+	/* VM 0 still holds a VMID of the old generation: its destruction changes nothing */
+	t0 = s2_host_port_stats(f->hp).tlbi_vmid;
+	s2_vcpu_destroy(&vc[0]);
+	s2_vm_destroy(vms[0]);
+	free(vms[0]);
+	vms[0] = NULL;
+	assert_int_equal(s2_host_port_stats(f->hp).tlbi_vmid, t0);
+	/* ... so the next VM finds every VMID in use and rolls over */
+	assert_int_equal(s2_vm_vcpu_enter(&vc[N], &e), 0);
+	assert_true(e.rollover);
+	for (int i = 0; i <= N; i++) {
+		if (!vms[i])
+			continue;
+		s2_vcpu_destroy(&vc[i]);
+		s2_vm_destroy(vms[i]);
+		free(vms[i]);
+	}
+	assert_int_equal(f->vmids.nr_vms, 0);
+	fx_locks_ok(f, "over the test");
+	assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, 0);
+	s2_host_port_destroy(f->hp);
+	free(f);
+}
+
 /* ---- VMIDs ------------------------------------------------------------------------------------ */
 
 static void test_vmid_rollover(void **state)
@@ -2042,7 +2362,7 @@ static void test_vmid_rollover(void **state)
 					  .vmids = &f->vmids,
 					  .slots = sl[i],
 					  .max_slots = 1,
-					  .hooks = { .load_stage2 = s2_host_port_load_stage2 } };
+					  .hooks = fx_hooks(f) };
 		assert_int_equal(s2_vm_create(&vms[i], &p), 0);
 		assert_int_equal(s2_vcpu_init(&vc[i], &vms[i], 0), 0);
 	}
@@ -2891,7 +3211,7 @@ static void test_null_args(void **state)
 				  .vmids = &f->vmids,
 				  .slots = f->slots,
 				  .max_slots = NSLOTS,
-				  .hooks = { .load_stage2 = s2_host_port_load_stage2 } };
+				  .hooks = fx_hooks(f) };
 	struct s2_vm_params bad;
 	struct s2_abort_result res;
 	struct s2_vcpu_entry entry;
@@ -2973,6 +3293,7 @@ int main(void)
 		cmocka_unit_test(test_entry_two_vms),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_slot_validation),
+		cmocka_unit_test(test_slot_boundaries),
 		cmocka_unit_test(test_abort_translation_block),
 		cmocka_unit_test(test_abort_block_limits),
 		cmocka_unit_test(test_abort_slot_hint),
@@ -2998,9 +3319,13 @@ int main(void)
 		cmocka_unit_test(test_set_flags_all_or_nothing),
 		cmocka_unit_test(test_create_required_hooks),
 		cmocka_unit_test(test_host_range_wrap),
+		cmocka_unit_test(test_alloc_failure_leaves_nothing),
+		cmocka_unit_test(test_dirty_log_exact_bitmap),
+		cmocka_unit_test(test_abort_cache_bound),
 		cmocka_unit_test(test_mte_tags),
 		cmocka_unit_test(test_slot_move_flags),
 		cmocka_unit_test(test_vmid_rollover),
+		cmocka_unit_test(test_vmid_destroy_and_rollover),
 		cmocka_unit_test(test_guest_end_to_end),
 		cmocka_unit_test(test_s1ptw_guest_walk),
 		cmocka_unit_test(test_random_syndromes),
