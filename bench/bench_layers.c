@@ -171,7 +171,7 @@ static int vm_create(struct bench *b, uint64_t slot_flags)
 		.size = b->size,
 		.backing = S2_BACKING_RAM,
 		.pa = s2_pa(BENCH_PA_BASE),
-		.host_type = S2_HOST_NORMAL,
+		.host_type = S2_HOSTMEM_NORMAL,
 		.backing_page_size = PAGE_4K, /* 4K host pages: every fault maps one page */
 		.flags = slot_flags,
 	};
@@ -180,9 +180,9 @@ static int vm_create(struct bench *b, uint64_t slot_flags)
 
 	ret = s2_vmid_alloc_init(&b->vmids, 16);
 	if (!ret)
-		ret = s2_vm_create(&b->vm, &p);
+		ret = s2_vm_init(&b->vm, &p);
 	if (ret) {
-		FAIL("s2_vm_create: %d", ret);
+		FAIL("s2_vm_init: %d", ret);
 		return ret;
 	}
 	b->vm_live = true;
@@ -376,7 +376,7 @@ __attribute__((noinline)) int bench_op_share_4k(struct bench *b)
 	int ret;
 
 	for (; pa < end; pa += PAGE_4K) {
-		ret = s2_owner_share_hyp(o, s2_pa(pa), PAGE_4K);
+		ret = s2_owner_host_share_hyp(o, s2_pa(pa), PAGE_4K);
 		if (ret)
 			return ret;
 	}
@@ -385,7 +385,7 @@ __attribute__((noinline)) int bench_op_share_4k(struct bench *b)
 
 __attribute__((noinline)) int bench_op_share_hyp_range(struct bench *b)
 {
-	return s2_owner_share_hyp(&b->o, s2_pa(BENCH_RAM_PA), b->size);
+	return s2_owner_host_share_hyp(&b->o, s2_pa(BENCH_RAM_PA), b->size);
 }
 
 __attribute__((noinline)) int bench_op_donate_4k(struct bench *b)
@@ -395,7 +395,7 @@ __attribute__((noinline)) int bench_op_donate_4k(struct bench *b)
 	int ret;
 
 	for (; pa < end; pa += PAGE_4K) {
-		ret = s2_owner_donate_hyp(o, s2_pa(pa), PAGE_4K);
+		ret = s2_owner_host_donate_hyp(o, s2_pa(pa), PAGE_4K);
 		if (ret)
 			return ret;
 	}
@@ -404,7 +404,7 @@ __attribute__((noinline)) int bench_op_donate_4k(struct bench *b)
 
 __attribute__((noinline)) int bench_op_donate_hyp_range(struct bench *b)
 {
-	return s2_owner_donate_hyp(&b->o, s2_pa(BENCH_RAM_PA), b->size);
+	return s2_owner_host_donate_hyp(&b->o, s2_pa(BENCH_RAM_PA), b->size);
 }
 
 __attribute__((noinline)) int bench_op_donate_guest_4k(struct bench *b)
@@ -416,7 +416,7 @@ __attribute__((noinline)) int bench_op_donate_guest_4k(struct bench *b)
 	int ret;
 
 	for (; pa < end; pa += PAGE_4K, ipa += PAGE_4K) {
-		ret = s2_owner_donate_guest(o, g, s2_pa(pa), s2_ipa(ipa), PAGE_4K);
+		ret = s2_owner_host_donate_guest(o, g, s2_pa(pa), s2_ipa(ipa), PAGE_4K);
 		if (ret)
 			return ret;
 	}
@@ -432,7 +432,7 @@ __attribute__((noinline)) int bench_op_donate_guest_2m(struct bench *b)
 	int ret;
 
 	for (; pa < end; pa += BLOCK_2M, ipa += BLOCK_2M) {
-		ret = s2_owner_donate_guest(o, g, s2_pa(pa), s2_ipa(ipa), BLOCK_2M);
+		ret = s2_owner_host_donate_guest(o, g, s2_pa(pa), s2_ipa(ipa), BLOCK_2M);
 		if (ret)
 			return ret;
 	}
@@ -562,7 +562,7 @@ static int owner_create(struct bench *b)
 
 		if (!s2_pgtable_lookup(&b->o.host, s2_ipa(pa), &lk) && lk.valid)
 			continue;
-		ret = s2_host_handle_fault(&b->o, s2_pa(pa), &action);
+		ret = s2_owner_host_handle_fault(&b->o, s2_pa(pa), &action);
 		if (ret || action != S2_HOST_ABORT_MAPPED) {
 			FAIL("host fault at %#" PRIx64 ": %d, action %d", pa, ret, action);
 			return -1;
@@ -577,7 +577,7 @@ static void owner_destroy(struct bench *b)
 		return;
 	s2_page_cache_drain(&b->g.cache, &b->port, PAGE_4K);
 	s2_pgtable_destroy(&b->gpgt);
-	s2_owner_fini(&b->o);
+	s2_owner_destroy(&b->o);
 	b->owner_live = false;
 	if (s2_host_port_stats(b->hp).pages_in_use)
 		FAIL("owner destroyed with %" PRIu64 " pages still allocated",
@@ -738,7 +738,7 @@ static int verify_donate_guest(struct bench *b)
 /* Back to the host (one call for the range, not measured), checked like the transition. */
 static int revert_share_hyp(struct bench *b)
 {
-	int ret = s2_owner_unshare_hyp(&b->o, s2_pa(BENCH_RAM_PA), b->size);
+	int ret = s2_owner_host_unshare_hyp(&b->o, s2_pa(BENCH_RAM_PA), b->size);
 
 	if (ret) {
 		FAIL("unshare_hyp: %d", ret);
@@ -750,14 +750,14 @@ static int revert_share_hyp(struct bench *b)
 static int revert_donate_hyp(struct bench *b)
 {
 	enum s2_host_abort_action action;
-	int ret = s2_owner_donate_hyp_host(&b->o, s2_pa(BENCH_RAM_PA), b->size);
+	int ret = s2_owner_hyp_donate_host(&b->o, s2_pa(BENCH_RAM_PA), b->size);
 
 	if (ret) {
 		FAIL("donate_hyp_host: %d", ret);
 		return ret;
 	}
 	/* The host faults its pages back in (a sample) before they translate again. */
-	ret = s2_host_handle_fault(&b->o, s2_pa(BENCH_RAM_PA + b->size / 2), &action);
+	ret = s2_owner_host_handle_fault(&b->o, s2_pa(BENCH_RAM_PA + b->size / 2), &action);
 	if (ret || action != S2_HOST_ABORT_MAPPED) {
 		FAIL("host refault after donate_hyp_host: %d", ret);
 		return -1;
@@ -769,14 +769,14 @@ static int revert_donate_hyp(struct bench *b)
 static int revert_donate_guest(struct bench *b)
 {
 	enum s2_host_abort_action action;
-	int ret = s2_owner_guest_teardown(&b->o, &b->g, scrub, b);
+	int ret = s2_owner_guest_destroy(&b->o, &b->g, scrub, b);
 
 	if (ret || b->scrubbed != b->size) {
 		FAIL("guest teardown: %d, %" PRIu64 " bytes scrubbed of %" PRIu64, ret, b->scrubbed,
 		     b->size);
 		return -1;
 	}
-	ret = s2_host_handle_fault(&b->o, s2_pa(BENCH_RAM_PA + b->size / 2), &action);
+	ret = s2_owner_host_handle_fault(&b->o, s2_pa(BENCH_RAM_PA + b->size / 2), &action);
 	if (ret || action != S2_HOST_ABORT_MAPPED) {
 		FAIL("host refault after teardown: %d", ret);
 		return -1;

@@ -191,7 +191,7 @@ static int vm_create(struct bench *b, uint64_t size, uint64_t backing, bool dbm,
 		.size = size,
 		.backing = S2_BACKING_RAM,
 		.pa = s2_pa(BENCH_PA_BASE),
-		.host_type = S2_HOST_NORMAL,
+		.host_type = S2_HOSTMEM_NORMAL,
 		.backing_page_size = backing,
 	};
 	struct s2_vcpu_entry entry;
@@ -213,9 +213,9 @@ static int vm_create(struct bench *b, uint64_t size, uint64_t backing, bool dbm,
 	p.port = locked_port(s2_host_port_port(b->hp));
 	ret = s2_vmid_alloc_init(&b->vmids, 16);
 	if (!ret)
-		ret = s2_vm_create(&b->vm, &p);
+		ret = s2_vm_init(&b->vm, &p);
 	if (ret) {
-		FAIL("s2_vm_create: %d", ret);
+		FAIL("s2_vm_init: %d", ret);
 		return -1;
 	}
 	b->live = true;

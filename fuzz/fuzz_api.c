@@ -261,7 +261,7 @@ static void fuzz_memtype(struct input *in)
 {
 	struct s2_memtype_req req = {
 		.backing = (enum s2_backing)(take(in, 1) % 3),
-		.host_type = (enum s2_host_type)(take(in, 1) % 6),
+		.host_type = (enum s2_hostmem)(take(in, 1) % 6),
 	};
 	struct s2_memtype_attrs out;
 	uint64_t b = take(in, 1);
@@ -450,7 +450,7 @@ static void fuzz_vm_step(struct input *in, struct s2_vm *vm, struct s2_vcpu *vcp
 			.size = garbage_size(in, lim, g),
 			.backing = (enum s2_backing)(take(in, 1) % 3),
 			.pa = s2_pa(RAM_PA + garbage_addr(in, UINT64_C(1) << 30, g)),
-			.host_type = (enum s2_host_type)(take(in, 1) % 6),
+			.host_type = (enum s2_hostmem)(take(in, 1) % 6),
 			.backing_page_size =
 				take(in, 1) & 1 ? 0 : UINT64_C(1) << (take(in, 1) % 40),
 			.backing_tags = take(in, 1) & 1,
@@ -600,7 +600,7 @@ static void fuzz_vm(struct input *in, const struct s2_port *port, struct s2_host
 	if (s2_caps_max(pas[take(in, 1) % 8], &caps))
 		CHECK(s2_caps_max(40, &caps) == 0);
 	CHECK(s2_vmid_alloc_init(&vmids, take(in, 1) & 1 ? 8 : 16) == 0);
-	ret = s2_vm_create(&vm, &p);
+	ret = s2_vm_init(&vm, &p);
 	CHECK(is_code(ret));
 	if (ret) {
 		CHECK(s2_host_port_stats(hp).pages_in_use == in_use);
@@ -699,41 +699,41 @@ static void fuzz_owner(struct input *in, const struct s2_port *port, struct s2_h
 		switch (take(in, 1) % 17) {
 		case 0:
 			step_name = "host_handle_fault";
-			ret = s2_host_handle_fault(&o, s2_pa(pa), &act);
+			ret = s2_owner_host_handle_fault(&o, s2_pa(pa), &act);
 			break;
 		case 1:
 			step_name = "host_handle_abort";
-			ret = s2_host_handle_abort(&o, garbage_esr(in), take(in, 8),
-						   (pa >> 12) << 4, &act);
+			ret = s2_owner_host_handle_abort(&o, garbage_esr(in), take(in, 8),
+							 (pa >> 12) << 4, &act);
 			break;
 		case 2:
 			step_name = "share_hyp";
-			ret = s2_owner_share_hyp(&o, s2_pa(pa), size);
+			ret = s2_owner_host_share_hyp(&o, s2_pa(pa), size);
 			break;
 		case 3:
 			step_name = "unshare_hyp";
-			ret = s2_owner_unshare_hyp(&o, s2_pa(pa), size);
+			ret = s2_owner_host_unshare_hyp(&o, s2_pa(pa), size);
 			break;
 		case 4:
 			step_name = "donate_hyp";
-			ret = s2_owner_donate_hyp(&o, s2_pa(pa), size);
+			ret = s2_owner_host_donate_hyp(&o, s2_pa(pa), size);
 			break;
 		case 5:
 			step_name = "donate_hyp_host";
-			ret = s2_owner_donate_hyp_host(&o, s2_pa(pa), size);
+			ret = s2_owner_hyp_donate_host(&o, s2_pa(pa), size);
 			break;
 		case 6:
 			step_name = "share_guest";
-			ret = s2_owner_share_guest(&o, &g, s2_pa(pa), s2_ipa(ipa), size,
-						   garbage_prot(in));
+			ret = s2_owner_host_share_guest(&o, &g, s2_pa(pa), s2_ipa(ipa), size,
+							garbage_prot(in));
 			break;
 		case 7:
 			step_name = "unshare_guest";
-			ret = s2_owner_unshare_guest(&o, &g, s2_ipa(ipa), size);
+			ret = s2_owner_host_unshare_guest(&o, &g, s2_ipa(ipa), size);
 			break;
 		case 8:
 			step_name = "donate_guest";
-			ret = s2_owner_donate_guest(&o, &g, s2_pa(pa), s2_ipa(ipa), size);
+			ret = s2_owner_host_donate_guest(&o, &g, s2_pa(pa), s2_ipa(ipa), size);
 			break;
 		case 9:
 			step_name = "guest_share_host";
@@ -753,32 +753,33 @@ static void fuzz_owner(struct input *in, const struct s2_port *port, struct s2_h
 			break;
 		case 12:
 			step_name = "null owner calls";
-			CHECK(s2_owner_share_guest(NULL, &g, s2_pa(pa), s2_ipa(ipa), size,
-						   S2_PROT_RWX) == S2_EINVAL);
-			CHECK(s2_owner_share_guest(&o, NULL, s2_pa(pa), s2_ipa(ipa), size,
-						   S2_PROT_RWX) == S2_EINVAL);
-			CHECK(s2_owner_pin_hyp(NULL, s2_pa(pa), size) == S2_EINVAL);
-			CHECK(s2_owner_unpin_hyp(NULL, s2_pa(pa), size) == S2_EINVAL);
-			CHECK(s2_owner_set_prot_guest(NULL, &g, s2_ipa(ipa), size, S2_PROT_R) ==
-			      S2_EINVAL);
-			CHECK(s2_owner_set_prot_guest(&o, NULL, s2_ipa(ipa), size, S2_PROT_R) ==
-			      S2_EINVAL);
-			CHECK(s2_host_handle_fault(&o, s2_pa(pa), NULL) == S2_EINVAL);
+			CHECK(s2_owner_host_share_guest(NULL, &g, s2_pa(pa), s2_ipa(ipa), size,
+							S2_PROT_RWX) == S2_EINVAL);
+			CHECK(s2_owner_host_share_guest(&o, NULL, s2_pa(pa), s2_ipa(ipa), size,
+							S2_PROT_RWX) == S2_EINVAL);
+			CHECK(s2_owner_hyp_pin_shared(NULL, s2_pa(pa), size) == S2_EINVAL);
+			CHECK(s2_owner_hyp_unpin_shared(NULL, s2_pa(pa), size) == S2_EINVAL);
+			CHECK(s2_owner_host_set_prot_guest(NULL, &g, s2_ipa(ipa), size,
+							   S2_PROT_R) == S2_EINVAL);
+			CHECK(s2_owner_host_set_prot_guest(&o, NULL, s2_ipa(ipa), size,
+							   S2_PROT_R) == S2_EINVAL);
+			CHECK(s2_owner_host_handle_fault(&o, s2_pa(pa), NULL) == S2_EINVAL);
 			CHECK(s2_owner_page_info(&o, s2_pa(pa), NULL) == S2_EINVAL);
-			CHECK(s2_owner_guest_teardown(NULL, &g, own_scrub, NULL) == S2_EINVAL);
+			CHECK(s2_owner_guest_destroy(NULL, &g, own_scrub, NULL) == S2_EINVAL);
 			may_change = false;
 			break;
 		case 13:
 			step_name = "pin_hyp";
-			ret = s2_owner_pin_hyp(&o, s2_pa(pa), size);
+			ret = s2_owner_hyp_pin_shared(&o, s2_pa(pa), size);
 			break;
 		case 14:
 			step_name = "unpin_hyp";
-			ret = s2_owner_unpin_hyp(&o, s2_pa(pa), size);
+			ret = s2_owner_hyp_unpin_shared(&o, s2_pa(pa), size);
 			break;
 		case 15:
 			step_name = "set_prot_guest";
-			ret = s2_owner_set_prot_guest(&o, &g, s2_ipa(ipa), size, garbage_prot(in));
+			ret = s2_owner_host_set_prot_guest(&o, &g, s2_ipa(ipa), size,
+							   garbage_prot(in));
 			break;
 		default:
 			step_name = "engine on the guest stage-2";
@@ -801,14 +802,14 @@ static void fuzz_owner(struct input *in, const struct s2_port *port, struct s2_h
 	step_name = "owner_guest_teardown";
 	fail_map = 0;
 	for (unsigned int tries = 0; tries < 100; tries++) {
-		ret = s2_owner_guest_teardown(&o, &g, own_scrub, NULL);
+		ret = s2_owner_guest_destroy(&o, &g, own_scrub, NULL);
 		if (ret != S2_ENOMEM)
 			break;
 	}
 	CHECK(ret == 0);
 	table_ok(&o.host);
 	s2_pgtable_destroy(&gpt);
-	s2_owner_fini(&o);
+	s2_owner_destroy(&o);
 	CHECK(s2_host_port_stats(hp).pages_in_use == in_use);
 }
 

@@ -9,11 +9,11 @@
 #include "s2mmu/pgtable.h"
 
 static const char *const host_type_names[S2_NR_HOST_TYPES] = {
-	[S2_HOST_NORMAL] = "normal",
-	[S2_HOST_NORMAL_TAGGED] = "tagged",
-	[S2_HOST_NORMAL_NC] = "nc",
-	[S2_HOST_DEVICE_nGnRE] = "device-ngnre",
-	[S2_HOST_DEVICE_nGnRnE] = "device-ngnrne",
+	[S2_HOSTMEM_NORMAL] = "normal",
+	[S2_HOSTMEM_NORMAL_TAGGED] = "tagged",
+	[S2_HOSTMEM_NORMAL_NC] = "nc",
+	[S2_HOSTMEM_DEVICE_nGnRE] = "device-ngnre",
+	[S2_HOSTMEM_DEVICE_nGnRnE] = "device-ngnrne",
 };
 
 static bool str_eq(const char *a, const char *b)
@@ -25,20 +25,20 @@ static bool str_eq(const char *a, const char *b)
 	return *a == *b;
 }
 
-const char *s2_host_type_name(enum s2_host_type t)
+const char *s2_hostmem_name(enum s2_hostmem t)
 {
 	if ((unsigned int)t >= S2_NR_HOST_TYPES)
 		return "?";
 	return host_type_names[t];
 }
 
-int s2_host_type_parse(const char *s, enum s2_host_type *out)
+int s2_hostmem_parse(const char *s, enum s2_hostmem *out)
 {
 	if (!s || !out)
 		return S2_EINVAL;
 	for (unsigned int i = 0; i < S2_NR_HOST_TYPES; i++) {
 		if (str_eq(s, host_type_names[i])) {
-			*out = (enum s2_host_type)i;
+			*out = (enum s2_hostmem)i;
 			return 0;
 		}
 	}
@@ -74,8 +74,8 @@ int s2_backing_parse(const char *s, enum s2_backing *out)
 /* The stage-2 type of the table's rows, before exec and MTE are considered. */
 static int pick_type(const struct s2_memtype_req *req, enum s2_memtype *type)
 {
-	bool device_host =
-		req->host_type == S2_HOST_DEVICE_nGnRE || req->host_type == S2_HOST_DEVICE_nGnRnE;
+	bool device_host = req->host_type == S2_HOSTMEM_DEVICE_nGnRE ||
+			   req->host_type == S2_HOSTMEM_DEVICE_nGnRnE;
 
 	if (req->backing == S2_BACKING_MMIO) {
 		/* MMIO + allow-any-uncached: Normal-NC, the guest's stage 1 may pick Device or NC
@@ -86,8 +86,8 @@ static int pick_type(const struct s2_memtype_req *req, enum s2_memtype *type)
 		}
 		/* MMIO is never cacheable without explicit permission: Normal host mappings of
 		 * MMIO become Device-nGnRE; NC likewise (no permission to let the guest combine). */
-		*type = req->host_type == S2_HOST_DEVICE_nGnRnE ? S2_MT_DEVICE_nGnRnE :
-								  S2_MT_DEVICE_nGnRE;
+		*type = req->host_type == S2_HOSTMEM_DEVICE_nGnRnE ? S2_MT_DEVICE_nGnRnE :
+								     S2_MT_DEVICE_nGnRE;
 		return 0;
 	}
 
@@ -97,19 +97,19 @@ static int pick_type(const struct s2_memtype_req *req, enum s2_memtype *type)
 		return S2_EINVAL;
 
 	switch (req->host_type) {
-	case S2_HOST_NORMAL:
-	case S2_HOST_NORMAL_TAGGED:
+	case S2_HOSTMEM_NORMAL:
+	case S2_HOSTMEM_NORMAL_TAGGED:
 		*type = S2_MT_NORMAL_WB;
 		return 0;
-	case S2_HOST_NORMAL_NC:
+	case S2_HOSTMEM_NORMAL_NC:
 		/* As KVM (MT_NORMAL/_TAGGED/_NC are all "cacheable" RAM): Normal, the guest's
 		 * stage 1 picks (with FWB: write-back). Keeping NC is a VM's opt-in policy. */
 		*type = req->keep_host_nc ? S2_MT_NORMAL_NC : S2_MT_NORMAL_WB;
 		return 0;
-	case S2_HOST_DEVICE_nGnRE:
+	case S2_HOSTMEM_DEVICE_nGnRE:
 		*type = S2_MT_DEVICE_nGnRE;
 		return 0;
-	case S2_HOST_DEVICE_nGnRnE:
+	case S2_HOSTMEM_DEVICE_nGnRnE:
 		*type = S2_MT_DEVICE_nGnRnE;
 		return 0;
 	}
@@ -140,9 +140,9 @@ int s2_memtype_decide(const struct s2_memtype_req *req, struct s2_memtype_attrs 
 	 */
 	if (req->vm_mte && req->backing == S2_BACKING_RAM &&
 	    (type == S2_MT_NORMAL_WB || type == S2_MT_NORMAL_NC)) {
-		if (req->host_type != S2_HOST_NORMAL_TAGGED || !req->backing_tags)
+		if (req->host_type != S2_HOSTMEM_NORMAL_TAGGED || !req->backing_tags)
 			return S2_EMEMTYPE;
-		a.cmo |= S2_MT_CMO_TAGS;
+		a.cmo |= S2_CMO_TAGS;
 	}
 
 	a.type = type;
@@ -166,7 +166,7 @@ int s2_memtype_decide(const struct s2_memtype_req *req, struct s2_memtype_attrs 
 		 * FWB stage 2 forces Write-Back (MemAttr 0b110) and no clean is needed. */
 		a.exec = true;
 		if (!req->fwb)
-			a.cmo |= S2_MT_CMO_DCACHE;
+			a.cmo |= S2_CMO_DCACHE;
 		break;
 	}
 
@@ -179,7 +179,7 @@ int s2_memtype_decide(const struct s2_memtype_req *req, struct s2_memtype_attrs 
 		a.prot |= S2_PROT_X;
 		/* Data and instruction caches are not coherent unless CTR_EL0.DIC. */
 		if (!req->dic)
-			a.cmo |= S2_MT_CMO_ICACHE;
+			a.cmo |= S2_CMO_ICACHE;
 	} else if (req->dic && a.exec) {
 		/* CTR_EL0.DIC: granting exec costs no I-cache maintenance, so (as KVM) Normal
 		 * memory is executable from its first fault, saving the later exec fault. */

@@ -384,7 +384,7 @@ int s2_owner_init(struct s2_owner *o, const struct s2_owner_params *p)
 	return 0;
 }
 
-void s2_owner_fini(struct s2_owner *o)
+void s2_owner_destroy(struct s2_owner *o)
 {
 	if (!o || !o->host.root)
 		return;
@@ -458,7 +458,7 @@ static bool block_ok(const struct s2_owner *o, uint64_t base, uint64_t size, boo
 	return !s.bad;
 }
 
-int s2_host_handle_fault(struct s2_owner *o, s2_pa_t pa_t, enum s2_host_abort_action *action)
+int s2_owner_host_handle_fault(struct s2_owner *o, s2_pa_t pa_t, enum s2_host_abort_action *action)
 {
 	uint64_t pa, base, size, prot;
 	struct s2_page_info info;
@@ -508,8 +508,8 @@ int s2_host_handle_fault(struct s2_owner *o, s2_pa_t pa_t, enum s2_host_abort_ac
 	return 0;
 }
 
-int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_t hpfar,
-			 enum s2_host_abort_action *action)
+int s2_owner_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_t hpfar,
+			       enum s2_host_abort_action *action)
 {
 	struct s2_abort a;
 	int ret;
@@ -521,7 +521,7 @@ int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_
 		return ret;
 	if (!a.ipa_valid || a.fnv)
 		return S2_EINVAL;
-	return s2_host_handle_fault(o, s2_pa(a.ipa), action);
+	return s2_owner_host_handle_fault(o, s2_pa(a.ipa), action);
 }
 
 /* ---- host <-> hypervisor ---------------------------------------------------------------------- */
@@ -711,7 +711,7 @@ static S2_NOINLINE int share_hyp_general(struct s2_owner *o, s2_pa_t pa_t, uint6
  * case, and every refusal of a check, goes to share_hyp_general() from the start (the checks
  * change nothing).
  */
-int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+int s2_owner_host_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
 	struct s2_page_meta *m;
@@ -729,7 +729,7 @@ int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 	return share_hyp_general(o, pa_t, size);
 }
 
-int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+int s2_owner_host_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
 	struct s2_page_meta *m;
@@ -757,7 +757,7 @@ int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 	return done(o);
 }
 
-int s2_owner_pin_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+int s2_owner_hyp_pin_shared(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
 	struct s2_page_meta *m;
@@ -774,7 +774,7 @@ int s2_owner_pin_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 	return done(o);
 }
 
-int s2_owner_unpin_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+int s2_owner_hyp_unpin_shared(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
 	struct s2_page_meta *m;
@@ -822,7 +822,7 @@ static S2_NOINLINE int donate_hyp_general(struct s2_owner *o, s2_pa_t pa_t, uint
  * commit and annotation. Every other case, and every refusal, goes to donate_hyp_general()
  * from the start (the checks change nothing).
  */
-int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+int s2_owner_host_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
 	struct s2_page_meta *m;
@@ -842,7 +842,7 @@ int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 	return donate_hyp_general(o, pa_t, size);
 }
 
-int s2_owner_donate_hyp_host(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
+int s2_owner_hyp_donate_host(struct s2_owner *o, s2_pa_t pa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t);
 	struct s2_page_meta *m;
@@ -949,8 +949,8 @@ static void guest_map_donated(struct s2_owner_guest *g, uint64_t pa, uint64_t ip
 	S2_BUG_ON(ret);
 }
 
-int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t, s2_ipa_t ipa_t,
-			 uint64_t size, uint64_t prot)
+int s2_owner_host_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t,
+			      s2_ipa_t ipa_t, uint64_t size, uint64_t prot)
 {
 	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
 	struct s2_page_meta *m = NULL;
@@ -1033,8 +1033,8 @@ static S2_NOINLINE int donate_guest_general(struct s2_owner *o, struct s2_owner_
  * then its commit. Every other case, and every refusal, goes to donate_guest_general() from
  * the start (the checks change nothing).
  */
-int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t,
-			  s2_ipa_t ipa_t, uint64_t size)
+int s2_owner_host_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t,
+			       s2_ipa_t ipa_t, uint64_t size)
 {
 	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
 	struct s2_page_meta *m;
@@ -1152,8 +1152,8 @@ static void run_unshare(struct s2_owner *o, struct s2_owner_guest *g, uint64_t p
 	}
 }
 
-int s2_owner_unshare_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa_t,
-			   uint64_t size)
+int s2_owner_host_unshare_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa_t,
+				uint64_t size)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t), tables;
 	int ret = guest_ok(o, g);
@@ -1174,8 +1174,8 @@ int s2_owner_unshare_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_
 	return done(o);
 }
 
-int s2_owner_set_prot_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa_t,
-			    uint64_t size, uint64_t prot)
+int s2_owner_host_set_prot_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa_t,
+				 uint64_t size, uint64_t prot)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t), tables;
 	int ret = guest_ok(o, g);
@@ -1338,8 +1338,8 @@ static bool leaf_vouched(const struct s2_owner *o, const struct s2_owner_guest *
 	return true;
 }
 
-int s2_owner_guest_teardown(struct s2_owner *o, struct s2_owner_guest *g, s2_scrub_fn scrub,
-			    void *scrub_ctx)
+int s2_owner_guest_destroy(struct s2_owner *o, struct s2_owner_guest *g, s2_scrub_fn scrub,
+			   void *scrub_ctx)
 {
 	int ret = guest_ok(o, g);
 	uint64_t limit;

@@ -415,7 +415,7 @@ int s2_vm_vttbr(const struct s2_vm *vm, uint64_t *vttbr)
 
 /* ---- VM lifecycle ------------------------------------------------------------------------------ */
 
-int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p)
+int s2_vm_init(struct s2_vm *vm, const struct s2_vm_params *p)
 {
 	struct s2_config cfg;
 	struct s2_config_req req;
@@ -499,7 +499,7 @@ static int owner_teardown(struct s2_vm *vm)
 	vmid_ensure(vm, &ignored);
 	vm->hooks.load_stage2(vm->hooks.ctx, vm->pgt.cfg.vtcr, vm_vttbr(vm));
 	vm_lock(vm, S2_VM_LOCK_OWNER);
-	ret = s2_owner_guest_teardown(vm->owner, &vm->og, vm->hooks.scrub, vm->hooks.ctx);
+	ret = s2_owner_guest_destroy(vm->owner, &vm->og, vm->hooks.scrub, vm->hooks.ctx);
 	vm_unlock(vm, S2_VM_LOCK_OWNER);
 	if (vm->hooks.put_stage2)
 		vm->hooks.put_stage2(vm->hooks.ctx);
@@ -584,7 +584,7 @@ static uint64_t do_pending_cmo(struct s2_vm *vm)
 		if (!s->cmo_pending)
 			continue;
 		/* Only Normal cacheable memory without FWB needs it (ARCH-NOTES §1). */
-		if (!s->mt_ret[0] && (s->mt[0].cmo & S2_MT_CMO_DCACHE)) {
+		if (!s->mt_ret[0] && (s->mt[0].cmo & S2_CMO_DCACHE)) {
 			p->ops->dcache_clean_inval_poc(p->ctx, s->d.pa, s->d.size);
 			bytes += s->d.size;
 		}
@@ -686,7 +686,7 @@ static bool slot_needs_tag_map(const struct s2_vm *vm, const struct s2_memslot_d
 	struct s2_memtype_req req = slot_mt_req(vm, d, false);
 	struct s2_memtype_attrs a;
 
-	return !s2_memtype_decide(&req, &a) && (a.cmo & S2_MT_CMO_TAGS);
+	return !s2_memtype_decide(&req, &a) && (a.cmo & S2_CMO_TAGS);
 }
 
 int s2_vm_slot_add(struct s2_vm *vm, const struct s2_memslot_desc *d)
@@ -780,7 +780,7 @@ static int owner_first_leaf(void *arg, const struct s2_walk_visit *v)
 
 /*
  * MMU exclusive held, the VM's stage-2 context loaded: unshare every page the host shares with
- * the guest in [ipa, ipa + size) (s2_owner_unshare_guest(): the host's share count drops, the
+ * the guest in [ipa, ipa + size) (s2_owner_host_unshare_guest(): the host's share count drops, the
  * guest's leaf goes with its TLB entry). A leaf the owner does not vouch for (the transition
  * refuses it) only loses the guest's access. Pages the guest owns stay mapped and set *@busy.
  * Return: the bytes unmapped.
@@ -802,7 +802,7 @@ static uint64_t owner_unmap(struct s2_vm *vm, uint64_t ipa, uint64_t size, bool 
 		if (!s2_leaf_is_valid(f.v.pte)) {
 			/* an annotation: nothing the guest can reach */
 		} else if (s2_page_state_of_pte(f.v.pte) == S2_PAGE_SHARED_BORROWED) {
-			if (s2_owner_unshare_guest(vm->owner, &vm->og, f.v.ipa, f.v.size))
+			if (s2_owner_host_unshare_guest(vm->owner, &vm->og, f.v.ipa, f.v.size))
 				(void)s2_pgtable_unmap(&vm->pgt, f.v.ipa, f.v.size, NULL);
 			total += f.v.size;
 		} else if (busy) {
@@ -1153,7 +1153,7 @@ static S2_NOINLINE int owner_fault(struct s2_vm *vm, struct s2_memslot *s,
 	}
 	vm_lock(vm, S2_VM_LOCK_OWNER);
 	if (vm->og.protected_vm || s->d.backing == S2_BACKING_MMIO) {
-		ret = s2_owner_donate_guest(vm->owner, &vm->og, pa, s2_ipa(base), g);
+		ret = s2_owner_host_donate_guest(vm->owner, &vm->og, pa, s2_ipa(base), g);
 	} else {
 		uint64_t prot = S2_PROT_R;
 
@@ -1161,7 +1161,7 @@ static S2_NOINLINE int owner_fault(struct s2_vm *vm, struct s2_memslot *s,
 			prot |= S2_PROT_W;
 		if (!s->mt_ret[1])
 			prot |= S2_PROT_X;
-		ret = s2_owner_share_guest(vm->owner, &vm->og, pa, s2_ipa(base), g, prot);
+		ret = s2_owner_host_share_guest(vm->owner, &vm->og, pa, s2_ipa(base), g, prot);
 	}
 	vm_unlock(vm, S2_VM_LOCK_OWNER);
 	if (ret)
@@ -1282,7 +1282,7 @@ static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_m
 	pa = s2_pa(s2_pa_val(s->d.pa) + (base - s2_ipa_val(s->d.ipa)));
 
 	t = fault_leaf(s, exec, write);
-	if ((a->cmo & S2_MT_CMO_TAGS) && s->tagged && !sanitise_tags(vm, s, base, sz)) {
+	if ((a->cmo & S2_CMO_TAGS) && s->tagged && !sanitise_tags(vm, s, base, sz)) {
 		stat_add(&vm->stats.retries, 1);
 		set_resume(res, S2_RESUME_RETRY);
 		return 0;
@@ -1570,7 +1570,7 @@ static S2_ALWAYS_INLINE int abort_short(struct s2_vcpu *vcpu, uint64_t esr, uint
 		vm_lock(vm, S2_VM_LOCK_MMU_SHARED);
 		s = slot_hinted(vcpu, ipa);
 		if (S2_UNLIKELY(!s || (write && slot_readonly(s)) || s->mt_ret[0] ||
-				((s->mt[0].cmo & S2_MT_CMO_TAGS) && s->tagged)))
+				((s->mt[0].cmo & S2_CMO_TAGS) && s->tagged)))
 			return abort_short_general(vcpu, esr, far, hpfar, res);
 		ret = s2_pgtable_map_page(&vm->pgt, s2_ipa(page),
 					  s2_pa(s2_pa_val(s->d.pa) + (page - s2_ipa_val(s->d.ipa))),
@@ -2081,7 +2081,7 @@ int s2_vm_slot_lock(struct s2_vm *vm, uint32_t id, bool writable)
 	ret = s2_memtype_decide(&req, &a);
 	if (ret)
 		goto out;
-	if ((a.cmo & S2_MT_CMO_TAGS) && s->tagged)
+	if ((a.cmo & S2_CMO_TAGS) && s->tagged)
 		sanitise_tags(vm, s, s2_ipa_val(s->d.ipa), s->d.size);
 
 	/* Mapped now, cleaned later: the host keeps writing until the first vCPU entry. */

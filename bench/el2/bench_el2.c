@@ -501,7 +501,7 @@ static int vm_create(struct vmb *t, uint64_t slot_flags)
 		.ipa = s2_ipa(IPA_BASE),
 		.size = REGION,
 		.backing = S2_BACKING_RAM,
-		.host_type = S2_HOST_NORMAL,
+		.host_type = S2_HOSTMEM_NORMAL,
 		.backing_page_size = PAGE_4K, /* 4K host pages: every fault maps one page */
 		.flags = slot_flags,
 	};
@@ -513,7 +513,7 @@ static int vm_create(struct vmb *t, uint64_t slot_flags)
 	d.hva = s2_hva(t->pa);
 	el2_port_get_current(&p.port);
 	el2_vmrun_hooks(&p.hooks);
-	ret = s2_vm_create(&t->vm, &p);
+	ret = s2_vm_init(&t->vm, &p);
 	if (!ret)
 		ret = s2_vcpu_init(&t->vcpu, &t->vm, 0);
 	if (!ret)

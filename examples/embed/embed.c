@@ -118,7 +118,7 @@ int main(void)
 		.slots = slots,
 		.max_slots = 4,
 	};
-	if (s2_vm_create(&vm, &p) || s2_vcpu_init(&vcpu, &vm, 0)) {
+	if (s2_vm_init(&vm, &p) || s2_vcpu_init(&vcpu, &vm, 0)) {
 		fprintf(stderr, "embed: cannot create the VM\n");
 		return 1;
 	}
@@ -127,15 +127,15 @@ int main(void)
 							     .size = RAM_SIZE,
 							     .backing = S2_BACKING_RAM,
 							     .pa = s2_pa(RAM_PA),
-							     .host_type = S2_HOST_NORMAL,
+							     .host_type = S2_HOSTMEM_NORMAL,
 							     .backing_page_size = 2 << 20 }) == 0);
-	CHECK(s2_vm_slot_add(&vm, &(struct s2_memslot_desc){ .id = 1,
-							     .ipa = s2_ipa(UART_IPA),
-							     .size = 4096,
-							     .backing = S2_BACKING_MMIO,
-							     .pa = s2_pa(UART_PA),
-							     .host_type = S2_HOST_DEVICE_nGnRE }) ==
-	      0);
+	CHECK(s2_vm_slot_add(
+		      &vm, &(struct s2_memslot_desc){ .id = 1,
+						      .ipa = s2_ipa(UART_IPA),
+						      .size = 4096,
+						      .backing = S2_BACKING_MMIO,
+						      .pa = s2_pa(UART_PA),
+						      .host_type = S2_HOSTMEM_DEVICE_nGnRE }) == 0);
 
 	/* Guest entry: what to load. The VMID is assigned now; the root is table memory. */
 	CHECK(s2_vm_vcpu_enter(&vcpu, &e) == 0);

@@ -30,7 +30,7 @@ struct ref_port {
 int ref_port_init(struct ref_port *rp, size_t bytes);
 /* ref_port_fini() - give the arena back (every page should have been freed by then). */
 void ref_port_fini(struct ref_port *rp);
-/* ref_port_port() - the struct s2_port to give s2_pgtable_init() or s2_vm_create(). */
+/* ref_port_port() - the struct s2_port to give s2_pgtable_init() or s2_vm_init(). */
 struct s2_port ref_port_port(struct ref_port *rp);
 
 #endif /* S2_REF_PORT_H */

@@ -38,24 +38,24 @@ enum s2_backing {
 };
 
 /* The memory type of the host's own mapping of the backing. */
-enum s2_host_type {
-	S2_HOST_NORMAL = 0, /* Normal write-back */
-	S2_HOST_NORMAL_TAGGED = 1, /* Normal write-back, MTE allocation tags allowed */
-	S2_HOST_NORMAL_NC = 2, /* Normal non-cacheable (write-combine) */
-	S2_HOST_DEVICE_nGnRE = 3,
-	S2_HOST_DEVICE_nGnRnE = 4,
+enum s2_hostmem {
+	S2_HOSTMEM_NORMAL = 0, /* Normal write-back */
+	S2_HOSTMEM_NORMAL_TAGGED = 1, /* Normal write-back, MTE allocation tags allowed */
+	S2_HOSTMEM_NORMAL_NC = 2, /* Normal non-cacheable (write-combine) */
+	S2_HOSTMEM_DEVICE_nGnRE = 3,
+	S2_HOSTMEM_DEVICE_nGnRnE = 4,
 };
 
 #define S2_NR_HOST_TYPES 5
 
 /* Cache maintenance a mapping needs (s2_memtype_attrs.cmo). */
-#define S2_MT_CMO_DCACHE S2_BIT(0) /* D-cache clean+invalidate to PoC before the guest sees it */
-#define S2_MT_CMO_ICACHE S2_BIT(1) /* I-cache invalidate to PoU before exec is granted */
-#define S2_MT_CMO_TAGS S2_BIT(2) /* sanitise (zero) the MTE tags once per page, before mapping */
+#define S2_CMO_DCACHE S2_BIT(0) /* D-cache clean+invalidate to PoC before the guest sees it */
+#define S2_CMO_ICACHE S2_BIT(1) /* I-cache invalidate to PoU before exec is granted */
+#define S2_CMO_TAGS S2_BIT(2) /* sanitise (zero) the MTE tags once per page, before mapping */
 
 struct s2_memtype_req {
 	enum s2_backing backing;
-	enum s2_host_type host_type;
+	enum s2_hostmem host_type;
 	bool allow_any_uncached; /* memslot flag: the guest may pick Device or NC for MMIO */
 	bool keep_host_nc; /* policy: RAM behind a Normal-NC host mapping stays Normal-NC
 			    * (default: Normal, as KVM) */
@@ -73,7 +73,7 @@ struct s2_memtype_attrs {
 			* exec was requested, or for Normal memory when @dic; the caller adds
 			* R/W */
 	bool exec; /* exec may be granted on this mapping */
-	uint64_t cmo; /* S2_MT_CMO_* */
+	uint64_t cmo; /* S2_CMO_* */
 };
 
 /**
@@ -98,11 +98,11 @@ struct s2_memtype_attrs {
  */
 int s2_memtype_decide(const struct s2_memtype_req *req, struct s2_memtype_attrs *out);
 
-/** s2_host_type_name() - "normal", "tagged", "nc", "device-ngnre", "device-ngnrne"; "?" else. */
-const char *s2_host_type_name(enum s2_host_type t);
+/** s2_hostmem_name() - "normal", "tagged", "nc", "device-ngnre", "device-ngnrne"; "?" else. */
+const char *s2_hostmem_name(enum s2_hostmem t);
 
-/** s2_host_type_parse() - parse a name of s2_host_type_name(). Return: 0; S2_EINVAL. */
-int s2_host_type_parse(const char *s, enum s2_host_type *out);
+/** s2_hostmem_parse() - parse a name of s2_hostmem_name(). Return: 0; S2_EINVAL. */
+int s2_hostmem_parse(const char *s, enum s2_hostmem *out);
 
 /** s2_backing_name() - "ram" or "mmio"; "?" else. */
 const char *s2_backing_name(enum s2_backing b);

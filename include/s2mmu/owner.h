@@ -89,7 +89,7 @@ struct s2_page_meta {
 	union {
 		/* host SHARED_OWNED with guests (hypervisor NOPAGE): the guests' mappings */
 		uint32_t share_count;
-		/* shared with the hypervisor (SHARED_BORROWED): its pins (s2_owner_pin_hyp()) */
+		/* shared with the hypervisor (SHARED_BORROWED): its pins (s2_owner_hyp_pin_shared()) */
 		uint32_t pin_count;
 	};
 };
@@ -134,12 +134,12 @@ struct s2_owner_params {
 
 /* Counters. */
 struct s2_owner_stats {
-	uint64_t host_faults; /* s2_host_handle_abort() calls */
+	uint64_t host_faults; /* s2_owner_host_handle_abort() calls */
 	uint64_t host_mapped; /* faults that mapped something */
 	uint64_t host_injected; /* faults refused: abort injected into the host */
 	uint64_t transitions; /* transitions committed */
 	uint64_t refused; /* transitions refused */
-	/* guest leaves s2_owner_guest_teardown() found that no transition made (mapped behind
+	/* guest leaves s2_owner_guest_destroy() found that no transition made (mapped behind
 	 * this layer's back, e.g. by the VM layer's fault path) and removed from the guest
 	 * without touching the host's state */
 	uint64_t foreign_dropped;
@@ -175,23 +175,23 @@ struct s2_owner_guest {
 
 /**
  * s2_owner_init() - set up ownership for one host: every RAM page host-OWNED (hypervisor
- * NOPAGE, share count 0) and an empty host stage-2 (filled lazily by s2_host_handle_abort()).
+ * NOPAGE, share count 0) and an empty host stage-2 (filled lazily by s2_owner_host_handle_abort()).
  * Return: 0; S2_EINVAL (NULL argument, no hyp callbacks, unsorted/overlapping/empty RAM ranges,
  * a metadata array too short); S2_EALIGN (a RAM range not granule-aligned); S2_ERANGE (RAM
  * beyond the host stage-2's IPA size); s2_pgtable_init() codes (S2_ENOMEM).
  */
 int s2_owner_init(struct s2_owner *o, const struct s2_owner_params *p);
 
-/** s2_owner_fini() - free the host stage-2 and cached pages. The metadata is the caller's. */
-void s2_owner_fini(struct s2_owner *o);
+/** s2_owner_destroy() - free the host stage-2 and cached pages. The metadata is the caller's. */
+void s2_owner_destroy(struct s2_owner *o);
 
 /**
  * s2_owner_guest_init() - describe a guest for the transitions below.
  * @pgt: the guest's stage-2 (its granule must be the host's).
- * Table pages for the guest's stage-2 are kept in @g->cache; s2_owner_guest_teardown() gives
+ * Table pages for the guest's stage-2 are kept in @g->cache; s2_owner_guest_destroy() gives
  * them back to the table's port (or the caller drains it with s2_page_cache_drain()).
  * Return: 0; S2_EINVAL (NULL, id below S2_OWNER_GUEST_MIN). The granule is not checked here
- * (the owner is not known yet): each transition and s2_owner_guest_teardown() refuse a guest
+ * (the owner is not known yet): each transition and s2_owner_guest_destroy() refuse a guest
  * whose granule differs from the host's with S2_EINVAL.
  */
 int s2_owner_guest_init(struct s2_owner_guest *g, struct s2_pgtable *pgt, uint8_t id,
@@ -205,7 +205,7 @@ enum s2_host_abort_action {
 };
 
 /**
- * s2_host_handle_fault() - handle a host stage-2 fault at physical address @pa.
+ * s2_owner_host_handle_fault() - handle a host stage-2 fault at physical address @pa.
  * A page the host owns or borrows is mapped identity (RAM Normal write-back RWX, MMIO
  * Device-nGnRE RW), with the largest block whose every page the host owns or borrows, within
  * one RAM range (or wholly outside RAM for MMIO) and free of annotations; MMIO the host may
@@ -216,15 +216,15 @@ enum s2_host_abort_action {
  * @action: out.
  * Return: 0 (see @action); S2_EINVAL (NULL); S2_ENOMEM (nothing mapped; retry).
  */
-int s2_host_handle_fault(struct s2_owner *o, s2_pa_t pa, enum s2_host_abort_action *action);
+int s2_owner_host_handle_fault(struct s2_owner *o, s2_pa_t pa, enum s2_host_abort_action *action);
 
 /**
- * s2_host_handle_abort() - decode a host abort taken to EL2 (ESR_EL2, FAR_EL2, HPFAR_EL2) and
- * handle it as s2_host_handle_fault() does for the faulting address.
+ * s2_owner_host_handle_abort() - decode a host abort taken to EL2 (ESR_EL2, FAR_EL2, HPFAR_EL2) and
+ * handle it as s2_owner_host_handle_fault() does for the faulting address.
  * Return: 0; S2_EINVAL (NULL, not an instruction/data abort, or ESR.FnV set); S2_ENOMEM. The fault kind is not checked: any such abort maps or injects.
  */
-int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_t hpfar,
-			 enum s2_host_abort_action *action);
+int s2_owner_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_t hpfar,
+			       enum s2_host_abort_action *action);
 
 /* ---- transitions --------------------------------------------------------------------------- */
 /*
@@ -251,65 +251,65 @@ int s2_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, uint64_
  * the guest's stage-2 context loaded (the VM layer's load_stage2 hook) around them.
  */
 
-/** s2_owner_share_hyp() - host OWNED -> SHARED_OWNED, hypervisor NOPAGE -> SHARED_BORROWED,
+/** s2_owner_host_share_hyp() - host OWNED -> SHARED_OWNED, hypervisor NOPAGE -> SHARED_BORROWED,
  * mapped through hyp.map. RAM (state in the metadata) or MMIO (mapped Device in the
  * hypervisor with S2_HYP_MAP_DEVICE, and in the host stage-2 marked SHARED_OWNED). */
-int s2_owner_share_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
+int s2_owner_host_share_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
-/** s2_owner_unshare_hyp() - undo s2_owner_share_hyp(): host OWNED, hypervisor NOPAGE
+/** s2_owner_host_unshare_hyp() - undo s2_owner_host_share_hyp(): host OWNED, hypervisor NOPAGE
  * (hyp.unmap; MMIO: the host's marked mapping is removed and faults in again).
- * S2_EBUSY while a page is pinned (s2_owner_pin_hyp()), as pKVM's __pkvm_host_unshare_hyp(). */
-int s2_owner_unshare_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
+ * S2_EBUSY while a page is pinned (s2_owner_hyp_pin_shared()), as pKVM's __pkvm_host_unshare_hyp(). */
+int s2_owner_host_unshare_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /**
- * s2_owner_pin_hyp() - the hypervisor pins RAM the host shares with it (pKVM's
- * hyp_pin_shared_mem()): while a page is pinned, s2_owner_unshare_hyp() refuses it with
+ * s2_owner_hyp_pin_shared() - the hypervisor pins RAM the host shares with it (pKVM's
+ * hyp_pin_shared_mem()): while a page is pinned, s2_owner_host_unshare_hyp() refuses it with
  * S2_EBUSY, so the hypervisor may keep using it (a vCPU's shared state, a buffer) without
  * holding the owner lock. Each page has a pin count; pins nest.
  * Return: 0; the common codes; S2_EPERM when a page is not host SHARED_OWNED / hypervisor
  * SHARED_BORROWED, or is MMIO (no per-page metadata to count pins in; pKVM refuses MMIO too);
  * S2_ELIMIT when a pin count would overflow.
  */
-int s2_owner_pin_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
+int s2_owner_hyp_pin_shared(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /**
- * s2_owner_unpin_hyp() - drop one pin of every page of [@pa, +@size) (pKVM's
+ * s2_owner_hyp_unpin_shared() - drop one pin of every page of [@pa, +@size) (pKVM's
  * hyp_unpin_shared_mem()). Checked first like a transition: a page that is not shared with
  * the hypervisor or not pinned is refused with S2_EPERM and nothing changes (pKVM would
  * BUG_ON the refcount underflow).
  * Return: 0; the common codes; S2_EPERM.
  */
-int s2_owner_unpin_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
+int s2_owner_hyp_unpin_shared(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /**
- * s2_owner_donate_hyp() - host OWNED -> NOPAGE (host PTE annotated with S2_OWNER_HYP),
+ * s2_owner_host_donate_hyp() - host OWNED -> NOPAGE (host PTE annotated with S2_OWNER_HYP),
  * hypervisor NOPAGE -> OWNED. RAM or MMIO (a device the hypervisor keeps for itself).
  * S2_EBUSY when a page is shared.
  */
-int s2_owner_donate_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
+int s2_owner_host_donate_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
-/** s2_owner_donate_hyp_host() - the hypervisor gives pages back: hypervisor OWNED -> NOPAGE
+/** s2_owner_hyp_donate_host() - the hypervisor gives pages back: hypervisor OWNED -> NOPAGE
  * (hyp.unmap), host NOPAGE -> OWNED (annotation removed). RAM or MMIO. */
-int s2_owner_donate_hyp_host(struct s2_owner *o, s2_pa_t pa, uint64_t size);
+int s2_owner_hyp_donate_host(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /**
- * s2_owner_share_guest() - share host RAM [@pa, +@size) with non-protected guest @g at @ipa:
+ * s2_owner_host_share_guest() - share host RAM [@pa, +@size) with non-protected guest @g at @ipa:
  * host OWNED (or already SHARED_OWNED with guests) -> SHARED_OWNED with the share count
  * incremented; guest NOPAGE -> SHARED_BORROWED, mapped Normal, page by page, with @prot.
  * @prot: the guest mapping's permissions: a non-empty combination of S2_PROT_R, S2_PROT_W and
  *        S2_PROT_X, nothing else (pKVM's __pkvm_host_share_guest() prot argument). Each guest
  *        a page is shared with has its own (a second share of the page keeps the first's);
- *        s2_owner_set_prot_guest() changes it later. Exec is never a question of memory type
- *        here: only RAM is shared (MMIO is assigned with s2_owner_donate_guest(), mapped
+ *        s2_owner_host_set_prot_guest() changes it later. Exec is never a question of memory type
+ *        here: only RAM is shared (MMIO is assigned with s2_owner_host_donate_guest(), mapped
  *        Device without exec).
  * Return: the common codes; S2_EINVAL also for a bad @prot; S2_EPERM for a protected guest
  * and for MMIO.
  */
-int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa, s2_ipa_t ipa,
-			 uint64_t size, uint64_t prot);
+int s2_owner_host_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa,
+			      s2_ipa_t ipa, uint64_t size, uint64_t prot);
 
 /**
- * s2_owner_set_prot_guest() - change the permissions of guest @g's mappings of pages the host
+ * s2_owner_host_set_prot_guest() - change the permissions of guest @g's mappings of pages the host
  * shares with it, [@ipa, +@size), to exactly @prot (a non-empty combination of S2_PROT_R/W/X).
  * Covers mainline pKVM's __pkvm_host_relax_perms_guest() (add permissions, e.g. on a guest's
  * permission fault) and __pkvm_host_wrprotect_guest() (take write away, for dirty logging) in
@@ -319,23 +319,23 @@ int s2_owner_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t p
  * pKVM) or a page that is not one the host shares with @g (SHARED_BORROWED in the guest,
  * SHARED_OWNED with guests in the host); S2_ENOENT for an IPA not mapped.
  */
-int s2_owner_set_prot_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
-			    uint64_t size, uint64_t prot);
+int s2_owner_host_set_prot_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
+				 uint64_t size, uint64_t prot);
 
-/** s2_owner_unshare_guest() - undo s2_owner_share_guest() for the guest's [@ipa, +@size):
+/** s2_owner_host_unshare_guest() - undo s2_owner_host_share_guest() for the guest's [@ipa, +@size):
  * guest SHARED_BORROWED -> NOPAGE (unmapped), share count decremented, host back to OWNED at 0.
  * S2_ENOENT when an IPA is not mapped (as mainline pKVM's __pkvm_host_unshare_guest()). */
-int s2_owner_unshare_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
-			   uint64_t size);
+int s2_owner_host_unshare_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
+				uint64_t size);
 
 /**
- * s2_owner_donate_guest() - give [@pa, +@size) to guest @g at @ipa: host OWNED -> NOPAGE (host
+ * s2_owner_host_donate_guest() - give [@pa, +@size) to guest @g at @ipa: host OWNED -> NOPAGE (host
  * PTE annotated with the guest's id), guest NOPAGE -> OWNED. RAM needs a protected guest
  * (S2_EPERM otherwise); MMIO (device assignment, mapped Device-nGnRE) goes to any guest.
  * S2_EBUSY when a page is shared.
  */
-int s2_owner_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa, s2_ipa_t ipa,
-			  uint64_t size);
+int s2_owner_host_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa,
+			       s2_ipa_t ipa, uint64_t size);
 
 /** s2_owner_guest_share_host() - the guest shares its RAM [@ipa, +@size) back: guest OWNED ->
  * SHARED_OWNED, host NOPAGE -> SHARED_BORROWED (the annotation goes; the host faults it in).
@@ -353,7 +353,7 @@ int s2_owner_guest_unshare_host(struct s2_owner *o, struct s2_owner_guest *g, s2
 typedef void (*s2_scrub_fn)(void *ctx, s2_pa_t pa, uint64_t size);
 
 /**
- * s2_owner_guest_teardown() - return every page of guest @g: pages it owns (donated RAM, also
+ * s2_owner_guest_destroy() - return every page of guest @g: pages it owns (donated RAM, also
  * those it shares back) are scrubbed with @scrub and become host OWNED; pages the host shared
  * with it lose one share; assigned MMIO returns to the host. The guest stage-2 is left empty.
  * The metadata (for MMIO the host stage-2's annotation) is the authority, as in pKVM: a guest
@@ -371,8 +371,8 @@ typedef void (*s2_scrub_fn)(void *ctx, s2_pa_t pa, uint64_t size);
  * S2_ENOMEM; S2_ELIMIT (a guest leaf whose host-side change needs more table pages than one
  * page cache holds; not reached with the page-sized leaves the transitions map).
  */
-int s2_owner_guest_teardown(struct s2_owner *o, struct s2_owner_guest *g, s2_scrub_fn scrub,
-			    void *scrub_ctx);
+int s2_owner_guest_destroy(struct s2_owner *o, struct s2_owner_guest *g, s2_scrub_fn scrub,
+			   void *scrub_ctx);
 
 /* ---- queries ------------------------------------------------------------------------------- */
 

@@ -16,7 +16,7 @@
  *
  * Which stage-2 context the TLBI ops act on: a TLBI by IPA or VMID acts on the VMID in
  * VTTBR_EL2 (Arm ARM D8.13). For a VM's table the VM layer, and only it, loads the VM's
- * context first (s2_vm_hooks.load_stage2, required by s2_vm_create(); on the abort path the
+ * context first (s2_vm_hooks.load_stage2, required by s2_vm_init(); on the abort path the
  * vCPU's context is already loaded). A table used through the engine directly (a bare engine,
  * the owner layer's host stage-2) has no such layer: its user loads the context around the
  * engine call, or gives a port whose TLBI ops target @pgt's VMID themselves.

@@ -26,7 +26,7 @@
  *
  * Who loads the stage-2 context: this layer, and only it, for a VM's table. TLB maintenance
  * acts on the VMID in VTTBR_EL2 (Arm ARM D8.13), so the layer calls hooks.load_stage2()
- * (required: s2_vm_create() refuses a VM without it) before, and hooks.put_stage2() after,
+ * (required: s2_vm_init() refuses a VM without it) before, and hooks.put_stage2() after,
  * any operation that may invalidate TLBs for the VM; the port's TLBI ops act on whatever is
  * loaded. The one exception is the abort path, which runs in the vCPU's context, loaded by
  * the caller from s2_vm_vcpu_enter()'s values before it entered the guest.
@@ -70,7 +70,7 @@ struct s2_vm_hooks {
 	void (*sanitise_tags)(void *ctx, s2_pa_t pa, uint64_t size);
 	/**
 	 * @scrub: zero [@pa, @pa + @size) before a page the guest owned goes back to the host
-	 * (s2_owner_guest_teardown()'s scrub callback). Required for S2_VM_PROTECTED VMs.
+	 * (s2_owner_guest_destroy()'s scrub callback). Required for S2_VM_PROTECTED VMs.
 	 */
 	void (*scrub)(void *ctx, s2_pa_t pa, uint64_t size);
 	void *ctx;
@@ -131,7 +131,7 @@ struct s2_memslot_desc {
 	enum s2_backing backing; /* RAM or device MMIO */
 	s2_pa_t pa; /* host physical base of the backing, granule-aligned */
 	s2_hva_t hva; /* host virtual base (informational; may be 0) */
-	enum s2_host_type host_type; /* type of the host's mapping of the backing */
+	enum s2_hostmem host_type; /* type of the host's mapping of the backing */
 	uint64_t backing_page_size; /* the backing is made of naturally PA-aligned chunks of this
 				      * size (host page or huge page); power of two >= granule;
 				      * 0 means one granule. Blocks never exceed it. */
@@ -238,7 +238,7 @@ struct s2_vm {
 };
 
 /**
- * s2_vm_create() - set up a VM: compute its config from the host caps and request, allocate
+ * s2_vm_init() - set up a VM: compute its config from the host caps and request, allocate
  * its root table, register it with the VMID allocator (a VMID is assigned at first entry).
  * @vm: caller-allocated; untouched fields are initialised here.
  * @p:  parameters (copied; p->slots is kept and used for the VM's lifetime).
@@ -251,14 +251,14 @@ struct s2_vm {
  * S2_ENO52BIT, S2_EVMID, S2_ENOTSUP); S2_EVMID when the VM's VMID width differs from the
  * allocator's; S2_ENOMEM (root table).
  */
-int s2_vm_create(struct s2_vm *vm, const struct s2_vm_params *p);
+int s2_vm_init(struct s2_vm *vm, const struct s2_vm_params *p);
 
 /**
  * s2_vm_destroy() - delete every slot (locked ones included, unpinned), invalidate the VM's
  * VMID (tlbi_vmid with its stage-2 context loaded, when it holds a VMID of the current
  * generation; older ones were invalidated at their rollover), free its tables and bitmaps,
  * give the VMID back, leave the allocator. An owner-managed VM first gives every page back
- * through s2_owner_guest_teardown() (pages it owned scrubbed with hooks.scrub and host OWNED
+ * through s2_owner_guest_destroy() (pages it owned scrubbed with hooks.scrub and host OWNED
  * again, shares dropped, assigned MMIO returned), with its stage-2 context loaded.
  * No vCPU of the VM may run. Takes SLOTS, MMU exclusive, OWNER (owner-managed VMs).
  * Return: 0; S2_EINVAL (NULL, or not created / already destroyed); owner-managed VMs:
@@ -347,7 +347,7 @@ int s2_vm_slot_add(struct s2_vm *vm, const struct s2_memslot_desc *d);
 
 /**
  * s2_vm_slot_delete() - unmap a slot's IPA range and forget it (its bitmaps are freed). In an
- * owner-managed VM the pages the host shares with the guest are unshared (s2_owner_unshare_guest).
+ * owner-managed VM the pages the host shares with the guest are unshared (s2_owner_host_unshare_guest).
  * Return: 0; S2_EINVAL (NULL @vm); S2_ENOENT; S2_EBUSY (the slot is locked: unlock it first;
  * or, owner-managed, the guest owns a page in it: donated pages return only at
  * s2_vm_destroy()). Nothing changes on error.
@@ -484,8 +484,8 @@ struct s2_abort_result {
  * are injected. Runs with the vCPU's stage-2 context loaded; takes MMU shared.
  *
  * Owner-managed VMs (s2_vm_params.owner): a translation fault in a slot maps one granule
- * through the owner under MMU exclusive and OWNER: s2_owner_donate_guest() for RAM of a
- * S2_VM_PROTECTED VM and for MMIO slots (device assignment), s2_owner_share_guest() for RAM of
+ * through the owner under MMU exclusive and OWNER: s2_owner_host_donate_guest() for RAM of a
+ * S2_VM_PROTECTED VM and for MMIO slots (device assignment), s2_owner_host_share_guest() for RAM of
  * another VM, with R, W unless the slot is read-only, X when its memory type allows exec.
  * The transition's own TLB maintenance runs in the vCPU's context for the guest's table and
  * through the owner's port for the host stage-2.

@@ -110,7 +110,7 @@ int el2_vm_init(struct el2_vm *vm, const struct s2_config *cfg, s2_pa_t root_pa,
 void el2_stage2_load(uint64_t vtcr, uint64_t vttbr);
 
 /*
- * The VM-layer flavour of the ops (s2_vm_create(): the engine's cookie is a struct s2_vm, not
+ * The VM-layer flavour of the ops (s2_vm_init(): the engine's cookie is a struct s2_vm, not
  * a struct el2_vm). Its TLBIs act on the stage-2 context currently loaded (the VM layer loads
  * it through hooks.load_stage2, and the abort path runs with the vCPU's context loaded).
  */

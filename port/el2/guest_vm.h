@@ -37,9 +37,9 @@ struct guest_perms {
 #define GUEST_VEC_OFFSET 4
 void guest_vm_perms(struct guest_perms *a, uint64_t *log);
 /* el2.protected: the host's program at EL1 (behind its own stage-2) and its hypercalls. */
-#define GUEST_HC_DONATE_HYP 1 /* x1 = PA: s2_owner_donate_hyp(one page) */
-#define GUEST_HC_SHARE_GUEST 2 /* x1 = PA, x2 = guest IPA: s2_owner_share_guest(one page) */
-#define GUEST_HC_UNSHARE_GUEST 3 /* x1 = guest IPA: s2_owner_unshare_guest(one page) */
+#define GUEST_HC_DONATE_HYP 1 /* x1 = PA: s2_owner_host_donate_hyp(one page) */
+#define GUEST_HC_SHARE_GUEST 2 /* x1 = PA, x2 = guest IPA: s2_owner_host_share_guest(one page) */
+#define GUEST_HC_UNSHARE_GUEST 3 /* x1 = guest IPA: s2_owner_host_unshare_guest(one page) */
 #define GUEST_HC_GUEST_RW 4 /* x1 = guest IPA: run the guest's guest_vm_rw(); its result */
 struct guest_host {
 	uint64_t p; /* a page the host donates to the hypervisor */

@@ -47,7 +47,7 @@ static inline void el2_vt_caps(struct s2_caps *caps)
 
 /* A RAM slot at @ipa backed by @pa (host Normal WB unless @host_type says otherwise). */
 static inline int el2_vt_slot(struct el2_vt *t, uint32_t id, uint64_t ipa, uint64_t size,
-			      uint64_t pa, enum s2_host_type host_type, uint64_t backing_page_size,
+			      uint64_t pa, enum s2_hostmem host_type, uint64_t backing_page_size,
 			      uint64_t flags)
 {
 	struct s2_memslot_desc d = {
@@ -85,9 +85,9 @@ static inline int el2_vt_create(struct el2_vt *t, const struct s2_caps *caps, un
 
 	el2_port_get_current(&p.port);
 	el2_vmrun_hooks(&p.hooks);
-	err = s2_vm_create(&t->vm, &p);
+	err = s2_vm_init(&t->vm, &p);
 	if (err) {
-		el2_printf("s2_vm_create(%s/%u): %s\n", s2_granule_name(g), ipa_bits,
+		el2_printf("s2_vm_init(%s/%u): %s\n", s2_granule_name(g), ipa_bits,
 			   s2_errname(err));
 		return err;
 	}
@@ -101,10 +101,10 @@ static inline int el2_vt_create(struct el2_vt *t, const struct s2_caps *caps, un
 	t->args = (uint64_t *)(t->scratch + 0x8000);
 	t->shared = (uint64_t *)(t->scratch + 0xc000);
 	err = el2_vt_slot(t, VT_SLOT_CODE, code, (uintptr_t)el2_guest_text_end - code, code,
-			  S2_HOST_NORMAL, 0, S2_SLOT_READONLY);
+			  S2_HOSTMEM_NORMAL, 0, S2_SLOT_READONLY);
 	if (!err)
 		err = el2_vt_slot(t, VT_SLOT_SCRATCH, (uintptr_t)t->scratch, VT_SCRATCH_BYTES,
-				  (uintptr_t)t->scratch, S2_HOST_NORMAL, 0, 0);
+				  (uintptr_t)t->scratch, S2_HOSTMEM_NORMAL, 0, 0);
 	if (err)
 		return err;
 	t->run =

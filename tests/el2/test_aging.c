@@ -62,10 +62,10 @@ static void run(const struct s2_caps *caps, bool ha)
 	uint8_t *locked = el2_guest_ram_alloc(4 * 4096, 4096);
 
 	if (!back || !locked || el2_vt_create(&t, caps, 40, S2_GRANULE_4K, ha ? S2_CFG_HA : 0) ||
-	    el2_vt_slot(&t, SLOT_ID, SLOT_IPA, NPAGES * 4096, (uintptr_t)back, S2_HOST_NORMAL, 0,
+	    el2_vt_slot(&t, SLOT_ID, SLOT_IPA, NPAGES * 4096, (uintptr_t)back, S2_HOSTMEM_NORMAL, 0,
 			0) ||
-	    el2_vt_slot(&t, LOCKED_ID, LOCKED_IPA, 4 * 4096, (uintptr_t)locked, S2_HOST_NORMAL, 0,
-			0)) {
+	    el2_vt_slot(&t, LOCKED_ID, LOCKED_IPA, 4 * 4096, (uintptr_t)locked, S2_HOSTMEM_NORMAL,
+			0, 0)) {
 		EL2_CHECK(0);
 		return;
 	}

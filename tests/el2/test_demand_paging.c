@@ -87,8 +87,8 @@ static void run(const struct s2_caps *caps, uint8_t *back, uint64_t backing_page
 		EL2_CHECK(0);
 		return;
 	}
-	EL2_CHECK_EQ(el2_vt_slot(&t, SLOT_ID, SLOT_IPA, SLOT_BYTES, (uintptr_t)back, S2_HOST_NORMAL,
-				 backing_page_size, 0),
+	EL2_CHECK_EQ(el2_vt_slot(&t, SLOT_ID, SLOT_IPA, SLOT_BYTES, (uintptr_t)back,
+				 S2_HOSTMEM_NORMAL, backing_page_size, 0),
 		     0);
 	/* Warm up: code and scratch pages faulted in, so the timed run sees only slot faults. */
 	EL2_CHECK_EQ(el2_vt_call(&t, (const void *)guest_vm_read, (uintptr_t)t.args, 1, 8, 0), 0);
@@ -145,7 +145,7 @@ static void bench(const struct s2_caps *caps, uint8_t *back, uint64_t cfg_flags)
 	uint64_t lines = el2_port_counters.dcache_lines;
 
 	if (el2_vt_create(&t, caps, 40, S2_GRANULE_4K, cfg_flags) ||
-	    el2_vt_slot(&t, SLOT_ID, SLOT_IPA, SLOT_BYTES, (uintptr_t)back, S2_HOST_NORMAL, 4096,
+	    el2_vt_slot(&t, SLOT_ID, SLOT_IPA, SLOT_BYTES, (uintptr_t)back, S2_HOSTMEM_NORMAL, 4096,
 			0)) {
 		EL2_CHECK(0);
 		return;

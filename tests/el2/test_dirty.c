@@ -108,9 +108,9 @@ static void run(const struct s2_caps *caps, bool dbm)
 
 	if (!a || !b ||
 	    el2_vt_create(&t, caps, 40, S2_GRANULE_4K, dbm ? S2_CFG_HA | S2_CFG_HD : 0) ||
-	    el2_vt_slot(&t, A_ID, A_IPA, A_PAGES * 4096, (uintptr_t)a, S2_HOST_NORMAL, 2ULL << 20,
-			0) ||
-	    el2_vt_slot(&t, B_ID, B_IPA, B_PAGES * 4096, (uintptr_t)b, S2_HOST_NORMAL, 0, 0)) {
+	    el2_vt_slot(&t, A_ID, A_IPA, A_PAGES * 4096, (uintptr_t)a, S2_HOSTMEM_NORMAL,
+			2ULL << 20, 0) ||
+	    el2_vt_slot(&t, B_ID, B_IPA, B_PAGES * 4096, (uintptr_t)b, S2_HOSTMEM_NORMAL, 0, 0)) {
 		EL2_CHECK(0);
 		return;
 	}

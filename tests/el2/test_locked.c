@@ -45,7 +45,7 @@ static void run(const struct s2_caps *caps, bool fwb, uint64_t pattern)
 	struct el2_vt t;
 
 	if (!back || el2_vt_create(&t, caps, 40, S2_GRANULE_4K, fwb ? S2_CFG_FWB : 0) ||
-	    el2_vt_slot(&t, SLOT_ID, SLOT_IPA, SLOT_BYTES, (uintptr_t)back, S2_HOST_NORMAL,
+	    el2_vt_slot(&t, SLOT_ID, SLOT_IPA, SLOT_BYTES, (uintptr_t)back, S2_HOSTMEM_NORMAL,
 			SLOT_BYTES, 0)) {
 		EL2_CHECK(0);
 		return;

@@ -137,14 +137,14 @@ int el2_test_main(void)
 	/* A RET in each: were exec ever granted, the guest would just return (no log entry). */
 	devpage[1] = ncpage[0] = 0xd65f03c0d65f03c0ULL;
 	devpage[0] = DEVPAGE_VALUE;
-	EL2_CHECK_EQ(el2_vt_slot(&t, 2, ROM_IPA, 4096, (uintptr_t)rom, S2_HOST_NORMAL, 0,
+	EL2_CHECK_EQ(el2_vt_slot(&t, 2, ROM_IPA, 4096, (uintptr_t)rom, S2_HOSTMEM_NORMAL, 0,
 				 S2_SLOT_READONLY),
 		     0);
-	EL2_CHECK_EQ(el2_vt_slot(&t, 3, DEVCODE_IPA, 4096, (uintptr_t)devpage, S2_HOST_DEVICE_nGnRE,
-				 0, 0),
+	EL2_CHECK_EQ(el2_vt_slot(&t, 3, DEVCODE_IPA, 4096, (uintptr_t)devpage,
+				 S2_HOSTMEM_DEVICE_nGnRE, 0, 0),
 		     0);
 	EL2_CHECK_EQ(
-		el2_vt_slot(&t, 4, NCCODE_IPA, 4096, (uintptr_t)ncpage, S2_HOST_NORMAL_NC, 0, 0),
+		el2_vt_slot(&t, 4, NCCODE_IPA, 4096, (uintptr_t)ncpage, S2_HOSTMEM_NORMAL_NC, 0, 0),
 		0);
 
 	struct guest_perms *a = (struct guest_perms *)t.args;

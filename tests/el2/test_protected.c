@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
  * el2.protected - page ownership (s2mmu/owner.h) with the host itself running at EL1 behind
- * its own stage-2 (VMID 0, an identity map that s2_host_handle_abort() builds lazily), on the
+ * its own stage-2 (VMID 0, an identity map that s2_owner_host_handle_abort() builds lazily), on the
  * emulated CPU.
  *
  * The host's program (guest_vm_host, EL1, its own vectors) asks the hypervisor for
  * transitions with HVC #1; the EL2 side performs them through the public API:
  *  1. the host reads a page P (host stage-2 fault, mapped identity);
- *  2. it donates P to the hypervisor (s2_owner_donate_hyp): its next access to P is refused --
- *     s2_host_handle_abort() says INJECT and the port injects a synchronous external abort
+ *  2. it donates P to the hypervisor (s2_owner_host_donate_hyp): its next access to P is refused --
+ *     s2_owner_host_handle_abort() says INJECT and the port injects a synchronous external abort
  *     that the host observes in its own EL1 vector (ESR_EL1 = EC 0x25 | IL | DFSC 0x10,
  *     FAR_EL1 = P); the next page stays accessible;
- *  3. it shares a page Q with a guest VM (s2_owner_share_guest): the host writes Q, the guest
+ *  3. it shares a page Q with a guest VM (s2_owner_host_share_guest): the host writes Q, the guest
  *     (another VM, VMID != 0, run by el2_vmrun) reads it at its IPA without a fault and writes
  *     back, and the host sees the guest's write;
- *  4. after s2_owner_unshare_guest the guest's access takes a stage-2 translation fault (the
+ *  4. after s2_owner_host_unshare_guest the guest's access takes a stage-2 translation fault (the
  *     VM layer finds no slot there: an MMIO exit, answered by a sentinel), while the host keeps
  *     its page;
  *  5. at EL2: unsharing that IPA again is S2_ENOENT; Q shared with the hypervisor and pinned
@@ -94,16 +94,16 @@ static uint64_t hypercall(struct el2_guest_regs *h)
 
 	switch (h->x[0]) {
 	case GUEST_HC_DONATE_HYP:
-		return (uint64_t)(int64_t)s2_owner_donate_hyp(&o, s2_pa(a1), 4096);
+		return (uint64_t)(int64_t)s2_owner_host_donate_hyp(&o, s2_pa(a1), 4096);
 	case GUEST_HC_SHARE_GUEST:
 		load_guest();
 		/* A data page for the guest: read/write, no exec. */
-		err = s2_owner_share_guest(&o, &og, s2_pa(a1), s2_ipa(a2), 4096,
-					   S2_PROT_R | S2_PROT_W);
+		err = s2_owner_host_share_guest(&o, &og, s2_pa(a1), s2_ipa(a2), 4096,
+						S2_PROT_R | S2_PROT_W);
 		return (uint64_t)(int64_t)err;
 	case GUEST_HC_UNSHARE_GUEST:
 		load_guest();
-		err = s2_owner_unshare_guest(&o, &og, s2_ipa(a1), 4096);
+		err = s2_owner_host_unshare_guest(&o, &og, s2_ipa(a1), 4096);
 		return (uint64_t)(int64_t)err;
 	case GUEST_HC_GUEST_RW:
 		return run_guest_rw(a1);
@@ -138,9 +138,9 @@ static int run_host(struct el2_guest_regs *h, uint64_t *injected)
 				   (unsigned long long)h->elr);
 			return EL2_EUNEXPECTED;
 		}
-		int err = s2_host_handle_abort(&o, esr, far, hpfar, &action);
+		int err = s2_owner_host_handle_abort(&o, esr, far, hpfar, &action);
 		if (err) {
-			el2_printf("s2_host_handle_abort: %s\n", s2_errname(err));
+			el2_printf("s2_owner_host_handle_abort: %s\n", s2_errname(err));
 			return err;
 		}
 		if (action == S2_HOST_ABORT_INJECT) {
@@ -244,15 +244,15 @@ int el2_test_main(void)
 	EL2_CHECK_EQ(info.share_count, 0);
 	/* 5: unsharing an IPA nothing maps is S2_ENOENT (as pKVM); a page the hypervisor pinned
 	 * cannot be unshared until it is unpinned, and an unpinned page cannot be unpinned. */
-	EL2_CHECK_EQ(s2_owner_unshare_guest(&o, &og, s2_ipa(GUEST_IPA), 4096), S2_ENOENT);
-	EL2_CHECK_EQ(s2_owner_share_hyp(&o, s2_pa((uintptr_t)q), 4096), 0);
-	EL2_CHECK_EQ(s2_owner_pin_hyp(&o, s2_pa((uintptr_t)q), 4096), 0);
-	EL2_CHECK_EQ(s2_owner_unshare_hyp(&o, s2_pa((uintptr_t)q), 4096), S2_EBUSY);
+	EL2_CHECK_EQ(s2_owner_host_unshare_guest(&o, &og, s2_ipa(GUEST_IPA), 4096), S2_ENOENT);
+	EL2_CHECK_EQ(s2_owner_host_share_hyp(&o, s2_pa((uintptr_t)q), 4096), 0);
+	EL2_CHECK_EQ(s2_owner_hyp_pin_shared(&o, s2_pa((uintptr_t)q), 4096), 0);
+	EL2_CHECK_EQ(s2_owner_host_unshare_hyp(&o, s2_pa((uintptr_t)q), 4096), S2_EBUSY);
 	EL2_CHECK_EQ(s2_owner_page_info(&o, s2_pa((uintptr_t)q), &info), 0);
 	EL2_CHECK_EQ(info.pin_count, 1);
-	EL2_CHECK_EQ(s2_owner_unpin_hyp(&o, s2_pa((uintptr_t)q), 4096), 0);
-	EL2_CHECK_EQ(s2_owner_unpin_hyp(&o, s2_pa((uintptr_t)q), 4096), S2_EPERM);
-	EL2_CHECK_EQ(s2_owner_unshare_hyp(&o, s2_pa((uintptr_t)q), 4096), 0);
+	EL2_CHECK_EQ(s2_owner_hyp_unpin_shared(&o, s2_pa((uintptr_t)q), 4096), 0);
+	EL2_CHECK_EQ(s2_owner_hyp_unpin_shared(&o, s2_pa((uintptr_t)q), 4096), S2_EPERM);
+	EL2_CHECK_EQ(s2_owner_host_unshare_hyp(&o, s2_pa((uintptr_t)q), 4096), 0);
 	el2_printf("protected: %llu host stage-2 faults, %llu mapped, %llu injected\n",
 		   (unsigned long long)o.stats.host_faults, (unsigned long long)o.stats.host_mapped,
 		   (unsigned long long)o.stats.host_injected);

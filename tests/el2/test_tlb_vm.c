@@ -96,7 +96,7 @@ int el2_test_main(void)
 		third |= 1ULL << i;
 	back = el2_guest_ram_alloc(NPAGES * 4096, 4096);
 	if (!back || el2_vt_create(&t, &caps, 40, S2_GRANULE_4K, 0) ||
-	    el2_vt_slot(&t, SLOT_ID, SLOT_IPA, NPAGES * 4096, (uintptr_t)back, S2_HOST_NORMAL, 0,
+	    el2_vt_slot(&t, SLOT_ID, SLOT_IPA, NPAGES * 4096, (uintptr_t)back, S2_HOSTMEM_NORMAL, 0,
 			0))
 		el2_exit(1);
 	t.run.observe = observe;

@@ -211,7 +211,7 @@ void fx_fini(struct fx *f)
 		s2_page_cache_drain(&f->g[i].cache, &f->port, f->psize);
 		s2_pgtable_destroy(&f->gpgt[i]);
 	}
-	s2_owner_fini(&f->o);
+	s2_owner_destroy(&f->o);
 	s2_host_port_destroy(f->hp);
 	free(f->hyp);
 	free(f->pins);
@@ -621,7 +621,7 @@ static int om_foreign_then_teardown(struct fx *f, struct om_rng *r, struct s2_ow
 	for (uint64_t i = 0; i < f->nmeta; i++)
 		if (f->meta[i].owner == g->id)
 			own += ps;
-	OM_CHECK(s2_owner_guest_teardown(&f->o, g, scrub, f) == 0);
+	OM_CHECK(s2_owner_guest_destroy(&f->o, g, scrub, f) == 0);
 	OM_CHECK(f->o.stats.foreign_dropped > dropped);
 	OM_CHECK(f->scrubbed - scrubbed == own);
 	OM_CHECK(s2_pgtable_lookup(g->pgt, s2_ipa(ipa), &l) == 0);
@@ -662,25 +662,26 @@ int om_step(struct fx *f, struct om_rng *r)
 	snap(f, &before);
 	switch (op) {
 	case 0:
-		ret = s2_owner_share_hyp(&f->o, s2_pa(pa), size);
+		ret = s2_owner_host_share_hyp(&f->o, s2_pa(pa), size);
 		break;
 	case 1:
-		ret = s2_owner_unshare_hyp(&f->o, s2_pa(pa), size);
+		ret = s2_owner_host_unshare_hyp(&f->o, s2_pa(pa), size);
 		break;
 	case 2:
-		ret = s2_owner_donate_hyp(&f->o, s2_pa(pa), size);
+		ret = s2_owner_host_donate_hyp(&f->o, s2_pa(pa), size);
 		break;
 	case 3:
-		ret = s2_owner_donate_hyp_host(&f->o, s2_pa(pa), size);
+		ret = s2_owner_hyp_donate_host(&f->o, s2_pa(pa), size);
 		break;
 	case 4:
-		ret = s2_owner_share_guest(&f->o, g, s2_pa(pa), s2_ipa(ipa), size, rnd_prot(r));
+		ret = s2_owner_host_share_guest(&f->o, g, s2_pa(pa), s2_ipa(ipa), size,
+						rnd_prot(r));
 		break;
 	case 5:
-		ret = s2_owner_unshare_guest(&f->o, g, s2_ipa(ipa), size);
+		ret = s2_owner_host_unshare_guest(&f->o, g, s2_ipa(ipa), size);
 		break;
 	case 6:
-		ret = s2_owner_donate_guest(&f->o, g, s2_pa(pa), s2_ipa(ipa), size);
+		ret = s2_owner_host_donate_guest(&f->o, g, s2_pa(pa), s2_ipa(ipa), size);
 		break;
 	case 7:
 		ret = s2_owner_guest_share_host(&f->o, g, s2_ipa(ipa), size);
@@ -689,16 +690,17 @@ int om_step(struct fx *f, struct om_rng *r)
 		ret = s2_owner_guest_unshare_host(&f->o, g, s2_ipa(ipa), size);
 		break;
 	case 9:
-		ret = teardown ? s2_owner_guest_teardown(&f->o, g, scrub, f) : 0;
+		ret = teardown ? s2_owner_guest_destroy(&f->o, g, scrub, f) : 0;
 		break;
 	case 10:
 	case 11:
-		ret = (op == 10 ? s2_owner_pin_hyp : s2_owner_unpin_hyp)(&f->o, s2_pa(pa), size);
+		ret = (op == 10 ? s2_owner_hyp_pin_shared :
+				  s2_owner_hyp_unpin_shared)(&f->o, s2_pa(pa), size);
 		if (!ret)
 			om_pins_add(f, pa, size, op == 10 ? 1 : -1);
 		break;
 	case 12:
-		ret = s2_owner_set_prot_guest(&f->o, g, s2_ipa(ipa), size, rnd_prot(r));
+		ret = s2_owner_host_set_prot_guest(&f->o, g, s2_ipa(ipa), size, rnd_prot(r));
 		break;
 	case 13:
 		/* (Not with failing allocations: the teardown of @g's own pages must finish.) */
@@ -711,7 +713,7 @@ int om_step(struct fx *f, struct om_rng *r)
 		uint64_t a = S2_ALIGN_DOWN(pa, f->psize);
 		bool may;
 
-		ret = s2_host_handle_fault(&f->o, s2_pa(pa), &act);
+		ret = s2_owner_host_handle_fault(&f->o, s2_pa(pa), &act);
 		if (ret || a >= (UINT64_C(1) << f->cfg.ipa_bits))
 			break;
 		OM_CHECK(s2_owner_page_info(&f->o, s2_pa(a), &info) == 0);
@@ -735,7 +737,7 @@ int om_step(struct fx *f, struct om_rng *r)
 void om_teardown_all(struct fx *f)
 {
 	for (int i = 0; i < NGUESTS; i++)
-		OM_CHECK(s2_owner_guest_teardown(&f->o, &f->g[i], scrub, f) == 0);
+		OM_CHECK(s2_owner_guest_destroy(&f->o, &f->g[i], scrub, f) == 0);
 	check_invariants(f);
 	for (uint64_t i = 0; i < f->nmeta; i++)
 		if (f->meta[i].owner != S2_OWNER_HYP)

@@ -432,7 +432,7 @@ static void vm_prepare(struct vmrun *v, enum s2_granule gr)
 				     .size = UINT64_C(4) << 20,
 				     .backing = S2_BACKING_RAM,
 				     .pa = s2_pa(RAM_PA),
-				     .host_type = S2_HOST_NORMAL,
+				     .host_type = S2_HOSTMEM_NORMAL,
 				     .flags = S2_SLOT_DIRTY_LOG };
 	struct s2_abort_result r;
 
@@ -447,7 +447,7 @@ static void vm_prepare(struct vmrun *v, enum s2_granule gr)
 				  .slots = v->slots,
 				  .max_slots = 2,
 				  .hooks = { .load_stage2 = s2_host_port_load_stage2 } };
-	assert_int_equal(s2_vm_create(&v->vm, &p), 0);
+	assert_int_equal(s2_vm_init(&v->vm, &p), 0);
 	assert_int_equal(s2_vcpu_init(&v->vcpu, &v->vm, 0), 0);
 	v->g = s2_granule_size(gr);
 	assert_int_equal(s2_vm_slot_add(&v->vm, &d), 0);

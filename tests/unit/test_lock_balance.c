@@ -145,7 +145,7 @@ static struct fx *fx_new(enum s2_granule gr, uint64_t cfg_flags)
 		.max_slots = NSLOTS,
 		.locked_limit = 64 << 20,
 	};
-	assert_int_equal(s2_vm_create(&f->vm, &p), 0);
+	assert_int_equal(s2_vm_init(&f->vm, &p), 0);
 	assert_int_equal(s2_vcpu_init(&f->vcpu, &f->vm, 0), 0);
 	f->g = s2_granule_size(gr);
 	return f;
@@ -276,7 +276,7 @@ static struct s2_memslot_desc ram(uint32_t id, uint64_t ipa, uint64_t size, uint
 					 .size = size,
 					 .backing = S2_BACKING_RAM,
 					 .pa = s2_pa(pa),
-					 .host_type = S2_HOST_NORMAL,
+					 .host_type = S2_HOSTMEM_NORMAL,
 					 .backing_page_size = UINT64_C(2) << 20 };
 }
 
@@ -413,7 +413,7 @@ static void test_rollover_balanced(void **state)
 		};
 		struct s2_vcpu v;
 
-		assert_int_equal(s2_vm_create(&vms[i], &p), 0);
+		assert_int_equal(s2_vm_init(&vms[i], &p), 0);
 		assert_int_equal(s2_vcpu_init(&v, &vms[i], 0), 0);
 		CALL(f, s2_vm_vcpu_enter(&v, &e));
 		s2_vcpu_destroy(&v);

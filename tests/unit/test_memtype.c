@@ -42,7 +42,7 @@ static const uint64_t expect_prot[4] = {
 struct row {
 	const char *what;
 	enum s2_backing backing;
-	enum s2_host_type host;
+	enum s2_hostmem host;
 	bool aau; /* allow-any-uncached */
 	bool mte; /* VM has MTE */
 	bool tags; /* backing holds tags */
@@ -54,65 +54,65 @@ struct row {
 };
 
 static const struct row rows[] = {
-	{ "RAM Normal", S2_BACKING_RAM, S2_HOST_NORMAL, false, false, false, 0, E_WB, true, false,
-	  false },
-	{ "RAM Normal, tag-capable, no MTE", S2_BACKING_RAM, S2_HOST_NORMAL, false, false, true, 0,
-	  E_WB, true, false, false },
-	{ "RAM Tagged, MTE VM", S2_BACKING_RAM, S2_HOST_NORMAL_TAGGED, false, true, true, 0, E_WB,
-	  true, true, false },
-	{ "RAM Tagged, no MTE VM", S2_BACKING_RAM, S2_HOST_NORMAL_TAGGED, false, false, true, 0,
+	{ "RAM Normal", S2_BACKING_RAM, S2_HOSTMEM_NORMAL, false, false, false, 0, E_WB, true,
+	  false, false },
+	{ "RAM Normal, tag-capable, no MTE", S2_BACKING_RAM, S2_HOSTMEM_NORMAL, false, false, true,
+	  0, E_WB, true, false, false },
+	{ "RAM Tagged, MTE VM", S2_BACKING_RAM, S2_HOSTMEM_NORMAL_TAGGED, false, true, true, 0,
+	  E_WB, true, true, false },
+	{ "RAM Tagged, no MTE VM", S2_BACKING_RAM, S2_HOSTMEM_NORMAL_TAGGED, false, false, true, 0,
 	  E_WB, true, false, false },
 	/* RAM behind a write-combine host mapping: Normal, as KVM (MT_NORMAL_NC -> Normal) */
-	{ "RAM Normal-NC", S2_BACKING_RAM, S2_HOST_NORMAL_NC, false, false, false, 0, E_WB, true,
+	{ "RAM Normal-NC", S2_BACKING_RAM, S2_HOSTMEM_NORMAL_NC, false, false, false, 0, E_WB, true,
 	  false, false },
 	/* ... unless the VM opts into keeping the host's type */
-	{ "RAM Normal-NC, keep host NC", S2_BACKING_RAM, S2_HOST_NORMAL_NC, false, false, false, 0,
-	  E_NC, false, false, true },
-	{ "RAM Normal, keep host NC", S2_BACKING_RAM, S2_HOST_NORMAL, false, false, false, 0, E_WB,
-	  true, false, true },
-	{ "MMIO NC, keep host NC", S2_BACKING_MMIO, S2_HOST_NORMAL_NC, false, false, false, 0,
+	{ "RAM Normal-NC, keep host NC", S2_BACKING_RAM, S2_HOSTMEM_NORMAL_NC, false, false, false,
+	  0, E_NC, false, false, true },
+	{ "RAM Normal, keep host NC", S2_BACKING_RAM, S2_HOSTMEM_NORMAL, false, false, false, 0,
+	  E_WB, true, false, true },
+	{ "MMIO NC, keep host NC", S2_BACKING_MMIO, S2_HOSTMEM_NORMAL_NC, false, false, false, 0,
 	  E_NGNRE, false, false, true },
-	{ "MMIO NC + AAU, keep host NC", S2_BACKING_MMIO, S2_HOST_NORMAL_NC, true, false, false, 0,
-	  E_NC, false, false, true },
-	{ "RAM Device-nGnRE", S2_BACKING_RAM, S2_HOST_DEVICE_nGnRE, false, false, false, 0, E_NGNRE,
-	  false, false, false },
-	{ "MMIO Device-nGnRE", S2_BACKING_MMIO, S2_HOST_DEVICE_nGnRE, false, false, false, 0,
+	{ "MMIO NC + AAU, keep host NC", S2_BACKING_MMIO, S2_HOSTMEM_NORMAL_NC, true, false, false,
+	  0, E_NC, false, false, true },
+	{ "RAM Device-nGnRE", S2_BACKING_RAM, S2_HOSTMEM_DEVICE_nGnRE, false, false, false, 0,
 	  E_NGNRE, false, false, false },
-	{ "RAM Device-nGnRnE", S2_BACKING_RAM, S2_HOST_DEVICE_nGnRnE, false, false, false, 0,
-	  E_NGNRNE, false, false, false },
-	{ "MMIO Device-nGnRnE", S2_BACKING_MMIO, S2_HOST_DEVICE_nGnRnE, false, false, false, 0,
-	  E_NGNRNE, false, false, false },
-	{ "MMIO Normal + AAU", S2_BACKING_MMIO, S2_HOST_NORMAL, true, false, false, 0, E_NC, false,
-	  false, false },
-	{ "MMIO Tagged + AAU", S2_BACKING_MMIO, S2_HOST_NORMAL_TAGGED, true, false, false, 0, E_NC,
-	  false, false, false },
-	{ "MMIO NC + AAU", S2_BACKING_MMIO, S2_HOST_NORMAL_NC, true, false, false, 0, E_NC, false,
-	  false, false },
-	{ "MMIO nGnRE + AAU", S2_BACKING_MMIO, S2_HOST_DEVICE_nGnRE, true, false, false, 0, E_NC,
-	  false, false, false },
-	{ "MMIO nGnRnE + AAU", S2_BACKING_MMIO, S2_HOST_DEVICE_nGnRnE, true, false, false, 0, E_NC,
-	  false, false, false },
-	{ "MMIO Normal", S2_BACKING_MMIO, S2_HOST_NORMAL, false, false, false, 0, E_NGNRE, false,
-	  false, false },
-	{ "MMIO Tagged", S2_BACKING_MMIO, S2_HOST_NORMAL_TAGGED, false, false, false, 0, E_NGNRE,
-	  false, false, false },
-	{ "MMIO NC", S2_BACKING_MMIO, S2_HOST_NORMAL_NC, false, false, false, 0, E_NGNRE, false,
-	  false, false },
-	{ "MMIO Device in MTE VM", S2_BACKING_MMIO, S2_HOST_DEVICE_nGnRE, false, true, false, 0,
+	{ "MMIO Device-nGnRE", S2_BACKING_MMIO, S2_HOSTMEM_DEVICE_nGnRE, false, false, false, 0,
 	  E_NGNRE, false, false, false },
-	{ "RAM Device in MTE VM", S2_BACKING_RAM, S2_HOST_DEVICE_nGnRE, false, true, false, 0,
+	{ "RAM Device-nGnRnE", S2_BACKING_RAM, S2_HOSTMEM_DEVICE_nGnRnE, false, false, false, 0,
+	  E_NGNRNE, false, false, false },
+	{ "MMIO Device-nGnRnE", S2_BACKING_MMIO, S2_HOSTMEM_DEVICE_nGnRnE, false, false, false, 0,
+	  E_NGNRNE, false, false, false },
+	{ "MMIO Normal + AAU", S2_BACKING_MMIO, S2_HOSTMEM_NORMAL, true, false, false, 0, E_NC,
+	  false, false, false },
+	{ "MMIO Tagged + AAU", S2_BACKING_MMIO, S2_HOSTMEM_NORMAL_TAGGED, true, false, false, 0,
+	  E_NC, false, false, false },
+	{ "MMIO NC + AAU", S2_BACKING_MMIO, S2_HOSTMEM_NORMAL_NC, true, false, false, 0, E_NC,
+	  false, false, false },
+	{ "MMIO nGnRE + AAU", S2_BACKING_MMIO, S2_HOSTMEM_DEVICE_nGnRE, true, false, false, 0, E_NC,
+	  false, false, false },
+	{ "MMIO nGnRnE + AAU", S2_BACKING_MMIO, S2_HOSTMEM_DEVICE_nGnRnE, true, false, false, 0,
+	  E_NC, false, false, false },
+	{ "MMIO Normal", S2_BACKING_MMIO, S2_HOSTMEM_NORMAL, false, false, false, 0, E_NGNRE, false,
+	  false, false },
+	{ "MMIO Tagged", S2_BACKING_MMIO, S2_HOSTMEM_NORMAL_TAGGED, false, false, false, 0, E_NGNRE,
+	  false, false, false },
+	{ "MMIO NC", S2_BACKING_MMIO, S2_HOSTMEM_NORMAL_NC, false, false, false, 0, E_NGNRE, false,
+	  false, false },
+	{ "MMIO Device in MTE VM", S2_BACKING_MMIO, S2_HOSTMEM_DEVICE_nGnRE, false, true, false, 0,
+	  E_NGNRE, false, false, false },
+	{ "RAM Device in MTE VM", S2_BACKING_RAM, S2_HOSTMEM_DEVICE_nGnRE, false, true, false, 0,
 	  E_NGNRE, false, false, false },
 	/* refusals */
-	{ "RAM Device-nGnRE + AAU (Device and NC)", S2_BACKING_RAM, S2_HOST_DEVICE_nGnRE, true,
+	{ "RAM Device-nGnRE + AAU (Device and NC)", S2_BACKING_RAM, S2_HOSTMEM_DEVICE_nGnRE, true,
 	  false, false, S2_EINVAL, E_WB, false, false, false },
-	{ "RAM Device-nGnRnE + AAU (Device and NC)", S2_BACKING_RAM, S2_HOST_DEVICE_nGnRnE, true,
+	{ "RAM Device-nGnRnE + AAU (Device and NC)", S2_BACKING_RAM, S2_HOSTMEM_DEVICE_nGnRnE, true,
 	  false, false, S2_EINVAL, E_WB, false, false, false },
-	{ "RAM Tagged, MTE VM, backing without tags", S2_BACKING_RAM, S2_HOST_NORMAL_TAGGED, false,
-	  true, false, S2_EMEMTYPE, E_WB, false, false, false },
-	{ "RAM Normal (untagged mapping), MTE VM", S2_BACKING_RAM, S2_HOST_NORMAL, false, true,
+	{ "RAM Tagged, MTE VM, backing without tags", S2_BACKING_RAM, S2_HOSTMEM_NORMAL_TAGGED,
+	  false, true, false, S2_EMEMTYPE, E_WB, false, false, false },
+	{ "RAM Normal (untagged mapping), MTE VM", S2_BACKING_RAM, S2_HOSTMEM_NORMAL, false, true,
 	  true, S2_EMEMTYPE, E_WB, false, false, false },
-	{ "RAM NC, MTE VM", S2_BACKING_RAM, S2_HOST_NORMAL_NC, false, true, true, S2_EMEMTYPE, E_WB,
-	  false, false, false },
+	{ "RAM NC, MTE VM", S2_BACKING_RAM, S2_HOSTMEM_NORMAL_NC, false, true, true, S2_EMEMTYPE,
+	  E_WB, false, false, false },
 };
 
 static void check_row(const struct row *r, bool fwb, bool exec, bool dic)
@@ -156,11 +156,11 @@ static void check_row(const struct row *r, bool fwb, bool exec, bool dic)
 
 	uint64_t cmo = 0;
 	if (r->type == E_WB && !fwb)
-		cmo |= S2_MT_CMO_DCACHE;
+		cmo |= S2_CMO_DCACHE;
 	if (exec && !dic)
-		cmo |= S2_MT_CMO_ICACHE;
+		cmo |= S2_CMO_ICACHE;
 	if (r->tags_cmo)
-		cmo |= S2_MT_CMO_TAGS;
+		cmo |= S2_CMO_TAGS;
 	assert_int_equal(a.cmo, cmo);
 
 	/* The encoding means what it says when read back through arch. */
@@ -190,7 +190,7 @@ static void test_table_complete(void **state)
 					    rows[i].aau == (bool)aau && !rows[i].mte &&
 					    !rows[i].keep)
 						found = true;
-				if (b == S2_BACKING_RAM && aau && h <= S2_HOST_NORMAL_NC) {
+				if (b == S2_BACKING_RAM && aau && h <= S2_HOSTMEM_NORMAL_NC) {
 					/* AAU on cacheable/NC RAM: the flag has no effect. */
 					for (int keep = 0; keep < 2; keep++) {
 						struct s2_memtype_req req = {
@@ -202,7 +202,7 @@ static void test_table_complete(void **state)
 						struct s2_memtype_attrs a;
 						assert_int_equal(s2_memtype_decide(&req, &a), 0);
 						assert_int_equal(a.type,
-								 h == S2_HOST_NORMAL_NC && keep ?
+								 h == S2_HOSTMEM_NORMAL_NC && keep ?
 									 S2_MT_NORMAL_NC :
 									 S2_MT_NORMAL_WB);
 					}
@@ -221,9 +221,9 @@ static void test_bad_args(void **state)
 
 	assert_int_equal(s2_memtype_decide(NULL, &a), S2_EINVAL);
 	assert_int_equal(s2_memtype_decide(&req, NULL), S2_EINVAL);
-	req.host_type = (enum s2_host_type)S2_NR_HOST_TYPES;
+	req.host_type = (enum s2_hostmem)S2_NR_HOST_TYPES;
 	assert_int_equal(s2_memtype_decide(&req, &a), S2_EINVAL);
-	req.host_type = S2_HOST_NORMAL;
+	req.host_type = S2_HOSTMEM_NORMAL;
 	req.backing = (enum s2_backing)2;
 	assert_int_equal(s2_memtype_decide(&req, &a), S2_EINVAL);
 }
@@ -232,14 +232,14 @@ static void test_bad_args(void **state)
 static void test_refusal_zeroes_out(void **state)
 {
 	static const struct s2_memtype_req bad[] = {
-		{ .backing = (enum s2_backing)2, .host_type = S2_HOST_NORMAL },
-		{ .backing = S2_BACKING_RAM, .host_type = (enum s2_host_type)S2_NR_HOST_TYPES },
+		{ .backing = (enum s2_backing)2, .host_type = S2_HOSTMEM_NORMAL },
+		{ .backing = S2_BACKING_RAM, .host_type = (enum s2_hostmem)S2_NR_HOST_TYPES },
 		/* Device and Normal-NC at once */
 		{ .backing = S2_BACKING_RAM,
-		  .host_type = S2_HOST_DEVICE_nGnRE,
+		  .host_type = S2_HOSTMEM_DEVICE_nGnRE,
 		  .allow_any_uncached = true },
 		/* MTE VM, RAM without tags */
-		{ .backing = S2_BACKING_RAM, .host_type = S2_HOST_NORMAL, .vm_mte = true },
+		{ .backing = S2_BACKING_RAM, .host_type = S2_HOSTMEM_NORMAL, .vm_mte = true },
 	};
 	static const int code[] = { S2_EINVAL, S2_EINVAL, S2_EINVAL, S2_EMEMTYPE };
 	struct s2_memtype_attrs a;
@@ -259,17 +259,17 @@ static void test_refusal_zeroes_out(void **state)
 
 static void test_names(void **state)
 {
-	enum s2_host_type t;
+	enum s2_hostmem t;
 	enum s2_backing b;
 	(void)state;
 
 	for (int i = 0; i < S2_NR_HOST_TYPES; i++) {
-		assert_int_equal(s2_host_type_parse(s2_host_type_name(i), &t), 0);
+		assert_int_equal(s2_hostmem_parse(s2_hostmem_name(i), &t), 0);
 		assert_int_equal(t, i);
 	}
-	assert_string_equal(s2_host_type_name(S2_HOST_DEVICE_nGnRnE), "device-ngnrne");
-	assert_string_equal(s2_host_type_name(S2_HOST_NORMAL_TAGGED), "tagged");
-	assert_int_equal(s2_host_type_parse("device", &t), S2_EINVAL);
+	assert_string_equal(s2_hostmem_name(S2_HOSTMEM_DEVICE_nGnRnE), "device-ngnrne");
+	assert_string_equal(s2_hostmem_name(S2_HOSTMEM_NORMAL_TAGGED), "tagged");
+	assert_int_equal(s2_hostmem_parse("device", &t), S2_EINVAL);
 	assert_int_equal(s2_backing_parse("mmio", &b), 0);
 	assert_int_equal(b, S2_BACKING_MMIO);
 	assert_int_equal(s2_backing_parse("ram", &b), 0);
@@ -280,17 +280,17 @@ static void test_names(void **state)
 /* Every public memtype function with NULL in each pointer position. */
 static void test_null_args(void **state)
 {
-	struct s2_memtype_req req = { .backing = S2_BACKING_RAM, .host_type = S2_HOST_NORMAL };
+	struct s2_memtype_req req = { .backing = S2_BACKING_RAM, .host_type = S2_HOSTMEM_NORMAL };
 	struct s2_memtype_attrs out;
-	enum s2_host_type t = S2_HOST_NORMAL_NC;
+	enum s2_hostmem t = S2_HOSTMEM_NORMAL_NC;
 	enum s2_backing b = S2_BACKING_MMIO;
 
 	(void)state;
 	assert_int_equal(s2_memtype_decide(NULL, &out), S2_EINVAL);
 	assert_int_equal(s2_memtype_decide(&req, NULL), S2_EINVAL);
-	assert_int_equal(s2_host_type_parse(NULL, &t), S2_EINVAL);
-	assert_int_equal(s2_host_type_parse("normal", NULL), S2_EINVAL);
-	assert_int_equal(t, S2_HOST_NORMAL_NC);
+	assert_int_equal(s2_hostmem_parse(NULL, &t), S2_EINVAL);
+	assert_int_equal(s2_hostmem_parse("normal", NULL), S2_EINVAL);
+	assert_int_equal(t, S2_HOSTMEM_NORMAL_NC);
 	assert_int_equal(s2_backing_parse(NULL, &b), S2_EINVAL);
 	assert_int_equal(s2_backing_parse("ram", NULL), S2_EINVAL);
 	assert_int_equal(b, S2_BACKING_MMIO);

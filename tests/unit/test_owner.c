@@ -177,7 +177,7 @@ static void fault(struct fx *f, uint64_t pa, enum s2_host_abort_action want)
 {
 	enum s2_host_abort_action act = 99;
 
-	assert_int_equal(s2_host_handle_fault(&f->o, s2_pa(pa), &act), 0);
+	assert_int_equal(s2_owner_host_handle_fault(&f->o, s2_pa(pa), &act), 0);
 	assert_int_equal(act, want);
 }
 
@@ -211,7 +211,8 @@ static void init_and_faults(struct fx *f)
 	assert_int_equal(S2_FIELD_GET(S2_PTE_MEMATTR, l.pte), f->cfg.fwb ? 0x6 : 0xf);
 	/* Donating a page out of the block splits it: the page is annotated with the
 	 * hypervisor's id, its neighbours stay mapped. */
-	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(f->ram0 + 6 * f->psize), f->psize), 0);
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(f->ram0 + 6 * f->psize), f->psize),
+			 0);
 	assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(f->ram0 + 6 * f->psize), &l), 0);
 	assert_false(l.valid);
 	assert_int_equal(om_pte_owner(l.pte), S2_OWNER_HYP);
@@ -249,12 +250,13 @@ static void init_and_faults(struct fx *f)
 	uint64_t pa = f->ram1 + 5 * f->psize;
 	uint64_t esr = (0x24ull << 26) | (1ull << 25) | 0x07;
 	enum s2_host_abort_action act = 99;
-	assert_int_equal(s2_host_handle_abort(&f->o, esr, pa & 0xfff, (pa >> 12) << 4, &act), 0);
+	assert_int_equal(s2_owner_host_handle_abort(&f->o, esr, pa & 0xfff, (pa >> 12) << 4, &act),
+			 0);
 	assert_int_equal(act, S2_HOST_ABORT_MAPPED);
 	assert_int_equal(s2_pgtable_lookup(&f->o.host, s2_ipa(pa), &l), 0);
 	assert_true(l.valid);
 	/* Not an abort (EC 0x16, HVC): refused. */
-	assert_int_equal(s2_host_handle_abort(&f->o, 0x16ull << 26, 0, 0, &act), S2_EINVAL);
+	assert_int_equal(s2_owner_host_handle_abort(&f->o, 0x16ull << 26, 0, 0, &act), S2_EINVAL);
 }
 
 static void range_refusals(struct fx *f)
@@ -265,33 +267,35 @@ static void range_refusals(struct fx *f)
 	p = f->ram0;
 	fault(f, p, S2_HOST_ABORT_MAPPED);
 	snap(f, &s);
-	assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(p), 0), S2_EINVAL);
-	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p + 8), f->psize), S2_EALIGN);
-	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p), f->psize + 8), S2_EALIGN);
-	assert_int_equal(s2_owner_donate_hyp(&f->o,
-					     s2_pa((UINT64_C(1) << f->cfg.ipa_bits) - f->psize),
-					     2 * f->psize),
-			 S2_ERANGE);
-	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(-f->psize), 2 * f->psize), S2_ERANGE);
-	/* RAM and MMIO in one range. */
-	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(f->ram0 - f->psize), 2 * f->psize),
-			 S2_EINVAL);
+	assert_int_equal(s2_owner_host_share_hyp(&f->o, s2_pa(p), 0), S2_EINVAL);
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(p + 8), f->psize), S2_EALIGN);
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(p), f->psize + 8), S2_EALIGN);
 	assert_int_equal(
-		s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(1ull << 36), f->psize),
+		s2_owner_host_donate_hyp(&f->o, s2_pa((UINT64_C(1) << f->cfg.ipa_bits) - f->psize),
+					 2 * f->psize),
 		S2_ERANGE);
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(-f->psize), 2 * f->psize),
+			 S2_ERANGE);
+	/* RAM and MMIO in one range. */
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(f->ram0 - f->psize), 2 * f->psize),
+			 S2_EINVAL);
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(1ull << 36),
+						    f->psize),
+			 S2_ERANGE);
 	assert_unchanged(f, &s);
 	/* A range with one bad page in the middle: nothing of it is donated. */
-	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p + 4 * f->psize), f->psize), 0);
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(p + 4 * f->psize), f->psize), 0);
 	snap_free(&s);
 	snap(f, &s);
-	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p), 8 * f->psize), S2_EPERM);
-	assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(p), 8 * f->psize), S2_EPERM);
-	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(0), 8 * f->psize),
-			 S2_EPERM);
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(p), 8 * f->psize), S2_EPERM);
+	assert_int_equal(s2_owner_host_share_hyp(&f->o, s2_pa(p), 8 * f->psize), S2_EPERM);
+	assert_int_equal(
+		s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(0), 8 * f->psize),
+		S2_EPERM);
 	assert_unchanged(f, &s);
 	/* A failing hypervisor mapping: nothing changed. */
 	f->hyp_fail = S2_ENOMEM;
-	assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(p + 16 * f->psize), 4 * f->psize),
+	assert_int_equal(s2_owner_host_share_hyp(&f->o, s2_pa(p + 16 * f->psize), 4 * f->psize),
 			 S2_ENOMEM);
 	assert_unchanged(f, &s);
 	/* No table page to be had: refused before any change. */
@@ -300,13 +304,13 @@ static void range_refusals(struct fx *f)
 	snap_free(&s);
 	snap(f, &s);
 	s2_host_port_fail_alloc_after(f->hp, 0);
-	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p + 16 * f->psize),
-					       s2_ipa(0), 4 * f->psize),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p + 16 * f->psize),
+						    s2_ipa(0), 4 * f->psize),
 			 S2_ENOMEM);
 	assert_unchanged(f, &s);
 	s2_host_port_fail_alloc_after(f->hp, -1);
-	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p + 16 * f->psize),
-					       s2_ipa(0), 4 * f->psize),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p + 16 * f->psize),
+						    s2_ipa(0), 4 * f->psize),
 			 0);
 	check_invariants(f);
 	snap_free(&s);
@@ -503,31 +507,32 @@ static void setup_scen(struct fx *f, enum scen s, const struct addrs *ad)
 	case SC_S1:
 	case SC_M1:
 	case SC_S7:
-		assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(p), ps), 0);
+		assert_int_equal(s2_owner_host_share_hyp(&f->o, s2_pa(p), ps), 0);
 		if (s == SC_S7) {
-			assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p), ps), 0);
+			assert_int_equal(s2_owner_hyp_pin_shared(&f->o, s2_pa(p), ps), 0);
 			om_pins_add(f, p, ps, 1);
 		}
 		break;
 	case SC_S2:
 	case SC_M2:
-		assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p), ps), 0);
+		assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(p), ps), 0);
 		break;
 	case SC_S4:
-		assert_int_equal(s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a2),
-						      ps, S2_PROT_RWX),
+		assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(p),
+							   s2_ipa(ad->a2), ps, S2_PROT_RWX),
 				 0);
 		/* fallthrough */
 	case SC_S3:
-		assert_int_equal(s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a), ps,
-						      S2_PROT_RWX),
+		assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(p),
+							   s2_ipa(ad->a), ps, S2_PROT_RWX),
 				 0);
 		break;
 	case SC_S6:
 	case SC_S5:
 	case SC_M3:
 		assert_int_equal(
-			s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps), 0);
+			s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps),
+			0);
 		if (s == SC_S6)
 			assert_int_equal(
 				s2_owner_guest_share_host(&f->o, &f->g[G2], s2_ipa(ad->b), ps), 0);
@@ -589,43 +594,43 @@ static int run_trans(struct fx *f, enum trans t, const struct addrs *ad)
 
 	switch (t) {
 	case T_SHARE_HYP:
-		return s2_owner_share_hyp(&f->o, s2_pa(p), ps);
+		return s2_owner_host_share_hyp(&f->o, s2_pa(p), ps);
 	case T_UNSHARE_HYP:
-		return s2_owner_unshare_hyp(&f->o, s2_pa(p), ps);
+		return s2_owner_host_unshare_hyp(&f->o, s2_pa(p), ps);
 	case T_DONATE_HYP:
-		return s2_owner_donate_hyp(&f->o, s2_pa(p), ps);
+		return s2_owner_host_donate_hyp(&f->o, s2_pa(p), ps);
 	case T_DONATE_HYP_HOST:
-		return s2_owner_donate_hyp_host(&f->o, s2_pa(p), ps);
+		return s2_owner_hyp_donate_host(&f->o, s2_pa(p), ps);
 	case T_SHARE_G3:
-		return s2_owner_share_guest(&f->o, &f->g[G3], s2_pa(p), s2_ipa(ad->a3), ps,
-					    S2_PROT_RWX);
+		return s2_owner_host_share_guest(&f->o, &f->g[G3], s2_pa(p), s2_ipa(ad->a3), ps,
+						 S2_PROT_RWX);
 	case T_SHARE_PROT:
-		return s2_owner_share_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps,
-					    S2_PROT_RWX);
+		return s2_owner_host_share_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps,
+						 S2_PROT_RWX);
 	case T_UNSHARE_G1A:
-		return s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(ad->a), ps);
+		return s2_owner_host_unshare_guest(&f->o, &f->g[G1], s2_ipa(ad->a), ps);
 	case T_DONATE_G2:
-		return s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps);
+		return s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps);
 	case T_DONATE_NONPROT:
-		return s2_owner_donate_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a), ps);
+		return s2_owner_host_donate_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a), ps);
 	case T_GUEST_SHARE:
 		return s2_owner_guest_share_host(&f->o, &f->g[G2], s2_ipa(ad->b), ps);
 	case T_GUEST_UNSHARE:
 		return s2_owner_guest_unshare_host(&f->o, &f->g[G2], s2_ipa(ad->b), ps);
 	case T_TEARDOWN_G1:
-		return s2_owner_guest_teardown(&f->o, &f->g[G1], scrub, f);
+		return s2_owner_guest_destroy(&f->o, &f->g[G1], scrub, f);
 	case T_TEARDOWN_G2:
-		return s2_owner_guest_teardown(&f->o, &f->g[G2], scrub, f);
+		return s2_owner_guest_destroy(&f->o, &f->g[G2], scrub, f);
 	case T_FAULT:
-		ret = s2_host_handle_fault(&f->o, s2_pa(p), &act);
+		ret = s2_owner_host_handle_fault(&f->o, s2_pa(p), &act);
 		assert_int_equal(ret, 0);
 		return (int)act;
 	case T_PIN_HYP:
-		return s2_owner_pin_hyp(&f->o, s2_pa(p), ps);
+		return s2_owner_hyp_pin_shared(&f->o, s2_pa(p), ps);
 	case T_UNPIN_HYP:
-		return s2_owner_unpin_hyp(&f->o, s2_pa(p), ps);
+		return s2_owner_hyp_unpin_shared(&f->o, s2_pa(p), ps);
 	case T_SET_PROT_G1A:
-		return s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(ad->a), ps, S2_PROT_R);
+		return s2_owner_host_set_prot_guest(&f->o, &f->g[G1], s2_ipa(ad->a), ps, S2_PROT_R);
 	default:
 		fail();
 	}
@@ -792,12 +797,12 @@ static void test_params_and_limits(void **state)
 					 0);
 			assert_int_equal(pi.ram, off < 8 * ps);
 		}
-		s2_owner_fini(&o2);
+		s2_owner_destroy(&o2);
 		r2[1].base = s2_pa((1ull << 40) - 4 * ps);
 		assert_int_equal(s2_owner_init(&o2, &q), 0);
 		assert_int_equal(s2_owner_page_info(&o2, s2_pa((1ull << 40) - ps), &pi), 0);
 		assert_true(pi.ram);
-		s2_owner_fini(&o2);
+		s2_owner_destroy(&o2);
 		r2[1].base = s2_pa((1ull << 40) - 3 * ps);
 		assert_int_equal(s2_owner_init(&o2, &q), S2_ERANGE);
 	}
@@ -810,7 +815,7 @@ static void test_params_and_limits(void **state)
 	assert_int_equal(s2_owner_guest_init(&g, &gp, 1, true), S2_EINVAL); /* the hyp's id */
 	/* A guest with another granule is refused by every transition. */
 	assert_int_equal(s2_owner_guest_init(&g, &gp, 9, true), 0);
-	assert_int_equal(s2_owner_donate_guest(&o, &g, s2_pa(1ull << 32), s2_ipa(0), 16384),
+	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_pa(1ull << 32), s2_ipa(0), 16384),
 			 S2_EINVAL);
 	s2_pgtable_destroy(&gp);
 
@@ -818,30 +823,31 @@ static void test_params_and_limits(void **state)
 	assert_int_equal(s2_pgtable_init(&gp, &gc, &p.port, NULL), 0);
 	assert_int_equal(s2_owner_guest_init(&g, &gp, 9, true), 0);
 	/* A guest IPA already mapped: S2_EEXIST, the host page keeps its owner. */
-	assert_int_equal(s2_owner_donate_guest(&o, &g, s2_pa(1ull << 32), s2_ipa(0), ps), 0);
-	assert_int_equal(s2_owner_donate_guest(&o, &g, s2_pa((1ull << 32) + ps), s2_ipa(0), 2 * ps),
-			 S2_EEXIST);
+	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_pa(1ull << 32), s2_ipa(0), ps), 0);
+	assert_int_equal(
+		s2_owner_host_donate_guest(&o, &g, s2_pa((1ull << 32) + ps), s2_ipa(0), 2 * ps),
+		S2_EEXIST);
 	struct s2_page_info info;
 	assert_int_equal(s2_owner_page_info(&o, s2_pa((1ull << 32) + ps), &info), 0);
 	assert_int_equal(info.host, S2_PAGE_OWNED);
 	/* Page-granular guest maps need one last-level table per 2 MiB: 200 MiB would need
 	 * about 100 from one 64-page cache: refused whole, nothing changed. */
 	uint64_t big = 200ull << 20;
-	assert_int_equal(s2_owner_donate_guest(&o, &g, s2_pa((1ull << 32) + (2ull << 20)),
-					       s2_ipa(1ull << 30), big),
+	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_pa((1ull << 32) + (2ull << 20)),
+						    s2_ipa(1ull << 30), big),
 			 S2_ELIMIT);
 	assert_int_equal(s2_owner_page_info(&o, s2_pa((1ull << 32) + (2ull << 20)), &info), 0);
 	assert_int_equal(info.host, S2_PAGE_OWNED);
 	/* 100 MiB (50 tables) fits. */
-	assert_int_equal(s2_owner_donate_guest(&o, &g, s2_pa((1ull << 32) + (2ull << 20)),
-					       s2_ipa(1ull << 30), big / 2),
+	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_pa((1ull << 32) + (2ull << 20)),
+						    s2_ipa(1ull << 30), big / 2),
 			 0);
 	assert_int_equal(s2_owner_page_info(&o, s2_pa((1ull << 32) + (90ull << 20)), &info), 0);
 	assert_int_equal(info.owner, 9);
-	assert_int_equal(s2_owner_guest_teardown(&o, &g, NULL, NULL), S2_EINVAL); /* no scrub */
+	assert_int_equal(s2_owner_guest_destroy(&o, &g, NULL, NULL), S2_EINVAL); /* no scrub */
 	assert_int_equal(o.stats.refused, 3);
 	s2_pgtable_destroy(&gp);
-	s2_owner_fini(&o);
+	s2_owner_destroy(&o);
 	s2_host_port_destroy(hp);
 	free(meta);
 }
@@ -889,19 +895,21 @@ static void test_init_garbage_meta_1g_block(void **state)
 				 (unsigned long long)i, meta[i].host_state, meta[i].hyp_state,
 				 meta[i].owner, meta[i].reserved, meta[i].share_count);
 	}
-	assert_int_equal(s2_host_handle_abort(&o, esr_fnv, 0, (pa >> 12) << 4, &act), S2_EINVAL);
+	assert_int_equal(s2_owner_host_handle_abort(&o, esr_fnv, 0, (pa >> 12) << 4, &act),
+			 S2_EINVAL);
 	assert_int_equal(s2_pgtable_lookup(&o.host, s2_ipa(pa), &l), 0);
 	assert_false(l.valid);
 	/* the same abort without FnV maps the whole GiB */
 	assert_int_equal(
-		s2_host_handle_abort(&o, esr_fnv & ~(1ull << 10), 0, (pa >> 12) << 4, &act), 0);
+		s2_owner_host_handle_abort(&o, esr_fnv & ~(1ull << 10), 0, (pa >> 12) << 4, &act),
+		0);
 	assert_int_equal(act, S2_HOST_ABORT_MAPPED);
 	assert_int_equal(s2_pgtable_lookup(&o.host, s2_ipa(ram0 + gib - ps), &l), 0);
 	assert_true(l.valid);
 	assert_int_equal(l.level, 1);
 	assert_int_equal(l.size, gib);
 	assert_int_equal(s2_pa_val(l.pa), ram0 + gib - ps);
-	s2_owner_fini(&o);
+	s2_owner_destroy(&o);
 	s2_host_port_destroy(hp);
 	free(meta);
 }
@@ -972,12 +980,13 @@ static void with_vm_layer(struct fx *f)
 		.max_slots = 2,
 	};
 	s2_host_lockcheck_init_vm(&log.lc);
-	assert_int_equal(s2_vm_create(&vm, &p), 0);
+	assert_int_equal(s2_vm_init(&vm, &p), 0);
 	assert_int_equal(s2_owner_guest_init(&g, &vm.pgt, 7, true), 0);
 	/* As the VM layer would around a structural change of the VM's tables. */
 	vm.hooks.load_stage2(vm.hooks.ctx, vm.pgt.cfg.vtcr, 0);
 	assert_int_equal(
-		s2_owner_donate_guest(&f->o, &g, s2_pa(pa), s2_ipa(0x10000000), 4 * f->psize), 0);
+		s2_owner_host_donate_guest(&f->o, &g, s2_pa(pa), s2_ipa(0x10000000), 4 * f->psize),
+		0);
 	vm.hooks.put_stage2(vm.hooks.ctx);
 	/* The VM's own table now maps the pages, marked OWNED by the guest. */
 	assert_int_equal(s2_pgtable_lookup(&vm.pgt, s2_ipa(0x10000000 + 2 * f->psize), &l), 0);
@@ -985,7 +994,7 @@ static void with_vm_layer(struct fx *f)
 	assert_int_equal(s2_pa_val(l.pa), pa + 2 * f->psize);
 	assert_int_equal(s2_page_state_of_pte(l.pte), S2_PAGE_OWNED);
 	fault(f, pa, S2_HOST_ABORT_INJECT);
-	assert_int_equal(s2_owner_guest_teardown(&f->o, &g, scrub, f), 0);
+	assert_int_equal(s2_owner_guest_destroy(&f->o, &g, scrub, f), 0);
 	assert_int_equal(f->scrubbed, 4 * f->psize);
 	assert_int_equal(s2_pgtable_lookup(&vm.pgt, s2_ipa(0x10000000), &l), 0);
 	assert_false(l.valid);
@@ -1006,11 +1015,11 @@ static void ranges_and_counts(struct fx *f)
 	base = f->ram0 + f->blk - 4 * ps; /* straddles the two level-2 blocks */
 	fault(f, f->ram0, S2_HOST_ABORT_MAPPED);
 	fault(f, f->ram0 + f->blk, S2_HOST_ABORT_MAPPED);
-	assert_int_equal(
-		s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(base), s2_ipa(0), 8 * ps, S2_PROT_RWX),
-		0);
-	assert_int_equal(s2_owner_share_guest(&f->o, &f->g[G3], s2_pa(base + 2 * ps),
-					      s2_ipa(8 * ps), 4 * ps, S2_PROT_R | S2_PROT_W),
+	assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(base), s2_ipa(0), 8 * ps,
+						   S2_PROT_RWX),
+			 0);
+	assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G3], s2_pa(base + 2 * ps),
+						   s2_ipa(8 * ps), 4 * ps, S2_PROT_R | S2_PROT_W),
 			 0);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(base + 3 * ps), &info), 0);
 	assert_int_equal(info.share_count, 2);
@@ -1018,25 +1027,25 @@ static void ranges_and_counts(struct fx *f)
 	assert_int_equal(info.share_count, 1);
 	check_invariants(f);
 	/* Donating a range with a shared page in it: busy, nothing changed. */
-	assert_int_equal(
-		s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(base - 2 * ps), s2_ipa(0), 4 * ps),
-		S2_EBUSY);
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(base - 2 * ps),
+						    s2_ipa(0), 4 * ps),
+			 S2_EBUSY);
 	/* G1 stops sharing its middle pages. */
-	assert_int_equal(s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(2 * ps), 4 * ps), 0);
+	assert_int_equal(s2_owner_host_unshare_guest(&f->o, &f->g[G1], s2_ipa(2 * ps), 4 * ps), 0);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(base + 3 * ps), &info), 0);
 	assert_int_equal(info.share_count, 1);
 	check_invariants(f);
-	assert_int_equal(s2_owner_guest_teardown(&f->o, &f->g[G3], scrub, f), 0);
+	assert_int_equal(s2_owner_guest_destroy(&f->o, &f->g[G3], scrub, f), 0);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(base + 3 * ps), &info), 0);
 	assert_int_equal(info.host, S2_PAGE_OWNED);
 	assert_int_equal(f->scrubbed, 0); /* the host's own pages are not scrubbed */
 	check_invariants(f);
 	/* A protected guest gets a multi-page range, shares part back, is torn down. */
-	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(base + 2 * ps),
-					       s2_ipa(4 * ps), 6 * ps),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(base + 2 * ps),
+						    s2_ipa(4 * ps), 6 * ps),
 			 S2_EBUSY); /* base+2..3 still shared with G1 */
-	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(base + 8 * ps),
-					       s2_ipa(4 * ps), 6 * ps),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(base + 8 * ps),
+						    s2_ipa(4 * ps), 6 * ps),
 			 0);
 	fault(f, base + 9 * ps, S2_HOST_ABORT_INJECT);
 	assert_int_equal(s2_owner_guest_share_host(&f->o, &f->g[G2], s2_ipa(5 * ps), 2 * ps), 0);
@@ -1045,7 +1054,7 @@ static void ranges_and_counts(struct fx *f)
 	check_invariants(f);
 	assert_int_equal(s2_owner_guest_unshare_host(&f->o, &f->g[G2], s2_ipa(6 * ps), ps), 0);
 	check_invariants(f);
-	assert_int_equal(s2_owner_guest_teardown(&f->o, &f->g[G2], scrub, f), 0);
+	assert_int_equal(s2_owner_guest_destroy(&f->o, &f->g[G2], scrub, f), 0);
 	assert_int_equal(f->scrubbed, 6 * ps);
 	fault(f, base + 8 * ps, S2_HOST_ABORT_MAPPED);
 	check_invariants(f);
@@ -1070,11 +1079,11 @@ static void test_guest_ranges_several_runs(void **state)
 		run[1] = f.ram0 + 40 * ps;
 		run[2] = f.ram0 + 64 * ps;
 		for (int i = 0; i < 3; i++)
-			assert_int_equal(s2_owner_share_guest(&f.o, &f.g[G1], s2_pa(run[i]),
-							      s2_ipa(2 * (uint64_t)i * ps), 2 * ps,
-							      S2_PROT_R | S2_PROT_W),
+			assert_int_equal(s2_owner_host_share_guest(&f.o, &f.g[G1], s2_pa(run[i]),
+								   s2_ipa(2 * (uint64_t)i * ps),
+								   2 * ps, S2_PROT_R | S2_PROT_W),
 					 0);
-		assert_int_equal(s2_owner_unshare_guest(&f.o, &f.g[G1], s2_ipa(0), 6 * ps), 0);
+		assert_int_equal(s2_owner_host_unshare_guest(&f.o, &f.g[G1], s2_ipa(0), 6 * ps), 0);
 		for (int i = 0; i < 3; i++)
 			for (uint64_t k = 0; k < 2; k++) {
 				assert_int_equal(
@@ -1085,9 +1094,9 @@ static void test_guest_ranges_several_runs(void **state)
 		check_invariants(&f);
 
 		for (int i = 0; i < 3; i++)
-			assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(run[i]),
-							       s2_ipa(2 * (uint64_t)i * ps),
-							       2 * ps),
+			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(run[i]),
+								    s2_ipa(2 * (uint64_t)i * ps),
+								    2 * ps),
 					 0);
 		assert_int_equal(s2_owner_guest_share_host(&f.o, &f.g[G2], s2_ipa(0), 6 * ps), 0);
 		for (int i = 0; i < 3; i++)
@@ -1099,7 +1108,7 @@ static void test_guest_ranges_several_runs(void **state)
 			for (uint64_t k = 0; k < 2; k++)
 				fault(&f, run[i] + k * ps, S2_HOST_ABORT_INJECT);
 		check_invariants(&f);
-		assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G2], scrub, &f), 0);
+		assert_int_equal(s2_owner_guest_destroy(&f.o, &f.g[G2], scrub, &f), 0);
 		assert_int_equal(f.scrubbed, 6 * ps);
 		check_invariants(&f);
 		fx_fini(&f);
@@ -1134,7 +1143,7 @@ static void info_equal(const struct s2_page_info *a, const struct s2_page_info *
 /*
  * s2_vm_handle_abort() on a VM whose slot is backed by RAM (or MMIO) the owner layer manages
  * maps the page into the guest's stage-2 with SW bits 0, which read as "owned by the guest".
- * s2_owner_guest_teardown() then used to scrub the host's page and panic on the metadata
+ * s2_owner_guest_destroy() then used to scrub the host's page and panic on the metadata
  * (S2_BUG_ON(owner != guest)), or, for MMIO the hypervisor owns, silently give the device back
  * to the host. Now the metadata is the authority: the leaf is dropped, nothing else changes.
  */
@@ -1166,7 +1175,7 @@ static void test_vm_fault_then_teardown(void **state)
 			/* The hypervisor owns the MMIO page the VM is about to map. */
 			pa = mmio ? f.mmio + 2 * ps : f.ram0;
 			if (mmio)
-				assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(pa), ps), 0);
+				assert_int_equal(s2_owner_host_donate_hyp(&f.o, s2_pa(pa), ps), 0);
 			assert_int_equal(s2_caps_max(48, &caps), 0);
 			assert_int_equal(s2_vmid_alloc_init(&vmids, 16), 0);
 			struct s2_vm_params p = {
@@ -1182,7 +1191,7 @@ static void test_vm_fault_then_teardown(void **state)
 				.max_slots = 2,
 			};
 			s2_host_lockcheck_init_vm(&log.lc);
-			assert_int_equal(s2_vm_create(&vm, &p), 0);
+			assert_int_equal(s2_vm_init(&vm, &p), 0);
 			assert_int_equal(s2_vcpu_init(&vcpu, &vm, 0), 0);
 			assert_int_equal(s2_owner_guest_init(&g, &vm.pgt, 7, false), 0);
 			struct s2_memslot_desc d = {
@@ -1191,7 +1200,7 @@ static void test_vm_fault_then_teardown(void **state)
 				.size = block ? f.blk : 16 * ps,
 				.backing = mmio ? S2_BACKING_MMIO : S2_BACKING_RAM,
 				.pa = s2_pa(pa),
-				.host_type = mmio ? S2_HOST_DEVICE_nGnRE : S2_HOST_NORMAL,
+				.host_type = mmio ? S2_HOSTMEM_DEVICE_nGnRE : S2_HOSTMEM_NORMAL,
 				.backing_page_size = block ? f.blk : 0,
 			};
 			assert_int_equal(s2_vm_slot_add(&vm, &d), 0);
@@ -1204,7 +1213,7 @@ static void test_vm_fault_then_teardown(void **state)
 			assert_int_equal(s2_owner_page_info(&f.o, s2_pa(pa), &before), 0);
 
 			uint64_t scrubbed = f.scrubbed, dropped = f.o.stats.foreign_dropped;
-			assert_int_equal(s2_owner_guest_teardown(&f.o, &g, scrub, &f), 0);
+			assert_int_equal(s2_owner_guest_destroy(&f.o, &g, scrub, &f), 0);
 			assert_int_equal(f.o.stats.foreign_dropped, dropped + 1);
 			assert_int_equal(f.scrubbed, scrubbed); /* the host's data is left alone */
 			assert_int_equal(s2_pgtable_lookup(&vm.pgt, s2_ipa(fault_ipa), &l), 0);
@@ -1257,11 +1266,11 @@ static void ovm_new(struct fx *f, struct ovm *v, uint64_t flags)
 				     .size = 16 * f->psize,
 				     .backing = S2_BACKING_RAM,
 				     .pa = s2_pa(f->ram0),
-				     .host_type = S2_HOST_NORMAL };
+				     .host_type = S2_HOSTMEM_NORMAL };
 
 	assert_int_equal(s2_caps_max(48, &v->caps), 0);
 	assert_int_equal(s2_vmid_alloc_init(&v->vmids, 16), 0);
-	assert_int_equal(s2_vm_create(&v->vm, &p), 0);
+	assert_int_equal(s2_vm_init(&v->vm, &p), 0);
 	assert_int_equal(s2_vcpu_init(&v->vcpu, &v->vm, 0), 0);
 	v->slot_ipa = 2 * f->blk;
 	d.ipa = s2_ipa(v->slot_ipa);
@@ -1394,7 +1403,7 @@ static void test_vm_owner_shares(void **state)
 					      .size = 4 * ps,
 					      .backing = S2_BACKING_RAM,
 					      .pa = s2_pa(f.ram0 + 16 * ps),
-					      .host_type = S2_HOST_NORMAL,
+					      .host_type = S2_HOSTMEM_NORMAL,
 					      .flags = S2_SLOT_READONLY };
 		assert_int_equal(s2_vm_slot_add(&v.vm, &ro), 0);
 
@@ -1472,8 +1481,8 @@ static void test_vm_owner_refusals(void **state)
 		fx_init(&f, &cfgs[c]);
 		ps = f.psize;
 		ovm_new(&f, &v, S2_VM_PROTECTED);
-		assert_int_equal(s2_owner_share_hyp(&f.o, s2_pa(f.ram0), ps), 0);
-		assert_int_equal(s2_owner_donate_hyp(&f.o, s2_pa(f.ram0 + ps), ps), 0);
+		assert_int_equal(s2_owner_host_share_hyp(&f.o, s2_pa(f.ram0), ps), 0);
+		assert_int_equal(s2_owner_host_donate_hyp(&f.o, s2_pa(f.ram0 + ps), ps), 0);
 		for (int i = 0; i < 2; i++) {
 			assert_int_equal(s2_owner_page_info(&f.o, s2_pa(f.ram0 + i * ps), &before),
 					 0);
@@ -1501,7 +1510,7 @@ static void test_vm_owner_refusals(void **state)
 					     .size = ps,
 					     .backing = S2_BACKING_RAM,
 					     .pa = s2_pa(f.ram0 + 32 * ps),
-					     .host_type = S2_HOST_NORMAL,
+					     .host_type = S2_HOSTMEM_NORMAL,
 					     .flags = S2_SLOT_DIRTY_LOG };
 		assert_int_equal(s2_vm_slot_add(&v.vm, &d), S2_ENOTSUP);
 		d.flags = S2_SLOT_READONLY; /* read-only RAM in a protected VM */
@@ -1536,23 +1545,23 @@ static void test_vm_owner_refusals(void **state)
 		};
 		struct s2_vm_params bad = good;
 		bad.owner = NULL; /* protected without an owner */
-		assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+		assert_int_equal(s2_vm_init(&vm2, &bad), S2_EINVAL);
 		bad = good;
 		bad.owner_id = S2_OWNER_HYP;
-		assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+		assert_int_equal(s2_vm_init(&vm2, &bad), S2_EINVAL);
 		bad = good;
 		bad.hooks.scrub = NULL; /* a protected VM's pages must be scrubbed */
-		assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+		assert_int_equal(s2_vm_init(&vm2, &bad), S2_EINVAL);
 		bad.flags = 0; /* ... but shared pages are not */
-		assert_int_equal(s2_vm_create(&vm2, &bad), 0);
+		assert_int_equal(s2_vm_init(&vm2, &bad), 0);
 		assert_int_equal(s2_vm_destroy(&vm2), 0);
 		bad = good;
 		bad.req.granule = (enum s2_granule)((f.cfg.granule + 1) % S2_NR_GRANULES);
-		assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
-		assert_int_equal(s2_vm_create(&vm2, &good), 0);
+		assert_int_equal(s2_vm_init(&vm2, &bad), S2_EINVAL);
+		assert_int_equal(s2_vm_init(&vm2, &good), 0);
 		assert_int_equal(s2_vm_destroy(&vm2), 0);
-		assert_int_equal(s2_owner_unshare_hyp(&f.o, s2_pa(f.ram0), ps), 0);
-		assert_int_equal(s2_owner_donate_hyp_host(&f.o, s2_pa(f.ram0 + ps), ps), 0);
+		assert_int_equal(s2_owner_host_unshare_hyp(&f.o, s2_pa(f.ram0), ps), 0);
+		assert_int_equal(s2_owner_hyp_donate_host(&f.o, s2_pa(f.ram0 + ps), ps), 0);
 		all_back_with_host(&f);
 		fx_fini(&f);
 	}
@@ -1611,7 +1620,7 @@ static void test_owner_init_required_ops(void **state)
 	assert_int_equal(s2_host_port_stats(f.hp).pages_in_use, pages);
 	/* control: the full set */
 	assert_int_equal(s2_owner_init(&o, &good), 0);
-	s2_owner_fini(&o);
+	s2_owner_destroy(&o);
 	/* the fixture's own owner was reset by the successful init over the same metadata */
 	fx_fini(&f);
 }
@@ -1630,22 +1639,23 @@ static void forged_guest_leaves(struct fx *f)
 	fault(f, f->ram0, S2_HOST_ABORT_MAPPED);
 	/* P0 shared with G1 at IPA 0 (count 1); a forged second SHARED_BORROWED leaf of P0
 	 * at IPA ps: the unshare of both pages used to underflow the count (S2_BUG_ON). */
-	assert_int_equal(
-		s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(f->ram0), s2_ipa(0), ps, S2_PROT_RWX),
-		0);
+	assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(f->ram0), s2_ipa(0), ps,
+						   S2_PROT_RWX),
+			 0);
 	assert_int_equal(s2_pgtable_map(&f->gpgt[G1], s2_ipa(ps), ps, s2_pa(f->ram0),
 					S2_PROT_RWX | S2_PROT_SW(S2_PAGE_SHARED_BORROWED), 0, NULL),
 			 0);
-	assert_int_equal(s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(0), 2 * ps), 0);
+	assert_int_equal(s2_owner_host_unshare_guest(&f->o, &f->g[G1], s2_ipa(0), 2 * ps), 0);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0), &info), 0);
 	assert_int_equal(info.host, S2_PAGE_OWNED);
 	assert_int_equal(info.share_count, 0);
 	/* G3: leaves claiming every state over pages that are not G3's: a SHARED_BORROWED
 	 * leaf of a page nobody shares, OWNED over the hypervisor's page, SHARED_OWNED over
 	 * G2's page, RESERVED, and an annotation. */
-	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(f->ram0 + 6 * ps), ps), 0);
-	assert_int_equal(
-		s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(f->ram0 + 7 * ps), s2_ipa(0), ps), 0);
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(f->ram0 + 6 * ps), ps), 0);
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(f->ram0 + 7 * ps),
+						    s2_ipa(0), ps),
+			 0);
 	const struct {
 		uint64_t pa;
 		unsigned int st;
@@ -1660,17 +1670,17 @@ static void forged_guest_leaves(struct fx *f)
 				 0);
 	assert_int_equal(s2_pgtable_annotate(&f->gpgt[G3], s2_ipa(8 * ps), ps, 9, NULL), 0);
 	/* The transitions refuse the forged leaves (nothing the metadata vouches for). */
-	assert_int_equal(s2_owner_unshare_guest(&f->o, &f->g[G3], s2_ipa(0), ps), S2_EPERM);
+	assert_int_equal(s2_owner_host_unshare_guest(&f->o, &f->g[G3], s2_ipa(0), ps), S2_EPERM);
 	assert_int_equal(s2_owner_guest_share_host(&f->o, &f->g[G3], s2_ipa(ps), ps), S2_EPERM);
 	assert_int_equal(s2_owner_guest_unshare_host(&f->o, &f->g[G3], s2_ipa(2 * ps), ps),
 			 S2_EPERM);
-	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G3], s2_ipa(0), ps, S2_PROT_R),
+	assert_int_equal(s2_owner_host_set_prot_guest(&f->o, &f->g[G3], s2_ipa(0), ps, S2_PROT_R),
 			 S2_EPERM);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0 + 5 * ps), &p5), 0);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0 + 6 * ps), &p6), 0);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0 + 7 * ps), &p7), 0);
 	uint64_t scrubbed = f->scrubbed;
-	assert_int_equal(s2_owner_guest_teardown(&f->o, &f->g[G3], scrub, f), 0);
+	assert_int_equal(s2_owner_guest_destroy(&f->o, &f->g[G3], scrub, f), 0);
 	assert_int_equal(f->o.stats.foreign_dropped, 5);
 	assert_int_equal(f->scrubbed, scrubbed);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(f->ram0 + 5 * ps), &info), 0);
@@ -1708,23 +1718,25 @@ static void bug_on_siblings(struct fx *f)
 				     .nr_meta = 4,
 				     .hyp = { hyp_map, hyp_unmap, &f } };
 	assert_int_equal(s2_owner_init(&o2, &p), 0);
-	assert_int_equal(s2_owner_donate_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps), S2_ERANGE);
-	assert_int_equal(s2_owner_page_info(&o2, s2_pa(far_pa), &info), 0);
-	assert_int_equal(info.host, S2_PAGE_OWNED);
-	g.protected_vm = false;
-	assert_int_equal(s2_owner_share_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps, S2_PROT_R),
+	assert_int_equal(s2_owner_host_donate_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps),
 			 S2_ERANGE);
 	assert_int_equal(s2_owner_page_info(&o2, s2_pa(far_pa), &info), 0);
 	assert_int_equal(info.host, S2_PAGE_OWNED);
-	s2_owner_fini(&o2);
+	g.protected_vm = false;
+	assert_int_equal(
+		s2_owner_host_share_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps, S2_PROT_R),
+		S2_ERANGE);
+	assert_int_equal(s2_owner_page_info(&o2, s2_pa(far_pa), &info), 0);
+	assert_int_equal(info.host, S2_PAGE_OWNED);
+	s2_owner_destroy(&o2);
 	s2_pgtable_destroy(&small);
 	/* The host stage-2 offered as a guest: its annotation landed where the guest map
 	 * went next (S2_EEXIST -> S2_BUG_ON). */
 	assert_int_equal(s2_owner_guest_init(&g, &f->o.host, 9, true), 0);
-	assert_int_equal(s2_owner_donate_guest(&f->o, &g, s2_pa(f->ram0 + 4 * ps),
-					       s2_ipa(f->ram0 + 4 * ps), ps),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &g, s2_pa(f->ram0 + 4 * ps),
+						    s2_ipa(f->ram0 + 4 * ps), ps),
 			 S2_EINVAL);
-	assert_int_equal(s2_owner_guest_teardown(&f->o, &g, scrub, f), S2_EINVAL);
+	assert_int_equal(s2_owner_guest_destroy(&f->o, &g, scrub, f), S2_EINVAL);
 	/* A host config whose IPA size exceeds its output size. */
 	struct s2_config bad = f->cfg;
 	bad.pa_bits = bad.ipa_bits - 1;
@@ -1743,16 +1755,16 @@ static void pin_hyp(struct fx *f)
 	ps = f->psize;
 	p = f->ram0 + 4 * ps;
 	/* Not shared with the hypervisor: nothing to pin or unpin. */
-	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p), ps), S2_EPERM);
-	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p), ps), S2_EPERM);
-	assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(p), 4 * ps), 0);
+	assert_int_equal(s2_owner_hyp_pin_shared(&f->o, s2_pa(p), ps), S2_EPERM);
+	assert_int_equal(s2_owner_hyp_unpin_shared(&f->o, s2_pa(p), ps), S2_EPERM);
+	assert_int_equal(s2_owner_host_share_hyp(&f->o, s2_pa(p), 4 * ps), 0);
 	/* Shared but not pinned: unpin is an error, not an underflow. */
-	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p), ps), S2_EPERM);
+	assert_int_equal(s2_owner_hyp_unpin_shared(&f->o, s2_pa(p), ps), S2_EPERM);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(p), &info), 0);
 	assert_int_equal(info.pin_count, 0);
 	/* Pins nest, per page. */
-	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p), 2 * ps), 0);
-	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p + ps), ps), 0);
+	assert_int_equal(s2_owner_hyp_pin_shared(&f->o, s2_pa(p), 2 * ps), 0);
+	assert_int_equal(s2_owner_hyp_pin_shared(&f->o, s2_pa(p + ps), ps), 0);
 	om_pins_add(f, p, 2 * ps, 1);
 	om_pins_add(f, p + ps, ps, 1);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(p + ps), &info), 0);
@@ -1760,43 +1772,44 @@ static void pin_hyp(struct fx *f)
 	assert_int_equal(info.share_count, 0);
 	check_invariants(f);
 	/* A range beyond the shared pages: refused whole, no pin taken. */
-	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p + 2 * ps), 4 * ps), S2_EPERM);
+	assert_int_equal(s2_owner_hyp_pin_shared(&f->o, s2_pa(p + 2 * ps), 4 * ps), S2_EPERM);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(p + 2 * ps), &info), 0);
 	assert_int_equal(info.pin_count, 0);
 	/* Unshare refused while any page of the range is pinned (pKVM: EBUSY), nothing
 	 * changed; donation of a pinned (shared) page refused too. */
 	struct snapshot before;
 	snap(f, &before);
-	assert_int_equal(s2_owner_unshare_hyp(&f->o, s2_pa(p), 4 * ps), S2_EBUSY);
-	assert_int_equal(s2_owner_unshare_hyp(&f->o, s2_pa(p + ps), ps), S2_EBUSY);
-	assert_int_equal(s2_owner_donate_hyp(&f->o, s2_pa(p), ps), S2_EBUSY);
+	assert_int_equal(s2_owner_host_unshare_hyp(&f->o, s2_pa(p), 4 * ps), S2_EBUSY);
+	assert_int_equal(s2_owner_host_unshare_hyp(&f->o, s2_pa(p + ps), ps), S2_EBUSY);
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(p), ps), S2_EBUSY);
 	assert_unchanged(f, &before);
 	snap_free(&before);
 	/* The unpinned pages of the share may go on their own. */
-	assert_int_equal(s2_owner_unshare_hyp(&f->o, s2_pa(p + 2 * ps), 2 * ps), 0);
+	assert_int_equal(s2_owner_host_unshare_hyp(&f->o, s2_pa(p + 2 * ps), 2 * ps), 0);
 	/* Unpin of a range with one page already at zero: refused whole. */
-	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p), ps), 0);
+	assert_int_equal(s2_owner_hyp_unpin_shared(&f->o, s2_pa(p), ps), 0);
 	om_pins_add(f, p, ps, -1);
-	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p), 2 * ps), S2_EPERM);
+	assert_int_equal(s2_owner_hyp_unpin_shared(&f->o, s2_pa(p), 2 * ps), S2_EPERM);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(p + ps), &info), 0);
 	assert_int_equal(info.pin_count, 2);
-	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p + ps), ps), 0);
-	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p + ps), ps), 0);
+	assert_int_equal(s2_owner_hyp_unpin_shared(&f->o, s2_pa(p + ps), ps), 0);
+	assert_int_equal(s2_owner_hyp_unpin_shared(&f->o, s2_pa(p + ps), ps), 0);
 	om_pins_add(f, p + ps, ps, -2);
-	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(p + ps), ps), S2_EPERM);
+	assert_int_equal(s2_owner_hyp_unpin_shared(&f->o, s2_pa(p + ps), ps), S2_EPERM);
 	check_invariants(f);
-	assert_int_equal(s2_owner_unshare_hyp(&f->o, s2_pa(p), 2 * ps), 0);
+	assert_int_equal(s2_owner_host_unshare_hyp(&f->o, s2_pa(p), 2 * ps), 0);
 	/* MMIO shared with the hypervisor has no metadata to count pins in: refused, as
 	 * pKVM refuses anything that is not memory. */
-	assert_int_equal(s2_owner_share_hyp(&f->o, s2_pa(f->mmio), ps), 0);
-	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(f->mmio), ps), S2_EPERM);
-	assert_int_equal(s2_owner_unshare_hyp(&f->o, s2_pa(f->mmio), ps), 0);
+	assert_int_equal(s2_owner_host_share_hyp(&f->o, s2_pa(f->mmio), ps), 0);
+	assert_int_equal(s2_owner_hyp_pin_shared(&f->o, s2_pa(f->mmio), ps), S2_EPERM);
+	assert_int_equal(s2_owner_host_unshare_hyp(&f->o, s2_pa(f->mmio), ps), 0);
 	/* Range refusals as for every transition. */
-	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p), 0), S2_EINVAL);
-	assert_int_equal(s2_owner_pin_hyp(&f->o, s2_pa(p + 8), ps), S2_EALIGN);
-	assert_int_equal(s2_owner_pin_hyp(NULL, s2_pa(p), ps), S2_EINVAL);
-	assert_int_equal(s2_owner_unpin_hyp(&f->o, s2_pa(UINT64_C(1) << f->cfg.ipa_bits), ps),
-			 S2_ERANGE);
+	assert_int_equal(s2_owner_hyp_pin_shared(&f->o, s2_pa(p), 0), S2_EINVAL);
+	assert_int_equal(s2_owner_hyp_pin_shared(&f->o, s2_pa(p + 8), ps), S2_EALIGN);
+	assert_int_equal(s2_owner_hyp_pin_shared(NULL, s2_pa(p), ps), S2_EINVAL);
+	assert_int_equal(
+		s2_owner_hyp_unpin_shared(&f->o, s2_pa(UINT64_C(1) << f->cfg.ipa_bits), ps),
+		S2_ERANGE);
 	check_invariants(f);
 }
 
@@ -1836,11 +1849,11 @@ static void test_donate_guest_leaf(void **state)
 			assert_int_equal(
 				s2_page_cache_topup(&f.g[G2].cache, &f.gpgt[G2].port, ps, 8), 0);
 			assert_int_equal(s2_page_cache_topup(&f.o.cache, &f.o.host.port, ps, 8), 0);
-			assert_int_equal(
-				s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p), s2_ipa(ipa), ps),
-				0);
-			assert_int_equal(s2_owner_donate_guest(&f.o, &f.g[G2], s2_pa(p + ps),
-							       s2_ipa(ipa + ps), 2 * ps),
+			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(p),
+								    s2_ipa(ipa), ps),
+					 0);
+			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(p + ps),
+								    s2_ipa(ipa + ps), 2 * ps),
 					 0);
 			assert_int_equal(s2_pgtable_lookup(&f.gpgt[G2], s2_ipa(ipa), &one), 0);
 			assert_int_equal(s2_pgtable_lookup(&f.gpgt[G2], s2_ipa(ipa + ps), &two), 0);
@@ -1856,7 +1869,7 @@ static void test_donate_guest_leaf(void **state)
 			assert_int_equal(one.pte & ~(s2_pte_t)S2_GENMASK(49, 12),
 					 two.pte & ~(s2_pte_t)S2_GENMASK(49, 12));
 			check_invariants(&f);
-			assert_int_equal(s2_owner_guest_teardown(&f.o, &f.g[G2], scrub, &f), 0);
+			assert_int_equal(s2_owner_guest_destroy(&f.o, &f.g[G2], scrub, &f), 0);
 			/* The guest described again (its table kept): the leaf is prepared anew. */
 			assert_int_equal(s2_owner_guest_init(&f.g[G2], &f.gpgt[G2], 3, true), 0);
 			assert_null(f.g[G2].donate_leaf.pgt);
@@ -1880,61 +1893,67 @@ static void share_guest_prot(struct fx *f)
 				 S2_PROT_RWX | S2_PROT_SW(1), S2_BIT(40) };
 	snap(f, &before);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(
-			s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(0), ps, bad[i]),
-			S2_EINVAL);
+		assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(0),
+							   ps, bad[i]),
+				 S2_EINVAL);
 	assert_unchanged(f, &before);
 	snap_free(&before);
 	/* The same page to two guests, each with its own permissions. */
 	assert_int_equal(
-		s2_owner_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(0), 2 * ps, S2_PROT_R), 0);
+		s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(0), 2 * ps, S2_PROT_R),
+		0);
 	assert_int_equal(
-		s2_owner_share_guest(&f->o, &f->g[G3], s2_pa(p), s2_ipa(ps), ps, S2_PROT_RWX), 0);
+		s2_owner_host_share_guest(&f->o, &f->g[G3], s2_pa(p), s2_ipa(ps), ps, S2_PROT_RWX),
+		0);
 	assert_int_equal(guest_rwx(f, G1, 0), S2_PROT_R);
 	assert_int_equal(guest_rwx(f, G1, ps), S2_PROT_R);
 	assert_int_equal(guest_rwx(f, G3, ps), S2_PROT_RWX);
 	check_invariants(f);
 	/* Change them later: relax (as a permission fault would), write-protect. */
-	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), 2 * ps,
-						 S2_PROT_R | S2_PROT_W | S2_PROT_X),
+	assert_int_equal(s2_owner_host_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), 2 * ps,
+						      S2_PROT_R | S2_PROT_W | S2_PROT_X),
 			 0);
 	assert_int_equal(guest_rwx(f, G1, ps), S2_PROT_RWX);
-	assert_int_equal(
-		s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(ps), ps, S2_PROT_R | S2_PROT_X),
-		0);
+	assert_int_equal(s2_owner_host_set_prot_guest(&f->o, &f->g[G1], s2_ipa(ps), ps,
+						      S2_PROT_R | S2_PROT_X),
+			 0);
 	assert_int_equal(guest_rwx(f, G1, 0), S2_PROT_RWX);
 	assert_int_equal(guest_rwx(f, G1, ps), S2_PROT_R | S2_PROT_X);
 	assert_int_equal(guest_rwx(f, G3, ps), S2_PROT_RWX); /* its own, untouched */
 	/* Refusals: bad prot, unmapped IPA (pKVM: ENOENT), a page the guest owns rather
 	 * than borrows, a protected guest (pKVM: EPERM). Nothing changes. */
 	snap(f, &before);
-	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), ps, 0), S2_EINVAL);
-	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), ps,
-						 S2_PROT_R | S2_PROT_NORMAL_NC),
+	assert_int_equal(s2_owner_host_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), ps, 0),
 			 S2_EINVAL);
-	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), 3 * ps, S2_PROT_R),
-			 S2_ENOENT);
-	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(9 * ps), ps, S2_PROT_R),
-			 S2_ENOENT);
-	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G2], s2_ipa(0), ps, S2_PROT_R),
+	assert_int_equal(s2_owner_host_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), ps,
+						      S2_PROT_R | S2_PROT_NORMAL_NC),
+			 S2_EINVAL);
+	assert_int_equal(
+		s2_owner_host_set_prot_guest(&f->o, &f->g[G1], s2_ipa(0), 3 * ps, S2_PROT_R),
+		S2_ENOENT);
+	assert_int_equal(
+		s2_owner_host_set_prot_guest(&f->o, &f->g[G1], s2_ipa(9 * ps), ps, S2_PROT_R),
+		S2_ENOENT);
+	assert_int_equal(s2_owner_host_set_prot_guest(&f->o, &f->g[G2], s2_ipa(0), ps, S2_PROT_R),
 			 S2_EPERM);
-	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G1], s2_ipa(8), ps, S2_PROT_R),
+	assert_int_equal(s2_owner_host_set_prot_guest(&f->o, &f->g[G1], s2_ipa(8), ps, S2_PROT_R),
 			 S2_EALIGN);
-	assert_int_equal(s2_owner_set_prot_guest(NULL, &f->g[G1], s2_ipa(0), ps, S2_PROT_R),
+	assert_int_equal(s2_owner_host_set_prot_guest(NULL, &f->g[G1], s2_ipa(0), ps, S2_PROT_R),
 			 S2_EINVAL);
 	assert_unchanged(f, &before);
 	snap_free(&before);
 	/* A page the guest owns (donated) is not the host's to re-permission. */
-	assert_int_equal(s2_owner_donate_guest(&f->o, &f->g[G2], s2_pa(p + 8 * ps), s2_ipa(0), ps),
-			 0);
+	assert_int_equal(
+		s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p + 8 * ps), s2_ipa(0), ps), 0);
 	f->g[G2].protected_vm = false;
-	assert_int_equal(s2_owner_set_prot_guest(&f->o, &f->g[G2], s2_ipa(0), ps, S2_PROT_R),
+	assert_int_equal(s2_owner_host_set_prot_guest(&f->o, &f->g[G2], s2_ipa(0), ps, S2_PROT_R),
 			 S2_EPERM);
 	f->g[G2].protected_vm = true;
 	/* Unshare of an IPA nothing maps: S2_ENOENT (mainline pKVM), nothing changed. */
-	assert_int_equal(s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(ps), 2 * ps), S2_ENOENT);
-	assert_int_equal(s2_owner_unshare_guest(&f->o, &f->g[G1], s2_ipa(0), 2 * ps), 0);
-	assert_int_equal(s2_owner_guest_teardown(&f->o, &f->g[G3], scrub, f), 0);
+	assert_int_equal(s2_owner_host_unshare_guest(&f->o, &f->g[G1], s2_ipa(ps), 2 * ps),
+			 S2_ENOENT);
+	assert_int_equal(s2_owner_host_unshare_guest(&f->o, &f->g[G1], s2_ipa(0), 2 * ps), 0);
+	assert_int_equal(s2_owner_guest_destroy(&f->o, &f->g[G3], scrub, f), 0);
 	check_invariants(f);
 }
 
@@ -2011,7 +2030,7 @@ static void test_null_args(void **state)
 	assert_int_equal(s2_owner_init(&o, &p), 0);
 	assert_int_equal(s2_pgtable_init(&gp, &gc, &p.port, NULL), 0);
 	assert_int_equal(s2_owner_guest_init(&g, &gp, 9, false), 0);
-	assert_int_equal(s2_owner_share_guest(&o, &g, ram0, s2_ipa(0), ps, S2_PROT_RWX), 0);
+	assert_int_equal(s2_owner_host_share_guest(&o, &g, ram0, s2_ipa(0), ps, S2_PROT_RWX), 0);
 	pages = s2_host_port_stats(hp).pages_in_use;
 
 	struct s2_owner_params bad = p;
@@ -2028,36 +2047,39 @@ static void test_null_args(void **state)
 	assert_int_equal(s2_owner_init(&o2, &bad), S2_EINVAL);
 	assert_int_equal(s2_owner_init(NULL, &p), S2_EINVAL);
 	assert_int_equal(s2_owner_init(&o2, NULL), S2_EINVAL);
-	s2_owner_fini(NULL);
+	s2_owner_destroy(NULL);
 	assert_int_equal(s2_owner_guest_init(NULL, &gp, 10, false), S2_EINVAL);
 	assert_int_equal(s2_owner_guest_init(&g2, NULL, 10, false), S2_EINVAL);
-	assert_int_equal(s2_host_handle_fault(NULL, ram0, &act), S2_EINVAL);
-	assert_int_equal(s2_host_handle_fault(&o, ram0, NULL), S2_EINVAL);
-	assert_int_equal(s2_host_handle_abort(NULL, 0x92000007, 0, 0x1000000, &act), S2_EINVAL);
-	assert_int_equal(s2_host_handle_abort(&o, 0x92000007, 0, 0x1000000, NULL), S2_EINVAL);
+	assert_int_equal(s2_owner_host_handle_fault(NULL, ram0, &act), S2_EINVAL);
+	assert_int_equal(s2_owner_host_handle_fault(&o, ram0, NULL), S2_EINVAL);
+	assert_int_equal(s2_owner_host_handle_abort(NULL, 0x92000007, 0, 0x1000000, &act),
+			 S2_EINVAL);
+	assert_int_equal(s2_owner_host_handle_abort(&o, 0x92000007, 0, 0x1000000, NULL), S2_EINVAL);
 	assert_int_equal(act, S2_HOST_ABORT_INJECT);
-	assert_int_equal(s2_owner_share_hyp(NULL, ram0, ps), S2_EINVAL);
-	assert_int_equal(s2_owner_unshare_hyp(NULL, ram0, ps), S2_EINVAL);
-	assert_int_equal(s2_owner_donate_hyp(NULL, ram0, ps), S2_EINVAL);
-	assert_int_equal(s2_owner_donate_hyp_host(NULL, ram0, ps), S2_EINVAL);
-	assert_int_equal(s2_owner_share_guest(NULL, &g, ram0, s2_ipa(ps), ps, S2_PROT_RWX),
+	assert_int_equal(s2_owner_host_share_hyp(NULL, ram0, ps), S2_EINVAL);
+	assert_int_equal(s2_owner_host_unshare_hyp(NULL, ram0, ps), S2_EINVAL);
+	assert_int_equal(s2_owner_host_donate_hyp(NULL, ram0, ps), S2_EINVAL);
+	assert_int_equal(s2_owner_hyp_donate_host(NULL, ram0, ps), S2_EINVAL);
+	assert_int_equal(s2_owner_host_share_guest(NULL, &g, ram0, s2_ipa(ps), ps, S2_PROT_RWX),
 			 S2_EINVAL);
-	assert_int_equal(s2_owner_share_guest(&o, NULL, ram0, s2_ipa(ps), ps, S2_PROT_RWX),
+	assert_int_equal(s2_owner_host_share_guest(&o, NULL, ram0, s2_ipa(ps), ps, S2_PROT_RWX),
 			 S2_EINVAL);
-	assert_int_equal(s2_owner_pin_hyp(NULL, ram0, ps), S2_EINVAL);
-	assert_int_equal(s2_owner_unpin_hyp(NULL, ram0, ps), S2_EINVAL);
-	assert_int_equal(s2_owner_set_prot_guest(NULL, &g, s2_ipa(0), ps, S2_PROT_R), S2_EINVAL);
-	assert_int_equal(s2_owner_set_prot_guest(&o, NULL, s2_ipa(0), ps, S2_PROT_R), S2_EINVAL);
-	assert_int_equal(s2_owner_unshare_guest(NULL, &g, s2_ipa(0), ps), S2_EINVAL);
-	assert_int_equal(s2_owner_unshare_guest(&o, NULL, s2_ipa(0), ps), S2_EINVAL);
-	assert_int_equal(s2_owner_donate_guest(NULL, &g, ram0, s2_ipa(ps), ps), S2_EINVAL);
-	assert_int_equal(s2_owner_donate_guest(&o, NULL, ram0, s2_ipa(ps), ps), S2_EINVAL);
+	assert_int_equal(s2_owner_hyp_pin_shared(NULL, ram0, ps), S2_EINVAL);
+	assert_int_equal(s2_owner_hyp_unpin_shared(NULL, ram0, ps), S2_EINVAL);
+	assert_int_equal(s2_owner_host_set_prot_guest(NULL, &g, s2_ipa(0), ps, S2_PROT_R),
+			 S2_EINVAL);
+	assert_int_equal(s2_owner_host_set_prot_guest(&o, NULL, s2_ipa(0), ps, S2_PROT_R),
+			 S2_EINVAL);
+	assert_int_equal(s2_owner_host_unshare_guest(NULL, &g, s2_ipa(0), ps), S2_EINVAL);
+	assert_int_equal(s2_owner_host_unshare_guest(&o, NULL, s2_ipa(0), ps), S2_EINVAL);
+	assert_int_equal(s2_owner_host_donate_guest(NULL, &g, ram0, s2_ipa(ps), ps), S2_EINVAL);
+	assert_int_equal(s2_owner_host_donate_guest(&o, NULL, ram0, s2_ipa(ps), ps), S2_EINVAL);
 	assert_int_equal(s2_owner_guest_share_host(NULL, &g, s2_ipa(0), ps), S2_EINVAL);
 	assert_int_equal(s2_owner_guest_share_host(&o, NULL, s2_ipa(0), ps), S2_EINVAL);
 	assert_int_equal(s2_owner_guest_unshare_host(NULL, &g, s2_ipa(0), ps), S2_EINVAL);
 	assert_int_equal(s2_owner_guest_unshare_host(&o, NULL, s2_ipa(0), ps), S2_EINVAL);
-	assert_int_equal(s2_owner_guest_teardown(NULL, &g, NULL, NULL), S2_EINVAL);
-	assert_int_equal(s2_owner_guest_teardown(&o, NULL, NULL, NULL), S2_EINVAL);
+	assert_int_equal(s2_owner_guest_destroy(NULL, &g, NULL, NULL), S2_EINVAL);
+	assert_int_equal(s2_owner_guest_destroy(&o, NULL, NULL, NULL), S2_EINVAL);
 	assert_int_equal(s2_owner_page_info(NULL, ram0, &info), S2_EINVAL);
 	assert_int_equal(s2_owner_page_info(&o, ram0, NULL), S2_EINVAL);
 	assert_int_equal(s2_owner_guest_page(NULL, s2_ipa(0), &st, &pa), S2_EINVAL);
@@ -2075,9 +2097,9 @@ static void test_null_args(void **state)
 	assert_int_equal(s2_pgtable_check(&gp, NULL), 0);
 	assert_int_equal(s2_host_port_stats(hp).pages_in_use, pages);
 
-	assert_int_equal(s2_owner_guest_teardown(&o, &g, NULL, NULL), 0);
+	assert_int_equal(s2_owner_guest_destroy(&o, &g, NULL, NULL), 0);
 	s2_pgtable_destroy(&gp);
-	s2_owner_fini(&o);
+	s2_owner_destroy(&o);
 	free(meta);
 	s2_host_port_destroy(hp);
 }
@@ -2110,15 +2132,15 @@ static void test_huge_mmio_range(void **state)
 				      .hyp = { nop_map, nop_unmap, NULL } };
 	assert_int_equal(s2_owner_init(&o, &p), 0);
 	time_t t0 = time(NULL);
-	ret = s2_owner_share_hyp(&o, s2_pa(1ull << 39), 1ull << 39);
+	ret = s2_owner_host_share_hyp(&o, s2_pa(1ull << 39), 1ull << 39);
 	assert_true(ret == 0 || (ret < 0 && ret >= S2_ERROR_MIN));
-	ret = s2_owner_unshare_hyp(&o, s2_pa(1ull << 39), 1ull << 39);
+	ret = s2_owner_host_unshare_hyp(&o, s2_pa(1ull << 39), 1ull << 39);
 	assert_true(ret == 0 || (ret < 0 && ret >= S2_ERROR_MIN));
-	ret = s2_owner_donate_hyp(&o, s2_pa(1ull << 38), 1ull << 38);
+	ret = s2_owner_host_donate_hyp(&o, s2_pa(1ull << 38), 1ull << 38);
 	assert_true(ret == 0 || (ret < 0 && ret >= S2_ERROR_MIN));
 	assert_true(time(NULL) - t0 < 5);
 	assert_int_equal(s2_pgtable_check(&o.host, NULL), 0);
-	s2_owner_fini(&o);
+	s2_owner_destroy(&o);
 	free(meta);
 	s2_host_port_destroy(hp);
 }

@@ -185,7 +185,7 @@ static int fx_vm(struct fx *f, enum s2_granule g, unsigned int ipa_bits, uint64_
 		.max_slots = NSLOTS,
 		.locked_limit = 64 << 20,
 	};
-	int ret = s2_vm_create(&f->vm, &p);
+	int ret = s2_vm_init(&f->vm, &p);
 
 	if (ret)
 		return ret;
@@ -226,7 +226,7 @@ static struct s2_memslot_desc ram_slot(uint32_t id, uint64_t ipa, uint64_t size,
 					 .size = size,
 					 .backing = S2_BACKING_RAM,
 					 .pa = s2_pa(pa),
-					 .host_type = S2_HOST_NORMAL,
+					 .host_type = S2_HOSTMEM_NORMAL,
 					 .backing_page_size = bps };
 }
 
@@ -365,7 +365,7 @@ static void test_entry_two_vms(void **state)
 	struct s2_vcpu_entry e1, e2;
 	(void)state;
 
-	assert_int_equal(s2_vm_create(&vm2, &p), 0);
+	assert_int_equal(s2_vm_init(&vm2, &p), 0);
 	assert_int_equal(s2_vcpu_init(&v2, &vm2, 0), 0);
 	assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e1), 0);
 	assert_int_equal(s2_vm_vcpu_enter(&v2, &e2), 0);
@@ -400,13 +400,13 @@ static void test_create_errors(void **state)
 			.max_slots = NSLOTS,
 			.hooks = fx_hooks(f),
 		};
-		assert_int_equal(s2_vm_create(&v, &p), S2_EVMID);
+		assert_int_equal(s2_vm_init(&v, &p), S2_EVMID);
 		p.req.vmid_bits = 16;
 		p.max_slots = 0;
-		assert_int_equal(s2_vm_create(&v, &p), S2_EINVAL);
+		assert_int_equal(s2_vm_init(&v, &p), S2_EINVAL);
 		p.max_slots = NSLOTS;
 		p.req.flags = S2_BIT(40);
-		assert_int_equal(s2_vm_create(&v, &p), S2_EINVAL);
+		assert_int_equal(s2_vm_init(&v, &p), S2_EINVAL);
 		assert_int_equal(s2_host_port_stats(f->hp).pages_in_use, 0);
 	}
 	assert_int_equal(fx_vm(f, S2_GRANULE_4K, 40, 0), 0);
@@ -449,7 +449,7 @@ static void test_slot_validation(void **state)
 		e = ram_slot(2, 0x80000000, g, FAKE_PA, 3 * g); /* not a power of two */
 		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
 		e = ram_slot(2, 0x80000000, g, FAKE_PA, 0);
-		e.host_type = S2_HOST_DEVICE_nGnRE;
+		e.host_type = S2_HOSTMEM_DEVICE_nGnRE;
 		e.flags = S2_SLOT_ALLOW_ANY_UNCACHED; /* Device and NC at once */
 		assert_int_equal(s2_vm_slot_add(&f->vm, &e), S2_EINVAL);
 		/* nothing changed */
@@ -678,7 +678,7 @@ static void test_abort_exec(void **state)
 		struct s2_lookup lk;
 
 		dev.backing = S2_BACKING_MMIO;
-		dev.host_type = S2_HOST_DEVICE_nGnRE;
+		dev.host_type = S2_HOSTMEM_DEVICE_nGnRE;
 		assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
 		assert_int_equal(s2_vm_slot_add(&f->vm, &dev), 0);
 
@@ -745,7 +745,7 @@ static void test_abort_nc_ram(void **state)
 			f->vm_flags = keep ? S2_VM_KEEP_HOST_NC : 0;
 			assert_int_equal(fx_vm(f, m->cfg.granule, m->cfg.ipa_bits, flags), 0);
 			d = ram_slot(1, 0x40000000, 4 * f->g, FAKE_PA, 0);
-			d.host_type = S2_HOST_NORMAL_NC;
+			d.host_type = S2_HOSTMEM_NORMAL_NC;
 			assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
 			s2_host_port_clear_log(f->hp);
 			abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x40000000, &r);
@@ -807,9 +807,9 @@ static void test_abort_dic_exec(void **state)
 		aau = ram_slot(3, 0x08100000, 4 * gb, FAKE_PA + 5 * blk, 0);
 		nc = ram_slot(4, 0x08200000, 4 * gb, FAKE_PA + 6 * blk, 0);
 		dev.backing = aau.backing = S2_BACKING_MMIO;
-		dev.host_type = aau.host_type = S2_HOST_DEVICE_nGnRE;
+		dev.host_type = aau.host_type = S2_HOSTMEM_DEVICE_nGnRE;
 		aau.flags = S2_SLOT_ALLOW_ANY_UNCACHED;
-		nc.host_type = S2_HOST_NORMAL_NC;
+		nc.host_type = S2_HOSTMEM_NORMAL_NC;
 		assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
 		assert_int_equal(s2_vm_slot_add(&f->vm, &dev), 0);
 		assert_int_equal(s2_vm_slot_add(&f->vm, &aau), 0);
@@ -869,9 +869,9 @@ static void test_abort_mmio_types(void **state)
 		struct s2_lookup lk;
 
 		a.backing = b.backing = S2_BACKING_MMIO;
-		a.host_type = S2_HOST_DEVICE_nGnRnE;
+		a.host_type = S2_HOSTMEM_DEVICE_nGnRnE;
 		a.flags = S2_SLOT_ALLOW_ANY_UNCACHED;
-		b.host_type = S2_HOST_NORMAL;
+		b.host_type = S2_HOSTMEM_NORMAL;
 		assert_int_equal(s2_vm_slot_add(&f->vm, &a), 0);
 		assert_int_equal(s2_vm_slot_add(&f->vm, &b), 0);
 		abort_at(f, esr_dabt(FSC_TRANS(3), true), 0x10000000, &r);
@@ -973,7 +973,7 @@ static void test_abort_nisv(void **state)
 
 		ro.flags = rd.flags = S2_SLOT_READONLY;
 		rd.backing = wd.backing = S2_BACKING_MMIO;
-		rd.host_type = wd.host_type = S2_HOST_DEVICE_nGnRE;
+		rd.host_type = wd.host_type = S2_HOSTMEM_DEVICE_nGnRE;
 		assert_int_equal(s2_vm_slot_add(&f->vm, &ro), 0);
 		assert_int_equal(s2_vm_slot_add(&f->vm, &rd), 0);
 		assert_int_equal(s2_vm_slot_add(&f->vm, &wd), 0);
@@ -1041,7 +1041,7 @@ static void test_abort_inject(void **state)
 
 	ro.flags = S2_SLOT_READONLY;
 	io.backing = S2_BACKING_MMIO;
-	io.host_type = S2_HOST_DEVICE_nGnRE;
+	io.host_type = S2_HOSTMEM_DEVICE_nGnRE;
 	assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
 	assert_int_equal(s2_vm_slot_add(&f->vm, &ro), 0);
 	assert_int_equal(s2_vm_slot_add(&f->vm, &io), 0);
@@ -1097,7 +1097,7 @@ static void test_abort_s1ptw(void **state)
 
 		ro.flags = S2_SLOT_READONLY;
 		io.backing = S2_BACKING_MMIO;
-		io.host_type = S2_HOST_DEVICE_nGnRE;
+		io.host_type = S2_HOSTMEM_DEVICE_nGnRE;
 		assert_int_equal(s2_vm_slot_add(&f->vm, &ro), 0);
 		assert_int_equal(s2_vm_slot_add(&f->vm, &io), 0);
 		assert_int_equal(s2_vm_slot_add(&f->vm, &lg), 0);
@@ -1827,7 +1827,7 @@ static void test_set_flags_all_or_nothing(void **state)
  * Required hooks and port operations are checked at create time (S2_EINVAL, nothing
  * allocated), one at a time: hooks.load_stage2 (the VM layer loads the VM's context before
  * its TLB maintenance), lock without unlock and the reverse, and each required port op
- * (checked by s2_pgtable_init() for s2_vm_create(); the optional tlbi_ipa_local is not).
+ * (checked by s2_pgtable_init() for s2_vm_init(); the optional tlbi_ipa_local is not).
  */
 static void nop_lock(void *ctx, enum s2_vm_lock l)
 {
@@ -1866,13 +1866,13 @@ static void test_create_required_hooks(void **state)
 
 	p = good;
 	p.hooks.load_stage2 = NULL;
-	assert_int_equal(s2_vm_create(&vm, &p), S2_EINVAL);
+	assert_int_equal(s2_vm_init(&vm, &p), S2_EINVAL);
 	p = good;
 	p.hooks.lock = nop_lock;
-	assert_int_equal(s2_vm_create(&vm, &p), S2_EINVAL);
+	assert_int_equal(s2_vm_init(&vm, &p), S2_EINVAL);
 	p = good;
 	p.hooks.unlock = nop_lock;
-	assert_int_equal(s2_vm_create(&vm, &p), S2_EINVAL);
+	assert_int_equal(s2_vm_init(&vm, &p), S2_EINVAL);
 	for (size_t i = 0; i < S2_ARRAY_SIZE(required); i++) {
 		struct s2_port_ops bad = ops;
 		struct s2_pgtable pgt;
@@ -1881,7 +1881,7 @@ static void test_create_required_hooks(void **state)
 		memset((char *)&bad + required[i], 0, sizeof(void (*)(void)));
 		p = good;
 		p.port.ops = &bad;
-		assert_int_equal(s2_vm_create(&vm, &p), S2_EINVAL);
+		assert_int_equal(s2_vm_init(&vm, &p), S2_EINVAL);
 		assert_int_equal(s2_config_init(&cfg, &f->caps, &good.req), 0);
 		assert_int_equal(s2_pgtable_init(&pgt, &cfg, &p.port, NULL), S2_EINVAL);
 	}
@@ -1893,12 +1893,12 @@ static void test_create_required_hooks(void **state)
 		opt.tlbi_ipa_local = NULL;
 		p = good;
 		p.port.ops = &opt;
-		assert_int_equal(s2_vm_create(&vm, &p), 0);
+		assert_int_equal(s2_vm_init(&vm, &p), 0);
 		assert_int_equal(s2_vm_destroy(&vm), 0);
 		p = good;
 		p.hooks.lock = nop_lock;
 		p.hooks.unlock = nop_lock;
-		assert_int_equal(s2_vm_create(&vm, &p), 0);
+		assert_int_equal(s2_vm_init(&vm, &p), 0);
 		assert_int_equal(s2_vm_destroy(&vm), 0);
 	}
 	fx_free(f);
@@ -2074,7 +2074,7 @@ static void test_alloc_failure_leaves_nothing(void **state)
 			int ret;
 
 			if (mte) {
-				d.host_type = S2_HOST_NORMAL_TAGGED;
+				d.host_type = S2_HOSTMEM_NORMAL_TAGGED;
 				d.backing_tags = true;
 			}
 			if (variant != 2)
@@ -2189,7 +2189,7 @@ static void test_mte_tags(void **state)
 	(void)state;
 
 	assert_int_equal(s2_vm_slot_add(&f->vm, &d), S2_EMEMTYPE); /* untagged mapping */
-	d.host_type = S2_HOST_NORMAL_TAGGED;
+	d.host_type = S2_HOSTMEM_NORMAL_TAGGED;
 	assert_int_equal(s2_vm_slot_add(&f->vm, &d), S2_EMEMTYPE); /* backing without tags */
 	d.backing_tags = true;
 	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
@@ -2293,7 +2293,7 @@ static void test_vmid_destroy_and_rollover(void **state)
 					  .hooks = fx_hooks(f) };
 		vms[i] = calloc(1, sizeof(*vms[i]));
 		assert_non_null(vms[i]);
-		assert_int_equal(s2_vm_create(vms[i], &p), 0);
+		assert_int_equal(s2_vm_init(vms[i], &p), 0);
 		assert_int_equal(s2_vcpu_init(&vc[i], vms[i], 0), 0);
 	}
 	for (int i = 0; i < 255; i++) {
@@ -2363,7 +2363,7 @@ static void test_vmid_rollover(void **state)
 					  .slots = sl[i],
 					  .max_slots = 1,
 					  .hooks = fx_hooks(f) };
-		assert_int_equal(s2_vm_create(&vms[i], &p), 0);
+		assert_int_equal(s2_vm_init(&vms[i], &p), 0);
 		assert_int_equal(s2_vcpu_init(&vc[i], &vms[i], 0), 0);
 	}
 	/* 255 VMIDs (0 is the host's): the first 255 VMs get distinct ones without a flush */
@@ -2455,7 +2455,7 @@ static void test_guest_end_to_end(void **state)
 		bool dbm = m->cfg.hd;
 
 		io.backing = S2_BACKING_MMIO;
-		io.host_type = S2_HOST_DEVICE_nGnRE;
+		io.host_type = S2_HOSTMEM_DEVICE_nGnRE;
 		ram.size = 2 * blk;
 		assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
 		assert_int_equal(s2_vm_slot_add(&f->vm, &io), 0);
@@ -2764,7 +2764,7 @@ static void test_abort_short_vs_general(void **state)
 
 			ro.flags = S2_SLOT_READONLY;
 			io.backing = S2_BACKING_MMIO;
-			io.host_type = S2_HOST_DEVICE_nGnRE;
+			io.host_type = S2_HOSTMEM_DEVICE_nGnRE;
 			dl.flags = S2_SLOT_DIRTY_LOG;
 			assert_int_equal(s2_vm_slot_add(&t.f[i]->vm, &ram), 0);
 			assert_int_equal(s2_vm_slot_add(&t.f[i]->vm, &ro), 0);
@@ -2902,7 +2902,7 @@ static void test_vm_pa_bits_max(void **state)
 		struct s2_abort_result r;
 
 		assert_int_equal(s2_caps_max(52, &f->caps), 0);
-		assert_int_equal(s2_vm_create(&f->vm, &p), 0);
+		assert_int_equal(s2_vm_init(&f->vm, &p), 0);
 		f->g = 4096;
 		assert_int_equal(s2_vcpu_init(&f->vcpu, &f->vm, 0), 0);
 		assert_int_equal(f->vm.pgt.cfg.pa_bits, max ? 48 : 52);
@@ -2927,9 +2927,9 @@ static void test_vm_pa_bits_max(void **state)
 			.hooks = { .load_stage2 = s2_host_port_load_stage2 },
 		};
 
-		assert_int_equal(s2_vm_create(&f->vm, &p), S2_EINVAL); /* a 48-bit CPU */
+		assert_int_equal(s2_vm_init(&f->vm, &p), S2_EINVAL); /* a 48-bit CPU */
 		p.req.pa_bits_max = 47;
-		assert_int_equal(s2_vm_create(&f->vm, &p), S2_EINVAL);
+		assert_int_equal(s2_vm_init(&f->vm, &p), S2_EINVAL);
 		s2_host_port_destroy(f->hp);
 		free(f);
 	}
@@ -2956,7 +2956,7 @@ static void test_random_syndromes(void **state)
 
 		ro.flags = S2_SLOT_READONLY;
 		io.backing = S2_BACKING_MMIO;
-		io.host_type = S2_HOST_DEVICE_nGnRE;
+		io.host_type = S2_HOSTMEM_DEVICE_nGnRE;
 		io.flags = S2_SLOT_ALLOW_ANY_UNCACHED;
 		dl.flags = S2_SLOT_DIRTY_LOG;
 		assert_int_equal(s2_vm_slot_add(&f->vm, &ram), 0);
@@ -3204,7 +3204,7 @@ static void test_null_args(void **state)
 				     .size = 0x200000,
 				     .backing = S2_BACKING_RAM,
 				     .pa = s2_pa(FAKE_PA),
-				     .host_type = S2_HOST_NORMAL };
+				     .host_type = S2_HOSTMEM_NORMAL };
 	struct s2_vm_params p = { .caps = &f->caps,
 				  .req = { .ipa_bits = 40, .granule = S2_GRANULE_4K },
 				  .port = f->port,
@@ -3224,20 +3224,20 @@ static void test_null_args(void **state)
 	pages = s2_host_port_stats(f->hp).pages_in_use;
 
 	assert_int_equal(s2_vmid_alloc_init(NULL, 16), S2_EINVAL);
-	assert_int_equal(s2_vm_create(NULL, &p), S2_EINVAL);
-	assert_int_equal(s2_vm_create(&vm2, NULL), S2_EINVAL);
+	assert_int_equal(s2_vm_init(NULL, &p), S2_EINVAL);
+	assert_int_equal(s2_vm_init(&vm2, NULL), S2_EINVAL);
 	bad = p;
 	bad.caps = NULL;
-	assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+	assert_int_equal(s2_vm_init(&vm2, &bad), S2_EINVAL);
 	bad = p;
 	bad.vmids = NULL;
-	assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+	assert_int_equal(s2_vm_init(&vm2, &bad), S2_EINVAL);
 	bad = p;
 	bad.slots = NULL;
-	assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+	assert_int_equal(s2_vm_init(&vm2, &bad), S2_EINVAL);
 	bad = p;
 	bad.port.ops = NULL;
-	assert_int_equal(s2_vm_create(&vm2, &bad), S2_EINVAL);
+	assert_int_equal(s2_vm_init(&vm2, &bad), S2_EINVAL);
 	s2_vm_destroy(NULL);
 	assert_int_equal(s2_vcpu_init(NULL, &f->vm, 1), S2_EINVAL);
 	assert_int_equal(s2_vcpu_init(&vcpu2, NULL, 1), S2_EINVAL);

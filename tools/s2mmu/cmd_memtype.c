@@ -85,9 +85,9 @@ static const struct {
 	uint64_t bit;
 	const char *name;
 } s2_cli_cmo_names[] = {
-	{ S2_MT_CMO_DCACHE, "dcache-clean-inval-poc" },
-	{ S2_MT_CMO_ICACHE, "icache-inval-pou" },
-	{ S2_MT_CMO_TAGS, "mte-tags-sanitise" },
+	{ S2_CMO_DCACHE, "dcache-clean-inval-poc" },
+	{ S2_CMO_ICACHE, "icache-inval-pou" },
+	{ S2_CMO_TAGS, "mte-tags-sanitise" },
 };
 
 static const char *s2_cli_memtype_reason(const struct s2_memtype_req *r, int err)
@@ -131,7 +131,7 @@ S2_CLI_COMMAND(memtype)
 			have_backing = true;
 			break;
 		case OPT_HOST_TYPE:
-			if (s2_host_type_parse(val, &req.host_type)) {
+			if (s2_hostmem_parse(val, &req.host_type)) {
 				s2_cli_error("memtype",
 					     "--host-type: '%s' is not normal, tagged, nc, "
 					     "device-ngnre or device-ngnrne",
@@ -172,7 +172,7 @@ S2_CLI_COMMAND(memtype)
 	}
 	if (!have_type) /* the simulator's slot default (docs/sim.md) */
 		req.host_type =
-			req.backing == S2_BACKING_RAM ? S2_HOST_NORMAL : S2_HOST_DEVICE_nGnRE;
+			req.backing == S2_BACKING_RAM ? S2_HOSTMEM_NORMAL : S2_HOSTMEM_DEVICE_nGnRE;
 
 	err = s2_memtype_decide(&req, &a);
 	if (err) {
@@ -199,7 +199,7 @@ S2_CLI_COMMAND(memtype)
 		printf("memattr  0b%u%u%u%u (FWB %s)\n", (a.memattr >> 3) & 1, (a.memattr >> 2) & 1,
 		       (a.memattr >> 1) & 1, a.memattr & 1, req.fwb ? "on" : "off");
 		if (!have_type)
-			printf("host     %s (default for %s)\n", s2_host_type_name(req.host_type),
+			printf("host     %s (default for %s)\n", s2_hostmem_name(req.host_type),
 			       s2_backing_name(req.backing));
 		if (!req.fwb)
 			printf("stage 1  combined: FWB is off, so the guest's stage-1 type is combined "

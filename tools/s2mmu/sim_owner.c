@@ -216,32 +216,33 @@ int sim_step_owner(struct sim *s, struct sim_toks *t)
 		snprintf(what + strlen(what), sizeof(what) - strlen(what), " %.8s", t->v[need + 1]);
 	sim_jstep(s, op);
 	if (!strcmp(op, "share-hyp"))
-		ret = s2_owner_share_hyp(s->own, s2_pa(a[0]), a[1]);
+		ret = s2_owner_host_share_hyp(s->own, s2_pa(a[0]), a[1]);
 	else if (!strcmp(op, "unshare-hyp"))
-		ret = s2_owner_unshare_hyp(s->own, s2_pa(a[0]), a[1]);
+		ret = s2_owner_host_unshare_hyp(s->own, s2_pa(a[0]), a[1]);
 	else if (!strcmp(op, "donate-hyp"))
-		ret = s2_owner_donate_hyp(s->own, s2_pa(a[0]), a[1]);
+		ret = s2_owner_host_donate_hyp(s->own, s2_pa(a[0]), a[1]);
 	else if (!strcmp(op, "donate-hyp-host"))
-		ret = s2_owner_donate_hyp_host(s->own, s2_pa(a[0]), a[1]);
+		ret = s2_owner_hyp_donate_host(s->own, s2_pa(a[0]), a[1]);
 	else if (!strcmp(op, "pin-hyp"))
-		ret = s2_owner_pin_hyp(s->own, s2_pa(a[0]), a[1]);
+		ret = s2_owner_hyp_pin_shared(s->own, s2_pa(a[0]), a[1]);
 	else if (!strcmp(op, "unpin-hyp"))
-		ret = s2_owner_unpin_hyp(s->own, s2_pa(a[0]), a[1]);
+		ret = s2_owner_hyp_unpin_shared(s->own, s2_pa(a[0]), a[1]);
 	else if (!strcmp(op, "set-prot-guest"))
-		ret = s2_owner_set_prot_guest(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1], prot);
+		ret = s2_owner_host_set_prot_guest(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1], prot);
 	else if (!strcmp(op, "share-guest"))
-		ret = s2_owner_share_guest(s->own, SIM_OG(sv), s2_pa(a[0]), s2_ipa(a[1]), a[2],
-					   prot);
+		ret = s2_owner_host_share_guest(s->own, SIM_OG(sv), s2_pa(a[0]), s2_ipa(a[1]), a[2],
+						prot);
 	else if (!strcmp(op, "donate-guest"))
-		ret = s2_owner_donate_guest(s->own, SIM_OG(sv), s2_pa(a[0]), s2_ipa(a[1]), a[2]);
+		ret = s2_owner_host_donate_guest(s->own, SIM_OG(sv), s2_pa(a[0]), s2_ipa(a[1]),
+						 a[2]);
 	else if (!strcmp(op, "unshare-guest"))
-		ret = s2_owner_unshare_guest(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1]);
+		ret = s2_owner_host_unshare_guest(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1]);
 	else if (!strcmp(op, "guest-share-host"))
 		ret = s2_owner_guest_share_host(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1]);
 	else if (!strcmp(op, "guest-unshare-host"))
 		ret = s2_owner_guest_unshare_host(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1]);
 	else
-		ret = s2_owner_guest_teardown(s->own, SIM_OG(sv), sim_scrub, s);
+		ret = s2_owner_guest_destroy(s->own, SIM_OG(sv), sim_scrub, s);
 	if (ret)
 		sim_lib_error(s, what, ret);
 	else if (sv)
@@ -292,7 +293,7 @@ int sim_step_host_access(struct sim *s, struct sim_toks *t)
 			break;
 		}
 		s->faults[w.fault <= S2_FAULT_OTHER ? w.fault : S2_FAULT_OTHER]++;
-		ret = s2_host_handle_fault(s->own, s2_pa(pa), &act);
+		ret = s2_owner_host_handle_fault(s->own, s2_pa(pa), &act);
 		if (ret || act == S2_HOST_ABORT_INJECT)
 			break;
 	}

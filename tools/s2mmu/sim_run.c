@@ -124,7 +124,7 @@ void sim_close(struct sim *s)
 		free(s->vms[i]);
 	}
 	if (s->own) {
-		s2_owner_fini(s->own);
+		s2_owner_destroy(s->own);
 		free(s->own);
 	}
 	free(s->own_meta);

@@ -261,7 +261,7 @@ int sim_step_vm(struct sim *s, struct sim_toks *t)
 	p.vmids = &s->vmids;
 	p.slots = sv->slots;
 	p.max_slots = SIM_MAX_SLOTS;
-	ret = s2_vm_create(&sv->vm, &p);
+	ret = s2_vm_init(&sv->vm, &p);
 	if (ret) {
 		free(sv);
 		return sim_syntax(s, "vm %" PRIu64 " refused: %s (%s)", id, s2_errname(ret),
@@ -379,8 +379,8 @@ int sim_step_slot(struct sim *s, struct sim_toks *t)
 	if (ram == mmio)
 		return sim_syntax(s, "slot needs exactly one of 'ram' and 'mmio'");
 	d.backing = ram ? S2_BACKING_RAM : S2_BACKING_MMIO;
-	d.host_type = ram ? S2_HOST_NORMAL : S2_HOST_DEVICE_nGnRE;
-	if (sim_opt(t, 2, "host", &str) && (!str || s2_host_type_parse(str, &d.host_type)))
+	d.host_type = ram ? S2_HOSTMEM_NORMAL : S2_HOSTMEM_DEVICE_nGnRE;
+	if (sim_opt(t, 2, "host", &str) && (!str || s2_hostmem_parse(str, &d.host_type)))
 		return sim_syntax(s, "host is normal, tagged, nc, device-ngnre or device-ngnrne");
 	if ((ret = sim_opt_num(s, t, 2, "page", &d.backing_page_size, &given)))
 		return ret;
@@ -401,8 +401,7 @@ int sim_step_slot(struct sim *s, struct sim_toks *t)
 			 "vm%u slot %u: ipa 0x%" PRIx64 " size %s %s pa 0x%" PRIx64
 			 " host %s page %s%s%s%s\n",
 			 s->cur->id, d.id, s2_ipa_val(d.ipa), sim_size_str(d.size, sz, sizeof(sz)),
-			 s2_backing_name(d.backing), s2_pa_val(d.pa),
-			 s2_host_type_name(d.host_type),
+			 s2_backing_name(d.backing), s2_pa_val(d.pa), s2_hostmem_name(d.host_type),
 			 d.backing_page_size ? sim_size_str(d.backing_page_size, pg, sizeof(pg)) :
 					       "granule",
 			 (d.flags & S2_SLOT_READONLY) ? " read-only" : "",

@@ -253,7 +253,7 @@ static const struct {
 };
 
 static int add_slot(uint32_t id, uint64_t ipa, uint64_t size, uint64_t pa, enum s2_backing b,
-		    enum s2_host_type t, uint64_t backing_page)
+		    enum s2_hostmem t, uint64_t backing_page)
 {
 	uint64_t g = s2_granule_size(hyp_opts.granule);
 	struct s2_memslot_desc d = {
@@ -301,16 +301,16 @@ static void create_vm(void)
 	p.vmids = &hyp_vmids;
 	p.slots = hyp_slots;
 	p.max_slots = 16;
-	err = s2_vm_create(&hyp_vm, &p);
+	err = s2_vm_init(&hyp_vm, &p);
 	if (err) {
-		hyp_printf("hyp: s2_vm_create: %s\n", s2_errname(err));
+		hyp_printf("hyp: s2_vm_init: %s\n", s2_errname(err));
 		hyp_fail("VM");
 	}
 	err = add_slot(HYP_SLOT_RAM, HYP_GUEST_IPA, hyp_opts.mem, HYP_GUEST_PA, S2_BACKING_RAM,
-		       S2_HOST_NORMAL, hyp_opts.backing);
+		       S2_HOSTMEM_NORMAL, hyp_opts.backing);
 	for (unsigned int i = 0; !err && i < S2_ARRAY_SIZE(hyp_passthrough); i++)
 		err = add_slot(10 + i, hyp_passthrough[i].ipa, hyp_passthrough[i].size,
-			       hyp_passthrough[i].ipa, S2_BACKING_MMIO, S2_HOST_DEVICE_nGnRE, 0);
+			       hyp_passthrough[i].ipa, S2_BACKING_MMIO, S2_HOSTMEM_DEVICE_nGnRE, 0);
 	if (err) {
 		hyp_printf("hyp: s2_vm_slot_add: %s\n", s2_errname(err));
 		hyp_fail("memslots");

@@ -60,7 +60,7 @@ void hyp_entry(void)
 
 	if (s2_caps_max(48, &caps) || s2_vmid_alloc_init(&vmids, caps.vmid_bits))
 		s2_env_panic("caps", __FILE__, __LINE__);
-	if (s2_vm_create(&vm, &p) == 0) /* refused: the ops are empty */
+	if (s2_vm_init(&vm, &p) == 0) /* refused: the ops are empty */
 		s2_env_panic("create", __FILE__, __LINE__);
 	if (s2_abort_decode(0x93c28046, 0, 0x630000, true, &ab))
 		s2_env_panic("decode", __FILE__, __LINE__);
