@@ -2169,6 +2169,31 @@ static void test_callback_port(void **state)
 		assert_int_equal(young, 3);
 		assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(0), 2 * blk), 0);
 		assert_int_equal(s2_lookup_prot(lk(&e, blk)), S2_PROT_R | S2_PROT_YOUNG_CLEAR);
+		if (cfg->pa_bits == 52 && !cfg->dic) {
+			/* OA bits above 47 through the callbacks: granting exec invalidates the
+			 * I-cache of the page's whole PA, high bits included */
+			uint64_t hpa = UINT64_C(0xf) << 48 | 5 * g, hipa = 2 * blk - 2 * g;
+			unsigned int n, ic = 0;
+			const struct s2_host_event *ev;
+
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(hipa), g, s2_pa(hpa),
+							S2_PROT_R, 0, NULL),
+					 0);
+			s2_host_port_clear_log(e.hp);
+			assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(hipa), S2_PROT_X),
+					 0);
+			ev = s2_host_port_log(e.hp, &n, NULL);
+			for (unsigned int i = 0; i < n; i++) {
+				if (ev[i].kind != S2_HOST_EV_IC_INVAL)
+					continue;
+				assert_int_equal(ev[i].addr, hpa);
+				assert_int_equal(ev[i].size, g);
+				ic++;
+			}
+			assert_int_equal(ic, 1);
+			assert_int_equal(s2_pa_val(lk(&e, hipa).pa), hpa);
+			assert_int_equal(s2_lookup_prot(lk(&e, hipa)), S2_PROT_R | S2_PROT_X);
+		}
 		assert_tree_ok(&e);
 		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(0), 2 * blk, NULL), 0);
 		assert_pages_back(&e);
