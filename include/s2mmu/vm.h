@@ -502,7 +502,7 @@ int s2_vm_handle_abort(struct s2_vcpu *vcpu, uint64_t esr, uint64_t far, uint64_
 #if defined(S2_TEST_HOOKS) && S2_TEST_HOOKS
 /*
  * Hosted test builds only (S2_TEST_HOOKS): true sends every abort through the general path,
- * so that a test can compare the short path (the commonest aborts, see src/vm.c) with it.
+ * so that a test can compare the short path (the commonest aborts, see src/vm_abort.c) with it.
  * Process-global, not synchronised.
  */
 extern bool s2_vm_test_no_short;
