@@ -6,6 +6,9 @@
 #include "owner_model.h"
 
 #include <stdarg.h>
+#include <stddef.h>
+
+#include "s2mmu/vm.h"
 
 static void (*om_fail_handler)(const char *msg);
 
@@ -38,14 +41,35 @@ void om_fail(const char *fmt, ...)
 
 #define OM_TLB_ENTRIES 512
 
-/* The host stage-2's cookie (TLBIs for it go to VMID 0; guests' to their owner ids). */
+/* The host stage-2's cookie (TLBIs for it go to VMID 0). */
 static const void *om_host_cookie;
 
+/* The VMID a VM without one yet is filed under: no entry is ever cached for it. */
+#define OM_VMID_NONE UINT16_C(0xffff)
+
+/*
+ * The VMID of a TLBI's table, by its cookie: the host's 0; a VM-layer table's (its cookie is
+ * the struct s2_vm, whose member pgt is the table; s2_vm_init()) the VM's VMID, or
+ * OM_VMID_NONE while it has none, never the host's; an owner guest's table (its cookie is the
+ * struct s2_owner_guest of that table, as the fixture's) the guest's owner id. Any other cookie
+ * is a fixture misuse: it fails loudly rather than guess.
+ */
 static uint16_t om_vmid_of(const struct s2_pgtable *pgt)
 {
-	if (pgt->cookie == om_host_cookie)
+	const void *ck = pgt->cookie;
+
+	if (ck == om_host_cookie)
 		return 0;
-	return ((const struct s2_owner_guest *)pgt->cookie)->id;
+	if (ck == (const void *)((const char *)pgt - offsetof(struct s2_vm, pgt))) {
+		const struct s2_vm *vm = ck;
+
+		return vm->vmid ? vm->vmid : OM_VMID_NONE;
+	}
+	if (ck && ((const struct s2_owner_guest *)ck)->pgt == pgt)
+		return ((const struct s2_owner_guest *)ck)->id;
+	om_fail("owner_model: TLBI for a table whose cookie is neither the host, a VM nor an "
+		"owner guest");
+	return OM_VMID_NONE;
 }
 
 static void om_stale(void *arg, const struct s2_tlb_stale *st)

@@ -56,7 +56,9 @@ struct fx {
 	uint64_t ram0, ram1, mmio; /* bases */
 	/* The hardware's view of the host stage-2: the reference walker over the port's arena,
 	 * and a TLB model fed with every translation the checks make and every TLBI the engine
-	 * issues for the host (VMID 0), so a missing invalidation shows as a stale entry. */
+	 * issues for the host (VMID 0), so a missing invalidation shows as a stale entry. The
+	 * engine's other TLBIs are filed under their table's VMID (a guest's owner id, a VM-layer
+	 * table's VMID; owner_model.c, om_vmid_of()), never the host's. */
 	struct s2_walk_mem mem;
 	struct s2_tlb_model *tlb;
 	struct s2_tlb_entry *tlb_store;

@@ -1004,6 +1004,80 @@ static void with_vm_layer(struct fx *f)
 	check_invariants(f);
 }
 
+/*
+ * The fixture's TLB model files each TLBI of its port under the VMID of the table's owner: the
+ * host's 0, a fixture guest's owner id, a VM-layer table's VMID. A VM's table has the struct
+ * s2_vm as its cookie, not an owner guest: read as one, its TLBIs went to a VMID made of the
+ * VM's config bytes (36, its IPA bits), leaving the VM's own entries stale in the model.
+ */
+static void tlb_model_vmids(struct fx *f)
+{
+	struct s2_caps caps;
+	struct s2_vmid_alloc vmids;
+	struct s2_memslot slots[1];
+	struct vm_hooks_log log = { 0 };
+	struct s2_vm vm, idle;
+	struct s2_vcpu vcpu;
+	struct s2_vcpu_entry e;
+	struct s2_walk_result wr;
+	const struct s2_port_ops *ops = f->port.ops;
+	uint16_t gid = f->g[G1].id;
+	s2_ipa_t ipa = s2_ipa(f->ram0);
+
+	fault(f, f->ram0, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(s2_walk(&f->cfg, f->o.host.root_pa, &f->mem, ipa,
+				 (struct s2_access){ .type = S2_ACCESS_READ }, &wr),
+			 0);
+	assert_int_equal(wr.fault, S2_FAULT_NONE);
+	assert_int_equal(s2_caps_max(48, &caps), 0);
+	assert_int_equal(s2_vmid_alloc_init(&vmids, 16), 0);
+	struct s2_vm_params p = {
+		.caps = &caps,
+		.req = { .ipa_bits = 36, .granule = f->cfg.granule },
+		.port = f->port,
+		.hooks = { .lock = vm_lock,
+			   .unlock = vm_unlock,
+			   .load_stage2 = vm_load,
+			   .put_stage2 = vm_put,
+			   .ctx = &log },
+		.vmids = &vmids,
+		.slots = slots,
+		.max_slots = 1,
+	};
+	s2_host_lockcheck_init_vm(&log.lc);
+	assert_int_equal(s2_vm_init(&vm, &p), 0);
+	assert_int_equal(s2_vcpu_init(&vcpu, &vm, 0), 0);
+	assert_int_equal(s2_vm_vcpu_enter(&vcpu, &e), 0);
+	assert_int_equal(vm.vmid, 1);
+
+	/* The same translation cached for the host, the guest G1 and the VM. */
+	s2_tlb_fill(f->tlb, 0, ipa, &wr);
+	s2_tlb_fill(f->tlb, gid, ipa, &wr);
+	s2_tlb_fill(f->tlb, vm.vmid, ipa, &wr);
+	ops->tlbi_ipa(f->port.ctx, &vm.pgt, ipa, -2);
+	assert_null(s2_tlb_lookup(f->tlb, vm.vmid, ipa));
+	assert_non_null(s2_tlb_lookup(f->tlb, gid, ipa));
+	assert_non_null(s2_tlb_lookup(f->tlb, 0, ipa));
+	ops->tlbi_ipa(f->port.ctx, f->g[G1].pgt, ipa, -2);
+	assert_null(s2_tlb_lookup(f->tlb, gid, ipa));
+	assert_non_null(s2_tlb_lookup(f->tlb, 0, ipa));
+
+	/* A VM that has no VMID yet (never entered) must not reach the host's VMID 0. */
+	s2_host_lockcheck_init_vm(&log.lc);
+	assert_int_equal(s2_vm_init(&idle, &p), 0);
+	assert_int_equal(idle.vmid, 0);
+	ops->tlbi_ipa(f->port.ctx, &idle.pgt, ipa, -2);
+	ops->tlbi_vmid(f->port.ctx, &idle.pgt);
+	assert_non_null(s2_tlb_lookup(f->tlb, 0, ipa));
+	ops->tlbi_ipa(f->port.ctx, &f->o.host, ipa, -2);
+	assert_null(s2_tlb_lookup(f->tlb, 0, ipa));
+
+	s2_vm_destroy(&idle);
+	s2_vcpu_destroy(&vcpu);
+	s2_vm_destroy(&vm);
+	vm_locks_ok(&log);
+}
+
 /* ---- multi-page ranges, shares counted across guests ----------------------------------------- */
 
 static void ranges_and_counts(struct fx *f)
@@ -2158,6 +2232,7 @@ int main(void)
 		cmocka_unit_test(test_params_and_limits),
 		cmocka_unit_test(test_init_garbage_meta_1g_block),
 		FX_TEST(with_vm_layer, 1),
+		FX_TEST(tlb_model_vmids, 1),
 		cmocka_unit_test(test_vm_fault_then_teardown),
 		cmocka_unit_test(test_vm_protected_donates),
 		cmocka_unit_test(test_vm_owner_shares),
