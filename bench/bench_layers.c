@@ -533,6 +533,7 @@ static int owner_create(struct bench *b)
 		.meta = b->meta,
 		.nr_meta = nr_pages(b),
 		.hyp = { .map = hyp_map, .unmap = hyp_unmap, .ctx = b },
+		.host_stage2 = { .load = s2_host_port_load_stage2, .put = s2_host_port_put_stage2 },
 	};
 	enum s2_host_abort_action action;
 	uint64_t pa;

@@ -659,7 +659,9 @@ static void fuzz_owner(struct input *in, const struct s2_port *port, struct s2_h
 				     .nr_ram = 1,
 				     .meta = meta,
 				     .nr_meta = OWN_PAGES,
-				     .hyp = { own_map, own_unmap, &fail_map } };
+				     .hyp = { own_map, own_unmap, &fail_map },
+				     .host_stage2 = { .load = s2_host_port_load_stage2,
+						      .put = s2_host_port_put_stage2 } };
 	uint64_t in_use = s2_host_port_stats(hp).pages_in_use;
 	struct s2_owner o;
 	struct s2_owner_guest g;

@@ -334,6 +334,21 @@ static int done(struct s2_owner *o)
 	return 0;
 }
 
+/*
+ * The host stage-2's context around a change of it that may invalidate TLB entries (the
+ * engine's TLBIs act on the context loaded): this layer is the one place that loads it.
+ */
+static inline void host_ctx_load(struct s2_owner *o)
+{
+	o->host_stage2.load(o->host_stage2.ctx, o->host.cfg.vtcr, o->host_vttbr);
+}
+
+static inline void host_ctx_put(struct s2_owner *o)
+{
+	if (o->host_stage2.put)
+		o->host_stage2.put(o->host_stage2.ctx);
+}
+
 /* ---- init ------------------------------------------------------------------------------------- */
 
 int s2_owner_init(struct s2_owner *o, const struct s2_owner_params *p)
@@ -341,7 +356,8 @@ int s2_owner_init(struct s2_owner *o, const struct s2_owner_params *p)
 	uint64_t pages = 0, prev_end = 0, psize;
 	int ret;
 
-	if (!o || !p || !p->host_cfg || !p->hyp.map || !p->hyp.unmap || (p->nr_ram && !p->ram))
+	if (!o || !p || !p->host_cfg || !p->hyp.map || !p->hyp.unmap || !p->host_stage2.load ||
+	    (p->nr_ram && !p->ram))
 		return S2_EINVAL;
 	/* An identity map: every IPA must be a PA the descriptors can hold. */
 	if (p->host_cfg->ipa_bits > p->host_cfg->pa_bits)
@@ -369,6 +385,8 @@ int s2_owner_init(struct s2_owner *o, const struct s2_owner_params *p)
 	o->meta = p->meta;
 	o->nr_meta = p->nr_meta;
 	o->hyp = p->hyp;
+	o->host_stage2 = p->host_stage2;
+	o->host_vttbr = s2_vttbr(&o->host.cfg, o->host.root_pa, 0);
 	o->page_size = psize;
 	o->page_shift = p->host_cfg->page_shift;
 	pages = 0;
@@ -500,7 +518,9 @@ int s2_owner_host_handle_fault(struct s2_owner *o, s2_pa_t pa_t, enum s2_host_ab
 	ret = cache_fill(&o->cache, &o->host, tables_bound(&o->host, base, base, size, false));
 	if (ret)
 		return ret;
+	host_ctx_load(o); /* a block may replace a table */
 	ret = s2_pgtable_map(&o->host, s2_ipa(base), size, s2_pa(base), prot, 0, &o->cache);
+	host_ctx_put(o);
 	if (ret)
 		return ret;
 	*action = S2_HOST_ABORT_MAPPED;
@@ -539,17 +559,24 @@ static inline int host_cache_for(struct s2_owner *o, uint64_t pa, uint64_t size)
  * host_cache_for() filled o->cache with the upper bound of the tables splitting the edges
  * needs, so the engine's only other failure (S2_ENOMEM) cannot happen.
  */
-static void host_annotate(struct s2_owner *o, uint64_t pa, uint64_t size, uint8_t owner)
+static S2_ALWAYS_INLINE void host_annotate(struct s2_owner *o, uint64_t pa, uint64_t size,
+					   uint8_t owner)
 {
-	int ret = s2_pgtable_annotate(&o->host, s2_ipa(pa), size, owner, &o->cache);
+	int ret;
 
+	host_ctx_load(o);
+	ret = s2_pgtable_annotate(&o->host, s2_ipa(pa), size, owner, &o->cache);
+	host_ctx_put(o);
 	S2_BUG_ON(ret);
 }
 
 static void host_unmap(struct s2_owner *o, uint64_t pa, uint64_t size)
 {
-	int ret = s2_pgtable_unmap(&o->host, s2_ipa(pa), size, &o->cache);
+	int ret;
 
+	host_ctx_load(o);
+	ret = s2_pgtable_unmap(&o->host, s2_ipa(pa), size, &o->cache);
+	host_ctx_put(o);
 	S2_BUG_ON(ret);
 }
 
@@ -695,10 +722,12 @@ static S2_NOINLINE int share_hyp_general(struct s2_owner *o, s2_pa_t pa_t, uint6
 		/* MMIO keeps its state in the host stage-2: map it now, marked SHARED_OWNED. */
 		/* Cannot fail: a checked range, a legal prot (RW Device), o->cache filled
 		 * with the bound of the tables the edges can need. */
+		host_ctx_load(o);
 		ret = s2_pgtable_map(&o->host, s2_ipa(pa), size, pa_t,
 				     S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE |
 					     S2_STATE_PROT(S2_PAGE_SHARED_OWNED),
 				     0, &o->cache);
+		host_ctx_put(o);
 		S2_BUG_ON(ret);
 	}
 	return done(o);

@@ -121,10 +121,29 @@ struct s2_hyp_ops {
 	void *ctx;
 };
 
+/*
+ * The host stage-2's context, loaded by this layer around its TLB maintenance of the host
+ * stage-2 (as the VM layer loads a VM's with hooks.load_stage2/put_stage2): this layer is the
+ * one component that does it, so a port's TLBI ops may act on the context loaded now.
+ */
+struct s2_owner_stage2_ops {
+	/**
+	 * @load: load VTCR_EL2 = @vtcr and VTTBR_EL2 = @vttbr, the host stage-2's (VMID 0), before
+	 * this layer changes the host stage-2 in a way that may invalidate TLB entries; every
+	 * TLBI of the host stage-2 comes between @load and @put. Required (s2_owner_init()).
+	 */
+	void (*load)(void *ctx, uint64_t vtcr, uint64_t vttbr);
+	/** @put: after that change: give back the context the caller had loaded (e.g. the VM
+	 * whose fault donated the page). Optional (NULL: nothing to restore). */
+	void (*put)(void *ctx);
+	void *ctx;
+};
+
 struct s2_owner_params {
 	const struct s2_config *host_cfg; /* the host stage-2's config: IPA bits cover every PA */
 	struct s2_port port; /* side effects for the host stage-2 */
 	void *cookie; /* the host stage-2's TLBI cookie (pgt->cookie) */
+	struct s2_owner_stage2_ops host_stage2; /* the host stage-2's context (load required) */
 	struct s2_owner_ram *ram; /* caller's array (kept; first_meta filled in) */
 	unsigned int nr_ram;
 	struct s2_page_meta *meta; /* caller's array, one entry per RAM page, in order */
@@ -153,6 +172,8 @@ struct s2_owner {
 	struct s2_page_meta *meta;
 	uint64_t nr_meta;
 	struct s2_hyp_ops hyp;
+	struct s2_owner_stage2_ops host_stage2;
+	uint64_t host_vttbr; /* the host stage-2's VTTBR_EL2 (VMID 0), for host_stage2.load */
 	uint64_t page_size;
 	unsigned int page_shift;
 	struct s2_page_cache cache; /* table pages for the host stage-2 */
@@ -176,8 +197,8 @@ struct s2_owner_guest {
 /**
  * s2_owner_init() - set up ownership for one host: every RAM page host-OWNED (hypervisor
  * NOPAGE, share count 0) and an empty host stage-2 (filled lazily by s2_owner_host_handle_abort()).
- * Return: 0; S2_EINVAL (NULL argument, no hyp callbacks, unsorted/overlapping/empty RAM ranges,
- * a metadata array too short); S2_EALIGN (a RAM range not granule-aligned); S2_ERANGE (RAM
+ * Return: 0; S2_EINVAL (NULL argument, no hyp callbacks, no host_stage2.load,
+ * unsorted/overlapping/empty RAM ranges, a metadata array too short); S2_EALIGN (a RAM range not granule-aligned); S2_ERANGE (RAM
  * beyond the host stage-2's IPA size); s2_pgtable_init() codes (S2_ENOMEM).
  */
 int s2_owner_init(struct s2_owner *o, const struct s2_owner_params *p);

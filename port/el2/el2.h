@@ -110,6 +110,16 @@ int el2_vm_init(struct el2_vm *vm, const struct s2_config *cfg, s2_pa_t root_pa,
 void el2_stage2_load(uint64_t vtcr, uint64_t vttbr);
 
 /*
+ * el2_stage2_push() / el2_stage2_pop() - the owner layer's host_stage2.load / .put
+ * (s2_owner_params; @ctx unused): push loads the host stage-2's VTCR/VTTBR with
+ * el2_stage2_load(), remembering what was loaded (e.g. the VM whose fault donated a page, the
+ * current-context ops then invalidate the host's VMID, not the VM's); pop loads that back. One
+ * level deep (single CPU): a second push before the pop panics.
+ */
+void el2_stage2_push(void *ctx, uint64_t vtcr, uint64_t vttbr);
+void el2_stage2_pop(void *ctx);
+
+/*
  * The VM-layer flavour of the ops (s2_vm_init(): the engine's cookie is a struct s2_vm, not
  * a struct el2_vm). Its TLBIs act on the stage-2 context currently loaded (the VM layer loads
  * it through hooks.load_stage2, and the abort path runs with the vCPU's context loaded).

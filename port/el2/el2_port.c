@@ -150,6 +150,38 @@ void el2_stage2_load(uint64_t vtcr, uint64_t vttbr)
 	el2_ctx.raw_valid = true;
 }
 
+/* What el2_stage2_push() found loaded, for el2_stage2_pop(). */
+static struct {
+	bool pushed, valid;
+	uint64_t vtcr, vttbr;
+	const struct el2_vm *loaded;
+} el2_saved;
+
+void el2_stage2_push(void *ctx, uint64_t vtcr, uint64_t vttbr)
+{
+	(void)ctx;
+	if (el2_saved.pushed)
+		s2_env_panic("el2_stage2_push: already pushed", __FILE__, __LINE__);
+	el2_saved.pushed = true;
+	el2_saved.valid = el2_ctx.raw_valid;
+	el2_saved.vtcr = el2_ctx.raw_vtcr;
+	el2_saved.vttbr = el2_ctx.raw_vttbr;
+	el2_saved.loaded = el2_ctx.loaded;
+	el2_stage2_load(vtcr, vttbr);
+}
+
+void el2_stage2_pop(void *ctx)
+{
+	(void)ctx;
+	if (!el2_saved.pushed)
+		s2_env_panic("el2_stage2_pop: nothing pushed", __FILE__, __LINE__);
+	el2_saved.pushed = false;
+	if (!el2_saved.valid)
+		return; /* nothing was loaded before: leave the pushed context */
+	el2_stage2_load(el2_saved.vtcr, el2_saved.vttbr);
+	el2_ctx.loaded = el2_saved.loaded;
+}
+
 void el2_vm_load(const struct el2_vm *vm)
 {
 	if (el2_ctx.loaded == vm)

@@ -504,6 +504,11 @@ void s2_host_port_load_stage2(void *ctx, uint64_t vtcr, uint64_t vttbr)
 	(void)vttbr;
 }
 
+void s2_host_port_put_stage2(void *ctx)
+{
+	(void)ctx;
+}
+
 /* ---- lock checking ------------------------------------------------------------------------------ */
 
 void s2_host_lockcheck_init(struct s2_host_lockcheck *lc, unsigned int nlocks, const uint8_t *rank)

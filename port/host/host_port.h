@@ -82,6 +82,9 @@ struct s2_walk_mem s2_host_port_walk_mem(struct s2_host_port *hp);
  * on, so there is nothing to load and nothing is recorded.
  */
 void s2_host_port_load_stage2(void *ctx, uint64_t vtcr, uint64_t vttbr);
+/** s2_host_port_put_stage2() - its put_stage2 (nothing to restore). Both serve as the owner
+ * layer's host_stage2.load/put too (s2_owner_params). */
+void s2_host_port_put_stage2(void *ctx);
 /** s2_host_port_stats() - the counters. */
 struct s2_host_stats s2_host_port_stats(const struct s2_host_port *hp);
 /** s2_host_port_log() - recorded events since the last clear; *@n gets their number.

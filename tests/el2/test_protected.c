@@ -174,6 +174,9 @@ int el2_test_main(void)
 	p.meta = meta;
 	p.nr_meta = RAM_BYTES / 4096;
 	p.hyp = (struct s2_hyp_ops){ .map = hyp_map, .unmap = hyp_unmap };
+	/* The current-context ops: the host's TLBIs need the host's VMID 0 loaded. */
+	p.host_stage2 =
+		(struct s2_owner_stage2_ops){ .load = el2_stage2_push, .put = el2_stage2_pop };
 	if (s2_owner_init(&o, &p)) {
 		el2_printf("s2_owner_init failed\n");
 		el2_exit(1);

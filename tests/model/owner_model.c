@@ -72,6 +72,67 @@ static uint16_t om_vmid_of(const struct s2_pgtable *pgt)
 	return OM_VMID_NONE;
 }
 
+/* ---- the host stage-2's context around its TLBIs ------------------------------------------------ */
+
+/* The fixture in use (the host port's only user) and the host port's own ops. */
+static struct fx *om_fx;
+static const struct s2_port_ops *om_hp_ops;
+
+static void om_host_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
+{
+	struct fx *f = ctx;
+
+	if (f->host_ctx_depth || vtcr != f->o.host.cfg.vtcr ||
+	    vttbr != s2_vttbr(&f->o.host.cfg, f->o.host.root_pa, 0))
+		f->host_ctx_errors++;
+	f->host_ctx_depth++;
+	f->host_ctx_loads++;
+}
+
+static void om_host_put(void *ctx)
+{
+	struct fx *f = ctx;
+
+	if (!f->host_ctx_depth)
+		f->host_ctx_errors++;
+	else
+		f->host_ctx_depth--;
+	f->host_ctx_puts++;
+}
+
+static void om_tlbi_seen(const struct s2_pgtable *pgt)
+{
+	if (om_fx && pgt == &om_fx->o.host) {
+		om_fx->host_tlbis++;
+		if (!om_fx->host_ctx_depth)
+			om_fx->host_tlbis_outside++;
+	}
+}
+
+static void om_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	om_tlbi_seen(pgt);
+	om_hp_ops->tlbi_ipa(ctx, pgt, ipa, level);
+}
+
+static void om_tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
+{
+	om_tlbi_seen(pgt);
+	om_hp_ops->tlbi_range(ctx, pgt, ipa, size);
+}
+
+static void om_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
+{
+	om_tlbi_seen(pgt);
+	om_hp_ops->tlbi_vmid(ctx, pgt);
+}
+
+static void om_tlbi_ipa_local(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	om_tlbi_seen(pgt);
+	om_hp_ops->tlbi_ipa_local(ctx, pgt, ipa, level);
+}
+
 static void om_stale(void *arg, const struct s2_tlb_stale *st)
 {
 	(void)arg;
@@ -185,6 +246,16 @@ void fx_init(struct fx *f, const struct s2_config *cfg)
 	f->cfg = *cfg;
 	OM_CHECK((s2_host_port_create(&ho, &f->hp)) == (0));
 	f->port = s2_host_port_port(f->hp);
+	/* The TLBI ops wrapped, to see which run with the host stage-2's context loaded. */
+	om_fx = f;
+	om_hp_ops = f->port.ops;
+	f->port_ops = *f->port.ops;
+	f->port_ops.tlbi_ipa = om_tlbi_ipa;
+	f->port_ops.tlbi_range = om_tlbi_range;
+	f->port_ops.tlbi_vmid = om_tlbi_vmid;
+	if (f->port_ops.tlbi_ipa_local)
+		f->port_ops.tlbi_ipa_local = om_tlbi_ipa_local;
+	f->port.ops = &f->port_ops;
 	f->psize = UINT64_C(1) << cfg->page_shift;
 	f->blk = s2_level_size(cfg->granule, 2);
 	f->mmio = 6 * f->blk;
@@ -211,6 +282,7 @@ void fx_init(struct fx *f, const struct s2_config *cfg)
 		.meta = f->meta,
 		.nr_meta = f->nmeta,
 		.hyp = { .map = hyp_map, .unmap = hyp_unmap, .ctx = f },
+		.host_stage2 = { .load = om_host_load, .put = om_host_put, .ctx = f },
 	};
 	OM_CHECK((s2_owner_init(&f->o, &p)) == (0));
 	om_host_cookie = f;
@@ -242,6 +314,7 @@ void fx_fini(struct fx *f)
 	free(f->meta);
 	free(f->tlb);
 	free(f->tlb_store);
+	om_fx = NULL;
 }
 
 /* ---- dumps (for "a refusal changes nothing") -------------------------------------------------- */
@@ -392,6 +465,11 @@ void check_invariants(const struct fx *f)
 	};
 	struct s2_check_report rep;
 
+	/* Every host TLBI so far ran with the host's context loaded; none is loaded now. */
+	OM_CHECK(f->host_tlbis_outside == 0);
+	OM_CHECK(f->host_ctx_errors == 0);
+	OM_CHECK(f->host_ctx_depth == 0);
+	OM_CHECK(f->host_ctx_loads == f->host_ctx_puts);
 	for (int g = 0; g < NGUESTS; g++) {
 		a.guest = g;
 		OM_CHECK((s2_pgtable_walk(

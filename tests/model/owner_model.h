@@ -62,6 +62,16 @@ struct fx {
 	struct s2_walk_mem mem;
 	struct s2_tlb_model *tlb;
 	struct s2_tlb_entry *tlb_store;
+	/* The host stage-2's context (s2_owner_params.host_stage2, the fixture's load/put) and
+	 * the port's TLBI ops wrapped (@port): every TLBI of the host stage-2 must come between a
+	 * load of the host's VTCR/VTTBR (VMID 0) and its put, loads and puts paired and never
+	 * nested. check_invariants() fails on any violation; a test may read the counts. */
+	struct s2_port_ops port_ops;
+	unsigned int host_ctx_depth; /* loads minus puts now */
+	uint64_t host_ctx_loads, host_ctx_puts;
+	uint64_t host_tlbis; /* TLBIs of the host stage-2 (f->o.host) */
+	uint64_t host_tlbis_outside; /* ... of them outside load ... put */
+	uint64_t host_ctx_errors; /* nested load, put without load, wrong values loaded */
 };
 
 /* Set up @f for the host config @cfg (the guests get 36-bit IPA spaces of the same granule and
@@ -108,7 +118,8 @@ void assert_unchanged(const struct fx *f, const struct snapshot *before);
 
 /* Every ownership invariant over the host, the guests and the hypervisor shadow (one owner per
  * page, SHARED_OWNED iff SHARED_BORROWED, share counts, what the host stage-2 grants, no
- * meta-state in a descriptor, s2_pgtable_check() on every table, no stale host TLB entry). */
+ * meta-state in a descriptor, s2_pgtable_check() on every table, no stale host TLB entry, every
+ * host TLBI inside the host context's load ... put, none loaded now). */
 void check_invariants(const struct fx *f);
 
 /* ---- a hostile host's random transitions ---------------------------------------------- */

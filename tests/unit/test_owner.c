@@ -760,7 +760,8 @@ static void test_params_and_limits(void **state)
 				      .nr_ram = 1,
 				      .meta = meta,
 				      .nr_meta = npages,
-				      .hyp = { nop_map, nop_unmap, NULL } };
+				      .hyp = { nop_map, nop_unmap, NULL },
+				      .host_stage2 = { .load = s2_host_port_load_stage2 } };
 	/* Parameter checks. */
 	struct s2_owner_params bad = p;
 	bad.nr_meta = npages - 1;
@@ -886,7 +887,8 @@ static void test_init_garbage_meta_1g_block(void **state)
 				      .nr_ram = 1,
 				      .meta = meta,
 				      .nr_meta = npages,
-				      .hyp = { nop_map, nop_unmap, NULL } };
+				      .hyp = { nop_map, nop_unmap, NULL },
+				      .host_stage2 = { .load = s2_host_port_load_stage2 } };
 	assert_int_equal(s2_owner_init(&o, &p), 0);
 	for (uint64_t i = 0; i < npages; i++) {
 		if (meta[i].host_state != S2_PAGE_OWNED || meta[i].hyp_state != S2_PAGE_NOPAGE ||
@@ -1076,6 +1078,44 @@ static void tlb_model_vmids(struct fx *f)
 	s2_vcpu_destroy(&vcpu);
 	s2_vm_destroy(&vm);
 	vm_locks_ok(&log);
+}
+
+/*
+ * The host stage-2's context around its TLBIs (s2_owner_params.host_stage2): the fixture's
+ * load/put hooks and its wrapped TLBI ops (owner_model.c) see every transition that changes a
+ * mapped part of the host stage-2 invalidate only between a load of the host's VTCR/VTTBR
+ * (VMID 0) and its put, loads and puts paired; and the checker sees a TLBI outside the pair.
+ */
+static void host_tlbi_context(struct fx *f)
+{
+	uint64_t ps = f->psize, tlbis;
+
+	fault(f, f->ram0, S2_HOST_ABORT_MAPPED); /* maps a block around ram0 */
+	fault(f, f->mmio, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(f->host_ctx_loads, f->host_ctx_puts);
+	tlbis = f->host_tlbis;
+	/* Each of these changes a valid host mapping: break a block, unmap, annotate. */
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(f->ram0 + ps), ps), 0);
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(f->ram0 + 2 * ps),
+						    s2_ipa(0), ps),
+			 0);
+	assert_int_equal(s2_owner_host_share_hyp(&f->o, s2_pa(f->mmio), ps), 0);
+	assert_int_equal(s2_owner_host_unshare_hyp(&f->o, s2_pa(f->mmio), ps), 0);
+	assert_int_equal(s2_owner_guest_destroy(&f->o, &f->g[G2], scrub, f), 0);
+	assert_int_equal(s2_owner_hyp_donate_host(&f->o, s2_pa(f->ram0 + ps), ps), 0);
+	fault(f, f->ram0 + ps, S2_HOST_ABORT_MAPPED);
+	assert_true(f->host_tlbis > tlbis); /* the sequence did invalidate the host's TLB */
+	assert_int_equal(f->host_tlbis_outside, 0);
+	assert_int_equal(f->host_ctx_errors, 0);
+	assert_int_equal(f->host_ctx_depth, 0);
+	assert_true(f->host_ctx_loads > 0);
+	assert_int_equal(f->host_ctx_loads, f->host_ctx_puts);
+	check_invariants(f);
+
+	/* The checker: a host TLBI with nothing loaded is seen (then forgotten for teardown). */
+	f->port.ops->tlbi_ipa(f->port.ctx, &f->o.host, s2_ipa(f->ram0), -2);
+	assert_int_equal(f->host_tlbis_outside, 1);
+	f->host_tlbis_outside = 0;
 }
 
 /* ---- multi-page ranges, shares counted across guests ----------------------------------------- */
@@ -1674,6 +1714,7 @@ static void test_owner_init_required_ops(void **state)
 		.meta = f.meta,
 		.nr_meta = f.nmeta,
 		.hyp = { .map = hyp_map, .unmap = hyp_unmap, .ctx = &f },
+		.host_stage2 = { .load = s2_host_port_load_stage2 },
 	};
 	struct s2_owner_params p = good;
 	uint64_t pages = s2_host_port_stats(f.hp).pages_in_use;
@@ -1682,6 +1723,11 @@ static void test_owner_init_required_ops(void **state)
 	assert_int_equal(s2_owner_init(&o, &p), S2_EINVAL);
 	p = good;
 	p.hyp.unmap = NULL;
+	assert_int_equal(s2_owner_init(&o, &p), S2_EINVAL);
+	/* the host stage-2's context: load required, put optional */
+	p = good;
+	p.host_stage2.load = NULL;
+	p.host_stage2.put = s2_host_port_put_stage2;
 	assert_int_equal(s2_owner_init(&o, &p), S2_EINVAL);
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		struct s2_port_ops bad = ops;
@@ -1790,7 +1836,8 @@ static void bug_on_siblings(struct fx *f)
 				     .nr_ram = 1,
 				     .meta = far_meta,
 				     .nr_meta = 4,
-				     .hyp = { hyp_map, hyp_unmap, &f } };
+				     .hyp = { hyp_map, hyp_unmap, &f },
+				     .host_stage2 = { .load = s2_host_port_load_stage2 } };
 	assert_int_equal(s2_owner_init(&o2, &p), 0);
 	assert_int_equal(s2_owner_host_donate_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps),
 			 S2_ERANGE);
@@ -2100,7 +2147,8 @@ static void test_null_args(void **state)
 				      .nr_ram = 1,
 				      .meta = meta,
 				      .nr_meta = npages,
-				      .hyp = { nop_map, nop_unmap, NULL } };
+				      .hyp = { nop_map, nop_unmap, NULL },
+				      .host_stage2 = { .load = s2_host_port_load_stage2 } };
 	assert_int_equal(s2_owner_init(&o, &p), 0);
 	assert_int_equal(s2_pgtable_init(&gp, &gc, &p.port, NULL), 0);
 	assert_int_equal(s2_owner_guest_init(&g, &gp, 9, false), 0);
@@ -2203,7 +2251,8 @@ static void test_huge_mmio_range(void **state)
 				      .nr_ram = 1,
 				      .meta = meta,
 				      .nr_meta = 64,
-				      .hyp = { nop_map, nop_unmap, NULL } };
+				      .hyp = { nop_map, nop_unmap, NULL },
+				      .host_stage2 = { .load = s2_host_port_load_stage2 } };
 	assert_int_equal(s2_owner_init(&o, &p), 0);
 	time_t t0 = time(NULL);
 	ret = s2_owner_host_share_hyp(&o, s2_pa(1ull << 39), 1ull << 39);
@@ -2233,6 +2282,7 @@ int main(void)
 		cmocka_unit_test(test_init_garbage_meta_1g_block),
 		FX_TEST(with_vm_layer, 1),
 		FX_TEST(tlb_model_vmids, 1),
+		FX_TEST(host_tlbi_context, 1),
 		cmocka_unit_test(test_vm_fault_then_teardown),
 		cmocka_unit_test(test_vm_protected_donates),
 		cmocka_unit_test(test_vm_owner_shares),

@@ -94,6 +94,9 @@ int sim_step_pkvm(struct sim *s, struct sim_toks *t)
 	p.hyp.map = sim_hyp_map;
 	p.hyp.unmap = sim_hyp_unmap;
 	p.hyp.ctx = s;
+	/* The hosted port's TLBIs name their table: no context to load. */
+	p.host_stage2.load = s2_host_port_load_stage2;
+	p.host_stage2.put = s2_host_port_put_stage2;
 	ret = s2_owner_init(s->own, &p);
 	if (ret) {
 		free(s->own);
