@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench_common.c - timing, callgrind framing, output, argument parsing and page sampling shared
- * by bench_pgtable.c and bench_layers.c (bench_common.h).
+ * bench_common.c - timing, callgrind framing, output, argument parsing, page sampling and the
+ * table check shared by the benchmarks (bench_common.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_common.h"
@@ -10,6 +10,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "s2mmu/pgtable.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/callgrind.h>)
@@ -166,7 +168,12 @@ bool bench_parse_u64(const char *s, uint64_t *v)
 	return !errno && end != s && !*end;
 }
 
-int bench_parse_arg(int argc, char **argv, int *i)
+/*
+ * Parse the common option at argv[*i] (--reps, --ops, --samples, --out, --verify-all,
+ * --callgrind), advancing *@i past its value. Return: 1 if parsed; 0 if not a common option
+ * (or one with a bad value); -1 when --out cannot be opened.
+ */
+static int bench_parse_arg(int argc, char **argv, int *i)
 {
 	const char *a = argv[*i], *val = *i + 1 < argc ? argv[*i + 1] : NULL;
 	uint64_t v;
@@ -215,14 +222,44 @@ int bench_verify_pages(uint64_t size, int (*check)(void *ctx, uint64_t off), voi
 	return 0;
 }
 
-int bench_begin(int argc, char **argv, int (*parse_args)(int argc, char **argv),
-		void (*usage)(void), const char *what)
+bool bench_arg_size_mib(const char *arg, const char *val, uint64_t max_mib)
+{
+	uint64_t v;
+
+	if (strcmp(arg, "--size-mib") || !val || !bench_parse_u64(val, &v) || v < 2 || (v & 1) ||
+	    (max_mib && v > max_mib))
+		return false;
+	bench_opts.size = v * MIB;
+	return true;
+}
+
+/* The common options, then @own_arg for the rest. Return: 0, or -1 for a bad argument. */
+static int parse_args(int argc, char **argv, bench_own_arg_fn own_arg)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		int ret = bench_parse_arg(argc, argv, &i);
+
+		if (ret < 0)
+			return -1;
+		if (ret > 0)
+			continue;
+		ret = own_arg(a, val);
+		if (ret <= 0)
+			return -1;
+		i += ret - 1;
+	}
+	return 0;
+}
+
+int bench_begin(int argc, char **argv, bench_own_arg_fn own_arg, void (*usage)(void),
+		const char *what)
 {
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage();
 		return 0;
 	}
-	if (parse_args(argc, argv)) {
+	if (parse_args(argc, argv, own_arg)) {
 		usage();
 		return 2;
 	}
@@ -245,4 +282,33 @@ int bench_end(const char *all_verified)
 	}
 	printf("%s\n", all_verified);
 	return 0;
+}
+
+int bench_check_leaves(const char *op, const struct s2_pgtable *pgt, uint64_t leaves)
+{
+	struct s2_check_report rep;
+	int ret;
+
+	memset(&rep, 0, sizeof(rep));
+	ret = s2_pgtable_check(pgt, &rep);
+	if (ret || rep.errors || rep.leaves != leaves) {
+		FAIL("%s: s2_pgtable_check: %d, %" PRIu64 " errors (%s), %" PRIu64
+		     " leaves, expected %" PRIu64,
+		     op, ret, rep.errors, rep.errors ? rep.first_error : "", rep.leaves, leaves);
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t *bench_lookup_ipas(uint64_t ipa, uint64_t pages)
+{
+	uint64_t *ipas = malloc(pages * sizeof(*ipas));
+
+	if (!ipas) {
+		FAIL("out of memory");
+		return NULL;
+	}
+	for (uint64_t i = 0; i < pages; i++)
+		ipas[i] = ipa + (bench_rng_next() % pages) * PAGE_4K + (bench_rng_next() & 0xff8);
+	return ipas;
 }

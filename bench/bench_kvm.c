@@ -201,35 +201,7 @@ struct op_desc {
 	uint64_t (*units)(const struct bench *b);
 };
 
-static uint64_t units_pages(const struct bench *b)
-{
-	return nr_pages(b);
-}
-
-static uint64_t units_blocks(const struct bench *b)
-{
-	return b->size / BLOCK_2M;
-}
-
-static uint64_t units_fault(const struct bench *b)
-{
-	return nr_pages(b) - b->size / BLOCK_2M;
-}
-
-static uint64_t units_scatter(const struct bench *b)
-{
-	return nr_pages(b) / BENCH_SCATTER_STRIDE;
-}
-
-static uint64_t units_partial(const struct bench *b)
-{
-	return b->size / BLOCK_2M * (BENCH_PARTIAL_BYTES / PAGE_4K);
-}
-
-static uint64_t units_lookup(const struct bench *b)
-{
-	return b->nr_ipas;
-}
+BENCH_ENGINE_UNITS()
 
 static int setup_range_4k(struct bench *b)
 {
@@ -284,18 +256,9 @@ static int setup_map_2m(struct bench *b)
 
 static int setup_lookup(struct bench *b)
 {
-	uint64_t i, pages = nr_pages(b);
-
-	b->nr_ipas = pages;
-	b->ipas = malloc(b->nr_ipas * sizeof(*b->ipas));
-	if (!b->ipas) {
-		FAIL("out of memory");
-		return -1;
-	}
-	for (i = 0; i < b->nr_ipas; i++)
-		b->ipas[i] =
-			b->ipa + (bench_rng_next() % pages) * PAGE_4K + (bench_rng_next() & 0xff8);
-	return setup_mapped_rw(b);
+	b->nr_ipas = nr_pages(b);
+	b->ipas = bench_lookup_ipas(b->ipa, b->nr_ipas);
+	return b->ipas ? setup_mapped_rw(b) : -1;
 }
 
 static int verify_rw_pages(struct bench *b, const struct kvmb_stats *before, uint64_t pb)
@@ -481,28 +444,10 @@ static void usage(void)
 		kvmb_name, kvmb_version);
 }
 
-static int parse_args(int argc, char **argv)
+/* Its own option (bench_own_arg_fn): --size-mib, up to 64 GiB. */
+static int own_arg(const char *a, const char *val)
 {
-	int i;
-	uint64_t v;
-
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		int ret = bench_parse_arg(argc, argv, &i);
-
-		if (ret < 0)
-			return -1;
-		if (ret > 0)
-			continue;
-		if (!strcmp(a, "--size-mib") && val && bench_parse_u64(val, &v) && v >= 2 &&
-		    !(v & 1) && v <= 64 * 1024) {
-			bench_opts.size = v * MIB;
-			i++;
-		} else {
-			return -1;
-		}
-	}
-	return 0;
+	return bench_arg_size_mib(a, val, 64 * 1024) ? 2 : 0;
 }
 
 int main(int argc, char **argv)
@@ -515,7 +460,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	snprintf(what, sizeof(what), "Linux KVM %s stage-2", kvmb_version);
-	ret = bench_begin(argc, argv, parse_args, usage, what);
+	ret = bench_begin(argc, argv, own_arg, usage, what);
 	if (ret >= 0)
 		return ret;
 	if (s2_caps_max(48, &caps) || s2_config_init(&cfg, &caps, &req)) {

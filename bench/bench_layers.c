@@ -263,21 +263,10 @@ static int vm_verify_page_at(void *ctx, uint64_t off)
 static int vm_verify_region(struct bench *b, const char *op, unsigned int s2ap)
 {
 	struct vm_verify_ctx ctx = { b, op, s2ap };
-	struct s2_check_report rep;
-	uint64_t pages = nr_pages(b);
-	int ret;
 
 	if (bench_verify_pages(b->size, vm_verify_page_at, &ctx))
 		return -1;
-	memset(&rep, 0, sizeof(rep));
-	ret = s2_pgtable_check(&b->vm.pgt, &rep);
-	if (ret || rep.errors || rep.leaves != pages) {
-		FAIL("%s: s2_pgtable_check: %d, %" PRIu64 " errors (%s), %" PRIu64
-		     " leaves, expected %" PRIu64,
-		     op, ret, rep.errors, rep.errors ? rep.first_error : "", rep.leaves, pages);
-		return -1;
-	}
-	return 0;
+	return bench_check_leaves(op, &b->vm.pgt, nr_pages(b));
 }
 
 static int setup_fault(struct bench *b)
@@ -878,33 +867,15 @@ static void usage(void)
 		"     donate_hyp_range donate_guest_4k donate_guest_2m\n");
 }
 
-static int parse_args(int argc, char **argv)
+/* Its own option (bench_own_arg_fn): --size-mib, up to 64 GiB. */
+static int own_arg(const char *a, const char *val)
 {
-	int i;
-	uint64_t v;
-
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		int ret = bench_parse_arg(argc, argv, &i);
-
-		if (ret < 0)
-			return -1;
-		if (ret > 0)
-			continue;
-		if (!strcmp(a, "--size-mib") && val && bench_parse_u64(val, &v) && v >= 2 &&
-		    !(v & 1) && v <= 65536) {
-			bench_opts.size = v * MIB;
-			i++;
-		} else {
-			return -1;
-		}
-	}
-	return 0;
+	return bench_arg_size_mib(a, val, 65536) ? 2 : 0;
 }
 
 int main(int argc, char **argv)
 {
-	int ret = bench_begin(argc, argv, parse_args, usage, "VM/owner");
+	int ret = bench_begin(argc, argv, own_arg, usage, "VM/owner");
 
 	if (ret >= 0)
 		return ret;

@@ -147,21 +147,7 @@ static uint64_t nr_pages(const struct bench *b)
 }
 
 /* ---- the measured operations ------------------------------------------------------------ */
-/*
- * Each is an external, non-inlined function so callgrind's --toggle-collect='bench_op_*'
- * counts exactly the operation (and the loop that issues it), nothing of setup.
- */
-int bench_op_map_fault_4k(struct bench *b);
-int bench_op_map_range_4k(struct bench *b);
-int bench_op_map_range_2m(struct bench *b);
-int bench_op_wrprotect_4k(struct bench *b);
-int bench_op_unmap_4k(struct bench *b);
-int bench_op_unmap_scatter_4k(struct bench *b);
-int bench_op_unmap_partial_4k(struct bench *b);
-int bench_op_lookup(struct bench *b);
-int bench_op_relax_4k(struct bench *b);
-int bench_op_mkyoung_4k(struct bench *b);
-int bench_op_age_4k(struct bench *b);
+/* (Declared in bench_common.h: external, non-inlined, for callgrind's --toggle-collect.) */
 
 /* Loop bounds in locals: the calls could change *b, so fields would be reloaded each time. */
 __attribute__((noinline)) int bench_op_map_fault_4k(struct bench *b)
@@ -355,35 +341,7 @@ struct op_desc {
 	uint64_t (*units)(const struct bench *b);
 };
 
-static uint64_t units_pages(const struct bench *b)
-{
-	return nr_pages(b);
-}
-
-static uint64_t units_blocks(const struct bench *b)
-{
-	return b->size / BLOCK_2M;
-}
-
-static uint64_t units_fault(const struct bench *b)
-{
-	return nr_pages(b) - b->size / BLOCK_2M;
-}
-
-static uint64_t units_scatter(const struct bench *b)
-{
-	return nr_pages(b) / BENCH_SCATTER_STRIDE;
-}
-
-static uint64_t units_partial(const struct bench *b)
-{
-	return b->size / BLOCK_2M * (BENCH_PARTIAL_BYTES / PAGE_4K);
-}
-
-static uint64_t units_lookup(const struct bench *b)
-{
-	return b->nr_ipas;
-}
+BENCH_ENGINE_UNITS()
 
 static int setup_empty(struct bench *b)
 {
@@ -436,18 +394,9 @@ static int setup_map_2m(struct bench *b)
 
 static int setup_lookup(struct bench *b)
 {
-	uint64_t i, pages = nr_pages(b);
-
-	b->nr_ipas = pages;
-	b->ipas = malloc(b->nr_ipas * sizeof(*b->ipas));
-	if (!b->ipas) {
-		FAIL("out of memory");
-		return -1;
-	}
-	for (i = 0; i < b->nr_ipas; i++)
-		b->ipas[i] =
-			b->ipa + (bench_rng_next() % pages) * PAGE_4K + (bench_rng_next() & 0xff8);
-	return setup_mapped_rw(b);
+	b->nr_ipas = nr_pages(b);
+	b->ipas = bench_lookup_ipas(b->ipa, b->nr_ipas);
+	return b->ipas ? setup_mapped_rw(b) : -1;
 }
 
 static int verify_rw_pages(struct bench *b, const struct s2_host_stats *before)
@@ -815,48 +764,37 @@ static void usage(void)
 		"     tables scale\n");
 }
 
-static int parse_args(int argc, char **argv)
+/* Its own options (bench_own_arg_fn): --size-mib, --scale-mib, --no-matrix. */
+static int own_arg(const char *a, const char *val)
 {
-	int i;
 	uint64_t v;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		int ret = bench_parse_arg(argc, argv, &i);
+	if (bench_arg_size_mib(a, val, 0))
+		return 2;
+	if (!strcmp(a, "--scale-mib") && val) {
+		char buf[256], *tok, *save = NULL;
 
-		if (ret < 0)
-			return -1;
-		if (ret > 0)
-			continue;
-		if (!strcmp(a, "--size-mib") && val && bench_parse_u64(val, &v) && v >= 2 &&
-		    !(v & 1)) {
-			bench_opts.size = v * MIB;
-			i++;
-		} else if (!strcmp(a, "--scale-mib") && val) {
-			char buf[256], *tok, *save = NULL;
-
-			popts.nr_scale = 0;
-			snprintf(buf, sizeof(buf), "%s", val);
-			for (tok = strtok_r(buf, ",", &save); tok && strcmp(tok, "none");
-			     tok = strtok_r(NULL, ",", &save)) {
-				if (popts.nr_scale == MAX_SCALE || !bench_parse_u64(tok, &v) ||
-				    v < 2 || (v & 1))
-					return -1;
-				popts.scale_bytes[popts.nr_scale++] = v * MIB;
-			}
-			i++;
-		} else if (!strcmp(a, "--no-matrix")) {
-			popts.matrix = false;
-		} else {
-			return -1;
+		popts.nr_scale = 0;
+		snprintf(buf, sizeof(buf), "%s", val);
+		for (tok = strtok_r(buf, ",", &save); tok && strcmp(tok, "none");
+		     tok = strtok_r(NULL, ",", &save)) {
+			if (popts.nr_scale == MAX_SCALE || !bench_parse_u64(tok, &v) || v < 2 ||
+			    (v & 1))
+				return 0;
+			popts.scale_bytes[popts.nr_scale++] = v * MIB;
 		}
+		return 2;
+	}
+	if (!strcmp(a, "--no-matrix")) {
+		popts.matrix = false;
+		return 1;
 	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	int ret = bench_begin(argc, argv, parse_args, usage, "page-table");
+	int ret = bench_begin(argc, argv, own_arg, usage, "page-table");
 
 	if (ret >= 0)
 		return ret;

@@ -295,19 +295,7 @@ static int check_page(void *ctx, uint64_t off)
 
 static int check_tree(struct bench *b, const char *op)
 {
-	struct s2_check_report rep;
-	uint64_t pages = b->size / PAGE_4K;
-	int ret;
-
-	memset(&rep, 0, sizeof(rep));
-	ret = s2_pgtable_check(&b->vm.pgt, &rep);
-	if (ret || rep.errors || rep.leaves != pages) {
-		FAIL("%s: s2_pgtable_check: %d, %" PRIu64 " errors (%s), %" PRIu64
-		     " leaves, expected %" PRIu64,
-		     op, ret, rep.errors, rep.errors ? rep.first_error : "", rep.leaves, pages);
-		return -1;
-	}
-	return 0;
+	return bench_check_leaves(op, &b->vm.pgt, b->size / PAGE_4K);
 }
 
 static unsigned int s2ap_rw(void *arg, uint64_t off)
@@ -722,52 +710,39 @@ static void usage(void)
 		"      (default 64) with a%% of its pages written, fault-based and DBM.\n");
 }
 
-static int parse_args(int argc, char **argv)
+/* Its own options (bench_own_arg_fn): --conc-mib, --dirty-gib, --dirty-pct. */
+static int own_arg(const char *a, const char *val)
 {
-	int i;
 	uint64_t v;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		int ret = bench_parse_arg(argc, argv, &i);
+	if (!strcmp(a, "--conc-mib") && val && bench_parse_u64(val, &v) && v >= 4 && !(v & 3) &&
+	    v <= 64 * 1024) {
+		vopts.conc_bytes = v * MIB;
+		return 2;
+	}
+	if (!strcmp(a, "--dirty-gib") && val && bench_parse_u64(val, &v) && v >= 1 && v <= 256) {
+		vopts.dirty_bytes = v * GIB;
+		return 2;
+	}
+	if (!strcmp(a, "--dirty-pct") && val) {
+		char buf[64], *tok, *save = NULL;
 
-		if (ret < 0)
-			return -1;
-		if (ret > 0)
-			continue;
-		if (!strcmp(a, "--conc-mib") && val && bench_parse_u64(val, &v) && v >= 4 &&
-		    !(v & 3) && v <= 64 * 1024) {
-			vopts.conc_bytes = v * MIB;
-			i++;
-		} else if (!strcmp(a, "--dirty-gib") && val && bench_parse_u64(val, &v) && v >= 1 &&
-			   v <= 256) {
-			vopts.dirty_bytes = v * GIB;
-			i++;
-		} else if (!strcmp(a, "--dirty-pct") && val) {
-			char buf[64], *tok, *save = NULL;
-
-			vopts.nr_pcts = 0;
-			snprintf(buf, sizeof(buf), "%s", val);
-			for (tok = strtok_r(buf, ",", &save); tok;
-			     tok = strtok_r(NULL, ",", &save)) {
-				if (vopts.nr_pcts == 4 || !bench_parse_u64(tok, &v) || !v ||
-				    v > 100 || 100 % v)
-					return -1;
-				vopts.pcts[vopts.nr_pcts++] = (unsigned int)v;
-			}
-			if (!vopts.nr_pcts)
-				return -1;
-			i++;
-		} else {
-			return -1;
+		vopts.nr_pcts = 0;
+		snprintf(buf, sizeof(buf), "%s", val);
+		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			if (vopts.nr_pcts == 4 || !bench_parse_u64(tok, &v) || !v || v > 100 ||
+			    100 % v)
+				return 0;
+			vopts.pcts[vopts.nr_pcts++] = (unsigned int)v;
 		}
+		return vopts.nr_pcts ? 2 : 0;
 	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	int ret = bench_begin(argc, argv, parse_args, usage, "VM-layer scale");
+	int ret = bench_begin(argc, argv, own_arg, usage, "VM-layer scale");
 
 	if (ret >= 0)
 		return ret;

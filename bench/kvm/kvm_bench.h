@@ -91,18 +91,7 @@ struct kvmb_check {
 };
 void kvmb_check(const struct bench *b, struct kvmb_check *rep);
 
-/* The measured loops (kvm_glue.c), named as bench_pgtable's so callgrind's
- * --toggle-collect='bench_op_*' counts exactly them. Return: 0 or what KVM returned. */
-int bench_op_map_fault_4k(struct bench *b);
-int bench_op_map_range_4k(struct bench *b);
-int bench_op_map_range_2m(struct bench *b);
-int bench_op_wrprotect_4k(struct bench *b);
-int bench_op_unmap_4k(struct bench *b);
-int bench_op_unmap_scatter_4k(struct bench *b);
-int bench_op_unmap_partial_4k(struct bench *b);
-int bench_op_lookup(struct bench *b);
-int bench_op_relax_4k(struct bench *b);
-int bench_op_mkyoung_4k(struct bench *b);
-int bench_op_age_4k(struct bench *b);
+/* The measured loops (kvm_glue.c) are bench_common.h's bench_op_*(), named as bench_pgtable's
+ * so that callgrind's --toggle-collect='bench_op_*' counts exactly them. */
 
 #endif /* S2MMU_BENCH_KVM_BENCH_H */
