@@ -100,6 +100,32 @@ static inline int el2_test_vm_create(struct el2_test_vm *t, const struct s2_caps
 	return 0;
 }
 
+/*
+ * The aborts of a test's guest calls, kept by its on_abort callback (el2_guest_call()): @t the
+ * VM, @n how many, @last the latest; @relax and @map are options a callback may act on (a
+ * permission fault relaxed to R+W, a translation fault mapped with a fresh page).
+ */
+struct el2_fault_log {
+	struct el2_test_vm *t;
+	unsigned int n;
+	struct s2_abort last;
+	bool relax;
+	bool map;
+};
+
+/* Record the abort @e in @log, its page-aligned IPA in *@ipa. Return: 0, or -1 when the
+ * syndrome did not decode (nothing recorded). */
+static inline int el2_fault_log_take(struct el2_fault_log *log, const struct el2_exit *e,
+				     uint64_t *ipa)
+{
+	if (e->abt_err)
+		return -1;
+	log->n++;
+	log->last = e->abt;
+	*ipa = S2_ALIGN_DOWN(e->abt.ipa, log->t->page);
+	return 0;
+}
+
 static inline void el2_test_vm_destroy(struct el2_test_vm *t)
 {
 	t->pgt.port.ops->tlbi_vmid(t->pgt.port.ctx, &t->pgt);

@@ -14,21 +14,13 @@
  */
 #include "el2_test.h"
 
-struct fault_log {
-	struct el2_test_vm *t;
-	unsigned int n;
-	struct s2_abort last;
-};
-
 static int on_abort(void *arg, struct el2_vcpu *vcpu, const struct el2_exit *e)
 {
-	struct fault_log *log = arg;
-	uint64_t ipa = S2_ALIGN_DOWN(e->abt.ipa, log->t->page);
+	struct el2_fault_log *log = arg;
+	uint64_t ipa;
 
-	if (e->abt_err)
+	if (el2_fault_log_take(log, e, &ipa))
 		return -1;
-	log->n++;
-	log->last = e->abt;
 	switch (e->abt.fault) {
 	case S2_FAULT_ACCESS_FLAG:
 		return s2_pgtable_mkyoung(&log->t->pgt, s2_ipa(ipa)) ? -2 : EL2_RESUME;
@@ -50,7 +42,7 @@ static s2_pte_t leaf(struct el2_test_vm *t, uint64_t ipa)
 	return lk.pte;
 }
 
-static int call(struct el2_test_vm *t, struct fault_log *log, const void *fn, uint64_t a0,
+static int call(struct el2_test_vm *t, struct el2_fault_log *log, const void *fn, uint64_t a0,
 		uint64_t a1)
 {
 	log->n = 0;
@@ -61,7 +53,7 @@ static void run(const struct s2_caps *caps, enum s2_granule g, unsigned int bits
 {
 	const uint64_t d = 0x10000000;
 	struct el2_test_vm t;
-	struct fault_log log = { .t = &t };
+	struct el2_fault_log log = { .t = &t };
 	volatile uint64_t *back;
 	uint64_t young = 0;
 

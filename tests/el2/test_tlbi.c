@@ -22,23 +22,15 @@
 #include "el2_test.h"
 #include "sysreg.h"
 
-struct fault_log {
-	struct el2_test_vm *t;
-	unsigned int n;
-	struct s2_abort last;
-	bool relax; /* on a permission fault, give R+W back */
-	bool map; /* on a translation fault, map a fresh page */
-};
-
+/* log->relax: on a permission fault, give R+W back; log->map: on a translation fault, map a
+ * fresh page; else skip the access. */
 static int on_abort(void *arg, struct el2_vcpu *vcpu, const struct el2_exit *e)
 {
-	struct fault_log *log = arg;
-	uint64_t ipa = S2_ALIGN_DOWN(e->abt.ipa, log->t->page);
+	struct el2_fault_log *log = arg;
+	uint64_t ipa;
 
-	if (e->abt_err)
+	if (el2_fault_log_take(log, e, &ipa))
 		return -1;
-	log->n++;
-	log->last = e->abt;
 	if (log->relax && e->abt.fault == S2_FAULT_PERMISSION) {
 		int err = s2_pgtable_relax_perms(&log->t->pgt, s2_ipa(ipa), S2_PROT_R | S2_PROT_W);
 		return err ? -2 : EL2_RESUME;
@@ -67,7 +59,7 @@ static bool clear_w_no_tlbi(struct el2_test_vm *t, uint64_t ipa)
 	return true;
 }
 
-static int guest_store(struct el2_test_vm *t, struct fault_log *log, uint64_t ipa, uint64_t v)
+static int guest_store(struct el2_test_vm *t, struct el2_fault_log *log, uint64_t ipa, uint64_t v)
 {
 	log->n = 0;
 	int err = el2_guest_call(&t->vcpu, (const void *)guest_write, ipa, v, 0, 0, on_abort, log);
@@ -82,7 +74,7 @@ static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int
 		     uint16_t vmid)
 {
 	struct el2_test_vm t;
-	struct fault_log log = { .t = &t, .relax = true };
+	struct el2_fault_log log = { .t = &t, .relax = true };
 	struct s2_lookup lk;
 
 	if (el2_test_vm_create(&t, caps, ipa_bits, g, 0, vmid)) {
@@ -281,7 +273,7 @@ static uint64_t ticks_to_ns(uint64_t ticks, uint64_t n)
 static void measure(const struct s2_caps *caps)
 {
 	struct el2_test_vm t;
-	struct fault_log log = { .t = &t };
+	struct el2_fault_log log = { .t = &t };
 	const uint64_t n_trap = 4000, n_map = 256;
 
 	if (el2_test_vm_create(&t, caps, 40, S2_GRANULE_4K, 0, 0x77)) {

@@ -14,21 +14,13 @@
  */
 #include "el2_test.h"
 
-struct fault_log {
-	struct el2_test_vm *t;
-	unsigned int n;
-	struct s2_abort last;
-};
-
 static int on_abort(void *arg, struct el2_vcpu *vcpu, const struct el2_exit *e)
 {
-	struct fault_log *log = arg;
-	uint64_t ipa = S2_ALIGN_DOWN(e->abt.ipa, log->t->page);
+	struct el2_fault_log *log = arg;
+	uint64_t ipa;
 
-	if (e->abt_err)
+	if (el2_fault_log_take(log, e, &ipa))
 		return -1;
-	log->n++;
-	log->last = e->abt;
 	if (e->abt.fault != S2_FAULT_PERMISSION)
 		return -2;
 	uint64_t prot = e->abt.is_insn ? S2_PROT_R | S2_PROT_X : S2_PROT_R | S2_PROT_W;
@@ -38,7 +30,7 @@ static int on_abort(void *arg, struct el2_vcpu *vcpu, const struct el2_exit *e)
 static void xn_case(const struct s2_caps *caps, enum s2_granule g, unsigned int bits, uint16_t vmid)
 {
 	struct el2_test_vm t;
-	struct fault_log log = { .t = &t };
+	struct el2_fault_log log = { .t = &t };
 	const uint64_t code = (uintptr_t)el2_guest_text_start;
 	const uint64_t size = (uintptr_t)el2_guest_text_end - code;
 	const uint64_t alias = 0x20000000;
@@ -69,7 +61,7 @@ static void xn_case(const struct s2_caps *caps, enum s2_granule g, unsigned int 
 	el2_test_vm_destroy(&t);
 }
 
-static uint64_t read_in(struct el2_test_vm *t, struct fault_log *log, uint64_t ipa)
+static uint64_t read_in(struct el2_test_vm *t, struct el2_fault_log *log, uint64_t ipa)
 {
 	log->t = t;
 	log->n = 0;
@@ -78,7 +70,7 @@ static uint64_t read_in(struct el2_test_vm *t, struct fault_log *log, uint64_t i
 	return t->vcpu.regs.x[0];
 }
 
-static int write_in(struct el2_test_vm *t, struct fault_log *log, uint64_t ipa, uint64_t v)
+static int write_in(struct el2_test_vm *t, struct el2_fault_log *log, uint64_t ipa, uint64_t v)
 {
 	log->t = t;
 	log->n = 0;
@@ -88,7 +80,7 @@ static int write_in(struct el2_test_vm *t, struct fault_log *log, uint64_t ipa, 
 static void two_vms(const struct s2_caps *caps)
 {
 	static struct el2_test_vm a, b;
-	struct fault_log log = { 0 };
+	struct el2_fault_log log = { 0 };
 	const uint64_t ipa = 0x10000000;
 
 	if (el2_test_vm_create(&a, caps, 40, S2_GRANULE_4K, 0, 0x41) ||
