@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "owner_model.h"
+#include "s2_test_vm.h"
 #include "s2mmu/vm.h"
 
 /* A failed check of the owner model fails the running test (fail_msg() does not return). */
@@ -918,70 +919,28 @@ static void test_init_garbage_meta_1g_block(void **state)
 
 /* ---- with the VM layer: a VM's stage-2 is the guest's table -------------------------------- */
 
-struct vm_hooks_log {
-	unsigned int loads, puts;
-	struct s2_host_lockcheck lc; /* the VM's lock hooks: balance, nesting and order checked */
-};
-
-static void vm_lock(void *ctx, enum s2_vm_lock l)
+/* After the VM's last call (the VM's hooks: s2_test_vm_hooks()): no lock violation, nothing
+ * held, every take released. */
+static void vm_locks_ok(const struct s2_test_vm_env *e)
 {
-	s2_host_lockcheck_vm_lock(&((struct vm_hooks_log *)ctx)->lc, l);
-}
+	const char *err = s2_test_vm_locks_error(&e->lc);
 
-static void vm_unlock(void *ctx, enum s2_vm_lock l)
-{
-	s2_host_lockcheck_vm_unlock(&((struct vm_hooks_log *)ctx)->lc, l);
-}
-
-/* After the VM's last call: no lock violation, nothing held, every take released. */
-static void vm_locks_ok(const struct vm_hooks_log *log)
-{
-	if (!s2_host_lockcheck_idle(&log->lc))
-		fail_msg("VM locking: %s",
-			 log->lc.errors ? log->lc.first_error : "a lock is still held");
-	for (unsigned int l = 0; l < log->lc.nlocks; l++)
-		assert_int_equal(log->lc.takes[l], log->lc.releases[l]);
-}
-
-static void vm_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
-{
-	(void)vtcr, (void)vttbr;
-	((struct vm_hooks_log *)ctx)->loads++;
-}
-
-static void vm_put(void *ctx)
-{
-	((struct vm_hooks_log *)ctx)->puts++;
+	if (err)
+		fail_msg("VM locking: %s", err);
 }
 
 static void with_vm_layer(struct fx *f)
 {
-	struct s2_caps caps;
-	struct s2_vmid_alloc vmids;
+	struct s2_test_vm_env env;
 	struct s2_memslot slots[2];
-	struct vm_hooks_log log = { 0 };
 	struct s2_vm vm;
 	struct s2_owner_guest g;
 	struct s2_lookup l;
 	uint64_t pa;
 
 	pa = f->ram0 + 8 * f->psize;
-	assert_int_equal(s2_caps_max(48, &caps), 0);
-	assert_int_equal(s2_vmid_alloc_init(&vmids, 16), 0);
-	struct s2_vm_params p = {
-		.caps = &caps,
-		.req = { .ipa_bits = 36, .granule = f->cfg.granule },
-		.port = f->port,
-		.hooks = { .lock = vm_lock,
-			   .unlock = vm_unlock,
-			   .load_stage2 = vm_load,
-			   .put_stage2 = vm_put,
-			   .ctx = &log },
-		.vmids = &vmids,
-		.slots = slots,
-		.max_slots = 2,
-	};
-	s2_host_lockcheck_init_vm(&log.lc);
+	assert_int_equal(s2_test_vm_env_init(&env), 0);
+	struct s2_vm_params p = s2_test_vm_params(&env, &f->port, f->cfg.granule, 36, slots, 2);
 	assert_int_equal(s2_vm_init(&vm, &p), 0);
 	assert_int_equal(s2_owner_guest_init(&g, &vm.pgt, 7, true), 0);
 	/* As the VM layer would around a structural change of the VM's tables. */
@@ -1002,7 +961,7 @@ static void with_vm_layer(struct fx *f)
 	assert_false(l.valid);
 	fault(f, pa, S2_HOST_ABORT_MAPPED);
 	s2_vm_destroy(&vm);
-	vm_locks_ok(&log);
+	vm_locks_ok(&env);
 	check_invariants(f);
 }
 
@@ -1014,10 +973,8 @@ static void with_vm_layer(struct fx *f)
  */
 static void tlb_model_vmids(struct fx *f)
 {
-	struct s2_caps caps;
-	struct s2_vmid_alloc vmids;
+	struct s2_test_vm_env env;
 	struct s2_memslot slots[1];
-	struct vm_hooks_log log = { 0 };
 	struct s2_vm vm, idle;
 	struct s2_vcpu vcpu;
 	struct s2_vcpu_entry e;
@@ -1031,22 +988,8 @@ static void tlb_model_vmids(struct fx *f)
 				 (struct s2_access){ .type = S2_ACCESS_READ }, &wr),
 			 0);
 	assert_int_equal(wr.fault, S2_FAULT_NONE);
-	assert_int_equal(s2_caps_max(48, &caps), 0);
-	assert_int_equal(s2_vmid_alloc_init(&vmids, 16), 0);
-	struct s2_vm_params p = {
-		.caps = &caps,
-		.req = { .ipa_bits = 36, .granule = f->cfg.granule },
-		.port = f->port,
-		.hooks = { .lock = vm_lock,
-			   .unlock = vm_unlock,
-			   .load_stage2 = vm_load,
-			   .put_stage2 = vm_put,
-			   .ctx = &log },
-		.vmids = &vmids,
-		.slots = slots,
-		.max_slots = 1,
-	};
-	s2_host_lockcheck_init_vm(&log.lc);
+	assert_int_equal(s2_test_vm_env_init(&env), 0);
+	struct s2_vm_params p = s2_test_vm_params(&env, &f->port, f->cfg.granule, 36, slots, 1);
 	assert_int_equal(s2_vm_init(&vm, &p), 0);
 	assert_int_equal(s2_vcpu_init(&vcpu, &vm, 0), 0);
 	assert_int_equal(s2_vm_vcpu_enter(&vcpu, &e), 0);
@@ -1065,7 +1008,6 @@ static void tlb_model_vmids(struct fx *f)
 	assert_non_null(s2_tlb_lookup(f->tlb, 0, ipa));
 
 	/* A VM that has no VMID yet (never entered) must not reach the host's VMID 0. */
-	s2_host_lockcheck_init_vm(&log.lc);
 	assert_int_equal(s2_vm_init(&idle, &p), 0);
 	assert_int_equal(idle.vmid, 0);
 	ops->tlbi_ipa(f->port.ctx, &idle.pgt, ipa, -2);
@@ -1077,7 +1019,7 @@ static void tlb_model_vmids(struct fx *f)
 	s2_vm_destroy(&idle);
 	s2_vcpu_destroy(&vcpu);
 	s2_vm_destroy(&vm);
-	vm_locks_ok(&log);
+	vm_locks_ok(&env);
 }
 
 /*
@@ -1267,12 +1209,10 @@ static void test_vm_fault_then_teardown(void **state)
 	for (size_t c = 0; c < ncfgs; c++) {
 		for (int variant = 0; variant < 3; variant++) {
 			struct fx f;
-			struct s2_caps caps;
-			struct s2_vmid_alloc vmids;
+			struct s2_test_vm_env env;
 			struct s2_memslot slots[2];
 			struct s2_vm vm;
 			struct s2_vcpu vcpu;
-			struct vm_hooks_log log = { 0 };
 			struct s2_owner_guest g;
 			struct s2_abort_result r;
 			struct s2_page_info before, after;
@@ -1290,21 +1230,9 @@ static void test_vm_fault_then_teardown(void **state)
 			pa = mmio ? f.mmio + 2 * ps : f.ram0;
 			if (mmio)
 				assert_int_equal(s2_owner_host_donate_hyp(&f.o, s2_pa(pa), ps), 0);
-			assert_int_equal(s2_caps_max(48, &caps), 0);
-			assert_int_equal(s2_vmid_alloc_init(&vmids, 16), 0);
-			struct s2_vm_params p = {
-				.caps = &caps,
-				.req = { .ipa_bits = 36, .granule = cfgs[c].granule },
-				.port = f.port,
-				.hooks = { .lock = vm_lock,
-					   .unlock = vm_unlock,
-					   .load_stage2 = s2_host_port_load_stage2,
-					   .ctx = &log },
-				.vmids = &vmids,
-				.slots = slots,
-				.max_slots = 2,
-			};
-			s2_host_lockcheck_init_vm(&log.lc);
+			assert_int_equal(s2_test_vm_env_init(&env), 0);
+			struct s2_vm_params p =
+				s2_test_vm_params(&env, &f.port, cfgs[c].granule, 36, slots, 2);
 			assert_int_equal(s2_vm_init(&vm, &p), 0);
 			assert_int_equal(s2_vcpu_init(&vcpu, &vm, 0), 0);
 			assert_int_equal(s2_owner_guest_init(&g, &vm.pgt, 7, false), 0);
@@ -1339,7 +1267,7 @@ static void test_vm_fault_then_teardown(void **state)
 			check_invariants(&f);
 			s2_vcpu_destroy(&vcpu);
 			s2_vm_destroy(&vm);
-			vm_locks_ok(&log);
+			vm_locks_ok(&env);
 			fx_fini(&f);
 		}
 	}
@@ -1685,19 +1613,6 @@ static void test_vm_owner_refusals(void **state)
  * map/unmap and each required op of the host stage-2's port (through s2_pgtable_init()). */
 static void test_owner_init_required_ops(void **state)
 {
-	static const size_t required[] = {
-		offsetof(struct s2_port_ops, alloc_pages),
-		offsetof(struct s2_port_ops, free_pages),
-		offsetof(struct s2_port_ops, page_refcount),
-		offsetof(struct s2_port_ops, va_to_pa),
-		offsetof(struct s2_port_ops, pa_to_va),
-		offsetof(struct s2_port_ops, tlbi_ipa),
-		offsetof(struct s2_port_ops, tlbi_range),
-		offsetof(struct s2_port_ops, tlbi_vmid),
-		offsetof(struct s2_port_ops, dcache_clean_inval_poc),
-		offsetof(struct s2_port_ops, icache_inval_pou),
-		offsetof(struct s2_port_ops, barrier),
-	};
 	struct fx f;
 	struct s2_owner o;
 	struct s2_port_ops ops;
@@ -1729,10 +1644,10 @@ static void test_owner_init_required_ops(void **state)
 	p.host_stage2.load = NULL;
 	p.host_stage2.put = s2_host_port_put_stage2;
 	assert_int_equal(s2_owner_init(&o, &p), S2_EINVAL);
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+	for (size_t i = 0; i < s2_test_port_nr_required_ops; i++) {
 		struct s2_port_ops bad = ops;
 
-		memset((char *)&bad + required[i], 0, sizeof(void (*)(void)));
+		memset((char *)&bad + s2_test_port_required_ops[i], 0, sizeof(void (*)(void)));
 		p = good;
 		p.port.ops = &bad;
 		assert_int_equal(s2_owner_init(&o, &p), S2_EINVAL);

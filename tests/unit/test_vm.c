@@ -20,6 +20,7 @@
 
 #include "host_port.h"
 #include "s2_test_matrix.h"
+#include "s2_test_vm.h"
 #include "s2mmu/vm.h"
 #include "s2mmu/walk.h"
 
@@ -70,6 +71,8 @@ static uint64_t far_of(uint64_t ipa)
 #define FAKE_PA UINT64_C(0x1000000000) /* backing PAs: not table memory */
 
 struct fx {
+	struct s2_host_lockcheck lc; /* first (s2_test_vm_lock()): every VM of the fixture locks
+				      * through it */
 	struct s2_host_port *hp;
 	struct s2_caps caps;
 	struct s2_vmid_alloc vmids;
@@ -82,45 +85,29 @@ struct fx {
 	unsigned int nr_sanitised;
 	unsigned int loads;
 	struct s2_port port; /* the port the VM uses (the host port, or a wrapper of it) */
-	struct s2_host_lockcheck lc; /* every VM of the fixture locks through it (fx_lock) */
 };
 
 /*
  * Lock hooks of every VM the tests create (fx_vm(), and the extra VMs through fx_hooks()): the
- * host port's lock checker, so that every test also checks the VM layer's locking: the order
+ * host port's lock checker (s2_test_vm_lock(), shared with test_owner.c), so that every test also checks the VM layer's locking: the order
  * SLOTS, MMU, VMID, no recursion, releases innermost first, nothing released that was not
  * taken. fx_locks_ok() — after each abort and at teardown — asserts no violation and nothing
  * held: a path that returns holding a lock, or releases one it never took, fails the test.
  */
-static void fx_lock(void *ctx, enum s2_vm_lock l)
-{
-	struct fx *f = ctx;
-
-	s2_host_lockcheck_vm_lock(&f->lc, l);
-}
-
-static void fx_unlock(void *ctx, enum s2_vm_lock l)
-{
-	struct fx *f = ctx;
-
-	s2_host_lockcheck_vm_unlock(&f->lc, l);
-}
-
 static struct s2_vm_hooks fx_hooks(struct fx *f)
 {
-	return (struct s2_vm_hooks){ .lock = fx_lock,
-				     .unlock = fx_unlock,
+	return (struct s2_vm_hooks){ .lock = s2_test_vm_lock,
+				     .unlock = s2_test_vm_unlock,
 				     .load_stage2 = s2_host_port_load_stage2,
 				     .ctx = f };
 }
 
 static void fx_locks_ok(struct fx *f, const char *when)
 {
-	if (f->lc.errors || f->lc.depth)
-		fail_msg("VM locking %s: %s (%u held)", when,
-			 f->lc.errors ? f->lc.first_error : "a lock is still held", f->lc.depth);
-	for (unsigned int l = 0; l < f->lc.nlocks; l++)
-		assert_int_equal(f->lc.takes[l], f->lc.releases[l]);
+	const char *err = s2_test_vm_locks_error(&f->lc);
+
+	if (err)
+		fail_msg("VM locking %s: %s (%u held)", when, err, f->lc.depth);
 }
 
 static void hook_sanitise(void *ctx, s2_pa_t pa, uint64_t size)
@@ -175,8 +162,8 @@ static int fx_vm(struct fx *f, enum s2_granule g, unsigned int ipa_bits, uint64_
 		.req = { .ipa_bits = ipa_bits, .granule = g, .flags = cfg_flags },
 		.flags = f->vm_flags,
 		.port = f->port,
-		.hooks = { .lock = fx_lock,
-			   .unlock = fx_unlock,
+		.hooks = { .lock = s2_test_vm_lock,
+			   .unlock = s2_test_vm_unlock,
 			   .sanitise_tags = hook_sanitise,
 			   .load_stage2 = hook_load,
 			   .ctx = f },
@@ -1406,12 +1393,12 @@ static void count_lock(void *ctx, enum s2_vm_lock l)
 {
 	if (l == S2_VM_LOCK_MMU_EXCL)
 		excl_takes++;
-	fx_lock(ctx, l);
+	s2_test_vm_lock(ctx, l);
 }
 
 static void count_unlock(void *ctx, enum s2_vm_lock l)
 {
-	fx_unlock(ctx, l);
+	s2_test_vm_unlock(ctx, l);
 }
 
 /* Splitting a 1 GiB block into 4K pages needs 513 table pages: enabling dirty logging does it
@@ -1848,20 +1835,6 @@ static void test_create_required_hooks(void **state)
 				     .hooks = { .load_stage2 = s2_host_port_load_stage2 } };
 	struct s2_vm_params p;
 	struct s2_vm vm;
-	/* every required op of struct s2_port_ops, by offset */
-	static const size_t required[] = {
-		offsetof(struct s2_port_ops, alloc_pages),
-		offsetof(struct s2_port_ops, free_pages),
-		offsetof(struct s2_port_ops, page_refcount),
-		offsetof(struct s2_port_ops, va_to_pa),
-		offsetof(struct s2_port_ops, pa_to_va),
-		offsetof(struct s2_port_ops, tlbi_ipa),
-		offsetof(struct s2_port_ops, tlbi_range),
-		offsetof(struct s2_port_ops, tlbi_vmid),
-		offsetof(struct s2_port_ops, dcache_clean_inval_poc),
-		offsetof(struct s2_port_ops, icache_inval_pou),
-		offsetof(struct s2_port_ops, barrier),
-	};
 	(void)state;
 
 	p = good;
@@ -1873,12 +1846,12 @@ static void test_create_required_hooks(void **state)
 	p = good;
 	p.hooks.unlock = nop_lock;
 	assert_int_equal(s2_vm_init(&vm, &p), S2_EINVAL);
-	for (size_t i = 0; i < S2_ARRAY_SIZE(required); i++) {
+	for (size_t i = 0; i < s2_test_port_nr_required_ops; i++) {
 		struct s2_port_ops bad = ops;
 		struct s2_pgtable pgt;
 		struct s2_config cfg;
 
-		memset((char *)&bad + required[i], 0, sizeof(void (*)(void)));
+		memset((char *)&bad + s2_test_port_required_ops[i], 0, sizeof(void (*)(void)));
 		p = good;
 		p.port.ops = &bad;
 		assert_int_equal(s2_vm_init(&vm, &p), S2_EINVAL);
