@@ -456,29 +456,39 @@ static S2_ALWAYS_INLINE int abort_done(struct s2_vm *vm, const struct s2_abort_r
 	return 0;
 }
 
+/* abort_finish()'s structural case, MMU shared dropped: redo the abort with MMU exclusive (the
+ * mapping replaces a table by a block, or similar). */
+static S2_NOINLINE int abort_redo_excl(struct s2_vcpu *vcpu, const struct s2_abort *ab,
+				       struct s2_abort_result *res)
+{
+	struct s2_vm *vm = vcpu->vm;
+	int ret;
+
+	res->mmio = (struct s2_mmio_access){ 0 };
+	vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
+	ret = handle_in_vm(vcpu, ab, res, true);
+	vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
+	return ret ? ret : abort_done(vm, res);
+}
+
 /* The abort handled with MMU shared held (handle_in_vm() returned @ret): drop it, redo the
  * abort with MMU exclusive when the map needs structural work, count the outcome. */
-static S2_NOINLINE int abort_finish(struct s2_vcpu *vcpu, const struct s2_abort *ab,
-				    struct s2_abort_result *res, int ret)
+static S2_ALWAYS_INLINE int abort_finish(struct s2_vcpu *vcpu, const struct s2_abort *ab,
+					 struct s2_abort_result *res, int ret)
 {
 	struct s2_vm *vm = vcpu->vm;
 
 	vm_unlock(vm, S2_VM_LOCK_MMU_SHARED);
-	if (ret == S2_EBUSY) {
-		/* The mapping replaces a table by a block (or similar): structural. */
-		res->mmio = (struct s2_mmio_access){ 0 };
-		vm_lock(vm, S2_VM_LOCK_MMU_EXCL);
-		ret = handle_in_vm(vcpu, ab, res, true);
-		vm_unlock(vm, S2_VM_LOCK_MMU_EXCL);
-	}
+	if (S2_UNLIKELY(ret == S2_EBUSY))
+		return abort_redo_excl(vcpu, ab, res);
 	if (ret)
 		return ret;
 	return abort_done(vm, res);
 }
 
 /* MMU shared held, @res filled as the abort path fills it: handle_in_vm(), then finish. */
-static S2_NOINLINE int abort_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
-				   struct s2_abort_result *res)
+static S2_ALWAYS_INLINE int abort_in_vm(struct s2_vcpu *vcpu, const struct s2_abort *ab,
+					struct s2_abort_result *res)
 {
 	return abort_finish(vcpu, ab, res, handle_in_vm(vcpu, ab, res, false));
 }
@@ -554,7 +564,9 @@ static S2_NOINLINE int abort_short_general(struct s2_vcpu *vcpu, uint64_t esr, u
 {
 	struct s2_abort ab;
 
-	(void)abort_decode_fast(esr, far, hpfar, &ab); /* cannot fail: the short path's case */
+	/* Cannot fail: the short path's case (the check also tells the compiler @ab is set). */
+	if (S2_UNLIKELY(!abort_decode_fast(esr, far, hpfar, &ab)))
+		S2_BUG("abort_short_general: not a short-path abort");
 	return abort_in_vm(vcpu, &ab, res);
 }
 
