@@ -249,9 +249,11 @@ static void fuzz_arch(struct input *in)
 	CHECK(is_code(ret));
 	if (!ret) {
 		CHECK(s2_vtcr_decode(cfg.vtcr, &vf) == 0);
-		(void)s2_vttbr(&cfg, s2_pa(take(in, 8)), (uint16_t)take(in, 2));
+		uint64_t vttbr;
+
+		CHECK(is_code(s2_vttbr(&cfg, s2_pa(take(in, 8)), (uint16_t)take(in, 2), &vttbr)));
 	}
-	(void)s2_vttbr(NULL, s2_pa(0), 0);
+	CHECK(s2_vttbr(NULL, s2_pa(0), 0, NULL) == S2_EINVAL);
 	(void)s2_config_pte_format(NULL);
 }
 

@@ -281,13 +281,16 @@ static void fuzz_config(struct input *in)
 	/* VTTBR: aligned roots within the output size are accepted, others refused. */
 	uint64_t root = take(in, 8) & (cfg.pa_bits < 64 ? S2_GENMASK(cfg.pa_bits - 1, 0) : ~0ull);
 	uint16_t vmid = (uint16_t)take(in, 2);
-	uint64_t vttbr = s2_vttbr(&cfg, s2_pa(root), vmid);
+	uint64_t vttbr = 0x5a5a;
+	int vret = s2_vttbr(&cfg, s2_pa(root), vmid, &vttbr);
 	bool ok =
 		S2_IS_ALIGNED(root, cfg.root_table_bytes) && (cfg.vmid_bits == 16 || vmid <= 0xff);
-	S2_BUG_ON(ok != (vttbr != 0) && !(ok && root == 0 && vmid == 0));
-	if (vttbr) {
+	S2_BUG_ON(vret != (ok ? 0 : S2_EINVAL));
+	if (!vret) {
 		S2_BUG_ON((vttbr >> 48) != vmid);
 		S2_BUG_ON(vttbr & 1);
+	} else {
+		S2_BUG_ON(vttbr != 0x5a5a);
 	}
 }
 

@@ -867,21 +867,22 @@ struct s2_pte_format s2_config_pte_format(const struct s2_config *cfg)
  * VTTBR_EL2 (Arm ARM D19.2): BADDR in [47:1] (the root's PA; with a 52-bit output size,
  * PA[51:48] in [5:2]), VMID in [55:48] or, with VTCR_EL2.VS=1, [63:48]; CnP [0] clear.
  */
-uint64_t s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid)
+int s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid, uint64_t *vttbr)
 {
 	uint64_t pa = s2_pa_val(root);
 	uint64_t baddr;
 
-	if (!cfg || !cfg->root_table_bytes || !S2_IS_ALIGNED(pa, cfg->root_table_bytes))
-		return 0;
+	if (!cfg || !vttbr || !cfg->root_table_bytes || !S2_IS_ALIGNED(pa, cfg->root_table_bytes))
+		return S2_EINVAL;
 	if (cfg->pa_bits < 64 && (pa >> cfg->pa_bits))
-		return 0;
-	if (cfg->vmid_bits == 8 && vmid > 0xff)
-		return 0;
+		return S2_EINVAL;
+	if (cfg->vmid_bits != 16 && vmid > 0xff)
+		return S2_EINVAL;
 	baddr = pa & S2_GENMASK(47, 1);
 	if (cfg->ds || cfg->lpa)
 		baddr |= S2_FIELD_PREP(S2_GENMASK(5, 2), pa >> 48);
-	return baddr | ((uint64_t)vmid << 48);
+	*vttbr = baddr | ((uint64_t)vmid << 48);
+	return 0;
 }
 
 static int s2_sl_decode(enum s2_granule g, unsigned int sl0, bool sl2, bool ds, int *level)

@@ -28,7 +28,10 @@ static void vmid_ensure(struct s2_vm *vm, struct s2_vcpu_entry *out);
  * s2_pgtable_init(), s2_vttbr() only fails for a VMID beyond the config's width). */
 static uint64_t vm_vttbr(const struct s2_vm *vm)
 {
-	return s2_vttbr(&vm->pgt.cfg, vm->pgt.root_pa, vm->vmid);
+	uint64_t vttbr = 0;
+
+	(void)s2_vttbr(&vm->pgt.cfg, vm->pgt.root_pa, vm->vmid, &vttbr);
+	return vttbr;
 }
 
 /* Structural section: SLOTS is held by the caller; take MMU exclusive and load the VM's

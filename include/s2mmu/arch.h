@@ -400,10 +400,14 @@ static inline bool s2_config_level_has_blocks(const struct s2_config *cfg, int l
 /**
  * s2_vttbr() - compose VTTBR_EL2: BADDR = the root's PA (with DS/LPA the PA[51:48] sits in
  * bits [5:2]), VMID in [63:48] (16-bit) or [55:48] (8-bit), CnP clear.
- * Return: the value, or 0 if @root is not aligned to root_table_bytes, does not fit the
- * config's output size (pa_bits), or @vmid is too wide, or @cfg is NULL.
+ * @cfg: the stage-2 config the root table was built for.
+ * @root: the root table's PA (cfg->root_table_bytes aligned, below 2^cfg->pa_bits).
+ * @vmid: the VMID, at most cfg->vmid_bits wide.
+ * @vttbr: out, written only on success.
+ * Return: 0; S2_EINVAL for a NULL @cfg or @vttbr, a @root not aligned to
+ * cfg->root_table_bytes or not below 2^cfg->pa_bits, or a @vmid wider than cfg->vmid_bits.
  */
-uint64_t s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid);
+int s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid, uint64_t *vttbr);
 
 /* VTCR_EL2 fields (Arm ARM D19.2), for encoders and decoders. */
 #define S2_VTCR_T0SZ S2_GENMASK(5, 0)

@@ -114,7 +114,10 @@ static uint64_t hypercall(struct el2_guest_regs *h)
 /* The host's run loop: its stage-2 is o.host with VMID 0. */
 static int run_host(struct el2_guest_regs *h, uint64_t *injected)
 {
-	uint64_t vttbr = s2_vttbr(&o.host.cfg, o.host.root_pa, 0);
+	uint64_t vttbr = 0;
+
+	if (s2_vttbr(&o.host.cfg, o.host.root_pa, 0, &vttbr))
+		return -1;
 
 	for (;;) {
 		el2_stage2_load(o.host.cfg.vtcr, vttbr);

@@ -718,6 +718,24 @@ static void test_config_matrix(void **state)
 
 /* ---- VTTBR ------------------------------------------------------------------------------------ */
 
+/* s2_vttbr() with a config and a root it accepts: the value. */
+static uint64_t vttbr_of(const struct s2_config *cfg, uint64_t root, uint16_t vmid)
+{
+	uint64_t v = 0xdeadbeef;
+
+	assert_int_equal(s2_vttbr(cfg, s2_pa(root), vmid, &v), 0);
+	return v;
+}
+
+/* s2_vttbr() refuses: S2_EINVAL and the output left as it was. */
+static void vttbr_refused(const struct s2_config *cfg, uint64_t root, uint16_t vmid)
+{
+	uint64_t v = 0x5a5a5a5a5a5a5a5aull;
+
+	assert_int_equal(s2_vttbr(cfg, s2_pa(root), vmid, &v), S2_EINVAL);
+	assert_int_equal(v, 0x5a5a5a5a5a5a5a5aull);
+}
+
 static void test_vttbr(void **state)
 {
 	struct s2_caps caps;
@@ -728,13 +746,20 @@ static void test_vttbr(void **state)
 	assert_int_equal(s2_caps_max(48, &caps), 0);
 	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
 	/* 2 concatenated tables: 8K alignment. VMID in [55:48]. */
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x40002000), 0x12), 0x0012000040002000ull);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x40001000), 1), 0);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x40002000), 0x100), 0);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x1000000000000ull), 1), 0); /* beyond 48 bits */
+	assert_int_equal(vttbr_of(&cfg, 0x40002000, 0x12), 0x0012000040002000ull);
+	assert_int_equal(vttbr_of(&cfg, 0x40002000, 0xff), 0x00ff000040002000ull);
+	vttbr_refused(&cfg, 0x40001000, 1); /* 4K but not 8K aligned */
+	vttbr_refused(&cfg, 0x40002000, 0x100); /* VMID wider than 8 bits */
+	vttbr_refused(&cfg, 0x1000000000000ull, 1); /* beyond 48 bits */
+	assert_int_equal(vttbr_of(&cfg, 0xffffffffe000ull, 1), 0x0001ffffffffe000ull); /* top */
+	vttbr_refused(NULL, 0x40002000, 1);
+	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x40002000), 1, NULL), S2_EINVAL);
 	req.vmid_bits = 16;
 	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x40002000), 0xabcd), 0xabcd000040002000ull);
+	assert_int_equal(vttbr_of(&cfg, 0x40002000, 0xabcd), 0xabcd000040002000ull);
+	/* A config with no root geometry (not set up by s2_config_init()) is refused. */
+	cfg.root_table_bytes = 0;
+	vttbr_refused(&cfg, 0x40002000, 1);
 
 	/* 52-bit with DS: root 0xf_0000_8000_0000 (16 tables at L0: 64K aligned):
 	 * PA[47:1] in place, PA[51:48]=0xf in [5:2] -> 0x3c. */
@@ -742,12 +767,13 @@ static void test_vttbr(void **state)
 	req.ipa_bits = 52;
 	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
 	assert_int_equal(cfg.root_table_bytes, 65536);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0xf000080000000ull), 0x0102), 0x010200008000003cull);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0xf000080008000ull), 1), 0);
+	assert_int_equal(vttbr_of(&cfg, 0xf000080000000ull, 0x0102), 0x010200008000003cull);
+	vttbr_refused(&cfg, 0xf000080008000ull, 1);
+	vttbr_refused(&cfg, 0x10000000000000ull, 1); /* beyond 52 bits */
 	/* 64K with LPA: PA 0x5_0000_0001_0000 -> 0x10000 | 5 << 2. */
 	req.granule = S2_GRANULE_64K;
 	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x5000000010000ull), 7), 0x0007000000010014ull);
+	assert_int_equal(vttbr_of(&cfg, 0x5000000010000ull, 7), 0x0007000000010014ull);
 }
 
 /* ---- descriptors ------------------------------------------------------------------------------ */
@@ -2070,6 +2096,7 @@ static void test_null_args(void **state)
 	struct s2_config cfg;
 	enum s2_granule g;
 	s2_pte_t pte = 0x1234;
+	uint64_t vttbr = 7;
 	uint8_t ma;
 
 	(void)state;
@@ -2102,7 +2129,8 @@ static void test_null_args(void **state)
 	assert_false(s2_config_pte_format(NULL).ds);
 	assert_false(s2_config_level_has_blocks(NULL, 2));
 	assert_true(s2_config_level_has_blocks(&cfg, 2));
-	assert_int_equal(s2_vttbr(NULL, s2_pa(0x40000000), 1), 0);
+	assert_int_equal(s2_vttbr(NULL, s2_pa(0x40000000), 1, &vttbr), S2_EINVAL);
+	assert_int_equal(vttbr, 7);
 	assert_int_equal(s2_vtcr_decode(cfg.vtcr, NULL), S2_EINVAL);
 	assert_int_equal(s2_abort_decode(0x92000007, 0, 0, false, NULL), S2_EINVAL);
 	assert_int_equal(s2_esr_describe(0x92000007, NULL), S2_EINVAL);
