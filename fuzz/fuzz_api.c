@@ -726,7 +726,7 @@ static void fuzz_owner(struct input *in, const struct s2_port *port, struct s2_h
 			break;
 		case 6:
 			step_name = "share_guest";
-			ret = s2_owner_host_share_guest(&o, &g, s2_pa(pa), s2_ipa(ipa), size,
+			ret = s2_owner_host_share_guest(&o, &g, s2_ipa(ipa), size, s2_pa(pa),
 							garbage_prot(in));
 			break;
 		case 7:
@@ -735,7 +735,7 @@ static void fuzz_owner(struct input *in, const struct s2_port *port, struct s2_h
 			break;
 		case 8:
 			step_name = "donate_guest";
-			ret = s2_owner_host_donate_guest(&o, &g, s2_pa(pa), s2_ipa(ipa), size);
+			ret = s2_owner_host_donate_guest(&o, &g, s2_ipa(ipa), size, s2_pa(pa));
 			break;
 		case 9:
 			step_name = "guest_share_host";
@@ -755,9 +755,9 @@ static void fuzz_owner(struct input *in, const struct s2_port *port, struct s2_h
 			break;
 		case 12:
 			step_name = "null owner calls";
-			CHECK(s2_owner_host_share_guest(NULL, &g, s2_pa(pa), s2_ipa(ipa), size,
+			CHECK(s2_owner_host_share_guest(NULL, &g, s2_ipa(ipa), size, s2_pa(pa),
 							S2_PROT_RWX) == S2_EINVAL);
-			CHECK(s2_owner_host_share_guest(&o, NULL, s2_pa(pa), s2_ipa(ipa), size,
+			CHECK(s2_owner_host_share_guest(&o, NULL, s2_ipa(ipa), size, s2_pa(pa),
 							S2_PROT_RWX) == S2_EINVAL);
 			CHECK(s2_owner_hyp_pin_shared(NULL, s2_pa(pa), size) == S2_EINVAL);
 			CHECK(s2_owner_hyp_unpin_shared(NULL, s2_pa(pa), size) == S2_EINVAL);

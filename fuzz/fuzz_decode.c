@@ -207,8 +207,8 @@ static void fuzz_esr(struct input *in)
 	S2_BUG_ON(a.is_insn && (a.isv || a.wnr || a.cm));
 	S2_BUG_ON(a.ipa_valid != have);
 	if (have) {
-		S2_BUG_ON((a.ipa & 0xfff) != (a.fnv || a.s1ptw ? 0 : (far & 0xfff)));
-		S2_BUG_ON(a.ipa >> 52);
+		S2_BUG_ON((s2_ipa_val(a.ipa) & 0xfff) != (a.fnv || a.s1ptw ? 0 : (far & 0xfff)));
+		S2_BUG_ON(s2_ipa_val(a.ipa) >> 52);
 	}
 	int code = s2_fsc_encode(a.fault, a.level);
 	if (code >= 0) {

@@ -1164,7 +1164,7 @@ int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 			ipa |= far & 0xfff;
 	}
 	out->ipa_valid = have_hpfar;
-	out->ipa = ipa;
+	out->ipa = s2_ipa(ipa);
 	out->far = far;
 	fl = s2_fsc_table[fsc];
 	out->ec = ec;
@@ -1278,10 +1278,10 @@ int s2_abort_encode(const struct s2_abort *ab, uint64_t *esr, uint64_t *far, uin
 	if (ab->ipa_valid) {
 		uint64_t off = (ab->fnv || ab->s1ptw) ? 0 : (ab->far & 0xfff);
 
-		if (ab->ipa >> 52 || (ab->ipa & 0xfff) != off)
+		if (s2_ipa_val(ab->ipa) >> 52 || (s2_ipa_val(ab->ipa) & 0xfff) != off)
 			return S2_EINVAL;
-		h = S2_FIELD_PREP(S2_HPFAR_FIPA, ab->ipa >> 12);
-	} else if (ab->ipa) {
+		h = S2_FIELD_PREP(S2_HPFAR_FIPA, s2_ipa_val(ab->ipa) >> 12);
+	} else if (s2_ipa_val(ab->ipa)) {
 		return S2_EINVAL;
 	}
 	*esr = e;

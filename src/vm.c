@@ -985,7 +985,7 @@ static void set_resume(struct s2_abort_result *res, enum s2_resume_reason r)
 static void set_mmio(struct s2_abort_result *res, const struct s2_abort *ab)
 {
 	res->action = S2_ABORT_MMIO;
-	res->mmio.ipa = s2_ipa(ab->ipa);
+	res->mmio.ipa = ab->ipa;
 	res->mmio.write = ab->wnr;
 	res->mmio.syndrome = ab->isv;
 	res->mmio.cache_maint = ab->cm;
@@ -1080,7 +1080,7 @@ static void memtype_inject(struct s2_abort_result *res, int err, bool exec)
 static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_abort *ab,
 		       const struct s2_lookup *lk, struct s2_abort_result *res)
 {
-	uint64_t ipa = ab->ipa & ~(granule_bytes(vm) - 1);
+	uint64_t ipa = s2_ipa_val(ab->ipa) & ~(granule_bytes(vm) - 1);
 	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
 	int ret;
 
@@ -1113,7 +1113,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		}
 		ret = s2_pgtable_relax_perms(&vm->pgt, s2_ipa(ipa), S2_PROT_R | S2_PROT_W);
 		if (!ret && slot_logging(s))
-			mark_dirty(vm, s, ab->ipa & ~(lk->size - 1), lk->size);
+			mark_dirty(vm, s, s2_ipa_val(ab->ipa) & ~(lk->size - 1), lk->size);
 	} else {
 		set_inject(res, S2_INJECT_PERMISSION);
 		return 0;
@@ -1146,7 +1146,7 @@ static S2_NOINLINE int owner_fault(struct s2_vm *vm, struct s2_memslot *s,
 				   const struct s2_abort *ab, struct s2_abort_result *res)
 {
 	uint64_t g = granule_bytes(vm);
-	uint64_t base = ab->ipa & ~(g - 1);
+	uint64_t base = s2_ipa_val(ab->ipa) & ~(g - 1);
 	s2_pa_t pa = s2_pa(s2_pa_val(s->d.pa) + (base - s2_ipa_val(s->d.ipa)));
 	int ret = s->mt_ret[res->exec];
 
@@ -1156,7 +1156,7 @@ static S2_NOINLINE int owner_fault(struct s2_vm *vm, struct s2_memslot *s,
 	}
 	vm_lock(vm, S2_VM_LOCK_OWNER);
 	if (vm->og.protected_vm || s->d.backing == S2_BACKING_MMIO) {
-		ret = s2_owner_host_donate_guest(vm->owner, &vm->og, pa, s2_ipa(base), g);
+		ret = s2_owner_host_donate_guest(vm->owner, &vm->og, s2_ipa(base), g, pa);
 	} else {
 		uint64_t prot = S2_PROT_R;
 
@@ -1164,7 +1164,7 @@ static S2_NOINLINE int owner_fault(struct s2_vm *vm, struct s2_memslot *s,
 			prot |= S2_PROT_W;
 		if (!s->mt_ret[1])
 			prot |= S2_PROT_X;
-		ret = s2_owner_host_share_guest(vm->owner, &vm->og, pa, s2_ipa(base), g, prot);
+		ret = s2_owner_host_share_guest(vm->owner, &vm->og, s2_ipa(base), g, pa, prot);
 	}
 	vm_unlock(vm, S2_VM_LOCK_OWNER);
 	if (ret)
@@ -1197,7 +1197,7 @@ static S2_NOINLINE int map_failed(struct s2_vm *vm, struct s2_memslot *s, const 
 		return S2_EBUSY;
 	if (ret == S2_EEXIST) {
 		/* Mapped meanwhile (another vCPU, or a stale fault): judge the access against it. */
-		if (s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk) || !lk.valid) {
+		if (s2_pgtable_lookup(&vm->pgt, ab->ipa, &lk) || !lk.valid) {
 			stat_add(&vm->stats.retries, 1);
 			set_resume(res, S2_RESUME_RETRY);
 			return 0;
@@ -1262,7 +1262,7 @@ static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_m
 		room = level_bytes(vm, ab->level);
 		flags = S2_MAP_SHARED | S2_MAP_NO_REPLACE;
 	} else {
-		ret = s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk);
+		ret = s2_pgtable_lookup(&vm->pgt, ab->ipa, &lk);
 		if (ret) {
 			set_inject(res, S2_INJECT_BEYOND_IPA);
 			return 0;
@@ -1280,8 +1280,8 @@ static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_m
 		memtype_inject(res, ret, exec);
 		return 0;
 	}
-	sz = pick_leaf(vm, s, ab->ipa, room);
-	base = ab->ipa & ~(sz - 1);
+	sz = pick_leaf(vm, s, s2_ipa_val(ab->ipa), room);
+	base = s2_ipa_val(ab->ipa) & ~(sz - 1);
 	pa = s2_pa(s2_pa_val(s->d.pa) + (base - s2_ipa_val(s->d.ipa)));
 
 	t = fault_leaf(s, exec, write);
@@ -1306,7 +1306,7 @@ static S2_ALWAYS_INLINE int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_a
 					 struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
-	struct s2_memslot *s = slot_hinted(vcpu, ab->ipa);
+	struct s2_memslot *s = slot_hinted(vcpu, s2_ipa_val(ab->ipa));
 	struct s2_lookup lk;
 	int ret;
 
@@ -1331,7 +1331,8 @@ static S2_ALWAYS_INLINE int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_a
 	}
 
 	if (S2_UNLIKELY(ab->fault == S2_FAULT_ACCESS_FLAG)) {
-		ret = s2_pgtable_mkyoung(&vm->pgt, s2_ipa(ab->ipa & ~(granule_bytes(vm) - 1)));
+		ret = s2_pgtable_mkyoung(&vm->pgt,
+					 s2_ipa(s2_ipa_val(ab->ipa) & ~(granule_bytes(vm) - 1)));
 		if (ret == S2_EAGAIN) {
 			stat_add(&vm->stats.retries, 1);
 			set_resume(res, S2_RESUME_RETRY);
@@ -1343,7 +1344,7 @@ static S2_ALWAYS_INLINE int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_a
 			return 0;
 		}
 	} else if (ab->fault == S2_FAULT_PERMISSION) {
-		ret = s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk);
+		ret = s2_pgtable_lookup(&vm->pgt, ab->ipa, &lk);
 		if (!ret && lk.valid)
 			return handle_perm(vm, s, ab, &lk, res);
 	}
@@ -1397,7 +1398,7 @@ static S2_ALWAYS_INLINE bool abort_decode_fast(uint64_t esr, uint64_t far, uint6
 	ab->isv = false;
 	ab->fault = (enum s2_fault)(S2_FAULT_ADDRESS_SIZE + (fsc >> 2));
 	ab->level = (int)(fsc & 3);
-	ab->ipa = ipa;
+	ab->ipa = s2_ipa(ipa);
 	ab->s1ptw = esr & VM_ESR_S1PTW;
 	return true;
 }
@@ -1459,7 +1460,7 @@ static S2_NOINLINE int abort_general(struct s2_vcpu *vcpu, uint64_t esr, uint64_
 			return S2_EINVAL;
 	}
 
-	res->ipa = s2_ipa(ab.ipa);
+	res->ipa = ab.ipa;
 	res->fault = ab.fault;
 	res->level = ab.level;
 	res->write = fault_is_write(&ab);
@@ -1481,7 +1482,7 @@ static S2_NOINLINE int abort_general(struct s2_vcpu *vcpu, uint64_t esr, uint64_
 		break;
 	}
 
-	if (ab.fault == S2_FAULT_ADDRESS_SIZE || ab.ipa >> vm->pgt.cfg.ipa_bits) {
+	if (ab.fault == S2_FAULT_ADDRESS_SIZE || s2_ipa_val(ab.ipa) >> vm->pgt.cfg.ipa_bits) {
 		set_inject(res, S2_INJECT_BEYOND_IPA);
 		return abort_done(vm, res);
 	}

@@ -501,7 +501,7 @@ struct s2_abort {
 	bool acqrel; /* AR */
 	/* Address. */
 	bool ipa_valid; /* HPFAR was given */
-	uint64_t ipa; /* (HPFAR[43:4] << 8) | FAR[11:0]: HPFAR_EL2.FIPA is IPA[51:12];
+	s2_ipa_t ipa; /* (HPFAR[43:4] << 8) | FAR[11:0]: HPFAR_EL2.FIPA is IPA[51:12];
 				 * FAR's offset only when neither FnV nor S1PTW is set */
 	uint64_t far;
 };

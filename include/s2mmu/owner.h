@@ -293,7 +293,8 @@ int s2_owner_host_donate_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 int s2_owner_hyp_donate_host(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /**
- * s2_owner_host_share_guest() - share host RAM [@pa, +@size) with non-protected guest @g at @ipa:
+ * s2_owner_host_share_guest() - share host RAM [@pa, +@size) with non-protected guest @g at
+ * [@ipa, +@size) (address arguments in the API's order: IPA, size, PA):
  * host OWNED (or already SHARED_OWNED with guests) -> SHARED_OWNED with the share count
  * incremented; guest NOPAGE -> SHARED_BORROWED, mapped Normal, page by page, with @prot.
  * @prot: the guest mapping's permissions: a non-empty combination of S2_PROT_R, S2_PROT_W and
@@ -305,8 +306,8 @@ int s2_owner_hyp_donate_host(struct s2_owner *o, s2_pa_t pa, uint64_t size);
  * Return: the common codes; S2_EINVAL also for a bad @prot; S2_EPERM for a protected guest
  * and for MMIO.
  */
-int s2_owner_host_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa,
-			      s2_ipa_t ipa, uint64_t size, uint64_t prot);
+int s2_owner_host_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
+			      uint64_t size, s2_pa_t pa, uint64_t prot);
 
 /**
  * s2_owner_host_set_prot_guest() - change the permissions of guest @g's mappings of pages the host
@@ -329,13 +330,13 @@ int s2_owner_host_unshare_guest(struct s2_owner *o, struct s2_owner_guest *g, s2
 				uint64_t size);
 
 /**
- * s2_owner_host_donate_guest() - give [@pa, +@size) to guest @g at @ipa: host OWNED -> NOPAGE (host
+ * s2_owner_host_donate_guest() - give [@pa, +@size) to guest @g at [@ipa, +@size) (IPA, size, PA): host OWNED -> NOPAGE (host
  * PTE annotated with the guest's id), guest NOPAGE -> OWNED. RAM needs a protected guest
  * (S2_EPERM otherwise); MMIO (device assignment, mapped Device-nGnRE) goes to any guest.
  * S2_EBUSY when a page is shared.
  */
-int s2_owner_host_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa,
-			       s2_ipa_t ipa, uint64_t size);
+int s2_owner_host_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
+			       uint64_t size, s2_pa_t pa);
 
 /** s2_owner_guest_share_host() - the guest shares its RAM [@ipa, +@size) back: guest OWNED ->
  * SHARED_OWNED, host NOPAGE -> SHARED_BORROWED (the annotation goes; the host faults it in).

@@ -23,7 +23,7 @@ struct fault_log {
 static int on_abort(void *arg, struct el2_vcpu *vcpu, const struct el2_exit *e)
 {
 	struct fault_log *log = arg;
-	uint64_t ipa = S2_ALIGN_DOWN(e->abt.ipa, log->t->page);
+	uint64_t ipa = S2_ALIGN_DOWN(s2_ipa_val(e->abt.ipa), log->t->page);
 
 	if (e->abt_err)
 		return -1;
@@ -79,7 +79,7 @@ static void run(const struct s2_caps *caps, enum s2_granule g, unsigned int bits
 	EL2_CHECK_EQ(log.n, 1);
 	EL2_CHECK_EQ(log.last.fault, S2_FAULT_ACCESS_FLAG);
 	EL2_CHECK_EQ(log.last.level, 3);
-	EL2_CHECK_EQ(log.last.ipa, d);
+	EL2_CHECK_EQ(s2_ipa_val(log.last.ipa), d);
 	EL2_CHECK(leaf(&t, d) & S2_PTE_AF);
 	el2_test_vm_destroy(&t);
 

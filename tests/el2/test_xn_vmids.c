@@ -23,7 +23,7 @@ struct fault_log {
 static int on_abort(void *arg, struct el2_vcpu *vcpu, const struct el2_exit *e)
 {
 	struct fault_log *log = arg;
-	uint64_t ipa = S2_ALIGN_DOWN(e->abt.ipa, log->t->page);
+	uint64_t ipa = S2_ALIGN_DOWN(s2_ipa_val(e->abt.ipa), log->t->page);
 
 	if (e->abt_err)
 		return -1;
@@ -62,7 +62,7 @@ static void xn_case(const struct s2_caps *caps, enum s2_granule g, unsigned int 
 	EL2_CHECK_EQ(log.last.ec, S2_EC_IABT_LOW);
 	EL2_CHECK_EQ(log.last.fault, S2_FAULT_PERMISSION);
 	EL2_CHECK_EQ(log.last.level, 3);
-	EL2_CHECK_EQ(log.last.ipa, fn);
+	EL2_CHECK_EQ(s2_ipa_val(log.last.ipa), fn);
 	el2_printf("xn %s/%u: exec at non-exec IPA 0x%llx: %s fault level %d (EC 0x%x)\n",
 		   s2_granule_name(g), bits, (unsigned long long)fn, s2_fault_name(log.last.fault),
 		   log.last.level, log.last.ec);

@@ -1502,9 +1502,9 @@ static void test_esr_vectors(void **state)
 		assert_int_equal(a.far, ru64(&r, "far"));
 		assert_int_equal(a.ipa_valid, have);
 		if (rget(&r, "ipa"))
-			assert_int_equal(a.ipa, ru64(&r, "ipa"));
+			assert_int_equal(s2_ipa_val(a.ipa), ru64(&r, "ipa"));
 		else
-			assert_int_equal(a.ipa, 0);
+			assert_int_equal(s2_ipa_val(a.ipa), 0);
 		/* s2_fsc_encode is the inverse where the code is canonical. */
 		int code = s2_fsc_encode(a.fault, a.level);
 		if (a.fault != S2_FAULT_OTHER && !(a.fsc >= 0x18 && a.fsc <= 0x1f))
@@ -1784,7 +1784,7 @@ static void test_abort_encode_golden(void **state)
 		    .reg = 2,
 		    .reg64 = true,
 		    .ipa_valid = true,
-		    .ipa = 0x63000000 },
+		    .ipa = { 0x63000000 } },
 		  KVM_EC(0x24) | KVM_ESR_ELx_IL | KVM_ESR_ELx_ISV |
 			  (3ull << KVM_ESR_ELx_SAS_SHIFT) | (2ull << KVM_ESR_ELx_SRT_SHIFT) |
 			  KVM_ESR_ELx_SF | KVM_ESR_ELx_WNR | (KVM_ESR_ELx_FSC_FAULT + 2),
@@ -1797,7 +1797,7 @@ static void test_abort_encode_golden(void **state)
 		    .fault = S2_FAULT_PERMISSION,
 		    .level = 3,
 		    .ipa_valid = true,
-		    .ipa = 0x63001004,
+		    .ipa = { 0x63001004 },
 		    .far = 0xffff800012345004 },
 		  KVM_EC(0x20) | KVM_ESR_ELx_IL | (KVM_ESR_ELx_FSC_PERM + 3),
 		  0xffff800012345004,
@@ -1831,7 +1831,7 @@ static void test_abort_encode_golden(void **state)
 		    .access_bytes = 4,
 		    .reg = 7,
 		    .ipa_valid = true,
-		    .ipa = 0x8000123458,
+		    .ipa = { 0x8000123458 },
 		    .far = 0x458 },
 		  KVM_EC(0x25) | KVM_ESR_ELx_IL | KVM_ESR_ELx_ISV |
 			  (2ull << KVM_ESR_ELx_SAS_SHIFT) | (7ull << KVM_ESR_ELx_SRT_SHIFT) |
@@ -1845,7 +1845,7 @@ static void test_abort_encode_golden(void **state)
 		    .level = -1,
 		    .fnv = true,
 		    .ipa_valid = true,
-		    .ipa = 0xf000000000000 },
+		    .ipa = { 0xf000000000000 } },
 		  KVM_EC(0x24) | KVM_ESR_ELx_FnV | (KVM_ESR_ELx_FSC_FAULT_nL - 1),
 		  0,
 		  0xf0000000000 },
@@ -1857,7 +1857,7 @@ static void test_abort_encode_golden(void **state)
 		    .level = 0,
 		    .s1ptw = true,
 		    .ipa_valid = true,
-		    .ipa = 0x40002000,
+		    .ipa = { 0x40002000 },
 		    .far = 0x1234 },
 		  KVM_EC(0x21) | KVM_ESR_ELx_IL | KVM_ESR_ELx_S1PTW | KVM_ESR_ELx_FSC_FAULT,
 		  0x1234,
@@ -2023,7 +2023,7 @@ static void test_abort_encode_refusals(void **state)
 				     .access_bytes = 4,
 				     .reg = 3,
 				     .ipa_valid = true,
-				     .ipa = 0x40000010,
+				     .ipa = s2_ipa(0x40000010),
 				     .far = 0x10 };
 	uint64_t esr = 7, far = 8, hpfar = 9;
 	struct s2_abort a;
@@ -2065,8 +2065,8 @@ static void test_abort_encode_refusals(void **state)
 	REFUSED((a.isv = false, a.access_bytes = 0, a.reg = 0, a.acqrel = true));
 	REFUSED((a.isv = false, a.access_bytes = 0, a.reg = 0, a.sign_extend = true));
 	REFUSED((a.isv = false, a.access_bytes = 0, a.reg = 0, a.reg64 = true));
-	REFUSED(a.ipa = 0x40000020); /* offset differs from FAR's */
-	REFUSED(a.ipa = UINT64_C(1) << 52); /* beyond HPFAR.FIPA */
+	REFUSED(a.ipa = s2_ipa(0x40000020)); /* offset differs from FAR's */
+	REFUSED(a.ipa = s2_ipa(UINT64_C(1) << 52)); /* beyond HPFAR.FIPA */
 	REFUSED(a.fnv = true); /* FnV: the IPA is page-aligned */
 	REFUSED(a.s1ptw = true);
 	REFUSED(a.ipa_valid = false); /* an IPA without HPFAR */

@@ -220,7 +220,7 @@ static void s2_cli_esr_json(const struct s2_esr_info *e, const struct s2_abort *
 		if (have_far)
 			s2_json_hex(&j, "far", a->far);
 		if (a->ipa_valid)
-			s2_json_hex(&j, "ipa", a->ipa);
+			s2_json_hex(&j, "ipa", s2_ipa_val(a->ipa));
 	}
 	s2_json_end(&j);
 }
@@ -295,7 +295,7 @@ addr:
 	if (have_far)
 		printf("  far           0x%llx\n", (unsigned long long)a->far);
 	if (a->ipa_valid)
-		printf("  ipa           0x%llx\n", (unsigned long long)a->ipa);
+		printf("  ipa           0x%llx\n", (unsigned long long)s2_ipa_val(a->ipa));
 }
 
 static int s2_cli_decode_esr(struct s2_cli_parser *p)

@@ -230,11 +230,11 @@ int sim_step_owner(struct sim *s, struct sim_toks *t)
 	else if (!strcmp(op, "set-prot-guest"))
 		ret = s2_owner_host_set_prot_guest(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1], prot);
 	else if (!strcmp(op, "share-guest"))
-		ret = s2_owner_host_share_guest(s->own, SIM_OG(sv), s2_pa(a[0]), s2_ipa(a[1]), a[2],
+		ret = s2_owner_host_share_guest(s->own, SIM_OG(sv), s2_ipa(a[1]), a[2], s2_pa(a[0]),
 						prot);
 	else if (!strcmp(op, "donate-guest"))
-		ret = s2_owner_host_donate_guest(s->own, SIM_OG(sv), s2_pa(a[0]), s2_ipa(a[1]),
-						 a[2]);
+		ret = s2_owner_host_donate_guest(s->own, SIM_OG(sv), s2_ipa(a[1]), a[2],
+						 s2_pa(a[0]));
 	else if (!strcmp(op, "unshare-guest"))
 		ret = s2_owner_host_unshare_guest(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1]);
 	else if (!strcmp(op, "guest-share-host"))
