@@ -397,93 +397,98 @@ const char *s2_memtype_name(enum s2_memtype t)
 	return "?";
 }
 
-static bool s2_mt_is_device(enum s2_memtype t)
+/*
+ * The one stage-2 MemAttr table (Arm ARM D8.6.5, "Stage 2 memory type and Cacheability
+ * attributes when FEAT_S2FWB is disabled"; D8.6.6 for FEAT_S2FWB). Every decoder and encoder
+ * below reads it; nothing else in arch.c knows a MemAttr bit pattern.
+ *
+ * FWB off: MemAttr[3:2] 00 is Device with MemAttr[1:0] the kind; otherwise MemAttr[3:2] is the
+ * outer and MemAttr[1:0] the inner cacheability, 01 NC, 10 WT, 11 WB (inner 00 is reserved;
+ * its meaning alone is taken as NC). FWB on: only MemAttr[2:0] counts: 0b0xx Device of kind
+ * MemAttr[1:0], 0b101 NC, 0b110 forced WB, 0b111 stage 1's attributes (alone: WB), 0b100
+ * reserved (alone: NC).
+ */
+struct s2_memattr_row {
+	uint8_t type; /* enum s2_memtype */
+	uint8_t device; /* the field alone means Device (device_type = type) */
+	uint8_t inner, outer; /* enum s2_cacheability of the field alone, when not Device */
+};
+
+#define MA_DEV(kind)                         \
+	{                                    \
+		S2_MT_DEVICE_##kind, 1, 0, 0 \
+	}
+#define MA_NORM(t, in, out)                                 \
+	{                                                   \
+		S2_MT_##t, 0, S2_CACHE_##in, S2_CACHE_##out \
+	}
+
+static const struct s2_memattr_row s2_memattr_table[2][16] = {
+	[0] = {
+		/* MemAttr[3:2] = 00: Device. */
+		MA_DEV(nGnRnE), MA_DEV(nGnRE), MA_DEV(nGRE), MA_DEV(GRE),
+		/* Outer NC (01): inner 00 reserved, NC, WT, WB. */
+		MA_NORM(RESERVED, NC, NC), MA_NORM(NORMAL_NC, NC, NC),
+		MA_NORM(MIXED, WT, NC), MA_NORM(MIXED, WB, NC),
+		/* Outer WT (10). */
+		MA_NORM(RESERVED, NC, WT), MA_NORM(MIXED, NC, WT),
+		MA_NORM(NORMAL_WT, WT, WT), MA_NORM(MIXED, WB, WT),
+		/* Outer WB (11). */
+		MA_NORM(RESERVED, NC, WB), MA_NORM(MIXED, NC, WB),
+		MA_NORM(MIXED, WT, WB), MA_NORM(NORMAL_WB, WB, WB),
+	},
+	[1] = {
+		/* MemAttr[3] 0. */
+		MA_DEV(nGnRnE), MA_DEV(nGnRE), MA_DEV(nGRE), MA_DEV(GRE),
+		MA_NORM(RESERVED, NC, NC), MA_NORM(NORMAL_NC, NC, NC),
+		MA_NORM(NORMAL_WB, WB, WB), MA_NORM(NORMAL_S1, WB, WB),
+		/* MemAttr[3] 1: ignored by the FWB type. */
+		MA_DEV(nGnRnE), MA_DEV(nGnRE), MA_DEV(nGRE), MA_DEV(GRE),
+		MA_NORM(RESERVED, NC, NC), MA_NORM(NORMAL_NC, NC, NC),
+		MA_NORM(NORMAL_WB, WB, WB), MA_NORM(NORMAL_S1, WB, WB),
+	},
+};
+
+#undef MA_DEV
+#undef MA_NORM
+
+/* The field a memory type is written as (the table's canonical row for it), by FWB mode;
+ * S2_MEMATTR_NONE where the mode cannot express the type. */
+#define S2_MEMATTR_NONE 0xff
+static const uint8_t s2_memattr_of_type[][2] = {
+	[S2_MT_DEVICE_nGnRnE] = { 0x0, 0x0 },
+	[S2_MT_DEVICE_nGnRE] = { 0x1, 0x1 },
+	[S2_MT_DEVICE_nGRE] = { 0x2, 0x2 },
+	[S2_MT_DEVICE_GRE] = { 0x3, 0x3 },
+	[S2_MT_NORMAL_NC] = { 0x5, 0x5 },
+	[S2_MT_NORMAL_WT] = { 0xa, S2_MEMATTR_NONE },
+	[S2_MT_NORMAL_WB] = { 0xf, 0x6 },
+	[S2_MT_NORMAL_S1] = { S2_MEMATTR_NONE, 0x7 },
+	[S2_MT_RESERVED] = { S2_MEMATTR_NONE, S2_MEMATTR_NONE },
+	[S2_MT_MIXED] = { S2_MEMATTR_NONE, S2_MEMATTR_NONE },
+};
+
+static const struct s2_memattr_row *s2_memattr_row(uint8_t memattr, bool fwb)
 {
-	return t <= S2_MT_DEVICE_GRE;
+	return &s2_memattr_table[fwb][memattr & 15];
 }
 
-/*
- * Stage-2 MemAttr (Arm ARM D8.6.5, "Stage 2 memory type and Cacheability attributes when
- * FEAT_S2FWB is disabled"): MemAttr[3:2] 00 Device (MemAttr[1:0] the kind), else outer
- * 01 NC, 10 WT, 11 WB and MemAttr[1:0] inner likewise (00 reserved).
- * With FEAT_S2FWB (D8.6.6): MemAttr[2] 0 Device of kind MemAttr[1:0]; 0b101 NC; 0b110 WB;
- * 0b111 stage 1's attributes; 0b100 reserved. MemAttr[3] is not part of the FWB type.
- */
 int s2_memattr_encode(enum s2_memtype t, bool fwb, uint8_t *memattr)
 {
-	if (!memattr)
+	uint8_t m;
+
+	if (!memattr || (unsigned int)t >= S2_ARRAY_SIZE(s2_memattr_of_type))
 		return S2_EINVAL;
-	if (s2_mt_is_device(t)) {
-		*memattr = (uint8_t)(t - S2_MT_DEVICE_nGnRnE);
-		return 0;
-	}
-	switch (t) {
-	case S2_MT_NORMAL_NC:
-		*memattr = 0x5;
-		return 0;
-	case S2_MT_NORMAL_WT:
-		if (fwb)
-			return S2_EINVAL;
-		*memattr = 0xa;
-		return 0;
-	case S2_MT_NORMAL_WB:
-		*memattr = fwb ? 0x6 : 0xf;
-		return 0;
-	case S2_MT_NORMAL_S1:
-		if (!fwb)
-			return S2_EINVAL;
-		*memattr = 0x7;
-		return 0;
-	default:
+	m = s2_memattr_of_type[t][fwb];
+	if (m == S2_MEMATTR_NONE)
 		return S2_EINVAL;
-	}
+	*memattr = m;
+	return 0;
 }
 
 enum s2_memtype s2_memattr_type(uint8_t memattr, bool fwb)
 {
-	unsigned int outer = (memattr >> 2) & 3, inner = memattr & 3;
-
-	if (fwb) {
-		if (!(memattr & 4))
-			return (enum s2_memtype)(S2_MT_DEVICE_nGnRnE + inner);
-		switch (inner) {
-		case 1:
-			return S2_MT_NORMAL_NC;
-		case 2:
-			return S2_MT_NORMAL_WB;
-		case 3:
-			return S2_MT_NORMAL_S1;
-		default:
-			return S2_MT_RESERVED;
-		}
-	}
-	if (!outer)
-		return (enum s2_memtype)(S2_MT_DEVICE_nGnRnE + inner);
-	if (!inner)
-		return S2_MT_RESERVED;
-	if (inner != outer)
-		return S2_MT_MIXED;
-	switch (inner) {
-	case 1:
-		return S2_MT_NORMAL_NC;
-	case 2:
-		return S2_MT_NORMAL_WT;
-	default:
-		return S2_MT_NORMAL_WB;
-	}
-}
-
-/* MemAttr cacheability 2-bit code (01 NC, 10 WT, 11 WB; reserved 00 taken as NC). */
-static enum s2_cacheability s2_cache_from_bits(unsigned int v)
-{
-	switch (v & 3) {
-	case 2:
-		return S2_CACHE_WT;
-	case 3:
-		return S2_CACHE_WB;
-	default:
-		return S2_CACHE_NC;
-	}
+	return (enum s2_memtype)s2_memattr_row(memattr, fwb)->type;
 }
 
 static struct s2_memattrs s2_mk_device(enum s2_memtype t)
@@ -498,18 +503,11 @@ static struct s2_memattrs s2_mk_normal(enum s2_cacheability inner, enum s2_cache
 
 struct s2_memattrs s2_memattrs_from_stage2(uint8_t memattr, bool fwb)
 {
-	unsigned int outer = (memattr >> 2) & 3, inner = memattr & 3;
+	const struct s2_memattr_row *r = s2_memattr_row(memattr, fwb);
 
-	if (fwb) {
-		if (!(memattr & 4))
-			return s2_mk_device((enum s2_memtype)(S2_MT_DEVICE_nGnRnE + inner));
-		if (inner >= 2) /* 0b110 forced WB; 0b111 stage 1 decides: WB alone */
-			return s2_mk_normal(S2_CACHE_WB, S2_CACHE_WB);
-		return s2_mk_normal(S2_CACHE_NC, S2_CACHE_NC); /* 0b101, reserved 0b100 */
-	}
-	if (!outer)
-		return s2_mk_device((enum s2_memtype)(S2_MT_DEVICE_nGnRnE + inner));
-	return s2_mk_normal(s2_cache_from_bits(inner), s2_cache_from_bits(outer));
+	if (r->device)
+		return s2_mk_device((enum s2_memtype)r->type);
+	return s2_mk_normal((enum s2_cacheability)r->inner, (enum s2_cacheability)r->outer);
 }
 
 /* S2CombineS1Device: the more restrictive Device kind (nGnRnE > nGnRE > nGRE > GRE). */
@@ -530,16 +528,18 @@ struct s2_memattrs s2_combine_s1s2(struct s2_memattrs s1, uint8_t memattr, bool 
 
 	if (fwb) {
 		/* AArch64.S2ApplyFWBMemAttrs. */
-		if (!(memattr & 4)) {
-			s2 = s2_mk_device((enum s2_memtype)(S2_MT_DEVICE_nGnRnE + (memattr & 3)));
+		const struct s2_memattr_row *r = s2_memattr_row(memattr, true);
+
+		if (r->device) {
+			s2 = s2_mk_device((enum s2_memtype)r->type);
 			if (s1.device)
 				s2.device_type = s2_combine_device(s1.device_type, s2.device_type);
 			return s2;
 		}
-		switch (memattr & 3) {
-		case 3: /* stage 1's attributes */
+		switch (r->type) {
+		case S2_MT_NORMAL_S1: /* stage 1's attributes */
 			return s1;
-		case 2: /* forced write-back, even over a stage-1 Device */
+		case S2_MT_NORMAL_WB: /* forced write-back, even over a stage-1 Device */
 			return s2_mk_normal(S2_CACHE_WB, S2_CACHE_WB);
 		default: /* 0b101 NC, reserved 0b100 taken as 0b101: stage-1 Device wins */
 			if (s1.device)

@@ -1190,6 +1190,97 @@ static void test_memattr_vectors(void **state)
 	assert_true(combines >= 25);
 }
 
+/* What a 2-bit non-FWB cacheability code means alone (D8.6.5; reserved 00 taken as NC). */
+static enum s2_cacheability cache_of_bits(unsigned int v)
+{
+	return v == 3 ? S2_CACHE_WB : v == 2 ? S2_CACHE_WT : S2_CACHE_NC;
+}
+
+/* Every MemAttr value, FWB off and on, both ways: the type and meaning each decodes to
+ * (computed here from the Arm ARM's bit layout, not from the library's table), and every type
+ * a mode can express encodes to the one field that decodes back to it. */
+static void test_memattr_table_both_ways(void **state)
+{
+	(void)state;
+	for (int fwb = 0; fwb <= 1; fwb++) {
+		unsigned int decoded_to[S2_MT_MIXED + 1] = { 0 };
+
+		for (unsigned int m = 0; m < 16; m++) {
+			enum s2_memtype t = s2_memattr_type((uint8_t)m, fwb);
+			struct s2_memattrs a = s2_memattrs_from_stage2((uint8_t)m, fwb);
+			unsigned int hi = fwb ? (m >> 2) & 1 : (m >> 2) & 3, lo = m & 3;
+			enum s2_memtype want;
+			uint8_t enc = 0xee;
+
+			if (!hi)
+				want = (enum s2_memtype)(S2_MT_DEVICE_nGnRnE + lo);
+			else if (fwb)
+				want = lo == 1 ? S2_MT_NORMAL_NC :
+				       lo == 2 ? S2_MT_NORMAL_WB :
+				       lo == 3 ? S2_MT_NORMAL_S1 :
+						 S2_MT_RESERVED;
+			else if (!lo)
+				want = S2_MT_RESERVED;
+			else if (lo != hi)
+				want = S2_MT_MIXED;
+			else
+				want = lo == 1 ? S2_MT_NORMAL_NC :
+				       lo == 2 ? S2_MT_NORMAL_WT :
+						 S2_MT_NORMAL_WB;
+			if (t != want)
+				fail_msg("fwb %d memattr 0x%x: type %s, want %s", fwb, m,
+					 s2_memtype_name(t), s2_memtype_name(want));
+			decoded_to[t]++;
+
+			/* The meaning alone. */
+			assert_int_equal(a.device, !hi);
+			if (!hi) {
+				assert_int_equal(a.device_type, want);
+			} else if (fwb) {
+				enum s2_cacheability c = lo >= 2 ? S2_CACHE_WB : S2_CACHE_NC;
+
+				assert_int_equal(a.inner, c);
+				assert_int_equal(a.outer, c);
+			} else {
+				assert_int_equal(a.inner, cache_of_bits(lo));
+				assert_int_equal(a.outer, cache_of_bits(hi));
+			}
+
+			/* Back: an expressible type encodes to this field (bit 3 dropped under
+			 * FWB, where it is not part of the type). */
+			if (t == S2_MT_RESERVED || t == S2_MT_MIXED) {
+				assert_int_equal(s2_memattr_encode(t, fwb, &enc), S2_EINVAL);
+				assert_int_equal(enc, 0xee);
+				continue;
+			}
+			assert_int_equal(s2_memattr_encode(t, fwb, &enc), 0);
+			assert_int_equal(enc, fwb ? (m & 7) : m);
+		}
+		/* Every type the mode expresses has exactly one field (two under FWB, bit 3). */
+		for (int t = S2_MT_DEVICE_nGnRnE; t <= S2_MT_MIXED; t++) {
+			uint8_t enc = 0xee;
+			bool expressible = s2_memattr_encode((enum s2_memtype)t, fwb, &enc) == 0;
+
+			if (expressible) {
+				assert_int_equal(s2_memattr_type(enc, fwb), t);
+				assert_int_equal(decoded_to[t], fwb ? 2 : 1);
+			}
+			assert_int_equal(expressible,
+					 fwb ? t != S2_MT_NORMAL_WT && t < S2_MT_RESERVED :
+					       t != S2_MT_NORMAL_S1 && t < S2_MT_RESERVED);
+		}
+		assert_int_equal(decoded_to[S2_MT_RESERVED], fwb ? 2 : 3);
+		assert_int_equal(decoded_to[S2_MT_MIXED], fwb ? 0 : 6);
+	}
+	/* Out-of-range types are refused. */
+	uint8_t enc = 0xee;
+
+	assert_int_equal(s2_memattr_encode((enum s2_memtype)(S2_MT_MIXED + 1), false, &enc),
+			 S2_EINVAL);
+	assert_int_equal(s2_memattr_encode((enum s2_memtype) - 1, true, &enc), S2_EINVAL);
+	assert_int_equal(enc, 0xee);
+}
+
 static void test_memattr_encode(void **state)
 {
 	uint8_t m = 0xee;
@@ -2153,6 +2244,7 @@ int main(void)
 		cmocka_unit_test(test_pte_decode_any),
 		cmocka_unit_test(test_memattr_vectors),
 		cmocka_unit_test(test_memattr_encode),
+		cmocka_unit_test(test_memattr_table_both_ways),
 		cmocka_unit_test(test_combine_table),
 		cmocka_unit_test(test_idregs_vectors),
 		cmocka_unit_test(test_caps_max),
