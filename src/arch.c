@@ -50,38 +50,6 @@ const char *s2_granule_name(enum s2_granule g)
 	return "?";
 }
 
-static bool s2_streq(const char *a, const char *b)
-{
-	while (*a && *a == *b) {
-		a++;
-		b++;
-	}
-	return *a == *b;
-}
-
-int s2_granule_parse(const char *s, enum s2_granule *out)
-{
-	static const struct {
-		const char *name;
-		enum s2_granule g;
-	} names[] = {
-		{ "4k", S2_GRANULE_4K },   { "4K", S2_GRANULE_4K },   { "4096", S2_GRANULE_4K },
-		{ "16k", S2_GRANULE_16K }, { "16K", S2_GRANULE_16K }, { "16384", S2_GRANULE_16K },
-		{ "64k", S2_GRANULE_64K }, { "64K", S2_GRANULE_64K }, { "65536", S2_GRANULE_64K },
-	};
-	size_t i;
-
-	if (!s || !out)
-		return S2_EINVAL;
-	for (i = 0; i < S2_ARRAY_SIZE(names); i++) {
-		if (s2_streq(s, names[i].name)) {
-			*out = names[i].g;
-			return 0;
-		}
-	}
-	return S2_EINVAL;
-}
-
 /* The lowest lookup level a granule has: 4K -1 (FEAT_LPA2), 16K 0, 64K 1 (Arm ARM D8.2). */
 static int s2_level_min(enum s2_granule g)
 {

@@ -39,12 +39,6 @@ uint64_t s2_granule_size(enum s2_granule g);
 /** s2_granule_name() - "4k", "16k" or "64k"; "?" for an invalid value. */
 const char *s2_granule_name(enum s2_granule g);
 
-/**
- * s2_granule_parse() - parse "4k"/"16k"/"64k" (also "4K", "4096", ...).
- * Return: 0, or S2_EINVAL for anything else (or a NULL @s or @out).
- */
-int s2_granule_parse(const char *s, enum s2_granule *out);
-
 /** s2_level_shift() - log2 of the region one entry at @level maps (e.g. 4K: L3 12, L2 21);
  * 0 for a level the granule does not have (4K: -1..3, 16K: 0..3, 64K: 1..3). */
 unsigned int s2_level_shift(enum s2_granule g, int level);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "s2mmu/arch.h"
+#include "names.h"
 
 #ifndef S2_TEST_VECTORS_DIR
 #define S2_TEST_VECTORS_DIR "tests/vectors"
@@ -123,7 +124,7 @@ static enum s2_granule rgran(const struct rec *r)
 {
 	enum s2_granule g;
 
-	assert_int_equal(s2_granule_parse(rstr(r, "gran"), &g), 0);
+	assert_int_equal(s2_cli_granule_parse(rstr(r, "gran"), &g), 0);
 	return g;
 }
 
@@ -219,13 +220,13 @@ static void test_geometry(void **state)
 	};
 	for (size_t i = 0; i < sizeof(parse) / sizeof(parse[0]); i++) {
 		g = (enum s2_granule)99;
-		assert_int_equal(s2_granule_parse(parse[i].s, &g), parse[i].ret);
+		assert_int_equal(s2_cli_granule_parse(parse[i].s, &g), parse[i].ret);
 		if (!parse[i].ret)
 			assert_int_equal(g, parse[i].g);
 		else
 			assert_int_equal(g, 99);
 	}
-	assert_int_equal(s2_granule_parse(NULL, &g), S2_EINVAL);
+	assert_int_equal(s2_cli_granule_parse(NULL, &g), S2_EINVAL);
 
 	/* PARange: 0 32, 1 36, 2 40, 3 42, 4 44, 5 48, 6 52. */
 	static const int bits[] = { 32, 36, 40, 42, 44, 48, 52 };
@@ -2199,8 +2200,8 @@ static void test_null_args(void **state)
 	assert_int_equal(s2_config_init(&cfg, NULL, &req), S2_EINVAL);
 	assert_int_equal(s2_config_init(&cfg, &caps, NULL), S2_EINVAL);
 	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
-	assert_int_equal(s2_granule_parse(NULL, &g), S2_EINVAL);
-	assert_int_equal(s2_granule_parse("4k", NULL), S2_EINVAL);
+	assert_int_equal(s2_cli_granule_parse(NULL, &g), S2_EINVAL);
+	assert_int_equal(s2_cli_granule_parse("4k", NULL), S2_EINVAL);
 	assert_int_equal(s2_pte_kind_of(NULL, 3, 0x3), S2_PTE_KIND_RESERVED);
 	assert_int_equal(s2_pte_encode(NULL, 3, &f, &pte), S2_EINVAL);
 	assert_int_equal(s2_pte_encode(&fmt, 3, NULL, &pte), S2_EINVAL);

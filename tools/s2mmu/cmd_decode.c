@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include "names.h"
 
 static const char s2_cli_decode_usage[] =
 	"usage: s2mmu decode esr HEX [--far HEX] [--hpfar HEX] [--json]\n"
@@ -117,7 +118,7 @@ static int s2_cli_decode_parse(struct s2_cli_parser *p, const struct s2_cli_opt 
 			a->have_hpfar = true;
 			break;
 		case OPT_GRANULE:
-			if (s2_granule_parse(val, &a->fmt.granule)) {
+			if (s2_cli_granule_parse(val, &a->fmt.granule)) {
 				s2_cli_error(p->cmd, "--granule: '%s' is not 4k, 16k or 64k", val);
 				return S2_CLI_EXIT_USAGE;
 			}

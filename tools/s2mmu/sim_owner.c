@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "names.h"
 
 /* ---- page ownership (pKVM): the owner layer over a host stage-2 ------------------------- */
 
@@ -61,7 +62,7 @@ int sim_step_pkvm(struct sim *s, struct sim_toks *t)
 		return ret;
 	if (!given)
 		return sim_syntax(s, "usage: pkvm ram=BASE size=SIZE [granule=G]");
-	if (sim_opt(t, 1, "granule", &g) && (!g || s2_granule_parse(g, &req.granule)))
+	if (sim_opt(t, 1, "granule", &g) && (!g || s2_cli_granule_parse(g, &req.granule)))
 		return sim_syntax(s, "granule is 4k, 16k or 64k");
 	if ((ret = sim_leftover(s, t, 1)) || (ret = sim_range(s, "ram", base, size)))
 		return ret;
