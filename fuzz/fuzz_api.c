@@ -228,7 +228,7 @@ static void fuzz_arch(struct input *in)
 	s2_pte_decode(&fmt, level, v, NULL);
 	(void)s2_pte_kind_of(take(in, 1) & 1 ? &fmt : NULL, level, v);
 	(void)s2_pte_oa(take(in, 1) & 1 ? &fmt : NULL, level, v);
-	(void)s2_pte_oa_bits(take(in, 1) & 1 ? &fmt : NULL, level, v);
+	(void)s2_pte_oa_bits(take(in, 1) & 1 ? &fmt : NULL, level, s2_pa(v));
 	f.kind = (enum s2_pte_kind)(take(in, 1) % 6);
 	ret = s2_pte_encode(take(in, 1) & 1 ? &fmt : NULL, level, &f, &pte);
 	CHECK(is_code(ret));

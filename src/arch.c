@@ -189,14 +189,14 @@ static unsigned int s2_pte_addr_shift(const struct s2_pte_format *fmt, int level
 	return ls;
 }
 
-uint64_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte)
+s2_pa_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte)
 {
 	if (!fmt)
-		return 0;
-	return s2_bits_to_oa(fmt, s2_pte_addr_shift(fmt, level, pte), pte);
+		return s2_pa(0);
+	return s2_pa(s2_bits_to_oa(fmt, s2_pte_addr_shift(fmt, level, pte), pte));
 }
 
-s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, uint64_t oa)
+s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, s2_pa_t oa)
 {
 	unsigned int ps;
 
@@ -204,7 +204,7 @@ s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, uint64_t oa)
 		return 0;
 	ps = s2_granule_shift(fmt->granule);
 	(void)level; /* tables, pages and blocks share one layout at every level */
-	return s2_oa_to_bits(fmt, ps ? ps : 12, oa);
+	return s2_oa_to_bits(fmt, ps ? ps : 12, s2_pa_val(oa));
 }
 
 static bool s2_fields_attrs_zero(const struct s2_pte_fields *f)
@@ -241,7 +241,7 @@ int s2_pte_encode(const struct s2_pte_format *fmt, int level, const struct s2_pt
 	switch (f->kind) {
 	case S2_PTE_KIND_INVALID:
 		/* Hardware ignores bits [63:1] of an invalid descriptor (D8.3): ours. */
-		if (f->oa || !s2_fields_attrs_zero(f))
+		if (s2_pa_val(f->oa) || !s2_fields_attrs_zero(f))
 			return S2_EINVAL;
 		*out = S2_FIELD_PREP(S2_PTE_INVALID_OWNER, f->owner);
 		return 0;
@@ -250,10 +250,10 @@ int s2_pte_encode(const struct s2_pte_format *fmt, int level, const struct s2_pt
 		if (level == S2_LEVEL_MAX || f->owner || !s2_fields_attrs_zero(f))
 			return S2_EINVAL;
 		shift = s2_granule_shift(g);
-		ret = s2_check_oa(fmt, f->oa, shift);
+		ret = s2_check_oa(fmt, s2_pa_val(f->oa), shift);
 		if (ret)
 			return ret;
-		*out = s2_oa_to_bits(fmt, shift, f->oa) | S2_PTE_VALID | S2_PTE_TYPE;
+		*out = s2_oa_to_bits(fmt, shift, s2_pa_val(f->oa)) | S2_PTE_VALID | S2_PTE_TYPE;
 		return 0;
 	case S2_PTE_KIND_BLOCK:
 		if (!s2_level_has_blocks(g, level, ds, s2_fmt_lpa(fmt)))
@@ -277,11 +277,11 @@ int s2_pte_encode(const struct s2_pte_format *fmt, int level, const struct s2_pt
 	if (ds && f->sh)
 		return S2_EINVAL;
 	shift = s2_level_shift(g, level);
-	ret = s2_check_oa(fmt, f->oa, shift);
+	ret = s2_check_oa(fmt, s2_pa_val(f->oa), shift);
 	if (ret)
 		return ret;
 
-	pte |= s2_oa_to_bits(fmt, shift, f->oa);
+	pte |= s2_oa_to_bits(fmt, shift, s2_pa_val(f->oa));
 	pte |= S2_FIELD_PREP(S2_PTE_MEMATTR, f->memattr);
 	pte |= S2_FIELD_PREP(S2_PTE_S2AP, f->s2ap);
 	if (!ds)

@@ -124,7 +124,7 @@ enum s2_pte_kind {
 /* Every field of a stage-2 descriptor, decoded. Unused fields are zero. */
 struct s2_pte_fields {
 	enum s2_pte_kind kind;
-	uint64_t oa; /* output address (block/page) or next-level table address */
+	s2_pa_t oa; /* output address (block/page) or next-level table address */
 	uint8_t memattr; /* MemAttr[3:0] as stored */
 	uint8_t s2ap; /* S2_S2AP_* */
 	uint8_t sh; /* S2_SH_*; 0 with DS=1 (shareability then comes from VTCR) */
@@ -181,12 +181,12 @@ void s2_pte_decode(const struct s2_pte_format *fmt, int level, s2_pte_t pte,
 /** s2_pte_oa() - output (or next-table) address of a valid descriptor at @level (a table or
  * page's address from the granule's page shift up, a block's from the level's shift up);
  * 0 for a NULL @fmt. */
-uint64_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte);
+s2_pa_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte);
 
 /** s2_pte_oa_bits() - the descriptor bits that encode output address @oa at @level: @oa's
  * bits from the granule's page shift up to the layout's width (48, or 52 with LPA/LPA2);
  * lower and higher bits are dropped, the caller aligns and range-checks; 0 for a NULL @fmt. */
-s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, uint64_t oa);
+s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, s2_pa_t oa);
 
 /* ---- memory attributes (Arm ARM D8.6.5, S2CombineS1MemAttrs, S2 FWB) ---------------------------- */
 

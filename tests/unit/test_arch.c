@@ -796,7 +796,7 @@ static void rfields(const struct rec *r, struct s2_pte_fields *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->kind = rkind(r);
-	f->oa = ru64(r, "oa");
+	f->oa = s2_pa(ru64(r, "oa"));
 	f->memattr = (uint8_t)ru64(r, "memattr");
 	f->s2ap = (uint8_t)ru64(r, "s2ap");
 	f->sh = (uint8_t)ru64(r, "sh");
@@ -813,17 +813,18 @@ static void rfields(const struct rec *r, struct s2_pte_fields *f)
 static void assert_fields_equal(const struct s2_pte_fields *a, const struct s2_pte_fields *b,
 				int line)
 {
-	if (a->kind != b->kind || a->oa != b->oa || a->memattr != b->memattr ||
-	    a->s2ap != b->s2ap || a->sh != b->sh || a->xn != b->xn || a->af != b->af ||
-	    a->nt != b->nt || a->dbm != b->dbm || a->contig != b->contig || a->sw != b->sw ||
-	    a->pbha != b->pbha || a->owner != b->owner)
+	if (a->kind != b->kind || s2_pa_val(a->oa) != s2_pa_val(b->oa) ||
+	    a->memattr != b->memattr || a->s2ap != b->s2ap || a->sh != b->sh || a->xn != b->xn ||
+	    a->af != b->af || a->nt != b->nt || a->dbm != b->dbm || a->contig != b->contig ||
+	    a->sw != b->sw || a->pbha != b->pbha || a->owner != b->owner)
 		fail_msg("line %d: fields differ: kind %d/%d oa 0x%llx/0x%llx memattr %u/%u "
 			 "s2ap %u/%u sh %u/%u xn %u/%u af %d/%d nt %d/%d dbm %d/%d contig %d/%d "
 			 "sw %u/%u pbha %u/%u owner %u/%u",
-			 line, a->kind, b->kind, (unsigned long long)a->oa,
-			 (unsigned long long)b->oa, a->memattr, b->memattr, a->s2ap, b->s2ap, a->sh,
-			 b->sh, a->xn, b->xn, a->af, b->af, a->nt, b->nt, a->dbm, b->dbm, a->contig,
-			 b->contig, a->sw, b->sw, a->pbha, b->pbha, a->owner, b->owner);
+			 line, a->kind, b->kind, (unsigned long long)s2_pa_val(a->oa),
+			 (unsigned long long)s2_pa_val(b->oa), a->memattr, b->memattr, a->s2ap,
+			 b->s2ap, a->sh, b->sh, a->xn, b->xn, a->af, b->af, a->nt, b->nt, a->dbm,
+			 b->dbm, a->contig, b->contig, a->sw, b->sw, a->pbha, b->pbha, a->owner,
+			 b->owner);
 }
 
 static void test_pte_vectors(void **state)
@@ -856,7 +857,8 @@ static void test_pte_vectors(void **state)
 			fail_msg("pte.txt:%d: encoded 0x%016llx, expected 0x%016llx", r.line,
 				 (unsigned long long)pte, (unsigned long long)golden);
 		if (want.kind != S2_PTE_KIND_INVALID) {
-			assert_int_equal(s2_pte_oa(&fmt, level, golden), want.oa);
+			assert_int_equal(s2_pa_val(s2_pte_oa(&fmt, level, golden)),
+					 s2_pa_val(want.oa));
 			/* oa_bits places exactly the address bits. */
 			unsigned int sh = want.kind == S2_PTE_KIND_BLOCK ?
 						  s2_level_shift(fmt.granule, level) :
@@ -895,9 +897,9 @@ static void test_pte_encode_errors(void **state)
 	(void)state;
 #define ENC(fmt, lvl, ...) enc_one(&(fmt), (lvl), (struct s2_pte_fields){ __VA_ARGS__ })
 	/* Kinds at the wrong level. */
-	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_PAGE, .oa = 0x1000), S2_EINVAL);
-	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_BLOCK, .oa = 0x1000), S2_EINVAL);
-	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_TABLE, .oa = 0x1000), S2_EINVAL);
+	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(0x1000)), S2_EINVAL);
+	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_BLOCK, .oa = s2_pa(0x1000)), S2_EINVAL);
+	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_TABLE, .oa = s2_pa(0x1000)), S2_EINVAL);
 	assert_int_equal(ENC(f4, 0, .kind = S2_PTE_KIND_BLOCK), S2_EINVAL);
 	assert_int_equal(ENC(f4ds, 0, .kind = S2_PTE_KIND_BLOCK), 0);
 	assert_int_equal(ENC(f4ds, -1, .kind = S2_PTE_KIND_BLOCK), S2_EINVAL);
@@ -925,27 +927,31 @@ static void test_pte_encode_errors(void **state)
 	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_TABLE, .owner = 1), S2_EINVAL);
 	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_TABLE, .af = true), S2_EINVAL);
 	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_TABLE, .sw = 1), S2_EINVAL);
-	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_INVALID, .oa = 0x1000), S2_EINVAL);
+	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_INVALID, .oa = s2_pa(0x1000)), S2_EINVAL);
 	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_INVALID, .af = true), S2_EINVAL);
 	/* Alignment. */
-	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_PAGE, .oa = 0x1800), S2_EALIGN);
-	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_BLOCK, .oa = 0x201000), S2_EALIGN);
-	assert_int_equal(ENC(f4, 1, .kind = S2_PTE_KIND_BLOCK, .oa = 0x20000000), S2_EALIGN);
-	assert_int_equal(ENC(f4, 1, .kind = S2_PTE_KIND_TABLE, .oa = 0x20000800), S2_EALIGN);
-	assert_int_equal(ENC(f64, 3, .kind = S2_PTE_KIND_PAGE, .oa = 0x1000), S2_EALIGN);
-	assert_int_equal(ENC(f64, 2, .kind = S2_PTE_KIND_TABLE, .oa = 0x8000), S2_EALIGN);
+	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(0x1800)), S2_EALIGN);
+	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_BLOCK, .oa = s2_pa(0x201000)), S2_EALIGN);
+	assert_int_equal(ENC(f4, 1, .kind = S2_PTE_KIND_BLOCK, .oa = s2_pa(0x20000000)), S2_EALIGN);
+	assert_int_equal(ENC(f4, 1, .kind = S2_PTE_KIND_TABLE, .oa = s2_pa(0x20000800)), S2_EALIGN);
+	assert_int_equal(ENC(f64, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(0x1000)), S2_EALIGN);
+	assert_int_equal(ENC(f64, 2, .kind = S2_PTE_KIND_TABLE, .oa = s2_pa(0x8000)), S2_EALIGN);
 	/* Range: 48 bits, or 52 with LPA/LPA2. */
-	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 48), S2_ERANGE);
-	assert_int_equal(ENC(f4ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 48), 0);
-	assert_int_equal(ENC(f4ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 52), S2_ERANGE);
-	assert_int_equal(ENC(f64, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 48), S2_ERANGE);
-	assert_int_equal(ENC(f64lpa, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 51), 0);
-	assert_int_equal(ENC(f64lpa, 2, .kind = S2_PTE_KIND_TABLE, .oa = 1ull << 52), S2_ERANGE);
+	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 48)), S2_ERANGE);
+	assert_int_equal(ENC(f4ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 48)), 0);
+	assert_int_equal(ENC(f4ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 52)),
+			 S2_ERANGE);
+	assert_int_equal(ENC(f64, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 48)), S2_ERANGE);
+	assert_int_equal(ENC(f64lpa, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 51)), 0);
+	assert_int_equal(ENC(f64lpa, 2, .kind = S2_PTE_KIND_TABLE, .oa = s2_pa(1ull << 52)),
+			 S2_ERANGE);
 	/* ds is ignored for 64K and lpa for 4K. */
 	struct s2_pte_format f64ds = { .granule = S2_GRANULE_64K, .ds = true };
 	struct s2_pte_format f4lpa = { .granule = S2_GRANULE_4K, .lpa = true };
-	assert_int_equal(ENC(f64ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 48), S2_ERANGE);
-	assert_int_equal(ENC(f4lpa, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 48), S2_ERANGE);
+	assert_int_equal(ENC(f64ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 48)),
+			 S2_ERANGE);
+	assert_int_equal(ENC(f4lpa, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 48)),
+			 S2_ERANGE);
 	assert_int_equal(ENC(f64ds, 3, .kind = S2_PTE_KIND_PAGE, .sh = 3), 0);
 	/* A bad granule. */
 	struct s2_pte_format fbad = { .granule = (enum s2_granule)5 };
@@ -1012,7 +1018,7 @@ static void test_pte_roundtrip(void **state)
 					if (kind == S2_PTE_KIND_INVALID) {
 						f.owner = (uint8_t)iter * 4 + (uint8_t)(v & 3);
 					} else if (ashift < oabits) {
-						f.oa = v & S2_GENMASK(oabits - 1, ashift);
+						f.oa = s2_pa(v & S2_GENMASK(oabits - 1, ashift));
 					}
 					if (leaf) {
 						f.memattr = (uint8_t)(iter & 15);
@@ -1058,12 +1064,14 @@ static void test_pte_roundtrip(void **state)
 					/* Address bits: in place up to 47 (49 with DS); the top
 					 * bits in [9:8] (DS) or [15:12] (64K LPA). */
 					uint64_t hi = ds ? 49 : 47;
-					uint64_t expect = f.oa & S2_GENMASK(hi, shift);
+					uint64_t expect = s2_pa_val(f.oa) & S2_GENMASK(hi, shift);
 					assert_int_equal(pte & S2_GENMASK(hi, shift), expect);
 					if (ds)
-						assert_int_equal((pte >> 8) & 3, f.oa >> 50);
+						assert_int_equal((pte >> 8) & 3,
+								 s2_pa_val(f.oa) >> 50);
 					if (lpa)
-						assert_int_equal((pte >> 12) & 15, f.oa >> 48);
+						assert_int_equal((pte >> 12) & 15,
+								 s2_pa_val(f.oa) >> 48);
 					assert_int_equal(
 						pte & (S2_BIT(11) | S2_BIT(50) | S2_BIT(63)), 0);
 					checked++;
@@ -2211,10 +2219,10 @@ static void test_null_args(void **state)
 	memset(&f, 0xff, sizeof(f));
 	s2_pte_decode(NULL, 3, 0x7c3, &f);
 	assert_int_equal(f.kind, S2_PTE_KIND_RESERVED);
-	assert_int_equal(f.oa, 0);
+	assert_int_equal(s2_pa_val(f.oa), 0);
 	assert_int_equal(f.s2ap, 0);
-	assert_int_equal(s2_pte_oa(NULL, 3, 0x40000743), 0);
-	assert_int_equal(s2_pte_oa_bits(NULL, 3, 0x40000000), 0);
+	assert_int_equal(s2_pa_val(s2_pte_oa(NULL, 3, 0x40000743)), 0);
+	assert_int_equal(s2_pte_oa_bits(NULL, 3, s2_pa(0x40000000)), 0);
 	assert_int_equal(s2_memattr_encode(S2_MT_NORMAL_WB, false, NULL), S2_EINVAL);
 	assert_int_equal(s2_memattr_encode(S2_MT_NORMAL_WB, false, &ma), 0);
 	assert_int_equal(s2_config_pte_format(NULL).granule, S2_GRANULE_4K);

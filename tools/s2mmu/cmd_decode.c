@@ -432,9 +432,9 @@ static void s2_cli_pte_json(uint64_t pte, const struct s2_pte_format *fmt, int l
 	if (f->kind == S2_PTE_KIND_INVALID) {
 		s2_json_u64(&j, "owner", f->owner);
 	} else if (f->kind == S2_PTE_KIND_TABLE) {
-		s2_json_hex(&j, "oa", f->oa);
+		s2_json_hex(&j, "oa", s2_pa_val(f->oa));
 	} else {
-		s2_json_hex(&j, "oa", f->oa);
+		s2_json_hex(&j, "oa", s2_pa_val(f->oa));
 		s2_json_bin(&j, "memattr", f->memattr, 4);
 		s2_json_str(&j, "memtype", s2_memtype_name(s2_memattr_type(f->memattr, fwb)));
 		s2_json_str(&j, "s2ap", s2_cli_s2ap_name(f->s2ap));
@@ -460,7 +460,7 @@ static void s2_cli_pte_text(uint64_t pte, const struct s2_pte_format *fmt, int l
 		printf("  owner     %u%s\n", f->owner, f->owner ? "" : " (empty entry)");
 		return;
 	}
-	printf("  oa        0x%llx%s\n", (unsigned long long)f->oa,
+	printf("  oa        0x%llx%s\n", (unsigned long long)s2_pa_val(f->oa),
 	       f->kind == S2_PTE_KIND_TABLE ? " (next-level table)" : "");
 	if (!s2_cli_kind_has_attrs(f->kind))
 		return;
