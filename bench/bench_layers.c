@@ -405,7 +405,7 @@ __attribute__((noinline)) int bench_op_donate_guest_4k(struct bench *b)
 	int ret;
 
 	for (; pa < end; pa += PAGE_4K, ipa += PAGE_4K) {
-		ret = s2_owner_host_donate_guest(o, g, s2_pa(pa), s2_ipa(ipa), PAGE_4K);
+		ret = s2_owner_host_donate_guest(o, g, s2_ipa(ipa), PAGE_4K, s2_pa(pa));
 		if (ret)
 			return ret;
 	}
@@ -421,7 +421,7 @@ __attribute__((noinline)) int bench_op_donate_guest_2m(struct bench *b)
 	int ret;
 
 	for (; pa < end; pa += BLOCK_2M, ipa += BLOCK_2M) {
-		ret = s2_owner_host_donate_guest(o, g, s2_pa(pa), s2_ipa(ipa), BLOCK_2M);
+		ret = s2_owner_host_donate_guest(o, g, s2_ipa(ipa), BLOCK_2M, s2_pa(pa));
 		if (ret)
 			return ret;
 	}

@@ -228,7 +228,7 @@ static void fuzz_arch(struct input *in)
 	s2_pte_decode(&fmt, level, v, NULL);
 	(void)s2_pte_kind_of(take(in, 1) & 1 ? &fmt : NULL, level, v);
 	(void)s2_pte_oa(take(in, 1) & 1 ? &fmt : NULL, level, v);
-	(void)s2_pte_oa_bits(take(in, 1) & 1 ? &fmt : NULL, level, v);
+	(void)s2_pte_oa_bits(take(in, 1) & 1 ? &fmt : NULL, level, s2_pa(v));
 	f.kind = (enum s2_pte_kind)(take(in, 1) % 6);
 	ret = s2_pte_encode(take(in, 1) & 1 ? &fmt : NULL, level, &f, &pte);
 	CHECK(is_code(ret));
@@ -249,9 +249,11 @@ static void fuzz_arch(struct input *in)
 	CHECK(is_code(ret));
 	if (!ret) {
 		CHECK(s2_vtcr_decode(cfg.vtcr, &vf) == 0);
-		(void)s2_vttbr(&cfg, s2_pa(take(in, 8)), (uint16_t)take(in, 2));
+		uint64_t vttbr;
+
+		CHECK(is_code(s2_vttbr(&cfg, s2_pa(take(in, 8)), (uint16_t)take(in, 2), &vttbr)));
 	}
-	(void)s2_vttbr(NULL, s2_pa(0), 0);
+	CHECK(s2_vttbr(NULL, s2_pa(0), 0, NULL) == S2_EINVAL);
 	(void)s2_config_pte_format(NULL);
 }
 
@@ -726,7 +728,7 @@ static void fuzz_owner(struct input *in, const struct s2_port *port, struct s2_h
 			break;
 		case 6:
 			step_name = "share_guest";
-			ret = s2_owner_host_share_guest(&o, &g, s2_pa(pa), s2_ipa(ipa), size,
+			ret = s2_owner_host_share_guest(&o, &g, s2_ipa(ipa), size, s2_pa(pa),
 							garbage_prot(in));
 			break;
 		case 7:
@@ -735,7 +737,7 @@ static void fuzz_owner(struct input *in, const struct s2_port *port, struct s2_h
 			break;
 		case 8:
 			step_name = "donate_guest";
-			ret = s2_owner_host_donate_guest(&o, &g, s2_pa(pa), s2_ipa(ipa), size);
+			ret = s2_owner_host_donate_guest(&o, &g, s2_ipa(ipa), size, s2_pa(pa));
 			break;
 		case 9:
 			step_name = "guest_share_host";
@@ -755,9 +757,9 @@ static void fuzz_owner(struct input *in, const struct s2_port *port, struct s2_h
 			break;
 		case 12:
 			step_name = "null owner calls";
-			CHECK(s2_owner_host_share_guest(NULL, &g, s2_pa(pa), s2_ipa(ipa), size,
+			CHECK(s2_owner_host_share_guest(NULL, &g, s2_ipa(ipa), size, s2_pa(pa),
 							S2_PROT_RWX) == S2_EINVAL);
-			CHECK(s2_owner_host_share_guest(&o, NULL, s2_pa(pa), s2_ipa(ipa), size,
+			CHECK(s2_owner_host_share_guest(&o, NULL, s2_ipa(ipa), size, s2_pa(pa),
 							S2_PROT_RWX) == S2_EINVAL);
 			CHECK(s2_owner_hyp_pin_shared(NULL, s2_pa(pa), size) == S2_EINVAL);
 			CHECK(s2_owner_hyp_unpin_shared(NULL, s2_pa(pa), size) == S2_EINVAL);

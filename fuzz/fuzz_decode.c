@@ -44,10 +44,10 @@ static const struct s2_pte_format fmts[] = {
 
 static bool fields_equal(const struct s2_pte_fields *a, const struct s2_pte_fields *b)
 {
-	return a->kind == b->kind && a->oa == b->oa && a->memattr == b->memattr &&
-	       a->s2ap == b->s2ap && a->sh == b->sh && a->xn == b->xn && a->af == b->af &&
-	       a->nt == b->nt && a->dbm == b->dbm && a->contig == b->contig && a->sw == b->sw &&
-	       a->pbha == b->pbha && a->owner == b->owner;
+	return a->kind == b->kind && s2_pa_val(a->oa) == s2_pa_val(b->oa) &&
+	       a->memattr == b->memattr && a->s2ap == b->s2ap && a->sh == b->sh && a->xn == b->xn &&
+	       a->af == b->af && a->nt == b->nt && a->dbm == b->dbm && a->contig == b->contig &&
+	       a->sw == b->sw && a->pbha == b->pbha && a->owner == b->owner;
 }
 
 static void fuzz_pte_decode(struct input *in)
@@ -82,7 +82,7 @@ static void fuzz_pte_decode(struct input *in)
 			S2_BUG_ON(s2_pte_encode(fmt, level, &g, &again2) != 0);
 			S2_BUG_ON(again != again2);
 			if (f.kind != S2_PTE_KIND_INVALID)
-				S2_BUG_ON(s2_pte_oa(fmt, level, pte) != f.oa);
+				S2_BUG_ON(s2_pa_val(s2_pte_oa(fmt, level, pte)) != s2_pa_val(f.oa));
 		}
 	}
 }
@@ -93,7 +93,7 @@ static void fuzz_pte_encode(struct input *in)
 	int level = (int)(take(in, 1) % 7) - 2;
 	struct s2_pte_fields f = {
 		.kind = (enum s2_pte_kind)(take(in, 1) % 6),
-		.oa = take(in, 8),
+		.oa = { take(in, 8) },
 		.memattr = (uint8_t)take(in, 1),
 		.s2ap = (uint8_t)take(in, 1),
 		.sh = (uint8_t)take(in, 1),
@@ -122,7 +122,7 @@ static void fuzz_pte_encode(struct input *in)
 					   47;
 
 		if (shift && shift <= top)
-			f.oa &= S2_GENMASK(top, shift);
+			f.oa = s2_pa(s2_pa_val(f.oa) & S2_GENMASK(top, shift));
 		f.memattr &= 15;
 		f.s2ap &= 3;
 		f.sh &= 3;
@@ -207,8 +207,8 @@ static void fuzz_esr(struct input *in)
 	S2_BUG_ON(a.is_insn && (a.isv || a.wnr || a.cm));
 	S2_BUG_ON(a.ipa_valid != have);
 	if (have) {
-		S2_BUG_ON((a.ipa & 0xfff) != (a.fnv || a.s1ptw ? 0 : (far & 0xfff)));
-		S2_BUG_ON(a.ipa >> 52);
+		S2_BUG_ON((s2_ipa_val(a.ipa) & 0xfff) != (a.fnv || a.s1ptw ? 0 : (far & 0xfff)));
+		S2_BUG_ON(s2_ipa_val(a.ipa) >> 52);
 	}
 	int code = s2_fsc_encode(a.fault, a.level);
 	if (code >= 0) {
@@ -281,13 +281,16 @@ static void fuzz_config(struct input *in)
 	/* VTTBR: aligned roots within the output size are accepted, others refused. */
 	uint64_t root = take(in, 8) & (cfg.pa_bits < 64 ? S2_GENMASK(cfg.pa_bits - 1, 0) : ~0ull);
 	uint16_t vmid = (uint16_t)take(in, 2);
-	uint64_t vttbr = s2_vttbr(&cfg, s2_pa(root), vmid);
+	uint64_t vttbr = 0x5a5a;
+	int vret = s2_vttbr(&cfg, s2_pa(root), vmid, &vttbr);
 	bool ok =
 		S2_IS_ALIGNED(root, cfg.root_table_bytes) && (cfg.vmid_bits == 16 || vmid <= 0xff);
-	S2_BUG_ON(ok != (vttbr != 0) && !(ok && root == 0 && vmid == 0));
-	if (vttbr) {
+	S2_BUG_ON(vret != (ok ? 0 : S2_EINVAL));
+	if (!vret) {
 		S2_BUG_ON((vttbr >> 48) != vmid);
 		S2_BUG_ON(vttbr & 1);
+	} else {
+		S2_BUG_ON(vttbr != 0x5a5a);
 	}
 }
 

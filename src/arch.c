@@ -50,38 +50,6 @@ const char *s2_granule_name(enum s2_granule g)
 	return "?";
 }
 
-static bool s2_streq(const char *a, const char *b)
-{
-	while (*a && *a == *b) {
-		a++;
-		b++;
-	}
-	return *a == *b;
-}
-
-int s2_granule_parse(const char *s, enum s2_granule *out)
-{
-	static const struct {
-		const char *name;
-		enum s2_granule g;
-	} names[] = {
-		{ "4k", S2_GRANULE_4K },   { "4K", S2_GRANULE_4K },   { "4096", S2_GRANULE_4K },
-		{ "16k", S2_GRANULE_16K }, { "16K", S2_GRANULE_16K }, { "16384", S2_GRANULE_16K },
-		{ "64k", S2_GRANULE_64K }, { "64K", S2_GRANULE_64K }, { "65536", S2_GRANULE_64K },
-	};
-	size_t i;
-
-	if (!s || !out)
-		return S2_EINVAL;
-	for (i = 0; i < S2_ARRAY_SIZE(names); i++) {
-		if (s2_streq(s, names[i].name)) {
-			*out = names[i].g;
-			return 0;
-		}
-	}
-	return S2_EINVAL;
-}
-
 /* The lowest lookup level a granule has: 4K -1 (FEAT_LPA2), 16K 0, 64K 1 (Arm ARM D8.2). */
 static int s2_level_min(enum s2_granule g)
 {
@@ -221,14 +189,14 @@ static unsigned int s2_pte_addr_shift(const struct s2_pte_format *fmt, int level
 	return ls;
 }
 
-uint64_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte)
+s2_pa_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte)
 {
 	if (!fmt)
-		return 0;
-	return s2_bits_to_oa(fmt, s2_pte_addr_shift(fmt, level, pte), pte);
+		return s2_pa(0);
+	return s2_pa(s2_bits_to_oa(fmt, s2_pte_addr_shift(fmt, level, pte), pte));
 }
 
-s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, uint64_t oa)
+s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, s2_pa_t oa)
 {
 	unsigned int ps;
 
@@ -236,7 +204,7 @@ s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, uint64_t oa)
 		return 0;
 	ps = s2_granule_shift(fmt->granule);
 	(void)level; /* tables, pages and blocks share one layout at every level */
-	return s2_oa_to_bits(fmt, ps ? ps : 12, oa);
+	return s2_oa_to_bits(fmt, ps ? ps : 12, s2_pa_val(oa));
 }
 
 static bool s2_fields_attrs_zero(const struct s2_pte_fields *f)
@@ -273,7 +241,7 @@ int s2_pte_encode(const struct s2_pte_format *fmt, int level, const struct s2_pt
 	switch (f->kind) {
 	case S2_PTE_KIND_INVALID:
 		/* Hardware ignores bits [63:1] of an invalid descriptor (D8.3): ours. */
-		if (f->oa || !s2_fields_attrs_zero(f))
+		if (s2_pa_val(f->oa) || !s2_fields_attrs_zero(f))
 			return S2_EINVAL;
 		*out = S2_FIELD_PREP(S2_PTE_INVALID_OWNER, f->owner);
 		return 0;
@@ -282,10 +250,10 @@ int s2_pte_encode(const struct s2_pte_format *fmt, int level, const struct s2_pt
 		if (level == S2_LEVEL_MAX || f->owner || !s2_fields_attrs_zero(f))
 			return S2_EINVAL;
 		shift = s2_granule_shift(g);
-		ret = s2_check_oa(fmt, f->oa, shift);
+		ret = s2_check_oa(fmt, s2_pa_val(f->oa), shift);
 		if (ret)
 			return ret;
-		*out = s2_oa_to_bits(fmt, shift, f->oa) | S2_PTE_VALID | S2_PTE_TYPE;
+		*out = s2_oa_to_bits(fmt, shift, s2_pa_val(f->oa)) | S2_PTE_VALID | S2_PTE_TYPE;
 		return 0;
 	case S2_PTE_KIND_BLOCK:
 		if (!s2_level_has_blocks(g, level, ds, s2_fmt_lpa(fmt)))
@@ -309,11 +277,11 @@ int s2_pte_encode(const struct s2_pte_format *fmt, int level, const struct s2_pt
 	if (ds && f->sh)
 		return S2_EINVAL;
 	shift = s2_level_shift(g, level);
-	ret = s2_check_oa(fmt, f->oa, shift);
+	ret = s2_check_oa(fmt, s2_pa_val(f->oa), shift);
 	if (ret)
 		return ret;
 
-	pte |= s2_oa_to_bits(fmt, shift, f->oa);
+	pte |= s2_oa_to_bits(fmt, shift, s2_pa_val(f->oa));
 	pte |= S2_FIELD_PREP(S2_PTE_MEMATTR, f->memattr);
 	pte |= S2_FIELD_PREP(S2_PTE_S2AP, f->s2ap);
 	if (!ds)
@@ -397,93 +365,98 @@ const char *s2_memtype_name(enum s2_memtype t)
 	return "?";
 }
 
-static bool s2_mt_is_device(enum s2_memtype t)
+/*
+ * The one stage-2 MemAttr table (Arm ARM D8.6.5, "Stage 2 memory type and Cacheability
+ * attributes when FEAT_S2FWB is disabled"; D8.6.6 for FEAT_S2FWB). Every decoder and encoder
+ * below reads it; nothing else in arch.c knows a MemAttr bit pattern.
+ *
+ * FWB off: MemAttr[3:2] 00 is Device with MemAttr[1:0] the kind; otherwise MemAttr[3:2] is the
+ * outer and MemAttr[1:0] the inner cacheability, 01 NC, 10 WT, 11 WB (inner 00 is reserved;
+ * its meaning alone is taken as NC). FWB on: only MemAttr[2:0] counts: 0b0xx Device of kind
+ * MemAttr[1:0], 0b101 NC, 0b110 forced WB, 0b111 stage 1's attributes (alone: WB), 0b100
+ * reserved (alone: NC).
+ */
+struct s2_memattr_row {
+	uint8_t type; /* enum s2_memtype */
+	uint8_t device; /* the field alone means Device (device_type = type) */
+	uint8_t inner, outer; /* enum s2_cacheability of the field alone, when not Device */
+};
+
+#define MA_DEV(kind)                         \
+	{                                    \
+		S2_MT_DEVICE_##kind, 1, 0, 0 \
+	}
+#define MA_NORM(t, in, out)                                 \
+	{                                                   \
+		S2_MT_##t, 0, S2_CACHE_##in, S2_CACHE_##out \
+	}
+
+static const struct s2_memattr_row s2_memattr_table[2][16] = {
+	[0] = {
+		/* MemAttr[3:2] = 00: Device. */
+		MA_DEV(nGnRnE), MA_DEV(nGnRE), MA_DEV(nGRE), MA_DEV(GRE),
+		/* Outer NC (01): inner 00 reserved, NC, WT, WB. */
+		MA_NORM(RESERVED, NC, NC), MA_NORM(NORMAL_NC, NC, NC),
+		MA_NORM(MIXED, WT, NC), MA_NORM(MIXED, WB, NC),
+		/* Outer WT (10). */
+		MA_NORM(RESERVED, NC, WT), MA_NORM(MIXED, NC, WT),
+		MA_NORM(NORMAL_WT, WT, WT), MA_NORM(MIXED, WB, WT),
+		/* Outer WB (11). */
+		MA_NORM(RESERVED, NC, WB), MA_NORM(MIXED, NC, WB),
+		MA_NORM(MIXED, WT, WB), MA_NORM(NORMAL_WB, WB, WB),
+	},
+	[1] = {
+		/* MemAttr[3] 0. */
+		MA_DEV(nGnRnE), MA_DEV(nGnRE), MA_DEV(nGRE), MA_DEV(GRE),
+		MA_NORM(RESERVED, NC, NC), MA_NORM(NORMAL_NC, NC, NC),
+		MA_NORM(NORMAL_WB, WB, WB), MA_NORM(NORMAL_S1, WB, WB),
+		/* MemAttr[3] 1: ignored by the FWB type. */
+		MA_DEV(nGnRnE), MA_DEV(nGnRE), MA_DEV(nGRE), MA_DEV(GRE),
+		MA_NORM(RESERVED, NC, NC), MA_NORM(NORMAL_NC, NC, NC),
+		MA_NORM(NORMAL_WB, WB, WB), MA_NORM(NORMAL_S1, WB, WB),
+	},
+};
+
+#undef MA_DEV
+#undef MA_NORM
+
+/* The field a memory type is written as (the table's canonical row for it), by FWB mode;
+ * S2_MEMATTR_NONE where the mode cannot express the type. */
+#define S2_MEMATTR_NONE 0xff
+static const uint8_t s2_memattr_of_type[][2] = {
+	[S2_MT_DEVICE_nGnRnE] = { 0x0, 0x0 },
+	[S2_MT_DEVICE_nGnRE] = { 0x1, 0x1 },
+	[S2_MT_DEVICE_nGRE] = { 0x2, 0x2 },
+	[S2_MT_DEVICE_GRE] = { 0x3, 0x3 },
+	[S2_MT_NORMAL_NC] = { 0x5, 0x5 },
+	[S2_MT_NORMAL_WT] = { 0xa, S2_MEMATTR_NONE },
+	[S2_MT_NORMAL_WB] = { 0xf, 0x6 },
+	[S2_MT_NORMAL_S1] = { S2_MEMATTR_NONE, 0x7 },
+	[S2_MT_RESERVED] = { S2_MEMATTR_NONE, S2_MEMATTR_NONE },
+	[S2_MT_MIXED] = { S2_MEMATTR_NONE, S2_MEMATTR_NONE },
+};
+
+static const struct s2_memattr_row *s2_memattr_row(uint8_t memattr, bool fwb)
 {
-	return t <= S2_MT_DEVICE_GRE;
+	return &s2_memattr_table[fwb][memattr & 15];
 }
 
-/*
- * Stage-2 MemAttr (Arm ARM D8.6.5, "Stage 2 memory type and Cacheability attributes when
- * FEAT_S2FWB is disabled"): MemAttr[3:2] 00 Device (MemAttr[1:0] the kind), else outer
- * 01 NC, 10 WT, 11 WB and MemAttr[1:0] inner likewise (00 reserved).
- * With FEAT_S2FWB (D8.6.6): MemAttr[2] 0 Device of kind MemAttr[1:0]; 0b101 NC; 0b110 WB;
- * 0b111 stage 1's attributes; 0b100 reserved. MemAttr[3] is not part of the FWB type.
- */
 int s2_memattr_encode(enum s2_memtype t, bool fwb, uint8_t *memattr)
 {
-	if (!memattr)
+	uint8_t m;
+
+	if (!memattr || (unsigned int)t >= S2_ARRAY_SIZE(s2_memattr_of_type))
 		return S2_EINVAL;
-	if (s2_mt_is_device(t)) {
-		*memattr = (uint8_t)(t - S2_MT_DEVICE_nGnRnE);
-		return 0;
-	}
-	switch (t) {
-	case S2_MT_NORMAL_NC:
-		*memattr = 0x5;
-		return 0;
-	case S2_MT_NORMAL_WT:
-		if (fwb)
-			return S2_EINVAL;
-		*memattr = 0xa;
-		return 0;
-	case S2_MT_NORMAL_WB:
-		*memattr = fwb ? 0x6 : 0xf;
-		return 0;
-	case S2_MT_NORMAL_S1:
-		if (!fwb)
-			return S2_EINVAL;
-		*memattr = 0x7;
-		return 0;
-	default:
+	m = s2_memattr_of_type[t][fwb];
+	if (m == S2_MEMATTR_NONE)
 		return S2_EINVAL;
-	}
+	*memattr = m;
+	return 0;
 }
 
 enum s2_memtype s2_memattr_type(uint8_t memattr, bool fwb)
 {
-	unsigned int outer = (memattr >> 2) & 3, inner = memattr & 3;
-
-	if (fwb) {
-		if (!(memattr & 4))
-			return (enum s2_memtype)(S2_MT_DEVICE_nGnRnE + inner);
-		switch (inner) {
-		case 1:
-			return S2_MT_NORMAL_NC;
-		case 2:
-			return S2_MT_NORMAL_WB;
-		case 3:
-			return S2_MT_NORMAL_S1;
-		default:
-			return S2_MT_RESERVED;
-		}
-	}
-	if (!outer)
-		return (enum s2_memtype)(S2_MT_DEVICE_nGnRnE + inner);
-	if (!inner)
-		return S2_MT_RESERVED;
-	if (inner != outer)
-		return S2_MT_MIXED;
-	switch (inner) {
-	case 1:
-		return S2_MT_NORMAL_NC;
-	case 2:
-		return S2_MT_NORMAL_WT;
-	default:
-		return S2_MT_NORMAL_WB;
-	}
-}
-
-/* MemAttr cacheability 2-bit code (01 NC, 10 WT, 11 WB; reserved 00 taken as NC). */
-static enum s2_cacheability s2_cache_from_bits(unsigned int v)
-{
-	switch (v & 3) {
-	case 2:
-		return S2_CACHE_WT;
-	case 3:
-		return S2_CACHE_WB;
-	default:
-		return S2_CACHE_NC;
-	}
+	return (enum s2_memtype)s2_memattr_row(memattr, fwb)->type;
 }
 
 static struct s2_memattrs s2_mk_device(enum s2_memtype t)
@@ -498,18 +471,11 @@ static struct s2_memattrs s2_mk_normal(enum s2_cacheability inner, enum s2_cache
 
 struct s2_memattrs s2_memattrs_from_stage2(uint8_t memattr, bool fwb)
 {
-	unsigned int outer = (memattr >> 2) & 3, inner = memattr & 3;
+	const struct s2_memattr_row *r = s2_memattr_row(memattr, fwb);
 
-	if (fwb) {
-		if (!(memattr & 4))
-			return s2_mk_device((enum s2_memtype)(S2_MT_DEVICE_nGnRnE + inner));
-		if (inner >= 2) /* 0b110 forced WB; 0b111 stage 1 decides: WB alone */
-			return s2_mk_normal(S2_CACHE_WB, S2_CACHE_WB);
-		return s2_mk_normal(S2_CACHE_NC, S2_CACHE_NC); /* 0b101, reserved 0b100 */
-	}
-	if (!outer)
-		return s2_mk_device((enum s2_memtype)(S2_MT_DEVICE_nGnRnE + inner));
-	return s2_mk_normal(s2_cache_from_bits(inner), s2_cache_from_bits(outer));
+	if (r->device)
+		return s2_mk_device((enum s2_memtype)r->type);
+	return s2_mk_normal((enum s2_cacheability)r->inner, (enum s2_cacheability)r->outer);
 }
 
 /* S2CombineS1Device: the more restrictive Device kind (nGnRnE > nGnRE > nGRE > GRE). */
@@ -530,16 +496,18 @@ struct s2_memattrs s2_combine_s1s2(struct s2_memattrs s1, uint8_t memattr, bool 
 
 	if (fwb) {
 		/* AArch64.S2ApplyFWBMemAttrs. */
-		if (!(memattr & 4)) {
-			s2 = s2_mk_device((enum s2_memtype)(S2_MT_DEVICE_nGnRnE + (memattr & 3)));
+		const struct s2_memattr_row *r = s2_memattr_row(memattr, true);
+
+		if (r->device) {
+			s2 = s2_mk_device((enum s2_memtype)r->type);
 			if (s1.device)
 				s2.device_type = s2_combine_device(s1.device_type, s2.device_type);
 			return s2;
 		}
-		switch (memattr & 3) {
-		case 3: /* stage 1's attributes */
+		switch (r->type) {
+		case S2_MT_NORMAL_S1: /* stage 1's attributes */
 			return s1;
-		case 2: /* forced write-back, even over a stage-1 Device */
+		case S2_MT_NORMAL_WB: /* forced write-back, even over a stage-1 Device */
 			return s2_mk_normal(S2_CACHE_WB, S2_CACHE_WB);
 		default: /* 0b101 NC, reserved 0b100 taken as 0b101: stage-1 Device wins */
 			if (s1.device)
@@ -867,21 +835,22 @@ struct s2_pte_format s2_config_pte_format(const struct s2_config *cfg)
  * VTTBR_EL2 (Arm ARM D19.2): BADDR in [47:1] (the root's PA; with a 52-bit output size,
  * PA[51:48] in [5:2]), VMID in [55:48] or, with VTCR_EL2.VS=1, [63:48]; CnP [0] clear.
  */
-uint64_t s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid)
+int s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid, uint64_t *vttbr)
 {
 	uint64_t pa = s2_pa_val(root);
 	uint64_t baddr;
 
-	if (!cfg || !cfg->root_table_bytes || !S2_IS_ALIGNED(pa, cfg->root_table_bytes))
-		return 0;
+	if (!cfg || !vttbr || !cfg->root_table_bytes || !S2_IS_ALIGNED(pa, cfg->root_table_bytes))
+		return S2_EINVAL;
 	if (cfg->pa_bits < 64 && (pa >> cfg->pa_bits))
-		return 0;
-	if (cfg->vmid_bits == 8 && vmid > 0xff)
-		return 0;
+		return S2_EINVAL;
+	if (cfg->vmid_bits != 16 && vmid > 0xff)
+		return S2_EINVAL;
 	baddr = pa & S2_GENMASK(47, 1);
 	if (cfg->ds || cfg->lpa)
 		baddr |= S2_FIELD_PREP(S2_GENMASK(5, 2), pa >> 48);
-	return baddr | ((uint64_t)vmid << 48);
+	*vttbr = baddr | ((uint64_t)vmid << 48);
+	return 0;
 }
 
 static int s2_sl_decode(enum s2_granule g, unsigned int sl0, bool sl2, bool ds, int *level)
@@ -1163,7 +1132,7 @@ int s2_abort_decode(uint64_t esr, uint64_t far, uint64_t hpfar, bool have_hpfar,
 			ipa |= far & 0xfff;
 	}
 	out->ipa_valid = have_hpfar;
-	out->ipa = ipa;
+	out->ipa = s2_ipa(ipa);
 	out->far = far;
 	fl = s2_fsc_table[fsc];
 	out->ec = ec;
@@ -1277,10 +1246,10 @@ int s2_abort_encode(const struct s2_abort *ab, uint64_t *esr, uint64_t *far, uin
 	if (ab->ipa_valid) {
 		uint64_t off = (ab->fnv || ab->s1ptw) ? 0 : (ab->far & 0xfff);
 
-		if (ab->ipa >> 52 || (ab->ipa & 0xfff) != off)
+		if (s2_ipa_val(ab->ipa) >> 52 || (s2_ipa_val(ab->ipa) & 0xfff) != off)
 			return S2_EINVAL;
-		h = S2_FIELD_PREP(S2_HPFAR_FIPA, ab->ipa >> 12);
-	} else if (ab->ipa) {
+		h = S2_FIELD_PREP(S2_HPFAR_FIPA, s2_ipa_val(ab->ipa) >> 12);
+	} else if (s2_ipa_val(ab->ipa)) {
 		return S2_EINVAL;
 	}
 	*esr = e;

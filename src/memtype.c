@@ -16,33 +16,11 @@ static const char *const host_type_names[S2_NR_HOST_TYPES] = {
 	[S2_HOSTMEM_DEVICE_nGnRnE] = "device-ngnrne",
 };
 
-static bool str_eq(const char *a, const char *b)
-{
-	while (*a && *a == *b) {
-		a++;
-		b++;
-	}
-	return *a == *b;
-}
-
 const char *s2_hostmem_name(enum s2_hostmem t)
 {
 	if ((unsigned int)t >= S2_NR_HOST_TYPES)
 		return "?";
 	return host_type_names[t];
-}
-
-int s2_hostmem_parse(const char *s, enum s2_hostmem *out)
-{
-	if (!s || !out)
-		return S2_EINVAL;
-	for (unsigned int i = 0; i < S2_NR_HOST_TYPES; i++) {
-		if (str_eq(s, host_type_names[i])) {
-			*out = (enum s2_hostmem)i;
-			return 0;
-		}
-	}
-	return S2_EINVAL;
 }
 
 const char *s2_backing_name(enum s2_backing b)
@@ -54,21 +32,6 @@ const char *s2_backing_name(enum s2_backing b)
 		return "mmio";
 	}
 	return "?";
-}
-
-int s2_backing_parse(const char *s, enum s2_backing *out)
-{
-	if (!s || !out)
-		return S2_EINVAL;
-	if (str_eq(s, "ram")) {
-		*out = S2_BACKING_RAM;
-		return 0;
-	}
-	if (str_eq(s, "mmio")) {
-		*out = S2_BACKING_MMIO;
-		return 0;
-	}
-	return S2_EINVAL;
 }
 
 /* The stage-2 type of the table's rows, before exec and MTE are considered. */

@@ -386,7 +386,11 @@ int s2_owner_init(struct s2_owner *o, const struct s2_owner_params *p)
 	o->nr_meta = p->nr_meta;
 	o->hyp = p->hyp;
 	o->host_stage2 = p->host_stage2;
-	o->host_vttbr = s2_vttbr(&o->host.cfg, o->host.root_pa, 0);
+	ret = s2_vttbr(&o->host.cfg, o->host.root_pa, 0, &o->host_vttbr);
+	if (ret) {
+		s2_pgtable_destroy(&o->host);
+		return ret;
+	}
 	o->page_size = psize;
 	o->page_shift = p->host_cfg->page_shift;
 	pages = 0;
@@ -541,7 +545,7 @@ int s2_owner_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, u
 		return ret;
 	if (!a.ipa_valid || a.fnv)
 		return S2_EINVAL;
-	return s2_owner_host_handle_fault(o, s2_pa(a.ipa), action);
+	return s2_owner_host_handle_fault(o, s2_pa(s2_ipa_val(a.ipa)), action);
 }
 
 /* ---- host <-> hypervisor ---------------------------------------------------------------------- */
@@ -978,8 +982,8 @@ static void guest_map_donated(struct s2_owner_guest *g, uint64_t pa, uint64_t ip
 	S2_BUG_ON(ret);
 }
 
-int s2_owner_host_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t,
-			      s2_ipa_t ipa_t, uint64_t size, uint64_t prot)
+int s2_owner_host_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa_t,
+			      uint64_t size, s2_pa_t pa_t, uint64_t prot)
 {
 	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
 	struct s2_page_meta *m = NULL;
@@ -1062,8 +1066,8 @@ static S2_NOINLINE int donate_guest_general(struct s2_owner *o, struct s2_owner_
  * then its commit. Every other case, and every refusal, goes to donate_guest_general() from
  * the start (the checks change nothing).
  */
-int s2_owner_host_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa_t,
-			       s2_ipa_t ipa_t, uint64_t size)
+int s2_owner_host_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa_t,
+			       uint64_t size, s2_pa_t pa_t)
 {
 	uint64_t pa = s2_pa_val(pa_t), ipa = s2_ipa_val(ipa_t);
 	struct s2_page_meta *m;

@@ -74,7 +74,7 @@ static S2_ALWAYS_INLINE struct s2_memslot *slot_hinted(struct s2_vcpu *vcpu, uin
 static void set_mmio(struct s2_abort_result *res, const struct s2_abort *ab)
 {
 	res->action = S2_ABORT_MMIO;
-	res->mmio.ipa = s2_ipa(ab->ipa);
+	res->mmio.ipa = ab->ipa;
 	res->mmio.write = ab->wnr;
 	res->mmio.syndrome = ab->isv;
 	res->mmio.cache_maint = ab->cm;
@@ -163,7 +163,7 @@ static S2_ALWAYS_INLINE bool leaf_allows(const struct s2_lookup *lk, bool write,
 static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_abort *ab,
 		       const struct s2_lookup *lk, struct s2_abort_result *res)
 {
-	uint64_t ipa = ab->ipa & ~(granule_bytes(vm) - 1);
+	uint64_t ipa = s2_ipa_val(ab->ipa) & ~(granule_bytes(vm) - 1);
 	bool write = res->write, exec = res->exec; /* fault_is_write(), fault_is_exec() */
 	int ret;
 
@@ -196,7 +196,7 @@ static int handle_perm(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		}
 		ret = s2_pgtable_relax_perms(&vm->pgt, s2_ipa(ipa), S2_PROT_R | S2_PROT_W);
 		if (!ret && slot_logging(s))
-			mark_dirty(vm, s, ab->ipa & ~(lk->size - 1), lk->size);
+			mark_dirty(vm, s, s2_ipa_val(ab->ipa) & ~(lk->size - 1), lk->size);
 	} else {
 		set_inject(res, S2_INJECT_PERMISSION);
 		return 0;
@@ -237,7 +237,7 @@ static S2_NOINLINE int map_failed(struct s2_vm *vm, struct s2_memslot *s, const 
 		return S2_EBUSY;
 	if (ret == S2_EEXIST) {
 		/* Mapped meanwhile (another vCPU, or a stale fault): judge the access against it. */
-		if (s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk) || !lk.valid) {
+		if (s2_pgtable_lookup(&vm->pgt, ab->ipa, &lk) || !lk.valid) {
 			stat_add(&vm->stats.retries, 1);
 			set_resume(res, S2_RESUME_RETRY);
 			return 0;
@@ -302,7 +302,7 @@ static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_m
 		room = level_bytes(vm, ab->level);
 		flags = S2_MAP_SHARED | S2_MAP_NO_REPLACE;
 	} else {
-		ret = s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk);
+		ret = s2_pgtable_lookup(&vm->pgt, ab->ipa, &lk);
 		if (ret) {
 			set_inject(res, S2_INJECT_BEYOND_IPA);
 			return 0;
@@ -320,8 +320,8 @@ static S2_ALWAYS_INLINE int handle_translation(struct s2_vcpu *vcpu, struct s2_m
 		memtype_inject(res, ret, exec);
 		return 0;
 	}
-	sz = pick_leaf(vm, s, ab->ipa, room);
-	base = ab->ipa & ~(sz - 1);
+	sz = pick_leaf(vm, s, s2_ipa_val(ab->ipa), room);
+	base = s2_ipa_val(ab->ipa) & ~(sz - 1);
 	pa = s2_pa(s2_pa_val(s->d.pa) + (base - s2_ipa_val(s->d.ipa)));
 
 	t = fault_leaf(s, exec, write);
@@ -346,7 +346,7 @@ static S2_ALWAYS_INLINE int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_a
 					 struct s2_abort_result *res, bool excl)
 {
 	struct s2_vm *vm = vcpu->vm;
-	struct s2_memslot *s = slot_hinted(vcpu, ab->ipa);
+	struct s2_memslot *s = slot_hinted(vcpu, s2_ipa_val(ab->ipa));
 	struct s2_lookup lk;
 	int ret;
 
@@ -371,7 +371,8 @@ static S2_ALWAYS_INLINE int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_a
 	}
 
 	if (S2_UNLIKELY(ab->fault == S2_FAULT_ACCESS_FLAG)) {
-		ret = s2_pgtable_mkyoung(&vm->pgt, s2_ipa(ab->ipa & ~(granule_bytes(vm) - 1)));
+		ret = s2_pgtable_mkyoung(&vm->pgt,
+					 s2_ipa(s2_ipa_val(ab->ipa) & ~(granule_bytes(vm) - 1)));
 		if (ret == S2_EAGAIN) {
 			stat_add(&vm->stats.retries, 1);
 			set_resume(res, S2_RESUME_RETRY);
@@ -383,7 +384,7 @@ static S2_ALWAYS_INLINE int handle_in_vm(struct s2_vcpu *vcpu, const struct s2_a
 			return 0;
 		}
 	} else if (ab->fault == S2_FAULT_PERMISSION) {
-		ret = s2_pgtable_lookup(&vm->pgt, s2_ipa(ab->ipa), &lk);
+		ret = s2_pgtable_lookup(&vm->pgt, ab->ipa, &lk);
 		if (!ret && lk.valid)
 			return handle_perm(vm, s, ab, &lk, res);
 	}
@@ -437,7 +438,7 @@ static S2_ALWAYS_INLINE bool abort_decode_fast(uint64_t esr, uint64_t far, uint6
 	ab->isv = false;
 	ab->fault = (enum s2_fault)(S2_FAULT_ADDRESS_SIZE + (fsc >> 2));
 	ab->level = (int)(fsc & 3);
-	ab->ipa = ipa;
+	ab->ipa = s2_ipa(ipa);
 	ab->s1ptw = esr & VM_ESR_S1PTW;
 	return true;
 }
@@ -509,7 +510,7 @@ static S2_NOINLINE int abort_general(struct s2_vcpu *vcpu, uint64_t esr, uint64_
 			return S2_EINVAL;
 	}
 
-	res->ipa = s2_ipa(ab.ipa);
+	res->ipa = ab.ipa;
 	res->fault = ab.fault;
 	res->level = ab.level;
 	res->write = fault_is_write(&ab);
@@ -531,7 +532,7 @@ static S2_NOINLINE int abort_general(struct s2_vcpu *vcpu, uint64_t esr, uint64_
 		break;
 	}
 
-	if (ab.fault == S2_FAULT_ADDRESS_SIZE || ab.ipa >> vm->pgt.cfg.ipa_bits) {
+	if (ab.fault == S2_FAULT_ADDRESS_SIZE || s2_ipa_val(ab.ipa) >> vm->pgt.cfg.ipa_bits) {
 		set_inject(res, S2_INJECT_BEYOND_IPA);
 		return abort_done(vm, res);
 	}

@@ -70,7 +70,10 @@ static inline void vm_unlock(struct s2_vm *vm, enum s2_vm_lock l)
  * s2_pgtable_init(), s2_vttbr() only fails for a VMID beyond the config's width). */
 static inline uint64_t vm_vttbr(const struct s2_vm *vm)
 {
-	return s2_vttbr(&vm->pgt.cfg, vm->pgt.root_pa, vm->vmid);
+	uint64_t vttbr = 0;
+
+	(void)s2_vttbr(&vm->pgt.cfg, vm->pgt.root_pa, vm->vmid, &vttbr);
+	return vttbr;
 }
 
 static inline uint64_t granule_bytes(const struct s2_vm *vm)

@@ -92,7 +92,7 @@ int s2_vmi_owner_fault(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 		       struct s2_abort_result *res)
 {
 	uint64_t g = granule_bytes(vm);
-	uint64_t base = ab->ipa & ~(g - 1);
+	uint64_t base = s2_ipa_val(ab->ipa) & ~(g - 1);
 	s2_pa_t pa = s2_pa(s2_pa_val(s->d.pa) + (base - s2_ipa_val(s->d.ipa)));
 	int ret = s->mt_ret[res->exec];
 
@@ -102,7 +102,7 @@ int s2_vmi_owner_fault(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 	}
 	vm_lock(vm, S2_VM_LOCK_OWNER);
 	if (vm->og.protected_vm || s->d.backing == S2_BACKING_MMIO) {
-		ret = s2_owner_host_donate_guest(vm->owner, &vm->og, pa, s2_ipa(base), g);
+		ret = s2_owner_host_donate_guest(vm->owner, &vm->og, s2_ipa(base), g, pa);
 	} else {
 		uint64_t prot = S2_PROT_R;
 
@@ -110,7 +110,7 @@ int s2_vmi_owner_fault(struct s2_vm *vm, struct s2_memslot *s, const struct s2_a
 			prot |= S2_PROT_W;
 		if (!s->mt_ret[1])
 			prot |= S2_PROT_X;
-		ret = s2_owner_host_share_guest(vm->owner, &vm->og, pa, s2_ipa(base), g, prot);
+		ret = s2_owner_host_share_guest(vm->owner, &vm->og, s2_ipa(base), g, pa, prot);
 	}
 	vm_unlock(vm, S2_VM_LOCK_OWNER);
 	if (ret)

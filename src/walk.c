@@ -424,7 +424,8 @@ void s2_tlb_init(struct s2_tlb_model *tlb, struct s2_tlb_entry *storage, unsigne
 
 static bool s2w_entry_covers(const struct s2_tlb_entry *e, uint16_t vmid, uint64_t ipa)
 {
-	return e->valid && e->vmid == vmid && ipa >= e->ipa && ipa - e->ipa < e->block_size;
+	return e->valid && e->vmid == vmid && ipa >= s2_ipa_val(e->ipa) &&
+	       ipa - s2_ipa_val(e->ipa) < e->block_size;
 }
 
 void s2_tlb_fill(struct s2_tlb_model *tlb, uint16_t vmid, s2_ipa_t ipa,
@@ -451,7 +452,7 @@ void s2_tlb_fill(struct s2_tlb_model *tlb, uint16_t vmid, s2_ipa_t ipa,
 	for (i = 0; i < tlb->capacity && !slot; i++) {
 		struct s2_tlb_entry *e = &tlb->entries[i];
 
-		if (e->valid && e->vmid == vmid && e->ipa == base &&
+		if (e->valid && e->vmid == vmid && s2_ipa_val(e->ipa) == base &&
 		    e->block_size == res->block_size && e->perm_fault == perm_fault)
 			slot = e;
 	}
@@ -466,10 +467,10 @@ void s2_tlb_fill(struct s2_tlb_model *tlb, uint16_t vmid, s2_ipa_t ipa,
 
 	slot->valid = true;
 	slot->vmid = vmid;
-	slot->ipa = base;
+	slot->ipa = s2_ipa(base);
 	slot->block_size = res->block_size;
 	slot->level = res->level;
-	slot->pa = S2_ALIGN_DOWN(s2_pa_val(res->pa), res->block_size);
+	slot->pa = s2_pa(S2_ALIGN_DOWN(s2_pa_val(res->pa), res->block_size));
 	slot->memattr = res->memattr;
 	slot->s2ap = res->s2ap;
 	slot->xn = res->xn;
@@ -524,9 +525,9 @@ void s2_tlbi_range(struct s2_tlb_model *tlb, uint16_t vmid, s2_ipa_t ipa, uint64
 		last = UINT64_MAX;
 	for (i = 0; i < tlb->capacity; i++) {
 		struct s2_tlb_entry *e = &tlb->entries[i];
-		uint64_t e_last = e->ipa + (e->block_size - 1);
+		uint64_t e_last = s2_ipa_val(e->ipa) + (e->block_size - 1);
 
-		if (e->valid && e->vmid == vmid && e->ipa <= last && e_last >= start)
+		if (e->valid && e->vmid == vmid && s2_ipa_val(e->ipa) <= last && e_last >= start)
 			e->valid = false;
 	}
 }
@@ -561,7 +562,7 @@ static const char *s2w_stale_reason(const struct s2_config *cfg, const struct s2
 		return "fault";
 	if (now->block_size != e->block_size)
 		return "block size";
-	if (S2_ALIGN_DOWN(s2_pa_val(now->pa), now->block_size) != e->pa)
+	if (S2_ALIGN_DOWN(s2_pa_val(now->pa), now->block_size) != s2_pa_val(e->pa))
 		return "output address";
 	if (e->s2ap & ~now->s2ap)
 		return "more permission";
@@ -609,14 +610,14 @@ int s2_tlb_check(const struct s2_tlb_model *tlb, uint16_t vmid, const struct s2_
 			 * longer takes one: the CPU holding it would fault again (KVM's local TLBI
 			 * after relaxing permissions removes it).
 			 */
-			ret = s2_walk(&walk_cfg, root, &ro, s2_ipa(e->ipa), e->access, &st.now);
+			ret = s2_walk(&walk_cfg, root, &ro, e->ipa, e->access, &st.now);
 			if (ret < 0)
 				return ret;
 			why = st.now.fault == S2_FAULT_PERMISSION ? NULL :
 			      st.now.fault == S2_FAULT_NONE ? "permission fault no longer due" :
 							      "fault";
 		} else {
-			ret = s2_walk(&walk_cfg, root, &ro, s2_ipa(e->ipa), rd, &st.now);
+			ret = s2_walk(&walk_cfg, root, &ro, e->ipa, rd, &st.now);
 			if (ret < 0)
 				return ret;
 			why = s2w_stale_reason(cfg, e, &st.now);

@@ -71,7 +71,7 @@ static int guest_abort(struct s2_vcpu *vcpu, struct s2_abort ab, uint64_t ipa,
 
 	ab.il = true;
 	ab.ipa_valid = true;
-	ab.ipa = ipa;
+	ab.ipa = s2_ipa(ipa);
 	ab.far = UINT64_C(0xffff800000000000) | (ipa & 0xfff); /* the guest VA: offset counts */
 	ret = s2_abort_encode(&ab, &esr, &far, &hpfar);
 	if (ret)

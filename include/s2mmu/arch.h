@@ -39,12 +39,6 @@ uint64_t s2_granule_size(enum s2_granule g);
 /** s2_granule_name() - "4k", "16k" or "64k"; "?" for an invalid value. */
 const char *s2_granule_name(enum s2_granule g);
 
-/**
- * s2_granule_parse() - parse "4k"/"16k"/"64k" (also "4K", "4096", ...).
- * Return: 0, or S2_EINVAL for anything else (or a NULL @s or @out).
- */
-int s2_granule_parse(const char *s, enum s2_granule *out);
-
 /** s2_level_shift() - log2 of the region one entry at @level maps (e.g. 4K: L3 12, L2 21);
  * 0 for a level the granule does not have (4K: -1..3, 16K: 0..3, 64K: 1..3). */
 unsigned int s2_level_shift(enum s2_granule g, int level);
@@ -130,7 +124,7 @@ enum s2_pte_kind {
 /* Every field of a stage-2 descriptor, decoded. Unused fields are zero. */
 struct s2_pte_fields {
 	enum s2_pte_kind kind;
-	uint64_t oa; /* output address (block/page) or next-level table address */
+	s2_pa_t oa; /* output address (block/page) or next-level table address */
 	uint8_t memattr; /* MemAttr[3:0] as stored */
 	uint8_t s2ap; /* S2_S2AP_* */
 	uint8_t sh; /* S2_SH_*; 0 with DS=1 (shareability then comes from VTCR) */
@@ -187,12 +181,12 @@ void s2_pte_decode(const struct s2_pte_format *fmt, int level, s2_pte_t pte,
 /** s2_pte_oa() - output (or next-table) address of a valid descriptor at @level (a table or
  * page's address from the granule's page shift up, a block's from the level's shift up);
  * 0 for a NULL @fmt. */
-uint64_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte);
+s2_pa_t s2_pte_oa(const struct s2_pte_format *fmt, int level, s2_pte_t pte);
 
 /** s2_pte_oa_bits() - the descriptor bits that encode output address @oa at @level: @oa's
  * bits from the granule's page shift up to the layout's width (48, or 52 with LPA/LPA2);
  * lower and higher bits are dropped, the caller aligns and range-checks; 0 for a NULL @fmt. */
-s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, uint64_t oa);
+s2_pte_t s2_pte_oa_bits(const struct s2_pte_format *fmt, int level, s2_pa_t oa);
 
 /* ---- memory attributes (Arm ARM D8.6.5, S2CombineS1MemAttrs, S2 FWB) ---------------------------- */
 
@@ -400,10 +394,14 @@ static inline bool s2_config_level_has_blocks(const struct s2_config *cfg, int l
 /**
  * s2_vttbr() - compose VTTBR_EL2: BADDR = the root's PA (with DS/LPA the PA[51:48] sits in
  * bits [5:2]), VMID in [63:48] (16-bit) or [55:48] (8-bit), CnP clear.
- * Return: the value, or 0 if @root is not aligned to root_table_bytes, does not fit the
- * config's output size (pa_bits), or @vmid is too wide, or @cfg is NULL.
+ * @cfg: the stage-2 config the root table was built for.
+ * @root: the root table's PA (cfg->root_table_bytes aligned, below 2^cfg->pa_bits).
+ * @vmid: the VMID, at most cfg->vmid_bits wide.
+ * @vttbr: out, written only on success.
+ * Return: 0; S2_EINVAL for a NULL @cfg or @vttbr, a @root not aligned to
+ * cfg->root_table_bytes or not below 2^cfg->pa_bits, or a @vmid wider than cfg->vmid_bits.
  */
-uint64_t s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid);
+int s2_vttbr(const struct s2_config *cfg, s2_pa_t root, uint16_t vmid, uint64_t *vttbr);
 
 /* VTCR_EL2 fields (Arm ARM D19.2), for encoders and decoders. */
 #define S2_VTCR_T0SZ S2_GENMASK(5, 0)
@@ -497,7 +495,7 @@ struct s2_abort {
 	bool acqrel; /* AR */
 	/* Address. */
 	bool ipa_valid; /* HPFAR was given */
-	uint64_t ipa; /* (HPFAR[43:4] << 8) | FAR[11:0]: HPFAR_EL2.FIPA is IPA[51:12];
+	s2_ipa_t ipa; /* (HPFAR[43:4] << 8) | FAR[11:0]: HPFAR_EL2.FIPA is IPA[51:12];
 				 * FAR's offset only when neither FnV nor S1PTW is set */
 	uint64_t far;
 };

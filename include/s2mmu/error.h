@@ -4,7 +4,9 @@
  *
  * Every fallible call returns 0 on success or one of these negative codes. s2_strerror() names
  * a code; s2_errname() gives its symbol ("S2_EINVAL"). Each function's comment lists the codes
- * it can return. Codes are stable: new ones are only ever appended.
+ * it can return after "Return:". docs/errors.md has a paragraph per code: what it means, every
+ * function that returns it, and what the caller does about it (checked against the headers by
+ * style.api_docs). Codes are stable: new ones are only ever appended.
  */
 #ifndef S2MMU_ERROR_H
 #define S2MMU_ERROR_H

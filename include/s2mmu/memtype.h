@@ -101,13 +101,7 @@ int s2_memtype_decide(const struct s2_memtype_req *req, struct s2_memtype_attrs 
 /** s2_hostmem_name() - "normal", "tagged", "nc", "device-ngnre", "device-ngnrne"; "?" else. */
 const char *s2_hostmem_name(enum s2_hostmem t);
 
-/** s2_hostmem_parse() - parse a name of s2_hostmem_name(). Return: 0; S2_EINVAL. */
-int s2_hostmem_parse(const char *s, enum s2_hostmem *out);
-
 /** s2_backing_name() - "ram" or "mmio"; "?" else. */
 const char *s2_backing_name(enum s2_backing b);
-
-/** s2_backing_parse() - parse "ram"/"mmio". Return: 0; S2_EINVAL. */
-int s2_backing_parse(const char *s, enum s2_backing *out);
 
 #endif /* S2MMU_MEMTYPE_H */

@@ -274,12 +274,18 @@ int s2_owner_host_handle_abort(struct s2_owner *o, uint64_t esr, uint64_t far, u
 
 /** s2_owner_host_share_hyp() - host OWNED -> SHARED_OWNED, hypervisor NOPAGE -> SHARED_BORROWED,
  * mapped through hyp.map. RAM (state in the metadata) or MMIO (mapped Device in the
- * hypervisor with S2_HYP_MAP_DEVICE, and in the host stage-2 marked SHARED_OWNED). */
+ * hypervisor with S2_HYP_MAP_DEVICE, and in the host stage-2 marked SHARED_OWNED).
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above); S2_EPERM when a page is not host OWNED;
+ * S2_ELIMIT or S2_ENOMEM when the table pages or the hypervisor's mapping cannot be had
+ * (nothing changed). */
 int s2_owner_host_share_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /** s2_owner_host_unshare_hyp() - undo s2_owner_host_share_hyp(): host OWNED, hypervisor NOPAGE
  * (hyp.unmap; MMIO: the host's marked mapping is removed and faults in again).
- * S2_EBUSY while a page is pinned (s2_owner_hyp_pin_shared()), as pKVM's __pkvm_host_unshare_hyp(). */
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above); S2_EPERM when a page is not host
+ * SHARED_OWNED / hypervisor SHARED_BORROWED; S2_EBUSY while a page is pinned
+ * (s2_owner_hyp_pin_shared()), as pKVM's __pkvm_host_unshare_hyp(); S2_ELIMIT or S2_ENOMEM
+ * when the table pages the host stage-2 needs cannot be had (nothing changed). */
 int s2_owner_host_unshare_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /**
@@ -287,8 +293,8 @@ int s2_owner_host_unshare_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
  * hyp_pin_shared_mem()): while a page is pinned, s2_owner_host_unshare_hyp() refuses it with
  * S2_EBUSY, so the hypervisor may keep using it (a vCPU's shared state, a buffer) without
  * holding the owner lock. Each page has a pin count; pins nest.
- * Return: 0; the common codes; S2_EPERM when a page is not host SHARED_OWNED / hypervisor
- * SHARED_BORROWED, or is MMIO (no per-page metadata to count pins in; pKVM refuses MMIO too);
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above); S2_EPERM when a page is not host
+ * SHARED_OWNED / hypervisor SHARED_BORROWED, or is MMIO (no per-page metadata to count pins in; pKVM refuses MMIO too);
  * S2_ELIMIT when a pin count would overflow.
  */
 int s2_owner_hyp_pin_shared(struct s2_owner *o, s2_pa_t pa, uint64_t size);
@@ -298,23 +304,28 @@ int s2_owner_hyp_pin_shared(struct s2_owner *o, s2_pa_t pa, uint64_t size);
  * hyp_unpin_shared_mem()). Checked first like a transition: a page that is not shared with
  * the hypervisor or not pinned is refused with S2_EPERM and nothing changes (pKVM would
  * BUG_ON the refcount underflow).
- * Return: 0; the common codes; S2_EPERM.
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above); S2_EPERM.
  */
 int s2_owner_hyp_unpin_shared(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /**
  * s2_owner_host_donate_hyp() - host OWNED -> NOPAGE (host PTE annotated with S2_OWNER_HYP),
  * hypervisor NOPAGE -> OWNED. RAM or MMIO (a device the hypervisor keeps for itself).
- * S2_EBUSY when a page is shared.
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above); S2_EPERM when a page is not host OWNED; S2_EBUSY
+ * when a page is shared; S2_ELIMIT or S2_ENOMEM when the table pages or the hypervisor's
+ * mapping cannot be had (nothing changed).
  */
 int s2_owner_host_donate_hyp(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /** s2_owner_hyp_donate_host() - the hypervisor gives pages back: hypervisor OWNED -> NOPAGE
- * (hyp.unmap), host NOPAGE -> OWNED (annotation removed). RAM or MMIO. */
+ * (hyp.unmap), host NOPAGE -> OWNED (annotation removed). RAM or MMIO.
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above); S2_EPERM when a page is not hypervisor OWNED;
+ * S2_ELIMIT or S2_ENOMEM when the table pages cannot be had (nothing changed). */
 int s2_owner_hyp_donate_host(struct s2_owner *o, s2_pa_t pa, uint64_t size);
 
 /**
- * s2_owner_host_share_guest() - share host RAM [@pa, +@size) with non-protected guest @g at @ipa:
+ * s2_owner_host_share_guest() - share host RAM [@pa, +@size) with non-protected guest @g at
+ * [@ipa, +@size) (address arguments in the API's order: IPA, size, PA):
  * host OWNED (or already SHARED_OWNED with guests) -> SHARED_OWNED with the share count
  * incremented; guest NOPAGE -> SHARED_BORROWED, mapped Normal, page by page, with @prot.
  * @prot: the guest mapping's permissions: a non-empty combination of S2_PROT_R, S2_PROT_W and
@@ -323,11 +334,14 @@ int s2_owner_hyp_donate_host(struct s2_owner *o, s2_pa_t pa, uint64_t size);
  *        s2_owner_host_set_prot_guest() changes it later. Exec is never a question of memory type
  *        here: only RAM is shared (MMIO is assigned with s2_owner_host_donate_guest(), mapped
  *        Device without exec).
- * Return: the common codes; S2_EINVAL also for a bad @prot; S2_EPERM for a protected guest
- * and for MMIO.
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above), also S2_EINVAL for a bad @prot;
+ * S2_EPERM for a protected guest, for MMIO and for a page not host OWNED or SHARED_OWNED with
+ * guests only; S2_EEXIST when a guest IPA is already mapped; S2_ELIMIT when a share count
+ * would overflow or the range needs more table pages than a page cache holds; S2_ENOMEM
+ * (nothing changed).
  */
-int s2_owner_host_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa,
-			      s2_ipa_t ipa, uint64_t size, uint64_t prot);
+int s2_owner_host_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
+			      uint64_t size, s2_pa_t pa, uint64_t prot);
 
 /**
  * s2_owner_host_set_prot_guest() - change the permissions of guest @g's mappings of pages the host
@@ -336,7 +350,8 @@ int s2_owner_host_share_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_p
  * permission fault) and __pkvm_host_wrprotect_guest() (take write away, for dirty logging) in
  * one call, over a range. Removing a permission invalidates the guest's TLB for those pages;
  * granting exec invalidates the I-cache (unless DIC). The sharing state does not change.
- * Return: 0; the common codes; S2_EINVAL for a bad @prot; S2_EPERM for a protected guest (as
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above), also S2_EINVAL for a bad @prot; S2_EPERM for a
+ * protected guest (as
  * pKVM) or a page that is not one the host shares with @g (SHARED_BORROWED in the guest,
  * SHARED_OWNED with guests in the host); S2_ENOENT for an IPA not mapped.
  */
@@ -345,28 +360,37 @@ int s2_owner_host_set_prot_guest(struct s2_owner *o, struct s2_owner_guest *g, s
 
 /** s2_owner_host_unshare_guest() - undo s2_owner_host_share_guest() for the guest's [@ipa, +@size):
  * guest SHARED_BORROWED -> NOPAGE (unmapped), share count decremented, host back to OWNED at 0.
- * S2_ENOENT when an IPA is not mapped (as mainline pKVM's __pkvm_host_unshare_guest()). */
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above); S2_ENOENT when an IPA is not mapped (as mainline
+ * pKVM's __pkvm_host_unshare_guest()); S2_EPERM when a page is not one the host shares with
+ * @g. It needs no table page, so it cannot run out of memory. */
 int s2_owner_host_unshare_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
 				uint64_t size);
 
 /**
- * s2_owner_host_donate_guest() - give [@pa, +@size) to guest @g at @ipa: host OWNED -> NOPAGE (host
- * PTE annotated with the guest's id), guest NOPAGE -> OWNED. RAM needs a protected guest
+ * s2_owner_host_donate_guest() - give [@pa, +@size) to guest @g at [@ipa, +@size) (IPA, size,
+ * PA): host OWNED -> NOPAGE (host PTE annotated with the guest's id), guest NOPAGE -> OWNED. RAM needs a protected guest
  * (S2_EPERM otherwise); MMIO (device assignment, mapped Device-nGnRE) goes to any guest.
- * S2_EBUSY when a page is shared.
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above); S2_EPERM for RAM and a guest that is not
+ * protected, or a page not host OWNED; S2_EBUSY when a page is shared; S2_EEXIST when a guest
+ * IPA is already mapped; S2_ELIMIT or S2_ENOMEM when the table pages cannot be had (nothing
+ * changed).
  */
-int s2_owner_host_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_pa_t pa,
-			       s2_ipa_t ipa, uint64_t size);
+int s2_owner_host_donate_guest(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
+			       uint64_t size, s2_pa_t pa);
 
 /** s2_owner_guest_share_host() - the guest shares its RAM [@ipa, +@size) back: guest OWNED ->
  * SHARED_OWNED, host NOPAGE -> SHARED_BORROWED (the annotation goes; the host faults it in).
- * S2_ENOENT when an IPA is not mapped. */
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above); S2_ENOENT when an IPA is not mapped; S2_EPERM
+ * when a page is not guest OWNED; S2_ELIMIT or S2_ENOMEM when the host stage-2's table pages
+ * cannot be had (nothing changed). */
 int s2_owner_guest_share_host(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
 			      uint64_t size);
 
 /** s2_owner_guest_unshare_host() - undo s2_owner_guest_share_host(): guest OWNED, host NOPAGE
- * (annotated again with the guest's id, which removes any host mapping). S2_ENOENT when an
- * IPA is not mapped. */
+ * (annotated again with the guest's id, which removes any host mapping).
+ * Return: 0; S2_EINVAL, S2_EALIGN, S2_ERANGE (the range checks above); S2_ENOENT when an IPA is not mapped; S2_EPERM
+ * when a page is not one the guest shares with the host; S2_ELIMIT or S2_ENOMEM when the
+ * host stage-2's table pages cannot be had (nothing changed). */
 int s2_owner_guest_unshare_host(struct s2_owner *o, struct s2_owner_guest *g, s2_ipa_t ipa,
 				uint64_t size);
 

@@ -84,10 +84,10 @@ int s2_walk(const struct s2_config *cfg, s2_pa_t root, const struct s2_walk_mem 
 struct s2_tlb_entry {
 	bool valid;
 	uint16_t vmid;
-	uint64_t ipa; /* aligned to block_size */
+	s2_ipa_t ipa; /* aligned to block_size */
 	uint64_t block_size;
 	int level;
-	uint64_t pa; /* aligned output */
+	s2_pa_t pa; /* aligned output */
 	uint8_t memattr;
 	uint8_t s2ap;
 	uint8_t xn;

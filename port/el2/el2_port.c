@@ -209,10 +209,11 @@ uint64_t el2_dcache_lines_in(uint64_t pa, uint64_t size)
 
 int el2_vm_init(struct el2_vm *vm, const struct s2_config *cfg, s2_pa_t root_pa, uint16_t vmid)
 {
-	uint64_t vttbr = s2_vttbr(cfg, root_pa, vmid);
+	uint64_t vttbr;
+	int ret = s2_vttbr(cfg, root_pa, vmid, &vttbr);
 
-	if (!vttbr)
-		return S2_EINVAL;
+	if (ret)
+		return ret;
 	vm->vtcr = cfg->vtcr;
 	vm->vttbr = vttbr;
 	vm->hcr = HCR_VM | HCR_RW | (cfg->fwb ? HCR_FWB : 0);

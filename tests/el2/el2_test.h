@@ -122,7 +122,7 @@ static inline int el2_fault_log_take(struct el2_fault_log *log, const struct el2
 		return -1;
 	log->n++;
 	log->last = e->abt;
-	*ipa = S2_ALIGN_DOWN(e->abt.ipa, log->t->page);
+	*ipa = S2_ALIGN_DOWN(s2_ipa_val(e->abt.ipa), log->t->page);
 	return 0;
 }
 

@@ -28,7 +28,8 @@ static struct faults f;
 static int observe(void *arg, struct el2_vmrun *r, const struct el2_exit *e,
 		   const struct s2_abort_result *res)
 {
-	if (res || e->abt.ipa < SLOT_IPA || e->abt.ipa >= SLOT_IPA + NPAGES * 4096)
+	if (res || s2_ipa_val(e->abt.ipa) < SLOT_IPA ||
+	    s2_ipa_val(e->abt.ipa) >= SLOT_IPA + NPAGES * 4096)
 		return 0;
 	if (e->abt.fault == S2_FAULT_ACCESS_FLAG)
 		f.af++;

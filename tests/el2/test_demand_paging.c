@@ -34,7 +34,7 @@ static int observe(void *arg, struct el2_vmrun *r, const struct el2_exit *e,
 {
 	struct predict *p = arg;
 	struct s2_vm *vm = r->vcpu->vm;
-	uint64_t ipa = e->abt.ipa;
+	uint64_t ipa = s2_ipa_val(e->abt.ipa);
 
 	if (ipa < SLOT_IPA || ipa >= SLOT_IPA + SLOT_BYTES)
 		return 0;

@@ -54,7 +54,7 @@ static struct faults f;
 static int observe(void *arg, struct el2_vmrun *r, const struct el2_exit *e,
 		   const struct s2_abort_result *res)
 {
-	if (res || e->abt.ipa < f.lo || e->abt.ipa >= f.hi)
+	if (res || s2_ipa_val(e->abt.ipa) < f.lo || s2_ipa_val(e->abt.ipa) >= f.hi)
 		return 0;
 	if (e->abt.fault == S2_FAULT_TRANSLATION)
 		f.translation++;

@@ -71,7 +71,7 @@ static void run(const struct s2_caps *caps, enum s2_granule g, unsigned int bits
 	EL2_CHECK_EQ(log.n, 1);
 	EL2_CHECK_EQ(log.last.fault, S2_FAULT_ACCESS_FLAG);
 	EL2_CHECK_EQ(log.last.level, 3);
-	EL2_CHECK_EQ(log.last.ipa, d);
+	EL2_CHECK_EQ(s2_ipa_val(log.last.ipa), d);
 	EL2_CHECK(leaf(&t, d) & S2_PTE_AF);
 	el2_test_vm_destroy(&t);
 

@@ -25,7 +25,8 @@ static uint64_t slot_faults;
 static int observe(void *arg, struct el2_vmrun *r, const struct el2_exit *e,
 		   const struct s2_abort_result *res)
 {
-	if (!res && e->abt.ipa >= SLOT_IPA && e->abt.ipa < SLOT_IPA + SLOT_BYTES)
+	if (!res && s2_ipa_val(e->abt.ipa) >= SLOT_IPA &&
+	    s2_ipa_val(e->abt.ipa) < SLOT_IPA + SLOT_BYTES)
 		slot_faults++;
 	return 0;
 }

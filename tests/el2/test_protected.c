@@ -57,7 +57,7 @@ static int guest_mmio(void *arg, uint64_t ipa, bool write, unsigned int size, ui
 static int guest_observe(void *arg, struct el2_vmrun *r, const struct el2_exit *e,
 			 const struct s2_abort_result *res)
 {
-	if (!res && S2_ALIGN_DOWN(e->abt.ipa, 4096) == GUEST_IPA) {
+	if (!res && S2_ALIGN_DOWN(s2_ipa_val(e->abt.ipa), 4096) == GUEST_IPA) {
 		guest_faults_at_gipa++;
 		guest_fault_kind = e->abt.fault;
 	}
@@ -98,7 +98,7 @@ static uint64_t hypercall(struct el2_guest_regs *h)
 	case GUEST_HC_SHARE_GUEST:
 		load_guest();
 		/* A data page for the guest: read/write, no exec. */
-		err = s2_owner_host_share_guest(&o, &og, s2_pa(a1), s2_ipa(a2), 4096,
+		err = s2_owner_host_share_guest(&o, &og, s2_ipa(a2), 4096, s2_pa(a1),
 						S2_PROT_R | S2_PROT_W);
 		return (uint64_t)(int64_t)err;
 	case GUEST_HC_UNSHARE_GUEST:
@@ -114,7 +114,10 @@ static uint64_t hypercall(struct el2_guest_regs *h)
 /* The host's run loop: its stage-2 is o.host with VMID 0. */
 static int run_host(struct el2_guest_regs *h, uint64_t *injected)
 {
-	uint64_t vttbr = s2_vttbr(&o.host.cfg, o.host.root_pa, 0);
+	uint64_t vttbr = 0;
+
+	if (s2_vttbr(&o.host.cfg, o.host.root_pa, 0, &vttbr))
+		return -1;
 
 	for (;;) {
 		el2_stage2_load(o.host.cfg.vtcr, vttbr);

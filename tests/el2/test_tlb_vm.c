@@ -35,7 +35,7 @@ static int observe(void *arg, struct el2_vmrun *r, const struct el2_exit *e,
 
 	if (res)
 		return 0;
-	if (e->abt.ipa < SLOT_IPA || e->abt.ipa >= SLOT_IPA + NPAGES * 4096)
+	if (s2_ipa_val(e->abt.ipa) < SLOT_IPA || s2_ipa_val(e->abt.ipa) >= SLOT_IPA + NPAGES * 4096)
 		return 0;
 	switch (e->abt.fault) {
 	case S2_FAULT_TRANSLATION:
@@ -50,7 +50,7 @@ static int observe(void *arg, struct el2_vmrun *r, const struct el2_exit *e,
 	default:
 		f->kind[3]++;
 	}
-	if (e->abt.ipa < f->lo || e->abt.ipa >= f->hi)
+	if (s2_ipa_val(e->abt.ipa) < f->lo || s2_ipa_val(e->abt.ipa) >= f->hi)
 		f->outside++;
 	if (e->abt.level < f->level_min)
 		f->level_min = e->abt.level;

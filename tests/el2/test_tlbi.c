@@ -104,7 +104,7 @@ static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int
 	EL2_CHECK_EQ(log.last.fault, S2_FAULT_PERMISSION);
 	EL2_CHECK_EQ(log.last.level, 3);
 	EL2_CHECK(log.last.wnr);
-	EL2_CHECK_EQ(log.last.ipa, d);
+	EL2_CHECK_EQ(s2_ipa_val(log.last.ipa), d);
 	EL2_CHECK_EQ(*back, 2);
 	EL2_CHECK_EQ(s2_pgtable_lookup(&t.pgt, s2_ipa(d), &lk), 0);
 	EL2_CHECK(lk.valid && (s2_lookup_prot(lk) & S2_PROT_W));
@@ -164,7 +164,7 @@ static void run_case(const struct s2_caps *caps, enum s2_granule g, unsigned int
 	EL2_CHECK_EQ(log.last.fault, S2_FAULT_TRANSLATION);
 	EL2_CHECK_EQ(log.last.level, 3);
 	EL2_CHECK(!log.last.wnr);
-	EL2_CHECK_EQ(log.last.ipa, d + 8);
+	EL2_CHECK_EQ(s2_ipa_val(log.last.ipa), d + 8);
 
 	EL2_CHECK_EQ(s2_pgtable_check(&t.pgt, NULL), 0);
 	el2_printf("tlbi %s/%u: %u checks failed so far\n", s2_granule_name(g), ipa_bits,
@@ -197,7 +197,7 @@ static int on_s1ptw(void *arg, struct el2_vcpu *vcpu, const struct el2_exit *e)
 		return -1;
 	log->n++;
 	log->last = e->abt;
-	if (S2_ALIGN_DOWN(e->abt.ipa, log->t->page) != log->g)
+	if (S2_ALIGN_DOWN(s2_ipa_val(e->abt.ipa), log->t->page) != log->g)
 		return -2;
 	/* Give the guest its stage-1 table back (same page, same IPA). */
 	return s2_pgtable_map(&log->t->pgt, s2_ipa(log->g), log->t->page, s2_pa(log->g),
@@ -249,7 +249,7 @@ static void s1ptw_case(const struct s2_caps *caps)
 	EL2_CHECK_EQ(log.n, 1);
 	EL2_CHECK_EQ(log.last.fault, S2_FAULT_TRANSLATION);
 	EL2_CHECK(log.last.s1ptw);
-	EL2_CHECK_EQ(S2_ALIGN_DOWN(log.last.ipa, t.page), log.g);
+	EL2_CHECK_EQ(S2_ALIGN_DOWN(s2_ipa_val(log.last.ipa), t.page), log.g);
 	/* Not checked: the level. The Arm ARM's level is the stage-2 lookup's (3 here, where the
 	 * engine's tables end); QEMU 7.2 reports the stage-1 walk's level instead (docs/el2.md). */
 	EL2_CHECK_EQ(*back, 2);
@@ -257,8 +257,8 @@ static void s1ptw_case(const struct s2_caps *caps)
 		   "0x%x), ipa 0x%llx; the engine's tables end at level %d\n",
 		   s2_fault_name(log.last.fault), log.last.level,
 		   log.last.is_insn ? "instruction fetch" : "data access",
-		   (unsigned long long)log.last.far, log.last.fsc, (unsigned long long)log.last.ipa,
-		   lk.level);
+		   (unsigned long long)log.last.far, log.last.fsc,
+		   (unsigned long long)s2_ipa_val(log.last.ipa), lk.level);
 
 	el2_el1_setup(); /* stage 1 off again */
 	el2_test_vm_destroy(&t);

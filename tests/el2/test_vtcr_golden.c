@@ -50,7 +50,7 @@ static int on_abort(void *arg, struct el2_vcpu *vcpu, const struct el2_exit *e)
 		return PROBE_STOPPED;
 	}
 	if (log->map && e->abt.fault == S2_FAULT_TRANSLATION) {
-		uint64_t ipa = S2_ALIGN_DOWN(e->abt.ipa, log->t->page);
+		uint64_t ipa = S2_ALIGN_DOWN(s2_ipa_val(e->abt.ipa), log->t->page);
 		log->backing[log->n] = el2_test_map_page(log->t, ipa, S2_PROT_R | S2_PROT_W);
 		log->n++;
 		return log->backing[log->n - 1] ? EL2_RESUME : -2;
@@ -105,18 +105,18 @@ static void run_case(const struct s2_caps *caps, const struct gcase *c, uint16_t
 			     on_abort, &probe);
 	if (err == PROBE_STOPPED) {
 		const struct s2_abort *a = &probe.abt[0];
-		EL2_CHECK_EQ(s2_pgtable_lookup(&t.pgt, s2_ipa(a->ipa), &lk), 0);
+		EL2_CHECK_EQ(s2_pgtable_lookup(&t.pgt, a->ipa, &lk), 0);
 		if (c->g == S2_GRANULE_16K && start == 0 && a->is_insn &&
 		    a->fault == S2_FAULT_TRANSLATION && a->level == 0 && lk.valid) {
 			el2_printf("  SKIP: QEMU rejects a 16K stage 2 starting at level 0 "
 				   "(instruction fetch at mapped IPA 0x%llx: level-0 translation "
 				   "fault)\n",
-				   (unsigned long long)a->ipa);
+				   (unsigned long long)s2_ipa_val(a->ipa));
 			el2_test_vm_destroy(&t);
 			return;
 		}
 		el2_printf("  probe: %s fault level %d at 0x%llx\n", s2_fault_name(a->fault),
-			   a->level, (unsigned long long)a->ipa);
+			   a->level, (unsigned long long)s2_ipa_val(a->ipa));
 	}
 	EL2_CHECK_EQ(err, 0);
 	EL2_CHECK_EQ(t.vcpu.regs.x[0], GUEST_OK);
@@ -149,15 +149,15 @@ static void run_case(const struct s2_caps *caps, const struct gcase *c, uint16_t
 	for (unsigned int i = 0; i < log.n && i < 2; i++) {
 		const struct s2_abort *a = &log.abt[i];
 		el2_printf("  fault %u: %s level %d ipa 0x%llx wnr %u (esr fsc 0x%x)\n", i,
-			   s2_fault_name(a->fault), a->level, (unsigned long long)a->ipa, a->wnr,
-			   a->fsc);
+			   s2_fault_name(a->fault), a->level,
+			   (unsigned long long)s2_ipa_val(a->ipa), a->wnr, a->fsc);
 		EL2_CHECK(a->is_data);
 		EL2_CHECK_EQ(a->ec, S2_EC_DABT_LOW);
 		EL2_CHECK_EQ(a->fault, S2_FAULT_TRANSLATION);
 		EL2_CHECK_EQ(a->level, want_level[i]);
 		EL2_CHECK(a->wnr); /* the first access to each page is a store */
 		EL2_CHECK(a->ipa_valid);
-		EL2_CHECK_EQ(a->ipa, ipas[3 + i]);
+		EL2_CHECK_EQ(s2_ipa_val(a->ipa), ipas[3 + i]);
 		EL2_CHECK(!a->s1ptw);
 	}
 	/* What the guest wrote through stage 2 is in the backing pages. */
@@ -185,10 +185,10 @@ static void run_case(const struct s2_caps *caps, const struct gcase *c, uint16_t
 			el2_printf("  beyond T0SZ (ipa 0x%llx): %s fault level %d fsc 0x%x, hpfar "
 				   "ipa 0x%llx\n",
 				   (unsigned long long)beyond, s2_fault_name(a->fault), a->level,
-				   a->fsc, (unsigned long long)a->ipa);
+				   a->fsc, (unsigned long long)s2_ipa_val(a->ipa));
 			EL2_CHECK_EQ(a->fault, BEYOND_T0SZ_FAULT);
 			EL2_CHECK_EQ(a->level, BEYOND_T0SZ_LEVEL);
-			EL2_CHECK_EQ(a->ipa, beyond);
+			EL2_CHECK_EQ(s2_ipa_val(a->ipa), beyond);
 		}
 	}
 

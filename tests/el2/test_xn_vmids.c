@@ -54,7 +54,7 @@ static void xn_case(const struct s2_caps *caps, enum s2_granule g, unsigned int 
 	EL2_CHECK_EQ(log.last.ec, S2_EC_IABT_LOW);
 	EL2_CHECK_EQ(log.last.fault, S2_FAULT_PERMISSION);
 	EL2_CHECK_EQ(log.last.level, 3);
-	EL2_CHECK_EQ(log.last.ipa, fn);
+	EL2_CHECK_EQ(s2_ipa_val(log.last.ipa), fn);
 	el2_printf("xn %s/%u: exec at non-exec IPA 0x%llx: %s fault level %d (EC 0x%x)\n",
 		   s2_granule_name(g), bits, (unsigned long long)fn, s2_fault_name(log.last.fault),
 		   log.last.level, log.last.ec);

@@ -81,9 +81,10 @@ static const struct s2_port_ops *om_hp_ops;
 static void om_host_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
 {
 	struct fx *f = ctx;
+	uint64_t want = 0;
 
-	if (f->host_ctx_depth || vtcr != f->o.host.cfg.vtcr ||
-	    vttbr != s2_vttbr(&f->o.host.cfg, f->o.host.root_pa, 0))
+	if (s2_vttbr(&f->o.host.cfg, f->o.host.root_pa, 0, &want) || f->host_ctx_depth ||
+	    vtcr != f->o.host.cfg.vtcr || vttbr != want)
 		f->host_ctx_errors++;
 	f->host_ctx_depth++;
 	f->host_ctx_loads++;
@@ -137,7 +138,8 @@ static void om_stale(void *arg, const struct s2_tlb_stale *st)
 {
 	(void)arg;
 	fprintf(stderr, "stale host TLB entry: ipa %#llx -> pa %#llx (%s)\n",
-		(unsigned long long)st->entry.ipa, (unsigned long long)st->entry.pa, st->why);
+		(unsigned long long)s2_ipa_val(st->entry.ipa),
+		(unsigned long long)s2_pa_val(st->entry.pa), st->why);
 }
 
 /* Descriptor decoding for the checks, from the architecture (Arm ARM D8.3.2): MemAttr [5:2]
@@ -776,14 +778,14 @@ int om_step(struct fx *f, struct om_rng *r)
 		ret = s2_owner_hyp_donate_host(&f->o, s2_pa(pa), size);
 		break;
 	case 4:
-		ret = s2_owner_host_share_guest(&f->o, g, s2_pa(pa), s2_ipa(ipa), size,
+		ret = s2_owner_host_share_guest(&f->o, g, s2_ipa(ipa), size, s2_pa(pa),
 						rnd_prot(r));
 		break;
 	case 5:
 		ret = s2_owner_host_unshare_guest(&f->o, g, s2_ipa(ipa), size);
 		break;
 	case 6:
-		ret = s2_owner_host_donate_guest(&f->o, g, s2_pa(pa), s2_ipa(ipa), size);
+		ret = s2_owner_host_donate_guest(&f->o, g, s2_ipa(ipa), size, s2_pa(pa));
 		break;
 	case 7:
 		ret = s2_owner_guest_share_host(&f->o, g, s2_ipa(ipa), size);

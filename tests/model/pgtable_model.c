@@ -794,9 +794,9 @@ static void s2m_on_stale(void *arg, const struct s2_tlb_stale *s)
 			 "stale TLB entry (%s): IPA 0x%" PRIx64 " size 0x%" PRIx64
 			 " L%d -> pa 0x%" PRIx64
 			 " s2ap %u af %d; tables now: fault %s pa 0x%" PRIx64 " s2ap %u",
-			 s->why ? s->why : "?", s->entry.ipa, s->entry.block_size, s->entry.level,
-			 s->entry.pa, s->entry.s2ap, s->entry.af, s2_fault_name(s->now.fault),
-			 s->now.pa.pa, s->now.s2ap);
+			 s->why ? s->why : "?", s2_ipa_val(s->entry.ipa), s->entry.block_size,
+			 s->entry.level, s2_pa_val(s->entry.pa), s->entry.s2ap, s->entry.af,
+			 s2_fault_name(s->now.fault), s->now.pa.pa, s->now.s2ap);
 }
 
 static bool s2m_check_tlb(struct s2m_ctx *c)

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "s2mmu/arch.h"
+#include "names.h"
 
 #ifndef S2_TEST_VECTORS_DIR
 #define S2_TEST_VECTORS_DIR "tests/vectors"
@@ -123,7 +124,7 @@ static enum s2_granule rgran(const struct rec *r)
 {
 	enum s2_granule g;
 
-	assert_int_equal(s2_granule_parse(rstr(r, "gran"), &g), 0);
+	assert_int_equal(s2_cli_granule_parse(rstr(r, "gran"), &g), 0);
 	return g;
 }
 
@@ -219,13 +220,13 @@ static void test_geometry(void **state)
 	};
 	for (size_t i = 0; i < sizeof(parse) / sizeof(parse[0]); i++) {
 		g = (enum s2_granule)99;
-		assert_int_equal(s2_granule_parse(parse[i].s, &g), parse[i].ret);
+		assert_int_equal(s2_cli_granule_parse(parse[i].s, &g), parse[i].ret);
 		if (!parse[i].ret)
 			assert_int_equal(g, parse[i].g);
 		else
 			assert_int_equal(g, 99);
 	}
-	assert_int_equal(s2_granule_parse(NULL, &g), S2_EINVAL);
+	assert_int_equal(s2_cli_granule_parse(NULL, &g), S2_EINVAL);
 
 	/* PARange: 0 32, 1 36, 2 40, 3 42, 4 44, 5 48, 6 52. */
 	static const int bits[] = { 32, 36, 40, 42, 44, 48, 52 };
@@ -718,6 +719,24 @@ static void test_config_matrix(void **state)
 
 /* ---- VTTBR ------------------------------------------------------------------------------------ */
 
+/* s2_vttbr() with a config and a root it accepts: the value. */
+static uint64_t vttbr_of(const struct s2_config *cfg, uint64_t root, uint16_t vmid)
+{
+	uint64_t v = 0xdeadbeef;
+
+	assert_int_equal(s2_vttbr(cfg, s2_pa(root), vmid, &v), 0);
+	return v;
+}
+
+/* s2_vttbr() refuses: S2_EINVAL and the output left as it was. */
+static void vttbr_refused(const struct s2_config *cfg, uint64_t root, uint16_t vmid)
+{
+	uint64_t v = 0x5a5a5a5a5a5a5a5aull;
+
+	assert_int_equal(s2_vttbr(cfg, s2_pa(root), vmid, &v), S2_EINVAL);
+	assert_int_equal(v, 0x5a5a5a5a5a5a5a5aull);
+}
+
 static void test_vttbr(void **state)
 {
 	struct s2_caps caps;
@@ -728,13 +747,20 @@ static void test_vttbr(void **state)
 	assert_int_equal(s2_caps_max(48, &caps), 0);
 	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
 	/* 2 concatenated tables: 8K alignment. VMID in [55:48]. */
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x40002000), 0x12), 0x0012000040002000ull);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x40001000), 1), 0);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x40002000), 0x100), 0);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x1000000000000ull), 1), 0); /* beyond 48 bits */
+	assert_int_equal(vttbr_of(&cfg, 0x40002000, 0x12), 0x0012000040002000ull);
+	assert_int_equal(vttbr_of(&cfg, 0x40002000, 0xff), 0x00ff000040002000ull);
+	vttbr_refused(&cfg, 0x40001000, 1); /* 4K but not 8K aligned */
+	vttbr_refused(&cfg, 0x40002000, 0x100); /* VMID wider than 8 bits */
+	vttbr_refused(&cfg, 0x1000000000000ull, 1); /* beyond 48 bits */
+	assert_int_equal(vttbr_of(&cfg, 0xffffffffe000ull, 1), 0x0001ffffffffe000ull); /* top */
+	vttbr_refused(NULL, 0x40002000, 1);
+	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x40002000), 1, NULL), S2_EINVAL);
 	req.vmid_bits = 16;
 	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x40002000), 0xabcd), 0xabcd000040002000ull);
+	assert_int_equal(vttbr_of(&cfg, 0x40002000, 0xabcd), 0xabcd000040002000ull);
+	/* A config with no root geometry (not set up by s2_config_init()) is refused. */
+	cfg.root_table_bytes = 0;
+	vttbr_refused(&cfg, 0x40002000, 1);
 
 	/* 52-bit with DS: root 0xf_0000_8000_0000 (16 tables at L0: 64K aligned):
 	 * PA[47:1] in place, PA[51:48]=0xf in [5:2] -> 0x3c. */
@@ -742,12 +768,13 @@ static void test_vttbr(void **state)
 	req.ipa_bits = 52;
 	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
 	assert_int_equal(cfg.root_table_bytes, 65536);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0xf000080000000ull), 0x0102), 0x010200008000003cull);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0xf000080008000ull), 1), 0);
+	assert_int_equal(vttbr_of(&cfg, 0xf000080000000ull, 0x0102), 0x010200008000003cull);
+	vttbr_refused(&cfg, 0xf000080008000ull, 1);
+	vttbr_refused(&cfg, 0x10000000000000ull, 1); /* beyond 52 bits */
 	/* 64K with LPA: PA 0x5_0000_0001_0000 -> 0x10000 | 5 << 2. */
 	req.granule = S2_GRANULE_64K;
 	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
-	assert_int_equal(s2_vttbr(&cfg, s2_pa(0x5000000010000ull), 7), 0x0007000000010014ull);
+	assert_int_equal(vttbr_of(&cfg, 0x5000000010000ull, 7), 0x0007000000010014ull);
 }
 
 /* ---- descriptors ------------------------------------------------------------------------------ */
@@ -769,7 +796,7 @@ static void rfields(const struct rec *r, struct s2_pte_fields *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->kind = rkind(r);
-	f->oa = ru64(r, "oa");
+	f->oa = s2_pa(ru64(r, "oa"));
 	f->memattr = (uint8_t)ru64(r, "memattr");
 	f->s2ap = (uint8_t)ru64(r, "s2ap");
 	f->sh = (uint8_t)ru64(r, "sh");
@@ -786,17 +813,18 @@ static void rfields(const struct rec *r, struct s2_pte_fields *f)
 static void assert_fields_equal(const struct s2_pte_fields *a, const struct s2_pte_fields *b,
 				int line)
 {
-	if (a->kind != b->kind || a->oa != b->oa || a->memattr != b->memattr ||
-	    a->s2ap != b->s2ap || a->sh != b->sh || a->xn != b->xn || a->af != b->af ||
-	    a->nt != b->nt || a->dbm != b->dbm || a->contig != b->contig || a->sw != b->sw ||
-	    a->pbha != b->pbha || a->owner != b->owner)
+	if (a->kind != b->kind || s2_pa_val(a->oa) != s2_pa_val(b->oa) ||
+	    a->memattr != b->memattr || a->s2ap != b->s2ap || a->sh != b->sh || a->xn != b->xn ||
+	    a->af != b->af || a->nt != b->nt || a->dbm != b->dbm || a->contig != b->contig ||
+	    a->sw != b->sw || a->pbha != b->pbha || a->owner != b->owner)
 		fail_msg("line %d: fields differ: kind %d/%d oa 0x%llx/0x%llx memattr %u/%u "
 			 "s2ap %u/%u sh %u/%u xn %u/%u af %d/%d nt %d/%d dbm %d/%d contig %d/%d "
 			 "sw %u/%u pbha %u/%u owner %u/%u",
-			 line, a->kind, b->kind, (unsigned long long)a->oa,
-			 (unsigned long long)b->oa, a->memattr, b->memattr, a->s2ap, b->s2ap, a->sh,
-			 b->sh, a->xn, b->xn, a->af, b->af, a->nt, b->nt, a->dbm, b->dbm, a->contig,
-			 b->contig, a->sw, b->sw, a->pbha, b->pbha, a->owner, b->owner);
+			 line, a->kind, b->kind, (unsigned long long)s2_pa_val(a->oa),
+			 (unsigned long long)s2_pa_val(b->oa), a->memattr, b->memattr, a->s2ap,
+			 b->s2ap, a->sh, b->sh, a->xn, b->xn, a->af, b->af, a->nt, b->nt, a->dbm,
+			 b->dbm, a->contig, b->contig, a->sw, b->sw, a->pbha, b->pbha, a->owner,
+			 b->owner);
 }
 
 static void test_pte_vectors(void **state)
@@ -829,7 +857,8 @@ static void test_pte_vectors(void **state)
 			fail_msg("pte.txt:%d: encoded 0x%016llx, expected 0x%016llx", r.line,
 				 (unsigned long long)pte, (unsigned long long)golden);
 		if (want.kind != S2_PTE_KIND_INVALID) {
-			assert_int_equal(s2_pte_oa(&fmt, level, golden), want.oa);
+			assert_int_equal(s2_pa_val(s2_pte_oa(&fmt, level, golden)),
+					 s2_pa_val(want.oa));
 			/* oa_bits places exactly the address bits. */
 			unsigned int sh = want.kind == S2_PTE_KIND_BLOCK ?
 						  s2_level_shift(fmt.granule, level) :
@@ -868,9 +897,9 @@ static void test_pte_encode_errors(void **state)
 	(void)state;
 #define ENC(fmt, lvl, ...) enc_one(&(fmt), (lvl), (struct s2_pte_fields){ __VA_ARGS__ })
 	/* Kinds at the wrong level. */
-	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_PAGE, .oa = 0x1000), S2_EINVAL);
-	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_BLOCK, .oa = 0x1000), S2_EINVAL);
-	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_TABLE, .oa = 0x1000), S2_EINVAL);
+	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(0x1000)), S2_EINVAL);
+	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_BLOCK, .oa = s2_pa(0x1000)), S2_EINVAL);
+	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_TABLE, .oa = s2_pa(0x1000)), S2_EINVAL);
 	assert_int_equal(ENC(f4, 0, .kind = S2_PTE_KIND_BLOCK), S2_EINVAL);
 	assert_int_equal(ENC(f4ds, 0, .kind = S2_PTE_KIND_BLOCK), 0);
 	assert_int_equal(ENC(f4ds, -1, .kind = S2_PTE_KIND_BLOCK), S2_EINVAL);
@@ -898,27 +927,31 @@ static void test_pte_encode_errors(void **state)
 	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_TABLE, .owner = 1), S2_EINVAL);
 	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_TABLE, .af = true), S2_EINVAL);
 	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_TABLE, .sw = 1), S2_EINVAL);
-	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_INVALID, .oa = 0x1000), S2_EINVAL);
+	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_INVALID, .oa = s2_pa(0x1000)), S2_EINVAL);
 	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_INVALID, .af = true), S2_EINVAL);
 	/* Alignment. */
-	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_PAGE, .oa = 0x1800), S2_EALIGN);
-	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_BLOCK, .oa = 0x201000), S2_EALIGN);
-	assert_int_equal(ENC(f4, 1, .kind = S2_PTE_KIND_BLOCK, .oa = 0x20000000), S2_EALIGN);
-	assert_int_equal(ENC(f4, 1, .kind = S2_PTE_KIND_TABLE, .oa = 0x20000800), S2_EALIGN);
-	assert_int_equal(ENC(f64, 3, .kind = S2_PTE_KIND_PAGE, .oa = 0x1000), S2_EALIGN);
-	assert_int_equal(ENC(f64, 2, .kind = S2_PTE_KIND_TABLE, .oa = 0x8000), S2_EALIGN);
+	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(0x1800)), S2_EALIGN);
+	assert_int_equal(ENC(f4, 2, .kind = S2_PTE_KIND_BLOCK, .oa = s2_pa(0x201000)), S2_EALIGN);
+	assert_int_equal(ENC(f4, 1, .kind = S2_PTE_KIND_BLOCK, .oa = s2_pa(0x20000000)), S2_EALIGN);
+	assert_int_equal(ENC(f4, 1, .kind = S2_PTE_KIND_TABLE, .oa = s2_pa(0x20000800)), S2_EALIGN);
+	assert_int_equal(ENC(f64, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(0x1000)), S2_EALIGN);
+	assert_int_equal(ENC(f64, 2, .kind = S2_PTE_KIND_TABLE, .oa = s2_pa(0x8000)), S2_EALIGN);
 	/* Range: 48 bits, or 52 with LPA/LPA2. */
-	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 48), S2_ERANGE);
-	assert_int_equal(ENC(f4ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 48), 0);
-	assert_int_equal(ENC(f4ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 52), S2_ERANGE);
-	assert_int_equal(ENC(f64, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 48), S2_ERANGE);
-	assert_int_equal(ENC(f64lpa, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 51), 0);
-	assert_int_equal(ENC(f64lpa, 2, .kind = S2_PTE_KIND_TABLE, .oa = 1ull << 52), S2_ERANGE);
+	assert_int_equal(ENC(f4, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 48)), S2_ERANGE);
+	assert_int_equal(ENC(f4ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 48)), 0);
+	assert_int_equal(ENC(f4ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 52)),
+			 S2_ERANGE);
+	assert_int_equal(ENC(f64, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 48)), S2_ERANGE);
+	assert_int_equal(ENC(f64lpa, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 51)), 0);
+	assert_int_equal(ENC(f64lpa, 2, .kind = S2_PTE_KIND_TABLE, .oa = s2_pa(1ull << 52)),
+			 S2_ERANGE);
 	/* ds is ignored for 64K and lpa for 4K. */
 	struct s2_pte_format f64ds = { .granule = S2_GRANULE_64K, .ds = true };
 	struct s2_pte_format f4lpa = { .granule = S2_GRANULE_4K, .lpa = true };
-	assert_int_equal(ENC(f64ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 48), S2_ERANGE);
-	assert_int_equal(ENC(f4lpa, 3, .kind = S2_PTE_KIND_PAGE, .oa = 1ull << 48), S2_ERANGE);
+	assert_int_equal(ENC(f64ds, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 48)),
+			 S2_ERANGE);
+	assert_int_equal(ENC(f4lpa, 3, .kind = S2_PTE_KIND_PAGE, .oa = s2_pa(1ull << 48)),
+			 S2_ERANGE);
 	assert_int_equal(ENC(f64ds, 3, .kind = S2_PTE_KIND_PAGE, .sh = 3), 0);
 	/* A bad granule. */
 	struct s2_pte_format fbad = { .granule = (enum s2_granule)5 };
@@ -985,7 +1018,7 @@ static void test_pte_roundtrip(void **state)
 					if (kind == S2_PTE_KIND_INVALID) {
 						f.owner = (uint8_t)iter * 4 + (uint8_t)(v & 3);
 					} else if (ashift < oabits) {
-						f.oa = v & S2_GENMASK(oabits - 1, ashift);
+						f.oa = s2_pa(v & S2_GENMASK(oabits - 1, ashift));
 					}
 					if (leaf) {
 						f.memattr = (uint8_t)(iter & 15);
@@ -1031,12 +1064,14 @@ static void test_pte_roundtrip(void **state)
 					/* Address bits: in place up to 47 (49 with DS); the top
 					 * bits in [9:8] (DS) or [15:12] (64K LPA). */
 					uint64_t hi = ds ? 49 : 47;
-					uint64_t expect = f.oa & S2_GENMASK(hi, shift);
+					uint64_t expect = s2_pa_val(f.oa) & S2_GENMASK(hi, shift);
 					assert_int_equal(pte & S2_GENMASK(hi, shift), expect);
 					if (ds)
-						assert_int_equal((pte >> 8) & 3, f.oa >> 50);
+						assert_int_equal((pte >> 8) & 3,
+								 s2_pa_val(f.oa) >> 50);
 					if (lpa)
-						assert_int_equal((pte >> 12) & 15, f.oa >> 48);
+						assert_int_equal((pte >> 12) & 15,
+								 s2_pa_val(f.oa) >> 48);
 					assert_int_equal(
 						pte & (S2_BIT(11) | S2_BIT(50) | S2_BIT(63)), 0);
 					checked++;
@@ -1162,6 +1197,97 @@ static void test_memattr_vectors(void **state)
 	}
 	assert_int_equal(types, 24);
 	assert_true(combines >= 25);
+}
+
+/* What a 2-bit non-FWB cacheability code means alone (D8.6.5; reserved 00 taken as NC). */
+static enum s2_cacheability cache_of_bits(unsigned int v)
+{
+	return v == 3 ? S2_CACHE_WB : v == 2 ? S2_CACHE_WT : S2_CACHE_NC;
+}
+
+/* Every MemAttr value, FWB off and on, both ways: the type and meaning each decodes to
+ * (computed here from the Arm ARM's bit layout, not from the library's table), and every type
+ * a mode can express encodes to the one field that decodes back to it. */
+static void test_memattr_table_both_ways(void **state)
+{
+	(void)state;
+	for (int fwb = 0; fwb <= 1; fwb++) {
+		unsigned int decoded_to[S2_MT_MIXED + 1] = { 0 };
+
+		for (unsigned int m = 0; m < 16; m++) {
+			enum s2_memtype t = s2_memattr_type((uint8_t)m, fwb);
+			struct s2_memattrs a = s2_memattrs_from_stage2((uint8_t)m, fwb);
+			unsigned int hi = fwb ? (m >> 2) & 1 : (m >> 2) & 3, lo = m & 3;
+			enum s2_memtype want;
+			uint8_t enc = 0xee;
+
+			if (!hi)
+				want = (enum s2_memtype)(S2_MT_DEVICE_nGnRnE + lo);
+			else if (fwb)
+				want = lo == 1 ? S2_MT_NORMAL_NC :
+				       lo == 2 ? S2_MT_NORMAL_WB :
+				       lo == 3 ? S2_MT_NORMAL_S1 :
+						 S2_MT_RESERVED;
+			else if (!lo)
+				want = S2_MT_RESERVED;
+			else if (lo != hi)
+				want = S2_MT_MIXED;
+			else
+				want = lo == 1 ? S2_MT_NORMAL_NC :
+				       lo == 2 ? S2_MT_NORMAL_WT :
+						 S2_MT_NORMAL_WB;
+			if (t != want)
+				fail_msg("fwb %d memattr 0x%x: type %s, want %s", fwb, m,
+					 s2_memtype_name(t), s2_memtype_name(want));
+			decoded_to[t]++;
+
+			/* The meaning alone. */
+			assert_int_equal(a.device, !hi);
+			if (!hi) {
+				assert_int_equal(a.device_type, want);
+			} else if (fwb) {
+				enum s2_cacheability c = lo >= 2 ? S2_CACHE_WB : S2_CACHE_NC;
+
+				assert_int_equal(a.inner, c);
+				assert_int_equal(a.outer, c);
+			} else {
+				assert_int_equal(a.inner, cache_of_bits(lo));
+				assert_int_equal(a.outer, cache_of_bits(hi));
+			}
+
+			/* Back: an expressible type encodes to this field (bit 3 dropped under
+			 * FWB, where it is not part of the type). */
+			if (t == S2_MT_RESERVED || t == S2_MT_MIXED) {
+				assert_int_equal(s2_memattr_encode(t, fwb, &enc), S2_EINVAL);
+				assert_int_equal(enc, 0xee);
+				continue;
+			}
+			assert_int_equal(s2_memattr_encode(t, fwb, &enc), 0);
+			assert_int_equal(enc, fwb ? (m & 7) : m);
+		}
+		/* Every type the mode expresses has exactly one field (two under FWB, bit 3). */
+		for (int t = S2_MT_DEVICE_nGnRnE; t <= S2_MT_MIXED; t++) {
+			uint8_t enc = 0xee;
+			bool expressible = s2_memattr_encode((enum s2_memtype)t, fwb, &enc) == 0;
+
+			if (expressible) {
+				assert_int_equal(s2_memattr_type(enc, fwb), t);
+				assert_int_equal(decoded_to[t], fwb ? 2 : 1);
+			}
+			assert_int_equal(expressible,
+					 fwb ? t != S2_MT_NORMAL_WT && t < S2_MT_RESERVED :
+					       t != S2_MT_NORMAL_S1 && t < S2_MT_RESERVED);
+		}
+		assert_int_equal(decoded_to[S2_MT_RESERVED], fwb ? 2 : 3);
+		assert_int_equal(decoded_to[S2_MT_MIXED], fwb ? 0 : 6);
+	}
+	/* Out-of-range types are refused. */
+	uint8_t enc = 0xee;
+
+	assert_int_equal(s2_memattr_encode((enum s2_memtype)(S2_MT_MIXED + 1), false, &enc),
+			 S2_EINVAL);
+	assert_int_equal(s2_memattr_encode((enum s2_memtype) - 1, true, &enc), S2_EINVAL);
+	assert_int_equal(enc, 0xee);
 }
 
 static void test_memattr_encode(void **state)
@@ -1476,9 +1602,9 @@ static void test_esr_vectors(void **state)
 		assert_int_equal(a.far, ru64(&r, "far"));
 		assert_int_equal(a.ipa_valid, have);
 		if (rget(&r, "ipa"))
-			assert_int_equal(a.ipa, ru64(&r, "ipa"));
+			assert_int_equal(s2_ipa_val(a.ipa), ru64(&r, "ipa"));
 		else
-			assert_int_equal(a.ipa, 0);
+			assert_int_equal(s2_ipa_val(a.ipa), 0);
 		/* s2_fsc_encode is the inverse where the code is canonical. */
 		int code = s2_fsc_encode(a.fault, a.level);
 		if (a.fault != S2_FAULT_OTHER && !(a.fsc >= 0x18 && a.fsc <= 0x1f))
@@ -1758,7 +1884,7 @@ static void test_abort_encode_golden(void **state)
 		    .reg = 2,
 		    .reg64 = true,
 		    .ipa_valid = true,
-		    .ipa = 0x63000000 },
+		    .ipa = { 0x63000000 } },
 		  KVM_EC(0x24) | KVM_ESR_ELx_IL | KVM_ESR_ELx_ISV |
 			  (3ull << KVM_ESR_ELx_SAS_SHIFT) | (2ull << KVM_ESR_ELx_SRT_SHIFT) |
 			  KVM_ESR_ELx_SF | KVM_ESR_ELx_WNR | (KVM_ESR_ELx_FSC_FAULT + 2),
@@ -1771,7 +1897,7 @@ static void test_abort_encode_golden(void **state)
 		    .fault = S2_FAULT_PERMISSION,
 		    .level = 3,
 		    .ipa_valid = true,
-		    .ipa = 0x63001004,
+		    .ipa = { 0x63001004 },
 		    .far = 0xffff800012345004 },
 		  KVM_EC(0x20) | KVM_ESR_ELx_IL | (KVM_ESR_ELx_FSC_PERM + 3),
 		  0xffff800012345004,
@@ -1805,7 +1931,7 @@ static void test_abort_encode_golden(void **state)
 		    .access_bytes = 4,
 		    .reg = 7,
 		    .ipa_valid = true,
-		    .ipa = 0x8000123458,
+		    .ipa = { 0x8000123458 },
 		    .far = 0x458 },
 		  KVM_EC(0x25) | KVM_ESR_ELx_IL | KVM_ESR_ELx_ISV |
 			  (2ull << KVM_ESR_ELx_SAS_SHIFT) | (7ull << KVM_ESR_ELx_SRT_SHIFT) |
@@ -1819,7 +1945,7 @@ static void test_abort_encode_golden(void **state)
 		    .level = -1,
 		    .fnv = true,
 		    .ipa_valid = true,
-		    .ipa = 0xf000000000000 },
+		    .ipa = { 0xf000000000000 } },
 		  KVM_EC(0x24) | KVM_ESR_ELx_FnV | (KVM_ESR_ELx_FSC_FAULT_nL - 1),
 		  0,
 		  0xf0000000000 },
@@ -1831,7 +1957,7 @@ static void test_abort_encode_golden(void **state)
 		    .level = 0,
 		    .s1ptw = true,
 		    .ipa_valid = true,
-		    .ipa = 0x40002000,
+		    .ipa = { 0x40002000 },
 		    .far = 0x1234 },
 		  KVM_EC(0x21) | KVM_ESR_ELx_IL | KVM_ESR_ELx_S1PTW | KVM_ESR_ELx_FSC_FAULT,
 		  0x1234,
@@ -1997,7 +2123,7 @@ static void test_abort_encode_refusals(void **state)
 				     .access_bytes = 4,
 				     .reg = 3,
 				     .ipa_valid = true,
-				     .ipa = 0x40000010,
+				     .ipa = s2_ipa(0x40000010),
 				     .far = 0x10 };
 	uint64_t esr = 7, far = 8, hpfar = 9;
 	struct s2_abort a;
@@ -2039,8 +2165,8 @@ static void test_abort_encode_refusals(void **state)
 	REFUSED((a.isv = false, a.access_bytes = 0, a.reg = 0, a.acqrel = true));
 	REFUSED((a.isv = false, a.access_bytes = 0, a.reg = 0, a.sign_extend = true));
 	REFUSED((a.isv = false, a.access_bytes = 0, a.reg = 0, a.reg64 = true));
-	REFUSED(a.ipa = 0x40000020); /* offset differs from FAR's */
-	REFUSED(a.ipa = UINT64_C(1) << 52); /* beyond HPFAR.FIPA */
+	REFUSED(a.ipa = s2_ipa(0x40000020)); /* offset differs from FAR's */
+	REFUSED(a.ipa = s2_ipa(UINT64_C(1) << 52)); /* beyond HPFAR.FIPA */
 	REFUSED(a.fnv = true); /* FnV: the IPA is page-aligned */
 	REFUSED(a.s1ptw = true);
 	REFUSED(a.ipa_valid = false); /* an IPA without HPFAR */
@@ -2070,6 +2196,7 @@ static void test_null_args(void **state)
 	struct s2_config cfg;
 	enum s2_granule g;
 	s2_pte_t pte = 0x1234;
+	uint64_t vttbr = 7;
 	uint8_t ma;
 
 	(void)state;
@@ -2081,8 +2208,8 @@ static void test_null_args(void **state)
 	assert_int_equal(s2_config_init(&cfg, NULL, &req), S2_EINVAL);
 	assert_int_equal(s2_config_init(&cfg, &caps, NULL), S2_EINVAL);
 	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
-	assert_int_equal(s2_granule_parse(NULL, &g), S2_EINVAL);
-	assert_int_equal(s2_granule_parse("4k", NULL), S2_EINVAL);
+	assert_int_equal(s2_cli_granule_parse(NULL, &g), S2_EINVAL);
+	assert_int_equal(s2_cli_granule_parse("4k", NULL), S2_EINVAL);
 	assert_int_equal(s2_pte_kind_of(NULL, 3, 0x3), S2_PTE_KIND_RESERVED);
 	assert_int_equal(s2_pte_encode(NULL, 3, &f, &pte), S2_EINVAL);
 	assert_int_equal(s2_pte_encode(&fmt, 3, NULL, &pte), S2_EINVAL);
@@ -2092,17 +2219,18 @@ static void test_null_args(void **state)
 	memset(&f, 0xff, sizeof(f));
 	s2_pte_decode(NULL, 3, 0x7c3, &f);
 	assert_int_equal(f.kind, S2_PTE_KIND_RESERVED);
-	assert_int_equal(f.oa, 0);
+	assert_int_equal(s2_pa_val(f.oa), 0);
 	assert_int_equal(f.s2ap, 0);
-	assert_int_equal(s2_pte_oa(NULL, 3, 0x40000743), 0);
-	assert_int_equal(s2_pte_oa_bits(NULL, 3, 0x40000000), 0);
+	assert_int_equal(s2_pa_val(s2_pte_oa(NULL, 3, 0x40000743)), 0);
+	assert_int_equal(s2_pte_oa_bits(NULL, 3, s2_pa(0x40000000)), 0);
 	assert_int_equal(s2_memattr_encode(S2_MT_NORMAL_WB, false, NULL), S2_EINVAL);
 	assert_int_equal(s2_memattr_encode(S2_MT_NORMAL_WB, false, &ma), 0);
 	assert_int_equal(s2_config_pte_format(NULL).granule, S2_GRANULE_4K);
 	assert_false(s2_config_pte_format(NULL).ds);
 	assert_false(s2_config_level_has_blocks(NULL, 2));
 	assert_true(s2_config_level_has_blocks(&cfg, 2));
-	assert_int_equal(s2_vttbr(NULL, s2_pa(0x40000000), 1), 0);
+	assert_int_equal(s2_vttbr(NULL, s2_pa(0x40000000), 1, &vttbr), S2_EINVAL);
+	assert_int_equal(vttbr, 7);
 	assert_int_equal(s2_vtcr_decode(cfg.vtcr, NULL), S2_EINVAL);
 	assert_int_equal(s2_abort_decode(0x92000007, 0, 0, false, NULL), S2_EINVAL);
 	assert_int_equal(s2_esr_describe(0x92000007, NULL), S2_EINVAL);
@@ -2125,6 +2253,7 @@ int main(void)
 		cmocka_unit_test(test_pte_decode_any),
 		cmocka_unit_test(test_memattr_vectors),
 		cmocka_unit_test(test_memattr_encode),
+		cmocka_unit_test(test_memattr_table_both_ways),
 		cmocka_unit_test(test_combine_table),
 		cmocka_unit_test(test_idregs_vectors),
 		cmocka_unit_test(test_caps_max),

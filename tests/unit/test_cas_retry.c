@@ -416,7 +416,7 @@ static int vm_dabt(struct vmrun *v, enum s2_fault fault, bool write, uint64_t ip
 			       .level = 3,
 			       .wnr = write,
 			       .ipa_valid = true,
-			       .ipa = ipa,
+			       .ipa = s2_ipa(ipa),
 			       .far = 0x1000 | (ipa & 0xfff) };
 	uint64_t esr, far, hpfar;
 

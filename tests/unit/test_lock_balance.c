@@ -263,7 +263,7 @@ static int fault(struct fx *f, struct s2_abort ab, uint64_t ipa, struct s2_abort
 	uint64_t esr, far, hpfar;
 
 	ab.ipa_valid = true;
-	ab.ipa = ipa;
+	ab.ipa = s2_ipa(ipa);
 	ab.far = 0x1000 | (ipa & 0xfff);
 	assert_int_equal(s2_abort_encode(&ab, &esr, &far, &hpfar), 0);
 	return s2_vm_handle_abort(&f->vcpu, esr, far, hpfar, r);

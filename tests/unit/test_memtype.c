@@ -16,6 +16,7 @@
 
 #include "s2mmu/memtype.h"
 #include "s2mmu/pgtable.h"
+#include "names.h"
 
 enum expect_type { E_WB, E_NC, E_NGNRE, E_NGNRNE };
 
@@ -264,17 +265,17 @@ static void test_names(void **state)
 	(void)state;
 
 	for (int i = 0; i < S2_NR_HOST_TYPES; i++) {
-		assert_int_equal(s2_hostmem_parse(s2_hostmem_name(i), &t), 0);
+		assert_int_equal(s2_cli_hostmem_parse(s2_hostmem_name(i), &t), 0);
 		assert_int_equal(t, i);
 	}
 	assert_string_equal(s2_hostmem_name(S2_HOSTMEM_DEVICE_nGnRnE), "device-ngnrne");
 	assert_string_equal(s2_hostmem_name(S2_HOSTMEM_NORMAL_TAGGED), "tagged");
-	assert_int_equal(s2_hostmem_parse("device", &t), S2_EINVAL);
-	assert_int_equal(s2_backing_parse("mmio", &b), 0);
+	assert_int_equal(s2_cli_hostmem_parse("device", &t), S2_EINVAL);
+	assert_int_equal(s2_cli_backing_parse("mmio", &b), 0);
 	assert_int_equal(b, S2_BACKING_MMIO);
-	assert_int_equal(s2_backing_parse("ram", &b), 0);
+	assert_int_equal(s2_cli_backing_parse("ram", &b), 0);
 	assert_int_equal(b, S2_BACKING_RAM);
-	assert_int_equal(s2_backing_parse("rom", &b), S2_EINVAL);
+	assert_int_equal(s2_cli_backing_parse("rom", &b), S2_EINVAL);
 }
 
 /* Every public memtype function with NULL in each pointer position. */
@@ -288,11 +289,11 @@ static void test_null_args(void **state)
 	(void)state;
 	assert_int_equal(s2_memtype_decide(NULL, &out), S2_EINVAL);
 	assert_int_equal(s2_memtype_decide(&req, NULL), S2_EINVAL);
-	assert_int_equal(s2_hostmem_parse(NULL, &t), S2_EINVAL);
-	assert_int_equal(s2_hostmem_parse("normal", NULL), S2_EINVAL);
+	assert_int_equal(s2_cli_hostmem_parse(NULL, &t), S2_EINVAL);
+	assert_int_equal(s2_cli_hostmem_parse("normal", NULL), S2_EINVAL);
 	assert_int_equal(t, S2_HOSTMEM_NORMAL_NC);
-	assert_int_equal(s2_backing_parse(NULL, &b), S2_EINVAL);
-	assert_int_equal(s2_backing_parse("ram", NULL), S2_EINVAL);
+	assert_int_equal(s2_cli_backing_parse(NULL, &b), S2_EINVAL);
+	assert_int_equal(s2_cli_backing_parse("ram", NULL), S2_EINVAL);
 	assert_int_equal(b, S2_BACKING_MMIO);
 }
 

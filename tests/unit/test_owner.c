@@ -280,8 +280,8 @@ static void range_refusals(struct fx *f)
 	/* RAM and MMIO in one range. */
 	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(f->ram0 - f->psize), 2 * f->psize),
 			 S2_EINVAL);
-	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(1ull << 36),
-						    f->psize),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(1ull << 36), f->psize,
+						    s2_pa(p)),
 			 S2_ERANGE);
 	assert_unchanged(f, &s);
 	/* A range with one bad page in the middle: nothing of it is donated. */
@@ -291,7 +291,7 @@ static void range_refusals(struct fx *f)
 	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(p), 8 * f->psize), S2_EPERM);
 	assert_int_equal(s2_owner_host_share_hyp(&f->o, s2_pa(p), 8 * f->psize), S2_EPERM);
 	assert_int_equal(
-		s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(0), 8 * f->psize),
+		s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(0), 8 * f->psize, s2_pa(p)),
 		S2_EPERM);
 	assert_unchanged(f, &s);
 	/* A failing hypervisor mapping: nothing changed. */
@@ -305,13 +305,13 @@ static void range_refusals(struct fx *f)
 	snap_free(&s);
 	snap(f, &s);
 	s2_host_port_fail_alloc_after(f->hp, 0);
-	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p + 16 * f->psize),
-						    s2_ipa(0), 4 * f->psize),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(0), 4 * f->psize,
+						    s2_pa(p + 16 * f->psize)),
 			 S2_ENOMEM);
 	assert_unchanged(f, &s);
 	s2_host_port_fail_alloc_after(f->hp, -1);
-	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p + 16 * f->psize),
-						    s2_ipa(0), 4 * f->psize),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(0), 4 * f->psize,
+						    s2_pa(p + 16 * f->psize)),
 			 0);
 	check_invariants(f);
 	snap_free(&s);
@@ -519,20 +519,20 @@ static void setup_scen(struct fx *f, enum scen s, const struct addrs *ad)
 		assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(p), ps), 0);
 		break;
 	case SC_S4:
-		assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(p),
-							   s2_ipa(ad->a2), ps, S2_PROT_RWX),
+		assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_ipa(ad->a2), ps,
+							   s2_pa(p), S2_PROT_RWX),
 				 0);
 		/* fallthrough */
 	case SC_S3:
-		assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(p),
-							   s2_ipa(ad->a), ps, S2_PROT_RWX),
+		assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_ipa(ad->a), ps,
+							   s2_pa(p), S2_PROT_RWX),
 				 0);
 		break;
 	case SC_S6:
 	case SC_S5:
 	case SC_M3:
 		assert_int_equal(
-			s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps),
+			s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(ad->b), ps, s2_pa(p)),
 			0);
 		if (s == SC_S6)
 			assert_int_equal(
@@ -603,17 +603,17 @@ static int run_trans(struct fx *f, enum trans t, const struct addrs *ad)
 	case T_DONATE_HYP_HOST:
 		return s2_owner_hyp_donate_host(&f->o, s2_pa(p), ps);
 	case T_SHARE_G3:
-		return s2_owner_host_share_guest(&f->o, &f->g[G3], s2_pa(p), s2_ipa(ad->a3), ps,
+		return s2_owner_host_share_guest(&f->o, &f->g[G3], s2_ipa(ad->a3), ps, s2_pa(p),
 						 S2_PROT_RWX);
 	case T_SHARE_PROT:
-		return s2_owner_host_share_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps,
+		return s2_owner_host_share_guest(&f->o, &f->g[G2], s2_ipa(ad->b), ps, s2_pa(p),
 						 S2_PROT_RWX);
 	case T_UNSHARE_G1A:
 		return s2_owner_host_unshare_guest(&f->o, &f->g[G1], s2_ipa(ad->a), ps);
 	case T_DONATE_G2:
-		return s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p), s2_ipa(ad->b), ps);
+		return s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(ad->b), ps, s2_pa(p));
 	case T_DONATE_NONPROT:
-		return s2_owner_host_donate_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(ad->a), ps);
+		return s2_owner_host_donate_guest(&f->o, &f->g[G1], s2_ipa(ad->a), ps, s2_pa(p));
 	case T_GUEST_SHARE:
 		return s2_owner_guest_share_host(&f->o, &f->g[G2], s2_ipa(ad->b), ps);
 	case T_GUEST_UNSHARE:
@@ -817,7 +817,7 @@ static void test_params_and_limits(void **state)
 	assert_int_equal(s2_owner_guest_init(&g, &gp, 1, true), S2_EINVAL); /* the hyp's id */
 	/* A guest with another granule is refused by every transition. */
 	assert_int_equal(s2_owner_guest_init(&g, &gp, 9, true), 0);
-	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_pa(1ull << 32), s2_ipa(0), 16384),
+	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_ipa(0), 16384, s2_pa(1ull << 32)),
 			 S2_EINVAL);
 	s2_pgtable_destroy(&gp);
 
@@ -825,9 +825,9 @@ static void test_params_and_limits(void **state)
 	assert_int_equal(s2_pgtable_init(&gp, &gc, &p.port, NULL), 0);
 	assert_int_equal(s2_owner_guest_init(&g, &gp, 9, true), 0);
 	/* A guest IPA already mapped: S2_EEXIST, the host page keeps its owner. */
-	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_pa(1ull << 32), s2_ipa(0), ps), 0);
+	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_ipa(0), ps, s2_pa(1ull << 32)), 0);
 	assert_int_equal(
-		s2_owner_host_donate_guest(&o, &g, s2_pa((1ull << 32) + ps), s2_ipa(0), 2 * ps),
+		s2_owner_host_donate_guest(&o, &g, s2_ipa(0), 2 * ps, s2_pa((1ull << 32) + ps)),
 		S2_EEXIST);
 	struct s2_page_info info;
 	assert_int_equal(s2_owner_page_info(&o, s2_pa((1ull << 32) + ps), &info), 0);
@@ -835,14 +835,14 @@ static void test_params_and_limits(void **state)
 	/* Page-granular guest maps need one last-level table per 2 MiB: 200 MiB would need
 	 * about 100 from one 64-page cache: refused whole, nothing changed. */
 	uint64_t big = 200ull << 20;
-	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_pa((1ull << 32) + (2ull << 20)),
-						    s2_ipa(1ull << 30), big),
+	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_ipa(1ull << 30), big,
+						    s2_pa((1ull << 32) + (2ull << 20))),
 			 S2_ELIMIT);
 	assert_int_equal(s2_owner_page_info(&o, s2_pa((1ull << 32) + (2ull << 20)), &info), 0);
 	assert_int_equal(info.host, S2_PAGE_OWNED);
 	/* 100 MiB (50 tables) fits. */
-	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_pa((1ull << 32) + (2ull << 20)),
-						    s2_ipa(1ull << 30), big / 2),
+	assert_int_equal(s2_owner_host_donate_guest(&o, &g, s2_ipa(1ull << 30), big / 2,
+						    s2_pa((1ull << 32) + (2ull << 20))),
 			 0);
 	assert_int_equal(s2_owner_page_info(&o, s2_pa((1ull << 32) + (90ull << 20)), &info), 0);
 	assert_int_equal(info.owner, 9);
@@ -946,7 +946,7 @@ static void with_vm_layer(struct fx *f)
 	/* As the VM layer would around a structural change of the VM's tables. */
 	vm.hooks.load_stage2(vm.hooks.ctx, vm.pgt.cfg.vtcr, 0);
 	assert_int_equal(
-		s2_owner_host_donate_guest(&f->o, &g, s2_pa(pa), s2_ipa(0x10000000), 4 * f->psize),
+		s2_owner_host_donate_guest(&f->o, &g, s2_ipa(0x10000000), 4 * f->psize, s2_pa(pa)),
 		0);
 	vm.hooks.put_stage2(vm.hooks.ctx);
 	/* The VM's own table now maps the pages, marked OWNED by the guest. */
@@ -1038,8 +1038,8 @@ static void host_tlbi_context(struct fx *f)
 	tlbis = f->host_tlbis;
 	/* Each of these changes a valid host mapping: break a block, unmap, annotate. */
 	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(f->ram0 + ps), ps), 0);
-	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(f->ram0 + 2 * ps),
-						    s2_ipa(0), ps),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(0), ps,
+						    s2_pa(f->ram0 + 2 * ps)),
 			 0);
 	assert_int_equal(s2_owner_host_share_hyp(&f->o, s2_pa(f->mmio), ps), 0);
 	assert_int_equal(s2_owner_host_unshare_hyp(&f->o, s2_pa(f->mmio), ps), 0);
@@ -1071,11 +1071,11 @@ static void ranges_and_counts(struct fx *f)
 	base = f->ram0 + f->blk - 4 * ps; /* straddles the two level-2 blocks */
 	fault(f, f->ram0, S2_HOST_ABORT_MAPPED);
 	fault(f, f->ram0 + f->blk, S2_HOST_ABORT_MAPPED);
-	assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(base), s2_ipa(0), 8 * ps,
+	assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_ipa(0), 8 * ps, s2_pa(base),
 						   S2_PROT_RWX),
 			 0);
-	assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G3], s2_pa(base + 2 * ps),
-						   s2_ipa(8 * ps), 4 * ps, S2_PROT_R | S2_PROT_W),
+	assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G3], s2_ipa(8 * ps), 4 * ps,
+						   s2_pa(base + 2 * ps), S2_PROT_R | S2_PROT_W),
 			 0);
 	assert_int_equal(s2_owner_page_info(&f->o, s2_pa(base + 3 * ps), &info), 0);
 	assert_int_equal(info.share_count, 2);
@@ -1083,8 +1083,8 @@ static void ranges_and_counts(struct fx *f)
 	assert_int_equal(info.share_count, 1);
 	check_invariants(f);
 	/* Donating a range with a shared page in it: busy, nothing changed. */
-	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(base - 2 * ps),
-						    s2_ipa(0), 4 * ps),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(0), 4 * ps,
+						    s2_pa(base - 2 * ps)),
 			 S2_EBUSY);
 	/* G1 stops sharing its middle pages. */
 	assert_int_equal(s2_owner_host_unshare_guest(&f->o, &f->g[G1], s2_ipa(2 * ps), 4 * ps), 0);
@@ -1097,11 +1097,11 @@ static void ranges_and_counts(struct fx *f)
 	assert_int_equal(f->scrubbed, 0); /* the host's own pages are not scrubbed */
 	check_invariants(f);
 	/* A protected guest gets a multi-page range, shares part back, is torn down. */
-	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(base + 2 * ps),
-						    s2_ipa(4 * ps), 6 * ps),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(4 * ps), 6 * ps,
+						    s2_pa(base + 2 * ps)),
 			 S2_EBUSY); /* base+2..3 still shared with G1 */
-	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(base + 8 * ps),
-						    s2_ipa(4 * ps), 6 * ps),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(4 * ps), 6 * ps,
+						    s2_pa(base + 8 * ps)),
 			 0);
 	fault(f, base + 9 * ps, S2_HOST_ABORT_INJECT);
 	assert_int_equal(s2_owner_guest_share_host(&f->o, &f->g[G2], s2_ipa(5 * ps), 2 * ps), 0);
@@ -1135,9 +1135,9 @@ static void test_guest_ranges_several_runs(void **state)
 		run[1] = f.ram0 + 40 * ps;
 		run[2] = f.ram0 + 64 * ps;
 		for (int i = 0; i < 3; i++)
-			assert_int_equal(s2_owner_host_share_guest(&f.o, &f.g[G1], s2_pa(run[i]),
-								   s2_ipa(2 * (uint64_t)i * ps),
-								   2 * ps, S2_PROT_R | S2_PROT_W),
+			assert_int_equal(s2_owner_host_share_guest(
+						 &f.o, &f.g[G1], s2_ipa(2 * (uint64_t)i * ps),
+						 2 * ps, s2_pa(run[i]), S2_PROT_R | S2_PROT_W),
 					 0);
 		assert_int_equal(s2_owner_host_unshare_guest(&f.o, &f.g[G1], s2_ipa(0), 6 * ps), 0);
 		for (int i = 0; i < 3; i++)
@@ -1150,9 +1150,9 @@ static void test_guest_ranges_several_runs(void **state)
 		check_invariants(&f);
 
 		for (int i = 0; i < 3; i++)
-			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(run[i]),
+			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2],
 								    s2_ipa(2 * (uint64_t)i * ps),
-								    2 * ps),
+								    2 * ps, s2_pa(run[i])),
 					 0);
 		assert_int_equal(s2_owner_guest_share_host(&f.o, &f.g[G2], s2_ipa(0), 6 * ps), 0);
 		for (int i = 0; i < 3; i++)
@@ -1674,7 +1674,7 @@ static void forged_guest_leaves(struct fx *f)
 	fault(f, f->ram0, S2_HOST_ABORT_MAPPED);
 	/* P0 shared with G1 at IPA 0 (count 1); a forged second SHARED_BORROWED leaf of P0
 	 * at IPA ps: the unshare of both pages used to underflow the count (S2_BUG_ON). */
-	assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(f->ram0), s2_ipa(0), ps,
+	assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_ipa(0), ps, s2_pa(f->ram0),
 						   S2_PROT_RWX),
 			 0);
 	assert_int_equal(s2_pgtable_map(&f->gpgt[G1], s2_ipa(ps), ps, s2_pa(f->ram0),
@@ -1688,8 +1688,8 @@ static void forged_guest_leaves(struct fx *f)
 	 * leaf of a page nobody shares, OWNED over the hypervisor's page, SHARED_OWNED over
 	 * G2's page, RESERVED, and an annotation. */
 	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(f->ram0 + 6 * ps), ps), 0);
-	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(f->ram0 + 7 * ps),
-						    s2_ipa(0), ps),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(0), ps,
+						    s2_pa(f->ram0 + 7 * ps)),
 			 0);
 	const struct {
 		uint64_t pa;
@@ -1754,13 +1754,13 @@ static void bug_on_siblings(struct fx *f)
 				     .hyp = { hyp_map, hyp_unmap, &f },
 				     .host_stage2 = { .load = s2_host_port_load_stage2 } };
 	assert_int_equal(s2_owner_init(&o2, &p), 0);
-	assert_int_equal(s2_owner_host_donate_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps),
+	assert_int_equal(s2_owner_host_donate_guest(&o2, &g, s2_ipa(0), ps, s2_pa(far_pa)),
 			 S2_ERANGE);
 	assert_int_equal(s2_owner_page_info(&o2, s2_pa(far_pa), &info), 0);
 	assert_int_equal(info.host, S2_PAGE_OWNED);
 	g.protected_vm = false;
 	assert_int_equal(
-		s2_owner_host_share_guest(&o2, &g, s2_pa(far_pa), s2_ipa(0), ps, S2_PROT_R),
+		s2_owner_host_share_guest(&o2, &g, s2_ipa(0), ps, s2_pa(far_pa), S2_PROT_R),
 		S2_ERANGE);
 	assert_int_equal(s2_owner_page_info(&o2, s2_pa(far_pa), &info), 0);
 	assert_int_equal(info.host, S2_PAGE_OWNED);
@@ -1769,8 +1769,8 @@ static void bug_on_siblings(struct fx *f)
 	/* The host stage-2 offered as a guest: its annotation landed where the guest map
 	 * went next (S2_EEXIST -> S2_BUG_ON). */
 	assert_int_equal(s2_owner_guest_init(&g, &f->o.host, 9, true), 0);
-	assert_int_equal(s2_owner_host_donate_guest(&f->o, &g, s2_pa(f->ram0 + 4 * ps),
-						    s2_ipa(f->ram0 + 4 * ps), ps),
+	assert_int_equal(s2_owner_host_donate_guest(&f->o, &g, s2_ipa(f->ram0 + 4 * ps), ps,
+						    s2_pa(f->ram0 + 4 * ps)),
 			 S2_EINVAL);
 	assert_int_equal(s2_owner_guest_destroy(&f->o, &g, scrub, f), S2_EINVAL);
 	/* A host config whose IPA size exceeds its output size. */
@@ -1885,11 +1885,12 @@ static void test_donate_guest_leaf(void **state)
 			assert_int_equal(
 				s2_page_cache_topup(&f.g[G2].cache, &f.gpgt[G2].port, ps, 8), 0);
 			assert_int_equal(s2_page_cache_topup(&f.o.cache, &f.o.host.port, ps, 8), 0);
-			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(p),
-								    s2_ipa(ipa), ps),
+			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_ipa(ipa), ps,
+								    s2_pa(p)),
 					 0);
-			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(p + ps),
-								    s2_ipa(ipa + ps), 2 * ps),
+			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2],
+								    s2_ipa(ipa + ps), 2 * ps,
+								    s2_pa(p + ps)),
 					 0);
 			assert_int_equal(s2_pgtable_lookup(&f.gpgt[G2], s2_ipa(ipa), &one), 0);
 			assert_int_equal(s2_pgtable_lookup(&f.gpgt[G2], s2_ipa(ipa + ps), &two), 0);
@@ -1929,17 +1930,17 @@ static void share_guest_prot(struct fx *f)
 				 S2_PROT_RWX | S2_PROT_SW(1), S2_BIT(40) };
 	snap(f, &before);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(0),
-							   ps, bad[i]),
+		assert_int_equal(s2_owner_host_share_guest(&f->o, &f->g[G1], s2_ipa(0), ps,
+							   s2_pa(p), bad[i]),
 				 S2_EINVAL);
 	assert_unchanged(f, &before);
 	snap_free(&before);
 	/* The same page to two guests, each with its own permissions. */
 	assert_int_equal(
-		s2_owner_host_share_guest(&f->o, &f->g[G1], s2_pa(p), s2_ipa(0), 2 * ps, S2_PROT_R),
+		s2_owner_host_share_guest(&f->o, &f->g[G1], s2_ipa(0), 2 * ps, s2_pa(p), S2_PROT_R),
 		0);
 	assert_int_equal(
-		s2_owner_host_share_guest(&f->o, &f->g[G3], s2_pa(p), s2_ipa(ps), ps, S2_PROT_RWX),
+		s2_owner_host_share_guest(&f->o, &f->g[G3], s2_ipa(ps), ps, s2_pa(p), S2_PROT_RWX),
 		0);
 	assert_int_equal(guest_rwx(f, G1, 0), S2_PROT_R);
 	assert_int_equal(guest_rwx(f, G1, ps), S2_PROT_R);
@@ -1980,7 +1981,7 @@ static void share_guest_prot(struct fx *f)
 	snap_free(&before);
 	/* A page the guest owns (donated) is not the host's to re-permission. */
 	assert_int_equal(
-		s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_pa(p + 8 * ps), s2_ipa(0), ps), 0);
+		s2_owner_host_donate_guest(&f->o, &f->g[G2], s2_ipa(0), ps, s2_pa(p + 8 * ps)), 0);
 	f->g[G2].protected_vm = false;
 	assert_int_equal(s2_owner_host_set_prot_guest(&f->o, &f->g[G2], s2_ipa(0), ps, S2_PROT_R),
 			 S2_EPERM);
@@ -2067,7 +2068,7 @@ static void test_null_args(void **state)
 	assert_int_equal(s2_owner_init(&o, &p), 0);
 	assert_int_equal(s2_pgtable_init(&gp, &gc, &p.port, NULL), 0);
 	assert_int_equal(s2_owner_guest_init(&g, &gp, 9, false), 0);
-	assert_int_equal(s2_owner_host_share_guest(&o, &g, ram0, s2_ipa(0), ps, S2_PROT_RWX), 0);
+	assert_int_equal(s2_owner_host_share_guest(&o, &g, s2_ipa(0), ps, ram0, S2_PROT_RWX), 0);
 	pages = s2_host_port_stats(hp).pages_in_use;
 
 	struct s2_owner_params bad = p;
@@ -2097,9 +2098,9 @@ static void test_null_args(void **state)
 	assert_int_equal(s2_owner_host_unshare_hyp(NULL, ram0, ps), S2_EINVAL);
 	assert_int_equal(s2_owner_host_donate_hyp(NULL, ram0, ps), S2_EINVAL);
 	assert_int_equal(s2_owner_hyp_donate_host(NULL, ram0, ps), S2_EINVAL);
-	assert_int_equal(s2_owner_host_share_guest(NULL, &g, ram0, s2_ipa(ps), ps, S2_PROT_RWX),
+	assert_int_equal(s2_owner_host_share_guest(NULL, &g, s2_ipa(ps), ps, ram0, S2_PROT_RWX),
 			 S2_EINVAL);
-	assert_int_equal(s2_owner_host_share_guest(&o, NULL, ram0, s2_ipa(ps), ps, S2_PROT_RWX),
+	assert_int_equal(s2_owner_host_share_guest(&o, NULL, s2_ipa(ps), ps, ram0, S2_PROT_RWX),
 			 S2_EINVAL);
 	assert_int_equal(s2_owner_hyp_pin_shared(NULL, ram0, ps), S2_EINVAL);
 	assert_int_equal(s2_owner_hyp_unpin_shared(NULL, ram0, ps), S2_EINVAL);
@@ -2109,8 +2110,8 @@ static void test_null_args(void **state)
 			 S2_EINVAL);
 	assert_int_equal(s2_owner_host_unshare_guest(NULL, &g, s2_ipa(0), ps), S2_EINVAL);
 	assert_int_equal(s2_owner_host_unshare_guest(&o, NULL, s2_ipa(0), ps), S2_EINVAL);
-	assert_int_equal(s2_owner_host_donate_guest(NULL, &g, ram0, s2_ipa(ps), ps), S2_EINVAL);
-	assert_int_equal(s2_owner_host_donate_guest(&o, NULL, ram0, s2_ipa(ps), ps), S2_EINVAL);
+	assert_int_equal(s2_owner_host_donate_guest(NULL, &g, s2_ipa(ps), ps, ram0), S2_EINVAL);
+	assert_int_equal(s2_owner_host_donate_guest(&o, NULL, s2_ipa(ps), ps, ram0), S2_EINVAL);
 	assert_int_equal(s2_owner_guest_share_host(NULL, &g, s2_ipa(0), ps), S2_EINVAL);
 	assert_int_equal(s2_owner_guest_share_host(&o, NULL, s2_ipa(0), ps), S2_EINVAL);
 	assert_int_equal(s2_owner_guest_unshare_host(NULL, &g, s2_ipa(0), ps), S2_EINVAL);

@@ -1023,7 +1023,7 @@ static void log_stale(void *arg, const struct s2_tlb_stale *s)
 
 	if (l->n < 8) {
 		l->why[l->n] = s->why;
-		l->ipa[l->n] = s->entry.ipa;
+		l->ipa[l->n] = s2_ipa_val(s->entry.ipa);
 	}
 	l->n++;
 }
@@ -1066,8 +1066,8 @@ static void test_tlb_fill_lookup(void **state)
 	fill(&t, &f, 1, 0x1054321);
 	e = s2_tlb_lookup(&t, 1, s2_ipa(IPA_P + 0xabc));
 	assert_non_null(e);
-	assert_int_equal(e->ipa, IPA_P);
-	assert_int_equal(e->pa, 0x123456000ull);
+	assert_int_equal(s2_ipa_val(e->ipa), IPA_P);
+	assert_int_equal(s2_pa_val(e->pa), 0x123456000ull);
 	assert_int_equal(e->block_size, 0x1000);
 	assert_int_equal(e->level, 3);
 	assert_int_equal(e->s2ap, S2_S2AP_RW);
@@ -1075,8 +1075,8 @@ static void test_tlb_fill_lookup(void **state)
 	assert_true(e->af);
 	e = s2_tlb_lookup(&t, 1, s2_ipa(0x11fffff));
 	assert_non_null(e);
-	assert_int_equal(e->ipa, 0x1000000);
-	assert_int_equal(e->pa, 0x40000000ull);
+	assert_int_equal(s2_ipa_val(e->ipa), 0x1000000);
+	assert_int_equal(s2_pa_val(e->pa), 0x40000000ull);
 	assert_int_equal(e->level, 2);
 	assert_null(s2_tlb_lookup(&t, 2, s2_ipa(IPA_P)));
 	assert_null(s2_tlb_lookup(&t, 1, s2_ipa(IPA_P + 0x1000)));
@@ -1423,7 +1423,7 @@ static void test_tlb_refill_round_robin(void **state)
 	assert_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[1])));
 	assert_non_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[2])));
 	assert_non_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[3])));
-	assert_int_equal(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[3]))->pa, 0x80004000);
+	assert_int_equal(s2_pa_val(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[3]))->pa), 0x80004000);
 	/* A refill of a translation already held replaces its own entry. */
 	s2_tlb_fill(&tlb, 1, s2_ipa(ipa[3]), &r);
 	assert_non_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[2])));

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include "names.h"
 
 static const char s2_cli_decode_usage[] =
 	"usage: s2mmu decode esr HEX [--far HEX] [--hpfar HEX] [--json]\n"
@@ -117,7 +118,7 @@ static int s2_cli_decode_parse(struct s2_cli_parser *p, const struct s2_cli_opt 
 			a->have_hpfar = true;
 			break;
 		case OPT_GRANULE:
-			if (s2_granule_parse(val, &a->fmt.granule)) {
+			if (s2_cli_granule_parse(val, &a->fmt.granule)) {
 				s2_cli_error(p->cmd, "--granule: '%s' is not 4k, 16k or 64k", val);
 				return S2_CLI_EXIT_USAGE;
 			}
@@ -220,7 +221,7 @@ static void s2_cli_esr_json(const struct s2_esr_info *e, const struct s2_abort *
 		if (have_far)
 			s2_json_hex(&j, "far", a->far);
 		if (a->ipa_valid)
-			s2_json_hex(&j, "ipa", a->ipa);
+			s2_json_hex(&j, "ipa", s2_ipa_val(a->ipa));
 	}
 	s2_json_end(&j);
 }
@@ -295,7 +296,7 @@ addr:
 	if (have_far)
 		printf("  far           0x%llx\n", (unsigned long long)a->far);
 	if (a->ipa_valid)
-		printf("  ipa           0x%llx\n", (unsigned long long)a->ipa);
+		printf("  ipa           0x%llx\n", (unsigned long long)s2_ipa_val(a->ipa));
 }
 
 static int s2_cli_decode_esr(struct s2_cli_parser *p)
@@ -431,9 +432,9 @@ static void s2_cli_pte_json(uint64_t pte, const struct s2_pte_format *fmt, int l
 	if (f->kind == S2_PTE_KIND_INVALID) {
 		s2_json_u64(&j, "owner", f->owner);
 	} else if (f->kind == S2_PTE_KIND_TABLE) {
-		s2_json_hex(&j, "oa", f->oa);
+		s2_json_hex(&j, "oa", s2_pa_val(f->oa));
 	} else {
-		s2_json_hex(&j, "oa", f->oa);
+		s2_json_hex(&j, "oa", s2_pa_val(f->oa));
 		s2_json_bin(&j, "memattr", f->memattr, 4);
 		s2_json_str(&j, "memtype", s2_memtype_name(s2_memattr_type(f->memattr, fwb)));
 		s2_json_str(&j, "s2ap", s2_cli_s2ap_name(f->s2ap));
@@ -459,7 +460,7 @@ static void s2_cli_pte_text(uint64_t pte, const struct s2_pte_format *fmt, int l
 		printf("  owner     %u%s\n", f->owner, f->owner ? "" : " (empty entry)");
 		return;
 	}
-	printf("  oa        0x%llx%s\n", (unsigned long long)f->oa,
+	printf("  oa        0x%llx%s\n", (unsigned long long)s2_pa_val(f->oa),
 	       f->kind == S2_PTE_KIND_TABLE ? " (next-level table)" : "");
 	if (!s2_cli_kind_has_attrs(f->kind))
 		return;

@@ -10,6 +10,7 @@
 
 #include "s2mmu/memtype.h"
 #include "s2mmu/pgtable.h"
+#include "names.h"
 
 static const char s2_cli_memtype_usage[] =
 	"usage: s2mmu memtype --backing ram|mmio [--host-type TYPE] [options] [--json]\n"
@@ -124,14 +125,14 @@ S2_CLI_COMMAND(memtype)
 			s2_cli_error("memtype", "unexpected argument '%s' (try --help)", val);
 			return S2_CLI_EXIT_USAGE;
 		case OPT_BACKING:
-			if (s2_backing_parse(val, &req.backing)) {
+			if (s2_cli_backing_parse(val, &req.backing)) {
 				s2_cli_error("memtype", "--backing: '%s' is not ram or mmio", val);
 				return S2_CLI_EXIT_USAGE;
 			}
 			have_backing = true;
 			break;
 		case OPT_HOST_TYPE:
-			if (s2_hostmem_parse(val, &req.host_type)) {
+			if (s2_cli_hostmem_parse(val, &req.host_type)) {
 				s2_cli_error("memtype",
 					     "--host-type: '%s' is not normal, tagged, nc, "
 					     "device-ngnre or device-ngnrne",

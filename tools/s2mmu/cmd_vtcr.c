@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "names.h"
 
 static const char s2_cli_vtcr_usage[] =
 	"usage: s2mmu vtcr --pa-bits N --ipa-bits N --granule 4k|16k|64k [options] [--json]\n"
@@ -435,7 +436,7 @@ static int s2_cli_vtcr_parse(int argc, char **argv, struct s2_cli_vtcr_args *a)
 			a->request_opt = "--ipa-bits";
 			break;
 		case OPT_GRANULE:
-			if (s2_granule_parse(val, &a->req.granule)) {
+			if (s2_cli_granule_parse(val, &a->req.granule)) {
 				s2_cli_error("vtcr", "--granule: '%s' is not 4k, 16k or 64k", val);
 				return -1;
 			}

@@ -57,7 +57,7 @@ static int sim_collect_visit(void *arg, const struct s2_walk_visit *v)
 	s2_pte_decode(&c->fmt, v->level, v->pte, &f);
 	if (f.kind == S2_PTE_KIND_BLOCK || f.kind == S2_PTE_KIND_PAGE) {
 		run.valid = true;
-		run.pa = f.oa;
+		run.pa = s2_pa_val(f.oa);
 		run.memattr = f.memattr;
 		run.s2ap = f.s2ap;
 		run.xn = f.xn;

@@ -120,7 +120,7 @@ static int sim_translate(struct sim *s, struct sim_vm *sv, struct sim_access *a,
 	probe.type = type;
 	if (e && sim_tlb_permits(cfg, e, &probe)) {
 		a->tlb_hit = true;
-		a->pa = e->pa + (a->ipa - e->ipa);
+		a->pa = s2_pa_val(e->pa) + (a->ipa - s2_ipa_val(e->ipa));
 		memset(&a->w, 0, sizeof(a->w));
 		a->w.fault = S2_FAULT_NONE;
 		a->w.level = e->level;
@@ -463,7 +463,7 @@ static void sim_stale_cb(void *arg, const struct s2_tlb_stale *st)
 	s->stale++;
 	if (!s->o.quiet)
 		fprintf(s->err, "s2mmu: %s: %s:%u: stale TLB entry ipa 0x%" PRIx64 ": %s\n",
-			s->o.cmd, s->file, s->line, st->entry.ipa, st->why);
+			s->o.cmd, s->file, s->line, s2_ipa_val(st->entry.ipa), st->why);
 }
 
 void sim_check_tlb(struct sim *s)

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "names.h"
 
 /* ---- page ownership (pKVM): the owner layer over a host stage-2 ------------------------- */
 
@@ -61,7 +62,7 @@ int sim_step_pkvm(struct sim *s, struct sim_toks *t)
 		return ret;
 	if (!given)
 		return sim_syntax(s, "usage: pkvm ram=BASE size=SIZE [granule=G]");
-	if (sim_opt(t, 1, "granule", &g) && (!g || s2_granule_parse(g, &req.granule)))
+	if (sim_opt(t, 1, "granule", &g) && (!g || s2_cli_granule_parse(g, &req.granule)))
 		return sim_syntax(s, "granule is 4k, 16k or 64k");
 	if ((ret = sim_leftover(s, t, 1)) || (ret = sim_range(s, "ram", base, size)))
 		return ret;
@@ -233,11 +234,11 @@ int sim_step_owner(struct sim *s, struct sim_toks *t)
 	else if (!strcmp(op, "set-prot-guest"))
 		ret = s2_owner_host_set_prot_guest(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1], prot);
 	else if (!strcmp(op, "share-guest"))
-		ret = s2_owner_host_share_guest(s->own, SIM_OG(sv), s2_pa(a[0]), s2_ipa(a[1]), a[2],
+		ret = s2_owner_host_share_guest(s->own, SIM_OG(sv), s2_ipa(a[1]), a[2], s2_pa(a[0]),
 						prot);
 	else if (!strcmp(op, "donate-guest"))
-		ret = s2_owner_host_donate_guest(s->own, SIM_OG(sv), s2_pa(a[0]), s2_ipa(a[1]),
-						 a[2]);
+		ret = s2_owner_host_donate_guest(s->own, SIM_OG(sv), s2_ipa(a[1]), a[2],
+						 s2_pa(a[0]));
 	else if (!strcmp(op, "unshare-guest"))
 		ret = s2_owner_host_unshare_guest(s->own, SIM_OG(sv), s2_ipa(a[0]), a[1]);
 	else if (!strcmp(op, "guest-share-host"))

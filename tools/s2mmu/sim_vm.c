@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "names.h"
 
 /* ---- host, VMs ---------------------------------------------------------------------------- */
 
@@ -193,7 +194,7 @@ int sim_step_vm(struct sim *s, struct sim_toks *t)
 		return ret;
 	if (given)
 		p.req.ipa_bits = (unsigned int)v;
-	if (sim_opt(t, 2, "granule", &g) && (!g || s2_granule_parse(g, &p.req.granule)))
+	if (sim_opt(t, 2, "granule", &g) && (!g || s2_cli_granule_parse(g, &p.req.granule)))
 		return sim_syntax(s, "granule is 4k, 16k or 64k");
 	if ((ret = sim_opt_num(s, t, 2, "vmid-bits", &v, &given)))
 		return ret;
@@ -380,7 +381,7 @@ int sim_step_slot(struct sim *s, struct sim_toks *t)
 		return sim_syntax(s, "slot needs exactly one of 'ram' and 'mmio'");
 	d.backing = ram ? S2_BACKING_RAM : S2_BACKING_MMIO;
 	d.host_type = ram ? S2_HOSTMEM_NORMAL : S2_HOSTMEM_DEVICE_nGnRE;
-	if (sim_opt(t, 2, "host", &str) && (!str || s2_hostmem_parse(str, &d.host_type)))
+	if (sim_opt(t, 2, "host", &str) && (!str || s2_cli_hostmem_parse(str, &d.host_type)))
 		return sim_syntax(s, "host is normal, tagged, nc, device-ngnre or device-ngnrne");
 	if ((ret = sim_opt_num(s, t, 2, "page", &d.backing_page_size, &given)))
 		return ret;

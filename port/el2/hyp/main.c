@@ -357,7 +357,7 @@ static int dump_visit(void *arg, const struct s2_walk_visit *v)
 	if (!s2_leaf_is_valid(v->pte))
 		return 0;
 	prot = s2_leaf_prot(v->pte) & (S2_PROT_R | S2_PROT_W | S2_PROT_X);
-	pa = s2_pte_oa(&hyp_vm.pgt.fmt, v->level, v->pte);
+	pa = s2_pa_val(s2_pte_oa(&hyp_vm.pgt.fmt, v->level, v->pte));
 	d->leaves[v->level + 1]++;
 	d->bytes[v->level + 1] += v->size;
 	if (d->run_size && d->run_ipa + d->run_size == s2_ipa_val(v->ipa) &&
