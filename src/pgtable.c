@@ -332,7 +332,7 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 	g->fast4k_l1_ipa_limit = cfg->start_level == 1 ? g->fast4k_ipa_limit : 0;
 	for (uint64_t i = 0; i < 16; i++)
 		g->normal_attr[i] =
-			prot_attr_bits(pgt, (i & S2_PROT_RWX) | ((i & 8) ? S2_PROT_YOUNG_CLEAR : 0),
+			prot_attr_bits(pgt, i & S2_PROT_RWX, (i & 8) ? S2_MAP_YOUNG_CLEAR : 0,
 				       cfg->fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB);
 	/* One range TLBI up to 1 GiB; beyond that, invalidating the VMID is cheaper.
    */
@@ -687,15 +687,14 @@ static int walk_range(const struct s2_pgtable *pgt, s2_pte_t *table, int level, 
 	return 0;
 }
 
-int s2_pgtable_walk(const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t flags,
-		    s2_visitor_fn fn, void *arg)
+int s2_pgtable_walk(const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
+		    enum s2_walk_flags flags, s2_visitor_fn fn, void *arg)
 {
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
-	if (!fn ||
-	    (flags & ~(S2_WALK_LEAF | S2_WALK_TABLE_PRE | S2_WALK_TABLE_POST | S2_WALK_SKIP_EMPTY)))
+	if (!fn || (flags & ~(uint64_t)S2_WALK_ALL))
 		return S2_EINVAL;
 	return walk_range(pgt, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
 			  s2_ipa_val(ipa) + size, flags, fn, arg);
@@ -720,7 +719,7 @@ static int visit_find_noexec(void *arg, const struct s2_walk_visit *v)
 /* The structural path of a map: multi-entry ranges, and single entries that
  * need a table replaced or a block split. Exclusive lock. */
 int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
-			  s2_pte_t attr, uint64_t flags, struct s2_page_cache *cache)
+			  s2_pte_t attr, enum s2_map_flags flags, struct s2_page_cache *cache)
 {
 	struct map_ctx m = {
 		.pgt = pgt,
@@ -1266,9 +1265,10 @@ int s2_pgtable_wrprotect(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
 	return attr_top(pgt, s2_ipa_val(ipa), size, 0, S2_PTE_S2AP_W | S2_PTE_DBM);
 }
 
-int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t set,
-			uint64_t clear)
+int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, enum s2_prot set_p,
+			enum s2_prot clear_p)
 {
+	uint64_t set = set_p, clear = clear_p;
 	const uint64_t allowed = S2_PROT_RWX | S2_PROT_SW_MASK;
 	s2_pte_t pset = 0, pclr = 0;
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);

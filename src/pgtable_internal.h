@@ -49,9 +49,14 @@
 #define S2_RETRY 2
 
 #define S2_PROT_MEMTYPE (S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE | S2_PROT_NORMAL_NC)
-#define S2_PROT_ALL                                                                      \
-	(S2_PROT_RWX | S2_PROT_MEMTYPE | S2_PROT_NOCMO | S2_PROT_SW_MASK | S2_PROT_DBM | \
-	 S2_PROT_YOUNG_CLEAR)
+/* Every bit of enum s2_prot, of enum s2_map_flags, of enum s2_walk_flags: disjoint sets. */
+#define S2_PROT_ALL (S2_PROT_RWX | S2_PROT_MEMTYPE | S2_PROT_SW_MASK | S2_PROT_DBM)
+#define S2_MAP_ALL \
+	(S2_MAP_FORCE_PAGES | S2_MAP_NO_REPLACE | S2_MAP_SHARED | S2_MAP_NOCMO | S2_MAP_YOUNG_CLEAR)
+#define S2_WALK_ALL (S2_WALK_LEAF | S2_WALK_TABLE_PRE | S2_WALK_TABLE_POST | S2_WALK_SKIP_EMPTY)
+_Static_assert((S2_PROT_ALL & S2_MAP_ALL) == 0 && (S2_PROT_ALL & S2_WALK_ALL) == 0 &&
+		       (S2_MAP_ALL & S2_WALK_ALL) == 0,
+	       "the flag sets must be disjoint, so that one passed for another is refused");
 
 /* MemAttr values the engine writes (ARCH-NOTES §1; Arm ARM D8.6.5 and the FWB rules). */
 #define MEMATTR_DEVICE_nGnRnE 0x0u
@@ -64,10 +69,11 @@
  * S2_PROT_* flags -> descriptor fields, without branches (field macros: the flag bit is moved
  * to the field's position by S2_FIELD_PREP, which the compiler folds to one shift and mask):
  * S2AP[1:0] from W/R (S2AP[0] read, S2AP[1] write: D8.3.1, the flags' bits 1:0 in that order),
- * AF unless YOUNG_CLEAR, XN = 0b10 (S2_XN_ALL) unless X, SW3..SW0 from S2_PROT_SW(), DBM.
+ * XN = 0b10 (S2_XN_ALL) unless X, SW3..SW0 from S2_PROT_SW(), DBM; and from the map flags,
+ * AF unless S2_MAP_YOUNG_CLEAR.
  */
 #define PROT_S2AP(prot) S2_FIELD_PREP(S2_PTE_S2AP, (prot) & (S2_PROT_R | S2_PROT_W))
-#define PROT_AF(prot) S2_FIELD_PREP(S2_PTE_AF, ~(prot) >> S2_CTZ64(S2_PROT_YOUNG_CLEAR))
+#define FLAGS_AF(flags) S2_FIELD_PREP(S2_PTE_AF, ~(uint64_t)(flags) >> S2_CTZ64(S2_MAP_YOUNG_CLEAR))
 #define PROT_XN(prot) S2_FIELD_PREP(S2_PTE_XN, ((~(prot) >> S2_CTZ64(S2_PROT_X)) & 1) * S2_XN_ALL)
 #define PROT_SW(prot) S2_FIELD_PREP(S2_PTE_SW, (prot) >> S2_PROT_SW_SHIFT)
 #define PROT_DBM(prot) S2_FIELD_PREP(S2_PTE_DBM, (prot) >> S2_CTZ64(S2_PROT_DBM))
@@ -324,15 +330,16 @@ static S2_ALWAYS_INLINE bool leaf_loses_cmo(const struct s2_pgtable *pgt, s2_pte
 }
 
 /*
- * Leaf attributes for valid S2_PROT_* flags and a MemAttr value, without branches: S2AP[1:0]
- * from W/R (flag bits 1:0 -> descriptor bits 7:6), AF unless YOUNG_CLEAR (13 -> 10), XN = 0b10
- * unless X (2 -> 54), SW3..SW0 (11:8 -> 58:55), DBM, SH inner shareable (not with DS).
+ * Leaf attributes for valid S2_PROT_* flags, map flags and a MemAttr value, without branches:
+ * S2AP[1:0] from W/R (flag bits 1:0 -> descriptor bits 7:6), XN = 0b10 unless X (2 -> 54),
+ * SW3..SW0 (11:8 -> 58:55), DBM, SH inner shareable (not with DS); AF unless
+ * S2_MAP_YOUNG_CLEAR in @flags (20 -> 10).
  */
 static S2_ALWAYS_INLINE s2_pte_t prot_attr_bits(const struct s2_pgtable *pgt, uint64_t prot,
-						unsigned int memattr)
+						uint64_t flags, unsigned int memattr)
 {
 	return S2_FIELD_PREP(S2_PTE_MEMATTR, memattr) | pgt->geom.sh_bits | PROT_S2AP(prot) |
-	       PROT_AF(prot) | PROT_XN(prot) | PROT_SW(prot) | PROT_DBM(prot);
+	       FLAGS_AF(flags) | PROT_XN(prot) | PROT_SW(prot) | PROT_DBM(prot);
 }
 
 /* ---- direct descent (single-entry operations) ------------------------------------------------ */
@@ -495,6 +502,6 @@ static S2_ALWAYS_INLINE uint64_t pte_oa_t(const struct s2_pgtable *pgt, s2_pte_t
 /* The structural path of a map (pgtable.c): multi-entry ranges, and single entries that need a
  * table replaced or a block split. Exclusive lock. */
 int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
-			  s2_pte_t attr, uint64_t flags, struct s2_page_cache *cache);
+			  s2_pte_t attr, enum s2_map_flags flags, struct s2_page_cache *cache);
 
 #endif /* S2MMU_PGTABLE_INTERNAL_H */
