@@ -3,10 +3,10 @@
  * pgtable.c - the stage-2 page-table engine (mechanism only): init and destroy,
  * the range walker and the range operations. docs/pgtable.md explains the design:
  * direct descent for single-entry operations (pgtable_fast.c); for ranges, one
- * walker with an explicit action per entry (range_walk(): split, collapse,
- * wrprotect/set_prot, young) and per-operation table loops (map, unmap/annotate,
- * free); table-page reference counts, break-before-make and the TLB-maintenance
- * policy. The checker is in pgtable_check.c, what the files share in
+ * walker with an explicit action per entry (walk_body(), instantiated per
+ * operation: split, collapse, wrprotect/set_prot, young, free) and per-operation
+ * table loops (map, unmap/annotate); table-page reference counts, break-before-make
+ * and the TLB-maintenance policy. The checker is in pgtable_check.c, what the files share in
  * pgtable_internal.h.
  *
  * Architecture references are to the Arm ARM (DDI 0487): descriptor formats
@@ -75,24 +75,205 @@ static void flush_do(const struct s2_pgtable *pgt, struct flush *f)
 	f->tables = false;
 }
 
+/* ---- the range walker: one loop, the decision per entry explicit ---------------------------- */
+
+/*
+ * What the range walker does with one entry, as a visitor decides it (after TF-A's xlat tables
+ * v2 action_t: the decision apart from the loop that carries it out). Changes in place of a
+ * live leaf (permissions, AF: no break-before-make) the visitor makes itself, with the CAS the
+ * concurrency rules ask for, and returns WALK_SKIP.
+ */
+enum walk_action {
+	WALK_SKIP, /* leave the entry as it is */
+	WALK_DESCEND, /* a table: walk the part of the range below it, then ask post */
+	WALK_SPLIT, /* a block: replace it by a table of its pieces (break-before-make) */
+	WALK_SPLIT_DESCEND, /* WALK_SPLIT, then walk the new table */
+	WALK_REPLACE_BBM, /* replace the entry by w->new with break-before-make (a table
+			   * replaced: its whole range invalidated, the subtree freed after) */
+	WALK_FREE_TABLE, /* the table below an unlinked entry: free its page (from visit: one
+			  * that holds no tables, not walked; from post: walked already) */
+	WALK_STOP, /* stop the walk with w->ret */
+};
+
+/* One entry as the walker shows it to a visitor. */
+struct walk_entry {
+	s2_pte_t *ptep;
+	s2_pte_t pte; /* the value read */
+	int level;
+	uint64_t base, size; /* the entry maps [base, base + size) */
+	uint64_t ipa, stop; /* the part of it inside the operation's range */
+};
+
+static S2_ALWAYS_INLINE bool walk_whole(const struct walk_entry *e)
+{
+	return e->ipa == e->base && e->stop == e->base + e->size;
+}
+
+/* The walk's state; an operation with state of its own embeds it as its first member. */
+struct range_walk {
+	struct s2_pgtable *pgt;
+	struct s2_page_cache *cache; /* tables for WALK_SPLIT (from the cache only) */
+	s2_pte_t new; /* the entry WALK_REPLACE_BBM installs */
+	int ret; /* the result WALK_STOP returns */
+	unsigned int count; /* the operation's own count (collapse: blocks made) */
+};
+
+/*
+ * A range operation on the walker: @visit decides for each entry; @post (may be NULL) decides
+ * again for a table entry once the walk below it is done (WALK_SKIP, WALK_REPLACE_BBM or
+ * WALK_FREE_TABLE). @last_run (may be NULL) takes a whole run of last-level entries, [@ipa,
+ * @end) from @ptep, in one call: the operation's tight loop, which is where a range
+ * operation's cost lies (per page, where the rest of the walk is per table).
+ */
+typedef enum walk_action (*walk_visit_fn)(struct range_walk *w, const struct walk_entry *e);
+typedef void (*walk_run_fn)(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end);
+typedef int (*walk_fn)(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,
+		       uint64_t end);
+
+static void free_tree(struct s2_pgtable *pgt, s2_pte_t *table, int level);
+static void table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int level, s2_pte_t old);
+
+/*
+ * Walk [@ipa, @end) of @table at @level: per entry, ask the visitor, then do what it decided.
+ * Every break-before-make goes through bbm_replace(). Returns 0, S2_ENOMEM (no table in the
+ * cache for a split) or what a visitor stopped with.
+ *
+ * The walker is one body instantiated per operation (WALK_INSTANCE()), as KVM's and TF-A's
+ * walkers are compiled with their visitor known: the operation's functions are constants
+ * here, called directly and inlined, and @self is the instance itself for the recursion.
+ */
+static S2_ALWAYS_INLINE int walk_body(struct range_walk *w, s2_pte_t *table, int level,
+				      uint64_t ipa, uint64_t end, const walk_visit_fn visit,
+				      const walk_visit_fn post, const walk_run_fn last_run,
+				      const walk_fn self)
+{
+	struct s2_pgtable *pgt = w->pgt;
+	struct walk_entry e;
+	int ret;
+
+	e.size = lvl_size(pgt, level);
+	e.ptep = table + lvl_idx(pgt, level, ipa);
+	e.level = level;
+	if (last_run && level == 3) {
+		last_run(w, e.ptep, ipa, end);
+		return 0;
+	}
+	for (; ipa < end; e.ptep++) {
+		enum walk_action act;
+		s2_pte_t *child;
+
+		e.base = S2_ALIGN_DOWN(ipa, e.size);
+		e.ipa = ipa;
+		e.stop = S2_MIN(e.base + e.size, end);
+		e.pte = s2_atomic_load64(e.ptep);
+		act = visit(w, &e);
+		switch (act) {
+		case WALK_SKIP:
+			break;
+		case WALK_FREE_TABLE:
+			pgt->port.ops->free_pages(pgt->port.ctx, pte_table(pgt, e.pte),
+						  gran_size(pgt));
+			break;
+		case WALK_DESCEND:
+			child = pte_table(pgt, e.pte);
+			ret = self(w, child, level + 1, ipa, e.stop);
+			if (ret)
+				return ret;
+			if (!post)
+				break;
+			act = post(w, &e);
+			if (act == WALK_REPLACE_BBM) {
+				bbm_replace(pgt, e.ptep, w->new, e.base, level, BBM_TLBI_SPAN, 0,
+					    0);
+				free_tree(pgt, child, level + 1);
+			} else if (act == WALK_FREE_TABLE) {
+				pgt->port.ops->free_pages(pgt->port.ctx, child, gran_size(pgt));
+			}
+			break;
+		case WALK_SPLIT:
+		case WALK_SPLIT_DESCEND:
+			child = table_alloc(pgt, w->cache, true);
+			if (!child)
+				return S2_ENOMEM;
+			table_fill_from(pgt, child, level, e.pte);
+			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
+			bbm_replace(pgt, e.ptep, table_desc(pgt, child), e.base, level,
+				    BBM_TLBI_ENTRY, 0, 0);
+			if (act == WALK_SPLIT_DESCEND) {
+				ret = self(w, child, level + 1, ipa, e.stop);
+				if (ret)
+					return ret;
+			}
+			break;
+		case WALK_REPLACE_BBM:
+			bbm_replace(pgt, e.ptep, w->new, e.base, level,
+				    pte_is_table(e.pte, level) ? BBM_TLBI_SPAN : BBM_TLBI_ENTRY, 0,
+				    0);
+			if (pte_is_table(e.pte, level))
+				free_tree(pgt, pte_table(pgt, e.pte), level + 1);
+			break;
+		case WALK_STOP:
+			return w->ret;
+		}
+		ipa = e.stop;
+	}
+	return 0;
+}
+
+/* The walker for one operation: @name(w, table, level, ipa, end), walk_body() as above. */
+#define WALK_INSTANCE(name, visit, post, last_run)                                        \
+	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,   \
+			uint64_t end)                                                     \
+	{                                                                                 \
+		return walk_body(w, table, level, ipa, end, visit, post, last_run, name); \
+	}
+
+/* ---- freeing unlinked tables: on the walker ---------------------------------------------- */
+
+/* Free: descend into every table; free its page once the walk below it is done. */
+static S2_ALWAYS_INLINE enum walk_action free_visit(struct range_walk *w,
+						    const struct walk_entry *e)
+{
+	(void)w;
+	if (!pte_is_table(e->pte, e->level))
+		return WALK_SKIP;
+	/* A last-level table holds no tables: freed without walking it. */
+	return e->level + 1 == 3 ? WALK_FREE_TABLE : WALK_DESCEND;
+}
+
+static S2_ALWAYS_INLINE enum walk_action free_post(struct range_walk *w, const struct walk_entry *e)
+{
+	(void)w;
+	(void)e;
+	return WALK_FREE_TABLE;
+}
+
+/* Last-level tables hold no tables: nothing to walk. */
+static S2_ALWAYS_INLINE void free_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa,
+					   uint64_t end)
+{
+	(void)w;
+	(void)ptep;
+	(void)ipa;
+	(void)end;
+}
+
+WALK_INSTANCE(free_walk, free_visit, free_post, free_last_run)
+
+/* Free an unlinked table at @level (not the root) and every table below it (after the TLBI
+ * that covered them). */
+static void free_tree(struct s2_pgtable *pgt, s2_pte_t *table, int level)
+{
+	struct range_walk w = { .pgt = pgt };
+
+	if (level < 3)
+		(void)free_walk(&w, table, level, 0, lvl_size(pgt, level - 1));
+	pgt->port.ops->free_pages(pgt->port.ctx, table, gran_size(pgt));
+}
+
 /* ---- table pages
  * ------------------------------------------------------------------------------
  */
-
-/* Free an unlinked table and every table below it (after the TLBI that covered
- * them). */
-static void free_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level)
-{
-	if (level < 3) {
-		uint64_t n = table_entries(pgt);
-		for (uint64_t i = 0; i < n; i++) {
-			s2_pte_t pte = s2_atomic_load64(&table[i]);
-			if (pte_is_table(pte, level))
-				free_tree(pgt, pte_table(pgt, pte), level + 1);
-		}
-	}
-	pgt->port.ops->free_pages(pgt->port.ctx, table, gran_size(pgt));
-}
 
 /* ---- data-cache maintenance of memory the guest loses
  * -------------------------------------- */
@@ -348,18 +529,12 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 
 void s2_pgtable_destroy(struct s2_pgtable *pgt)
 {
-	int level;
-	uint64_t n;
+	struct range_walk w = { .pgt = pgt };
 
 	if (!pgt || !pgt->root)
 		return;
-	level = pgt->geom.start_level;
-	n = pgt->geom.root_idx_mask + 1;
-	for (uint64_t i = 0; i < n; i++) {
-		s2_pte_t pte = s2_atomic_load64(&pgt->root[i]);
-		if (pte_is_table(pte, level))
-			free_tree(pgt, pte_table(pgt, pte), level + 1);
-	}
+	/* Every table below the root (the free walk), then the root. */
+	(void)free_walk(&w, pgt->root, pgt->geom.start_level, 0, pgt->geom.ipa_limit);
 	pgt->port.ops->free_pages(pgt->port.ctx, pgt->root, pgt->cfg.root_table_bytes);
 	pgt->root = NULL;
 }
@@ -1013,142 +1188,6 @@ int s2_pgtable_annotate(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	return clear_top(pgt, s2_ipa_val(ipa), size, val, cache);
 }
 
-/* ---- the range walker: one loop, the decision per entry explicit
- * ---------------------------- */
-
-/*
- * What the range walker does with one entry, as a visitor decides it (after
- * TF-A's xlat tables v2 action_t: the decision apart from the loop that carries
- * it out). Changes in place of a live leaf (permissions, AF: no
- * break-before-make) the visitor makes itself, with the CAS the concurrency
- * rules ask for, and returns WALK_SKIP.
- */
-enum walk_action {
-	WALK_SKIP, /* leave the entry as it is */
-	WALK_DESCEND, /* a table: walk the part of the range below it, then ask ->post
-                 */
-	WALK_SPLIT, /* a block: replace it by a table of its pieces
-                   (break-before-make) */
-	WALK_SPLIT_DESCEND, /* WALK_SPLIT, then walk the new table */
-	WALK_REPLACE_BBM, /* replace the entry by w->new with break-before-make (a
-                       * table   replaced: its whole range invalidated, the subtree
-                       * freed after) */
-	WALK_STOP, /* stop the walk with w->ret */
-};
-
-/* One entry as the walker shows it to a visitor. */
-struct walk_entry {
-	s2_pte_t *ptep;
-	s2_pte_t pte; /* the value read */
-	int level;
-	uint64_t base, size; /* the entry maps [base, base + size) */
-	uint64_t ipa, stop; /* the part of it inside the operation's range */
-};
-
-static S2_ALWAYS_INLINE bool walk_whole(const struct walk_entry *e)
-{
-	return e->ipa == e->base && e->stop == e->base + e->size;
-}
-
-struct range_walk;
-
-/*
- * A range operation on the walker. @visit decides for each entry; @post (may be
- * NULL) decides again for a table entry once the walk below it is done
- * (WALK_SKIP or WALK_REPLACE_BBM).
- * @last_run (may be NULL) takes a whole run of last-level entries, [@ipa, @end)
- * from @ptep, in one call: the operation's tight loop, which is where a range
- * operation's cost lies (per page, where the rest of the walk is per table).
- */
-struct range_walk_ops {
-	enum walk_action (*visit)(struct range_walk *w, const struct walk_entry *e);
-	enum walk_action (*post)(struct range_walk *w, const struct walk_entry *e);
-	void (*last_run)(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end);
-};
-
-/* The walk's state; an operation with state of its own embeds it as its first
- * member. */
-struct range_walk {
-	struct s2_pgtable *pgt;
-	const struct range_walk_ops *ops;
-	struct s2_page_cache *cache; /* tables for WALK_SPLIT (from the cache only) */
-	s2_pte_t new; /* the entry WALK_REPLACE_BBM installs */
-	int ret; /* the result WALK_STOP returns */
-	unsigned int count; /* the operation's own count (collapse: blocks made) */
-};
-
-/*
- * Walk [@ipa, @end) of @table at @level: per entry, ask the visitor, then do
- * what it decided. Every break-before-make goes through bbm_replace(). Returns
- * 0, S2_ENOMEM (no table in the cache for a split) or what a visitor stopped
- * with.
- */
-static int range_walk(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
-{
-	struct s2_pgtable *pgt = w->pgt;
-	struct walk_entry e;
-	int ret;
-
-	e.size = lvl_size(pgt, level);
-	e.ptep = table + lvl_idx(pgt, level, ipa);
-	e.level = level;
-	if (level == 3 && w->ops->last_run) {
-		w->ops->last_run(w, e.ptep, ipa, end);
-		return 0;
-	}
-	for (; ipa < end; e.ptep++) {
-		enum walk_action act;
-		s2_pte_t *child;
-
-		e.base = S2_ALIGN_DOWN(ipa, e.size);
-		e.ipa = ipa;
-		e.stop = S2_MIN(e.base + e.size, end);
-		e.pte = s2_atomic_load64(e.ptep);
-		act = w->ops->visit(w, &e);
-		switch (act) {
-		case WALK_SKIP:
-			break;
-		case WALK_DESCEND:
-			child = pte_table(pgt, e.pte);
-			ret = range_walk(w, child, level + 1, ipa, e.stop);
-			if (ret)
-				return ret;
-			if (w->ops->post && w->ops->post(w, &e) == WALK_REPLACE_BBM) {
-				bbm_replace(pgt, e.ptep, w->new, e.base, level, BBM_TLBI_SPAN, 0,
-					    0);
-				free_tree(pgt, child, level + 1);
-			}
-			break;
-		case WALK_SPLIT:
-		case WALK_SPLIT_DESCEND:
-			child = table_alloc(pgt, w->cache, true);
-			if (!child)
-				return S2_ENOMEM;
-			table_fill_from(pgt, child, level, e.pte);
-			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
-			bbm_replace(pgt, e.ptep, table_desc(pgt, child), e.base, level,
-				    BBM_TLBI_ENTRY, 0, 0);
-			if (act == WALK_SPLIT_DESCEND) {
-				ret = range_walk(w, child, level + 1, ipa, e.stop);
-				if (ret)
-					return ret;
-			}
-			break;
-		case WALK_REPLACE_BBM:
-			bbm_replace(pgt, e.ptep, w->new, e.base, level,
-				    pte_is_table(e.pte, level) ? BBM_TLBI_SPAN : BBM_TLBI_ENTRY, 0,
-				    0);
-			if (pte_is_table(e.pte, level))
-				free_tree(pgt, pte_table(pgt, e.pte), level + 1);
-			break;
-		case WALK_STOP:
-			return w->ret;
-		}
-		ipa = e.stop;
-	}
-	return 0;
-}
-
 /* ---- permission changes over a range
  * --------------------------------------------------------- */
 
@@ -1181,7 +1220,8 @@ static S2_ALWAYS_INLINE s2_pte_t leaf_update(struct attr_ctx *c, s2_pte_t *ptep,
 
 /* A table: descend; a valid leaf above the last level (a block) that changes:
  * in place. */
-static enum walk_action attr_visit(struct range_walk *w, const struct walk_entry *e)
+static S2_ALWAYS_INLINE enum walk_action attr_visit(struct range_walk *w,
+						    const struct walk_entry *e)
 {
 	struct attr_ctx *c = (struct attr_ctx *)w;
 
@@ -1197,7 +1237,8 @@ static enum walk_action attr_visit(struct range_walk *w, const struct walk_entry
 
 /* Pages: the tight loop (the first change found apart, so the main loop only
  * remembers the last); one flush_add() for the run. */
-static void attr_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end)
+static S2_ALWAYS_INLINE void attr_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa,
+					   uint64_t end)
 {
 	struct attr_ctx *c = (struct attr_ctx *)w;
 	struct s2_pgtable *pgt = w->pgt;
@@ -1238,12 +1279,12 @@ static void attr_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, ui
 			  (uint64_t)(last_p - first_p + 1) * size, 3);
 }
 
-static const struct range_walk_ops attr_ops = { .visit = attr_visit, .last_run = attr_last_run };
+WALK_INSTANCE(attr_walk, attr_visit, NULL, attr_last_run)
 
 static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_t set, s2_pte_t clr)
 {
 	struct attr_ctx c = {
-		.w = { .pgt = pgt, .ops = &attr_ops },
+		.w = { .pgt = pgt },
 		.set = set,
 		.clr = clr,
 		.cas = pgt->cfg.ha || pgt->cfg.hd,
@@ -1251,7 +1292,7 @@ static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_
 			((clr | set) & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_XN)) || (clr & S2_PTE_AF),
 	};
 
-	(void)range_walk(&c.w, pgt->root, pgt->geom.start_level, ipa, ipa + size);
+	(void)attr_walk(&c.w, pgt->root, pgt->geom.start_level, ipa, ipa + size);
 	flush_do(pgt, &c.fl);
 	return 0;
 }
@@ -1354,7 +1395,8 @@ struct young_ctx {
 
 /* A table: descend; a young block: count the part of it in the range, clear AF
  * if asked. */
-static enum walk_action young_visit(struct range_walk *w, const struct walk_entry *e)
+static S2_ALWAYS_INLINE enum walk_action young_visit(struct range_walk *w,
+						     const struct walk_entry *e)
 {
 	struct young_ctx *c = (struct young_ctx *)w;
 	s2_pte_t pte = e->pte;
@@ -1375,7 +1417,8 @@ static enum walk_action young_visit(struct range_walk *w, const struct walk_entr
 }
 
 /* Pages: the tight loop, the count accumulated locally. */
-static void young_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end)
+static S2_ALWAYS_INLINE void young_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa,
+					    uint64_t end)
 {
 	struct young_ctx *c = (struct young_ctx *)w;
 	s2_pte_t *stop_p = ptep + ((end - ipa) >> w->pgt->geom.page_shift);
@@ -1407,19 +1450,19 @@ static void young_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, u
 	c->young += young;
 }
 
-static const struct range_walk_ops young_ops = { .visit = young_visit, .last_run = young_last_run };
+WALK_INSTANCE(young_walk, young_visit, NULL, young_last_run)
 
 int s2_pgtable_test_clear_young(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, bool clear,
 				uint64_t *young)
 {
-	struct young_ctx c = { .w = { .ops = &young_ops }, .clear = clear };
+	struct young_ctx c = { .clear = clear };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
 	c.w.pgt = pgt;
 	c.cas = pgt->cfg.ha || pgt->cfg.hd;
-	(void)range_walk(&c.w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+	(void)young_walk(&c.w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
 			 s2_ipa_val(ipa) + size);
 	if (young)
 		*young = c.young;
@@ -1438,7 +1481,8 @@ void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
 
 /* Split: every block in the range becomes tables down to pages (whole blocks: a
  * block only partly in the range is split in full). */
-static enum walk_action split_visit(struct range_walk *w, const struct walk_entry *e)
+static S2_ALWAYS_INLINE enum walk_action split_visit(struct range_walk *w,
+						     const struct walk_entry *e)
 {
 	(void)w;
 	if (pte_is_table(e->pte, e->level))
@@ -1448,12 +1492,12 @@ static enum walk_action split_visit(struct range_walk *w, const struct walk_entr
 	return WALK_SKIP;
 }
 
-static const struct range_walk_ops split_ops = { .visit = split_visit };
+WALK_INSTANCE(split_walk, split_visit, NULL, NULL)
 
 int s2_pgtable_split(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 		     struct s2_page_cache *cache)
 {
-	struct range_walk w = { .ops = &split_ops, .cache = cache };
+	struct range_walk w = { .cache = cache };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
@@ -1461,7 +1505,7 @@ int s2_pgtable_split(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 	if (!cache)
 		return S2_EINVAL;
 	w.pgt = pgt;
-	return range_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+	return split_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
 			  s2_ipa_val(ipa) + size);
 }
 
@@ -1492,13 +1536,15 @@ static bool table_uniform(const struct s2_pgtable *pgt, s2_pte_t *child, int cle
 /* Collapse: below a whole entry of a level with blocks, a table that maps one
  * aligned run with identical attributes becomes a block (after its own tables
  * were collapsed). */
-static enum walk_action collapse_visit(struct range_walk *w, const struct walk_entry *e)
+static S2_ALWAYS_INLINE enum walk_action collapse_visit(struct range_walk *w,
+							const struct walk_entry *e)
 {
 	(void)w;
 	return pte_is_table(e->pte, e->level) ? WALK_DESCEND : WALK_SKIP;
 }
 
-static enum walk_action collapse_post(struct range_walk *w, const struct walk_entry *e)
+static S2_ALWAYS_INLINE enum walk_action collapse_post(struct range_walk *w,
+						       const struct walk_entry *e)
 {
 	if (!walk_whole(e) || !level_has_blocks(w->pgt, e->level) ||
 	    !table_uniform(w->pgt, pte_table(w->pgt, e->pte), e->level + 1, &w->new))
@@ -1507,20 +1553,19 @@ static enum walk_action collapse_post(struct range_walk *w, const struct walk_en
 	return WALK_REPLACE_BBM;
 }
 
-static const struct range_walk_ops collapse_ops = { .visit = collapse_visit,
-						    .post = collapse_post };
+WALK_INSTANCE(collapse_walk, collapse_visit, collapse_post, NULL)
 
 int s2_pgtable_collapse(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 			unsigned int *collapsed)
 {
-	struct range_walk w = { .ops = &collapse_ops };
+	struct range_walk w = { 0 };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
 	w.pgt = pgt;
-	(void)range_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
-			 s2_ipa_val(ipa) + size);
+	(void)collapse_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+			    s2_ipa_val(ipa) + size);
 	if (collapsed)
 		*collapsed = w.count;
 	return 0;
