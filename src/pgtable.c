@@ -75,159 +75,6 @@ static void flush_do(const struct s2_pgtable *pgt, struct flush *f)
 	f->tables = false;
 }
 
-/* ---- the range walker: one loop, the decision per entry explicit ---------------------------- */
-
-/*
- * What the range walker does with one entry, as a visitor decides it (after TF-A's xlat tables
- * v2 action_t: the decision apart from the loop that carries it out). Changes in place of a
- * live leaf (permissions, AF: no break-before-make) the visitor makes itself, with the CAS the
- * concurrency rules ask for, and returns WALK_SKIP.
- */
-enum walk_action {
-	WALK_SKIP, /* leave the entry as it is */
-	WALK_DESCEND, /* a table: walk the part of the range below it, then ask post */
-	WALK_SPLIT, /* a block: replace it by a table of its pieces (break-before-make) */
-	WALK_SPLIT_DESCEND, /* WALK_SPLIT, then walk the new table */
-	WALK_REPLACE_BBM, /* replace the entry by w->new with break-before-make (a table
-			   * replaced: its whole range invalidated, the subtree freed after) */
-	WALK_FREE_TABLE, /* the table below an unlinked entry: free its page (from visit: one
-			  * that holds no tables, not walked; from post: walked already) */
-	WALK_STOP, /* stop the walk with w->ret */
-};
-
-/* One entry as the walker shows it to a visitor. */
-struct walk_entry {
-	s2_pte_t *ptep;
-	s2_pte_t pte; /* the value read */
-	int level;
-	uint64_t base, size; /* the entry maps [base, base + size) */
-	uint64_t ipa, stop; /* the part of it inside the operation's range */
-};
-
-static S2_ALWAYS_INLINE bool walk_whole(const struct walk_entry *e)
-{
-	return e->ipa == e->base && e->stop == e->base + e->size;
-}
-
-/* The walk's state; an operation with state of its own embeds it as its first member. */
-struct range_walk {
-	struct s2_pgtable *pgt;
-	struct s2_page_cache *cache; /* tables for WALK_SPLIT (from the cache only) */
-	s2_pte_t new; /* the entry WALK_REPLACE_BBM installs */
-	int ret; /* the result WALK_STOP returns */
-	unsigned int count; /* the operation's own count (collapse: blocks made) */
-};
-
-/*
- * A range operation on the walker: @visit decides for each entry; @post (may be NULL) decides
- * again for a table entry once the walk below it is done (WALK_SKIP, WALK_REPLACE_BBM or
- * WALK_FREE_TABLE). @last_run (may be NULL) takes a whole run of last-level entries, [@ipa,
- * @end) from @ptep, in one call: the operation's tight loop, which is where a range
- * operation's cost lies (per page, where the rest of the walk is per table).
- */
-typedef enum walk_action (*walk_visit_fn)(struct range_walk *w, const struct walk_entry *e);
-typedef void (*walk_run_fn)(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end);
-typedef int (*walk_fn)(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,
-		       uint64_t end);
-
-static void free_tree(struct s2_pgtable *pgt, s2_pte_t *table, int level);
-static void table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int level, s2_pte_t old);
-
-/*
- * Walk [@ipa, @end) of @table at @level: per entry, ask the visitor, then do what it decided.
- * Every break-before-make goes through bbm_replace(). Returns 0, S2_ENOMEM (no table in the
- * cache for a split) or what a visitor stopped with.
- *
- * The walker is one body instantiated per operation (WALK_INSTANCE()), as KVM's and TF-A's
- * walkers are compiled with their visitor known: the operation's functions are constants
- * here, called directly and inlined, and @self is the instance itself for the recursion.
- */
-static S2_ALWAYS_INLINE int walk_body(struct range_walk *w, s2_pte_t *table, int level,
-				      uint64_t ipa, uint64_t end, const walk_visit_fn visit,
-				      const walk_visit_fn post, const walk_run_fn last_run,
-				      const walk_fn self)
-{
-	struct s2_pgtable *pgt = w->pgt;
-	struct walk_entry e;
-	int ret;
-
-	e.size = lvl_size(pgt, level);
-	e.ptep = table + lvl_idx(pgt, level, ipa);
-	e.level = level;
-	if (last_run && level == 3) {
-		last_run(w, e.ptep, ipa, end);
-		return 0;
-	}
-	for (; ipa < end; e.ptep++) {
-		enum walk_action act;
-		s2_pte_t *child;
-
-		e.base = S2_ALIGN_DOWN(ipa, e.size);
-		e.ipa = ipa;
-		e.stop = S2_MIN(e.base + e.size, end);
-		e.pte = s2_atomic_load64(e.ptep);
-		act = visit(w, &e);
-		switch (act) {
-		case WALK_SKIP:
-			break;
-		case WALK_FREE_TABLE:
-			pgt->port.ops->free_pages(pgt->port.ctx, pte_table(pgt, e.pte),
-						  gran_size(pgt));
-			break;
-		case WALK_DESCEND:
-			child = pte_table(pgt, e.pte);
-			ret = self(w, child, level + 1, ipa, e.stop);
-			if (ret)
-				return ret;
-			if (!post)
-				break;
-			act = post(w, &e);
-			if (act == WALK_REPLACE_BBM) {
-				bbm_replace(pgt, e.ptep, w->new, e.base, level, BBM_TLBI_SPAN, 0,
-					    0);
-				free_tree(pgt, child, level + 1);
-			} else if (act == WALK_FREE_TABLE) {
-				pgt->port.ops->free_pages(pgt->port.ctx, child, gran_size(pgt));
-			}
-			break;
-		case WALK_SPLIT:
-		case WALK_SPLIT_DESCEND:
-			child = table_alloc(pgt, w->cache, true);
-			if (!child)
-				return S2_ENOMEM;
-			table_fill_from(pgt, child, level, e.pte);
-			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
-			bbm_replace(pgt, e.ptep, table_desc(pgt, child), e.base, level,
-				    BBM_TLBI_ENTRY, 0, 0);
-			if (act == WALK_SPLIT_DESCEND) {
-				ret = self(w, child, level + 1, ipa, e.stop);
-				if (ret)
-					return ret;
-			}
-			break;
-		case WALK_REPLACE_BBM:
-			bbm_replace(pgt, e.ptep, w->new, e.base, level,
-				    pte_is_table(e.pte, level) ? BBM_TLBI_SPAN : BBM_TLBI_ENTRY, 0,
-				    0);
-			if (pte_is_table(e.pte, level))
-				free_tree(pgt, pte_table(pgt, e.pte), level + 1);
-			break;
-		case WALK_STOP:
-			return w->ret;
-		}
-		ipa = e.stop;
-	}
-	return 0;
-}
-
-/* The walker for one operation: @name(w, table, level, ipa, end), walk_body() as above. */
-#define WALK_INSTANCE(name, visit, post, last_run)                                        \
-	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,   \
-			uint64_t end)                                                     \
-	{                                                                                 \
-		return walk_body(w, table, level, ipa, end, visit, post, last_run, name); \
-	}
-
 /* ---- freeing unlinked tables: on the walker ---------------------------------------------- */
 
 /* Free: descend into every table; free its page once the walk below it is done. */
@@ -262,7 +109,7 @@ WALK_INSTANCE(free_walk, free_visit, free_post, free_last_run)
 
 /* Free an unlinked table at @level (not the root) and every table below it (after the TLBI
  * that covered them). */
-static void free_tree(struct s2_pgtable *pgt, s2_pte_t *table, int level)
+void s2_pgt_free_tree(struct s2_pgtable *pgt, s2_pte_t *table, int level)
 {
 	struct range_walk w = { .pgt = pgt };
 
@@ -390,7 +237,7 @@ static void cmo_block_lost(const struct s2_pgtable *pgt, s2_pte_t *table, int le
  * an owner annotation at @level, so that it maps exactly what @old mapped. Sets
  * its refcount.
  */
-static void table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int level, s2_pte_t old)
+void s2_pgt_table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int level, s2_pte_t old)
 {
 	uint64_t n = table_entries(pgt);
 	if (old & S2_PTE_VALID) {
@@ -613,7 +460,7 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 				 pte_needs_cmo(pgt, new) ? pte_oa(pgt, new) : CMO_KEEP_NONE, &r);
 			cmo_run_flush(pgt, &r);
 		}
-		free_tree(pgt, pte_table(pgt, old), level + 1);
+		s2_pgt_free_tree(pgt, pte_table(pgt, old), level + 1);
 		return 0;
 	}
 	if (m->flags & S2_MAP_NO_REPLACE)
@@ -704,7 +551,7 @@ static int map_descend_new(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_
 	if (!child)
 		return S2_ENOMEM;
 	if (old)
-		table_fill_from(pgt, child, level, old);
+		s2_pgt_table_fill_from(pgt, child, level, old);
 	ret = map_range(m, child, level + 1, ipa, stop, true);
 	if (!s2_atomic_load32(table_rc(pgt, child))) {
 		table_unused(pgt, m->cache, child);
@@ -960,7 +807,7 @@ static void clear_flush(struct clear_ctx *c)
 		}
 		if (c->cmo)
 			cmo_tree(c->pgt, c->pend[i].table, c->pend[i].level, CMO_KEEP_NONE, &r);
-		free_tree(c->pgt, c->pend[i].table, c->pend[i].level);
+		s2_pgt_free_tree(c->pgt, c->pend[i].table, c->pend[i].level);
 	}
 	cmo_run_flush(c->pgt, &r);
 	c->npend = 0;
@@ -990,7 +837,7 @@ static void clear_detach(struct clear_ctx *c, s2_pte_t *table, int level, uint64
 {
 	if (priv) {
 		/* Pieces of a block: clear_descend_new() cleans what left the guest. */
-		free_tree(c->pgt, table, level);
+		s2_pgt_free_tree(c->pgt, table, level);
 		return;
 	}
 	if (c->npend == PEND_MAX)
@@ -1016,7 +863,7 @@ static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uin
 	if (!child)
 		return S2_ENOMEM;
 	if (old)
-		table_fill_from(pgt, child, level, old);
+		s2_pgt_table_fill_from(pgt, child, level, old);
 	ret = clear_range(c, child, level + 1, ipa, stop, true);
 	if (!s2_atomic_load32(table_rc(pgt, child))) {
 		/* Nothing left below: the entry itself becomes empty. */

@@ -5,11 +5,12 @@
  * the side-effect helpers every path uses, and the direct descent of the single-entry
  * operations. docs/pgtable.md describes how the engine is split:
  *
- *   src/pgtable.c        init/destroy, the walker and the range operations (map, unmap,
- *                        annotate, wrprotect/set_prot, young, split, collapse, free)
+ *   src/pgtable.c        init/destroy and the range operations (map, unmap, annotate, and on
+ *                        the range walker below: wrprotect/set_prot, young, split, collapse,
+ *                        free)
  *   src/pgtable_fast.c   the direct-descent single-entry paths (fault map, lookup, relax_perms,
  *                        mkyoung), instantiated once per descriptor layout
- *   src/pgtable_check.c  s2_pgtable_check(), the invariant checker
+ *   src/pgtable_check.c  s2_pgtable_check(), the invariant checker (on the range walker)
  *
  * Architecture references are to the Arm ARM (DDI 0487): descriptor formats D8.3, the
  * break-before-make rules D8.16.1, TLB maintenance D8.17, the stage-2 walk AArch64.S2Walk.
@@ -496,6 +497,162 @@ static S2_ALWAYS_INLINE uint64_t pte_oa_t(const struct s2_pgtable *pgt, s2_pte_t
 {
 	return hi ? pte_oa(pgt, pte) : (pte & pgt->geom.oa_lo_mask);
 }
+
+/* ---- the range walker: one loop, the decision per entry explicit ---------------------------- */
+
+/*
+ * What the range walker does with one entry, as a visitor decides it (after TF-A's xlat tables
+ * v2 action_t: the decision apart from the loop that carries it out). Changes in place of a
+ * live leaf (permissions, AF: no break-before-make) the visitor makes itself, with the CAS the
+ * concurrency rules ask for, and returns WALK_SKIP.
+ */
+enum walk_action {
+	WALK_SKIP, /* leave the entry as it is */
+	WALK_DESCEND, /* a table: walk the part of the range below it, then ask post */
+	WALK_SPLIT, /* a block: replace it by a table of its pieces (break-before-make) */
+	WALK_SPLIT_DESCEND, /* WALK_SPLIT, then walk the new table */
+	WALK_REPLACE_BBM, /* replace the entry by w->new with break-before-make (a table
+			   * replaced: its whole range invalidated, the subtree freed after) */
+	WALK_FREE_TABLE, /* the table below an unlinked entry: free its page (from visit: one
+			  * that holds no tables, not walked; from post: walked already) */
+	WALK_STOP, /* stop the walk with w->ret */
+};
+
+/* One entry as the walker shows it to a visitor. */
+struct walk_entry {
+	s2_pte_t *ptep;
+	s2_pte_t pte; /* the value read */
+	int level;
+	uint64_t base, size; /* the entry maps [base, base + size) */
+	uint64_t ipa, stop; /* the part of it inside the operation's range */
+};
+
+static S2_ALWAYS_INLINE bool walk_whole(const struct walk_entry *e)
+{
+	return e->ipa == e->base && e->stop == e->base + e->size;
+}
+
+/* The walk's state; an operation with state of its own embeds it as its first member. */
+struct range_walk {
+	struct s2_pgtable *pgt;
+	struct s2_page_cache *cache; /* tables for WALK_SPLIT (from the cache only) */
+	s2_pte_t new; /* the entry WALK_REPLACE_BBM installs */
+	int ret; /* the result WALK_STOP returns */
+	unsigned int count; /* the operation's own count (collapse: blocks made) */
+};
+
+/*
+ * A range operation on the walker: @visit decides for each entry; @post (may be NULL) decides
+ * again for a table entry once the walk below it is done (WALK_SKIP, WALK_REPLACE_BBM or
+ * WALK_FREE_TABLE). @last_run (may be NULL) takes a whole run of last-level entries, [@ipa,
+ * @end) from @ptep, in one call: the operation's tight loop, which is where a range
+ * operation's cost lies (per page, where the rest of the walk is per table).
+ */
+typedef enum walk_action (*walk_visit_fn)(struct range_walk *w, const struct walk_entry *e);
+typedef void (*walk_run_fn)(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end);
+typedef int (*walk_fn)(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,
+		       uint64_t end);
+
+/* (pgtable.c) Free an unlinked table at @level and every table below it. */
+void s2_pgt_free_tree(struct s2_pgtable *pgt, s2_pte_t *table, int level);
+/* (pgtable.c) Fill a new private table at @level + 1 with the pieces of @old (a block or an
+ * annotation at @level), setting its refcount. */
+void s2_pgt_table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int level, s2_pte_t old);
+
+/*
+ * Walk [@ipa, @end) of @table at @level: per entry, ask the visitor, then do what it decided.
+ * Every break-before-make goes through bbm_replace(). Returns 0, S2_ENOMEM (no table in the
+ * cache for a split) or what a visitor stopped with.
+ *
+ * The walker is one body instantiated per operation (WALK_INSTANCE()), as KVM's and TF-A's
+ * walkers are compiled with their visitor known: the operation's functions are constants
+ * here, called directly and inlined, and @self is the instance itself for the recursion.
+ */
+static S2_ALWAYS_INLINE int walk_body(struct range_walk *w, s2_pte_t *table, int level,
+				      uint64_t ipa, uint64_t end, const walk_visit_fn visit,
+				      const walk_visit_fn post, const walk_run_fn last_run,
+				      const walk_fn self)
+{
+	struct s2_pgtable *pgt = w->pgt;
+	struct walk_entry e;
+	int ret;
+
+	e.size = lvl_size(pgt, level);
+	e.ptep = table + lvl_idx(pgt, level, ipa);
+	e.level = level;
+	if (last_run && level == 3) {
+		last_run(w, e.ptep, ipa, end);
+		return 0;
+	}
+	for (; ipa < end; e.ptep++) {
+		enum walk_action act;
+		s2_pte_t *child;
+
+		e.base = S2_ALIGN_DOWN(ipa, e.size);
+		e.ipa = ipa;
+		e.stop = S2_MIN(e.base + e.size, end);
+		e.pte = s2_atomic_load64(e.ptep);
+		act = visit(w, &e);
+		switch (act) {
+		case WALK_SKIP:
+			break;
+		case WALK_FREE_TABLE:
+			pgt->port.ops->free_pages(pgt->port.ctx, pte_table(pgt, e.pte),
+						  gran_size(pgt));
+			break;
+		case WALK_DESCEND:
+			child = pte_table(pgt, e.pte);
+			ret = self(w, child, level + 1, ipa, e.stop);
+			if (ret)
+				return ret;
+			if (!post)
+				break;
+			act = post(w, &e);
+			if (act == WALK_REPLACE_BBM) {
+				bbm_replace(pgt, e.ptep, w->new, e.base, level, BBM_TLBI_SPAN, 0,
+					    0);
+				s2_pgt_free_tree(pgt, child, level + 1);
+			} else if (act == WALK_FREE_TABLE) {
+				pgt->port.ops->free_pages(pgt->port.ctx, child, gran_size(pgt));
+			}
+			break;
+		case WALK_SPLIT:
+		case WALK_SPLIT_DESCEND:
+			child = table_alloc(pgt, w->cache, true);
+			if (!child)
+				return S2_ENOMEM;
+			s2_pgt_table_fill_from(pgt, child, level, e.pte);
+			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
+			bbm_replace(pgt, e.ptep, table_desc(pgt, child), e.base, level,
+				    BBM_TLBI_ENTRY, 0, 0);
+			if (act == WALK_SPLIT_DESCEND) {
+				ret = self(w, child, level + 1, ipa, e.stop);
+				if (ret)
+					return ret;
+			}
+			break;
+		case WALK_REPLACE_BBM:
+			bbm_replace(pgt, e.ptep, w->new, e.base, level,
+				    pte_is_table(e.pte, level) ? BBM_TLBI_SPAN : BBM_TLBI_ENTRY, 0,
+				    0);
+			if (pte_is_table(e.pte, level))
+				s2_pgt_free_tree(pgt, pte_table(pgt, e.pte), level + 1);
+			break;
+		case WALK_STOP:
+			return w->ret;
+		}
+		ipa = e.stop;
+	}
+	return 0;
+}
+
+/* The walker for one operation: @name(w, table, level, ipa, end), walk_body() as above. */
+#define WALK_INSTANCE(name, visit, post, last_run)                                        \
+	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,   \
+			uint64_t end)                                                     \
+	{                                                                                 \
+		return walk_body(w, table, level, ipa, end, visit, post, last_run, name); \
+	}
 
 /* ---- shared between the files ------------------------------------------------------------ */
 
