@@ -309,35 +309,6 @@ static S2_ALWAYS_INLINE int map_page_other_impl(struct s2_pgtable *pgt, uint64_t
 			       leaf & ~(oa_mask | DESC_TYPE_MASK), flags, cache);
 }
 
-static S2_NOINLINE int map_page_4k_other(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-					 enum s2_map_flags flags, struct s2_page_cache *cache)
-{
-	return map_page_other_impl(pgt, ipa, leaf, flags, cache, -1);
-}
-
-static S2_NOINLINE int map_page_lin_other(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-					  enum s2_map_flags flags, struct s2_page_cache *cache)
-{
-	return map_page_other_impl(pgt, ipa, leaf, flags, cache, K4_OFF);
-}
-
-static int map_page_4k(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf, enum s2_map_flags flags,
-		       struct s2_page_cache *cache);
-static int map_page_lin(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-			enum s2_map_flags flags, struct s2_page_cache *cache);
-
-/* Cache maintenance first (map_cmo()), then the one-page path below (its CAS into an empty
- * entry of an existing table, else the above). */
-static S2_NOINLINE int map_page_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-				    enum s2_prot prot, enum s2_map_flags flags,
-				    struct s2_page_cache *cache)
-{
-	map_cmo(pgt, leaf & pgt->geom.oa_lo_mask, gran_size(pgt), prot, flags);
-	if (pgt->geom.fast4k_ipa_limit)
-		return map_page_4k(pgt, ipa, leaf, flags, cache);
-	return map_page_lin(pgt, ipa, leaf, flags, cache);
-}
-
 /*
  * The one-page fault path for a layout of geom.fast: an empty last-level entry in an existing
  * table takes the leaf with one CAS, then the table's refcount (level 3 is never the root) and
@@ -345,9 +316,12 @@ static S2_NOINLINE int map_page_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte
  * map_page_*_other(), which looks again and does the whole single-entry map. Functions of their
  * own so that only @pgt lives across the port calls.
  */
+typedef int (*map_page_fn)(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+			   enum s2_map_flags flags, struct s2_page_cache *cache);
+
 static S2_ALWAYS_INLINE int map_page_impl(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
 					  enum s2_map_flags flags, struct s2_page_cache *cache,
-					  const int k4)
+					  const int k4, const map_page_fn other)
 {
 	struct descent d;
 	s2_pte_t old = 0;
@@ -365,21 +339,40 @@ static S2_ALWAYS_INLINE int map_page_impl(struct s2_pgtable *pgt, uint64_t ipa, 
 		port_barrier(pgt, S2_BARRIER_DSB_ISHST);
 		return 0;
 	}
-	if (k4 != K4_OFF)
-		return map_page_4k_other(pgt, ipa, leaf, flags, cache);
-	return map_page_lin_other(pgt, ipa, leaf, flags, cache);
+	return other(pgt, ipa, leaf, flags, cache);
 }
 
-static S2_NOINLINE int map_page_4k(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-				   enum s2_map_flags flags, struct s2_page_cache *cache)
-{
-	return map_page_impl(pgt, ipa, leaf, flags, cache, -1);
-}
+/*
+ * The one-page fault path for one layout of geom.fast (@k4 as for map_page_impl()):
+ * map_page_@name() and what it falls back on, map_page_@name_other(), both out of line.
+ */
+#define MAP_PAGE_LAYOUT(name, k4)                                                                \
+	static S2_NOINLINE int map_page_##name##_other(struct s2_pgtable *pgt, uint64_t ipa,     \
+						       s2_pte_t leaf, enum s2_map_flags flags,   \
+						       struct s2_page_cache *cache)              \
+	{                                                                                        \
+		return map_page_other_impl(pgt, ipa, leaf, flags, cache, k4);                    \
+	}                                                                                        \
+	static S2_NOINLINE int map_page_##name(struct s2_pgtable *pgt, uint64_t ipa,             \
+					       s2_pte_t leaf, enum s2_map_flags flags,           \
+					       struct s2_page_cache *cache)                      \
+	{                                                                                        \
+		return map_page_impl(pgt, ipa, leaf, flags, cache, k4, map_page_##name##_other); \
+	}
 
-static S2_NOINLINE int map_page_lin(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-				    enum s2_map_flags flags, struct s2_page_cache *cache)
+MAP_PAGE_LAYOUT(4k, -1) /* 4K, the start level read from geom (descend_4k()) */
+MAP_PAGE_LAYOUT(lin, K4_OFF) /* 16K and 64K (descend_impl()) */
+
+/* Cache maintenance first (map_cmo()), then the one-page path below (its CAS into an empty
+ * entry of an existing table, else the above). */
+static S2_NOINLINE int map_page_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+				    enum s2_prot prot, enum s2_map_flags flags,
+				    struct s2_page_cache *cache)
 {
-	return map_page_impl(pgt, ipa, leaf, flags, cache, K4_OFF);
+	map_cmo(pgt, leaf & pgt->geom.oa_lo_mask, gran_size(pgt), prot, flags);
+	if (pgt->geom.fast4k_ipa_limit)
+		return map_page_4k(pgt, ipa, leaf, flags, cache);
+	return map_page_lin(pgt, ipa, leaf, flags, cache);
 }
 
 /* The leaf of a page of Normal memory: the attribute template precomputed at init (indexed by
