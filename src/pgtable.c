@@ -716,7 +716,7 @@ int s2_pgtable_walk(const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 
 	if (ret)
 		return ret;
-	if (!fn || (flags & ~(uint64_t)S2_WALK_ALL))
+	if (!fn || (flags & ~(unsigned int)S2_WALK_ALL))
 		return S2_EINVAL;
 	return walk_range(pgt, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
 			  s2_ipa_val(ipa) + size, flags, fn, arg);

@@ -259,7 +259,7 @@ static S2_NOINLINE int map_general(struct s2_pgtable *pgt, uint64_t ipa, uint64_
 	ret = prot_to_attr(pgt, prot, flags, &attr);
 	if (ret)
 		return ret;
-	if (flags & ~(uint64_t)S2_MAP_ALL)
+	if (flags & ~(unsigned int)S2_MAP_ALL)
 		return S2_EINVAL;
 	if ((ipa | pa | size) & (gran_size(pgt) - 1))
 		return S2_EALIGN;
