@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * pgtable.c - the stage-2 page-table engine (mechanism only): init and destroy,
- * the range walker and the range operations. docs/pgtable.md explains the design:
- * direct descent for single-entry operations (pgtable_fast.c); for ranges, one
- * walker with an explicit action per entry (walk_body(), instantiated per
- * operation: split, collapse, wrprotect/set_prot, young, free) and per-operation
- * table loops (map, unmap/annotate); table-page reference counts, break-before-make
- * and the TLB-maintenance policy. The checker is in pgtable_check.c, what the files share in
+ * pgtable.c - the stage-2 page-table engine (mechanism only): init and destroy
+ * and the range operations. docs/pgtable.md explains the design: direct descent
+ * for single-entry operations (pgtable_fast.c); for ranges, one walker with an
+ * explicit action per entry (walk_body() in pgtable_internal.h, instantiated per
+ * operation: unmap/annotate, split, collapse, wrprotect/set_prot, young, free) and
+ * map's own table loop; table-page reference counts, break-before-make and the
+ * TLB-maintenance policy. The checker is in pgtable_check.c, what the files share in
  * pgtable_internal.h.
  *
  * Architecture references are to the Arm ARM (DDI 0487): descriptor formats
@@ -780,9 +780,8 @@ int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, u
  * the guest, to clean to the PoC.
  */
 struct clear_ctx {
-	struct s2_pgtable *pgt;
+	struct range_walk w; /* first: the walker's state (pgt, cache, delta, priv) */
 	s2_pte_t val;
-	struct s2_page_cache *cache;
 	struct flush fl;
 	bool cmo; /* FWB off: removed Normal WB memory is cleaned */
 	unsigned int npend;
@@ -799,17 +798,17 @@ static void clear_flush(struct clear_ctx *c)
 {
 	struct cmo_run r = { 0, 0 };
 
-	flush_do(c->pgt, &c->fl);
+	flush_do(c->w.pgt, &c->fl);
 	for (unsigned int i = 0; i < c->npend; i++) {
 		if (!c->pend[i].table) {
-			cmo_run_add(c->pgt, &r, c->pend[i].pa, c->pend[i].size);
+			cmo_run_add(c->w.pgt, &r, c->pend[i].pa, c->pend[i].size);
 			continue;
 		}
 		if (c->cmo)
-			cmo_tree(c->pgt, c->pend[i].table, c->pend[i].level, CMO_KEEP_NONE, &r);
-		s2_pgt_free_tree(c->pgt, c->pend[i].table, c->pend[i].level);
+			cmo_tree(c->w.pgt, c->pend[i].table, c->pend[i].level, CMO_KEEP_NONE, &r);
+		s2_pgt_free_tree(c->w.pgt, c->pend[i].table, c->pend[i].level);
 	}
-	cmo_run_flush(c->pgt, &r);
+	cmo_run_flush(c->w.pgt, &r);
 	c->npend = 0;
 }
 
@@ -836,8 +835,8 @@ static void clear_detach(struct clear_ctx *c, s2_pte_t *table, int level, uint64
 			 uint64_t size, bool priv)
 {
 	if (priv) {
-		/* Pieces of a block: clear_descend_new() cleans what left the guest. */
-		s2_pgt_free_tree(c->pgt, table, level);
+		/* Pieces of a block: clear_split() cleans what left the guest. */
+		s2_pgt_free_tree(c->w.pgt, table, level);
 		return;
 	}
 	if (c->npend == PEND_MAX)
@@ -849,28 +848,37 @@ static void clear_detach(struct clear_ctx *c, s2_pte_t *table, int level, uint64
 	c->fl.tables = true;
 }
 
-static int clear_range(struct clear_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
-		       bool priv);
+static int clear_walk(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa, uint64_t end);
 
-static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uint64_t ipa,
-			     uint64_t stop, s2_pte_t old, bool priv, int32_t *delta)
+/*
+ * A block or annotation only partly in the range (or an empty entry to annotate in part):
+ * build the next-level table privately (the pieces of @e's entry), clear the part in the range
+ * there (a private walk: no break-before-make, no TLBI), then link it (break-before-make over
+ * a valid block), or, with nothing left below, empty the entry. Returns 0 or S2_ENOMEM.
+ */
+static int clear_split(struct clear_ctx *c, const struct walk_entry *e)
 {
-	struct s2_pgtable *pgt = c->pgt;
-	uint64_t size = lvl_size(pgt, level), base = S2_ALIGN_DOWN(ipa, size);
-	s2_pte_t *child = table_alloc(pgt, c->cache, false);
+	struct s2_pgtable *pgt = c->w.pgt;
+	s2_pte_t *ptep = e->ptep, old = e->pte;
+	int level = e->level;
+	uint64_t size = e->size, base = e->base, ipa = e->ipa, stop = e->stop;
+	bool priv = c->w.priv;
+	s2_pte_t *child = table_alloc(pgt, c->w.cache, false);
 	int ret;
 
 	if (!child)
 		return S2_ENOMEM;
 	if (old)
 		s2_pgt_table_fill_from(pgt, child, level, old);
-	ret = clear_range(c, child, level + 1, ipa, stop, true);
+	c->w.priv = true;
+	ret = clear_walk(&c->w, child, level + 1, ipa, stop);
+	c->w.priv = priv;
 	if (!s2_atomic_load32(table_rc(pgt, child))) {
 		/* Nothing left below: the entry itself becomes empty. */
-		table_unused(pgt, c->cache, child);
+		table_unused(pgt, c->w.cache, child);
 		if (old) {
 			s2_atomic_store64(ptep, 0);
-			(*delta)--;
+			c->w.delta--;
 			if ((old & S2_PTE_VALID) && !priv) {
 				flush_add(&c->fl, base, size, level);
 				if (c->cmo && pte_needs_cmo(pgt, old))
@@ -885,7 +893,7 @@ static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uin
 		s2_atomic_store64_release(ptep, table_desc(pgt, child));
 	if (c->cmo && !priv && pte_needs_cmo(pgt, old)) {
 		/* The block's part [ipa, stop) left the guest (invalidated above); after a
-     * failed allocation, what the private table no longer maps as before. */
+		 * failed allocation, what the private table no longer maps as before. */
 		if (!ret) {
 			clear_cmo(c, pte_oa(pgt, old) + (ipa - base), stop - ipa);
 		} else {
@@ -895,61 +903,66 @@ static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uin
 		}
 	}
 	if (!old)
-		(*delta)++;
+		c->w.delta++;
 	return ret;
 }
 
-static int clear_range(struct clear_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
-		       bool priv)
+/*
+ * Unmap/annotate on the walker: an entry already @val is left; a whole entry is replaced by
+ * @val with one store (a removal needs no break-before-make; a table below it is unlinked
+ * whole, freed after the TLBI); a table only partly in the range is walked (post: unlinked
+ * once empty); a block or annotation only partly in the range is split (clear_split()).
+ */
+static S2_ALWAYS_INLINE enum walk_action clear_visit(struct range_walk *w,
+						     const struct walk_entry *e)
 {
-	struct s2_pgtable *pgt = c->pgt;
-	uint64_t size = lvl_size(pgt, level);
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
-	s2_pte_t val = c->val;
-	int32_t delta = 0;
-	int ret = 0;
+	struct clear_ctx *c = (struct clear_ctx *)w;
+	struct s2_pgtable *pgt = w->pgt;
+	s2_pte_t old = e->pte, val = c->val;
+	int ret;
 
-	for (; ipa < end; ipa = S2_MIN((ipa | (size - 1)) + 1, end), ptep++) {
-		uint64_t next = (ipa | (size - 1)) + 1;
-		s2_pte_t old = s2_atomic_load64(ptep);
-
-		if (old == val)
-			continue;
-		if (!(ipa & (size - 1)) && next <= end) {
-			/* The whole entry goes. */
-			s2_atomic_store64(ptep, val);
-			delta += (val != 0) - (old != 0);
-			if (pte_is_table(old, level)) {
-				clear_detach(c, pte_table(pgt, old), level + 1, ipa, size, priv);
-			} else if ((old & S2_PTE_VALID) && !priv) {
-				flush_add(&c->fl, ipa, size, level);
-				if (S2_UNLIKELY(c->cmo) && pte_needs_cmo(pgt, old))
-					clear_cmo(c, pte_oa(pgt, old), size);
-			}
-			continue;
+	if (old == val)
+		return WALK_SKIP;
+	if (walk_whole(e)) {
+		s2_atomic_store64(e->ptep, val);
+		w->delta += (val != 0) - (old != 0);
+		if (pte_is_table(old, e->level)) {
+			clear_detach(c, pte_table(pgt, old), e->level + 1, e->ipa, e->size,
+				     w->priv);
+		} else if ((old & S2_PTE_VALID) && !w->priv) {
+			flush_add(&c->fl, e->ipa, e->size, e->level);
+			if (S2_UNLIKELY(c->cmo) && pte_needs_cmo(pgt, old))
+				clear_cmo(c, pte_oa(pgt, old), e->size);
 		}
-		if (pte_is_table(old, level)) {
-			s2_pte_t *child = pte_table(pgt, old);
-			ret = clear_range(c, child, level + 1, ipa, S2_MIN(next, end), priv);
-			if (!s2_atomic_load32(table_rc(pgt, child))) {
-				s2_atomic_store64(ptep, 0);
-				delta--;
-				clear_detach(c, child, level + 1, S2_ALIGN_DOWN(ipa, size), size,
-					     priv);
-			}
-		} else {
-			if (!old && !val)
-				continue;
-			/* Split the block or annotation (or build a table for an annotation). */
-			ret = clear_descend_new(c, ptep, level, ipa, S2_MIN(next, end), old, priv,
-						&delta);
-		}
-		if (ret)
-			break;
+		return WALK_SKIP;
 	}
-	rc_add(pgt, table, level, delta);
-	return ret;
+	if (pte_is_table(old, e->level))
+		return WALK_DESCEND;
+	if (!old && !val)
+		return WALK_SKIP;
+	ret = clear_split(c, e);
+	if (!ret)
+		return WALK_SKIP;
+	w->ret = ret;
+	return WALK_STOP;
 }
+
+/* A table walked in part: unlinked (freed after the TLBI) when nothing is left in it. */
+static S2_ALWAYS_INLINE enum walk_action clear_post(struct range_walk *w,
+						    const struct walk_entry *e)
+{
+	struct clear_ctx *c = (struct clear_ctx *)w;
+	s2_pte_t *child = pte_table(w->pgt, e->pte);
+
+	if (!s2_atomic_load32(table_rc(w->pgt, child))) {
+		s2_atomic_store64(e->ptep, 0);
+		w->delta--;
+		clear_detach(c, child, e->level + 1, e->base, e->size, w->priv);
+	}
+	return WALK_SKIP;
+}
+
+WALK_INSTANCE_COUNTED(clear_walk, clear_visit, clear_post)
 
 static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_t val,
 		     struct s2_page_cache *cache)
@@ -959,14 +972,16 @@ static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte
 
 	/* Field by field: a zero-initialiser of the whole (large) struct would call
    * memset. */
-	c.pgt = pgt;
+	c.w.pgt = pgt;
+	c.w.cache = cache;
+	c.w.delta = 0;
+	c.w.priv = false;
 	c.val = val;
-	c.cache = cache;
 	c.fl.n = 0;
 	c.fl.tables = false;
 	c.cmo = !pgt->cfg.fwb;
 	c.npend = 0;
-	ret = clear_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
+	ret = clear_walk(&c.w, pgt->root, pgt->geom.start_level, ipa, ipa + size);
 
 	clear_flush(&c);
 	return ret;
@@ -979,7 +994,7 @@ static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte
  * @val, count it in its table, invalidate it by IPA with its level if it was
  * valid. Returns whether it did it; false leaves everything untouched for
  * clear_top(): a block or a missing table on the way, a last entry whose
- * removal empties the table (clear_range() unlinks and frees it), and without
+ * removal empties the table (clear_walk() unlinks and frees it), and without
  * FWB (removed memory is cleaned).
  */
 static S2_ALWAYS_INLINE bool clear_page_4k(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size,

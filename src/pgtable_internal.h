@@ -5,9 +5,9 @@
  * the side-effect helpers every path uses, and the direct descent of the single-entry
  * operations. docs/pgtable.md describes how the engine is split:
  *
- *   src/pgtable.c        init/destroy and the range operations (map, unmap, annotate, and on
- *                        the range walker below: wrprotect/set_prot, young, split, collapse,
- *                        free)
+ *   src/pgtable.c        init/destroy and the range operations (map, and on the range
+ *                        walker below: unmap, annotate, wrprotect/set_prot, young, split,
+ *                        collapse, free)
  *   src/pgtable_fast.c   the direct-descent single-entry paths (fault map, lookup, relax_perms,
  *                        mkyoung), instantiated once per descriptor layout
  *   src/pgtable_check.c  s2_pgtable_check(), the invariant checker (on the range walker)
@@ -539,6 +539,8 @@ struct range_walk {
 	s2_pte_t new; /* the entry WALK_REPLACE_BBM installs */
 	int ret; /* the result WALK_STOP returns */
 	unsigned int count; /* the operation's own count (collapse: blocks made) */
+	int32_t delta; /* (counted walks) refcount change of the table being walked */
+	bool priv; /* the table being walked is not linked yet: no break-before-make, no TLBI */
 };
 
 /*
@@ -571,11 +573,12 @@ void s2_pgt_table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int l
 static S2_ALWAYS_INLINE int walk_body(struct range_walk *w, s2_pte_t *table, int level,
 				      uint64_t ipa, uint64_t end, const walk_visit_fn visit,
 				      const walk_visit_fn post, const walk_run_fn last_run,
-				      const walk_fn self)
+				      const walk_fn self, const bool counted)
 {
 	struct s2_pgtable *pgt = w->pgt;
 	struct walk_entry e;
-	int ret;
+	int32_t outer = 0;
+	int ret = 0;
 
 	e.size = lvl_size(pgt, level);
 	e.ptep = table + lvl_idx(pgt, level, ipa);
@@ -583,6 +586,11 @@ static S2_ALWAYS_INLINE int walk_body(struct range_walk *w, s2_pte_t *table, int
 	if (last_run && level == 3) {
 		last_run(w, e.ptep, ipa, end);
 		return 0;
+	}
+	if (counted) {
+		/* This table's refcount delta, applied once when its walk ends. */
+		outer = w->delta;
+		w->delta = 0;
 	}
 	for (; ipa < end; e.ptep++) {
 		enum walk_action act;
@@ -603,24 +611,28 @@ static S2_ALWAYS_INLINE int walk_body(struct range_walk *w, s2_pte_t *table, int
 		case WALK_DESCEND:
 			child = pte_table(pgt, e.pte);
 			ret = self(w, child, level + 1, ipa, e.stop);
-			if (ret)
-				return ret;
-			if (!post)
-				break;
-			act = post(w, &e);
-			if (act == WALK_REPLACE_BBM) {
-				bbm_replace(pgt, e.ptep, w->new, e.base, level, BBM_TLBI_SPAN, 0,
-					    0);
-				s2_pgt_free_tree(pgt, child, level + 1);
-			} else if (act == WALK_FREE_TABLE) {
-				pgt->port.ops->free_pages(pgt->port.ctx, child, gran_size(pgt));
+			/* post also after a failed walk below: what it left may need undoing */
+			if (post) {
+				act = post(w, &e);
+				if (act == WALK_REPLACE_BBM) {
+					bbm_replace(pgt, e.ptep, w->new, e.base, level,
+						    BBM_TLBI_SPAN, 0, 0);
+					s2_pgt_free_tree(pgt, child, level + 1);
+				} else if (act == WALK_FREE_TABLE) {
+					pgt->port.ops->free_pages(pgt->port.ctx, child,
+								  gran_size(pgt));
+				}
 			}
+			if (ret)
+				goto out;
 			break;
 		case WALK_SPLIT:
 		case WALK_SPLIT_DESCEND:
 			child = table_alloc(pgt, w->cache, true);
-			if (!child)
-				return S2_ENOMEM;
+			if (!child) {
+				ret = S2_ENOMEM;
+				goto out;
+			}
 			s2_pgt_table_fill_from(pgt, child, level, e.pte);
 			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
 			bbm_replace(pgt, e.ptep, table_desc(pgt, child), e.base, level,
@@ -628,7 +640,7 @@ static S2_ALWAYS_INLINE int walk_body(struct range_walk *w, s2_pte_t *table, int
 			if (act == WALK_SPLIT_DESCEND) {
 				ret = self(w, child, level + 1, ipa, e.stop);
 				if (ret)
-					return ret;
+					goto out;
 			}
 			break;
 		case WALK_REPLACE_BBM:
@@ -639,19 +651,37 @@ static S2_ALWAYS_INLINE int walk_body(struct range_walk *w, s2_pte_t *table, int
 				s2_pgt_free_tree(pgt, pte_table(pgt, e.pte), level + 1);
 			break;
 		case WALK_STOP:
-			return w->ret;
+			ret = w->ret;
+			goto out;
 		}
 		ipa = e.stop;
 	}
-	return 0;
+out:
+	if (counted) {
+		rc_add(pgt, table, level, w->delta);
+		w->delta = outer;
+	}
+	return ret;
 }
 
 /* The walker for one operation: @name(w, table, level, ipa, end), walk_body() as above. */
-#define WALK_INSTANCE(name, visit, post, last_run)                                        \
-	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,   \
-			uint64_t end)                                                     \
-	{                                                                                 \
-		return walk_body(w, table, level, ipa, end, visit, post, last_run, name); \
+#define WALK_INSTANCE(name, visit, post, last_run)                                               \
+	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,          \
+			uint64_t end)                                                            \
+	{                                                                                        \
+		return walk_body(w, table, level, ipa, end, visit, post, last_run, name, false); \
+	}
+
+/*
+ * The same for an operation that changes how many entries of a table are valid or annotated
+ * (unmap, annotate): its visitors add the changes to w->delta, and the walker applies the sum
+ * to the table's refcount once, when the table's walk ends (the root is not counted).
+ */
+#define WALK_INSTANCE_COUNTED(name, visit, post)                                            \
+	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,     \
+			uint64_t end)                                                       \
+	{                                                                                   \
+		return walk_body(w, table, level, ipa, end, visit, post, NULL, name, true); \
 	}
 
 /* ---- shared between the files ------------------------------------------------------------ */
