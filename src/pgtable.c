@@ -4,9 +4,8 @@
  * and the range operations. docs/pgtable.md explains the design: direct descent
  * for single-entry operations (pgtable_fast.c); for ranges, one walker with an
  * explicit action per entry (walk_body() in pgtable_internal.h, instantiated per
- * operation: unmap/annotate, split, collapse, wrprotect/set_prot, young, free) and
- * map's own table loop; table-page reference counts, break-before-make and the
- * TLB-maintenance policy. The checker is in pgtable_check.c, what the files share in
+ * operation: map, unmap/annotate, split, collapse, wrprotect/set_prot, young, free);
+ * table-page reference counts, break-before-make and the TLB-maintenance policy. The checker is in pgtable_check.c, what the files share in
  * pgtable_internal.h.
  *
  * Architecture references are to the Arm ARM (DDI 0487): descriptor formats
@@ -414,16 +413,14 @@ void s2_page_cache_drain(struct s2_page_cache *cache, const struct s2_port *port
  * ------------------------------------------------------------------- */
 
 struct map_ctx {
-	struct s2_pgtable *pgt;
+	struct range_walk w; /* first: the walker's state (pgt, cache, delta, priv) */
 	uint64_t ipa0, pa0; /* pa = pa0 + (ipa - ipa0) */
 	s2_pte_t attr; /* leaf attributes without output address or type */
 	uint64_t flags;
-	struct s2_page_cache *cache;
 	struct flush fl; /* in-place restrictions, invalidated at the end */
 };
 
-static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
-		     bool priv);
+static int map_walk(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa, uint64_t end);
 
 /* Leaves of one run broken (set to 0) and waiting for one TLBI before they are
  * made. */
@@ -442,7 +439,7 @@ struct bbm_batch {
 static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ipa, s2_pte_t old,
 		       s2_pte_t new, bool priv, struct bbm_batch *b)
 {
-	struct s2_pgtable *pgt = m->pgt;
+	struct s2_pgtable *pgt = m->w.pgt;
 
 	if (!(old & S2_PTE_VALID)) {
 		/* An annotation: invalid -> valid, counted before and after. */
@@ -516,7 +513,7 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *start_p, int level,
 			   uint64_t ipa, uint64_t pa, s2_pte_t tmpl)
 {
-	struct s2_pgtable *pgt = m->pgt;
+	struct s2_pgtable *pgt = m->w.pgt;
 	uint64_t size = lvl_size(pgt, level);
 	uint64_t i0, i1;
 
@@ -542,19 +539,22 @@ static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *sta
  * below) is given back unlinked.
  */
 static int map_descend_new(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ipa,
-			   uint64_t stop, s2_pte_t old, bool priv, int32_t *delta)
+			   uint64_t stop, s2_pte_t old)
 {
-	struct s2_pgtable *pgt = m->pgt;
-	s2_pte_t *child = table_alloc(pgt, m->cache, false);
+	bool priv = m->w.priv;
+	struct s2_pgtable *pgt = m->w.pgt;
+	s2_pte_t *child = table_alloc(pgt, m->w.cache, false);
 	int ret;
 
 	if (!child)
 		return S2_ENOMEM;
 	if (old)
 		s2_pgt_table_fill_from(pgt, child, level, old);
-	ret = map_range(m, child, level + 1, ipa, stop, true);
+	m->w.priv = true;
+	ret = map_walk(&m->w, child, level + 1, ipa, stop);
+	m->w.priv = priv;
 	if (!s2_atomic_load32(table_rc(pgt, child))) {
-		table_unused(pgt, m->cache, child);
+		table_unused(pgt, m->w.cache, child);
 		return ret;
 	}
 	if ((old & S2_PTE_VALID) && !priv)
@@ -569,94 +569,103 @@ static int map_descend_new(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_
 		cmo_run_flush(pgt, &r);
 	}
 	if (!old)
-		(*delta)++;
+		m->w.delta++;
 	return ret;
 }
 
-static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
-		     bool priv)
+/*
+ * A run of whole entries at a leaf level, from @e's to @end or the end of @table: the tight
+ * loop. An empty entry takes its leaf with one store (the descriptor advancing by the entry
+ * size); others go through map_replace(), the leaves needing break-before-make batched for one
+ * TLBI (map_bbm_finish()). Returns the IPA after the run, or sets w->ret.
+ */
+static S2_ALWAYS_INLINE uint64_t map_run(struct range_walk *w, const struct walk_entry *e,
+					 s2_pte_t *table, uint64_t end)
 {
-	struct s2_pgtable *pgt = m->pgt;
+	struct map_ctx *m = (struct map_ctx *)w;
+	struct s2_pgtable *pgt = w->pgt;
+	int level = e->level;
 	unsigned int shift = lvl_shift(pgt, level);
-	uint64_t size = UINT64_C(1) << shift;
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
-	bool leaf_level =
-		level == 3 || (!(m->flags & S2_MAP_FORCE_PAGES) && level_has_blocks(pgt, level));
+	uint64_t size = e->size, ipa = e->ipa;
+	uint64_t pa = m->pa0 + (ipa - m->ipa0);
 	s2_pte_t tmpl = m->attr | (level == 3 ? DESC_PAGE : DESC_BLOCK);
+	s2_pte_t *ptep = e->ptep, *start_p = ptep, *stop_p, old;
+	uint64_t n = (end - ipa) >> shift;
+	uint64_t last = table == pgt->root ? pgt->geom.root_idx_mask : pgt->geom.idx_mask;
+	uint64_t room = last - (uint64_t)(ptep - table) + 1;
+	struct bbm_batch bbm = { NULL, NULL, 0, { 0, 0 } };
+	bool priv = w->priv;
 	int32_t delta = 0;
 	int ret = 0;
 
-	while (ipa < end) {
-		uint64_t next = (ipa | (size - 1)) + 1;
-		uint64_t pa = m->pa0 + (ipa - m->ipa0);
-		uint64_t stop = S2_MIN(next, end);
-		s2_pte_t old;
-
-		if (leaf_level && !((ipa | pa) & (size - 1)) && next <= end) {
-			/* A run of whole entries: the tight loop. */
-			uint64_t n = (end - ipa) >> shift;
-			uint64_t last =
-				table == pgt->root ? pgt->geom.root_idx_mask : pgt->geom.idx_mask;
-			uint64_t room = last - (uint64_t)(ptep - table) + 1;
-			s2_pte_t *start_p = ptep, *stop_p;
-			struct bbm_batch bbm = { NULL, NULL, 0, { 0, 0 } };
-			if (n > room)
-				n = room;
-			stop_p = ptep + n;
-			if (S2_LIKELY(!pgt->geom.oa_hi_mask)) {
-				/*
-         * The output address sits in place below bit 48 and stays below
-         * the PA size: the descriptor advances by the entry size.
-         */
-				s2_pte_t new = tmpl | oa_bits(pgt, pa);
-				for (; ptep < stop_p; ptep++, new += size) {
-					old = s2_atomic_load64(ptep);
-					if (S2_LIKELY(!old)) {
-						s2_atomic_store64(ptep, new);
-						delta++;
-						continue;
-					}
-					ret = map_replace(m, ptep, level,
-							  ipa + (uint64_t)(ptep - start_p) * size,
-							  old, new, priv, &bbm);
-					if (ret)
-						break;
-				}
-			} else {
-				for (uint64_t p = pa; ptep < stop_p; ptep++, p += size) {
-					s2_pte_t new = tmpl | oa_bits(pgt, p);
-					old = s2_atomic_load64(ptep);
-					if (S2_LIKELY(!old)) {
-						s2_atomic_store64(ptep, new);
-						delta++;
-						continue;
-					}
-					ret = map_replace(m, ptep, level, ipa + (p - pa), old, new,
-							  priv, &bbm);
-					if (ret)
-						break;
-				}
+	if (n > room)
+		n = room;
+	stop_p = ptep + n;
+	if (S2_LIKELY(!pgt->geom.oa_hi_mask)) {
+		/*
+		 * The output address sits in place below bit 48 and stays below the PA size: the
+		 * descriptor advances by the entry size.
+		 */
+		s2_pte_t new = tmpl | oa_bits(pgt, pa);
+		for (; ptep < stop_p; ptep++, new += size) {
+			old = s2_atomic_load64(ptep);
+			if (S2_LIKELY(!old)) {
+				s2_atomic_store64(ptep, new);
+				delta++;
+				continue;
 			}
-			map_bbm_finish(m, &bbm, start_p, level, ipa, pa, tmpl);
+			ret = map_replace(m, ptep, level, ipa + (uint64_t)(ptep - start_p) * size,
+					  old, new, priv, &bbm);
 			if (ret)
-				goto out;
-			ipa += n * size;
-			continue;
+				break;
 		}
-		old = s2_atomic_load64(ptep);
-		if (pte_is_table(old, level))
-			ret = map_range(m, pte_table(pgt, old), level + 1, ipa, stop, priv);
-		else
-			ret = map_descend_new(m, ptep, level, ipa, stop, old, priv, &delta);
-		if (ret)
-			goto out;
-		ipa = stop;
-		ptep++;
+	} else {
+		for (uint64_t p = pa; ptep < stop_p; ptep++, p += size) {
+			s2_pte_t new = tmpl | oa_bits(pgt, p);
+			old = s2_atomic_load64(ptep);
+			if (S2_LIKELY(!old)) {
+				s2_atomic_store64(ptep, new);
+				delta++;
+				continue;
+			}
+			ret = map_replace(m, ptep, level, ipa + (p - pa), old, new, priv, &bbm);
+			if (ret)
+				break;
+		}
 	}
-out:
-	rc_add(pgt, table, level, delta);
-	return ret;
+	map_bbm_finish(m, &bbm, start_p, level, ipa, pa, tmpl);
+	w->delta += delta;
+	w->ret = ret;
+	return ipa + n * size;
 }
+
+/*
+ * Map on the walker: at a leaf level (the last, or one with blocks unless FORCE_PAGES) an
+ * aligned whole entry starts a run (WALK_RUN: map_run()); a table is walked; a block,
+ * annotation or empty entry in the way is replaced by a table built privately
+ * (map_descend_new()).
+ */
+static S2_ALWAYS_INLINE enum walk_action map_visit(struct range_walk *w, const struct walk_entry *e)
+{
+	struct map_ctx *m = (struct map_ctx *)w;
+	int level = e->level;
+	uint64_t size = e->size, pa = m->pa0 + (e->ipa - m->ipa0);
+	bool leaf_level =
+		level == 3 || (!(m->flags & S2_MAP_FORCE_PAGES) && level_has_blocks(w->pgt, level));
+	int ret;
+
+	if (leaf_level && !((e->ipa | pa) & (size - 1)) && e->stop == e->ipa + size)
+		return WALK_RUN;
+	if (pte_is_table(e->pte, level))
+		return WALK_DESCEND;
+	ret = map_descend_new(m, e->ptep, level, e->ipa, e->stop, e->pte);
+	if (!ret)
+		return WALK_SKIP;
+	w->ret = ret;
+	return WALK_STOP;
+}
+
+WALK_INSTANCE_COUNTED(map_walk, map_visit, NULL, map_run)
 
 /* ---- visitor walk
  * -----------------------------------------------------------------------------
@@ -744,12 +753,11 @@ int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, u
 			  s2_pte_t attr, enum s2_map_flags flags, struct s2_page_cache *cache)
 {
 	struct map_ctx m = {
-		.pgt = pgt,
+		.w = { .pgt = pgt, .cache = cache },
 		.ipa0 = ipa,
 		.pa0 = pa,
 		.attr = attr,
 		.flags = flags,
-		.cache = cache,
 	};
 	int ret;
 
@@ -760,7 +768,7 @@ int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, u
 		if (ret)
 			return ret;
 	}
-	ret = map_range(&m, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
+	ret = map_walk(&m.w, pgt->root, pgt->geom.start_level, ipa, ipa + size);
 	flush_do(pgt, &m.fl);
 	/* Make the new entries visible to the table walkers before returning to the
    * guest. */
@@ -962,7 +970,7 @@ static S2_ALWAYS_INLINE enum walk_action clear_post(struct range_walk *w,
 	return WALK_SKIP;
 }
 
-WALK_INSTANCE_COUNTED(clear_walk, clear_visit, clear_post)
+WALK_INSTANCE_COUNTED(clear_walk, clear_visit, clear_post, NULL)
 
 static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_t val,
 		     struct s2_page_cache *cache)

@@ -5,8 +5,8 @@
  * the side-effect helpers every path uses, and the direct descent of the single-entry
  * operations. docs/pgtable.md describes how the engine is split:
  *
- *   src/pgtable.c        init/destroy and the range operations (map, and on the range
- *                        walker below: unmap, annotate, wrprotect/set_prot, young, split,
+ *   src/pgtable.c        init/destroy and the range operations, all on the range walker
+ *                        below (map, unmap, annotate, wrprotect/set_prot, young, split,
  *                        collapse, free)
  *   src/pgtable_fast.c   the direct-descent single-entry paths (fault map, lookup, relax_perms,
  *                        mkyoung), instantiated once per descriptor layout
@@ -515,6 +515,7 @@ enum walk_action {
 			   * replaced: its whole range invalidated, the subtree freed after) */
 	WALK_FREE_TABLE, /* the table below an unlinked entry: free its page (from visit: one
 			  * that holds no tables, not walked; from post: walked already) */
+	WALK_RUN, /* a run of whole entries from this one: the operation's run hook takes it */
 	WALK_STOP, /* stop the walk with w->ret */
 };
 
@@ -554,6 +555,10 @@ typedef enum walk_action (*walk_visit_fn)(struct range_walk *w, const struct wal
 typedef void (*walk_run_fn)(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end);
 typedef int (*walk_fn)(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,
 		       uint64_t end);
+/* WALK_RUN: the entries of @table from @e's, up to @end or the table's end, in one call; returns
+ * the IPA where the run ended, or sets w->ret to stop the walk with it. */
+typedef uint64_t (*walk_runs_fn)(struct range_walk *w, const struct walk_entry *e, s2_pte_t *table,
+				 uint64_t end);
 
 /* (pgtable.c) Free an unlinked table at @level and every table below it. */
 void s2_pgt_free_tree(struct s2_pgtable *pgt, s2_pte_t *table, int level);
@@ -573,7 +578,8 @@ void s2_pgt_table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int l
 static S2_ALWAYS_INLINE int walk_body(struct range_walk *w, s2_pte_t *table, int level,
 				      uint64_t ipa, uint64_t end, const walk_visit_fn visit,
 				      const walk_visit_fn post, const walk_run_fn last_run,
-				      const walk_fn self, const bool counted)
+				      const walk_runs_fn runs, const walk_fn self,
+				      const bool counted)
 {
 	struct s2_pgtable *pgt = w->pgt;
 	struct walk_entry e;
@@ -650,6 +656,20 @@ static S2_ALWAYS_INLINE int walk_body(struct range_walk *w, s2_pte_t *table, int
 			if (pte_is_table(e.pte, level))
 				s2_pgt_free_tree(pgt, pte_table(pgt, e.pte), level + 1);
 			break;
+		case WALK_RUN:
+			if (runs) {
+				uint64_t next = runs(w, &e, table, end);
+
+				if (w->ret) {
+					ret = w->ret;
+					goto out;
+				}
+				/* (the loop's e.ptep++ steps over the run's last entry) */
+				e.ptep += ((next - ipa) >> lvl_shift(pgt, level)) - 1;
+				ipa = next;
+				continue;
+			}
+			break;
 		case WALK_STOP:
 			ret = w->ret;
 			goto out;
@@ -665,23 +685,25 @@ out:
 }
 
 /* The walker for one operation: @name(w, table, level, ipa, end), walk_body() as above. */
-#define WALK_INSTANCE(name, visit, post, last_run)                                               \
-	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,          \
-			uint64_t end)                                                            \
-	{                                                                                        \
-		return walk_body(w, table, level, ipa, end, visit, post, last_run, name, false); \
+#define WALK_INSTANCE(name, visit, post, last_run)                                             \
+	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,        \
+			uint64_t end)                                                          \
+	{                                                                                      \
+		return walk_body(w, table, level, ipa, end, visit, post, last_run, NULL, name, \
+				 false);                                                       \
 	}
 
 /*
  * The same for an operation that changes how many entries of a table are valid or annotated
- * (unmap, annotate): its visitors add the changes to w->delta, and the walker applies the sum
- * to the table's refcount once, when the table's walk ends (the root is not counted).
+ * (map, unmap, annotate): its visitors add the changes to w->delta, and the walker applies the
+ * sum to the table's refcount once, when the table's walk ends (the root is not counted).
+ * @runs (may be NULL) takes the runs of whole entries a visitor hands it (WALK_RUN).
  */
-#define WALK_INSTANCE_COUNTED(name, visit, post)                                            \
-	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,     \
-			uint64_t end)                                                       \
-	{                                                                                   \
-		return walk_body(w, table, level, ipa, end, visit, post, NULL, name, true); \
+#define WALK_INSTANCE_COUNTED(name, visit, post, runs)                                            \
+	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,           \
+			uint64_t end)                                                             \
+	{                                                                                         \
+		return walk_body(w, table, level, ipa, end, visit, post, NULL, runs, name, true); \
 	}
 
 /* ---- shared between the files ------------------------------------------------------------ */
