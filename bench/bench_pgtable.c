@@ -363,7 +363,7 @@ static int setup_mapped_ro(struct bench *b)
 
 static int setup_mapped_old(struct bench *b)
 {
-	return map_region(b, S2_PROT_R | S2_PROT_W | S2_PROT_YOUNG_CLEAR, S2_MAP_FORCE_PAGES) ||
+	return map_region(b, S2_PROT_R | S2_PROT_W, S2_MAP_FORCE_PAGES | S2_MAP_YOUNG_CLEAR) ||
 	       verify_ipa(b, "mkyoung_4k setup", b->size / 2, &bench_exp_old_page);
 }
 

@@ -297,6 +297,17 @@ static void fuzz_engine_step(struct input *in, struct s2_pgtable *pgt, struct s2
 	uint64_t ipa = garbage_addr(in, lim, g), size = garbage_size(in, lim, g);
 	uint64_t pa = garbage_addr(in, UINT64_C(1) << pgt->cfg.pa_bits, g);
 	uint64_t prot = take(in, 2) & 0x3fff, flags = take(in, 1) & 0xf, young = 0;
+	/*
+	 * The three flag sets (enum s2_prot, s2_map_flags, s2_walk_flags) have disjoint bits: the
+	 * input's bits 6 and 13 (S2_PROT_NOCMO and S2_PROT_YOUNG_CLEAR before 1.0) become the
+	 * map flags S2_MAP_NOCMO / S2_MAP_YOUNG_CLEAR, bit 7 stays an unknown prot bit; @flags
+	 * bits 0-2 are FORCE_PAGES, NO_REPLACE, SHARED and bit 3 an unknown map flag, or the
+	 * four walk flags.
+	 */
+	uint64_t map_flags = ((flags & 7) << 16) | (flags & 8 ? S2_BIT(23) : 0) |
+			     (prot & S2_BIT(6) ? S2_MAP_NOCMO : 0) |
+			     (prot & S2_BIT(13) ? S2_MAP_YOUNG_CLEAR : 0);
+	uint64_t walk_flags = (flags & 0xf) << 24;
 	struct s2_page_cache *c = take(in, 1) & 1 ? cache : NULL;
 	bool deep = take(in, 1) % 4 == 0; /* hash the tables around this call */
 	uint64_t before = deep ? table_hash(pgt) : 0;
@@ -305,13 +316,14 @@ static void fuzz_engine_step(struct input *in, struct s2_pgtable *pgt, struct s2
 	bool may_change = true;
 	int ret = 0;
 
+	prot &= ~(S2_BIT(6) | S2_BIT(13));
 	if (!(prot & S2_PROT_RWX) && (take(in, 1) & 1))
 		prot |= S2_PROT_R;
 	switch (op) {
 	case 0:
 	case 1:
 		step_name = "pgtable_map";
-		ret = s2_pgtable_map(pgt, s2_ipa(ipa), size, s2_pa(pa), prot, flags, c);
+		ret = s2_pgtable_map(pgt, s2_ipa(ipa), size, s2_pa(pa), prot, map_flags, c);
 		break;
 	case 2:
 		step_name = "pgtable_unmap";
@@ -367,8 +379,8 @@ static void fuzz_engine_step(struct input *in, struct s2_pgtable *pgt, struct s2
 		break;
 	case 13:
 		step_name = "pgtable_walk";
-		ret = s2_pgtable_walk(pgt, s2_ipa(ipa), size, flags, flags & 8 ? NULL : nop_visit,
-				      flags & 4 ? pgt : NULL);
+		ret = s2_pgtable_walk(pgt, s2_ipa(ipa), size, walk_flags,
+				      flags & 8 ? NULL : nop_visit, flags & 4 ? pgt : NULL);
 		may_change = false;
 		break;
 	case 14: {

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * pgtable.c - the stage-2 page-table engine (mechanism only): init and destroy,
- * the range walker and the range operations. docs/pgtable.md explains the design:
- * direct descent for single-entry operations (pgtable_fast.c); for ranges, one
- * walker with an explicit action per entry (range_walk(): split, collapse,
- * wrprotect/set_prot, young) and per-operation table loops (map, unmap/annotate,
- * free); table-page reference counts, break-before-make and the TLB-maintenance
- * policy. The checker is in pgtable_check.c, what the files share in
+ * pgtable.c - the stage-2 page-table engine (mechanism only): init and destroy
+ * and the range operations. docs/pgtable.md explains the design: direct descent
+ * for single-entry operations (pgtable_fast.c); for ranges, one walker with an
+ * explicit action per entry (walk_body() in pgtable_internal.h, instantiated per
+ * operation: map, unmap/annotate, split, collapse, wrprotect/set_prot, young, free);
+ * table-page reference counts, break-before-make and the TLB-maintenance policy. The checker is in pgtable_check.c, what the files share in
  * pgtable_internal.h.
  *
  * Architecture references are to the Arm ARM (DDI 0487): descriptor formats
@@ -75,24 +74,52 @@ static void flush_do(const struct s2_pgtable *pgt, struct flush *f)
 	f->tables = false;
 }
 
+/* ---- freeing unlinked tables: on the walker ---------------------------------------------- */
+
+/* Free: descend into every table; free its page once the walk below it is done. */
+static S2_ALWAYS_INLINE enum walk_action free_visit(struct range_walk *w,
+						    const struct walk_entry *e)
+{
+	(void)w;
+	if (!pte_is_table(e->pte, e->level))
+		return WALK_SKIP;
+	/* A last-level table holds no tables: freed without walking it. */
+	return e->level + 1 == 3 ? WALK_FREE_TABLE : WALK_DESCEND;
+}
+
+static S2_ALWAYS_INLINE enum walk_action free_post(struct range_walk *w, const struct walk_entry *e)
+{
+	(void)w;
+	(void)e;
+	return WALK_FREE_TABLE;
+}
+
+/* Last-level tables hold no tables: nothing to walk. */
+static S2_ALWAYS_INLINE void free_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa,
+					   uint64_t end)
+{
+	(void)w;
+	(void)ptep;
+	(void)ipa;
+	(void)end;
+}
+
+WALK_INSTANCE(free_walk, free_visit, free_post, free_last_run)
+
+/* Free an unlinked table at @level (not the root) and every table below it (after the TLBI
+ * that covered them). */
+void s2_pgt_free_tree(struct s2_pgtable *pgt, s2_pte_t *table, int level)
+{
+	struct range_walk w = { .pgt = pgt };
+
+	if (level < 3)
+		(void)free_walk(&w, table, level, 0, lvl_size(pgt, level - 1));
+	pgt->port.ops->free_pages(pgt->port.ctx, table, gran_size(pgt));
+}
+
 /* ---- table pages
  * ------------------------------------------------------------------------------
  */
-
-/* Free an unlinked table and every table below it (after the TLBI that covered
- * them). */
-static void free_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level)
-{
-	if (level < 3) {
-		uint64_t n = table_entries(pgt);
-		for (uint64_t i = 0; i < n; i++) {
-			s2_pte_t pte = s2_atomic_load64(&table[i]);
-			if (pte_is_table(pte, level))
-				free_tree(pgt, pte_table(pgt, pte), level + 1);
-		}
-	}
-	pgt->port.ops->free_pages(pgt->port.ctx, table, gran_size(pgt));
-}
 
 /* ---- data-cache maintenance of memory the guest loses
  * -------------------------------------- */
@@ -209,7 +236,7 @@ static void cmo_block_lost(const struct s2_pgtable *pgt, s2_pte_t *table, int le
  * an owner annotation at @level, so that it maps exactly what @old mapped. Sets
  * its refcount.
  */
-static void table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int level, s2_pte_t old)
+void s2_pgt_table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int level, s2_pte_t old)
 {
 	uint64_t n = table_entries(pgt);
 	if (old & S2_PTE_VALID) {
@@ -332,7 +359,7 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 	g->fast4k_l1_ipa_limit = cfg->start_level == 1 ? g->fast4k_ipa_limit : 0;
 	for (uint64_t i = 0; i < 16; i++)
 		g->normal_attr[i] =
-			prot_attr_bits(pgt, (i & S2_PROT_RWX) | ((i & 8) ? S2_PROT_YOUNG_CLEAR : 0),
+			prot_attr_bits(pgt, i & S2_PROT_RWX, (i & 8) ? S2_MAP_YOUNG_CLEAR : 0,
 				       cfg->fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB);
 	/* One range TLBI up to 1 GiB; beyond that, invalidating the VMID is cheaper.
    */
@@ -348,18 +375,12 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 
 void s2_pgtable_destroy(struct s2_pgtable *pgt)
 {
-	int level;
-	uint64_t n;
+	struct range_walk w = { .pgt = pgt };
 
 	if (!pgt || !pgt->root)
 		return;
-	level = pgt->geom.start_level;
-	n = pgt->geom.root_idx_mask + 1;
-	for (uint64_t i = 0; i < n; i++) {
-		s2_pte_t pte = s2_atomic_load64(&pgt->root[i]);
-		if (pte_is_table(pte, level))
-			free_tree(pgt, pte_table(pgt, pte), level + 1);
-	}
+	/* Every table below the root (the free walk), then the root. */
+	(void)free_walk(&w, pgt->root, pgt->geom.start_level, 0, pgt->geom.ipa_limit);
 	pgt->port.ops->free_pages(pgt->port.ctx, pgt->root, pgt->cfg.root_table_bytes);
 	pgt->root = NULL;
 }
@@ -392,16 +413,14 @@ void s2_page_cache_drain(struct s2_page_cache *cache, const struct s2_port *port
  * ------------------------------------------------------------------- */
 
 struct map_ctx {
-	struct s2_pgtable *pgt;
+	struct range_walk w; /* first: the walker's state (pgt, cache, delta, priv) */
 	uint64_t ipa0, pa0; /* pa = pa0 + (ipa - ipa0) */
 	s2_pte_t attr; /* leaf attributes without output address or type */
 	uint64_t flags;
-	struct s2_page_cache *cache;
 	struct flush fl; /* in-place restrictions, invalidated at the end */
 };
 
-static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
-		     bool priv);
+static int map_walk(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa, uint64_t end);
 
 /* Leaves of one run broken (set to 0) and waiting for one TLBI before they are
  * made. */
@@ -420,7 +439,7 @@ struct bbm_batch {
 static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ipa, s2_pte_t old,
 		       s2_pte_t new, bool priv, struct bbm_batch *b)
 {
-	struct s2_pgtable *pgt = m->pgt;
+	struct s2_pgtable *pgt = m->w.pgt;
 
 	if (!(old & S2_PTE_VALID)) {
 		/* An annotation: invalid -> valid, counted before and after. */
@@ -438,7 +457,7 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 				 pte_needs_cmo(pgt, new) ? pte_oa(pgt, new) : CMO_KEEP_NONE, &r);
 			cmo_run_flush(pgt, &r);
 		}
-		free_tree(pgt, pte_table(pgt, old), level + 1);
+		s2_pgt_free_tree(pgt, pte_table(pgt, old), level + 1);
 		return 0;
 	}
 	if (m->flags & S2_MAP_NO_REPLACE)
@@ -494,7 +513,7 @@ static int map_replace(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ip
 static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *start_p, int level,
 			   uint64_t ipa, uint64_t pa, s2_pte_t tmpl)
 {
-	struct s2_pgtable *pgt = m->pgt;
+	struct s2_pgtable *pgt = m->w.pgt;
 	uint64_t size = lvl_size(pgt, level);
 	uint64_t i0, i1;
 
@@ -520,19 +539,22 @@ static void map_bbm_finish(struct map_ctx *m, struct bbm_batch *b, s2_pte_t *sta
  * below) is given back unlinked.
  */
 static int map_descend_new(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_t ipa,
-			   uint64_t stop, s2_pte_t old, bool priv, int32_t *delta)
+			   uint64_t stop, s2_pte_t old)
 {
-	struct s2_pgtable *pgt = m->pgt;
-	s2_pte_t *child = table_alloc(pgt, m->cache, false);
+	bool priv = m->w.priv;
+	struct s2_pgtable *pgt = m->w.pgt;
+	s2_pte_t *child = table_alloc(pgt, m->w.cache, false);
 	int ret;
 
 	if (!child)
 		return S2_ENOMEM;
 	if (old)
-		table_fill_from(pgt, child, level, old);
-	ret = map_range(m, child, level + 1, ipa, stop, true);
+		s2_pgt_table_fill_from(pgt, child, level, old);
+	m->w.priv = true;
+	ret = map_walk(&m->w, child, level + 1, ipa, stop);
+	m->w.priv = priv;
 	if (!s2_atomic_load32(table_rc(pgt, child))) {
-		table_unused(pgt, m->cache, child);
+		table_unused(pgt, m->w.cache, child);
 		return ret;
 	}
 	if ((old & S2_PTE_VALID) && !priv)
@@ -547,94 +569,103 @@ static int map_descend_new(struct map_ctx *m, s2_pte_t *ptep, int level, uint64_
 		cmo_run_flush(pgt, &r);
 	}
 	if (!old)
-		(*delta)++;
+		m->w.delta++;
 	return ret;
 }
 
-static int map_range(struct map_ctx *m, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
-		     bool priv)
+/*
+ * A run of whole entries at a leaf level, from @e's to @end or the end of @table: the tight
+ * loop. An empty entry takes its leaf with one store (the descriptor advancing by the entry
+ * size); others go through map_replace(), the leaves needing break-before-make batched for one
+ * TLBI (map_bbm_finish()). Returns the IPA after the run, or sets w->ret.
+ */
+static S2_ALWAYS_INLINE uint64_t map_run(struct range_walk *w, const struct walk_entry *e,
+					 s2_pte_t *table, uint64_t end)
 {
-	struct s2_pgtable *pgt = m->pgt;
+	struct map_ctx *m = (struct map_ctx *)w;
+	struct s2_pgtable *pgt = w->pgt;
+	int level = e->level;
 	unsigned int shift = lvl_shift(pgt, level);
-	uint64_t size = UINT64_C(1) << shift;
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
-	bool leaf_level =
-		level == 3 || (!(m->flags & S2_MAP_FORCE_PAGES) && level_has_blocks(pgt, level));
+	uint64_t size = e->size, ipa = e->ipa;
+	uint64_t pa = m->pa0 + (ipa - m->ipa0);
 	s2_pte_t tmpl = m->attr | (level == 3 ? DESC_PAGE : DESC_BLOCK);
+	s2_pte_t *ptep = e->ptep, *start_p = ptep, *stop_p, old;
+	uint64_t n = (end - ipa) >> shift;
+	uint64_t last = table == pgt->root ? pgt->geom.root_idx_mask : pgt->geom.idx_mask;
+	uint64_t room = last - (uint64_t)(ptep - table) + 1;
+	struct bbm_batch bbm = { NULL, NULL, 0, { 0, 0 } };
+	bool priv = w->priv;
 	int32_t delta = 0;
 	int ret = 0;
 
-	while (ipa < end) {
-		uint64_t next = (ipa | (size - 1)) + 1;
-		uint64_t pa = m->pa0 + (ipa - m->ipa0);
-		uint64_t stop = S2_MIN(next, end);
-		s2_pte_t old;
-
-		if (leaf_level && !((ipa | pa) & (size - 1)) && next <= end) {
-			/* A run of whole entries: the tight loop. */
-			uint64_t n = (end - ipa) >> shift;
-			uint64_t last =
-				table == pgt->root ? pgt->geom.root_idx_mask : pgt->geom.idx_mask;
-			uint64_t room = last - (uint64_t)(ptep - table) + 1;
-			s2_pte_t *start_p = ptep, *stop_p;
-			struct bbm_batch bbm = { NULL, NULL, 0, { 0, 0 } };
-			if (n > room)
-				n = room;
-			stop_p = ptep + n;
-			if (S2_LIKELY(!pgt->geom.oa_hi_mask)) {
-				/*
-         * The output address sits in place below bit 48 and stays below
-         * the PA size: the descriptor advances by the entry size.
-         */
-				s2_pte_t new = tmpl | oa_bits(pgt, pa);
-				for (; ptep < stop_p; ptep++, new += size) {
-					old = s2_atomic_load64(ptep);
-					if (S2_LIKELY(!old)) {
-						s2_atomic_store64(ptep, new);
-						delta++;
-						continue;
-					}
-					ret = map_replace(m, ptep, level,
-							  ipa + (uint64_t)(ptep - start_p) * size,
-							  old, new, priv, &bbm);
-					if (ret)
-						break;
-				}
-			} else {
-				for (uint64_t p = pa; ptep < stop_p; ptep++, p += size) {
-					s2_pte_t new = tmpl | oa_bits(pgt, p);
-					old = s2_atomic_load64(ptep);
-					if (S2_LIKELY(!old)) {
-						s2_atomic_store64(ptep, new);
-						delta++;
-						continue;
-					}
-					ret = map_replace(m, ptep, level, ipa + (p - pa), old, new,
-							  priv, &bbm);
-					if (ret)
-						break;
-				}
+	if (n > room)
+		n = room;
+	stop_p = ptep + n;
+	if (S2_LIKELY(!pgt->geom.oa_hi_mask)) {
+		/*
+		 * The output address sits in place below bit 48 and stays below the PA size: the
+		 * descriptor advances by the entry size.
+		 */
+		s2_pte_t new = tmpl | oa_bits(pgt, pa);
+		for (; ptep < stop_p; ptep++, new += size) {
+			old = s2_atomic_load64(ptep);
+			if (S2_LIKELY(!old)) {
+				s2_atomic_store64(ptep, new);
+				delta++;
+				continue;
 			}
-			map_bbm_finish(m, &bbm, start_p, level, ipa, pa, tmpl);
+			ret = map_replace(m, ptep, level, ipa + (uint64_t)(ptep - start_p) * size,
+					  old, new, priv, &bbm);
 			if (ret)
-				goto out;
-			ipa += n * size;
-			continue;
+				break;
 		}
-		old = s2_atomic_load64(ptep);
-		if (pte_is_table(old, level))
-			ret = map_range(m, pte_table(pgt, old), level + 1, ipa, stop, priv);
-		else
-			ret = map_descend_new(m, ptep, level, ipa, stop, old, priv, &delta);
-		if (ret)
-			goto out;
-		ipa = stop;
-		ptep++;
+	} else {
+		for (uint64_t p = pa; ptep < stop_p; ptep++, p += size) {
+			s2_pte_t new = tmpl | oa_bits(pgt, p);
+			old = s2_atomic_load64(ptep);
+			if (S2_LIKELY(!old)) {
+				s2_atomic_store64(ptep, new);
+				delta++;
+				continue;
+			}
+			ret = map_replace(m, ptep, level, ipa + (p - pa), old, new, priv, &bbm);
+			if (ret)
+				break;
+		}
 	}
-out:
-	rc_add(pgt, table, level, delta);
-	return ret;
+	map_bbm_finish(m, &bbm, start_p, level, ipa, pa, tmpl);
+	w->delta += delta;
+	w->ret = ret;
+	return ipa + n * size;
 }
+
+/*
+ * Map on the walker: at a leaf level (the last, or one with blocks unless FORCE_PAGES) an
+ * aligned whole entry starts a run (WALK_RUN: map_run()); a table is walked; a block,
+ * annotation or empty entry in the way is replaced by a table built privately
+ * (map_descend_new()).
+ */
+static S2_ALWAYS_INLINE enum walk_action map_visit(struct range_walk *w, const struct walk_entry *e)
+{
+	struct map_ctx *m = (struct map_ctx *)w;
+	int level = e->level;
+	uint64_t size = e->size, pa = m->pa0 + (e->ipa - m->ipa0);
+	bool leaf_level =
+		level == 3 || (!(m->flags & S2_MAP_FORCE_PAGES) && level_has_blocks(w->pgt, level));
+	int ret;
+
+	if (leaf_level && !((e->ipa | pa) & (size - 1)) && e->stop == e->ipa + size)
+		return WALK_RUN;
+	if (pte_is_table(e->pte, level))
+		return WALK_DESCEND;
+	ret = map_descend_new(m, e->ptep, level, e->ipa, e->stop, e->pte);
+	if (!ret)
+		return WALK_SKIP;
+	w->ret = ret;
+	return WALK_STOP;
+}
+
+WALK_INSTANCE_COUNTED(map_walk, map_visit, NULL, map_run)
 
 /* ---- visitor walk
  * -----------------------------------------------------------------------------
@@ -687,15 +718,14 @@ static int walk_range(const struct s2_pgtable *pgt, s2_pte_t *table, int level, 
 	return 0;
 }
 
-int s2_pgtable_walk(const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t flags,
-		    s2_visitor_fn fn, void *arg)
+int s2_pgtable_walk(const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
+		    enum s2_walk_flags flags, s2_visitor_fn fn, void *arg)
 {
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
-	if (!fn ||
-	    (flags & ~(S2_WALK_LEAF | S2_WALK_TABLE_PRE | S2_WALK_TABLE_POST | S2_WALK_SKIP_EMPTY)))
+	if (!fn || (flags & ~(unsigned int)S2_WALK_ALL))
 		return S2_EINVAL;
 	return walk_range(pgt, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
 			  s2_ipa_val(ipa) + size, flags, fn, arg);
@@ -720,15 +750,14 @@ static int visit_find_noexec(void *arg, const struct s2_walk_visit *v)
 /* The structural path of a map: multi-entry ranges, and single entries that
  * need a table replaced or a block split. Exclusive lock. */
 int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
-			  s2_pte_t attr, uint64_t flags, struct s2_page_cache *cache)
+			  s2_pte_t attr, enum s2_map_flags flags, struct s2_page_cache *cache)
 {
 	struct map_ctx m = {
-		.pgt = pgt,
+		.w = { .pgt = pgt, .cache = cache },
 		.ipa0 = ipa,
 		.pa0 = pa,
 		.attr = attr,
 		.flags = flags,
-		.cache = cache,
 	};
 	int ret;
 
@@ -739,7 +768,7 @@ int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, u
 		if (ret)
 			return ret;
 	}
-	ret = map_range(&m, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
+	ret = map_walk(&m.w, pgt->root, pgt->geom.start_level, ipa, ipa + size);
 	flush_do(pgt, &m.fl);
 	/* Make the new entries visible to the table walkers before returning to the
    * guest. */
@@ -759,9 +788,8 @@ int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, u
  * the guest, to clean to the PoC.
  */
 struct clear_ctx {
-	struct s2_pgtable *pgt;
+	struct range_walk w; /* first: the walker's state (pgt, cache, delta, priv) */
 	s2_pte_t val;
-	struct s2_page_cache *cache;
 	struct flush fl;
 	bool cmo; /* FWB off: removed Normal WB memory is cleaned */
 	unsigned int npend;
@@ -778,17 +806,17 @@ static void clear_flush(struct clear_ctx *c)
 {
 	struct cmo_run r = { 0, 0 };
 
-	flush_do(c->pgt, &c->fl);
+	flush_do(c->w.pgt, &c->fl);
 	for (unsigned int i = 0; i < c->npend; i++) {
 		if (!c->pend[i].table) {
-			cmo_run_add(c->pgt, &r, c->pend[i].pa, c->pend[i].size);
+			cmo_run_add(c->w.pgt, &r, c->pend[i].pa, c->pend[i].size);
 			continue;
 		}
 		if (c->cmo)
-			cmo_tree(c->pgt, c->pend[i].table, c->pend[i].level, CMO_KEEP_NONE, &r);
-		free_tree(c->pgt, c->pend[i].table, c->pend[i].level);
+			cmo_tree(c->w.pgt, c->pend[i].table, c->pend[i].level, CMO_KEEP_NONE, &r);
+		s2_pgt_free_tree(c->w.pgt, c->pend[i].table, c->pend[i].level);
 	}
-	cmo_run_flush(c->pgt, &r);
+	cmo_run_flush(c->w.pgt, &r);
 	c->npend = 0;
 }
 
@@ -815,8 +843,8 @@ static void clear_detach(struct clear_ctx *c, s2_pte_t *table, int level, uint64
 			 uint64_t size, bool priv)
 {
 	if (priv) {
-		/* Pieces of a block: clear_descend_new() cleans what left the guest. */
-		free_tree(c->pgt, table, level);
+		/* Pieces of a block: clear_split() cleans what left the guest. */
+		s2_pgt_free_tree(c->w.pgt, table, level);
 		return;
 	}
 	if (c->npend == PEND_MAX)
@@ -828,28 +856,37 @@ static void clear_detach(struct clear_ctx *c, s2_pte_t *table, int level, uint64
 	c->fl.tables = true;
 }
 
-static int clear_range(struct clear_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
-		       bool priv);
+static int clear_walk(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa, uint64_t end);
 
-static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uint64_t ipa,
-			     uint64_t stop, s2_pte_t old, bool priv, int32_t *delta)
+/*
+ * A block or annotation only partly in the range (or an empty entry to annotate in part):
+ * build the next-level table privately (the pieces of @e's entry), clear the part in the range
+ * there (a private walk: no break-before-make, no TLBI), then link it (break-before-make over
+ * a valid block), or, with nothing left below, empty the entry. Returns 0 or S2_ENOMEM.
+ */
+static int clear_split(struct clear_ctx *c, const struct walk_entry *e)
 {
-	struct s2_pgtable *pgt = c->pgt;
-	uint64_t size = lvl_size(pgt, level), base = S2_ALIGN_DOWN(ipa, size);
-	s2_pte_t *child = table_alloc(pgt, c->cache, false);
+	struct s2_pgtable *pgt = c->w.pgt;
+	s2_pte_t *ptep = e->ptep, old = e->pte;
+	int level = e->level;
+	uint64_t size = e->size, base = e->base, ipa = e->ipa, stop = e->stop;
+	bool priv = c->w.priv;
+	s2_pte_t *child = table_alloc(pgt, c->w.cache, false);
 	int ret;
 
 	if (!child)
 		return S2_ENOMEM;
 	if (old)
-		table_fill_from(pgt, child, level, old);
-	ret = clear_range(c, child, level + 1, ipa, stop, true);
+		s2_pgt_table_fill_from(pgt, child, level, old);
+	c->w.priv = true;
+	ret = clear_walk(&c->w, child, level + 1, ipa, stop);
+	c->w.priv = priv;
 	if (!s2_atomic_load32(table_rc(pgt, child))) {
 		/* Nothing left below: the entry itself becomes empty. */
-		table_unused(pgt, c->cache, child);
+		table_unused(pgt, c->w.cache, child);
 		if (old) {
 			s2_atomic_store64(ptep, 0);
-			(*delta)--;
+			c->w.delta--;
 			if ((old & S2_PTE_VALID) && !priv) {
 				flush_add(&c->fl, base, size, level);
 				if (c->cmo && pte_needs_cmo(pgt, old))
@@ -864,7 +901,7 @@ static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uin
 		s2_atomic_store64_release(ptep, table_desc(pgt, child));
 	if (c->cmo && !priv && pte_needs_cmo(pgt, old)) {
 		/* The block's part [ipa, stop) left the guest (invalidated above); after a
-     * failed allocation, what the private table no longer maps as before. */
+		 * failed allocation, what the private table no longer maps as before. */
 		if (!ret) {
 			clear_cmo(c, pte_oa(pgt, old) + (ipa - base), stop - ipa);
 		} else {
@@ -874,61 +911,66 @@ static int clear_descend_new(struct clear_ctx *c, s2_pte_t *ptep, int level, uin
 		}
 	}
 	if (!old)
-		(*delta)++;
+		c->w.delta++;
 	return ret;
 }
 
-static int clear_range(struct clear_ctx *c, s2_pte_t *table, int level, uint64_t ipa, uint64_t end,
-		       bool priv)
+/*
+ * Unmap/annotate on the walker: an entry already @val is left; a whole entry is replaced by
+ * @val with one store (a removal needs no break-before-make; a table below it is unlinked
+ * whole, freed after the TLBI); a table only partly in the range is walked (post: unlinked
+ * once empty); a block or annotation only partly in the range is split (clear_split()).
+ */
+static S2_ALWAYS_INLINE enum walk_action clear_visit(struct range_walk *w,
+						     const struct walk_entry *e)
 {
-	struct s2_pgtable *pgt = c->pgt;
-	uint64_t size = lvl_size(pgt, level);
-	s2_pte_t *ptep = table + lvl_idx(pgt, level, ipa);
-	s2_pte_t val = c->val;
-	int32_t delta = 0;
-	int ret = 0;
+	struct clear_ctx *c = (struct clear_ctx *)w;
+	struct s2_pgtable *pgt = w->pgt;
+	s2_pte_t old = e->pte, val = c->val;
+	int ret;
 
-	for (; ipa < end; ipa = S2_MIN((ipa | (size - 1)) + 1, end), ptep++) {
-		uint64_t next = (ipa | (size - 1)) + 1;
-		s2_pte_t old = s2_atomic_load64(ptep);
-
-		if (old == val)
-			continue;
-		if (!(ipa & (size - 1)) && next <= end) {
-			/* The whole entry goes. */
-			s2_atomic_store64(ptep, val);
-			delta += (val != 0) - (old != 0);
-			if (pte_is_table(old, level)) {
-				clear_detach(c, pte_table(pgt, old), level + 1, ipa, size, priv);
-			} else if ((old & S2_PTE_VALID) && !priv) {
-				flush_add(&c->fl, ipa, size, level);
-				if (S2_UNLIKELY(c->cmo) && pte_needs_cmo(pgt, old))
-					clear_cmo(c, pte_oa(pgt, old), size);
-			}
-			continue;
+	if (old == val)
+		return WALK_SKIP;
+	if (walk_whole(e)) {
+		s2_atomic_store64(e->ptep, val);
+		w->delta += (val != 0) - (old != 0);
+		if (pte_is_table(old, e->level)) {
+			clear_detach(c, pte_table(pgt, old), e->level + 1, e->ipa, e->size,
+				     w->priv);
+		} else if ((old & S2_PTE_VALID) && !w->priv) {
+			flush_add(&c->fl, e->ipa, e->size, e->level);
+			if (S2_UNLIKELY(c->cmo) && pte_needs_cmo(pgt, old))
+				clear_cmo(c, pte_oa(pgt, old), e->size);
 		}
-		if (pte_is_table(old, level)) {
-			s2_pte_t *child = pte_table(pgt, old);
-			ret = clear_range(c, child, level + 1, ipa, S2_MIN(next, end), priv);
-			if (!s2_atomic_load32(table_rc(pgt, child))) {
-				s2_atomic_store64(ptep, 0);
-				delta--;
-				clear_detach(c, child, level + 1, S2_ALIGN_DOWN(ipa, size), size,
-					     priv);
-			}
-		} else {
-			if (!old && !val)
-				continue;
-			/* Split the block or annotation (or build a table for an annotation). */
-			ret = clear_descend_new(c, ptep, level, ipa, S2_MIN(next, end), old, priv,
-						&delta);
-		}
-		if (ret)
-			break;
+		return WALK_SKIP;
 	}
-	rc_add(pgt, table, level, delta);
-	return ret;
+	if (pte_is_table(old, e->level))
+		return WALK_DESCEND;
+	if (!old && !val)
+		return WALK_SKIP;
+	ret = clear_split(c, e);
+	if (!ret)
+		return WALK_SKIP;
+	w->ret = ret;
+	return WALK_STOP;
 }
+
+/* A table walked in part: unlinked (freed after the TLBI) when nothing is left in it. */
+static S2_ALWAYS_INLINE enum walk_action clear_post(struct range_walk *w,
+						    const struct walk_entry *e)
+{
+	struct clear_ctx *c = (struct clear_ctx *)w;
+	s2_pte_t *child = pte_table(w->pgt, e->pte);
+
+	if (!s2_atomic_load32(table_rc(w->pgt, child))) {
+		s2_atomic_store64(e->ptep, 0);
+		w->delta--;
+		clear_detach(c, child, e->level + 1, e->base, e->size, w->priv);
+	}
+	return WALK_SKIP;
+}
+
+WALK_INSTANCE_COUNTED(clear_walk, clear_visit, clear_post, NULL)
 
 static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_t val,
 		     struct s2_page_cache *cache)
@@ -938,14 +980,16 @@ static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte
 
 	/* Field by field: a zero-initialiser of the whole (large) struct would call
    * memset. */
-	c.pgt = pgt;
+	c.w.pgt = pgt;
+	c.w.cache = cache;
+	c.w.delta = 0;
+	c.w.priv = false;
 	c.val = val;
-	c.cache = cache;
 	c.fl.n = 0;
 	c.fl.tables = false;
 	c.cmo = !pgt->cfg.fwb;
 	c.npend = 0;
-	ret = clear_range(&c, pgt->root, pgt->geom.start_level, ipa, ipa + size, false);
+	ret = clear_walk(&c.w, pgt->root, pgt->geom.start_level, ipa, ipa + size);
 
 	clear_flush(&c);
 	return ret;
@@ -958,7 +1002,7 @@ static int clear_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte
  * @val, count it in its table, invalidate it by IPA with its level if it was
  * valid. Returns whether it did it; false leaves everything untouched for
  * clear_top(): a block or a missing table on the way, a last entry whose
- * removal empties the table (clear_range() unlinks and frees it), and without
+ * removal empties the table (clear_walk() unlinks and frees it), and without
  * FWB (removed memory is cleaned).
  */
 static S2_ALWAYS_INLINE bool clear_page_4k(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size,
@@ -1014,142 +1058,6 @@ int s2_pgtable_annotate(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
 	return clear_top(pgt, s2_ipa_val(ipa), size, val, cache);
 }
 
-/* ---- the range walker: one loop, the decision per entry explicit
- * ---------------------------- */
-
-/*
- * What the range walker does with one entry, as a visitor decides it (after
- * TF-A's xlat tables v2 action_t: the decision apart from the loop that carries
- * it out). Changes in place of a live leaf (permissions, AF: no
- * break-before-make) the visitor makes itself, with the CAS the concurrency
- * rules ask for, and returns WALK_SKIP.
- */
-enum walk_action {
-	WALK_SKIP, /* leave the entry as it is */
-	WALK_DESCEND, /* a table: walk the part of the range below it, then ask ->post
-                 */
-	WALK_SPLIT, /* a block: replace it by a table of its pieces
-                   (break-before-make) */
-	WALK_SPLIT_DESCEND, /* WALK_SPLIT, then walk the new table */
-	WALK_REPLACE_BBM, /* replace the entry by w->new with break-before-make (a
-                       * table   replaced: its whole range invalidated, the subtree
-                       * freed after) */
-	WALK_STOP, /* stop the walk with w->ret */
-};
-
-/* One entry as the walker shows it to a visitor. */
-struct walk_entry {
-	s2_pte_t *ptep;
-	s2_pte_t pte; /* the value read */
-	int level;
-	uint64_t base, size; /* the entry maps [base, base + size) */
-	uint64_t ipa, stop; /* the part of it inside the operation's range */
-};
-
-static S2_ALWAYS_INLINE bool walk_whole(const struct walk_entry *e)
-{
-	return e->ipa == e->base && e->stop == e->base + e->size;
-}
-
-struct range_walk;
-
-/*
- * A range operation on the walker. @visit decides for each entry; @post (may be
- * NULL) decides again for a table entry once the walk below it is done
- * (WALK_SKIP or WALK_REPLACE_BBM).
- * @last_run (may be NULL) takes a whole run of last-level entries, [@ipa, @end)
- * from @ptep, in one call: the operation's tight loop, which is where a range
- * operation's cost lies (per page, where the rest of the walk is per table).
- */
-struct range_walk_ops {
-	enum walk_action (*visit)(struct range_walk *w, const struct walk_entry *e);
-	enum walk_action (*post)(struct range_walk *w, const struct walk_entry *e);
-	void (*last_run)(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end);
-};
-
-/* The walk's state; an operation with state of its own embeds it as its first
- * member. */
-struct range_walk {
-	struct s2_pgtable *pgt;
-	const struct range_walk_ops *ops;
-	struct s2_page_cache *cache; /* tables for WALK_SPLIT (from the cache only) */
-	s2_pte_t new; /* the entry WALK_REPLACE_BBM installs */
-	int ret; /* the result WALK_STOP returns */
-	unsigned int count; /* the operation's own count (collapse: blocks made) */
-};
-
-/*
- * Walk [@ipa, @end) of @table at @level: per entry, ask the visitor, then do
- * what it decided. Every break-before-make goes through bbm_replace(). Returns
- * 0, S2_ENOMEM (no table in the cache for a split) or what a visitor stopped
- * with.
- */
-static int range_walk(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa, uint64_t end)
-{
-	struct s2_pgtable *pgt = w->pgt;
-	struct walk_entry e;
-	int ret;
-
-	e.size = lvl_size(pgt, level);
-	e.ptep = table + lvl_idx(pgt, level, ipa);
-	e.level = level;
-	if (level == 3 && w->ops->last_run) {
-		w->ops->last_run(w, e.ptep, ipa, end);
-		return 0;
-	}
-	for (; ipa < end; e.ptep++) {
-		enum walk_action act;
-		s2_pte_t *child;
-
-		e.base = S2_ALIGN_DOWN(ipa, e.size);
-		e.ipa = ipa;
-		e.stop = S2_MIN(e.base + e.size, end);
-		e.pte = s2_atomic_load64(e.ptep);
-		act = w->ops->visit(w, &e);
-		switch (act) {
-		case WALK_SKIP:
-			break;
-		case WALK_DESCEND:
-			child = pte_table(pgt, e.pte);
-			ret = range_walk(w, child, level + 1, ipa, e.stop);
-			if (ret)
-				return ret;
-			if (w->ops->post && w->ops->post(w, &e) == WALK_REPLACE_BBM) {
-				bbm_replace(pgt, e.ptep, w->new, e.base, level, BBM_TLBI_SPAN, 0,
-					    0);
-				free_tree(pgt, child, level + 1);
-			}
-			break;
-		case WALK_SPLIT:
-		case WALK_SPLIT_DESCEND:
-			child = table_alloc(pgt, w->cache, true);
-			if (!child)
-				return S2_ENOMEM;
-			table_fill_from(pgt, child, level, e.pte);
-			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
-			bbm_replace(pgt, e.ptep, table_desc(pgt, child), e.base, level,
-				    BBM_TLBI_ENTRY, 0, 0);
-			if (act == WALK_SPLIT_DESCEND) {
-				ret = range_walk(w, child, level + 1, ipa, e.stop);
-				if (ret)
-					return ret;
-			}
-			break;
-		case WALK_REPLACE_BBM:
-			bbm_replace(pgt, e.ptep, w->new, e.base, level,
-				    pte_is_table(e.pte, level) ? BBM_TLBI_SPAN : BBM_TLBI_ENTRY, 0,
-				    0);
-			if (pte_is_table(e.pte, level))
-				free_tree(pgt, pte_table(pgt, e.pte), level + 1);
-			break;
-		case WALK_STOP:
-			return w->ret;
-		}
-		ipa = e.stop;
-	}
-	return 0;
-}
-
 /* ---- permission changes over a range
  * --------------------------------------------------------- */
 
@@ -1182,7 +1090,8 @@ static S2_ALWAYS_INLINE s2_pte_t leaf_update(struct attr_ctx *c, s2_pte_t *ptep,
 
 /* A table: descend; a valid leaf above the last level (a block) that changes:
  * in place. */
-static enum walk_action attr_visit(struct range_walk *w, const struct walk_entry *e)
+static S2_ALWAYS_INLINE enum walk_action attr_visit(struct range_walk *w,
+						    const struct walk_entry *e)
 {
 	struct attr_ctx *c = (struct attr_ctx *)w;
 
@@ -1198,7 +1107,8 @@ static enum walk_action attr_visit(struct range_walk *w, const struct walk_entry
 
 /* Pages: the tight loop (the first change found apart, so the main loop only
  * remembers the last); one flush_add() for the run. */
-static void attr_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end)
+static S2_ALWAYS_INLINE void attr_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa,
+					   uint64_t end)
 {
 	struct attr_ctx *c = (struct attr_ctx *)w;
 	struct s2_pgtable *pgt = w->pgt;
@@ -1239,12 +1149,12 @@ static void attr_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, ui
 			  (uint64_t)(last_p - first_p + 1) * size, 3);
 }
 
-static const struct range_walk_ops attr_ops = { .visit = attr_visit, .last_run = attr_last_run };
+WALK_INSTANCE(attr_walk, attr_visit, NULL, attr_last_run)
 
 static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_t set, s2_pte_t clr)
 {
 	struct attr_ctx c = {
-		.w = { .pgt = pgt, .ops = &attr_ops },
+		.w = { .pgt = pgt },
 		.set = set,
 		.clr = clr,
 		.cas = pgt->cfg.ha || pgt->cfg.hd,
@@ -1252,7 +1162,7 @@ static int attr_top(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, s2_pte_
 			((clr | set) & (S2_PTE_S2AP | S2_PTE_DBM | S2_PTE_XN)) || (clr & S2_PTE_AF),
 	};
 
-	(void)range_walk(&c.w, pgt->root, pgt->geom.start_level, ipa, ipa + size);
+	(void)attr_walk(&c.w, pgt->root, pgt->geom.start_level, ipa, ipa + size);
 	flush_do(pgt, &c.fl);
 	return 0;
 }
@@ -1266,9 +1176,10 @@ int s2_pgtable_wrprotect(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
 	return attr_top(pgt, s2_ipa_val(ipa), size, 0, S2_PTE_S2AP_W | S2_PTE_DBM);
 }
 
-int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t set,
-			uint64_t clear)
+int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, enum s2_prot set_p,
+			enum s2_prot clear_p)
 {
+	uint64_t set = set_p, clear = clear_p;
 	const uint64_t allowed = S2_PROT_RWX | S2_PROT_SW_MASK;
 	s2_pte_t pset = 0, pclr = 0;
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
@@ -1354,7 +1265,8 @@ struct young_ctx {
 
 /* A table: descend; a young block: count the part of it in the range, clear AF
  * if asked. */
-static enum walk_action young_visit(struct range_walk *w, const struct walk_entry *e)
+static S2_ALWAYS_INLINE enum walk_action young_visit(struct range_walk *w,
+						     const struct walk_entry *e)
 {
 	struct young_ctx *c = (struct young_ctx *)w;
 	s2_pte_t pte = e->pte;
@@ -1375,7 +1287,8 @@ static enum walk_action young_visit(struct range_walk *w, const struct walk_entr
 }
 
 /* Pages: the tight loop, the count accumulated locally. */
-static void young_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end)
+static S2_ALWAYS_INLINE void young_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa,
+					    uint64_t end)
 {
 	struct young_ctx *c = (struct young_ctx *)w;
 	s2_pte_t *stop_p = ptep + ((end - ipa) >> w->pgt->geom.page_shift);
@@ -1407,19 +1320,19 @@ static void young_last_run(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, u
 	c->young += young;
 }
 
-static const struct range_walk_ops young_ops = { .visit = young_visit, .last_run = young_last_run };
+WALK_INSTANCE(young_walk, young_visit, NULL, young_last_run)
 
 int s2_pgtable_test_clear_young(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, bool clear,
 				uint64_t *young)
 {
-	struct young_ctx c = { .w = { .ops = &young_ops }, .clear = clear };
+	struct young_ctx c = { .clear = clear };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
 	c.w.pgt = pgt;
 	c.cas = pgt->cfg.ha || pgt->cfg.hd;
-	(void)range_walk(&c.w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+	(void)young_walk(&c.w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
 			 s2_ipa_val(ipa) + size);
 	if (young)
 		*young = c.young;
@@ -1438,7 +1351,8 @@ void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
 
 /* Split: every block in the range becomes tables down to pages (whole blocks: a
  * block only partly in the range is split in full). */
-static enum walk_action split_visit(struct range_walk *w, const struct walk_entry *e)
+static S2_ALWAYS_INLINE enum walk_action split_visit(struct range_walk *w,
+						     const struct walk_entry *e)
 {
 	(void)w;
 	if (pte_is_table(e->pte, e->level))
@@ -1448,12 +1362,12 @@ static enum walk_action split_visit(struct range_walk *w, const struct walk_entr
 	return WALK_SKIP;
 }
 
-static const struct range_walk_ops split_ops = { .visit = split_visit };
+WALK_INSTANCE(split_walk, split_visit, NULL, NULL)
 
 int s2_pgtable_split(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 		     struct s2_page_cache *cache)
 {
-	struct range_walk w = { .ops = &split_ops, .cache = cache };
+	struct range_walk w = { .cache = cache };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
@@ -1461,7 +1375,7 @@ int s2_pgtable_split(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 	if (!cache)
 		return S2_EINVAL;
 	w.pgt = pgt;
-	return range_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+	return split_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
 			  s2_ipa_val(ipa) + size);
 }
 
@@ -1492,13 +1406,15 @@ static bool table_uniform(const struct s2_pgtable *pgt, s2_pte_t *child, int cle
 /* Collapse: below a whole entry of a level with blocks, a table that maps one
  * aligned run with identical attributes becomes a block (after its own tables
  * were collapsed). */
-static enum walk_action collapse_visit(struct range_walk *w, const struct walk_entry *e)
+static S2_ALWAYS_INLINE enum walk_action collapse_visit(struct range_walk *w,
+							const struct walk_entry *e)
 {
 	(void)w;
 	return pte_is_table(e->pte, e->level) ? WALK_DESCEND : WALK_SKIP;
 }
 
-static enum walk_action collapse_post(struct range_walk *w, const struct walk_entry *e)
+static S2_ALWAYS_INLINE enum walk_action collapse_post(struct range_walk *w,
+						       const struct walk_entry *e)
 {
 	if (!walk_whole(e) || !level_has_blocks(w->pgt, e->level) ||
 	    !table_uniform(w->pgt, pte_table(w->pgt, e->pte), e->level + 1, &w->new))
@@ -1507,20 +1423,19 @@ static enum walk_action collapse_post(struct range_walk *w, const struct walk_en
 	return WALK_REPLACE_BBM;
 }
 
-static const struct range_walk_ops collapse_ops = { .visit = collapse_visit,
-						    .post = collapse_post };
+WALK_INSTANCE(collapse_walk, collapse_visit, collapse_post, NULL)
 
 int s2_pgtable_collapse(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 			unsigned int *collapsed)
 {
-	struct range_walk w = { .ops = &collapse_ops };
+	struct range_walk w = { 0 };
 	int ret = check_range(pgt, s2_ipa_val(ipa), size);
 
 	if (ret)
 		return ret;
 	w.pgt = pgt;
-	(void)range_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
-			 s2_ipa_val(ipa) + size);
+	(void)collapse_walk(&w, pgt->root, pgt->geom.start_level, s2_ipa_val(ipa),
+			    s2_ipa_val(ipa) + size);
 	if (collapsed)
 		*collapsed = w.count;
 	return 0;

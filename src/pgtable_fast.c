@@ -24,8 +24,10 @@ static S2_ALWAYS_INLINE void tlbi_local(const struct s2_pgtable *pgt, uint64_t i
 	else
 		s2_pgt_tlbi_one(pgt, ipa, level);
 }
-/* Leaf attributes (no output address, no descriptor type) for S2_PROT_* flags. */
-static int prot_to_attr(const struct s2_pgtable *pgt, uint64_t prot, s2_pte_t *attr)
+/* Leaf attributes (no output address, no descriptor type) for S2_PROT_* flags and the map
+ * flags (S2_MAP_YOUNG_CLEAR: AF clear); @flags is checked by the caller. */
+static int prot_to_attr(const struct s2_pgtable *pgt, enum s2_prot prot, enum s2_map_flags flags,
+			s2_pte_t *attr)
 {
 	bool dev = prot & (S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE);
 	bool nc = prot & S2_PROT_NORMAL_NC;
@@ -49,7 +51,7 @@ static int prot_to_attr(const struct s2_pgtable *pgt, uint64_t prot, s2_pte_t *a
 		memattr = MEMATTR_NORMAL_NC;
 	else
 		memattr = pgt->cfg.fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB;
-	*attr = prot_attr_bits(pgt, prot, memattr);
+	*attr = prot_attr_bits(pgt, prot, flags, memattr);
 	return 0;
 }
 
@@ -107,7 +109,7 @@ static S2_NOINLINE int install_chain(struct s2_pgtable *pgt, s2_pte_t *table, s2
 
 static S2_NOINLINE int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, s2_pte_t *ptep,
 				       int level, uint64_t ipa, s2_pte_t old, s2_pte_t new,
-				       uint64_t flags)
+				       enum s2_map_flags flags)
 {
 	for (;;) {
 		if (!(old & S2_PTE_VALID)) {
@@ -160,7 +162,7 @@ static S2_NOINLINE int map_leaf_single(struct s2_pgtable *pgt, s2_pte_t *table, 
 }
 
 static S2_ALWAYS_INLINE int map_single_impl(struct s2_pgtable *pgt, uint64_t ipa, int target,
-					    s2_pte_t leaf, uint64_t flags,
+					    s2_pte_t leaf, enum s2_map_flags flags,
 					    struct s2_page_cache *cache, const bool hi,
 					    const bool linear, const int k4)
 {
@@ -193,7 +195,8 @@ static S2_ALWAYS_INLINE int map_single_impl(struct s2_pgtable *pgt, uint64_t ipa
 }
 
 static S2_NOINLINE int map_single_slow(struct s2_pgtable *pgt, uint64_t ipa, int target,
-				       s2_pte_t leaf, uint64_t flags, struct s2_page_cache *cache)
+				       s2_pte_t leaf, enum s2_map_flags flags,
+				       struct s2_page_cache *cache)
 {
 	if (pgt->port.linear)
 		return map_single_impl(pgt, ipa, target, leaf, flags, cache, true, true, K4_OFF);
@@ -201,7 +204,7 @@ static S2_NOINLINE int map_single_slow(struct s2_pgtable *pgt, uint64_t ipa, int
 }
 
 static int map_single(struct s2_pgtable *pgt, uint64_t ipa, int target, s2_pte_t leaf,
-		      uint64_t flags, struct s2_page_cache *cache)
+		      enum s2_map_flags flags, struct s2_page_cache *cache)
 {
 	if (S2_FAST_LAYOUT(pgt))
 		return map_single_impl(pgt, ipa, target, leaf, flags, cache, false, true, K4_OFF);
@@ -214,9 +217,9 @@ static int map_single(struct s2_pgtable *pgt, uint64_t ipa, int target, s2_pte_t
  * executable memory needs the I-cache invalidated unless CTR_EL0.DIC.
  */
 static S2_ALWAYS_INLINE void map_cmo(struct s2_pgtable *pgt, uint64_t pa, uint64_t size,
-				     uint64_t prot)
+				     enum s2_prot prot, enum s2_map_flags flags)
 {
-	if (!(prot & (S2_PROT_MEMTYPE | S2_PROT_NOCMO)) && !pgt->cfg.fwb)
+	if (!(prot & S2_PROT_MEMTYPE) && !(flags & S2_MAP_NOCMO) && !pgt->cfg.fwb)
 		pgt->port.ops->dcache_clean_inval_poc(pgt->port.ctx, s2_pa(pa), size);
 	if ((prot & S2_PROT_X) && !pgt->cfg.dic)
 		pgt->port.ops->icache_inval_pou(pgt->port.ctx, s2_pa(pa), size);
@@ -224,7 +227,7 @@ static S2_ALWAYS_INLINE void map_cmo(struct s2_pgtable *pgt, uint64_t pa, uint64
 
 /* Finish a single-entry attempt: fall back to the structural path when it must. */
 static S2_NOINLINE int map_single_done(struct s2_pgtable *pgt, int ret, uint64_t ipa, uint64_t size,
-				       uint64_t pa, s2_pte_t attr, uint64_t flags,
+				       uint64_t pa, s2_pte_t attr, enum s2_map_flags flags,
 				       struct s2_page_cache *cache)
 {
 	if (ret != S2_STRUCTURAL) {
@@ -237,23 +240,26 @@ static S2_NOINLINE int map_single_done(struct s2_pgtable *pgt, int ret, uint64_t
 	return s2_pgt_map_structural(pgt, ipa, size, pa, attr, flags, cache);
 }
 
-/* Flags the one-page fast path handles: Normal write-back memory, no DBM. */
-#define MAP_FAST_PROT (S2_PROT_RWX | S2_PROT_NOCMO | S2_PROT_SW_MASK | S2_PROT_YOUNG_CLEAR)
+/* Flags the one-page fast path handles: Normal write-back memory, no DBM; no structural
+ * change asked for. */
+#define MAP_FAST_PROT (S2_PROT_RWX | S2_PROT_SW_MASK)
+#define MAP_FAST_FLAGS (S2_MAP_NO_REPLACE | S2_MAP_SHARED | S2_MAP_NOCMO | S2_MAP_YOUNG_CLEAR)
 
 /* Everything but the one-page fast path: argument checks, the leaf level, then the single-entry
  * or the structural path. */
 static S2_NOINLINE int map_general(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
-				   uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
+				   enum s2_prot prot, enum s2_map_flags flags,
+				   struct s2_page_cache *cache)
 {
 	s2_pte_t attr;
 	int target = -2, ret;
 
 	if (!pgt || !size)
 		return S2_EINVAL;
-	ret = prot_to_attr(pgt, prot, &attr);
+	ret = prot_to_attr(pgt, prot, flags, &attr);
 	if (ret)
 		return ret;
-	if (flags & ~(S2_MAP_FORCE_PAGES | S2_MAP_NO_REPLACE | S2_MAP_SHARED))
+	if (flags & ~(unsigned int)S2_MAP_ALL)
 		return S2_EINVAL;
 	if ((ipa | pa | size) & (gran_size(pgt) - 1))
 		return S2_EALIGN;
@@ -273,7 +279,7 @@ static S2_NOINLINE int map_general(struct s2_pgtable *pgt, uint64_t ipa, uint64_
 	if (target == -2 && (flags & S2_MAP_SHARED))
 		return S2_EBUSY;
 
-	map_cmo(pgt, pa, size, prot);
+	map_cmo(pgt, pa, size, prot, flags);
 	if (target != -2) {
 		s2_pte_t leaf = attr | (target == 3 ? DESC_PAGE : DESC_BLOCK) | oa_bits(pgt, pa);
 		ret = map_single(pgt, ipa, target, leaf, flags, cache);
@@ -289,8 +295,8 @@ static S2_NOINLINE int map_general(struct s2_pgtable *pgt, uint64_t ipa, uint64_
  * bit lies in the OA field or in bits [1:0]).
  */
 static S2_ALWAYS_INLINE int map_page_other_impl(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-						uint64_t flags, struct s2_page_cache *cache,
-						const int k4)
+						enum s2_map_flags flags,
+						struct s2_page_cache *cache, const int k4)
 {
 	const s2_pte_t oa_mask = k4 != K4_OFF ? OA_4K : pgt->geom.oa_lo_mask;
 	int ret = map_single_impl(pgt, ipa, 3, leaf, flags, cache, false, true, k4);
@@ -303,34 +309,6 @@ static S2_ALWAYS_INLINE int map_page_other_impl(struct s2_pgtable *pgt, uint64_t
 			       leaf & ~(oa_mask | DESC_TYPE_MASK), flags, cache);
 }
 
-static S2_NOINLINE int map_page_4k_other(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-					 uint64_t flags, struct s2_page_cache *cache)
-{
-	return map_page_other_impl(pgt, ipa, leaf, flags, cache, -1);
-}
-
-static S2_NOINLINE int map_page_lin_other(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-					  uint64_t flags, struct s2_page_cache *cache)
-{
-	return map_page_other_impl(pgt, ipa, leaf, flags, cache, K4_OFF);
-}
-
-static int map_page_4k(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf, uint64_t flags,
-		       struct s2_page_cache *cache);
-static int map_page_lin(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf, uint64_t flags,
-			struct s2_page_cache *cache);
-
-/* Cache maintenance first (map_cmo()), then the one-page path below (its CAS into an empty
- * entry of an existing table, else the above). */
-static S2_NOINLINE int map_page_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-				    uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
-{
-	map_cmo(pgt, leaf & pgt->geom.oa_lo_mask, gran_size(pgt), prot);
-	if (pgt->geom.fast4k_ipa_limit)
-		return map_page_4k(pgt, ipa, leaf, flags, cache);
-	return map_page_lin(pgt, ipa, leaf, flags, cache);
-}
-
 /*
  * The one-page fault path for a layout of geom.fast: an empty last-level entry in an existing
  * table takes the leaf with one CAS, then the table's refcount (level 3 is never the root) and
@@ -338,8 +316,12 @@ static S2_NOINLINE int map_page_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte
  * map_page_*_other(), which looks again and does the whole single-entry map. Functions of their
  * own so that only @pgt lives across the port calls.
  */
+typedef int (*map_page_fn)(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+			   enum s2_map_flags flags, struct s2_page_cache *cache);
+
 static S2_ALWAYS_INLINE int map_page_impl(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-					  uint64_t flags, struct s2_page_cache *cache, const int k4)
+					  enum s2_map_flags flags, struct s2_page_cache *cache,
+					  const int k4, const map_page_fn other)
 {
 	struct descent d;
 	s2_pte_t old = 0;
@@ -357,35 +339,57 @@ static S2_ALWAYS_INLINE int map_page_impl(struct s2_pgtable *pgt, uint64_t ipa, 
 		port_barrier(pgt, S2_BARRIER_DSB_ISHST);
 		return 0;
 	}
-	if (k4 != K4_OFF)
-		return map_page_4k_other(pgt, ipa, leaf, flags, cache);
-	return map_page_lin_other(pgt, ipa, leaf, flags, cache);
+	return other(pgt, ipa, leaf, flags, cache);
 }
 
-static S2_NOINLINE int map_page_4k(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-				   uint64_t flags, struct s2_page_cache *cache)
+/*
+ * The one-page fault path for one layout of geom.fast (@k4 as for map_page_impl()):
+ * map_page_@name() and what it falls back on, map_page_@name_other(), both out of line.
+ */
+#define MAP_PAGE_LAYOUT(name, k4)                                                                \
+	static S2_NOINLINE int map_page_##name##_other(struct s2_pgtable *pgt, uint64_t ipa,     \
+						       s2_pte_t leaf, enum s2_map_flags flags,   \
+						       struct s2_page_cache *cache)              \
+	{                                                                                        \
+		return map_page_other_impl(pgt, ipa, leaf, flags, cache, k4);                    \
+	}                                                                                        \
+	static S2_NOINLINE int map_page_##name(struct s2_pgtable *pgt, uint64_t ipa,             \
+					       s2_pte_t leaf, enum s2_map_flags flags,           \
+					       struct s2_page_cache *cache)                      \
+	{                                                                                        \
+		return map_page_impl(pgt, ipa, leaf, flags, cache, k4, map_page_##name##_other); \
+	}
+
+MAP_PAGE_LAYOUT(4k, -1) /* 4K, the start level read from geom (descend_4k()) */
+MAP_PAGE_LAYOUT(lin, K4_OFF) /* 16K and 64K (descend_impl()) */
+
+/* Cache maintenance first (map_cmo()), then the one-page path below (its CAS into an empty
+ * entry of an existing table, else the above). */
+static S2_NOINLINE int map_page_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
+				    enum s2_prot prot, enum s2_map_flags flags,
+				    struct s2_page_cache *cache)
 {
-	return map_page_impl(pgt, ipa, leaf, flags, cache, -1);
+	map_cmo(pgt, leaf & pgt->geom.oa_lo_mask, gran_size(pgt), prot, flags);
+	if (pgt->geom.fast4k_ipa_limit)
+		return map_page_4k(pgt, ipa, leaf, flags, cache);
+	return map_page_lin(pgt, ipa, leaf, flags, cache);
 }
 
-static S2_NOINLINE int map_page_lin(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-				    uint64_t flags, struct s2_page_cache *cache)
+/* The leaf of a page of Normal memory: the attribute template precomputed at init (indexed by
+ * R|W|X and S2_MAP_YOUNG_CLEAR moved to bit 3), SW bits. */
+static S2_ALWAYS_INLINE s2_pte_t map_page_leaf(const struct s2_pgtable *pgt, enum s2_prot prot,
+					       enum s2_map_flags flags, uint64_t oa)
 {
-	return map_page_impl(pgt, ipa, leaf, flags, cache, K4_OFF);
-}
-
-/* The leaf of a page of Normal memory: the attribute template precomputed at init, SW bits. */
-static S2_ALWAYS_INLINE s2_pte_t map_page_leaf(const struct s2_pgtable *pgt, uint64_t prot,
-					       uint64_t oa)
-{
-	return pgt->geom.normal_attr[(prot & S2_PROT_RWX) | ((prot & S2_PROT_YOUNG_CLEAR) >> 10)] |
+	return pgt->geom.normal_attr[(prot & S2_PROT_RWX) | ((flags & S2_MAP_YOUNG_CLEAR) >>
+							     (S2_CTZ64(S2_MAP_YOUNG_CLEAR) - 3))] |
 	       PROT_SW(prot) | DESC_PAGE | oa;
 }
 
 /* Cache maintenance as map_cmo(): with FWB only for exec without DIC. */
-static S2_ALWAYS_INLINE bool map_page_needs_cmo(const struct s2_pgtable *pgt, uint64_t prot)
+static S2_ALWAYS_INLINE bool map_page_needs_cmo(const struct s2_pgtable *pgt, enum s2_prot prot,
+						enum s2_map_flags flags)
 {
-	return (!pgt->cfg.fwb && !(prot & S2_PROT_NOCMO)) || ((prot & S2_PROT_X) && !pgt->cfg.dic);
+	return (!pgt->cfg.fwb && !(flags & S2_MAP_NOCMO)) || ((prot & S2_PROT_X) && !pgt->cfg.dic);
 }
 
 /*
@@ -393,16 +397,17 @@ static S2_ALWAYS_INLINE bool map_page_needs_cmo(const struct s2_pgtable *pgt, ui
  * geom.fast (16K, 64K), everything else through map_general().
  */
 static S2_NOINLINE int map_other(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
-				 uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
+				 enum s2_prot prot, enum s2_map_flags flags,
+				 struct s2_page_cache *cache)
 {
 	s2_pte_t leaf;
 
-	if (S2_LIKELY(
-		    pgt && pgt->geom.fast && size == gran_size(pgt) && ipa < pgt->geom.ipa_limit &&
-		    pa < pgt->geom.pa_limit && !((ipa | pa) & (size - 1)) && (prot & S2_PROT_RWX) &&
-		    !(prot & ~MAP_FAST_PROT) && !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
-		leaf = map_page_leaf(pgt, prot, pa & pgt->geom.oa_lo_mask);
-		if (S2_UNLIKELY(map_page_needs_cmo(pgt, prot)))
+	if (S2_LIKELY(pgt && pgt->geom.fast && size == gran_size(pgt) &&
+		      ipa < pgt->geom.ipa_limit && pa < pgt->geom.pa_limit &&
+		      !((ipa | pa) & (size - 1)) && (prot & S2_PROT_RWX) &&
+		      !(prot & ~MAP_FAST_PROT) && !(flags & ~MAP_FAST_FLAGS))) {
+		leaf = map_page_leaf(pgt, prot, flags, pa & pgt->geom.oa_lo_mask);
+		if (S2_UNLIKELY(map_page_needs_cmo(pgt, prot, flags)))
 			return map_page_cmo(pgt, ipa, leaf, prot, flags, cache);
 		return map_page_lin(pgt, ipa, leaf, flags, cache);
 	}
@@ -410,7 +415,7 @@ static S2_NOINLINE int map_other(struct s2_pgtable *pgt, uint64_t ipa, uint64_t 
 }
 
 int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_t pa_t,
-		   uint64_t prot, uint64_t flags, struct s2_page_cache *cache)
+		   enum s2_prot prot, enum s2_map_flags flags, struct s2_page_cache *cache)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t), pa = s2_pa_val(pa_t);
 	s2_pte_t leaf;
@@ -423,9 +428,9 @@ int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_
 	if (S2_LIKELY(pgt && ipa < pgt->geom.fast4k_ipa_limit && size == K4_PAGE_SIZE &&
 		      pa < pgt->geom.pa_limit && !((ipa | pa) & K4_PAGE_MASK) &&
 		      (prot & S2_PROT_RWX) && !(prot & ~MAP_FAST_PROT) &&
-		      !(flags & ~(S2_MAP_NO_REPLACE | S2_MAP_SHARED)))) {
-		leaf = map_page_leaf(pgt, prot, pa);
-		if (S2_UNLIKELY(map_page_needs_cmo(pgt, prot)))
+		      !(flags & ~MAP_FAST_FLAGS))) {
+		leaf = map_page_leaf(pgt, prot, flags, pa);
+		if (S2_UNLIKELY(map_page_needs_cmo(pgt, prot, flags)))
 			return map_page_cmo(pgt, ipa, leaf, prot, flags, cache);
 		return map_page_4k(pgt, ipa, leaf, flags, cache);
 	}
@@ -438,7 +443,7 @@ int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t size, s2_pa_
 #define TMPL_CMO_DCACHE 1u /* s2_leaf_tmpl.cmo: clean+invalidate the D-cache to PoC first */
 #define TMPL_CMO_ICACHE 2u /* invalidate the I-cache to PoU first */
 
-int s2_pgtable_leaf_prepare(const struct s2_pgtable *pgt, uint64_t prot, struct s2_leaf_tmpl *t)
+int s2_pgtable_leaf_prepare(const struct s2_pgtable *pgt, enum s2_prot prot, struct s2_leaf_tmpl *t)
 {
 	s2_pte_t attr;
 	int ret;
@@ -448,16 +453,15 @@ int s2_pgtable_leaf_prepare(const struct s2_pgtable *pgt, uint64_t prot, struct 
 	*t = (struct s2_leaf_tmpl){ .pgt = pgt, .prot = prot };
 	if (!pgt)
 		return S2_EINVAL;
-	ret = prot_to_attr(pgt, prot, &attr);
+	ret = prot_to_attr(pgt, prot, 0, &attr);
 	if (ret)
 		return ret;
 	/* What s2_pgtable_map()'s 4K fault path would build for @prot (without the OA), and the
 	 * cache maintenance map_cmo() would issue for it (Normal WB memory: the prot says so). */
 	if (pgt->geom.fast4k_ipa_limit && !(prot & ~MAP_FAST_PROT)) {
-		t->leaf = map_page_leaf(pgt, prot, 0);
-		t->cmo =
-			(uint8_t)((!(prot & S2_PROT_NOCMO) && !pgt->cfg.fwb ? TMPL_CMO_DCACHE : 0) |
-				  ((prot & S2_PROT_X) && !pgt->cfg.dic ? TMPL_CMO_ICACHE : 0));
+		t->leaf = map_page_leaf(pgt, prot, 0, 0);
+		t->cmo = (uint8_t)((!pgt->cfg.fwb ? TMPL_CMO_DCACHE : 0) |
+				   ((prot & S2_PROT_X) && !pgt->cfg.dic ? TMPL_CMO_ICACHE : 0));
 	}
 	return 0;
 }
@@ -465,7 +469,7 @@ int s2_pgtable_leaf_prepare(const struct s2_pgtable *pgt, uint64_t prot, struct 
 /* map_page_cmo() for a prepared 4K leaf: the maintenance decided at preparation, then the
  * one-page path. */
 static S2_NOINLINE int map_page_tmpl_cmo(struct s2_pgtable *pgt, uint64_t ipa, s2_pte_t leaf,
-					 const struct s2_leaf_tmpl *t, uint64_t flags,
+					 const struct s2_leaf_tmpl *t, enum s2_map_flags flags,
 					 struct s2_page_cache *cache)
 {
 	unsigned int cmo = t->cmo;
@@ -481,7 +485,7 @@ static S2_NOINLINE int map_page_tmpl_cmo(struct s2_pgtable *pgt, uint64_t ipa, s
 
 /* Everything but the prepared 4K page: s2_pgtable_map() with the template's prot. */
 static S2_NOINLINE int map_page_tmpl_other(struct s2_pgtable *pgt, s2_ipa_t ipa, s2_pa_t pa,
-					   const struct s2_leaf_tmpl *t, uint64_t flags,
+					   const struct s2_leaf_tmpl *t, enum s2_map_flags flags,
 					   struct s2_page_cache *cache)
 {
 	if (!pgt || !t)
@@ -490,7 +494,8 @@ static S2_NOINLINE int map_page_tmpl_other(struct s2_pgtable *pgt, s2_ipa_t ipa,
 }
 
 int s2_pgtable_map_page(struct s2_pgtable *pgt, s2_ipa_t ipa_t, s2_pa_t pa_t,
-			const struct s2_leaf_tmpl *t, uint64_t flags, struct s2_page_cache *cache)
+			const struct s2_leaf_tmpl *t, enum s2_map_flags flags,
+			struct s2_page_cache *cache)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t), pa = s2_pa_val(pa_t);
 
@@ -541,7 +546,7 @@ static S2_ALWAYS_INLINE int lookup_impl(const struct s2_pgtable *pgt, uint64_t i
 }
 
 /* What relax_perms sets: R/W (flag bits 1:0) -> S2AP (7:6), and the access flag. */
-static S2_ALWAYS_INLINE s2_pte_t relax_set(uint64_t prot)
+static S2_ALWAYS_INLINE s2_pte_t relax_set(enum s2_prot prot)
 {
 	return S2_PTE_AF | PROT_S2AP(prot);
 }
@@ -552,7 +557,7 @@ static S2_ALWAYS_INLINE s2_pte_t relax_set(uint64_t prot)
  * value first found).
  */
 static S2_ALWAYS_INLINE int relax_leaf_update(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
-					      s2_pte_t pte, unsigned int shift, uint64_t prot,
+					      s2_pte_t pte, unsigned int shift, enum s2_prot prot,
 					      const bool hi)
 {
 	s2_pte_t set = relax_set(prot);
@@ -590,7 +595,7 @@ static S2_ALWAYS_INLINE int relax_leaf_update(struct s2_pgtable *pgt, s2_pte_t *
  * -EAGAIN: no level hint). Not for S2_EMEMTYPE (nothing was granted).
  */
 static S2_ALWAYS_INLINE int relax_leaf(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
-				       s2_pte_t pte, unsigned int shift, uint64_t prot,
+				       s2_pte_t pte, unsigned int shift, enum s2_prot prot,
 				       const bool hi, uint64_t ipa, int level)
 {
 	int ret = relax_leaf_update(pgt, ptep, orig, pte, shift, prot, hi);
@@ -602,8 +607,8 @@ static S2_ALWAYS_INLINE int relax_leaf(struct s2_pgtable *pgt, s2_pte_t *ptep, s
 
 /* relax_leaf() for layouts with the OA in place. */
 static S2_NOINLINE int relax_leaf_lo(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_pte_t orig,
-				     s2_pte_t pte, unsigned int shift, uint64_t prot, uint64_t ipa,
-				     int level)
+				     s2_pte_t pte, unsigned int shift, enum s2_prot prot,
+				     uint64_t ipa, int level)
 {
 	return relax_leaf(pgt, ptep, orig, pte, shift, prot, false, ipa, level);
 }
@@ -613,7 +618,7 @@ static S2_NOINLINE int relax_leaf_lo(struct s2_pgtable *pgt, s2_pte_t *ptep, s2_
  * for a valid leaf that needs no exec granted (relax_leaf() with clr 0); the rest, and a lost
  * CAS, in relax_leaf_lo().
  */
-static S2_ALWAYS_INLINE int relax_fast_impl(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
+static S2_ALWAYS_INLINE int relax_fast_impl(struct s2_pgtable *pgt, uint64_t ipa, enum s2_prot prot,
 					    const int k4)
 {
 	struct descent d;
@@ -632,7 +637,7 @@ static S2_ALWAYS_INLINE int relax_fast_impl(struct s2_pgtable *pgt, uint64_t ipa
 	return relax_leaf_lo(pgt, d.ptep, d.pte, pte, d.shift, prot, ipa, d.level);
 }
 
-static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
+static S2_ALWAYS_INLINE int relax_impl(struct s2_pgtable *pgt, uint64_t ipa, enum s2_prot prot,
 				       const bool hi, const bool linear)
 {
 	struct descent d;
@@ -665,7 +670,7 @@ static S2_ALWAYS_INLINE int mkyoung_impl(struct s2_pgtable *pgt, uint64_t ipa, c
  * relax_perms for a layout: the inline fast form (relax_fast_impl()) for the layouts of
  * geom.fast, relax_impl() for the others.
  */
-static S2_ALWAYS_INLINE int relax_op(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
+static S2_ALWAYS_INLINE int relax_op(struct s2_pgtable *pgt, uint64_t ipa, enum s2_prot prot,
 				     const bool hi, const bool linear, const int k4)
 {
 	if (!hi && linear)
@@ -698,25 +703,26 @@ static S2_ALWAYS_INLINE int relax_op(struct s2_pgtable *pgt, uint64_t ipa, uint6
  * functions of their own, so that each saves no registers for the others. @range_check: the
  * instance also refuses an IPA beyond the input size (the last instance the entry points try).
  */
-#define S2_FAST_LAYOUT_OPS(name, LAYOUT, range_check)                                            \
-	static S2_NOINLINE int lookup_##name(const struct s2_pgtable *pgt, uint64_t ipa,         \
-					     struct s2_lookup *out)                              \
-	{                                                                                        \
-		if ((range_check) && ipa >= pgt->geom.ipa_limit)                                 \
-			return S2_ERANGE;                                                        \
-		return LAYOUT(lookup_impl, pgt, ipa, out);                                       \
-	}                                                                                        \
-	static S2_NOINLINE int relax_##name(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot) \
-	{                                                                                        \
-		if ((range_check) && ipa >= pgt->geom.ipa_limit)                                 \
-			return S2_ERANGE;                                                        \
-		return LAYOUT(relax_op, pgt, ipa, prot);                                         \
-	}                                                                                        \
-	static S2_NOINLINE int mkyoung_##name(struct s2_pgtable *pgt, uint64_t ipa)              \
-	{                                                                                        \
-		if ((range_check) && ipa >= pgt->geom.ipa_limit)                                 \
-			return S2_ERANGE;                                                        \
-		return LAYOUT(mkyoung_impl, pgt, ipa);                                           \
+#define S2_FAST_LAYOUT_OPS(name, LAYOUT, range_check)                                    \
+	static S2_NOINLINE int lookup_##name(const struct s2_pgtable *pgt, uint64_t ipa, \
+					     struct s2_lookup *out)                      \
+	{                                                                                \
+		if ((range_check) && ipa >= pgt->geom.ipa_limit)                         \
+			return S2_ERANGE;                                                \
+		return LAYOUT(lookup_impl, pgt, ipa, out);                               \
+	}                                                                                \
+	static S2_NOINLINE int relax_##name(struct s2_pgtable *pgt, uint64_t ipa,        \
+					    enum s2_prot prot)                           \
+	{                                                                                \
+		if ((range_check) && ipa >= pgt->geom.ipa_limit)                         \
+			return S2_ERANGE;                                                \
+		return LAYOUT(relax_op, pgt, ipa, prot);                                 \
+	}                                                                                \
+	static S2_NOINLINE int mkyoung_##name(struct s2_pgtable *pgt, uint64_t ipa)      \
+	{                                                                                \
+		if ((range_check) && ipa >= pgt->geom.ipa_limit)                         \
+			return S2_ERANGE;                                                \
+		return LAYOUT(mkyoung_impl, pgt, ipa);                                   \
 	}
 
 S2_FAST_LAYOUT_OPS(4k_any, S2_LAYOUT_4K_ANY, false)
@@ -740,7 +746,7 @@ int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa_t, struct s2_lo
 	return lookup_hi(pgt, ipa, out);
 }
 
-int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot)
+int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa_t, enum s2_prot prot)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t);
 
@@ -773,7 +779,7 @@ int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa_t)
 /* ---- relax_lookup: lookup and relax_perms in one descent ------------------------------------- */
 
 /* The two calls: a leaf above level 3, a missing table, the layouts but 4K from level 1. */
-static S2_NOINLINE int relax_lookup_other(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
+static S2_NOINLINE int relax_lookup_other(struct s2_pgtable *pgt, uint64_t ipa, enum s2_prot prot,
 					  struct s2_lookup *old)
 {
 	int ret = s2_pgtable_lookup(pgt, s2_ipa(ipa), old);
@@ -787,7 +793,7 @@ static S2_NOINLINE int relax_lookup_other(struct s2_pgtable *pgt, uint64_t ipa, 
  * The 4K layout from level 1, a level-3 entry: what lookup_impl() reports, then for a valid page
  * what relax_fast_impl() does (its inline case, else relax_leaf_lo()).
  */
-static S2_ALWAYS_INLINE int relax_lookup_4k(struct s2_pgtable *pgt, uint64_t ipa, uint64_t prot,
+static S2_ALWAYS_INLINE int relax_lookup_4k(struct s2_pgtable *pgt, uint64_t ipa, enum s2_prot prot,
 					    struct s2_lookup *old)
 {
 	uint64_t page = ipa & ~(uint64_t)0xfff;
@@ -814,7 +820,7 @@ static S2_ALWAYS_INLINE int relax_lookup_4k(struct s2_pgtable *pgt, uint64_t ipa
 	return relax_leaf_lo(pgt, d.ptep, d.pte, pte, 12, prot, page, 3);
 }
 
-int s2_pgtable_relax_lookup(struct s2_pgtable *pgt, s2_ipa_t ipa_t, uint64_t prot,
+int s2_pgtable_relax_lookup(struct s2_pgtable *pgt, s2_ipa_t ipa_t, enum s2_prot prot,
 			    struct s2_lookup *old)
 {
 	uint64_t ipa = s2_ipa_val(ipa_t);

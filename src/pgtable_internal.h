@@ -5,11 +5,12 @@
  * the side-effect helpers every path uses, and the direct descent of the single-entry
  * operations. docs/pgtable.md describes how the engine is split:
  *
- *   src/pgtable.c        init/destroy, the walker and the range operations (map, unmap,
- *                        annotate, wrprotect/set_prot, young, split, collapse, free)
+ *   src/pgtable.c        init/destroy and the range operations, all on the range walker
+ *                        below (map, unmap, annotate, wrprotect/set_prot, young, split,
+ *                        collapse, free)
  *   src/pgtable_fast.c   the direct-descent single-entry paths (fault map, lookup, relax_perms,
  *                        mkyoung), instantiated once per descriptor layout
- *   src/pgtable_check.c  s2_pgtable_check(), the invariant checker
+ *   src/pgtable_check.c  s2_pgtable_check(), the invariant checker (on the range walker)
  *
  * Architecture references are to the Arm ARM (DDI 0487): descriptor formats D8.3, the
  * break-before-make rules D8.16.1, TLB maintenance D8.17, the stage-2 walk AArch64.S2Walk.
@@ -49,9 +50,14 @@
 #define S2_RETRY 2
 
 #define S2_PROT_MEMTYPE (S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE | S2_PROT_NORMAL_NC)
-#define S2_PROT_ALL                                                                      \
-	(S2_PROT_RWX | S2_PROT_MEMTYPE | S2_PROT_NOCMO | S2_PROT_SW_MASK | S2_PROT_DBM | \
-	 S2_PROT_YOUNG_CLEAR)
+/* Every bit of enum s2_prot, of enum s2_map_flags, of enum s2_walk_flags: disjoint sets. */
+#define S2_PROT_ALL (S2_PROT_RWX | S2_PROT_MEMTYPE | S2_PROT_SW_MASK | S2_PROT_DBM)
+#define S2_MAP_ALL \
+	(S2_MAP_FORCE_PAGES | S2_MAP_NO_REPLACE | S2_MAP_SHARED | S2_MAP_NOCMO | S2_MAP_YOUNG_CLEAR)
+#define S2_WALK_ALL (S2_WALK_LEAF | S2_WALK_TABLE_PRE | S2_WALK_TABLE_POST | S2_WALK_SKIP_EMPTY)
+_Static_assert((S2_PROT_ALL & S2_MAP_ALL) == 0 && (S2_PROT_ALL & S2_WALK_ALL) == 0 &&
+		       (S2_MAP_ALL & S2_WALK_ALL) == 0,
+	       "the flag sets must be disjoint, so that one passed for another is refused");
 
 /* MemAttr values the engine writes (ARCH-NOTES §1; Arm ARM D8.6.5 and the FWB rules). */
 #define MEMATTR_DEVICE_nGnRnE 0x0u
@@ -64,10 +70,11 @@
  * S2_PROT_* flags -> descriptor fields, without branches (field macros: the flag bit is moved
  * to the field's position by S2_FIELD_PREP, which the compiler folds to one shift and mask):
  * S2AP[1:0] from W/R (S2AP[0] read, S2AP[1] write: D8.3.1, the flags' bits 1:0 in that order),
- * AF unless YOUNG_CLEAR, XN = 0b10 (S2_XN_ALL) unless X, SW3..SW0 from S2_PROT_SW(), DBM.
+ * XN = 0b10 (S2_XN_ALL) unless X, SW3..SW0 from S2_PROT_SW(), DBM; and from the map flags,
+ * AF unless S2_MAP_YOUNG_CLEAR.
  */
 #define PROT_S2AP(prot) S2_FIELD_PREP(S2_PTE_S2AP, (prot) & (S2_PROT_R | S2_PROT_W))
-#define PROT_AF(prot) S2_FIELD_PREP(S2_PTE_AF, ~(prot) >> S2_CTZ64(S2_PROT_YOUNG_CLEAR))
+#define FLAGS_AF(flags) S2_FIELD_PREP(S2_PTE_AF, ~(uint64_t)(flags) >> S2_CTZ64(S2_MAP_YOUNG_CLEAR))
 #define PROT_XN(prot) S2_FIELD_PREP(S2_PTE_XN, ((~(prot) >> S2_CTZ64(S2_PROT_X)) & 1) * S2_XN_ALL)
 #define PROT_SW(prot) S2_FIELD_PREP(S2_PTE_SW, (prot) >> S2_PROT_SW_SHIFT)
 #define PROT_DBM(prot) S2_FIELD_PREP(S2_PTE_DBM, (prot) >> S2_CTZ64(S2_PROT_DBM))
@@ -324,15 +331,16 @@ static S2_ALWAYS_INLINE bool leaf_loses_cmo(const struct s2_pgtable *pgt, s2_pte
 }
 
 /*
- * Leaf attributes for valid S2_PROT_* flags and a MemAttr value, without branches: S2AP[1:0]
- * from W/R (flag bits 1:0 -> descriptor bits 7:6), AF unless YOUNG_CLEAR (13 -> 10), XN = 0b10
- * unless X (2 -> 54), SW3..SW0 (11:8 -> 58:55), DBM, SH inner shareable (not with DS).
+ * Leaf attributes for valid S2_PROT_* flags, map flags and a MemAttr value, without branches:
+ * S2AP[1:0] from W/R (flag bits 1:0 -> descriptor bits 7:6), XN = 0b10 unless X (2 -> 54),
+ * SW3..SW0 (11:8 -> 58:55), DBM, SH inner shareable (not with DS); AF unless
+ * S2_MAP_YOUNG_CLEAR in @flags (20 -> 10).
  */
 static S2_ALWAYS_INLINE s2_pte_t prot_attr_bits(const struct s2_pgtable *pgt, uint64_t prot,
-						unsigned int memattr)
+						uint64_t flags, unsigned int memattr)
 {
 	return S2_FIELD_PREP(S2_PTE_MEMATTR, memattr) | pgt->geom.sh_bits | PROT_S2AP(prot) |
-	       PROT_AF(prot) | PROT_XN(prot) | PROT_SW(prot) | PROT_DBM(prot);
+	       FLAGS_AF(flags) | PROT_XN(prot) | PROT_SW(prot) | PROT_DBM(prot);
 }
 
 /* ---- direct descent (single-entry operations) ------------------------------------------------ */
@@ -490,11 +498,219 @@ static S2_ALWAYS_INLINE uint64_t pte_oa_t(const struct s2_pgtable *pgt, s2_pte_t
 	return hi ? pte_oa(pgt, pte) : (pte & pgt->geom.oa_lo_mask);
 }
 
+/* ---- the range walker: one loop, the decision per entry explicit ---------------------------- */
+
+/*
+ * What the range walker does with one entry, as a visitor decides it (after TF-A's xlat tables
+ * v2 action_t: the decision apart from the loop that carries it out). Changes in place of a
+ * live leaf (permissions, AF: no break-before-make) the visitor makes itself, with the CAS the
+ * concurrency rules ask for, and returns WALK_SKIP.
+ */
+enum walk_action {
+	WALK_SKIP, /* leave the entry as it is */
+	WALK_DESCEND, /* a table: walk the part of the range below it, then ask post */
+	WALK_SPLIT, /* a block: replace it by a table of its pieces (break-before-make) */
+	WALK_SPLIT_DESCEND, /* WALK_SPLIT, then walk the new table */
+	WALK_REPLACE_BBM, /* replace the entry by w->new with break-before-make (a table
+			   * replaced: its whole range invalidated, the subtree freed after) */
+	WALK_FREE_TABLE, /* the table below an unlinked entry: free its page (from visit: one
+			  * that holds no tables, not walked; from post: walked already) */
+	WALK_RUN, /* a run of whole entries from this one: the operation's run hook takes it */
+	WALK_STOP, /* stop the walk with w->ret */
+};
+
+/* One entry as the walker shows it to a visitor. */
+struct walk_entry {
+	s2_pte_t *ptep;
+	s2_pte_t pte; /* the value read */
+	int level;
+	uint64_t base, size; /* the entry maps [base, base + size) */
+	uint64_t ipa, stop; /* the part of it inside the operation's range */
+};
+
+static S2_ALWAYS_INLINE bool walk_whole(const struct walk_entry *e)
+{
+	return e->ipa == e->base && e->stop == e->base + e->size;
+}
+
+/* The walk's state; an operation with state of its own embeds it as its first member. */
+struct range_walk {
+	struct s2_pgtable *pgt;
+	struct s2_page_cache *cache; /* tables for WALK_SPLIT (from the cache only) */
+	s2_pte_t new; /* the entry WALK_REPLACE_BBM installs */
+	int ret; /* the result WALK_STOP returns */
+	unsigned int count; /* the operation's own count (collapse: blocks made) */
+	int32_t delta; /* (counted walks) refcount change of the table being walked */
+	bool priv; /* the table being walked is not linked yet: no break-before-make, no TLBI */
+};
+
+/*
+ * A range operation on the walker: @visit decides for each entry; @post (may be NULL) decides
+ * again for a table entry once the walk below it is done (WALK_SKIP, WALK_REPLACE_BBM or
+ * WALK_FREE_TABLE). @last_run (may be NULL) takes a whole run of last-level entries, [@ipa,
+ * @end) from @ptep, in one call: the operation's tight loop, which is where a range
+ * operation's cost lies (per page, where the rest of the walk is per table).
+ */
+typedef enum walk_action (*walk_visit_fn)(struct range_walk *w, const struct walk_entry *e);
+typedef void (*walk_run_fn)(struct range_walk *w, s2_pte_t *ptep, uint64_t ipa, uint64_t end);
+typedef int (*walk_fn)(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,
+		       uint64_t end);
+/* WALK_RUN: the entries of @table from @e's, up to @end or the table's end, in one call; returns
+ * the IPA where the run ended, or sets w->ret to stop the walk with it. */
+typedef uint64_t (*walk_runs_fn)(struct range_walk *w, const struct walk_entry *e, s2_pte_t *table,
+				 uint64_t end);
+
+/* (pgtable.c) Free an unlinked table at @level and every table below it. */
+void s2_pgt_free_tree(struct s2_pgtable *pgt, s2_pte_t *table, int level);
+/* (pgtable.c) Fill a new private table at @level + 1 with the pieces of @old (a block or an
+ * annotation at @level), setting its refcount. */
+void s2_pgt_table_fill_from(const struct s2_pgtable *pgt, s2_pte_t *child, int level, s2_pte_t old);
+
+/*
+ * Walk [@ipa, @end) of @table at @level: per entry, ask the visitor, then do what it decided.
+ * Every break-before-make goes through bbm_replace(). Returns 0, S2_ENOMEM (no table in the
+ * cache for a split) or what a visitor stopped with.
+ *
+ * The walker is one body instantiated per operation (WALK_INSTANCE()), as KVM's and TF-A's
+ * walkers are compiled with their visitor known: the operation's functions are constants
+ * here, called directly and inlined, and @self is the instance itself for the recursion.
+ */
+static S2_ALWAYS_INLINE int walk_body(struct range_walk *w, s2_pte_t *table, int level,
+				      uint64_t ipa, uint64_t end, const walk_visit_fn visit,
+				      const walk_visit_fn post, const walk_run_fn last_run,
+				      const walk_runs_fn runs, const walk_fn self,
+				      const bool counted)
+{
+	struct s2_pgtable *pgt = w->pgt;
+	struct walk_entry e;
+	int32_t outer = 0;
+	int ret = 0;
+
+	e.size = lvl_size(pgt, level);
+	e.ptep = table + lvl_idx(pgt, level, ipa);
+	e.level = level;
+	if (last_run && level == 3) {
+		last_run(w, e.ptep, ipa, end);
+		return 0;
+	}
+	if (counted) {
+		/* This table's refcount delta, applied once when its walk ends. */
+		outer = w->delta;
+		w->delta = 0;
+	}
+	for (; ipa < end; e.ptep++) {
+		enum walk_action act;
+		s2_pte_t *child;
+
+		e.base = S2_ALIGN_DOWN(ipa, e.size);
+		e.ipa = ipa;
+		e.stop = S2_MIN(e.base + e.size, end);
+		e.pte = s2_atomic_load64(e.ptep);
+		act = visit(w, &e);
+		switch (act) {
+		case WALK_SKIP:
+			break;
+		case WALK_FREE_TABLE:
+			pgt->port.ops->free_pages(pgt->port.ctx, pte_table(pgt, e.pte),
+						  gran_size(pgt));
+			break;
+		case WALK_DESCEND:
+			child = pte_table(pgt, e.pte);
+			ret = self(w, child, level + 1, ipa, e.stop);
+			/* post also after a failed walk below: what it left may need undoing */
+			if (post) {
+				act = post(w, &e);
+				if (act == WALK_REPLACE_BBM) {
+					bbm_replace(pgt, e.ptep, w->new, e.base, level,
+						    BBM_TLBI_SPAN, 0, 0);
+					s2_pgt_free_tree(pgt, child, level + 1);
+				} else if (act == WALK_FREE_TABLE) {
+					pgt->port.ops->free_pages(pgt->port.ctx, child,
+								  gran_size(pgt));
+				}
+			}
+			if (ret)
+				goto out;
+			break;
+		case WALK_SPLIT:
+		case WALK_SPLIT_DESCEND:
+			child = table_alloc(pgt, w->cache, true);
+			if (!child) {
+				ret = S2_ENOMEM;
+				goto out;
+			}
+			s2_pgt_table_fill_from(pgt, child, level, e.pte);
+			/* Block -> table: break-before-make (FEAT_BBM level 2 is not assumed). */
+			bbm_replace(pgt, e.ptep, table_desc(pgt, child), e.base, level,
+				    BBM_TLBI_ENTRY, 0, 0);
+			if (act == WALK_SPLIT_DESCEND) {
+				ret = self(w, child, level + 1, ipa, e.stop);
+				if (ret)
+					goto out;
+			}
+			break;
+		case WALK_REPLACE_BBM:
+			bbm_replace(pgt, e.ptep, w->new, e.base, level,
+				    pte_is_table(e.pte, level) ? BBM_TLBI_SPAN : BBM_TLBI_ENTRY, 0,
+				    0);
+			if (pte_is_table(e.pte, level))
+				s2_pgt_free_tree(pgt, pte_table(pgt, e.pte), level + 1);
+			break;
+		case WALK_RUN:
+			if (runs) {
+				uint64_t next = runs(w, &e, table, end);
+
+				if (w->ret) {
+					ret = w->ret;
+					goto out;
+				}
+				/* (the loop's e.ptep++ steps over the run's last entry) */
+				e.ptep += ((next - ipa) >> lvl_shift(pgt, level)) - 1;
+				ipa = next;
+				continue;
+			}
+			break;
+		case WALK_STOP:
+			ret = w->ret;
+			goto out;
+		}
+		ipa = e.stop;
+	}
+out:
+	if (counted) {
+		rc_add(pgt, table, level, w->delta);
+		w->delta = outer;
+	}
+	return ret;
+}
+
+/* The walker for one operation: @name(w, table, level, ipa, end), walk_body() as above. */
+#define WALK_INSTANCE(name, visit, post, last_run)                                             \
+	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,        \
+			uint64_t end)                                                          \
+	{                                                                                      \
+		return walk_body(w, table, level, ipa, end, visit, post, last_run, NULL, name, \
+				 false);                                                       \
+	}
+
+/*
+ * The same for an operation that changes how many entries of a table are valid or annotated
+ * (map, unmap, annotate): its visitors add the changes to w->delta, and the walker applies the
+ * sum to the table's refcount once, when the table's walk ends (the root is not counted).
+ * @runs (may be NULL) takes the runs of whole entries a visitor hands it (WALK_RUN).
+ */
+#define WALK_INSTANCE_COUNTED(name, visit, post, runs)                                            \
+	static int name(struct range_walk *w, s2_pte_t *table, int level, uint64_t ipa,           \
+			uint64_t end)                                                             \
+	{                                                                                         \
+		return walk_body(w, table, level, ipa, end, visit, post, NULL, runs, name, true); \
+	}
+
 /* ---- shared between the files ------------------------------------------------------------ */
 
 /* The structural path of a map (pgtable.c): multi-entry ranges, and single entries that need a
  * table replaced or a block split. Exclusive lock. */
 int s2_pgt_map_structural(struct s2_pgtable *pgt, uint64_t ipa, uint64_t size, uint64_t pa,
-			  s2_pte_t attr, uint64_t flags, struct s2_page_cache *cache);
+			  s2_pte_t attr, enum s2_map_flags flags, struct s2_page_cache *cache);
 
 #endif /* S2MMU_PGTABLE_INTERNAL_H */

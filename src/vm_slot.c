@@ -474,7 +474,7 @@ int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uin
 /* ---- locked memslots --------------------------------------------------------------------------- */
 
 /* MMU exclusive held: map all of @s with @prot in chunks no larger than a backing page, so no
- * block covers more than one backing page. */
+ * block covers more than one backing page; without data-cache maintenance (the caller's). */
 static int map_whole_slot(struct s2_vm *vm, struct s2_memslot *s, uint64_t prot)
 {
 	const struct s2_config *cfg = &vm->pgt.cfg;
@@ -483,10 +483,11 @@ static int map_whole_slot(struct s2_vm *vm, struct s2_memslot *s, uint64_t prot)
 
 	if (bps < s2_level_size(cfg->granule, 2))
 		return s2_pgtable_map(&vm->pgt, s->d.ipa, s->d.size, s->d.pa, prot,
-				      S2_MAP_FORCE_PAGES, NULL);
+				      S2_MAP_FORCE_PAGES | S2_MAP_NOCMO, NULL);
 	while (pa < end) {
 		uint64_t len = S2_MIN(S2_ALIGN_DOWN(pa, bps) + bps, end) - pa;
-		int ret = s2_pgtable_map(&vm->pgt, s2_ipa(ipa), len, s2_pa(pa), prot, 0, NULL);
+		int ret = s2_pgtable_map(&vm->pgt, s2_ipa(ipa), len, s2_pa(pa), prot, S2_MAP_NOCMO,
+					 NULL);
 
 		if (ret)
 			return ret;
@@ -532,7 +533,7 @@ int s2_vm_slot_lock(struct s2_vm *vm, uint32_t id, bool writable)
 		s2_vmi_sanitise_tags(vm, s, s2_ipa_val(s->d.ipa), s->d.size);
 
 	/* Mapped now, cleaned later: the host keeps writing until the first vCPU entry. */
-	prot = a.prot | S2_PROT_R | S2_PROT_NOCMO;
+	prot = a.prot | S2_PROT_R;
 	if (writable && !(s->d.flags & S2_SLOT_READONLY))
 		prot |= S2_PROT_W;
 	mmu_excl_begin(vm);

@@ -178,16 +178,16 @@ static int pmu_init(void)
 
 /* ---- the operations under measurement ---------------------------------------------------- */
 
-typedef int (*map_fn)(struct s2_pgtable *, s2_ipa_t, uint64_t, s2_pa_t, uint64_t, uint64_t,
-		      struct s2_page_cache *);
+typedef int (*map_fn)(struct s2_pgtable *, s2_ipa_t, uint64_t, s2_pa_t, enum s2_prot,
+		      enum s2_map_flags, struct s2_page_cache *);
 typedef int (*lookup_fn)(const struct s2_pgtable *, s2_ipa_t, struct s2_lookup *);
-typedef int (*relax_fn)(struct s2_pgtable *, s2_ipa_t, uint64_t);
+typedef int (*relax_fn)(struct s2_pgtable *, s2_ipa_t, enum s2_prot);
 typedef int (*young_fn)(struct s2_pgtable *, s2_ipa_t);
 typedef int (*abort_fn)(struct s2_vcpu *, uint64_t, uint64_t, uint64_t, struct s2_abort_result *);
 
 /* The empty functions of the baseline runs (what the loop costs without the operation). */
 __attribute__((noinline)) static int nop_map(struct s2_pgtable *p, s2_ipa_t i, uint64_t s,
-					     s2_pa_t a, uint64_t pr, uint64_t f,
+					     s2_pa_t a, enum s2_prot pr, enum s2_map_flags f,
 					     struct s2_page_cache *c)
 {
 	return 0;
@@ -199,7 +199,7 @@ __attribute__((noinline)) static int nop_lookup(const struct s2_pgtable *p, s2_i
 	return 0;
 }
 
-__attribute__((noinline)) static int nop_relax(struct s2_pgtable *p, s2_ipa_t i, uint64_t pr)
+__attribute__((noinline)) static int nop_relax(struct s2_pgtable *p, s2_ipa_t i, enum s2_prot pr)
 {
 	return 0;
 }
@@ -371,7 +371,7 @@ struct eng {
 	uint64_t pa; /* output address of IPA_BASE (guest RAM: real memory) */
 };
 
-static int eng_create(struct eng *e, uint64_t prot)
+static int eng_create(struct eng *e, uint64_t prot, uint64_t flags)
 {
 	struct s2_config_req req = { .ipa_bits = 40,
 				     .granule = S2_GRANULE_4K,
@@ -387,7 +387,7 @@ static int eng_create(struct eng *e, uint64_t prot)
 		ret = el2_vm_init(&e->vm, &e->cfg, e->pgt.root_pa, 1);
 	if (!ret && prot)
 		ret = s2_pgtable_map(&e->pgt, s2_ipa(IPA_BASE), REGION, s2_pa(e->pa), prot,
-				     S2_MAP_FORCE_PAGES, NULL);
+				     S2_MAP_FORCE_PAGES | flags, NULL);
 	if (ret) {
 		FAIL("engine setup: %s", s2_errname(ret));
 		return -1;
@@ -407,7 +407,7 @@ static void bench_map_fault(void)
 	struct eng e;
 	uint64_t off, cnt, base, units = NR_PAGES - REGION / BLOCK_2M;
 
-	if (eng_create(&e, 0))
+	if (eng_create(&e, 0, 0))
 		return;
 	for (off = 0; off < REGION; off += BLOCK_2M)
 		if (s2_pgtable_map(&e.pgt, s2_ipa(IPA_BASE + off), PAGE_4K, s2_pa(e.pa + off),
@@ -425,7 +425,7 @@ static void bench_lookup(void)
 	struct eng e;
 	uint64_t i, x = 0x9e3779b97f4a7c15, sum = 0, want = 0, cnt, base;
 
-	if (eng_create(&e, S2_PROT_R | S2_PROT_W))
+	if (eng_create(&e, S2_PROT_R | S2_PROT_W, 0))
 		return;
 	for (i = 0; i < NR_PAGES; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
@@ -446,7 +446,7 @@ static void bench_relax(void)
 	struct eng e;
 	uint64_t cnt, base, tlbi0;
 
-	if (eng_create(&e, S2_PROT_R))
+	if (eng_create(&e, S2_PROT_R, 0))
 		return;
 	verify_region("relax_4k setup", &e.pgt, IPA_BASE, e.pa, S2_S2AP_RO, true);
 	base = loop_relax(nop_relax, &e.pgt, IPA_BASE);
@@ -466,7 +466,7 @@ static void bench_mkyoung(void)
 	struct eng e;
 	uint64_t cnt, base;
 
-	if (eng_create(&e, S2_PROT_R | S2_PROT_W | S2_PROT_YOUNG_CLEAR))
+	if (eng_create(&e, S2_PROT_R | S2_PROT_W, S2_MAP_YOUNG_CLEAR))
 		return;
 	verify_region("mkyoung_4k setup", &e.pgt, IPA_BASE, e.pa, S2_S2AP_RW, false);
 	base = loop_young(nop_young, &e.pgt, IPA_BASE);

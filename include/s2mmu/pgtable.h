@@ -45,33 +45,49 @@
 #include "s2mmu/arch.h"
 #include "s2mmu/port.h"
 
-/* Attribute flags of a mapping. Memory type: Normal write-back unless DEVICE or NORMAL_NC. */
-#define S2_PROT_R S2_BIT(0)
-#define S2_PROT_W S2_BIT(1)
-#define S2_PROT_X S2_BIT(2)
-#define S2_PROT_RWX (S2_PROT_R | S2_PROT_W | S2_PROT_X)
-#define S2_PROT_DEVICE S2_BIT(3) /* Device-nGnRE */
-#define S2_PROT_DEVICE_NGNRNE S2_BIT(4) /* Device-nGnRnE (implies DEVICE) */
-#define S2_PROT_NORMAL_NC S2_BIT(5) /* Normal non-cacheable */
-#define S2_PROT_NOCMO \
-	S2_BIT(6) /* skip the data-cache clean for this map (caller did it / defers) */
+/*
+ * Two flag sets, with disjoint bit values (as KVM's enum kvm_pgtable_prot and its walk flags):
+ *  - enum s2_prot says what a leaf *is*: its permissions, memory type, software bits, DBM;
+ *  - enum s2_map_flags says how s2_pgtable_map() (s2_pgtable_map_page()) makes it.
+ * Every function taking one refuses (S2_EINVAL, nothing changed) a bit outside its set, so a
+ * flag of one set passed for the other fails loudly. Both are 32-bit enums: a 64-bit value
+ * passed for one is converted (bits above 31 dropped) before the check.
+ */
+
+/* What a leaf is. Memory type: Normal write-back unless DEVICE or NORMAL_NC. */
+enum s2_prot {
+	S2_PROT_R = S2_BIT(0),
+	S2_PROT_W = S2_BIT(1),
+	S2_PROT_X = S2_BIT(2),
+	S2_PROT_RWX = S2_PROT_R | S2_PROT_W | S2_PROT_X,
+	S2_PROT_DEVICE = S2_BIT(3), /* Device-nGnRE */
+	S2_PROT_DEVICE_NGNRNE = S2_BIT(4), /* Device-nGnRnE (implies DEVICE) */
+	S2_PROT_NORMAL_NC = S2_BIT(5), /* Normal non-cacheable */
+	/* bits 6, 7: unused (bit 6 was S2_PROT_NOCMO before 1.0: S2_MAP_NOCMO) */
+	S2_PROT_SW_MASK = 0xf << 8, /* descriptor SW3..SW0: S2_PROT_SW() */
+	S2_PROT_DBM = S2_BIT(12), /* set DBM (hardware dirty state), only with HD and not W */
+	/* bit 13 was S2_PROT_YOUNG_CLEAR before 1.0: S2_MAP_YOUNG_CLEAR */
+};
 #define S2_PROT_SW_SHIFT 8
 #define S2_PROT_SW(x) ((uint64_t)((x)&0xf) << S2_PROT_SW_SHIFT) /* descriptor SW3..SW0 */
-#define S2_PROT_SW_MASK S2_PROT_SW(0xf)
-#define S2_PROT_DBM S2_BIT(12) /* set DBM (hardware dirty state), only with HD and not W */
-#define S2_PROT_YOUNG_CLEAR S2_BIT(13) /* map with AF clear (aging / HA tests) */
 
-/* Flags for s2_pgtable_map(). */
-#define S2_MAP_FORCE_PAGES S2_BIT(0) /* no blocks: map with last-level entries only */
-#define S2_MAP_NO_REPLACE S2_BIT(1) /* fail with S2_EEXIST instead of replacing valid entries */
-/*
- * The caller holds the lock shared (fault path): refuse with S2_EBUSY, having changed nothing,
- * a request that needs a structural change (a block over a table, a page inside a block, more
- * than one leaf entry); the caller retakes the lock exclusive and retries. Also: a leaf that
- * already maps the same output is only ever given more (AF, permissions, SW bits): a request
- * that would take a permission away returns S2_EAGAIN and leaves it as it is.
- */
-#define S2_MAP_SHARED S2_BIT(2)
+/* How s2_pgtable_map() makes a mapping (bits 16 and up: disjoint from enum s2_prot). */
+enum s2_map_flags {
+	S2_MAP_FORCE_PAGES = S2_BIT(16), /* no blocks: map with last-level entries only */
+	S2_MAP_NO_REPLACE = S2_BIT(17), /* fail with S2_EEXIST instead of replacing valid entries */
+	/*
+	 * The caller holds the lock shared (fault path): refuse with S2_EBUSY, having changed
+	 * nothing, a request that needs a structural change (a block over a table, a page inside
+	 * a block, more than one leaf entry); the caller retakes the lock exclusive and retries.
+	 * Also: a leaf that already maps the same output is only ever given more (AF,
+	 * permissions, SW bits): a request that would take a permission away returns S2_EAGAIN
+	 * and leaves it as it is.
+	 */
+	S2_MAP_SHARED = S2_BIT(18),
+	S2_MAP_NOCMO =
+		S2_BIT(19), /* skip the data-cache clean of this map (caller did it / defers) */
+	S2_MAP_YOUNG_CLEAR = S2_BIT(20), /* map with the access flag clear (aging, HA tests) */
+};
 
 /* A small stock of zeroed pages to draw on where allocation must not fail or sleep. */
 #define S2_PAGE_CACHE_MAX 64
@@ -92,7 +108,7 @@ struct s2_pgtable_geom {
 	uint8_t root_shift; /* shift[start_level + 1] */
 	uint8_t bits_per_level; /* page_shift - 3 */
 	bool fast; /* linear port and OA in place: the inline single-entry paths */
-	uint64_t normal_attr[16]; /* leaf attributes of Normal memory by R|W|X|YOUNG_CLEAR<<3 */
+	uint64_t normal_attr[16]; /* leaf attributes of Normal memory by R|W|X|(YOUNG_CLEAR: 8) */
 	uint32_t block_levels; /* bit (level + 1) set where blocks are legal */
 	uint64_t idx_mask; /* entries per table - 1 */
 	uint64_t root_idx_mask; /* entries of the (concatenated) root the IPA size uses - 1 */
@@ -136,14 +152,16 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 /**
  * s2_pgtable_destroy() - free every table page and the root. Does not invalidate the TLB: the
  * caller must invalidate the VMID (or know it was never used) before reusing it.
- * Exclusive lock.
+ * Exclusive lock. A NULL @pgt, or one never initialised or already destroyed (root NULL), is
+ * left alone.
+ * Return: nothing (void).
  */
 void s2_pgtable_destroy(struct s2_pgtable *pgt);
 
 /**
  * s2_pgtable_map() - map [ipa, ipa + size) to [pa, pa + size).
- * @prot:  S2_PROT_* flags.
- * @flags: S2_MAP_*.
+ * @prot:  what the leaves are (enum s2_prot).
+ * @flags: how to map them (enum s2_map_flags).
  * @cache: pages to use for new tables first, or NULL to allocate from the port.
  *
  * Uses the largest block the alignment of @ipa and @pa and the range allow, unless
@@ -151,7 +169,7 @@ void s2_pgtable_destroy(struct s2_pgtable *pgt);
  * in place; with break-before-make when the output address, memory type or size changes or a
  * table becomes a block or a block a table (tables replaced by a block are freed).
  * Cache maintenance: Normal cacheable memory gets a data-cache clean+invalidate to PoC unless
- * FWB is on or S2_PROT_NOCMO; granting exec gets an I-cache invalidate unless DIC.
+ * FWB is on or S2_MAP_NOCMO; granting exec gets an I-cache invalidate unless DIC.
  *
  * Both are issued once for the whole [@pa, @pa + @size) before any entry becomes valid.
  * TLB: none for invalid -> valid; break-before-make invalidates between break and make;
@@ -162,8 +180,9 @@ void s2_pgtable_destroy(struct s2_pgtable *pgt);
  * A single-entry map that finds the entry already mapping exactly this (another vCPU won the
  * race) returns 0.
  *
- * Return: 0; S2_EINVAL for a NULL @pgt, a zero size, no R/W/X at all, an unknown prot or
- * flag bit, DEVICE with NORMAL_NC, or DBM without HD / with W; S2_EMEMTYPE for X with DEVICE or NORMAL_NC;
+ * Return: 0; S2_EINVAL for a NULL @pgt, a zero size, no R/W/X at all, a @prot bit outside
+ * enum s2_prot or a @flags bit outside enum s2_map_flags, DEVICE with NORMAL_NC, or DBM
+ * without HD / with W; S2_EMEMTYPE for X with DEVICE or NORMAL_NC;
  * S2_EALIGN for @ipa, @pa or @size not granule-aligned; S2_ERANGE for an IPA beyond the config
  * or a PA beyond its output size; S2_EEXIST with S2_MAP_NO_REPLACE (checked first: nothing
  * changed); S2_EBUSY with S2_MAP_SHARED when structural work is needed (nothing changed);
@@ -171,17 +190,18 @@ void s2_pgtable_destroy(struct s2_pgtable *pgt);
  * every page is either as before or as requested, no page leaks); S2_EAGAIN (single-entry
  * race, see above).
  */
-int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, s2_pa_t pa, uint64_t prot,
-		   uint64_t flags, struct s2_page_cache *cache);
+int s2_pgtable_map(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, s2_pa_t pa,
+		   enum s2_prot prot, enum s2_map_flags flags, struct s2_page_cache *cache);
 
 /*
  * A page leaf's attributes decided once (s2_pgtable_leaf_prepare()) for the table it was
  * prepared for, so that a caller mapping many pages alike (a memslot's faults, a guest's
- * donations) does not have the S2_PROT_* flags checked and converted on every map.
+ * donations) does not have the S2_PROT_* flags checked and converted on every map. The map
+ * flags (S2_MAP_NOCMO, S2_MAP_YOUNG_CLEAR, ...) are given to each s2_pgtable_map_page().
  */
 struct s2_leaf_tmpl {
 	const struct s2_pgtable *pgt; /* the table it was prepared for */
-	uint64_t prot; /* the S2_PROT_* flags it stands for */
+	enum s2_prot prot; /* the S2_PROT_* flags it stands for */
 	s2_pte_t leaf; /* private: the page descriptor without output address (0: none) */
 	uint8_t cmo; /* private: the cache maintenance the map needs first (0: none) */
 };
@@ -194,7 +214,8 @@ struct s2_leaf_tmpl {
  * Return: 0; S2_EINVAL for a NULL argument (@t then untouched if NULL) or what
  * s2_pgtable_map() refuses @prot with (S2_EINVAL, S2_EMEMTYPE).
  */
-int s2_pgtable_leaf_prepare(const struct s2_pgtable *pgt, uint64_t prot, struct s2_leaf_tmpl *t);
+int s2_pgtable_leaf_prepare(const struct s2_pgtable *pgt, enum s2_prot prot,
+			    struct s2_leaf_tmpl *t);
 
 /**
  * s2_pgtable_map_page() - s2_pgtable_map(@pgt, @ipa, granule, @pa, @t->prot, @flags, @cache):
@@ -202,9 +223,12 @@ int s2_pgtable_leaf_prepare(const struct s2_pgtable *pgt, uint64_t prot, struct 
  * (prepared for @pgt; a template of another table or none is taken as its prot, or refused
  * with S2_EINVAL when NULL). The 4K fault path of s2_pgtable_map() without its prot checks and
  * conversion. Single-entry (as s2_pgtable_map() of one page).
+ * Return: what s2_pgtable_map() returns for that map: 0; S2_EINVAL (also for a NULL @t);
+ * S2_EMEMTYPE; S2_EALIGN; S2_ERANGE; S2_EEXIST; S2_EBUSY; S2_EAGAIN; S2_ENOMEM.
  */
 int s2_pgtable_map_page(struct s2_pgtable *pgt, s2_ipa_t ipa, s2_pa_t pa,
-			const struct s2_leaf_tmpl *t, uint64_t flags, struct s2_page_cache *cache);
+			const struct s2_leaf_tmpl *t, enum s2_map_flags flags,
+			struct s2_page_cache *cache);
 
 /**
  * s2_pgtable_unmap() - remove every mapping and annotation in [ipa, ipa + size), splitting
@@ -215,8 +239,9 @@ int s2_pgtable_map_page(struct s2_pgtable *pgt, s2_ipa_t ipa, s2_pa_t pa,
  * every Normal WB leaf removed is then cleaned and invalidated to the PoC
  * (dcache_clean_inval_poc once per physically contiguous run), as KVM does; never with FWB,
  * nor for Normal-NC or Device memory.
- * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL for a zero size; S2_ENOMEM (only when a block or
- * annotation straddles an edge: every page is either as before or unmapped, the tree valid).
+ * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL for a NULL @pgt or a zero size; S2_ENOMEM (only
+ * when a block or annotation straddles an edge: every page is either as before or unmapped,
+ * the tree valid).
  */
 int s2_pgtable_unmap(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
 		     struct s2_page_cache *cache);
@@ -239,10 +264,11 @@ int s2_pgtable_wrprotect(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
  * range of every leaf that gains exec, blocks only partly inside the range included;
  * removing or granting a permission invalidates the TLB for what changed (a TLB may keep an
  * entry that gave a permission fault).
- * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL; S2_EMEMTYPE.
+ * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL (also for a bit outside R/W/X/SW, DBM in @set
+ * as above, or a bit in both); S2_EMEMTYPE.
  */
-int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t set,
-			uint64_t clear);
+int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, enum s2_prot set,
+			enum s2_prot clear);
 
 /**
  * s2_pgtable_relax_perms() - add R/W/X to the leaf mapping @ipa, without break-before-make
@@ -254,9 +280,10 @@ int s2_pgtable_set_prot(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uin
  * faulting vCPU's CPU, also for a spurious permission fault (nothing to change). Granting
  * exec invalidates the I-cache for the leaf unless DIC.
  * Return: 0; S2_ENOENT if nothing valid maps @ipa; S2_EMEMTYPE for X on Device/NC;
- * S2_EINVAL; S2_ERANGE; S2_EAGAIN if the entry changed under us.
+ * S2_EINVAL for a NULL @pgt or a @prot bit beyond R/W/X; S2_ERANGE; S2_EAGAIN if the entry
+ * changed under us.
  */
-int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t prot);
+int s2_pgtable_relax_perms(struct s2_pgtable *pgt, s2_ipa_t ipa, enum s2_prot prot);
 
 /**
  * s2_pgtable_mkyoung() - set the access flag of the leaf mapping @ipa. Single-entry.
@@ -276,8 +303,12 @@ int s2_pgtable_mkyoung(struct s2_pgtable *pgt, s2_ipa_t ipa);
 int s2_pgtable_test_clear_young(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, bool clear,
 				uint64_t *young);
 
-/** s2_pgtable_flush_range() - invalidate the TLB for a range (what the caller owes after
- * changes it made without invalidation, e.g. test_clear_young). */
+/**
+ * s2_pgtable_flush_range() - invalidate the TLB for a range (what the caller owes after
+ * changes it made without invalidation, e.g. test_clear_young). Does nothing for a NULL @pgt
+ * or a zero @size.
+ * Return: nothing (void).
+ */
 void s2_pgtable_flush_range(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size);
 
 /*
@@ -309,7 +340,7 @@ int s2_pgtable_lookup(const struct s2_pgtable *pgt, s2_ipa_t ipa, struct s2_look
  * Return: S2_EINVAL for a NULL argument or a @prot beyond R/W/X; S2_ERANGE (@old untouched);
  * else with no valid leaf 0, with one what s2_pgtable_relax_perms() returns.
  */
-int s2_pgtable_relax_lookup(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t prot,
+int s2_pgtable_relax_lookup(struct s2_pgtable *pgt, s2_ipa_t ipa, enum s2_prot prot,
 			    struct s2_lookup *old);
 
 /**
@@ -324,11 +355,12 @@ static inline bool s2_leaf_is_valid(s2_pte_t pte)
 
 /**
  * s2_leaf_prot() - the S2_PROT_* flags of a leaf entry (as for s2_leaf_is_valid()): R/W from
- * S2AP, X when XN is 0b00, SW bits, DBM, YOUNG_CLEAR when AF is clear, and the memory type from
- * MemAttr (0b0000 Device-nGnRnE, 0b00xx Device, 0b0101 Normal-NC; Arm ARM D8.6.5).
+ * S2AP, X when XN is 0b00, SW bits, DBM, and the memory type from MemAttr (0b0000
+ * Device-nGnRnE, 0b00xx Device, 0b0101 Normal-NC; Arm ARM D8.6.5). The access flag is not a
+ * permission: s2_leaf_young().
  * Return: the flags; 0 for an invalid entry.
  */
-static inline uint64_t s2_leaf_prot(s2_pte_t pte)
+static inline enum s2_prot s2_leaf_prot(s2_pte_t pte)
 {
 	uint64_t ma = S2_FIELD_GET(S2_PTE_MEMATTR, pte), mt;
 
@@ -337,9 +369,20 @@ static inline uint64_t s2_leaf_prot(s2_pte_t pte)
 	mt = ma < 4  ? (S2_PROT_DEVICE | (ma == 0 ? S2_PROT_DEVICE_NGNRNE : 0)) :
 	     ma == 5 ? S2_PROT_NORMAL_NC :
 		       0;
-	return S2_FIELD_GET(S2_PTE_S2AP, pte) | (pte & S2_PTE_XN ? 0 : S2_PROT_X) |
-	       S2_PROT_SW(S2_FIELD_GET(S2_PTE_SW, pte)) | (pte & S2_PTE_DBM ? S2_PROT_DBM : 0) |
-	       (pte & S2_PTE_AF ? 0 : S2_PROT_YOUNG_CLEAR) | mt;
+	return (enum s2_prot)(S2_FIELD_GET(S2_PTE_S2AP, pte) | (pte & S2_PTE_XN ? 0 : S2_PROT_X) |
+			      S2_PROT_SW(S2_FIELD_GET(S2_PTE_SW, pte)) |
+			      (pte & S2_PTE_DBM ? S2_PROT_DBM : 0) | mt);
+}
+
+/**
+ * s2_leaf_young() - whether a leaf entry (as for s2_leaf_is_valid()) is valid with its access
+ * flag set (a leaf mapped with S2_MAP_YOUNG_CLEAR, or aged by s2_pgtable_test_clear_young(),
+ * has it clear until an access or s2_pgtable_mkyoung() sets it).
+ * Return: true for a valid leaf with AF set; false otherwise.
+ */
+static inline bool s2_leaf_young(s2_pte_t pte)
+{
+	return s2_leaf_is_valid(pte) && (pte & S2_PTE_AF);
 }
 
 /**
@@ -357,9 +400,19 @@ static inline uint8_t s2_leaf_owner(s2_pte_t pte)
  * @l.pte). Takes the result by value so that it composes with functions returning one.
  * Return: the flags; 0 when @l.valid is false.
  */
-static inline uint64_t s2_lookup_prot(struct s2_lookup l)
+static inline enum s2_prot s2_lookup_prot(struct s2_lookup l)
 {
-	return l.valid ? s2_leaf_prot(l.pte) : 0;
+	return l.valid ? s2_leaf_prot(l.pte) : (enum s2_prot)0;
+}
+
+/**
+ * s2_lookup_young() - whether the leaf a lookup found is valid with its access flag set
+ * (s2_leaf_young() of @l.pte).
+ * Return: true or false; false when @l.valid is false.
+ */
+static inline bool s2_lookup_young(struct s2_lookup l)
+{
+	return l.valid && s2_leaf_young(l.pte);
 }
 
 /**
@@ -371,11 +424,13 @@ static inline uint8_t s2_lookup_owner(struct s2_lookup l)
 	return s2_leaf_owner(l.pte);
 }
 
-/* Visitor walk. */
-#define S2_WALK_LEAF S2_BIT(0) /* valid block/page and invalid entries */
-#define S2_WALK_TABLE_PRE S2_BIT(1) /* a table entry, before its children */
-#define S2_WALK_TABLE_POST S2_BIT(2) /* a table entry, after its children */
-#define S2_WALK_SKIP_EMPTY S2_BIT(3) /* do not call the leaf visitor for all-zero entries */
+/* What s2_pgtable_walk() visits (bits 24 and up: disjoint from the other two flag sets). */
+enum s2_walk_flags {
+	S2_WALK_LEAF = S2_BIT(24), /* valid block/page and invalid entries */
+	S2_WALK_TABLE_PRE = S2_BIT(25), /* a table entry, before its children */
+	S2_WALK_TABLE_POST = S2_BIT(26), /* a table entry, after its children */
+	S2_WALK_SKIP_EMPTY = S2_BIT(27), /* do not call the leaf visitor for all-zero entries */
+};
 
 struct s2_walk_visit {
 	s2_ipa_t ipa; /* first IPA the entry covers */
@@ -383,7 +438,7 @@ struct s2_walk_visit {
 	uint64_t size;
 	s2_pte_t *ptep; /* the entry (read with s2_atomic_load64) */
 	s2_pte_t pte; /* its value when visited */
-	uint64_t flag; /* S2_WALK_LEAF / TABLE_PRE / TABLE_POST */
+	enum s2_walk_flags flag; /* S2_WALK_LEAF / TABLE_PRE / TABLE_POST */
 };
 
 /* Return 0 to go on, a negative code to stop the walk with it. */
@@ -393,10 +448,11 @@ typedef int (*s2_visitor_fn)(void *arg, const struct s2_walk_visit *v);
  * s2_pgtable_walk() - visit the entries covering [ipa, ipa + size) in IPA order. Visitors
  * must not change the tables through @ptep (use the engine's operations); the walk is for
  * the layers above (dirty harvest, dumps). Exclusive or shared lock as the visitor needs.
- * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL; or the visitor's negative code.
+ * Return: 0; S2_EALIGN; S2_ERANGE; S2_EINVAL (also for a NULL @fn or a @flags bit outside
+ * enum s2_walk_flags); or the visitor's negative code.
  */
-int s2_pgtable_walk(const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint64_t flags,
-		    s2_visitor_fn fn, void *arg);
+int s2_pgtable_walk(const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
+		    enum s2_walk_flags flags, s2_visitor_fn fn, void *arg);
 
 /**
  * s2_pgtable_split() - replace each block in [ipa, ipa + size) by a table of next-level
@@ -424,7 +480,7 @@ int s2_pgtable_collapse(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size,
  * carrying @owner (1..255) in their software bits, as for page ownership. Annotated entries
  * keep their table alive like valid ones. Invalidates the TLB for what was mapped and, without
  * FWB, cleans the Normal WB memory removed to the PoC, as s2_pgtable_unmap().
- * Return: 0; S2_EINVAL for owner 0; S2_EALIGN; S2_ERANGE; S2_ENOMEM.
+ * Return: 0; S2_EINVAL for owner 0, a NULL @pgt or a zero size; S2_EALIGN; S2_ERANGE; S2_ENOMEM.
  */
 int s2_pgtable_annotate(struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size, uint8_t owner,
 			struct s2_page_cache *cache);
@@ -455,7 +511,11 @@ int s2_pgtable_check(const struct s2_pgtable *pgt, struct s2_check_report *repor
 int s2_page_cache_topup(struct s2_page_cache *cache, const struct s2_port *port, size_t page_bytes,
 			unsigned int min);
 
-/** s2_page_cache_drain() - give every page of @cache back to @port. */
+/**
+ * s2_page_cache_drain() - give every page of @cache back to @port (nothing for a NULL @cache,
+ * @port or port->ops).
+ * Return: nothing (void).
+ */
 void s2_page_cache_drain(struct s2_page_cache *cache, const struct s2_port *port,
 			 size_t page_bytes);
 

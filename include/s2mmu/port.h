@@ -89,7 +89,7 @@ struct s2_port_ops {
 	 * @dcache_clean_inval_poc: clean and invalidate the data cache to the Point of
 	 * Coherency for [@pa, @pa + @size) (DC CIVAC on the host mapping of that memory).
 	 * The engine calls it without FWB for Normal write-back memory: before a map makes it
-	 * valid (unless S2_PROT_NOCMO), and after an unmap, annotate or replacement removed it
+	 * valid (unless S2_MAP_NOCMO), and after an unmap, annotate or replacement removed it
 	 * from the guest (after the TLBI, once per physically contiguous run): the guest may
 	 * hold dirty lines that the host, a device or a non-cacheable access must see.
 	 */

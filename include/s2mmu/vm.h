@@ -584,7 +584,7 @@ int s2_vm_invalidate_host_range(struct s2_vm *vm, s2_pa_t pa, uint64_t size, uin
  * s2_vm_slot_lock() - map a whole slot now and pin it.
  * @writable: lock read-write (guest writes allowed, unless the slot is read-only) or read-only.
  *
- * Every page is mapped (largest legal blocks) without data-cache maintenance (S2_PROT_NOCMO):
+ * Every page is mapped (largest legal blocks) without data-cache maintenance (S2_MAP_NOCMO):
  * the maintenance is deferred, the slot's pending flag and S2_VM_PENDING_CMO are set, and the
  * next s2_vm_vcpu_enter() performs it, so what the host writes into the slot until then is
  * visible to the guest. MTE tags are sanitised now. The slot is accounted against

@@ -31,21 +31,29 @@ static inline void el2_test_caps(struct s2_caps *caps)
 	}
 }
 
-/* Map one fresh guest-RAM page at @ipa (RW). Return: its host address, NULL on failure. */
-static inline void *el2_test_map_page(struct el2_test_vm *t, uint64_t ipa, uint64_t prot)
+/* Map one fresh guest-RAM page at @ipa with @prot and the map @flags. Return: its host
+ * address, NULL on failure. */
+static inline void *el2_test_map_page_flags(struct el2_test_vm *t, uint64_t ipa, uint64_t prot,
+					    uint64_t flags)
 {
 	void *p = el2_guest_ram_alloc(t->page, t->page);
 	int err;
 
 	if (!p)
 		return NULL;
-	err = s2_pgtable_map(&t->pgt, s2_ipa(ipa), t->page, s2_pa((uintptr_t)p), prot, 0, NULL);
+	err = s2_pgtable_map(&t->pgt, s2_ipa(ipa), t->page, s2_pa((uintptr_t)p), prot, flags, NULL);
 	if (err) {
 		el2_printf("s2_pgtable_map(0x%llx): %s\n", (unsigned long long)ipa,
 			   s2_errname(err));
 		return NULL;
 	}
 	return p;
+}
+
+/* Map one fresh guest-RAM page at @ipa with @prot. Return: its host address, NULL on failure. */
+static inline void *el2_test_map_page(struct el2_test_vm *t, uint64_t ipa, uint64_t prot)
+{
+	return el2_test_map_page_flags(t, ipa, prot, 0);
 }
 
 /* Map a fresh page at its own PA (IPA == PA). */

@@ -2,7 +2,7 @@
 /*
  * el2.hafdbs - the access flag and dirty state at stage 2, on the emulated CPU (HAFDBS = 2).
  *
- * 1. Without VTCR_EL2.HA, a page mapped with AF clear (S2_PROT_YOUNG_CLEAR) takes a stage-2
+ * 1. Without VTCR_EL2.HA, a page mapped with AF clear (S2_MAP_YOUNG_CLEAR) takes a stage-2
  *    Access flag fault at level 3 on the guest's first access (Arm ARM D8.4.x, access flag);
  *    the handler sets AF with s2_pgtable_mkyoung() and the access completes.
  * 2. With HA (S2_CFG_HA), the same access does not fault: the walker sets AF in the
@@ -62,7 +62,7 @@ static void run(const struct s2_caps *caps, enum s2_granule g, unsigned int bits
 		EL2_CHECK(0);
 		return;
 	}
-	back = el2_test_map_page(&t, d, S2_PROT_R | S2_PROT_W | S2_PROT_YOUNG_CLEAR);
+	back = el2_test_map_page_flags(&t, d, S2_PROT_R | S2_PROT_W, S2_MAP_YOUNG_CLEAR);
 	EL2_CHECK(back != NULL);
 	EL2_CHECK(!(leaf(&t, d) & S2_PTE_AF));
 	*back = 0x1234;
@@ -81,7 +81,7 @@ static void run(const struct s2_caps *caps, enum s2_granule g, unsigned int bits
 		return;
 	}
 	EL2_CHECK(t.vm.vtcr & S2_VTCR_HA);
-	back = el2_test_map_page(&t, d, S2_PROT_R | S2_PROT_W | S2_PROT_YOUNG_CLEAR);
+	back = el2_test_map_page_flags(&t, d, S2_PROT_R | S2_PROT_W, S2_MAP_YOUNG_CLEAR);
 	EL2_CHECK(back != NULL);
 	EL2_CHECK(!(leaf(&t, d) & S2_PTE_AF));
 	EL2_CHECK_EQ(s2_pgtable_test_clear_young(&t.pgt, s2_ipa(d), t.page, false, &young), 0);

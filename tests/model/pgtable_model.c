@@ -1326,7 +1326,7 @@ static void s2m_gen_range(struct s2m_ctx *c, uint64_t *ipa, uint64_t *size, uint
 	*size = hi - lo;
 }
 
-static struct s2m_val s2m_val_from_prot(uint64_t pa, uint64_t prot)
+static struct s2m_val s2m_val_from_prot(uint64_t pa, uint64_t prot, uint64_t flags)
 {
 	struct s2m_val v;
 
@@ -1339,7 +1339,7 @@ static struct s2m_val s2m_val_from_prot(uint64_t pa, uint64_t prot)
 	       (prot & S2_PROT_NORMAL_NC)     ? S2M_MT_NC :
 						S2M_MT_WB;
 	v.sw = (uint8_t)((prot >> S2_PROT_SW_SHIFT) & 0xf);
-	v.af = !(prot & S2_PROT_YOUNG_CLEAR);
+	v.af = !(flags & S2_MAP_YOUNG_CLEAR);
 	v.dbm = !!(prot & S2_PROT_DBM);
 	return v;
 }
@@ -1646,14 +1646,15 @@ static bool s2m_check_lost_cmo(struct s2m_ctx *c, const struct s2m_list *old, bo
 
 /*
  * A fresh mapping of [pa, pa + size): without FWB, Normal write-back memory is cleaned and
- * invalidated to the PoC (the guest may run with its MMU off), unless S2_PROT_NOCMO; with FWB,
+ * invalidated to the PoC (the guest may run with its MMU off), unless S2_MAP_NOCMO; with FWB,
  * for Normal-NC and Device memory, nothing is cleaned. Granting exec invalidates the I-cache
  * unless CTR_EL0.DIC.
  */
-static bool s2m_check_cmo(struct s2m_ctx *c, uint64_t pa, uint64_t size, uint64_t prot)
+static bool s2m_check_cmo(struct s2m_ctx *c, uint64_t pa, uint64_t size, uint64_t prot,
+			  uint64_t flags)
 {
-	struct s2m_val v = s2m_val_from_prot(pa, prot);
-	bool need_dc = !c->cfg.fwb && !(prot & S2_PROT_NOCMO) && v.mt == S2M_MT_WB;
+	struct s2m_val v = s2m_val_from_prot(pa, prot, flags);
+	bool need_dc = !c->cfg.fwb && !(flags & S2_MAP_NOCMO) && v.mt == S2M_MT_WB;
 	bool need_ic = (prot & S2_PROT_X) && !c->cfg.dic;
 	bool any;
 	int cov = s2m_log_covers(c, S2_HOST_EV_DC_CIVAC, pa, pa + size, &any);
@@ -1669,7 +1670,7 @@ static bool s2m_check_cmo(struct s2m_ctx *c, uint64_t pa, uint64_t size, uint64_
 		s2m_fail(c,
 			 "data-cache maintenance on [0x%" PRIx64 ", 0x%" PRIx64
 			 ") (fwb=%d, nocmo=%d, mt=%u) where none is due",
-			 pa, pa + size, c->cfg.fwb, !!(prot & S2_PROT_NOCMO), v.mt);
+			 pa, pa + size, c->cfg.fwb, !!(flags & S2_MAP_NOCMO), v.mt);
 		return false;
 	}
 	cov = s2m_log_covers(c, S2_HOST_EV_IC_INVAL, pa, pa + size, &any);
@@ -1737,7 +1738,8 @@ struct s2m_opargs {
 	long fail_alloc; /* < 0: no injection */
 };
 
-static uint64_t s2m_gen_prot(struct s2m_ctx *c, bool allow_x_uncached)
+/* A map's prot, and the map flags that change what it makes (*@flags: AF clear, no CMO). */
+static uint64_t s2m_gen_prot(struct s2m_ctx *c, bool allow_x_uncached, uint64_t *flags)
 {
 	uint64_t prot = 1 + s2m_below(c->rng, 7); /* a non-empty R/W/X set */
 	unsigned int mt = (unsigned int)s2m_below(c->rng, 10);
@@ -1757,9 +1759,9 @@ static uint64_t s2m_gen_prot(struct s2m_ctx *c, bool allow_x_uncached)
 	if (s2m_one_in(c->rng, 4))
 		prot |= S2_PROT_SW(s2m_below(c->rng, 16));
 	if (s2m_one_in(c->rng, 6))
-		prot |= S2_PROT_YOUNG_CLEAR;
+		*flags |= S2_MAP_YOUNG_CLEAR;
 	if (s2m_one_in(c->rng, 4))
-		prot |= S2_PROT_NOCMO;
+		*flags |= S2_MAP_NOCMO;
 	if (c->cfg.hd && s2m_one_in(c->rng, 4)) /* dirty tracking: writable only through DBM */
 		prot = (prot & ~S2_PROT_W) | S2_PROT_R | S2_PROT_DBM;
 	return prot;
@@ -1805,7 +1807,7 @@ static void s2m_gen_op(struct s2m_ctx *c, struct s2m_opargs *a)
 		uint64_t pwb = c->pa_win[s2m_below(c->rng, 3)];
 		bool small = a->size / c->P <= 512;
 
-		a->prot = s2m_gen_prot(c, false);
+		a->prot = s2m_gen_prot(c, false, &a->flags);
 		/* same offset as the IPA within the largest block: blocks possible */
 		a->pa = pwb + (a->ipa & (c->top_block - 1)) + s2m_below(c->rng, 2) * c->top_block;
 		if (small && s2m_one_in(c->rng, 5))
@@ -2026,7 +2028,7 @@ static bool s2m_step(struct s2m_ctx *c)
 		if (!args_ok)
 			break;
 		{
-			struct s2m_val v = s2m_val_from_prot(a.pa, a.prot);
+			struct s2m_val v = s2m_val_from_prot(a.pa, a.prot, a.flags);
 			uint64_t nx;
 			const struct s2m_ext *o = s2m_at(&c->model, a.ipa, &nx);
 
@@ -2287,7 +2289,7 @@ static bool s2m_step(struct s2m_ctx *c)
 						    !!(a.flags & S2_MAP_FORCE_PAGES)))
 				goto out;
 			if (!s2m_range_has(&old, a.ipa, end, S2M_MAPPED) &&
-			    !s2m_check_cmo(c, a.pa, a.size, a.prot))
+			    !s2m_check_cmo(c, a.pa, a.size, a.prot, a.flags))
 				goto out;
 			break;
 		case S2M_OP_TEST_CLEAR_YOUNG:
@@ -2352,7 +2354,7 @@ static bool s2m_step(struct s2m_ctx *c)
 			    (mapped && (lk.pa.pa != s2m_pa_at(e, a.ipa) ||
 					(lprot & S2_PROT_RWX) != e->v.perms ||
 					((lprot >> S2_PROT_SW_SHIFT) & 0xf) != e->v.sw ||
-					s2m_val_from_prot(0, lprot).mt != e->v.mt)) ||
+					s2m_val_from_prot(0, lprot, 0).mt != e->v.mt)) ||
 			    (!mapped && (e ? e->v.owner : 0) != s2_lookup_owner(lk))) {
 				char d[128];
 

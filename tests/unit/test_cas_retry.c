@@ -153,7 +153,7 @@ static uint64_t leaf_of(struct run *r)
 static bool prepare(struct run *r, const struct s2_config *cfg, enum op op)
 {
 	uint64_t g = s2_test_granule(cfg);
-	uint64_t base = S2_PROT_R | S2_PROT_YOUNG_CLEAR;
+	uint64_t base = S2_PROT_R, young_clear = S2_MAP_YOUNG_CLEAR;
 	bool dbm = cfg->hd;
 
 	if (op == OP_CLEAR_YOUNG && !(cfg->ha || cfg->hd))
@@ -174,11 +174,11 @@ static bool prepare(struct run *r, const struct s2_config *cfg, enum op op)
 				 0);
 		break;
 	case OP_CLEAR_YOUNG:
-		base &= ~S2_PROT_YOUNG_CLEAR;
+		young_clear = 0;
 		/* fall through */
 	default:
 		assert_int_equal(s2_pgtable_map(&r->env.pgt, s2_ipa(r->ipa), g, s2_pa(r->pa), base,
-						S2_MAP_FORCE_PAGES, &r->cache),
+						S2_MAP_FORCE_PAGES | young_clear, &r->cache),
 				 0);
 		break;
 	}

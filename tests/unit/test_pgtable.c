@@ -57,6 +57,8 @@ static uint64_t ipa_limit(const struct s2_config *cfg)
  * page descriptors) rather than by the engine: [1:0] 0b11 page / 0b01 block; MemAttr [5:2];
  * S2AP [7:6]; SH [9:8] inner (3) or OA[51:50] with DS; AF [10]; OA; XN [54:53]; SW [58:55].
  */
+/* (@prot: enum s2_prot bits, and S2_MAP_YOUNG_CLEAR for a leaf with AF clear: the two flag sets
+ * are disjoint.) */
 static s2_pte_t golden_leaf(const struct s2_config *cfg, int level, uint64_t pa, uint64_t prot)
 {
 	s2_pte_t d = level == 3 ? 3 : 1;
@@ -75,7 +77,7 @@ static s2_pte_t golden_leaf(const struct s2_config *cfg, int level, uint64_t pa,
 		d |= 1ull << 6;
 	if (prot & S2_PROT_W)
 		d |= 1ull << 7;
-	if (!(prot & S2_PROT_YOUNG_CLEAR))
+	if (!(prot & S2_MAP_YOUNG_CLEAR))
 		d |= 1ull << 10;
 	if (!(prot & S2_PROT_X))
 		d |= 2ull << 53;
@@ -395,7 +397,7 @@ static void test_replace_bbm_order(void **state)
 		const struct s2_config *cfg = &tc->cfg;
 		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
 		uint64_t ipa = pick_ipa(cfg, blk, 2 * blk), pa = pick_pa(cfg, blk, 4 * blk);
-		uint64_t rw = S2_PROT_R | S2_PROT_W | S2_PROT_NOCMO;
+		uint64_t rw = S2_PROT_R | S2_PROT_W; /* mapped with S2_MAP_NOCMO */
 		struct s2_test_env e;
 		struct s2_lookup l;
 		unsigned int n;
@@ -403,12 +405,15 @@ static void test_replace_bbm_order(void **state)
 
 		s2_test_env_init(&e, cfg, 0, LOG_CAP);
 		spy_attach(&e);
-		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa), rw, 0, NULL), 0);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa), rw, S2_MAP_NOCMO, NULL),
+			0);
 
 		/* Output address change: BBM, exact order, entry invalid at the TLBI. */
 		s2_host_port_clear_log(e.hp);
 		spy.n = 0;
-		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), rw, 0, NULL),
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), rw,
+						S2_MAP_NOCMO, NULL),
 				 0);
 		{
 			/* Without FWB the old page, Normal WB, is cleaned to PoC after the TLBI. */
@@ -436,7 +441,7 @@ static void test_replace_bbm_order(void **state)
 		s2_host_port_clear_log(e.hp);
 		spy.n = 0;
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g),
-						rw | S2_PROT_NORMAL_NC, 0, NULL),
+						rw | S2_PROT_NORMAL_NC, S2_MAP_NOCMO, NULL),
 				 0);
 		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 1);
 		assert_false(spy.valid_at_tlbi[0]);
@@ -446,23 +451,24 @@ static void test_replace_bbm_order(void **state)
 		/* Permission relaxed (R -> RW) in place: no break, but a TLBI (a TLB may hold
 		 * the read-only entry that gave a write a permission fault); on the fault path
 		 * (S2_MAP_SHARED) the local one, as relax_perms. */
-		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g),
-						S2_PROT_R | S2_PROT_NOCMO, 0, NULL),
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), S2_PROT_R,
+						S2_MAP_NOCMO, NULL),
 				 0);
 		s2_host_port_clear_log(e.hp);
 		spy.n = 0;
-		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), rw, 0, NULL),
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), rw,
+						S2_MAP_NOCMO, NULL),
 				 0);
 		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 1);
 		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA_LOCAL), 0);
 		assert_true(spy.valid_at_tlbi[0]);
 		assert_true(s2_lookup_prot(lk(&e, ipa)) & S2_PROT_W);
-		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g),
-						S2_PROT_R | S2_PROT_NOCMO, 0, NULL),
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), S2_PROT_R,
+						S2_MAP_NOCMO, NULL),
 				 0);
 		s2_host_port_clear_log(e.hp);
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), rw,
-						S2_MAP_SHARED, NULL),
+						S2_MAP_SHARED | S2_MAP_NOCMO, NULL),
 				 0);
 		assert_int_equal(count_tlbi(&e), 0);
 		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA_LOCAL), 1);
@@ -470,21 +476,21 @@ static void test_replace_bbm_order(void **state)
 		/* Permission restricted in place: TLBI, entry stays valid (no break). */
 		s2_host_port_clear_log(e.hp);
 		spy.n = 0;
-		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g),
-						S2_PROT_R | S2_PROT_NOCMO, 0, NULL),
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa + g), S2_PROT_R,
+						S2_MAP_NOCMO, NULL),
 				 0);
 		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 1);
 		assert_true(spy.valid_at_tlbi[0]);
 
 		/* A run of pages moved to other output addresses: every entry broken, one TLBI for
 		 * the run, then every entry made (batched break-before-make). */
-		assert_int_equal(
-			s2_pgtable_map(&e.pgt, s2_ipa(ipa + 8 * g), 8 * g, s2_pa(pa), rw, 0, NULL),
-			0);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + 8 * g), 8 * g, s2_pa(pa), rw,
+						S2_MAP_NOCMO, NULL),
+				 0);
 		s2_host_port_clear_log(e.hp);
 		spy.n = 0;
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + 8 * g), 8 * g,
-						s2_pa(pa + 2 * blk), rw, 0, NULL),
+						s2_pa(pa + 2 * blk), rw, S2_MAP_NOCMO, NULL),
 				 0);
 		{
 			/* Without FWB: one clean of the 8 old pages (contiguous) after the TLBI. */
@@ -513,12 +519,13 @@ static void test_replace_bbm_order(void **state)
 		/* Pages -> block over the same range: the table is replaced and freed after the
 		 * TLBI (range, since walk caches must go too). */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw,
-						S2_MAP_FORCE_PAGES, NULL),
+						S2_MAP_FORCE_PAGES | S2_MAP_NOCMO, NULL),
 				 0);
 		s2_host_port_clear_log(e.hp);
 		spy.n = 0;
-		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw, 0, NULL),
-				 0);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw, S2_MAP_NOCMO, NULL),
+			0);
 		{
 			static const int k[] = { B_ISHST, S2_HOST_EV_TLBI_RANGE, B_ISH,
 						 S2_HOST_EV_FREE, B_ISHST };
@@ -535,7 +542,7 @@ static void test_replace_bbm_order(void **state)
 		s2_host_port_clear_log(e.hp);
 		spy.n = 0;
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + 3 * g), g, s2_pa(pa + 2 * blk),
-						rw, 0, NULL),
+						rw, S2_MAP_NOCMO, NULL),
 				 0);
 		assert_int_equal(count_events(&e, S2_HOST_EV_TLBI_IPA), 1);
 		assert_false(spy.valid_at_tlbi[0]);
@@ -559,28 +566,30 @@ static void test_cache_maintenance(void **state)
 		struct s2_test_env e;
 		unsigned int n;
 		const struct s2_host_event *ev;
+		/* prot, with S2_MAP_NOCMO for a map with that flag (the sets are disjoint) */
 		static const uint64_t prots[] = {
 			S2_PROT_R | S2_PROT_W,
 			S2_PROT_RWX,
-			S2_PROT_R | S2_PROT_W | S2_PROT_NOCMO,
+			S2_PROT_R | S2_PROT_W | S2_MAP_NOCMO,
 			S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE,
 			S2_PROT_R | S2_PROT_DEVICE_NGNRNE,
 			S2_PROT_R | S2_PROT_W | S2_PROT_NORMAL_NC,
-			S2_PROT_X | S2_PROT_R | S2_PROT_NOCMO,
+			S2_PROT_X | S2_PROT_R | S2_MAP_NOCMO,
 		};
 
 		s2_test_env_init(&e, cfg, 0, LOG_CAP);
 		for (size_t i = 0; i < S2_ARRAY_SIZE(prots); i++) {
 			uint64_t p = prots[i], ipa = (i + 1) * 4 * g;
 			bool want_dc =
-				!cfg->fwb && !(p & (S2_PROT_NOCMO | S2_PROT_DEVICE |
+				!cfg->fwb && !(p & (S2_MAP_NOCMO | S2_PROT_DEVICE |
 						    S2_PROT_DEVICE_NGNRNE | S2_PROT_NORMAL_NC));
 			bool want_ic = (p & S2_PROT_X) && !cfg->dic;
 
 			s2_host_port_clear_log(e.hp);
-			assert_int_equal(
-				s2_pgtable_map(&e.pgt, s2_ipa(ipa), 2 * g, s2_pa(pa), p, 0, NULL),
-				0);
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 2 * g, s2_pa(pa),
+							p & ~(uint64_t)S2_MAP_NOCMO,
+							p & S2_MAP_NOCMO, NULL),
+					 0);
 			assert_int_equal(count_events(&e, S2_HOST_EV_DC_CIVAC), want_dc);
 			assert_int_equal(count_events(&e, S2_HOST_EV_IC_INVAL), want_ic);
 			assert_int_equal(count_tlbi(&e), 0);
@@ -594,7 +603,7 @@ static void test_cache_maintenance(void **state)
 			}
 			assert_int_equal(
 				s2_lookup_prot(lk(&e, ipa + g)),
-				(p & ~S2_PROT_NOCMO) |
+				(p & ~(uint64_t)S2_MAP_NOCMO) |
 					((p & S2_PROT_DEVICE_NGNRNE) ? S2_PROT_DEVICE : 0));
 		}
 		assert_tree_ok(&e);
@@ -642,7 +651,15 @@ static void test_refusals(void **state)
 			{ 0, g, 0, S2_PROT_X | S2_PROT_DEVICE_NGNRNE, 0, S2_EMEMTYPE },
 			{ 0, g, 0, S2_PROT_RWX | S2_PROT_NORMAL_NC, 0, S2_EMEMTYPE },
 			{ 0, g, 0, rw | S2_PROT_DBM, 0, S2_EINVAL },
-			{ 0, g, 0, rw, S2_BIT(20), S2_EINVAL },
+			{ 0, g, 0, rw, S2_BIT(21), S2_EINVAL },
+			/* one flag set passed for another (disjoint bits): refused */
+			{ 0, g, 0, rw | S2_MAP_NOCMO, 0, S2_EINVAL },
+			{ 0, g, 0, rw | S2_MAP_YOUNG_CLEAR, 0, S2_EINVAL },
+			{ 0, g, 0, rw | S2_MAP_FORCE_PAGES, 0, S2_EINVAL },
+			{ 0, g, 0, rw | S2_WALK_LEAF, 0, S2_EINVAL },
+			{ 0, g, 0, rw, S2_PROT_W, S2_EINVAL },
+			{ 0, g, 0, rw, S2_PROT_SW(1), S2_EINVAL },
+			{ 0, g, 0, rw, S2_WALK_SKIP_EMPTY, S2_EINVAL },
 			{ 512, g, 0, rw, 0, S2_EALIGN },
 			{ 0, g + 512, 0, rw, 0, S2_EALIGN },
 			{ 0, g, 512, rw, 0, S2_EALIGN },
@@ -686,6 +703,133 @@ static void test_refusals(void **state)
 		assert_int_equal(s2_pgtable_split(&e.pgt, s2_ipa(0), g, NULL), S2_EINVAL);
 		assert_int_equal(s2_pgtable_lookup(&e.pgt, s2_ipa(lim), &before), S2_ERANGE);
 		assert_int_equal(lk(&e, 2 * g).pte, golden_leaf(cfg, 3, g, S2_PROT_R));
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
+static int flagset_visit(void *arg, const struct s2_walk_visit *v)
+{
+	(*(unsigned int *)arg)++;
+	(void)v;
+	return 0;
+}
+
+/*
+ * The three flag sets (enum s2_prot, enum s2_map_flags, enum s2_walk_flags) have disjoint bits
+ * and every engine entry refuses a bit of another set with S2_EINVAL, having changed nothing
+ * (no entry, no event, no page): the walk modifiers S2_MAP_NOCMO / S2_MAP_YOUNG_CLEAR passed
+ * as a permission, a permission passed as a map or walk flag. The access flag is not a
+ * permission: s2_leaf_prot() does not report it, s2_leaf_young() / s2_lookup_young() do.
+ */
+static void test_flag_sets(void **state)
+{
+	static const uint64_t not_prot[] = { S2_MAP_NOCMO,	 S2_MAP_YOUNG_CLEAR,
+					     S2_MAP_FORCE_PAGES, S2_MAP_NO_REPLACE,
+					     S2_MAP_SHARED,	 S2_WALK_LEAF };
+	static const uint64_t not_map[] = { S2_PROT_R,	   S2_PROT_X,	S2_PROT_DEVICE,
+					    S2_PROT_SW(2), S2_PROT_DBM, S2_WALK_TABLE_PRE };
+	static const uint64_t not_walk[] = { S2_PROT_R, S2_PROT_W, S2_MAP_SHARED,
+					     S2_MAP_YOUNG_CLEAR };
+	(void)state;
+
+	assert_int_equal((uint64_t)(S2_PROT_RWX | S2_PROT_DEVICE | S2_PROT_DEVICE_NGNRNE |
+				    S2_PROT_NORMAL_NC | S2_PROT_SW_MASK | S2_PROT_DBM) &
+				 (S2_MAP_FORCE_PAGES | S2_MAP_NO_REPLACE | S2_MAP_SHARED |
+				  S2_MAP_NOCMO | S2_MAP_YOUNG_CLEAR | S2_WALK_LEAF |
+				  S2_WALK_TABLE_PRE | S2_WALK_TABLE_POST | S2_WALK_SKIP_EMPTY),
+			 0);
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg);
+		uint64_t ipa = pick_ipa(cfg, g, 8 * g), pa = pick_pa(cfg, g, 8 * g);
+		const uint64_t rw = S2_PROT_R | S2_PROT_W;
+		struct s2_test_env e;
+		struct s2_leaf_tmpl t;
+		struct s2_lookup l, before;
+		unsigned int n = 0, ev_n;
+		size_t i;
+
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa), S2_PROT_R,
+						S2_MAP_YOUNG_CLEAR, NULL),
+				 0);
+		before = lk(&e, ipa);
+		/* AF clear: not young, and not a permission either */
+		assert_true(before.valid);
+		assert_false(s2_lookup_young(before));
+		assert_false(s2_leaf_young(before.pte));
+		assert_int_equal(s2_lookup_prot(before), S2_PROT_R);
+		assert_false(before.pte & S2_PTE_AF);
+		s2_host_port_clear_log(e.hp);
+		for (i = 0; i < S2_ARRAY_SIZE(not_prot); i++) {
+			uint64_t pages = s2_host_port_stats(e.hp).pages_in_use;
+
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + g), g, s2_pa(pa),
+							rw | not_prot[i], 0, NULL),
+					 S2_EINVAL);
+			assert_int_equal(s2_pgtable_leaf_prepare(&e.pgt, rw | not_prot[i], &t),
+					 S2_EINVAL);
+			assert_int_equal(s2_pgtable_map_page(&e.pgt, s2_ipa(ipa + g), s2_pa(pa), &t,
+							     0, NULL),
+					 S2_EINVAL);
+			assert_int_equal(s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa), g,
+							     S2_PROT_W | not_prot[i], 0),
+					 S2_EINVAL);
+			assert_int_equal(
+				s2_pgtable_set_prot(&e.pgt, s2_ipa(ipa), g, 0, not_prot[i]),
+				S2_EINVAL);
+			assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(ipa),
+								S2_PROT_W | not_prot[i]),
+					 S2_EINVAL);
+			assert_int_equal(s2_pgtable_relax_lookup(&e.pgt, s2_ipa(ipa),
+								 S2_PROT_W | not_prot[i], &l),
+					 S2_EINVAL);
+			assert_int_equal(s2_host_port_stats(e.hp).pages_in_use, pages);
+		}
+		assert_int_equal(s2_pgtable_leaf_prepare(&e.pgt, rw, &t), 0);
+		for (i = 0; i < S2_ARRAY_SIZE(not_map); i++) {
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + g), g, s2_pa(pa), rw,
+							not_map[i], NULL),
+					 S2_EINVAL);
+			assert_int_equal(s2_pgtable_map_page(&e.pgt, s2_ipa(ipa + g), s2_pa(pa), &t,
+							     not_map[i], NULL),
+					 S2_EINVAL);
+			/* also over the existing leaf (the single-entry path's own checks) */
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa), rw,
+							S2_MAP_SHARED | not_map[i], NULL),
+					 S2_EINVAL);
+		}
+		for (i = 0; i < S2_ARRAY_SIZE(not_walk); i++)
+			assert_int_equal(s2_pgtable_walk(&e.pgt, s2_ipa(ipa), g,
+							 S2_WALK_LEAF | not_walk[i], flagset_visit,
+							 &n),
+					 S2_EINVAL);
+		assert_int_equal(n, 0);
+		/* nothing changed: no event, the leaf as it was, nothing at ipa + g */
+		(void)s2_host_port_log(e.hp, &ev_n, NULL);
+		assert_int_equal(ev_n, 0);
+		assert_int_equal(lk(&e, ipa).pte, before.pte);
+		assert_false(lk(&e, ipa + g).valid);
+		/* the same calls with their own sets' flags do what they say */
+		assert_int_equal(
+			s2_pgtable_walk(&e.pgt, s2_ipa(ipa), g, S2_WALK_LEAF, flagset_visit, &n),
+			0);
+		assert_int_equal(n, 1);
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + g), g, s2_pa(pa), rw,
+						S2_MAP_NOCMO | S2_MAP_YOUNG_CLEAR, NULL),
+				 0);
+		assert_int_equal(count_events(&e, S2_HOST_EV_DC_CIVAC), 0);
+		assert_false(s2_lookup_young(lk(&e, ipa + g)));
+		assert_int_equal(s2_lookup_prot(lk(&e, ipa + g)), rw);
+		assert_int_equal(s2_pgtable_mkyoung(&e.pgt, s2_ipa(ipa + g)), 0);
+		assert_true(s2_lookup_young(lk(&e, ipa + g)));
+		assert_true(s2_leaf_young(lk(&e, ipa + g).pte));
+		assert_int_equal(s2_lookup_prot(lk(&e, ipa + g)), rw);
+		/* an invalid entry is not young */
+		assert_false(s2_leaf_young(lk(&e, ipa + 2 * g).pte));
+		assert_false(s2_lookup_young(lk(&e, ipa + 2 * g)));
 		assert_tree_ok(&e);
 		s2_test_env_fini(&e);
 	}
@@ -953,13 +1097,13 @@ static void test_set_prot_dbm(void **state)
 			uint64_t prot = i == 3 || i == 4 ? rw | S2_PROT_X :
 					i == 5		 ? S2_PROT_R :
 					i == 7		 ? S2_PROT_R | (cfg->hd ? S2_PROT_DBM : 0) :
-					i == 9		 ? rw | S2_PROT_YOUNG_CLEAR :
 					i == 11		 ? rw | S2_PROT_DEVICE :
 							   rw;
-			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + i * g), g,
-							s2_pa(pa + i * g), prot | S2_PROT_NOCMO, 0,
-							NULL),
-					 0);
+			assert_int_equal(
+				s2_pgtable_map(
+					&e.pgt, s2_ipa(ipa + i * g), g, s2_pa(pa + i * g), prot,
+					S2_MAP_NOCMO | (i == 9 ? S2_MAP_YOUNG_CLEAR : 0), NULL),
+				0);
 		}
 		for (i = 0; i < 16; i++)
 			before[i] = lk(&e, ipa + i * g).pte;
@@ -1012,7 +1156,7 @@ static void test_set_prot_dbm(void **state)
 			golden_leaf(cfg, 3, pa + 3 * g, S2_PROT_R | S2_PROT_X | S2_PROT_DBM));
 		assert_int_equal(lk(&e, ipa + 9 * g).pte,
 				 golden_leaf(cfg, 3, pa + 9 * g,
-					     S2_PROT_R | S2_PROT_DBM | S2_PROT_YOUNG_CLEAR));
+					     S2_PROT_R | S2_PROT_DBM | S2_MAP_YOUNG_CLEAR));
 		assert_int_equal(
 			lk(&e, ipa + 11 * g).pte,
 			golden_leaf(cfg, 3, pa + 11 * g, S2_PROT_R | S2_PROT_DBM | S2_PROT_DEVICE));
@@ -1056,8 +1200,8 @@ static void test_relax_mkyoung_age(void **state)
 		struct s2_walk_result res;
 
 		s2_test_env_init(&e, cfg, 0, LOG_CAP);
-		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(0), 16 * g, s2_pa(pa),
-						S2_PROT_R | S2_PROT_YOUNG_CLEAR, 0, NULL),
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(0), 16 * g, s2_pa(pa), S2_PROT_R,
+						S2_MAP_YOUNG_CLEAR, NULL),
 				 0);
 		/* AF clear: an access-flag fault without HA */
 		if (!cfg->ha)
@@ -1094,7 +1238,7 @@ static void test_relax_mkyoung_age(void **state)
 		assert_int_equal(count_tlbi(&e), 0);
 		assert_int_equal(
 			lk(&e, g).pte,
-			golden_leaf(cfg, 3, pa + g, S2_PROT_R | S2_PROT_W | S2_PROT_YOUNG_CLEAR));
+			golden_leaf(cfg, 3, pa + g, S2_PROT_R | S2_PROT_W | S2_MAP_YOUNG_CLEAR));
 		/* a young block counts each of its pages in the range */
 		assert_int_equal(
 			s2_pgtable_map(&e.pgt, s2_ipa(blk), blk, s2_pa(pa), S2_PROT_R, 0, NULL), 0);
@@ -1399,21 +1543,25 @@ static void assert_same_events(struct s2_test_env *a, struct s2_test_env *b, con
  */
 static void test_map_page_prepared(void **state)
 {
+	/* prot; the map flags that change the leaf or its maintenance (S2_MAP_NOCMO,
+	 * S2_MAP_YOUNG_CLEAR) in the same word (the sets are disjoint), given to each map */
 	static const uint64_t prots[] = {
 		S2_PROT_R,
 		S2_PROT_R | S2_PROT_W,
 		S2_PROT_RWX,
 		S2_PROT_R | S2_PROT_X,
-		S2_PROT_R | S2_PROT_W | S2_PROT_NOCMO | S2_PROT_SW(5),
-		S2_PROT_R | S2_PROT_YOUNG_CLEAR,
+		S2_PROT_R | S2_PROT_W | S2_MAP_NOCMO | S2_PROT_SW(5),
+		S2_PROT_R | S2_MAP_YOUNG_CLEAR,
+		S2_PROT_RWX | S2_MAP_NOCMO | S2_MAP_YOUNG_CLEAR,
 		S2_PROT_R | S2_PROT_W | S2_PROT_DEVICE,
 		S2_PROT_R | S2_PROT_NORMAL_NC,
 		S2_PROT_R | S2_PROT_DBM,
 		S2_PROT_R | S2_PROT_W | S2_PROT_DBM, /* refused */
 		S2_PROT_X | S2_PROT_DEVICE, /* refused: S2_EMEMTYPE */
 		0, /* refused */
-		S2_BIT(40) | S2_PROT_R, /* refused */
+		S2_BIT(14) | S2_PROT_R, /* refused: a bit of neither set */
 	};
+	const uint64_t leaf_flags = S2_MAP_NOCMO | S2_MAP_YOUNG_CLEAR;
 	static const uint64_t flagsets[] = { 0, S2_MAP_SHARED | S2_MAP_NO_REPLACE, S2_MAP_SHARED,
 					     S2_MAP_FORCE_PAGES, S2_BIT(9) };
 	(void)state;
@@ -1428,9 +1576,10 @@ static void test_map_page_prepared(void **state)
 		s2_test_env_init(&a, cfg, 0, LOG_CAP);
 		s2_test_env_init(&b, cfg, 0, LOG_CAP);
 		for (size_t p = 0; p < S2_ARRAY_SIZE(prots); p++) {
-			int prep = s2_pgtable_leaf_prepare(&b.pgt, prots[p], &t);
+			uint64_t prot = prots[p] & ~leaf_flags, pflags = prots[p] & leaf_flags;
+			int prep = s2_pgtable_leaf_prepare(&b.pgt, prot, &t);
 
-			assert_int_equal(t.prot, prots[p]);
+			assert_int_equal(t.prot, prot);
 			assert_ptr_equal(t.pgt, &b.pgt);
 			for (size_t fl = 0; fl < S2_ARRAY_SIZE(flagsets); fl++) {
 				/* an empty entry; the page again (same / other attributes); a page
@@ -1466,11 +1615,11 @@ static void test_map_page_prepared(void **state)
 					s2_host_port_clear_log(a.hp);
 					s2_host_port_clear_log(b.hp);
 					ra = s2_pgtable_map(&a.pgt, s2_ipa(ipas[k]), g,
-							    s2_pa(opas[k]), prots[p], flagsets[fl],
-							    NULL);
+							    s2_pa(opas[k]), prot,
+							    flagsets[fl] | pflags, NULL);
 					rb = s2_pgtable_map_page(&b.pgt, s2_ipa(ipas[k]),
-								 s2_pa(opas[k]), &t, flagsets[fl],
-								 NULL);
+								 s2_pa(opas[k]), &t,
+								 flagsets[fl] | pflags, NULL);
 					if (ra != rb)
 						fail_msg(
 							"prot %#llx flags %#llx case %zu: %d against %d",
@@ -1907,7 +2056,7 @@ static void test_single_entry_path(void **state)
 				 0);
 		/* shared: more is given in place (AF, W), nothing is taken away */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk + 2 * g), g, s2_pa(2 * g),
-						S2_PROT_R | S2_PROT_YOUNG_CLEAR, S2_MAP_SHARED,
+						S2_PROT_R, S2_MAP_SHARED | S2_MAP_YOUNG_CLEAR,
 						&cache),
 				 0);
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk + 2 * g), g, s2_pa(2 * g),
@@ -2218,7 +2367,7 @@ static void test_callback_port(void **state)
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(g), g, s2_pa(g), S2_PROT_R, 0, NULL),
 				 0);
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(blk - 2 * g), blk, s2_pa(0),
-						S2_PROT_R | S2_PROT_YOUNG_CLEAR, 0, NULL),
+						S2_PROT_R, S2_MAP_YOUNG_CLEAR, NULL),
 				 0);
 		assert_int_equal(s2_pa_val(lk(&e, blk + g).pa), 3 * g);
 		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(blk), S2_PROT_W), 0);
@@ -2228,7 +2377,8 @@ static void test_callback_port(void **state)
 			s2_pgtable_test_clear_young(&e.pgt, s2_ipa(0), 2 * blk, true, &young), 0);
 		assert_int_equal(young, 3);
 		assert_int_equal(s2_pgtable_wrprotect(&e.pgt, s2_ipa(0), 2 * blk), 0);
-		assert_int_equal(s2_lookup_prot(lk(&e, blk)), S2_PROT_R | S2_PROT_YOUNG_CLEAR);
+		assert_int_equal(s2_lookup_prot(lk(&e, blk)), S2_PROT_R);
+		assert_false(s2_lookup_young(lk(&e, blk)));
 		if (cfg->pa_bits == 52 && !cfg->dic) {
 			/* OA bits above 47 through the callbacks: granting exec invalidates the
 			 * I-cache of the page's whole PA, high bits included */
@@ -2279,9 +2429,8 @@ static void test_hw_updates(void **state)
 		s2_test_env_init(&e, cfg, 0, LOG_CAP);
 		mem = s2_host_port_walk_mem(e.hp);
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(0), 4 * g, s2_pa(0),
-						S2_PROT_R | S2_PROT_YOUNG_CLEAR |
-							(cfg->hd ? S2_PROT_DBM : 0),
-						0, NULL),
+						S2_PROT_R | (cfg->hd ? S2_PROT_DBM : 0),
+						S2_MAP_YOUNG_CLEAR, NULL),
 				 0);
 		/* hardware sets AF on access */
 		assert_int_equal(s2_walk(&e.pgt.cfg, e.pgt.root_pa, &mem, s2_ipa(g), rd, &res), 0);
@@ -2309,7 +2458,7 @@ static void test_hw_updates(void **state)
 			assert_int_equal(count_tlbi(&e), 1);
 			assert_int_equal(
 				lk(&e, 2 * g).pte,
-				golden_leaf(cfg, 3, 2 * g, S2_PROT_R | S2_PROT_YOUNG_CLEAR));
+				golden_leaf(cfg, 3, 2 * g, S2_PROT_R | S2_MAP_YOUNG_CLEAR));
 			assert_int_equal(
 				s2_walk(&e.pgt.cfg, e.pgt.root_pa, &mem, s2_ipa(2 * g), wr, &res),
 				0);
@@ -2383,7 +2532,7 @@ static void *race_thread(void *arg)
 		unsigned int i = (k * 7 + r->id * 13) % RACE_PAGES;
 		uint64_t ipa = i * r->stride, pa = S2_TEST_PA_BASE + 0x10000000 + i * 0x10000;
 		int ret = s2_pgtable_map(p, s2_ipa(ipa), 1ull << p->cfg.page_shift, s2_pa(pa),
-					 S2_PROT_R | S2_PROT_YOUNG_CLEAR, S2_MAP_SHARED, &r->cache);
+					 S2_PROT_R, S2_MAP_SHARED | S2_MAP_YOUNG_CLEAR, &r->cache);
 		/* 0, or S2_EAGAIN when another thread's relax already raised permissions */
 		if (ret && ret != S2_EAGAIN)
 			r->bad++;
@@ -2488,14 +2637,14 @@ static void test_unmap_cmo(void **state)
 		const struct s2_config *cfg = &tc->cfg;
 		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
 		uint64_t ipa = pick_ipa(cfg, blk, 4 * blk), pa = pick_pa(cfg, blk, 8 * blk);
-		uint64_t rw = S2_PROT_R | S2_PROT_W | S2_PROT_NOCMO;
+		uint64_t rw = S2_PROT_R | S2_PROT_W; /* mapped with S2_MAP_NOCMO */
 		struct s2_test_env e;
 
 		s2_test_env_init(&e, cfg, 0, LOG_CAP);
 
 		/* 16 contiguous pages: one call. */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 16 * g, s2_pa(pa), rw,
-						S2_MAP_FORCE_PAGES, NULL),
+						S2_MAP_FORCE_PAGES | S2_MAP_NOCMO, NULL),
 				 0);
 		s2_host_port_clear_log(e.hp);
 		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), 16 * g, NULL), 0);
@@ -2505,10 +2654,11 @@ static void test_unmap_cmo(void **state)
 		}
 
 		/* Two physically separate runs: two calls. */
-		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 4 * g, s2_pa(pa), rw, 0, NULL),
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 4 * g, s2_pa(pa), rw,
+						S2_MAP_NOCMO, NULL),
 				 0);
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + 4 * g), 4 * g,
-						s2_pa(pa + 64 * g), rw, 0, NULL),
+						s2_pa(pa + 64 * g), rw, S2_MAP_NOCMO, NULL),
 				 0);
 		s2_host_port_clear_log(e.hp);
 		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), 8 * g, NULL), 0);
@@ -2519,7 +2669,7 @@ static void test_unmap_cmo(void **state)
 
 		/* Normal-NC and Device memory: nothing (the guest does not cache it). */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 4 * g, s2_pa(pa),
-						rw | S2_PROT_NORMAL_NC, 0, NULL),
+						rw | S2_PROT_NORMAL_NC, S2_MAP_NOCMO, NULL),
 				 0);
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + 4 * g), 4 * g,
 						s2_pa(pa + 4 * g), S2_PROT_R | S2_PROT_DEVICE, 0,
@@ -2530,7 +2680,8 @@ static void test_unmap_cmo(void **state)
 		assert_dc_is(&e, NULL, 0);
 
 		/* Annotating takes the memory from the guest too. */
-		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 4 * g, s2_pa(pa), rw, 0, NULL),
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 4 * g, s2_pa(pa), rw,
+						S2_MAP_NOCMO, NULL),
 				 0);
 		s2_host_port_clear_log(e.hp);
 		assert_int_equal(s2_pgtable_annotate(&e.pgt, s2_ipa(ipa), 4 * g, 7, NULL), 0);
@@ -2543,7 +2694,7 @@ static void test_unmap_cmo(void **state)
 		/* Whole last-level tables unlinked at once: their pages are cleaned, in one call
 		 * for the contiguous whole. */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 2 * blk, s2_pa(pa), rw,
-						S2_MAP_FORCE_PAGES, NULL),
+						S2_MAP_FORCE_PAGES | S2_MAP_NOCMO, NULL),
 				 0);
 		s2_host_port_clear_log(e.hp);
 		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), 2 * blk, NULL), 0);
@@ -2555,9 +2706,9 @@ static void test_unmap_cmo(void **state)
 
 		if (has_blocks(cfg, 2)) {
 			/* A block: the part unmapped (the block is split), then the rest. */
-			assert_int_equal(
-				s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw, 0, NULL),
-				0);
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw,
+							S2_MAP_NOCMO, NULL),
+					 0);
 			assert_int_equal(lk(&e, ipa).level, 2);
 			s2_host_port_clear_log(e.hp);
 			assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa + g), 2 * g, NULL), 0);
@@ -2572,9 +2723,9 @@ static void test_unmap_cmo(void **state)
 				assert_dc_is(&e, w, 2);
 			}
 			/* A whole block: one call. */
-			assert_int_equal(
-				s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw, 0, NULL),
-				0);
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw,
+							S2_MAP_NOCMO, NULL),
+					 0);
 			s2_host_port_clear_log(e.hp);
 			assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), blk, NULL), 0);
 			{
@@ -2584,12 +2735,13 @@ static void test_unmap_cmo(void **state)
 
 			/* A map that replaces a page inside a block by another output: the page the
 			 * guest loses is cleaned once the block is gone from the TLBs. */
-			assert_int_equal(
-				s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw, 0, NULL),
-				0);
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk, s2_pa(pa), rw,
+							S2_MAP_NOCMO, NULL),
+					 0);
 			s2_host_port_clear_log(e.hp);
 			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + g), g,
-							s2_pa(pa + 5 * blk), rw, 0, NULL),
+							s2_pa(pa + 5 * blk), rw, S2_MAP_NOCMO,
+							NULL),
 					 0);
 			{
 				const uint64_t w[] = { pa + g, g };
@@ -2599,7 +2751,8 @@ static void test_unmap_cmo(void **state)
 			 * page of the old table (one run here). */
 			s2_host_port_clear_log(e.hp);
 			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk,
-							s2_pa(pa + 2 * blk), rw, 0, NULL),
+							s2_pa(pa + 2 * blk), rw, S2_MAP_NOCMO,
+							NULL),
 					 0);
 			{
 				const uint64_t w[] = { pa, g,	       pa + 5 * blk,
@@ -2610,15 +2763,15 @@ static void test_unmap_cmo(void **state)
 			 * cleaned (the map's own clean is skipped with NOCMO). */
 			s2_host_port_clear_log(e.hp);
 			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), blk,
-							s2_pa(pa + 2 * blk), rw, S2_MAP_FORCE_PAGES,
-							NULL),
+							s2_pa(pa + 2 * blk), rw,
+							S2_MAP_FORCE_PAGES | S2_MAP_NOCMO, NULL),
 					 0);
 			assert_dc_is(&e, NULL, 0);
 			/* A memory type change (Normal WB -> NC) loses the cached view. */
 			s2_host_port_clear_log(e.hp);
 			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), 2 * g,
 							s2_pa(pa + 2 * blk), rw | S2_PROT_NORMAL_NC,
-							0, NULL),
+							S2_MAP_NOCMO, NULL),
 					 0);
 			{
 				const uint64_t w[] = { pa + 2 * blk, 2 * g };
@@ -2654,7 +2807,7 @@ static void test_relax_local_tlbi(void **state)
 		const struct s2_config *cfg = &tc->cfg;
 		uint64_t g = s2_test_granule(cfg);
 		uint64_t ipa = pick_ipa(cfg, g, 16 * g), pa = pick_pa(cfg, g, 16 * g);
-		uint64_t ro = S2_PROT_R | S2_PROT_NOCMO;
+		uint64_t ro = S2_PROT_R; /* mapped with S2_MAP_NOCMO */
 		struct s2_test_env e;
 		struct s2_tlb_entry store[16];
 		struct s2_tlb_model tlb;
@@ -2666,7 +2819,9 @@ static void test_relax_local_tlbi(void **state)
 		s2_test_env_init(&e, cfg, 0, LOG_CAP);
 		s2_tlb_init(&tlb, store, 16);
 		s2_host_port_attach_tlb(e.hp, &tlb, NULL, 1);
-		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa), ro, 0, NULL), 0);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(ipa), g, s2_pa(pa), ro, S2_MAP_NOCMO, NULL),
+			0);
 
 		/* A write faults; the TLB keeps the faulting entry. */
 		assert_int_equal(ref_walk(&e, ipa, S2_ACCESS_WRITE, &res), S2_FAULT_PERMISSION);
@@ -2699,7 +2854,7 @@ static void test_relax_local_tlbi(void **state)
 
 		/* Refused: nothing granted, nothing invalidated. */
 		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + g), g, s2_pa(pa + g),
-						ro | S2_PROT_NORMAL_NC, 0, NULL),
+						ro | S2_PROT_NORMAL_NC, S2_MAP_NOCMO, NULL),
 				 0);
 		s2_host_port_clear_log(e.hp);
 		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(ipa + g), S2_PROT_X),
@@ -2725,7 +2880,7 @@ static void test_relax_local_tlbi(void **state)
 			ops.tlbi_ipa_local = noop_tlbi_local;
 			e.pgt.port.ops = &ops;
 			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + 2 * g), g,
-							s2_pa(pa + 2 * g), ro, 0, NULL),
+							s2_pa(pa + 2 * g), ro, S2_MAP_NOCMO, NULL),
 					 0);
 			assert_int_equal(ref_walk(&e, ipa + 2 * g, S2_ACCESS_WRITE, &res),
 					 S2_FAULT_PERMISSION);
@@ -2928,6 +3083,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_replace_bbm_order),
 		cmocka_unit_test(test_cache_maintenance),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_flag_sets),
 		cmocka_unit_test(test_unmap_straddling),
 		cmocka_unit_test(test_unmap_batched),
 		cmocka_unit_test(test_wrprotect_set_prot),

@@ -164,7 +164,7 @@ static void test_set_prot_two_pages_invalidates_both(void **state)
 }
 
 /*
- * Found by fuzz.pgtable: a page mapped with AF clear (S2_PROT_YOUNG_CLEAR, or aged by
+ * Found by fuzz.pgtable: a page mapped with AF clear (S2_MAP_YOUNG_CLEAR, or aged by
  * test_clear_young) and then mapped again with the same attributes asking for AF set (the
  * fault path answering an access-flag fault) must end up with AF set; with HA off an AF-clear
  * leaf makes every access take an access flag fault (Arm ARM AArch64.S2Walk), so a call that
@@ -181,8 +181,8 @@ static void remap_young(uint64_t flags)
 	assert_non_null(c);
 	s2m_rng_seed(&rng, 1);
 	assert_true(s2m_init(c, 1 /* 4k-ipa40-pa48-fwb, HA off */, &rng));
-	ret1 = s2_pgtable_map(&c->pgt, s2_ipa(ipa), c->P, s2_pa(UINT64_C(0x80000000)),
-			      prot | S2_PROT_YOUNG_CLEAR, 0, NULL);
+	ret1 = s2_pgtable_map(&c->pgt, s2_ipa(ipa), c->P, s2_pa(UINT64_C(0x80000000)), prot,
+			      S2_MAP_YOUNG_CLEAR, NULL);
 	ret2 = s2_pgtable_map(&c->pgt, s2_ipa(ipa), c->P, s2_pa(UINT64_C(0x80000000)), prot, flags,
 			      NULL);
 	assert_true(s2m_walk(c, ipa, S2_ACCESS_READ, false, &res));
