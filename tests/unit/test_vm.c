@@ -3285,6 +3285,99 @@ static void test_null_args(void **state)
 	fx_free(f);
 }
 
+/* ---- another vCPU's break-before-make between the fault map and its lookup ----------------- */
+
+/*
+ * A translation fault whose fast map finds a valid leaf (S2_EEXIST: another vCPU mapped it, or
+ * the fault is stale) looks the entry up to judge the access against it. Another vCPU holding
+ * the MMU lock shared may be replacing that leaf (break-before-make) in between, so the lookup
+ * can find the entry broken (invalid): the fault must then be retried, never judged against
+ * the invalid entry (a read would be injected as a permission fault). A single thread reaches
+ * that window through the port: over a non-linear port the lookup's descent calls pa_to_va()
+ * for the leaf's table before it reads the leaf, and this wrapper breaks the leaf there (a
+ * plain store of 0, as the other vCPU's break: the refcount stays, the make follows).
+ */
+static const struct s2_port_ops *bbm_inner;
+static struct s2_port_ops bbm_ops;
+static struct {
+	s2_pte_t leaf; /* the leaf to break */
+	unsigned int idx; /* its index in its table */
+	unsigned int seen; /* translations of the leaf's table (holding the leaf) so far */
+	unsigned int fire_at; /* break at this translation (0: never) */
+	s2_pte_t *broken; /* where it was broken */
+} bbm;
+
+static void *bbm_pa_to_va(void *ctx, s2_pa_t pa)
+{
+	s2_pte_t *t = bbm_inner->pa_to_va(ctx, pa);
+
+	if (t[bbm.idx] == bbm.leaf && ++bbm.seen == bbm.fire_at) {
+		t[bbm.idx] = 0;
+		bbm.broken = &t[bbm.idx];
+	}
+	return t;
+}
+
+static void test_fault_map_eexist_then_broken(void **state)
+{
+	(void)state;
+	for (int write = 0; write < 2; write++) {
+		struct fx *f = fx_new_port();
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 0x200000, FAKE_PA, 0);
+		const uint64_t ipa = 0x40003000;
+		const uint64_t esr = esr_dabt(FSC_TRANS(3), write);
+		struct s2_check_report rep;
+		struct s2_abort_result r;
+		uint64_t retries, mapped;
+		unsigned int n;
+
+		memset(&bbm, 0, sizeof(bbm));
+		bbm_inner = f->port.ops;
+		bbm_ops = *bbm_inner;
+		bbm_ops.pa_to_va = bbm_pa_to_va;
+		f->port.ops = &bbm_ops;
+		f->port.linear = false;
+		f->port.va_minus_pa = 0;
+		assert_int_equal(fx_vm(f, S2_GRANULE_4K, 40, 0), 0);
+		assert_false(f->vm.pgt.geom.fast);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr, ipa, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		bbm.leaf = look(f, ipa).pte;
+		bbm.idx = (unsigned int)((ipa >> 12) & 511);
+		bbm.seen = 0;
+
+		/* Undisturbed, the same fault again: the map finds the leaf, the lookup judges
+		 * it (allowed): retry. Count the translations of the leaf's table. */
+		abort_at(f, esr, ipa, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_RETRY);
+		n = bbm.seen;
+		assert_true(n >= 2); /* the map's descent, then the lookup's */
+
+		/* The break lands in the lookup's descent (the last translation): retry, nothing
+		 * mapped, nothing injected, the break left for its make. */
+		retries = f->vm.stats.retries;
+		mapped = f->vm.stats.mapped;
+		bbm.seen = 0;
+		bbm.fire_at = n;
+		abort_at(f, esr, ipa, &r);
+		assert_non_null(bbm.broken);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_RETRY);
+		assert_int_equal(f->vm.stats.retries, retries + 1);
+		assert_int_equal(f->vm.stats.mapped, mapped);
+		assert_false(look(f, ipa).valid);
+		/* The other vCPU's make; the retried access then finds the leaf. */
+		*bbm.broken = bbm.leaf;
+		bbm.fire_at = 0;
+		assert_true(look(f, ipa).valid);
+		if (s2_pgtable_check(&f->vm.pgt, &rep))
+			fail_msg("tables inconsistent: %s", rep.first_error);
+		fx_free(f);
+	}
+}
+
 int main(void)
 {
 	nmatrix = s2_test_matrix(matrix);
@@ -3334,6 +3427,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_faults),
 		cmocka_unit_test(test_enomem),
 		cmocka_unit_test(test_null_args),
+		cmocka_unit_test(test_fault_map_eexist_then_broken),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
