@@ -1651,6 +1651,50 @@ static void test_tlb_check_rewalk_access(void **state)
 	fm_free(&f.m);
 }
 
+/* ---- the config's field bounds (seed-8 mutation survivors) ---------------------------------- */
+
+/*
+ * Values no VTCR_EL2 can express are refused (S2_EINVAL): a start level outside -1..3 even when
+ * `levels` agrees with it, an IPA or output size of 0 or above 52 bits. The smallest IPA size,
+ * 1 bit, is accepted: it is an inconsistent start level for every granule and level
+ * (translation fault, level 1), as 4K from level 3 with 12 bits is.
+ */
+static void test_config_field_bounds(void **state)
+{
+	struct fmem m = { 0 };
+	struct s2_walk_mem w = mem_rw(&m);
+	const uint64_t root = 0x40000000ull;
+	struct s2_walk_result r;
+	struct s2_config c;
+
+	(void)state;
+	fm_add(&m, root, 0x1000);
+	/* Start levels 4 and -2, with levels = 4 - start_level. */
+	c = mkcfg(S2_GRANULE_4K, 13, 40, 3, 1, false, false);
+	c.start_level = 4;
+	c.levels = 0;
+	assert_int_equal(s2_walk(&c, s2_pa(root), &w, s2_ipa(0), RD, &r), S2_EINVAL);
+	c = mkcfg(S2_GRANULE_4K, 52, 52, -1, 1, true, false);
+	c.start_level = -2;
+	c.levels = 6;
+	assert_int_equal(s2_walk(&c, s2_pa(root), &w, s2_ipa(0), RD, &r), S2_EINVAL);
+	/* IPA size: 1 is an SL fault, 0 and 53 are refused. */
+	c = mkcfg(S2_GRANULE_4K, 1, 40, 3, 1, false, false);
+	r = walk(&c, root, &w, 0, RD);
+	expect_fault(&r, S2_FAULT_TRANSLATION, 1);
+	c.ipa_bits = 0;
+	assert_int_equal(s2_walk(&c, s2_pa(root), &w, s2_ipa(0), RD, &r), S2_EINVAL);
+	c = mkcfg(S2_GRANULE_4K, 53, 52, -1, 2, true, false);
+	assert_int_equal(s2_walk(&c, s2_pa(root), &w, s2_ipa(0), RD, &r), S2_EINVAL);
+	/* Output size 53 is refused where 52 walks (4K with DS from level -1, one 16-entry root). */
+	c = mkcfg(S2_GRANULE_4K, 52, 52, -1, 1, true, false);
+	r = walk(&c, root, &w, 0, RD);
+	expect_fault(&r, S2_FAULT_TRANSLATION, -1);
+	c.pa_bits = 53;
+	assert_int_equal(s2_walk(&c, s2_pa(root), &w, s2_ipa(0), RD, &r), S2_EINVAL);
+	fm_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1685,6 +1729,7 @@ int main(void)
 		cmocka_unit_test(test_oa_clamped_to_48_without_lpa),
 		cmocka_unit_test(test_tlbi_range_one_byte),
 		cmocka_unit_test(test_tlb_check_rewalk_access),
+		cmocka_unit_test(test_config_field_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
