@@ -2145,6 +2145,30 @@ static void test_huge_mmio_range(void **state)
 	s2_host_port_destroy(hp);
 }
 
+/* ---- host fault counters (seed-8 mutation survivor) ---------------------------------------- */
+
+/*
+ * struct s2_owner_stats: every host fault is counted, a mapped one also in host_mapped, a
+ * refused one (beyond the IPA space, a page the host may not access) in host_injected.
+ */
+static void host_fault_counters(struct fx *f)
+{
+	assert_int_equal(f->o.stats.host_faults, 0);
+	fault(f, f->ram0 + 5 * f->psize, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(f->o.stats.host_faults, 1);
+	assert_int_equal(f->o.stats.host_mapped, 1);
+	assert_int_equal(f->o.stats.host_injected, 0);
+	fault(f, f->mmio + 2 * f->psize, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(f->o.stats.host_mapped, 2);
+	fault(f, UINT64_C(1) << f->cfg.ipa_bits, S2_HOST_ABORT_INJECT);
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(f->ram1), f->psize), 0);
+	fault(f, f->ram1, S2_HOST_ABORT_INJECT);
+	assert_int_equal(f->o.stats.host_faults, 4);
+	assert_int_equal(f->o.stats.host_mapped, 2);
+	assert_int_equal(f->o.stats.host_injected, 2);
+	check_invariants(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2171,6 +2195,7 @@ int main(void)
 		cmocka_unit_test(test_random_adversarial),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_huge_mmio_range),
+		FX_TEST(host_fault_counters, 1),
 	};
 	om_set_fail_handler(fail_test);
 	return cmocka_run_group_tests(tests, setup, NULL);
