@@ -2169,6 +2169,49 @@ static void host_fault_counters(struct fx *f)
 	check_invariants(f);
 }
 
+/* ---- the donate short path's refusals (seed-8 mutation survivor) ---------------------------- */
+
+/*
+ * A one-page donation to a protected guest with both page caches full (the short path's case)
+ * of a page the host no longer owns alone is refused and changes nothing, as the general path
+ * refuses it: donated to a guest already (S2_EPERM), shared with one (S2_EBUSY).
+ */
+static void test_donate_guest_not_owned(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct snapshot before;
+		uint64_t ps, p, q;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		p = f.ram0 + 4 * ps;
+		q = f.ram0 + 5 * ps;
+		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
+		assert_int_equal(
+			s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(p), s2_ipa(0), ps), 0);
+		assert_int_equal(s2_owner_host_share_guest(&f.o, &f.g[G1], s2_pa(q), s2_ipa(0), ps,
+							   S2_PROT_R | S2_PROT_W),
+				 0);
+		for (int k = 0; k < 2; k++) {
+			uint64_t pa = k ? q : p;
+
+			assert_int_equal(
+				s2_page_cache_topup(&f.g[G2].cache, &f.gpgt[G2].port, ps, 8), 0);
+			assert_int_equal(s2_page_cache_topup(&f.o.cache, &f.o.host.port, ps, 8), 0);
+			snap(&f, &before);
+			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(pa),
+								    s2_ipa(8 * ps), ps),
+					 k ? S2_EBUSY : S2_EPERM);
+			assert_unchanged(&f, &before);
+			snap_free(&before);
+		}
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2196,6 +2239,7 @@ int main(void)
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_huge_mmio_range),
 		FX_TEST(host_fault_counters, 1),
+		cmocka_unit_test(test_donate_guest_not_owned),
 	};
 	om_set_fail_handler(fail_test);
 	return cmocka_run_group_tests(tests, setup, NULL);
