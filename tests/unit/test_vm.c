@@ -3447,6 +3447,70 @@ static void test_dirty_bitmap_exact_size(void **state)
 	assert_null(exact_buf);
 }
 
+/* ---- VMIDs handed out round-robin (seed-8 mutation survivor) ------------------------------- */
+
+static unsigned int vm_vmid(struct s2_vm *vm)
+{
+	uint64_t vttbr = 0;
+
+	assert_int_equal(s2_vm_vttbr(vm, &vttbr), 0);
+	return (unsigned int)(vttbr >> 48);
+}
+
+/*
+ * Within a generation the allocator searches from the VMID after the last one it gave: a VMID
+ * a destroyed VM returned is given again only once the ones above it are taken.
+ */
+static void test_vmid_round_robin(void **state)
+{
+	enum { N = 4 };
+	struct fx *f = fx_new_port();
+	struct s2_vm *vms[N];
+	struct s2_vcpu vc[N];
+	struct s2_memslot sl[N][1];
+	struct s2_vcpu_entry e;
+	(void)state;
+
+	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 8), 0);
+	for (int i = 0; i < N; i++) {
+		struct s2_vm_params p = { .caps = &f->caps,
+					  .req = { .ipa_bits = 32, .granule = S2_GRANULE_4K },
+					  .port = s2_host_port_port(f->hp),
+					  .vmids = &f->vmids,
+					  .slots = sl[i],
+					  .max_slots = 1,
+					  .hooks = fx_hooks(f) };
+		vms[i] = calloc(1, sizeof(*vms[i]));
+		assert_non_null(vms[i]);
+		assert_int_equal(s2_vm_init(vms[i], &p), 0);
+		assert_int_equal(s2_vcpu_init(&vc[i], vms[i], 0), 0);
+	}
+	assert_int_equal(s2_vm_vcpu_enter(&vc[0], &e), 0);
+	assert_int_equal(s2_vm_vcpu_enter(&vc[1], &e), 0);
+	assert_int_equal(vm_vmid(vms[0]), 1);
+	assert_int_equal(vm_vmid(vms[1]), 2);
+	/* VM 1 goes: VMID 2 is free again, but VM 2 gets 3 and VM 3 gets 4. */
+	s2_vcpu_destroy(&vc[1]);
+	s2_vm_destroy(vms[1]);
+	free(vms[1]);
+	vms[1] = NULL;
+	assert_int_equal(s2_vm_vcpu_enter(&vc[2], &e), 0);
+	assert_int_equal(vm_vmid(vms[2]), 3);
+	assert_int_equal(s2_vm_vcpu_enter(&vc[3], &e), 0);
+	assert_int_equal(vm_vmid(vms[3]), 4);
+	assert_false(e.rollover);
+	for (int i = 0; i < N; i++) {
+		if (!vms[i])
+			continue;
+		s2_vcpu_destroy(&vc[i]);
+		s2_vm_destroy(vms[i]);
+		free(vms[i]);
+	}
+	fx_locks_ok(f, "over the test");
+	s2_host_port_destroy(f->hp);
+	free(f);
+}
+
 int main(void)
 {
 	nmatrix = s2_test_matrix(matrix);
@@ -3498,6 +3562,7 @@ int main(void)
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_fault_map_eexist_then_broken),
 		cmocka_unit_test(test_dirty_bitmap_exact_size),
+		cmocka_unit_test(test_vmid_round_robin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
