@@ -2212,6 +2212,174 @@ static void test_donate_guest_not_owned(void **state)
 	}
 }
 
+/* ---- an owner-managed VM's teardown: locks and stage-2 context (seed-8 survivors) ----------- */
+
+/*
+ * s2_vm_destroy() of an owner-managed VM removes the guest's pages through the owner (under
+ * the OWNER lock, with the VM's stage-2 context loaded for the guest's TLB maintenance). The
+ * VM's port here counts the TLBIs issued while the VM's context is not loaded; the VM's lock
+ * hooks go to the host port's lock checker.
+ */
+struct td_ctx {
+	struct fx *f;
+	struct s2_host_lockcheck lc;
+	int depth; /* load_stage2 minus put_stage2 */
+	unsigned int loads;
+	bool check; /* count TLBIs outside a load..put */
+	unsigned int tlbis, tlbis_unloaded;
+};
+
+static struct td_ctx *td;
+static const struct s2_port_ops *td_inner;
+static struct s2_port_ops td_ops;
+
+static void td_tlbi(void)
+{
+	if (!td->check)
+		return;
+	td->tlbis++;
+	if (td->depth <= 0)
+		td->tlbis_unloaded++;
+}
+
+static void td_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	td_tlbi();
+	td_inner->tlbi_ipa(ctx, pgt, ipa, level);
+}
+
+static void td_tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
+{
+	td_tlbi();
+	td_inner->tlbi_range(ctx, pgt, ipa, size);
+}
+
+static void td_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
+{
+	td_tlbi();
+	td_inner->tlbi_vmid(ctx, pgt);
+}
+
+static void td_tlbi_ipa_local(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	td_tlbi();
+	td_inner->tlbi_ipa_local(ctx, pgt, ipa, level);
+}
+
+static void td_lock(void *ctx, enum s2_vm_lock l)
+{
+	s2_host_lockcheck_vm_lock(&((struct td_ctx *)ctx)->lc, l);
+}
+
+static void td_unlock(void *ctx, enum s2_vm_lock l)
+{
+	s2_host_lockcheck_vm_unlock(&((struct td_ctx *)ctx)->lc, l);
+}
+
+static void td_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
+{
+	struct td_ctx *t = ctx;
+
+	(void)vtcr;
+	assert_int_not_equal(vttbr >> 48, 0);
+	t->depth++;
+	t->loads++;
+}
+
+static void td_put(void *ctx)
+{
+	((struct td_ctx *)ctx)->depth--;
+}
+
+static void td_scrub(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	scrub(((struct td_ctx *)ctx)->f, pa, size);
+}
+
+static void test_owner_vm_teardown_context(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c += 3) {
+		for (int prot = 0; prot < 2; prot++) {
+			struct fx f;
+			struct ovm v;
+			struct td_ctx t = { 0 };
+			struct s2_abort_result r;
+			struct s2_vm_params p;
+			struct s2_memslot_desc d;
+			uint64_t ps;
+
+			fx_init(&f, &cfgs[c]);
+			ps = f.psize;
+			t.f = &f;
+			td = &t;
+			s2_host_lockcheck_init_vm(&t.lc);
+			td_inner = f.port.ops;
+			td_ops = *td_inner;
+			td_ops.tlbi_ipa = td_tlbi_ipa;
+			td_ops.tlbi_range = td_tlbi_range;
+			td_ops.tlbi_vmid = td_tlbi_vmid;
+			if (td_inner->tlbi_ipa_local)
+				td_ops.tlbi_ipa_local = td_tlbi_ipa_local;
+			memset(&v, 0, sizeof(v));
+			p = (struct s2_vm_params){
+				.caps = &v.caps,
+				.req = { .ipa_bits = 36, .granule = f.cfg.granule },
+				.flags = prot ? S2_VM_PROTECTED : 0,
+				.port = { .ops = &td_ops,
+					  .ctx = f.port.ctx,
+					  .linear = f.port.linear,
+					  .va_minus_pa = f.port.va_minus_pa },
+				.vmids = &v.vmids,
+				.slots = v.slots,
+				.max_slots = 4,
+				.hooks = { .lock = td_lock,
+					   .unlock = td_unlock,
+					   .load_stage2 = td_load,
+					   .put_stage2 = td_put,
+					   .scrub = td_scrub,
+					   .ctx = &t },
+				.owner = &f.o,
+				.owner_id = VM_OWNER_ID,
+			};
+			d = (struct s2_memslot_desc){ .id = 1,
+						      .ipa = s2_ipa(2 * f.blk),
+						      .size = 16 * ps,
+						      .backing = S2_BACKING_RAM,
+						      .pa = s2_pa(f.ram0),
+						      .host_type = S2_HOSTMEM_NORMAL };
+			assert_int_equal(s2_caps_max(48, &v.caps), 0);
+			assert_int_equal(s2_vmid_alloc_init(&v.vmids, 16), 0);
+			assert_int_equal(s2_vm_init(&v.vm, &p), 0);
+			assert_int_equal(s2_vcpu_init(&v.vcpu, &v.vm, 0), 0);
+			assert_int_equal(s2_vm_slot_add(&v.vm, &d), 0);
+			v.slot_ipa = 2 * f.blk;
+			for (uint64_t i = 0; i < 4; i++)
+				ovm_abort(&v, v.slot_ipa + i * ps, i & 1, 0, &r);
+			assert_int_equal(v.vm.stats.mapped, 4);
+			assert_true(s2_host_lockcheck_idle(&t.lc));
+
+			s2_vcpu_destroy(&v.vcpu);
+			t.check = true;
+			t.loads = 0;
+			assert_int_equal(s2_vm_destroy(&v.vm), 0);
+			t.check = false;
+			if (t.lc.errors || !s2_host_lockcheck_idle(&t.lc))
+				fail_msg("owner VM teardown locking: %s",
+					 t.lc.errors ? t.lc.first_error : "a lock is still held");
+			assert_int_equal(t.depth, 0);
+			assert_true(t.loads > 0);
+			assert_true(t.tlbis > 0);
+			assert_int_equal(t.tlbis_unloaded, 0);
+			assert_int_equal(f.scrubbed, prot ? 4 * ps : 0);
+			all_back_with_host(&f);
+			check_invariants(&f);
+			td = NULL;
+			fx_fini(&f);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2240,6 +2408,7 @@ int main(void)
 		cmocka_unit_test(test_huge_mmio_range),
 		FX_TEST(host_fault_counters, 1),
 		cmocka_unit_test(test_donate_guest_not_owned),
+		cmocka_unit_test(test_owner_vm_teardown_context),
 	};
 	om_set_fail_handler(fail_test);
 	return cmocka_run_group_tests(tests, setup, NULL);
