@@ -2919,6 +2919,34 @@ static void test_null_args(void **state)
 	s2_test_env_fini(&e);
 }
 
+/* A root of 0 or more than 16 concatenated tables (S2_MAX_CONCAT) is refused, its byte size
+ * consistent or not, and nothing is allocated (seed-8 mutation survivor). */
+static void test_init_root_tables_bounds(void **state)
+{
+	struct s2_config_req req = { .ipa_bits = 40, .granule = S2_GRANULE_4K };
+	static const unsigned int bad_tables[] = { 0, S2_MAX_CONCAT + 1, 2 * S2_MAX_CONCAT };
+	struct s2_config cfg, bad;
+	struct s2_caps caps;
+	struct s2_test_env e;
+	struct s2_pgtable pgt;
+	uint64_t held;
+
+	(void)state;
+	s2_test_env_init(&e, &matrix[0].cfg, 0, LOG_CAP);
+	held = s2_host_port_stats(e.hp).pages_in_use;
+	assert_int_equal(s2_caps_max(48, &caps), 0);
+	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
+	assert_int_equal(cfg.root_tables, 2);
+	for (unsigned int i = 0; i < S2_ARRAY_SIZE(bad_tables); i++) {
+		bad = cfg;
+		bad.root_tables = bad_tables[i];
+		bad.root_table_bytes = (uint64_t)bad_tables[i] << cfg.page_shift;
+		assert_int_equal(s2_pgtable_init(&pgt, &bad, &e.port, NULL), S2_EINVAL);
+	}
+	assert_int_equal(s2_host_port_stats(e.hp).pages_in_use, held);
+	s2_test_env_fini(&e);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -2955,6 +2983,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_init_start_level_minus1),
 		cmocka_unit_test(test_init_bounds),
 		cmocka_unit_test(test_null_args),
+		cmocka_unit_test(test_init_root_tables_bounds),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]); /* run one test: test_pgtable <name-glob> */
