@@ -2216,9 +2216,10 @@ static void test_donate_guest_not_owned(void **state)
 
 /*
  * s2_vm_destroy() of an owner-managed VM removes the guest's pages through the owner (under
- * the OWNER lock, with the VM's stage-2 context loaded for the guest's TLB maintenance). The
- * VM's port here counts the TLBIs issued while the VM's context is not loaded; the VM's lock
- * hooks go to the host port's lock checker.
+ * the OWNER lock, with the VM's stage-2 context loaded for the guest's TLB maintenance), as a
+ * host invalidation unshares shared pages first. The VM's port here counts the TLBIs issued
+ * while the VM's context is not loaded; the VM's lock hooks go to the host port's lock
+ * checker.
  */
 struct td_ctx {
 	struct fx *f;
@@ -2307,7 +2308,7 @@ static void test_owner_vm_teardown_context(void **state)
 			struct s2_abort_result r;
 			struct s2_vm_params p;
 			struct s2_memslot_desc d;
-			uint64_t ps;
+			uint64_t ps, unmapped;
 
 			fx_init(&f, &cfgs[c]);
 			ps = f.psize;
@@ -2358,6 +2359,16 @@ static void test_owner_vm_teardown_context(void **state)
 				ovm_abort(&v, v.slot_ipa + i * ps, i & 1, 0, &r);
 			assert_int_equal(v.vm.stats.mapped, 4);
 			assert_true(s2_host_lockcheck_idle(&t.lc));
+			/* The host takes two pages back: shares go (through the owner, under the
+			 * OWNER lock); a protected VM's own pages stay (S2_EBUSY). */
+			unmapped = 0;
+			assert_int_equal(s2_vm_invalidate_host_range(&v.vm, s2_pa(f.ram0), 2 * ps,
+								     &unmapped),
+					 prot ? S2_EBUSY : 0);
+			assert_int_equal(unmapped, prot ? 0 : 2 * ps);
+			if (t.lc.errors || !s2_host_lockcheck_idle(&t.lc))
+				fail_msg("owner VM host invalidation locking: %s",
+					 t.lc.errors ? t.lc.first_error : "a lock is still held");
 
 			s2_vcpu_destroy(&v.vcpu);
 			t.check = true;
