@@ -2947,6 +2947,56 @@ static void test_init_root_tables_bounds(void **state)
 	s2_test_env_fini(&e);
 }
 
+/* A visitor's code stops the walk whatever the visit that returns it: after a table's
+ * TABLE_POST as after a leaf, no entry is visited any more and the walk returns that code
+ * (seed-8 mutation survivor). */
+struct stop_log {
+	unsigned int n, stop_at;
+};
+
+static int stop_post_visitor(void *arg, const struct s2_walk_visit *v)
+{
+	struct stop_log *l = arg;
+
+	l->n++;
+	if (v->flag == S2_WALK_TABLE_POST && !l->stop_at) {
+		l->stop_at = l->n;
+		return S2_EBUSY;
+	}
+	return 0;
+}
+
+static void test_walk_stops_after_table_post(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		struct s2_test_env e;
+		struct stop_log l = { 0 };
+
+		if (2 * blk > ipa_limit(cfg))
+			continue;
+		s2_test_env_init(&e, cfg, 0, 16);
+		/* a page in each of two level-3 tables */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(g), g, s2_pa(0), S2_PROT_R, 0, NULL),
+				 0);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(blk + g), g, s2_pa(g), S2_PROT_R, 0, NULL),
+			0);
+		assert_int_equal(
+			s2_pgtable_walk(&e.pgt, s2_ipa(0), 2 * blk,
+					S2_WALK_LEAF | S2_WALK_TABLE_POST | S2_WALK_SKIP_EMPTY,
+					stop_post_visitor, &l),
+			S2_EBUSY);
+		/* the first page, then the POST of its level-3 table: nothing after */
+		assert_int_equal(l.stop_at, 2);
+		assert_int_equal(l.n, 2);
+		s2_test_env_fini(&e);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -2984,6 +3034,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_init_bounds),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_init_root_tables_bounds),
+		cmocka_unit_test(test_walk_stops_after_table_post),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]); /* run one test: test_pgtable <name-glob> */
