@@ -535,6 +535,123 @@ static void test_vm_abort_cas_disturbed(void **state)
 	assert_true(word_races > 0);
 }
 
+/*
+ * A translation fault whose fault map loses its leaf CAS to another vCPU (seed-8 mutation
+ * survivors in map_failed()), one of three ways:
+ *  - the CAS fails with the entry unchanged (empty): the map redoes it: mapped;
+ *  - the other vCPU mapped the page with other permissions (writable, as a write fault would
+ *    under dirty logging): S2_EEXIST, the access judged against that leaf: retry;
+ *  - the other vCPU holds the entry for a break-before-make (the engine's locked marker,
+ *    pgtable_internal.h's PTE_LOCKED): S2_EAGAIN, retry; the other vCPU then completes it.
+ * Never an injection; a retry is counted in stats.retries and maps nothing; the tables stay
+ * consistent.
+ */
+#define RACE_PTE_LOCKED S2_BIT(10) /* pgtable_internal.h: PTE_LOCKED */
+
+enum race_kind { RACE_FAIL, RACE_LEAF, RACE_LOCKED, RACE_N };
+
+struct race_map {
+	unsigned long calls, target, hits;
+	enum race_kind kind;
+	s2_pte_t racer; /* the leaf the other vCPU installs */
+	uint64_t *word; /* the entry it raced on */
+	uint32_t *rc; /* the refcount of that entry's table page */
+	const struct s2_pgtable *pgt;
+};
+
+static bool race_map_hook(void *c, uint64_t *p, uint64_t expected, uint64_t new)
+{
+	struct race_map *x = c;
+	uintptr_t page;
+
+	if (++x->calls != x->target || expected != 0 || !(new &S2_PTE_VALID))
+		return false;
+	x->hits++;
+	if (x->kind == RACE_FAIL)
+		return true;
+	page = (uintptr_t)p & ~(uintptr_t)(s2_granule_size(x->pgt->cfg.granule) - 1);
+	x->word = p;
+	x->rc = x->pgt->port.ops->page_refcount(x->pgt->port.ctx, (void *)page);
+	if (x->kind == RACE_LOCKED) {
+		__atomic_store_n(p, RACE_PTE_LOCKED, __ATOMIC_RELAXED);
+		return false;
+	}
+	/* the other vCPU's CAS and its refcount update (the engine's rc_add) */
+	__atomic_store_n(p, x->racer, __ATOMIC_RELAXED);
+	(*x->rc)++;
+	return false;
+}
+
+static void test_vm_fault_map_cas_lost(void **state)
+{
+	static const enum s2_granule grs[] = { S2_GRANULE_4K, S2_GRANULE_16K, S2_GRANULE_64K };
+	unsigned long seen[RACE_N] = { 0 };
+
+	(void)state;
+	for (unsigned int gi = 0; gi < S2_ARRAY_SIZE(grs); gi++) {
+		struct vmrun v;
+		struct s2_abort_result r;
+		struct s2_vm_stats st0;
+		struct s2_lookup lk;
+		struct race_map x = { 0 };
+		s2_pte_t leaf;
+		uint64_t ipa, k;
+
+		/* undisturbed: count the CASes, note the read-only leaf (logging) */
+		vm_prepare(&v, grs[gi]);
+		ipa = SLOT_IPA + 5 * v.g;
+		s2_env_set_cas_hook(race_map_hook, &x);
+		assert_int_equal(vm_dabt(&v, S2_FAULT_TRANSLATION, false, ipa, &r), 0);
+		s2_env_set_cas_hook(NULL, NULL);
+		k = x.calls;
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(s2_pgtable_lookup(&v.vm.pgt, s2_ipa(ipa), &lk), 0);
+		leaf = lk.pte;
+		assert_false(leaf & S2_PTE_S2AP_W);
+		vm_finish(&v);
+		for (unsigned long i = 1; i <= k; i++) {
+			for (int kind = 0; kind < RACE_N; kind++) {
+				vm_prepare(&v, grs[gi]);
+				st0 = v.vm.stats;
+				x = (struct race_map){ .target = i,
+						       .kind = (enum race_kind)kind,
+						       .racer = leaf | S2_PTE_S2AP_W,
+						       .pgt = &v.vm.pgt };
+				s2_env_set_cas_hook(race_map_hook, &x);
+				assert_int_equal(vm_dabt(&v, S2_FAULT_TRANSLATION, false, ipa, &r),
+						 0);
+				s2_env_set_cas_hook(NULL, NULL);
+				assert_int_equal(r.action, S2_ABORT_RESUME);
+				if (!x.hits || kind == RACE_FAIL) {
+					assert_int_equal(r.resume, S2_RESUME_MAPPED);
+				} else {
+					assert_int_equal(r.resume, S2_RESUME_RETRY);
+					assert_int_equal(v.vm.stats.retries, st0.retries + 1);
+					assert_int_equal(v.vm.stats.mapped, st0.mapped);
+				}
+				if (x.hits && kind == RACE_LOCKED) {
+					/* still held: the other vCPU's make completes it */
+					assert_int_equal(*x.word, RACE_PTE_LOCKED);
+					__atomic_store_n(x.word, x.racer, __ATOMIC_RELAXED);
+					(*x.rc)++;
+				}
+				seen[kind] += x.hits;
+				assert_int_equal(s2_pgtable_lookup(&v.vm.pgt, s2_ipa(ipa), &lk), 0);
+				assert_true(lk.valid);
+				assert_int_equal(lk.pte,
+						 x.hits && kind != RACE_FAIL ? x.racer : leaf);
+				assert_int_equal(s2_pgtable_check(&v.vm.pgt, NULL), 0);
+				vm_finish(&v);
+			}
+		}
+	}
+	print_message("cas_retry: VM fault map: leaf CAS lost %lu times (redone), to another "
+		      "leaf %lu times, to a locked entry %lu times (retried)\n",
+		      seen[RACE_FAIL], seen[RACE_LEAF], seen[RACE_LOCKED]);
+	for (int kind = 0; kind < RACE_N; kind++)
+		assert_true(seen[kind] > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_lost_table_install_frees),
 		cmocka_unit_test(test_every_cas_disturbed),
 		cmocka_unit_test(test_vm_abort_cas_disturbed),
+		cmocka_unit_test(test_vm_fault_map_cas_lost),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
