@@ -2391,6 +2391,45 @@ static void test_owner_vm_teardown_context(void **state)
 	}
 }
 
+/* ---- a read the guest's permissions refuse (seed-8 mutation survivor) ---------------------- */
+
+/*
+ * An owner-managed VM's shared page whose guest permissions the host set to exec only
+ * (s2_owner_host_set_prot_guest()): a read permission fault on it is injected into the guest
+ * as a permission fault (nothing to relax behind the owner's back).
+ */
+static void test_owner_vm_read_perm_inject(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c += 3) {
+		struct fx f;
+		struct ovm v;
+		struct s2_abort_result r;
+		uint64_t ps, ipa, hpfar;
+		const uint64_t esr_rd = (UINT64_C(0x24) << 26) | (UINT64_C(1) << 25) | 0x0f;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		ovm_new(&f, &v, 0);
+		ipa = v.slot_ipa + 2 * ps;
+		hpfar = (ipa >> 8) & ~UINT64_C(0xf) & ((UINT64_C(1) << 44) - 1);
+		ovm_abort(&v, ipa, false, 0, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(
+			s2_owner_host_set_prot_guest(&f.o, &v.vm.og, s2_ipa(ipa), ps, S2_PROT_X),
+			0);
+		memset(&r, 0x5a, sizeof(r));
+		assert_int_equal(s2_vm_handle_abort(&v.vcpu, esr_rd, ipa & 0xfff, hpfar, &r), 0);
+		assert_int_equal(r.action, S2_ABORT_INJECT);
+		assert_int_equal(r.inject, S2_INJECT_PERMISSION);
+		assert_int_equal(r.fault, S2_FAULT_PERMISSION);
+		s2_vcpu_destroy(&v.vcpu);
+		assert_int_equal(s2_vm_destroy(&v.vm), 0);
+		all_back_with_host(&f);
+		fx_fini(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2420,6 +2459,7 @@ int main(void)
 		FX_TEST(host_fault_counters, 1),
 		cmocka_unit_test(test_donate_guest_not_owned),
 		cmocka_unit_test(test_owner_vm_teardown_context),
+		cmocka_unit_test(test_owner_vm_read_perm_inject),
 	};
 	om_set_fail_handler(fail_test);
 	return cmocka_run_group_tests(tests, setup, NULL);
