@@ -670,9 +670,25 @@ def code_digest(obj):
 
 
 def same_code(proj, src, base_digest):
-    """Whether every object built from @src has the digest it had unmutated."""
-    objs = [o for o in proj.objects(src) if base_digest.get(o)]
+    """Whether every object built from @src (or, for a header, including it) has the digest it
+    had unmutated."""
+    objs = [o for o in proj.dependents(src) if base_digest.get(o)]
     return bool(objs) and all(code_digest(o) == base_digest[o] for o in objs)
+
+
+def parse_ninja_deps(text, build):
+    """`ninja -t deps` output -> {dependency (absolute, normalised): {object files reading it}}.
+    The depfiles list every header a compilation read: `ninja -t inputs` does not."""
+    deps, obj = {}, None
+    for line in text.splitlines():
+        if not line.strip():
+            obj = None
+        elif not line[0].isspace():
+            obj = os.path.normpath(os.path.join(build, line.split(":")[0].strip()))
+        elif obj:
+            d = os.path.normpath(os.path.join(build, line.strip()))
+            deps.setdefault(d, set()).add(obj)
+    return deps
 
 
 def repo_files(repo):
@@ -769,6 +785,17 @@ class Project:
                 objs.append(os.path.join(self.build, line.strip()))
         return objs
 
+    def dependents(self, src):
+        """The host object files whose compilation reads @src (absolute path): those compiled
+        from it and, for a header, those including it (from the depfiles of the last build)."""
+        objs = set(self.objects(src))
+        if not src.endswith(".c"):
+            if getattr(self, "_deps", None) is None:
+                out = subprocess.check_output(["ninja", "-C", self.build, "-t", "deps"])
+                self._deps = parse_ninja_deps(out.decode("utf-8", "replace"), self.build)
+            objs |= {o for o in self._deps.get(os.path.normpath(src), ()) if "CMakeFiles/" in o}
+        return sorted(objs)
+
     def inputs(self, target):
         out = subprocess.check_output(["ninja", "-C", self.build, "-t", "inputs", target])
         return set(os.path.normpath(os.path.join(self.build, l)) for l in out.decode().split())
@@ -851,7 +878,7 @@ def cmd_run(args):
     # code is equivalent, whatever the tests say (no need to run them)
     base_digest = {}
     for f in sorted({d["path"] for d in state["mutants"]}):
-        for o in proj.objects(os.path.normpath(os.path.join(tree, f))):
+        for o in proj.dependents(os.path.normpath(os.path.join(tree, f))):
             base_digest[o] = code_digest(o)
     base_path = os.path.join(out, "baseline.json")
     base = load_state(base_path) or {}
@@ -893,7 +920,10 @@ def cmd_run(args):
             mutated = m.apply(orig)
             dif = diff_of(m.path, orig, mutated)
             absf = os.path.normpath(src_path)
-            rel_tests = [t for t in tests if any(absf in exe_inputs[e] for e in t["exes"])]
+            # the tests whose executables are built from the file, or (a header) from an
+            # object that includes it
+            reads = {absf} | set(proj.dependents(absf))
+            rel_tests = [t for t in tests if any(reads & exe_inputs[e] for e in t["exes"])]
             t0 = time.monotonic()
             res = {"diff": dif}
             if not rel_tests:
@@ -1072,6 +1102,15 @@ def cmd_selftest(args):
             check(not alive, "run_tests: the others' process groups are killed (%s alive)" % alive)
         check(run_tests([tst("ok", "exit 0"), tst("hang", "sleep 30")], 2,
                         lambda t: 0.5)[:2] == ("timeout", "hang"), "run_tests: parallel timeout")
+        # a header's dependents come from the depfiles (ninja -t deps), relative or absolute
+        dtxt = ("CMakeFiles/a.dir/src/a.c.o: #deps 2, deps mtime 1 (VALID)\n    ../src/a.c\n"
+                "    ../src/h.h\n\nCMakeFiles/b.dir/src/b.c.o: #deps 2, deps mtime 1 (VALID)\n"
+                "    /r/src/b.c\n    /r/src/h.h\n\n")
+        dd = parse_ninja_deps(dtxt, "/r/build")
+        check(dd.get("/r/src/h.h") == {"/r/build/CMakeFiles/a.dir/src/a.c.o",
+                                        "/r/build/CMakeFiles/b.dir/src/b.c.o"} and
+              dd.get("/r/src/a.c") == {"/r/build/CMakeFiles/a.dir/src/a.c.o"},
+              "ninja -t deps parses: a header's including objects found")
         # report: per-file scores, survivors with diffs, equivalents excluded; JSON parses
         doc = os.path.join(td, "testing.md")
         eq_id = muts[2].id
