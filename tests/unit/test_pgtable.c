@@ -2997,6 +2997,94 @@ static void test_walk_stops_after_table_post(void **state)
 	}
 }
 
+/*
+ * s2_pgtable_relax_lookup() of the first IPA beyond the input size is S2_ERANGE with @old
+ * untouched, in every layout; the last page inside is looked up. The 4K layout from level 1
+ * has its own fast path, whose bound must be exclusive: at the limit its root index is one
+ * past the root. Here the root comes from the C heap, exactly sized (under ASan a read past
+ * it is caught), through a port that otherwise is the host port (seed-8 mutation survivor).
+ */
+static const struct s2_port_ops *heaproot_inner;
+static struct s2_port_ops heaproot_ops;
+static bool heaproot_armed;
+static void *heaproot_buf;
+
+static void *heaproot_alloc(void *ctx, size_t bytes)
+{
+	if (!heaproot_armed)
+		return heaproot_inner->alloc_pages(ctx, bytes);
+	heaproot_armed = false;
+	heaproot_buf = aligned_alloc(bytes, bytes);
+	assert_non_null(heaproot_buf);
+	memset(heaproot_buf, 0, bytes);
+	return heaproot_buf;
+}
+
+static void heaproot_free(void *ctx, void *va, size_t bytes)
+{
+	if (va && va == heaproot_buf) {
+		free(va);
+		heaproot_buf = NULL;
+		return;
+	}
+	heaproot_inner->free_pages(ctx, va, bytes);
+}
+
+static void test_relax_lookup_ipa_limit(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), lim = ipa_limit(cfg);
+		struct s2_test_env e;
+		struct s2_lookup old;
+
+		s2_test_env_init(&e, cfg, 0, 16);
+		memset(&old, 0x5a, sizeof(old));
+		assert_int_equal(s2_pgtable_relax_lookup(&e.pgt, s2_ipa(lim), S2_PROT_W, &old),
+				 S2_ERANGE);
+		assert_int_equal(old.pte, UINT64_C(0x5a5a5a5a5a5a5a5a));
+		assert_int_equal(old.size, UINT64_C(0x5a5a5a5a5a5a5a5a));
+		assert_int_equal(s2_pgtable_relax_lookup(&e.pgt, s2_ipa(lim - g), S2_PROT_W, &old),
+				 0);
+		assert_false(old.valid);
+		s2_test_env_fini(&e);
+	}
+	{
+		struct s2_config_req req = { .ipa_bits = 40, .granule = S2_GRANULE_4K };
+		struct s2_config cfg;
+		struct s2_caps caps;
+		struct s2_test_env e;
+		struct s2_pgtable pgt;
+		struct s2_port port;
+		struct s2_lookup old;
+
+		assert_int_equal(s2_caps_max(48, &caps), 0);
+		assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
+		assert_int_equal(cfg.start_level, 1);
+		s2_test_env_init(&e, &cfg, 0, 16);
+		port = e.port;
+		heaproot_inner = port.ops;
+		heaproot_ops = *port.ops;
+		heaproot_ops.alloc_pages = heaproot_alloc;
+		heaproot_ops.free_pages = heaproot_free;
+		port.ops = &heaproot_ops;
+		heaproot_armed = true;
+		assert_int_equal(s2_pgtable_init(&pgt, &cfg, &port, NULL), 0);
+		assert_ptr_equal(pgt.root, heaproot_buf);
+		assert_true(pgt.geom.fast4k_l1_ipa_limit != 0);
+		memset(&old, 0x5a, sizeof(old));
+		assert_int_equal(
+			s2_pgtable_relax_lookup(&pgt, s2_ipa(UINT64_C(1) << 40), S2_PROT_W, &old),
+			S2_ERANGE);
+		assert_int_equal(old.pte, UINT64_C(0x5a5a5a5a5a5a5a5a));
+		s2_pgtable_destroy(&pgt);
+		assert_null(heaproot_buf);
+		s2_test_env_fini(&e);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -3035,6 +3123,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_init_root_tables_bounds),
 		cmocka_unit_test(test_walk_stops_after_table_post),
+		cmocka_unit_test(test_relax_lookup_ipa_limit),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]); /* run one test: test_pgtable <name-glob> */
