@@ -758,6 +758,63 @@ static void test_vm_update_cas_lost_to_bbm(void **state)
 	assert_true(hits[1] > 0);
 }
 
+/*
+ * relax_perms losing its CAS to another vCPU that replaced the leaf by one of another output
+ * address (a break-before-make completed in between) backs off with S2_EAGAIN: the new leaf
+ * keeps exactly its permissions (nothing granted on a leaf the relax never examined: for exec,
+ * its I-cache was never invalidated) (seed-8 mutation survivor in relax_leaf_update()).
+ */
+struct race_relax {
+	unsigned long calls, hits;
+	s2_pte_t racer;
+};
+
+static bool race_relax_hook(void *c, uint64_t *p, uint64_t expected, uint64_t new)
+{
+	struct race_relax *x = c;
+
+	(void)new;
+	if (++x->calls != 1 || !(expected & S2_PTE_VALID))
+		return false;
+	x->hits++;
+	__atomic_store_n(p, x->racer, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void test_relax_lost_to_other_leaf(void **state)
+{
+	(void)state;
+	for (const struct s2_test_cfg *tc = matrix; tc < matrix + nmatrix; tc++) {
+		uint64_t g = s2_test_granule(&tc->cfg);
+		struct s2_test_env e;
+		struct s2_lookup lk;
+		struct race_relax x = { 0 };
+		s2_pte_t moved;
+
+		s2_test_env_init(&e, &tc->cfg, 0, 16);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(g), g, s2_pa(4 * g), S2_PROT_R, 0, NULL), 0);
+		/* the other vCPU's new leaf: the same attributes at output 8 * g */
+		assert_int_equal(s2_pgtable_lookup(&e.pgt, s2_ipa(g), &lk), 0);
+		assert_true(lk.valid);
+		assert_int_equal(s2_pa_val(lk.pa), 4 * g);
+		moved = lk.pte ^ s2_pte_oa_bits(&e.pgt.fmt, 3, 4 * g) ^
+			s2_pte_oa_bits(&e.pgt.fmt, 3, 8 * g);
+		x.racer = moved;
+		s2_env_set_cas_hook(race_relax_hook, &x);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(g),
+							S2_PROT_R | S2_PROT_W | S2_PROT_X),
+				 S2_EAGAIN);
+		s2_env_set_cas_hook(NULL, NULL);
+		assert_int_equal(x.hits, 1);
+		assert_int_equal(s2_pgtable_lookup(&e.pgt, s2_ipa(g), &lk), 0);
+		assert_int_equal(lk.pte, moved);
+		assert_int_equal(s2_pa_val(lk.pa), 8 * g);
+		assert_int_equal(s2_lookup_prot(lk) & (S2_PROT_W | S2_PROT_X), 0);
+		s2_test_env_fini(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -767,6 +824,7 @@ int main(void)
 		cmocka_unit_test(test_vm_abort_cas_disturbed),
 		cmocka_unit_test(test_vm_fault_map_cas_lost),
 		cmocka_unit_test(test_vm_update_cas_lost_to_bbm),
+		cmocka_unit_test(test_relax_lost_to_other_leaf),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
