@@ -3541,6 +3541,61 @@ static void test_cmo_deferred_stats(void **state)
 	fx_free(f);
 }
 
+/*
+ * A new generation hands out VMIDs from 1 again, wherever the search of the old one stood: 255
+ * VMs take VMIDs 1..255 (8 bits), one goes and a new VM takes its VMID 5 (the search then
+ * stands at 6); the next VM finds every VMID taken and rolls over: it gets VMID 1, not 6.
+ */
+static void test_vmid_rollover_restarts_at_1(void **state)
+{
+	enum { N = 257 };
+	struct fx *f = fx_new_port();
+	struct s2_vm *vms[N];
+	struct s2_vcpu vc[N];
+	struct s2_memslot sl[N][1];
+	struct s2_vcpu_entry e;
+	(void)state;
+
+	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 8), 0);
+	for (int i = 0; i < N; i++) {
+		struct s2_vm_params p = { .caps = &f->caps,
+					  .req = { .ipa_bits = 32, .granule = S2_GRANULE_4K },
+					  .port = s2_host_port_port(f->hp),
+					  .vmids = &f->vmids,
+					  .slots = sl[i],
+					  .max_slots = 1,
+					  .hooks = fx_hooks(f) };
+		vms[i] = calloc(1, sizeof(*vms[i]));
+		assert_non_null(vms[i]);
+		assert_int_equal(s2_vm_init(vms[i], &p), 0);
+		assert_int_equal(s2_vcpu_init(&vc[i], vms[i], 0), 0);
+	}
+	for (int i = 0; i < 255; i++) {
+		assert_int_equal(s2_vm_vcpu_enter(&vc[i], &e), 0);
+		assert_int_equal(vm_vmid(vms[i]), (unsigned int)i + 1);
+	}
+	s2_vcpu_destroy(&vc[4]);
+	s2_vm_destroy(vms[4]);
+	free(vms[4]);
+	vms[4] = NULL;
+	assert_int_equal(s2_vm_vcpu_enter(&vc[255], &e), 0);
+	assert_false(e.rollover);
+	assert_int_equal(vm_vmid(vms[255]), 5);
+	assert_int_equal(s2_vm_vcpu_enter(&vc[256], &e), 0);
+	assert_true(e.rollover);
+	assert_int_equal(vm_vmid(vms[256]), 1);
+	for (int i = 0; i < N; i++) {
+		if (!vms[i])
+			continue;
+		s2_vcpu_destroy(&vc[i]);
+		s2_vm_destroy(vms[i]);
+		free(vms[i]);
+	}
+	fx_locks_ok(f, "over the test");
+	s2_host_port_destroy(f->hp);
+	free(f);
+}
+
 int main(void)
 {
 	nmatrix = s2_test_matrix(matrix);
@@ -3594,6 +3649,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_bitmap_exact_size),
 		cmocka_unit_test(test_vmid_round_robin),
 		cmocka_unit_test(test_cmo_deferred_stats),
+		cmocka_unit_test(test_vmid_rollover_restarts_at_1),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
