@@ -729,6 +729,9 @@ static void test_vm_update_cas_lost_to_bbm(void **state)
 					assert_int_equal(vm_iabt_perm(&v, ipa, &r), 0);
 				s2_env_set_cas_hook(NULL, NULL);
 				assert_int_equal(r.action, S2_ABORT_RESUME);
+				/* counted once by its kind: access flag [2], permission [1] */
+				assert_int_equal(v.vm.stats.faults[af ? 2 : 1],
+						 st0.faults[af ? 2 : 1] + 1);
 				if (!i) {
 					/* undisturbed: exec granted in place, or AF set */
 					k = x.calls;
