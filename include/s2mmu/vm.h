@@ -88,7 +88,9 @@ struct s2_vm_hooks {
  * allocator rolls over: it invalidates the TLB entries of every registered VM that holds a
  * VMID (tlbi_vmid through each VM's port, with that VM's stage-2 context loaded), starts a new
  * generation and hands out VMIDs again as VMs enter. VMID 0 is never given (the host's).
- * Destroying a VM invalidates its VMID and returns it at once.
+ * Destroying a VM invalidates its VMID and returns it at once. Within a generation VMIDs are
+ * handed out round-robin (the search starts after the last one given; a new generation starts
+ * at 1), so a returned VMID is given again only after every free one above it.
  * What the caller owes on a rollover (s2_vcpu_entry.rollover, or s2_vmid_alloc.rollovers
  * changed during another call): the rollover's TLBIs run when it happens, while vCPUs of
  * other VMs may still be running on other CPUs with VMIDs of the old generation (there is no
@@ -101,7 +103,7 @@ struct s2_vm_hooks {
 struct s2_vmid_alloc {
 	unsigned int bits; /* 8 or 16 */
 	uint64_t generation; /* starts at 1 */
-	uint32_t next; /* next VMID to try */
+	uint32_t next; /* next VMID to try: the one after the last given */
 	uint32_t nr_vms; /* VMs registered */
 	uint64_t lock; /* the allocator's own spinlock (private: 0 free, 1 held) */
 	uint64_t rollovers; /* generations started after the first */

@@ -140,7 +140,8 @@ typedef void (*s2_tlb_stale_fn)(void *arg, const struct s2_tlb_stale *stale);
 /**
  * s2_tlb_check() - re-walk every remembered entry of @vmid against the tables and report each
  * that now disagrees: the tables fault, map another block size or output address, grant less
- * (read/write or execute) permission than remembered, or give another memory type. An entry
+ * (read/write or execute) permission than remembered, or give another memory type (the
+ * re-walk is a data read at EL1: stale->now.access). An entry
  * filled from a permission fault is re-walked with its access and reported when that access
  * no longer takes a permission fault (the permission was granted, or the page unmapped,
  * without invalidating it: the CPU would keep faulting). An AF cleared since the fill is not

@@ -535,6 +535,289 @@ static void test_vm_abort_cas_disturbed(void **state)
 	assert_true(word_races > 0);
 }
 
+/*
+ * A translation fault whose fault map loses its leaf CAS to another vCPU (seed-8 mutation
+ * survivors in map_failed()), one of three ways:
+ *  - the CAS fails with the entry unchanged (empty): the map redoes it: mapped;
+ *  - the other vCPU mapped the page with other permissions (writable, as a write fault would
+ *    under dirty logging): S2_EEXIST, the access judged against that leaf: retry;
+ *  - the other vCPU holds the entry for a break-before-make (the engine's locked marker,
+ *    pgtable_internal.h's PTE_LOCKED): S2_EAGAIN, retry; the other vCPU then completes it.
+ * Never an injection; a retry is counted in stats.retries and maps nothing; the tables stay
+ * consistent.
+ */
+#define RACE_PTE_LOCKED S2_BIT(10) /* pgtable_internal.h: PTE_LOCKED */
+
+enum race_kind { RACE_FAIL, RACE_LEAF, RACE_LOCKED, RACE_N };
+
+struct race_map {
+	unsigned long calls, target, hits;
+	enum race_kind kind;
+	s2_pte_t racer; /* the leaf the other vCPU installs */
+	uint64_t *word; /* the entry it raced on */
+	uint32_t *rc; /* the refcount of that entry's table page */
+	const struct s2_pgtable *pgt;
+};
+
+static bool race_map_hook(void *c, uint64_t *p, uint64_t expected, uint64_t new)
+{
+	struct race_map *x = c;
+	uintptr_t page;
+
+	if (++x->calls != x->target || expected != 0 || !(new &S2_PTE_VALID))
+		return false;
+	x->hits++;
+	if (x->kind == RACE_FAIL)
+		return true;
+	page = (uintptr_t)p & ~(uintptr_t)(s2_granule_size(x->pgt->cfg.granule) - 1);
+	x->word = p;
+	x->rc = x->pgt->port.ops->page_refcount(x->pgt->port.ctx, (void *)page);
+	if (x->kind == RACE_LOCKED) {
+		__atomic_store_n(p, RACE_PTE_LOCKED, __ATOMIC_RELAXED);
+		return false;
+	}
+	/* the other vCPU's CAS and its refcount update (the engine's rc_add) */
+	__atomic_store_n(p, x->racer, __ATOMIC_RELAXED);
+	(*x->rc)++;
+	return false;
+}
+
+static void test_vm_fault_map_cas_lost(void **state)
+{
+	static const enum s2_granule grs[] = { S2_GRANULE_4K, S2_GRANULE_16K, S2_GRANULE_64K };
+	unsigned long seen[RACE_N] = { 0 };
+
+	(void)state;
+	for (unsigned int gi = 0; gi < S2_ARRAY_SIZE(grs); gi++) {
+		struct vmrun v;
+		struct s2_abort_result r;
+		struct s2_vm_stats st0;
+		struct s2_lookup lk;
+		struct race_map x = { 0 };
+		s2_pte_t leaf;
+		uint64_t ipa, k;
+
+		/* undisturbed: count the CASes, note the read-only leaf (logging) */
+		vm_prepare(&v, grs[gi]);
+		ipa = SLOT_IPA + 5 * v.g;
+		s2_env_set_cas_hook(race_map_hook, &x);
+		assert_int_equal(vm_dabt(&v, S2_FAULT_TRANSLATION, false, ipa, &r), 0);
+		s2_env_set_cas_hook(NULL, NULL);
+		k = x.calls;
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(s2_pgtable_lookup(&v.vm.pgt, s2_ipa(ipa), &lk), 0);
+		leaf = lk.pte;
+		assert_false(leaf & S2_PTE_S2AP_W);
+		vm_finish(&v);
+		for (unsigned long i = 1; i <= k; i++) {
+			for (int kind = 0; kind < RACE_N; kind++) {
+				vm_prepare(&v, grs[gi]);
+				st0 = v.vm.stats;
+				x = (struct race_map){ .target = i,
+						       .kind = (enum race_kind)kind,
+						       .racer = leaf | S2_PTE_S2AP_W,
+						       .pgt = &v.vm.pgt };
+				s2_env_set_cas_hook(race_map_hook, &x);
+				assert_int_equal(vm_dabt(&v, S2_FAULT_TRANSLATION, false, ipa, &r),
+						 0);
+				s2_env_set_cas_hook(NULL, NULL);
+				assert_int_equal(r.action, S2_ABORT_RESUME);
+				if (!x.hits || kind == RACE_FAIL) {
+					assert_int_equal(r.resume, S2_RESUME_MAPPED);
+				} else {
+					assert_int_equal(r.resume, S2_RESUME_RETRY);
+					assert_int_equal(v.vm.stats.retries, st0.retries + 1);
+					assert_int_equal(v.vm.stats.mapped, st0.mapped);
+				}
+				if (x.hits && kind == RACE_LOCKED) {
+					/* still held: the other vCPU's make completes it */
+					assert_int_equal(*x.word, RACE_PTE_LOCKED);
+					__atomic_store_n(x.word, x.racer, __ATOMIC_RELAXED);
+					(*x.rc)++;
+				}
+				seen[kind] += x.hits;
+				assert_int_equal(s2_pgtable_lookup(&v.vm.pgt, s2_ipa(ipa), &lk), 0);
+				assert_true(lk.valid);
+				assert_int_equal(lk.pte,
+						 x.hits && kind != RACE_FAIL ? x.racer : leaf);
+				assert_int_equal(s2_pgtable_check(&v.vm.pgt, NULL), 0);
+				vm_finish(&v);
+			}
+		}
+	}
+	print_message("cas_retry: VM fault map: leaf CAS lost %lu times (redone), to another "
+		      "leaf %lu times, to a locked entry %lu times (retried)\n",
+		      seen[RACE_FAIL], seen[RACE_LEAF], seen[RACE_LOCKED]);
+	for (int kind = 0; kind < RACE_N; kind++)
+		assert_true(seen[kind] > 0);
+}
+
+/*
+ * The abort path's in-place updates losing their CAS to another vCPU's break-before-make of
+ * the same leaf (the engine's locked marker in the entry): an instruction fetch's exec relax
+ * and an access flag fault's mkyoung back off with S2_EAGAIN, and the fault is retried:
+ * resume RETRY, counted in stats.retries, nothing relaxed, nothing injected (seed-8 mutation
+ * survivors in handle_perm() and handle_in_vm()).
+ */
+struct race_bbm {
+	unsigned long calls, target, hits;
+	uint64_t *word;
+	s2_pte_t was;
+};
+
+static bool race_bbm_hook(void *c, uint64_t *p, uint64_t expected, uint64_t new)
+{
+	struct race_bbm *x = c;
+
+	(void)new;
+	if (++x->calls != x->target || !(expected & S2_PTE_VALID))
+		return false;
+	x->hits++;
+	x->word = p;
+	x->was = expected;
+	__atomic_store_n(p, RACE_PTE_LOCKED, __ATOMIC_RELAXED);
+	return false;
+}
+
+static int vm_iabt_perm(struct vmrun *v, uint64_t ipa, struct s2_abort_result *r)
+{
+	struct s2_abort ab = { .ec = S2_EC_IABT_LOW,
+			       .is_insn = true,
+			       .il = true,
+			       .fault = S2_FAULT_PERMISSION,
+			       .level = 3,
+			       .ipa_valid = true,
+			       .ipa = ipa,
+			       .far = 0x1000 | (ipa & 0xfff) };
+	uint64_t esr, far, hpfar;
+
+	assert_int_equal(s2_abort_encode(&ab, &esr, &far, &hpfar), 0);
+	return s2_vm_handle_abort(&v->vcpu, esr, far, hpfar, r);
+}
+
+static void test_vm_update_cas_lost_to_bbm(void **state)
+{
+	static const enum s2_granule grs[] = { S2_GRANULE_4K, S2_GRANULE_16K, S2_GRANULE_64K };
+	unsigned long hits[2] = { 0 };
+
+	(void)state;
+	for (unsigned int gi = 0; gi < S2_ARRAY_SIZE(grs); gi++) {
+		for (int af = 0; af < 2; af++) {
+			struct vmrun v;
+			struct s2_abort_result r;
+			struct race_bbm x = { 0 };
+			uint64_t ipa, k, young;
+
+			for (unsigned long i = 0;; i++) {
+				struct s2_vm_stats st0;
+
+				vm_prepare(&v, grs[gi]);
+				ipa = SLOT_IPA + 3 * v.g;
+				if (af) /* aged: AF clear, the next access faults */
+					assert_int_equal(s2_vm_age_host_range(&v.vm, s2_pa(RAM_PA),
+									      4 << 20, true,
+									      &young),
+							 0);
+				st0 = v.vm.stats;
+				x = (struct race_bbm){ .target = i };
+				s2_env_set_cas_hook(race_bbm_hook, &x);
+				if (af)
+					assert_int_equal(
+						vm_dabt(&v, S2_FAULT_ACCESS_FLAG, false, ipa, &r),
+						0);
+				else
+					assert_int_equal(vm_iabt_perm(&v, ipa, &r), 0);
+				s2_env_set_cas_hook(NULL, NULL);
+				assert_int_equal(r.action, S2_ABORT_RESUME);
+				/* counted once by its kind: access flag [2], permission [1] */
+				assert_int_equal(v.vm.stats.faults[af ? 2 : 1],
+						 st0.faults[af ? 2 : 1] + 1);
+				if (!i) {
+					/* undisturbed: exec granted in place, or AF set */
+					k = x.calls;
+					assert_int_equal(r.resume,
+							 af ? S2_RESUME_YOUNG : S2_RESUME_RELAXED);
+				} else if (x.hits) {
+					hits[af]++;
+					assert_int_equal(r.resume, S2_RESUME_RETRY);
+					assert_int_equal(v.vm.stats.retries, st0.retries + 1);
+					assert_int_equal(v.vm.stats.relaxed, st0.relaxed);
+					assert_int_equal(v.vm.stats.young, st0.young);
+					/* the other vCPU's make (the same leaf again) */
+					assert_int_equal(*x.word, RACE_PTE_LOCKED);
+					__atomic_store_n(x.word, x.was, __ATOMIC_RELAXED);
+				}
+				assert_int_equal(s2_pgtable_check(&v.vm.pgt, NULL), 0);
+				vm_finish(&v);
+				if (i == k)
+					break;
+			}
+		}
+	}
+	print_message("cas_retry: VM exec relax lost to a break-before-make %lu times, mkyoung "
+		      "%lu times (retried)\n",
+		      hits[0], hits[1]);
+	assert_true(hits[0] > 0);
+	assert_true(hits[1] > 0);
+}
+
+/*
+ * relax_perms losing its CAS to another vCPU that replaced the leaf by one of another output
+ * address (a break-before-make completed in between) backs off with S2_EAGAIN: the new leaf
+ * keeps exactly its permissions (nothing granted on a leaf the relax never examined: for exec,
+ * its I-cache was never invalidated) (seed-8 mutation survivor in relax_leaf_update()).
+ */
+struct race_relax {
+	unsigned long calls, hits;
+	s2_pte_t racer;
+};
+
+static bool race_relax_hook(void *c, uint64_t *p, uint64_t expected, uint64_t new)
+{
+	struct race_relax *x = c;
+
+	(void)new;
+	if (++x->calls != 1 || !(expected & S2_PTE_VALID))
+		return false;
+	x->hits++;
+	__atomic_store_n(p, x->racer, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void test_relax_lost_to_other_leaf(void **state)
+{
+	(void)state;
+	for (const struct s2_test_cfg *tc = matrix; tc < matrix + nmatrix; tc++) {
+		uint64_t g = s2_test_granule(&tc->cfg);
+		struct s2_test_env e;
+		struct s2_lookup lk;
+		struct race_relax x = { 0 };
+		s2_pte_t moved;
+
+		s2_test_env_init(&e, &tc->cfg, 0, 16);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(g), g, s2_pa(4 * g), S2_PROT_R, 0, NULL), 0);
+		/* the other vCPU's new leaf: the same attributes at output 8 * g */
+		assert_int_equal(s2_pgtable_lookup(&e.pgt, s2_ipa(g), &lk), 0);
+		assert_true(lk.valid);
+		assert_int_equal(s2_pa_val(lk.pa), 4 * g);
+		moved = lk.pte ^ s2_pte_oa_bits(&e.pgt.fmt, 3, 4 * g) ^
+			s2_pte_oa_bits(&e.pgt.fmt, 3, 8 * g);
+		x.racer = moved;
+		s2_env_set_cas_hook(race_relax_hook, &x);
+		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(g),
+							S2_PROT_R | S2_PROT_W | S2_PROT_X),
+				 S2_EAGAIN);
+		s2_env_set_cas_hook(NULL, NULL);
+		assert_int_equal(x.hits, 1);
+		assert_int_equal(s2_pgtable_lookup(&e.pgt, s2_ipa(g), &lk), 0);
+		assert_int_equal(lk.pte, moved);
+		assert_int_equal(s2_pa_val(lk.pa), 8 * g);
+		assert_int_equal(s2_lookup_prot(lk) & (S2_PROT_W | S2_PROT_X), 0);
+		s2_test_env_fini(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +825,9 @@ int main(void)
 		cmocka_unit_test(test_lost_table_install_frees),
 		cmocka_unit_test(test_every_cas_disturbed),
 		cmocka_unit_test(test_vm_abort_cas_disturbed),
+		cmocka_unit_test(test_vm_fault_map_cas_lost),
+		cmocka_unit_test(test_vm_update_cas_lost_to_bbm),
+		cmocka_unit_test(test_relax_lost_to_other_leaf),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -2184,6 +2184,291 @@ static void test_huge_mmio_range(void **state)
 	s2_host_port_destroy(hp);
 }
 
+/* ---- host fault counters (seed-8 mutation survivor) ---------------------------------------- */
+
+/*
+ * struct s2_owner_stats: every host fault is counted, a mapped one also in host_mapped, a
+ * refused one (beyond the IPA space, a page the host may not access) in host_injected.
+ */
+static void host_fault_counters(struct fx *f)
+{
+	assert_int_equal(f->o.stats.host_faults, 0);
+	fault(f, f->ram0 + 5 * f->psize, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(f->o.stats.host_faults, 1);
+	assert_int_equal(f->o.stats.host_mapped, 1);
+	assert_int_equal(f->o.stats.host_injected, 0);
+	fault(f, f->mmio + 2 * f->psize, S2_HOST_ABORT_MAPPED);
+	assert_int_equal(f->o.stats.host_mapped, 2);
+	fault(f, UINT64_C(1) << f->cfg.ipa_bits, S2_HOST_ABORT_INJECT);
+	assert_int_equal(s2_owner_host_donate_hyp(&f->o, s2_pa(f->ram1), f->psize), 0);
+	fault(f, f->ram1, S2_HOST_ABORT_INJECT);
+	assert_int_equal(f->o.stats.host_faults, 4);
+	assert_int_equal(f->o.stats.host_mapped, 2);
+	assert_int_equal(f->o.stats.host_injected, 2);
+	check_invariants(f);
+}
+
+/* ---- the donate short path's refusals (seed-8 mutation survivor) ---------------------------- */
+
+/*
+ * A one-page donation to a protected guest with both page caches full (the short path's case)
+ * of a page the host no longer owns alone is refused and changes nothing, as the general path
+ * refuses it: donated to a guest already (S2_EPERM), shared with one (S2_EBUSY).
+ */
+static void test_donate_guest_not_owned(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct snapshot before;
+		uint64_t ps, p, q;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		p = f.ram0 + 4 * ps;
+		q = f.ram0 + 5 * ps;
+		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
+		assert_int_equal(
+			s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(p), s2_ipa(0), ps), 0);
+		assert_int_equal(s2_owner_host_share_guest(&f.o, &f.g[G1], s2_pa(q), s2_ipa(0), ps,
+							   S2_PROT_R | S2_PROT_W),
+				 0);
+		for (int k = 0; k < 2; k++) {
+			uint64_t pa = k ? q : p;
+
+			assert_int_equal(
+				s2_page_cache_topup(&f.g[G2].cache, &f.gpgt[G2].port, ps, 8), 0);
+			assert_int_equal(s2_page_cache_topup(&f.o.cache, &f.o.host.port, ps, 8), 0);
+			snap(&f, &before);
+			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(pa),
+								    s2_ipa(8 * ps), ps),
+					 k ? S2_EBUSY : S2_EPERM);
+			assert_unchanged(&f, &before);
+			snap_free(&before);
+		}
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
+/* ---- an owner-managed VM's teardown: locks and stage-2 context (seed-8 survivors) ----------- */
+
+/*
+ * s2_vm_destroy() of an owner-managed VM removes the guest's pages through the owner (under
+ * the OWNER lock, with the VM's stage-2 context loaded for the guest's TLB maintenance), as a
+ * host invalidation unshares shared pages first. The VM's port here counts the TLBIs issued
+ * while the VM's context is not loaded; the VM's lock hooks go to the host port's lock
+ * checker.
+ */
+struct td_ctx {
+	struct fx *f;
+	struct s2_host_lockcheck lc;
+	int depth; /* load_stage2 minus put_stage2 */
+	unsigned int loads;
+	bool check; /* count TLBIs outside a load..put */
+	unsigned int tlbis, tlbis_unloaded;
+};
+
+static struct td_ctx *td;
+static const struct s2_port_ops *td_inner;
+static struct s2_port_ops td_ops;
+
+static void td_tlbi(void)
+{
+	if (!td->check)
+		return;
+	td->tlbis++;
+	if (td->depth <= 0)
+		td->tlbis_unloaded++;
+}
+
+static void td_tlbi_ipa(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	td_tlbi();
+	td_inner->tlbi_ipa(ctx, pgt, ipa, level);
+}
+
+static void td_tlbi_range(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, uint64_t size)
+{
+	td_tlbi();
+	td_inner->tlbi_range(ctx, pgt, ipa, size);
+}
+
+static void td_tlbi_vmid(void *ctx, const struct s2_pgtable *pgt)
+{
+	td_tlbi();
+	td_inner->tlbi_vmid(ctx, pgt);
+}
+
+static void td_tlbi_ipa_local(void *ctx, const struct s2_pgtable *pgt, s2_ipa_t ipa, int level)
+{
+	td_tlbi();
+	td_inner->tlbi_ipa_local(ctx, pgt, ipa, level);
+}
+
+static void td_lock(void *ctx, enum s2_vm_lock l)
+{
+	s2_host_lockcheck_vm_lock(&((struct td_ctx *)ctx)->lc, l);
+}
+
+static void td_unlock(void *ctx, enum s2_vm_lock l)
+{
+	s2_host_lockcheck_vm_unlock(&((struct td_ctx *)ctx)->lc, l);
+}
+
+static void td_load(void *ctx, uint64_t vtcr, uint64_t vttbr)
+{
+	struct td_ctx *t = ctx;
+
+	(void)vtcr;
+	assert_int_not_equal(vttbr >> 48, 0);
+	t->depth++;
+	t->loads++;
+}
+
+static void td_put(void *ctx)
+{
+	((struct td_ctx *)ctx)->depth--;
+}
+
+static void td_scrub(void *ctx, s2_pa_t pa, uint64_t size)
+{
+	scrub(((struct td_ctx *)ctx)->f, pa, size);
+}
+
+static void test_owner_vm_teardown_context(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c += 3) {
+		for (int prot = 0; prot < 2; prot++) {
+			struct fx f;
+			struct ovm v;
+			struct td_ctx t = { 0 };
+			struct s2_abort_result r;
+			struct s2_vm_params p;
+			struct s2_memslot_desc d;
+			uint64_t ps, unmapped;
+
+			fx_init(&f, &cfgs[c]);
+			ps = f.psize;
+			t.f = &f;
+			td = &t;
+			s2_host_lockcheck_init_vm(&t.lc);
+			td_inner = f.port.ops;
+			td_ops = *td_inner;
+			td_ops.tlbi_ipa = td_tlbi_ipa;
+			td_ops.tlbi_range = td_tlbi_range;
+			td_ops.tlbi_vmid = td_tlbi_vmid;
+			if (td_inner->tlbi_ipa_local)
+				td_ops.tlbi_ipa_local = td_tlbi_ipa_local;
+			memset(&v, 0, sizeof(v));
+			p = (struct s2_vm_params){
+				.caps = &v.caps,
+				.req = { .ipa_bits = 36, .granule = f.cfg.granule },
+				.flags = prot ? S2_VM_PROTECTED : 0,
+				.port = { .ops = &td_ops,
+					  .ctx = f.port.ctx,
+					  .linear = f.port.linear,
+					  .va_minus_pa = f.port.va_minus_pa },
+				.vmids = &v.vmids,
+				.slots = v.slots,
+				.max_slots = 4,
+				.hooks = { .lock = td_lock,
+					   .unlock = td_unlock,
+					   .load_stage2 = td_load,
+					   .put_stage2 = td_put,
+					   .scrub = td_scrub,
+					   .ctx = &t },
+				.owner = &f.o,
+				.owner_id = VM_OWNER_ID,
+			};
+			d = (struct s2_memslot_desc){ .id = 1,
+						      .ipa = s2_ipa(2 * f.blk),
+						      .size = 16 * ps,
+						      .backing = S2_BACKING_RAM,
+						      .pa = s2_pa(f.ram0),
+						      .host_type = S2_HOSTMEM_NORMAL };
+			assert_int_equal(s2_caps_max(48, &v.caps), 0);
+			assert_int_equal(s2_vmid_alloc_init(&v.vmids, 16), 0);
+			assert_int_equal(s2_vm_init(&v.vm, &p), 0);
+			assert_int_equal(s2_vcpu_init(&v.vcpu, &v.vm, 0), 0);
+			assert_int_equal(s2_vm_slot_add(&v.vm, &d), 0);
+			v.slot_ipa = 2 * f.blk;
+			for (uint64_t i = 0; i < 4; i++)
+				ovm_abort(&v, v.slot_ipa + i * ps, i & 1, 0, &r);
+			assert_int_equal(v.vm.stats.mapped, 4);
+			assert_true(s2_host_lockcheck_idle(&t.lc));
+			/* The host takes two pages back: shares go (through the owner, under the
+			 * OWNER lock); a protected VM's own pages stay (S2_EBUSY). */
+			unmapped = 0;
+			assert_int_equal(s2_vm_invalidate_host_range(&v.vm, s2_pa(f.ram0), 2 * ps,
+								     &unmapped),
+					 prot ? S2_EBUSY : 0);
+			assert_int_equal(unmapped, prot ? 0 : 2 * ps);
+			if (t.lc.errors || !s2_host_lockcheck_idle(&t.lc))
+				fail_msg("owner VM host invalidation locking: %s",
+					 t.lc.errors ? t.lc.first_error : "a lock is still held");
+
+			s2_vcpu_destroy(&v.vcpu);
+			t.check = true;
+			t.loads = 0;
+			assert_int_equal(s2_vm_destroy(&v.vm), 0);
+			t.check = false;
+			if (t.lc.errors || !s2_host_lockcheck_idle(&t.lc))
+				fail_msg("owner VM teardown locking: %s",
+					 t.lc.errors ? t.lc.first_error : "a lock is still held");
+			assert_int_equal(t.depth, 0);
+			assert_true(t.loads > 0);
+			assert_true(t.tlbis > 0);
+			assert_int_equal(t.tlbis_unloaded, 0);
+			assert_int_equal(f.scrubbed, prot ? 4 * ps : 0);
+			all_back_with_host(&f);
+			check_invariants(&f);
+			td = NULL;
+			fx_fini(&f);
+		}
+	}
+}
+
+/* ---- a read the guest's permissions refuse (seed-8 mutation survivor) ---------------------- */
+
+/*
+ * An owner-managed VM's shared page whose guest permissions the host set to exec only
+ * (s2_owner_host_set_prot_guest()): a read permission fault on it is injected into the guest
+ * as a permission fault (nothing to relax behind the owner's back).
+ */
+static void test_owner_vm_read_perm_inject(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c += 3) {
+		struct fx f;
+		struct ovm v;
+		struct s2_abort_result r;
+		uint64_t ps, ipa, hpfar;
+		const uint64_t esr_rd = (UINT64_C(0x24) << 26) | (UINT64_C(1) << 25) | 0x0f;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		ovm_new(&f, &v, 0);
+		ipa = v.slot_ipa + 2 * ps;
+		hpfar = (ipa >> 8) & ~UINT64_C(0xf) & ((UINT64_C(1) << 44) - 1);
+		ovm_abort(&v, ipa, false, 0, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		assert_int_equal(
+			s2_owner_host_set_prot_guest(&f.o, &v.vm.og, s2_ipa(ipa), ps, S2_PROT_X),
+			0);
+		memset(&r, 0x5a, sizeof(r));
+		assert_int_equal(s2_vm_handle_abort(&v.vcpu, esr_rd, ipa & 0xfff, hpfar, &r), 0);
+		assert_int_equal(r.action, S2_ABORT_INJECT);
+		assert_int_equal(r.inject, S2_INJECT_PERMISSION);
+		assert_int_equal(r.fault, S2_FAULT_PERMISSION);
+		s2_vcpu_destroy(&v.vcpu);
+		assert_int_equal(s2_vm_destroy(&v.vm), 0);
+		all_back_with_host(&f);
+		fx_fini(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2212,6 +2497,10 @@ int main(void)
 		cmocka_unit_test(test_random_adversarial),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_huge_mmio_range),
+		FX_TEST(host_fault_counters, 1),
+		cmocka_unit_test(test_donate_guest_not_owned),
+		cmocka_unit_test(test_owner_vm_teardown_context),
+		cmocka_unit_test(test_owner_vm_read_perm_inject),
 	};
 	om_set_fail_handler(fail_test);
 	return cmocka_run_group_tests(tests, setup, NULL);

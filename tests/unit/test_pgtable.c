@@ -3074,6 +3074,172 @@ static void test_null_args(void **state)
 	s2_test_env_fini(&e);
 }
 
+/* A root of 0 or more than 16 concatenated tables (S2_MAX_CONCAT) is refused, its byte size
+ * consistent or not, and nothing is allocated (seed-8 mutation survivor). */
+static void test_init_root_tables_bounds(void **state)
+{
+	struct s2_config_req req = { .ipa_bits = 40, .granule = S2_GRANULE_4K };
+	static const unsigned int bad_tables[] = { 0, S2_MAX_CONCAT + 1, 2 * S2_MAX_CONCAT };
+	struct s2_config cfg, bad;
+	struct s2_caps caps;
+	struct s2_test_env e;
+	struct s2_pgtable pgt;
+	uint64_t held;
+
+	(void)state;
+	s2_test_env_init(&e, &matrix[0].cfg, 0, LOG_CAP);
+	held = s2_host_port_stats(e.hp).pages_in_use;
+	assert_int_equal(s2_caps_max(48, &caps), 0);
+	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
+	assert_int_equal(cfg.root_tables, 2);
+	for (unsigned int i = 0; i < S2_ARRAY_SIZE(bad_tables); i++) {
+		bad = cfg;
+		bad.root_tables = bad_tables[i];
+		bad.root_table_bytes = (uint64_t)bad_tables[i] << cfg.page_shift;
+		assert_int_equal(s2_pgtable_init(&pgt, &bad, &e.port, NULL), S2_EINVAL);
+	}
+	assert_int_equal(s2_host_port_stats(e.hp).pages_in_use, held);
+	s2_test_env_fini(&e);
+}
+
+/* A visitor's code stops the walk whatever the visit that returns it: after a table's
+ * TABLE_POST as after a leaf, no entry is visited any more and the walk returns that code
+ * (seed-8 mutation survivor). */
+struct stop_log {
+	unsigned int n, stop_at;
+};
+
+static int stop_post_visitor(void *arg, const struct s2_walk_visit *v)
+{
+	struct stop_log *l = arg;
+
+	l->n++;
+	if (v->flag == S2_WALK_TABLE_POST && !l->stop_at) {
+		l->stop_at = l->n;
+		return S2_EBUSY;
+	}
+	return 0;
+}
+
+static void test_walk_stops_after_table_post(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), blk = level_size(cfg, 2);
+		struct s2_test_env e;
+		struct stop_log l = { 0 };
+
+		if (2 * blk > ipa_limit(cfg))
+			continue;
+		s2_test_env_init(&e, cfg, 0, 16);
+		/* a page in each of two level-3 tables */
+		assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(g), g, s2_pa(0), S2_PROT_R, 0, NULL),
+				 0);
+		assert_int_equal(
+			s2_pgtable_map(&e.pgt, s2_ipa(blk + g), g, s2_pa(g), S2_PROT_R, 0, NULL),
+			0);
+		assert_int_equal(
+			s2_pgtable_walk(&e.pgt, s2_ipa(0), 2 * blk,
+					S2_WALK_LEAF | S2_WALK_TABLE_POST | S2_WALK_SKIP_EMPTY,
+					stop_post_visitor, &l),
+			S2_EBUSY);
+		/* the first page, then the POST of its level-3 table: nothing after */
+		assert_int_equal(l.stop_at, 2);
+		assert_int_equal(l.n, 2);
+		s2_test_env_fini(&e);
+	}
+}
+
+/*
+ * s2_pgtable_relax_lookup() of the first IPA beyond the input size is S2_ERANGE with @old
+ * untouched, in every layout; the last page inside is looked up. The 4K layout from level 1
+ * has its own fast path, whose bound must be exclusive: at the limit its root index is one
+ * past the root. Here the root comes from the C heap, exactly sized (under ASan a read past
+ * it is caught), through a port that otherwise is the host port (seed-8 mutation survivor).
+ */
+static const struct s2_port_ops *heaproot_inner;
+static struct s2_port_ops heaproot_ops;
+static bool heaproot_armed;
+static void *heaproot_buf;
+
+static void *heaproot_alloc(void *ctx, size_t bytes)
+{
+	if (!heaproot_armed)
+		return heaproot_inner->alloc_pages(ctx, bytes);
+	heaproot_armed = false;
+	heaproot_buf = aligned_alloc(bytes, bytes);
+	assert_non_null(heaproot_buf);
+	memset(heaproot_buf, 0, bytes);
+	return heaproot_buf;
+}
+
+static void heaproot_free(void *ctx, void *va, size_t bytes)
+{
+	if (va && va == heaproot_buf) {
+		free(va);
+		heaproot_buf = NULL;
+		return;
+	}
+	heaproot_inner->free_pages(ctx, va, bytes);
+}
+
+static void test_relax_lookup_ipa_limit(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg), lim = ipa_limit(cfg);
+		struct s2_test_env e;
+		struct s2_lookup old;
+
+		s2_test_env_init(&e, cfg, 0, 16);
+		memset(&old, 0x5a, sizeof(old));
+		assert_int_equal(s2_pgtable_relax_lookup(&e.pgt, s2_ipa(lim), S2_PROT_W, &old),
+				 S2_ERANGE);
+		assert_int_equal(old.pte, UINT64_C(0x5a5a5a5a5a5a5a5a));
+		assert_int_equal(old.size, UINT64_C(0x5a5a5a5a5a5a5a5a));
+		assert_int_equal(s2_pgtable_relax_lookup(&e.pgt, s2_ipa(lim - g), S2_PROT_W, &old),
+				 0);
+		assert_false(old.valid);
+		s2_test_env_fini(&e);
+	}
+	{
+		struct s2_config_req req = { .ipa_bits = 40, .granule = S2_GRANULE_4K };
+		struct s2_config cfg;
+		struct s2_caps caps;
+		struct s2_test_env e;
+		struct s2_pgtable pgt;
+		struct s2_port port;
+		struct s2_lookup old;
+
+		assert_int_equal(s2_caps_max(48, &caps), 0);
+		assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
+		assert_int_equal(cfg.start_level, 1);
+		s2_test_env_init(&e, &cfg, 0, 16);
+		port = e.port;
+		heaproot_inner = port.ops;
+		heaproot_ops = *port.ops;
+		heaproot_ops.alloc_pages = heaproot_alloc;
+		heaproot_ops.free_pages = heaproot_free;
+		port.ops = &heaproot_ops;
+		heaproot_armed = true;
+		assert_int_equal(s2_pgtable_init(&pgt, &cfg, &port, NULL), 0);
+		assert_ptr_equal(pgt.root, heaproot_buf);
+		assert_true(pgt.geom.fast4k_l1_ipa_limit != 0);
+		memset(&old, 0x5a, sizeof(old));
+		assert_int_equal(
+			s2_pgtable_relax_lookup(&pgt, s2_ipa(UINT64_C(1) << 40), S2_PROT_W, &old),
+			S2_ERANGE);
+		assert_int_equal(old.pte, UINT64_C(0x5a5a5a5a5a5a5a5a));
+		s2_pgtable_destroy(&pgt);
+		assert_null(heaproot_buf);
+		s2_test_env_fini(&e);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -3111,6 +3277,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_init_start_level_minus1),
 		cmocka_unit_test(test_init_bounds),
 		cmocka_unit_test(test_null_args),
+		cmocka_unit_test(test_init_root_tables_bounds),
+		cmocka_unit_test(test_walk_stops_after_table_post),
+		cmocka_unit_test(test_relax_lookup_ipa_limit),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]); /* run one test: test_pgtable <name-glob> */

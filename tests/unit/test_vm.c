@@ -3258,6 +3258,317 @@ static void test_null_args(void **state)
 	fx_free(f);
 }
 
+/* ---- another vCPU's break-before-make between the fault map and its lookup ----------------- */
+
+/*
+ * A translation fault whose fast map finds a valid leaf (S2_EEXIST: another vCPU mapped it, or
+ * the fault is stale) looks the entry up to judge the access against it. Another vCPU holding
+ * the MMU lock shared may be replacing that leaf (break-before-make) in between, so the lookup
+ * can find the entry broken (invalid): the fault must then be retried, never judged against
+ * the invalid entry (a read would be injected as a permission fault). A single thread reaches
+ * that window through the port: over a non-linear port the lookup's descent calls pa_to_va()
+ * for the leaf's table before it reads the leaf, and this wrapper breaks the leaf there (a
+ * plain store of 0, as the other vCPU's break: the refcount stays, the make follows).
+ */
+static const struct s2_port_ops *bbm_inner;
+static struct s2_port_ops bbm_ops;
+static struct {
+	s2_pte_t leaf; /* the leaf to break */
+	unsigned int idx; /* its index in its table */
+	unsigned int seen; /* translations of the leaf's table (holding the leaf) so far */
+	unsigned int fire_at; /* break at this translation (0: never) */
+	s2_pte_t *broken; /* where it was broken */
+} bbm;
+
+static void *bbm_pa_to_va(void *ctx, s2_pa_t pa)
+{
+	s2_pte_t *t = bbm_inner->pa_to_va(ctx, pa);
+
+	if (t[bbm.idx] == bbm.leaf && ++bbm.seen == bbm.fire_at) {
+		t[bbm.idx] = 0;
+		bbm.broken = &t[bbm.idx];
+	}
+	return t;
+}
+
+static void test_fault_map_eexist_then_broken(void **state)
+{
+	(void)state;
+	for (int write = 0; write < 2; write++) {
+		struct fx *f = fx_new_port();
+		struct s2_memslot_desc d = ram_slot(1, 0x40000000, 0x200000, FAKE_PA, 0);
+		const uint64_t ipa = 0x40003000;
+		const uint64_t esr = esr_dabt(FSC_TRANS(3), write);
+		struct s2_check_report rep;
+		struct s2_abort_result r;
+		uint64_t retries, mapped;
+		unsigned int n;
+
+		memset(&bbm, 0, sizeof(bbm));
+		bbm_inner = f->port.ops;
+		bbm_ops = *bbm_inner;
+		bbm_ops.pa_to_va = bbm_pa_to_va;
+		f->port.ops = &bbm_ops;
+		f->port.linear = false;
+		f->port.va_minus_pa = 0;
+		assert_int_equal(fx_vm(f, S2_GRANULE_4K, 40, 0), 0);
+		assert_false(f->vm.pgt.geom.fast);
+		assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+		abort_at(f, esr, ipa, &r);
+		assert_int_equal(r.resume, S2_RESUME_MAPPED);
+		bbm.leaf = look(f, ipa).pte;
+		bbm.idx = (unsigned int)((ipa >> 12) & 511);
+		bbm.seen = 0;
+
+		/* Undisturbed, the same fault again: the map finds the leaf, the lookup judges
+		 * it (allowed): retry. Count the translations of the leaf's table. */
+		abort_at(f, esr, ipa, &r);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_RETRY);
+		n = bbm.seen;
+		assert_true(n >= 2); /* the map's descent, then the lookup's */
+
+		/* The break lands in the lookup's descent (the last translation): retry, nothing
+		 * mapped, nothing injected, the break left for its make. */
+		retries = f->vm.stats.retries;
+		mapped = f->vm.stats.mapped;
+		bbm.seen = 0;
+		bbm.fire_at = n;
+		abort_at(f, esr, ipa, &r);
+		assert_non_null(bbm.broken);
+		assert_int_equal(r.action, S2_ABORT_RESUME);
+		assert_int_equal(r.resume, S2_RESUME_RETRY);
+		assert_int_equal(f->vm.stats.retries, retries + 1);
+		assert_int_equal(f->vm.stats.mapped, mapped);
+		assert_false(look(f, ipa).valid);
+		/* The other vCPU's make; the retried access then finds the leaf. */
+		*bbm.broken = bbm.leaf;
+		bbm.fire_at = 0;
+		assert_true(look(f, ipa).valid);
+		if (s2_pgtable_check(&f->vm.pgt, &rep))
+			fail_msg("tables inconsistent: %s", rep.first_error);
+		fx_free(f);
+	}
+}
+
+/* ---- an exactly sized dirty bitmap (seed-8 mutation survivor) ------------------------------- */
+
+/*
+ * The port hands out bitmap memory in powers of two of at least a granule, so a slot of
+ * 8 x 4096 x 8 = 32768 4K pages has a bitmap of exactly one granule, with no slack after its
+ * last word. Here the bitmap comes from the C heap (under ASan, a redzone follows it): harvesting
+ * a run that ends at the slot's last page must not touch the word after the bitmap.
+ */
+static const struct s2_port_ops *exact_inner;
+static struct s2_port_ops exact_ops;
+static bool exact_armed; /* the next allocation comes from the heap */
+static void *exact_buf;
+
+static void *exact_alloc(void *ctx, size_t bytes)
+{
+	if (!exact_armed)
+		return exact_inner->alloc_pages(ctx, bytes);
+	exact_armed = false;
+	exact_buf = aligned_alloc(bytes, bytes);
+	assert_non_null(exact_buf);
+	memset(exact_buf, 0, bytes);
+	return exact_buf;
+}
+
+static void exact_free(void *ctx, void *va, size_t bytes)
+{
+	if (va && va == exact_buf) {
+		free(va);
+		exact_buf = NULL;
+		return;
+	}
+	exact_inner->free_pages(ctx, va, bytes);
+}
+
+static void test_dirty_bitmap_exact_size(void **state)
+{
+	struct fx *f = fx_new_port();
+	const uint64_t pages = 32768, base = 0x40000000;
+	struct s2_memslot_desc d = ram_slot(1, base, pages * 0x1000, FAKE_PA, 0);
+	struct s2_abort_result r;
+	uint64_t *bm = calloc(pages / 64, sizeof(*bm)), nr = 0;
+	(void)state;
+
+	assert_non_null(bm);
+	exact_inner = f->port.ops;
+	exact_ops = *exact_inner;
+	exact_ops.alloc_pages = exact_alloc;
+	exact_ops.free_pages = exact_free;
+	f->port.ops = &exact_ops;
+	assert_int_equal(fx_vm(f, S2_GRANULE_4K, 40, 0), 0);
+	d.flags = S2_SLOT_DIRTY_LOG;
+	exact_armed = true;
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+	assert_false(exact_armed);
+	assert_ptr_equal(s2_vm_slot_find(&f->vm, 1)->dirty, exact_buf);
+	assert_int_equal(s2_vm_slot_find(&f->vm, 1)->dirty_bytes, pages / 8);
+	abort_at(f, esr_dabt(FSC_TRANS(3), true), base + (pages - 2) * 0x1000, &r);
+	abort_at(f, esr_dabt(FSC_TRANS(3), true), base + (pages - 1) * 0x1000, &r);
+	assert_int_equal(r.resume, S2_RESUME_MAPPED);
+	assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, pages / 64, &nr), 0);
+	assert_int_equal(nr, 2);
+	assert_int_equal(bm[pages / 64 - 1], UINT64_C(3) << 62);
+	assert_int_equal(s2_vm_dirty_log_get(&f->vm, 1, bm, pages / 64, &nr), 0);
+	assert_int_equal(nr, 0);
+	free(bm);
+	fx_free(f);
+	assert_null(exact_buf);
+}
+
+/* ---- VMIDs handed out round-robin (seed-8 mutation survivor) ------------------------------- */
+
+static unsigned int vm_vmid(struct s2_vm *vm)
+{
+	uint64_t vttbr = 0;
+
+	assert_int_equal(s2_vm_vttbr(vm, &vttbr), 0);
+	return (unsigned int)(vttbr >> 48);
+}
+
+/*
+ * Within a generation the allocator searches from the VMID after the last one it gave: a VMID
+ * a destroyed VM returned is given again only once the ones above it are taken.
+ */
+static void test_vmid_round_robin(void **state)
+{
+	enum { N = 4 };
+	struct fx *f = fx_new_port();
+	struct s2_vm *vms[N];
+	struct s2_vcpu vc[N];
+	struct s2_memslot sl[N][1];
+	struct s2_vcpu_entry e;
+	(void)state;
+
+	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 8), 0);
+	for (int i = 0; i < N; i++) {
+		struct s2_vm_params p = { .caps = &f->caps,
+					  .req = { .ipa_bits = 32, .granule = S2_GRANULE_4K },
+					  .port = s2_host_port_port(f->hp),
+					  .vmids = &f->vmids,
+					  .slots = sl[i],
+					  .max_slots = 1,
+					  .hooks = fx_hooks(f) };
+		vms[i] = calloc(1, sizeof(*vms[i]));
+		assert_non_null(vms[i]);
+		assert_int_equal(s2_vm_init(vms[i], &p), 0);
+		assert_int_equal(s2_vcpu_init(&vc[i], vms[i], 0), 0);
+	}
+	assert_int_equal(s2_vm_vcpu_enter(&vc[0], &e), 0);
+	assert_int_equal(s2_vm_vcpu_enter(&vc[1], &e), 0);
+	assert_int_equal(vm_vmid(vms[0]), 1);
+	assert_int_equal(vm_vmid(vms[1]), 2);
+	/* VM 1 goes: VMID 2 is free again, but VM 2 gets 3 and VM 3 gets 4. */
+	s2_vcpu_destroy(&vc[1]);
+	s2_vm_destroy(vms[1]);
+	free(vms[1]);
+	vms[1] = NULL;
+	assert_int_equal(s2_vm_vcpu_enter(&vc[2], &e), 0);
+	assert_int_equal(vm_vmid(vms[2]), 3);
+	assert_int_equal(s2_vm_vcpu_enter(&vc[3], &e), 0);
+	assert_int_equal(vm_vmid(vms[3]), 4);
+	assert_false(e.rollover);
+	for (int i = 0; i < N; i++) {
+		if (!vms[i])
+			continue;
+		s2_vcpu_destroy(&vc[i]);
+		s2_vm_destroy(vms[i]);
+		free(vms[i]);
+	}
+	fx_locks_ok(f, "over the test");
+	s2_host_port_destroy(f->hp);
+	free(f);
+}
+
+/* ---- the deferred D-cache maintenance counter (seed-8 mutation survivor) -------------------- */
+
+/* stats.cmo_deferred_bytes adds up the deferred D-cache maintenance done at vCPU entries: what
+ * each entry reports in cmo_bytes (without FWB: a locked slot's bytes, once). */
+static void test_cmo_deferred_stats(void **state)
+{
+	struct fx *f = fx_new(S2_GRANULE_4K, 40, 0);
+	struct s2_memslot_desc d = ram_slot(1, 0x40000000, 16 * 4096, FAKE_PA, 0);
+	struct s2_memslot_desc d2 = ram_slot(2, 0x50000000, 8 * 4096, FAKE_PA + 0x1000000, 0);
+	struct s2_vcpu_entry e;
+	(void)state;
+
+	assert_false(f->vm.pgt.cfg.fwb);
+	assert_int_equal(f->vm.stats.cmo_deferred_bytes, 0);
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d), 0);
+	assert_int_equal(s2_vm_slot_add(&f->vm, &d2), 0);
+	assert_int_equal(s2_vm_slot_lock(&f->vm, 1, true), 0);
+	assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e), 0);
+	assert_int_equal(e.cmo_bytes, 16 * 4096);
+	assert_int_equal(f->vm.stats.cmo_deferred_bytes, 16 * 4096);
+	assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e), 0);
+	assert_int_equal(e.cmo_bytes, 0);
+	assert_int_equal(f->vm.stats.cmo_deferred_bytes, 16 * 4096);
+	assert_int_equal(s2_vm_slot_lock(&f->vm, 2, true), 0);
+	assert_int_equal(s2_vm_vcpu_enter(&f->vcpu, &e), 0);
+	assert_int_equal(e.cmo_bytes, 8 * 4096);
+	assert_int_equal(f->vm.stats.cmo_deferred_bytes, 24 * 4096);
+	fx_free(f);
+}
+
+/*
+ * A new generation hands out VMIDs from 1 again, wherever the search of the old one stood: 255
+ * VMs take VMIDs 1..255 (8 bits), one goes and a new VM takes its VMID 5 (the search then
+ * stands at 6); the next VM finds every VMID taken and rolls over: it gets VMID 1, not 6.
+ */
+static void test_vmid_rollover_restarts_at_1(void **state)
+{
+	enum { N = 257 };
+	struct fx *f = fx_new_port();
+	struct s2_vm *vms[N];
+	struct s2_vcpu vc[N];
+	struct s2_memslot sl[N][1];
+	struct s2_vcpu_entry e;
+	(void)state;
+
+	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 8), 0);
+	for (int i = 0; i < N; i++) {
+		struct s2_vm_params p = { .caps = &f->caps,
+					  .req = { .ipa_bits = 32, .granule = S2_GRANULE_4K },
+					  .port = s2_host_port_port(f->hp),
+					  .vmids = &f->vmids,
+					  .slots = sl[i],
+					  .max_slots = 1,
+					  .hooks = fx_hooks(f) };
+		vms[i] = calloc(1, sizeof(*vms[i]));
+		assert_non_null(vms[i]);
+		assert_int_equal(s2_vm_init(vms[i], &p), 0);
+		assert_int_equal(s2_vcpu_init(&vc[i], vms[i], 0), 0);
+	}
+	for (int i = 0; i < 255; i++) {
+		assert_int_equal(s2_vm_vcpu_enter(&vc[i], &e), 0);
+		assert_int_equal(vm_vmid(vms[i]), (unsigned int)i + 1);
+	}
+	s2_vcpu_destroy(&vc[4]);
+	s2_vm_destroy(vms[4]);
+	free(vms[4]);
+	vms[4] = NULL;
+	assert_int_equal(s2_vm_vcpu_enter(&vc[255], &e), 0);
+	assert_false(e.rollover);
+	assert_int_equal(vm_vmid(vms[255]), 5);
+	assert_int_equal(s2_vm_vcpu_enter(&vc[256], &e), 0);
+	assert_true(e.rollover);
+	assert_int_equal(vm_vmid(vms[256]), 1);
+	for (int i = 0; i < N; i++) {
+		if (!vms[i])
+			continue;
+		s2_vcpu_destroy(&vc[i]);
+		s2_vm_destroy(vms[i]);
+		free(vms[i]);
+	}
+	fx_locks_ok(f, "over the test");
+	s2_host_port_destroy(f->hp);
+	free(f);
+}
+
 int main(void)
 {
 	nmatrix = s2_test_matrix(matrix);
@@ -3307,6 +3618,11 @@ int main(void)
 		cmocka_unit_test(test_concurrent_faults),
 		cmocka_unit_test(test_enomem),
 		cmocka_unit_test(test_null_args),
+		cmocka_unit_test(test_fault_map_eexist_then_broken),
+		cmocka_unit_test(test_dirty_bitmap_exact_size),
+		cmocka_unit_test(test_vmid_round_robin),
+		cmocka_unit_test(test_cmo_deferred_stats),
+		cmocka_unit_test(test_vmid_rollover_restarts_at_1),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1429,6 +1429,272 @@ static void test_tlb_refill_round_robin(void **state)
 	assert_non_null(s2_tlb_lookup(&tlb, 1, s2_ipa(ipa[2])));
 }
 
+/* ---- the geometry's lower bounds (seed-7 mutation survivors) -------------------------------- */
+
+/*
+ * The smallest IPA size a start level allows: the initial level must resolve at least one bit
+ * (AArch64.S2InconsistentSL). 4K from level 3 resolves IPA[ipa_bits-1:12], so 13 bits is the
+ * smallest: a 2-entry root (one 4K table) whose entry 1 maps IPA 0x1000..0x1fff. 12 bits
+ * resolves nothing there: translation fault, level 1.
+ */
+static void test_smallest_ipa_for_start_level(void **state)
+{
+	struct fmem m = { 0 };
+	struct s2_walk_mem w = mem_rw(&m);
+	struct s2_config c = mkcfg(S2_GRANULE_4K, 13, 40, 3, 1, false, false);
+	const uint64_t root = 0x40000000ull;
+	struct s2_walk_result r;
+
+	(void)state;
+	fm_add(&m, root, 0x1000);
+	wr(&m, root + 0, 0x5000ull | ATTR_RW_WB | PAGE);
+	wr(&m, root + 8, 0x7000ull | ATTR_RW_WB | PAGE);
+	r = walk(&c, root, &w, 0x1234, RD);
+	expect_fault(&r, S2_FAULT_NONE, 3);
+	assert_int_equal(s2_pa_val(r.pa), 0x7234ull);
+	r = walk(&c, root, &w, 0x0ff8, RD);
+	expect_fault(&r, S2_FAULT_NONE, 3);
+	assert_int_equal(s2_pa_val(r.pa), 0x5ff8ull);
+	/* 2^13 is outside the IPA space: translation fault, level 0 (not an SL fault). */
+	r = walk(&c, root, &w, 0x2000, RD);
+	expect_fault(&r, S2_FAULT_TRANSLATION, 0);
+	/* The same at 16K from level 2 (shift 25): 26 bits, two entries. */
+	{
+		struct s2_config d = mkcfg(S2_GRANULE_16K, 26, 40, 2, 1, false, false);
+		const uint64_t r16 = 0x40004000ull, l3 = 0x40008000ull;
+
+		fm_add(&m, r16, 0x4000);
+		fm_add(&m, l3, 0x4000);
+		wr(&m, r16 + 8, l3 | TABLE);
+		wr(&m, l3 + 8, 0x88000000ull | ATTR_RW_WB | PAGE);
+		r = walk(&d, r16, &w, 0x2004321, RD);
+		expect_fault(&r, S2_FAULT_NONE, 3);
+		assert_int_equal(s2_pa_val(r.pa), 0x88000321ull);
+		/* 25 bits from level 2 resolve nothing there. */
+		d = mkcfg(S2_GRANULE_16K, 25, 40, 2, 1, false, false);
+		r = walk(&d, r16, &w, 0x4321, RD);
+		expect_fault(&r, S2_FAULT_TRANSLATION, 1);
+	}
+	c = mkcfg(S2_GRANULE_4K, 12, 40, 3, 1, false, false);
+	r = walk(&c, root, &w, 0x234, RD);
+	expect_fault(&r, S2_FAULT_TRANSLATION, 1);
+	fm_free(&m);
+}
+
+/*
+ * The smallest output size the config accepts is 1 bit (0 is refused): only output address 0
+ * is then in range. A one-level walk (4K from level 3, 13-bit IPA) with its root at PA 0.
+ */
+static void test_smallest_pa_bits(void **state)
+{
+	struct fmem m = { 0 };
+	struct s2_walk_mem w = mem_rw(&m);
+	struct s2_config c = mkcfg(S2_GRANULE_4K, 13, 1, 3, 1, false, false);
+	struct s2_walk_result r;
+
+	(void)state;
+	fm_add(&m, 0, 0x1000);
+	wr(&m, 0, 0x0ull | ATTR_RW_WB | PAGE);
+	wr(&m, 8, 0x1000ull | ATTR_RW_WB | PAGE);
+	r = walk(&c, 0, &w, 0x123, RD);
+	expect_fault(&r, S2_FAULT_NONE, 3);
+	assert_int_equal(s2_pa_val(r.pa), 0x123ull);
+	r = walk(&c, 0, &w, 0x1123, RD);
+	expect_fault(&r, S2_FAULT_ADDRESS_SIZE, 3);
+	/* A root at 0x1000 is beyond a 1-bit output size: address size fault at level 0. */
+	r = walk(&c, 0x1000, &w, 0x123, RD);
+	expect_fault(&r, S2_FAULT_ADDRESS_SIZE, 0);
+	c.pa_bits = 0;
+	assert_int_equal(s2_walk(&c, s2_pa(0), &w, s2_ipa(0x123), RD, &r), S2_EINVAL);
+	fm_free(&m);
+}
+
+/*
+ * AArch64.PhysicalAddressSize: without DS (4K/16K) or FEAT_LPA (64K) the output size is at
+ * most 48 bits, whatever pa_bits says above 48, 49 included: OA bit 48 (which the 64K layout
+ * always decodes, desc[12]) and a VTTBR base at 2^48 are address size faults. With FEAT_LPA
+ * the same page is in range.
+ */
+static void test_oa_clamped_to_48_without_lpa(void **state)
+{
+	struct fmem m = { 0 };
+	struct s2_walk_mem w = mem_rw(&m);
+	/* 64K, 42-bit IPA from level 2: IPA[41:29] = 13 bits, one 8192-entry table. */
+	const uint64_t root = 0x40000000ull, l3 = 0x40080000ull;
+	struct s2_walk_result r;
+	unsigned int pa_bits;
+
+	(void)state;
+	fm_add(&m, root, 0x10000);
+	fm_add(&m, l3, 0x10000);
+	wr(&m, root, l3 | TABLE);
+	/* IPA 0x10000: L3 index 1; OA 2^48 + 0x50000 (desc[15:12] = OA[51:48] = 0b0001). */
+	wr(&m, l3 + 8, 0x50000ull | 0x1000ull | ATTR_RW_WB | PAGE);
+	for (pa_bits = 49; pa_bits <= 52; pa_bits++) {
+		struct s2_config c = mkcfg(S2_GRANULE_64K, 42, pa_bits, 2, 1, false, false);
+
+		r = walk(&c, root, &w, 0x10000, RD);
+		expect_fault(&r, S2_FAULT_ADDRESS_SIZE, 3);
+		r = walk(&c, 0x1000000000000ull, &w, 0x10000, RD);
+		expect_fault(&r, S2_FAULT_ADDRESS_SIZE, 0);
+		c.lpa = true;
+		r = walk(&c, root, &w, 0x10000, RD);
+		expect_fault(&r, S2_FAULT_NONE, 3);
+		assert_int_equal(s2_pa_val(r.pa), 0x1000000050000ull);
+	}
+	/* 4K without DS, pa_bits 49: a root at 2^48 is out of range too. */
+	{
+		struct s2_config c = mkcfg(S2_GRANULE_4K, 40, 49, 1, 2, false, false);
+
+		m.reads = 0;
+		r = walk(&c, 0x1000000000000ull, &w, 0x1000, RD);
+		expect_fault(&r, S2_FAULT_ADDRESS_SIZE, 0);
+		assert_int_equal(m.reads, 0);
+	}
+	fm_free(&m);
+}
+
+/* ---- TLB model: ranges and the check's re-walk (seed-7 mutation survivors) ------------------ */
+
+/* A one-byte range drops only the entry holding that byte: not the entries above it (the
+ * end of [ipa, ipa + 1) does not wrap). */
+static void test_tlbi_range_one_byte(void **state)
+{
+	struct fx40 f;
+	struct s2_tlb_entry st[8];
+	struct s2_tlb_model t;
+
+	(void)state;
+	tlb_fixture(&f);
+	wr(&f.m, L3T + 2 * 8, 0x50002000ull | ATTR_RW_WB | PAGE);
+	s2_tlb_init(&t, st, 8);
+	fill(&t, &f, 1, 0x202000);
+	fill(&t, &f, 1, IPA_P); /* 0x203000 */
+	fill(&t, &f, 1, 0x1000000); /* the 2M block */
+	s2_tlbi_range(&t, 1, s2_ipa(0x202000), 1);
+	assert_null(s2_tlb_lookup(&t, 1, s2_ipa(0x202000)));
+	assert_non_null(s2_tlb_lookup(&t, 1, s2_ipa(IPA_P)));
+	assert_non_null(s2_tlb_lookup(&t, 1, s2_ipa(0x1000000)));
+	/* The last byte below a page leaves it alone. */
+	s2_tlbi_range(&t, 1, s2_ipa(IPA_P - 1), 1);
+	assert_non_null(s2_tlb_lookup(&t, 1, s2_ipa(IPA_P)));
+	assert_non_null(s2_tlb_lookup(&t, 1, s2_ipa(0x1000000)));
+	/* A range whose end wraps past 2^64 is taken up to the top: everything above goes. */
+	s2_tlbi_range(&t, 1, s2_ipa(0x204000), UINT64_MAX);
+	assert_non_null(s2_tlb_lookup(&t, 1, s2_ipa(IPA_P)));
+	assert_null(s2_tlb_lookup(&t, 1, s2_ipa(0x1000000)));
+	fm_free(&f.m);
+}
+
+struct access_log {
+	unsigned int n;
+	struct s2_access entry[4];
+	struct s2_access now[4];
+	bool perm_fault[4];
+};
+
+static void log_access(void *arg, const struct s2_tlb_stale *s)
+{
+	struct access_log *l = arg;
+
+	if (l->n < 4) {
+		l->entry[l->n] = s->entry.access;
+		l->now[l->n] = s->now.access;
+		l->perm_fault[l->n] = s->entry.perm_fault;
+	}
+	l->n++;
+}
+
+/*
+ * s2_tlb_check() re-walks a successful entry as a data read at EL1 (not a stage-1 table walk)
+ * and an entry filled from a permission fault with its own access; the report's `now` says
+ * which access that was.
+ */
+static void test_tlb_check_rewalk_access(void **state)
+{
+	struct fx40 f;
+	struct s2_tlb_entry st[8];
+	struct s2_tlb_model t;
+	struct access_log l;
+	struct s2_walk_result r;
+	const uint64_t page = 0x123456000ull | ATTR_RW_WB | PAGE;
+
+	(void)state;
+	tlb_fixture(&f);
+	s2_tlb_init(&t, st, 8);
+	/* Filled by a stage-1 table walk's read; the tables then change under it. */
+	r = walk(&f.c, R40, &f.w, IPA_P, PTW_RD);
+	expect_fault(&r, S2_FAULT_NONE, 3);
+	s2_tlb_fill(&t, 1, s2_ipa(IPA_P), &r);
+	wr(&f.m, PTE_P, 0x123457000ull | ATTR_RW_WB | PAGE);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(s2_tlb_check(&t, 1, &f.c, s2_pa(R40), &f.w, log_access, &l), 1);
+	assert_int_equal(l.n, 1);
+	assert_false(l.perm_fault[0]);
+	assert_int_equal(l.now[0].type, S2_ACCESS_READ);
+	assert_false(l.now[0].el0);
+	assert_false(l.now[0].s1ptw);
+	s2_tlbi_all(&t);
+
+	/* A stage-1 table walk's write faulted on a read-only page, then write was granted. */
+	wr(&f.m, PTE_P, page & ~S2_PTE_S2AP_W);
+	r = walk(&f.c, R40, &f.w, IPA_P, PTW_WR);
+	expect_fault(&r, S2_FAULT_PERMISSION, 3);
+	s2_tlb_fill(&t, 1, s2_ipa(IPA_P), &r);
+	wr(&f.m, PTE_P, page);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(s2_tlb_check(&t, 1, &f.c, s2_pa(R40), &f.w, log_access, &l), 1);
+	assert_true(l.perm_fault[0]);
+	assert_int_equal(l.now[0].type, S2_ACCESS_WRITE);
+	assert_true(l.now[0].s1ptw);
+	assert_true(l.entry[0].s1ptw);
+	fm_free(&f.m);
+}
+
+/* ---- the config's field bounds (seed-8 mutation survivors) ---------------------------------- */
+
+/*
+ * Values no VTCR_EL2 can express are refused (S2_EINVAL): a start level outside -1..3 even when
+ * `levels` agrees with it, an IPA or output size of 0 or above 52 bits. The smallest IPA size,
+ * 1 bit, is accepted: it is an inconsistent start level for every granule and level
+ * (translation fault, level 1), as 4K from level 3 with 12 bits is.
+ */
+static void test_config_field_bounds(void **state)
+{
+	struct fmem m = { 0 };
+	struct s2_walk_mem w = mem_rw(&m);
+	const uint64_t root = 0x40000000ull;
+	struct s2_walk_result r;
+	struct s2_config c;
+
+	(void)state;
+	fm_add(&m, root, 0x1000);
+	/* Start levels 4 and -2, with levels = 4 - start_level. */
+	c = mkcfg(S2_GRANULE_4K, 13, 40, 3, 1, false, false);
+	c.start_level = 4;
+	c.levels = 0;
+	assert_int_equal(s2_walk(&c, s2_pa(root), &w, s2_ipa(0), RD, &r), S2_EINVAL);
+	c = mkcfg(S2_GRANULE_4K, 52, 52, -1, 1, true, false);
+	c.start_level = -2;
+	c.levels = 6;
+	assert_int_equal(s2_walk(&c, s2_pa(root), &w, s2_ipa(0), RD, &r), S2_EINVAL);
+	/* IPA size: 1 is an SL fault, 0 and 53 are refused. */
+	c = mkcfg(S2_GRANULE_4K, 1, 40, 3, 1, false, false);
+	r = walk(&c, root, &w, 0, RD);
+	expect_fault(&r, S2_FAULT_TRANSLATION, 1);
+	c.ipa_bits = 0;
+	assert_int_equal(s2_walk(&c, s2_pa(root), &w, s2_ipa(0), RD, &r), S2_EINVAL);
+	c = mkcfg(S2_GRANULE_4K, 53, 52, -1, 2, true, false);
+	assert_int_equal(s2_walk(&c, s2_pa(root), &w, s2_ipa(0), RD, &r), S2_EINVAL);
+	/* Output size 53 is refused where 52 walks (4K with DS from level -1, one 16-entry root). */
+	c = mkcfg(S2_GRANULE_4K, 52, 52, -1, 1, true, false);
+	r = walk(&c, root, &w, 0, RD);
+	expect_fault(&r, S2_FAULT_TRANSLATION, -1);
+	c.pa_bits = 53;
+	assert_int_equal(s2_walk(&c, s2_pa(root), &w, s2_ipa(0), RD, &r), S2_EINVAL);
+	fm_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1458,6 +1724,12 @@ int main(void)
 		cmocka_unit_test(test_tlb_wrong_level_hint),
 		cmocka_unit_test(test_tlbi_kinds),
 		cmocka_unit_test(test_null_args),
+		cmocka_unit_test(test_smallest_ipa_for_start_level),
+		cmocka_unit_test(test_smallest_pa_bits),
+		cmocka_unit_test(test_oa_clamped_to_48_without_lpa),
+		cmocka_unit_test(test_tlbi_range_one_byte),
+		cmocka_unit_test(test_tlb_check_rewalk_access),
+		cmocka_unit_test(test_config_field_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

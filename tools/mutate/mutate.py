@@ -574,6 +574,68 @@ def run_cmd(cmd, cwd, timeout, env=None, log=None):
     return st, dt, tail
 
 
+def _killpg(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run_tests(tests, jobs, timeout_of, log=None):
+    """Run @tests (in order; dicts with name, cmd, cwd, env) until the first that fails or
+    times out, up to @jobs at a time, each in its own process group with its timeout
+    timeout_of(test). The first to end badly stops the others (their process groups killed).
+    Return ('ok'|'fail'|'timeout', name of that test or None, its output tail)."""
+    if jobs <= 1:
+        for t in tests:
+            st, _, tail = run_cmd(t["cmd"], t["cwd"], timeout_of(t), env=t.get("env"), log=log)
+            if st != "ok":
+                return st, t["name"], tail
+        return "ok", None, ""
+    pending = list(tests)
+    running = []  # (test, Popen, start, output file)
+    result = ("ok", None, "")
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                t = pending.pop(0)
+                fh = tempfile.TemporaryFile()
+                p = subprocess.Popen(t["cmd"], cwd=t["cwd"], env=t.get("env"), stdout=fh,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+                running.append((t, p, time.monotonic(), fh))
+            time.sleep(0.02)
+            for item in list(running):
+                t, p, t0, fh = item
+                dt = time.monotonic() - t0
+                if p.poll() is None and dt <= timeout_of(t):
+                    continue
+                if p.returncode is None:
+                    _killpg(p)
+                    p.wait()
+                    st = "timeout"
+                else:
+                    st = "ok" if p.returncode == 0 else "fail"
+                running.remove(item)
+                fh.seek(0)
+                tail = fh.read()[-3000:].decode("utf-8", "replace")
+                fh.close()
+                if log:
+                    with open(log, "a", encoding="utf-8") as f:
+                        f.write("$ %s  [%s %.1fs]\n%s\n" % (" ".join(t["cmd"]), st, dt, tail[-1500:]))
+                if st != "ok":
+                    result = (st, t["name"], tail)
+                    pending = []
+                    break
+            if result[0] != "ok":
+                break
+    finally:
+        for t, p, t0, fh in running:  # stopped early (or interrupted): end the others
+            _killpg(p)
+            p.wait()
+            fh.close()
+    return result
+
+
 _SKIP_SECTIONS = (".debug", ".rela.debug", ".comment", ".note", ".llvm_addrsig", ".symtab", ".strtab",
                   ".shstrtab", ".group", ".rela.eh_frame", ".eh_frame", ".rela.debug")
 
@@ -608,9 +670,25 @@ def code_digest(obj):
 
 
 def same_code(proj, src, base_digest):
-    """Whether every object built from @src has the digest it had unmutated."""
-    objs = [o for o in proj.objects(src) if base_digest.get(o)]
+    """Whether every object built from @src (or, for a header, including it) has the digest it
+    had unmutated."""
+    objs = [o for o in proj.dependents(src) if base_digest.get(o)]
     return bool(objs) and all(code_digest(o) == base_digest[o] for o in objs)
+
+
+def parse_ninja_deps(text, build):
+    """`ninja -t deps` output -> {dependency (absolute, normalised): {object files reading it}}.
+    The depfiles list every header a compilation read: `ninja -t inputs` does not."""
+    deps, obj = {}, None
+    for line in text.splitlines():
+        if not line.strip():
+            obj = None
+        elif not line[0].isspace():
+            obj = os.path.normpath(os.path.join(build, line.split(":")[0].strip()))
+        elif obj:
+            d = os.path.normpath(os.path.join(build, line.strip()))
+            deps.setdefault(d, set()).add(obj)
+    return deps
 
 
 def repo_files(repo):
@@ -707,6 +785,17 @@ class Project:
                 objs.append(os.path.join(self.build, line.strip()))
         return objs
 
+    def dependents(self, src):
+        """The host object files whose compilation reads @src (absolute path): those compiled
+        from it and, for a header, those including it (from the depfiles of the last build)."""
+        objs = set(self.objects(src))
+        if not src.endswith(".c"):
+            if getattr(self, "_deps", None) is None:
+                out = subprocess.check_output(["ninja", "-C", self.build, "-t", "deps"])
+                self._deps = parse_ninja_deps(out.decode("utf-8", "replace"), self.build)
+            objs |= {o for o in self._deps.get(os.path.normpath(src), ()) if "CMakeFiles/" in o}
+        return sorted(objs)
+
     def inputs(self, target):
         out = subprocess.check_output(["ninja", "-C", self.build, "-t", "inputs", target])
         return set(os.path.normpath(os.path.join(self.build, l)) for l in out.decode().split())
@@ -752,6 +841,8 @@ def cmd_run(args):
                  "or --fresh to start over" % (state_path, state["seed"], state["count"], ",".join(state["files"])))
     if args.fresh:
         state = None
+    if args.test_jobs < 1:
+        sys.exit("mutate: --test-jobs must be at least 1")
     print("mutate: syncing %s" % tree, flush=True)
     fp = sync_tree(repo, tree)
     if state and state.get("fingerprint") != fp:
@@ -787,7 +878,7 @@ def cmd_run(args):
     # code is equivalent, whatever the tests say (no need to run them)
     base_digest = {}
     for f in sorted({d["path"] for d in state["mutants"]}):
-        for o in proj.objects(os.path.normpath(os.path.join(tree, f))):
+        for o in proj.dependents(os.path.normpath(os.path.join(tree, f))):
             base_digest[o] = code_digest(o)
     base_path = os.path.join(out, "baseline.json")
     base = load_state(base_path) or {}
@@ -829,7 +920,10 @@ def cmd_run(args):
             mutated = m.apply(orig)
             dif = diff_of(m.path, orig, mutated)
             absf = os.path.normpath(src_path)
-            rel_tests = [t for t in tests if any(absf in exe_inputs[e] for e in t["exes"])]
+            # the tests whose executables are built from the file, or (a header) from an
+            # object that includes it
+            reads = {absf} | set(proj.dependents(absf))
+            rel_tests = [t for t in tests if any(reads & exe_inputs[e] for e in t["exes"])]
             t0 = time.monotonic()
             res = {"diff": dif}
             if not rel_tests:
@@ -853,14 +947,14 @@ def cmd_run(args):
                         for r in state["results"].values():
                             if r.get("test"):
                                 kills[r["test"]] = kills.get(r["test"], 0) + 1
-                        for t in test_order(rel_tests, m.path, dur, kills):
-                            to = min(args.max_timeout, args.timeout_factor * dur.get(t["name"], 10) + 10)
-                            s, dt, tail = run_cmd(t["cmd"], t["cwd"], to, env=t["env"], log=log)
-                            if s != "ok":
-                                res["status"] = "killed" if s == "fail" else "timeout"
-                                res["test"] = t["name"]
-                                res["tail"] = tail[-600:]
-                                break
+                        s, killer, tail = run_tests(
+                            test_order(rel_tests, m.path, dur, kills), args.test_jobs,
+                            lambda t: min(args.max_timeout,
+                                          args.timeout_factor * dur.get(t["name"], 10) + 10), log)
+                        if s != "ok":
+                            res["status"] = "killed" if s == "fail" else "timeout"
+                            res["test"] = killer
+                            res["tail"] = tail[-600:]
                 finally:
                     with open(src_path, "w", encoding="utf-8") as fh:
                         fh.write(orig)
@@ -980,6 +1074,43 @@ def cmd_selftest(args):
         t0 = time.monotonic()
         check(run_cmd(["sh", "-c", "sleep 30 & sleep 30"], td, 0.5)[0] == "timeout", "run_cmd timeout")
         check(time.monotonic() - t0 < 5, "timeout kills the whole process group quickly")
+        # a mutant's tests: one after the other, or N at a time, stopping at the first failure
+        def tst(name, script):
+            return {"name": name, "cmd": ["sh", "-c", script], "cwd": td, "env": None}
+        mark = os.path.join(td, "ran")
+        seq = [tst("a", "exit 0"), tst("b", "echo boom; exit 3"), tst("c", "touch " + mark)]
+        check(run_tests(seq, 1, lambda t: 10)[:2] == ("fail", "b") and not os.path.exists(mark),
+              "run_tests: sequential, stops at the first failure")
+        check(run_tests([tst("a", "exit 0"), tst("b", "exit 0"), tst("c", "exit 0")], 2,
+                        lambda t: 10)[0] == "ok", "run_tests: parallel, all pass")
+        pidf = os.path.join(td, "pgid")
+        t0 = time.monotonic()
+        st, who, tail = run_tests([tst("hang", "echo $$ > %s; sleep 30 & sleep 30" % pidf),
+                                   tst("boom", "sleep 0.5; echo boom; exit 3")], 2, lambda t: 20)
+        check((st, who) == ("fail", "boom") and "boom" in tail, "run_tests: parallel, the failing one named")
+        check(time.monotonic() - t0 < 5, "run_tests: the first failure stops the others at once")
+        if os.path.isdir("/proc/self"):
+            pg, alive = int(open(pidf).read()), []
+            for d in os.listdir("/proc"):
+                try:
+                    stat = open("/proc/%s/stat" % d).read()
+                except (OSError, ValueError):
+                    continue
+                fields = stat[stat.rfind(")") + 2:].split()  # state ppid pgrp ...
+                if int(fields[2]) == pg and fields[0] != "Z":  # zombies are dead, unreaped
+                    alive.append(d)
+            check(not alive, "run_tests: the others' process groups are killed (%s alive)" % alive)
+        check(run_tests([tst("ok", "exit 0"), tst("hang", "sleep 30")], 2,
+                        lambda t: 0.5)[:2] == ("timeout", "hang"), "run_tests: parallel timeout")
+        # a header's dependents come from the depfiles (ninja -t deps), relative or absolute
+        dtxt = ("CMakeFiles/a.dir/src/a.c.o: #deps 2, deps mtime 1 (VALID)\n    ../src/a.c\n"
+                "    ../src/h.h\n\nCMakeFiles/b.dir/src/b.c.o: #deps 2, deps mtime 1 (VALID)\n"
+                "    /r/src/b.c\n    /r/src/h.h\n\n")
+        dd = parse_ninja_deps(dtxt, "/r/build")
+        check(dd.get("/r/src/h.h") == {"/r/build/CMakeFiles/a.dir/src/a.c.o",
+                                        "/r/build/CMakeFiles/b.dir/src/b.c.o"} and
+              dd.get("/r/src/a.c") == {"/r/build/CMakeFiles/a.dir/src/a.c.o"},
+              "ninja -t deps parses: a header's including objects found")
         # report: per-file scores, survivors with diffs, equivalents excluded; JSON parses
         doc = os.path.join(td, "testing.md")
         eq_id = muts[2].id
@@ -1080,6 +1211,9 @@ def main(argv=None):
     p.add_argument("--files", nargs="*", help="src files to mutate (default: src/*.c but env_hosted.c, error.c, and src/pgtable_internal.h)")
     p.add_argument("--labels", nargs="*", default=["unit", "sim", "cli"], help="CTest labels to run (default unit sim cli)")
     p.add_argument("--jobs", "-j", type=int, default=2, help="build jobs (default 2)")
+    p.add_argument("--test-jobs", type=int, default=1,
+                   help="run up to N of a mutant's tests at once, stopping at the first failure (default 1: "
+                        "one after the other)")
     p.add_argument("--timeout-factor", type=float, default=4.0, help="test timeout = factor x baseline + 10 s")
     p.add_argument("--max-timeout", type=float, default=600.0, help="cap of a test's timeout (s)")
     p.add_argument("--fresh", action="store_true", help="discard the state file and start over")
