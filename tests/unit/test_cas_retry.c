@@ -687,7 +687,7 @@ static int vm_iabt_perm(struct vmrun *v, uint64_t ipa, struct s2_abort_result *r
 			       .fault = S2_FAULT_PERMISSION,
 			       .level = 3,
 			       .ipa_valid = true,
-			       .ipa = ipa,
+			       .ipa = s2_ipa(ipa),
 			       .far = 0x1000 | (ipa & 0xfff) };
 	uint64_t esr, far, hpfar;
 
@@ -801,8 +801,8 @@ static void test_relax_lost_to_other_leaf(void **state)
 		assert_int_equal(s2_pgtable_lookup(&e.pgt, s2_ipa(g), &lk), 0);
 		assert_true(lk.valid);
 		assert_int_equal(s2_pa_val(lk.pa), 4 * g);
-		moved = lk.pte ^ s2_pte_oa_bits(&e.pgt.fmt, 3, 4 * g) ^
-			s2_pte_oa_bits(&e.pgt.fmt, 3, 8 * g);
+		moved = lk.pte ^ s2_pte_oa_bits(&e.pgt.fmt, 3, s2_pa(4 * g)) ^
+			s2_pte_oa_bits(&e.pgt.fmt, 3, s2_pa(8 * g));
 		x.racer = moved;
 		s2_env_set_cas_hook(race_relax_hook, &x);
 		assert_int_equal(s2_pgtable_relax_perms(&e.pgt, s2_ipa(g),

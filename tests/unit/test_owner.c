@@ -2229,8 +2229,8 @@ static void test_donate_guest_not_owned(void **state)
 		q = f.ram0 + 5 * ps;
 		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
 		assert_int_equal(
-			s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(p), s2_ipa(0), ps), 0);
-		assert_int_equal(s2_owner_host_share_guest(&f.o, &f.g[G1], s2_pa(q), s2_ipa(0), ps,
+			s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_ipa(0), ps, s2_pa(p)), 0);
+		assert_int_equal(s2_owner_host_share_guest(&f.o, &f.g[G1], s2_ipa(0), ps, s2_pa(q),
 							   S2_PROT_R | S2_PROT_W),
 				 0);
 		for (int k = 0; k < 2; k++) {
@@ -2240,8 +2240,8 @@ static void test_donate_guest_not_owned(void **state)
 				s2_page_cache_topup(&f.g[G2].cache, &f.gpgt[G2].port, ps, 8), 0);
 			assert_int_equal(s2_page_cache_topup(&f.o.cache, &f.o.host.port, ps, 8), 0);
 			snap(&f, &before);
-			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_pa(pa),
-								    s2_ipa(8 * ps), ps),
+			assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_ipa(8 * ps),
+								    ps, s2_pa(pa)),
 					 k ? S2_EBUSY : S2_EPERM);
 			assert_unchanged(&f, &before);
 			snap_free(&before);
