@@ -345,8 +345,13 @@ static inline void host_ctx_load(struct s2_owner *o)
 
 static inline void host_ctx_put(struct s2_owner *o)
 {
-	if (o->host_stage2.put)
-		o->host_stage2.put(o->host_stage2.ctx);
+	o->host_stage2.put(o->host_stage2.ctx); /* host_ctx_put_none() when not given */
+}
+
+/* The put of a host stage-2 context that needs none: called rather than tested for. */
+static void host_ctx_put_none(void *ctx)
+{
+	(void)ctx;
 }
 
 /* ---- init ------------------------------------------------------------------------------------- */
@@ -386,6 +391,8 @@ int s2_owner_init(struct s2_owner *o, const struct s2_owner_params *p)
 	o->nr_meta = p->nr_meta;
 	o->hyp = p->hyp;
 	o->host_stage2 = p->host_stage2;
+	if (!o->host_stage2.put)
+		o->host_stage2.put = host_ctx_put_none;
 	ret = s2_vttbr(&o->host.cfg, o->host.root_pa, 0, &o->host_vttbr);
 	if (ret) {
 		s2_pgtable_destroy(&o->host);
