@@ -9,6 +9,7 @@
  * See docs/arch.md for where each rule comes from.
  */
 #include "s2mmu/arch.h"
+#include "memattr.h"
 
 /* ---- granules and geometry ------------------------------------------------------------------ */
 
@@ -424,14 +425,14 @@ static const struct s2_memattr_row s2_memattr_table[2][16] = {
  * S2_MEMATTR_NONE where the mode cannot express the type. */
 #define S2_MEMATTR_NONE 0xff
 static const uint8_t s2_memattr_of_type[][2] = {
-	[S2_MT_DEVICE_nGnRnE] = { 0x0, 0x0 },
-	[S2_MT_DEVICE_nGnRE] = { 0x1, 0x1 },
-	[S2_MT_DEVICE_nGRE] = { 0x2, 0x2 },
-	[S2_MT_DEVICE_GRE] = { 0x3, 0x3 },
-	[S2_MT_NORMAL_NC] = { 0x5, 0x5 },
-	[S2_MT_NORMAL_WT] = { 0xa, S2_MEMATTR_NONE },
-	[S2_MT_NORMAL_WB] = { 0xf, 0x6 },
-	[S2_MT_NORMAL_S1] = { S2_MEMATTR_NONE, 0x7 },
+	[S2_MT_DEVICE_nGnRnE] = { S2_MA_DEVICE_nGnRnE, S2_MA_DEVICE_nGnRnE },
+	[S2_MT_DEVICE_nGnRE] = { S2_MA_DEVICE_nGnRE, S2_MA_DEVICE_nGnRE },
+	[S2_MT_DEVICE_nGRE] = { S2_MA_DEVICE_nGRE, S2_MA_DEVICE_nGRE },
+	[S2_MT_DEVICE_GRE] = { S2_MA_DEVICE_GRE, S2_MA_DEVICE_GRE },
+	[S2_MT_NORMAL_NC] = { S2_MA_NORMAL_NC, S2_MA_NORMAL_NC },
+	[S2_MT_NORMAL_WT] = { S2_MA_NORMAL_WT, S2_MEMATTR_NONE },
+	[S2_MT_NORMAL_WB] = { S2_MA_NORMAL_WB, S2_MA_FWB_NORMAL_WB },
+	[S2_MT_NORMAL_S1] = { S2_MEMATTR_NONE, S2_MA_FWB_NORMAL_S1 },
 	[S2_MT_RESERVED] = { S2_MEMATTR_NONE, S2_MEMATTR_NONE },
 	[S2_MT_MIXED] = { S2_MEMATTR_NONE, S2_MEMATTR_NONE },
 };

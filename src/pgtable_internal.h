@@ -19,6 +19,7 @@
 #define S2MMU_PGTABLE_INTERNAL_H
 
 #include "s2mmu/pgtable.h"
+#include "memattr.h"
 
 /* Descriptor bits [1:0] (Arm ARM D8.3.1): 0b11 table (level < 3) or page (level 3), 0b01
  * block (levels with blocks only; 0b01 at level 3 is reserved). */
@@ -59,13 +60,13 @@ _Static_assert((S2_PROT_ALL & S2_MAP_ALL) == 0 && (S2_PROT_ALL & S2_WALK_ALL) ==
 		       (S2_MAP_ALL & S2_WALK_ALL) == 0,
 	       "the flag sets must be disjoint, so that one passed for another is refused");
 
-/* MemAttr values the engine writes (ARCH-NOTES §1; Arm ARM D8.6.5 and the FWB rules). */
-#define MEMATTR_DEVICE_nGnRnE 0x0u
-#define MEMATTR_DEVICE_nGnRE 0x1u
-#define MEMATTR_NORMAL_NC 0x5u
-#define MEMATTR_NORMAL_WB 0xfu
-#define MEMATTR_FWB_NORMAL_WB 0x6u
-#define MEMATTR_FWB_RESERVED 0x4u
+/* MemAttr values the engine writes: src/memattr.h, the values arch.c's table is built from. */
+#define MEMATTR_DEVICE_nGnRnE S2_MA_DEVICE_nGnRnE
+#define MEMATTR_DEVICE_nGnRE S2_MA_DEVICE_nGnRE
+#define MEMATTR_NORMAL_NC S2_MA_NORMAL_NC
+#define MEMATTR_NORMAL_WB S2_MA_NORMAL_WB
+#define MEMATTR_FWB_NORMAL_WB S2_MA_FWB_NORMAL_WB
+#define MEMATTR_FWB_RESERVED S2_MA_FWB_RESERVED
 /*
  * S2_PROT_* flags -> descriptor fields, without branches (field macros: the flag bit is moved
  * to the field's position by S2_FIELD_PREP, which the compiler folds to one shift and mask):
@@ -195,7 +196,7 @@ static S2_ALWAYS_INLINE uint8_t pte_memattr(s2_pte_t pte)
  */
 static S2_ALWAYS_INLINE bool memattr_noexec(uint8_t memattr)
 {
-	return memattr < 4 || memattr == MEMATTR_NORMAL_NC;
+	return memattr <= S2_MA_DEVICE_MAX || memattr == MEMATTR_NORMAL_NC;
 }
 
 /* A leaf change that removes a permission must be invalidated (Arm ARM D8.17: a TLB may keep
