@@ -2251,6 +2251,64 @@ static void test_donate_guest_not_owned(void **state)
 	}
 }
 
+/*
+ * A range of several pages whose first page is free but a later one mapped is refused whole
+ * (S2_EEXIST, nothing changed): the guest-side check covers every page of the range, not only
+ * the entry of its first (seed-9 guest_map_prepare survivor). And the guest's page state of
+ * an IPA beyond the guest's IPA size is S2_ERANGE, not a state read from nothing (seed-9
+ * s2_owner_guest_page survivor).
+ */
+static void test_guest_range_later_page_mapped(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ncfgs; c++) {
+		struct fx f;
+		struct snapshot before;
+		enum s2_page_state st = S2_PAGE_OWNED;
+		s2_pa_t got = s2_pa(1);
+		uint64_t ps;
+
+		fx_init(&f, &cfgs[c]);
+		ps = f.psize;
+		fault(&f, f.ram0, S2_HOST_ABORT_MAPPED);
+		/* the second page of [4 ps, 8 ps) is already the guest's */
+		assert_int_equal(s2_owner_host_share_guest(&f.o, &f.g[G1], s2_ipa(5 * ps), ps,
+							   s2_pa(f.ram0 + 9 * ps),
+							   S2_PROT_R | S2_PROT_W),
+				 0);
+		assert_int_equal(s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_ipa(5 * ps), ps,
+							    s2_pa(f.ram0 + 10 * ps)),
+				 0);
+		for (int k = 0; k < 2; k++) {
+			assert_int_equal(
+				s2_page_cache_topup(&f.g[G1].cache, &f.gpgt[G1].port, ps, 8), 0);
+			assert_int_equal(
+				s2_page_cache_topup(&f.g[G2].cache, &f.gpgt[G2].port, ps, 8), 0);
+			assert_int_equal(s2_page_cache_topup(&f.o.cache, &f.o.host.port, ps, 8), 0);
+			snap(&f, &before);
+			if (k)
+				assert_int_equal(s2_owner_host_share_guest(&f.o, &f.g[G1],
+									   s2_ipa(4 * ps), 4 * ps,
+									   s2_pa(f.ram0 + 16 * ps),
+									   S2_PROT_R | S2_PROT_W),
+						 S2_EEXIST);
+			else
+				assert_int_equal(
+					s2_owner_host_donate_guest(&f.o, &f.g[G2], s2_ipa(4 * ps),
+								   4 * ps, s2_pa(f.ram0 + 16 * ps)),
+					S2_EEXIST);
+			assert_unchanged(&f, &before);
+			snap_free(&before);
+		}
+		assert_int_equal(s2_owner_guest_page(&f.g[G1],
+						     s2_ipa(UINT64_C(1) << f.gpgt[G1].cfg.ipa_bits),
+						     &st, &got),
+				 S2_ERANGE);
+		check_invariants(&f);
+		fx_fini(&f);
+	}
+}
+
 /* ---- an owner-managed VM's teardown: locks and stage-2 context (seed-8 survivors) ----------- */
 
 /*
@@ -2499,6 +2557,7 @@ int main(void)
 		cmocka_unit_test(test_huge_mmio_range),
 		FX_TEST(host_fault_counters, 1),
 		cmocka_unit_test(test_donate_guest_not_owned),
+		cmocka_unit_test(test_guest_range_later_page_mapped),
 		cmocka_unit_test(test_owner_vm_teardown_context),
 		cmocka_unit_test(test_owner_vm_read_perm_inject),
 	};

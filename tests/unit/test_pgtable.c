@@ -3240,6 +3240,78 @@ static void test_relax_lookup_ipa_limit(void **state)
 	}
 }
 
+/*
+ * Seed-9 survivors. s2_pgtable_init() refuses an IPA size outside 32..52 bits whatever the
+ * other fields say (its own check, not only s2_config_init()'s). And an unmap that removes
+ * more scattered Normal WB pages than the engine's list of pending cleans holds (32) cleans
+ * every one of them after the TLBI, flushing the list when it fills.
+ */
+static void test_init_ipa_bits_bounds(void **state)
+{
+	struct s2_config_req req = { .ipa_bits = 40, .granule = S2_GRANULE_4K };
+	struct s2_config cfg, bad;
+	struct s2_test_env e;
+	struct s2_pgtable pgt;
+	struct s2_caps caps;
+	static const unsigned int bits[] = { 0, 31, 53, 64 };
+
+	(void)state;
+	s2_test_env_init(&e, &matrix[0].cfg, 0, LOG_CAP);
+	assert_int_equal(s2_caps_max(48, &caps), 0);
+	assert_int_equal(s2_config_init(&cfg, &caps, &req), 0);
+	for (size_t i = 0; i < S2_ARRAY_SIZE(bits); i++) {
+		bad = cfg;
+		bad.ipa_bits = bits[i];
+		assert_int_equal(s2_pgtable_init(&pgt, &bad, &e.port, NULL), S2_EINVAL);
+	}
+	s2_test_env_fini(&e);
+}
+
+static void test_unmap_many_scattered_runs(void **state)
+{
+	(void)state;
+	FOR_EACH_CFG(tc)
+	{
+		const struct s2_config *cfg = &tc->cfg;
+		uint64_t g = s2_test_granule(cfg);
+		const unsigned int n = 80; /* more than twice the pending list */
+		uint64_t pa = pick_pa(cfg, g, 2 * n * g);
+		uint64_t ipa = pick_ipa(cfg, n * g, n * g);
+		struct s2_test_env e;
+		const struct s2_host_event *ev;
+		unsigned int nev, seen = 0;
+		bool cleaned[80] = { false };
+
+		if (cfg->fwb)
+			continue; /* no cleans with FWB */
+		s2_test_env_init(&e, cfg, 0, LOG_CAP);
+		for (unsigned int i = 0; i < n; i++)
+			assert_int_equal(s2_pgtable_map(&e.pgt, s2_ipa(ipa + i * g), g,
+							s2_pa(pa + 2 * i * g),
+							S2_PROT_R | S2_PROT_W, S2_MAP_NOCMO, NULL),
+					 0);
+		s2_host_port_clear_log(e.hp);
+		assert_int_equal(s2_pgtable_unmap(&e.pgt, s2_ipa(ipa), n * g, NULL), 0);
+		ev = s2_host_port_log(e.hp, &nev, NULL);
+		for (unsigned int k = 0; k < nev; k++) {
+			uint64_t off;
+
+			if (ev[k].kind != S2_HOST_EV_DC_CIVAC)
+				continue;
+			assert_true(ev[k].addr >= pa && ev[k].addr < pa + 2 * n * g);
+			off = ev[k].addr - pa;
+			assert_int_equal(off % (2 * g), 0);
+			assert_int_equal(ev[k].size, g);
+			assert_false(cleaned[off / (2 * g)]);
+			cleaned[off / (2 * g)] = true;
+			seen++;
+		}
+		assert_int_equal(seen, n);
+		assert_tree_ok(&e);
+		s2_test_env_fini(&e);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -3280,6 +3352,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_init_root_tables_bounds),
 		cmocka_unit_test(test_walk_stops_after_table_post),
 		cmocka_unit_test(test_relax_lookup_ipa_limit),
+		cmocka_unit_test(test_init_ipa_bits_bounds),
+		cmocka_unit_test(test_unmap_many_scattered_runs),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]); /* run one test: test_pgtable <name-glob> */
