@@ -3430,6 +3430,46 @@ static unsigned int vm_vmid(struct s2_vm *vm)
 	return (unsigned int)(vttbr >> 48);
 }
 
+/* @n one-slot 32-bit 4K VMs of @f's VMID allocator, each with one vCPU (no VMID yet). */
+static void small_vms_new(struct fx *f, int n, struct s2_vm **vms, struct s2_vcpu *vc,
+			  struct s2_memslot (*sl)[1])
+{
+	for (int i = 0; i < n; i++) {
+		struct s2_vm_params p = { .caps = &f->caps,
+					  .req = { .ipa_bits = 32, .granule = S2_GRANULE_4K },
+					  .port = s2_host_port_port(f->hp),
+					  .vmids = &f->vmids,
+					  .slots = sl[i],
+					  .max_slots = 1,
+					  .hooks = fx_hooks(f) };
+		vms[i] = calloc(1, sizeof(*vms[i]));
+		assert_non_null(vms[i]);
+		assert_int_equal(s2_vm_init(vms[i], &p), 0);
+		assert_int_equal(s2_vcpu_init(&vc[i], vms[i], 0), 0);
+	}
+}
+
+/* Destroy VM @i of small_vms_new() (and its vCPU); NULL in @vms[i] after. */
+static void small_vm_free(struct s2_vm **vms, struct s2_vcpu *vc, int i)
+{
+	if (!vms[i])
+		return;
+	s2_vcpu_destroy(&vc[i]);
+	s2_vm_destroy(vms[i]);
+	free(vms[i]);
+	vms[i] = NULL;
+}
+
+/* Free every VM left, check the locks over the test, free @f. */
+static void small_vms_free(struct fx *f, int n, struct s2_vm **vms, struct s2_vcpu *vc)
+{
+	for (int i = 0; i < n; i++)
+		small_vm_free(vms, vc, i);
+	fx_locks_ok(f, "over the test");
+	s2_host_port_destroy(f->hp);
+	free(f);
+}
+
 /*
  * Within a generation the allocator searches from the VMID after the last one it gave: a VMID
  * a destroyed VM returned is given again only once the ones above it are taken.
@@ -3445,43 +3485,19 @@ static void test_vmid_round_robin(void **state)
 	(void)state;
 
 	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 8), 0);
-	for (int i = 0; i < N; i++) {
-		struct s2_vm_params p = { .caps = &f->caps,
-					  .req = { .ipa_bits = 32, .granule = S2_GRANULE_4K },
-					  .port = s2_host_port_port(f->hp),
-					  .vmids = &f->vmids,
-					  .slots = sl[i],
-					  .max_slots = 1,
-					  .hooks = fx_hooks(f) };
-		vms[i] = calloc(1, sizeof(*vms[i]));
-		assert_non_null(vms[i]);
-		assert_int_equal(s2_vm_init(vms[i], &p), 0);
-		assert_int_equal(s2_vcpu_init(&vc[i], vms[i], 0), 0);
-	}
+	small_vms_new(f, N, vms, vc, sl);
 	assert_int_equal(s2_vm_vcpu_enter(&vc[0], &e), 0);
 	assert_int_equal(s2_vm_vcpu_enter(&vc[1], &e), 0);
 	assert_int_equal(vm_vmid(vms[0]), 1);
 	assert_int_equal(vm_vmid(vms[1]), 2);
 	/* VM 1 goes: VMID 2 is free again, but VM 2 gets 3 and VM 3 gets 4. */
-	s2_vcpu_destroy(&vc[1]);
-	s2_vm_destroy(vms[1]);
-	free(vms[1]);
-	vms[1] = NULL;
+	small_vm_free(vms, vc, 1);
 	assert_int_equal(s2_vm_vcpu_enter(&vc[2], &e), 0);
 	assert_int_equal(vm_vmid(vms[2]), 3);
 	assert_int_equal(s2_vm_vcpu_enter(&vc[3], &e), 0);
 	assert_int_equal(vm_vmid(vms[3]), 4);
 	assert_false(e.rollover);
-	for (int i = 0; i < N; i++) {
-		if (!vms[i])
-			continue;
-		s2_vcpu_destroy(&vc[i]);
-		s2_vm_destroy(vms[i]);
-		free(vms[i]);
-	}
-	fx_locks_ok(f, "over the test");
-	s2_host_port_destroy(f->hp);
-	free(f);
+	small_vms_free(f, N, vms, vc);
 }
 
 /* ---- the deferred D-cache maintenance counter (seed-8 mutation survivor) -------------------- */
@@ -3530,43 +3546,19 @@ static void test_vmid_rollover_restarts_at_1(void **state)
 	(void)state;
 
 	assert_int_equal(s2_vmid_alloc_init(&f->vmids, 8), 0);
-	for (int i = 0; i < N; i++) {
-		struct s2_vm_params p = { .caps = &f->caps,
-					  .req = { .ipa_bits = 32, .granule = S2_GRANULE_4K },
-					  .port = s2_host_port_port(f->hp),
-					  .vmids = &f->vmids,
-					  .slots = sl[i],
-					  .max_slots = 1,
-					  .hooks = fx_hooks(f) };
-		vms[i] = calloc(1, sizeof(*vms[i]));
-		assert_non_null(vms[i]);
-		assert_int_equal(s2_vm_init(vms[i], &p), 0);
-		assert_int_equal(s2_vcpu_init(&vc[i], vms[i], 0), 0);
-	}
+	small_vms_new(f, N, vms, vc, sl);
 	for (int i = 0; i < 255; i++) {
 		assert_int_equal(s2_vm_vcpu_enter(&vc[i], &e), 0);
 		assert_int_equal(vm_vmid(vms[i]), (unsigned int)i + 1);
 	}
-	s2_vcpu_destroy(&vc[4]);
-	s2_vm_destroy(vms[4]);
-	free(vms[4]);
-	vms[4] = NULL;
+	small_vm_free(vms, vc, 4);
 	assert_int_equal(s2_vm_vcpu_enter(&vc[255], &e), 0);
 	assert_false(e.rollover);
 	assert_int_equal(vm_vmid(vms[255]), 5);
 	assert_int_equal(s2_vm_vcpu_enter(&vc[256], &e), 0);
 	assert_true(e.rollover);
 	assert_int_equal(vm_vmid(vms[256]), 1);
-	for (int i = 0; i < N; i++) {
-		if (!vms[i])
-			continue;
-		s2_vcpu_destroy(&vc[i]);
-		s2_vm_destroy(vms[i]);
-		free(vms[i]);
-	}
-	fx_locks_ok(f, "over the test");
-	s2_host_port_destroy(f->hp);
-	free(f);
+	small_vms_free(f, N, vms, vc);
 }
 
 int main(void)
