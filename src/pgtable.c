@@ -165,8 +165,7 @@ static void cmo_tree(const struct s2_pgtable *pgt, s2_pte_t *table, int level, u
 
 	if (level == 3) {
 		/* Pages: the tight loop (valid Normal WB pages of a run only extend it). */
-		const s2_pte_t want =
-			S2_PTE_VALID | S2_FIELD_PREP(S2_PTE_MEMATTR, MEMATTR_NORMAL_WB);
+		const s2_pte_t want = S2_PTE_VALID | S2_FIELD_PREP(S2_PTE_MEMATTR, S2_MA_NORMAL_WB);
 		const s2_pte_t mask = S2_PTE_VALID | S2_PTE_MEMATTR;
 		const uint64_t lo_mask = pgt->geom.oa_lo_mask, hi_mask = pgt->geom.oa_hi_mask;
 		const unsigned int hi_shift = pgt->geom.oa_hi_shift;
@@ -360,7 +359,7 @@ int s2_pgtable_init(struct s2_pgtable *pgt, const struct s2_config *cfg, const s
 	for (uint64_t i = 0; i < 16; i++)
 		g->normal_attr[i] =
 			prot_attr_bits(pgt, i & S2_PROT_RWX, (i & 8) ? S2_MAP_YOUNG_CLEAR : 0,
-				       cfg->fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB);
+				       cfg->fwb ? S2_MA_FWB_NORMAL_WB : S2_MA_NORMAL_WB);
 	/* One range TLBI up to 1 GiB; beyond that, invalidating the VMID is cheaper.
    */
 	pgt->tlbi_range_threshold = UINT64_C(1) << 30;

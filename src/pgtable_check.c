@@ -126,7 +126,7 @@ static S2_ALWAYS_INLINE enum walk_action check_visit(struct range_walk *w,
 		check_err(c, level, ipa, "output address beyond the PA size");
 		return WALK_SKIP;
 	}
-	if (pgt->cfg.fwb && (pte_memattr(pte) & S2_MA_FWB_TYPE_MASK) == MEMATTR_FWB_RESERVED) {
+	if (pgt->cfg.fwb && (pte_memattr(pte) & S2_MA_FWB_TYPE_MASK) == S2_MA_FWB_RESERVED) {
 		check_err(c, level, ipa, "reserved MemAttr (FWB 0b100)");
 		return WALK_SKIP;
 	}

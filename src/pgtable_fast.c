@@ -45,12 +45,11 @@ static int prot_to_attr(const struct s2_pgtable *pgt, enum s2_prot prot, enum s2
 		return S2_EMEMTYPE;
 
 	if (dev)
-		memattr = (prot & S2_PROT_DEVICE_NGNRNE) ? MEMATTR_DEVICE_nGnRnE :
-							   MEMATTR_DEVICE_nGnRE;
+		memattr = (prot & S2_PROT_DEVICE_NGNRNE) ? S2_MA_DEVICE_nGnRnE : S2_MA_DEVICE_nGnRE;
 	else if (nc)
-		memattr = MEMATTR_NORMAL_NC;
+		memattr = S2_MA_NORMAL_NC;
 	else
-		memattr = pgt->cfg.fwb ? MEMATTR_FWB_NORMAL_WB : MEMATTR_NORMAL_WB;
+		memattr = pgt->cfg.fwb ? S2_MA_FWB_NORMAL_WB : S2_MA_NORMAL_WB;
 	*attr = prot_attr_bits(pgt, prot, flags, memattr);
 	return 0;
 }

@@ -19,7 +19,7 @@
 #define S2MMU_PGTABLE_INTERNAL_H
 
 #include "s2mmu/pgtable.h"
-#include "memattr.h"
+#include "memattr.h" /* the MemAttr values leaves are written with (S2_MA_*) */
 
 /* Descriptor bits [1:0] (Arm ARM D8.3.1): 0b11 table (level < 3) or page (level 3), 0b01
  * block (levels with blocks only; 0b01 at level 3 is reserved). */
@@ -60,13 +60,6 @@ _Static_assert((S2_PROT_ALL & S2_MAP_ALL) == 0 && (S2_PROT_ALL & S2_WALK_ALL) ==
 		       (S2_MAP_ALL & S2_WALK_ALL) == 0,
 	       "the flag sets must be disjoint, so that one passed for another is refused");
 
-/* MemAttr values the engine writes: src/memattr.h, the values arch.c's table is built from. */
-#define MEMATTR_DEVICE_nGnRnE S2_MA_DEVICE_nGnRnE
-#define MEMATTR_DEVICE_nGnRE S2_MA_DEVICE_nGnRE
-#define MEMATTR_NORMAL_NC S2_MA_NORMAL_NC
-#define MEMATTR_NORMAL_WB S2_MA_NORMAL_WB
-#define MEMATTR_FWB_NORMAL_WB S2_MA_FWB_NORMAL_WB
-#define MEMATTR_FWB_RESERVED S2_MA_FWB_RESERVED
 /*
  * S2_PROT_* flags -> descriptor fields, without branches (field macros: the flag bit is moved
  * to the field's position by S2_FIELD_PREP, which the compiler folds to one shift and mask):
@@ -196,7 +189,7 @@ static S2_ALWAYS_INLINE uint8_t pte_memattr(s2_pte_t pte)
  */
 static S2_ALWAYS_INLINE bool memattr_noexec(uint8_t memattr)
 {
-	return memattr <= S2_MA_DEVICE_MAX || memattr == MEMATTR_NORMAL_NC;
+	return memattr <= S2_MA_DEVICE_MAX || memattr == S2_MA_NORMAL_NC;
 }
 
 /* A leaf change that removes a permission must be invalidated (Arm ARM D8.17: a TLB may keep
@@ -320,7 +313,7 @@ static inline void table_unused(const struct s2_pgtable *pgt, struct s2_page_cac
  */
 static S2_ALWAYS_INLINE bool pte_needs_cmo(const struct s2_pgtable *pgt, s2_pte_t pte)
 {
-	return !pgt->cfg.fwb && (pte & S2_PTE_VALID) && pte_memattr(pte) == MEMATTR_NORMAL_WB;
+	return !pgt->cfg.fwb && (pte & S2_PTE_VALID) && pte_memattr(pte) == S2_MA_NORMAL_WB;
 }
 
 /* Whether replacing leaf @old by leaf @new takes Normal WB memory away from the guest. */
@@ -328,7 +321,7 @@ static S2_ALWAYS_INLINE bool leaf_loses_cmo(const struct s2_pgtable *pgt, s2_pte
 					    s2_pte_t new)
 {
 	return pte_needs_cmo(pgt, old) &&
-	       (pte_memattr(new) != MEMATTR_NORMAL_WB || pte_oa(pgt, new) != pte_oa(pgt, old));
+	       (pte_memattr(new) != S2_MA_NORMAL_WB || pte_oa(pgt, new) != pte_oa(pgt, old));
 }
 
 /*
